@@ -1,0 +1,9 @@
+import type { Actor } from '../registry/types.js';
+
+export type Role = 'reader' | 'writer' | 'approver' | 'admin';
+
+export interface Principal extends Actor {
+  role: Role;
+}
+
+export const ROLE_RANK: Record<Role, number> = { reader: 0, writer: 1, approver: 2, admin: 3 };

@@ -1,0 +1,34 @@
+// Bytes by digest only. File names are registry metadata and never become storage paths.
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+/** Positional reads from one blob; several readers may share a blob, each with its own handle. */
+export interface BlobReader {
+  readonly size: number;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A blob being written. Nothing is visible under the digest until `commit` returns. */
+export interface BlobWriter {
+  readonly bytesWritten: number;
+  write(chunk: Buffer): Promise<void>;
+  /** Makes the bytes durable and visible under `digest` (the caller has verified them). */
+  commit(digest: string): Promise<BlobInfo>;
+  /** Removes everything written; safe to call more than once and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  stat(digest: string): Promise<BlobInfo | null>;
+  open(digest: string): Promise<BlobReader | null>;
+  createWriter(): Promise<BlobWriter>;
+  /** Moves a verified local file (a finished resumable upload) into the store. */
+  ingestFile(localPath: string, digest: string): Promise<BlobInfo>;
+  delete(digest: string): Promise<boolean>;
+  list(): AsyncIterable<BlobInfo>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,175 @@
+// Blob store on the local disk. Layout (as CNCF distribution): blobs/sha256/<2 hex>/<64 hex>.
+// Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
+import { randomUUID } from 'node:crypto';
+import { constants, promises as fsp, read as fsRead } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
+
+export class FsBlobStore implements BlobStore {
+  readonly root: string;
+  private readonly tmpDir: string;
+
+  private constructor(dataDir: string) {
+    this.root = join(dataDir, 'blobs');
+    this.tmpDir = join(this.root, 'tmp');
+  }
+
+  /** Opens the store and deletes temporary files left by a previous process (no write survives it). */
+  static async open(dataDir: string): Promise<FsBlobStore> {
+    const store = new FsBlobStore(dataDir);
+    await fsp.rm(store.tmpDir, { recursive: true, force: true });
+    await fsp.mkdir(store.tmpDir, { recursive: true });
+    await fsp.mkdir(join(store.root, 'sha256'), { recursive: true });
+    return store;
+  }
+
+  pathOf(digest: string): string {
+    const hex = digest.slice('sha256:'.length);
+    return join(this.root, 'sha256', hex.slice(0, 2), hex);
+  }
+
+  async stat(digest: string): Promise<BlobInfo | null> {
+    try {
+      const st = await fsp.stat(this.pathOf(digest));
+      return { digest, size: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async open(digest: string): Promise<BlobReader | null> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(this.pathOf(digest), constants.O_RDONLY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const { size } = await handle.stat();
+    return new FsBlobReader(handle, size);
+  }
+
+  async createWriter(): Promise<BlobWriter> {
+    const path = join(this.tmpDir, randomUUID());
+    const handle = await fsp.open(path, 'wx');
+    return new FsBlobWriter(this, path, handle);
+  }
+
+  async ingestFile(localPath: string, digest: string): Promise<BlobInfo> {
+    const handle = await fsp.open(localPath, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return this.place(localPath, digest);
+  }
+
+  /** Renames a durable file into its content address; if the blob already exists the copy is dropped. */
+  async place(path: string, digest: string): Promise<BlobInfo> {
+    const target = this.pathOf(digest);
+    const existing = await this.stat(digest);
+    if (existing) {
+      await fsp.rm(path, { force: true });
+      return existing;
+    }
+    await fsp.mkdir(dirname(target), { recursive: true });
+    await fsp.rename(path, target);
+    await syncDir(dirname(target));
+    const st = await fsp.stat(target);
+    return { digest, size: st.size };
+  }
+
+  async delete(digest: string): Promise<boolean> {
+    try {
+      await fsp.unlink(this.pathOf(digest));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    const base = join(this.root, 'sha256');
+    for (const prefix of (await fsp.readdir(base)).sort()) {
+      for (const hex of (await fsp.readdir(join(base, prefix))).sort()) {
+        const st = await fsp.stat(join(base, prefix, hex));
+        yield { digest: `sha256:${hex}`, size: st.size };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+}
+
+class FsBlobReader implements BlobReader {
+  private readonly fd: number;
+
+  constructor(
+    private readonly handle: fsp.FileHandle,
+    readonly size: number,
+  ) {
+    this.fd = handle.fd;
+  }
+
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+    // The callback form on the raw fd skips the FileHandle promise machinery on the download path.
+    return new Promise((resolve, reject) => {
+      fsRead(this.fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+class FsBlobWriter implements BlobWriter {
+  bytesWritten = 0;
+  private closed = false;
+
+  constructor(
+    private readonly store: FsBlobStore,
+    private readonly path: string,
+    private readonly handle: fsp.FileHandle,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
+      done += bytesWritten;
+    }
+    this.bytesWritten += chunk.length;
+  }
+
+  async commit(digest: string): Promise<BlobInfo> {
+    await this.handle.sync();
+    await this.closeHandle();
+    return this.store.place(this.path, digest);
+  }
+
+  async abort(): Promise<void> {
+    await this.closeHandle();
+    await fsp.rm(this.path, { force: true });
+  }
+
+  private async closeHandle(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+export async function syncDir(path: string): Promise<void> {
+  const dir = await fsp.open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}

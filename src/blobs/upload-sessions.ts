@@ -1,0 +1,149 @@
+// Resumable uploads. A session is a row in the node's LMDB and a file under uploads/; the file's
+// length is the committed offset, so a restart resumes exactly where the bytes on disk end.
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Database } from 'lmdb';
+import { ApiError, conflict, notFound } from '../errors.js';
+import type { ChunkSink } from './ingest.js';
+
+export interface UploadSession {
+  id: string;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+  expiresAt: string;
+}
+
+export class UploadSessions {
+  private readonly busy = new Set<string>();
+
+  private constructor(
+    private readonly table: Database<UploadSession, string>,
+    private readonly dir: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  static async open(table: Database<UploadSession, string>, dataDir: string, ttlSeconds: number): Promise<UploadSessions> {
+    const dir = join(dataDir, 'uploads');
+    await fsp.mkdir(dir, { recursive: true });
+    return new UploadSessions(table, dir, ttlSeconds * 1000);
+  }
+
+  pathOf(id: string): string {
+    return join(this.dir, id);
+  }
+
+  async create(actor: string): Promise<UploadSession & { offset: number }> {
+    const id = randomUUID();
+    const now = Date.now();
+    const session: UploadSession = {
+      id,
+      createdAt: new Date(now).toISOString(),
+      createdBy: actor,
+      updatedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.ttlMs).toISOString(),
+    };
+    await (await fsp.open(this.pathOf(id), 'wx')).close();
+    await this.table.put(id, session);
+    return { ...session, offset: 0 };
+  }
+
+  /** The session and its offset, or 404 (an expired session counts as gone). */
+  async get(id: string): Promise<UploadSession & { offset: number }> {
+    const session = isSessionId(id) ? this.table.get(id) : undefined;
+    if (!session || Date.parse(session.expiresAt) <= Date.now()) {
+      throw notFound('UPLOAD_NOT_FOUND', `upload session "${id.slice(0, 64)}" does not exist or has expired`);
+    }
+    const st = await fsp.stat(this.pathOf(id)).catch(() => null);
+    if (!st) throw notFound('UPLOAD_NOT_FOUND', `upload session "${id}" lost its data`);
+    return { ...session, offset: st.size };
+  }
+
+  /** Marks a session as having a request in progress: one writer at a time. */
+  lock(id: string): () => void {
+    if (this.busy.has(id)) throw conflict('UPLOAD_BUSY', `upload session "${id}" has another request in progress`);
+    this.busy.add(id);
+    return () => this.busy.delete(id);
+  }
+
+  async appender(id: string, offset: number): Promise<SessionAppender> {
+    const handle = await fsp.open(this.pathOf(id), 'r+');
+    return new SessionAppender(handle, offset);
+  }
+
+  async touch(id: string): Promise<UploadSession> {
+    const session = this.table.get(id);
+    if (!session) throw notFound('UPLOAD_NOT_FOUND', `upload session "${id}" does not exist`);
+    const now = Date.now();
+    const next = { ...session, updatedAt: new Date(now).toISOString(), expiresAt: new Date(now + this.ttlMs).toISOString() };
+    await this.table.put(id, next);
+    return next;
+  }
+
+  /** Forgets the session; its file is removed unless it was already moved into the blob store. */
+  async remove(id: string): Promise<void> {
+    await this.table.remove(id);
+    await fsp.rm(this.pathOf(id), { force: true });
+  }
+
+  /** Removes expired sessions and files that have no session. Returns how many were removed. */
+  async sweep(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const { key, value } of this.table.getRange({})) {
+      if (Date.parse(value.expiresAt) <= now && !this.busy.has(key)) {
+        await this.remove(key);
+        removed++;
+      }
+    }
+    for (const name of await fsp.readdir(this.dir)) {
+      if (!this.table.get(name) && !this.busy.has(name)) {
+        await fsp.rm(join(this.dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export function isSessionId(id: string): boolean {
+  return SESSION_ID.test(id);
+}
+
+/** Appends at the session's current end; `sync` makes a finished chunk durable before it is acknowledged. */
+export class SessionAppender implements ChunkSink {
+  bytesWritten = 0;
+
+  constructor(
+    private readonly handle: fsp.FileHandle,
+    private readonly start: number,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, this.start + this.bytesWritten + done);
+      done += bytesWritten;
+    }
+    this.bytesWritten += chunk.length;
+  }
+
+  async close(sync: boolean): Promise<void> {
+    try {
+      if (sync) await this.handle.sync();
+    } finally {
+      await this.handle.close();
+    }
+  }
+}
+
+export function offsetMismatch(expected: number, given: number): ApiError {
+  return new ApiError(
+    416,
+    'UPLOAD_OFFSET_MISMATCH',
+    `chunk starts at byte ${given} but the upload's current offset is ${expected}`,
+    { offset: expected },
+    { Range: expected > 0 ? `bytes=0-${expected - 1}` : 'bytes=0-0', 'Upload-Offset': String(expected) },
+  );
+}

@@ -1,0 +1,18 @@
+import type { Authenticator } from '../auth/authenticator.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { HashPool } from '../blobs/hash-pool.js';
+import type { UploadSessions } from '../blobs/upload-sessions.js';
+import type { Config } from '../config/schema.js';
+import type { Registry } from '../registry/registry.js';
+
+/** What route handlers need, built once at start. */
+export interface AppContext {
+  config: Config;
+  auth: Authenticator;
+  registry: Registry;
+  blobs: BlobStore;
+  hashPool: HashPool;
+  uploads: UploadSessions;
+  /** False while starting and once shutdown begins; /readyz reports it. */
+  ready: () => boolean;
+}

@@ -1,0 +1,137 @@
+// Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
+// from the file to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
+// response) and releases its file handle and buffers the moment the client goes away.
+import { ApiError } from '../errors.js';
+import type { BlobReader } from '../blobs/blob-store.js';
+import { httpMetrics } from '../metrics/metrics.js';
+import { BufferPool } from './buffer-pool.js';
+import type { Exchange, Headers } from './exchange.js';
+import { decideRange, etagMatches, ifRangeAllows } from './range.js';
+import { statusLine } from './status.js';
+
+const CHUNK = 256 * 1024;
+const pool = new BufferPool(CHUNK, 512);
+
+export interface Representation {
+  size: number;
+  etag: string;
+  headers: Headers;
+  open(): Promise<BlobReader | null>;
+}
+
+export async function serveBytes(x: Exchange, rep: Representation): Promise<void> {
+  const base: Headers = { ...rep.headers, ETag: rep.etag, 'Accept-Ranges': 'bytes' };
+  if (etagMatches(x.headers.ifNoneMatch, rep.etag)) {
+    x.send(304, null, base);
+    return;
+  }
+  let start = 0;
+  let end = rep.size - 1;
+  let status = 200;
+  const decision = ifRangeAllows(x.headers.ifRange, rep.etag) ? decideRange(x.headers.range, rep.size) : { kind: 'full' as const };
+  if (decision.kind === 'invalid' || decision.kind === 'unsatisfiable') {
+    throw new ApiError(
+      416,
+      decision.kind === 'invalid' ? 'RANGE_INVALID' : 'RANGE_NOT_SATISFIABLE',
+      decision.kind === 'invalid' ? decision.reason : `range "${x.headers.range.slice(0, 80)}" is outside the ${rep.size} bytes available`,
+      undefined,
+      { 'Content-Range': `bytes */${rep.size}`, 'Accept-Ranges': 'bytes' },
+    );
+  }
+  if (decision.kind === 'partial') {
+    status = 206;
+    start = decision.start;
+    end = decision.end;
+    base['Content-Range'] = `bytes ${start}-${end}/${rep.size}`;
+  }
+  const length = end - start + 1;
+  if (x.method === 'HEAD') {
+    x.send(status, null, base, length);
+    return;
+  }
+  if (length === 0) {
+    x.send(status, '', base);
+    return;
+  }
+  const reader = await rep.open();
+  if (!reader) throw new ApiError(404, 'BLOB_NOT_FOUND', 'the blob behind this file is missing from storage');
+  if (x.aborted) {
+    await reader.close();
+    return;
+  }
+  await pump(x, reader, status, base, start, length);
+}
+
+async function pump(x: Exchange, reader: BlobReader, status: number, headers: Headers, start: number, length: number): Promise<void> {
+  const res = x.res;
+  const buffers = [pool.take(), pool.take()];
+  let waitingForWritable: ((ok: boolean) => void) | null = null;
+  let pendingChunk: Buffer | null = null;
+  let chunkOffset = 0;
+  httpMetrics.transferStarted('download');
+
+  x.onAbort(() => waitingForWritable?.(false));
+  res.onWritable((offset) => {
+    if (!pendingChunk || !waitingForWritable) return true;
+    const [ok, done] = res.tryEnd(pendingChunk.subarray(offset - chunkOffset), length);
+    if (ok || done) {
+      const wake = waitingForWritable;
+      waitingForWritable = null;
+      pendingChunk = null;
+      wake(true);
+    }
+    return ok;
+  });
+
+  /** Hands one chunk to uWS; resolves true once all of it is accepted, false if the client left. */
+  const send = (chunk: Buffer): boolean | Promise<boolean> => {
+    if (x.aborted) return false;
+    let result: [boolean, boolean] = [false, false];
+    chunkOffset = res.getWriteOffset();
+    res.cork(() => {
+      if (!x.headersSent) {
+        res.writeStatus(statusLine(status));
+        for (const key in headers) res.writeHeader(key, headers[key]!);
+        x.headersSent = true;
+      }
+      result = res.tryEnd(chunk, length);
+    });
+    if (result[0] || result[1]) return true;
+    pendingChunk = chunk;
+    return new Promise<boolean>((resolve) => (waitingForWritable = resolve));
+  };
+
+  let sent = 0;
+  let which = 0;
+  let reading: Promise<number> | null = reader.read(buffers[0]!, 0, Math.min(CHUNK, length), start);
+  try {
+    while (reading) {
+      const n = await reading;
+      reading = null;
+      if (n <= 0) throw new Error(`blob ended early: ${sent} of ${length} bytes sent`);
+      const chunk = buffers[which]!.subarray(0, n);
+      const nextAt = sent + n;
+      if (nextAt < length) {
+        which ^= 1;
+        reading = reader.read(buffers[which]!, 0, Math.min(CHUNK, length - nextAt), start + nextAt);
+      }
+      if (!(await send(chunk))) break;
+      sent = nextAt;
+    }
+    if (sent === length) {
+      x.finished = true;
+      x.record(status);
+    }
+  } catch (err) {
+    x.fail(err);
+  } finally {
+    // A read still in flight must land before its buffer goes back to the pool.
+    if (reading) await (reading as Promise<number>).catch(() => 0);
+    httpMetrics.served(sent);
+    httpMetrics.transferEnded('download');
+    if (!x.finished) x.cut();
+    pool.give(buffers[0]!);
+    pool.give(buffers[1]!);
+    await reader.close();
+  }
+}

@@ -1,0 +1,170 @@
+// One request/response pair on uWS. Everything uWS only lends us for the duration of the handler
+// (headers, URL) is copied here before the first await, and onAborted is attached at once.
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { ApiError } from '../errors.js';
+import { httpMetrics } from '../metrics/metrics.js';
+import { logger } from '../log.js';
+import { statusLine } from './status.js';
+
+export interface RequestHeaders {
+  authorization: string;
+  range: string;
+  ifRange: string;
+  ifNoneMatch: string;
+  contentLength: string;
+  contentRange: string;
+  contentType: string;
+  transferEncoding: string;
+}
+
+export type Headers = Record<string, string>;
+
+export class Exchange {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: RequestHeaders;
+  aborted = false;
+  /** Status line and headers have gone out; an error now can only cut the connection. */
+  headersSent = false;
+  finished = false;
+  /** A request body is still on the wire and will not be read: close the connection after replying. */
+  bodyUnread: boolean;
+  private readonly started = performance.now();
+  private readonly abortHandlers: (() => void)[] = [];
+
+  constructor(
+    readonly res: HttpResponse,
+    req: HttpRequest,
+    public route: string,
+  ) {
+    this.method = req.getCaseSensitiveMethod();
+    this.path = req.getUrl();
+    this.query = req.getQuery() ?? '';
+    this.headers = {
+      authorization: req.getHeader('authorization'),
+      range: req.getHeader('range'),
+      ifRange: req.getHeader('if-range'),
+      ifNoneMatch: req.getHeader('if-none-match'),
+      contentLength: req.getHeader('content-length'),
+      contentRange: req.getHeader('content-range'),
+      contentType: req.getHeader('content-type'),
+      transferEncoding: req.getHeader('transfer-encoding'),
+    };
+    this.bodyUnread = this.hasBody;
+    res.onAborted(() => {
+      this.aborted = true;
+      for (const handler of this.abortHandlers) handler();
+    });
+  }
+
+  get hasBody(): boolean {
+    return (this.headers.contentLength !== '' && this.headers.contentLength !== '0') || this.headers.transferEncoding !== '';
+  }
+
+  /** A query parameter, decoded; '' when absent. */
+  param(name: string): string {
+    const params = new URLSearchParams(this.query);
+    return params.get(name) ?? '';
+  }
+
+  onAbort(handler: () => void): void {
+    if (this.aborted) handler();
+    else this.abortHandlers.push(handler);
+  }
+
+  json(status: number, body: unknown, headers: Headers = {}): void {
+    this.send(status, Buffer.from(JSON.stringify(body)), { 'Content-Type': 'application/json', ...headers });
+  }
+
+  /**
+   * Sends a complete response unless the client is gone. A null body sends no body at all; with
+   * `reportedLength` (HEAD) the Content-Length the matching GET would have is announced.
+   */
+  send(status: number, body: Buffer | string | null, headers: Headers = {}, reportedLength?: number): void {
+    if (this.aborted || this.finished) return;
+    const close = this.bodyUnread;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      for (const key in headers) this.res.writeHeader(key, headers[key]!);
+      // uWS takes an explicit undefined length as a huge number, so only pass what is known.
+      if (body === null) {
+        if (reportedLength !== undefined) this.res.endWithoutBody(reportedLength, close);
+        else if (close) this.res.endWithoutBody(0, true);
+        else this.res.endWithoutBody();
+      }
+      else this.res.end(body, close);
+    });
+    this.finished = true;
+    this.headersSent = true;
+    this.record(status);
+  }
+
+  /** Renders any failure as the JSON error shape; internal errors are logged, not leaked. */
+  fail(err: unknown): void {
+    if (this.aborted || this.finished) return;
+    if (this.headersSent) {
+      // Part of a body is out: ending normally would present a partial transfer as complete.
+      this.cut();
+      return;
+    }
+    const api = err instanceof ApiError ? err : null;
+    if (!api) logger.error({ err, route: this.route, method: this.method, path: this.path }, 'request failed');
+    const status = api?.status ?? 500;
+    const error = {
+      code: api?.code ?? 'INTERNAL',
+      message: api?.message ?? 'internal error',
+      ...(api?.details !== undefined ? { details: api.details } : {}),
+    };
+    const headers = { 'Content-Type': 'application/json', ...api?.headers };
+    const body = Buffer.from(JSON.stringify({ error }));
+    if (this.method === 'HEAD') this.send(status, null, headers, body.length);
+    else this.send(status, body, headers);
+  }
+
+  /** Drops the connection so the client sees an incomplete transfer, never a short success. */
+  cut(): void {
+    if (this.aborted || this.finished) return;
+    this.finished = true;
+    this.record(0);
+    this.res.close();
+  }
+
+  record(status: number): void {
+    httpMetrics.observe(this.route, this.method, status, (performance.now() - this.started) / 1000);
+  }
+}
+
+let active = 0;
+let idleWaiters: (() => void)[] = [];
+
+/** Resolves once no asynchronous request (upload, download, registration) is in progress. */
+export function whenIdle(): Promise<void> {
+  if (active === 0) return Promise.resolve();
+  return new Promise((resolve) => idleWaiters.push(resolve));
+}
+
+function settled(): void {
+  active--;
+  if (active === 0) {
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Wraps an async route so that every thrown error becomes a JSON error response. */
+export function route(name: string, handler: (x: Exchange) => void | Promise<void>) {
+  return (res: HttpResponse, req: HttpRequest): void => {
+    const x = new Exchange(res, req, name);
+    try {
+      const pending = handler(x);
+      if (pending) {
+        active++;
+        pending.catch((err: unknown) => x.fail(err)).finally(settled);
+      }
+    } catch (err) {
+      x.fail(err);
+    }
+  };
+}

@@ -1,0 +1,87 @@
+// Receiving a request body into a sink. uWS hands body chunks only to an onData handler attached
+// synchronously inside the route handler, so reception starts at once and the (asynchronously
+// opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
+import { ApiError } from '../errors.js';
+import { Ingest, type ChunkSink } from '../blobs/ingest.js';
+import type { StreamHash } from '../blobs/hash-pool.js';
+import { httpMetrics } from '../metrics/metrics.js';
+import type { HashResult } from '../../workers/hash.js';
+import type { Exchange } from './exchange.js';
+
+export interface Received {
+  size: number;
+  hash: HashResult | null;
+}
+
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, 'BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`);
+}
+
+/** Declared Content-Length, or null for a chunked body; a malformed value is a 400. */
+export function declaredLength(x: Exchange): number | null {
+  const text = x.headers.contentLength;
+  if (text === '') return null;
+  if (!/^[0-9]{1,16}$/.test(text)) throw new ApiError(400, 'CONTENT_LENGTH_INVALID', `invalid Content-Length "${text.slice(0, 40)}"`);
+  return Number(text);
+}
+
+/**
+ * Streams the body into `sink` (optionally hashing it on a worker). Resolves when every byte is
+ * written; rejects if the client aborts, the body exceeds `limit`, or the sink fails. On
+ * rejection the caller decides what to do with bytes already written.
+ */
+export function receiveBody(
+  x: Exchange,
+  sink: Promise<ChunkSink>,
+  hash: StreamHash | null,
+  limit: number,
+): Promise<Received> {
+  const declared = declaredLength(x);
+  if (declared !== null && declared > limit) throw tooLarge(limit);
+  x.bodyUnread = false;
+  httpMetrics.transferStarted('upload');
+
+  return new Promise<Received>((resolve, reject) => {
+    let settled = false;
+    const ingest = new Ingest(sink, hash, (pause) => {
+      if (x.aborted) return;
+      if (pause) x.res.pause();
+      else x.res.resume();
+    });
+    const settle = (err: unknown, value?: Received) => {
+      if (settled) return;
+      settled = true;
+      httpMetrics.transferEnded('upload');
+      httpMetrics.received(ingest.received);
+      if (err) {
+        ingest.stop().then(() => reject(err), () => reject(err));
+      } else resolve(value!);
+    };
+    sink.catch((err: unknown) => {
+      // The body can no longer be used: stop reading it and say why.
+      x.bodyUnread = true;
+      settle(err);
+    });
+    x.onAbort(() => settle(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
+    x.res.onData((chunk, isLast) => {
+      if (settled) return;
+      ingest.push(chunk);
+      if (ingest.received > limit) {
+        x.bodyUnread = true;
+        settle(tooLarge(limit));
+        return;
+      }
+      if (ingest.error) {
+        x.bodyUnread = true;
+        settle(ingest.error);
+        return;
+      }
+      if (isLast) {
+        ingest.finish().then(
+          (done) => settle(null, done),
+          (err: unknown) => settle(err),
+        );
+      }
+    });
+  });
+}

@@ -1,0 +1,76 @@
+// Blobs by digest: monolithic upload (streamed, hashed on a worker, committed only when the
+// digest matches) and downloads with immutable caching.
+import type { TemplatedApp } from 'uWebSockets.js';
+import { badRequest, notFound } from '../../errors.js';
+import { assertDigest } from '../../registry/names.js';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { AppContext } from '../app-context.js';
+import { serveBytes } from '../download.js';
+import { route, type Exchange } from '../exchange.js';
+import { guard } from '../guard.js';
+import { decode } from '../paths.js';
+import { declaredLength, receiveBody, tooLarge } from '../receive.js';
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
+  app.post('/v1/blobs', route('blobs.upload', (x) => uploadBlob(ctx, x)));
+  const download = route('blobs.download', (x) => downloadBlob(ctx, x));
+  app.get('/v1/blobs/*', download);
+  app.head('/v1/blobs/*', download);
+}
+
+async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
+  guard(ctx, x, 'writer', 'blob upload');
+  const digest = assertDigest(x.param('digest'));
+  const limit = ctx.config.blobs.maxBlobBytes;
+  const declared = declaredLength(x);
+  if (declared !== null && declared > limit) throw tooLarge(limit);
+  const writer = ctx.blobs.createWriter();
+  let hex: string;
+  let size: number;
+  try {
+    const done = await receiveBody(x, writer, ctx.hashPool.startStream(), limit);
+    hex = done.hash!.hex;
+    size = done.size;
+  } catch (err) {
+    await writer.then((w) => w.abort(), () => undefined);
+    throw err;
+  }
+  const w = await writer;
+  if (`sha256:${hex}` !== digest) {
+    await w.abort();
+    throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
+  }
+  const existed = await ctx.blobs.stat(digest);
+  if (existed) {
+    await w.abort();
+    x.json(200, { digest, size, existed: true }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
+    return;
+  }
+  const info = await w.commit(digest);
+  x.json(201, { digest: info.digest, size: info.size }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
+}
+
+async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
+  guard(ctx, x, 'reader', 'blob download');
+  const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
+  await serveBlob(ctx.blobs, x, digest, IMMUTABLE);
+}
+
+/** Serves one blob with ranges; `cacheControl` differs between immutable and alias-based URLs. */
+export async function serveBlob(blobs: BlobStore, x: Exchange, digest: string, cacheControl: string, extra: Record<string, string> = {}): Promise<void> {
+  const info = await blobs.stat(digest);
+  if (!info) throw notFound('BLOB_NOT_FOUND', `blob ${digest} does not exist`);
+  await serveBytes(x, {
+    size: info.size,
+    etag: `"${digest.slice('sha256:'.length)}"`,
+    headers: {
+      'Content-Type': 'application/octet-stream',
+      'Cache-Control': cacheControl,
+      'Docker-Content-Digest': digest,
+      ...extra,
+    },
+    open: () => blobs.open(digest),
+  });
+}

@@ -1,0 +1,56 @@
+// GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
+// token check, one map lookup, and response bytes prepared when the alias last changed.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ApiError } from '../../errors.js';
+import { logger } from '../../log.js';
+import { httpMetrics } from '../../metrics/metrics.js';
+import { parseReference } from '../../registry/names.js';
+import type { AppContext } from '../app-context.js';
+import { decode } from '../paths.js';
+import { etagMatches } from '../range.js';
+import { statusLine } from '../status.js';
+
+const PREFIX = '/v1/resolve/';
+
+export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
+  const handler = (res: HttpResponse, req: HttpRequest) => {
+    const started = performance.now();
+    const head = req.getMethod() === 'head';
+    let status = 200;
+    try {
+      const principal = ctx.auth.authenticate(req.getHeader('authorization'));
+      const { name, ref } = parseReference(decode(req.getUrl().slice(PREFIX.length)));
+      ctx.auth.authorize(principal, 'reader', name);
+      const r = ctx.registry.resolveOrThrow(name, ref);
+      if (etagMatches(req.getHeader('if-none-match'), r.etag)) status = 304;
+      res.writeStatus(status === 304 ? '304 Not Modified' : '200 OK');
+      res.writeHeader('ETag', r.etag);
+      res.writeHeader('X-Model-Version', r.versionHeader);
+      res.writeHeader('X-Model-Digest', r.version.digest);
+      res.writeHeader('Cache-Control', 'no-cache');
+      if (status === 304) res.endWithoutBody();
+      else {
+        res.writeHeader('Content-Type', 'application/json');
+        if (head) res.endWithoutBody(r.body.length);
+        else res.end(r.body);
+      }
+    } catch (err) {
+      status = sendError(res, err, head);
+    }
+    httpMetrics.observe('resolve', head ? 'HEAD' : 'GET', status, (performance.now() - started) / 1000);
+  };
+  app.get(`${PREFIX}*`, handler);
+  app.head(`${PREFIX}*`, handler);
+}
+
+function sendError(res: HttpResponse, err: unknown, head: boolean): number {
+  if (!(err instanceof ApiError)) logger.error({ err, route: 'resolve' }, 'request failed');
+  const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
+  res.writeStatus(statusLine(api.status));
+  for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
+  res.writeHeader('Content-Type', 'application/json');
+  const body = JSON.stringify({ error: { code: api.code, message: api.message } });
+  if (head) res.endWithoutBody(Buffer.byteLength(body));
+  else res.end(body);
+  return api.status;
+}

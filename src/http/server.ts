@@ -1,0 +1,51 @@
+// The uWS application: routes, the catch-all 404, listening and closing the listen socket.
+import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import { ApiError } from '../errors.js';
+import type { AppContext } from './app-context.js';
+import { route } from './exchange.js';
+import { registerBlobRoutes } from './routes/blobs.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import { registerResolveRoutes } from './routes/resolve.js';
+import { registerUploadRoutes } from './routes/uploads.js';
+
+export interface HttpServer {
+  port: number;
+  /** Stops accepting new connections; requests in flight carry on. */
+  stopListening(): void;
+}
+
+export function createApp(ctx: AppContext): TemplatedApp {
+  const app = uWS.App();
+  registerResolveRoutes(app, ctx);
+  registerBlobRoutes(app, ctx);
+  registerUploadRoutes(app, ctx);
+  registerModelRoutes(app, ctx);
+  registerOpsRoutes(app, ctx);
+  app.any(
+    '/*',
+    route('unknown', (x) => {
+      throw new ApiError(404, 'ROUTE_NOT_FOUND', `no route for ${x.method} ${x.path.slice(0, 200)}`);
+    }),
+  );
+  return app;
+}
+
+export function listen(app: TemplatedApp, host: string, port: number): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`));
+        return;
+      }
+      let open: us_listen_socket | null = socket;
+      resolve({
+        port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),
+        stopListening() {
+          if (open) uWS.us_listen_socket_close(open);
+          open = null;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,201 @@
+// The registry's domain: what may be registered, where aliases may point, how references resolve.
+// Storage, transport and auth live elsewhere; this module holds the rules.
+import type { BlobStore } from '../blobs/blob-store.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { AliasMoveResult, ControlStore } from '../store/control-store.js';
+import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from './names.js';
+import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
+import type { Actor, AliasEvent, FileEntry, Model, Page, Version } from './types.js';
+import { sortFiles, versionDigest } from './version-digest.js';
+
+const STAT_CONCURRENCY = 32;
+
+export interface FileProblem {
+  path: string;
+  problem: string;
+}
+
+export class Registry {
+  private readonly cache = new ResolveCache();
+
+  constructor(
+    readonly store: ControlStore,
+    private readonly blobs: BlobStore,
+    private readonly bus: EventBus,
+  ) {
+    bus.subscribe((change) => this.cache.invalidateModel(change.model));
+  }
+
+  /** Resolves name@ref from the cache, filling it from the index on a miss. Null if unknown. */
+  resolve(name: string, ref: string): Resolution | null {
+    const key = `${name}@${ref}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const found = this.lookup(name, parseRef(ref), ref);
+    if (found) this.cache.set(key, found);
+    return found;
+  }
+
+  /** Like resolve, but a missing model, alias or version is a 404 that says which. */
+  resolveOrThrow(name: string, ref: string): Resolution {
+    const found = this.resolve(name, ref);
+    if (found) return found;
+    if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const parsed = parseRef(ref);
+    if (parsed.kind === 'alias') throw notFound('ALIAS_NOT_FOUND', `${name}@${ref} does not exist`);
+    throw notFound('VERSION_NOT_FOUND', `${name}@${ref} does not exist`);
+  }
+
+  async registerVersion(
+    name: string,
+    files: FileEntry[],
+    metadata: Record<string, unknown>,
+    actor: Actor,
+  ): Promise<{ version: Version; created: boolean }> {
+    assertModelName(name);
+    const problems = await this.checkFiles(files);
+    if (problems.length > 0) {
+      throw badRequest('FILES_INVALID', `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`, problems);
+    }
+    const sorted = sortFiles(files);
+    const digest = versionDigest(sorted);
+    const size = sorted.reduce((sum, f) => sum + f.size, 0);
+    const { version, created, change } = await this.store.registerVersion({ name, files: sorted, digest, size, metadata }, actor);
+    if (change) this.bus.publish(change);
+    return { version, created };
+  }
+
+  async updateMetadata(name: string, number: number, metadata: Record<string, unknown>, actor: Actor): Promise<Version> {
+    const { version, change } = await this.store.updateVersionMetadata(name, number, metadata, actor);
+    this.bus.publish(change);
+    return version;
+  }
+
+  async setAlias(
+    name: string,
+    alias: string,
+    to: number,
+    options: { expected?: number | null; reason?: string },
+    actor: Actor,
+  ): Promise<AliasMoveResult> {
+    assertAlias(alias);
+    return this.move({ name, alias, to, action: 'set', expected: options.expected, reason: options.reason }, actor);
+  }
+
+  async deleteAlias(name: string, alias: string, expected: number | undefined, actor: Actor): Promise<AliasMoveResult> {
+    assertAlias(alias);
+    return this.move({ name, alias, to: null, action: 'delete', expected }, actor);
+  }
+
+  /**
+   * Moves the alias back: to `toVersion`, or else to the version it held before the current one was
+   * put there. Earlier rollbacks are skipped over, so repeated rollbacks walk back through the
+   * deployments instead of toggling between the last two.
+   */
+  async rollback(
+    name: string,
+    alias: string,
+    options: { toVersion?: number; expected?: number; reason?: string },
+    actor: Actor,
+  ): Promise<AliasMoveResult> {
+    assertAlias(alias);
+    const current = this.store.getAlias(name, alias);
+    if (!current) {
+      if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+      throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
+    }
+    const target = options.toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version);
+    if (target === null) {
+      throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
+    }
+    // Compare-and-set on what we read, so a concurrent move makes this call fail instead of undoing it.
+    const expected = options.expected ?? current.version;
+    return this.move({ name, alias, to: target, action: 'rollback', expected, reason: options.reason }, actor);
+  }
+
+  getModel(name: string): Model & { aliases: Record<string, number> } {
+    assertModelName(name);
+    const model = this.store.getModel(name);
+    if (!model) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const aliases = Object.fromEntries(this.store.listAliases(name).map((a) => [a.alias, a.version]));
+    return { ...model, aliases };
+  }
+
+  listModels(prefix: string | undefined, cursor: string | undefined, limit: number): Page<Model> {
+    return this.store.listModels({ prefix, cursor, limit });
+  }
+
+  getVersion(name: string, number: number): Version {
+    this.getModel(name);
+    const version = this.store.getVersion(name, number);
+    if (!version) throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${number}`);
+    return version;
+  }
+
+  listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {
+    this.getModel(name);
+    return this.store.listVersions(name, cursor, limit);
+  }
+
+  aliasHistory(name: string, alias: string): AliasEvent[] {
+    assertAlias(alias);
+    this.getModel(name);
+    return this.store.aliasHistory(name, alias);
+  }
+
+  private async move(
+    move: Parameters<ControlStore['moveAlias']>[0],
+    actor: Actor,
+  ): Promise<AliasMoveResult> {
+    assertModelName(move.name);
+    const { result, change } = await this.store.moveAlias(move, actor);
+    if (change) this.bus.publish(change);
+    return result;
+  }
+
+  private lookup(name: string, parsed: Ref, ref: string): Resolution | null {
+    if (parsed.kind === 'alias') {
+      const pointer = this.store.getAlias(name, parsed.alias);
+      const version = pointer && this.store.getVersion(name, pointer.version);
+      return version ? buildResolution(name, ref, version, { alias: parsed.alias, seq: pointer.seq, updatedAt: pointer.updatedAt }) : null;
+    }
+    const version =
+      parsed.kind === 'version' ? this.store.getVersion(name, parsed.version) : this.store.getVersionByDigest(name, parsed.digest);
+    return version ? buildResolution(name, ref, version, null) : null;
+  }
+
+  /** Every problem with a proposed file list, so the client can fix them all at once. */
+  private async checkFiles(files: FileEntry[]): Promise<FileProblem[]> {
+    const problems: FileProblem[] = [];
+    const seen = new Set<string>();
+    const toStat: FileEntry[] = [];
+    for (const file of files) {
+      const pathProblem = filePathProblem(file.path);
+      if (pathProblem) problems.push({ path: file.path, problem: pathProblem });
+      else if (seen.has(file.path)) problems.push({ path: file.path, problem: 'path appears more than once' });
+      seen.add(file.path);
+      if (!isDigest(file.digest)) problems.push({ path: file.path, problem: `digest "${String(file.digest).slice(0, 80)}" is not sha256:<64 lowercase hex>` });
+      else if (!pathProblem) toStat.push(file);
+    }
+    for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {
+      const batch = toStat.slice(i, i + STAT_CONCURRENCY);
+      const infos = await Promise.all(batch.map((f) => this.blobs.stat(f.digest)));
+      batch.forEach((file, j) => {
+        const info = infos[j];
+        if (!info) problems.push({ path: file.path, problem: `blob ${file.digest} has not been uploaded` });
+        else if (info.size !== file.size) problems.push({ path: file.path, problem: `size is ${file.size} but blob ${file.digest} has ${info.size} bytes` });
+      });
+    }
+    return problems;
+  }
+}
+
+/** The version an alias held before `current` was last deployed to it, skipping rollbacks. */
+export function previousDeployment(history: readonly AliasEvent[], current: number): number | null {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const event = history[i]!;
+    if (event.action !== 'rollback' && event.to === current) return event.from;
+  }
+  return null;
+}

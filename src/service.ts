@@ -1,0 +1,72 @@
+// Builds a running gateway from a configuration, and takes it down in order.
+import { Authenticator } from './auth/authenticator.js';
+import { FsBlobStore } from './blobs/fs-blob-store.js';
+import { HashPool } from './blobs/hash-pool.js';
+import { UploadSessions, type UploadSession } from './blobs/upload-sessions.js';
+import type { Config } from './config/schema.js';
+import { LocalEventBus } from './events/local-bus.js';
+import type { AppContext } from './http/app-context.js';
+import { whenIdle } from './http/exchange.js';
+import { createApp, listen } from './http/server.js';
+import { logger } from './log.js';
+import { Registry } from './registry/registry.js';
+import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
+
+export interface RunningService {
+  host: string;
+  port: number;
+  /** The bootstrap admin token, only on the first start without MODELGATE_ADMIN_TOKEN. */
+  createdAdminToken?: string;
+  shutdown(reason: string): Promise<void>;
+}
+
+export async function startService(config: Config): Promise<RunningService> {
+  const dataDir = config.storage.dataDir;
+  const store = new LmdbControlStore(dataDir);
+  const blobs = await FsBlobStore.open(dataDir);
+  const bus = new LocalEventBus();
+  const registry = new Registry(store, blobs, bus);
+  const hashPool = new HashPool(config.hashing.threads);
+  const uploads = await UploadSessions.open(store.openTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
+  const { auth, created } = await Authenticator.bootstrap(store, config.auth.adminToken);
+
+  let ready = false;
+  const ctx: AppContext = { config, auth, registry, blobs, hashPool, uploads, ready: () => ready };
+  const server = await listen(createApp(ctx), config.server.host, config.server.port);
+
+  const sweep = () =>
+    uploads.sweep().then(
+      (removed) => removed > 0 && logger.info({ removed }, 'expired upload sessions removed'),
+      (err: unknown) => logger.error({ err }, 'upload sweep failed'),
+    );
+  await sweep();
+  const sweeper = setInterval(sweep, config.uploads.sweepIntervalSeconds * 1000);
+  sweeper.unref();
+  ready = true;
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (reason: string) => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down: no new connections; waiting for transfers in flight');
+      ready = false;
+      clearInterval(sweeper);
+      server.stopListening();
+      const graceMs = config.server.shutdownGraceSeconds * 1000;
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        whenIdle().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) logger.warn({ graceSeconds: config.server.shutdownGraceSeconds }, 'grace period over; cutting remaining transfers');
+      await hashPool.close();
+      await bus.close();
+      await blobs.close();
+      await store.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { host: config.server.host, port: server.port, ...(created ? { createdAdminToken: created } : {}), shutdown };
+}
