@@ -87,12 +87,7 @@ export class Exchange {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
       for (const key in headers) this.res.writeHeader(key, headers[key]!);
-      // uWS takes an explicit undefined length as a huge number, so only pass what is known.
-      if (body === null) {
-        if (reportedLength !== undefined) this.res.endWithoutBody(reportedLength, close);
-        else if (close) this.res.endWithoutBody(0, true);
-        else this.res.endWithoutBody();
-      }
+      if (body === null) endWithoutBody(this.res, reportedLength, close);
       else this.res.end(body, close);
     });
     this.finished = true;
@@ -133,6 +128,16 @@ export class Exchange {
   record(status: number): void {
     httpMetrics.observe(this.route, this.method, status, (performance.now() - this.started) / 1000);
   }
+}
+
+/**
+ * Ends a response with no body. This uWS build aborts the whole process when endWithoutBody gets
+ * a length argument (and reads an explicit undefined as 2^63), so the length goes in by hand.
+ */
+export function endWithoutBody(res: HttpResponse, reportedLength: number | undefined, close = false): void {
+  if (reportedLength !== undefined) res.writeHeader('Content-Length', String(reportedLength));
+  if (close) res.writeHeader('Connection', 'close');
+  res.endWithoutBody();
 }
 
 let active = 0;

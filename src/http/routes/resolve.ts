@@ -6,6 +6,7 @@ import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../registry/names.js';
 import type { AppContext } from '../app-context.js';
+import { endWithoutBody } from '../exchange.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
 import { statusLine } from '../status.js';
@@ -31,7 +32,7 @@ export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void 
       if (status === 304) res.endWithoutBody();
       else {
         res.writeHeader('Content-Type', 'application/json');
-        if (head) res.endWithoutBody(r.body.length);
+        if (head) endWithoutBody(res, r.body.length);
         else res.end(r.body);
       }
     } catch (err) {
@@ -50,7 +51,7 @@ function sendError(res: HttpResponse, err: unknown, head: boolean): number {
   for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
   res.writeHeader('Content-Type', 'application/json');
   const body = JSON.stringify({ error: { code: api.code, message: api.message } });
-  if (head) res.endWithoutBody(Buffer.byteLength(body));
+  if (head) endWithoutBody(res, Buffer.byteLength(body));
   else res.end(body);
   return api.status;
 }

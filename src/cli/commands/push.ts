@@ -1,0 +1,154 @@
+// modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
+// file list as a version (idempotent), optionally point an alias at it.
+import { stat } from 'node:fs/promises';
+import type { AliasChange, FileEntry, ModelgateClient, RegisteredVersion } from '../../client/index.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount } from '../args.js';
+import { CliError } from '../cli-error.js';
+import { withClientErrors } from '../client-errors.js';
+import { clientFromOptions } from '../client-from-options.js';
+import { formatBytes, formatDuration } from '../format.js';
+import { mapLimited } from '../parallel.js';
+import { startProgress } from '../progress.js';
+import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
+import { uploadFile, type BlobSource } from '../push/upload-file.js';
+import { checkAlias, checkModelName } from '../reference.js';
+import { sha256File } from '../sha256-file.js';
+
+const usage = `usage: modelgate push <dir> <name> [--alias a] [--concurrency n]
+
+Uploads every regular file under <dir> (symlinks are skipped) and registers them as a new
+version of <name>; files the server already has are not uploaded again.
+
+  --alias a         point alias a at the new version
+  --concurrency n   files hashed and uploaded in parallel (default 4)
+
+${clientOptionsHelp}`;
+
+const DEFAULT_CONCURRENCY = 4;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine({
+    args: argv,
+    options: { ...clientOptions, alias: { type: 'string' }, concurrency: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  expectPositionals(positionals, 2, 2, usage);
+  const [dir, name] = positionals as [string, string];
+  checkModelName(name);
+  const alias = values.alias === undefined ? undefined : checkAlias(values.alias);
+  const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
+  const client = clientFromOptions(values);
+
+  const result = await withClientErrors(() => push(client, { dir, name, alias, concurrency }));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`${result.name}@v${result.version} ${result.digest}\n`);
+    process.stderr.write(`${describe(result)}\n`);
+  }
+  return 0;
+}
+
+interface PushRequest {
+  dir: string;
+  name: string;
+  alias?: string;
+  concurrency: number;
+}
+
+interface PushResult {
+  name: string;
+  version: number;
+  digest: string;
+  /** False when this exact file list was already registered (the existing version came back). */
+  created: boolean;
+  files: number;
+  bytes: number;
+  /** Distinct blobs sent to the server. */
+  uploaded: number;
+  uploadedBytes: number;
+  /** Distinct blobs the server already had. */
+  skipped: number;
+  alias?: AliasChange;
+  seconds: number;
+}
+
+async function push(client: ModelgateClient, request: PushRequest): Promise<PushResult> {
+  const started = performance.now();
+  const files = await listFiles(request.dir);
+  const entries = await hashFiles(files, request.concurrency);
+
+  const blobs = distinctBlobs(files, entries);
+  const present = await mapLimited(blobs, request.concurrency, async (blob, signal) => (await client.blobSize(blob.digest, signal)) !== null);
+  const missing = blobs.filter((_, i) => !present[i]);
+  const uploadedBytes = missing.reduce((sum, b) => sum + b.size, 0);
+
+  const progress = startProgress('uploading', uploadedBytes);
+  try {
+    await mapLimited(missing, request.concurrency, (blob, signal) => uploadFile(client, blob, progress, signal));
+  } finally {
+    progress.finish();
+  }
+
+  const registered: RegisteredVersion = await client.registerVersion(request.name, entries);
+  const { version } = registered;
+  const aliasChange = request.alias === undefined ? undefined : await client.setAlias(request.name, request.alias, { version: version.version });
+  return {
+    name: version.name,
+    version: version.version,
+    digest: version.digest,
+    created: registered.created,
+    files: entries.length,
+    bytes: entries.reduce((sum, f) => sum + f.size, 0),
+    uploaded: missing.length,
+    uploadedBytes,
+    skipped: blobs.length - missing.length,
+    ...(aliasChange ? { alias: aliasChange } : {}),
+    seconds: Math.round(performance.now() - started) / 1000,
+  };
+}
+
+async function listFiles(dir: string): Promise<LocalFile[]> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new CliError(`"${dir}" is not a directory`);
+  const listing = await walkModelDir(dir);
+  for (const entry of listing.skipped) process.stderr.write(`modelgate: warning: skipping ${entry.path} (${entry.reason})\n`);
+  if (listing.files.length === 0) throw new CliError(`no files to push in "${dir}"`);
+  return listing.files;
+}
+
+async function hashFiles(files: LocalFile[], concurrency: number): Promise<FileEntry[]> {
+  const progress = startProgress('hashing', files.reduce((sum, f) => sum + f.size, 0));
+  try {
+    return await mapLimited(files, concurrency, async (file, signal) => {
+      const { hex, size } = await sha256File(file.absolutePath, (n) => progress.advance(n), signal);
+      return { path: file.path, size, digest: `sha256:${hex}` };
+    });
+  } finally {
+    progress.finish();
+  }
+}
+
+/** Identical files are one blob: uploaded (or checked) once. */
+function distinctBlobs(files: LocalFile[], entries: FileEntry[]): BlobSource[] {
+  const byDigest = new Map<string, BlobSource>();
+  entries.forEach((entry, i) => {
+    if (!byDigest.has(entry.digest)) byDigest.set(entry.digest, { digest: entry.digest, size: entry.size, absolutePath: files[i]!.absolutePath });
+  });
+  return [...byDigest.values()];
+}
+
+function describe(r: PushResult): string {
+  const lines = [
+    `${r.files} files (${formatBytes(r.bytes)}): uploaded ${r.uploaded} blobs (${formatBytes(r.uploadedBytes)}), ` +
+      `${r.skipped} already on the server, in ${formatDuration(r.seconds * 1000)}`,
+    r.created ? `registered ${r.name}@v${r.version}` : `${r.name}@v${r.version} already had exactly these files`,
+  ];
+  if (r.alias) lines.push(`${r.alias.name}@${r.alias.alias} -> v${r.alias.version}${r.alias.previous === null ? '' : ` (was v${r.alias.previous})`}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,5 @@
+export { ModelgateClient, type ClientOptions } from './modelgate-client.js';
+export { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError, isRetryableClientError } from './errors.js';
+export { parseContentRange, type ContentRange } from './content-range.js';
+export { encodeFilePath, encodeModelName, encodeSegment, paths } from './urls.js';
+export type * from './types.js';

@@ -1,0 +1,177 @@
+// Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
+// returns what the contract promises or throws one of the errors in ./errors.js.
+import { parseContentRange } from './content-range.js';
+import { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
+import type {
+  AliasChange,
+  ByteRange,
+  FileEntry,
+  ModelVersion,
+  RegisteredVersion,
+  Resolution,
+  RollbackRequest,
+  SetAliasRequest,
+  StoredBlob,
+} from './types.js';
+import { paths } from './urls.js';
+
+export interface ClientOptions {
+  /** e.g. `http://127.0.0.1:8080`; a path prefix is kept (`https://host/modelgate`). */
+  baseUrl: string;
+  token?: string;
+}
+
+interface SendOptions {
+  headers?: Record<string, string>;
+  body?: RequestInit['body'];
+  signal?: AbortSignal;
+  /** Non-2xx statuses the caller handles itself instead of getting a ModelgateApiError. */
+  accept?: readonly number[];
+}
+
+export class ModelgateClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+
+  constructor(options: ClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+  }
+
+  /** Size of a stored blob, or null when the server does not have it. */
+  async blobSize(digest: string, signal?: AbortSignal): Promise<number | null> {
+    const res = await this.send('HEAD', paths.blob(digest), { signal, accept: [404] });
+    if (res.status === 404) return null;
+    const length = Number(res.headers.get('content-length'));
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new ModelgateTransferError(`HEAD ${paths.blob(digest)} answered without a usable Content-Length`);
+    }
+    return length;
+  }
+
+  /** Streams `size` bytes to the server, which stores them only if they hash to `digest`. */
+  async uploadBlob(digest: string, size: number, body: AsyncIterable<Uint8Array> | Uint8Array, signal?: AbortSignal): Promise<StoredBlob> {
+    const res = await this.send('POST', paths.blobUpload(digest), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+      body,
+      signal,
+    });
+    return this.readJson<StoredBlob>(res);
+  }
+
+  async registerVersion(name: string, files: FileEntry[], metadata?: Record<string, unknown>, signal?: AbortSignal): Promise<RegisteredVersion> {
+    const res = await this.sendJson('POST', paths.versions(name), metadata === undefined ? { files } : { files, metadata }, signal);
+    return { version: await this.readJson<ModelVersion>(res), created: res.status === 201 };
+  }
+
+  async setAlias(name: string, alias: string, request: SetAliasRequest, signal?: AbortSignal): Promise<AliasChange> {
+    return this.readJson<AliasChange>(await this.sendJson('PUT', paths.alias(name, alias), request, signal));
+  }
+
+  async rollback(name: string, alias: string, request: RollbackRequest, signal?: AbortSignal): Promise<AliasChange> {
+    return this.readJson<AliasChange>(await this.sendJson('POST', paths.rollback(name, alias), request, signal));
+  }
+
+  async resolve(name: string, ref: string, signal?: AbortSignal): Promise<Resolution> {
+    return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref), { signal }));
+  }
+
+  /**
+   * Exactly the bytes `range.start..range.end` of a blob, or an error: a status other than 206, a
+   * Content-Range naming other bytes or another size, and a body that is short, long or cut off
+   * all throw ModelgateTransferError, so a partial transfer can never pass for a complete one.
+   */
+  async readBlobRange(digest: string, range: ByteRange, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const wanted = `bytes ${range.start}-${range.end}/${range.size}`;
+    const res = await this.send('GET', paths.blob(digest), {
+      // Content-Range counts encoded bytes; identity keeps them equal to the blob's bytes.
+      headers: { Range: `bytes=${range.start}-${range.end}`, 'Accept-Encoding': 'identity' },
+      signal,
+    });
+    const header = res.headers.get('content-range');
+    const got = parseContentRange(header);
+    if (res.status !== 206 || !got || got.start !== range.start || got.end !== range.end || got.size !== range.size) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new ModelgateTransferError(`asked ${digest} for ${wanted}, got HTTP ${res.status} with Content-Range "${header ?? ''}"`);
+    }
+    return exactBody(res, range.end - range.start + 1, `${wanted} of ${digest}`, signal);
+  }
+
+  private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+    return this.send(method, path, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
+  }
+
+  private async send(method: string, path: string, options: SendOptions = {}): Promise<Response> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      // duplex 'half' is what undici requires for a streamed request body.
+      res = await fetch(url, { method, headers, body: options.body, signal: options.signal, duplex: 'half' });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw new ModelgateConnectionError(url, err);
+    }
+    if (res.ok || options.accept?.includes(res.status)) return res;
+    throw await apiErrorFrom(res, method, path);
+  }
+
+  private async readJson<T>(res: Response): Promise<T> {
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new ModelgateTransferError(`reading the response to ${res.url} failed`, err);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ModelgateTransferError(`the server answered ${res.url} with something that is not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+}
+
+async function apiErrorFrom(res: Response, method: string, path: string): Promise<ModelgateApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    const e = parsed.error;
+    if (e && typeof e.code === 'string' && typeof e.message === 'string') {
+      return new ModelgateApiError(res.status, e.code, e.message, e.details);
+    }
+  } catch {
+    // Not the JSON error shape (a proxy's HTML page, or a HEAD without a body): describe the status.
+  }
+  const summary = text.trim().slice(0, 200) || res.statusText || 'request failed';
+  return new ModelgateApiError(res.status, `HTTP_${res.status}`, `${method} ${path}: ${summary}`);
+}
+
+async function* exactBody(res: Response, length: number, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (!res.body) {
+    if (length === 0) return;
+    throw new ModelgateTransferError(`no body for ${what}`);
+  }
+  let received = 0;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        throw new ModelgateTransferError(`the connection broke after ${received} of ${length} bytes of ${what}`, err);
+      }
+      if (chunk.done) break;
+      received += chunk.value.byteLength;
+      if (received > length) throw new ModelgateTransferError(`the server sent more than the ${length} bytes of ${what}`);
+      yield chunk.value;
+    }
+  } finally {
+    // Stopping early (an error above, or the consumer gave up) must release the connection.
+    if (received !== length) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  if (received !== length) throw new ModelgateTransferError(`short body: ${received} of ${length} bytes of ${what}`);
+}

@@ -1,0 +1,29 @@
+// URL paths of the v1 API. A model name goes into the path as-is (its `/` separates team and
+// model); every other piece is percent-encoded per segment.
+
+/**
+ * encodeURIComponent, but `:` and `@` stay literal: both are legal in a path segment, and the
+ * documented forms (`sha256:<hex>`, `name@ref`) read better unescaped.
+ */
+export function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%3A/gi, ':').replace(/%40/g, '@');
+}
+
+/** Names are validated by the server; encoding each segment keeps a malformed one from changing the route. */
+export function encodeModelName(name: string): string {
+  return name.split('/').map(encodeSegment).join('/');
+}
+
+export function encodeFilePath(path: string): string {
+  return path.split('/').map(encodeSegment).join('/');
+}
+
+export const paths = {
+  blob: (digest: string) => `/v1/blobs/${encodeSegment(digest)}`,
+  blobUpload: (digest: string) => `/v1/blobs?${new URLSearchParams({ digest })}`,
+  versions: (name: string) => `/v1/models/${encodeModelName(name)}/versions`,
+  alias: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}`,
+  rollback: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/rollback`,
+  resolve: (name: string, ref: string) => `/v1/resolve/${encodeModelName(name)}@${encodeSegment(ref)}`,
+  file: (name: string, ref: string, path: string) => `/v1/models/${encodeModelName(name)}@${encodeSegment(ref)}/files/${encodeFilePath(path)}`,
+};

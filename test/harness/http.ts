@@ -1,0 +1,82 @@
+// Small helpers over fetch and raw sockets for talking to a test server.
+import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
+import type { TestServer } from './server.js';
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+export function auth(server: TestServer, extra: Record<string, string> = {}): Record<string, string> {
+  return { Authorization: `Bearer ${server.token}`, ...extra };
+}
+
+export async function api(
+  server: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; json: any; text: string }> {
+  const init: RequestInit = { method, headers: auth(server, headers) };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' || Buffer.isBuffer(body) ? (body as string) : JSON.stringify(body);
+    (init.headers as Record<string, string>)['Content-Type'] ??= 'application/json';
+  }
+  const res = await fetch(server.url + path, init);
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export async function uploadBlob(server: TestServer, data: Buffer): Promise<string> {
+  const digest = sha256(data);
+  const res = await fetch(`${server.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: auth(server), body: data });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`upload failed: ${res.status} ${await res.text()}`);
+  return digest;
+}
+
+/** Uploads the files and registers them as a version; returns the version number. */
+export async function registerFiles(server: TestServer, name: string, files: Record<string, Buffer | string>): Promise<any> {
+  const entries = [];
+  for (const [path, content] of Object.entries(files)) {
+    const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
+    entries.push({ path, size: data.length, digest: await uploadBlob(server, data) });
+  }
+  const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`register failed: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+/**
+ * Sends raw bytes over a socket and returns what came back (until the server closes or `waitMs`
+ * passes): for requests fetch refuses to make, and for clients that vanish mid-request.
+ */
+export function rawRequest(port: number, payload: string | Buffer, opts: { waitMs?: number; closeAfterWrite?: boolean } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const finish = () => resolve(Buffer.concat(chunks).toString('latin1'));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? finish() : reject(err)));
+    socket.on('close', finish);
+    socket.write(payload, () => {
+      if (opts.closeAfterWrite) socket.destroy();
+    });
+    setTimeout(() => socket.destroy(), opts.waitMs ?? 1000);
+  });
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -1,0 +1,111 @@
+// Starts the real gateway as a child process on an ephemeral port, the way an operator would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface TestServer {
+  /** Changes after restart(): each start listens on a fresh ephemeral port. */
+  url: string;
+  port: number;
+  token: string;
+  dataDir: string;
+  /** Everything the process printed, for assertions on logs. */
+  output: string[];
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  restart(): Promise<void>;
+  /** Stops the server and removes its data directory (unless it was given by the caller). */
+  dispose(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Pass no MODELGATE_ADMIN_TOKEN, to test the first-start bootstrap. */
+  noAdminToken?: boolean;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const ownDir = !opts.dataDir;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'modelgate-test-')));
+  const token = `test-${randomBytes(16).toString('hex')}`;
+  const server = {
+    url: '',
+    port: 0,
+    token,
+    dataDir,
+    output: [] as string[],
+    child: null as unknown as ChildProcess,
+  } as TestServer;
+
+  const launch = async () => {
+    const { child, port } = await spawnServer(dataDir, opts.noAdminToken ? undefined : token, opts.env ?? {}, opts.args ?? [], server.output);
+    server.child = child;
+    server.port = port;
+    server.url = `http://127.0.0.1:${port}`;
+  };
+  server.stop = (signal = 'SIGTERM') => stopChild(server.child, signal);
+  server.restart = async () => {
+    await server.stop();
+    await launch();
+  };
+  server.dispose = async () => {
+    await server.stop();
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+  };
+  await launch();
+  return server;
+}
+
+export function spawnServer(
+  dataDir: string,
+  token: string | undefined,
+  env: Record<string, string>,
+  args: string[],
+  output: string[],
+): Promise<{ child: ChildProcess; port: number }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, MODELGATE_LOG_LEVEL: 'info', ...env };
+  delete childEnv.MODELGATE_ADMIN_TOKEN;
+  if (token) childEnv.MODELGATE_ADMIN_TOKEN = token;
+  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within 15 s:\n${output.join('\n')}`));
+    }, 15_000);
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      if (line.includes('"msg":"listening"')) {
+        clearTimeout(timer);
+        resolve({ child, port: (JSON.parse(line) as { port: number }).port });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${output.join('\n')}`));
+    });
+  });
+}
+
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      resolve(code);
+    });
+    child.kill(signal);
+  });
+}
