@@ -30,7 +30,7 @@ export function assertModelName(name: string): string {
 }
 
 export function isAlias(alias: string): boolean {
-  return alias.length <= MAX_ALIAS_LENGTH && ALIAS.test(alias) && !VERSION_REF.test(alias);
+  return alias.length <= MAX_ALIAS_LENGTH && ALIAS.test(alias) && !/^v[0-9]+$/.test(alias);
 }
 
 export function assertAlias(alias: string): string {

@@ -1,0 +1,11 @@
+// How alias moves (set, rollback) are reported.
+import type { AliasChange } from '../client/index.js';
+
+export function describeAliasChange(change: AliasChange): string {
+  const from = change.previous === null ? 'was unset' : `was v${change.previous}`;
+  return `${change.name}@${change.alias} -> v${change.version} (${from}; seq ${change.seq})\n`;
+}
+
+export function printAliasChange(change: AliasChange, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(change)}\n` : describeAliasChange(change));
+}

@@ -1,0 +1,43 @@
+// modelgate resolve <name@ref>: which version and files a reference points at right now.
+import type { Resolution } from '../../client/index.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { withClientErrors } from '../client-errors.js';
+import { clientFromOptions } from '../client-from-options.js';
+import { formatBytes } from '../format.js';
+import { parseModelReference } from '../reference.js';
+
+const usage = `usage: modelgate resolve <name@ref>
+
+Shows the version, version digest and files that <ref> (an alias, v<N> or sha256:<hex>)
+points at.
+
+${clientOptionsHelp}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  expectPositionals(positionals, 1, 1, usage);
+  const { name, ref } = parseModelReference(positionals[0]!);
+  const client = clientFromOptions(values);
+  const resolution = await withClientErrors(() => client.resolve(name, ref));
+  process.stdout.write(values.json ? `${JSON.stringify(resolution)}\n` : describe(resolution));
+  return 0;
+}
+
+function describe(r: Resolution): string {
+  const total = r.files.reduce((sum, f) => sum + f.size, 0);
+  const sizes = r.files.map((f) => formatBytes(f.size));
+  const width = Math.max(0, ...sizes.map((s) => s.length));
+  const lines = [
+    `${r.name}@${r.ref}${r.alias ? ` (alias ${r.alias})` : ''}`,
+    `version  v${r.version}`,
+    `digest   ${r.digest}`,
+    `updated  ${r.updatedAt} (seq ${r.seq})`,
+    `files    ${r.files.length} (${formatBytes(total)})`,
+    ...r.files.map((f, i) => `  ${sizes[i]!.padStart(width)}  ${f.digest}  ${f.path}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,40 @@
+// modelgate rollback <name@alias>: move an alias back to the version it pointed at before (or to
+// --to N) in one call; the server records it in the alias history.
+import type { RollbackRequest } from '../../client/index.js';
+import { printAliasChange } from '../alias-output.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { withClientErrors } from '../client-errors.js';
+import { clientFromOptions } from '../client-from-options.js';
+import { parseAliasReference, parseVersionNumber } from '../reference.js';
+
+const usage = `usage: modelgate rollback <name@alias> [--to N] [--reason text]
+
+Moves <alias> back to the version it pointed at before its last change.
+
+  --to N          roll back to version N instead
+  --reason text   recorded in the alias history and the audit log
+
+${clientOptionsHelp}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine({
+    args: argv,
+    options: { ...clientOptions, to: { type: 'string' }, reason: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  expectPositionals(positionals, 1, 1, usage);
+  const { name, alias } = parseAliasReference(positionals[0]!);
+  const request: RollbackRequest = {};
+  if (values.to !== undefined) request.toVersion = parseVersionNumber(values.to, '--to');
+  if (values.reason !== undefined) request.reason = values.reason;
+
+  const client = clientFromOptions(values);
+  const change = await withClientErrors(() => client.rollback(name, alias, request));
+  printAliasChange(change, values.json);
+  return 0;
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { api } from './harness/http.js';
+import { CLI, startServer } from './harness/server.js';
+
+test('defaults load, and file < environment < flags', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'modelgate-config-'));
+  try {
+    const file = join(dir, 'c.yaml');
+    await writeFile(file, 'server:\n  port: 9000\n  host: 0.0.0.0\nhashing:\n  threads: 3\n');
+    const cfg = loadConfig({ file, env: { MODELGATE_PORT: '9001' }, overrides: { 'server.port': '9002' } });
+    assert.equal(cfg.server.port, 9002);
+    assert.equal(cfg.server.host, '0.0.0.0');
+    assert.equal(cfg.hashing.threads, 3);
+    assert.equal(loadConfig({ file, env: { MODELGATE_PORT: '9001' } }).server.port, 9001);
+    assert.equal(loadConfig({ env: {} }).storage.dataDir, './data');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bad value is refused with the key and where it came from', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'modelgate-config-'));
+  try {
+    assert.throws(() => loadConfig({ env: { MODELGATE_PORT: 'eighty' } }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /server\.port/);
+      assert.match(err.message, /MODELGATE_PORT/);
+      return true;
+    });
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'server:\n  prot: 80\n');
+    assert.throws(() => loadConfig({ file, env: {} }), /server\.prot.*bad\.yaml|unrecognized/i);
+    await writeFile(file, 'blobs:\n  backend: ftp\n');
+    assert.throws(() => loadConfig({ file, env: {} }), /blobs\.backend/);
+    assert.throws(() => loadConfig({ env: { MODELGATE_ADMIN_TOKEN: 'short' } }), /auth\.adminToken/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+test('serve exits with a message naming the bad key', async () => {
+  const res = await runCli(['serve', '--port', '70000'], {});
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /server\.port/);
+});
+
+test('serve refuses to run on the pure-JS uWebSockets.js fallback', async () => {
+  const res = await runCli(['serve', '--port', '0'], { UWS_USE_FALLBACK: 'true' });
+  assert.equal(res.code, 3);
+  assert.match(res.stderr, /refusing to start/);
+});
+
+test('first start without MODELGATE_ADMIN_TOKEN creates a token, prints it once, keeps its hash', async () => {
+  const server = await startServer({ noAdminToken: true });
+  try {
+    const printed = server.output.join('\n').match(/\b(mgt_[A-Za-z0-9_-]{43})\b/);
+    assert.ok(printed, 'the bootstrap token is printed');
+    const token = printed[1]!;
+    server.token = token;
+    assert.equal((await api(server, 'GET', '/v1/models')).status, 200);
+    await server.restart();
+    assert.doesNotMatch(server.output.slice(-5).join('\n'), /mgt_/, 'not printed again');
+    assert.equal((await api(server, 'GET', '/v1/models')).status, 200, 'the same token works after a restart');
+    const { readFile, readdir } = await import('node:fs/promises');
+    for (const f of await readdir(join(server.dataDir, 'index'))) {
+      assert.ok(!(await readFile(join(server.dataDir, 'index', f))).includes(token), 'the token itself is not stored');
+    }
+  } finally {
+    await server.dispose();
+  }
+});
