@@ -1,5 +1,6 @@
 // Builds a running gateway from a configuration, and takes it down in order.
 import { Authenticator } from './auth/authenticator.js';
+import { BlobGuard } from './blobs/blob-guard.js';
 import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { HashPool } from './blobs/hash-pool.js';
 import { UploadSessions, type UploadSession } from './blobs/upload-sessions.js';
@@ -25,13 +26,14 @@ export async function startService(config: Config): Promise<RunningService> {
   const store = new LmdbControlStore(dataDir);
   const blobs = await FsBlobStore.open(dataDir);
   const bus = new LocalEventBus();
-  const registry = new Registry(store, blobs, bus);
+  const blobGuard = new BlobGuard();
+  const registry = new Registry(store, blobs, bus, blobGuard, config.policy.aliases);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(store, config.auth.adminToken);
 
   let ready = false;
-  const ctx: AppContext = { config, auth, registry, blobs, hashPool, uploads, ready: () => ready };
+  const ctx: AppContext = { config, auth, registry, store, blobGuard, blobs, hashPool, uploads, ready: () => ready };
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
 
   const sweep = () =>

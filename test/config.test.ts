@@ -68,7 +68,7 @@ test('serve refuses to run on the pure-JS uWebSockets.js fallback', async () => 
 test('first start without MODELGATE_ADMIN_TOKEN creates a token, prints it once, keeps its hash', async () => {
   const server = await startServer({ noAdminToken: true });
   try {
-    const printed = server.output.join('\n').match(/\b(mgt_[A-Za-z0-9_-]{43})\b/);
+    const printed = server.output.join('\n').match(/\b(mgt_[0-9a-f]{12}_[A-Za-z0-9_-]{43})\b/);
     assert.ok(printed, 'the bootstrap token is printed');
     const token = printed[1]!;
     server.token = token;

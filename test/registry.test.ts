@@ -80,15 +80,15 @@ describe('aliases', () => {
   });
 
   test('set, resolve, history, rollback walks back, delete', async () => {
-    const base = '/v1/models/risk/score/aliases/production';
+    const base = '/v1/models/risk/score/aliases/stable';
     assert.equal((await api(server, 'PUT', base, { version: 1, reason: 'first' })).status, 200);
     assert.equal((await api(server, 'PUT', base, { version: 2 })).json.previous, 1);
     const third = await api(server, 'PUT', base, { version: 3 });
     assert.equal(third.json.version, 3);
 
-    let resolved = await api(server, 'GET', '/v1/resolve/risk/score@production');
+    let resolved = await api(server, 'GET', '/v1/resolve/risk/score@stable');
     assert.equal(resolved.json.version, 3);
-    assert.equal(resolved.json.alias, 'production');
+    assert.equal(resolved.json.alias, 'stable');
     assert.equal(resolved.headers.get('x-model-version'), '3');
 
     const back1 = await api(server, 'POST', `${base}/rollback`);
@@ -100,7 +100,7 @@ describe('aliases', () => {
     const toThree = await api(server, 'POST', `${base}/rollback`, { toVersion: 3 });
     assert.equal(toThree.json.version, 3);
 
-    resolved = await api(server, 'GET', '/v1/resolve/risk/score@production');
+    resolved = await api(server, 'GET', '/v1/resolve/risk/score@stable');
     assert.equal(resolved.json.version, 3, 'the resolve cache follows the alias');
 
     const history = await api(server, 'GET', `${base}/history`);
@@ -121,7 +121,7 @@ describe('aliases', () => {
     assert.ok(history.json.history.every((e: { seq: number }, i: number, all: { seq: number }[]) => i === 0 || e.seq > all[i - 1]!.seq));
 
     assert.equal((await api(server, 'DELETE', base)).status, 200);
-    assert.equal((await api(server, 'GET', '/v1/resolve/risk/score@production')).json.error.code, 'ALIAS_NOT_FOUND');
+    assert.equal((await api(server, 'GET', '/v1/resolve/risk/score@stable')).json.error.code, 'ALIAS_NOT_FOUND');
     assert.equal((await api(server, 'DELETE', base)).status, 404);
   });
 
@@ -175,8 +175,8 @@ describe('resolve', () => {
 
   test('files are served by path under every kind of ref', async () => {
     const v = await registerFiles(server, 'files/model', { 'dir/sub/w.bin': 'weights!', 'README.md': '# hi' });
-    await api(server, 'PUT', '/v1/models/files/model/aliases/production', { version: v.version });
-    for (const ref of ['production', 'v1', v.digest]) {
+    await api(server, 'PUT', '/v1/models/files/model/aliases/stable', { version: v.version });
+    for (const ref of ['stable', 'v1', v.digest]) {
       const res = await fetch(`${server.url}/v1/models/files/model@${ref}/files/dir/sub/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'weights!');

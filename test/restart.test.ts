@@ -16,8 +16,8 @@ after(async () => {
 test('blobs, versions, aliases, history and upload sessions survive a restart', async () => {
   const v1 = await registerFiles(server, 'persist/model', { 'w.bin': 'one' });
   const v2 = await registerFiles(server, 'persist/model', { 'w.bin': 'two' });
-  await api(server, 'PUT', '/v1/models/persist/model/aliases/production', { version: v1.version });
-  await api(server, 'PUT', '/v1/models/persist/model/aliases/production', { version: v2.version });
+  await api(server, 'PUT', '/v1/models/persist/model/aliases/stable', { version: v1.version });
+  await api(server, 'PUT', '/v1/models/persist/model/aliases/stable', { version: v2.version });
 
   const data = Buffer.from('0123456789'.repeat(1000));
   const session = await api(server, 'POST', '/v1/uploads');
@@ -31,9 +31,9 @@ test('blobs, versions, aliases, history and upload sessions survive a restart', 
 
   await server.restart();
 
-  const resolved = await api(server, 'GET', '/v1/resolve/persist/model@production');
+  const resolved = await api(server, 'GET', '/v1/resolve/persist/model@stable');
   assert.equal(resolved.json.version, 2);
-  const history = await api(server, 'GET', '/v1/models/persist/model/aliases/production/history');
+  const history = await api(server, 'GET', '/v1/models/persist/model/aliases/stable/history');
   assert.equal(history.json.history.length, 2);
   const file = await fetch(`${server.url}/v1/models/persist/model@v1/files/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } });
   assert.equal(await file.text(), 'one');

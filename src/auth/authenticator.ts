@@ -1,42 +1,73 @@
-// Who is calling. Until per-user tokens exist, the only credential is the bootstrap admin token,
-// set by MODELGATE_ADMIN_TOKEN or created on first start and kept as a hash.
+// Who is calling, and may they. Tokens are looked up by the id inside them and checked against
+// the stored hash in constant time on every request, so a revocation or expiry takes effect at once.
 import { ApiError } from '../errors.js';
 import type { ControlStore } from '../store/control-store.js';
-import { generateToken, hashToken, tokenMatches } from './tokens.js';
+import type { Actor } from '../registry/types.js';
+import { scopeMatches } from './scope.js';
+import { generateToken, hashToken, tokenId, tokenMatches } from './tokens.js';
 import { ROLE_RANK, type Principal, type Role } from './principal.js';
 
-const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin' };
+const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
 const ADMIN_HASH_SETTING = 'admin-token-sha256';
 
+/** A refused credential that still names a known token (expired, revoked), so the refusal can be audited. */
+export class AuthError extends ApiError {
+  constructor(
+    message: string,
+    readonly actor?: Actor,
+  ) {
+    super(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="modelgate"' });
+  }
+}
+
 export class Authenticator {
-  private constructor(private readonly adminHash: Buffer) {}
+  private constructor(
+    private readonly store: ControlStore,
+    private readonly adminHash: Buffer,
+  ) {}
 
   /** Returns the authenticator and, on a first start without a configured token, the new token to print once. */
   static async bootstrap(store: ControlStore, configured: string | undefined): Promise<{ auth: Authenticator; created?: string }> {
-    if (configured) return { auth: new Authenticator(hashToken(configured)) };
+    if (configured) return { auth: new Authenticator(store, hashToken(configured)) };
     const stored = store.getSetting(ADMIN_HASH_SETTING);
-    if (typeof stored === 'string') return { auth: new Authenticator(Buffer.from(stored, 'hex')) };
-    const token = generateToken();
+    if (typeof stored === 'string') return { auth: new Authenticator(store, Buffer.from(stored, 'hex')) };
+    const { token } = generateToken();
     const hash = hashToken(token);
     await store.putSetting(ADMIN_HASH_SETTING, hash.toString('hex'));
-    return { auth: new Authenticator(hash), created: token };
+    return { auth: new Authenticator(store, hash), created: token };
   }
 
   /** The caller behind an Authorization header, or a 401. */
   authenticate(header: string): Principal {
-    if (header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ') {
-      const token = header.slice(7).trim();
-      if (tokenMatches(token, this.adminHash)) return ADMIN;
+    if (header.length <= 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
+      throw new AuthError(header ? 'the Authorization header must be "Bearer <token>"' : 'missing Authorization: Bearer <token>');
     }
-    throw new ApiError(401, 'UNAUTHORIZED', header ? 'the bearer token is not valid' : 'missing Authorization: Bearer <token>', undefined, {
-      'WWW-Authenticate': 'Bearer realm="modelgate"',
-    });
+    const token = header.slice(7).trim();
+    const id = tokenId(token);
+    const record = id ? this.store.getToken(id) : undefined;
+    if (record && tokenMatches(token, Buffer.from(record.hash, 'hex'))) {
+      const actor = { id: record.id, name: record.name };
+      if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
+      if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
+      return { ...actor, role: record.role, scope: record.scope };
+    }
+    if (tokenMatches(token, this.adminHash)) return ADMIN;
+    throw new AuthError('the bearer token is not valid');
   }
 
-  /** The single place where a route's required role is checked. */
-  authorize(principal: Principal, needed: Role, target: string): void {
+  /** The single place where a route's required role and the token's scope are checked. */
+  authorize(principal: Principal, needed: Role, model: string | null, what: string): void {
     if (ROLE_RANK[principal.role] < ROLE_RANK[needed]) {
-      throw new ApiError(403, 'FORBIDDEN', `${needed} role required for ${target}`);
+      throw new ApiError(403, 'FORBIDDEN', `${what} needs the ${needed} role; token ${principal.id} has ${principal.role}`);
     }
+    if (model !== null && !scopeMatches(principal.scope, model)) {
+      throw new ApiError(403, 'FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}", not "${model}"`);
+    }
+  }
+
+  /** For routes without one model (audit, token admin): the token must cover every model. */
+  authorizeGlobal(principal: Principal, needed: Role, what: string): void {
+    this.authorize(principal, needed, null, what);
+    if (principal.scope !== '*') throw new ApiError(403, 'FORBIDDEN', `${what} needs a token scoped to "*"; token ${principal.id} is scoped to "${principal.scope}"`);
   }
 }

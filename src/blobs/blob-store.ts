@@ -3,6 +3,8 @@
 export interface BlobInfo {
   digest: string;
   size: number;
+  /** Last time the blob was written or re-uploaded (ms since the epoch). */
+  modifiedAt?: number;
 }
 
 /** Positional reads from one blob; several readers may share a blob, each with its own handle. */
@@ -28,7 +30,11 @@ export interface BlobStore {
   createWriter(): Promise<BlobWriter>;
   /** Moves a verified local file (a finished resumable upload) into the store. */
   ingestFile(localPath: string, digest: string): Promise<BlobInfo>;
-  delete(digest: string): Promise<boolean>;
+  /**
+   * Removes a blob unless it was written or re-uploaded after `notModifiedSince` (ms): an upload
+   * that found the blob present and reported it stored must not lose it to a concurrent sweep.
+   */
+  delete(digest: string, notModifiedSince?: number): Promise<boolean>;
   list(): AsyncIterable<BlobInfo>;
   close(): Promise<void>;
 }

@@ -31,7 +31,7 @@ export class FsBlobStore implements BlobStore {
   async stat(digest: string): Promise<BlobInfo | null> {
     try {
       const st = await fsp.stat(this.pathOf(digest));
-      return { digest, size: st.size };
+      return { digest, size: st.size, modifiedAt: st.mtimeMs };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
@@ -71,32 +71,54 @@ export class FsBlobStore implements BlobStore {
     const target = this.pathOf(digest);
     const existing = await this.stat(digest);
     if (existing) {
-      await fsp.rm(path, { force: true });
-      return existing;
+      // Refreshing the time tells a concurrent sweep the blob is wanted; if the sweep already moved
+      // it away, fall through and put this copy in its place.
+      const now = new Date();
+      const touched = await fsp.utimes(target, now, now).then(
+        () => true,
+        () => false,
+      );
+      if (touched) {
+        await fsp.rm(path, { force: true });
+        return { ...existing, modifiedAt: now.getTime() };
+      }
     }
     await fsp.mkdir(dirname(target), { recursive: true });
     await fsp.rename(path, target);
     await syncDir(dirname(target));
     const st = await fsp.stat(target);
-    return { digest, size: st.size };
+    return { digest, size: st.size, modifiedAt: st.mtimeMs };
   }
 
-  async delete(digest: string): Promise<boolean> {
+  async delete(digest: string, notModifiedSince?: number): Promise<boolean> {
+    const target = this.pathOf(digest);
+    // Move it aside first (atomic), then look at it: a re-upload that touched it in the meantime
+    // gets it back; one that arrives after the move writes a fresh copy.
+    const aside = join(this.tmpDir, `gc-${randomUUID()}`);
     try {
-      await fsp.unlink(this.pathOf(digest));
-      return true;
+      await fsp.rename(target, aside);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw err;
     }
+    const st = await fsp.stat(aside);
+    if (notModifiedSince !== undefined && st.mtimeMs > notModifiedSince) {
+      await fsp.link(aside, target).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await fsp.rm(aside, { force: true });
+      return false;
+    }
+    await fsp.rm(aside, { force: true });
+    return true;
   }
 
   async *list(): AsyncIterable<BlobInfo> {
     const base = join(this.root, 'sha256');
     for (const prefix of (await fsp.readdir(base)).sort()) {
       for (const hex of (await fsp.readdir(join(base, prefix))).sort()) {
-        const st = await fsp.stat(join(base, prefix, hex));
-        yield { digest: `sha256:${hex}`, size: st.size };
+        const st = await fsp.stat(join(base, prefix, hex)).catch(() => null);
+        if (st) yield { digest: `sha256:${hex}`, size: st.size, modifiedAt: st.mtimeMs };
       }
     }
   }

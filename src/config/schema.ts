@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseThreshold } from '../registry/policy.js';
+import { CARD_FIELDS } from '../registry/types.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -27,6 +29,38 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   }),
+  policy: z
+    .strictObject({
+      aliases: z.record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/, 'alias names are [a-z][a-z0-9-]*'),
+        z.strictObject({
+          approvals: z.coerce.number().int().min(0).default(1),
+          separationOfDuties: z.boolean().default(true),
+          requiredCardFields: z.array(z.enum(CARD_FIELDS)).default([]),
+          metrics: z
+            .array(z.string())
+            .default([])
+            .transform((list, ctx) =>
+              list.map((text) => {
+                const parsed = parseThreshold(text);
+                if (!parsed) ctx.addIssue({ code: 'custom', message: `invalid metric threshold "${text}": expected like "auc >= 0.9"` });
+                return parsed!;
+              }),
+            ),
+        }),
+      ),
+    })
+    .default({ aliases: {} }),
+  retention: z
+    .strictObject({
+      unprotectedVersionDays: z.coerce.number().min(0),
+    })
+    .default({ unprotectedVersionDays: 0 }),
+  gc: z
+    .strictObject({
+      graceSeconds: z.coerce.number().int().min(0),
+    })
+    .default({ graceSeconds: 3600 }),
   auth: z
     .strictObject({
       adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
@@ -50,4 +84,6 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_HASH_THREADS: 'hashing.threads',
   MODELGATE_LOG_LEVEL: 'log.level',
   MODELGATE_ADMIN_TOKEN: 'auth.adminToken',
+  MODELGATE_RETENTION_DAYS: 'retention.unprotectedVersionDays',
+  MODELGATE_GC_GRACE_SECONDS: 'gc.graceSeconds',
 };

@@ -1,15 +1,19 @@
 import type { Authenticator } from '../auth/authenticator.js';
+import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { HashPool } from '../blobs/hash-pool.js';
 import type { UploadSessions } from '../blobs/upload-sessions.js';
 import type { Config } from '../config/schema.js';
 import type { Registry } from '../registry/registry.js';
+import type { ControlStore } from '../store/control-store.js';
 
 /** What route handlers need, built once at start. */
 export interface AppContext {
   config: Config;
   auth: Authenticator;
   registry: Registry;
+  store: ControlStore;
+  blobGuard: BlobGuard;
   blobs: BlobStore;
   hashPool: HashPool;
   uploads: UploadSessions;

@@ -1,6 +1,7 @@
 // One request/response pair on uWS. Everything uWS only lends us for the duration of the handler
 // (headers, URL) is copied here before the first await, and onAborted is attached at once.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Principal } from '../auth/principal.js';
 import { ApiError } from '../errors.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { logger } from '../log.js';
@@ -25,6 +26,8 @@ export class Exchange {
   readonly query: string;
   readonly headers: RequestHeaders;
   aborted = false;
+  /** Set once the caller is authenticated, so refusals can be attributed. */
+  principal: Principal | null = null;
   /** Status line and headers have gone out; an error now can only cut the connection. */
   headersSent = false;
   finished = false;
@@ -104,6 +107,7 @@ export class Exchange {
       return;
     }
     const api = err instanceof ApiError ? err : null;
+    if (api && api.status < 500) refusalAuditor?.(this, api);
     if (!api) logger.error({ err, route: this.route, method: this.method, path: this.path }, 'request failed');
     const status = api?.status ?? 500;
     const error = {
@@ -138,6 +142,14 @@ export function endWithoutBody(res: HttpResponse, reportedLength: number | undef
   if (reportedLength !== undefined) res.writeHeader('Content-Length', String(reportedLength));
   if (close) res.writeHeader('Connection', 'close');
   res.endWithoutBody();
+}
+
+export type RefusalAuditor = (x: Exchange, err: ApiError) => void;
+let refusalAuditor: RefusalAuditor | null = null;
+
+/** Installs what records refused requests in the audit log (set once at start). */
+export function setRefusalAuditor(auditor: RefusalAuditor | null): void {
+  refusalAuditor = auditor;
 }
 
 let active = 0;

@@ -2,9 +2,21 @@ import type { Principal, Role } from '../auth/principal.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
 
-/** Authenticates the caller and checks the role a route needs, in one place for every route. */
-export function guard(ctx: AppContext, x: Exchange, role: Role, target: string): Principal {
+/**
+ * Authenticates the caller and checks the role a route needs and, for a route about one model,
+ * that the token's scope covers it. The one place every route goes through.
+ */
+export function guard(ctx: AppContext, x: Exchange, role: Role, model: string | null, what: string): Principal {
   const principal = ctx.auth.authenticate(x.headers.authorization);
-  ctx.auth.authorize(principal, role, target);
+  x.principal = principal;
+  ctx.auth.authorize(principal, role, model, what);
+  return principal;
+}
+
+/** For routes that span every model (audit, tokens, GC): the token must be scoped to "*". */
+export function guardGlobal(ctx: AppContext, x: Exchange, role: Role, what: string): Principal {
+  const principal = ctx.auth.authenticate(x.headers.authorization);
+  x.principal = principal;
+  ctx.auth.authorizeGlobal(principal, role, what);
   return principal;
 }

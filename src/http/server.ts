@@ -2,11 +2,15 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { ApiError } from '../errors.js';
 import type { AppContext } from './app-context.js';
-import { route } from './exchange.js';
+import { route, setRefusalAuditor } from './exchange.js';
+import { refusalAuditor } from './refusal-audit.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobRoutes } from './routes/blobs.js';
+import { registerGcRoutes } from './routes/gc.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResolveRoutes } from './routes/resolve.js';
+import { registerTokenRoutes } from './routes/tokens.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 
 export interface HttpServer {
@@ -17,10 +21,14 @@ export interface HttpServer {
 
 export function createApp(ctx: AppContext): TemplatedApp {
   const app = uWS.App();
+  setRefusalAuditor(refusalAuditor(ctx.store));
   registerResolveRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
   registerUploadRoutes(app, ctx);
   registerModelRoutes(app, ctx);
+  registerTokenRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
+  registerGcRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   app.any(
     '/*',

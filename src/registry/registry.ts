@@ -1,12 +1,14 @@
-// The registry's domain: what may be registered, where aliases may point, how references resolve.
-// Storage, transport and auth live elsewhere; this module holds the rules.
+// The registry's domain: what may be registered, where aliases may point and under which gates,
+// who may approve, how references resolve. Storage, transport and authentication live elsewhere.
+import { ApiError, badRequest, conflict, notFound } from '../errors.js';
+import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { badRequest, conflict, notFound } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
-import type { AliasMoveResult, ControlStore } from '../store/control-store.js';
+import type { AliasMove, AliasMoveResult, ControlStore, VersionPatch } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from './names.js';
+import { unmetRequirements, type AliasPolicy } from './policy.js';
 import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
-import type { Actor, AliasEvent, FileEntry, Model, Page, Version } from './types.js';
+import type { Actor, AliasEvent, Approval, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from './types.js';
 import { sortFiles, versionDigest } from './version-digest.js';
 
 const STAT_CONCURRENCY = 32;
@@ -16,6 +18,25 @@ export interface FileProblem {
   problem: string;
 }
 
+export interface ModelFilter {
+  prefix?: string;
+  tag?: string;
+  owner?: string;
+  alias?: string;
+  /** Only models this predicate accepts (the caller's token scope). */
+  visible: (name: string) => boolean;
+}
+
+export interface DeploymentSpan {
+  alias: string;
+  version: number;
+  from: string;
+  until: string | null;
+  seconds: number;
+  fromSeq: number;
+  untilSeq: number | null;
+}
+
 export class Registry {
   private readonly cache = new ResolveCache();
 
@@ -23,8 +44,14 @@ export class Registry {
     readonly store: ControlStore,
     private readonly blobs: BlobStore,
     private readonly bus: EventBus,
+    private readonly guard: BlobGuard,
+    private readonly policies: Record<string, AliasPolicy>,
   ) {
     bus.subscribe((change) => this.cache.invalidateModel(change.model));
+  }
+
+  policyFor(alias: string): AliasPolicy | undefined {
+    return Object.hasOwn(this.policies, alias) ? this.policies[alias] : undefined;
   }
 
   /** Resolves name@ref from the cache, filling it from the index on a miss. Null if unknown. */
@@ -47,58 +74,87 @@ export class Registry {
     throw notFound('VERSION_NOT_FOUND', `${name}@${ref} does not exist`);
   }
 
-  async registerVersion(
-    name: string,
-    files: FileEntry[],
-    metadata: Record<string, unknown>,
-    actor: Actor,
-  ): Promise<{ version: Version; created: boolean }> {
+  async createModel(name: string, info: ModelInfo, actor: Actor): Promise<Model> {
     assertModelName(name);
-    const problems = await this.checkFiles(files);
-    if (problems.length > 0) {
-      throw badRequest('FILES_INVALID', `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`, problems);
-    }
-    const sorted = sortFiles(files);
-    const digest = versionDigest(sorted);
-    const size = sorted.reduce((sum, f) => sum + f.size, 0);
-    const { version, created, change } = await this.store.registerVersion({ name, files: sorted, digest, size, metadata }, actor);
-    if (change) this.bus.publish(change);
-    return { version, created };
+    const { model, change } = await this.store.createModel(name, info, actor);
+    this.bus.publish(change);
+    return model;
   }
 
-  async updateMetadata(name: string, number: number, metadata: Record<string, unknown>, actor: Actor): Promise<Version> {
-    const { version, change } = await this.store.updateVersionMetadata(name, number, metadata, actor);
+  async updateModel(name: string, info: Partial<ModelInfo>, actor: Actor): Promise<Model> {
+    const { model, change } = await this.store.updateModel(name, info, actor);
+    this.bus.publish(change);
+    return model;
+  }
+
+  async registerVersion(name: string, files: FileEntry[], record: VersionRecord, actor: Actor): Promise<{ version: Version; created: boolean }> {
+    assertModelName(name);
+    const release = this.guard.pin(files.map((f) => f.digest));
+    try {
+      const problems = await this.checkFiles(files);
+      if (problems.length > 0) {
+        throw badRequest('FILES_INVALID', `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`, problems);
+      }
+      const sorted = sortFiles(files);
+      const digest = versionDigest(sorted);
+      const size = sorted.reduce((sum, f) => sum + f.size, 0);
+      const { version, created, change } = await this.store.registerVersion({ name, files: sorted, digest, size, record }, actor);
+      if (change) this.bus.publish(change);
+      return { version, created };
+    } finally {
+      release();
+    }
+  }
+
+  async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<Version> {
+    const { version, change } = await this.store.updateVersion(name, number, patch, actor);
     this.bus.publish(change);
     return version;
   }
 
-  async setAlias(
-    name: string,
-    alias: string,
-    to: number,
-    options: { expected?: number | null; reason?: string },
-    actor: Actor,
-  ): Promise<AliasMoveResult> {
+  /** Approve or reject: never by the registrant, once per approver and version. */
+  async decide(name: string, number: number, decision: 'approve' | 'reject', comment: string | undefined, actor: Actor): Promise<{ approval: Approval; version: Version }> {
+    const { approval, version, change } = await this.store.recordApproval(name, number, decision, comment, actor, (v, approvals) => {
+      if (v.createdById === actor.id) {
+        throw new ApiError(403, 'SEPARATION_OF_DUTIES', `${actor.name} registered ${name}@v${number} and cannot also ${decision} it`);
+      }
+      const earlier = approvals.find((a) => a.approver.id === actor.id);
+      if (earlier) throw conflict('ALREADY_DECIDED', `${actor.name} already decided "${earlier.decision}" on ${name}@v${number} (seq ${earlier.seq})`);
+    });
+    this.bus.publish(change);
+    return { approval, version };
+  }
+
+  async setAlias(name: string, alias: string, to: number, options: { expected?: number | null; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
     assertAlias(alias);
-    return this.move({ name, alias, to, action: 'set', expected: options.expected, reason: options.reason }, actor);
+    const policy = this.policyFor(alias);
+    return this.move(
+      {
+        name,
+        alias,
+        to,
+        action: 'set',
+        expected: options.expected,
+        reason: options.reason,
+        protected: !!policy,
+        ...(policy ? { gate: (v, approvals) => unmetRequirements(policy, v, approvals) } : {}),
+      },
+      actor,
+    );
   }
 
   async deleteAlias(name: string, alias: string, expected: number | undefined, actor: Actor): Promise<AliasMoveResult> {
     assertAlias(alias);
-    return this.move({ name, alias, to: null, action: 'delete', expected }, actor);
+    return this.move({ name, alias, to: null, action: 'delete', expected, protected: !!this.policyFor(alias) }, actor);
   }
 
   /**
    * Moves the alias back: to `toVersion`, or else to the version it held before the current one was
    * put there. Earlier rollbacks are skipped over, so repeated rollbacks walk back through the
-   * deployments instead of toggling between the last two.
+   * deployments instead of toggling between the last two. On a protected alias a version that held
+   * it before passes (it passed the gates then); any other must meet them now.
    */
-  async rollback(
-    name: string,
-    alias: string,
-    options: { toVersion?: number; expected?: number; reason?: string },
-    actor: Actor,
-  ): Promise<AliasMoveResult> {
+  async rollback(name: string, alias: string, options: { toVersion?: number; expected?: number; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
     assertAlias(alias);
     const current = this.store.getAlias(name, alias);
     if (!current) {
@@ -106,12 +162,33 @@ export class Registry {
       throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
     }
     const target = options.toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version);
-    if (target === null) {
-      throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
-    }
+    if (target === null) throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
+    const policy = this.policyFor(alias);
     // Compare-and-set on what we read, so a concurrent move makes this call fail instead of undoing it.
     const expected = options.expected ?? current.version;
-    return this.move({ name, alias, to: target, action: 'rollback', expected, reason: options.reason }, actor);
+    return this.move(
+      {
+        name,
+        alias,
+        to: target,
+        action: 'rollback',
+        expected,
+        reason: options.reason,
+        protected: !!policy,
+        ...(policy
+          ? {
+              gate: (v, approvals, history) =>
+                history.some((e) => e.to === v.version) ? [] : unmetRequirements(policy, v, approvals),
+            }
+          : {}),
+      },
+      actor,
+    );
+  }
+
+  async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
+    const { change } = await this.store.deleteVersion(name, number, reason, actor);
+    this.bus.publish(change);
   }
 
   getModel(name: string): Model & { aliases: Record<string, number> } {
@@ -122,8 +199,17 @@ export class Registry {
     return { ...model, aliases };
   }
 
-  listModels(prefix: string | undefined, cursor: string | undefined, limit: number): Page<Model> {
-    return this.store.listModels({ prefix, cursor, limit });
+  listModels(filter: ModelFilter, cursor: string | undefined, limit: number): Page<Model> {
+    return this.store.listModels({
+      prefix: filter.prefix,
+      cursor,
+      limit,
+      filter: (m) =>
+        filter.visible(m.name) &&
+        (filter.tag === undefined || m.tags.includes(filter.tag)) &&
+        (filter.owner === undefined || m.owner === filter.owner) &&
+        (filter.alias === undefined || this.store.getAlias(m.name, filter.alias) !== undefined),
+    });
   }
 
   getVersion(name: string, number: number): Version {
@@ -138,16 +224,51 @@ export class Registry {
     return this.store.listVersions(name, cursor, limit);
   }
 
+  versionHistory(name: string, number: number) {
+    this.getVersion(name, number);
+    return { events: this.store.versionHistory(name, number), approvals: this.store.listApprovals(name, number) };
+  }
+
   aliasHistory(name: string, alias: string): AliasEvent[] {
     assertAlias(alias);
     this.getModel(name);
     return this.store.aliasHistory(name, alias);
   }
 
-  private async move(
-    move: Parameters<ControlStore['moveAlias']>[0],
-    actor: Actor,
-  ): Promise<AliasMoveResult> {
+  /** What the alias pointed at, at time `at`: the last change at or before it (by sequence order). */
+  aliasAt(name: string, alias: string, at: Date): { version: number | null; since: string | null; seq: number | null } {
+    let found: AliasEvent | undefined;
+    for (const e of this.aliasHistory(name, alias)) {
+      if (Date.parse(e.at) <= at.getTime()) found = e;
+      else break;
+    }
+    return found ? { version: found.to, since: found.at, seq: found.seq } : { version: null, since: null, seq: null };
+  }
+
+  /** Which version each alias served, from when until when: one span per alias change. */
+  deployments(name: string, now = new Date()): DeploymentSpan[] {
+    this.getModel(name);
+    const spans: DeploymentSpan[] = [];
+    const open = new Map<string, DeploymentSpan>();
+    for (const e of this.store.modelAliasEvents(name)) {
+      const running = open.get(e.alias);
+      if (running) {
+        running.until = e.at;
+        running.untilSeq = e.seq;
+        running.seconds = (Date.parse(e.at) - Date.parse(running.from)) / 1000;
+        open.delete(e.alias);
+      }
+      if (e.to !== null) {
+        const span: DeploymentSpan = { alias: e.alias, version: e.to, from: e.at, until: null, seconds: 0, fromSeq: e.seq, untilSeq: null };
+        spans.push(span);
+        open.set(e.alias, span);
+      }
+    }
+    for (const span of open.values()) span.seconds = (now.getTime() - Date.parse(span.from)) / 1000;
+    return spans.sort((a, b) => a.fromSeq - b.fromSeq);
+  }
+
+  private async move(move: AliasMove, actor: Actor): Promise<AliasMoveResult> {
     assertModelName(move.name);
     const { result, change } = await this.store.moveAlias(move, actor);
     if (change) this.bus.publish(change);
@@ -180,7 +301,7 @@ export class Registry {
     }
     for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {
       const batch = toStat.slice(i, i + STAT_CONCURRENCY);
-      const infos = await Promise.all(batch.map((f) => this.blobs.stat(f.digest)));
+      const infos = await Promise.all(batch.map((f) => (this.guard.isBeingRemoved(f.digest) ? null : this.blobs.stat(f.digest))));
       batch.forEach((file, j) => {
         const info = infos[j];
         if (!info) problems.push({ path: file.path, problem: `blob ${file.digest} has not been uploaded` });

@@ -1,16 +1,73 @@
 // Shapes of request bodies. Unknown fields are refused so that a typo never passes silently.
 import { z } from 'zod';
 import { badRequest } from '../errors.js';
+import { ROLES } from '../auth/principal.js';
 
 export const MAX_FILES_PER_VERSION = 10_000;
-const MAX_METADATA_BYTES = 256 * 1024;
+export const MAX_RECORD_FIELD_BYTES = 64 * 1024;
 
 const versionNumber = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const reason = z.string().max(1000).optional();
+const text = (max: number) => z.string().max(max);
 
-const metadata = z
-  .record(z.string(), z.unknown())
-  .refine((m) => JSON.stringify(m).length <= MAX_METADATA_BYTES, `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON`);
+const bounded = <T extends z.ZodType>(schema: T, what: string) =>
+  schema.refine((v) => JSON.stringify(v).length <= MAX_RECORD_FIELD_BYTES, `${what} must be at most ${MAX_RECORD_FIELD_BYTES} bytes of JSON`);
+
+const metadata = bounded(
+  z.looseObject({
+    framework: text(200).optional(),
+    architecture: text(200).optional(),
+    parameters: z.number().int().nonnegative().optional(),
+  }),
+  'metadata',
+);
+
+const lineage = bounded(
+  z.strictObject({
+    datasets: z
+      .array(
+        z
+          .strictObject({ name: text(200).optional(), uri: text(2000).optional(), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional() })
+          .refine((d) => d.uri !== undefined || d.digest !== undefined, 'a dataset needs a uri or a digest'),
+      )
+      .max(100)
+      .optional(),
+    code: z.strictObject({ repo: text(2000), commit: text(200) }).optional(),
+    parent: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._/-]*@v[1-9][0-9]*$/, 'parent must be a reference like "team/model@v3"')
+      .optional(),
+    trainingRunId: text(200).optional(),
+  }),
+  'lineage',
+);
+
+const metricValue = z.union([
+  z.number().finite(),
+  z.strictObject({ value: z.number().finite(), dataset: text(200).optional(), split: text(100).optional() }),
+]);
+
+const metrics = bounded(
+  z
+    .record(z.string().regex(/^[A-Za-z0-9_.:/-]{1,100}$/, 'metric names are [A-Za-z0-9_.:/-], at most 100 characters'), metricValue)
+    .transform((m) =>
+      Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' ? { value: v } : v])),
+    ),
+  'metrics',
+);
+
+const card = bounded(
+  z.strictObject({
+    intendedUse: text(16_000).optional(),
+    outOfScopeUse: text(16_000).optional(),
+    trainingData: text(16_000).optional(),
+    evaluation: text(16_000).optional(),
+    limitations: text(16_000).optional(),
+    monitoring: text(16_000).optional(),
+    contacts: z.array(text(200)).max(50).optional(),
+  }),
+  'card',
+);
 
 export const registerVersionBody = z.strictObject({
   files: z
@@ -24,9 +81,25 @@ export const registerVersionBody = z.strictObject({
     .min(1, 'a version needs at least one file')
     .max(MAX_FILES_PER_VERSION),
   metadata: metadata.optional(),
+  lineage: lineage.optional(),
+  metrics: metrics.optional(),
+  card: card.optional(),
 });
 
-export const updateVersionBody = z.strictObject({ metadata });
+export const updateVersionBody = z
+  .strictObject({
+    metadata: metadata.optional(),
+    lineage: lineage.optional(),
+    metrics: metrics.optional(),
+    card: card.optional(),
+    status: z.literal('deprecated').optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'nothing to update: give metadata, lineage, metrics, card or status');
+
+export const approvalBody = z.strictObject({
+  decision: z.enum(['approve', 'reject']),
+  comment: text(4000).optional(),
+});
 
 export const setAliasBody = z.strictObject({
   version: versionNumber,
@@ -40,12 +113,28 @@ export const rollbackBody = z.strictObject({
   reason,
 });
 
-export const createModelBody = z.strictObject({
-  name: z.string(),
-  description: z.string().max(4096).optional(),
-  owner: z.string().max(256).optional(),
-  tags: z.array(z.string().max(64)).max(64).optional(),
-});
+const modelInfo = {
+  description: text(4096).optional(),
+  owner: text(256).optional(),
+  tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'tags are lowercase [a-z0-9._:-], at most 64 characters')).max(64).optional(),
+};
+
+export const createModelBody = z.strictObject({ name: z.string(), ...modelInfo });
+export const updateModelBody = z.strictObject(modelInfo).refine((b) => Object.keys(b).length > 0, 'nothing to update');
+
+export const createTokenBody = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$/, 'token names are letters, digits, space and ._@-, at most 100 characters'),
+    role: z.enum(ROLES as [string, ...string[]]),
+    scope: z.string().default('*'),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    ttlSeconds: z.number().int().positive().max(10 * 365 * 86400).optional(),
+  })
+  .refine((b) => !(b.expiresAt && b.ttlSeconds), 'give expiresAt or ttlSeconds, not both');
+
+export const deleteVersionBody = z.strictObject({ reason: z.string().min(1).max(1000) });
+
+export const gcBody = z.strictObject({ dryRun: z.boolean().default(false) });
 
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);

@@ -8,11 +8,14 @@ export interface Actor {
   name: string;
 }
 
-export interface Model {
-  name: string;
+export interface ModelInfo {
   description: string;
   owner: string;
   tags: string[];
+}
+
+export interface Model extends ModelInfo {
+  name: string;
   createdAt: string;
   createdBy: string;
   latestVersion: number;
@@ -22,17 +25,84 @@ export interface Model {
 
 export type VersionStatus = 'registered' | 'approved' | 'rejected' | 'deprecated';
 
-export interface Version {
+export interface DatasetRef {
+  name?: string;
+  uri?: string;
+  digest?: string;
+}
+
+export interface Lineage {
+  datasets?: DatasetRef[];
+  code?: { repo: string; commit: string };
+  /** `model@v<N>` this version was trained or fine-tuned from. */
+  parent?: string;
+  trainingRunId?: string;
+}
+
+export interface MetricValue {
+  value: number;
+  dataset?: string;
+  split?: string;
+}
+
+export const CARD_FIELDS = [
+  'intendedUse',
+  'outOfScopeUse',
+  'trainingData',
+  'evaluation',
+  'limitations',
+  'monitoring',
+  'contacts',
+] as const;
+export type CardField = (typeof CARD_FIELDS)[number];
+
+/** The model card. `limitations` covers known limitations and biases; `monitoring` the thresholds watched in production. */
+export type ModelCard = Partial<Record<Exclude<CardField, 'contacts'>, string>> & { contacts?: string[] };
+
+/** The parts of a version that may change after registration; every change is kept in its history. */
+export interface VersionRecord {
+  metadata: Record<string, unknown>;
+  lineage: Lineage;
+  metrics: Record<string, MetricValue>;
+  card: ModelCard;
+}
+
+export interface Version extends VersionRecord {
   name: string;
   version: number;
   digest: string;
   files: FileEntry[];
   size: number;
   status: VersionStatus;
-  metadata: Record<string, unknown>;
   createdAt: string;
+  /** Token id of the registrant, for separation of duties. */
+  createdById: string;
   createdBy: string;
+  /** Protected aliases this version has ever held: such a version is kept forever. */
+  protectedAliases: string[];
   seq: number;
+}
+
+export interface VersionEvent {
+  seq: number;
+  name: string;
+  version: number;
+  action: 'register' | 'update' | 'approve' | 'reject';
+  actor: Actor;
+  at: string;
+  /** Field → value before and after (for updates). */
+  changes?: Record<string, { before: unknown; after: unknown }>;
+  comment?: string;
+}
+
+export interface Approval {
+  seq: number;
+  name: string;
+  version: number;
+  decision: 'approve' | 'reject';
+  approver: Actor;
+  comment?: string;
+  at: string;
 }
 
 export interface AliasPointer {
@@ -81,4 +151,18 @@ export interface Change {
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: 'reader' | 'writer' | 'approver' | 'admin';
+  /** Model-name glob the token may act on: `*`, `risk/*`, `team/model`. */
+  scope: string;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** sha256 of the secret, hex. The secret itself is never stored. */
+  hash: string;
 }

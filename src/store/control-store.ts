@@ -1,14 +1,30 @@
 // The authority for registry state. Every mutation is atomic, bumps one global sequence number
 // and appends one audit entry in the same atomic step. Reads here are synchronous because the
 // embedded implementation is LMDB, whose reads are memory-mapped; the hot path reads nothing else.
-import type { Actor, AliasEvent, AliasPointer, AuditEntry, Change, FileEntry, Model, Page, Version } from '../registry/types.js';
+import type { Unmet } from '../registry/policy.js';
+import type {
+  Actor,
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  AuditEntry,
+  Change,
+  FileEntry,
+  Model,
+  ModelInfo,
+  Page,
+  TokenRecord,
+  Version,
+  VersionEvent,
+  VersionRecord,
+} from '../registry/types.js';
 
 export interface NewVersion {
   name: string;
   files: FileEntry[];
   digest: string;
   size: number;
-  metadata: Record<string, unknown>;
+  record: VersionRecord;
 }
 
 export interface AliasMove {
@@ -20,6 +36,13 @@ export interface AliasMove {
   /** Compare-and-set: undefined skips the check, null requires that the alias does not exist. */
   expected?: number | null;
   reason?: string;
+  /** The alias is under a policy: the target version records that it held it. */
+  protected: boolean;
+  /**
+   * Promotion gates, evaluated inside the transaction against the target version as committed,
+   * so a concurrent rejection cannot slip through. Unmet requirements refuse the move.
+   */
+  gate?: (version: Version, approvals: readonly Approval[], history: readonly AliasEvent[]) => Unmet[];
 }
 
 export interface AliasMoveResult {
@@ -31,10 +54,16 @@ export interface AliasMoveResult {
   changed: boolean;
 }
 
+export interface VersionPatch extends Partial<VersionRecord> {
+  status?: 'deprecated';
+}
+
 export interface ListModelsQuery {
   prefix?: string;
   cursor?: string;
   limit: number;
+  /** Keeps only models for which this returns true (scope, tag, owner, alias filters). */
+  filter?: (model: Model) => boolean;
 }
 
 export interface RegistryReader {
@@ -46,16 +75,42 @@ export interface RegistryReader {
   listAliases(name: string): AliasPointer[];
   listModels(query: ListModelsQuery): Page<Model>;
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version>;
+  /** Every version of every model, in (name, version) order. */
+  allVersions(): Iterable<Version>;
   aliasHistory(name: string, alias: string): AliasEvent[];
+  /** All alias events of a model, grouped by alias, each group in sequence order. */
+  modelAliasEvents(name: string): AliasEvent[];
+  listApprovals(name: string, version: number): Approval[];
+  versionHistory(name: string, version: number): VersionEvent[];
+  getToken(id: string): TokenRecord | undefined;
+  listTokens(): TokenRecord[];
+  isBlobReferenced(digest: string): boolean;
+  /** Versions whose file lists include the blob. */
+  blobReferences(digest: string): { name: string; version: number }[];
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
 }
 
 export interface ControlStore extends RegistryReader {
+  createModel(name: string, info: ModelInfo, actor: Actor): Promise<{ model: Model; change: Change }>;
+  updateModel(name: string, info: Partial<ModelInfo>, actor: Actor): Promise<{ model: Model; change: Change }>;
   /** Registers a version, creating the model if needed; an identical file list returns the existing version. */
   registerVersion(input: NewVersion, actor: Actor): Promise<{ version: Version; created: boolean; change?: Change }>;
-  updateVersionMetadata(name: string, version: number, metadata: Record<string, unknown>, actor: Actor): Promise<{ version: Version; change: Change }>;
+  updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor): Promise<{ version: Version; change: Change }>;
+  /** Records an approval or rejection; `check` may refuse it (self-approval, a second decision). */
+  recordApproval(
+    name: string,
+    version: number,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    actor: Actor,
+    check: (version: Version, approvals: readonly Approval[]) => void,
+  ): Promise<{ approval: Approval; version: Version; change: Change }>;
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
-  /** Appends an audit entry for something that changed no registry state (a denied attempt, a blob upload). */
+  /** Deletes a version that holds no alias and never held a protected one. */
+  deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
+  createToken(record: TokenRecord, actor: Actor): Promise<void>;
+  revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
+  /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */
   appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number>;
   getSetting(key: string): unknown;
   putSetting(key: string, value: unknown): Promise<void>;

@@ -2,6 +2,7 @@
 // digest matches) and downloads with immutable caching.
 import type { TemplatedApp } from 'uWebSockets.js';
 import { badRequest, notFound } from '../../errors.js';
+import { scopeMatches } from '../../auth/scope.js';
 import { assertDigest } from '../../registry/names.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { AppContext } from '../app-context.js';
@@ -21,7 +22,7 @@ export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
 }
 
 async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', 'blob upload');
+  guard(ctx, x, 'writer', null, 'blob upload');
   const digest = assertDigest(x.param('digest'));
   const limit = ctx.config.blobs.maxBlobBytes;
   const declared = declaredLength(x);
@@ -52,9 +53,18 @@ async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   x.json(201, { digest: info.digest, size: info.size }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
 }
 
+/**
+ * Blobs are shared between models, so a scoped token may read one only if a version of a model in
+ * its scope lists it; a blob no version lists yet needs a token scoped to "*".
+ */
 async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'reader', 'blob download');
+  const principal = guard(ctx, x, 'reader', null, 'blob download');
   const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
+  if (principal.scope !== '*') {
+    const models = ctx.store.blobReferences(digest).map((r) => r.name);
+    const allowed = models.find((m) => scopeMatches(principal.scope, m));
+    ctx.auth.authorize(principal, 'reader', allowed ?? models[0] ?? `blob ${digest}`, 'blob download');
+  }
   await serveBlob(ctx.blobs, x, digest, IMMUTABLE);
 }
 

@@ -1,6 +1,8 @@
 // GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
 // token check, one map lookup, and response bytes prepared when the alias last changed.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { AuthError } from '../../auth/authenticator.js';
+import type { Principal } from '../../auth/principal.js';
 import { ApiError } from '../../errors.js';
 import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
@@ -8,6 +10,7 @@ import { parseReference } from '../../registry/names.js';
 import type { AppContext } from '../app-context.js';
 import { endWithoutBody } from '../exchange.js';
 import { decode } from '../paths.js';
+import { auditRefusal, shouldAudit } from '../refusal-audit.js';
 import { etagMatches } from '../range.js';
 import { statusLine } from '../status.js';
 
@@ -18,10 +21,12 @@ export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void 
     const started = performance.now();
     const head = req.getMethod() === 'head';
     let status = 200;
+    let principal: Principal | null = null;
+    const url = req.getUrl();
     try {
-      const principal = ctx.auth.authenticate(req.getHeader('authorization'));
-      const { name, ref } = parseReference(decode(req.getUrl().slice(PREFIX.length)));
-      ctx.auth.authorize(principal, 'reader', name);
+      principal = ctx.auth.authenticate(req.getHeader('authorization'));
+      const { name, ref } = parseReference(decode(url.slice(PREFIX.length)));
+      ctx.auth.authorize(principal, 'reader', name, 'resolve');
       const r = ctx.registry.resolveOrThrow(name, ref);
       if (etagMatches(req.getHeader('if-none-match'), r.etag)) status = 304;
       res.writeStatus(status === 304 ? '304 Not Modified' : '200 OK');
@@ -37,6 +42,10 @@ export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void 
       }
     } catch (err) {
       status = sendError(res, err, head);
+      if (err instanceof ApiError && shouldAudit('GET', err)) {
+        const actor = principal ?? (err instanceof AuthError ? err.actor : undefined);
+        if (actor) auditRefusal(ctx.store, actor, 'resolve', head ? 'HEAD' : 'GET', url, err);
+      }
     }
     httpMetrics.observe('resolve', head ? 'HEAD' : 'GET', status, (performance.now() - started) / 1000);
   };

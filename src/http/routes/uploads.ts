@@ -37,14 +37,14 @@ function describe(session: UploadSession & { offset: number }) {
 }
 
 async function createUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  const principal = guard(ctx, x, 'writer', 'upload');
+  const principal = guard(ctx, x, 'writer', null, 'upload');
   const session = await ctx.uploads.create(principal.name);
   const { body, headers } = describe(session);
   x.json(201, body, headers);
 }
 
 async function uploadStatus(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', 'upload');
+  guard(ctx, x, 'writer', null, 'upload');
   const { body, headers } = describe(await ctx.uploads.get(sessionId(x)));
   if (x.method === 'HEAD') x.send(200, null, headers);
   else x.json(200, body, headers);
@@ -104,7 +104,7 @@ async function appendBody(ctx: AppContext, x: Exchange, id: string): Promise<Upl
 }
 
 async function appendChunk(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', 'upload');
+  guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
   const session = x.hasBody ? await appendBody(ctx, x, id) : await ctx.uploads.get(id);
   const { body, headers } = describe(session);
@@ -112,7 +112,7 @@ async function appendChunk(ctx: AppContext, x: Exchange): Promise<void> {
 }
 
 async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', 'upload');
+  guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
   const digest = assertDigest(x.param('digest'));
   if (x.hasBody) await appendBody(ctx, x, id);
@@ -141,7 +141,7 @@ async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
 }
 
 async function cancelUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', 'upload');
+  guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
   await ctx.uploads.get(id);
   const release = ctx.uploads.lock(id);

@@ -5,15 +5,35 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, notFound } from '../../errors.js';
+import { ApiError, conflict, notFound } from '../../errors.js';
 import { auditHash, GENESIS_HASH } from '../../registry/audit-chain.js';
-import type { Actor, AliasEvent, AliasPointer, AuditEntry, Change, Model, Page, Version } from '../../registry/types.js';
-import type { AliasMove, AliasMoveResult, ControlStore, ListModelsQuery, NewVersion } from '../control-store.js';
+import type {
+  Actor,
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  AuditEntry,
+  Change,
+  Model,
+  ModelInfo,
+  Page,
+  TokenRecord,
+  Version,
+  VersionEvent,
+} from '../../registry/types.js';
+import type {
+  AliasMove,
+  AliasMoveResult,
+  ControlStore,
+  ListModelsQuery,
+  NewVersion,
+  VersionPatch,
+} from '../control-store.js';
 
 type Key = string | number | (string | number)[];
 
 interface Write {
-  db: Database<unknown, Key>;
+  db: Database<any, Key>;
   key: Key;
   /** undefined removes the key. */
   value: unknown;
@@ -24,7 +44,13 @@ interface AuditHead {
   hash: string;
 }
 
-const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+interface Plan<R> {
+  result: R;
+  writes: Write[];
+}
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const PATCHABLE = ['metadata', 'lineage', 'metrics', 'card', 'status'] as const;
 
 export class LmdbControlStore implements ControlStore {
   private readonly root: RootDatabase<unknown, Key>;
@@ -32,20 +58,28 @@ export class LmdbControlStore implements ControlStore {
   private readonly models: Database<Model, Key>;
   private readonly versions: Database<Version, Key>;
   private readonly versionDigests: Database<number, Key>;
+  private readonly versionEvents: Database<VersionEvent, Key>;
+  private readonly approvals: Database<Approval, Key>;
   private readonly aliases: Database<AliasPointer, Key>;
   private readonly aliasEvents: Database<AliasEvent, Key>;
+  private readonly blobRefs: Database<true, Key>;
+  private readonly tokens: Database<TokenRecord, Key>;
   private readonly audit: Database<AuditEntry, Key>;
 
   constructor(dataDir: string) {
     const dir = join(dataDir, 'index');
     mkdirSync(dir, { recursive: true });
-    this.root = open<unknown, Key>({ path: dir, maxDbs: 16 });
+    this.root = open<unknown, Key>({ path: dir, maxDbs: 32 });
     this.meta = this.root.openDB({ name: 'meta' });
     this.models = this.root.openDB<Model, Key>({ name: 'models' });
     this.versions = this.root.openDB<Version, Key>({ name: 'versions' });
     this.versionDigests = this.root.openDB<number, Key>({ name: 'version-digests' });
+    this.versionEvents = this.root.openDB<VersionEvent, Key>({ name: 'version-events' });
+    this.approvals = this.root.openDB<Approval, Key>({ name: 'approvals' });
     this.aliases = this.root.openDB<AliasPointer, Key>({ name: 'aliases' });
     this.aliasEvents = this.root.openDB<AliasEvent, Key>({ name: 'alias-events' });
+    this.blobRefs = this.root.openDB<true, Key>({ name: 'blob-refs' });
+    this.tokens = this.root.openDB<TokenRecord, Key>({ name: 'tokens' });
     this.audit = this.root.openDB<AuditEntry, Key>({ name: 'audit' });
   }
 
@@ -53,6 +87,8 @@ export class LmdbControlStore implements ControlStore {
   openTable<V>(name: string): Database<V, string> {
     return this.root.openDB<V, string>({ name });
   }
+
+  // ---- reads ----
 
   currentSeq(): number {
     return (this.meta.get('seq') as number | undefined) ?? 0;
@@ -82,37 +118,103 @@ export class LmdbControlStore implements ControlStore {
   listModels(query: ListModelsQuery): Page<Model> {
     const prefix = query.prefix ?? '';
     const start = query.cursor && query.cursor >= prefix ? query.cursor + '\u0000' : prefix;
-    const items = [
-      ...this.models.getRange({ start, end: prefix + '\uffff', limit: query.limit + 1 }).map((e) => e.value),
-    ];
-    const more = items.length > query.limit;
-    if (more) items.pop();
+    const items: Model[] = [];
+    let more = false;
+    for (const { value } of this.models.getRange({ start, end: prefix + '\uffff' })) {
+      if (query.filter && !query.filter(value)) continue;
+      if (items.length === query.limit) {
+        more = true;
+        break;
+      }
+      items.push(value);
+    }
     return { items, nextCursor: more ? items[items.length - 1]!.name : null };
   }
 
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {
     const items = [
-      ...this.versions
-        .getRange({ start: [name, (cursor ?? 0) + 1], end: [name, MAX_VERSION], limit: limit + 1 })
-        .map((e) => e.value),
+      ...this.versions.getRange({ start: [name, (cursor ?? 0) + 1], end: [name, MAX], limit: limit + 1 }).map((e) => e.value),
     ];
     const more = items.length > limit;
     if (more) items.pop();
     return { items, nextCursor: more ? String(items[items.length - 1]!.version) : null };
   }
 
+  *allVersions(): Iterable<Version> {
+    for (const { value } of this.versions.getRange({})) yield value;
+  }
+
   aliasHistory(name: string, alias: string): AliasEvent[] {
-    return [...this.aliasEvents.getRange({ start: [name, alias, 0], end: [name, alias, MAX_VERSION] }).map((e) => e.value)];
+    return [...this.aliasEvents.getRange({ start: [name, alias, 0], end: [name, alias, MAX] }).map((e) => e.value)];
+  }
+
+  modelAliasEvents(name: string): AliasEvent[] {
+    return [...this.aliasEvents.getRange({ start: [name, ''], end: [name, '\uffff'] }).map((e) => e.value)];
+  }
+
+  listApprovals(name: string, version: number): Approval[] {
+    return [...this.approvals.getRange({ start: [name, version, 0], end: [name, version, MAX] }).map((e) => e.value)];
+  }
+
+  versionHistory(name: string, version: number): VersionEvent[] {
+    return [...this.versionEvents.getRange({ start: [name, version, 0], end: [name, version, MAX] }).map((e) => e.value)];
+  }
+
+  getToken(id: string): TokenRecord | undefined {
+    return this.tokens.get(id);
+  }
+
+  listTokens(): TokenRecord[] {
+    return [...this.tokens.getRange({}).map((e) => e.value)];
+  }
+
+  isBlobReferenced(digest: string): boolean {
+    for (const _ of this.blobRefs.getKeys({ start: [digest, ''], end: [digest, '\uffff'], limit: 1 })) return true;
+    return false;
+  }
+
+  blobReferences(digest: string): { name: string; version: number }[] {
+    return [...this.blobRefs.getKeys({ start: [digest, ''], end: [digest, '\uffff'] })].map((k) => {
+      const [, name, version] = k as [string, string, number];
+      return { name, version };
+    });
   }
 
   auditEntries(fromSeq: number, limit: number): AuditEntry[] {
     return [...this.audit.getRange({ start: fromSeq, limit }).map((e) => e.value)];
   }
 
-  async registerVersion(
-    input: NewVersion,
-    actor: Actor,
-  ): Promise<{ version: Version; created: boolean; change?: Change }> {
+  // ---- mutations ----
+
+  async createModel(name: string, info: ModelInfo, actor: Actor): Promise<{ model: Model; change: Change }> {
+    return this.mutate(() => {
+      if (this.getModel(name)) throw conflict('MODEL_EXISTS', `model "${name}" already exists`);
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const model: Model = { name, ...info, createdAt: at, createdBy: actor.name, latestVersion: 0, seq, updatedAt: at };
+      const writes: Write[] = [
+        { db: this.models, key: name, value: model },
+        ...this.sequenceWrites(seq, at, actor, 'model.create', name, { ...info }),
+      ];
+      return { result: { model, change: { seq, model: name, kind: 'model' } }, writes };
+    });
+  }
+
+  async updateModel(name: string, info: Partial<ModelInfo>, actor: Actor): Promise<{ model: Model; change: Change }> {
+    return this.mutate(() => {
+      const current = this.requireModel(name);
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const model: Model = { ...current, ...info, seq, updatedAt: at };
+      const writes: Write[] = [
+        { db: this.models, key: name, value: model },
+        ...this.sequenceWrites(seq, at, actor, 'model.update', name, { ...info }),
+      ];
+      return { result: { model, change: { seq, model: name, kind: 'model' } }, writes };
+    });
+  }
+
+  async registerVersion(input: NewVersion, actor: Actor): Promise<{ version: Version; created: boolean; change?: Change }> {
     return this.mutate<{ version: Version; created: boolean; change?: Change }>(() => {
       const existing = this.getVersionByDigest(input.name, input.digest);
       if (existing) return { result: { version: existing, created: false }, writes: [] };
@@ -128,9 +230,11 @@ export class LmdbControlStore implements ControlStore {
         files: input.files,
         size: input.size,
         status: 'registered',
-        metadata: input.metadata,
+        ...input.record,
         createdAt: at,
+        createdById: actor.id,
         createdBy: actor.name,
+        protectedAliases: [],
         seq,
       };
       const nextModel: Model = model
@@ -146,10 +250,13 @@ export class LmdbControlStore implements ControlStore {
             seq,
             updatedAt: at,
           };
+      const event: VersionEvent = { seq, name: input.name, version: number, action: 'register', actor, at };
       const writes: Write[] = [
         { db: this.models, key: input.name, value: nextModel },
         { db: this.versions, key: [input.name, number], value: version },
         { db: this.versionDigests, key: [input.name, input.digest], value: number },
+        { db: this.versionEvents, key: [input.name, number, seq], value: event },
+        ...uniqueDigests(input.files).map((d) => ({ db: this.blobRefs, key: [d, input.name, number], value: true })),
         ...this.sequenceWrites(seq, at, actor, 'version.register', `${input.name}@v${number}`, {
           digest: input.digest,
           files: input.files.length,
@@ -162,32 +269,72 @@ export class LmdbControlStore implements ControlStore {
     });
   }
 
-  async updateVersionMetadata(
-    name: string,
-    number: number,
-    metadata: Record<string, unknown>,
-    actor: Actor,
-  ): Promise<{ version: Version; change: Change }> {
+  async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<{ version: Version; change: Change }> {
     return this.mutate(() => {
-      const current = this.getVersion(name, number);
-      if (!current) throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${number}`);
+      const current = this.requireVersion(name, number);
       const at = new Date().toISOString();
       const seq = this.currentSeq() + 1;
-      const version: Version = { ...current, metadata, seq };
+      const changes: Record<string, { before: unknown; after: unknown }> = {};
+      const next: Version = { ...current, seq };
+      for (const field of PATCHABLE) {
+        if (patch[field] === undefined) continue;
+        changes[field] = { before: current[field], after: patch[field] };
+        (next as unknown as Record<string, unknown>)[field] = patch[field];
+      }
+      const event: VersionEvent = { seq, name, version: number, action: 'update', actor, at, changes };
       const writes: Write[] = [
+        { db: this.versions, key: [name, number], value: next },
+        { db: this.versionEvents, key: [name, number, seq], value: event },
+        ...this.sequenceWrites(seq, at, actor, 'version.update', `${name}@v${number}`, { fields: Object.keys(changes) }),
+      ];
+      return { result: { version: next, change: { seq, model: name, kind: 'version', version: number } }, writes };
+    });
+  }
+
+  async recordApproval(
+    name: string,
+    number: number,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    actor: Actor,
+    check: (version: Version, approvals: readonly Approval[]) => void,
+  ): Promise<{ approval: Approval; version: Version; change: Change }> {
+    return this.mutate(() => {
+      const current = this.requireVersion(name, number);
+      check(current, this.listApprovals(name, number));
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const approval: Approval = { seq, name, version: number, decision, approver: actor, at, ...(comment ? { comment } : {}) };
+      const status =
+        decision === 'reject' ? 'rejected' : current.status === 'registered' ? 'approved' : current.status;
+      const version: Version = { ...current, status, seq };
+      const event: VersionEvent = {
+        seq,
+        name,
+        version: number,
+        action: decision,
+        actor,
+        at,
+        ...(status !== current.status ? { changes: { status: { before: current.status, after: status } } } : {}),
+        ...(comment ? { comment } : {}),
+      };
+      const writes: Write[] = [
+        { db: this.approvals, key: [name, number, seq], value: approval },
         { db: this.versions, key: [name, number], value: version },
-        ...this.sequenceWrites(seq, at, actor, 'version.update', `${name}@v${number}`, {
-          fields: ['metadata'],
+        { db: this.versionEvents, key: [name, number, seq], value: event },
+        ...this.sequenceWrites(seq, at, actor, `version.${decision}`, `${name}@v${number}`, {
+          status,
+          ...(comment ? { comment } : {}),
         }),
       ];
-      return { result: { version, change: { seq, model: name, kind: 'version', version: number } }, writes };
+      return { result: { approval, version, change: { seq, model: name, kind: 'version', version: number } }, writes };
     });
   }
 
   async moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }> {
     return this.mutate<{ result: AliasMoveResult; change?: Change }>(() => {
       const { name, alias } = move;
-      if (!this.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+      this.requireModel(name);
       const current = this.getAlias(name, alias);
       const previous = current?.version ?? null;
       if (move.expected !== undefined && move.expected !== previous) {
@@ -197,10 +344,14 @@ export class LmdbControlStore implements ControlStore {
           { current: previous, expected: move.expected },
         );
       }
-      if (move.to !== null && !this.getVersion(name, move.to)) {
-        throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${move.to}`);
-      }
       if (move.to === null && !current) throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
+      const target = move.to === null ? undefined : this.requireVersion(name, move.to);
+      if (target && move.gate) {
+        const unmet = move.gate(target, this.listApprovals(name, target.version), this.aliasHistory(name, alias));
+        if (unmet.length > 0) {
+          throw new ApiError(403, 'POLICY_UNMET', `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`, unmet);
+        }
+      }
       if (move.to === previous) {
         const unchanged: AliasMoveResult = { name, alias, version: previous, previous, seq: current!.seq, changed: false };
         return { result: { result: unchanged }, writes: [] };
@@ -230,8 +381,65 @@ export class LmdbControlStore implements ControlStore {
           ...(move.reason ? { reason: move.reason } : {}),
         }),
       ];
+      if (target && move.protected && !target.protectedAliases.includes(alias)) {
+        writes.push({ db: this.versions, key: [name, target.version], value: { ...target, protectedAliases: [...target.protectedAliases, alias] } });
+      }
       const result: AliasMoveResult = { name, alias, version: move.to, previous, seq, changed: true };
       return { result: { result, change: { seq, model: name, kind: 'alias', alias } }, writes };
+    });
+  }
+
+  async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<{ change: Change }> {
+    return this.mutate(() => {
+      const version = this.requireVersion(name, number);
+      const holders = this.listAliases(name).filter((a) => a.version === number).map((a) => a.alias);
+      if (holders.length > 0) throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}`);
+      if (version.protectedAliases.length > 0) {
+        throw conflict('VERSION_RETAINED', `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`);
+      }
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const writes: Write[] = [
+        { db: this.versions, key: [name, number], value: undefined },
+        { db: this.versionDigests, key: [name, version.digest], value: undefined },
+        ...uniqueDigests(version.files).map((d) => ({ db: this.blobRefs, key: [d, name, number], value: undefined })),
+        ...this.sequenceWrites(seq, at, actor, 'version.delete', `${name}@v${number}`, { digest: version.digest, reason }),
+      ];
+      return { result: { change: { seq, model: name, kind: 'version', version: number } }, writes };
+    });
+  }
+
+  async createToken(record: TokenRecord, actor: Actor): Promise<void> {
+    return this.mutate(() => {
+      if (this.getToken(record.id)) throw conflict('TOKEN_EXISTS', `token ${record.id} already exists`);
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const writes: Write[] = [
+        { db: this.tokens, key: record.id, value: record },
+        ...this.sequenceWrites(seq, at, actor, 'token.create', `token:${record.id}`, {
+          name: record.name,
+          role: record.role,
+          scope: record.scope,
+          expiresAt: record.expiresAt,
+        }),
+      ];
+      return { result: undefined, writes };
+    });
+  }
+
+  async revokeToken(id: string, actor: Actor): Promise<TokenRecord> {
+    return this.mutate(() => {
+      const token = this.getToken(id);
+      if (!token) throw notFound('TOKEN_NOT_FOUND', `token ${id} does not exist`);
+      if (token.revokedAt) return { result: token, writes: [] };
+      const at = new Date().toISOString();
+      const seq = this.currentSeq() + 1;
+      const revoked = { ...token, revokedAt: at };
+      const writes: Write[] = [
+        { db: this.tokens, key: id, value: revoked },
+        ...this.sequenceWrites(seq, at, actor, 'token.revoke', `token:${id}`, { name: token.name }),
+      ];
+      return { result: revoked, writes };
     });
   }
 
@@ -254,6 +462,19 @@ export class LmdbControlStore implements ControlStore {
     await this.root.close();
   }
 
+  private requireModel(name: string): Model {
+    const model = this.getModel(name);
+    if (!model) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    return model;
+  }
+
+  private requireVersion(name: string, number: number): Version {
+    this.requireModel(name);
+    const version = this.getVersion(name, number);
+    if (!version) throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${number}`);
+    return version;
+  }
+
   /** The global sequence bump and the chained audit entry that go with every mutation. */
   private sequenceWrites(
     seq: number,
@@ -274,7 +495,7 @@ export class LmdbControlStore implements ControlStore {
   }
 
   /** Runs `plan` (reads and checks, may throw) and applies its writes atomically in one transaction. */
-  private mutate<R>(plan: () => { result: R; writes: Write[] }): Promise<R> {
+  private mutate<R>(plan: () => Plan<R>): Promise<R> {
     return this.root.transaction(() => {
       const { result, writes } = plan();
       for (const w of writes) {
@@ -284,4 +505,8 @@ export class LmdbControlStore implements ControlStore {
       return result;
     }) as Promise<R>;
   }
+}
+
+function uniqueDigests(files: readonly { digest: string }[]): string[] {
+  return [...new Set(files.map((f) => f.digest))];
 }

@@ -1,0 +1,31 @@
+// Every refused attempt by a known caller goes into the audit log: 403s on any route, any 4xx on
+// a mutating request, and a 401 for a token that exists but is expired or revoked. Requests with
+// no recognisable token are counted in metrics only, so anonymous traffic cannot flood the log.
+import { AuthError } from '../auth/authenticator.js';
+import type { ApiError } from '../errors.js';
+import { logger } from '../log.js';
+import type { Actor } from '../registry/types.js';
+import type { ControlStore } from '../store/control-store.js';
+import type { Exchange } from './exchange.js';
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function shouldAudit(method: string, err: ApiError): boolean {
+  if (err.status === 403) return true;
+  if (err.status === 401) return err instanceof AuthError && err.actor !== undefined;
+  return !READS.has(method) && err.status >= 400 && err.status < 500;
+}
+
+export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError): void {
+  store
+    .appendAudit(`denied.${route}`, path.slice(0, 300), { method, status: err.status, code: err.code, message: err.message.slice(0, 500) }, actor)
+    .catch((e: unknown) => logger.error({ err: e }, 'could not audit a refused request'));
+}
+
+export function refusalAuditor(store: ControlStore) {
+  return (x: Exchange, err: ApiError): void => {
+    if (!shouldAudit(x.method, err)) return;
+    const actor = x.principal ?? (err instanceof AuthError ? err.actor : undefined);
+    if (actor) auditRefusal(store, { id: actor.id, name: actor.name }, x.route, x.method, x.path, err);
+  };
+}

@@ -1,0 +1,28 @@
+// GET/HEAD /v1/models/{name}@{ref}/files/{path}: a version's file by its path.
+import { ApiError } from '../../errors.js';
+import { assertFilePath, parseReference } from '../../registry/names.js';
+import type { AppContext } from '../app-context.js';
+import type { Exchange } from '../exchange.js';
+import { guard } from '../guard.js';
+import { decode } from '../paths.js';
+import { IMMUTABLE, serveBlob } from './blobs.js';
+import { methodNotAllowed, routeNotFound } from '../route-errors.js';
+
+export async function fileRoute(ctx: AppContext, x: Exchange, rest: string): Promise<void> {
+  x.route = 'files.download';
+  const marker = rest.indexOf('/files/');
+  if (marker < 0) routeNotFound(x);
+  if (x.method !== 'GET' && x.method !== 'HEAD') methodNotAllowed(x, ['GET', 'HEAD']);
+  const { name, ref, parsed } = parseReference(decode(rest.slice(0, marker)));
+  const path = assertFilePath(decode(rest.slice(marker + '/files/'.length)));
+  guard(ctx, x, 'reader', name, 'file download');
+  const resolution = ctx.registry.resolveOrThrow(name, ref);
+  const file = resolution.files.get(path);
+  if (!file) throw new ApiError(404, 'FILE_NOT_FOUND', `${name}@${ref} has no file "${path}"`);
+  // A file reached through an alias can change when the alias moves; through v<N> or a digest it cannot.
+  const cacheControl = parsed.kind === 'alias' ? 'no-cache' : IMMUTABLE;
+  await serveBlob(ctx.blobs, x, file.digest, cacheControl, {
+    'X-Model-Version': resolution.versionHeader,
+    'X-Model-Digest': resolution.version.digest,
+  });
+}

@@ -1,0 +1,33 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import { conflict } from '../../errors.js';
+import { collectGarbage } from '../../registry/gc.js';
+import { gcBody, parseBody } from '../../registry/requests.js';
+import type { AppContext } from '../app-context.js';
+import { route } from '../exchange.js';
+import { guardGlobal } from '../guard.js';
+import { readJson } from '../json-body.js';
+
+let running = false;
+
+export function registerGcRoutes(app: TemplatedApp, ctx: AppContext): void {
+  app.post(
+    '/v1/gc',
+    route('gc', async (x) => {
+      const principal = guardGlobal(ctx, x, 'admin', 'garbage collection');
+      const body = x.hasBody ? parseBody(gcBody, await readJson(x, ctx.config.server.maxJsonBytes)) : { dryRun: false };
+      if (running) throw conflict('GC_RUNNING', 'a garbage collection is already running');
+      running = true;
+      try {
+        const report = await collectGarbage(ctx.store, ctx.registry, ctx.blobs, ctx.blobGuard, {
+          dryRun: body.dryRun,
+          retentionDays: ctx.config.retention.unprotectedVersionDays,
+          graceSeconds: ctx.config.gc.graceSeconds,
+          actor: principal,
+        });
+        x.json(200, report);
+      } finally {
+        running = false;
+      }
+    }),
+  );
+}

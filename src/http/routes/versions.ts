@@ -1,0 +1,82 @@
+// /v1/models/{name}/versions[/{n}[/approvals|/history]]
+import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, updateVersionBody } from '../../registry/requests.js';
+import type { AppContext } from '../app-context.js';
+import type { Exchange } from '../exchange.js';
+import { guard } from '../guard.js';
+import { readJson } from '../json-body.js';
+import { parseLimit, parsePositiveInt } from '../paths.js';
+import { methodNotAllowed, routeNotFound } from '../route-errors.js';
+
+const MODELS_PREFIX = '/v1/models/';
+
+export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, tail: string[]): Promise<void> {
+  const [id, action, ...extra] = tail;
+  if (extra.length > 0) routeNotFound(x);
+  if (id === undefined) return collection(ctx, x, name);
+  const number = parsePositiveInt(id, 'version');
+  if (action === 'approvals') return approvals(ctx, x, name, number);
+  if (action === 'history') {
+    if (x.method !== 'GET') methodNotAllowed(x, ['GET']);
+    x.route = 'versions.history';
+    guard(ctx, x, 'reader', name, 'version history');
+    x.json(200, { name, version: number, ...ctx.registry.versionHistory(name, number) });
+    return;
+  }
+  if (action !== undefined) routeNotFound(x);
+
+  if (x.method === 'GET') {
+    x.route = 'versions.show';
+    guard(ctx, x, 'reader', name, 'version');
+    x.json(200, ctx.registry.getVersion(name, number));
+    return;
+  }
+  if (x.method === 'PATCH') {
+    x.route = 'versions.update';
+    const principal = guard(ctx, x, 'writer', name, 'version update');
+    const body = parseBody(updateVersionBody, await readJson(x, ctx.config.server.maxJsonBytes));
+    x.json(200, await ctx.registry.updateVersion(name, number, body, principal));
+    return;
+  }
+  if (x.method === 'DELETE') {
+    x.route = 'versions.delete';
+    const principal = guard(ctx, x, 'admin', name, 'version deletion');
+    const body = parseBody(deleteVersionBody, await readJson(x, ctx.config.server.maxJsonBytes));
+    await ctx.registry.deleteVersion(name, number, body.reason, principal);
+    x.send(204, null);
+    return;
+  }
+  methodNotAllowed(x, ['GET', 'PATCH', 'DELETE']);
+}
+
+async function collection(ctx: AppContext, x: Exchange, name: string): Promise<void> {
+  if (x.method === 'POST') {
+    x.route = 'versions.register';
+    const principal = guard(ctx, x, 'writer', name, 'version registration');
+    const body = parseBody(registerVersionBody, await readJson(x, ctx.config.server.maxJsonBytes));
+    const record = { metadata: body.metadata ?? {}, lineage: body.lineage ?? {}, metrics: body.metrics ?? {}, card: body.card ?? {} };
+    const { version, created } = await ctx.registry.registerVersion(name, body.files, record, principal);
+    x.json(created ? 201 : 200, version, { Location: `${MODELS_PREFIX}${name}/versions/${version.version}` });
+    return;
+  }
+  if (x.method !== 'GET') methodNotAllowed(x, ['GET', 'POST']);
+  x.route = 'versions.list';
+  guard(ctx, x, 'reader', name, 'version list');
+  const cursor = x.param('cursor');
+  const page = ctx.registry.listVersions(name, cursor ? parsePositiveInt(cursor, 'cursor') : undefined, parseLimit(x.param('limit'), 100, 1000));
+  x.json(200, { versions: page.items, nextCursor: page.nextCursor });
+}
+
+async function approvals(ctx: AppContext, x: Exchange, name: string, number: number): Promise<void> {
+  if (x.method === 'GET') {
+    x.route = 'approvals.list';
+    guard(ctx, x, 'reader', name, 'approvals');
+    x.json(200, { name, version: number, approvals: ctx.registry.versionHistory(name, number).approvals });
+    return;
+  }
+  if (x.method !== 'POST') methodNotAllowed(x, ['GET', 'POST']);
+  x.route = 'approvals.decide';
+  const principal = guard(ctx, x, 'approver', name, 'approval');
+  const body = parseBody(approvalBody, await readJson(x, ctx.config.server.maxJsonBytes));
+  const { approval, version } = await ctx.registry.decide(name, number, body.decision, body.comment, principal);
+  x.json(201, { ...approval, status: version.status });
+}

@@ -1,0 +1,112 @@
+// Retention and garbage collection. Versions past the retention age that never held a protected
+// alias (and hold no alias now) are deleted, each deletion audited; then blobs that no version
+// references are removed, unless they are younger than the grace period (an upload whose version
+// is not registered yet), pinned by a registration in progress, or re-uploaded meanwhile.
+import type { BlobGuard } from '../blobs/blob-guard.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import { ApiError } from '../errors.js';
+import type { ControlStore } from '../store/control-store.js';
+import type { Registry } from './registry.js';
+import type { Actor } from './types.js';
+
+export interface GcOptions {
+  dryRun: boolean;
+  retentionDays: number;
+  graceSeconds: number;
+  actor: Actor;
+  now?: number;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  versions: { name: string; version: number; createdAt: string }[];
+  blobs: { digest: string; size: number }[];
+  bytes: number;
+  kept: { young: number; pinned: number; referenced: number; changed: number };
+}
+
+export async function collectGarbage(
+  store: ControlStore,
+  registry: Registry,
+  blobs: BlobStore,
+  guard: BlobGuard,
+  opts: GcOptions,
+): Promise<GcReport> {
+  const now = opts.now ?? Date.now();
+  const report: GcReport = { dryRun: opts.dryRun, versions: [], blobs: [], bytes: 0, kept: { young: 0, pinned: 0, referenced: 0, changed: 0 } };
+
+  const doomed = new Set<string>();
+  if (opts.retentionDays > 0) {
+    const cutoff = now - opts.retentionDays * 86_400_000;
+    const candidates = [...store.allVersions()].filter(
+      (v) =>
+        Date.parse(v.createdAt) < cutoff &&
+        v.protectedAliases.length === 0 &&
+        !store.listAliases(v.name).some((a) => a.version === v.version),
+    );
+    for (const v of candidates) {
+      if (!opts.dryRun) {
+        try {
+          await registry.deleteVersion(v.name, v.version, `retention: older than ${opts.retentionDays} days`, opts.actor);
+        } catch (err) {
+          // Aliased or deleted since we looked: keep it.
+          if (err instanceof ApiError) continue;
+          throw err;
+        }
+      }
+      doomed.add(`${v.name}@${v.version}`);
+      report.versions.push({ name: v.name, version: v.version, createdAt: v.createdAt });
+    }
+  }
+
+  const graceCutoff = now - opts.graceSeconds * 1000;
+  for await (const blob of blobs.list()) {
+    const refs = store.blobReferences(blob.digest);
+    // A dry run has deleted nothing, so references from versions it would delete do not count.
+    if (refs.some((r) => !doomed.has(`${r.name}@${r.version}`))) {
+      report.kept.referenced++;
+      continue;
+    }
+    if ((blob.modifiedAt ?? now) > graceCutoff) {
+      report.kept.young++;
+      continue;
+    }
+    if (opts.dryRun) {
+      if (guard.isPinned(blob.digest)) report.kept.pinned++;
+      else addBlob(report, blob);
+      continue;
+    }
+    if (!guard.beginRemoval(blob.digest)) {
+      report.kept.pinned++;
+      continue;
+    }
+    try {
+      // Checked again now that no registration can take it: one may have committed meanwhile.
+      if (store.isBlobReferenced(blob.digest)) report.kept.referenced++;
+      else if (await blobs.delete(blob.digest, graceCutoff)) addBlob(report, blob);
+      else report.kept.changed++;
+    } finally {
+      guard.endRemoval(blob.digest);
+    }
+  }
+
+  if (!opts.dryRun) {
+    await store.appendAudit(
+      'gc.run',
+      'blobs',
+      {
+        versionsDeleted: report.versions.length,
+        blobsDeleted: report.blobs.length,
+        bytesFreed: report.bytes,
+        blobs: report.blobs.slice(0, 1000).map((b) => b.digest),
+      },
+      opts.actor,
+    );
+  }
+  return report;
+}
+
+function addBlob(report: GcReport, blob: { digest: string; size: number }): void {
+  report.blobs.push({ digest: blob.digest, size: blob.size });
+  report.bytes += blob.size;
+}
