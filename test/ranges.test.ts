@@ -83,7 +83,7 @@ interface Target {
 
 const targets: Target[] = [
   { label: 'GET /v1/blobs/{digest}', url: (f) => `/v1/blobs/${digests[f]}`, cacheControl: IMMUTABLE, isFile: false },
-  { label: 'files by alias', url: (f) => `/v1/models/${MODEL}@production/files/${f}`, cacheControl: 'no-cache', isFile: true },
+  { label: 'files by alias', url: (f) => `/v1/models/${MODEL}@live/files/${f}`, cacheControl: 'no-cache', isFile: true },
   { label: 'files by v1', url: (f) => `/v1/models/${MODEL}@v1/files/${f}`, cacheControl: IMMUTABLE, isFile: true },
   { label: 'files by version digest', url: (f) => `/v1/models/${MODEL}@${versionDigest}/files/${f}`, cacheControl: IMMUTABLE, isFile: true },
 ];
@@ -95,7 +95,7 @@ before(async () => {
   versionDigest = version.digest;
   for (const f of version.files as { path: string; digest: string }[]) digests[f.path] = f.digest;
   assert.equal(Object.keys(digests).length, 3);
-  const alias = await api(server, 'PUT', `/v1/models/${MODEL}/aliases/production`, { version: 1 });
+  const alias = await api(server, 'PUT', `/v1/models/${MODEL}/aliases/live`, { version: 1 });
   assert.equal(alias.status, 200, alias.text);
 });
 
@@ -287,7 +287,7 @@ describe('cache and validator details', () => {
     const blob = await request(server, 'HEAD', `/v1/blobs/${digests['big.bin']}`);
     assert.equal(blob.headers['cache-control'], IMMUTABLE);
     assert.equal(blob.headers['content-length'], String(big.length));
-    const byAlias = await request(server, 'HEAD', `/v1/models/${MODEL}@production/files/big.bin`);
+    const byAlias = await request(server, 'HEAD', `/v1/models/${MODEL}@live/files/big.bin`);
     assert.equal(byAlias.headers['cache-control'], 'no-cache');
     const byVersion = await request(server, 'HEAD', `/v1/models/${MODEL}@v1/files/big.bin`);
     assert.equal(byVersion.headers['cache-control'], IMMUTABLE);

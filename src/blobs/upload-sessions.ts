@@ -129,6 +129,12 @@ export class SessionAppender implements ChunkSink {
     this.bytesWritten += chunk.length;
   }
 
+  /** Takes back everything this appender wrote (a chunk refused after it arrived). */
+  async discard(): Promise<void> {
+    await this.handle.truncate(this.start);
+    this.bytesWritten = 0;
+  }
+
   async close(sync: boolean): Promise<void> {
     try {
       if (sync) await this.handle.sync();

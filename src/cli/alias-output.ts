@@ -2,6 +2,7 @@
 import type { AliasChange } from '../client/index.js';
 
 export function describeAliasChange(change: AliasChange): string {
+  if (change.previous === change.version) return `${change.name}@${change.alias} already at v${change.version} (seq ${change.seq})\n`;
   const from = change.previous === null ? 'was unset' : `was v${change.previous}`;
   return `${change.name}@${change.alias} -> v${change.version} (${from}; seq ${change.seq})\n`;
 }

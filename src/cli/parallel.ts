@@ -5,7 +5,7 @@
 export async function mapLimited<T, R>(
   items: readonly T[],
   limit: number,
-  task: (item: T, signal: AbortSignal) => Promise<R>,
+  task: (item: T, signal: AbortSignal, index: number) => Promise<R>,
   outerSignal?: AbortSignal,
 ): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
@@ -18,7 +18,7 @@ export async function mapLimited<T, R>(
     while (!firstError && !signal.aborted && next < items.length) {
       const index = next++;
       try {
-        results[index] = await task(items[index]!, signal);
+        results[index] = await task(items[index]!, signal, index);
       } catch (error) {
         if (!firstError) firstError = { error };
         stop.abort(error);

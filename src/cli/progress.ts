@@ -1,5 +1,6 @@
 // A one-line transfer meter on stderr: bytes done of total, percent, recent rate. It draws only on
-// a terminal; piped or redirected output gets no meter, only the notes (retries and the like).
+// a terminal and only when there is something to transfer; piped or redirected output gets no
+// meter, only the notes (retries and the like).
 import { formatBytes, formatRate } from './format.js';
 
 export interface ProgressStream {
@@ -30,7 +31,7 @@ const RATE_WINDOW_MS = 3000;
 
 export function startProgress(label: string, total: number, options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
-  if (!stream.isTTY) {
+  if (!stream.isTTY || total === 0) {
     return { advance() {}, note: (message) => void stream.write(`${message}\n`), finish() {} };
   }
   return new TerminalMeter(label, total, stream, options);
@@ -84,7 +85,7 @@ class TerminalMeter implements Progress {
     const rate = seconds > 0 ? Math.max(0, this.done - oldest.done) / seconds : 0;
     const percent = this.total > 0 ? Math.floor((this.done / this.total) * 100) : 100;
     const line = `${this.label} ${formatBytes(this.done)} / ${formatBytes(this.total)} ${percent}% ${formatRate(rate)}`;
-    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const width = Math.max(20, (this.stream.columns || 80) - 1);
     this.stream.write(`\r\x1b[2K${line.length > width ? line.slice(0, width) : line}`);
   }
 }

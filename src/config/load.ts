@@ -11,6 +11,9 @@ export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../../config/defaul
 
 type Tree = Record<string, unknown>;
 
+/** Maps keyed by names the operator chooses: a later source replaces them whole instead of merging. */
+const REPLACED_WHOLE = new Set(['policy.aliases']);
+
 export interface ConfigSources {
   file?: string;
   env?: NodeJS.ProcessEnv;
@@ -67,7 +70,7 @@ function mergeInto(target: Tree, source: Tree, from: string, origin: Map<string,
   for (const [k, v] of Object.entries(source)) {
     const key = prefix ? `${prefix}.${k}` : k;
     const existing = target[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && existing && typeof existing === 'object') {
+    if (v && typeof v === 'object' && !Array.isArray(v) && existing && typeof existing === 'object' && !REPLACED_WHOLE.has(key)) {
       mergeInto(existing as Tree, v as Tree, from, origin, key);
     } else {
       target[k] = v;

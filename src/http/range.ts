@@ -33,12 +33,10 @@ export function decideRange(header: string, size: number): RangeDecision {
   }
   const start = Number(first);
   if (!Number.isSafeInteger(start)) return { kind: 'invalid', reason: 'range start is too large' };
-  if (last !== '') {
-    const end = Number(last);
-    if (!Number.isSafeInteger(end) || end < start) return { kind: 'invalid', reason: `range end before start in "${header.slice(0, 80)}"` };
-  }
-  if (start >= size) return { kind: 'unsatisfiable' };
+  // An end beyond any real size (even past 2^53) is simply clamped to the last byte.
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== '' && Number(last) < start) return { kind: 'invalid', reason: `range end before start in "${header.slice(0, 80)}"` };
+  if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end };
 }
 

@@ -4,6 +4,7 @@ import { ApiError } from '../errors.js';
 import type { AppContext } from './app-context.js';
 import { route, setRefusalAuditor } from './exchange.js';
 import { refusalAuditor } from './refusal-audit.js';
+import { methodNotAllowed } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerGcRoutes } from './routes/gc.js';
@@ -30,6 +31,9 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
+    app.any(pattern, route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])));
+  }
   app.any(
     '/*',
     route('unknown', (x) => {

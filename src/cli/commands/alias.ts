@@ -4,9 +4,9 @@ import type { SetAliasRequest } from '../../client/index.js';
 import { printAliasChange } from '../alias-output.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
-import { withClientErrors } from '../client-errors.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference, parseVersionNumber } from '../reference.js';
+import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate alias set <name@alias> <version> [--expect N|none] [--reason text]
 
@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.reason !== undefined) request.reason = values.reason;
 
   const client = clientFromOptions(values);
-  const change = await withClientErrors(() => client.setAlias(name, alias, request));
+  const change = await withUserErrors(() => client.setAlias(name, alias, request));
   printAliasChange(change, values.json);
   return 0;
 }

@@ -7,19 +7,19 @@ import type { ModelgateClient, Resolution } from '../../client/index.js';
 import { sortFiles, versionDigest } from '../../registry/version-digest.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseByteSize, parseCommandLine, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
-import { withClientErrors } from '../client-errors.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
-import { startProgress, type Progress } from '../progress.js';
+import { startProgress } from '../progress.js';
 import { parseModelReference } from '../reference.js';
 import { downloadPiece } from '../pull/download-piece.js';
-import { isAlreadyInPlace } from '../pull/existing-file.js';
+import { hasExpectedContent, hasExpectedSize } from '../pull/existing-file.js';
 import { finishPartialDownload, openPartialDownload, type PartialDownload } from '../pull/partial-download.js';
-import { DEFAULT_PIECE_SIZE, type Piece } from '../pull/piece-plan.js';
+import { DEFAULT_PIECE_SIZE } from '../pull/piece-plan.js';
 import { placeFile } from '../pull/place-file.js';
-import { groupByBlob, planTargets, type BlobWork } from '../pull/plan-pull.js';
+import { groupByBlob, planTargets, type BlobWork, type PlannedFile } from '../pull/plan-pull.js';
 import { removeEmptyWorkDirs } from '../pull/work-dir.js';
+import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate pull <name@ref> [dir] [--concurrency n] [--piece-size bytes]
 
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
   const pieceSize = parseByteSize(values['piece-size'], 'piece-size', DEFAULT_PIECE_SIZE);
   const client = clientFromOptions(values);
 
-  const result = await withClientErrors(() => pull(client, { name, ref, dir, concurrency, pieceSize }));
+  const result = await withUserErrors(() => pull(client, { name, ref, dir, concurrency, pieceSize }));
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   return 0;
 }
@@ -93,7 +93,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const planned = planTargets(root, resolution.files);
   await mkdir(root, { recursive: true });
 
-  const inPlace = await mapLimited(planned, request.concurrency, (p, signal) => isAlreadyInPlace(p.target, p.file.size, hexOf(p.file.digest), signal));
+  const inPlace = await findFilesInPlace(planned, request.concurrency);
   const work = groupByBlob(planned, inPlace);
   const copies = work.filter((w) => w.localSource !== undefined);
   const fetches = work.filter((w) => w.localSource === undefined);
@@ -120,44 +120,53 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   };
 }
 
+/** Which targets already hold the right bytes; same-size files are hashed, with a meter since that can take a while. */
+async function findFilesInPlace(planned: PlannedFile[], concurrency: number): Promise<boolean[]> {
+  const sameSize = await mapLimited(planned, concurrency, (p) => hasExpectedSize(p.target, p.file.size));
+  const progress = startProgress('checking', planned.reduce((sum, p, i) => (sameSize[i] ? sum + p.file.size : sum), 0));
+  try {
+    return await mapLimited(planned, concurrency, async (p, signal, i) => sameSize[i]! && (await hasExpectedContent(p.target, hexOf(p.file.digest), (n) => progress.advance(n), signal)));
+  } finally {
+    progress.finish();
+  }
+}
+
+interface ActiveDownload {
+  work: BlobWork;
+  download: PartialDownload;
+  /** Pieces not yet fetched; whoever brings it to zero verifies and places the file. */
+  remaining: number;
+}
+
 /**
  * Downloads every blob in `work` with one pool of Range requests across all of them, so small
- * files do not leave connections idle while a large one finishes. Each blob is verified and moved
- * into place by whichever request completes its last piece.
+ * files do not leave connections idle while a large one finishes.
  */
 async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[], request: PullRequest): Promise<{ transferred: number; resumed: number }> {
-  const downloads: { work: BlobWork; download: PartialDownload; remaining: number }[] = [];
+  const downloads: ActiveDownload[] = [];
   for (const w of work) {
     const download = await openPartialDownload(root, w.digest, w.size, request.pieceSize);
     downloads.push({ work: w, download, remaining: download.missing.length });
   }
-  const finish = (d: (typeof downloads)[number]) =>
+  const finish = (d: ActiveDownload) =>
     finishPartialDownload(root, d.download, d.work.needed.map((p) => p.target), d.work.needed.map((p) => p.file.path));
 
   const total = work.reduce((sum, w) => sum + w.size, 0);
   const resumed = downloads.reduce((sum, d) => sum + d.download.resumedBytes, 0);
-  const progress: Progress = startProgress('downloading', total, { initial: resumed });
-  let transferred = 0;
-  const counting: Progress = {
-    advance: (n) => {
-      transferred += n;
-      progress.advance(n);
-    },
-    note: (m) => progress.note(m),
-    finish: () => progress.finish(),
-  };
+  const progress = startProgress('downloading', total, { initial: resumed });
   try {
     // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
     await mapLimited(downloads.filter((d) => d.remaining === 0), request.concurrency, (d) => finish(d));
-    const pieces: { owner: (typeof downloads)[number]; piece: Piece }[] = downloads.flatMap((owner) => owner.download.missing.map((piece) => ({ owner, piece })));
+    const pieces = downloads.flatMap((owner) => owner.download.missing.map((piece) => ({ owner, piece })));
     await mapLimited(pieces, request.concurrency, async ({ owner, piece }, signal) => {
-      await downloadPiece(client, owner.download, piece, counting, signal);
+      await downloadPiece(client, owner.download, piece, progress, signal);
       if (--owner.remaining === 0) await finish(owner);
     });
   } finally {
     progress.finish();
   }
-  return { transferred, resumed };
+  // Every missing piece arrived exactly once (failed attempts do not count), so this is what crossed the network.
+  return { transferred: total - resumed, resumed };
 }
 
 /** The file list must be the one the version digest names; otherwise the answer was altered or garbled. */

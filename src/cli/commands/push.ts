@@ -1,10 +1,10 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import type { AliasChange, FileEntry, ModelgateClient, RegisteredVersion } from '../../client/index.js';
+import type { AliasChange, FileEntry, ModelgateClient } from '../../client/index.js';
+import { describeAliasChange } from '../alias-output.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
-import { withClientErrors } from '../client-errors.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
@@ -13,6 +13,7 @@ import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
 import { uploadFile, type BlobSource } from '../push/upload-file.js';
 import { checkAlias, checkModelName } from '../reference.js';
 import { sha256File } from '../sha256-file.js';
+import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate push <dir> <name> [--alias a] [--concurrency n]
 
@@ -44,7 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
   const client = clientFromOptions(values);
 
-  const result = await withClientErrors(() => push(client, { dir, name, alias, concurrency }));
+  const result = await withUserErrors(() => push(client, { dir, name, alias, concurrency }));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
@@ -95,7 +96,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     progress.finish();
   }
 
-  const registered: RegisteredVersion = await client.registerVersion(request.name, entries);
+  const registered = await client.registerVersion(request.name, entries);
   const { version } = registered;
   const aliasChange = request.alias === undefined ? undefined : await client.setAlias(request.name, request.alias, { version: version.version });
   return {
@@ -149,6 +150,6 @@ function describe(r: PushResult): string {
       `${r.skipped} already on the server, in ${formatDuration(r.seconds * 1000)}`,
     r.created ? `registered ${r.name}@v${r.version}` : `${r.name}@v${r.version} already had exactly these files`,
   ];
-  if (r.alias) lines.push(`${r.alias.name}@${r.alias.alias} -> v${r.alias.version}${r.alias.previous === null ? '' : ` (was v${r.alias.previous})`}`);
+  if (r.alias) lines.push(describeAliasChange(r.alias).trimEnd());
   return lines.join('\n');
 }

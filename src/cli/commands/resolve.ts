@@ -1,10 +1,10 @@
 // modelgate resolve <name@ref>: which version and files a reference points at right now.
 import type { Resolution } from '../../client/index.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
-import { withClientErrors } from '../client-errors.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { formatBytes } from '../format.js';
 import { parseModelReference } from '../reference.js';
+import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate resolve <name@ref>
 
@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
   expectPositionals(positionals, 1, 1, usage);
   const { name, ref } = parseModelReference(positionals[0]!);
   const client = clientFromOptions(values);
-  const resolution = await withClientErrors(() => client.resolve(name, ref));
+  const resolution = await withUserErrors(() => client.resolve(name, ref));
   process.stdout.write(values.json ? `${JSON.stringify(resolution)}\n` : describe(resolution));
   return 0;
 }
@@ -32,7 +32,7 @@ function describe(r: Resolution): string {
   const sizes = r.files.map((f) => formatBytes(f.size));
   const width = Math.max(0, ...sizes.map((s) => s.length));
   const lines = [
-    `${r.name}@${r.ref}${r.alias ? ` (alias ${r.alias})` : ''}`,
+    `${r.name}@${r.ref}`,
     `version  v${r.version}`,
     `digest   ${r.digest}`,
     `updated  ${r.updatedAt} (seq ${r.seq})`,

@@ -3,9 +3,9 @@
 import type { RollbackRequest } from '../../client/index.js';
 import { printAliasChange } from '../alias-output.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
-import { withClientErrors } from '../client-errors.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference, parseVersionNumber } from '../reference.js';
+import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate rollback <name@alias> [--to N] [--reason text]
 
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.reason !== undefined) request.reason = values.reason;
 
   const client = clientFromOptions(values);
-  const change = await withClientErrors(() => client.rollback(name, alias, request));
+  const change = await withUserErrors(() => client.rollback(name, alias, request));
   printAliasChange(change, values.json);
   return 0;
 }

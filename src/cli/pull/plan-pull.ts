@@ -21,9 +21,12 @@ export interface BlobWork {
 
 /** Every path and digest checked before anything is written, so a bad file list changes nothing on disk. */
 export function planTargets(root: string, files: readonly FileEntry[]): PlannedFile[] {
+  const seen = new Set<string>();
   return files.map((file) => {
     if (!isDigest(file.digest)) throw new CliError(`the server listed "${file.path}" with an invalid digest "${file.digest}"`);
     if (!Number.isSafeInteger(file.size) || file.size < 0) throw new CliError(`the server listed "${file.path}" with an invalid size ${file.size}`);
+    if (seen.has(file.path)) throw new CliError(`the server listed "${file.path}" twice`);
+    seen.add(file.path);
     return { file, target: targetPath(root, file.path) };
   });
 }

@@ -1,7 +1,7 @@
 // Resumable uploads: open a session, append chunks at the current offset, commit with a digest.
 // The offset is what is durably on disk, so a client (or a restarted server) resumes from there.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { badRequest } from '../../errors.js';
+import { ApiError, badRequest } from '../../errors.js';
 import { offsetMismatch, type UploadSession } from '../../blobs/upload-sessions.js';
 import { assertDigest } from '../../registry/names.js';
 import type { AppContext } from '../app-context.js';
@@ -89,13 +89,16 @@ async function appendBody(ctx: AppContext, x: Exchange, id: string): Promise<Upl
   try {
     const opened = await sink.catch(() => null);
     if (opened) {
+      if (!failure && opened.session.offset + appender!.bytesWritten > limit) failure = tooLarge(limit);
+      else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
+        failure = badRequest('CONTENT_RANGE_MISMATCH', `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`);
+      }
+      // A client that vanished mid-chunk keeps what reached the disk and resumes from that offset;
+      // a chunk refused for any other reason is taken back, so the offset stays where it was.
+      if (failure && !(failure instanceof ApiError && failure.code === 'CLIENT_ABORTED')) await appender!.discard();
       await appender!.close(true);
-      if (opened.session.offset + appender!.bytesWritten > limit) failure ??= tooLarge(limit);
     }
     if (failure) throw failure;
-    if (claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
-      throw badRequest('CONTENT_RANGE_MISMATCH', `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}`);
-    }
     await ctx.uploads.touch(id);
     return await ctx.uploads.get(id);
   } finally {

@@ -1,11 +1,12 @@
-// Turns client failures into CliErrors: the person at the terminal gets the server's message and
-// code (and what is wrong in detail), not a stack trace. Anything else is a bug and keeps its stack.
+// Turns client and file-system failures into CliErrors: the person at the terminal gets the
+// server's message and code (and what is wrong in detail), or the failing system call, not a
+// stack trace. Anything else is a bug and keeps its stack.
 import { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from '../client/index.js';
 import { CliError } from './cli-error.js';
 
 const MAX_DETAIL_LINES = 20;
 
-export async function withClientErrors<T>(work: () => Promise<T>): Promise<T> {
+export async function withUserErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
@@ -16,6 +17,8 @@ export async function withClientErrors<T>(work: () => Promise<T>): Promise<T> {
 export function asCliError(err: unknown): unknown {
   if (err instanceof ModelgateApiError) return new CliError(`${err.message}${describeDetails(err.details)}`);
   if (err instanceof ModelgateConnectionError || err instanceof ModelgateTransferError) return new CliError(err.message);
+  // Node's system errors name the call and path ("ENOSPC: no space left on device, write").
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') return new CliError(err.message);
   return err;
 }
 
