@@ -15,6 +15,13 @@ import type {
 } from './types.js';
 import { paths } from './urls.js';
 
+/**
+ * The largest Content-Length the server's HTTP layer accepts: its uWebSockets.js build refuses a
+ * 10-digit Content-Length. Larger bodies go with chunked transfer encoding; the server's digest
+ * and size checks still catch a body that is not what was announced.
+ */
+export const MAX_DECLARED_CONTENT_LENGTH = 999_999_999;
+
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:8080`; a path prefix is kept (`https://host/modelgate`). */
   baseUrl: string;
@@ -51,12 +58,12 @@ export class ModelgateClient {
 
   /** Streams `size` bytes to the server, which stores them only if they hash to `digest`. */
   async uploadBlob(digest: string, size: number, body: AsyncIterable<Uint8Array> | Uint8Array, signal?: AbortSignal): Promise<StoredBlob> {
-    const res = await this.send('POST', paths.blobUpload(digest), {
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
-      body,
-      signal,
-    });
-    return this.readJson<StoredBlob>(res);
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+    if (size <= MAX_DECLARED_CONTENT_LENGTH) headers['Content-Length'] = String(size);
+    const res = await this.send('POST', paths.blobUpload(digest), { headers, body, signal });
+    const stored = await this.readJson<StoredBlob>(res);
+    if (stored.size !== size) throw new ModelgateTransferError(`the server stored ${stored.size} bytes for ${digest}, not the ${size} sent`);
+    return stored;
   }
 
   async registerVersion(name: string, files: FileEntry[], metadata?: Record<string, unknown>, signal?: AbortSignal): Promise<RegisteredVersion> {

@@ -24,6 +24,16 @@ export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
 async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   guard(ctx, x, 'writer', null, 'blob upload');
   const digest = assertDigest(x.param('digest'));
+  // A blob is never swept while it is being uploaded, whatever the grace period.
+  const release = ctx.blobGuard.pin([digest]);
+  try {
+    await receiveAndCommit(ctx, x, digest);
+  } finally {
+    release();
+  }
+}
+
+async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string): Promise<void> {
   const limit = ctx.config.blobs.maxBlobBytes;
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);

@@ -118,8 +118,17 @@ async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
   guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
   const digest = assertDigest(x.param('digest'));
-  if (x.hasBody) await appendBody(ctx, x, id);
-  await ctx.uploads.get(id);
+  const unpin = ctx.blobGuard.pin([digest]);
+  try {
+    if (x.hasBody) await appendBody(ctx, x, id);
+    await ctx.uploads.get(id);
+    await commitSession(ctx, x, id, digest);
+  } finally {
+    unpin();
+  }
+}
+
+async function commitSession(ctx: AppContext, x: Exchange, id: string, digest: string): Promise<void> {
   const release = ctx.uploads.lock(id);
   try {
     const path = ctx.uploads.pathOf(id);

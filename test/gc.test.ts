@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, test } from 'node:test';
+import { api, sha256, uploadBlob } from './harness/http.js';
+import { startServer, type TestServer } from './harness/server.js';
+import { as, createToken } from './harness/tokens.js';
+
+let server: TestServer;
+let approver: string;
+// Retention of ~0.9 s and no grace period: everything eligible goes at once, which is what makes races show.
+before(async () => {
+  server = await startServer({ env: { MODELGATE_RETENTION_DAYS: '0.00001', MODELGATE_GC_GRACE_SECONDS: '0' } });
+  approver = (await createToken(server, 'approver', 'approver')).token;
+});
+after(async () => {
+  await server.dispose();
+});
+
+async function register(name: string, files: Record<string, string>, extra: Record<string, unknown> = {}) {
+  const entries = [];
+  for (const [path, content] of Object.entries(files)) entries.push({ path, size: Buffer.byteLength(content), digest: await uploadBlob(server, Buffer.from(content)) });
+  const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries, ...extra });
+  assert.ok(res.status === 201 || res.status === 200, res.text);
+  return res.json;
+}
+
+const exists = async (digest: string) => (await fetch(`${server.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } })).status === 200;
+
+test('retention deletes old versions that never held a protected alias; gc sweeps their unreferenced blobs', async () => {
+  await register('ret/model', { 'shared.bin': 'shared', 'only-v1.bin': 'only in v1' });
+  await register('ret/model', { 'shared.bin': 'shared', 'v2.bin': 'v2' });
+  await register('ret/model', { 'v3.bin': 'v3' }, { card: { intendedUse: 'x', limitations: 'y' } });
+  await api(server, 'PUT', '/v1/models/ret/model/aliases/staging', { version: 2 });
+  // v3 serves production once, then production moves on: v3 must be kept forever.
+  await register('ret/model', { 'v4.bin': 'v4' }, { card: { intendedUse: 'x', limitations: 'y' } });
+  for (const v of [3, 4]) await as(server, approver, 'POST', `/v1/models/ret/model/versions/${v}/approvals`, { decision: 'approve' });
+  assert.equal((await as(server, approver, 'PUT', '/v1/models/ret/model/aliases/production', { version: 3 })).status, 200);
+  assert.equal((await as(server, approver, 'PUT', '/v1/models/ret/model/aliases/production', { version: 4 })).status, 200);
+  const orphan = await uploadBlob(server, Buffer.from('uploaded, never registered'));
+  await new Promise((r) => setTimeout(r, 1200));
+
+  const dry = await api(server, 'POST', '/v1/gc', { dryRun: true });
+  assert.equal(dry.status, 200);
+  assert.deepEqual(dry.json.versions.map((v: { version: number }) => v.version), [1]);
+  assert.deepEqual(dry.json.blobs.map((b: { digest: string }) => b.digest).sort(), [sha256('only in v1'), orphan].sort());
+  assert.equal(dry.json.bytes, 'only in v1'.length + 'uploaded, never registered'.length);
+  assert.equal((await api(server, 'GET', '/v1/models/ret/model/versions/1')).status, 200, 'a dry run deletes nothing');
+  assert.ok(await exists(orphan));
+
+  const real = await api(server, 'POST', '/v1/gc', {});
+  assert.deepEqual(real.json.versions.map((v: { version: number }) => v.version), [1]);
+  assert.equal(real.json.blobs.length, 2);
+  assert.equal((await api(server, 'GET', '/v1/models/ret/model/versions/1')).status, 404);
+  assert.ok(!(await exists(sha256('only in v1'))));
+  assert.ok(!(await exists(orphan)));
+  for (const kept of ['shared', 'v2', 'v3', 'v4']) assert.ok(await exists(sha256(kept)), kept);
+  for (const v of [2, 3, 4]) assert.equal((await api(server, 'GET', `/v1/models/ret/model/versions/${v}`)).status, 200);
+
+  const deletion = await api(server, 'DELETE', '/v1/models/ret/model/versions/3', { reason: 'cleanup' });
+  assert.equal(deletion.status, 409);
+  assert.equal(deletion.json.error.code, 'VERSION_RETAINED');
+  assert.equal((await api(server, 'DELETE', '/v1/models/ret/model/versions/2', { reason: 'x' })).json.error.code, 'VERSION_IN_USE');
+
+  const audit = await api(server, 'GET', '/v1/audit?model=ret/model&action=version.delete');
+  assert.equal(audit.json.entries.length, 1);
+  assert.match(audit.json.entries[0].details.reason, /retention/);
+  const runs = await api(server, 'GET', '/v1/audit?action=gc');
+  assert.equal(runs.json.entries.length, 1, 'a dry run is not recorded as a run');
+  assert.equal(runs.json.entries[0].details.blobsDeleted, 2);
+});
+
+test('gc racing uploads and registrations never removes a blob a version lists or an upload reported stored', async () => {
+  const stop = { now: false };
+  const sweeps = (async () => {
+    let n = 0;
+    while (!stop.now) {
+      const res = await api(server, 'POST', '/v1/gc', {});
+      assert.ok(res.status === 200 || res.status === 409, res.text);
+      n++;
+    }
+    return n;
+  })();
+  const registered: { version: number; digests: string[] }[] = [];
+  const reported: string[] = [];
+  try {
+    for (let i = 0; i < 40; i++) {
+      const a = `race ${i} a`;
+      const shared = `race shared ${i % 3}`;
+      const entries = [];
+      for (const content of [a, shared]) {
+        const digest = await uploadBlob(server, Buffer.from(content));
+        reported.push(digest);
+        entries.push({ path: content.replace(/ /g, '-'), size: content.length, digest });
+      }
+      const res = await api(server, 'POST', '/v1/models/race/model/versions', { files: entries });
+      // Between upload and registration a sweep may take an unregistered blob (grace 0): then the
+      // registration is refused as FILES_INVALID, never accepted with a missing blob.
+      if (res.status === 201 || res.status === 200) {
+        await api(server, 'PUT', '/v1/models/race/model/aliases/live', { version: res.json.version });
+        registered.push({ version: res.json.version, digests: entries.map((e) => e.digest) });
+      } else assert.equal(res.json.error.code, 'FILES_INVALID', res.text);
+    }
+  } finally {
+    stop.now = true;
+  }
+  const runs = await sweeps;
+  assert.ok(runs > 0);
+  assert.ok(registered.length > 0);
+  // Only the version holding @live is protected from retention; every version that still exists
+  // must have all its blobs.
+  for (const { version, digests } of registered) {
+    const v = await api(server, 'GET', `/v1/models/race/model/versions/${version}`);
+    if (v.status === 404) continue;
+    for (const d of digests) assert.ok(await exists(d), `v${version} lost ${d}`);
+  }
+  const live = await api(server, 'GET', '/v1/resolve/race/model@live');
+  for (const f of live.json.files) assert.ok(await exists(f.digest));
+});
+
+test('an upload still streaming while gc runs is committed intact', async () => {
+  const data = Buffer.alloc(8 * 1024 * 1024, 3);
+  const digest = sha256(data);
+  const done = new Promise<number>((resolve, reject) => {
+    const req = request(`${server.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: { Authorization: `Bearer ${server.token}`, 'Content-Length': String(data.length) } });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.write(data.subarray(0, 4 * 1024 * 1024));
+    setTimeout(async () => {
+      const gc = await api(server, 'POST', '/v1/gc', {});
+      assert.equal(gc.status, 200);
+      assert.ok(!gc.json.blobs.some((b: { digest: string }) => b.digest === digest));
+      req.end(data.subarray(4 * 1024 * 1024));
+    }, 200);
+  });
+  assert.equal(await done, 201);
+  assert.ok(await exists(digest));
+});
