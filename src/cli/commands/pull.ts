@@ -8,7 +8,7 @@ import { sortFiles, versionDigest } from '../../registry/version-digest.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseByteSize, parseCommandLine, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
-import { formatBytes, formatDuration } from '../format.js';
+import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress } from '../progress.js';
 import { parseModelReference } from '../reference.js';
@@ -102,7 +102,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const fetched = await fetchBlobs(client, root, fetches, request);
   await removeEmptyWorkDirs(root);
 
-  const count = (ws: BlobWork[]) => ws.reduce((n, w) => n + w.needed.length, 0);
+  const filesIn = (ws: BlobWork[]) => ws.reduce((n, w) => n + w.needed.length, 0);
   return {
     name: resolution.name,
     ref: request.ref,
@@ -111,10 +111,10 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
     dir: request.dir,
     files: planned.length,
     bytes: planned.reduce((sum, p) => sum + p.file.size, 0),
-    downloaded: count(fetches),
+    downloaded: filesIn(fetches),
     downloadedBytes: fetched.transferred,
     resumedBytes: fetched.resumed,
-    copied: count(copies),
+    copied: filesIn(copies),
     skipped: inPlace.filter(Boolean).length,
     seconds: Math.round(performance.now() - started) / 1000,
   };
@@ -182,7 +182,7 @@ function hexOf(digest: string): string {
 }
 
 function describe(r: PullResult): string {
-  const parts = [`${r.files} files (${formatBytes(r.bytes)})`, `${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}${r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} resumed` : ''})`];
+  const parts = [`${count(r.files, 'file')} (${formatBytes(r.bytes)})`, `${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}${r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} resumed` : ''})`];
   if (r.copied) parts.push(`${r.copied} copied`);
   parts.push(`${r.skipped} already in place`);
   return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;

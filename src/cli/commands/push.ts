@@ -6,7 +6,7 @@ import { describeAliasChange } from '../alias-output.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
-import { formatBytes, formatDuration } from '../format.js';
+import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress } from '../progress.js';
 import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
@@ -146,7 +146,7 @@ function distinctBlobs(files: LocalFile[], entries: FileEntry[]): BlobSource[] {
 
 function describe(r: PushResult): string {
   const lines = [
-    `${r.files} files (${formatBytes(r.bytes)}): uploaded ${r.uploaded} blobs (${formatBytes(r.uploadedBytes)}), ` +
+    `${count(r.files, 'file')} (${formatBytes(r.bytes)}): uploaded ${count(r.uploaded, 'blob')} (${formatBytes(r.uploadedBytes)}), ` +
       `${r.skipped} already on the server, in ${formatDuration(r.seconds * 1000)}`,
     r.created ? `registered ${r.name}@v${r.version}` : `${r.name}@v${r.version} already had exactly these files`,
   ];
