@@ -49,7 +49,8 @@ export class ModelgateClient {
   async blobSize(digest: string, signal?: AbortSignal): Promise<number | null> {
     const res = await this.send('HEAD', paths.blob(digest), { signal, accept: [404] });
     if (res.status === 404) return null;
-    const length = Number(res.headers.get('content-length'));
+    const header = res.headers.get('content-length');
+    const length = header === null ? NaN : Number(header);
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new ModelgateTransferError(`HEAD ${paths.blob(digest)} answered without a usable Content-Length`);
     }

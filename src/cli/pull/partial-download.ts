@@ -38,8 +38,10 @@ export async function openPartialDownload(root: string, digest: string, size: nu
   const done = resumable ? saved.done.filter((i) => i < pieces.length) : [];
   const state = new PartialStateFile(paths.state, { digest, size, pieceSize: effectivePieceSize }, done);
   if (!resumable) {
-    // A sparse file of the final length: pieces are written at their offsets in any order.
-    const handle = await open(paths.data, 'w');
+    // A sparse file of the final length: pieces are written at their offsets in any order. Removing
+    // first and creating exclusively means a symlink left in its place is replaced, not followed.
+    await rm(paths.data, { force: true });
+    const handle = await open(paths.data, 'wx');
     try {
       await handle.truncate(size);
     } finally {
