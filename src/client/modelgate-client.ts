@@ -50,7 +50,7 @@ export class ModelgateClient {
     const res = await this.send('HEAD', paths.blob(digest), { signal, accept: [404] });
     if (res.status === 404) return null;
     const header = res.headers.get('content-length');
-    const length = header === null ? NaN : Number(header);
+    const length = header !== null && /^[0-9]{1,16}$/.test(header) ? Number(header) : NaN;
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new ModelgateTransferError(`HEAD ${paths.blob(digest)} answered without a usable Content-Length`);
     }

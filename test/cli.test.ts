@@ -1,0 +1,625 @@
+// The client CLI (push, pull, resolve, alias, rollback) run as a child process against a real
+// server, plus unit tests of the pieces whose failure modes a real server never shows: piece
+// planning, path safety, state files, and a deliberately misbehaving server for Range handling.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MAX_DECLARED_CONTENT_LENGTH, ModelgateClient, ModelgateTransferError, parseContentRange } from '../src/client/index.js';
+import { parseByteSize } from '../src/cli/args.js';
+import { mapLimited } from '../src/cli/parallel.js';
+import { startProgress } from '../src/cli/progress.js';
+import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
+import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
+import { planPieces } from '../src/cli/pull/piece-plan.js';
+import { partialPaths } from '../src/cli/pull/work-dir.js';
+import { sortFiles, versionDigest } from '../src/registry/version-digest.js';
+import { CLI, startServer, type TestServer } from './harness/server.js';
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, MODELGATE_URL: '', MODELGATE_TOKEN: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function sha256Hex(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function writeTree(root: string, files: Record<string, Buffer | string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(root, ...path.split('/'));
+    await mkdir(dirname(full), { recursive: true });
+    await writeFile(full, content);
+  }
+}
+
+/** Every regular file under root, as relative path → sha256 hex. */
+async function readTree(root: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) Object.assign(out, await readTree(root, rel));
+    else if (entry.isFile()) out[rel] = sha256Hex(await readFile(join(root, rel)));
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function parseJson(run: CliRun): any {
+  assert.equal(run.code, 0, `CLI failed (${run.code}):\n${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+let scratch: string;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'modelgate-cli-test-'));
+});
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function freshDir(name: string): Promise<string> {
+  return mkdtemp(join(scratch, `${name}-`));
+}
+
+describe('piece planning', () => {
+  test('covers every byte exactly once, in order', () => {
+    for (const [size, pieceSize] of [
+      [1, 1],
+      [10, 3],
+      [12, 3],
+      [5, 100],
+      [16 * 1024 * 1024 + 1, 16 * 1024 * 1024],
+    ] as const) {
+      const pieces = planPieces(size, pieceSize);
+      assert.equal(pieces.length, Math.ceil(size / pieceSize));
+      let next = 0;
+      pieces.forEach((p, i) => {
+        assert.equal(p.index, i);
+        assert.equal(p.start, next);
+        assert.ok(p.end >= p.start && p.end - p.start + 1 <= pieceSize);
+        next = p.end + 1;
+      });
+      assert.equal(next, size);
+    }
+  });
+
+  test('an empty blob has no pieces; nonsense sizes are refused', () => {
+    assert.deepEqual(planPieces(0, 1024), []);
+    assert.throws(() => planPieces(-1, 1024), RangeError);
+    assert.throws(() => planPieces(10, 0), RangeError);
+  });
+
+  test('piece sizes accept units', () => {
+    assert.equal(parseByteSize('64KiB', 'piece-size', 1), 65536);
+    assert.equal(parseByteSize('16M', 'piece-size', 1), 16 * 1024 * 1024);
+    assert.equal(parseByteSize(undefined, 'piece-size', 7), 7);
+    assert.throws(() => parseByteSize('0', 'piece-size', 1), /piece-size/);
+    assert.throws(() => parseByteSize('12 parsecs', 'piece-size', 1), /piece-size/);
+  });
+});
+
+describe('local path safety', () => {
+  test('paths that could leave the target directory are refused', () => {
+    const root = join(tmpdir(), 'modelgate-root');
+    for (const bad of ['../x', '/etc/passwd', 'a/../../x', 'a/./b', 'a//b', 'a\\..\\b', '', 'a/\u0000b', '.modelgate/partial/x']) {
+      assert.throws(() => targetPath(root, bad), /refusing file path/, `accepted ${JSON.stringify(bad)}`);
+    }
+    assert.equal(targetPath(root, 'weights/model.bin'), join(root, 'weights', 'model.bin'));
+    assert.equal(targetPath(root, '..hidden/x..y'), join(root, '..hidden', 'x..y'));
+  });
+
+  test('a symlinked directory is never written through', async () => {
+    const root = await freshDir('symlink-root');
+    const elsewhere = await freshDir('symlink-elsewhere');
+    await symlink(elsewhere, join(root, 'sub'));
+    await assert.rejects(ensureParentDirs(root, join(root, 'sub', 'deeper', 'file.bin')), /symlink/);
+    assert.deepEqual(await readdir(elsewhere), []);
+    await ensureParentDirs(root, join(root, 'a', 'b', 'file.bin'));
+    assert.ok((await stat(join(root, 'a', 'b'))).isDirectory());
+  });
+});
+
+describe('partial state file', () => {
+  test('concurrent updates all reach the file', async () => {
+    const dir = await freshDir('state');
+    const path = join(dir, 'blob.state.json');
+    const state = new PartialStateFile(path, { digest: `sha256:${'a'.repeat(64)}`, size: 1000, pieceSize: 10 }, [3]);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => state.markDone(i + 10)));
+    const saved = await readPartialState(path);
+    assert.ok(saved);
+    assert.deepEqual(saved.done, [3, ...Array.from({ length: 50 }, (_, i) => i + 10)]);
+    await state.markDone(99);
+    assert.ok((await readPartialState(path))!.done.includes(99));
+  });
+
+  test('an unreadable or malformed state counts as no state', async () => {
+    const dir = await freshDir('state-bad');
+    assert.equal(await readPartialState(join(dir, 'missing.json')), null);
+    await writeFile(join(dir, 'torn.json'), '{"digest":"sha256:');
+    assert.equal(await readPartialState(join(dir, 'torn.json')), null);
+    await writeFile(join(dir, 'wrong.json'), JSON.stringify({ digest: 'x', size: 10, pieceSize: 0, done: [] }));
+    assert.equal(await readPartialState(join(dir, 'wrong.json')), null);
+  });
+});
+
+describe('helpers', () => {
+  test('Content-Range parsing accepts only a satisfied single range', () => {
+    assert.deepEqual(parseContentRange('bytes 0-9/10'), { start: 0, end: 9, size: 10 });
+    for (const bad of [null, 'bytes */10', 'bytes 5-4/10', 'bytes 0-10/10', 'items 0-1/2', 'bytes 0-1/*']) {
+      assert.equal(parseContentRange(bad), null, String(bad));
+    }
+  });
+
+  test('mapLimited respects its limit and stops launching after a failure', async () => {
+    let running = 0;
+    let peak = 0;
+    const started: number[] = [];
+    await assert.rejects(
+      mapLimited(
+        Array.from({ length: 20 }, (_, i) => i),
+        3,
+        async (i, signal) => {
+          started.push(i);
+          running++;
+          peak = Math.max(peak, running);
+          try {
+            await new Promise((r) => setTimeout(r, 5));
+            if (i === 4) throw new Error('boom');
+            assert.equal(signal.aborted, false);
+          } finally {
+            running--;
+          }
+        },
+      ),
+      /boom/,
+    );
+    assert.equal(peak, 3);
+    assert.ok(started.length < 20, `all ${started.length} tasks started despite the failure`);
+  });
+
+  test('progress draws on a terminal and stays silent otherwise', () => {
+    const pipe: string[] = [];
+    const quiet = startProgress('downloading', 2048, { stream: { isTTY: false, write: (t: string) => pipe.push(t) } });
+    quiet.advance(1024);
+    quiet.finish();
+    assert.deepEqual(pipe, []);
+
+    const screen: string[] = [];
+    let now = 0;
+    const meter = startProgress('downloading', 2048, { stream: { isTTY: true, columns: 120, write: (t: string) => screen.push(t) }, now: () => now });
+    now = 1000;
+    meter.advance(1024);
+    meter.finish();
+    const last = screen.filter((t) => t.includes('downloading')).pop()!;
+    assert.match(last, /downloading 1\.0 KiB \/ 2\.0 KiB 50% 1\.0 KiB\/s/);
+    assert.equal(screen.at(-1), '\n');
+  });
+});
+
+describe('Range downloads against a misbehaving server', () => {
+  const content = randomBytes(300_000);
+  const digest = `sha256:${sha256Hex(content)}`;
+  type Misbehaviour = 'honest' | 'cut-first-attempt' | 'short-chunked' | 'wrong-content-range' | 'ignore-range' | 'hang-after-two-pieces';
+  let fake: Server;
+  let url: string;
+  let mode: Misbehaviour = 'honest';
+  const attempts = new Map<string, number>();
+
+  before(async () => {
+    const files = [{ path: 'w.bin', size: content.length, digest }];
+    const resolution = { name: 'fake/model', ref: 'v1', version: 1, digest: versionDigest(sortFiles(files)), files, seq: 1, updatedAt: new Date(0).toISOString() };
+    fake = createServer((req, res) => {
+      if (req.url === '/v1/resolve/fake/model@v1') {
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify(resolution));
+        return;
+      }
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (req.url !== `/v1/blobs/${digest}` || !m) {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such thing' } }));
+        return;
+      }
+      const [start, end] = [Number(m[1]), Number(m[2])];
+      const seen = (attempts.get(req.headers.range!) ?? 0) + 1;
+      attempts.set(req.headers.range!, seen);
+      // Pieces past the first two get no answer at all, so a pull can be killed at a known point.
+      if (mode === 'hang-after-two-pieces' && start >= 2 * 65536) return;
+      if (mode === 'ignore-range') {
+        res.end(content);
+        return;
+      }
+      res.statusCode = 206;
+      const claimed = mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
+      res.setHeader('Content-Range', claimed);
+      if (mode === 'short-chunked') {
+        // Without a Content-Length a cleanly ended chunked body is the only signal: one byte short.
+        res.end(content.subarray(start, end));
+        return;
+      }
+      res.setHeader('Content-Length', String(end - start + 1));
+      if (mode === 'cut-first-attempt' && seen === 1) {
+        // Half the bytes, then the connection drops: a short body that must not count as the piece.
+        res.write(content.subarray(start, start + Math.floor((end - start + 1) / 2)), () => res.socket?.destroy());
+        return;
+      }
+      res.end(content.subarray(start, end + 1));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    fake.closeAllConnections();
+    await new Promise((r) => fake.close(r));
+  });
+
+  test('the client refuses a 206 for other bytes, a 200, and a short body', async () => {
+    const client = new ModelgateClient({ baseUrl: url });
+    const range = { start: 10, end: 99, size: content.length };
+    const drain = async () => {
+      for await (const chunk of await client.readBlobRange(digest, range)) void chunk;
+    };
+    mode = 'wrong-content-range';
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /Content-Range "bytes 11-99/.test(err.message));
+    mode = 'ignore-range';
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /got HTTP 200/.test(err.message));
+    mode = 'short-chunked';
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /short body: 89 of 90 bytes/.test(err.message));
+    mode = 'cut-first-attempt';
+    attempts.clear();
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /connection broke/.test(err.message));
+  });
+
+  test('pull retries a piece whose connection broke and still verifies the whole file', async () => {
+    mode = 'cut-first-attempt';
+    attempts.clear();
+    const dir = await freshDir('fake-retry');
+    const run = await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '64KiB', '--json'], { MODELGATE_URL: url });
+    const result = parseJson(run);
+    assert.equal(result.downloadedBytes, content.length);
+    assert.match(run.stderr, /retry 1/);
+    assert.ok([...attempts.values()].every((n) => n === 2), 'every piece took exactly two attempts');
+    assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
+  });
+
+  test('a pull killed mid-way resumes with the pieces it had finished', async () => {
+    mode = 'hang-after-two-pieces';
+    const dir = await freshDir('fake-killed');
+    const child = spawn(process.execPath, [CLI, 'pull', 'fake/model@v1', dir, '--piece-size', '64KiB'], {
+      env: { ...process.env, MODELGATE_URL: url },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    const statePath = partialPaths(dir, sha256Hex(content)).state;
+    const deadline = Date.now() + 10_000;
+    while ((await readPartialState(statePath))?.done.length !== 2) {
+      assert.ok(Date.now() < deadline, 'the first two pieces were never recorded as done');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(await exists(join(dir, 'w.bin')), false);
+
+    mode = 'honest';
+    const result = parseJson(await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '64KiB', '--json'], { MODELGATE_URL: url }));
+    assert.equal(result.resumedBytes, 2 * 65536);
+    assert.equal(result.downloadedBytes, content.length - 2 * 65536);
+    assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
+  });
+
+  test('pull fails when every answer covers the wrong bytes, and writes no final file', async () => {
+    mode = 'wrong-content-range';
+    const dir = await freshDir('fake-wrong');
+    const run = await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '64KiB'], { MODELGATE_URL: url });
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /Content-Range/);
+    assert.equal(await exists(join(dir, 'w.bin')), false);
+  });
+});
+
+describe('blob upload requests', () => {
+  test('a body too large for a declared Content-Length goes chunked', async () => {
+    const seen: { length?: string; encoding?: string; bytes: number }[] = [];
+    const claimed = new Map<string, number>();
+    const server = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        seen.push({ length: req.headers['content-length'], encoding: req.headers['transfer-encoding'], bytes });
+        const digest = new URL(req.url!, 'http://x').searchParams.get('digest')!;
+        res.setHeader('Content-Type', 'application/json');
+        res.statusCode = 201;
+        res.end(JSON.stringify({ digest, size: claimed.get(digest) }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new ModelgateClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' });
+      const body = async function* () {
+        yield Buffer.from('abc');
+      };
+      const small = `sha256:${'1'.repeat(64)}`;
+      const huge = `sha256:${'2'.repeat(64)}`;
+      claimed.set(small, 3).set(huge, MAX_DECLARED_CONTENT_LENGTH + 1);
+      await client.uploadBlob(small, 3, body());
+      await client.uploadBlob(huge, MAX_DECLARED_CONTENT_LENGTH + 1, body());
+      assert.deepEqual(seen, [
+        { length: '3', encoding: undefined, bytes: 3 },
+        { length: undefined, encoding: 'chunked', bytes: 3 },
+      ]);
+      // The server's answer must confirm the size that was hashed.
+      claimed.set(small, 4);
+      await assert.rejects(client.uploadBlob(small, 3, body()), /stored 4 bytes/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('against a real server', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  before(async () => {
+    server = await startServer();
+    env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token };
+  });
+  after(async () => {
+    await server.dispose();
+  });
+
+  const cli = (...args: string[]) => runCli(args, env);
+
+  const model = {
+    'config.json': '{"layers":4}',
+    'weights/model.bin': randomBytes(700_000),
+    'weights/shards/part-0001.bin': randomBytes(123_457),
+    'tokenizer/vocab.txt': 'hello\nworld\n',
+    'tokenizer/copy-of-vocab.txt': 'hello\nworld\n',
+    'empty.txt': '',
+  };
+  const distinctBlobs = new Set(Object.values(model).map((c) => sha256Hex(c))).size;
+
+  test('push then pull round-trips nested directories and an empty file', async () => {
+    const src = await freshDir('push-src');
+    await writeTree(src, model);
+    await symlink(join(src, 'config.json'), join(src, 'link-to-config'));
+
+    const pushed = await cli('push', src, 'cli/roundtrip', '--alias', 'staging');
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const line = /^cli\/roundtrip@v1 (sha256:[0-9a-f]{64})\n$/.exec(pushed.stdout);
+    assert.ok(line, `unexpected push output ${JSON.stringify(pushed.stdout)}`);
+    assert.match(pushed.stderr, /skipping link-to-config \(symlink\)/);
+
+    const resolved = parseJson(await cli('resolve', 'cli/roundtrip@staging', '--json'));
+    assert.equal(resolved.version, 1);
+    assert.equal(resolved.digest, line[1]);
+    assert.deepEqual(resolved.files.map((f: { path: string }) => f.path).sort(), Object.keys(model).sort());
+    const readable = await cli('resolve', 'cli/roundtrip@staging');
+    assert.equal(readable.code, 0);
+    assert.match(readable.stdout, /version\s+v1/);
+    assert.match(readable.stdout, /weights\/shards\/part-0001\.bin/);
+
+    const dest = join(await freshDir('pull-dest'), 'out');
+    const pulled = parseJson(await cli('pull', 'cli/roundtrip@staging', dest, '--piece-size', '64KiB', '--json'));
+    assert.equal(pulled.version, 1);
+    assert.equal(pulled.digest, line[1]);
+    assert.equal(pulled.files, Object.keys(model).length);
+    assert.deepEqual(await readTree(dest), await readTree(src));
+    assert.equal((await stat(join(dest, 'empty.txt'))).size, 0);
+    assert.equal(await exists(join(dest, '.modelgate')), false, 'the work directory is removed after a clean pull');
+
+    const again = parseJson(await cli('pull', 'cli/roundtrip@v1', dest, '--json'));
+    assert.equal(again.downloaded, 0);
+    assert.equal(again.skipped, Object.keys(model).length);
+  });
+
+  test('pull defaults to ./<last part of the name>', async () => {
+    const src = await freshDir('default-dir-src');
+    await writeTree(src, { 'a.txt': 'a' });
+    assert.equal((await cli('push', src, 'cli/default-dir')).code, 0);
+    const cwd = await freshDir('default-dir-cwd');
+    const run = await new Promise<CliRun>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'pull', 'cli/default-dir@v1'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(await readFile(join(cwd, 'default-dir', 'a.txt'), 'utf8'), 'a');
+  });
+
+  test('a second push uploads nothing, and a changed file uploads only itself', async () => {
+    const src = await freshDir('dedupe-src');
+    await writeTree(src, model);
+    const first = parseJson(await cli('push', src, 'cli/dedupe', '--json'));
+    assert.equal(first.created, true);
+    assert.equal(first.uploaded + first.skipped, distinctBlobs);
+
+    const second = parseJson(await cli('push', src, 'cli/dedupe', '--json'));
+    assert.equal(second.uploaded, 0);
+    assert.equal(second.uploadedBytes, 0);
+    assert.equal(second.skipped, distinctBlobs);
+    assert.equal(second.created, false);
+    assert.equal(second.version, first.version);
+    assert.equal(second.digest, first.digest);
+
+    await writeFile(join(src, 'config.json'), '{"layers":8}');
+    const third = parseJson(await cli('push', src, 'cli/dedupe', '--json'));
+    assert.equal(third.uploaded, 1);
+    assert.equal(third.uploadedBytes, Buffer.byteLength('{"layers":8}'));
+    assert.equal(third.version, first.version + 1);
+  });
+
+  test('pull resumes from a partial download, keeping finished pieces and refetching the rest', async () => {
+    const blob = randomBytes(16 * 65536 + 4321);
+    const src = await freshDir('resume-src');
+    await writeTree(src, { 'big.bin': blob });
+    assert.equal((await cli('push', src, 'cli/resume')).code, 0);
+
+    const dest = await freshDir('resume-dest');
+    const pieceSize = 65536;
+    const hex = sha256Hex(blob);
+    const paths = partialPaths(dest, hex);
+    await mkdir(dirname(paths.data), { recursive: true });
+    // Pieces 0-5 and 9 are done; the rest of the file is garbage, as after a kill mid-write.
+    const partial = randomBytes(blob.length);
+    const done = [0, 1, 2, 3, 4, 5, 9];
+    for (const i of done) blob.copy(partial, i * pieceSize, i * pieceSize, (i + 1) * pieceSize);
+    await writeFile(paths.data, partial);
+    const state: PartialState = { digest: `sha256:${hex}`, size: blob.length, pieceSize, done };
+    await writeFile(paths.state, JSON.stringify(state));
+
+    // A different --piece-size must not matter: the partial keeps the piece size it started with.
+    const result = parseJson(await cli('pull', 'cli/resume@v1', dest, '--piece-size', '100KiB', '--json'));
+    assert.equal(result.resumedBytes, done.length * pieceSize);
+    assert.equal(result.downloadedBytes, blob.length - done.length * pieceSize);
+    assert.equal(sha256Hex(await readFile(join(dest, 'big.bin'))), hex);
+    assert.equal(await exists(paths.data), false);
+    assert.equal(await exists(paths.state), false);
+  });
+
+  test('a partial whose finished piece holds wrong bytes fails the digest check and leaves no file', async () => {
+    const blob = randomBytes(4 * 65536);
+    const src = await freshDir('tamper-src');
+    await writeTree(src, { 'w.bin': blob });
+    assert.equal((await cli('push', src, 'cli/tamper')).code, 0);
+
+    const dest = await freshDir('tamper-dest');
+    const hex = sha256Hex(blob);
+    const paths = partialPaths(dest, hex);
+    await mkdir(dirname(paths.data), { recursive: true });
+    const tampered = Buffer.from(blob);
+    const flipAt = 2 * 65536 + 17;
+    tampered.writeUInt8(tampered.readUInt8(flipAt) ^ 0xff, flipAt);
+    await writeFile(paths.data, tampered);
+    await writeFile(paths.state, JSON.stringify({ digest: `sha256:${hex}`, size: blob.length, pieceSize: 65536, done: [0, 2] }));
+
+    const failed = await cli('pull', 'cli/tamper@v1', dest);
+    assert.notEqual(failed.code, 0);
+    assert.match(failed.stderr, /digest mismatch for w\.bin/);
+    assert.equal(await exists(join(dest, 'w.bin')), false);
+    assert.equal(await exists(paths.data), false, 'the untrustworthy partial is deleted');
+    assert.equal(await exists(paths.state), false);
+
+    const retried = parseJson(await cli('pull', 'cli/tamper@v1', dest, '--json'));
+    assert.equal(retried.downloadedBytes, blob.length);
+    assert.equal(sha256Hex(await readFile(join(dest, 'w.bin'))), hex);
+  });
+
+  test('pull replaces files with wrong content and keeps the right ones', async () => {
+    const src = await freshDir('replace-src');
+    await writeTree(src, model);
+    assert.equal((await cli('push', src, 'cli/replace')).code, 0);
+
+    const dest = await freshDir('replace-dest');
+    await writeTree(dest, model);
+    const sameSizeWrong = Buffer.from(model['weights/model.bin']);
+    sameSizeWrong.writeUInt8(sameSizeWrong.readUInt8(0) ^ 1, 0);
+    await writeFile(join(dest, 'weights', 'model.bin'), sameSizeWrong);
+    await writeFile(join(dest, 'config.json'), 'not the config');
+    await rm(join(dest, 'tokenizer', 'copy-of-vocab.txt'));
+
+    const result = parseJson(await cli('pull', 'cli/replace@v1', dest, '--json'));
+    assert.equal(result.downloaded, 2);
+    assert.equal(result.copied, 1, 'a missing file whose content is already in place is copied, not downloaded');
+    assert.equal(result.skipped, Object.keys(model).length - 3);
+    assert.deepEqual(await readTree(dest), await readTree(src));
+  });
+
+  test('alias set with a stale --expect is refused and changes nothing', async () => {
+    const src = await freshDir('alias-src');
+    await writeTree(src, { 'a.txt': 'one' });
+    assert.equal((await cli('push', src, 'cli/alias')).code, 0);
+    await writeTree(src, { 'a.txt': 'two' });
+    assert.equal((await cli('push', src, 'cli/alias')).code, 0);
+
+    const created = parseJson(await cli('alias', 'set', 'cli/alias@staging', '1', '--expect', 'none', '--json'));
+    assert.deepEqual([created.version, created.previous], [1, null]);
+
+    const conflict = await cli('alias', 'set', 'cli/alias@staging', '2', '--expect', '7');
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /ALIAS_CONFLICT/);
+    assert.equal(parseJson(await cli('resolve', 'cli/alias@staging', '--json')).version, 1);
+
+    const again = await cli('alias', 'set', 'cli/alias@staging', '2', '--expect', 'none');
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /ALIAS_CONFLICT/);
+
+    const moved = await cli('alias', 'set', 'cli/alias@staging', 'v2', '--expect', '1', '--reason', 'better');
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, /cli\/alias@staging -> v2 \(was v1/);
+  });
+
+  test('rollback returns an alias to its previous version, or to --to', async () => {
+    const src = await freshDir('rollback-src');
+    for (const text of ['one', 'two', 'three']) {
+      await writeTree(src, { 'a.txt': text });
+      assert.equal((await cli('push', src, 'cli/rollback', '--alias', 'staging')).code, 0);
+    }
+    assert.equal(parseJson(await cli('resolve', 'cli/rollback@staging', '--json')).version, 3);
+
+    const back = parseJson(await cli('rollback', 'cli/rollback@staging', '--reason', 'bad metrics', '--json'));
+    assert.deepEqual([back.version, back.previous], [2, 3]);
+    assert.equal(parseJson(await cli('resolve', 'cli/rollback@staging', '--json')).version, 2);
+
+    const to = await cli('rollback', 'cli/rollback@staging', '--to', '1');
+    assert.equal(to.code, 0, to.stderr);
+    assert.match(to.stdout, /-> v1 \(was v2/);
+    const pulled = await freshDir('rollback-pull');
+    assert.equal((await cli('pull', 'cli/rollback@staging', pulled)).code, 0);
+    assert.equal(await readFile(join(pulled, 'a.txt'), 'utf8'), 'one');
+  });
+
+  test('errors exit non-zero with the server message', async () => {
+    const badToken = await runCli(['resolve', 'cli/roundtrip@staging'], { ...env, MODELGATE_TOKEN: 'wrong-token' });
+    assert.notEqual(badToken.code, 0);
+    assert.match(badToken.stderr, /UNAUTHORIZED/);
+    assert.doesNotMatch(badToken.stderr, /\n\s+at /, 'no stack trace for a server error');
+
+    const missing = await cli('pull', 'cli/roundtrip@no-such-alias', await freshDir('missing'));
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /NOT_FOUND/);
+
+    const empty = await freshDir('empty');
+    const emptyPush = await cli('push', empty, 'cli/empty');
+    assert.notEqual(emptyPush.code, 0);
+    assert.match(emptyPush.stderr, /no files to push/);
+
+    const usage = await cli('alias', 'set', 'cli/alias@staging');
+    assert.equal(usage.code, 2);
+
+    const unreachable = await runCli(['resolve', 'cli/x@v1', '--server', 'http://127.0.0.1:9']);
+    assert.notEqual(unreachable.code, 0);
+    assert.match(unreachable.stderr, /cannot reach/);
+  });
+});
