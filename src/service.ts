@@ -26,6 +26,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const store = new LmdbControlStore(dataDir);
   const blobs = await FsBlobStore.open(dataDir);
   const bus = new LocalEventBus();
+  store.onChange((change) => bus.publish(change));
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, bus, blobGuard, config.policy.aliases);
   const hashPool = new HashPool(config.hashing.threads);

@@ -98,8 +98,11 @@ export class Exchange {
     this.record(status);
   }
 
-  /** Renders any failure as the JSON error shape; internal errors are logged, not leaked. */
-  fail(err: unknown): void {
+  /**
+   * Renders any failure as the JSON error shape; internal errors are logged, not leaked. A refusal
+   * that must be audited is answered only once its audit entry is committed.
+   */
+  fail(err: unknown): Promise<void> | void {
     if (this.aborted || this.finished) return;
     if (this.headersSent) {
       // Part of a body is out: ending normally would present a partial transfer as complete.
@@ -107,8 +110,13 @@ export class Exchange {
       return;
     }
     const api = err instanceof ApiError ? err : null;
-    if (api && api.status < 500) refusalAuditor?.(this, api);
     if (!api) logger.error({ err, route: this.route, method: this.method, path: this.path }, 'request failed');
+    const audit = api && api.status < 500 ? refusalAuditor?.(this, api) : undefined;
+    if (audit) return audit.then(() => this.sendError(api));
+    this.sendError(api);
+  }
+
+  private sendError(api: ApiError | null): void {
     const status = api?.status ?? 500;
     const error = {
       code: api?.code ?? 'INTERNAL',
@@ -144,7 +152,7 @@ export function endWithoutBody(res: HttpResponse, reportedLength: number | undef
   res.endWithoutBody();
 }
 
-export type RefusalAuditor = (x: Exchange, err: ApiError) => void;
+export type RefusalAuditor = (x: Exchange, err: ApiError) => Promise<void> | undefined;
 let refusalAuditor: RefusalAuditor | null = null;
 
 /** Installs what records refused requests in the audit log (set once at start). */
@@ -181,7 +189,11 @@ export function route(name: string, handler: (x: Exchange) => void | Promise<voi
         pending.catch((err: unknown) => x.fail(err)).finally(settled);
       }
     } catch (err) {
-      x.fail(err);
+      const auditing = x.fail(err);
+      if (auditing) {
+        active++;
+        auditing.finally(settled);
+      }
     }
   };
 }

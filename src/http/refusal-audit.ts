@@ -16,16 +16,25 @@ export function shouldAudit(method: string, err: ApiError): boolean {
   return !READS.has(method) && err.status >= 400 && err.status < 500;
 }
 
-export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError): void {
-  store
-    .appendAudit(`denied.${route}`, path.slice(0, 300), { method, status: err.status, code: err.code, message: err.message.slice(0, 500) }, actor)
-    .catch((e: unknown) => logger.error({ err: e }, 'could not audit a refused request'));
+/** Appends the refusal; resolves (never rejects) once it is committed or has failed and been logged. */
+export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError): Promise<void> {
+  return store
+    .appendAudit(`denied.${route}`, path.slice(0, 300), { method, status: err.status, code: err.code, message: err.message.slice(0, 500) }, { id: actor.id, name: actor.name })
+    .then(
+      () => undefined,
+      (e: unknown) => logger.error({ err: e }, 'could not audit a refused request'),
+    );
+}
+
+/** The actor a refusal is attributed to, or undefined when it is not audited. */
+export function refusalActor(method: string, err: ApiError, principal: Actor | null): Actor | undefined {
+  if (!shouldAudit(method, err)) return undefined;
+  return principal ?? (err instanceof AuthError ? err.actor : undefined);
 }
 
 export function refusalAuditor(store: ControlStore) {
-  return (x: Exchange, err: ApiError): void => {
-    if (!shouldAudit(x.method, err)) return;
-    const actor = x.principal ?? (err instanceof AuthError ? err.actor : undefined);
-    if (actor) auditRefusal(store, { id: actor.id, name: actor.name }, x.route, x.method, x.path, err);
+  return (x: Exchange, err: ApiError): Promise<void> | undefined => {
+    const actor = refusalActor(x.method, err, x.principal);
+    return actor ? auditRefusal(store, actor, x.route, x.method, x.path, err) : undefined;
   };
 }

@@ -76,14 +76,12 @@ export class Registry {
 
   async createModel(name: string, info: ModelInfo, actor: Actor): Promise<Model> {
     assertModelName(name);
-    const { model, change } = await this.store.createModel(name, info, actor);
-    this.bus.publish(change);
+    const { model } = await this.store.createModel(name, info, actor);
     return model;
   }
 
   async updateModel(name: string, info: Partial<ModelInfo>, actor: Actor): Promise<Model> {
-    const { model, change } = await this.store.updateModel(name, info, actor);
-    this.bus.publish(change);
+    const { model } = await this.store.updateModel(name, info, actor);
     return model;
   }
 
@@ -98,8 +96,7 @@ export class Registry {
       const sorted = sortFiles(files);
       const digest = versionDigest(sorted);
       const size = sorted.reduce((sum, f) => sum + f.size, 0);
-      const { version, created, change } = await this.store.registerVersion({ name, files: sorted, digest, size, record }, actor);
-      if (change) this.bus.publish(change);
+      const { version, created } = await this.store.registerVersion({ name, files: sorted, digest, size, record }, actor);
       return { version, created };
     } finally {
       release();
@@ -107,21 +104,19 @@ export class Registry {
   }
 
   async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<Version> {
-    const { version, change } = await this.store.updateVersion(name, number, patch, actor);
-    this.bus.publish(change);
+    const { version } = await this.store.updateVersion(name, number, patch, actor);
     return version;
   }
 
   /** Approve or reject: never by the registrant, once per approver and version. */
   async decide(name: string, number: number, decision: 'approve' | 'reject', comment: string | undefined, actor: Actor): Promise<{ approval: Approval; version: Version }> {
-    const { approval, version, change } = await this.store.recordApproval(name, number, decision, comment, actor, (v, approvals) => {
+    const { approval, version } = await this.store.recordApproval(name, number, decision, comment, actor, (v, approvals) => {
       if (v.createdById === actor.id) {
         throw new ApiError(403, 'SEPARATION_OF_DUTIES', `${actor.name} registered ${name}@v${number} and cannot also ${decision} it`);
       }
       const earlier = approvals.find((a) => a.approver.id === actor.id);
       if (earlier) throw conflict('ALREADY_DECIDED', `${actor.name} already decided "${earlier.decision}" on ${name}@v${number} (seq ${earlier.seq})`);
     });
-    this.bus.publish(change);
     return { approval, version };
   }
 
@@ -187,8 +182,7 @@ export class Registry {
   }
 
   async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
-    const { change } = await this.store.deleteVersion(name, number, reason, actor);
-    this.bus.publish(change);
+    await this.store.deleteVersion(name, number, reason, actor);
   }
 
   getModel(name: string): Model & { aliases: Record<string, number> } {
@@ -270,8 +264,7 @@ export class Registry {
 
   private async move(move: AliasMove, actor: Actor): Promise<AliasMoveResult> {
     assertModelName(move.name);
-    const { result, change } = await this.store.moveAlias(move, actor);
-    if (change) this.bus.publish(change);
+    const { result } = await this.store.moveAlias(move, actor);
     return result;
   }
 

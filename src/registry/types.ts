@@ -142,8 +142,9 @@ export interface AuditEntry {
 /** What a committed mutation changed; carried by the event bus to caches and watchers. */
 export interface Change {
   seq: number;
+  /** Empty for changes that concern no model (tokens, audit-only entries). */
   model: string;
-  kind: 'model' | 'version' | 'alias';
+  kind: 'model' | 'version' | 'alias' | 'token' | 'audit';
   alias?: string;
   version?: number;
 }

@@ -88,6 +88,8 @@ export interface RegistryReader {
   /** Versions whose file lists include the blob. */
   blobReferences(digest: string): { name: string; version: number }[];
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
+  /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
+  auditHead(): { seq: number; hash: string };
 }
 
 export interface ControlStore extends RegistryReader {
@@ -106,6 +108,8 @@ export interface ControlStore extends RegistryReader {
     check: (version: Version, approvals: readonly Approval[]) => void,
   ): Promise<{ approval: Approval; version: Version; change: Change }>;
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
+  /** Calls `listener` after every committed change, local or (for a shared store) from another node. */
+  onChange(listener: (change: Change) => void): void;
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;

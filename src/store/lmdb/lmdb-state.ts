@@ -1,0 +1,168 @@
+// The registry's tables in one LMDB environment: synchronous, memory-mapped reads, and the
+// application of a write list. Used as the embedded authority and as each node's replica.
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GENESIS_HASH } from '../../registry/audit-chain.js';
+import type { AliasEvent, AliasPointer, Approval, AuditEntry, Model, Page, TokenRecord, Version, VersionEvent } from '../../registry/types.js';
+import type { ListModelsQuery, RegistryReader } from '../control-store.js';
+import { TABLES, type Key, type Table, type Write } from '../writes.js';
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/** LMDB sub-database names; kept from before the tables had logical names, so existing data opens. */
+const DB_NAMES: Record<Table, string> = {
+  meta: 'meta',
+  models: 'models',
+  versions: 'versions',
+  versionDigests: 'version-digests',
+  versionEvents: 'version-events',
+  approvals: 'approvals',
+  aliases: 'aliases',
+  aliasEvents: 'alias-events',
+  blobRefs: 'blob-refs',
+  tokens: 'tokens',
+  audit: 'audit',
+};
+
+export class LmdbState implements RegistryReader {
+  readonly root: RootDatabase<unknown, Key>;
+  private readonly dbs: Record<Table, Database<any, Key>>;
+
+  constructor(dataDir: string) {
+    const dir = join(dataDir, 'index');
+    mkdirSync(dir, { recursive: true });
+    this.root = open<unknown, Key>({ path: dir, maxDbs: 32 });
+    this.dbs = Object.fromEntries(TABLES.map((t) => [t, this.root.openDB({ name: DB_NAMES[t] })])) as Record<Table, Database<any, Key>>;
+  }
+
+  private get<T>(table: Table, key: Key): T | undefined {
+    return this.dbs[table].get(key) as T | undefined;
+  }
+
+  private range<T>(table: Table, start: Key, end: Key, limit?: number): T[] {
+    return [...this.dbs[table].getRange({ start, end, ...(limit !== undefined ? { limit } : {}) }).map((e) => e.value as T)];
+  }
+
+  /** Applies writes; must run inside a write transaction (see LmdbControlStore). */
+  apply(writes: readonly Write[]): void {
+    for (const w of writes) {
+      if (w.value === undefined) this.dbs[w.table].remove(w.key);
+      else this.dbs[w.table].put(w.key, w.value);
+    }
+  }
+
+  /** Opens a sub-database in the same environment, for node-local state such as upload sessions. */
+  openTable<V>(name: string): Database<V, string> {
+    return this.root.openDB<V, string>({ name });
+  }
+
+  getLocal(key: string): unknown {
+    return this.dbs.meta.get(`setting:${key}`);
+  }
+
+  async putLocal(key: string, value: unknown): Promise<void> {
+    await this.dbs.meta.put(`setting:${key}`, value);
+  }
+
+  currentSeq(): number {
+    return this.get<number>('meta', 'seq') ?? 0;
+  }
+
+  auditHead(): { seq: number; hash: string } {
+    return this.get<{ seq: number; hash: string }>('meta', 'audit-head') ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  getModel(name: string): Model | undefined {
+    return this.get('models', name);
+  }
+
+  getVersion(name: string, version: number): Version | undefined {
+    return this.get('versions', [name, version]);
+  }
+
+  getVersionByDigest(name: string, digest: string): Version | undefined {
+    const n = this.get<number>('versionDigests', [name, digest]);
+    return n === undefined ? undefined : this.getVersion(name, n);
+  }
+
+  getAlias(name: string, alias: string): AliasPointer | undefined {
+    return this.get('aliases', [name, alias]);
+  }
+
+  listAliases(name: string): AliasPointer[] {
+    return this.range('aliases', [name, ''], [name, '\uffff']);
+  }
+
+  listModels(query: ListModelsQuery): Page<Model> {
+    const prefix = query.prefix ?? '';
+    const start = query.cursor && query.cursor >= prefix ? query.cursor + '\u0000' : prefix;
+    const items: Model[] = [];
+    let more = false;
+    for (const { value } of this.dbs.models.getRange({ start, end: prefix + '\uffff' })) {
+      const model = value as Model;
+      if (query.filter && !query.filter(model)) continue;
+      if (items.length === query.limit) {
+        more = true;
+        break;
+      }
+      items.push(model);
+    }
+    return { items, nextCursor: more ? items[items.length - 1]!.name : null };
+  }
+
+  listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {
+    const items = this.range<Version>('versions', [name, (cursor ?? 0) + 1], [name, MAX], limit + 1);
+    const more = items.length > limit;
+    if (more) items.pop();
+    return { items, nextCursor: more ? String(items[items.length - 1]!.version) : null };
+  }
+
+  *allVersions(): Iterable<Version> {
+    for (const { value } of this.dbs.versions.getRange({})) yield value as Version;
+  }
+
+  aliasHistory(name: string, alias: string): AliasEvent[] {
+    return this.range('aliasEvents', [name, alias, 0], [name, alias, MAX]);
+  }
+
+  modelAliasEvents(name: string): AliasEvent[] {
+    return this.range('aliasEvents', [name, ''], [name, '\uffff']);
+  }
+
+  listApprovals(name: string, version: number): Approval[] {
+    return this.range('approvals', [name, version, 0], [name, version, MAX]);
+  }
+
+  versionHistory(name: string, version: number): VersionEvent[] {
+    return this.range('versionEvents', [name, version, 0], [name, version, MAX]);
+  }
+
+  getToken(id: string): TokenRecord | undefined {
+    return this.get('tokens', id);
+  }
+
+  listTokens(): TokenRecord[] {
+    return [...this.dbs.tokens.getRange({}).map((e) => e.value as TokenRecord)];
+  }
+
+  isBlobReferenced(digest: string): boolean {
+    for (const _ of this.dbs.blobRefs.getKeys({ start: [digest, ''], end: [digest, '\uffff'], limit: 1 })) return true;
+    return false;
+  }
+
+  blobReferences(digest: string): { name: string; version: number }[] {
+    return [...this.dbs.blobRefs.getKeys({ start: [digest, ''], end: [digest, '\uffff'] })].map((k) => {
+      const [, name, version] = k as [string, string, number];
+      return { name, version };
+    });
+  }
+
+  auditEntries(fromSeq: number, limit: number): AuditEntry[] {
+    return [...this.dbs.audit.getRange({ start: fromSeq, limit }).map((e) => e.value as AuditEntry)];
+  }
+
+  close(): Promise<void> {
+    return this.root.close();
+  }
+}

@@ -1,0 +1,109 @@
+// The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
+// state view and a way to commit a plan atomically against it.
+import type { Actor, Approval, Change, ModelInfo, TokenRecord, Version } from '../registry/types.js';
+import type { AliasMove, ControlStore, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
+import * as plans from './plans.js';
+import type { Plan } from './writes.js';
+
+export abstract class PlannedStore implements ControlStore {
+  private readonly listeners: ((change: Change) => void)[] = [];
+
+  /** The state plans read from: the authority itself, or a replica caught up with it. */
+  protected abstract readonly state: RegistryReader;
+
+  /** Runs `plan` against the current state and commits its writes atomically; returns the plan. */
+  protected abstract commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>>;
+
+  abstract getSetting(key: string): unknown;
+  abstract putSetting(key: string, value: unknown): Promise<void>;
+  abstract close(): Promise<void>;
+
+  onChange(listener: (change: Change) => void): void {
+    this.listeners.push(listener);
+  }
+
+  protected emit(change: Change): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  private async run<R>(plan: (state: RegistryReader) => Plan<R>): Promise<{ result: R; change?: Change }> {
+    const done = await this.commit(plan);
+    return { result: done.result, ...(done.change ? { change: done.change } : {}) };
+  }
+
+  // ---- reads ----
+  currentSeq() { return this.state.currentSeq(); }
+  getModel(name: string) { return this.state.getModel(name); }
+  getVersion(name: string, version: number) { return this.state.getVersion(name, version); }
+  getVersionByDigest(name: string, digest: string) { return this.state.getVersionByDigest(name, digest); }
+  getAlias(name: string, alias: string) { return this.state.getAlias(name, alias); }
+  listAliases(name: string) { return this.state.listAliases(name); }
+  listModels(query: Parameters<RegistryReader['listModels']>[0]) { return this.state.listModels(query); }
+  listVersions(name: string, cursor: number | undefined, limit: number) { return this.state.listVersions(name, cursor, limit); }
+  allVersions() { return this.state.allVersions(); }
+  aliasHistory(name: string, alias: string) { return this.state.aliasHistory(name, alias); }
+  modelAliasEvents(name: string) { return this.state.modelAliasEvents(name); }
+  listApprovals(name: string, version: number) { return this.state.listApprovals(name, version); }
+  versionHistory(name: string, version: number) { return this.state.versionHistory(name, version); }
+  getToken(id: string) { return this.state.getToken(id); }
+  listTokens() { return this.state.listTokens(); }
+  isBlobReferenced(digest: string) { return this.state.isBlobReferenced(digest); }
+  blobReferences(digest: string) { return this.state.blobReferences(digest); }
+  auditEntries(fromSeq: number, limit: number) { return this.state.auditEntries(fromSeq, limit); }
+  auditHead() { return this.state.auditHead(); }
+
+  // ---- mutations ----
+  async createModel(name: string, info: ModelInfo, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planCreateModel(s, name, info, actor));
+    return { model: result, change: change! };
+  }
+
+  async updateModel(name: string, info: Partial<ModelInfo>, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planUpdateModel(s, name, info, actor));
+    return { model: result, change: change! };
+  }
+
+  async registerVersion(input: NewVersion, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planRegisterVersion(s, input, actor));
+    return { ...result, ...(change ? { change } : {}) };
+  }
+
+  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planUpdateVersion(s, name, version, patch, actor));
+    return { version: result, change: change! };
+  }
+
+  async recordApproval(
+    name: string,
+    version: number,
+    decision: 'approve' | 'reject',
+    comment: string | undefined,
+    actor: Actor,
+    check: (version: Version, approvals: readonly Approval[]) => void,
+  ) {
+    const { result, change } = await this.run((s) => plans.planApproval(s, name, version, decision, comment, actor, check));
+    return { ...result, change: change! };
+  }
+
+  async moveAlias(move: AliasMove, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planMoveAlias(s, move, actor));
+    return { result, ...(change ? { change } : {}) };
+  }
+
+  async deleteVersion(name: string, version: number, reason: string, actor: Actor) {
+    const { change } = await this.run((s) => plans.planDeleteVersion(s, name, version, reason, actor));
+    return { change: change! };
+  }
+
+  async createToken(record: TokenRecord, actor: Actor): Promise<void> {
+    await this.run((s) => plans.planCreateToken(s, record, actor));
+  }
+
+  async revokeToken(id: string, actor: Actor): Promise<TokenRecord> {
+    return (await this.run((s) => plans.planRevokeToken(s, id, actor))).result;
+  }
+
+  async appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number> {
+    return (await this.run((s) => plans.planAudit(s, action, target, details, actor))).result;
+  }
+}

@@ -1,0 +1,276 @@
+// Every registry mutation as a pure function of the current state: read and validate (may throw),
+// then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
+import { ApiError, conflict, notFound } from '../errors.js';
+import { auditHash, GENESIS_HASH } from '../registry/audit-chain.js';
+import type {
+  Actor,
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  AuditEntry,
+  Model,
+  ModelInfo,
+  TokenRecord,
+  Version,
+  VersionEvent,
+} from '../registry/types.js';
+import type { AliasMove, AliasMoveResult, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
+import type { Plan, Write } from './writes.js';
+
+const PATCHABLE = ['metadata', 'lineage', 'metrics', 'card', 'status'] as const;
+
+export function requireModel(state: RegistryReader, name: string): Model {
+  const model = state.getModel(name);
+  if (!model) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+  return model;
+}
+
+export function requireVersion(state: RegistryReader, name: string, number: number): Version {
+  requireModel(state, name);
+  const version = state.getVersion(name, number);
+  if (!version) throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${number}`);
+  return version;
+}
+
+/** The global sequence bump and the chained audit entry that go with every mutation. */
+function sequenceWrites(state: RegistryReader, seq: number, at: string, actor: Actor, action: string, target: string, details: Record<string, unknown>): Write[] {
+  const head = state.auditHead();
+  const unsealed = { seq, at, actor: { id: actor.id, name: actor.name }, action, target, details, prevHash: head.seq === 0 ? GENESIS_HASH : head.hash };
+  const entry: AuditEntry = { ...unsealed, hash: auditHash(unsealed) };
+  return [
+    { table: 'meta', key: 'seq', value: seq },
+    { table: 'meta', key: 'audit-head', value: { seq, hash: entry.hash } },
+    { table: 'audit', key: seq, value: entry },
+  ];
+}
+
+function next(state: RegistryReader): { seq: number; at: string } {
+  return { seq: state.currentSeq() + 1, at: new Date().toISOString() };
+}
+
+function uniqueDigests(files: readonly { digest: string }[]): string[] {
+  return [...new Set(files.map((f) => f.digest))];
+}
+
+export function planCreateModel(state: RegistryReader, name: string, info: ModelInfo, actor: Actor): Plan<Model> {
+  if (state.getModel(name)) throw conflict('MODEL_EXISTS', `model "${name}" already exists`);
+  const { seq, at } = next(state);
+  const model: Model = { name, ...info, createdAt: at, createdBy: actor.name, latestVersion: 0, seq, updatedAt: at };
+  return {
+    result: model,
+    writes: [{ table: 'models', key: name, value: model }, ...sequenceWrites(state, seq, at, actor, 'model.create', name, { ...info })],
+    change: { seq, model: name, kind: 'model' },
+  };
+}
+
+export function planUpdateModel(state: RegistryReader, name: string, info: Partial<ModelInfo>, actor: Actor): Plan<Model> {
+  const current = requireModel(state, name);
+  const { seq, at } = next(state);
+  const model: Model = { ...current, ...info, seq, updatedAt: at };
+  return {
+    result: model,
+    writes: [{ table: 'models', key: name, value: model }, ...sequenceWrites(state, seq, at, actor, 'model.update', name, { ...info })],
+    change: { seq, model: name, kind: 'model' },
+  };
+}
+
+export function planRegisterVersion(state: RegistryReader, input: NewVersion, actor: Actor): Plan<{ version: Version; created: boolean }> {
+  const existing = state.getVersionByDigest(input.name, input.digest);
+  if (existing) return { result: { version: existing, created: false }, writes: [] };
+
+  const { seq, at } = next(state);
+  const model = state.getModel(input.name);
+  const number = (model?.latestVersion ?? 0) + 1;
+  const version: Version = {
+    name: input.name,
+    version: number,
+    digest: input.digest,
+    files: input.files,
+    size: input.size,
+    status: 'registered',
+    ...input.record,
+    createdAt: at,
+    createdById: actor.id,
+    createdBy: actor.name,
+    protectedAliases: [],
+    seq,
+  };
+  const nextModel: Model = model
+    ? { ...model, latestVersion: number, seq, updatedAt: at }
+    : { name: input.name, description: '', owner: actor.name, tags: [], createdAt: at, createdBy: actor.name, latestVersion: number, seq, updatedAt: at };
+  const event: VersionEvent = { seq, name: input.name, version: number, action: 'register', actor, at };
+  return {
+    result: { version, created: true },
+    writes: [
+      { table: 'models', key: input.name, value: nextModel },
+      { table: 'versions', key: [input.name, number], value: version },
+      { table: 'versionDigests', key: [input.name, input.digest], value: number },
+      { table: 'versionEvents', key: [input.name, number, seq], value: event },
+      ...uniqueDigests(input.files).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, number], value: true })),
+      ...sequenceWrites(state, seq, at, actor, 'version.register', `${input.name}@v${number}`, {
+        digest: input.digest,
+        files: input.files.length,
+        size: input.size,
+        modelCreated: !model,
+      }),
+    ],
+    change: { seq, model: input.name, kind: 'version', version: number },
+  };
+}
+
+export function planUpdateVersion(state: RegistryReader, name: string, number: number, patch: VersionPatch, actor: Actor): Plan<Version> {
+  const current = requireVersion(state, name, number);
+  const { seq, at } = next(state);
+  const changes: Record<string, { before: unknown; after: unknown }> = {};
+  const updated: Version = { ...current, seq };
+  for (const field of PATCHABLE) {
+    if (patch[field] === undefined) continue;
+    changes[field] = { before: current[field], after: patch[field] };
+    (updated as unknown as Record<string, unknown>)[field] = patch[field];
+  }
+  const event: VersionEvent = { seq, name, version: number, action: 'update', actor, at, changes };
+  return {
+    result: updated,
+    writes: [
+      { table: 'versions', key: [name, number], value: updated },
+      { table: 'versionEvents', key: [name, number, seq], value: event },
+      ...sequenceWrites(state, seq, at, actor, 'version.update', `${name}@v${number}`, { fields: Object.keys(changes) }),
+    ],
+    change: { seq, model: name, kind: 'version', version: number },
+  };
+}
+
+export function planApproval(
+  state: RegistryReader,
+  name: string,
+  number: number,
+  decision: 'approve' | 'reject',
+  comment: string | undefined,
+  actor: Actor,
+  check: (version: Version, approvals: readonly Approval[]) => void,
+): Plan<{ approval: Approval; version: Version }> {
+  const current = requireVersion(state, name, number);
+  check(current, state.listApprovals(name, number));
+  const { seq, at } = next(state);
+  const approval: Approval = { seq, name, version: number, decision, approver: actor, at, ...(comment ? { comment } : {}) };
+  const status = decision === 'reject' ? 'rejected' : current.status === 'registered' ? 'approved' : current.status;
+  const version: Version = { ...current, status, seq };
+  const event: VersionEvent = {
+    seq,
+    name,
+    version: number,
+    action: decision,
+    actor,
+    at,
+    ...(status !== current.status ? { changes: { status: { before: current.status, after: status } } } : {}),
+    ...(comment ? { comment } : {}),
+  };
+  return {
+    result: { approval, version },
+    writes: [
+      { table: 'approvals', key: [name, number, seq], value: approval },
+      { table: 'versions', key: [name, number], value: version },
+      { table: 'versionEvents', key: [name, number, seq], value: event },
+      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, { status, ...(comment ? { comment } : {}) }),
+    ],
+    change: { seq, model: name, kind: 'version', version: number },
+  };
+}
+
+export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Actor): Plan<AliasMoveResult> {
+  const { name, alias } = move;
+  requireModel(state, name);
+  const current = state.getAlias(name, alias);
+  const previous = current?.version ?? null;
+  if (move.expected !== undefined && move.expected !== previous) {
+    throw conflict(
+      'ALIAS_CONFLICT',
+      `${name}@${alias} points at ${previous === null ? 'nothing' : `v${previous}`}, not ${move.expected === null ? 'nothing' : `v${move.expected}`}`,
+      { current: previous, expected: move.expected },
+    );
+  }
+  if (move.to === null && !current) throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
+  const target = move.to === null ? undefined : requireVersion(state, name, move.to);
+  if (target && move.gate) {
+    const unmet = move.gate(target, state.listApprovals(name, target.version), state.aliasHistory(name, alias));
+    if (unmet.length > 0) {
+      throw new ApiError(403, 'POLICY_UNMET', `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`, unmet);
+    }
+  }
+  if (move.to === previous) {
+    return { result: { name, alias, version: previous, previous, seq: current!.seq, changed: false }, writes: [] };
+  }
+
+  const { seq, at } = next(state);
+  const event: AliasEvent = { seq, name, alias, action: move.action, from: previous, to: move.to, actor, at, ...(move.reason ? { reason: move.reason } : {}) };
+  const pointer: AliasPointer | undefined = move.to === null ? undefined : { name, alias, version: move.to, seq, updatedAt: at, updatedBy: actor.name };
+  const writes: Write[] = [
+    { table: 'aliases', key: [name, alias], value: pointer },
+    { table: 'aliasEvents', key: [name, alias, seq], value: event },
+    ...sequenceWrites(state, seq, at, actor, `alias.${move.action}`, `${name}@${alias}`, {
+      from: previous,
+      to: move.to,
+      ...(move.reason ? { reason: move.reason } : {}),
+    }),
+  ];
+  if (target && move.protected && !target.protectedAliases.includes(alias)) {
+    writes.push({ table: 'versions', key: [name, target.version], value: { ...target, protectedAliases: [...target.protectedAliases, alias] } });
+  }
+  return { result: { name, alias, version: move.to, previous, seq, changed: true }, writes, change: { seq, model: name, kind: 'alias', alias } };
+}
+
+export function planDeleteVersion(state: RegistryReader, name: string, number: number, reason: string, actor: Actor): Plan<void> {
+  const version = requireVersion(state, name, number);
+  const holders = state.listAliases(name).filter((a) => a.version === number).map((a) => a.alias);
+  if (holders.length > 0) throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}`);
+  if (version.protectedAliases.length > 0) {
+    throw conflict('VERSION_RETAINED', `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`);
+  }
+  const { seq, at } = next(state);
+  return {
+    result: undefined,
+    writes: [
+      { table: 'versions', key: [name, number] },
+      { table: 'versionDigests', key: [name, version.digest] },
+      ...uniqueDigests(version.files).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
+      ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, { digest: version.digest, reason }),
+    ],
+    change: { seq, model: name, kind: 'version', version: number },
+  };
+}
+
+export function planCreateToken(state: RegistryReader, record: TokenRecord, actor: Actor): Plan<void> {
+  if (state.getToken(record.id)) throw conflict('TOKEN_EXISTS', `token ${record.id} already exists`);
+  const { seq, at } = next(state);
+  return {
+    result: undefined,
+    writes: [
+      { table: 'tokens', key: record.id, value: record },
+      ...sequenceWrites(state, seq, at, actor, 'token.create', `token:${record.id}`, {
+        name: record.name,
+        role: record.role,
+        scope: record.scope,
+        expiresAt: record.expiresAt,
+      }),
+    ],
+    change: { seq, model: '', kind: 'token' },
+  };
+}
+
+export function planRevokeToken(state: RegistryReader, id: string, actor: Actor): Plan<TokenRecord> {
+  const token = state.getToken(id);
+  if (!token) throw notFound('TOKEN_NOT_FOUND', `token ${id} does not exist`);
+  if (token.revokedAt) return { result: token, writes: [] };
+  const { seq, at } = next(state);
+  const revoked = { ...token, revokedAt: at };
+  return {
+    result: revoked,
+    writes: [{ table: 'tokens', key: id, value: revoked }, ...sequenceWrites(state, seq, at, actor, 'token.revoke', `token:${id}`, { name: token.name })],
+    change: { seq, model: '', kind: 'token' },
+  };
+}
+
+export function planAudit(state: RegistryReader, action: string, target: string, details: Record<string, unknown>, actor: Actor): Plan<number> {
+  const { seq, at } = next(state);
+  return { result: seq, writes: sequenceWrites(state, seq, at, actor, action, target, details), change: { seq, model: '', kind: 'audit' } };
+}

@@ -1,0 +1,42 @@
+// What a mutation writes, independent of the backend: the same list is applied to LMDB in one
+// transaction, to Redis in one MULTI/EXEC, and replayed by every replica in sequence order.
+import type { Change } from '../registry/types.js';
+
+export const TABLES = [
+  'meta',
+  'models',
+  'versions',
+  'versionDigests',
+  'versionEvents',
+  'approvals',
+  'aliases',
+  'aliasEvents',
+  'blobRefs',
+  'tokens',
+  'audit',
+] as const;
+export type Table = (typeof TABLES)[number];
+
+export type Key = string | number | (string | number)[];
+
+export interface Write {
+  table: Table;
+  key: Key;
+  /** undefined removes the key. */
+  value?: unknown;
+}
+
+/** A planned mutation: what it returns to the caller, what it writes, and what it changed. */
+export interface Plan<R> {
+  result: R;
+  writes: Write[];
+  /** Absent when nothing changed (an idempotent repeat). */
+  change?: Change;
+}
+
+/** One committed mutation as replicas receive it. */
+export interface Batch {
+  seq: number;
+  writes: Write[];
+  change?: Change;
+}
