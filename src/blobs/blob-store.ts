@@ -27,7 +27,12 @@ export interface BlobWriter {
 export interface BlobStore {
   stat(digest: string): Promise<BlobInfo | null>;
   open(digest: string): Promise<BlobReader | null>;
-  createWriter(): Promise<BlobWriter>;
+  /**
+   * Starts writing the blob the client claims is `digest`. The caller verifies the bytes and then
+   * commits under that digest or aborts; nothing is visible before the commit. (An S3 store keys
+   * its multipart upload by it; the disk store writes a temporary file.)
+   */
+  createWriter(digest: string): Promise<BlobWriter>;
   /** Moves a verified local file (a finished resumable upload) into the store. */
   ingestFile(localPath: string, digest: string): Promise<BlobInfo>;
   /**

@@ -50,7 +50,7 @@ export class FsBlobStore implements BlobStore {
     return new FsBlobReader(handle, size);
   }
 
-  async createWriter(): Promise<BlobWriter> {
+  async createWriter(_digest: string): Promise<BlobWriter> {
     const path = join(this.tmpDir, randomUUID());
     const handle = await fsp.open(path, 'wx');
     return new FsBlobWriter(this, path, handle);

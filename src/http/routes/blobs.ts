@@ -37,7 +37,7 @@ async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string): P
   const limit = ctx.config.blobs.maxBlobBytes;
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
-  const writer = ctx.blobs.createWriter();
+  const writer = ctx.blobs.createWriter(digest);
   let hex: string;
   let size: number;
   try {
