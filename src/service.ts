@@ -5,13 +5,16 @@ import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { HashPool } from './blobs/hash-pool.js';
 import { UploadSessions, type UploadSession } from './blobs/upload-sessions.js';
 import type { Config } from './config/schema.js';
+import type { EventBus } from './events/event-bus.js';
 import { LocalEventBus } from './events/local-bus.js';
+import { RedisEventBus } from './events/redis-bus.js';
 import type { AppContext } from './http/app-context.js';
 import { whenIdle } from './http/exchange.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { Registry } from './registry/registry.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
+import { RedisControlStore } from './store/redis/redis-control-store.js';
 
 export interface RunningService {
   host: string;
@@ -23,12 +26,18 @@ export interface RunningService {
 
 export async function startService(config: Config): Promise<RunningService> {
   const dataDir = config.storage.dataDir;
-  const store = new LmdbControlStore(dataDir);
+  const store =
+    config.control.backend === 'redis'
+      ? await RedisControlStore.open({ url: config.redis.url, prefix: config.redis.prefix, dataDir, antiEntropyMs: config.redis.antiEntropyMs })
+      : new LmdbControlStore(dataDir);
   const blobs = await FsBlobStore.open(dataDir);
-  const bus = new LocalEventBus();
-  store.onChange((change) => bus.publish(change));
+  const bus: EventBus = config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
+  // Tell the other nodes what this one committed; on a notice (or a possible loss) catch up.
+  store.onCommit((change) => bus.publish(change));
+  bus.subscribe((change) => void store.sync(change.seq).catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')));
+  bus.onResync(() => void store.sync().catch((err: unknown) => logger.debug({ err }, 'resync failed')));
   const blobGuard = new BlobGuard();
-  const registry = new Registry(store, blobs, bus, blobGuard, config.policy.aliases);
+  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(store, config.auth.adminToken);

@@ -3,15 +3,32 @@
 import { parseContentRange } from './content-range.js';
 import { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
+  AliasAtTime,
   AliasChange,
+  AliasEvent,
+  ApprovalResult,
+  AuditJsonlPage,
+  AuditPage,
+  AuditQuery,
+  AuditVerification,
   ByteRange,
+  CreatedToken,
+  CreateTokenRequest,
+  Decision,
+  DeploymentSpan,
   FileEntry,
+  GcReport,
+  ModelDetails,
   ModelVersion,
   RegisteredVersion,
   Resolution,
   RollbackRequest,
   SetAliasRequest,
   StoredBlob,
+  TokenInfo,
+  VersionDetails,
+  VersionHistory,
+  VersionRecordInput,
 } from './types.js';
 import { paths } from './urls.js';
 
@@ -67,9 +84,90 @@ export class ModelgateClient {
     return stored;
   }
 
-  async registerVersion(name: string, files: FileEntry[], metadata?: Record<string, unknown>, signal?: AbortSignal): Promise<RegisteredVersion> {
-    const res = await this.sendJson('POST', paths.versions(name), metadata === undefined ? { files } : { files, metadata }, signal);
+  /**
+   * Registers a file list (whose blobs must be stored) with an optional record: metadata, lineage,
+   * metrics, card. An identical file list returns the existing version unchanged (created false).
+   */
+  async registerVersion(name: string, files: FileEntry[], record: VersionRecordInput = {}, signal?: AbortSignal): Promise<RegisteredVersion> {
+    const res = await this.sendJson('POST', paths.versions(name), { files, ...record }, signal);
     return { version: await this.readJson<ModelVersion>(res), created: res.status === 201 };
+  }
+
+  /** The model, with `aliases: {alias: version}`. */
+  async getModel(name: string, signal?: AbortSignal): Promise<ModelDetails> {
+    return this.readJson<ModelDetails>(await this.send('GET', paths.model(name), { signal }));
+  }
+
+  async getVersion(name: string, version: number, signal?: AbortSignal): Promise<VersionDetails> {
+    return this.readJson<VersionDetails>(await this.send('GET', paths.version(name, version), { signal }));
+  }
+
+  /** Registration, every update and every decision on a version, plus its approvals. */
+  async versionHistory(name: string, version: number, signal?: AbortSignal): Promise<VersionHistory> {
+    return this.readJson<VersionHistory>(await this.send('GET', paths.versionHistory(name, version), { signal }));
+  }
+
+  /** Approve or reject a version (never the caller's own; once per approver). */
+  async decide(name: string, version: number, decision: Decision, comment?: string, signal?: AbortSignal): Promise<ApprovalResult> {
+    const body = comment === undefined ? { decision } : { decision, comment };
+    return this.readJson<ApprovalResult>(await this.sendJson('POST', paths.approvals(name, version), body, signal));
+  }
+
+  /** The alias timeline, oldest first. */
+  async aliasHistory(name: string, alias: string, signal?: AbortSignal): Promise<AliasEvent[]> {
+    const body = await this.readJson<{ history: AliasEvent[] }>(await this.send('GET', paths.aliasHistory(name, alias), { signal }));
+    return body.history;
+  }
+
+  /** What the alias pointed at, at `at` (an ISO 8601 time). */
+  async aliasAt(name: string, alias: string, at: string, signal?: AbortSignal): Promise<AliasAtTime> {
+    return this.readJson<AliasAtTime>(await this.send('GET', paths.aliasHistory(name, alias, at), { signal }));
+  }
+
+  /** Which version each alias served, from when until when, in sequence order. */
+  async deployments(name: string, signal?: AbortSignal): Promise<DeploymentSpan[]> {
+    const body = await this.readJson<{ deployments: DeploymentSpan[] }>(await this.send('GET', paths.deployments(name), { signal }));
+    return body.deployments;
+  }
+
+  async createToken(request: CreateTokenRequest, signal?: AbortSignal): Promise<CreatedToken> {
+    return this.readJson<CreatedToken>(await this.sendJson('POST', paths.tokens(), request, signal));
+  }
+
+  async listTokens(signal?: AbortSignal): Promise<TokenInfo[]> {
+    return (await this.readJson<{ tokens: TokenInfo[] }>(await this.send('GET', paths.tokens(), { signal }))).tokens;
+  }
+
+  async revokeToken(id: string, signal?: AbortSignal): Promise<TokenInfo> {
+    return this.readJson<TokenInfo>(await this.send('DELETE', paths.token(id), { signal }));
+  }
+
+  /** One page of audit entries; `nextSeq` says where the next page starts. */
+  async auditPage(query: AuditQuery = {}, signal?: AbortSignal): Promise<AuditPage> {
+    return this.readJson<AuditPage>(await this.send('GET', paths.audit(auditParams(query)), { signal }));
+  }
+
+  /** One page of audit entries as JSON Lines, with where the next page starts (`X-Next-Seq`). */
+  async auditJsonlPage(query: AuditQuery = {}, signal?: AbortSignal): Promise<AuditJsonlPage> {
+    const path = paths.audit({ ...auditParams(query), format: 'jsonl' });
+    const res = await this.send('GET', path, { signal, headers: { Accept: 'application/x-ndjson' } });
+    const header = res.headers.get('x-next-seq');
+    let nextSeq: number | null = null;
+    if (header !== null) {
+      if (!/^[1-9][0-9]{0,15}$/.test(header)) throw new ModelgateTransferError(`GET ${path} answered with an unusable X-Next-Seq "${header.slice(0, 40)}"`);
+      nextSeq = Number(header);
+    }
+    return { text: await this.readText(res), nextSeq };
+  }
+
+  /** Recomputes the audit chain on the server; a broken chain is an answer (ok false), not an error. */
+  async verifyAudit(signal?: AbortSignal): Promise<AuditVerification> {
+    return this.readJson<AuditVerification>(await this.send('GET', paths.auditVerify(), { signal, accept: [409] }));
+  }
+
+  /** Retention and blob sweep; a dry run reports what it would delete and deletes nothing. */
+  async gc(options: { dryRun: boolean }, signal?: AbortSignal): Promise<GcReport> {
+    return this.readJson<GcReport>(await this.sendJson('POST', paths.gc(), { dryRun: options.dryRun }, signal));
   }
 
   async setAlias(name: string, alias: string, request: SetAliasRequest, signal?: AbortSignal): Promise<AliasChange> {
@@ -125,19 +223,26 @@ export class ModelgateClient {
     throw await apiErrorFrom(res, method, path);
   }
 
-  private async readJson<T>(res: Response): Promise<T> {
-    let text: string;
+  private async readText(res: Response): Promise<string> {
     try {
-      text = await res.text();
+      return await res.text();
     } catch (err) {
       throw new ModelgateTransferError(`reading the response to ${res.url} failed`, err);
     }
+  }
+
+  private async readJson<T>(res: Response): Promise<T> {
+    const text = await this.readText(res);
     try {
       return JSON.parse(text) as T;
     } catch {
       throw new ModelgateTransferError(`the server answered ${res.url} with something that is not JSON: ${text.slice(0, 200)}`);
     }
   }
+}
+
+function auditParams(query: AuditQuery): Record<string, string | number | undefined> {
+  return { model: query.model, actor: query.actor, action: query.action, fromSeq: query.fromSeq, toSeq: query.toSeq, limit: query.limit };
 }
 
 async function apiErrorFrom(res: Response, method: string, path: string): Promise<ModelgateApiError> {

@@ -69,3 +69,230 @@ export interface ByteRange {
   /** Size of the whole blob, which the server's Content-Range must repeat. */
   size: number;
 }
+
+// ---- Governance: version records, approvals, aliases over time, tokens, audit, GC ----
+
+export type VersionStatus = 'registered' | 'approved' | 'rejected' | 'deprecated';
+
+export interface DatasetRef {
+  name?: string;
+  uri?: string;
+  digest?: string;
+}
+
+export interface Lineage {
+  datasets?: DatasetRef[];
+  code?: { repo: string; commit: string };
+  /** `model@v<N>` this version was trained or fine-tuned from. */
+  parent?: string;
+  trainingRunId?: string;
+}
+
+export interface MetricValue {
+  value: number;
+  dataset?: string;
+  split?: string;
+}
+
+/** The model card; `limitations` covers known limitations and biases. */
+export interface ModelCard {
+  intendedUse?: string;
+  outOfScopeUse?: string;
+  trainingData?: string;
+  evaluation?: string;
+  limitations?: string;
+  monitoring?: string;
+  contacts?: string[];
+}
+
+/** The mutable parts of a version, as sent with a registration (metrics may be bare numbers). */
+export interface VersionRecordInput {
+  metadata?: Record<string, unknown>;
+  lineage?: Lineage;
+  metrics?: Record<string, number | MetricValue>;
+  card?: ModelCard;
+}
+
+/** A version as `GET /v1/models/{name}/versions/{n}` returns it. */
+export interface VersionDetails extends ModelVersion {
+  size: number;
+  status: VersionStatus;
+  createdById: string;
+  createdBy: string;
+  /** Protected aliases this version has ever held (such a version is kept forever). */
+  protectedAliases: string[];
+  seq: number;
+  metadata: Record<string, unknown>;
+  lineage: Lineage;
+  metrics: Record<string, MetricValue>;
+  card: ModelCard;
+}
+
+export interface Actor {
+  /** Token id, or "admin" for the bootstrap admin token. */
+  id: string;
+  name: string;
+}
+
+export interface ModelDetails {
+  name: string;
+  description: string;
+  owner: string;
+  tags: string[];
+  createdAt: string;
+  createdBy: string;
+  latestVersion: number;
+  seq: number;
+  updatedAt: string;
+  /** alias → version */
+  aliases: Record<string, number>;
+}
+
+export type Decision = 'approve' | 'reject';
+
+export interface Approval {
+  seq: number;
+  name: string;
+  version: number;
+  decision: Decision;
+  approver: Actor;
+  comment?: string;
+  at: string;
+}
+
+/** An approval as recorded, with the version's status after it. */
+export interface ApprovalResult extends Approval {
+  status: VersionStatus;
+}
+
+export interface VersionEvent {
+  seq: number;
+  name: string;
+  version: number;
+  action: 'register' | 'update' | 'approve' | 'reject';
+  actor: Actor;
+  at: string;
+  changes?: Record<string, { before: unknown; after: unknown }>;
+  comment?: string;
+}
+
+export interface VersionHistory {
+  name: string;
+  version: number;
+  events: VersionEvent[];
+  approvals: Approval[];
+}
+
+export interface AliasEvent {
+  seq: number;
+  name: string;
+  alias: string;
+  action: 'set' | 'delete' | 'rollback';
+  from: number | null;
+  to: number | null;
+  actor: Actor;
+  at: string;
+  reason?: string;
+}
+
+/** Where an alias pointed at a moment: the last change at or before it (all null if none). */
+export interface AliasAtTime {
+  name: string;
+  alias: string;
+  at: string;
+  version: number | null;
+  since: string | null;
+  seq: number | null;
+}
+
+export interface DeploymentSpan {
+  alias: string;
+  version: number;
+  from: string;
+  /** null while the alias still serves this version. */
+  until: string | null;
+  seconds: number;
+  fromSeq: number;
+  untilSeq: number | null;
+}
+
+export type Role = 'reader' | 'writer' | 'approver' | 'admin';
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  role: Role;
+  scope: string;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+/** A token just created: the only time its secret is seen. */
+export interface CreatedToken extends TokenInfo {
+  token: string;
+}
+
+export interface CreateTokenRequest {
+  name: string;
+  role: Role;
+  scope?: string;
+  /** At most one of ttlSeconds and expiresAt. */
+  ttlSeconds?: number;
+  expiresAt?: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: Actor;
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  /** Entries whose target is the model or one of its `model@…` references. */
+  model?: string;
+  /** Token id or name. */
+  actor?: string;
+  /** An exact action or a prefix (`alias` matches `alias.*`). */
+  action?: string;
+  fromSeq?: number;
+  toSeq?: number;
+  limit?: number;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  /** Where the next page starts, or null at the end. */
+  nextSeq: number | null;
+}
+
+/** One page of the audit log as JSON Lines, exactly as the server sent it. */
+export interface AuditJsonlPage {
+  text: string;
+  nextSeq: number | null;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  entries: number;
+  headSeq: number;
+  headHash: string;
+  firstBad?: { seq: number; reason: string };
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  /** Versions deleted by retention (or that would be, in a dry run). */
+  versions: { name: string; version: number; createdAt: string }[];
+  /** Blobs removed (or that would be). */
+  blobs: { digest: string; size: number }[];
+  bytes: number;
+  /** Blobs kept, by reason. */
+  kept: { young: number; pinned: number; referenced: number; changed: number };
+}

@@ -26,4 +26,24 @@ export const paths = {
   rollback: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/rollback`,
   resolve: (name: string, ref: string) => `/v1/resolve/${encodeModelName(name)}@${encodeSegment(ref)}`,
   file: (name: string, ref: string, path: string) => `/v1/models/${encodeModelName(name)}@${encodeSegment(ref)}/files/${encodeFilePath(path)}`,
+  model: (name: string) => `/v1/models/${encodeModelName(name)}`,
+  version: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}`,
+  versionHistory: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/history`,
+  approvals: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/approvals`,
+  aliasHistory: (name: string, alias: string, at?: string) =>
+    `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/history${at === undefined ? '' : `?${new URLSearchParams({ at })}`}`,
+  deployments: (name: string) => `/v1/models/${encodeModelName(name)}/deployments`,
+  tokens: () => '/v1/tokens',
+  token: (id: string) => `/v1/tokens/${encodeSegment(id)}`,
+  audit: (query: Record<string, string | number | undefined>) => withQuery('/v1/audit', query),
+  auditVerify: () => '/v1/audit/verify',
+  gc: () => '/v1/gc',
 };
+
+/** `path?k=v&…` with the defined values only (and no `?` when there are none). */
+function withQuery(path: string, query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}

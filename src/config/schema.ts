@@ -15,6 +15,14 @@ export const configSchema = z.strictObject({
   storage: z.strictObject({
     dataDir: z.string().min(1),
   }),
+  control: z.strictObject({
+    backend: z.enum(['lmdb', 'redis']),
+  }),
+  redis: z.strictObject({
+    url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+    prefix: z.string().max(100),
+    antiEntropyMs: z.coerce.number().int().min(50).max(600_000),
+  }),
   blobs: z.strictObject({
     backend: z.enum(['fs']),
     maxBlobBytes: positiveInt,
@@ -77,6 +85,10 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_MAX_JSON_BYTES: 'server.maxJsonBytes',
   MODELGATE_SHUTDOWN_GRACE_SECONDS: 'server.shutdownGraceSeconds',
   MODELGATE_DATA_DIR: 'storage.dataDir',
+  MODELGATE_CONTROL_BACKEND: 'control.backend',
+  MODELGATE_REDIS_URL: 'redis.url',
+  MODELGATE_REDIS_PREFIX: 'redis.prefix',
+  MODELGATE_ANTI_ENTROPY_MS: 'redis.antiEntropyMs',
   MODELGATE_BLOBS_BACKEND: 'blobs.backend',
   MODELGATE_MAX_BLOB_BYTES: 'blobs.maxBlobBytes',
   MODELGATE_UPLOAD_TTL_SECONDS: 'uploads.sessionTtlSeconds',

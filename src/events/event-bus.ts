@@ -2,9 +2,15 @@ import type { Change } from '../registry/types.js';
 
 export type ChangeListener = (change: Change) => void;
 
-/** Carries "sequence N changed model M" to caches and watchers. */
+/**
+ * Carries "sequence N changed model M" between nodes. Delivery is a fast path only: a bus may
+ * lose messages (Redis pub/sub across a disconnect), so it also tells its users when they should
+ * resynchronise from the authoritative store.
+ */
 export interface EventBus {
   publish(change: Change): void;
   subscribe(listener: ChangeListener): () => void;
+  /** Called when messages may have been lost (after a reconnect), once the subscription is live again. */
+  onResync(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import type { Change } from '../registry/types.js';
 import type { ChangeListener, EventBus } from './event-bus.js';
 
-/** In-process bus for a single node: delivery is synchronous, right after the commit. */
+/** In-process bus for a single node: synchronous delivery, nothing is ever lost, so never a resync. */
 export class LocalEventBus implements EventBus {
   private readonly listeners = new Set<ChangeListener>();
 
@@ -12,6 +12,10 @@ export class LocalEventBus implements EventBus {
   subscribe(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onResync(_listener: () => void): () => void {
+    return () => undefined;
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,6 @@
 import { ApiError, badRequest, conflict, notFound } from '../errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { EventBus } from '../events/event-bus.js';
 import type { AliasMove, AliasMoveResult, ControlStore, VersionPatch } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from './names.js';
 import { unmetRequirements, type AliasPolicy } from './policy.js';
@@ -43,11 +42,10 @@ export class Registry {
   constructor(
     readonly store: ControlStore,
     private readonly blobs: BlobStore,
-    private readonly bus: EventBus,
     private readonly guard: BlobGuard,
     private readonly policies: Record<string, AliasPolicy>,
   ) {
-    bus.subscribe((change) => this.cache.invalidateModel(change.model));
+    store.onChange((change) => this.cache.invalidateModel(change.model));
   }
 
   policyFor(alias: string): AliasPolicy | undefined {

@@ -108,8 +108,12 @@ export interface ControlStore extends RegistryReader {
     check: (version: Version, approvals: readonly Approval[]) => void,
   ): Promise<{ approval: Approval; version: Version; change: Change }>;
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
-  /** Calls `listener` after every committed change, local or (for a shared store) from another node. */
+  /** Calls `listener` after every change applied on this node, its own or (shared store) another node's. */
   onChange(listener: (change: Change) => void): void;
+  /** Calls `listener` after every change this node committed. */
+  onCommit(listener: (change: Change) => void): void;
+  /** Catches up with the authority (up to `seq` if given); a no-op where this store is the authority. */
+  sync(seq?: number): Promise<void>;
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;

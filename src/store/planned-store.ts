@@ -7,6 +7,7 @@ import type { Plan } from './writes.js';
 
 export abstract class PlannedStore implements ControlStore {
   private readonly listeners: ((change: Change) => void)[] = [];
+  private readonly commitListeners: ((change: Change) => void)[] = [];
 
   /** The state plans read from: the authority itself, or a replica caught up with it. */
   protected abstract readonly state: RegistryReader;
@@ -22,12 +23,23 @@ export abstract class PlannedStore implements ControlStore {
     this.listeners.push(listener);
   }
 
+  /** Calls `listener` after every change this node committed (to tell the other nodes). */
+  onCommit(listener: (change: Change) => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  /** Catches up with the authority; a no-op where this store is the authority. */
+  sync(_seq?: number): Promise<void> {
+    return Promise.resolve();
+  }
+
   protected emit(change: Change): void {
     for (const listener of this.listeners) listener(change);
   }
 
   private async run<R>(plan: (state: RegistryReader) => Plan<R>): Promise<{ result: R; change?: Change }> {
     const done = await this.commit(plan);
+    if (done.change) for (const listener of this.commitListeners) listener(done.change);
     return { result: done.result, ...(done.change ? { change: done.change } : {}) };
   }
 

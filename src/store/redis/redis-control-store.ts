@@ -1,0 +1,232 @@
+// ControlStore shared through Redis by several gateway nodes.
+//
+// Redis holds the authority: the global sequence, the registry's tables as hashes, and a stream
+// with one entry per committed mutation (its writes). Each node keeps an LMDB replica that serves
+// every read and is brought up to date by replaying the stream in sequence order.
+//
+// A commit is optimistic: catch the replica up, WATCH the sequence key, check it still equals the
+// replica's, run the pure plan against the replica, then MULTI/EXEC the writes, the new sequence
+// and the stream entry. Any other node's commit changes the sequence, so EXEC fails and the plan
+// is re-run on fresher state: compare-and-set, gates and duplicate checks hold across nodes.
+import { Redis } from 'ioredis';
+import { ApiError } from '../../errors.js';
+import { logger } from '../../log.js';
+import type { RegistryReader } from '../control-store.js';
+import { LmdbState } from '../lmdb/lmdb-state.js';
+import { PlannedStore } from '../planned-store.js';
+import type { Batch, Plan } from '../writes.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix: string;
+  dataDir: string;
+  /** How often a node checks, without any notice, whether it is behind (the backstop for lost messages). */
+  antiEntropyMs: number;
+}
+
+const PAGE = 500;
+const MAX_ATTEMPTS = 100;
+
+export class RedisControlStore extends PlannedStore {
+  protected readonly state: LmdbState;
+  private readonly keys: { seq: string; log: string; settings: string; table: (t: string) => string };
+  private readonly settings = new Map<string, unknown>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  /** Set when Redis is behind this replica (it lost acknowledged writes): writes stop until an operator acts. */
+  private diverged: string | null = null;
+
+  private constructor(
+    private readonly cmd: Redis,
+    private readonly tx: Redis,
+    private readonly options: RedisStoreOptions,
+  ) {
+    super();
+    this.state = new LmdbState(options.dataDir);
+    const p = options.prefix;
+    this.keys = { seq: `${p}seq`, log: `${p}log`, settings: `${p}settings`, table: (t) => `${p}t:${t}` };
+  }
+
+  static async open(options: RedisStoreOptions): Promise<RedisControlStore> {
+    const common = {
+      lazyConnect: true,
+      // Fail fast while Redis is away: writes answer 503 at once and reads never touch Redis.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 3000,
+      retryStrategy: (n: number) => Math.min(50 * n, 1000),
+    };
+    const cmd = new Redis(options.url, { ...common, connectionName: 'modelgate-cmd' });
+    const tx = new Redis(options.url, { ...common, connectionName: 'modelgate-tx' });
+    cmd.on('error', (err) => logger.debug({ err: err.message }, 'redis command connection error'));
+    tx.on('error', (err) => logger.debug({ err: err.message }, 'redis transaction connection error'));
+    const store = new RedisControlStore(cmd, tx, options);
+    await Promise.all([cmd.connect().catch(() => undefined), tx.connect().catch(() => undefined)]);
+    try {
+      await store.checkPersistence();
+      await store.loadSettings();
+      await store.sync();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'redis unreachable at start: serving reads from the local replica, retrying in the background');
+    }
+    store.timer = setInterval(() => {
+      store.sync().catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'anti-entropy pass failed'));
+    }, options.antiEntropyMs);
+    store.timer.unref();
+    return store;
+  }
+
+  /** Brings the replica up to the authority's sequence; `seq` (from a notice) lets it skip a needless round trip. */
+  override sync(seq?: number): Promise<void> {
+    if (seq !== undefined && seq <= this.state.currentSeq()) return Promise.resolve();
+    return this.exclusive(() => this.catchUp());
+  }
+
+  protected commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>> {
+    return this.exclusive(async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        try {
+          await this.catchUp();
+          if (this.diverged) throw new ApiError(503, 'CONTROL_PLANE_DIVERGED', this.diverged);
+          await this.tx.watch(this.keys.seq);
+          const authority = Number((await this.tx.get(this.keys.seq)) ?? 0);
+          if (authority !== this.state.currentSeq()) {
+            await this.tx.unwatch();
+            continue;
+          }
+          let planned: Plan<R>;
+          try {
+            planned = plan(this.state);
+          } catch (err) {
+            await this.tx.unwatch();
+            throw err;
+          }
+          if (planned.writes.length === 0) {
+            await this.tx.unwatch();
+            return planned;
+          }
+          const batch: Batch = { seq: authority + 1, writes: planned.writes, ...(planned.change ? { change: planned.change } : {}) };
+          const multi = this.tx.multi();
+          multi.set(this.keys.seq, batch.seq);
+          for (const w of batch.writes) {
+            const field = JSON.stringify(w.key);
+            if (w.value === undefined) multi.hdel(this.keys.table(w.table), field);
+            else multi.hset(this.keys.table(w.table), field, JSON.stringify(w.value));
+          }
+          multi.xadd(this.keys.log, `${batch.seq}-1`, 'b', JSON.stringify(batch));
+          const results = await multi.exec();
+          if (results === null) continue;
+          const failed = results.find(([err]) => err);
+          if (failed) throw failed[0];
+          await this.applyLocal([batch]);
+          return planned;
+        } catch (err) {
+          if (err instanceof ApiError) throw err;
+          throw unavailable(err);
+        }
+      }
+      throw new ApiError(503, 'CONTROL_PLANE_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting attempts; retry`);
+    });
+  }
+
+  getSetting(key: string): unknown {
+    return this.settings.get(key);
+  }
+
+  /** Cluster-wide settings (the bootstrap admin token hash): the first node to set one wins. */
+  async putSetting(key: string, value: unknown): Promise<void> {
+    try {
+      await this.cmd.hsetnx(this.keys.settings, key, JSON.stringify(value));
+      await this.loadSettings();
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.queue.catch(() => undefined);
+    this.cmd.disconnect();
+    this.tx.disconnect();
+    await this.state.close();
+  }
+
+  /** Local upload sessions and the like live beside the replica; they are not shared. */
+  openTable<V>(name: string) {
+    return this.state.openTable<V>(name);
+  }
+
+  private async loadSettings(): Promise<void> {
+    const all = await this.cmd.hgetall(this.keys.settings);
+    for (const [k, v] of Object.entries(all)) this.settings.set(k, JSON.parse(v));
+  }
+
+  private async catchUp(): Promise<void> {
+    for (;;) {
+      const from = this.state.currentSeq() + 1;
+      const entries = (await this.cmd.xrange(this.keys.log, `${from}-0`, '+', 'COUNT', PAGE)) as [string, string[]][];
+      if (entries.length === 0) break;
+      const batches = entries.map(([, fields]) => JSON.parse(fields[1]!) as Batch);
+      await this.applyLocal(batches);
+      if (entries.length < PAGE) break;
+    }
+    const authority = Number((await this.cmd.get(this.keys.seq)) ?? 0);
+    const local = this.state.currentSeq();
+    if (authority < local) {
+      this.diverged = `Redis is at sequence ${authority} but this node has applied ${local}: Redis lost acknowledged writes (check its persistence). Writes are refused until it is restored.`;
+      logger.error({ authority, local }, this.diverged);
+    } else if (authority > local) {
+      throw new Error(`the Redis log ends at ${local} but the sequence is ${authority}: the log is missing entries`);
+    } else this.diverged = null;
+  }
+
+  /** Applies batches in sequence order in one LMDB transaction, then tells listeners. */
+  private async applyLocal(batches: Batch[]): Promise<void> {
+    const applied = (await this.state.root.transaction(() => {
+      const done: Batch[] = [];
+      for (const batch of batches) {
+        const expected = this.state.currentSeq() + 1;
+        if (batch.seq < expected) continue;
+        if (batch.seq > expected) break;
+        this.state.apply(batch.writes);
+        done.push(batch);
+      }
+      return done;
+    })) as Batch[];
+    const first = batches[0];
+    if (first && applied.length === 0 && first.seq > this.state.currentSeq() + 1) {
+      throw new Error(`replication gap: the next log entry is ${first.seq} but the replica is at ${this.state.currentSeq()}`);
+    }
+    for (const batch of applied) if (batch.change) this.emit(batch.change);
+  }
+
+  private async checkPersistence(): Promise<void> {
+    try {
+      const [, appendonly] = (await this.cmd.config('GET', 'appendonly')) as string[];
+      const [, appendfsync] = (await this.cmd.config('GET', 'appendfsync')) as string[];
+      if (appendonly !== 'yes' || appendfsync !== 'always') {
+        logger.warn(
+          { appendonly, appendfsync },
+          'Redis may lose acknowledged writes: run it with appendonly yes and appendfsync always (or replicas and WAIT); see README "Running several nodes"',
+        );
+      }
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not read the Redis persistence settings (CONFIG GET refused?); make sure acknowledged writes are durable');
+    }
+  }
+
+  /** One replica operation at a time on this node: commits and catch-ups never interleave. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function unavailable(err: unknown): ApiError {
+  return new ApiError(
+    503,
+    'CONTROL_PLANE_UNAVAILABLE',
+    `the shared control plane (Redis) is unreachable, so writes are refused; reads continue from this node's replica (${(err as Error).message})`,
+  );
+}
