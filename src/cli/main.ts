@@ -10,6 +10,14 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   resolve: () => import('./commands/resolve.js'),
   alias: () => import('./commands/alias.js'),
   rollback: () => import('./commands/rollback.js'),
+  show: () => import('./commands/show.js'),
+  approve: () => import('./commands/approve.js'),
+  reject: () => import('./commands/reject.js'),
+  history: () => import('./commands/history.js'),
+  deployments: () => import('./commands/deployments.js'),
+  token: () => import('./commands/token.js'),
+  audit: () => import('./commands/audit.js'),
+  gc: () => import('./commands/gc.js'),
 };
 
 const usage = `usage: modelgate <command> [options]
@@ -17,10 +25,21 @@ const usage = `usage: modelgate <command> [options]
 commands:
   serve                         run the gateway (--host, --port, --data-dir, --config)
   push <dir> <name> [--alias a] upload a model directory and register a version
+       [--metadata FILE]        (with metadata, lineage, metrics, card from JSON or YAML)
   pull <name@ref> [dir]         download a version, verified, resumable
   resolve <name@ref>            show which version and files a reference points at
+  show <name@ref>               show a version's record, model card, aliases and approvals
   alias set <name@alias> <ver>  point an alias at a version
   rollback <name@alias>         move an alias back to its previous version
+  approve <name> <version>      approve a version (--comment c)
+  reject <name> <version>       reject a version for good (--comment c)
+  history <name@alias>          an alias's timeline, or where it pointed --at a time
+  deployments <name>            which version each alias served, from when until when
+  token create|list|revoke      manage access tokens (admin)
+  audit verify|list|export      verify, read and export the audit log
+  gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
+
+Run "modelgate <command> --help" for a command's options.
 
 client options: --server URL (or MODELGATE_URL), --token T (or MODELGATE_TOKEN), --json
 `;

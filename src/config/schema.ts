@@ -31,6 +31,11 @@ export const configSchema = z.strictObject({
     sessionTtlSeconds: positiveInt,
     sweepIntervalSeconds: positiveInt,
   }),
+  watch: z
+    .strictObject({
+      maxBackpressureBytes: z.coerce.number().int().min(1024),
+    })
+    .default({ maxBackpressureBytes: 1048576 }),
   hashing: z.strictObject({
     threads: positiveInt.max(64),
   }),
@@ -94,6 +99,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_UPLOAD_TTL_SECONDS: 'uploads.sessionTtlSeconds',
   MODELGATE_UPLOAD_SWEEP_SECONDS: 'uploads.sweepIntervalSeconds',
   MODELGATE_HASH_THREADS: 'hashing.threads',
+  MODELGATE_WATCH_MAX_BACKPRESSURE: 'watch.maxBackpressureBytes',
   MODELGATE_LOG_LEVEL: 'log.level',
   MODELGATE_ADMIN_TOKEN: 'auth.adminToken',
   MODELGATE_RETENTION_DAYS: 'retention.unprotectedVersionDays',

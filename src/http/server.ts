@@ -12,6 +12,7 @@ import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResolveRoutes } from './routes/resolve.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import { registerWatchRoutes } from './routes/watch.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 
 export interface HttpServer {
@@ -30,6 +31,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerTokenRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
+  registerWatchRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
     app.any(pattern, route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])));

@@ -1,7 +1,7 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import type { AliasChange, FileEntry, ModelgateClient } from '../../client/index.js';
+import type { AliasChange, FileEntry, ModelgateClient, VersionRecordInput } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
 import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -9,18 +9,21 @@ import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress } from '../progress.js';
+import { readMetadataFile, recordDifferences } from '../push/metadata-file.js';
 import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
 import { uploadFile, type BlobSource } from '../push/upload-file.js';
 import { checkAlias, checkModelName } from '../reference.js';
 import { sha256File } from '../sha256-file.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate push <dir> <name> [--alias a] [--concurrency n]
+const usage = `usage: modelgate push <dir> <name> [--alias a] [--metadata FILE] [--concurrency n]
 
 Uploads every regular file under <dir> (symlinks are skipped) and registers them as a new
 version of <name>; files the server already has are not uploaded again.
 
   --alias a         point alias a at the new version
+  --metadata FILE   JSON or YAML with any of metadata, lineage, metrics, card, registered with
+                    the version (checked before anything is uploaded)
   --concurrency n   files hashed and uploaded in parallel (default 4)
 
 ${clientOptionsHelp}`;
@@ -30,7 +33,7 @@ const DEFAULT_CONCURRENCY = 4;
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine({
     args: argv,
-    options: { ...clientOptions, alias: { type: 'string' }, concurrency: { type: 'string' } },
+    options: { ...clientOptions, alias: { type: 'string' }, metadata: { type: 'string' }, concurrency: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   });
@@ -43,9 +46,16 @@ export async function run(argv: string[]): Promise<number> {
   checkModelName(name);
   const alias = values.alias === undefined ? undefined : checkAlias(values.alias);
   const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
+  const record = values.metadata === undefined ? undefined : await readMetadataFile(values.metadata);
   const client = clientFromOptions(values);
 
-  const result = await withUserErrors(() => push(client, { dir, name, alias, concurrency }));
+  const result = await withUserErrors(() => push(client, { dir, name, alias, concurrency, record }));
+  if (result.recordNotApplied) {
+    process.stderr.write(
+      `modelgate: warning: the metadata file was not applied: ${result.name}@v${result.version} already had exactly these files ` +
+        `and keeps its own ${result.recordNotApplied.join(', ')}\n`,
+    );
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
@@ -60,6 +70,8 @@ interface PushRequest {
   name: string;
   alias?: string;
   concurrency: number;
+  /** Sent with the registration (from --metadata). */
+  record?: VersionRecordInput;
 }
 
 interface PushResult {
@@ -76,6 +88,8 @@ interface PushResult {
   /** Distinct blobs the server already had. */
   skipped: number;
   alias?: AliasChange;
+  /** Fields of --metadata that an already registered version holds differently (and keeps). */
+  recordNotApplied?: string[];
   seconds: number;
 }
 
@@ -96,8 +110,9 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     progress.finish();
   }
 
-  const registered = await client.registerVersion(request.name, entries);
+  const registered = await client.registerVersion(request.name, entries, request.record);
   const { version } = registered;
+  const notApplied = !registered.created && request.record ? recordDifferences(request.record, version) : [];
   const aliasChange = request.alias === undefined ? undefined : await client.setAlias(request.name, request.alias, { version: version.version });
   return {
     name: version.name,
@@ -110,6 +125,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     uploadedBytes,
     skipped: blobs.length - missing.length,
     ...(aliasChange ? { alias: aliasChange } : {}),
+    ...(notApplied.length > 0 ? { recordNotApplied: notApplied } : {}),
     seconds: Math.round(performance.now() - started) / 1000,
   };
 }

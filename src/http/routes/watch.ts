@@ -1,0 +1,118 @@
+// GET /v1/watch (WebSocket): a client names models (or none: every model its token may read),
+// first receives their current aliases, then every change with its sequence number. Reconnecting
+// with `since=<last seq>` replays what it missed from the audit log instead. Delivery uses uWS
+// topics, one per model; a client too slow to keep up is dropped at the backpressure limit
+// rather than allowed to grow the server's memory.
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { Principal } from '../../auth/principal.js';
+import { scopeMatches } from '../../auth/scope.js';
+import { ApiError, badRequest } from '../../errors.js';
+import { logger } from '../../log.js';
+import { changeMessage } from '../../registry/change-feed.js';
+import { assertModelName } from '../../registry/names.js';
+import type { AppContext } from '../app-context.js';
+import { statusLine } from '../status.js';
+
+interface WatchState {
+  principal: Principal;
+  models: string[] | null;
+  since: number | null;
+}
+
+const MAX_REPLAY = 10_000;
+const topic = (model: string) => `model:${model}`;
+
+export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
+  /** Sockets watching "everything in scope": new models get subscribed as they appear. */
+  const watchAll = new Set<WebSocket<WatchState>>();
+
+  app.ws<WatchState>('/v1/watch', {
+    maxPayloadLength: 16 * 1024,
+    maxBackpressure: ctx.config.watch.maxBackpressureBytes,
+    closeOnBackpressureLimit: 1,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      try {
+        const query = new URLSearchParams(req.getQuery() ?? '');
+        const header = req.getHeader('authorization') || (query.get('access_token') ? `Bearer ${query.get('access_token')}` : '');
+        const principal = ctx.auth.authenticate(header);
+        ctx.auth.authorize(principal, 'reader', null, 'watch');
+        const named = query.get('models');
+        const models = named ? [...new Set(named.split(',').filter(Boolean).map((m) => assertModelName(m)))] : null;
+        for (const m of models ?? []) ctx.auth.authorize(principal, 'reader', m, 'watch');
+        const sinceText = query.get('since');
+        if (sinceText !== null && !/^[0-9]{1,15}$/.test(sinceText)) throw badRequest('SEQ_INVALID', 'since must be a sequence number');
+        res.upgrade<WatchState>({ principal, models, since: sinceText === null ? null : Number(sinceText) }, key, protocol, extensions, context);
+      } catch (err) {
+        const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
+        res.writeStatus(statusLine(api.status));
+        for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
+        res.writeHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ error: { code: api.code, message: api.message } }));
+      }
+    },
+    open: (ws) => {
+      const state = ws.getUserData();
+      const visible = (m: string) => scopeMatches(state.principal.scope, m);
+      if (state.models) for (const m of state.models) ws.subscribe(topic(m));
+      else {
+        watchAll.add(ws);
+        for (const m of allModels(ctx)) if (visible(m)) ws.subscribe(topic(m));
+      }
+      // Subscribed first, then the state: nothing committed in between can be missed.
+      const wanted = (m: string) => (state.models ? state.models.includes(m) : visible(m));
+      const head = ctx.store.currentSeq();
+      if (state.since !== null && head - state.since <= MAX_REPLAY) {
+        for (let seq = state.since + 1; seq <= head; seq += 1000) {
+          for (const entry of ctx.store.auditEntries(seq, Math.min(1000, head - seq + 1))) {
+            const msg = changeMessage(entry, ctx.store);
+            if (msg && wanted(msg.model)) ws.send(JSON.stringify(msg));
+          }
+        }
+        ws.send(JSON.stringify({ type: 'ready', seq: head, replayed: true }));
+        return;
+      }
+      const models: Record<string, Record<string, { version: number; digest: string | null; seq: number }>> = {};
+      for (const m of state.models ?? allModels(ctx).filter(visible)) {
+        models[m] = Object.fromEntries(
+          ctx.store.listAliases(m).map((a) => [a.alias, { version: a.version, digest: ctx.store.getVersion(m, a.version)?.digest ?? null, seq: a.seq }]),
+        );
+      }
+      ws.send(JSON.stringify({ type: 'snapshot', seq: head, models, ...(state.since !== null ? { reset: true } : {}) }));
+    },
+    close: (ws) => {
+      watchAll.delete(ws);
+    },
+    message: (ws) => {
+      // The stream is one-way; clients have nothing to say.
+      ws.end(1003, 'this endpoint sends only');
+    },
+  });
+
+  ctx.store.onChange((change) => {
+    if (!change.model) return;
+    const entry = ctx.store.auditEntries(change.seq, 1)[0];
+    const msg = entry && entry.seq === change.seq ? changeMessage(entry, ctx.store) : null;
+    if (!msg) return;
+    const t = topic(msg.model);
+    for (const ws of watchAll) {
+      if (!ws.isSubscribed(t) && scopeMatches(ws.getUserData().principal.scope, msg.model)) ws.subscribe(t);
+    }
+    if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
+  });
+}
+
+function allModels(ctx: AppContext): string[] {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const page = ctx.store.listModels({ cursor, limit: 1000 });
+    names.push(...page.items.map((m) => m.name));
+    if (!page.nextCursor) return names;
+    cursor = page.nextCursor;
+  }
+}

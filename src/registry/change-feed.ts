@@ -1,0 +1,44 @@
+// What watchers receive: one message per committed change, built from its audit entry, which is
+// the one record every sequence number has. Live delivery and replay after a reconnect therefore
+// produce the same messages.
+import type { RegistryReader } from '../store/control-store.js';
+import type { AuditEntry } from './types.js';
+
+export interface ChangeMessage {
+  type: 'change';
+  seq: number;
+  model: string;
+  action: string;
+  at: string;
+  actor: string;
+  alias?: string;
+  version?: number | null;
+  previous?: number | null;
+  digest?: string | null;
+}
+
+const WATCHED = /^(alias|version|model)\./;
+
+/** The change message for an audit entry, or null for entries watchers do not see (tokens, refusals, GC). */
+export function changeMessage(entry: AuditEntry, state: RegistryReader): ChangeMessage | null {
+  if (!WATCHED.test(entry.action)) return null;
+  const at = entry.target.indexOf('@');
+  const model = at < 0 ? entry.target : entry.target.slice(0, at);
+  const base: ChangeMessage = { type: 'change', seq: entry.seq, model, action: entry.action, at: entry.at, actor: entry.actor.name };
+  const ref = at < 0 ? '' : entry.target.slice(at + 1);
+  if (entry.action.startsWith('alias.')) {
+    const to = (entry.details.to as number | null | undefined) ?? null;
+    return {
+      ...base,
+      alias: ref,
+      version: to,
+      previous: (entry.details.from as number | null | undefined) ?? null,
+      digest: to === null ? null : (state.getVersion(model, to)?.digest ?? null),
+    };
+  }
+  if (entry.action.startsWith('version.')) {
+    const version = Number(ref.slice(1));
+    return { ...base, version, digest: (entry.details.digest as string | undefined) ?? state.getVersion(model, version)?.digest ?? null };
+  }
+  return base;
+}
