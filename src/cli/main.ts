@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   token: () => import('./commands/token.js'),
   audit: () => import('./commands/audit.js'),
   gc: () => import('./commands/gc.js'),
+  watch: () => import('./commands/watch.js'),
 };
 
 const usage = `usage: modelgate <command> [options]
@@ -38,6 +39,7 @@ commands:
   token create|list|revoke      manage access tokens (admin)
   audit verify|list|export      verify, read and export the audit log
   gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
+  watch [<name> …]              follow alias and version changes live (reconnects, resumes)
 
 Run "modelgate <command> --help" for a command's options.
 

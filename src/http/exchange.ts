@@ -28,6 +28,8 @@ export class Exchange {
   aborted = false;
   /** Set once the caller is authenticated, so refusals can be attributed. */
   principal: Principal | null = null;
+  /** The model the request is about, once known: refusals are filed under it in the audit log. */
+  model: string | null = null;
   /** Status line and headers have gone out; an error now can only cut the connection. */
   headersSent = false;
   finished = false;

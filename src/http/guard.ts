@@ -9,6 +9,7 @@ import type { Exchange } from './exchange.js';
 export function guard(ctx: AppContext, x: Exchange, role: Role, model: string | null, what: string): Principal {
   const principal = ctx.auth.authenticate(x.headers.authorization);
   x.principal = principal;
+  if (model !== null) x.model = model;
   ctx.auth.authorize(principal, role, model, what);
   return principal;
 }

@@ -17,9 +17,10 @@ export function shouldAudit(method: string, err: ApiError): boolean {
 }
 
 /** Appends the refusal; resolves (never rejects) once it is committed or has failed and been logged. */
-export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError): Promise<void> {
+export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError, model: string | null = null): Promise<void> {
+  const details = { method, path: path.slice(0, 300), status: err.status, code: err.code, message: err.message.slice(0, 500) };
   return store
-    .appendAudit(`denied.${route}`, path.slice(0, 300), { method, status: err.status, code: err.code, message: err.message.slice(0, 500) }, { id: actor.id, name: actor.name })
+    .appendAudit(`denied.${route}`, model ?? path.slice(0, 300), details, { id: actor.id, name: actor.name })
     .then(
       () => undefined,
       (e: unknown) => logger.error({ err: e }, 'could not audit a refused request'),
@@ -35,6 +36,6 @@ export function refusalActor(method: string, err: ApiError, principal: Actor | n
 export function refusalAuditor(store: ControlStore) {
   return (x: Exchange, err: ApiError): Promise<void> | undefined => {
     const actor = refusalActor(x.method, err, x.principal);
-    return actor ? auditRefusal(store, actor, x.route, x.method, x.path, err) : undefined;
+    return actor ? auditRefusal(store, actor, x.route, x.method, x.path, err, x.model) : undefined;
   };
 }

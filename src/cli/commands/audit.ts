@@ -116,7 +116,7 @@ async function list(argv: string[]): Promise<number> {
   }
   if (page.entries.length === 0) process.stdout.write('no matching audit entries\n');
   else process.stdout.write(renderTable(['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'DETAILS'], page.entries.map(entryRow)));
-  if (page.nextSeq !== null) process.stderr.write(`modelgate: more entries follow: continue with --from-seq ${page.nextSeq}\n`);
+  if (page.nextSeq !== null) process.stderr.write(`modelgate: the page is full; more entries may follow from --from-seq ${page.nextSeq}\n`);
   return 0;
 }
 

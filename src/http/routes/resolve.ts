@@ -21,9 +21,11 @@ export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void 
     const head = req.getMethod() === 'head';
     const method = head ? 'HEAD' : 'GET';
     let principal: Principal | null = null;
+    let model: string | null = null;
     try {
       principal = ctx.auth.authenticate(req.getHeader('authorization'));
       const { name, ref } = parseReference(decode(req.getUrl().slice(PREFIX.length)));
+      model = name;
       ctx.auth.authorize(principal, 'reader', name, 'resolve');
       const r = ctx.registry.resolveOrThrow(name, ref);
       const status = etagMatches(req.getHeader('if-none-match'), r.etag) ? 304 : 200;
@@ -53,7 +55,7 @@ export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void 
       const url = req.getUrl();
       let aborted = false;
       res.onAborted(() => (aborted = true));
-      void auditRefusal(ctx.store, actor, 'resolve', method, url, failure).then(() => {
+      void auditRefusal(ctx.store, actor, 'resolve', method, url, failure, model).then(() => {
         if (!aborted) res.cork(respond);
       });
     }
