@@ -101,3 +101,29 @@ test('bad credentials and out-of-scope models are refused before the upgrade', a
   await assert.rejects(watch('?models=Not..Valid'), /HTTP 400/);
   await assert.rejects(watch('?since=abc'), /HTTP 400/);
 });
+
+test('modelgate watch prints the state, then changes as they are committed', async () => {
+  const { spawn } = await import('node:child_process');
+  const { CLI } = await import('./harness/server.js');
+  const child = spawn(process.execPath, [CLI, 'watch', 'watch/b', '--json'], {
+    env: { ...process.env, MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: any[] = [];
+  let buffered = '';
+  child.stdout.on('data', (c: Buffer) => {
+    buffered += c.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop()!;
+    for (const p of parts) if (p) lines.push(JSON.parse(p));
+  });
+  try {
+    await waitFor(() => lines.length >= 1, 5000, 'the snapshot line');
+    assert.equal(lines[0].type, 'snapshot');
+    const moved = await api(server, 'PUT', '/v1/models/watch/b/aliases/shadow', { version: 1 });
+    await waitFor(() => lines.some((l) => l.type === 'change' && l.alias === 'shadow'), 5000, 'the change line');
+    assert.equal(lines.find((l) => l.alias === 'shadow').seq, moved.json.seq);
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
