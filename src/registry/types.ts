@@ -167,3 +167,14 @@ export interface TokenRecord {
   /** sha256 of the secret, hex. The secret itself is never stored. */
   hash: string;
 }
+
+/** An OCI manifest pushed by a client for a version; its bytes are kept as a blob under `digest`. */
+export interface ManifestRecord {
+  name: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  version: number;
+  createdAt: string;
+  createdBy: string;
+}

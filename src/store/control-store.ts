@@ -10,6 +10,7 @@ import type {
   AuditEntry,
   Change,
   FileEntry,
+  ManifestRecord,
   Model,
   ModelInfo,
   Page,
@@ -71,6 +72,10 @@ export interface RegistryReader {
   getModel(name: string): Model | undefined;
   getVersion(name: string, version: number): Version | undefined;
   getVersionByDigest(name: string, digest: string): Version | undefined;
+  /** The version whose digest starts with sha256:<hexPrefix> (Hugging Face commit ids are 40 of its hex digits). */
+  getVersionByDigestPrefix(name: string, hexPrefix: string): Version | undefined;
+  getManifest(name: string, digest: string): ManifestRecord | undefined;
+  listManifests(name: string): ManifestRecord[];
   getAlias(name: string, alias: string): AliasPointer | undefined;
   listAliases(name: string): AliasPointer[];
   listModels(query: ListModelsQuery): Page<Model>;
@@ -116,6 +121,8 @@ export interface ControlStore extends RegistryReader {
   sync(seq?: number): Promise<void>;
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
+  /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */
+  recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Promise<{ manifest: ManifestRecord; change?: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */

@@ -1,6 +1,6 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
-import type { Actor, Approval, Change, ModelInfo, TokenRecord, Version } from '../registry/types.js';
+import type { Actor, Approval, Change, ManifestRecord, ModelInfo, TokenRecord, Version } from '../registry/types.js';
 import type { AliasMove, ControlStore, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
 import * as plans from './plans.js';
 import type { Plan } from './writes.js';
@@ -48,6 +48,9 @@ export abstract class PlannedStore implements ControlStore {
   getModel(name: string) { return this.state.getModel(name); }
   getVersion(name: string, version: number) { return this.state.getVersion(name, version); }
   getVersionByDigest(name: string, digest: string) { return this.state.getVersionByDigest(name, digest); }
+  getVersionByDigestPrefix(name: string, hexPrefix: string) { return this.state.getVersionByDigestPrefix(name, hexPrefix); }
+  getManifest(name: string, digest: string) { return this.state.getManifest(name, digest); }
+  listManifests(name: string) { return this.state.listManifests(name); }
   getAlias(name: string, alias: string) { return this.state.getAlias(name, alias); }
   listAliases(name: string) { return this.state.listAliases(name); }
   listModels(query: Parameters<RegistryReader['listModels']>[0]) { return this.state.listModels(query); }
@@ -105,6 +108,11 @@ export abstract class PlannedStore implements ControlStore {
   async deleteVersion(name: string, version: number, reason: string, actor: Actor) {
     const { change } = await this.run((s) => plans.planDeleteVersion(s, name, version, reason, actor));
     return { change: change! };
+  }
+
+  async recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planRecordManifest(s, record, actor));
+    return { manifest: result, ...(change ? { change } : {}) };
   }
 
   async createToken(record: TokenRecord, actor: Actor): Promise<void> {

@@ -8,6 +8,7 @@ import type {
   AliasPointer,
   Approval,
   AuditEntry,
+  ManifestRecord,
   Model,
   ModelInfo,
   TokenRecord,
@@ -273,4 +274,25 @@ export function planRevokeToken(state: RegistryReader, id: string, actor: Actor)
 export function planAudit(state: RegistryReader, action: string, target: string, details: Record<string, unknown>, actor: Actor): Plan<number> {
   const { seq, at } = next(state);
   return { result: seq, writes: sequenceWrites(state, seq, at, actor, action, target, details), change: { seq, model: '', kind: 'audit' } };
+}
+
+export function planRecordManifest(state: RegistryReader, input: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Plan<ManifestRecord> {
+  requireVersion(state, input.name, input.version);
+  const existing = state.getManifest(input.name, input.digest);
+  if (existing) {
+    if (existing.version !== input.version) {
+      throw conflict('MANIFEST_CONFLICT', `manifest ${input.digest} already belongs to ${input.name}@v${existing.version}`);
+    }
+    return { result: existing, writes: [] };
+  }
+  const { seq, at } = next(state);
+  const manifest: ManifestRecord = { ...input, createdAt: at, createdBy: actor.name };
+  return {
+    result: manifest,
+    writes: [
+      { table: 'manifests', key: [input.name, input.digest], value: manifest },
+      ...sequenceWrites(state, seq, at, actor, 'manifest.push', `${input.name}@v${input.version}`, { digest: input.digest, mediaType: input.mediaType, size: input.size }),
+    ],
+    change: { seq, model: input.name, kind: 'version', version: input.version },
+  };
 }

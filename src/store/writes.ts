@@ -14,6 +14,7 @@ export const TABLES = [
   'blobRefs',
   'tokens',
   'audit',
+  'manifests',
 ] as const;
 export type Table = (typeof TABLES)[number];
 

@@ -4,7 +4,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../../registry/audit-chain.js';
-import type { AliasEvent, AliasPointer, Approval, AuditEntry, Model, Page, TokenRecord, Version, VersionEvent } from '../../registry/types.js';
+import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../../registry/types.js';
 import type { ListModelsQuery, RegistryReader } from '../control-store.js';
 import { TABLES, type Key, type Table, type Write } from '../writes.js';
 
@@ -23,6 +23,7 @@ const DB_NAMES: Record<Table, string> = {
   blobRefs: 'blob-refs',
   tokens: 'tokens',
   audit: 'audit',
+  manifests: 'manifests',
 };
 
 export class LmdbState implements RegistryReader {
@@ -84,6 +85,23 @@ export class LmdbState implements RegistryReader {
   getVersionByDigest(name: string, digest: string): Version | undefined {
     const n = this.get<number>('versionDigests', [name, digest]);
     return n === undefined ? undefined : this.getVersion(name, n);
+  }
+
+  getVersionByDigestPrefix(name: string, hexPrefix: string): Version | undefined {
+    const start = `sha256:${hexPrefix}`;
+    for (const { key, value } of this.dbs.versionDigests.getRange({ start: [name, start], end: [name, `${start}\uffff`], limit: 1 })) {
+      const digest = (key as [string, string])[1];
+      if (digest.startsWith(start)) return this.getVersion(name, value as number);
+    }
+    return undefined;
+  }
+
+  getManifest(name: string, digest: string): ManifestRecord | undefined {
+    return this.get('manifests', [name, digest]);
+  }
+
+  listManifests(name: string): ManifestRecord[] {
+    return this.range('manifests', [name, ''], [name, '\uffff']);
   }
 
   getAlias(name: string, alias: string): AliasPointer | undefined {

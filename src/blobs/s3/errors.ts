@@ -1,0 +1,98 @@
+// Which S3 failures are worth another try, and the backoff loop that tries again.
+// The SDK already retries a request that failed before its response arrived; these helpers are
+// for what it cannot see: a response body that broke off mid-stream, and calls we chain ourselves.
+
+interface SdkLikeError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+  cause?: unknown;
+}
+
+const TRANSIENT_NAMES = new Set([
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+  'ThrottlingException',
+  'TimeoutError',
+  'AbortError',
+]);
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+]);
+
+/** A ranged body that ended before the bytes its Content-Range promised (the connection dropped). */
+export class ShortBodyError extends Error {
+  readonly code = 'S3_SHORT_BODY';
+}
+
+/** The object no longer matches what `open` saw (its size changed): not retried. */
+export class BlobChangedError extends Error {
+  readonly code = 'BLOB_CHANGED';
+}
+
+export function statusOf(err: unknown): number | undefined {
+  return (err as SdkLikeError | null)?.$metadata?.httpStatusCode;
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as SdkLikeError | null;
+  return statusOf(err) === 404 || e?.name === 'NotFound' || e?.name === 'NoSuchKey';
+}
+
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ShortBodyError) return true;
+  if (err instanceof BlobChangedError) return false;
+  const e = err as SdkLikeError | null;
+  if (!e || typeof e !== 'object') return false;
+  const status = statusOf(err);
+  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true;
+  if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  if (e.code && TRANSIENT_CODES.has(e.code)) return true;
+  // Node reports a response torn down mid-body as a plain Error('aborted') or 'socket hang up'.
+  if (e.message === 'aborted' || e.message === 'socket hang up' || e.message === 'Premature close') return true;
+  if (e.$retryable) return true;
+  return e.cause !== undefined && e.cause !== err && isTransient(e.cause);
+}
+
+export interface RetryOptions {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** Delay before the second try; doubles each time, with jitter. */
+  baseDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
+
+export function backoffDelay(attempt: number, opts: RetryOptions): number {
+  const ceiling = opts.baseDelayMs * 2 ** (attempt - 1);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn` until it succeeds, fails for a non-transient reason, or runs out of tries. */
+export async function withRetries<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= opts.attempts || !isTransient(err)) throw err;
+      await sleep(backoffDelay(attempt, opts));
+    }
+  }
+}

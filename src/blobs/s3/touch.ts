@@ -1,0 +1,51 @@
+// Marks an existing object as freshly written. S3 has no utime: copying an object onto itself with
+// replaced metadata is the one way to move its LastModified, which is what garbage collection
+// compares with its cutoff (a re-upload of a blob must not lose it to a concurrent sweep).
+// CopyObject takes sources up to 5 GiB; larger objects are copied part by part (UploadPartCopy).
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { withRetries } from './errors.js';
+
+const MAX_SINGLE_COPY = 5 * 1024 ** 3;
+const COPY_PART = 1024 ** 3;
+
+export async function touchObject(client: S3Client, bucket: string, key: string, size: number): Promise<void> {
+  const Metadata = { 'modelgate-refreshed': new Date().toISOString() };
+  const source = `${bucket}/${key}`; // keys are hex and slashes only: nothing to escape
+  if (size <= MAX_SINGLE_COPY) {
+    await withRetries(() =>
+      client.send(
+        new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'REPLACE', Metadata, ContentType: 'application/octet-stream' }),
+      ),
+    );
+    return;
+  }
+  const { UploadId } = await withRetries(() =>
+    client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata, ContentType: 'application/octet-stream' })),
+  );
+  try {
+    const parts: CompletedPart[] = [];
+    for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
+      const end = Math.min(size, start + COPY_PART) - 1;
+      const res = await withRetries(() =>
+        client.send(
+          new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }),
+        ),
+      );
+      parts.push({ PartNumber: n, ETag: res.CopyPartResult?.ETag });
+    }
+    await withRetries(() =>
+      client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } })),
+    );
+  } catch (err) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => undefined);
+    throw err;
+  }
+}
