@@ -1,12 +1,12 @@
-// Shapes of the modelgate v1 API as the client sees them (see DESIGN.md, "HTTP API").
+// Wire types that are the server's own domain types are imported from there (type-only: no server
+// code is loaded), so client and server cannot drift apart.
+export type { Actor, AliasEvent, AuditEntry, DatasetRef, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../registry/types.js';
+export type { DeploymentSpan } from '../registry/registry.js';
+export type { Role } from '../auth/principal.js';
+import type { Actor, AuditEntry, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../registry/types.js';
+import type { Role } from '../auth/principal.js';
 
-export interface FileEntry {
-  /** Relative, `/`-separated path inside the model. */
-  path: string;
-  size: number;
-  /** `sha256:<64 hex>` of the file's bytes. */
-  digest: string;
-}
+// Shapes of the modelgate v1 API as the client sees them (see DESIGN.md, "HTTP API").
 
 export interface ModelVersion {
   name: string;
@@ -72,39 +72,6 @@ export interface ByteRange {
 
 // ---- Governance: version records, approvals, aliases over time, tokens, audit, GC ----
 
-export type VersionStatus = 'registered' | 'approved' | 'rejected' | 'deprecated';
-
-export interface DatasetRef {
-  name?: string;
-  uri?: string;
-  digest?: string;
-}
-
-export interface Lineage {
-  datasets?: DatasetRef[];
-  code?: { repo: string; commit: string };
-  /** `model@v<N>` this version was trained or fine-tuned from. */
-  parent?: string;
-  trainingRunId?: string;
-}
-
-export interface MetricValue {
-  value: number;
-  dataset?: string;
-  split?: string;
-}
-
-/** The model card; `limitations` covers known limitations and biases. */
-export interface ModelCard {
-  intendedUse?: string;
-  outOfScopeUse?: string;
-  trainingData?: string;
-  evaluation?: string;
-  limitations?: string;
-  monitoring?: string;
-  contacts?: string[];
-}
-
 /** The mutable parts of a version, as sent with a registration (metrics may be bare numbers). */
 export interface VersionRecordInput {
   metadata?: Record<string, unknown>;
@@ -126,12 +93,6 @@ export interface VersionDetails extends ModelVersion {
   lineage: Lineage;
   metrics: Record<string, MetricValue>;
   card: ModelCard;
-}
-
-export interface Actor {
-  /** Token id, or "admin" for the bootstrap admin token. */
-  id: string;
-  name: string;
 }
 
 export interface ModelDetails {
@@ -183,18 +144,6 @@ export interface VersionHistory {
   approvals: Approval[];
 }
 
-export interface AliasEvent {
-  seq: number;
-  name: string;
-  alias: string;
-  action: 'set' | 'delete' | 'rollback';
-  from: number | null;
-  to: number | null;
-  actor: Actor;
-  at: string;
-  reason?: string;
-}
-
 /** Where an alias pointed at a moment: the last change at or before it (all null if none). */
 export interface AliasAtTime {
   name: string;
@@ -204,19 +153,6 @@ export interface AliasAtTime {
   since: string | null;
   seq: number | null;
 }
-
-export interface DeploymentSpan {
-  alias: string;
-  version: number;
-  from: string;
-  /** null while the alias still serves this version. */
-  until: string | null;
-  seconds: number;
-  fromSeq: number;
-  untilSeq: number | null;
-}
-
-export type Role = 'reader' | 'writer' | 'approver' | 'admin';
 
 export interface TokenInfo {
   id: string;
@@ -241,17 +177,6 @@ export interface CreateTokenRequest {
   /** At most one of ttlSeconds and expiresAt. */
   ttlSeconds?: number;
   expiresAt?: string;
-}
-
-export interface AuditEntry {
-  seq: number;
-  at: string;
-  actor: Actor;
-  action: string;
-  target: string;
-  details: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
 }
 
 export interface AuditQuery {
