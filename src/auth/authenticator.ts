@@ -34,6 +34,9 @@ export class Authenticator {
     const { token } = generateToken();
     const hash = hashToken(token);
     await store.putSetting(ADMIN_HASH_SETTING, hash.toString('hex'));
+    // Nodes sharing a store may bootstrap at once: the first stored hash wins everywhere.
+    const winner = store.getSetting(ADMIN_HASH_SETTING);
+    if (typeof winner === 'string' && winner !== hash.toString('hex')) return { auth: new Authenticator(store, Buffer.from(winner, 'hex')) };
     return { auth: new Authenticator(store, hash), created: token };
   }
 

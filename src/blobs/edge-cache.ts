@@ -38,7 +38,8 @@ export class CachedBlobStore implements BlobStore {
   private readonly index = new LruIndex();
   /** Cold opens waiting for a fill to be set up, so that concurrent opens share it. */
   private readonly starting = new Map<string, Promise<CacheEntry | null>>();
-  private readonly fills = new Set<Promise<void>>();
+  /** Fills in progress and the origin readers they copy from (closed to interrupt them). */
+  private readonly fills = new Map<Promise<void>, BlobReader>();
   private readonly sha256Dir: string;
   private readonly fillDir: string;
   private readonly recheckAfterMs: number;
@@ -158,7 +159,8 @@ export class CachedBlobStore implements BlobStore {
   /** Stops fills in progress (their readers get an error) and closes the origin. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.fills]);
+    for (const source of this.fills.values()) void source.close().catch(() => undefined);
+    await Promise.allSettled([...this.fills.keys()]);
     await this.origin.close();
   }
 
@@ -191,7 +193,7 @@ export class CachedBlobStore implements BlobStore {
     this.fillsStarted++;
     cacheMetrics.fills.inc();
     const fill = this.runFill(entry, source);
-    this.fills.add(fill);
+    this.fills.set(fill, source);
     void fill.finally(() => this.fills.delete(fill));
     return entry;
   }
@@ -247,13 +249,13 @@ export class CachedBlobStore implements BlobStore {
   private makeRoom(incoming: number): void {
     const max = this.opts.maxBytes;
     const want = incoming > max ? 0 : incoming;
-    const victims: CacheEntry[] = [];
+    const victims = new Set<CacheEntry>();
     let used = this.index.usedBytes;
     for (const pass of ['oversized', 'lru'] as const) {
       for (const entry of this.index.evictable()) {
         if (used + want <= max) break;
-        if (victims.includes(entry) || (pass === 'oversized' && entry.size <= max)) continue;
-        victims.push(entry);
+        if (victims.has(entry) || (pass === 'oversized' && entry.size <= max)) continue;
+        victims.add(entry);
         used -= entry.size;
       }
     }

@@ -43,11 +43,12 @@ export class S3BlobReader implements BlobReader {
     return run;
   }
 
+  /** Drops the open response at once (a read waiting on it fails) and waits for reads to end. */
   async close(): Promise<void> {
     this.closed = true;
+    this.dropCursor();
     await this.queue;
-    this.cursor?.release();
-    this.cursor = null;
+    this.dropCursor();
   }
 
   private async readNow(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {

@@ -98,8 +98,8 @@ export class RedisControlStore extends PlannedStore {
           try {
             planned = plan(this.state);
           } catch (err) {
-            await this.tx.unwatch();
-            throw err;
+            await this.tx.unwatch().catch(() => undefined);
+            throw new PlanRefused(err);
           }
           if (planned.writes.length === 0) {
             await this.tx.unwatch();
@@ -121,6 +121,9 @@ export class RedisControlStore extends PlannedStore {
           await this.applyLocal([batch]);
           return planned;
         } catch (err) {
+          // The plan's own verdict (a 409, a gate, or a bug) is passed on as it is; only a failure
+          // to talk to Redis becomes a 503.
+          if (err instanceof PlanRefused) throw err.cause;
           if (err instanceof ApiError) throw err;
           throw unavailable(err);
         }
@@ -161,23 +164,40 @@ export class RedisControlStore extends PlannedStore {
     for (const [k, v] of Object.entries(all)) this.settings.set(k, JSON.parse(v));
   }
 
+  /**
+   * Replays the log up to the authority's sequence. The sequence is read first: SET seq and XADD
+   * are in one MULTI, so the log always holds every entry up to a sequence once it can be read.
+   * Then the audit head is compared, which also catches a Redis that lost its last entries and
+   * has since reused their sequence numbers.
+   */
   private async catchUp(): Promise<void> {
-    for (;;) {
+    // The sequence and the audit head at that sequence, read as one snapshot.
+    const snapshot = await this.cmd.multi().get(this.keys.seq).hget(this.keys.table('meta'), JSON.stringify('audit-head')).exec();
+    if (!snapshot || snapshot.some(([err]) => err)) throw new Error('could not read the sequence from Redis');
+    const authority = Number((snapshot[0]![1] as string | null) ?? 0);
+    const stored = snapshot[1]![1] as string | null;
+    while (this.state.currentSeq() < authority) {
       const from = this.state.currentSeq() + 1;
-      const entries = (await this.cmd.xrange(this.keys.log, `${from}-0`, '+', 'COUNT', PAGE)) as [string, string[]][];
-      if (entries.length === 0) break;
-      const batches = entries.map(([, fields]) => JSON.parse(fields[1]!) as Batch);
-      await this.applyLocal(batches);
-      if (entries.length < PAGE) break;
+      const entries = (await this.cmd.xrange(this.keys.log, `${from}-0`, `${authority}-1`, 'COUNT', PAGE)) as [string, string[]][];
+      if (entries.length === 0) throw new Error(`the Redis log has no entry ${from} although the sequence is ${authority}`);
+      await this.applyLocal(entries.map(([, fields]) => JSON.parse(fields[1]!) as Batch));
     }
-    const authority = Number((await this.cmd.get(this.keys.seq)) ?? 0);
     const local = this.state.currentSeq();
     if (authority < local) {
-      this.diverged = `Redis is at sequence ${authority} but this node has applied ${local}: Redis lost acknowledged writes (check its persistence). Writes are refused until it is restored.`;
-      logger.error({ authority, local }, this.diverged);
-    } else if (authority > local) {
-      throw new Error(`the Redis log ends at ${local} but the sequence is ${authority}: the log is missing entries`);
-    } else this.diverged = null;
+      this.markDiverged(`Redis is at sequence ${authority} but this node has applied ${local}`);
+      return;
+    }
+    const head = stored ? (JSON.parse(stored) as { hash: string }).hash : null;
+    if (local > 0 && head !== this.state.auditHead().hash) {
+      this.markDiverged(`Redis's audit head at sequence ${authority} differs from this node's`);
+      return;
+    }
+    this.diverged = null;
+  }
+
+  private markDiverged(what: string): void {
+    this.diverged = `${what}: Redis lost acknowledged writes (check its persistence). Writes are refused until it is restored.`;
+    logger.error(this.diverged);
   }
 
   /** Applies batches in sequence order in one LMDB transaction, then tells listeners. */
@@ -220,6 +240,13 @@ export class RedisControlStore extends PlannedStore {
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** Marks an error thrown by a plan, as opposed to one from Redis. */
+class PlanRefused extends Error {
+  constructor(override readonly cause: unknown) {
+    super('plan refused');
   }
 }
 

@@ -1,0 +1,37 @@
+// Media types and well-known descriptors of the OCI image and distribution specs (v1.1), and the
+// ones modelgate defines for the manifests it generates.
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+/** Never part of a final spec (dropped from image-spec 1.1 before release); refused. */
+export const OCI_ARTIFACT_MANIFEST = 'application/vnd.oci.artifact.manifest.v1+json';
+
+/** Manifest types whose config + layers map onto a version's file list. */
+export const SINGLE_MANIFEST_TYPES: ReadonlySet<string> = new Set([OCI_MANIFEST, DOCKER_MANIFEST]);
+/** Manifest types that list other manifests: known, but a version is one file list, so refused on push. */
+export const INDEX_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, DOCKER_MANIFEST_LIST]);
+
+export const OCI_IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
+
+/** The empty descriptor's media type and content (`{}`), image-spec "Guidance for an Empty Descriptor". */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+export const EMPTY_JSON = Buffer.from('{}');
+export const EMPTY_JSON_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+
+/** The `artifactType` of manifests modelgate generates for versions. */
+export const MODEL_ARTIFACT_TYPE = 'application/vnd.modelgate.model.v1';
+/** The media type of each layer (one per file) of a generated manifest. */
+export const MODEL_FILE_TYPE = 'application/vnd.modelgate.file';
+
+/** Annotation keys (image-spec annotations.md). */
+export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
+/** Generated manifests carry the version digest (sha256 over the canonical file list). */
+export const VERSION_DIGEST_ANNOTATION = 'dev.modelgate.version.digest';
+
+/** The media type part of a Content-Type or Accept entry: parameters dropped, lowercased. */
+export function bareType(value: string): string {
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+}

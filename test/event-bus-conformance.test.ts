@@ -1,0 +1,245 @@
+// One set of behaviours every EventBus passes (in-process, and Redis pub/sub between two bus
+// instances on their own connections), then what only Redis can do: lose its subscriber
+// connection, come back, and ask its users to resync once the subscription is live again.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { EventBus } from '../src/events/event-bus.js';
+import { LocalEventBus } from '../src/events/local-bus.js';
+import { RedisEventBus } from '../src/events/redis-bus.js';
+import { logger } from '../src/log.js';
+import type { Change } from '../src/registry/types.js';
+import { waitFor } from './harness/http.js';
+import { randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
+
+logger.level = process.env.MODELGATE_TEST_LOG ?? 'fatal';
+
+let redis: TestRedis | undefined;
+const buses: EventBus[] = [];
+
+before(async () => {
+  redis = await startRedis();
+});
+
+// Each test's buses are closed after it, so the connections a test sees in CLIENT LIST are its own.
+afterEach(async () => {
+  for (const bus of buses.splice(0)) await bus.close().catch(() => undefined);
+});
+
+after(async () => {
+  for (const bus of buses.splice(0)) await bus.close().catch(() => undefined);
+  await redis?.dispose();
+});
+
+interface Pair {
+  /** The bus changes are published on. */
+  publisher: EventBus;
+  /** Every bus whose subscribers must receive them (for Redis, also one on other connections). */
+  receivers: EventBus[];
+}
+
+interface Implementation {
+  name: string;
+  open(): Promise<Pair>;
+}
+
+const local: Implementation = {
+  name: 'local',
+  async open() {
+    const bus = new LocalEventBus();
+    buses.push(bus);
+    return { publisher: bus, receivers: [bus] };
+  },
+};
+
+async function openRedisBus(prefix: string): Promise<RedisEventBus> {
+  const bus = await RedisEventBus.open(redis!.url, prefix);
+  buses.push(bus);
+  return bus;
+}
+
+const redisImpl: Implementation = {
+  name: 'redis',
+  async open() {
+    const prefix = randomPrefix();
+    const a = await openRedisBus(prefix);
+    const b = await openRedisBus(prefix);
+    return { publisher: a, receivers: [a, b] };
+  },
+};
+
+function change(seq: number, model = 'm', kind: Change['kind'] = 'alias'): Change {
+  return kind === 'alias' ? { seq, model, kind, alias: 'production' } : { seq, model, kind };
+}
+
+for (const impl of [local, redisImpl]) {
+  describe(`EventBus conformance: ${impl.name}`, () => {
+    test('every subscriber receives every change, in publish order, intact', async () => {
+      const { publisher, receivers } = await impl.open();
+      const got: Change[][] = [];
+      for (const bus of receivers) {
+        for (let i = 0; i < 2; i++) {
+          const list: Change[] = [];
+          got.push(list);
+          bus.subscribe((c) => list.push(c));
+        }
+      }
+      const sent: Change[] = [];
+      for (let seq = 1; seq <= 200; seq++) {
+        const c = seq % 7 === 0 ? change(seq, '', 'token') : seq % 5 === 0 ? { seq, model: 'team/x', kind: 'version' as const, version: seq } : change(seq, `m${seq % 3}`);
+        sent.push(c);
+        publisher.publish(c);
+      }
+      await waitFor(() => got.every((l) => l.length >= sent.length), 10_000, 'every subscriber to receive 200 changes');
+      for (const list of got) assert.deepEqual(list, sent);
+    });
+
+    test('unsubscribe stops delivery to that listener only', async () => {
+      const { publisher, receivers } = await impl.open();
+      const gone: Change[] = [];
+      const kept: Change[] = [];
+      const offs = receivers.map((bus) => bus.subscribe((c) => gone.push(c)));
+      for (const bus of receivers) bus.subscribe((c) => kept.push(c));
+      publisher.publish(change(1));
+      await waitFor(() => kept.length === receivers.length, 5000, 'the first change');
+      assert.equal(gone.length, receivers.length);
+      for (const off of offs) off();
+      publisher.publish(change(2));
+      publisher.publish(change(3)); // a marker: once it is in, change 2 would have been too
+      await waitFor(() => kept.length === receivers.length * 3, 5000, 'the later changes');
+      assert.deepEqual(gone.map((c) => c.seq), receivers.map(() => 1));
+    });
+
+    test('onResync returns an unsubscribe function and does not fire while nothing is lost', async () => {
+      const { publisher, receivers } = await impl.open();
+      let resyncs = 0;
+      const offs = receivers.map((bus) => bus.onResync(() => resyncs++));
+      const got: Change[] = [];
+      receivers[receivers.length - 1]!.subscribe((c) => got.push(c));
+      for (let seq = 1; seq <= 20; seq++) publisher.publish(change(seq));
+      await waitFor(() => got.length === 20, 5000, 'the changes');
+      assert.equal(resyncs, 0);
+      for (const off of offs) assert.equal(typeof off, 'function');
+      for (const off of offs) off();
+    });
+
+    test('close stops delivery', async () => {
+      const { publisher, receivers } = await impl.open();
+      const last = receivers[receivers.length - 1]!;
+      const got: Change[] = [];
+      last.subscribe((c) => got.push(c));
+      publisher.publish(change(1));
+      await waitFor(() => got.length === 1, 5000, 'the first change');
+      await last.close();
+      if (last !== publisher) {
+        // A third listener proves the publish went out.
+        const witness: Change[] = [];
+        publisher.subscribe((c) => witness.push(c));
+        publisher.publish(change(2));
+        await waitFor(() => witness.length === 1, 5000, 'the witness');
+      } else publisher.publish(change(2));
+      assert.deepEqual(got.map((c) => c.seq), [1]);
+    });
+  });
+}
+
+describe('RedisEventBus: lost subscriber connection', () => {
+  test("after CLIENT KILL of the subscriber connection it calls onResync once the subscription is back, then receives again", async () => {
+    const prefix = randomPrefix();
+    const publisher = await openRedisBus(prefix);
+    const subscriber = await openRedisBus(prefix);
+    const got: Change[] = [];
+    subscriber.subscribe((c) => got.push(c));
+    publisher.publish(change(1));
+    await waitFor(() => got.length === 1, 5000, 'the first change');
+
+    // The test publishes through its own connection, at the very moment resync is called: if the
+    // bus called it before the subscription was confirmed, this marker could be lost.
+    const resyncs: number[] = [];
+    subscriber.onResync(() => {
+      resyncs.push(Date.now());
+      void redis!.client.publish(`${prefix}changes`, JSON.stringify(change(1000 + resyncs.length)));
+    });
+    let publisherResyncs = 0;
+    publisher.onResync(() => publisherResyncs++);
+
+    // Earlier tests' buses are closed; their connections leave the list once Redis has seen the close.
+    await waitFor(async () => (await redis!.clients()).filter((c) => c.name === 'modelgate-sub').length === 2, 5000, 'two subscriber connections named modelgate-sub');
+    const subs = (await redis!.clients()).filter((c) => c.name === 'modelgate-sub');
+    const killed = await redis!.killClients((c) => c.name === 'modelgate-sub');
+    assert.equal(killed, 2);
+
+    await waitFor(() => resyncs.length >= 1 && publisherResyncs >= 1, 10_000, 'onResync on both buses after the kill');
+    await waitFor(() => got.some((c) => c.seq === 1001), 5000, 'the change published from inside onResync');
+
+    // Later publishes arrive, in order.
+    for (let seq = 2; seq <= 50; seq++) publisher.publish(change(seq));
+    await waitFor(() => got.filter((c) => c.seq < 1000).length === 50, 10_000, 'the changes after the resubscription');
+    assert.deepEqual(got.filter((c) => c.seq < 1000).map((c) => c.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.equal(resyncs.length, 1, 'one reconnect, one resync');
+    assert.equal(publisherResyncs, 1);
+    assert.equal(got.filter((c) => c.seq === 1001).length, 1, 'subscribed once: no duplicate delivery');
+
+    // The connection is back under the same name, subscribed once to the channel.
+    const after = (await redis!.clients()).filter((c) => c.name === 'modelgate-sub');
+    assert.equal(after.length, 2);
+    assert.ok(after.every((c) => !subs.some((s) => s.id === c.id)), 'new connections');
+    const numsub = (await redis!.client.call('PUBSUB', 'NUMSUB', `${prefix}changes`)) as [string, number];
+    assert.equal(Number(numsub[1]), 2);
+
+    // A second kill: a second resync.
+    await redis!.killClients({ name: 'modelgate-sub' });
+    await waitFor(() => resyncs.length === 2, 10_000, 'a second resync');
+    publisher.publish(change(51));
+    await waitFor(() => got.some((c) => c.seq === 51), 5000, 'a change after the second reconnect');
+  });
+
+  test('after CLIENT KILL of the publisher connection, later publishes get through again', async () => {
+    const prefix = randomPrefix();
+    const publisher = await openRedisBus(prefix);
+    const subscriber = await openRedisBus(prefix);
+    const got: Change[] = [];
+    subscriber.subscribe((c) => got.push(c));
+    await redis!.killClients({ name: 'modelgate-pub' });
+    // Publishing is fire-and-forget (at most once): some may be dropped while it reconnects, none may throw.
+    let seq = 0;
+    await waitFor(
+      () => {
+        publisher.publish(change(++seq));
+        return got.length > 0;
+      },
+      10_000,
+      'a publish after the publisher reconnected',
+    );
+    const received = got.map((c) => c.seq);
+    assert.deepEqual(received, [...received].sort((a, b) => a - b));
+  });
+
+  test('a bus opened while Redis is down starts, and delivers (after a resync) once Redis is up', async () => {
+    const own = await startRedis();
+    try {
+      const prefix = randomPrefix();
+      await own.stop();
+      const a = await RedisEventBus.open(own.url, prefix);
+      const b = await RedisEventBus.open(own.url, prefix);
+      buses.push(a, b);
+      let resynced = 0;
+      b.onResync(() => resynced++);
+      const got: Change[] = [];
+      b.subscribe((c) => got.push(c));
+      a.publish(change(1)); // dropped, never thrown
+      await own.restart();
+      await waitFor(() => resynced >= 1, 10_000, 'a resync once Redis is reachable');
+      let seq = 1;
+      await waitFor(
+        () => {
+          a.publish(change(++seq));
+          return got.length > 0;
+        },
+        10_000,
+        'delivery once Redis is up',
+      );
+    } finally {
+      await own.dispose();
+    }
+  });
+});
