@@ -283,3 +283,23 @@ describe('audit', () => {
     assert.equal((await api(server, 'DELETE', '/v1/audit')).status, 404);
   });
 });
+
+describe('upload sessions', () => {
+  test('belong to the token that opened them: another writer gets 404, an admin may act', async () => {
+    const opened = await as(server, writer, 'POST', '/v1/uploads');
+    assert.equal(opened.status, 201);
+    const id = opened.json.id as string;
+    for (const [method, path] of [
+      ['GET', `/v1/uploads/${id}`],
+      ['PATCH', `/v1/uploads/${id}`],
+      ['PUT', `/v1/uploads/${id}?digest=${sha256('')}`],
+      ['DELETE', `/v1/uploads/${id}`],
+    ] as const) {
+      const res = await as(server, writer2, method, path);
+      assert.equal(res.status, 404, `${method} by another writer`);
+      assert.equal(res.json.error.code, 'UPLOAD_NOT_FOUND');
+    }
+    assert.equal((await as(server, writer, 'GET', `/v1/uploads/${id}`)).status, 200);
+    assert.equal((await api(server, 'DELETE', `/v1/uploads/${id}`)).status, 204, 'the admin may cancel it');
+  });
+});

@@ -11,6 +11,8 @@ export interface UploadSession {
   id: string;
   createdAt: string;
   createdBy: string;
+  /** Token id of the creator: only it (or an admin) may use the session. */
+  createdById: string;
   updatedAt: string;
   expiresAt: string;
 }
@@ -34,13 +36,14 @@ export class UploadSessions {
     return join(this.dir, id);
   }
 
-  async create(actor: string): Promise<UploadSession & { offset: number }> {
+  async create(actor: { id: string; name: string }): Promise<UploadSession & { offset: number }> {
     const id = randomUUID();
     const now = Date.now();
     const session: UploadSession = {
       id,
       createdAt: new Date(now).toISOString(),
-      createdBy: actor,
+      createdBy: actor.name,
+      createdById: actor.id,
       updatedAt: new Date(now).toISOString(),
       expiresAt: new Date(now + this.ttlMs).toISOString(),
     };
@@ -49,10 +52,14 @@ export class UploadSessions {
     return { ...session, offset: 0 };
   }
 
-  /** The session and its offset, or 404 (an expired session counts as gone). */
-  async get(id: string): Promise<UploadSession & { offset: number }> {
+  /**
+   * The session and its offset, or 404: an expired session counts as gone, and so does one that
+   * another token opened (its id alone is not a credential).
+   */
+  async get(id: string, caller: { id: string; role: string }): Promise<UploadSession & { offset: number }> {
     const session = isSessionId(id) ? this.table.get(id) : undefined;
-    if (!session || Date.parse(session.expiresAt) <= Date.now()) {
+    const allowed = session && (caller.role === 'admin' || session.createdById === caller.id);
+    if (!session || !allowed || Date.parse(session.expiresAt) <= Date.now()) {
       throw notFound('UPLOAD_NOT_FOUND', `upload session "${id.slice(0, 64)}" does not exist or has expired`);
     }
     const st = await fsp.stat(this.pathOf(id)).catch(() => null);

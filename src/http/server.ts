@@ -8,6 +8,7 @@ import { methodNotAllowed } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerGcRoutes } from './routes/gc.js';
+import { registerHfRoutes } from './routes/hf/index.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResolveRoutes } from './routes/resolve.js';
@@ -33,6 +34,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerGcRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  registerHfRoutes(app, ctx);
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
     app.any(pattern, route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])));
   }

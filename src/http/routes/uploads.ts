@@ -4,6 +4,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { ApiError, badRequest } from '../../errors.js';
 import { offsetMismatch, type UploadSession } from '../../blobs/upload-sessions.js';
 import { assertDigest } from '../../registry/names.js';
+import type { Principal } from '../../auth/principal.js';
 import type { AppContext } from '../app-context.js';
 import { route, type Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
@@ -38,14 +39,14 @@ function describe(session: UploadSession & { offset: number }) {
 
 async function createUpload(ctx: AppContext, x: Exchange): Promise<void> {
   const principal = guard(ctx, x, 'writer', null, 'upload');
-  const session = await ctx.uploads.create(principal.name);
+  const session = await ctx.uploads.create(principal);
   const { body, headers } = describe(session);
   x.json(201, body, headers);
 }
 
 async function uploadStatus(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', null, 'upload');
-  const { body, headers } = describe(await ctx.uploads.get(sessionId(x)));
+  const principal = guard(ctx, x, 'writer', null, 'upload');
+  const { body, headers } = describe(await ctx.uploads.get(sessionId(x), principal));
   if (x.method === 'HEAD') x.send(200, null, headers);
   else x.json(200, body, headers);
 }
@@ -65,14 +66,14 @@ export function chunkStart(header: string): { start: number; end: number | null 
 }
 
 /** Appends the request body to the session; the session's offset is whatever reached the disk. */
-async function appendBody(ctx: AppContext, x: Exchange, id: string): Promise<UploadSession & { offset: number }> {
+async function appendBody(ctx: AppContext, x: Exchange, id: string, caller: Principal): Promise<UploadSession & { offset: number }> {
   const claimed = chunkStart(x.headers.contentRange);
   const limit = ctx.config.blobs.maxBlobBytes;
   let release: (() => void) | null = null;
   let appender: Awaited<ReturnType<typeof ctx.uploads.appender>> | null = null;
   // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
-    const session = await ctx.uploads.get(id);
+    const session = await ctx.uploads.get(id, caller);
     if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
     release = ctx.uploads.lock(id);
     appender = await ctx.uploads.appender(id, session.offset);
@@ -100,28 +101,28 @@ async function appendBody(ctx: AppContext, x: Exchange, id: string): Promise<Upl
     }
     if (failure) throw failure;
     await ctx.uploads.touch(id);
-    return await ctx.uploads.get(id);
+    return await ctx.uploads.get(id, caller);
   } finally {
     (release as (() => void) | null)?.();
   }
 }
 
 async function appendChunk(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', null, 'upload');
+  const principal = guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
-  const session = x.hasBody ? await appendBody(ctx, x, id) : await ctx.uploads.get(id);
+  const session = x.hasBody ? await appendBody(ctx, x, id, principal) : await ctx.uploads.get(id, principal);
   const { body, headers } = describe(session);
   x.json(202, body, headers);
 }
 
 async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', null, 'upload');
+  const principal = guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
   const digest = assertDigest(x.param('digest'));
   const unpin = ctx.blobGuard.pin([digest]);
   try {
-    if (x.hasBody) await appendBody(ctx, x, id);
-    await ctx.uploads.get(id);
+    if (x.hasBody) await appendBody(ctx, x, id, principal);
+    await ctx.uploads.get(id, principal);
     await commitSession(ctx, x, id, digest);
   } finally {
     unpin();
@@ -153,9 +154,9 @@ async function commitSession(ctx: AppContext, x: Exchange, id: string, digest: s
 }
 
 async function cancelUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', null, 'upload');
+  const principal = guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
-  await ctx.uploads.get(id);
+  await ctx.uploads.get(id, principal);
   const release = ctx.uploads.lock(id);
   try {
     await ctx.uploads.remove(id);

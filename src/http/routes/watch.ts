@@ -11,6 +11,7 @@ import { logger } from '../../log.js';
 import { changeMessage } from '../../registry/change-feed.js';
 import { assertModelName } from '../../registry/names.js';
 import type { AppContext } from '../app-context.js';
+import { auditRefusal, refusalActor } from '../refusal-audit.js';
 import { statusLine } from '../status.js';
 
 interface WatchState {
@@ -36,23 +37,40 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       const key = req.getHeader('sec-websocket-key');
       const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
+      // Never the query: it may carry access_token.
+      const url = '/v1/watch';
+      let principal: Principal | null = null;
+      let model: string | null = null;
       try {
         const query = new URLSearchParams(req.getQuery() ?? '');
         const header = req.getHeader('authorization') || (query.get('access_token') ? `Bearer ${query.get('access_token')}` : '');
-        const principal = ctx.auth.authenticate(header);
+        principal = ctx.auth.authenticate(header);
         ctx.auth.authorize(principal, 'reader', null, 'watch');
         const named = query.get('models');
         const models = named ? [...new Set(named.split(',').filter(Boolean).map((m) => assertModelName(m)))] : null;
-        for (const m of models ?? []) ctx.auth.authorize(principal, 'reader', m, 'watch');
+        for (const m of models ?? []) {
+          model = m;
+          ctx.auth.authorize(principal, 'reader', m, 'watch');
+        }
         const sinceText = query.get('since');
         if (sinceText !== null && !/^[0-9]{1,15}$/.test(sinceText)) throw badRequest('SEQ_INVALID', 'since must be a sequence number');
         res.upgrade<WatchState>({ principal, models, since: sinceText === null ? null : Number(sinceText) }, key, protocol, extensions, context);
       } catch (err) {
         const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
-        res.writeStatus(statusLine(api.status));
-        for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
-        res.writeHeader('Content-Type', 'application/json');
-        res.end(JSON.stringify({ error: { code: api.code, message: api.message } }));
+        const refuse = () => {
+          res.writeStatus(statusLine(api.status));
+          for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
+          res.writeHeader('Content-Type', 'application/json');
+          res.end(JSON.stringify({ error: { code: api.code, message: api.message } }));
+        };
+        const actor = refusalActor('GET', api, principal);
+        if (!actor) return refuse();
+        // An audited refusal is answered once its entry is committed.
+        let aborted = false;
+        res.onAborted(() => (aborted = true));
+        void auditRefusal(ctx.store, actor, 'watch', 'GET', url, api, model).then(() => {
+          if (!aborted) res.cork(refuse);
+        });
       }
     },
     open: (ws) => {

@@ -1,0 +1,65 @@
+// The Hugging Face Hub read API: what huggingface_hub (and so transformers, vLLM, TGI…) needs to
+// download a model with HF_ENDPOINT pointing at modelgate.
+//
+//   HEAD/GET /{repo_id}/resolve/{revision}/{path}       file bytes and metadata headers
+//   GET      /api/models/{repo_id}                      model_info at the default revision (main)
+//   GET      /api/models/{repo_id}/revision/{revision}  model_info at a revision
+//   GET      /api/models/{repo_id}/tree/{revision}[/{path}]?recursive=&expand=&limit=&cursor=
+//
+// uWebSockets.js matches static segments before parameters and backtracks, so every modelgate
+// route (/v1/..., /healthz, /metrics, …) keeps its URLs; these patterns only receive what no
+// modelgate route matches. Registration order does not change that.
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { AppContext } from '../../app-context.js';
+import { route, type Exchange } from '../../exchange.js';
+import { routeNotFound } from '../../route-errors.js';
+import { API_MODELS_PREFIX, apiModels, type Origin } from './api-models.js';
+import { hfFail } from './errors.js';
+import { parseApiPath, parseResolvePath } from './hf-paths.js';
+import { resolveFile } from './resolve-file.js';
+
+export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
+  const resolve = route('hf.resolve', (x) =>
+    handle(ctx, x, () => {
+      const target = parseResolvePath(ctx, x.path);
+      if (!target) routeNotFound(x);
+      return resolveFile(ctx, x, target);
+    }),
+  );
+  app.any('/:repo/resolve/*', resolve);
+  app.any('/:namespace/:repo/resolve/*', resolve);
+  app.any(`${API_MODELS_PREFIX}*`, (res: HttpResponse, req: HttpRequest) => {
+    const origin = originOf(req);
+    route('hf.model', (x) => handle(ctx, x, () => api(ctx, x, origin)))(res, req);
+  });
+}
+
+function api(ctx: AppContext, x: Exchange, origin: Origin): Promise<void> | void {
+  const target = parseApiPath(ctx, x.path.slice(API_MODELS_PREFIX.length));
+  if (target) return apiModels(ctx, x, target, origin);
+  // A model named "api/models" has its files under /api/models/resolve/…
+  const file = parseResolvePath(ctx, x.path);
+  if (file) return resolveFile(ctx, x, file);
+  routeNotFound(x);
+}
+
+/** Runs a handler and answers any failure in the Hub's error shape. */
+function handle(ctx: AppContext, x: Exchange, fn: () => Promise<void> | void): Promise<void> | void {
+  try {
+    const pending = fn();
+    return pending ? pending.catch((err: unknown) => hfFail(ctx, x, err)) : undefined;
+  } catch (err) {
+    return hfFail(ctx, x, err);
+  }
+}
+
+const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/;
+
+/** The scheme and host the client used (honouring a reverse proxy's X-Forwarded-*), for Link URLs. */
+function originOf(req: HttpRequest): Origin {
+  const forwardedHost = req.getHeader('x-forwarded-host').split(',')[0]!.trim();
+  const host = forwardedHost || req.getHeader('host');
+  const proto = req.getHeader('x-forwarded-proto').split(',')[0]!.trim().toLowerCase();
+  if (!HOST.test(host)) return { base: '' };
+  return { base: `${proto === 'https' ? 'https' : 'http'}://${host}` };
+}
