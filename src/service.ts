@@ -1,5 +1,9 @@
 // Builds a running gateway from a configuration, and takes it down in order.
+import { join } from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { CachedBlobStore } from './blobs/edge-cache.js';
+import { S3BlobStore } from './blobs/s3-blob-store.js';
 import { BlobGuard } from './blobs/blob-guard.js';
 import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { HashPool } from './blobs/hash-pool.js';
@@ -30,7 +34,7 @@ export async function startService(config: Config): Promise<RunningService> {
     config.control.backend === 'redis'
       ? await RedisControlStore.open({ url: config.redis.url, prefix: config.redis.prefix, dataDir, antiEntropyMs: config.redis.antiEntropyMs })
       : new LmdbControlStore(dataDir);
-  const blobs = await FsBlobStore.open(dataDir);
+  const blobs = await openBlobStore(config);
   const bus: EventBus = config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   // Tell the other nodes what this one committed; on a notice (or a possible loss) catch up.
   store.onCommit((change) => bus.publish(change));
@@ -81,4 +85,18 @@ export async function startService(config: Config): Promise<RunningService> {
   };
 
   return { host: config.server.host, port: server.port, ...(created ? { createdAdminToken: created } : {}), shutdown };
+}
+
+/** The disk store, or the bucket behind this node's edge cache. */
+async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.blobs.backend === 'fs') return FsBlobStore.open(config.storage.dataDir);
+  const { s3, cache } = config.blobs;
+  const origin = new S3BlobStore({
+    bucket: s3.bucket,
+    region: s3.region,
+    prefix: s3.prefix,
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+  });
+  return CachedBlobStore.open(origin, { dir: cache.dir || join(config.storage.dataDir, 'blob-cache'), maxBytes: cache.maxBytes });
 }

@@ -23,10 +23,27 @@ export const configSchema = z.strictObject({
     prefix: z.string().max(100),
     antiEntropyMs: z.coerce.number().int().min(50).max(600_000),
   }),
-  blobs: z.strictObject({
-    backend: z.enum(['fs']),
-    maxBlobBytes: positiveInt,
-  }),
+  blobs: z
+    .strictObject({
+      backend: z.enum(['fs', 's3']),
+      maxBlobBytes: positiveInt,
+      s3: z.strictObject({
+        bucket: z.string(),
+        region: z.string().min(1),
+        endpoint: z.union([z.literal(''), z.url()]),
+        prefix: z.string().max(512),
+        // Not z.coerce.boolean: that reads the string "false" as true.
+        forcePathStyle: z.union([z.boolean(), z.stringbool()]),
+      }),
+      cache: z.strictObject({
+        dir: z.string(),
+        maxBytes: positiveInt,
+      }),
+    })
+    .refine((b) => b.backend !== 's3' || b.s3.bucket !== '', {
+      message: 'a bucket is required when blobs.backend is s3 (MODELGATE_S3_BUCKET)',
+      path: ['s3', 'bucket'],
+    }),
   uploads: z.strictObject({
     sessionTtlSeconds: positiveInt,
     sweepIntervalSeconds: positiveInt,
@@ -96,6 +113,13 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_ANTI_ENTROPY_MS: 'redis.antiEntropyMs',
   MODELGATE_BLOBS_BACKEND: 'blobs.backend',
   MODELGATE_MAX_BLOB_BYTES: 'blobs.maxBlobBytes',
+  MODELGATE_S3_BUCKET: 'blobs.s3.bucket',
+  MODELGATE_S3_REGION: 'blobs.s3.region',
+  MODELGATE_S3_ENDPOINT: 'blobs.s3.endpoint',
+  MODELGATE_S3_PREFIX: 'blobs.s3.prefix',
+  MODELGATE_S3_FORCE_PATH_STYLE: 'blobs.s3.forcePathStyle',
+  MODELGATE_BLOB_CACHE_DIR: 'blobs.cache.dir',
+  MODELGATE_BLOB_CACHE_MAX_BYTES: 'blobs.cache.maxBytes',
   MODELGATE_UPLOAD_TTL_SECONDS: 'uploads.sessionTtlSeconds',
   MODELGATE_UPLOAD_SWEEP_SECONDS: 'uploads.sweepIntervalSeconds',
   MODELGATE_HASH_THREADS: 'hashing.threads',
