@@ -14,6 +14,7 @@ RUN npm ci --no-audit --no-fund
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     MODELGATE_HOST=0.0.0.0 \
     MODELGATE_PORT=8080 \
     MODELGATE_DATA_DIR=/data
