@@ -534,7 +534,7 @@ describe('routes, methods and auth', () => {
         ['GET', '/'],
         ['GET', '/v1'],
         ['GET', '/v1/nope'],
-        ['GET', '/v2/resolve/team/good@live'],
+        ['GET', '/v1/resolve-typo/team/good@live'],
         ['POST', '/v1/nothing-here'],
         ['GET', `/v1/models/${MODEL}/versions/1/extra`],
         ['GET', `/v1/models/${MODEL}/aliases/live/history/more`],
