@@ -9,6 +9,7 @@ import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerGcRoutes } from './routes/gc.js';
 import { registerHfRoutes } from './routes/hf/index.js';
+import { registerOciRoutes } from './routes/oci/index.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResolveRoutes } from './routes/resolve.js';
@@ -35,6 +36,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerWatchRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerHfRoutes(app, ctx);
+  registerOciRoutes(app, ctx);
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
     app.any(pattern, route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])));
   }

@@ -1,0 +1,194 @@
+// GET/HEAD/PUT /v2/{name}/manifests/{tag|digest}.
+//
+// Tags are modelgate references: an alias (`production`) or `v<N>`. A version is served as the
+// manifest a client pushed for it (the latest, byte-exact) or else as a generated one. A pushed
+// manifest registers a version whose files are its layers, is kept as a blob under its digest and
+// recorded for the version; a push to an alias tag then moves the alias through the same role
+// check, policy gates and audit as PUT /v1/models/{name}/aliases/{alias}.
+import type { Role } from '../../../auth/principal.js';
+import { ociError } from '../../../oci/errors.js';
+import { layerFiles, manifestMetadata, MAX_MANIFEST_BYTES, parseManifest, referencedBlobs, type ParsedManifest } from '../../../oci/manifest.js';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
+import { accepts, parseManifestRef, type ManifestRef } from '../../../oci/protocol.js';
+import { assertModelName, isAlias } from '../../../registry/names.js';
+import type { FileEntry, Version } from '../../../registry/types.js';
+import { sortFiles, versionDigest } from '../../../registry/version-digest.js';
+import type { AppContext } from '../../app-context.js';
+import type { Exchange } from '../../exchange.js';
+import { guard } from '../../guard.js';
+import { receiveBody } from '../../receive.js';
+import { IMMUTABLE } from '../blobs.js';
+import { API_VERSION, sendEmpty } from './respond.js';
+import { storeBytes } from './session-io.js';
+import type { OciState } from './state.js';
+
+interface Served {
+  mediaType: string;
+  digest: string;
+  bytes: Buffer;
+}
+
+function unknownManifest(name: string, reference: string): never {
+  throw ociError(404, 'MANIFEST_UNKNOWN', `manifest ${name}:${reference} is unknown`, { name, reference });
+}
+
+export async function getManifest(ctx: AppContext, state: OciState, x: Exchange, name: string, reference: string, accept: string): Promise<void> {
+  x.route = 'oci.manifest.get';
+  guard(ctx, x, 'reader', name, 'manifest');
+  assertModelName(name);
+  if (!ctx.store.getModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+  const ref = parseManifestRef(reference);
+  const served = await find(ctx, state, name, reference, ref);
+  if (!accepts(accept, served.mediaType)) {
+    throw ociError(404, 'MANIFEST_UNKNOWN', `${name}:${reference} is a ${served.mediaType}, which the request's Accept header does not list`, {
+      mediaType: served.mediaType,
+    });
+  }
+  const etag = `"${served.digest}"`;
+  const headers = {
+    ...API_VERSION,
+    'Content-Type': served.mediaType,
+    'Docker-Content-Digest': served.digest,
+    ETag: etag,
+    // Through a digest the bytes never change; through a tag they change when the alias moves
+    // (or, for v<N>, when a manifest is pushed for that version).
+    'Cache-Control': ref.kind === 'digest' ? IMMUTABLE : 'no-cache',
+  };
+  if (x.headers.ifNoneMatch !== '' && x.headers.ifNoneMatch.split(',').some((t) => t.trim() === etag)) {
+    x.send(304, null, headers);
+    return;
+  }
+  if (x.method === 'HEAD') x.send(200, null, headers, served.bytes.length);
+  else x.send(200, served.bytes, headers);
+}
+
+async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
+  if (ref.kind === 'digest') {
+    const record = ctx.store.getManifest(name, ref.digest);
+    if (record && ctx.store.getVersion(name, record.version)) {
+      const bytes = await state.bytesOf(record.digest);
+      if (bytes) return { mediaType: record.mediaType, digest: record.digest, bytes };
+    }
+    const version = state.versionForGenerated(name, ref.digest);
+    if (version) return state.generatedFor(name, version);
+    unknownManifest(name, reference);
+  }
+  if (ref.kind === 'tag') unknownManifest(name, reference);
+  const resolution = ctx.registry.resolve(name, ref.tag);
+  if (!resolution) unknownManifest(name, reference);
+  const pushed = await state.pushedFor(name, resolution.version.version);
+  if (pushed) return { mediaType: pushed.record.mediaType, digest: pushed.record.digest, bytes: pushed.bytes };
+  return state.generatedFor(name, resolution.version);
+}
+
+/** Reads the manifest body (at most MAX_MANIFEST_BYTES). Must be called synchronously in the handler. */
+function readManifestBody(x: Exchange): Promise<Buffer> {
+  if (!x.hasBody) return Promise.resolve(Buffer.alloc(0));
+  const chunks: Buffer[] = [];
+  const sink = {
+    bytesWritten: 0,
+    async write(chunk: Buffer) {
+      chunks.push(Buffer.from(chunk));
+      sink.bytesWritten += chunk.length;
+    },
+  };
+  return receiveBody(x, Promise.resolve(sink), null, MAX_MANIFEST_BYTES).then(() => Buffer.concat(chunks, sink.bytesWritten));
+}
+
+export async function putManifest(ctx: AppContext, state: OciState, x: Exchange, name: string, reference: string): Promise<void> {
+  x.route = 'oci.manifest.put';
+  // Moving a protected alias needs the approver role, exactly as on the v1 alias route.
+  const role: Role = isAlias(reference) && ctx.registry.policyFor(reference) ? 'approver' : 'writer';
+  const principal = guard(ctx, x, role, name, isAlias(reference) ? `moving @${reference} by manifest push` : 'manifest push');
+  assertModelName(name);
+  const ref = parseManifestRef(reference);
+  if (ref.kind === 'tag') {
+    throw ociError(400, 'UNSUPPORTED', `tag "${reference}" cannot be stored: tags are modelgate aliases ([a-z][a-z0-9-]*, at most 63 characters) or v<N>`, {
+      tag: reference,
+    });
+  }
+  const bytes = await readManifestBody(x);
+  const manifest = parseManifest(bytes, x.headers.contentType);
+  if (ref.kind === 'digest' && ref.digest !== manifest.digest) {
+    throw ociError(400, 'DIGEST_INVALID', `the manifest's digest is ${manifest.digest}, not ${ref.digest}`, { expected: ref.digest, actual: manifest.digest });
+  }
+  const files = layerFiles(manifest);
+  const release = ctx.blobGuard.pin([manifest.digest, ...referencedBlobs(manifest).map((d) => d.digest)]);
+  try {
+    await checkBlobs(ctx, manifest);
+    if (ref.kind === 'version') checkVersionTag(ctx, name, ref.version, files);
+    if (files.some((f) => f.digest === EMPTY_JSON_DIGEST)) await storeBytes(ctx, EMPTY_JSON_DIGEST, EMPTY_JSON);
+    await storeBytes(ctx, manifest.digest, bytes);
+    const record = { metadata: manifestMetadata(manifest), lineage: {}, metrics: {}, card: {} };
+    const { version } = await ctx.registry.registerVersion(name, files, record, principal);
+    if (ref.kind === 'version' && version.version !== ref.version) {
+      throw ociError(400, 'MANIFEST_INVALID', `these files were registered as ${name}@v${version.version} (another registration took v${ref.version} meanwhile)`, {
+        version: version.version,
+      });
+    }
+    await ctx.store.recordManifest({ name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, version: version.version }, principal);
+    state.remember(manifest.digest, bytes, manifest.config.digest);
+    if (ref.kind === 'alias') {
+      await ctx.registry.setAlias(name, ref.alias, version.version, { reason: `OCI push of ${manifest.digest}` }, principal);
+    }
+    sendEmpty(x, 201, {
+      Location: `/v2/${name}/manifests/${manifest.digest}`,
+      'Docker-Content-Digest': manifest.digest,
+      'X-Model-Version': String(version.version),
+      'X-Model-Digest': version.digest,
+    });
+  } finally {
+    release();
+  }
+}
+
+/** Every blob the manifest names must be stored with the size it states. */
+async function checkBlobs(ctx: AppContext, manifest: ParsedManifest): Promise<void> {
+  const missing: string[] = [];
+  const wrongSize: { digest: string; declared: number; stored: number }[] = [];
+  const seen = new Set<string>();
+  for (const d of referencedBlobs(manifest)) {
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    const size = d.digest === EMPTY_JSON_DIGEST ? EMPTY_JSON.length : (await ctx.blobs.stat(d.digest))?.size;
+    if (size === undefined) missing.push(d.digest);
+    else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, stored: size });
+  }
+  if (missing.length > 0) {
+    throw ociError(400, 'MANIFEST_BLOB_UNKNOWN', `${missing.length} blob(s) the manifest references are unknown, first ${missing[0]}: push them before the manifest`, {
+      digest: missing[0],
+      missing,
+    });
+  }
+  if (wrongSize.length > 0) {
+    const w = wrongSize[0]!;
+    throw ociError(400, 'MANIFEST_INVALID', `the manifest gives blob ${w.digest} a size of ${w.declared} bytes; it has ${w.stored}`, { wrongSize });
+  }
+}
+
+/**
+ * A push to `v<N>` may only restate version N (e.g. copying it back), or create it when N is the
+ * next version number; anything else would make the tag lie.
+ */
+function checkVersionTag(ctx: AppContext, name: string, n: number, files: FileEntry[]): void {
+  const digest = versionDigest(sortFiles(files));
+  const existing: Version | undefined = ctx.store.getVersion(name, n);
+  if (existing) {
+    if (existing.digest !== digest) {
+      throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} has other files (version digest ${existing.digest}); push to an alias tag or by digest to register a new version`, {
+        version: n,
+        versionDigest: existing.digest,
+        manifestFilesDigest: digest,
+      });
+    }
+    return;
+  }
+  const same = ctx.store.getVersionByDigest(name, digest);
+  if (same) {
+    throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${same.version}, not v${n}`, { version: same.version });
+  }
+  const next = (ctx.store.getModel(name)?.latestVersion ?? 0) + 1;
+  if (n !== next) {
+    throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} does not exist and the next version number is ${next}: push to an alias tag or by digest`, { next });
+  }
+}

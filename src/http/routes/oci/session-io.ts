@@ -1,0 +1,125 @@
+// Moving request bodies into blobs for the OCI upload routes, built on the same pieces as the v1
+// routes (receiveBody with worker hashing, UploadSessions, BlobStore writers, BlobGuard pins).
+//
+// `appendToSession` and `commitSessionBlob` follow uploads.ts's private `appendBody` and
+// `commitSession`, and `receiveBlob` blobs.ts's private `receiveAndCommit`, minus the v1
+// response writing. Once those are exported with these signatures (see the OCI report), this file
+// reduces to re-exports.
+import type { Principal } from '../../../auth/principal.js';
+import { ApiError, badRequest } from '../../../errors.js';
+import type { BlobInfo } from '../../../blobs/blob-store.js';
+import { offsetMismatch, type SessionAppender, type UploadSession } from '../../../blobs/upload-sessions.js';
+import type { AppContext } from '../../app-context.js';
+import type { Exchange } from '../../exchange.js';
+import { declaredLength, receiveBody, tooLarge } from '../../receive.js';
+import { chunkStart } from '../uploads.js';
+
+export type SessionState = UploadSession & { offset: number };
+
+/**
+ * Appends the request body at the session's offset (checked against Content-Range when given).
+ * Must be called synchronously in the route handler. The offset afterwards is what reached the
+ * disk; a refused chunk is taken back, an aborted one keeps what arrived.
+ */
+export async function appendToSession(ctx: AppContext, x: Exchange, id: string, caller: Principal): Promise<SessionState> {
+  const claimed = chunkStart(x.headers.contentRange);
+  const limit = ctx.config.blobs.maxBlobBytes;
+  let release: (() => void) | null = null;
+  const sink = (async () => {
+    const session = await ctx.uploads.get(id, caller);
+    if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
+    release = ctx.uploads.lock(id);
+    const appender: SessionAppender = await ctx.uploads.appender(id, session.offset);
+    return Object.assign(appender, { session });
+  })();
+  let failure: unknown = null;
+  let received = 0;
+  try {
+    received = (await receiveBody(x, sink, null, limit)).size;
+  } catch (err) {
+    failure = err;
+  }
+  try {
+    const opened = await sink.catch(() => null);
+    if (opened) {
+      const written = opened.bytesWritten;
+      if (!failure && opened.session.offset + written > limit) failure = tooLarge(limit);
+      else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
+        failure = badRequest('CONTENT_RANGE_MISMATCH', `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`);
+      }
+      if (failure && !(failure instanceof ApiError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
+      await opened.close(true);
+    }
+    if (failure) throw failure;
+    await ctx.uploads.touch(id);
+    return await ctx.uploads.get(id, caller);
+  } finally {
+    (release as (() => void) | null)?.();
+  }
+}
+
+/** Hashes the session's bytes; on a match moves them into the blob store, else discards them. */
+export async function commitSessionBlob(ctx: AppContext, id: string, digest: string): Promise<BlobInfo> {
+  const release = ctx.uploads.lock(id);
+  try {
+    const path = ctx.uploads.pathOf(id);
+    const { hex, size } = await ctx.hashPool.hashFile(path);
+    if (`sha256:${hex}` !== digest) {
+      await ctx.uploads.remove(id);
+      throw badRequest('DIGEST_MISMATCH', `the uploaded bytes have digest sha256:${hex}, not ${digest}; the upload was discarded`, {
+        expected: digest,
+        actual: `sha256:${hex}`,
+        size,
+      });
+    }
+    const info = await ctx.blobs.ingestFile(path, digest);
+    await ctx.uploads.remove(id);
+    return info;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Streams the body into the blob store under `digest`, hashing on a worker; committed only when
+ * the digest matches. Must be called synchronously in the route handler.
+ */
+export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string): Promise<BlobInfo & { existed: boolean }> {
+  const limit = ctx.config.blobs.maxBlobBytes;
+  const declared = declaredLength(x);
+  if (declared !== null && declared > limit) throw tooLarge(limit);
+  const writer = ctx.blobs.createWriter(digest);
+  let hex: string;
+  let size: number;
+  try {
+    const done = await receiveBody(x, writer, ctx.hashPool.startStream(), limit);
+    hex = done.hash!.hex;
+    size = done.size;
+  } catch (err) {
+    await writer.then((w) => w.abort(), () => undefined);
+    throw err;
+  }
+  const w = await writer;
+  if (`sha256:${hex}` !== digest) {
+    await w.abort();
+    throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
+  }
+  if (await ctx.blobs.stat(digest)) {
+    await w.abort();
+    return { digest, size, existed: true };
+  }
+  return { ...(await w.commit(digest)), existed: false };
+}
+
+/** Stores small bytes the caller already holds (a manifest, the empty JSON) as a blob, if absent. */
+export async function storeBytes(ctx: AppContext, digest: string, bytes: Buffer): Promise<void> {
+  if (await ctx.blobs.stat(digest)) return;
+  const w = await ctx.blobs.createWriter(digest);
+  try {
+    await w.write(bytes);
+    await w.commit(digest);
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,564 @@
+// The OCI distribution API (/v2/) against a real server: auth challenge, generated and pushed
+// manifests, blobs with Range, every upload flow, cross-repository mounts, tag listing, policy
+// gates on tag pushes, and the spec's error format.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { generateManifest } from '../src/oci/generate.js';
+import { api, registerFiles, sha256, uploadBlob } from './harness/http.js';
+import { startServer, type TestServer } from './harness/server.js';
+import { createToken } from './harness/tokens.js';
+
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
+
+let server: TestServer;
+let writer: string;
+let reader: string;
+let approver: string;
+let scopedWriter: string;
+let otherReader: string;
+
+before(async () => {
+  server = await startServer();
+  writer = (await createToken(server, 'oci-writer', 'writer')).token;
+  reader = (await createToken(server, 'oci-reader', 'reader')).token;
+  approver = (await createToken(server, 'oci-approver', 'approver')).token;
+  scopedWriter = (await createToken(server, 'oci-team-writer', 'writer', 'team/*')).token;
+  otherReader = (await createToken(server, 'oci-other-reader', 'reader', 'other/*')).token;
+});
+after(async () => {
+  await server.dispose();
+});
+
+const basic = (token: string) => `Basic ${Buffer.from(`skopeo:${token}`).toString('base64')}`;
+
+interface Res {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json: any;
+}
+
+async function oci(method: string, path: string, opts: { token?: string | null; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const token = opts.token === undefined ? writer : opts.token;
+  if (token !== null && headers.Authorization === undefined) headers.Authorization = basic(token);
+  const res = await fetch(server.url + path, { method, headers, ...(opts.body !== undefined ? { body: opts.body } : {}) });
+  const body = Buffer.from(await res.arrayBuffer());
+  let json: any = null;
+  try {
+    json = body.length ? JSON.parse(body.toString('utf8')) : null;
+  } catch {
+    json = null;
+  }
+  return { status: res.status, headers: res.headers, body, json };
+}
+
+/** Asserts the spec's error body with one error of `code`. */
+function assertError(res: Res, status: number, code: string): void {
+  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${res.body.toString()}`);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.ok(Array.isArray(res.json?.errors), `errors array in ${res.body.toString()}`);
+  assert.equal(res.json.errors[0].code, code, res.body.toString());
+  assert.equal(typeof res.json.errors[0].message, 'string');
+}
+
+/** Pushes a blob in one POST (?digest=). */
+async function pushBlob(repo: string, data: Buffer, token = writer): Promise<string> {
+  const digest = sha256(data);
+  const res = await oci('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { token, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(res.status, 201, res.body.toString());
+  return digest;
+}
+
+function manifestFor(layers: { data: Buffer; title?: string; mediaType?: string }[], extra: Record<string, unknown> = {}): Buffer {
+  const doc = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: 'application/vnd.example.model.v1',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DIGEST, size: 2 },
+    layers: layers.map((l) => ({
+      mediaType: l.mediaType ?? 'application/octet-stream',
+      digest: sha256(l.data),
+      size: l.data.length,
+      ...(l.title !== undefined ? { annotations: { 'org.opencontainers.image.title': l.title } } : {}),
+    })),
+    ...extra,
+  };
+  // Pretty-printed on purpose: the registry must keep these exact bytes, whitespace included.
+  return Buffer.from(JSON.stringify(doc, null, 3) + '\n');
+}
+
+async function putManifest(repo: string, ref: string, bytes: Buffer, token = writer, contentType = OCI_MANIFEST): Promise<Res> {
+  return oci('PUT', `/v2/${repo}/manifests/${ref}`, { token, body: bytes, headers: { 'Content-Type': contentType } });
+}
+
+describe('base endpoint and auth', () => {
+  test('GET /v2/ challenges with Basic, accepts a token as the Basic password or as Bearer', async () => {
+    const anon = await oci('GET', '/v2/', { token: null });
+    assertError(anon, 401, 'UNAUTHORIZED');
+    assert.equal(anon.headers.get('www-authenticate'), 'Basic realm="modelgate"');
+    assert.equal(anon.headers.get('docker-distribution-api-version'), 'registry/2.0');
+
+    const ok = await oci('GET', '/v2/', { token: reader });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.json, {});
+    assert.equal(ok.headers.get('docker-distribution-api-version'), 'registry/2.0');
+
+    const bearer = await oci('GET', '/v2/', { headers: { Authorization: `Bearer ${reader}` } });
+    assert.equal(bearer.status, 200);
+    const head = await oci('HEAD', '/v2/', { token: reader });
+    assert.equal(head.status, 200);
+
+    const bad = await oci('GET', '/v2/', { token: 'mgt_not-a-real-token' });
+    assertError(bad, 401, 'UNAUTHORIZED');
+    assert.equal(bad.headers.get('www-authenticate'), 'Basic realm="modelgate"');
+    const malformed = await oci('GET', '/v2/', { headers: { Authorization: 'Basic !!!' } });
+    assertError(malformed, 401, 'UNAUTHORIZED');
+
+    const anonManifest = await oci('GET', '/v2/team/x/manifests/latest', { token: null });
+    assertError(anonManifest, 401, 'UNAUTHORIZED');
+    assert.equal(anonManifest.headers.get('www-authenticate'), 'Basic realm="modelgate"');
+  });
+
+  test('roles and scopes: readers cannot push, scoped tokens see only their models', async () => {
+    await registerFiles(server, 'team/scoped', { 'a.bin': 'scoped-a' });
+    const denied = await oci('GET', '/v2/team/scoped/manifests/v1', { token: otherReader });
+    assertError(denied, 403, 'DENIED');
+    const post = await oci('POST', '/v2/team/scoped/blobs/uploads/', { token: reader });
+    assertError(post, 403, 'DENIED');
+    const put = await putManifest('team/scoped', 'staging', manifestFor([{ data: Buffer.from('scoped-a'), title: 'a.bin' }]), reader);
+    assertError(put, 403, 'DENIED');
+    // The refusal is audited like any other.
+    const audit = await api(server, 'GET', '/v1/audit?action=denied&limit=1000');
+    assert.ok(audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.actor.name === 'oci-reader'), JSON.stringify(audit.json));
+  });
+});
+
+describe('generated manifests for versions registered through /v1', () => {
+  let version: any;
+  const files = { 'weights/model.bin': randomBytes(300_000), 'config.json': '{"layers": 4}', 'tokenizer/vocab.txt': 'a\nb\nc\n' };
+
+  before(async () => {
+    version = await registerFiles(server, 'team/gen', files);
+    const alias = await api(server, 'PUT', '/v1/models/team/gen/aliases/staging', { version: version.version });
+    assert.equal(alias.status, 200);
+  });
+
+  test('GET/HEAD by v<N>, alias and digest serve the same deterministic OCI image manifest', async () => {
+    const byVersion = await oci('GET', `/v2/team/gen/manifests/v${version.version}`, { token: reader, headers: { Accept: OCI_MANIFEST } });
+    assert.equal(byVersion.status, 200);
+    assert.equal(byVersion.headers.get('content-type'), OCI_MANIFEST);
+    const digest = byVersion.headers.get('docker-content-digest')!;
+    assert.equal(digest, sha256(byVersion.body));
+    // The same bytes as the pure generator: nothing in them depends on time or node.
+    assert.equal(digest, generateManifest(version).digest);
+
+    const m = byVersion.json;
+    assert.equal(m.schemaVersion, 2);
+    assert.equal(m.mediaType, OCI_MANIFEST);
+    assert.equal(m.artifactType, 'application/vnd.modelgate.model.v1');
+    assert.deepEqual(m.config, { mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DIGEST, size: 2 });
+    assert.deepEqual(
+      m.layers.map((l: any) => [l.annotations['org.opencontainers.image.title'], l.size, l.digest, l.mediaType]),
+      version.files.map((f: any) => [f.path, f.size, f.digest, 'application/vnd.modelgate.file']),
+    );
+
+    const byAlias = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader });
+    assert.equal(byAlias.headers.get('docker-content-digest'), digest);
+    assert.deepEqual(byAlias.body, byVersion.body);
+    const byDigest = await oci('GET', `/v2/team/gen/manifests/${digest}`, { token: reader });
+    assert.equal(byDigest.status, 200);
+    assert.deepEqual(byDigest.body, byVersion.body);
+    assert.match(byDigest.headers.get('cache-control')!, /immutable/);
+
+    const head = await oci('HEAD', '/v2/team/gen/manifests/staging', { token: reader });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('docker-content-digest'), digest);
+    assert.equal(head.headers.get('content-length'), String(byVersion.body.length));
+    assert.equal(head.headers.get('content-type'), OCI_MANIFEST);
+    assert.equal(head.body.length, 0);
+  });
+
+  test('the digest survives a restart', async () => {
+    const before = await oci('HEAD', '/v2/team/gen/manifests/staging', { token: reader });
+    await server.restart();
+    const after = await oci('HEAD', '/v2/team/gen/manifests/staging', { token: reader });
+    assert.equal(after.headers.get('docker-content-digest'), before.headers.get('docker-content-digest'));
+  });
+
+  test('content negotiation through Accept', async () => {
+    const dockerOnly = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader, headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    assertError(dockerOnly, 404, 'MANIFEST_UNKNOWN');
+    const list = await oci('GET', '/v2/team/gen/manifests/staging', {
+      token: reader,
+      headers: { Accept: `application/vnd.docker.distribution.manifest.v2+json, ${OCI_MANIFEST};q=0.9, application/vnd.oci.image.index.v1+json` },
+    });
+    assert.equal(list.status, 200);
+    const any = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader, headers: { Accept: '*/*' } });
+    assert.equal(any.status, 200);
+    const excluded = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader, headers: { Accept: `${OCI_MANIFEST};q=0` } });
+    assertError(excluded, 404, 'MANIFEST_UNKNOWN');
+  });
+
+  test('layers and the empty config are blobs of the repository, with Range', async () => {
+    const weights = files['weights/model.bin'];
+    const digest = sha256(weights);
+    const full = await oci('GET', `/v2/team/gen/blobs/${digest}`, { token: reader });
+    assert.equal(full.status, 200);
+    assert.deepEqual(full.body, weights);
+    assert.equal(full.headers.get('docker-content-digest'), digest);
+    const part = await oci('GET', `/v2/team/gen/blobs/${digest}`, { token: reader, headers: { Range: 'bytes=1000-1999' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 1000-1999/${weights.length}`);
+    assert.deepEqual(part.body, weights.subarray(1000, 2000));
+    const head = await oci('HEAD', `/v2/team/gen/blobs/${digest}`, { token: reader });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), String(weights.length));
+
+    const empty = await oci('GET', `/v2/team/gen/blobs/${EMPTY_DIGEST}`, { token: reader });
+    assert.equal(empty.status, 200);
+    assert.equal(empty.body.toString(), '{}');
+    assert.equal(empty.headers.get('docker-content-digest'), EMPTY_DIGEST);
+
+    const unknown = await oci('GET', `/v2/team/gen/blobs/${sha256('never uploaded')}`, { token: reader });
+    assertError(unknown, 404, 'BLOB_UNKNOWN');
+    const unknownHead = await oci('HEAD', `/v2/team/gen/blobs/${sha256('never uploaded')}`, { token: reader });
+    assert.equal(unknownHead.status, 404);
+    assert.equal(unknownHead.body.length, 0);
+  });
+
+  test('a token scoped to other models cannot read this blob through its own repository', async () => {
+    await registerFiles(server, 'other/model', { 'x.bin': 'other-x' });
+    const digest = sha256(files['config.json']);
+    const res = await oci('GET', `/v2/other/model/blobs/${digest}`, { token: otherReader });
+    assertError(res, 404, 'BLOB_UNKNOWN');
+    const own = await oci('GET', `/v2/other/model/blobs/${sha256('other-x')}`, { token: otherReader });
+    assert.equal(own.status, 200);
+  });
+});
+
+describe('blob uploads', () => {
+  test('chunked upload with Content-Range, status, an out-of-order chunk, last chunk in the PUT', async () => {
+    const data = randomBytes(30_000);
+    const start = await oci('POST', '/v2/team/up/blobs/uploads/', { headers: { 'Content-Length': '0' } });
+    assert.equal(start.status, 202, start.body.toString());
+    const location = start.headers.get('location')!;
+    const uuid = start.headers.get('docker-upload-uuid')!;
+    assert.match(location, new RegExp(`^/v2/team/up/blobs/uploads/${uuid}$`));
+    assert.equal(start.headers.get('range'), '0-0');
+
+    const first = await oci('PATCH', location, { body: data.subarray(0, 10_000), headers: { 'Content-Range': '0-9999', 'Content-Type': 'application/octet-stream' } });
+    assert.equal(first.status, 202, first.body.toString());
+    assert.equal(first.headers.get('range'), '0-9999');
+    assert.equal(first.headers.get('location'), location);
+
+    const status = await oci('GET', location);
+    assert.equal(status.status, 204);
+    assert.equal(status.headers.get('range'), '0-9999');
+    assert.equal(status.headers.get('docker-upload-uuid'), uuid);
+
+    const skipped = await oci('PATCH', location, { body: data.subarray(15_000, 20_000), headers: { 'Content-Range': '15000-19999' } });
+    assertError(skipped, 416, 'BLOB_UPLOAD_INVALID');
+    assert.equal(skipped.headers.get('range'), '0-9999');
+
+    const wrongLength = await oci('PATCH', location, { body: data.subarray(10_000, 15_000), headers: { 'Content-Range': '10000-10999' } });
+    assertError(wrongLength, 400, 'SIZE_INVALID');
+
+    const second = await oci('PATCH', location, { body: data.subarray(10_000, 20_000), headers: { 'Content-Range': '10000-19999' } });
+    assert.equal(second.status, 202);
+    assert.equal(second.headers.get('range'), '0-19999');
+
+    const digest = sha256(data);
+    const done = await oci('PUT', `${location}?digest=${digest}`, { body: data.subarray(20_000), headers: { 'Content-Range': '20000-29999' } });
+    assert.equal(done.status, 201, done.body.toString());
+    assert.equal(done.headers.get('location'), `/v2/team/up/blobs/${digest}`);
+    assert.equal(done.headers.get('docker-content-digest'), digest);
+
+    const gone = await oci('GET', location);
+    assertError(gone, 404, 'BLOB_UPLOAD_UNKNOWN');
+    const stored = await oci('GET', `/v1/blobs/${digest}`, { headers: { Authorization: `Bearer ${server.token}` } });
+    assert.deepEqual(stored.body, data);
+  });
+
+  test('streamed PATCH without Content-Range, then PUT without a body', async () => {
+    const data = randomBytes(70_000);
+    const start = await oci('POST', '/v2/team/up/blobs/uploads/');
+    const location = start.headers.get('location')!;
+    const patch = await oci('PATCH', location, { body: data });
+    assert.equal(patch.status, 202);
+    assert.equal(patch.headers.get('range'), `0-${data.length - 1}`);
+    const done = await oci('PUT', `${location}?digest=${sha256(data)}`);
+    assert.equal(done.status, 201);
+  });
+
+  test('POST then PUT with the whole blob; a wrong digest discards the upload', async () => {
+    const data = Buffer.from('monolithic in the PUT');
+    const start = await oci('POST', '/v2/team/up/blobs/uploads/');
+    const location = start.headers.get('location')!;
+    const wrong = await oci('PUT', `${location}?digest=${sha256('something else')}`, { body: data });
+    assertError(wrong, 400, 'DIGEST_INVALID');
+    assert.equal((await oci('GET', location)).status, 404);
+
+    const again = await oci('POST', '/v2/team/up/blobs/uploads/');
+    const put = await oci('PUT', `${again.headers.get('location')}?digest=${sha256(data)}`, { body: data });
+    assert.equal(put.status, 201);
+    const noDigest = await oci('PUT', (await oci('POST', '/v2/team/up/blobs/uploads/')).headers.get('location')!);
+    assertError(noDigest, 400, 'DIGEST_INVALID');
+  });
+
+  test('single-POST monolithic upload; digest checks', async () => {
+    const data = Buffer.from('one post');
+    const digest = await pushBlob('team/up', data);
+    const again = await oci('POST', `/v2/team/up/blobs/uploads/?digest=${digest}`, { body: data });
+    assert.equal(again.status, 201);
+    const mismatch = await oci('POST', `/v2/team/up/blobs/uploads/?digest=${sha256('other')}`, { body: data });
+    assertError(mismatch, 400, 'DIGEST_INVALID');
+    const malformed = await oci('POST', '/v2/team/up/blobs/uploads/?digest=sha256:XYZ', { body: data });
+    assertError(malformed, 400, 'DIGEST_INVALID');
+  });
+
+  test('DELETE cancels an upload', async () => {
+    const start = await oci('POST', '/v2/team/up/blobs/uploads/');
+    const location = start.headers.get('location')!;
+    await oci('PATCH', location, { body: Buffer.from('partial') });
+    const del = await oci('DELETE', location);
+    assert.equal(del.status, 204);
+    assertError(await oci('GET', location), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await oci('PATCH', location, { body: Buffer.from('more') }), 404, 'BLOB_UPLOAD_UNKNOWN');
+  });
+
+  test('another token cannot use an upload session', async () => {
+    const start = await oci('POST', '/v2/team/up/blobs/uploads/');
+    const res = await oci('GET', start.headers.get('location')!, { token: approver });
+    assertError(res, 404, 'BLOB_UPLOAD_UNKNOWN');
+  });
+
+  test('cross-repository mount: 201 when the caller may read the source, else a 202 upload session', async () => {
+    const data = Buffer.from('mount me');
+    await registerFiles(server, 'team/source', { 'm.bin': data });
+    const digest = sha256(data);
+    const mounted = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${digest}&from=team/source`, { token: scopedWriter });
+    assert.equal(mounted.status, 201, mounted.body.toString());
+    assert.equal(mounted.headers.get('location'), `/v2/team/target/blobs/${digest}`);
+    assert.equal(mounted.headers.get('docker-content-digest'), digest);
+
+    // The source does not list the blob (for a token that only sees what its models list).
+    const notThere = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${digest}&from=team/gen`, { token: scopedWriter });
+    assert.equal(notThere.status, 202);
+    assert.match(notThere.headers.get('location')!, /^\/v2\/team\/target\/blobs\/uploads\/[0-9a-f-]{36}$/);
+
+    // The caller may not read the source repository at all.
+    await registerFiles(server, 'other/source', { 'o.bin': 'outside the scope' });
+    const outside = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${sha256('outside the scope')}&from=other/source`, { token: scopedWriter });
+    assert.equal(outside.status, 202);
+
+    const missing = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${sha256('nowhere')}&from=team/source`);
+    assert.equal(missing.status, 202);
+  });
+});
+
+describe('pushed manifests', () => {
+  const weights = randomBytes(50_000);
+  const cfg = Buffer.from('{"hidden": 64}');
+  const untitled = Buffer.from('a layer without a title');
+  let manifest: Buffer;
+
+  before(async () => {
+    for (const b of [weights, cfg, untitled]) await pushBlob('team/pushed', b);
+    manifest = manifestFor([{ data: weights, title: 'model.safetensors' }, { data: cfg, title: 'config/model.json' }, { data: untitled }], {
+      annotations: { 'org.opencontainers.image.description': 'test model' },
+    });
+  });
+
+  test('a tag push registers a version, keeps the bytes exactly and moves the alias (audited)', async () => {
+    const res = await putManifest('team/pushed', 'staging', manifest);
+    assert.equal(res.status, 201, res.body.toString());
+    const digest = sha256(manifest);
+    assert.equal(res.headers.get('docker-content-digest'), digest);
+    assert.equal(res.headers.get('location'), `/v2/team/pushed/manifests/${digest}`);
+
+    const byTag = await oci('GET', '/v2/team/pushed/manifests/staging', { token: reader });
+    assert.equal(byTag.status, 200);
+    assert.deepEqual(byTag.body, manifest);
+    assert.equal(byTag.headers.get('docker-content-digest'), digest);
+    assert.equal(byTag.headers.get('content-type'), OCI_MANIFEST);
+    const byDigest = await oci('GET', `/v2/team/pushed/manifests/${digest}`, { token: reader });
+    assert.deepEqual(byDigest.body, manifest);
+    const byVersion = await oci('GET', '/v2/team/pushed/manifests/v1', { token: reader });
+    assert.deepEqual(byVersion.body, manifest);
+    // The manifest is also a blob of the repository.
+    const asBlob = await oci('GET', `/v2/team/pushed/blobs/${digest}`, { token: reader });
+    assert.deepEqual(asBlob.body, manifest);
+
+    // Readable through the v1 API: files at their titles, the untitled layer under blobs/sha256/.
+    const resolved = await api(server, 'GET', '/v1/resolve/team/pushed@staging');
+    assert.equal(resolved.status, 200);
+    assert.deepEqual(
+      resolved.json.files.map((f: any) => f.path),
+      [`blobs/sha256/${sha256(untitled).slice(7)}`, 'config/model.json', 'model.safetensors'],
+    );
+    const file = await fetch(`${server.url}/v1/models/team/pushed@staging/files/model.safetensors`, { headers: { Authorization: `Bearer ${reader}` } });
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), weights);
+
+    const history = await api(server, 'GET', '/v1/models/team/pushed/aliases/staging/history');
+    const last = history.json.history.at(-1);
+    assert.equal(last.to, 1);
+    assert.equal(last.actor.name, 'oci-writer');
+    assert.match(last.reason, /OCI push of sha256:/);
+    const audit = await api(server, 'GET', '/v1/audit?model=team/pushed&limit=100');
+    assert.ok(audit.json.entries.some((e: any) => e.action === 'manifest.push' && e.details.digest === digest), JSON.stringify(audit.json));
+
+    // The version records where it came from.
+    const v = await api(server, 'GET', '/v1/models/team/pushed/versions/1');
+    assert.equal(v.json.metadata.oci.artifactType, 'application/vnd.example.model.v1');
+    assert.equal(v.json.metadata.oci.annotations['org.opencontainers.image.description'], 'test model');
+  });
+
+  test('pushing the same files again is idempotent; by digest only records the manifest', async () => {
+    const again = await putManifest('team/pushed', 'canary', manifest);
+    assert.equal(again.status, 201);
+    const aliases = await api(server, 'GET', '/v1/models/team/pushed/aliases');
+    assert.deepEqual(aliases.json.aliases, { staging: 1, canary: 1 });
+
+    const variant = manifestFor([{ data: weights, title: 'model.safetensors' }], { annotations: { note: 'by digest' } });
+    const digest = sha256(variant);
+    const res = await putManifest('team/pushed', digest, variant);
+    assert.equal(res.status, 201, res.body.toString());
+    const after = await api(server, 'GET', '/v1/models/team/pushed/aliases');
+    assert.deepEqual(after.json.aliases, { staging: 1, canary: 1 }, 'no alias moved');
+    const got = await oci('GET', `/v2/team/pushed/manifests/${digest}`, { token: reader });
+    assert.deepEqual(got.body, variant);
+    assert.equal((await api(server, 'GET', '/v1/models/team/pushed/versions/2')).json.files.length, 1);
+
+    const wrong = await putManifest('team/pushed', sha256('not this'), variant);
+    assertError(wrong, 400, 'DIGEST_INVALID');
+  });
+
+  test('v<N> tags: only a restatement of version N, or the next number', async () => {
+    const same = await putManifest('team/pushed', 'v1', manifest);
+    assert.equal(same.status, 201, same.body.toString());
+    const other = manifestFor([{ data: cfg, title: 'only-config.json' }]);
+    assertError(await putManifest('team/pushed', 'v1', other), 400, 'MANIFEST_INVALID');
+    assertError(await putManifest('team/pushed', 'v9', other), 400, 'MANIFEST_INVALID');
+    const next = await putManifest('team/pushed', 'v3', other);
+    assert.equal(next.status, 201, next.body.toString());
+    assert.deepEqual(next.headers.get('x-model-version'), '3');
+  });
+
+  test('a writer pushing a tag of a protected alias is refused with DENIED, before anything is stored', async () => {
+    const fresh = manifestFor([{ data: weights, title: 'prod.bin' }]);
+    const res = await putManifest('team/pushed', 'production', fresh);
+    assertError(res, 403, 'DENIED');
+    const versions = await api(server, 'GET', '/v1/models/team/pushed/versions');
+    assert.ok(!versions.json.versions.some((v: any) => v.files.some((f: any) => f.path === 'prod.bin')));
+    const audit = await api(server, 'GET', '/v1/audit?action=denied&limit=1000');
+    assert.ok(audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.target === 'team/pushed' && e.details.status === 403));
+  });
+
+  test('an approver pushing to a protected alias still meets the gates (POLICY_UNMET → DENIED)', async () => {
+    const res = await putManifest('team/pushed', 'production', manifest, approver);
+    assertError(res, 403, 'DENIED');
+    assert.equal(res.json.errors[0].detail.modelgate, 'POLICY_UNMET');
+    const aliases = await api(server, 'GET', '/v1/models/team/pushed/aliases');
+    assert.equal(aliases.json.aliases.production, undefined);
+
+    // With a model card and approved by someone other than the registrant, the same push moves production.
+    const card = await api(server, 'PATCH', '/v1/models/team/pushed/versions/1', { card: { intendedUse: 'tests', limitations: 'none known' } });
+    assert.equal(card.status, 200, card.text);
+    const approve = await fetch(`${server.url}/v1/models/team/pushed/versions/1/approvals`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ decision: 'approve' }),
+    });
+    assert.equal(approve.status, 201, await approve.text());
+    const ok = await putManifest('team/pushed', 'production', manifest, approver);
+    assert.equal(ok.status, 201, ok.body.toString());
+    const moved = await api(server, 'GET', '/v1/models/team/pushed/aliases');
+    assert.equal(moved.json.aliases.production, 1);
+  });
+
+  test('invalid manifests are refused with MANIFEST_INVALID / MANIFEST_BLOB_UNKNOWN', async () => {
+    const missing = manifestFor([{ data: Buffer.from('never pushed'), title: 'x.bin' }]);
+    const res = await putManifest('team/bad', 'staging', missing);
+    assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
+    assert.equal(res.json.errors[0].detail.digest, sha256('never pushed'));
+
+    assertError(await putManifest('team/bad', 'staging', Buffer.from('{not json')), 400, 'MANIFEST_INVALID');
+    assertError(await putManifest('team/bad', 'staging', Buffer.from('[]')), 400, 'MANIFEST_INVALID');
+    const v1 = JSON.parse(manifestFor([{ data: weights, title: 'a' }]).toString());
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, schemaVersion: 1 }))), 400, 'MANIFEST_INVALID');
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, mediaType: 'application/vnd.example+json' }))), 400, 'MANIFEST_INVALID');
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(v1)), writer, 'application/vnd.docker.distribution.manifest.v2+json'), 400, 'MANIFEST_INVALID');
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] };
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(index)), writer, index.mediaType), 400, 'MANIFEST_INVALID');
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, layers: [] }))), 400, 'MANIFEST_INVALID');
+    const badSize = { ...v1, layers: [{ ...v1.layers[0], size: 7 }] };
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(badSize))), 400, 'MANIFEST_INVALID');
+    const traversal = { ...v1, layers: [{ ...v1.layers[0], annotations: { 'org.opencontainers.image.title': '../etc/passwd' } }] };
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(traversal))), 400, 'MANIFEST_INVALID');
+    const sha512 = { ...v1, layers: [{ ...v1.layers[0], digest: `sha512:${'a'.repeat(128)}` }] };
+    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(sha512))), 400, 'MANIFEST_INVALID');
+
+    const huge = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20);
+    assertError(await putManifest('team/bad', 'staging', huge), 413, 'MANIFEST_INVALID');
+
+    assertError(await putManifest('team/bad', '1.0', manifest), 400, 'UNSUPPORTED');
+    assertError(await putManifest('team/bad', 'bad$tag', manifest), 400, 'MANIFEST_INVALID');
+    // Nothing of this registered a model.
+    assertError(await oci('GET', '/v2/team/bad/tags/list', { token: reader }), 404, 'NAME_UNKNOWN');
+  });
+});
+
+describe('tags and names', () => {
+  before(async () => {
+    for (let i = 0; i < 3; i++) await registerFiles(server, 'team/tags', { 'f.bin': `tags-${i}` });
+    for (const [alias, v] of [['staging', 2], ['canary', 3], ['shadow', 1]] as const) {
+      assert.equal((await api(server, 'PUT', `/v1/models/team/tags/aliases/${alias}`, { version: v })).status, 200);
+    }
+  });
+
+  test('tags/list: aliases and v<N> in ASCII order, with n/last pagination and a next Link', async () => {
+    const all = await oci('GET', '/v2/team/tags/tags/list', { token: reader });
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.json, { name: 'team/tags', tags: ['canary', 'shadow', 'staging', 'v1', 'v2', 'v3'] });
+    assert.equal(all.headers.get('link'), null);
+
+    const first = await oci('GET', '/v2/team/tags/tags/list?n=2', { token: reader });
+    assert.deepEqual(first.json.tags, ['canary', 'shadow']);
+    assert.equal(first.headers.get('link'), '</v2/team/tags/tags/list?n=2&last=shadow>; rel="next"');
+    const second = await oci('GET', '/v2/team/tags/tags/list?n=2&last=shadow', { token: reader });
+    assert.deepEqual(second.json.tags, ['staging', 'v1']);
+    const lastPage = await oci('GET', '/v2/team/tags/tags/list?n=2&last=v1', { token: reader });
+    assert.deepEqual(lastPage.json.tags, ['v2', 'v3']);
+    assert.equal(lastPage.headers.get('link'), null);
+    const zero = await oci('GET', '/v2/team/tags/tags/list?n=0', { token: reader });
+    assert.deepEqual(zero.json.tags, []);
+    assert.equal(zero.headers.get('link'), null);
+    const onlyLast = await oci('GET', '/v2/team/tags/tags/list?last=v2', { token: reader });
+    assert.deepEqual(onlyLast.json.tags, ['v3']);
+    assertError(await oci('GET', '/v2/team/tags/tags/list?n=-1', { token: reader }), 400, 'UNSUPPORTED');
+  });
+
+  test('unknown and invalid names, unknown manifests, unsupported methods', async () => {
+    assertError(await oci('GET', '/v2/team/nope/tags/list', { token: reader }), 404, 'NAME_UNKNOWN');
+    assertError(await oci('GET', '/v2/team/nope/manifests/staging', { token: reader }), 404, 'NAME_UNKNOWN');
+    assertError(await oci('GET', '/v2/Team/Tags/manifests/staging', { token: reader }), 400, 'NAME_INVALID');
+    assertError(await oci('GET', '/v2/a/b/c/manifests/staging', { token: reader }), 400, 'NAME_INVALID');
+    assertError(await oci('GET', '/v2/team/tags/manifests/production', { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('GET', '/v2/team/tags/manifests/v99', { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('GET', '/v2/team/tags/manifests/1.0', { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('GET', `/v2/team/tags/manifests/${sha256('no such manifest')}`, { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('GET', '/v2/team/tags/manifests/sha256:abc', { token: reader }), 400, 'DIGEST_INVALID');
+    assertError(await oci('GET', '/v2/team/tags/blobs/md5:abc', { token: reader }), 400, 'DIGEST_INVALID');
+    const del = await oci('DELETE', '/v2/team/tags/manifests/v1');
+    assertError(del, 405, 'UNSUPPORTED');
+    assert.equal(del.headers.get('allow'), 'GET, HEAD, PUT');
+    assertError(await oci('DELETE', `/v2/team/tags/blobs/${sha256('tags-0')}`), 405, 'UNSUPPORTED');
+    assertError(await oci('GET', '/v2/_catalog', { token: reader }), 404, 'UNSUPPORTED');
+    // A model whose name is a protocol word is still addressable.
+    await registerFiles(server, 'team/manifests', { 'f.bin': 'named manifests' });
+    assert.equal((await oci('GET', '/v2/team/manifests/manifests/v1', { token: reader })).status, 200);
+  });
+});
