@@ -1,0 +1,34 @@
+// The resolve baseline: a bare uWebSockets.js app answering every GET with one constant response
+// (the same body bytes and headers modelgate sent), in a process of its own like the service.
+// Reads its response from env BENCH_UWS_RESPONSE and prints {"port":n} once listening.
+import uWS from 'uWebSockets.js';
+import type { ConstantResponse } from '../lib/uws-baseline.js';
+
+// The package silently swaps in a slow pure-JS server when its binary fails to load; a slow
+// baseline would flatter every ratio, so refuse to run on it.
+if (!String(uWS.App).includes('[native code]')) {
+  process.stderr.write('uws baseline: uWebSockets.js loaded its JS fallback, not the native binary\n');
+  process.exit(1);
+}
+
+const spec = JSON.parse(process.env.BENCH_UWS_RESPONSE ?? '{}') as ConstantResponse;
+const status = spec.status ?? '200 OK';
+const headers = spec.headers ?? [];
+const body = Buffer.from(spec.bodyBase64 ?? '', 'base64');
+
+uWS
+  .App()
+  .get('/*', (res) => {
+    res.cork(() => {
+      res.writeStatus(status);
+      for (const [name, value] of headers) res.writeHeader(name, value);
+      res.end(body);
+    });
+  })
+  .listen('127.0.0.1', 0, (socket) => {
+    if (!socket) {
+      process.stderr.write('uws baseline: cannot listen\n');
+      process.exit(1);
+    }
+    process.stdout.write(`${JSON.stringify({ port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket) })}\n`);
+  });

@@ -1,0 +1,19 @@
+// Repeating load phases: with BENCH_ROUNDS > 1 each subject and its baselines alternate round by
+// round (so a noisy neighbour hits both alike), and the median round of each is reported.
+
+export const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+
+/** Runs every phase once per round, in order; returns each phase's reports. */
+export async function alternate<T>(phases: (() => Promise<T>)[]): Promise<T[][]> {
+  const results: T[][] = phases.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, phase] of phases.entries()) results[i]!.push(await phase());
+  }
+  return results;
+}
+
+/** The report whose key is the median (the lower middle for an even count, so it is a real round). */
+export function medianBy<T>(reports: T[], key: (r: T) => number): T {
+  const sorted = [...reports].sort((a, b) => key(a) - key(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}

@@ -1,0 +1,53 @@
+// Starts the bare uWebSockets.js baselines (bench/baselines/) each in its own process, like the service.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { stopChild, track } from './children.js';
+
+const CONSTANT = fileURLToPath(new URL('../baselines/uws-constant.js', import.meta.url));
+const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
+
+export interface ConstantResponse {
+  status: string;
+  /** Headers to write besides the ones uWS adds itself (Date, Content-Length, uWebSockets). */
+  headers: [string, string][];
+  bodyBase64: string;
+}
+
+/** Headers uWS writes on its own: the baseline gets them from uWS too, so they are not copied. */
+const ADDED_BY_UWS = new Set(['date', 'content-length', 'uwebsockets', 'connection', 'transfer-encoding']);
+
+/** The part of a modelgate response the baseline must repeat to send the same bytes. */
+export function constantResponseFrom(status: number, rawHeaders: string[], body: Buffer): ConstantResponse {
+  const headers: [string, string][] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (!ADDED_BY_UWS.has(name.toLowerCase())) headers.push([name, rawHeaders[i + 1]!]);
+  }
+  return { status: `${status} ${status === 200 ? 'OK' : ''}`.trim(), headers, bodyBase64: body.toString('base64') };
+}
+
+export interface UwsBaseline {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function start(script: string, env: Record<string, string>): Promise<UwsBaseline> {
+  const child = track(spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] }));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before listening`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+  });
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** Answers every GET with `response`, copied from modelgate. */
+export function startUwsBaseline(response: ConstantResponse): Promise<UwsBaseline> {
+  return start(CONSTANT, { BENCH_UWS_RESPONSE: JSON.stringify(response) });
+}
+
+/** Hashes every POST body on its main thread and stores nothing. */
+export function startUwsHashSink(): Promise<UwsBaseline> {
+  return start(HASH_SINK, {});
+}

@@ -1,0 +1,189 @@
+// `resolve`: requests/s and latency of GET /v1/resolve/{name}@production under 64 connections,
+// against a bare uWebSockets.js app sending the same bytes, and nginx serving them as a static
+// file; then again with 10,000 models in the index.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Api } from '../lib/api.js';
+import { capacityFigure, loadProblem, p99Figure, requestsFigure } from '../lib/figures.js';
+import { modelName, registerMany, registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
+import { runLoad, WARMUP_SECONDS, type LoadReport } from '../lib/load.js';
+import type { LoadJob } from '../lib/load-protocol.js';
+import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
+import { alternate, medianBy } from '../lib/rounds.js';
+import { startService } from '../lib/service.js';
+import { constantResponseFrom, startUwsBaseline } from '../lib/uws-baseline.js';
+import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const MODELS = Number(process.env.BENCH_MODELS ?? 10_000);
+/**
+ * Distinct names the large-index phase cycles through, spread evenly over the index. autocannon
+ * prebuilds every request for every connection before it starts its clock: 10,000 paths × 64
+ * connections cost it ~4 s of CPU inside the measured window (profiled), 100 cost ~40 ms.
+ */
+const CYCLED_NAMES = Number(process.env.BENCH_MODEL_PATHS ?? 100);
+/** Registering the index is setup, not the measurement: give up (and say so) past this. */
+const REGISTER_SECONDS = Number(process.env.BENCH_REGISTER_SECONDS ?? 300);
+const P99_TARGET_MS = 2;
+const MODEL = 'bench/fraud';
+const PATH = `/v1/resolve/${MODEL}@production`;
+
+/** A load generator this busy is the bottleneck: its one core is full. */
+const SATURATED_PERCENT = 90;
+
+const byRps = (r: LoadReport) => r.requestsPerSecond;
+
+function job(port: number, path: string, headers: Record<string, string>, ctx: ScenarioContext, paths?: string[]): LoadJob {
+  return {
+    url: `http://127.0.0.1:${port}${path}`,
+    connections: CONNECTIONS,
+    durationSeconds: ctx.durationSeconds,
+    warmupSeconds: WARMUP_SECONDS,
+    headers,
+    ...(paths ? { paths } : {}),
+  };
+}
+
+function throughputRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport | null, target: string, pass: (ratio: number) => boolean, note?: string): Comparison {
+  const s = requestsFigure(subject);
+  const b = baseline ? requestsFigure(baseline) : null;
+  const ratio = ratioOf(s, b);
+  const problems = [loadProblem(subject), baseline ? loadProblem(baseline) : null].filter(Boolean).join('; ');
+  const saturated = [subject, baseline].some((r) => r && r.loadCpuPercent >= SATURATED_PERCENT);
+  const notes = [
+    note,
+    saturated ? `autocannon used ≥ ${SATURATED_PERCENT}% of a core: req/s shows the client's ceiling as much as the server's; the efficiency row does not` : '',
+    problems ? `invalid: ${problems}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  return {
+    name,
+    subject: s,
+    baselineName,
+    baseline: b,
+    ratio,
+    target,
+    pass: ratio === null ? null : !problems && pass(ratio),
+    ...(notes ? { note: notes } : {}),
+  };
+}
+
+function capacityRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport | null, target: string, pass: (ratio: number) => boolean): Comparison {
+  const s = capacityFigure(subject);
+  const b = baseline ? capacityFigure(baseline) : null;
+  const ratio = ratioOf(s, b);
+  return {
+    name,
+    subject: s,
+    baselineName,
+    baseline: b,
+    ratio,
+    target,
+    pass: ratio === null ? null : pass(ratio),
+    note: `server CPU ${Math.round(subject.serverCpuPercent ?? 0)}% vs ${Math.round(baseline?.serverCpuPercent ?? 0)}% of a core; requests per second of server CPU, a comparison the load generator's own ceiling cannot flatten`,
+  };
+}
+
+function latencyRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport): Comparison {
+  return {
+    name,
+    subject: p99Figure(subject),
+    baselineName,
+    baseline: p99Figure(baseline),
+    ratio: null,
+    target: `p99 ≤ ${P99_TARGET_MS} ms`,
+    pass: !loadProblem(subject) && subject.p99Ms <= P99_TARGET_MS,
+    note: `p50 ${subject.p50Ms.toFixed(3)} ms vs ${baseline.p50Ms.toFixed(3)} ms (µs-resolution histogram; autocannon's latency.p99 says ${subject.autocannonP99Ms} ms vs ${baseline.autocannonP99Ms} ms)`,
+  };
+}
+
+async function run(ctx: ScenarioContext): Promise<Comparison[]> {
+  const service = await startService({ workDir: ctx.workDir, name: 'resolve' });
+  const stops: (() => Promise<void>)[] = [() => service.stop()];
+  const api = new Api(service.port, service.token);
+  try {
+    const files = await uploadRandomFiles(api, [
+      { path: 'config.json', size: 512 },
+      { path: 'tokenizer.json', size: 4096 },
+      { path: 'model.safetensors', size: 65_536 },
+    ]);
+    await registerWithAlias(api, MODEL, files, 'production');
+    const sample = await api.request('GET', PATH);
+    if (sample.status !== 200) throw new Error(`GET ${PATH}: ${sample.status} ${sample.body.toString('utf8').slice(0, 200)}`);
+    ctx.log(`  modelgate answers ${PATH} with ${sample.body.length} bytes and ${sample.rawHeaders.length / 2} headers`);
+
+    const uws = await startUwsBaseline(constantResponseFrom(sample.status, sample.rawHeaders, sample.body));
+    stops.push(() => uws.stop());
+    let nginx: NginxServer | null = null;
+    if (findNginx()) {
+      const root = join(ctx.workDir, 'www-resolve');
+      mkdirSync(root, { recursive: true });
+      writeFileSync(join(root, 'resolve.json'), sample.body);
+      nginx = await startNginx({ name: 'resolve', root, workDir: ctx.workDir, probePath: '/resolve.json' });
+      stops.push(() => nginx!.stop());
+    } else {
+      ctx.log(`  ${NGINX_MISSING}`);
+    }
+
+    // The same request bytes (path length, auth header) go to every server.
+    const headers = { authorization: api.authHeader };
+    ctx.log(`  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS${nginx ? ', nginx' : ''}`);
+    const phases = [
+      () => runLoad(job(service.port, PATH, headers, ctx), service.pid),
+      () => runLoad(job(uws.port, PATH, headers, ctx), uws.pid),
+      ...(nginx ? [() => runLoad(job(nginx!.port, '/resolve.json', headers, ctx), nginx!.pid)] : []),
+    ];
+    const [mgRuns, uwsRuns, nginxRuns] = await alternate(phases);
+    const mg = medianBy(mgRuns!, byRps);
+    const bare = medianBy(uwsRuns!, byRps);
+    const ng = nginxRuns ? medianBy(nginxRuns, byRps) : null;
+    ctx.log(`  modelgate ${Math.round(mg.requestsPerSecond)} req/s, bare uWS ${Math.round(bare.requestsPerSecond)}${ng ? `, nginx ${Math.round(ng.requestsPerSecond)}` : ''}`);
+
+    ctx.log(`  registering ${MODELS} models through the API (32 calls in flight)`);
+    const reg = await registerMany(api, MODELS, files, 'production', 32, Date.now() + REGISTER_SECONDS * 1000);
+    ctx.log(`  registered ${reg.registered} in ${reg.seconds.toFixed(1)} s (${Math.round(reg.registered / reg.seconds)} models/s, each a version and an alias move)`);
+    const count = Math.min(CYCLED_NAMES, reg.registered);
+    const paths = Array.from({ length: count }, (_, i) => `/v1/resolve/${modelName(Math.floor(((i + 0.5) * reg.registered) / count) + 1)}@production`);
+    // The baseline gets the same request list, so autocannon does the same work against both.
+    const [bigRuns, bigBaseRuns] = await alternate([
+      () => runLoad(job(service.port, paths[0]!, headers, ctx, paths), service.pid),
+      () => runLoad(job(uws.port, paths[0]!, headers, ctx, paths), uws.pid),
+    ]);
+    const big = medianBy(bigRuns!, byRps);
+    const bigBase = medianBy(bigBaseRuns!, byRps);
+    ctx.log(`  modelgate with ${reg.registered} models: ${Math.round(big.requestsPerSecond)} req/s, bare uWS ${Math.round(bigBase.requestsPerSecond)}`);
+
+    const regNote = `${reg.registered} models registered through the API in ${reg.seconds.toFixed(1)} s${reg.registered < MODELS ? ` (stopped at ${REGISTER_SECONDS} s: registration too slow)` : ''}; requests cycle through ${count} names spread over the index, the same list for both`;
+    const target = `≥ 0.8×, p99 ≤ ${P99_TARGET_MS} ms`;
+    const rows: Comparison[] = [
+      throughputRow(`resolve: ${CONNECTIONS} conn`, mg, 'bare uWS, same bytes', bare, target, (r) => r >= 0.8 && mg.p99Ms <= P99_TARGET_MS),
+      latencyRow(`resolve: ${CONNECTIONS} conn latency`, mg, 'bare uWS, same bytes', bare),
+      capacityRow('resolve: server efficiency', mg, 'bare uWS, same bytes', bare, '≥ 0.8×', (r) => r >= 0.8),
+    ];
+    if (ng) {
+      const nginxName = `nginx static file (${NGINX_WORKERS} worker)`;
+      rows.push(
+        throughputRow(`resolve vs nginx: ${CONNECTIONS} conn`, mg, nginxName, ng, 'ahead (> 1×)', (r) => r > 1),
+        capacityRow('resolve vs nginx: server efficiency', mg, nginxName, ng, 'ahead (> 1×)', (r) => r > 1),
+      );
+    } else {
+      rows.push({ name: `resolve vs nginx: ${CONNECTIONS} conn`, subject: requestsFigure(mg), baselineName: 'nginx static file', baseline: null, ratio: null, target: 'ahead (> 1×)', pass: null, note: NGINX_MISSING });
+    }
+    rows.push(
+      throughputRow(`resolve, ${reg.registered} models: ${CONNECTIONS} conn`, big, 'bare uWS, same bytes', bigBase, target, (r) => r >= 0.8 && big.p99Ms <= P99_TARGET_MS, regNote),
+      latencyRow(`resolve, ${reg.registered} models: latency`, big, 'bare uWS, same bytes', bigBase),
+      capacityRow(`resolve, ${reg.registered} models: server efficiency`, big, 'bare uWS, same bytes', bigBase, '≥ 0.8×', (r) => r >= 0.8),
+    );
+    return rows;
+  } finally {
+    api.close();
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+export const resolveScenario: Scenario = {
+  name: 'resolve',
+  description: `GET /v1/resolve/{name}@production, autocannon ${CONNECTIONS} connections, vs bare uWebSockets.js (same bytes) and nginx (static file); then with ${MODELS} models indexed`,
+  run,
+};

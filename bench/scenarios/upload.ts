@@ -1,0 +1,226 @@
+// `upload`: one 1 GiB streamed upload (verified against its sha256 by the server) against raw
+// node:crypto sha256 over the same bytes in the same run; then resolve p99 while two uploads run.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Api } from '../lib/api.js';
+import { reapedChildrenCpuSeconds, threadCpuSeconds } from '../lib/cpu.js';
+import { loadProblem, p99Figure } from '../lib/figures.js';
+import { registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
+import { nodeCryptoSha256 } from '../lib/hashers.js';
+import { runLoad, WARMUP_SECONDS } from '../lib/load.js';
+import { startService } from '../lib/service.js';
+import { median } from '../lib/stats.js';
+import { findCurl, startUpload, uploadOnce, type UploadTarget } from '../lib/upload-client.js';
+import { startUwsHashSink } from '../lib/uws-baseline.js';
+import { ensureRandomFile, type WorkFile } from '../lib/workfile.js';
+import { ratioOf, type Comparison, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
+
+const MIB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024);
+const CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 16);
+const CONCURRENT_UPLOADS = 2;
+const P99_TARGET_MS = 5;
+const HASH_ROUNDS = 3;
+
+function chunksOf(whole: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < whole.length; at += 1 << 20) chunks.push(whole.subarray(at, at + (1 << 20)));
+  return chunks;
+}
+
+/** node:crypto sha256 on this thread over the file's bytes, already in memory: the upload's target. */
+async function hashBaseline(file: WorkFile, chunks: Buffer[]): Promise<Figure> {
+  const rounds: number[] = [];
+  for (let i = 0; i < HASH_ROUNDS; i++) {
+    const start = process.hrtime.bigint();
+    const hex = await nodeCryptoSha256.digest(chunks);
+    rounds.push(file.size / 1e9 / (Number(process.hrtime.bigint() - start) / 1e9));
+    if (hex !== file.sha256) throw new Error(`sha256 of ${file.path} is ${hex}, not ${file.sha256}: delete it and rerun`);
+  }
+  return { value: median(rounds), unit: 'GB/s', loadCpuPercent: null, detail: { rounds } };
+}
+
+/**
+ * Writing the same bytes to a new file on the service's disk and fsyncing it, as a blob commit
+ * must: the ceiling no upload can pass, whatever the hashing does.
+ */
+function diskBaseline(workDir: string, chunks: Buffer[], size: number): Figure {
+  const dir = join(workDir, 'data');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `disk-probe-${process.pid}`);
+  const start = process.hrtime.bigint();
+  const fd = openSync(path, 'w');
+  try {
+    for (const chunk of chunks) writeSync(fd, chunk);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  unlinkSync(path);
+  return { value: size / 1e9 / seconds, unit: 'GB/s', loadCpuPercent: null, detail: { seconds } };
+}
+
+/** Keeps one upload after another going until stopped; counts the ones that completed. */
+function uploadLoop(curl: string, target: UploadTarget, chunked: boolean) {
+  let stopped = false;
+  let current: ReturnType<typeof startUpload> | null = null;
+  let completed = 0;
+  const failures: string[] = [];
+  const loop = (async () => {
+    while (!stopped) {
+      current = startUpload(curl, target, chunked);
+      try {
+        const result = await current.done;
+        if (result.status === 200 || result.status === 201) completed++;
+        else failures.push(`status ${result.status}: ${result.body.slice(0, 200)}`);
+      } catch (err) {
+        if (!stopped) failures.push((err as Error).message);
+      }
+    }
+  })();
+  return {
+    async stop(): Promise<{ completed: number; failures: string[] }> {
+      stopped = true;
+      current?.child.kill('SIGTERM');
+      await loop;
+      return { completed, failures };
+    },
+  };
+}
+
+async function run(ctx: ScenarioContext): Promise<Comparison[]> {
+  const curl = findCurl();
+  if (!curl) throw new Error('curl not installed (the upload client): apt-get install curl');
+  const file = ensureRandomFile(ctx.workDir, `download-${MIB}m.bin`, MIB, ctx.log);
+  ctx.log('  node:crypto sha256 over the same bytes in memory, and writing them to disk with fsync (baselines)');
+  let chunks: Buffer[] | null = chunksOf(readFileSync(file.path));
+  const hash = await hashBaseline(file, chunks);
+  const disk = diskBaseline(ctx.workDir, chunks, file.size);
+  chunks = null;
+  ctx.log(`  node:crypto sha256: ${hash.value.toFixed(2)} GB/s; disk write + fsync: ${disk.value.toFixed(2)} GB/s`);
+
+  const sink = await startUwsHashSink();
+  let overHttp: Figure;
+  try {
+    const result = await uploadOnce(curl, { port: sink.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
+    if (!result.body.includes(file.sha256)) throw new Error(`uWS hash sink answered ${result.status} ${result.body.slice(0, 200)}`);
+    overHttp = { value: file.size / 1e9 / result.seconds, unit: 'GB/s', loadCpuPercent: null, detail: { seconds: result.seconds, chunked: result.chunked } };
+  } finally {
+    await sink.stop();
+  }
+  ctx.log(`  bare uWS hashing the body on its main thread: ${overHttp.value.toFixed(2)} GB/s`);
+
+  const service = await startService({ workDir: ctx.workDir, name: 'upload' });
+  const api = new Api(service.port, service.token);
+  try {
+    const target: UploadTarget = { port: service.port, token: service.token, path: file.path, size: file.size, sha256: file.sha256 };
+    const reaped = reapedChildrenCpuSeconds();
+    const serverBefore = threadCpuSeconds(service.pid);
+    const single = await uploadOnce(curl, target);
+    const serverAfter = threadCpuSeconds(service.pid);
+    const clientCpu = ((reapedChildrenCpuSeconds() - reaped) / single.seconds) * 100;
+    // Which threads worked: a main thread far from 100% means the upload waits, not computes.
+    const serverCpu = {
+      mainThreadPercent: ((serverAfter.main - serverBefore.main) / single.seconds) * 100,
+      otherThreadsPercent: ((serverAfter.others - serverBefore.others) / single.seconds) * 100,
+    };
+    if (single.status !== 201) throw new Error(`upload: status ${single.status}: ${single.body.slice(0, 300)}`);
+    const uploadFigure: Figure = {
+      value: file.size / 1e9 / single.seconds,
+      unit: 'GB/s',
+      loadCpuPercent: clientCpu,
+      detail: { seconds: single.seconds, chunked: single.chunked, contentLengthError: single.contentLengthError ?? null, serverCpu },
+    };
+    ctx.log(`  upload: ${uploadFigure.value.toFixed(2)} GB/s${single.chunked ? ' (chunked)' : ''}`);
+
+    const files = await uploadRandomFiles(api, [
+      { path: 'config.json', size: 512 },
+      { path: 'tokenizer.json', size: 4096 },
+      { path: 'model.safetensors', size: 65_536 },
+    ]);
+    await registerWithAlias(api, 'bench/fraud', files, 'production');
+    const job = {
+      url: `http://127.0.0.1:${service.port}/v1/resolve/bench/fraud@production`,
+      connections: CONNECTIONS,
+      durationSeconds: ctx.durationSeconds,
+      warmupSeconds: WARMUP_SECONDS,
+      headers: { authorization: api.authHeader },
+    };
+    ctx.log(`  resolve, ${CONNECTIONS} connections, idle service`);
+    const idle = await runLoad(job, service.pid);
+    ctx.log(`  resolve, ${CONNECTIONS} connections, while ${CONCURRENT_UPLOADS} uploads of ${MIB} MiB run back to back`);
+    const loops = Array.from({ length: CONCURRENT_UPLOADS }, () => uploadLoop(curl, target, single.chunked));
+    const busy = await runLoad(job, service.pid);
+    const uploads = await Promise.all(loops.map((l) => l.stop()));
+    const completed = uploads.reduce((n, u) => n + u.completed, 0);
+    const failures = uploads.flatMap((u) => u.failures);
+    ctx.log(`  p99 idle ${idle.p99Ms.toFixed(2)} ms, during uploads ${busy.p99Ms.toFixed(2)} ms; ${completed} uploads completed meanwhile`);
+
+    const ratio = ratioOf(uploadFigure, hash);
+    const problems = [loadProblem(busy), failures.length ? `${failures.length} failed uploads: ${failures[0]}` : ''].filter(Boolean).join('; ');
+    return [
+      {
+        name: `upload: 1 stream, ${MIB} MiB`,
+        subject: uploadFigure,
+        baselineName: 'node:crypto sha256, 1 core',
+        baseline: hash,
+        ratio,
+        target: '≥ 0.8×',
+        pass: ratio === null ? null : ratio >= 0.8,
+        note: [
+          'curl --upload-file, timed by curl (time_total), response after the digest is verified and the blob committed',
+          `server CPU: main thread ${Math.round(serverCpu.mainThreadPercent)}%, other threads (hash worker, fs) ${Math.round(serverCpu.otherThreadsPercent)}% of a core`,
+          single.contentLengthError
+            ? `with Content-Length the server reset the connection (${single.contentLengthError.split('\n')[0]}): uWS reads at most 9 digits of Content-Length, so this was measured chunked`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      },
+      {
+        name: 'upload: vs bare uWS hashing the body',
+        subject: uploadFigure,
+        baselineName: 'bare uWS, sha256 on main thread, no disk',
+        baseline: overHttp,
+        ratio: ratioOf(uploadFigure, overHttp),
+        target: 'for scale',
+        pass: null,
+        note: 'the same curl upload into a uWS app that only hashes (node:crypto, main thread) and stores nothing',
+      },
+      {
+        name: `upload: vs disk write ceiling`,
+        subject: uploadFigure,
+        baselineName: 'write + fsync, same disk',
+        baseline: disk,
+        ratio: ratioOf(uploadFigure, disk),
+        target: 'for scale',
+        pass: null,
+        note: 'the same bytes written sequentially in 1 MiB writes to a new file beside the data directory, then fsynced',
+      },
+      {
+        name: `upload: resolve p99, ${CONNECTIONS} conn, ${CONCURRENT_UPLOADS} uploads`,
+        subject: p99Figure(busy),
+        baselineName: 'same, no uploads',
+        baseline: p99Figure(idle),
+        ratio: null,
+        target: `p99 ≤ ${P99_TARGET_MS} ms`,
+        pass: !problems && busy.p99Ms <= P99_TARGET_MS,
+        note: [
+          `${Math.round(busy.requestsPerSecond)} vs ${Math.round(idle.requestsPerSecond)} req/s; ${completed} uploads of ${MIB} MiB completed during the ${ctx.durationSeconds + WARMUP_SECONDS} s`,
+          problems ? `invalid: ${problems}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      },
+    ];
+  } finally {
+    api.close();
+    await service.stop();
+  }
+}
+
+export const uploadScenario: Scenario = {
+  name: 'upload',
+  description: `one ${MIB} MiB streamed POST /v1/blobs (verified) vs node:crypto sha256 over the same bytes; resolve p99 at ${CONNECTIONS} connections while ${CONCURRENT_UPLOADS} uploads run`,
+  run,
+};
