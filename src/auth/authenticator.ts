@@ -4,11 +4,12 @@ import { ApiError } from '../errors.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Actor } from '../registry/types.js';
 import { scopeMatches } from './scope.js';
-import { generateToken, hashToken, tokenId, tokenMatches } from './tokens.js';
+import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
 import { ROLE_RANK, type Principal, type Role } from './principal.js';
 
 const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
 const ADMIN_HASH_SETTING = 'admin-token-sha256';
+const MAX_VERIFIED = 4096;
 
 /** A refused credential that still names a known token (expired, revoked), so the refusal can be audited. */
 export class AuthError extends ApiError {
@@ -18,6 +19,21 @@ export class AuthError extends ApiError {
   ) {
     super(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="modelgate"' });
   }
+}
+
+interface Presented {
+  /** The record id inside a modelgate-shaped token, else null. */
+  id: string | null;
+  hash: Buffer;
+}
+
+/** The token of a "Bearer <token>" header, hashed; a 401 for any other shape. */
+function presentedBy(header: string): Presented {
+  if (header.length <= 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
+    throw new AuthError(header ? 'the Authorization header must be "Bearer <token>"' : 'missing Authorization: Bearer <token>');
+  }
+  const token = header.slice(7).trim();
+  return { id: tokenId(token), hash: hashToken(token) };
 }
 
 export class Authenticator {
@@ -40,22 +56,36 @@ export class Authenticator {
     return { auth: new Authenticator(store, hash), created: token };
   }
 
+  /**
+   * What each Authorization header that recently authenticated presented (token id and sha256),
+   * so a caller polling with the same header is not hashed again on every request. Only headers
+   * whose token matched are kept, so a stream of wrong tokens cannot fill it; the token record is
+   * still read and checked (revocation, expiry) on every request.
+   */
+  private readonly verified = new Map<string, Presented>();
+
   /** The caller behind an Authorization header, or a 401. */
   authenticate(header: string): Principal {
-    if (header.length <= 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
-      throw new AuthError(header ? 'the Authorization header must be "Bearer <token>"' : 'missing Authorization: Bearer <token>');
-    }
-    const token = header.slice(7).trim();
-    const id = tokenId(token);
-    const record = id ? this.store.getToken(id) : undefined;
-    if (record && tokenMatches(token, Buffer.from(record.hash, 'hex'))) {
+    const presented = this.verified.get(header) ?? presentedBy(header);
+    const record = presented.id ? this.store.getToken(presented.id) : undefined;
+    if (record && hashesMatch(presented.hash, Buffer.from(record.hash, 'hex'))) {
+      this.remember(header, presented);
       const actor = { id: record.id, name: record.name };
       if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
       if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
       return { ...actor, role: record.role, scope: record.scope };
     }
-    if (tokenMatches(token, this.adminHash)) return ADMIN;
+    if (hashesMatch(presented.hash, this.adminHash)) {
+      this.remember(header, presented);
+      return ADMIN;
+    }
     throw new AuthError('the bearer token is not valid');
+  }
+
+  private remember(header: string, presented: Presented): void {
+    if (this.verified.has(header)) return;
+    if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
+    this.verified.set(header, presented);
   }
 
   /** The single place where a route's required role and the token's scope are checked. */

@@ -20,8 +20,7 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-/** Constant-time comparison of a presented token against a stored hash. */
-export function tokenMatches(presented: string, storedHash: Buffer): boolean {
-  const candidate = hashToken(presented);
-  return candidate.length === storedHash.length && timingSafeEqual(candidate, storedHash);
+/** Constant-time comparison of a presented token's hash against a stored one. */
+export function hashesMatch(presentedHash: Buffer, storedHash: Buffer): boolean {
+  return presentedHash.length === storedHash.length && timingSafeEqual(presentedHash, storedHash);
 }
