@@ -62,6 +62,19 @@ export class Registry {
     return found;
   }
 
+  /**
+   * A resolution cached under a key of the caller's choosing (the resolve route uses the raw
+   * request path, so a repeated request is answered without parsing it); the entry is dropped
+   * with every other entry of its model on a change.
+   */
+  cachedAs(key: string): Resolution | undefined {
+    return this.cache.get(key);
+  }
+
+  rememberAs(key: string, resolution: Resolution): void {
+    this.cache.set(key, resolution);
+  }
+
   /** Like resolve, but a missing model, alias or version is a 404 that says which. */
   resolveOrThrow(name: string, ref: string): Resolution {
     const found = this.resolve(name, ref);

@@ -1,11 +1,13 @@
 // GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
-// token check, one map lookup, and response bytes prepared when the alias last changed.
+// token check, one map lookup by the raw request path, and a status line, headers and body
+// rendered when the alias last changed, written in two calls into uWS.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../auth/principal.js';
 import { ApiError } from '../../errors.js';
 import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../registry/names.js';
+import type { Resolution } from '../../registry/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
 import { endWithoutBody } from '../exchange.js';
 import { decode } from '../paths.js';
@@ -16,52 +18,83 @@ import { statusLine } from '../status.js';
 const PREFIX = '/v1/resolve/';
 
 export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
-  const handler = (res: HttpResponse, req: HttpRequest) => {
+  app.get(`${PREFIX}*`, resolveHandler(ctx, 'GET'));
+  app.head(`${PREFIX}*`, resolveHandler(ctx, 'HEAD'));
+}
+
+function resolveHandler(ctx: AppContext, method: 'GET' | 'HEAD') {
+  const head = method === 'HEAD';
+  const ok = httpMetrics.recorder('resolve', method, 200);
+  const notModified = httpMetrics.recorder('resolve', method, 304);
+
+  /** The resolution a request path names, checking the caller may read it before looking it up. */
+  const lookup = (path: string, principal: Principal): Resolution => {
+    const cached = ctx.registry.cachedAs(path);
+    if (cached) {
+      ctx.auth.authorize(principal, 'reader', cached.name, 'resolve');
+      return cached;
+    }
+    const { name, ref } = parseReference(decode(path.slice(PREFIX.length)));
+    ctx.auth.authorize(principal, 'reader', name, 'resolve');
+    const found = ctx.registry.resolveOrThrow(name, ref);
+    ctx.registry.rememberAs(path, found);
+    return found;
+  };
+
+  return (res: HttpResponse, req: HttpRequest) => {
     const started = performance.now();
-    const head = req.getMethod() === 'head';
-    const method = head ? 'HEAD' : 'GET';
     let principal: Principal | null = null;
-    let model: string | null = null;
     try {
       principal = ctx.auth.authenticate(req.getHeader('authorization'));
-      const { name, ref } = parseReference(decode(req.getUrl().slice(PREFIX.length)));
-      model = name;
-      ctx.auth.authorize(principal, 'reader', name, 'resolve');
-      const r = ctx.registry.resolveOrThrow(name, ref);
-      const status = etagMatches(req.getHeader('if-none-match'), r.etag) ? 304 : 200;
-      res.writeStatus(status === 304 ? '304 Not Modified' : '200 OK');
-      res.writeHeader('ETag', r.etag);
-      res.writeHeader('X-Model-Version', r.versionHeader);
-      res.writeHeader('X-Model-Digest', r.version.digest);
-      res.writeHeader('Cache-Control', 'no-cache');
-      if (status === 304) res.endWithoutBody();
-      else {
-        res.writeHeader('Content-Type', 'application/json');
-        if (head) endWithoutBody(res, r.body.length);
-        else res.end(r.body);
+      const r = lookup(req.getUrl(), principal);
+      // uWS corks the response for the synchronous part of a handler: this is one write.
+      if (etagMatches(req.getHeader('if-none-match'), r.etag)) {
+        res.writeStatus(r.heads.notModified);
+        res.endWithoutBody();
+        notModified.observe((performance.now() - started) / 1000);
+        return;
       }
-      httpMetrics.observe('resolve', method, status, (performance.now() - started) / 1000);
+      if (head) {
+        res.writeStatus(r.heads.head);
+        res.endWithoutBody();
+      } else {
+        res.writeStatus(r.heads.ok);
+        res.end(r.body);
+      }
+      ok.observe((performance.now() - started) / 1000);
     } catch (err) {
-      const api = err instanceof ApiError ? err : null;
-      if (!api) logger.error({ err, route: 'resolve' }, 'request failed');
-      const failure = api ?? new ApiError(500, 'INTERNAL', 'internal error');
-      const actor = api ? refusalActor(method, api, principal) : undefined;
-      const respond = () => {
-        sendError(res, failure, head);
-        httpMetrics.observe('resolve', method, failure.status, (performance.now() - started) / 1000);
-      };
-      if (!actor) return respond();
-      // An audited refusal is answered once its entry is committed.
-      const url = req.getUrl();
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
-      void auditRefusal(ctx.store, actor, 'resolve', method, url, failure, model).then(() => {
-        if (!aborted) res.cork(respond);
-      });
+      refuse(ctx, res, req, method, principal, err, started);
     }
   };
-  app.get(`${PREFIX}*`, handler);
-  app.head(`${PREFIX}*`, handler);
+}
+
+function refuse(ctx: AppContext, res: HttpResponse, req: HttpRequest, method: 'GET' | 'HEAD', principal: Principal | null, err: unknown, started: number): void {
+  const api = err instanceof ApiError ? err : null;
+  if (!api) logger.error({ err, route: 'resolve' }, 'request failed');
+  const failure = api ?? new ApiError(500, 'INTERNAL', 'internal error');
+  const actor = api ? refusalActor(method, api, principal) : undefined;
+  const respond = () => {
+    sendError(res, failure, method === 'HEAD');
+    httpMetrics.observe('resolve', method, failure.status, (performance.now() - started) / 1000);
+  };
+  if (!actor) return respond();
+  // An audited refusal is answered once its entry is committed; an authenticated caller's is filed
+  // under the model the path names, if it names one.
+  const url = req.getUrl();
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  void auditRefusal(ctx.store, actor, 'resolve', method, url, failure, principal ? modelIn(url) : null).then(() => {
+    if (!aborted) res.cork(respond);
+  });
+}
+
+/** The model name a resolve path names, if it parses. */
+function modelIn(path: string): string | null {
+  try {
+    return parseReference(decode(path.slice(PREFIX.length))).name;
+  } catch {
+    return null;
+  }
 }
 
 function sendError(res: HttpResponse, api: ApiError, head: boolean): void {
