@@ -1,7 +1,7 @@
 // Blobs by digest: monolithic upload (streamed, hashed on a worker, committed only when the
 // digest matches) and downloads with immutable caching.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ApiError, badRequest, notFound } from '../../errors.js';
+import { ApiError, notFound } from '../../errors.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { assertDigest } from '../../registry/names.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
@@ -10,7 +10,7 @@ import { serveBytes } from '../download.js';
 import { route, type Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
 import { decode } from '../paths.js';
-import { declaredLength, receiveBody, tooLarge } from '../receive.js';
+import { receiveBlob } from '../blob-intake.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -34,33 +34,10 @@ async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
 }
 
 async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string): Promise<void> {
-  const limit = ctx.config.blobs.maxBlobBytes;
-  const declared = declaredLength(x);
-  if (declared !== null && declared > limit) throw tooLarge(limit);
-  const writer = ctx.blobs.createWriter(digest);
-  let hex: string;
-  let size: number;
-  try {
-    const done = await receiveBody(x, writer, ctx.hashPool.startStream(), limit);
-    hex = done.hash!.hex;
-    size = done.size;
-  } catch (err) {
-    await writer.then((w) => w.abort(), () => undefined);
-    throw err;
-  }
-  const w = await writer;
-  if (`sha256:${hex}` !== digest) {
-    await w.abort();
-    throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
-  }
-  const existed = await ctx.blobs.stat(digest);
-  if (existed) {
-    await w.abort();
-    x.json(200, { digest, size, existed: true }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
-    return;
-  }
-  const info = await w.commit(digest);
-  x.json(201, { digest: info.digest, size: info.size }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
+  const { size, existed } = await receiveBlob(ctx, x, digest);
+  const headers = { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest };
+  if (existed) x.json(200, { digest, size, existed: true }, headers);
+  else x.json(201, { digest, size }, headers);
 }
 
 /**

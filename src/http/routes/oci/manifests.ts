@@ -19,7 +19,7 @@ import { guard } from '../../guard.js';
 import { receiveBody } from '../../receive.js';
 import { IMMUTABLE } from '../blobs.js';
 import { API_VERSION, sendEmpty } from './respond.js';
-import { storeBytes } from './session-io.js';
+import { storeBytes } from '../../blob-intake.js';
 import type { OciState } from './state.js';
 
 interface Served {

@@ -10,7 +10,7 @@ import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { blobVisible } from './blobs.js';
 import { sendEmpty } from './respond.js';
-import { appendToSession, commitSessionBlob, receiveBlob, type SessionState } from './session-io.js';
+import { appendToSession, commitSessionBlob, receiveBlob, type SessionState } from '../../blob-intake.js';
 import type { OciState } from './state.js';
 
 export function uploadLocation(name: string, id: string): string {

@@ -1,20 +1,29 @@
-// Moving request bodies into blobs for the OCI upload routes, built on the same pieces as the v1
-// routes (receiveBody with worker hashing, UploadSessions, BlobStore writers, BlobGuard pins).
-//
-// `appendToSession` and `commitSessionBlob` follow uploads.ts's private `appendBody` and
-// `commitSession`, and `receiveBlob` blobs.ts's private `receiveAndCommit`, minus the v1
-// response writing. Once those are exported with these signatures (see the OCI report), this file
-// reduces to re-exports.
-import type { Principal } from '../../../auth/principal.js';
-import { ApiError, badRequest } from '../../../errors.js';
-import type { BlobInfo } from '../../../blobs/blob-store.js';
-import { offsetMismatch, type SessionAppender, type UploadSession } from '../../../blobs/upload-sessions.js';
-import type { AppContext } from '../../app-context.js';
-import type { Exchange } from '../../exchange.js';
-import { declaredLength, receiveBody, tooLarge } from '../../receive.js';
-import { chunkStart } from '../uploads.js';
+// Moving request bodies into blobs, for the v1 and OCI upload routes alike: a monolithic body
+// streamed into the blob store, chunks appended to a resumable session, a session committed.
+// Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
+import type { Principal } from '../auth/principal.js';
+import { ApiError, badRequest } from '../errors.js';
+import type { BlobInfo } from '../blobs/blob-store.js';
+import { offsetMismatch, type SessionAppender, type UploadSession } from '../blobs/upload-sessions.js';
+import type { AppContext } from './app-context.js';
+import type { Exchange } from './exchange.js';
+import { declaredLength, receiveBody, tooLarge } from './receive.js';
 
 export type SessionState = UploadSession & { offset: number };
+
+/**
+ * Where a chunk claims to start: `Content-Range: bytes a-b/total|*` (or the OCI form `a-b`);
+ * no header means "append at the current offset".
+ */
+export function chunkStart(header: string): { start: number; end: number | null } | null {
+  if (header === '') return null;
+  const m = /^(?:bytes[ =])?(\d{1,16})-(\d{1,16})(?:\/(?:\d{1,16}|\*))?$/.exec(header.trim());
+  if (!m) throw badRequest('CONTENT_RANGE_INVALID', `invalid Content-Range "${header.slice(0, 80)}": expected "bytes a-b/*"`);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start) throw badRequest('CONTENT_RANGE_INVALID', `Content-Range end ${end} is before its start ${start}`);
+  return { start, end };
+}
 
 /**
  * Appends the request body at the session's offset (checked against Content-Range when given).
@@ -25,6 +34,7 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   const claimed = chunkStart(x.headers.contentRange);
   const limit = ctx.config.blobs.maxBlobBytes;
   let release: (() => void) | null = null;
+  // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
     const session = await ctx.uploads.get(id, caller);
     if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
@@ -47,6 +57,8 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
       else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
         failure = badRequest('CONTENT_RANGE_MISMATCH', `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`);
       }
+      // A client that vanished mid-chunk keeps what reached the disk and resumes from that offset;
+      // a chunk refused for any other reason is taken back, so the offset stays where it was.
       if (failure && !(failure instanceof ApiError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
       await opened.close(true);
     }
