@@ -60,3 +60,19 @@ export function parseByteSize(text: string | undefined, option: string, fallback
   }
   return bytes;
 }
+
+/** Runs the handler `argv[0]` names (`help`, `-h` and `--help` print the usage). */
+export function runSubcommand(argv: string[], handlers: Record<string, (rest: string[]) => Promise<number>>, usage: string): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  if (subcommand === '--help' || subcommand === '-h' || subcommand === 'help') {
+    process.stdout.write(usage);
+    return Promise.resolve(0);
+  }
+  const handler = subcommand !== undefined && Object.hasOwn(handlers, subcommand) ? handlers[subcommand]! : undefined;
+  if (!handler) throw unknownSubcommand(subcommand, usage);
+  return handler(rest);
+}
+
+export function unknownSubcommand(subcommand: string | undefined, usage: string): CliError {
+  return new CliError(`${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`, USAGE_EXIT_CODE);
+}

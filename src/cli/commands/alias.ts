@@ -2,8 +2,7 @@
 // currently points where the caller expects (compare-and-set).
 import type { SetAliasRequest } from '../../client/index.js';
 import { printAliasChange } from '../alias-output.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, USAGE_EXIT_CODE } from '../args.js';
-import { CliError } from '../cli-error.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, unknownSubcommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference, parseVersionNumber } from '../reference.js';
 import { withUserErrors } from '../user-errors.js';
@@ -31,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const [subcommand, ...rest] = positionals;
   if (subcommand !== 'set') {
-    throw new CliError(`${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`, USAGE_EXIT_CODE);
+    throw unknownSubcommand(subcommand, usage);
   }
   expectPositionals(rest, 2, 2, usage);
   const { name, alias } = parseAliasReference(rest[0]!);

@@ -3,7 +3,7 @@
 // every matching entry as JSON Lines, following the server's X-Next-Seq pages to the end.
 import { open, rename, rm } from 'node:fs/promises';
 import type { AuditEntry, AuditQuery, AuditVerification, ModelgateClient } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount, USAGE_EXIT_CODE } from '../args.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { clip, renderTable } from '../table.js';
@@ -43,15 +43,7 @@ const MAX_PAGE = 10_000;
 const DETAILS_WIDTH = 100;
 
 export async function run(argv: string[]): Promise<number> {
-  const [subcommand, ...rest] = argv;
-  if (subcommand === 'verify') return verify(rest);
-  if (subcommand === 'list') return list(rest);
-  if (subcommand === 'export') return exportEntries(rest);
-  if (subcommand === '--help' || subcommand === '-h' || subcommand === 'help') {
-    process.stdout.write(usage);
-    return 0;
-  }
-  throw new CliError(`${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`, USAGE_EXIT_CODE);
+  return runSubcommand(argv, { verify, list, export: exportEntries }, usage);
 }
 
 async function verify(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 // modelgate token create|list|revoke: token management (admin, scope *). The secret of a new
 // token is printed once; the server keeps only its hash.
 import type { CreateTokenRequest, Role, TokenInfo } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, USAGE_EXIT_CODE } from '../args.js';
+import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { renderTable } from '../table.js';
@@ -28,15 +28,7 @@ revoke  revokes a token by id; it stops working on the next request
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [subcommand, ...rest] = argv;
-  if (subcommand === 'create') return create(rest);
-  if (subcommand === 'list') return list(rest);
-  if (subcommand === 'revoke') return revoke(rest);
-  if (subcommand === '--help' || subcommand === '-h' || subcommand === 'help') {
-    process.stdout.write(usage);
-    return 0;
-  }
-  throw new CliError(`${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`, USAGE_EXIT_CODE);
+  return runSubcommand(argv, { create, list, revoke }, usage);
 }
 
 async function create(argv: string[]): Promise<number> {
