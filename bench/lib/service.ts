@@ -43,18 +43,22 @@ export interface StartOptions {
   name: string;
   /** Restart on the data of an earlier run (stopped with keepData), with its token. */
   reuse?: { dataDir: string; token: string };
+  /** The admin token to start with (several nodes sharing one Redis share it); random by default. */
+  token?: string;
+  /** Extra environment (MODELGATE_* settings such as the control and blob backends). */
+  env?: Record<string, string>;
   startTimeoutMs?: number;
 }
 
 export async function startService(opts: StartOptions): Promise<RunningService> {
-  const token = opts.reuse?.token ?? `mg_bench_${randomBytes(16).toString('hex')}`;
+  const token = opts.reuse?.token ?? opts.token ?? `mg_bench_${randomBytes(16).toString('hex')}`;
   const dataDir = opts.reuse?.dataDir ?? join(opts.workDir, 'data', `${opts.name}-${process.pid}-${Date.now()}`);
   mkdirSync(dataDir, { recursive: true });
   const configPath = join(opts.workDir, 'service-config.yaml');
   writeFileSync(configPath, BENCH_CONFIG);
   const child = track(
     spawn(process.execPath, [...serviceNodeArgs(), SERVICE_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', configPath], {
-      env: { ...process.env, MODELGATE_ADMIN_TOKEN: token },
+      env: { ...process.env, ...opts.env, MODELGATE_ADMIN_TOKEN: token },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

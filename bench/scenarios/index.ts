@@ -1,10 +1,11 @@
-// Every scenario, in the order a full run takes them. A new scenario (rollback propagation across
-// nodes, S3 fleet cold start) is one module exporting a Scenario plus one line here.
+// Every scenario, in the order a full run takes them. A new scenario is one module exporting a
+// Scenario plus one line here.
 import { downloadScenario } from './download.js';
 import { hashScenario } from './hash.js';
 import { memoryScenario } from './memory.js';
+import { propagationScenario } from './propagation.js';
 import { resolveScenario } from './resolve.js';
 import { uploadScenario } from './upload.js';
 import type { Scenario } from './scenario.js';
 
-export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario];
+export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, propagationScenario];
