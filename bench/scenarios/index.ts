@@ -1,5 +1,6 @@
 // Every scenario, in the order a full run takes them. A new scenario is one module exporting a
 // Scenario plus one line here.
+import { coldStartScenario } from './cold-start.js';
 import { downloadScenario } from './download.js';
 import { hashScenario } from './hash.js';
 import { memoryScenario } from './memory.js';
@@ -8,4 +9,4 @@ import { resolveScenario } from './resolve.js';
 import { uploadScenario } from './upload.js';
 import type { Scenario } from './scenario.js';
 
-export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, propagationScenario];
+export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, propagationScenario, coldStartScenario];
