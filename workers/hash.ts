@@ -3,7 +3,8 @@
 // upload's hash lives in one long-running task fed through a MessagePort; a worker runs many such
 // tasks at once (concurrentTasksPerWorker). bench/RESULTS.md has the measurement behind the choice.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 
 export interface HashResult {
@@ -11,9 +12,35 @@ export interface HashResult {
   size: number;
 }
 
+/** Bytes to hash, in memory the sender shares with this thread (it writes them to disk meanwhile). */
+export interface HashChunk {
+  buffer: SharedArrayBuffer;
+  offset: number;
+  length: number;
+}
+
+/** Hashing yields to the event loop that serves requests when the cores are busy. */
+const NICENESS = 10;
+
 /**
- * Messages on the port: an ArrayBuffer (transferred) to hash, answered with its byte length as
- * the acknowledgement the sender uses for backpressure; 'end' to finish; 'abort' to give up.
+ * Lowers this thread's scheduling priority. On Linux a thread is a task with its own id, which
+ * /proc/thread-self names, and setpriority(2) on that id renices the thread alone (the main
+ * thread keeps its priority). Elsewhere, or if not permitted, hashing keeps the normal priority.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, NICENESS);
+  } catch {
+    // Not permitted or no /proc: hashing runs at normal priority.
+  }
+}
+lowerThreadPriority();
+
+/**
+ * Messages on the port: a HashChunk to hash, answered (in order) with its length once hashed so
+ * the sender can reuse the buffer; 'end' to finish; 'abort' to give up.
  */
 export function hashStream({ port }: { port: MessagePort }): Promise<HashResult | null> {
   return new Promise((resolve) => {
@@ -26,13 +53,12 @@ export function hashStream({ port }: { port: MessagePort }): Promise<HashResult 
       port.close();
       resolve(result);
     };
-    port.on('message', (msg: ArrayBuffer | 'end' | 'abort') => {
+    port.on('message', (msg: HashChunk | 'end' | 'abort') => {
       if (msg === 'end') return finish({ hex: hash.digest('hex'), size });
       if (msg === 'abort') return finish(null);
-      const view = new Uint8Array(msg);
-      hash.update(view);
-      size += view.byteLength;
-      port.postMessage(view.byteLength);
+      hash.update(new Uint8Array(msg.buffer, msg.offset, msg.length));
+      size += msg.length;
+      port.postMessage(msg.length);
     });
     port.on('close', () => finish(null));
   });

@@ -1,7 +1,7 @@
 // The pool of hashing threads and the main-thread side of a streamed hash.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HashResult } from '../../workers/hash.js';
+import type { HashChunk, HashResult } from '../../workers/hash.js';
 import { hashMetrics } from '../metrics/metrics.js';
 
 const WORKER_FILE = new URL('../../workers/hash.js', import.meta.url).href;
@@ -42,33 +42,26 @@ export class HashPool {
   }
 }
 
-/** One upload's running hash. Chunks handed to `update` are transferred and must not be reused. */
+/**
+ * One upload's running hash. Chunks handed to `update` live in shared memory: the worker hashes
+ * them in place, and `done` is called (in order) once it has, so the caller may reuse the buffer.
+ */
 export class StreamHash {
-  private unacked = 0;
+  private readonly acks: (() => void)[] = [];
   private ended = false;
-  /** Called whenever the worker acknowledges a chunk, so a paused producer can resume. */
-  onAck: (() => void) | null = null;
 
   constructor(
     private readonly port: MessagePort,
     private readonly done: Promise<HashResult | null>,
   ) {
-    port.on('message', (bytes: number) => {
-      this.unacked -= bytes;
-      this.onAck?.();
-    });
+    port.on('message', () => this.acks.shift()?.());
   }
 
-  /** Bytes handed over but not yet hashed. */
-  get pending(): number {
-    return this.unacked;
-  }
-
-  update(chunk: Buffer): void {
-    const owned = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    const buffer = owned ? chunk.buffer : chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength);
-    this.unacked += chunk.byteLength;
-    this.port.postMessage(buffer, [buffer as ArrayBuffer]);
+  update(chunk: Buffer, done: () => void): void {
+    if (!(chunk.buffer instanceof SharedArrayBuffer)) throw new Error('StreamHash.update needs a buffer in shared memory');
+    const message: HashChunk = { buffer: chunk.buffer, offset: chunk.byteOffset, length: chunk.byteLength };
+    this.acks.push(done);
+    this.port.postMessage(message);
   }
 
   async digest(): Promise<HashResult> {
@@ -82,6 +75,7 @@ export class StreamHash {
   abort(): void {
     if (this.ended) return;
     this.ended = true;
+    this.acks.length = 0;
     this.port.postMessage('abort');
   }
 }

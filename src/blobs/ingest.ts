@@ -1,6 +1,9 @@
-// One upload's path from socket to disk: request chunks are copied into owned 1 MiB buffers
-// (uWS neuters its chunk after the callback), written in order, then handed to the hash worker.
-// The producer is told to pause while too many bytes wait, so memory stays bounded at any size.
+// One upload's path from socket to disk: request chunks are copied into 1 MiB buffers (uWS
+// neuters its chunk after the callback), and each full buffer goes to the sink and to the hash
+// worker at once. The buffers are shared memory (SharedArrayBuffer), so the worker hashes the
+// bytes in place while the sink writes them; a buffer returns to the pool when both are done.
+// The producer is told to pause while too many bytes are in flight, so memory stays bounded at
+// any size, and a long upload reuses the same few buffers instead of faulting in fresh pages.
 import type { StreamHash } from './hash-pool.js';
 import type { HashResult } from '../../workers/hash.js';
 
@@ -11,14 +14,35 @@ const LOW_WATER = 4 << 20;
 /** Where ingested bytes go: a blob writer, or the file of a resumable upload session. */
 export interface ChunkSink {
   readonly bytesWritten: number;
+  /** Must not keep `chunk` once the returned promise settles: its buffer is reused. */
   write(chunk: Buffer): Promise<void>;
+}
+
+/** Idle shared buffers, reused across uploads; at most KEEP are kept (KEEP MiB). */
+const KEEP = 64;
+const idle: Buffer[] = [];
+
+function takeBuffer(): Buffer {
+  return idle.pop() ?? Buffer.from(new SharedArrayBuffer(BUFFER_BYTES));
+}
+
+function giveBuffer(buffer: Buffer): void {
+  if (idle.length < KEEP) idle.push(buffer);
+}
+
+/** A filled buffer on its way to the sink and the hash; `holders` counts who still reads it. */
+interface Chunk {
+  buffer: Buffer;
+  bytes: Buffer;
+  holders: number;
 }
 
 export class Ingest {
   private current: Buffer | null = null;
   private filled = 0;
-  private readonly queue: Buffer[] = [];
-  private queuedBytes = 0;
+  private readonly queue: Chunk[] = [];
+  /** Bytes in buffers taken from the pool and not yet given back. */
+  private inFlight = 0;
   private writing: Promise<void> | null = null;
   private failure: Error | null = null;
   private paused = false;
@@ -31,7 +55,6 @@ export class Ingest {
     private readonly hash: StreamHash | null,
     private readonly onPressure: (paused: boolean) => void,
   ) {
-    if (hash) hash.onAck = () => this.checkPressure();
     pendingSink.then(
       (sink) => (this.sink = sink),
       (err: unknown) => (this.failure ??= err as Error),
@@ -49,9 +72,9 @@ export class Ingest {
     let at = 0;
     while (at < bytes.length) {
       if (!this.current) {
-        // allocUnsafeSlow: an ArrayBuffer of our own, so it can be transferred to the worker.
-        this.current = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+        this.current = takeBuffer();
         this.filled = 0;
+        this.inFlight += BUFFER_BYTES;
       }
       const n = Math.min(bytes.length - at, BUFFER_BYTES - this.filled);
       this.current.set(bytes.subarray(at, at + n), this.filled);
@@ -71,23 +94,30 @@ export class Ingest {
     return { size: sink.bytesWritten, hash };
   }
 
-  /** Stops writing and hashing; the caller aborts or keeps the writer's bytes. */
+  /**
+   * Stops writing and hashing; the caller aborts or keeps the writer's bytes. Buffers the aborted
+   * hash never acknowledges are left to the garbage collector, not reused.
+   */
   async stop(): Promise<void> {
     this.failure ??= new Error('upload stopped');
     this.queue.length = 0;
-    this.queuedBytes = 0;
     this.current = null;
     this.hash?.abort();
     while (this.writing) await this.writing.catch(() => undefined);
   }
 
   private flushCurrent(): void {
-    if (!this.current || this.filled === 0) return;
-    const chunk = this.filled === BUFFER_BYTES ? this.current : this.current.subarray(0, this.filled);
+    const buffer = this.current;
+    if (!buffer) return;
     this.current = null;
+    if (this.filled === 0) {
+      this.release({ buffer, bytes: buffer, holders: 1 });
+      return;
+    }
+    const chunk: Chunk = { buffer, bytes: buffer.subarray(0, this.filled), holders: this.hash ? 2 : 1 };
     this.filled = 0;
+    this.hash?.update(chunk.bytes, () => this.release(chunk));
     this.queue.push(chunk);
-    this.queuedBytes += chunk.length;
     this.checkPressure();
     if (!this.writing) this.writing = this.drain();
   }
@@ -97,10 +127,8 @@ export class Ingest {
       const sink = this.sink ?? (await this.pendingSink);
       while (this.queue.length > 0 && !this.failure) {
         const chunk = this.queue.shift()!;
-        await sink.write(chunk);
-        this.queuedBytes -= chunk.length;
-        this.hash?.update(chunk);
-        this.checkPressure();
+        await sink.write(chunk.bytes);
+        this.release(chunk);
       }
     } catch (err) {
       this.failure = err as Error;
@@ -109,12 +137,19 @@ export class Ingest {
     }
   }
 
+  /** One reader of the chunk is done with it; the last one returns the buffer to the pool. */
+  private release(chunk: Chunk): void {
+    if (--chunk.holders > 0) return;
+    this.inFlight -= BUFFER_BYTES;
+    giveBuffer(chunk.buffer);
+    this.checkPressure();
+  }
+
   private checkPressure(): void {
-    const waiting = this.queuedBytes + (this.hash?.pending ?? 0);
-    if (!this.paused && waiting >= HIGH_WATER) {
+    if (!this.paused && this.inFlight >= HIGH_WATER) {
       this.paused = true;
       this.onPressure(true);
-    } else if (this.paused && waiting <= LOW_WATER) {
+    } else if (this.paused && this.inFlight <= LOW_WATER) {
       this.paused = false;
       this.onPressure(false);
     }
