@@ -37,8 +37,10 @@ export async function startService(config: Config): Promise<RunningService> {
   const blobs = await openBlobStore(config);
   const bus: EventBus = config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   // Tell the other nodes what this one committed; on a notice (or a possible loss) catch up.
-  store.onCommit((change) => bus.publish(change));
-  bus.subscribe((change) => void store.sync(change.seq).catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')));
+  store.onCommit((notice) => bus.publish(notice));
+  bus.subscribe(
+    (notice) => void store.sync(notice.change.seq, notice.replication).catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')),
+  );
   bus.onResync(() => void store.sync().catch((err: unknown) => logger.debug({ err }, 'resync failed')));
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);

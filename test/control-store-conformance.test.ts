@@ -13,7 +13,7 @@ import { ApiError } from '../src/errors.js';
 import { logger } from '../src/log.js';
 import { verifyAuditChain } from '../src/registry/audit-verify.js';
 import { previousDeployment } from '../src/registry/registry.js';
-import type { Actor, Approval, AliasEvent, Change, TokenRecord, Version } from '../src/registry/types.js';
+import type { Actor, Approval, AliasEvent, Change, ChangeNotice, TokenRecord, Version } from '../src/registry/types.js';
 import { sortFiles, versionDigest } from '../src/registry/version-digest.js';
 import type { AliasMove, ControlStore, NewVersion } from '../src/store/control-store.js';
 import { LmdbControlStore } from '../src/store/lmdb/lmdb-control-store.js';
@@ -170,7 +170,7 @@ class Recorder {
   readonly commits: Change[] = [];
   constructor(readonly opened: Opened) {
     opened.store.onChange((c) => this.changes.push(c));
-    opened.store.onCommit((c) => this.commits.push(c));
+    opened.store.onCommit((n) => this.commits.push(n.change));
   }
   get store() {
     return this.opened.store;
@@ -682,12 +682,59 @@ describe('RedisControlStore: several instances on one Redis', () => {
     return { prefix, a, b };
   };
 
+  /** How many times Redis has run each command that reads the log or the sequence. */
+  const logReads = async () => {
+    const info = await redis!.client.info('commandstats');
+    const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+    return { xrange: calls('xrange'), get: calls('get'), exec: calls('exec') };
+  };
+
+  test('a notice that ships the next log entry is applied without asking Redis; a gap or a bad payload reads the log', async () => {
+    const { a, b } = await pair();
+    const notices: ChangeNotice[] = [];
+    a.onCommit((n) => notices.push(n));
+    await a.registerVersion(newVersion('shipped', { w: 'x1' }), alice);
+    await b.sync();
+    await a.moveAlias(move('shipped', 'production', 1), alice);
+    const next = notices.at(-1)!;
+    assert.equal(next.change.seq, 2);
+    assert.equal(typeof next.replication, 'string', 'a small commit ships its log entry');
+
+    const before = await logReads();
+    await b.sync(next.change.seq, next.replication);
+    assert.deepEqual(await logReads(), before, 'no GET, XRANGE or MULTI reached Redis');
+    assert.equal(b.currentSeq(), 2);
+    assert.equal(b.getAlias('shipped', 'production')?.version, 1);
+    assert.deepEqual(b.auditHead(), a.auditHead());
+
+    // Two commits later the notice is not the next entry for B: it reads the log instead.
+    await a.registerVersion(newVersion('shipped', { w: 'x2' }), alice);
+    await a.moveAlias(move('shipped', 'production', 2, { expected: 1 }), alice);
+    const ahead = notices.at(-1)!;
+    await b.sync(ahead.change.seq, ahead.replication);
+    assert.ok((await logReads()).xrange > before.xrange, 'the gap was filled from the log');
+    assert.equal(b.currentSeq(), 4);
+    assert.deepEqual(b.auditHead(), a.auditHead());
+
+    // A payload that does not parse, or names another sequence, is ignored in favour of the log.
+    await a.moveAlias(move('shipped', 'production', 1, { expected: 2 }), alice);
+    const wrong = await logReads();
+    await b.sync(5, JSON.stringify({ seq: 6, writes: [] }));
+    assert.equal(b.currentSeq(), 5);
+    assert.equal(b.getAlias('shipped', 'production')?.version, 1);
+    assert.ok((await logReads()).xrange > wrong.xrange);
+    await a.moveAlias(move('shipped', 'production', 2, { expected: 1 }), alice);
+    await b.sync(6, '{not json');
+    assert.equal(b.getAlias('shipped', 'production')?.version, 2);
+    assert.equal(verifyAuditChain(b).ok, true);
+  });
+
   test("each instance sees the other's writes after sync(); remote changes reach onChange but not onCommit", async () => {
     const { a, b } = await pair();
     const seenB: Change[] = [];
     const committedB: Change[] = [];
     b.onChange((c) => seenB.push(c));
-    b.onCommit((c) => committedB.push(c));
+    b.onCommit((n) => committedB.push(n.change));
 
     await a.registerVersion(newVersion('shared', { w: 's1' }), alice);
     await a.registerVersion(newVersion('shared', { w: 's2' }), alice);

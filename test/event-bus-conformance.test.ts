@@ -7,7 +7,7 @@ import type { EventBus } from '../src/events/event-bus.js';
 import { LocalEventBus } from '../src/events/local-bus.js';
 import { RedisEventBus } from '../src/events/redis-bus.js';
 import { logger } from '../src/log.js';
-import type { Change } from '../src/registry/types.js';
+import type { Change, ChangeNotice } from '../src/registry/types.js';
 import { waitFor } from './harness/http.js';
 import { randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 
@@ -67,25 +67,25 @@ const redisImpl: Implementation = {
   },
 };
 
-function change(seq: number, model = 'm', kind: Change['kind'] = 'alias'): Change {
-  return kind === 'alias' ? { seq, model, kind, alias: 'production' } : { seq, model, kind };
+function change(seq: number, model = 'm', kind: Change['kind'] = 'alias'): ChangeNotice {
+  return { change: kind === 'alias' ? { seq, model, kind, alias: 'production' } : { seq, model, kind } };
 }
 
 for (const impl of [local, redisImpl]) {
   describe(`EventBus conformance: ${impl.name}`, () => {
-    test('every subscriber receives every change, in publish order, intact', async () => {
+    test('every subscriber receives every notice, in publish order, intact (replication payload included)', async () => {
       const { publisher, receivers } = await impl.open();
-      const got: Change[][] = [];
+      const got: ChangeNotice[][] = [];
       for (const bus of receivers) {
         for (let i = 0; i < 2; i++) {
-          const list: Change[] = [];
+          const list: ChangeNotice[] = [];
           got.push(list);
           bus.subscribe((c) => list.push(c));
         }
       }
-      const sent: Change[] = [];
+      const sent: ChangeNotice[] = [];
       for (let seq = 1; seq <= 200; seq++) {
-        const c = seq % 7 === 0 ? change(seq, '', 'token') : seq % 5 === 0 ? { seq, model: 'team/x', kind: 'version' as const, version: seq } : change(seq, `m${seq % 3}`);
+        const c = seq % 7 === 0 ? change(seq, '', 'token') : seq % 5 === 0 ? { change: { seq, model: 'team/x', kind: 'version' as const, version: seq }, replication: JSON.stringify({ seq, writes: [{ note: 'opaque to the bus, ✓' }] }) } : change(seq, `m${seq % 3}`);
         sent.push(c);
         publisher.publish(c);
       }
@@ -95,8 +95,8 @@ for (const impl of [local, redisImpl]) {
 
     test('unsubscribe stops delivery to that listener only', async () => {
       const { publisher, receivers } = await impl.open();
-      const gone: Change[] = [];
-      const kept: Change[] = [];
+      const gone: ChangeNotice[] = [];
+      const kept: ChangeNotice[] = [];
       const offs = receivers.map((bus) => bus.subscribe((c) => gone.push(c)));
       for (const bus of receivers) bus.subscribe((c) => kept.push(c));
       publisher.publish(change(1));
@@ -106,14 +106,14 @@ for (const impl of [local, redisImpl]) {
       publisher.publish(change(2));
       publisher.publish(change(3)); // a marker: once it is in, change 2 would have been too
       await waitFor(() => kept.length === receivers.length * 3, 5000, 'the later changes');
-      assert.deepEqual(gone.map((c) => c.seq), receivers.map(() => 1));
+      assert.deepEqual(gone.map((c) => c.change.seq), receivers.map(() => 1));
     });
 
     test('onResync returns an unsubscribe function and does not fire while nothing is lost', async () => {
       const { publisher, receivers } = await impl.open();
       let resyncs = 0;
       const offs = receivers.map((bus) => bus.onResync(() => resyncs++));
-      const got: Change[] = [];
+      const got: ChangeNotice[] = [];
       receivers[receivers.length - 1]!.subscribe((c) => got.push(c));
       for (let seq = 1; seq <= 20; seq++) publisher.publish(change(seq));
       await waitFor(() => got.length === 20, 5000, 'the changes');
@@ -125,19 +125,19 @@ for (const impl of [local, redisImpl]) {
     test('close stops delivery', async () => {
       const { publisher, receivers } = await impl.open();
       const last = receivers[receivers.length - 1]!;
-      const got: Change[] = [];
+      const got: ChangeNotice[] = [];
       last.subscribe((c) => got.push(c));
       publisher.publish(change(1));
       await waitFor(() => got.length === 1, 5000, 'the first change');
       await last.close();
       if (last !== publisher) {
         // A third listener proves the publish went out.
-        const witness: Change[] = [];
+        const witness: ChangeNotice[] = [];
         publisher.subscribe((c) => witness.push(c));
         publisher.publish(change(2));
         await waitFor(() => witness.length === 1, 5000, 'the witness');
       } else publisher.publish(change(2));
-      assert.deepEqual(got.map((c) => c.seq), [1]);
+      assert.deepEqual(got.map((c) => c.change.seq), [1]);
     });
   });
 }
@@ -147,7 +147,7 @@ describe('RedisEventBus: lost subscriber connection', () => {
     const prefix = randomPrefix();
     const publisher = await openRedisBus(prefix);
     const subscriber = await openRedisBus(prefix);
-    const got: Change[] = [];
+    const got: ChangeNotice[] = [];
     subscriber.subscribe((c) => got.push(c));
     publisher.publish(change(1));
     await waitFor(() => got.length === 1, 5000, 'the first change');
@@ -169,15 +169,15 @@ describe('RedisEventBus: lost subscriber connection', () => {
     assert.equal(killed, 2);
 
     await waitFor(() => resyncs.length >= 1 && publisherResyncs >= 1, 10_000, 'onResync on both buses after the kill');
-    await waitFor(() => got.some((c) => c.seq === 1001), 5000, 'the change published from inside onResync');
+    await waitFor(() => got.some((c) => c.change.seq === 1001), 5000, 'the change published from inside onResync');
 
     // Later publishes arrive, in order.
     for (let seq = 2; seq <= 50; seq++) publisher.publish(change(seq));
-    await waitFor(() => got.filter((c) => c.seq < 1000).length === 50, 10_000, 'the changes after the resubscription');
-    assert.deepEqual(got.filter((c) => c.seq < 1000).map((c) => c.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    await waitFor(() => got.filter((c) => c.change.seq < 1000).length === 50, 10_000, 'the changes after the resubscription');
+    assert.deepEqual(got.filter((c) => c.change.seq < 1000).map((c) => c.change.seq), Array.from({ length: 50 }, (_, i) => i + 1));
     assert.equal(resyncs.length, 1, 'one reconnect, one resync');
     assert.equal(publisherResyncs, 1);
-    assert.equal(got.filter((c) => c.seq === 1001).length, 1, 'subscribed once: no duplicate delivery');
+    assert.equal(got.filter((c) => c.change.seq === 1001).length, 1, 'subscribed once: no duplicate delivery');
 
     // The connection is back under the same name, subscribed once to the channel.
     const after = (await redis!.clients()).filter((c) => c.name === 'modelgate-sub');
@@ -190,14 +190,14 @@ describe('RedisEventBus: lost subscriber connection', () => {
     await redis!.killClients({ name: 'modelgate-sub' });
     await waitFor(() => resyncs.length === 2, 10_000, 'a second resync');
     publisher.publish(change(51));
-    await waitFor(() => got.some((c) => c.seq === 51), 5000, 'a change after the second reconnect');
+    await waitFor(() => got.some((c) => c.change.seq === 51), 5000, 'a change after the second reconnect');
   });
 
   test('after CLIENT KILL of the publisher connection, later publishes get through again', async () => {
     const prefix = randomPrefix();
     const publisher = await openRedisBus(prefix);
     const subscriber = await openRedisBus(prefix);
-    const got: Change[] = [];
+    const got: ChangeNotice[] = [];
     subscriber.subscribe((c) => got.push(c));
     await redis!.killClients({ name: 'modelgate-pub' });
     // Publishing is fire-and-forget (at most once): some may be dropped while it reconnects, none may throw.
@@ -210,7 +210,7 @@ describe('RedisEventBus: lost subscriber connection', () => {
       10_000,
       'a publish after the publisher reconnected',
     );
-    const received = got.map((c) => c.seq);
+    const received = got.map((c) => c.change.seq);
     assert.deepEqual(received, [...received].sort((a, b) => a - b));
   });
 
@@ -224,7 +224,7 @@ describe('RedisEventBus: lost subscriber connection', () => {
       buses.push(a, b);
       let resynced = 0;
       b.onResync(() => resynced++);
-      const got: Change[] = [];
+      const got: ChangeNotice[] = [];
       b.subscribe((c) => got.push(c));
       a.publish(change(1)); // dropped, never thrown
       await own.restart();

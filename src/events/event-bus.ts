@@ -1,6 +1,6 @@
-import type { Change } from '../registry/types.js';
+import type { ChangeNotice } from '../registry/types.js';
 
-export type ChangeListener = (change: Change) => void;
+export type NoticeListener = (notice: ChangeNotice) => void;
 
 /**
  * Carries "sequence N changed model M" between nodes. Delivery is a fast path only: a bus may
@@ -8,8 +8,8 @@ export type ChangeListener = (change: Change) => void;
  * resynchronise from the authoritative store.
  */
 export interface EventBus {
-  publish(change: Change): void;
-  subscribe(listener: ChangeListener): () => void;
+  publish(notice: ChangeNotice): void;
+  subscribe(listener: NoticeListener): () => void;
   /** Called when messages may have been lost (after a reconnect), once the subscription is live again. */
   onResync(listener: () => void): () => void;
   close(): Promise<void>;

@@ -1,15 +1,15 @@
-import type { Change } from '../registry/types.js';
-import type { ChangeListener, EventBus } from './event-bus.js';
+import type { ChangeNotice } from '../registry/types.js';
+import type { EventBus, NoticeListener } from './event-bus.js';
 
 /** In-process bus for a single node: synchronous delivery, nothing is ever lost, so never a resync. */
 export class LocalEventBus implements EventBus {
-  private readonly listeners = new Set<ChangeListener>();
+  private readonly listeners = new Set<NoticeListener>();
 
-  publish(change: Change): void {
-    for (const listener of this.listeners) listener(change);
+  publish(notice: ChangeNotice): void {
+    for (const listener of this.listeners) listener(notice);
   }
 
-  subscribe(listener: ChangeListener): () => void {
+  subscribe(listener: NoticeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -3,11 +3,11 @@
 // subscription to be confirmed, and only then asks its users to resync (subscribe, then read).
 import { Redis } from 'ioredis';
 import { logger } from '../log.js';
-import type { Change } from '../registry/types.js';
-import type { ChangeListener, EventBus } from './event-bus.js';
+import type { ChangeNotice } from '../registry/types.js';
+import type { EventBus, NoticeListener } from './event-bus.js';
 
 export class RedisEventBus implements EventBus {
-  private readonly listeners = new Set<ChangeListener>();
+  private readonly listeners = new Set<NoticeListener>();
   private readonly resyncListeners = new Set<() => void>();
   private readonly channel: string;
   private connectedOnce = false;
@@ -20,14 +20,15 @@ export class RedisEventBus implements EventBus {
     this.channel = `${prefix}changes`;
     sub.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
-      let change: Change;
+      let notice: ChangeNotice;
       try {
-        change = JSON.parse(message) as Change;
+        notice = JSON.parse(message) as ChangeNotice;
+        if (typeof notice?.change?.seq !== 'number') throw new Error('no change.seq');
       } catch {
         logger.warn({ message: message.slice(0, 200) }, 'ignoring a malformed change notice');
         return;
       }
-      for (const listener of this.listeners) listener(change);
+      for (const listener of this.listeners) listener(notice);
     });
     sub.on('ready', () => {
       if (!this.connectedOnce) return;
@@ -53,14 +54,14 @@ export class RedisEventBus implements EventBus {
     return bus;
   }
 
-  publish(change: Change): void {
-    this.pub.publish(this.channel, JSON.stringify(change)).catch((err: unknown) => {
+  publish(notice: ChangeNotice): void {
+    this.pub.publish(this.channel, JSON.stringify(notice)).catch((err: unknown) => {
       // Other nodes will still converge through their anti-entropy pass.
-      logger.warn({ err: (err as Error).message, seq: change.seq }, 'could not publish a change notice');
+      logger.warn({ err: (err as Error).message, seq: notice.change.seq }, 'could not publish a change notice');
     });
   }
 
-  subscribe(listener: ChangeListener): () => void {
+  subscribe(listener: NoticeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

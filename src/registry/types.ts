@@ -149,6 +149,16 @@ export interface Change {
   version?: number;
 }
 
+/**
+ * What a node tells the others after it committed a change. `replication` is opaque outside the
+ * store that made it: that store's record of the commit, which another node's replica can apply
+ * without a round trip to the authority (absent where there is nothing to ship, or too much).
+ */
+export interface ChangeNotice {
+  change: Change;
+  replication?: string;
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;

@@ -9,6 +9,7 @@ import type {
   Approval,
   AuditEntry,
   Change,
+  ChangeNotice,
   FileEntry,
   ManifestRecord,
   Model,
@@ -115,10 +116,13 @@ export interface ControlStore extends RegistryReader {
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
   /** Calls `listener` after every change applied on this node, its own or (shared store) another node's. */
   onChange(listener: (change: Change) => void): void;
-  /** Calls `listener` after every change this node committed. */
-  onCommit(listener: (change: Change) => void): void;
-  /** Catches up with the authority (up to `seq` if given); a no-op where this store is the authority. */
-  sync(seq?: number): Promise<void>;
+  /** Calls `listener` once for every change this node committed, as soon as the authority holds it. */
+  onCommit(listener: (notice: ChangeNotice) => void): void;
+  /**
+   * Catches up with the authority (up to `seq` if given); a no-op where this store is the
+   * authority. `replication` from another node's notice lets a replica apply that commit directly.
+   */
+  sync(seq?: number, replication?: string): Promise<void>;
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */

@@ -1,13 +1,13 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
-import type { Actor, Approval, Change, ManifestRecord, ModelInfo, TokenRecord, Version } from '../registry/types.js';
+import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../registry/types.js';
 import type { AliasMove, ControlStore, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
 import * as plans from './plans.js';
 import type { Plan } from './writes.js';
 
 export abstract class PlannedStore implements ControlStore {
   private readonly listeners: ((change: Change) => void)[] = [];
-  private readonly commitListeners: ((change: Change) => void)[] = [];
+  private readonly commitListeners: ((notice: ChangeNotice) => void)[] = [];
 
   /** The state plans read from: the authority itself, or a replica caught up with it. */
   protected abstract readonly state: RegistryReader;
@@ -24,22 +24,30 @@ export abstract class PlannedStore implements ControlStore {
   }
 
   /** Calls `listener` after every change this node committed (to tell the other nodes). */
-  onCommit(listener: (change: Change) => void): void {
+  onCommit(listener: (notice: ChangeNotice) => void): void {
     this.commitListeners.push(listener);
   }
 
   /** Catches up with the authority; a no-op where this store is the authority. */
-  sync(_seq?: number): Promise<void> {
+  sync(_seq?: number, _replication?: string): Promise<void> {
     return Promise.resolve();
   }
 
+  /** Tells this node's listeners about a change now in its state (its own commit or a replicated one). */
   protected emit(change: Change): void {
     for (const listener of this.listeners) listener(change);
   }
 
+  /**
+   * Tells the commit listeners about a change this node committed, from inside `commit` and as
+   * soon as the authority holds it: other nodes can then catch up while this one applies it.
+   */
+  protected announce(notice: ChangeNotice): void {
+    for (const listener of this.commitListeners) listener(notice);
+  }
+
   private async run<R>(plan: (state: RegistryReader) => Plan<R>): Promise<{ result: R; change?: Change }> {
     const done = await this.commit(plan);
-    if (done.change) for (const listener of this.commitListeners) listener(done.change);
     return { result: done.result, ...(done.change ? { change: done.change } : {}) };
   }
 

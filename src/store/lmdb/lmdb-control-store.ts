@@ -22,7 +22,10 @@ export class LmdbControlStore extends PlannedStore {
       this.state.apply(planned.writes);
       return planned;
     })) as Plan<R>;
-    if (done.change) this.emit(done.change);
+    if (done.change) {
+      this.announce({ change: done.change });
+      this.emit(done.change);
+    }
     return done;
   }
 

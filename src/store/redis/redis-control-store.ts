@@ -26,6 +26,8 @@ export interface RedisStoreOptions {
 
 const PAGE = 500;
 const MAX_ATTEMPTS = 100;
+/** Larger commits (a registration of thousands of files) are not shipped in the notice; replicas read them from the log. */
+const MAX_SHIPPED_BATCH_CHARS = 64 * 1024;
 
 export class RedisControlStore extends PlannedStore {
   protected readonly state: LmdbState;
@@ -76,10 +78,25 @@ export class RedisControlStore extends PlannedStore {
     return store;
   }
 
-  /** Brings the replica up to the authority's sequence; `seq` (from a notice) lets it skip a needless round trip. */
-  override sync(seq?: number): Promise<void> {
+  /**
+   * Brings the replica up to the authority's sequence. `seq` (from a notice) skips a needless
+   * round trip; `replication` (the notice's copy of the log entry) is applied directly when it is
+   * the next entry, with no round trip at all. Anything else reads the log. The audit-head check
+   * that detects a Redis which lost writes runs on the next commit and anti-entropy pass.
+   */
+  override sync(seq?: number, replication?: string): Promise<void> {
     if (seq !== undefined && seq <= this.state.currentSeq()) return Promise.resolve();
-    return this.exclusive(() => this.catchUp());
+    return this.exclusive(async () => {
+      const shipped = replication === undefined ? null : parseShippedBatch(replication, seq);
+      if (shipped && !this.diverged) {
+        if (shipped.seq <= this.state.currentSeq()) return;
+        if (shipped.seq === this.state.currentSeq() + 1) {
+          await this.applyLocal([shipped]);
+          return;
+        }
+      }
+      await this.catchUp();
+    });
   }
 
   protected commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>> {
@@ -113,11 +130,14 @@ export class RedisControlStore extends PlannedStore {
             if (w.value === undefined) multi.hdel(this.keys.table(w.table), field);
             else multi.hset(this.keys.table(w.table), field, JSON.stringify(w.value));
           }
-          multi.xadd(this.keys.log, `${batch.seq}-1`, 'b', JSON.stringify(batch));
+          const entry = JSON.stringify(batch);
+          multi.xadd(this.keys.log, `${batch.seq}-1`, 'b', entry);
           const results = await multi.exec();
           if (results === null) continue;
           const failed = results.find(([err]) => err);
           if (failed) throw failed[0];
+          // Redis holds it now: tell the other nodes before applying it here.
+          if (batch.change) this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: entry } : {}) });
           await this.applyLocal([batch]);
           return planned;
         } catch (err) {
@@ -240,6 +260,17 @@ export class RedisControlStore extends PlannedStore {
     const run = this.queue.then(work, work);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** A log entry shipped in a notice, or null when it is not one (then the log is read instead). */
+function parseShippedBatch(replication: string, seq: number | undefined): Batch | null {
+  try {
+    const batch = JSON.parse(replication) as Batch;
+    if (!Number.isSafeInteger(batch.seq) || !Array.isArray(batch.writes) || (seq !== undefined && batch.seq !== seq)) return null;
+    return batch;
+  } catch {
+    return null;
   }
 }
 
