@@ -1,8 +1,7 @@
 // The hashers the `hash` scenario compares, each over the same list of 1 MiB chunks.
 import { createHash } from 'node:crypto';
-import { MessageChannel } from 'node:worker_threads';
 import { createBLAKE3, createSHA256 } from 'hash-wasm';
-import { Piscina } from 'piscina';
+import { HashPool } from '../../src/blobs/hash-pool.js';
 
 export interface Hasher {
   name: string;
@@ -44,55 +43,43 @@ export async function hashWasmBlake3(): Promise<Hasher> {
   };
 }
 
-/** Bytes handed to the worker but not yet acknowledged before the sender waits (the server's 16 MiB high water). */
-const WINDOW_BYTES = 16 << 20;
+/** Chunks handed to the worker and not yet hashed before the sender waits (the server pauses the request at 16 MiB). */
+const MAX_IN_FLIGHT = 16;
 
 /**
- * node:crypto sha256 on a piscina thread, fed as the server feeds it: each chunk is transferred
- * (so it must be a copy the caller owns: `digest` detaches the chunks it is given), and the
- * sender waits while more than WINDOW_BYTES are unacknowledged.
+ * The server's own hashing path: src/blobs/hash-pool.ts (node:crypto sha256 on a piscina thread
+ * at lowered priority), fed 1 MiB buffers in shared memory that the worker hashes in place, with
+ * at most 16 MiB waiting, as src/blobs/ingest.ts feeds it.
  */
 export function pooledNodeCryptoSha256(): Hasher {
-  const pool = new Piscina({
-    filename: new URL('./hash-worker.js', import.meta.url).href,
-    minThreads: 1,
-    maxThreads: 1,
-    idleTimeout: 60_000,
-  });
+  const pool = new HashPool(1);
   return {
-    name: 'node:crypto sha256, piscina worker, transferred 1 MiB chunks',
+    name: "node:crypto sha256, the server's HashPool (piscina worker, shared 1 MiB buffers)",
     async digest(chunks) {
-      const { port1, port2 } = new MessageChannel();
-      const done = pool.run({ port: port2 }, { name: 'hashStream', transferList: [port2] }) as Promise<string>;
-      let unacked = 0;
+      const stream = pool.startStream();
+      let inFlight = 0;
       let wake: (() => void) | null = null;
-      port1.on('message', (bytes: number) => {
-        unacked -= bytes;
-        if (wake && unacked <= WINDOW_BYTES) {
-          const w = wake;
-          wake = null;
-          w();
-        }
-      });
+      const hashed = () => {
+        inFlight--;
+        const w = wake;
+        wake = null;
+        w?.();
+      };
       for (const chunk of chunks) {
-        while (unacked > WINDOW_BYTES) await new Promise<void>((r) => (wake = r));
-        unacked += chunk.byteLength;
-        const buffer = chunk.buffer as ArrayBuffer;
-        port1.postMessage(buffer, [buffer]);
+        while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+        inFlight++;
+        stream.update(chunk, hashed);
       }
-      port1.postMessage('end');
-      const hex = await done;
-      port1.close();
-      return hex;
+      return (await stream.digest()).hex;
     },
-    close: () => pool.destroy(),
+    close: () => pool.close(),
   };
 }
 
-/** Fresh copies the pooled hasher may detach; each chunk owns its whole ArrayBuffer. */
-export function ownedCopies(chunks: readonly Buffer[]): Buffer[] {
+/** Copies of the chunks in shared memory, as the server's upload buffers are (made outside the timer). */
+export function sharedCopies(chunks: readonly Buffer[]): Buffer[] {
   return chunks.map((chunk) => {
-    const copy = Buffer.allocUnsafeSlow(chunk.length);
+    const copy = Buffer.from(new SharedArrayBuffer(chunk.length));
     chunk.copy(copy);
     return copy;
   });
