@@ -67,7 +67,7 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         return tags(ctx, x, target.name);
       default:
         x.route = 'oci.unknown';
-        throw ociError(404, 'UNSUPPORTED', `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (catalog and referrers are not implemented)`);
+        throw ociError(404, 'UNSUPPORTED', `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no catalog or referrers listing; see README, OCI clients)`);
     }
   } catch (err) {
     await failOci(ctx, x, err, context);
