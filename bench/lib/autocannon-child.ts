@@ -3,11 +3,8 @@
 import { createHistogram } from 'node:perf_hooks';
 import autocannon, { type Options, type Result } from 'autocannon';
 import { ownCpuPercent } from './cpu.js';
-import type { ChildMessage, LoadJob } from './load-protocol.js';
-
-function send(message: ChildMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { LoadJob, LoadOutcome } from './load-protocol.js';
 
 function options(job: LoadJob, durationSeconds: number): Options {
   return {
@@ -28,41 +25,30 @@ function run(opts: Options, onResponse?: (ms: number) => void): Promise<Result> 
   });
 }
 
-async function main(job: LoadJob): Promise<void> {
+async function main(job: LoadJob): Promise<LoadOutcome> {
   if (job.warmupSeconds > 0) await run(options(job, job.warmupSeconds));
   // Microseconds: resolves take well under a millisecond, which autocannon's histogram rounds away.
   const latency = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
-  await send({ type: 'measuring' });
+  await sendToParent({ type: 'measuring' });
   const cpuStart = process.cpuUsage();
   const wallStart = process.hrtime.bigint();
   const result = await run(options(job, job.durationSeconds), (ms) => latency.record(Math.max(1, Math.round(ms * 1000))));
   const wallSeconds = Number(process.hrtime.bigint() - wallStart) / 1e9;
   const loadCpuPercent = ownCpuPercent(cpuStart, wallSeconds);
-  await send({
-    type: 'done',
-    outcome: {
-      requestsPerSecond: result['2xx'] / result.duration,
-      p50Ms: latency.percentile(50) / 1000,
-      p99Ms: latency.percentile(99) / 1000,
-      maxMs: latency.max / 1000,
-      autocannonP50Ms: result.latency.p50,
-      autocannonP99Ms: result.latency.p99,
-      total2xx: result['2xx'],
-      non2xx: result.non2xx,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      wallSeconds,
-      loadCpuPercent,
-    },
-  });
+  return {
+    requestsPerSecond: result['2xx'] / result.duration,
+    p50Ms: latency.percentile(50) / 1000,
+    p99Ms: latency.percentile(99) / 1000,
+    maxMs: latency.max / 1000,
+    autocannonP50Ms: result.latency.p50,
+    autocannonP99Ms: result.latency.p99,
+    total2xx: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    wallSeconds,
+    loadCpuPercent,
+  };
 }
 
-process.once('message', (job: LoadJob) => {
-  main(job).then(
-    () => process.disconnect(),
-    async (err: unknown) => {
-      await send({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
-      process.disconnect();
-    },
-  );
-});
+serveOneJob<LoadJob>(main);

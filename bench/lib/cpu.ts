@@ -84,3 +84,21 @@ export function ownCpuPercent(start: NodeJS.CpuUsage, wallSeconds: number): numb
   const used = process.cpuUsage(start);
   return wallSeconds > 0 ? ((used.user + used.system) / 1e6 / wallSeconds) * 100 : 0;
 }
+
+/** Percent of one core per named server process. */
+export type ServerCpu = Record<string, number>;
+
+/** CpuMeters for several named server processes, started together when the measured phase begins. */
+export class ServerCpuMeters {
+  private meters: [string, CpuMeter][] = [];
+
+  constructor(private readonly servers: Record<string, number>) {}
+
+  start(): void {
+    this.meters = Object.entries(this.servers).map(([name, pid]) => [name, new CpuMeter(pid)]);
+  }
+
+  percent(): ServerCpu {
+    return Object.fromEntries(this.meters.map(([name, meter]) => [name, meter.percent()]));
+  }
+}

@@ -5,7 +5,8 @@ import { curlFetcher } from './clients/curl.js';
 import type { Fetcher } from './clients/fetcher.js';
 import { nodeHttpFetcher } from './clients/node-http.js';
 import { ownCpuPercent, reapedChildrenCpuSeconds } from './cpu.js';
-import type { DownloadJob, DownloadMessage, DownloadOutcome } from './download-protocol.js';
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { DownloadJob, DownloadOutcome } from './download-protocol.js';
 import { median } from './stats.js';
 
 type Measured = Pick<DownloadOutcome, 'bytes' | 'requests' | 'gbPerSecond' | 'roundGbPerSecond'>;
@@ -59,16 +60,7 @@ async function main(job: DownloadJob): Promise<DownloadOutcome> {
   return { ...result, client: fetcher.description, seconds, loadCpuPercent: ownCpuPercent(cpu, seconds) + childrenPercent };
 }
 
-function send(message: DownloadMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
-
-process.once('message', (job: DownloadJob) => {
-  send({ type: 'measuring' })
-    .then(() => main(job))
-    .then(
-      (outcome) => send({ type: 'done', outcome }),
-      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    )
-    .then(() => process.disconnect());
+serveOneJob<DownloadJob>(async (job) => {
+  await sendToParent({ type: 'measuring' });
+  return main(job);
 });

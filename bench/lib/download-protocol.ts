@@ -24,5 +24,3 @@ export interface DownloadOutcome {
   /** The client process's CPU over the phase, percent of one core. */
   loadCpuPercent: number;
 }
-
-export type DownloadMessage = { type: 'measuring' } | { type: 'done'; outcome: DownloadOutcome } | { type: 'failed'; message: string };

@@ -7,7 +7,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ownCpuPercent, processCpuSeconds } from './cpu.js';
-import type { FanoutJob, FanoutMessage, FanoutOutcome, FanoutRound } from './propagation-protocol.js';
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { FanoutJob, FanoutOutcome, FanoutRound } from './propagation-protocol.js';
 
 const SUBSCRIBER = fileURLToPath(new URL('./fanout-subscriber.js', import.meta.url));
 
@@ -93,15 +94,4 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
   }
 }
 
-function send(message: FanoutMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
-
-process.once('message', (job: FanoutJob) => {
-  main(job, () => send({ type: 'measuring' }))
-    .then(
-      (outcome) => send({ type: 'done', outcome }),
-      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    )
-    .then(() => process.disconnect());
-});
+serveOneJob<FanoutJob>((job) => main(job, () => sendToParent({ type: 'measuring' })));

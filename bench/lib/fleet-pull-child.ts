@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { ownCpuPercent } from './cpu.js';
-import type { ClientResult, FleetPullJob, FleetPullMessage, FleetPullOutcome } from './fleet-pull-protocol.js';
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { ClientResult, FleetPullJob, FleetPullOutcome } from './fleet-pull-protocol.js';
 
 function pull(job: FleetPullJob, start: bigint): Promise<ClientResult> {
   const since = () => Number(process.hrtime.bigint() - start) / 1e9;
@@ -52,16 +53,7 @@ async function main(job: FleetPullJob): Promise<FleetPullOutcome> {
   };
 }
 
-function send(message: FleetPullMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
-
-process.once('message', (job: FleetPullJob) => {
-  send({ type: 'measuring' })
-    .then(() => main(job))
-    .then(
-      (outcome) => send({ type: 'done', outcome }),
-      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    )
-    .then(() => process.disconnect());
+serveOneJob<FleetPullJob>(async (job) => {
+  await sendToParent({ type: 'measuring' });
+  return main(job);
 });

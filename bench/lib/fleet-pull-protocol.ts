@@ -33,5 +33,3 @@ export interface FleetPullOutcome {
   /** This process's CPU (HTTP and sha256 of every byte) over the pull, percent of one core. */
   loadCpuPercent: number;
 }
-
-export type FleetPullMessage = { type: 'measuring' } | { type: 'done'; outcome: FleetPullOutcome } | { type: 'failed'; message: string };

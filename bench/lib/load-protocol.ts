@@ -28,5 +28,3 @@ export interface LoadOutcome {
   /** The child's own CPU (process.cpuUsage) over the measured phase, percent of one core. */
   loadCpuPercent: number;
 }
-
-export type ChildMessage = { type: 'measuring' } | { type: 'done'; outcome: LoadOutcome } | { type: 'failed'; message: string };

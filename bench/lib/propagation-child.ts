@@ -8,7 +8,8 @@
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { ownCpuPercent } from './cpu.js';
-import type { PropagationJob, PropagationMessage, PropagationOutcome, PropagationRound } from './propagation-protocol.js';
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { PropagationJob, PropagationOutcome, PropagationRound } from './propagation-protocol.js';
 
 const now = (() => {
   const base = process.hrtime.bigint();
@@ -222,15 +223,4 @@ async function main(job: PropagationJob, measuring: () => Promise<void>): Promis
   }
 }
 
-function send(message: PropagationMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
-
-process.once('message', (job: PropagationJob) => {
-  main(job, () => send({ type: 'measuring' }))
-    .then(
-      (outcome) => send({ type: 'done', outcome }),
-      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    )
-    .then(() => process.disconnect());
-});
+serveOneJob<PropagationJob>((job) => main(job, () => sendToParent({ type: 'measuring' })));

@@ -48,11 +48,6 @@ export interface PropagationOutcome {
   resolveRequests: number;
 }
 
-export type PropagationMessage =
-  | { type: 'measuring' }
-  | { type: 'done'; outcome: PropagationOutcome }
-  | { type: 'failed'; message: string };
-
 export interface FanoutJob {
   redisUrl: string;
   channel: string;
@@ -82,5 +77,3 @@ export interface FanoutOutcome {
   subscriberCpuPercent: number;
   subscriberPids: number[];
 }
-
-export type FanoutMessage = { type: 'measuring' } | { type: 'done'; outcome: FanoutOutcome } | { type: 'failed'; message: string };

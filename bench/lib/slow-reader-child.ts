@@ -2,11 +2,8 @@
 // them all open under backpressure at the same time. Runs in its own process.
 import http from 'node:http';
 import { ownCpuPercent } from './cpu.js';
-import type { SlowReadJob, SlowReadMessage, SlowReadOutcome } from './slow-reader-protocol.js';
-
-function send(message: SlowReadMessage): Promise<void> {
-  return new Promise((resolve) => process.send!(message, () => resolve()));
-}
+import { sendToParent, serveOneJob } from './child-job.js';
+import type { SlowReadJob, SlowReadOutcome } from './slow-reader-protocol.js';
 
 interface Reader {
   res: http.IncomingMessage | null;
@@ -52,7 +49,7 @@ async function main(job: SlowReadJob): Promise<SlowReadOutcome> {
       });
     }),
   );
-  await send({ type: 'all-open' });
+  await sendToParent({ type: 'all-open' });
 
   // Paused readers get going again once their allowance has caught up with what they have read.
   const pacer = setInterval(() => {
@@ -69,11 +66,4 @@ async function main(job: SlowReadJob): Promise<SlowReadOutcome> {
   return { opened: readers.length, openAtEnd, bytes: total, seconds, loadCpuPercent };
 }
 
-process.once('message', (job: SlowReadJob) => {
-  main(job)
-    .then(
-      (outcome) => send({ type: 'done', outcome }),
-      (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    )
-    .then(() => process.disconnect());
-});
+serveOneJob<SlowReadJob>(main);

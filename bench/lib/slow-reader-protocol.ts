@@ -1,4 +1,5 @@
-// Messages between the bench and its slow-reader client process (the `memory` scenario).
+// The job and outcome of the slow-reader client process (the `memory` scenario). Besides `done` and
+// `failed` (child-job.ts) the client sends `all-open` once every connection is open.
 import type { FetchTarget } from './clients/fetcher.js';
 
 export interface SlowReadJob extends FetchTarget {
@@ -17,8 +18,3 @@ export interface SlowReadOutcome {
   seconds: number;
   loadCpuPercent: number;
 }
-
-export type SlowReadMessage =
-  | { type: 'all-open' }
-  | { type: 'done'; outcome: SlowReadOutcome }
-  | { type: 'failed'; message: string };

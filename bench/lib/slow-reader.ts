@@ -1,9 +1,8 @@
 // Parent side of the slow readers: forks the client and samples the server's RSS meanwhile.
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { stopChild, track } from './children.js';
+import { runChildJob } from './child-job.js';
 import { RssSampler } from './memory.js';
-import type { SlowReadJob, SlowReadMessage, SlowReadOutcome } from './slow-reader-protocol.js';
+import type { SlowReadJob, SlowReadOutcome } from './slow-reader-protocol.js';
 
 const CHILD = fileURLToPath(new URL('./slow-reader-child.js', import.meta.url));
 
@@ -16,23 +15,20 @@ export interface SlowReadReport extends SlowReadOutcome {
 }
 
 export function runSlowReaders(job: SlowReadJob, serverPid: number): Promise<SlowReadReport> {
-  const child = track(fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const whole = new RssSampler(serverPid);
   let allOpen: RssSampler | null = null;
-  return new Promise<SlowReadReport>((resolve, reject) => {
-    child.on('message', (message: SlowReadMessage) => {
-      if (message.type === 'all-open') allOpen = new RssSampler(serverPid);
-      else if (message.type === 'done') {
-        const open = allOpen?.stop();
-        const all = whole.stop();
-        resolve({ ...message.outcome, peakRssBytes: all.peak, peakRssAllOpenBytes: open?.peak ?? 0, samples: all.samples });
-      } else reject(new Error(`slow readers failed: ${message.message}`));
-    });
-    child.once('exit', (code) => reject(new Error(`slow readers exited (${code}) without a result`)));
-    child.send(job);
-  }).finally(() => {
+  return runChildJob(
+    CHILD,
+    'slow readers',
+    job,
+    () => (allOpen = new RssSampler(serverPid)),
+    (outcome: SlowReadOutcome) => {
+      const open = allOpen?.stop();
+      const all = whole.stop();
+      return { ...outcome, peakRssBytes: all.peak, peakRssAllOpenBytes: open?.peak ?? 0, samples: all.samples };
+    },
+  ).finally(() => {
     whole.stop();
     (allOpen as RssSampler | null)?.stop();
-    return stopChild(child);
   });
 }
