@@ -5,7 +5,7 @@ import { CliError } from './cli-error.js';
 
 export const USAGE_EXIT_CODE = 2;
 
-export const clientOptions = {
+const clientOptions = {
   server: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean', default: false },
@@ -18,7 +18,7 @@ export const clientOptionsHelp = `client options:
   --json         machine-readable output on stdout
 `;
 
-export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (err) {
@@ -28,6 +28,29 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
     }
     throw err;
   }
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type ParsedCommand<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof clientOptions & O; allowPositionals: true; strict: true }>>;
+
+/**
+ * A client command's arguments: the client options plus `extra`, strictly, and `min`..`max`
+ * positionals. Returns null when --help asked for the usage, which is then printed.
+ */
+export function parseCommand<O extends OptionsConfig = Record<never, never>>(
+  argv: string[],
+  usage: string,
+  [min, max]: [number, number],
+  extra?: O,
+): ParsedCommand<O> | null {
+  const options = { ...clientOptions, ...extra } as typeof clientOptions & O;
+  const parsed = parseCommandLine({ args: argv, options, allowPositionals: true, strict: true }) as ParsedCommand<O>;
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(usage);
+    return null;
+  }
+  expectPositionals(parsed.positionals, min, max, usage);
+  return parsed;
 }
 
 /** Exactly `min`..`max` positionals, or a usage error that shows the command's usage line. */

@@ -2,7 +2,7 @@
 // currently points where the caller expects (compare-and-set).
 import type { SetAliasRequest } from '../../client/index.js';
 import { printAliasChange } from '../alias-output.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, unknownSubcommand } from '../args.js';
+import { clientOptionsHelp, expectPositionals, parseCommand, unknownSubcommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference, parseVersionNumber } from '../reference.js';
 import { withUserErrors } from '../user-errors.js';
@@ -18,16 +18,9 @@ Points <alias> of model <name> at <version> (7 or v7).
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, expect: { type: 'string' }, reason: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const parsed = parseCommand(argv, usage, [0, Infinity], { expect: { type: 'string' }, reason: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [subcommand, ...rest] = positionals;
   if (subcommand !== 'set') {
     throw unknownSubcommand(subcommand, usage);

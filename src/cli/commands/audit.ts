@@ -3,7 +3,7 @@
 // every matching entry as JSON Lines, following the server's X-Next-Seq pages to the end.
 import { open, rename, rm } from 'node:fs/promises';
 import type { AuditEntry, AuditQuery, AuditVerification, ModelgateClient } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
+import { clientOptionsHelp, parseCommand, parseCount, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { clip, renderTable } from '../table.js';
@@ -47,12 +47,9 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function verify(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  const parsed = parseCommand(argv, usage, [0, 0]);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const client = clientFromOptions(values);
   const result = await withUserErrors(() => client.verifyAudit());
   if (values.json) {
@@ -87,17 +84,9 @@ function filtersFrom(values: { model?: string; actor?: string; action?: string; 
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, ...filterOptions, limit: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  const parsed = parseCommand(argv, usage, [0, 0], { ...filterOptions, limit: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const query = filtersFrom(values);
   query.limit = pageSize(values.limit, 'limit', DEFAULT_LIST_LIMIT);
   const client = clientFromOptions(values);
@@ -131,17 +120,9 @@ interface ExportSummary {
 }
 
 async function exportEntries(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, ...filterOptions, out: { type: 'string' }, 'page-size': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  const parsed = parseCommand(argv, usage, [0, 0], { ...filterOptions, out: { type: 'string' }, 'page-size': { type: 'string' } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const query = filtersFrom(values);
   const size = pageSize(values['page-size'], 'page-size', MAX_PAGE);
   const client = clientFromOptions(values);

@@ -2,7 +2,7 @@
 // server refuses a decision on one's own version (SEPARATION_OF_DUTIES) and a second decision by
 // the same approver (ALREADY_DECIDED); one rejection makes the version rejected for good.
 import type { Decision } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { checkModelName, parseVersionNumber } from '../reference.js';
 import { withUserErrors } from '../user-errors.js';
@@ -30,17 +30,9 @@ const PAST: Record<Decision, string> = { approve: 'approved', reject: 'rejected'
 
 export async function runDecision(decision: Decision, argv: string[]): Promise<number> {
   const usage = usages[decision];
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, comment: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 2, 2, usage);
+  const parsed = parseCommand(argv, usage, [2, 2], { comment: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const name = checkModelName(positionals[0]!);
   const version = parseVersionNumber(positionals[1]!, 'version');
   const client = clientFromOptions(values);

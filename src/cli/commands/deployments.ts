@@ -1,6 +1,6 @@
 // modelgate deployments <name>: which version each alias of a model served, from when until when.
 import type { DeploymentSpan } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { checkModelName } from '../reference.js';
 import { renderTable } from '../table.js';
@@ -15,12 +15,9 @@ still does) and for how long, in the order the deployments began.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1]);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const name = checkModelName(positionals[0]!);
   const client = clientFromOptions(values);
   const deployments = await withUserErrors(() => client.deployments(name));

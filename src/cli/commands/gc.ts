@@ -2,7 +2,7 @@
 // deleted by retention, the blobs removed and the bytes freed (or what would be), and the blobs
 // kept, by reason.
 import type { GcReport } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes } from '../format.js';
 import { withUserErrors } from '../user-errors.js';
@@ -25,17 +25,9 @@ const KEPT_REASONS: [keyof GcReport['kept'], string][] = [
 ];
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, 'dry-run': { type: 'boolean', default: false } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  const parsed = parseCommand(argv, usage, [0, 0], { 'dry-run': { type: 'boolean', default: false } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const client = clientFromOptions(values);
   const report = await withUserErrors(() => client.gc({ dryRun: values['dry-run'] }));
   process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : describe(report));

@@ -1,7 +1,7 @@
 // modelgate history <name@alias> [--at TIME]: the alias timeline (every move, who, why), or the
 // version the alias pointed at, at a given moment.
 import type { AliasAtTime, AliasEvent } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference } from '../reference.js';
 import { renderTable } from '../table.js';
@@ -19,17 +19,9 @@ why.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, at: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1], { at: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const { name, alias } = parseAliasReference(positionals[0]!);
   const at = values.at === undefined ? undefined : parseIsoTime(values.at, 'at');
   const client = clientFromOptions(values);

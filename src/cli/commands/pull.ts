@@ -5,7 +5,7 @@ import { resolve as resolvePath } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { ModelgateClient, Resolution } from '../../client/index.js';
 import { sortFiles, versionDigest } from '../../registry/version-digest.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseByteSize, parseCommandLine, parseCount } from '../args.js';
+import { clientOptionsHelp, parseByteSize, parseCommand, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
@@ -35,17 +35,9 @@ ${clientOptionsHelp}`;
 const DEFAULT_CONCURRENCY = 8;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, concurrency: { type: 'string' }, 'piece-size': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 2, usage);
+  const parsed = parseCommand(argv, usage, [1, 2], { concurrency: { type: 'string' }, 'piece-size': { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const { name, ref } = parseModelReference(positionals[0]!);
   const dir = positionals[1] ?? name.slice(name.lastIndexOf('/') + 1);
   const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);

@@ -3,7 +3,7 @@
 import { stat } from 'node:fs/promises';
 import type { AliasChange, FileEntry, ModelgateClient, VersionRecordInput } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, parseCount } from '../args.js';
+import { clientOptionsHelp, parseCommand, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
@@ -31,17 +31,9 @@ ${clientOptionsHelp}`;
 const DEFAULT_CONCURRENCY = 4;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, alias: { type: 'string' }, metadata: { type: 'string' }, concurrency: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 2, 2, usage);
+  const parsed = parseCommand(argv, usage, [2, 2], { alias: { type: 'string' }, metadata: { type: 'string' }, concurrency: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [dir, name] = positionals as [string, string];
   checkModelName(name);
   const alias = values.alias === undefined ? undefined : checkAlias(values.alias);

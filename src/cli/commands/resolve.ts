@@ -1,6 +1,6 @@
 // modelgate resolve <name@ref>: which version and files a reference points at right now.
 import type { Resolution } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { formatBytes } from '../format.js';
 import { parseModelReference } from '../reference.js';
@@ -14,12 +14,9 @@ points at.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1]);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const { name, ref } = parseModelReference(positionals[0]!);
   const client = clientFromOptions(values);
   const resolution = await withUserErrors(() => client.resolve(name, ref));

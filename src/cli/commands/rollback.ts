@@ -2,7 +2,7 @@
 // --to N) in one call; the server records it in the alias history.
 import type { RollbackRequest } from '../../client/index.js';
 import { printAliasChange } from '../alias-output.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseAliasReference, parseVersionNumber } from '../reference.js';
 import { withUserErrors } from '../user-errors.js';
@@ -17,17 +17,9 @@ Moves <alias> back to the version it pointed at before its last change.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, to: { type: 'string' }, reason: { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1], { to: { type: 'string' }, reason: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const { name, alias } = parseAliasReference(positionals[0]!);
   const request: RollbackRequest = {};
   if (values.to !== undefined) request.toVersion = parseVersionNumber(values.to, '--to');

@@ -2,7 +2,7 @@
 // identity and status, the aliases pointing at it, files, metadata, lineage, metrics, the model
 // card under its headings, and every approval decision.
 import type { Approval, ModelCard, VersionDetails } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { formatBytes } from '../format.js';
 import { parseModelReference } from '../reference.js';
@@ -29,12 +29,9 @@ export const CARD_HEADINGS: [keyof ModelCard, string][] = [
 ];
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1]);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const { name, ref } = parseModelReference(positionals[0]!);
   const client = clientFromOptions(values);
 

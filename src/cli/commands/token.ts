@@ -1,7 +1,7 @@
 // modelgate token create|list|revoke: token management (admin, scope *). The secret of a new
 // token is printed once; the server keeps only its hash.
 import type { CreateTokenRequest, Role, TokenInfo } from '../../client/index.js';
-import { clientOptions, clientOptionsHelp, expectPositionals, parseCommandLine, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
+import { clientOptionsHelp, parseCommand, runSubcommand, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { renderTable } from '../table.js';
@@ -32,24 +32,15 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function create(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: {
-      ...clientOptions,
-      name: { type: 'string' },
-      role: { type: 'string' },
-      scope: { type: 'string' },
-      ttl: { type: 'string' },
-      expires: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: true,
+  const parsed = parseCommand(argv, usage, [0, 0], {
+    name: { type: 'string' },
+    role: { type: 'string' },
+    scope: { type: 'string' },
+    ttl: { type: 'string' },
+    expires: { type: 'string' },
   });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (values.name === undefined) throw new CliError(`--name is required\n\n${usage}`, USAGE_EXIT_CODE);
   if (values.role === undefined) throw new CliError(`--role is required\n\n${usage}`, USAGE_EXIT_CODE);
   if (!(ROLES as readonly string[]).includes(values.role)) {
@@ -84,12 +75,9 @@ async function create(argv: string[]): Promise<number> {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 0, 0, usage);
+  const parsed = parseCommand(argv, usage, [0, 0]);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const client = clientFromOptions(values);
   const tokens = await withUserErrors(() => client.listTokens());
   if (values.json) {
@@ -111,12 +99,9 @@ async function list(argv: string[]): Promise<number> {
 }
 
 async function revoke(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({ args: argv, options: clientOptions, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
-  expectPositionals(positionals, 1, 1, usage);
+  const parsed = parseCommand(argv, usage, [1, 1]);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const id = positionals[0]!;
   // A pasted secret (mgt_<12 hex id>_<secret>) would travel in the URL and into logs: refuse it, naming the id.
   const fromSecret = /^mgt_([0-9a-f]{12})_/.exec(id);

@@ -1,7 +1,7 @@
 // modelgate watch <name> [<name>…]: follow alias and version changes as they happen. The stream
 // reconnects by itself and resumes from the last sequence it printed, so nothing is skipped.
 import WebSocket from 'ws';
-import { clientOptions, clientOptionsHelp, parseCommandLine } from '../args.js';
+import { clientOptionsHelp, parseCommand } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 
@@ -20,16 +20,9 @@ interface Message {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine({
-    args: argv,
-    options: { ...clientOptions, since: { type: 'string' }, once: { type: 'boolean', default: false } },
-    allowPositionals: true,
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const parsed = parseCommand(argv, usage, [0, Infinity], { since: { type: 'string' }, once: { type: 'boolean', default: false } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (values.since !== undefined && !/^[0-9]+$/.test(values.since)) throw new CliError('--since takes a sequence number', 2);
   const client = clientFromOptions(values);
   const token = values.token ?? process.env.MODELGATE_TOKEN;
