@@ -94,6 +94,17 @@ export class UploadSessions {
     await fsp.rm(this.pathOf(id), { force: true });
   }
 
+  /** Cancels the caller's session (404 as in `get`, 409 while a request is writing to it) and removes its bytes. */
+  async cancel(id: string, caller: { id: string; role: string }): Promise<void> {
+    await this.get(id, caller);
+    const release = this.lock(id);
+    try {
+      await this.remove(id);
+    } finally {
+      release();
+    }
+  }
+
   /** Removes expired sessions and files that have no session. Returns how many were removed. */
   async sweep(now = Date.now()): Promise<number> {
     let removed = 0;

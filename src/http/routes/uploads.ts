@@ -74,13 +74,7 @@ async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
 async function cancelUpload(ctx: AppContext, x: Exchange): Promise<void> {
   const principal = guard(ctx, x, 'writer', null, 'upload');
   const id = sessionId(x);
-  await ctx.uploads.get(id, principal);
-  const release = ctx.uploads.lock(id);
-  try {
-    await ctx.uploads.remove(id);
-  } finally {
-    release();
-  }
+  await ctx.uploads.cancel(id, principal);
   x.send(204, null);
 }
 

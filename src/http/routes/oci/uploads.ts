@@ -137,12 +137,6 @@ export async function cancelUpload(ctx: AppContext, x: Exchange, name: string, i
   x.route = 'oci.upload.cancel';
   const principal = guard(ctx, x, 'writer', name, 'blob upload');
   assertModelName(name);
-  await ctx.uploads.get(id, principal);
-  const release = ctx.uploads.lock(id);
-  try {
-    await ctx.uploads.remove(id);
-  } finally {
-    release();
-  }
+  await ctx.uploads.cancel(id, principal);
   sendEmpty(x, 204, {});
 }
