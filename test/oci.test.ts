@@ -20,7 +20,8 @@ let scopedWriter: string;
 let otherReader: string;
 
 before(async () => {
-  server = await startServer();
+  // No GC grace, so a GC run in these tests sweeps every unreferenced blob at once.
+  server = await startServer({ env: { MODELGATE_GC_GRACE_SECONDS: '0' } });
   writer = (await createToken(server, 'oci-writer', 'writer')).token;
   reader = (await createToken(server, 'oci-reader', 'reader')).token;
   approver = (await createToken(server, 'oci-approver', 'approver')).token;
@@ -508,6 +509,40 @@ describe('pushed manifests', () => {
     assertError(await putManifest('team/bad', 'bad$tag', manifest), 400, 'MANIFEST_INVALID');
     // Nothing of this registered a model.
     assertError(await oci('GET', '/v2/team/bad/tags/list', { token: reader }), 404, 'NAME_UNKNOWN');
+  });
+});
+
+describe('pushed manifests and garbage collection', () => {
+  test('gc keeps a pushed manifest and its config while the version exists, and sweeps them once it is deleted', async () => {
+    const layer = await pushBlob('team/gc', randomBytes(4096));
+    const config = Buffer.from(JSON.stringify({ architecture: 'transformer', note: randomBytes(8).toString('hex') }));
+    const configDigest = await pushBlob('team/gc', config);
+    const bytes = manifestFor([{ data: Buffer.alloc(0), title: 'weights.bin' }], {
+      config: { mediaType: 'application/vnd.example.config.v1+json', digest: configDigest, size: config.length },
+      layers: [{ mediaType: 'application/octet-stream', digest: layer, size: 4096, annotations: { 'org.opencontainers.image.title': 'weights.bin' } }],
+    });
+    const pushed = await putManifest('team/gc', sha256(bytes), bytes);
+    assert.equal(pushed.status, 201, pushed.body.toString());
+    const version = Number(pushed.headers.get('x-model-version'));
+
+    const kept = await api(server, 'POST', '/v1/gc', {});
+    assert.equal(kept.status, 200, JSON.stringify(kept.json));
+    const swept = (r: typeof kept) => (r.json.blobs as { digest: string }[]).map((b) => b.digest);
+    assert.ok(!swept(kept).includes(sha256(bytes)), 'gc removed the manifest of a live version');
+    assert.ok(!swept(kept).includes(configDigest), 'gc removed the config of a live version');
+    const manifest = await oci('GET', `/v2/team/gc/manifests/${sha256(bytes)}`, { token: reader, headers: { Accept: OCI_MANIFEST } });
+    assert.equal(manifest.status, 200);
+    assert.ok(manifest.body.equals(bytes), 'the manifest bytes changed');
+    const configBlob = await oci('GET', `/v2/team/gc/blobs/${configDigest}`, { token: reader });
+    assert.equal(configBlob.status, 200);
+    assert.ok(configBlob.body.equals(config));
+
+    const deleted = await api(server, 'DELETE', `/v1/models/team/gc/versions/${version}`, { reason: 'gc test' });
+    assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
+    const gone = await api(server, 'POST', '/v1/gc', {});
+    assert.ok(swept(gone).includes(sha256(bytes)) && swept(gone).includes(configDigest) && swept(gone).includes(layer), JSON.stringify(gone.json));
+    assertError(await oci('GET', `/v2/team/gc/manifests/${sha256(bytes)}`, { token: reader, headers: { Accept: OCI_MANIFEST } }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('GET', `/v2/team/gc/blobs/${configDigest}`, { token: reader }), 404, 'BLOB_UNKNOWN');
   });
 });
 

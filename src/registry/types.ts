@@ -184,6 +184,8 @@ export interface ManifestRecord {
   digest: string;
   mediaType: string;
   size: number;
+  /** The config blob's digest: kept from GC with the manifest. */
+  configDigest: string;
   version: number;
   createdAt: string;
   createdBy: string;

@@ -227,6 +227,7 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
   if (version.protectedAliases.length > 0) {
     throw conflict('VERSION_RETAINED', `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`);
   }
+  const manifests = state.listManifests(name).filter((m) => m.version === number);
   const { seq, at } = next(state);
   return {
     result: undefined,
@@ -234,6 +235,10 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
       { table: 'versions', key: [name, number] },
       { table: 'versionDigests', key: [name, version.digest] },
       ...uniqueDigests(version.files).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
+      ...manifests.flatMap((m): Write[] => [
+        { table: 'manifests', key: [name, m.digest] },
+        ...uniqueDigests([{ digest: m.digest }, { digest: m.configDigest }]).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
+      ]),
       ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, { digest: version.digest, reason }),
     ],
     change: { seq, model: name, kind: 'version', version: number },
@@ -291,6 +296,8 @@ export function planRecordManifest(state: RegistryReader, input: Omit<ManifestRe
     result: manifest,
     writes: [
       { table: 'manifests', key: [input.name, input.digest], value: manifest },
+      // The manifest's own bytes and its config blob belong to the version, as its files do: GC keeps them while it exists.
+      ...uniqueDigests([{ digest: input.digest }, { digest: input.configDigest }]).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true })),
       ...sequenceWrites(state, seq, at, actor, 'manifest.push', `${input.name}@v${input.version}`, { digest: input.digest, mediaType: input.mediaType, size: input.size }),
     ],
     change: { seq, model: input.name, kind: 'version', version: input.version },

@@ -11,7 +11,6 @@ import { serveBytes } from '../../download.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { IMMUTABLE, serveBlob } from '../blobs.js';
-import type { OciState } from './state.js';
 
 /**
  * Whether `digest` can be read through repository `name`. Blobs are shared between models, so
@@ -19,23 +18,20 @@ import type { OciState } from './state.js';
  * version of this model lists, this model's pushed manifests and their configs. The empty JSON
  * `{}` of the empty descriptor is public.
  */
-export async function blobVisible(ctx: AppContext, state: OciState, principal: Principal, name: string, digest: string): Promise<boolean> {
+export function blobVisible(ctx: AppContext, principal: Principal, name: string, digest: string): boolean {
   if (digest === EMPTY_JSON_DIGEST) return true;
   if (principal.scope === '*') return true;
   if (!scopeMatches(principal.scope, name)) return false;
-  if (ctx.store.blobReferences(digest).some((r) => r.name === name)) return true;
-  const pushed = state.pushed(name);
-  if (pushed.some((m) => m.digest === digest)) return true;
-  for (const m of pushed) if ((await state.configDigestOf(m.digest)) === digest) return true;
-  return false;
+  // Pushed manifests and their configs are referenced by their version, as its files are.
+  return ctx.store.blobReferences(digest).some((r) => r.name === name);
 }
 
-export async function getBlob(ctx: AppContext, state: OciState, x: Exchange, name: string, digestText: string): Promise<void> {
+export async function getBlob(ctx: AppContext, x: Exchange, name: string, digestText: string): Promise<void> {
   x.route = 'oci.blob.get';
   const principal = guard(ctx, x, 'reader', name, 'blob download');
   assertModelName(name);
   const digest = assertDigest(digestText);
-  if (!(await blobVisible(ctx, state, principal, name, digest))) throw unknownBlob(name, digest);
+  if (!blobVisible(ctx, principal, name, digest)) throw unknownBlob(name, digest);
   if (digest === EMPTY_JSON_DIGEST) {
     await serveMemory(x, digest, EMPTY_JSON);
     return;

@@ -49,11 +49,11 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
       case 'blob':
         context = 'blob';
         allow(x, ['GET', 'HEAD']);
-        return await getBlob(ctx, state, x, target.name, target.digest);
+        return await getBlob(ctx, x, target.name, target.digest);
       case 'uploads':
         context = 'upload';
         allow(x, ['POST']);
-        return await startUpload(ctx, state, x, target.name);
+        return await startUpload(ctx, x, target.name);
       case 'upload':
         context = 'upload';
         allow(x, ['GET', 'HEAD', 'PATCH', 'PUT', 'DELETE']);

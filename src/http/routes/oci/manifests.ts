@@ -126,8 +126,11 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
         version: version.version,
       });
     }
-    await ctx.store.recordManifest({ name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, version: version.version }, principal);
-    state.remember(manifest.digest, bytes, manifest.config.digest);
+    await ctx.store.recordManifest(
+      { name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, configDigest: manifest.config.digest, version: version.version },
+      principal,
+    );
+    state.remember(manifest.digest, bytes);
     if (ref.kind === 'alias') {
       await ctx.registry.setAlias(name, ref.alias, version.version, { reason: `OCI push of ${manifest.digest}` }, principal);
     }

@@ -43,7 +43,6 @@ export class OciState {
   private readonly pushedByModel = new Map<string, ManifestRecord[]>();
   private readonly manifestBytes = new Lru<Buffer>(64 * 1024 * 1024);
   private readonly generated = new Lru<ManifestBytes>(64 * 1024 * 1024);
-  private readonly configOf = new Lru<string | null>(100_000);
   /** Per model: generated manifest digest → version, for every version up to `upTo`. */
   private readonly generatedIndex = new Map<string, { upTo: number; byDigest: Map<string, number> }>();
 
@@ -101,25 +100,8 @@ export class OciState {
     }
   }
 
-  remember(digest: string, bytes: Buffer, configDigest: string): void {
+  remember(digest: string, bytes: Buffer): void {
     this.manifestBytes.set(digest, bytes, bytes.length);
-    this.configOf.set(digest, configDigest);
-  }
-
-  /** The config digest of a pushed manifest (null if its bytes are gone or unreadable). */
-  async configDigestOf(digest: string): Promise<string | null> {
-    const hit = this.configOf.get(digest);
-    if (hit !== undefined) return hit;
-    const bytes = await this.bytesOf(digest);
-    let config: string | null = null;
-    try {
-      const doc = bytes ? (JSON.parse(bytes.toString('utf8')) as { config?: { digest?: unknown } }) : null;
-      config = typeof doc?.config?.digest === 'string' ? doc.config.digest : null;
-    } catch {
-      config = null;
-    }
-    this.configOf.set(digest, config);
-    return config;
   }
 
   generatedFor(name: string, version: Version): ManifestBytes {

@@ -11,7 +11,6 @@ import { guard } from '../../guard.js';
 import { blobVisible } from './blobs.js';
 import { sendEmpty } from './respond.js';
 import { appendToSession, commitSessionBlob, receiveBlob, type SessionState } from '../../blob-intake.js';
-import type { OciState } from './state.js';
 
 export function uploadLocation(name: string, id: string): string {
   return `/v2/${name}/blobs/uploads/${id}`;
@@ -48,7 +47,7 @@ function blobCreated(x: Exchange, name: string, digest: string): void {
 }
 
 /** POST /v2/{name}/blobs/uploads/ */
-export async function startUpload(ctx: AppContext, state: OciState, x: Exchange, name: string): Promise<void> {
+export async function startUpload(ctx: AppContext, x: Exchange, name: string): Promise<void> {
   x.route = 'oci.upload.start';
   const principal = guard(ctx, x, 'writer', name, 'blob upload');
   assertModelName(name);
@@ -76,7 +75,7 @@ export async function startUpload(ctx: AppContext, state: OciState, x: Exchange,
     // Mounted only when the caller may read the blob through `from` (the spec lets a registry
     // ignore `from`; a token scoped to "*" may read every blob, so for it `from` may be omitted).
     const source = from === '' ? (principal.scope === '*' ? name : null) : isModelName(from) ? from : null;
-    if (source !== null && (await blobVisible(ctx, state, principal, source, digest)) && (digest === EMPTY_JSON_DIGEST || (await ctx.blobs.stat(digest)))) {
+    if (source !== null && blobVisible(ctx, principal, source, digest) && (digest === EMPTY_JSON_DIGEST || (await ctx.blobs.stat(digest)))) {
       blobCreated(x, name, digest);
       return;
     }
