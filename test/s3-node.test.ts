@@ -79,6 +79,18 @@ test('a corrupt object in the bucket is never served as a complete download', as
   assert.ok(p.bytes.length < bytes.length);
 });
 
+test('a range of a corrupt cold blob is not completed either, though its own bytes arrived intact', async () => {
+  const bytes = randomBytes(3 * MiB);
+  const digest = await uploadBlob(server, bytes);
+  const corrupt = Buffer.from(bytes);
+  corrupt.write('corrupted', 2 * MiB);
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`, Body: corrupt }));
+  const p = await pull(digest, { Range: 'bytes=0-65535' });
+  assert.ok(!p.complete || p.status >= 500, `status ${p.status}, ${p.bytes.length} bytes, complete=${p.complete}`);
+  assert.ok(p.bytes.length < 65536, `${p.bytes.length} bytes arrived`);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the server keeps serving');
+});
+
 test('S3 stopped mid-download: the transfer is cut, not ended as if complete', async () => {
   const bytes = randomBytes(16 * MiB);
   const digest = await uploadBlob(server, bytes);

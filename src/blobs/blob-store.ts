@@ -11,6 +11,12 @@ export interface BlobInfo {
 export interface BlobReader {
   readonly size: number;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Resolves once the whole blob has been verified against its digest, rejects if it failed.
+   * Only readers that can return bytes before that (the edge cache while it fills) have it;
+   * a response waits on it before its last chunk, so no transfer completes with unverified bytes.
+   */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -114,6 +114,8 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
       if (nextAt < length) {
         which ^= 1;
         reading = reader.read(buffers[which]!, 0, Math.min(CHUNK, length - nextAt), start + nextAt);
+      } else if (reader.settled) {
+        await reader.settled();
       }
       if (!(await send(chunk))) break;
       sent = nextAt;

@@ -27,6 +27,11 @@ export class CachedReader implements BlobReader {
     return want;
   }
 
+  settled(): Promise<void> {
+    // Readers see at most size - 1 bytes of a filling entry, so this waits for verification.
+    return this.entry.waitFor(this.size);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
