@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { utimes } from 'node:fs/promises';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { api, sha256, uploadBlob } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -135,4 +137,24 @@ test('an upload still streaming while gc runs is committed intact', async () => 
   });
   assert.equal(await done, 201);
   assert.ok(await exists(digest));
+});
+
+test('uploading a blob that already exists refreshes its age, so a gc with a grace period keeps it for the registration that follows', async () => {
+  const graced = await startServer({ env: { MODELGATE_GC_GRACE_SECONDS: '600' } });
+  try {
+    const data = Buffer.from(`re-uploaded ${Date.now()}`);
+    const digest = await uploadBlob(graced, data);
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await utimes(join(graced.dataDir, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)), hourAgo, hourAgo);
+    const again = await fetch(`${graced.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: { Authorization: `Bearer ${graced.token}` }, body: data });
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as { existed: boolean }).existed, true);
+    const gc = await api(graced, 'POST', '/v1/gc', {});
+    assert.equal(gc.status, 200, gc.text);
+    assert.ok(!gc.json.blobs.some((b: { digest: string }) => b.digest === digest), 'gc swept a blob a client had just uploaded again');
+    const head = await fetch(`${graced.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${graced.token}` } });
+    assert.equal(head.status, 200);
+  } finally {
+    await graced.dispose();
+  }
 });

@@ -36,9 +36,11 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   let release: (() => void) | null = null;
   // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
+    await ctx.uploads.get(id, caller);
+    release = ctx.uploads.lock(id);
+    // The offset is read under the lock: a request that finished just before may have moved it.
     const session = await ctx.uploads.get(id, caller);
     if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
-    release = ctx.uploads.lock(id);
     const appender: SessionAppender = await ctx.uploads.appender(id, session.offset);
     return Object.assign(appender, { session });
   })();
@@ -116,11 +118,10 @@ export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string):
     await w.abort();
     throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
   }
-  if (await ctx.blobs.stat(digest)) {
-    await w.abort();
-    return { digest, size, existed: true };
-  }
-  return { ...(await w.commit(digest)), existed: false };
+  // Committed even when the blob exists: the stores then refresh its time, which tells a
+  // concurrent garbage collection that it is wanted again.
+  const existed = Boolean(await ctx.blobs.stat(digest));
+  return { ...(await w.commit(digest)), existed };
 }
 
 /** Stores small bytes the caller already holds (a manifest, the empty JSON) as a blob, if absent. */
