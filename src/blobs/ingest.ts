@@ -4,6 +4,8 @@
 // bytes in place while the sink writes them; a buffer returns to the pool when both are done.
 // The producer is told to pause while too many bytes are in flight, so memory stays bounded at
 // any size, and a long upload reuses the same few buffers instead of faulting in fresh pages.
+// A sink failure is reported at once (`onFailure`), not only on the next chunk: the producer is
+// most likely paused exactly when the sink is slow or failing, and would otherwise never be told.
 import type { StreamHash } from './hash-pool.js';
 import type { HashResult } from '../../workers/hash.js';
 
@@ -54,10 +56,12 @@ export class Ingest {
     private readonly pendingSink: Promise<ChunkSink>,
     private readonly hash: StreamHash | null,
     private readonly onPressure: (paused: boolean) => void,
+    /** Called once, as soon as the sink fails (to open or to write), whether or not data still arrives. */
+    private readonly onFailure: (err: Error) => void = () => undefined,
   ) {
     pendingSink.then(
       (sink) => (this.sink = sink),
-      (err: unknown) => (this.failure ??= err as Error),
+      (err: unknown) => this.fail(err),
     );
   }
 
@@ -100,8 +104,13 @@ export class Ingest {
    */
   async stop(): Promise<void> {
     this.failure ??= new Error('upload stopped');
-    this.queue.length = 0;
-    this.current = null;
+    this.dropQueued();
+    if (this.current) {
+      // Only this ingest ever held the partly filled buffer: it can go straight back.
+      giveBuffer(this.current);
+      this.inFlight -= BUFFER_BYTES;
+      this.current = null;
+    }
     this.hash?.abort();
     while (this.writing) await this.writing.catch(() => undefined);
   }
@@ -127,14 +136,35 @@ export class Ingest {
       const sink = this.sink ?? (await this.pendingSink);
       while (this.queue.length > 0 && !this.failure) {
         const chunk = this.queue.shift()!;
-        await sink.write(chunk.bytes);
-        this.release(chunk);
+        try {
+          await sink.write(chunk.bytes);
+        } finally {
+          // Written or refused, the sink is done with it (ChunkSink.write keeps nothing after settling).
+          this.release(chunk);
+        }
       }
     } catch (err) {
-      this.failure = err as Error;
+      this.fail(err);
     } finally {
       this.writing = null;
     }
+  }
+
+  /**
+   * Records the first failure, lets go of every chunk still waiting for the sink (they will never
+   * be written; the hash still returns its share) and tells the owner at once.
+   */
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = err as Error;
+    this.dropQueued();
+    this.onFailure(this.failure);
+  }
+
+  /** Chunks queued for the sink will not be written: the sink's hold on each is released. */
+  private dropQueued(): void {
+    // The chunk drain() may be writing right now is no longer queued; drain releases it when done.
+    for (const chunk of this.queue.splice(0)) this.release(chunk);
   }
 
   /** One reader of the chunk is done with it; the last one returns the buffer to the pool. */

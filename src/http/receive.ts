@@ -43,25 +43,34 @@ export function receiveBody(
 
   return new Promise<Received>((resolve, reject) => {
     let settled = false;
-    const ingest = new Ingest(sink, hash, (pause) => {
-      if (x.aborted) return;
+    let paused = false;
+    let complete = false;
+    const setPaused = (pause: boolean) => {
+      if (x.aborted || x.finished || pause === paused) return;
+      paused = pause;
       if (pause) x.res.pause();
       else x.res.resume();
-    });
+    };
+    // The sink failing (to open, or to write: a failed S3 part, a full disk) is reported at once,
+    // not only with the next chunk: the request is most likely paused then, and no chunk would come.
+    const sinkFailed = (err: Error) => {
+      if (settled) return;
+      // The body can no longer be used: stop keeping it, say why, and close the connection after the answer.
+      if (!complete) x.bodyUnread = true;
+      settle(err);
+    };
+    const ingest = new Ingest(sink, hash, setPaused, sinkFailed);
     const settle = (err: unknown, value?: Received) => {
       if (settled) return;
       settled = true;
       httpMetrics.transferEnded('upload');
       httpMetrics.received(ingest.received);
       if (err) {
+        // A paused socket is resumed, so that uWS reads (and drops) the rest and can send the answer.
+        setPaused(false);
         ingest.stop().then(() => reject(err), () => reject(err));
       } else resolve(value!);
     };
-    sink.catch((err: unknown) => {
-      // The body can no longer be used: stop reading it and say why.
-      x.bodyUnread = true;
-      settle(err);
-    });
     x.onAbort(() => settle(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
     x.res.onData((chunk, isLast) => {
       if (settled) return;
@@ -72,11 +81,11 @@ export function receiveBody(
         return;
       }
       if (ingest.error) {
-        x.bodyUnread = true;
-        settle(ingest.error);
+        sinkFailed(ingest.error);
         return;
       }
       if (isLast) {
+        complete = true;
         ingest.finish().then(
           (done) => settle(null, done),
           (err: unknown) => settle(err),
