@@ -480,6 +480,19 @@ describe('pushed manifests', () => {
     assert.equal(moved.json.aliases.production, 1);
   });
 
+  test('an approver pushing new files to a gated alias is refused before the version is registered', async () => {
+    const data = randomBytes(2048);
+    await pushBlob('team/pushed', data);
+    const fresh = manifestFor([{ data, title: 'unapproved.bin' }]);
+    const before = await api(server, 'GET', '/v1/models/team/pushed');
+    const res = await putManifest('team/pushed', 'production', fresh, approver);
+    assertError(res, 403, 'DENIED');
+    assert.equal(res.json.errors[0].detail.modelgate, 'POLICY_UNMET');
+    assert.match(res.json.errors[0].message, /nothing was registered/);
+    const after = await api(server, 'GET', '/v1/models/team/pushed');
+    assert.equal(after.json.latestVersion, before.json.latestVersion, 'a refused push registered a version');
+  });
+
   test('invalid manifests are refused with MANIFEST_INVALID / MANIFEST_BLOB_UNKNOWN', async () => {
     const missing = manifestFor([{ data: Buffer.from('never pushed'), title: 'x.bin' }]);
     const res = await putManifest('team/bad', 'staging', missing);

@@ -5,7 +5,7 @@ import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { AliasMove, AliasMoveResult, ControlStore, VersionPatch } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from './names.js';
-import { unmetRequirements, type AliasPolicy } from './policy.js';
+import { unmetRequirements, type AliasPolicy, type Unmet } from './policy.js';
 import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
 import type { Actor, AliasEvent, Approval, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from './types.js';
 import { sortFiles, versionDigest } from './version-digest.js';
@@ -96,7 +96,13 @@ export class Registry {
     return model;
   }
 
-  async registerVersion(name: string, files: FileEntry[], record: VersionRecord, actor: Actor): Promise<{ version: Version; created: boolean }> {
+  async registerVersion(
+    name: string,
+    files: FileEntry[],
+    record: VersionRecord,
+    actor: Actor,
+    options: { number?: number } = {},
+  ): Promise<{ version: Version; created: boolean }> {
     assertModelName(name);
     const release = this.guard.pin(files.map((f) => f.digest));
     try {
@@ -107,11 +113,24 @@ export class Registry {
       const sorted = sortFiles(files);
       const digest = versionDigest(sorted);
       const size = sorted.reduce((sum, f) => sum + f.size, 0);
-      const { version, created } = await this.store.registerVersion({ name, files: sorted, digest, size, record }, actor);
+      const { version, created } = await this.store.registerVersion({ name, files: sorted, digest, size, record, ...options }, actor);
       return { version, created };
     } finally {
       release();
     }
+  }
+
+  /**
+   * What keeps `alias` from pointing at the version these files make (an existing one, or a new
+   * one with no approvals, card or metrics yet); empty when nothing does. Lets a caller that
+   * registers and moves in one request refuse before it commits anything.
+   */
+  unmetForFiles(name: string, alias: string, files: FileEntry[], actor: Actor): Unmet[] {
+    const policy = this.policyFor(alias);
+    if (!policy) return [];
+    const existing = this.store.getVersionByDigest(name, versionDigest(sortFiles(files)));
+    if (existing) return unmetRequirements(policy, existing, this.store.listApprovals(name, existing.version));
+    return unmetRequirements(policy, { status: 'registered', createdById: actor.id, card: {}, metrics: {} }, []);
   }
 
   async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<Version> {

@@ -27,6 +27,8 @@ export interface NewVersion {
   digest: string;
   size: number;
   record: VersionRecord;
+  /** The number the caller means to create (an OCI push to `v<N>`): refused if another registration took it. */
+  number?: number;
 }
 
 export interface AliasMove {

@@ -82,6 +82,9 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
   const { seq, at } = next(state);
   const model = state.getModel(input.name);
   const number = (model?.latestVersion ?? 0) + 1;
+  if (input.number !== undefined && input.number !== number) {
+    throw conflict('VERSION_NUMBER_TAKEN', `${input.name}@v${input.number} cannot be created: the next version number is ${number}`, { next: number });
+  }
   const version: Version = {
     name: input.name,
     version: number,

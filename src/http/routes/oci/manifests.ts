@@ -6,6 +6,7 @@
 // recorded for the version; a push to an alias tag then moves the alias through the same role
 // check, policy gates and audit as PUT /v1/models/{name}/aliases/{alias}.
 import type { Role } from '../../../auth/principal.js';
+import { ApiError } from '../../../errors.js';
 import { ociError } from '../../../oci/errors.js';
 import { layerFiles, manifestMetadata, MAX_MANIFEST_BYTES, parseManifest, referencedBlobs, type ParsedManifest } from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
@@ -117,14 +118,18 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
   try {
     await checkBlobs(ctx, manifest);
     if (ref.kind === 'version') checkVersionTag(ctx, name, ref.version, files);
+    if (ref.kind === 'alias') {
+      const unmet = ctx.registry.unmetForFiles(name, ref.alias, files, principal);
+      if (unmet.length > 0) {
+        throw new ApiError(403, 'POLICY_UNMET', `${name}@${ref.alias} cannot point at these files: ${unmet.map((u) => u.message).join('; ')}; nothing was registered`, unmet);
+      }
+    }
     if (files.some((f) => f.digest === EMPTY_JSON_DIGEST)) await storeBytes(ctx, EMPTY_JSON_DIGEST, EMPTY_JSON);
     await storeBytes(ctx, manifest.digest, bytes);
     const record = { metadata: manifestMetadata(manifest), lineage: {}, metrics: {}, card: {} };
-    const { version } = await ctx.registry.registerVersion(name, files, record, principal);
+    const { version } = await ctx.registry.registerVersion(name, files, record, principal, ref.kind === 'version' ? { number: ref.version } : {});
     if (ref.kind === 'version' && version.version !== ref.version) {
-      throw ociError(400, 'MANIFEST_INVALID', `these files were registered as ${name}@v${version.version} (another registration took v${ref.version} meanwhile)`, {
-        version: version.version,
-      });
+      throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${version.version}, not v${ref.version}`, { version: version.version });
     }
     await ctx.store.recordManifest(
       { name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, configDigest: manifest.config.digest, version: version.version },
