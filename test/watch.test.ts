@@ -21,14 +21,19 @@ after(async () => {
 interface Watcher {
   ws: WebSocket;
   messages: any[];
-  closed: Promise<number>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** How `w` was closed, or 'still open' after `ms`: a socket the server forgets to close fails rather than hangs. */
+function closedWithin(w: Watcher, ms: number): Promise<{ code: number; reason: string } | 'still open'> {
+  return Promise.race([w.closed, new Promise<'still open'>((r) => setTimeout(() => r('still open'), ms).unref())]);
 }
 
 function watch(query: string, token = server.token): Promise<Watcher> {
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch${query}`, { headers: { Authorization: `Bearer ${token}` } });
   const messages: any[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ ws, messages, closed }));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -126,4 +131,36 @@ test('modelgate watch prints the state, then changes as they are committed', asy
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+test('revoking a token closes its watch sockets with 4401; other sockets keep streaming', async () => {
+  const doomed = await createToken(server, 'watch-doomed', 'reader', 'watch/*');
+  const kept = await createToken(server, 'watch-kept', 'reader', 'watch/*');
+  const a = await watch('?models=watch/a', doomed.token);
+  const b = await watch('?models=watch/a', doomed.token);
+  const other = await watch('?models=watch/a', kept.token);
+  const admin = await watch('?models=watch/a');
+  await waitFor(() => [a, b, other, admin].every((w) => w.messages.length === 1), 2000, 'snapshots');
+
+  const revoked = await api(server, 'DELETE', `/v1/tokens/${doomed.id}`);
+  assert.equal(revoked.status, 200);
+  const closed = { code: 4401, reason: 'token revoked' };
+  assert.deepEqual(await Promise.all([closedWithin(a, 5000), closedWithin(b, 5000)]), [closed, closed]);
+
+  const moved = await api(server, 'PUT', '/v1/models/watch/a/aliases/revoke-check', { version: 1 });
+  for (const w of [other, admin]) {
+    await waitFor(() => w.messages.some((m) => m.seq === moved.json.seq), 2000, 'the change after the revocation');
+    assert.equal(w.ws.readyState, WebSocket.OPEN);
+  }
+  await assert.rejects(watch('?models=watch/a', doomed.token), /HTTP 401/);
+  other.ws.close();
+  admin.ws.close();
+});
+
+test('a watch socket is closed with 4401 when its token expires', async () => {
+  const brief = await createToken(server, 'watch-brief', 'reader', 'watch/*', { ttlSeconds: 2 });
+  const w = await watch('?models=watch/a', brief.token);
+  await waitFor(() => w.messages.length === 1, 2000, 'snapshot');
+  // Well past the 2 s TTL; the automatic pings would keep the socket open for ever.
+  assert.deepEqual(await closedWithin(w, 15_000), { code: 4401, reason: 'token expired' });
 });

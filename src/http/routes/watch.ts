@@ -2,7 +2,8 @@
 // first receives their current aliases, then every change with its sequence number. Reconnecting
 // with `since=<last seq>` replays what it missed from the audit log instead. Delivery uses uWS
 // topics, one per model; a client too slow to keep up is dropped at the backpressure limit
-// rather than allowed to grow the server's memory.
+// rather than allowed to grow the server's memory. A socket lives only as long as its token: a
+// revocation or an expiry closes it with 4401, since no later request would re-check the token.
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../../auth/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
@@ -18,14 +19,41 @@ interface WatchState {
   principal: Principal;
   models: string[] | null;
   since: number | null;
+  /** The expiry timer of a stored token's socket; cleared on close. */
+  expiry?: NodeJS.Timeout;
 }
 
 const MAX_REPLAY = 10_000;
 const topic = (model: string) => `model:${model}`;
+/** setTimeout's longest delay; a later expiry is re-armed in steps of this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const TOKEN_CLOSED = 4401;
 
 export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
   /** Sockets watching "everything in scope": new models get subscribed as they appear. */
   const watchAll = new Set<WebSocket<WatchState>>();
+  /** Open sockets by stored token id, so a token change touches only that token's sockets. */
+  const byToken = new Map<string, Set<WebSocket<WatchState>>>();
+
+  /** Closes `ws` and returns true if its token is now revoked or expired; re-arms the expiry timer otherwise. */
+  const enforceToken = (ws: WebSocket<WatchState>): boolean => {
+    const state = ws.getUserData();
+    const record = ctx.store.getToken(state.principal.id);
+    if (!record) return false;
+    const left = record.expiresAt ? Date.parse(record.expiresAt) - Date.now() : Infinity;
+    const reason = record.revokedAt ? 'token revoked' : left <= 0 ? 'token expired' : null;
+    if (reason) {
+      ws.end(TOKEN_CLOSED, reason);
+      return true;
+    }
+    if (left !== Infinity && !state.expiry) {
+      state.expiry = setTimeout(() => {
+        state.expiry = undefined;
+        enforceToken(ws);
+      }, Math.min(left, MAX_TIMER_MS)).unref();
+    }
+    return false;
+  };
 
   app.ws<WatchState>('/v1/watch', {
     maxPayloadLength: 16 * 1024,
@@ -75,6 +103,13 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     },
     open: (ws) => {
       const state = ws.getUserData();
+      // The bootstrap admin token is configured, not stored: it is neither revoked nor expires.
+      if (ctx.store.getToken(state.principal.id)) {
+        // Checked again here as well as at upgrade, for a revocation committed in between.
+        if (enforceToken(ws)) return;
+        const sockets = byToken.get(state.principal.id) ?? new Set();
+        byToken.set(state.principal.id, sockets.add(ws));
+      }
       const visible = (m: string) => scopeMatches(state.principal.scope, m);
       if (state.models) for (const m of state.models) ws.subscribe(topic(m));
       else {
@@ -104,6 +139,10 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     },
     close: (ws) => {
       watchAll.delete(ws);
+      const state = ws.getUserData();
+      clearTimeout(state.expiry);
+      const sockets = byToken.get(state.principal.id);
+      if (sockets?.delete(ws) && sockets.size === 0) byToken.delete(state.principal.id);
     },
     message: (ws) => {
       // The stream is one-way; clients have nothing to say.
@@ -112,6 +151,16 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
   });
 
   ctx.store.onChange((change) => {
+    if (change.kind === 'token') {
+      // The change does not name the token; its audit entry does (target "token:<id>").
+      const entry = ctx.store.auditEntries(change.seq, 1)[0];
+      const id = entry?.seq === change.seq && entry.target.startsWith('token:') ? entry.target.slice('token:'.length) : null;
+      // Without a readable entry, check every watched token rather than miss a revocation.
+      const ids = id === null ? [...byToken.keys()] : [id];
+      // A copy: end() runs the close handler at once, which edits the set.
+      for (const tokenId of ids) for (const ws of [...(byToken.get(tokenId) ?? [])]) enforceToken(ws);
+      return;
+    }
     if (!change.model) return;
     const entry = ctx.store.auditEntries(change.seq, 1)[0];
     const msg = entry && entry.seq === change.seq ? changeMessage(entry, ctx.store) : null;
