@@ -16,19 +16,7 @@ const prefix = `node${randomBytes(3).toString('hex')}/`;
 
 before(async () => {
   s3 = await startS3();
-  server = await startServer({
-    env: {
-      MODELGATE_BLOBS_BACKEND: 's3',
-      MODELGATE_S3_BUCKET: s3.bucket,
-      MODELGATE_S3_ENDPOINT: s3.endpoint,
-      MODELGATE_S3_REGION: s3.region,
-      MODELGATE_S3_PREFIX: prefix,
-      MODELGATE_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    },
-  });
+  server = await startServer({ env: s3.serviceEnv(prefix) });
 });
 after(async () => {
   await server?.dispose();

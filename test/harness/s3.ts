@@ -23,6 +23,8 @@ export interface TestS3 {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** Options for an S3BlobStore on this server (a fresh prefix each call unless given). */
   storeOptions(overrides?: Partial<S3BlobStoreOptions>): S3BlobStoreOptions;
+  /** Environment for a modelgate service keeping its blobs here under `prefix`. */
+  serviceEnv(prefix: string): Record<string, string>;
   /** A client of our own, through the proxy, for reaching into the bucket behind the store's back. */
   client: S3Client;
   /** Bytes the server has sent to clients through the proxy since the start (bodies and headers). */
@@ -103,6 +105,17 @@ export async function startS3(): Promise<TestS3> {
       partSizeBytes: 5 * 1024 * 1024,
       retry: { attempts: 4, baseDelayMs: 50 },
       ...overrides,
+    }),
+    serviceEnv: (prefix) => ({
+      MODELGATE_BLOBS_BACKEND: 's3',
+      MODELGATE_S3_BUCKET: bucket,
+      MODELGATE_S3_ENDPOINT: endpoint,
+      MODELGATE_S3_REGION: region,
+      MODELGATE_S3_PREFIX: prefix,
+      MODELGATE_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     }),
     client,
     bytesSent: () => proxy.bytesSent,
