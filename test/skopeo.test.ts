@@ -34,6 +34,22 @@ async function skopeo(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** `skopeo copy` arguments from one repository of the test registry to another: a reader reads, a writer pushes. */
+function registryCopy(from: string, to: string): string[] {
+  return [
+    'copy',
+    '--preserve-digests',
+    '--src-creds',
+    `skopeo:${reader}`,
+    '--dest-creds',
+    `skopeo:${writer}`,
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `docker://${registry()}/${from}`,
+    `docker://${registry()}/${to}`,
+  ];
+}
+
 let server: TestServer;
 let work: string;
 let writer: string;
@@ -184,34 +200,12 @@ describe('skopeo', () => {
   });
 
   test('registry to registry, and a writer pushing the protected production tag is denied', async () => {
-    await skopeo(
-      'copy',
-      '--preserve-digests',
-      '--src-creds',
-      `skopeo:${reader}`,
-      '--dest-creds',
-      `skopeo:${writer}`,
-      '--src-tls-verify=false',
-      '--dest-tls-verify=false',
-      `docker://${registry()}/team/model:staging`,
-      `docker://${registry()}/team/copy:canary`,
-    );
+    await skopeo(...registryCopy('team/model:staging', 'team/copy:canary'));
     const copy = await api(server, 'GET', '/v1/resolve/team/copy@canary');
     const source = await api(server, 'GET', '/v1/resolve/team/model@staging');
     assert.equal(copy.json.digest, source.json.digest);
 
-    const denied = await run('skopeo', [
-      'copy',
-      '--preserve-digests',
-      '--src-creds',
-      `skopeo:${reader}`,
-      '--dest-creds',
-      `skopeo:${writer}`,
-      '--src-tls-verify=false',
-      '--dest-tls-verify=false',
-      `docker://${registry()}/team/model:staging`,
-      `docker://${registry()}/team/model:production`,
-    ]);
+    const denied = await run('skopeo', registryCopy('team/model:staging', 'team/model:production'));
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /denied/i);
     assert.match(denied.stderr, /approver/);
