@@ -1,8 +1,9 @@
 // An edge disk cache in front of any BlobStore (in practice the S3 one): a node serves blobs from
 // its local disk, and a cold blob is fetched from the origin once however many clients ask for it
 // at the same time (single flight). Readers are served from the growing cache file while the fill
-// runs, so a ranged request does not wait for the whole blob; the final byte is held back until
-// the blob hashed to its digest, and a blob that fails verification is deleted, never served.
+// runs, so a ranged request gets its bytes as they arrive; the blob's final byte is held back until
+// the blob hashed to its digest, and each response holds its own last chunk until then (through
+// the reader's `settled`). A blob that fails verification is deleted, never served.
 // The cache is bounded by bytes and evicts the least recently used complete entries that nobody
 // is reading. Writes, listing and deletion go to the origin; deletion also drops the local copy.
 //
