@@ -18,7 +18,7 @@ import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
 import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
 import { planPieces } from '../src/cli/pull/piece-plan.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
-import { sortFiles, versionDigest } from '../src/registry/version-digest.js';
+import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import { CLI, startServer, type TestServer } from './harness/server.js';
 
 interface CliRun {

@@ -7,7 +7,7 @@ import type { EventBus } from '../src/events/event-bus.js';
 import { LocalEventBus } from '../src/events/local-bus.js';
 import { RedisEventBus } from '../src/events/redis-bus.js';
 import { logger } from '../src/log.js';
-import type { Change, ChangeNotice } from '../src/registry/types.js';
+import type { Change, ChangeNotice } from '../src/domain/types.js';
 import { waitFor } from './harness/http.js';
 import { randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { sortFiles, versionDigest } from '../src/registry/version-digest.js';
+import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 
 let server: TestServer;
 before(async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideRange, etagMatches } from '../src/http/range.js';
-import { filePathProblem, isAlias, isModelName, parseRef } from '../src/registry/names.js';
+import { filePathProblem, isAlias, isModelName, parseRef } from '../src/domain/names.js';
 import { previousDeployment } from '../src/registry/registry.js';
 
 test('model names', () => {

@@ -1,11 +1,11 @@
 // Who is calling, and may they. Tokens are looked up by the id inside them and checked against
 // the stored hash in constant time on every request, so a revocation or expiry takes effect at once.
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
-import type { Actor } from '../registry/types.js';
+import type { Actor } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
 import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
-import { ROLE_RANK, type Principal, type Role } from './principal.js';
+import { ROLE_RANK, type Principal, type Role } from '../domain/principal.js';
 
 const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
 const ADMIN_HASH_SETTING = 'admin-token-sha256';

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { badRequest } from '../domain/errors.js';
 
 const GLOB = /^[a-z0-9._/*-]{1,128}$/;
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'lmdb';
-import { ApiError, conflict, notFound } from '../errors.js';
+import { ApiError, conflict, notFound } from '../domain/errors.js';
 import type { ChunkSink } from './ingest.js';
 
 export interface UploadSession {

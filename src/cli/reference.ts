@@ -1,6 +1,6 @@
 // Local checks of what the user typed, so a typo fails before any bytes move. The server checks
 // names again; these rules are the same ones (src/registry/names.ts).
-import { isAlias, isModelName } from '../registry/names.js';
+import { isAlias, isModelName } from '../domain/names.js';
 import { CliError } from './cli-error.js';
 import { USAGE_EXIT_CODE } from './args.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseThreshold } from '../registry/policy.js';
-import { CARD_FIELDS } from '../registry/types.js';
+import { parseThreshold } from '../domain/policy.js';
+import { CARD_FIELDS } from '../domain/types.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

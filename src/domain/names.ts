@@ -1,5 +1,5 @@
 // Validation of everything a client names: models, aliases, refs, file paths, digests.
-import { badRequest } from '../errors.js';
+import { badRequest } from './errors.js';
 
 const WORD = '[a-z0-9]+(?:[._-][a-z0-9]+)*';
 const MODEL_NAME = new RegExp(`^${WORD}(?:/${WORD})?$`);

@@ -1,7 +1,7 @@
 // Every registry mutation as a pure function of the current state: read and validate (may throw),
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
-import { ApiError, conflict, notFound } from '../errors.js';
-import { auditHash, GENESIS_HASH } from '../registry/audit-chain.js';
+import { ApiError, conflict, notFound } from './errors.js';
+import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import type {
   Actor,
   AliasEvent,
@@ -14,8 +14,8 @@ import type {
   TokenRecord,
   Version,
   VersionEvent,
-} from '../registry/types.js';
-import type { AliasMove, AliasMoveResult, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
+} from './types.js';
+import type { AliasMove, AliasMoveResult, NewVersion, RegistryReader, VersionPatch } from '../store/control-store.js';
 import type { Plan, Write } from './writes.js';
 
 const PATCHABLE = ['metadata', 'lineage', 'metrics', 'card', 'status'] as const;

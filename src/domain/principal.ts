@@ -1,4 +1,4 @@
-import type { Actor } from '../registry/types.js';
+import type { Actor } from './types.js';
 
 export type Role = 'reader' | 'writer' | 'approver' | 'admin';
 export const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin'];

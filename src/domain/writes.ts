@@ -1,6 +1,6 @@
 // What a mutation writes, independent of the backend: the same list is applied to LMDB in one
 // transaction, to Redis in one MULTI/EXEC, and replayed by every replica in sequence order.
-import type { Change } from '../registry/types.js';
+import type { Change } from './types.js';
 
 export const TABLES = [
   'meta',

@@ -1,4 +1,4 @@
-import type { ChangeNotice } from '../registry/types.js';
+import type { ChangeNotice } from '../domain/types.js';
 
 export type NoticeListener = (notice: ChangeNotice) => void;
 

@@ -1,4 +1,4 @@
-import type { ChangeNotice } from '../registry/types.js';
+import type { ChangeNotice } from '../domain/types.js';
 import type { EventBus, NoticeListener } from './event-bus.js';
 
 /** In-process bus for a single node: synchronous delivery, nothing is ever lost, so never a resync. */

@@ -3,7 +3,7 @@
 // subscription to be confirmed, and only then asks its users to resync (subscribe, then read).
 import { Redis } from 'ioredis';
 import { logger } from '../log.js';
-import type { ChangeNotice } from '../registry/types.js';
+import type { ChangeNotice } from '../domain/types.js';
 import type { EventBus, NoticeListener } from './event-bus.js';
 
 export class RedisEventBus implements EventBus {

@@ -1,8 +1,8 @@
 // Moving request bodies into blobs, for the v1 and OCI upload routes alike: a monolithic body
 // streamed into the blob store, chunks appended to a resumable session, a session committed.
 // Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
-import type { Principal } from '../auth/principal.js';
-import { ApiError, badRequest } from '../errors.js';
+import type { Principal } from '../domain/principal.js';
+import { ApiError, badRequest } from '../domain/errors.js';
 import type { BlobInfo } from '../blobs/blob-store.js';
 import { offsetMismatch, type SessionAppender, type UploadSession } from '../blobs/upload-sessions.js';
 import type { AppContext } from './app-context.js';

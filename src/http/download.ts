@@ -1,7 +1,7 @@
 // Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
 // from the file to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
 // response) and releases its file handle and buffers the moment the client goes away.
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import type { BlobReader } from '../blobs/blob-store.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { BufferPool } from './buffer-pool.js';

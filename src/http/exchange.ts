@@ -1,8 +1,8 @@
 // One request/response pair on uWS. Everything uWS only lends us for the duration of the handler
 // (headers, URL) is copied here before the first await, and onAborted is attached at once.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { Principal } from '../auth/principal.js';
-import { ApiError } from '../errors.js';
+import type { Principal } from '../domain/principal.js';
+import { ApiError } from '../domain/errors.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { logger } from '../log.js';
 import { statusLine } from './status.js';

@@ -1,4 +1,4 @@
-import type { Principal, Role } from '../auth/principal.js';
+import type { Principal, Role } from '../domain/principal.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
 

@@ -1,4 +1,4 @@
-import { ApiError, badRequest } from '../errors.js';
+import { ApiError, badRequest } from '../domain/errors.js';
 import type { Exchange } from './exchange.js';
 import { declaredLength, tooLarge } from './receive.js';
 

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { badRequest } from '../domain/errors.js';
 
 /** Percent-decodes a URL piece; malformed escapes are a 400, not a crash. */
 export function decode(piece: string): string {

@@ -1,7 +1,7 @@
 // Receiving a request body into a sink. uWS hands body chunks only to an onData handler attached
 // synchronously inside the route handler, so reception starts at once and the (asynchronously
 // opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import { Ingest, type ChunkSink } from '../blobs/ingest.js';
 import type { StreamHash } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';

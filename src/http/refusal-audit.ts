@@ -2,9 +2,9 @@
 // a mutating request, and a 401 for a token that exists but is expired or revoked. Requests with
 // no recognisable token are counted in metrics only, so anonymous traffic cannot flood the log.
 import { AuthError } from '../auth/authenticator.js';
-import type { ApiError } from '../errors.js';
+import type { ApiError } from '../domain/errors.js';
 import { logger } from '../log.js';
-import type { Actor } from '../registry/types.js';
+import type { Actor } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Exchange } from './exchange.js';
 

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import type { Exchange } from './exchange.js';
 
 export function methodNotAllowed(x: Exchange, allowed: string[]): never {

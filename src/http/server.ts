@@ -1,6 +1,6 @@
 // The uWS application: routes, the catch-all 404, listening and closing the listen socket.
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import type { AppContext } from './app-context.js';
 import { route, setRefusalAuditor } from './exchange.js';
 import { refusalAuditor } from './refusal-audit.js';

@@ -1,7 +1,7 @@
 // The distribution spec's error format: {"errors":[{"code","message","detail"}]} with the spec's
 // codes. Errors raised by the shared modelgate layers (ApiError with modelgate codes) are mapped
 // onto those codes here; the original code travels in `detail.modelgate` for the curious.
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 
 export const OCI_CODES = [
   'BLOB_UNKNOWN',

@@ -2,8 +2,8 @@
 // layer per file (sorted by path, titled with the path), the empty config, an artifactType. It is
 // built from immutable version data only, with a fixed key order and no timestamps, so its bytes
 // and digest are the same on every node and every day.
-import type { Version } from '../registry/types.js';
-import { sortFiles } from '../registry/version-digest.js';
+import type { Version } from '../domain/types.js';
+import { sortFiles } from '../domain/version-digest.js';
 import { sha256Digest } from './manifest.js';
 import {
   EMPTY_JSON,

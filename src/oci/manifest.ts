@@ -1,9 +1,9 @@
 // Pushed manifests: parsing and validation (image-spec manifest.md, descriptor.md), and the
 // mapping of a manifest's layers onto a version's file list.
 import { createHash } from 'node:crypto';
-import { filePathProblem } from '../registry/names.js';
+import { filePathProblem } from '../domain/names.js';
 import { MAX_FILES_PER_VERSION } from '../registry/requests.js';
-import type { FileEntry } from '../registry/types.js';
+import type { FileEntry } from '../domain/types.js';
 import { ociError } from './errors.js';
 import {
   bareType,

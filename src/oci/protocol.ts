@@ -1,6 +1,6 @@
 // Pure pieces of the distribution protocol: URL layout, references, Accept negotiation, tag
 // pagination. Nothing here touches storage or the network.
-import { assertDigest, isAlias } from '../registry/names.js';
+import { assertDigest, isAlias } from '../domain/names.js';
 import { decode } from '../http/paths.js';
 import { ociError } from './errors.js';
 import { bareType } from './media-types.js';

@@ -2,7 +2,7 @@
 // the one record every sequence number has. Live delivery and replay after a reconnect therefore
 // produce the same messages.
 import type { RegistryReader } from '../store/control-store.js';
-import type { AuditEntry } from './types.js';
+import type { AuditEntry } from '../domain/types.js';
 
 export interface ChangeMessage {
   type: 'change';

@@ -4,10 +4,10 @@
 // is not registered yet), pinned by a registration in progress, or re-uploaded meanwhile.
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { ApiError } from '../errors.js';
+import { ApiError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Registry } from './registry.js';
-import type { Actor } from './types.js';
+import type { Actor } from '../domain/types.js';
 
 export interface GcOptions {
   dryRun: boolean;

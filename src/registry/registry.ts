@@ -1,14 +1,14 @@
 // The registry's domain: what may be registered, where aliases may point and under which gates,
 // who may approve, how references resolve. Storage, transport and authentication live elsewhere.
-import { ApiError, badRequest, conflict, notFound } from '../errors.js';
+import { ApiError, badRequest, conflict, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { AliasMove, AliasMoveResult, ControlStore, VersionPatch } from '../store/control-store.js';
-import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from './names.js';
-import { unmetRequirements, type AliasPolicy, type Unmet } from './policy.js';
+import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
+import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
 import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
-import type { Actor, AliasEvent, Approval, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from './types.js';
-import { sortFiles, versionDigest } from './version-digest.js';
+import type { Actor, AliasEvent, Approval, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
+import { sortFiles, versionDigest } from '../domain/version-digest.js';
 
 const STAT_CONCURRENCY = 32;
 

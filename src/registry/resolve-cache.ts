@@ -1,6 +1,6 @@
 // The hot path's answer to "which bytes is name@ref?": a resolved reference with its response
 // bytes and headers built once, kept until a change to that model invalidates it.
-import type { FileEntry, Version } from './types.js';
+import type { FileEntry, Version } from '../domain/types.js';
 
 /**
  * The status line and headers of a resolve response, rendered once as the bytes uWS writes for

@@ -1,7 +1,7 @@
 // The authority for registry state. Every mutation is atomic, bumps one global sequence number
 // and appends one audit entry in the same atomic step. Reads here are synchronous because the
 // embedded implementation is LMDB, whose reads are memory-mapped; the hot path reads nothing else.
-import type { Unmet } from '../registry/policy.js';
+import type { Unmet } from '../domain/policy.js';
 import type {
   Actor,
   AliasEvent,
@@ -19,7 +19,7 @@ import type {
   Version,
   VersionEvent,
   VersionRecord,
-} from '../registry/types.js';
+} from '../domain/types.js';
 
 export interface NewVersion {
   name: string;

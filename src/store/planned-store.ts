@@ -1,9 +1,9 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
-import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../registry/types.js';
+import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 import type { AliasMove, ControlStore, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
-import * as plans from './plans.js';
-import type { Plan } from './writes.js';
+import * as plans from '../domain/plans.js';
+import type { Plan } from '../domain/writes.js';
 
 export abstract class PlannedStore implements ControlStore {
   private readonly listeners: ((change: Change) => void)[] = [];

@@ -4,7 +4,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { ModelgateClient, Resolution } from '../../client/index.js';
-import { sortFiles, versionDigest } from '../../registry/version-digest.js';
+import { sortFiles, versionDigest } from '../../domain/version-digest.js';
 import { clientOptionsHelp, parseByteSize, parseCommand, parseCount } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';

@@ -3,7 +3,7 @@
 // are created one level at a time so a symlinked directory cannot redirect a write elsewhere.
 import { lstat, mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { filePathProblem } from '../../registry/names.js';
+import { filePathProblem } from '../../domain/names.js';
 import { CliError } from '../cli-error.js';
 import { WORK_DIR_NAME } from './work-dir.js';
 

@@ -1,6 +1,6 @@
 // Deciding what a pull has to do for each blob of a version: nothing (every file already in
 // place), copy (one file with this content is in place, others are not), or download.
-import { isDigest } from '../../registry/names.js';
+import { isDigest } from '../../domain/names.js';
 import type { FileEntry } from '../../client/index.js';
 import { CliError } from '../cli-error.js';
 import { targetPath } from './local-target.js';

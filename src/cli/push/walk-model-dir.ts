@@ -3,7 +3,7 @@
 // never uploads something outside the directory by accident.
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { filePathProblem } from '../../registry/names.js';
+import { filePathProblem } from '../../domain/names.js';
 import { CliError } from '../cli-error.js';
 import { WORK_DIR_NAME } from '../pull/work-dir.js';
 

@@ -1,8 +1,8 @@
 // /v1/models/{name}/aliases[/{alias}[/history|/rollback]]. Protected aliases (those with a policy)
 // are moved by approvers; unprotected ones by writers.
-import type { Role } from '../../auth/principal.js';
-import { badRequest } from '../../errors.js';
-import { assertAlias } from '../../registry/names.js';
+import type { Role } from '../../domain/principal.js';
+import { badRequest } from '../../domain/errors.js';
+import { assertAlias } from '../../domain/names.js';
 import { parseBody, rollbackBody, setAliasBody } from '../../registry/requests.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';

@@ -1,8 +1,8 @@
 // /v1/audit: read and verify the hash-chained audit log. No route edits or deletes an entry.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { badRequest } from '../../errors.js';
-import { verifyAuditChain } from '../../registry/audit-verify.js';
-import type { AuditEntry } from '../../registry/types.js';
+import { badRequest } from '../../domain/errors.js';
+import { verifyAuditChain } from '../../domain/audit-verify.js';
+import type { AuditEntry } from '../../domain/types.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';

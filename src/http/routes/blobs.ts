@@ -1,9 +1,9 @@
 // Blobs by digest: monolithic upload (streamed, hashed on a worker, committed only when the
 // digest matches) and downloads with immutable caching.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ApiError, notFound } from '../../errors.js';
+import { ApiError, notFound } from '../../domain/errors.js';
 import { scopeMatches } from '../../auth/scope.js';
-import { assertDigest } from '../../registry/names.js';
+import { assertDigest } from '../../domain/names.js';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import type { AppContext } from '../app-context.js';
 import { serveBytes } from '../download.js';

@@ -1,6 +1,6 @@
 // GET/HEAD /v1/models/{name}@{ref}/files/{path}: a version's file by its path.
-import { ApiError } from '../../errors.js';
-import { assertFilePath, parseReference } from '../../registry/names.js';
+import { ApiError } from '../../domain/errors.js';
+import { assertFilePath, parseReference } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';

@@ -1,5 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import { conflict } from '../../errors.js';
+import { conflict } from '../../domain/errors.js';
 import { collectGarbage } from '../../registry/gc.js';
 import { gcBody, parseBody } from '../../registry/requests.js';
 import type { AppContext } from '../app-context.js';

@@ -2,7 +2,7 @@
 // first sub-resource word appears (names may not end in such a word).
 import type { TemplatedApp } from 'uWebSockets.js';
 import { scopeMatches } from '../../auth/scope.js';
-import { assertModelName } from '../../registry/names.js';
+import { assertModelName } from '../../domain/names.js';
 import { createModelBody, parseBody, updateModelBody } from '../../registry/requests.js';
 import type { AppContext } from '../app-context.js';
 import { route, type Exchange } from '../exchange.js';

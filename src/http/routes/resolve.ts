@@ -2,11 +2,11 @@
 // token check, one map lookup by the raw request path, and a status line, headers and body
 // rendered when the alias last changed, written in two calls into uWS.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import type { Principal } from '../../auth/principal.js';
-import { ApiError } from '../../errors.js';
+import type { Principal } from '../../domain/principal.js';
+import { ApiError } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
-import { parseReference } from '../../registry/names.js';
+import { parseReference } from '../../domain/names.js';
 import type { Resolution } from '../../registry/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
 import { endWithoutBody } from '../exchange.js';

@@ -1,7 +1,7 @@
 // Resumable uploads: open a session, append chunks at the current offset, commit with a digest.
 // The offset is what is durably on disk, so a client (or a restarted server) resumes from there.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { assertDigest } from '../../registry/names.js';
+import { assertDigest } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
 import { appendToSession, commitSessionBlob, type SessionState } from '../blob-intake.js';
 import { route, type Exchange } from '../exchange.js';

@@ -5,12 +5,12 @@
 // rather than allowed to grow the server's memory. A socket lives only as long as its token: a
 // revocation or an expiry closes it with 4401, since no later request would re-check the token.
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { Principal } from '../../auth/principal.js';
+import type { Principal } from '../../domain/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
-import { ApiError, badRequest } from '../../errors.js';
+import { ApiError, badRequest } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import { changeMessage } from '../../registry/change-feed.js';
-import { assertModelName } from '../../registry/names.js';
+import { assertModelName } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
 import { auditRefusal, refusalActor } from '../refusal-audit.js';
 import { statusLine } from '../status.js';

@@ -5,7 +5,7 @@
 import type { Database } from 'lmdb';
 import type { RegistryReader } from '../control-store.js';
 import { PlannedStore } from '../planned-store.js';
-import type { Plan } from '../writes.js';
+import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from './lmdb-state.js';
 
 export class LmdbControlStore extends PlannedStore {

@@ -3,10 +3,10 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENESIS_HASH } from '../../registry/audit-chain.js';
-import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../../registry/types.js';
+import { GENESIS_HASH } from '../../domain/audit-chain.js';
+import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../../domain/types.js';
 import type { ListModelsQuery, RegistryReader } from '../control-store.js';
-import { TABLES, type Key, type Table, type Write } from '../writes.js';
+import { TABLES, type Key, type Table, type Write } from '../../domain/writes.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 

@@ -9,12 +9,12 @@
 // and the stream entry. Any other node's commit changes the sequence, so EXEC fails and the plan
 // is re-run on fresher state: compare-and-set, gates and duplicate checks hold across nodes.
 import { Redis } from 'ioredis';
-import { ApiError } from '../../errors.js';
+import { ApiError } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { RegistryReader } from '../control-store.js';
 import { LmdbState } from '../lmdb/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
-import type { Batch, Plan } from '../writes.js';
+import type { Batch, Plan } from '../../domain/writes.js';
 
 export interface RedisStoreOptions {
   url: string;

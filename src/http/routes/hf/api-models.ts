@@ -7,9 +7,9 @@
 // the Hub pages it: a `Link: <absolute url>; rel="next"` header the client follows as is. The next
 // link names the commit, not the alias, so a listing stays on one version even if the alias moves
 // between pages; its cursor is the last (path, kind) sent.
-import { badRequest } from '../../../errors.js';
-import type { Model } from '../../../registry/types.js';
-import { isModelName } from '../../../registry/names.js';
+import { badRequest } from '../../../domain/errors.js';
+import type { Model } from '../../../domain/types.js';
+import { isModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';

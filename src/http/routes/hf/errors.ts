@@ -13,7 +13,7 @@
 //   "make sure your token has the required permissions" instead of blaming the network.
 // Refusals are audited exactly as on the v1 API, and answered once their audit entry is committed.
 import { AuthError } from '../../../auth/authenticator.js';
-import { ApiError } from '../../../errors.js';
+import { ApiError } from '../../../domain/errors.js';
 import { logger } from '../../../log.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange, Headers } from '../../exchange.js';

@@ -5,7 +5,7 @@
 // follows only relative redirects on HEAD and otherwise takes the URL it asked as the download
 // location, so a direct 200 carrying the same X-Linked-* headers works and saves a round trip.
 // HEAD is answered from the index (the size comes from the file list): no stat, no open.
-import { filePathProblem, isModelName } from '../../../registry/names.js';
+import { filePathProblem, isModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { serveBytes } from '../../download.js';
 import type { Exchange } from '../../exchange.js';

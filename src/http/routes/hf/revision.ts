@@ -8,9 +8,9 @@
 // - `refs/heads/<x>` or `refs/tags/<x>` (git-style full names): taken as `<x>`;
 // - `main`, the client's default: the alias `main` if the model has one, else its newest version;
 // - an alias (`production`), `v<N>`, or a version digest `sha256:<64 hex>`.
-import { isModelName, parseRef } from '../../../registry/names.js';
+import { isModelName, parseRef } from '../../../domain/names.js';
 import type { Resolution } from '../../../registry/resolve-cache.js';
-import type { Version } from '../../../registry/types.js';
+import type { Version } from '../../../domain/types.js';
 import type { AppContext } from '../../app-context.js';
 import { repoNotFound, revisionNotFound } from './errors.js';
 

@@ -9,7 +9,7 @@
 //
 // Versions never change, so an index is built once per version digest and kept in a small LRU.
 import { createHash } from 'node:crypto';
-import type { FileEntry } from '../../../registry/types.js';
+import type { FileEntry } from '../../../domain/types.js';
 
 export interface LfsInfo {
   oid: string;

@@ -1,11 +1,11 @@
 // GET/HEAD /v2/{name}/blobs/{digest}: bytes by digest, with Range, for callers who may read them
 // through this repository.
-import type { Principal } from '../../../auth/principal.js';
+import type { Principal } from '../../../domain/principal.js';
 import { scopeMatches } from '../../../auth/scope.js';
 import type { BlobReader } from '../../../blobs/blob-store.js';
 import { ociError } from '../../../oci/errors.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
-import { assertDigest, assertModelName } from '../../../registry/names.js';
+import { assertDigest, assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { serveBytes } from '../../download.js';
 import type { Exchange } from '../../exchange.js';

@@ -4,7 +4,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ociError, type OciContext } from '../../../oci/errors.js';
 import { pageTags, parseOciPath, parseTagCount, MAX_TAGS_PAGE } from '../../../oci/protocol.js';
-import { assertModelName } from '../../../registry/names.js';
+import { assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { route, type Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';

@@ -5,15 +5,15 @@
 // manifest registers a version whose files are its layers, is kept as a blob under its digest and
 // recorded for the version; a push to an alias tag then moves the alias through the same role
 // check, policy gates and audit as PUT /v1/models/{name}/aliases/{alias}.
-import type { Role } from '../../../auth/principal.js';
-import { ApiError } from '../../../errors.js';
+import type { Role } from '../../../domain/principal.js';
+import { ApiError } from '../../../domain/errors.js';
 import { ociError } from '../../../oci/errors.js';
 import { layerFiles, manifestMetadata, MAX_MANIFEST_BYTES, parseManifest, referencedBlobs, type ParsedManifest } from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
 import { accepts, parseManifestRef, type ManifestRef } from '../../../oci/protocol.js';
-import { assertModelName, isAlias } from '../../../registry/names.js';
-import type { FileEntry, Version } from '../../../registry/types.js';
-import { sortFiles, versionDigest } from '../../../registry/version-digest.js';
+import { assertModelName, isAlias } from '../../../domain/names.js';
+import type { FileEntry, Version } from '../../../domain/types.js';
+import { sortFiles, versionDigest } from '../../../domain/version-digest.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';

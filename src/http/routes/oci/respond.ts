@@ -1,6 +1,6 @@
 // How OCI routes talk: Basic or Bearer credentials, the spec's error bodies (after the refusal is
 // audited, like every other route), the API version header on every response.
-import { ApiError } from '../../../errors.js';
+import { ApiError } from '../../../domain/errors.js';
 import { logger } from '../../../log.js';
 import { errorBody, ociError, toOciError, type OciContext } from '../../../oci/errors.js';
 import type { AppContext } from '../../app-context.js';

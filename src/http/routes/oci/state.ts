@@ -4,7 +4,7 @@
 import type { AppContext } from '../../app-context.js';
 import { logger } from '../../../log.js';
 import { generateManifest, type ManifestBytes } from '../../../oci/generate.js';
-import type { ManifestRecord, Version } from '../../../registry/types.js';
+import type { ManifestRecord, Version } from '../../../domain/types.js';
 
 class Lru<V> {
   private readonly entries = new Map<string, { value: V; weight: number }>();

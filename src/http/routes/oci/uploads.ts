@@ -1,10 +1,10 @@
 // The blob upload flow of the distribution spec on top of modelgate's resumable upload sessions:
 // POST (session, monolithic ?digest=, or cross-repository ?mount=&from=), PATCH chunks with or
 // without Content-Range, PUT ?digest= with an optional last chunk, GET status, DELETE.
-import { ApiError } from '../../../errors.js';
+import { ApiError } from '../../../domain/errors.js';
 import { ociError } from '../../../oci/errors.js';
 import { EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
-import { assertDigest, assertModelName, isModelName } from '../../../registry/names.js';
+import { assertDigest, assertModelName, isModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
