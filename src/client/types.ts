@@ -1,7 +1,6 @@
 // Wire types that are the server's own domain types are imported from there (type-only: no server
 // code is loaded), so client and server cannot drift apart.
-export type { Actor, AliasEvent, AuditEntry, DatasetRef, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../domain/types.js';
-export type { DeploymentSpan } from '../registry/registry.js';
+export type { Actor, AliasEvent, AuditEntry, DatasetRef, DeploymentSpan, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../domain/types.js';
 export type { Role } from '../domain/principal.js';
 import type { Actor, AuditEntry, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../domain/types.js';
 import type { Role } from '../domain/principal.js';

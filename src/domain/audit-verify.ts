@@ -1,4 +1,4 @@
-import type { RegistryReader } from '../store/control-store.js';
+import type { RegistryReader } from './state.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 
 export interface AuditVerification {

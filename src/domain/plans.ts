@@ -15,7 +15,8 @@ import type {
   Version,
   VersionEvent,
 } from './types.js';
-import type { AliasMove, AliasMoveResult, NewVersion, RegistryReader, VersionPatch } from '../store/control-store.js';
+import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mutations.js';
+import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 
 const PATCHABLE = ['metadata', 'lineage', 'metrics', 'card', 'status'] as const;

@@ -128,6 +128,17 @@ export interface AliasEvent {
   reason?: string;
 }
 
+/** One stretch of time during which an alias pointed at one version. */
+export interface DeploymentSpan {
+  alias: string;
+  version: number;
+  from: string;
+  until: string | null;
+  seconds: number;
+  fromSeq: number;
+  untilSeq: number | null;
+}
+
 export interface AuditEntry {
   seq: number;
   at: string;

@@ -1,7 +1,7 @@
 // What watchers receive: one message per committed change, built from its audit entry, which is
 // the one record every sequence number has. Live delivery and replay after a reconnect therefore
 // produce the same messages.
-import type { RegistryReader } from '../store/control-store.js';
+import type { RegistryReader } from '../domain/state.js';
 import type { AuditEntry } from '../domain/types.js';
 
 export interface ChangeMessage {

@@ -3,11 +3,12 @@
 import { ApiError, badRequest, conflict, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { AliasMove, AliasMoveResult, ControlStore, VersionPatch } from '../store/control-store.js';
+import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutations.js';
+import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
 import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
 import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
-import type { Actor, AliasEvent, Approval, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
+import type { Actor, AliasEvent, Approval, DeploymentSpan, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 
 const STAT_CONCURRENCY = 32;
@@ -24,16 +25,6 @@ export interface ModelFilter {
   alias?: string;
   /** Only models this predicate accepts (the caller's token scope). */
   visible: (name: string) => boolean;
-}
-
-export interface DeploymentSpan {
-  alias: string;
-  version: number;
-  from: string;
-  until: string | null;
-  seconds: number;
-  fromSeq: number;
-  untilSeq: number | null;
 }
 
 export class Registry {

@@ -1,7 +1,9 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
 import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../domain/types.js';
-import type { AliasMove, ControlStore, NewVersion, RegistryReader, VersionPatch } from './control-store.js';
+import type { AliasMove, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type { RegistryReader } from '../domain/state.js';
+import type { ControlStore } from './control-store.js';
 import * as plans from '../domain/plans.js';
 import type { Plan } from '../domain/writes.js';
 

@@ -3,7 +3,7 @@
 // Unlike `transactionSync`, that call does not roll back writes made before a throw; plans are
 // pure until they return their writes, so nothing is written before every check has passed.
 import type { Database } from 'lmdb';
-import type { RegistryReader } from '../control-store.js';
+import type { RegistryReader } from '../../domain/state.js';
 import { PlannedStore } from '../planned-store.js';
 import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from './lmdb-state.js';

@@ -1,0 +1,44 @@
+// The inputs and results of registry mutations, as the pure plans take and return them.
+import type { Unmet } from './policy.js';
+import type { AliasEvent, Approval, FileEntry, Version, VersionRecord } from './types.js';
+
+export interface NewVersion {
+  name: string;
+  files: FileEntry[];
+  digest: string;
+  size: number;
+  record: VersionRecord;
+  /** The number the caller means to create (an OCI push to `v<N>`): refused if another registration took it. */
+  number?: number;
+}
+
+export interface AliasMove {
+  name: string;
+  alias: string;
+  /** null deletes the alias. */
+  to: number | null;
+  action: 'set' | 'delete' | 'rollback';
+  /** Compare-and-set: undefined skips the check, null requires that the alias does not exist. */
+  expected?: number | null;
+  reason?: string;
+  /** The alias is under a policy: the target version records that it held it. */
+  protected: boolean;
+  /**
+   * Promotion gates, evaluated inside the transaction against the target version as committed,
+   * so a concurrent rejection cannot slip through. Unmet requirements refuse the move.
+   */
+  gate?: (version: Version, approvals: readonly Approval[], history: readonly AliasEvent[]) => Unmet[];
+}
+
+export interface AliasMoveResult {
+  name: string;
+  alias: string;
+  version: number | null;
+  previous: number | null;
+  seq: number;
+  changed: boolean;
+}
+
+export interface VersionPatch extends Partial<VersionRecord> {
+  status?: 'deprecated';
+}

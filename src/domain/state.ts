@@ -1,0 +1,41 @@
+// What the domain rules read: the registry's state as one synchronous view. The embedded store
+// and every replica serve it from LMDB, whose reads are memory-mapped; the hot path reads nothing else.
+import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from './types.js';
+
+export interface ListModelsQuery {
+  prefix?: string;
+  cursor?: string;
+  limit: number;
+  /** Keeps only models for which this returns true (scope, tag, owner, alias filters). */
+  filter?: (model: Model) => boolean;
+}
+
+export interface RegistryReader {
+  currentSeq(): number;
+  getModel(name: string): Model | undefined;
+  getVersion(name: string, version: number): Version | undefined;
+  getVersionByDigest(name: string, digest: string): Version | undefined;
+  /** The version whose digest starts with sha256:<hexPrefix> (Hugging Face commit ids are 40 of its hex digits). */
+  getVersionByDigestPrefix(name: string, hexPrefix: string): Version | undefined;
+  getManifest(name: string, digest: string): ManifestRecord | undefined;
+  listManifests(name: string): ManifestRecord[];
+  getAlias(name: string, alias: string): AliasPointer | undefined;
+  listAliases(name: string): AliasPointer[];
+  listModels(query: ListModelsQuery): Page<Model>;
+  listVersions(name: string, cursor: number | undefined, limit: number): Page<Version>;
+  /** Every version of every model, in (name, version) order. */
+  allVersions(): Iterable<Version>;
+  aliasHistory(name: string, alias: string): AliasEvent[];
+  /** All alias events of a model, grouped by alias, each group in sequence order. */
+  modelAliasEvents(name: string): AliasEvent[];
+  listApprovals(name: string, version: number): Approval[];
+  versionHistory(name: string, version: number): VersionEvent[];
+  getToken(id: string): TokenRecord | undefined;
+  listTokens(): TokenRecord[];
+  isBlobReferenced(digest: string): boolean;
+  /** Versions whose file lists include the blob. */
+  blobReferences(digest: string): { name: string; version: number }[];
+  auditEntries(fromSeq: number, limit: number): AuditEntry[];
+  /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
+  auditHead(): { seq: number; hash: string };
+}
