@@ -7,7 +7,7 @@ import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutatio
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
 import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
-import { buildResolution, ResolveCache, type Resolution } from './resolve-cache.js';
+import { buildResolution, ResolveCache, type Resolution } from '../index/resolve-cache.js';
 import type { Actor, AliasEvent, Approval, DeploymentSpan, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 

@@ -7,7 +7,7 @@ import { ApiError } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
-import type { Resolution } from '../../registry/resolve-cache.js';
+import type { Resolution } from '../../index/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
 import { endWithoutBody } from '../exchange.js';
 import { decode } from '../paths.js';
