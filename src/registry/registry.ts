@@ -7,8 +7,9 @@ import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutatio
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
 import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
-import { buildResolution, ResolveCache, type Resolution } from '../index/resolve-cache.js';
-import type { Actor, AliasEvent, Approval, DeploymentSpan, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
+import { buildResolution, type Resolution } from '../domain/resolution.js';
+import { ResolveCache } from '../index/resolve-cache.js';
+import type { Actor, AliasEvent, Approval, Change, DeploymentSpan, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 
 const STAT_CONCURRENCY = 32;
@@ -28,7 +29,7 @@ export interface ModelFilter {
 }
 
 export class Registry {
-  private readonly cache = new ResolveCache();
+  private readonly cache = new ResolveCache<Resolution>();
 
   constructor(
     readonly store: ControlStore,
@@ -53,17 +54,9 @@ export class Registry {
     return found;
   }
 
-  /**
-   * A resolution cached under a key of the caller's choosing (the resolve route uses the raw
-   * request path, so a repeated request is answered without parsing it); the entry is dropped
-   * with every other entry of its model on a change.
-   */
-  cachedAs(key: string): Resolution | undefined {
-    return this.cache.get(key);
-  }
-
-  rememberAs(key: string, resolution: Resolution): void {
-    this.cache.set(key, resolution);
+  /** Calls `listener` after every change applied on this node (caches of renderings drop their model's entries). */
+  onChange(listener: (change: Change) => void): void {
+    this.store.onChange(listener);
   }
 
   /** Like resolve, but a missing model, alias or version is a 404 that says which. */

@@ -22,7 +22,7 @@ export async function fileRoute(ctx: AppContext, x: Exchange, rest: string): Pro
   // A file reached through an alias can change when the alias moves; through v<N> or a digest it cannot.
   const cacheControl = parsed.kind === 'alias' ? 'no-cache' : IMMUTABLE;
   await serveBlob(ctx.blobs, x, file.digest, cacheControl, {
-    'X-Model-Version': resolution.versionHeader,
+    'X-Model-Version': String(resolution.version.version),
     'X-Model-Digest': resolution.version.digest,
   });
 }

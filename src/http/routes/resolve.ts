@@ -1,43 +1,47 @@
 // GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
 // token check, one map lookup by the raw request path, and a status line, headers and body
-// rendered when the alias last changed, written in two calls into uWS.
+// rendered once after the alias last changed, written in two calls into uWS.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
 import { ApiError } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
-import type { Resolution } from '../../index/resolve-cache.js';
+import { ResolveCache } from '../../index/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
 import { endWithoutBody } from '../exchange.js';
 import { decode } from '../paths.js';
 import { auditRefusal, refusalActor } from '../refusal-audit.js';
 import { etagMatches } from '../range.js';
+import { renderResolve, type ResolveResponse } from '../resolve-response.js';
 import { statusLine } from '../status.js';
 
 const PREFIX = '/v1/resolve/';
 
 export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
-  app.get(`${PREFIX}*`, resolveHandler(ctx, 'GET'));
-  app.head(`${PREFIX}*`, resolveHandler(ctx, 'HEAD'));
+  // Keyed by the raw request path, so a repeated request is answered without parsing it.
+  const responses = new ResolveCache<ResolveResponse>();
+  ctx.registry.onChange((change) => responses.invalidateModel(change.model));
+  app.get(`${PREFIX}*`, resolveHandler(ctx, responses, 'GET'));
+  app.head(`${PREFIX}*`, resolveHandler(ctx, responses, 'HEAD'));
 }
 
-function resolveHandler(ctx: AppContext, method: 'GET' | 'HEAD') {
+function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse>, method: 'GET' | 'HEAD') {
   const head = method === 'HEAD';
   const ok = httpMetrics.recorder('resolve', method, 200);
   const notModified = httpMetrics.recorder('resolve', method, 304);
 
-  /** The resolution a request path names, checking the caller may read it before looking it up. */
-  const lookup = (path: string, principal: Principal): Resolution => {
-    const cached = ctx.registry.cachedAs(path);
+  /** The response a request path names, checking the caller may read it before looking it up. */
+  const lookup = (path: string, principal: Principal): ResolveResponse => {
+    const cached = responses.get(path);
     if (cached) {
       ctx.auth.authorize(principal, 'reader', cached.name, 'resolve');
       return cached;
     }
     const { name, ref } = parseReference(decode(path.slice(PREFIX.length)));
     ctx.auth.authorize(principal, 'reader', name, 'resolve');
-    const found = ctx.registry.resolveOrThrow(name, ref);
-    ctx.registry.rememberAs(path, found);
+    const found = renderResolve(ctx.registry.resolveOrThrow(name, ref));
+    responses.set(path, found);
     return found;
   };
 

@@ -36,7 +36,7 @@ export async function resolveFile(ctx: AppContext, x: Exchange, target: ResolveT
       'X-Repo-Commit': commit,
       'X-Linked-Etag': etag,
       'X-Linked-Size': String(file.size),
-      'X-Model-Version': resolution.versionHeader,
+      'X-Model-Version': String(resolution.version.version),
       'X-Model-Digest': resolution.version.digest,
     },
     open: () => ctx.blobs.open(file.digest),

@@ -9,7 +9,7 @@
 // - `main`, the client's default: the alias `main` if the model has one, else its newest version;
 // - an alias (`production`), `v<N>`, or a version digest `sha256:<64 hex>`.
 import { isModelName, parseRef } from '../../../domain/names.js';
-import type { Resolution } from '../../../index/resolve-cache.js';
+import type { Resolution } from '../../../domain/resolution.js';
 import type { Version } from '../../../domain/types.js';
 import type { AppContext } from '../../app-context.js';
 import { repoNotFound, revisionNotFound } from './errors.js';
