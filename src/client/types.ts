@@ -1,9 +1,11 @@
-// Wire types that are the server's own domain types are imported from there (type-only: no server
-// code is loaded), so client and server cannot drift apart.
-export type { Actor, AliasEvent, AuditEntry, DatasetRef, DeploymentSpan, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../domain/types.js';
+// Wire types that are the server's own domain types are imported from the domain (type-only: no
+// server code is loaded), so client and server cannot drift apart; the rest are derived from them.
+export type { Actor, AliasEvent, Approval, AuditEntry, DatasetRef, DeploymentSpan, FileEntry, GcReport, Lineage, MetricValue, ModelCard, VersionEvent, VersionStatus } from '../domain/types.js';
 export type { Role } from '../domain/principal.js';
-import type { Actor, AuditEntry, FileEntry, Lineage, MetricValue, ModelCard, VersionStatus } from '../domain/types.js';
 import type { Role } from '../domain/principal.js';
+export type { AuditVerification } from '../domain/audit-verify.js';
+export type { ResolutionView as Resolution } from '../domain/resolution.js';
+import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, Version, VersionEvent, VersionStatus } from '../domain/types.js';
 
 // Shapes of the modelgate v1 API as the client sees them (see DESIGN.md, "HTTP API").
 
@@ -17,21 +19,21 @@ export interface ModelVersion {
   [extra: string]: unknown;
 }
 
+/** A version as `GET /v1/models/{name}/versions/{n}` returns it. */
+export type VersionDetails = Version;
+
+/** A model as `GET /v1/models/{name}` returns it, with its aliases (alias → version). */
+export type ModelDetails = Model & { aliases: Record<string, number> };
+
+export type Decision = Approval['decision'];
+
+/** A token as the API shows it: the record without the hash of its secret. */
+export type TokenInfo = Omit<TokenRecord, 'hash'>;
+
 export interface RegisteredVersion {
   version: ModelVersion;
   /** False when an identical file list was already registered and that version came back. */
   created: boolean;
-}
-
-export interface Resolution {
-  name: string;
-  ref: string;
-  alias?: string;
-  version: number;
-  digest: string;
-  files: FileEntry[];
-  seq: number;
-  updatedAt: string;
 }
 
 export interface AliasChange {
@@ -79,61 +81,9 @@ export interface VersionRecordInput {
   card?: ModelCard;
 }
 
-/** A version as `GET /v1/models/{name}/versions/{n}` returns it. */
-export interface VersionDetails extends ModelVersion {
-  size: number;
-  status: VersionStatus;
-  createdById: string;
-  createdBy: string;
-  /** Protected aliases this version has ever held (such a version is kept forever). */
-  protectedAliases: string[];
-  seq: number;
-  metadata: Record<string, unknown>;
-  lineage: Lineage;
-  metrics: Record<string, MetricValue>;
-  card: ModelCard;
-}
-
-export interface ModelDetails {
-  name: string;
-  description: string;
-  owner: string;
-  tags: string[];
-  createdAt: string;
-  createdBy: string;
-  latestVersion: number;
-  seq: number;
-  updatedAt: string;
-  /** alias → version */
-  aliases: Record<string, number>;
-}
-
-export type Decision = 'approve' | 'reject';
-
-export interface Approval {
-  seq: number;
-  name: string;
-  version: number;
-  decision: Decision;
-  approver: Actor;
-  comment?: string;
-  at: string;
-}
-
 /** An approval as recorded, with the version's status after it. */
 export interface ApprovalResult extends Approval {
   status: VersionStatus;
-}
-
-export interface VersionEvent {
-  seq: number;
-  name: string;
-  version: number;
-  action: 'register' | 'update' | 'approve' | 'reject';
-  actor: Actor;
-  at: string;
-  changes?: Record<string, { before: unknown; after: unknown }>;
-  comment?: string;
 }
 
 export interface VersionHistory {
@@ -151,17 +101,6 @@ export interface AliasAtTime {
   version: number | null;
   since: string | null;
   seq: number | null;
-}
-
-export interface TokenInfo {
-  id: string;
-  name: string;
-  role: Role;
-  scope: string;
-  createdAt: string;
-  createdBy: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
 }
 
 /** A token just created: the only time its secret is seen. */
@@ -202,21 +141,3 @@ export interface AuditJsonlPage {
   nextSeq: number | null;
 }
 
-export interface AuditVerification {
-  ok: boolean;
-  entries: number;
-  headSeq: number;
-  headHash: string;
-  firstBad?: { seq: number; reason: string };
-}
-
-export interface GcReport {
-  dryRun: boolean;
-  /** Versions deleted by retention (or that would be, in a dry run). */
-  versions: { name: string; version: number; createdAt: string }[];
-  /** Blobs removed (or that would be). */
-  blobs: { digest: string; size: number }[];
-  bytes: number;
-  /** Blobs kept, by reason. */
-  kept: { young: number; pinned: number; referenced: number; changed: number };
-}

@@ -14,6 +14,31 @@ export interface Resolution {
   files: Map<string, FileEntry>;
 }
 
+/** A resolution as the v1 API sends it (GET /v1/resolve) and the client reads it. */
+export interface ResolutionView {
+  name: string;
+  ref: string;
+  alias?: string;
+  version: number;
+  digest: string;
+  files: FileEntry[];
+  seq: number;
+  updatedAt: string;
+}
+
+export function resolutionView(r: Resolution): ResolutionView {
+  return {
+    name: r.name,
+    ref: r.ref,
+    ...(r.alias !== undefined ? { alias: r.alias } : {}),
+    version: r.version.version,
+    digest: r.version.digest,
+    files: r.version.files,
+    seq: r.seq,
+    updatedAt: r.updatedAt,
+  };
+}
+
 export function buildResolution(
   name: string,
   ref: string,

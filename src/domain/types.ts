@@ -189,6 +189,18 @@ export interface TokenRecord {
   hash: string;
 }
 
+/** What a garbage collection removed (or would remove, in a dry run) and what it kept. */
+export interface GcReport {
+  dryRun: boolean;
+  /** Versions deleted by retention (or that would be, in a dry run). */
+  versions: { name: string; version: number; createdAt: string }[];
+  /** Blobs removed (or that would be). */
+  blobs: { digest: string; size: number }[];
+  bytes: number;
+  /** Blobs kept, by reason. */
+  kept: { young: number; pinned: number; referenced: number; changed: number };
+}
+
 /** An OCI manifest pushed by a client for a version; its bytes are kept as a blob under `digest`. */
 export interface ManifestRecord {
   name: string;

@@ -1,6 +1,6 @@
 // The bytes of a GET/HEAD /v1/resolve answer, rendered once per resolution and kept in the resolve
 // route's cache until the model changes.
-import type { Resolution } from '../domain/resolution.js';
+import { resolutionView, type Resolution } from '../domain/resolution.js';
 import { statusLine } from './status.js';
 
 /**
@@ -30,18 +30,7 @@ export interface ResolveResponse {
 
 export function renderResolve(r: Resolution): ResolveResponse {
   const version = r.version;
-  const body = Buffer.from(
-    JSON.stringify({
-      name: r.name,
-      ref: r.ref,
-      ...(r.alias !== undefined ? { alias: r.alias } : {}),
-      version: version.version,
-      digest: version.digest,
-      files: version.files,
-      seq: r.seq,
-      updatedAt: r.updatedAt,
-    }),
-  );
+  const body = Buffer.from(JSON.stringify(resolutionView(r)));
   const etag = `"${version.digest}"`;
   const common = [`ETag: ${etag}`, `X-Model-Version: ${version.version}`, `X-Model-Digest: ${version.digest}`, 'Cache-Control: no-cache'];
   const render = (status: number, headers: string[]) => Buffer.from([statusLine(status), ...headers].join('\r\n'), 'latin1');

@@ -7,7 +7,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import { ApiError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Registry } from './registry.js';
-import type { Actor } from '../domain/types.js';
+import type { Actor, GcReport } from '../domain/types.js';
 
 export interface GcOptions {
   dryRun: boolean;
@@ -15,14 +15,6 @@ export interface GcOptions {
   graceSeconds: number;
   actor: Actor;
   now?: number;
-}
-
-export interface GcReport {
-  dryRun: boolean;
-  versions: { name: string; version: number; createdAt: string }[];
-  blobs: { digest: string; size: number }[];
-  bytes: number;
-  kept: { young: number; pinned: number; referenced: number; changed: number };
 }
 
 export async function collectGarbage(
