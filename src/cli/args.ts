@@ -84,6 +84,11 @@ export function parseByteSize(text: string | undefined, option: string, fallback
   return bytes;
 }
 
+/** A byte count when the option is given, else undefined. */
+export function parseOptionalByteSize(text: string | undefined, option: string): number | undefined {
+  return text === undefined ? undefined : parseByteSize(text, option, 0);
+}
+
 /** Runs the handler `argv[0]` names (`help`, `-h` and `--help` print the usage). */
 export function runSubcommand(argv: string[], handlers: Record<string, (rest: string[]) => Promise<number>>, usage: string): Promise<number> {
   const [subcommand, ...rest] = argv;

@@ -1,6 +1,9 @@
 // Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
 // returns what the contract promises or throws one of the errors in ./errors.js.
+import { apiErrorFromText } from './api-error.js';
+import { BlobRangeReader, checkStoredSize, MAX_DECLARED_CONTENT_LENGTH, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
 import { parseContentRange } from './content-range.js';
+import type { ConnectionOptions } from './http1-connection.js';
 import { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
   AliasAtTime,
@@ -31,13 +34,6 @@ import type {
   VersionRecordInput,
 } from './types.js';
 import { paths } from './urls.js';
-
-/**
- * The largest Content-Length the server's HTTP layer accepts: its uWebSockets.js build refuses a
- * 10-digit Content-Length. Larger bodies go with chunked transfer encoding; the server's digest
- * and size checks still catch a body that is not what was announced.
- */
-export const MAX_DECLARED_CONTENT_LENGTH = 999_999_999;
 
 export interface ClientOptions {
   /** e.g. `http://127.0.0.1:8080`; a path prefix is kept (`https://host/modelgate`). */
@@ -80,8 +76,21 @@ export class ModelgateClient {
     if (size <= MAX_DECLARED_CONTENT_LENGTH) headers['Content-Length'] = String(size);
     const res = await this.send('POST', paths.blobUpload(digest), { headers, body, signal });
     const stored = await this.readJson<StoredBlob>(res);
-    if (stored.size !== size) throw new ModelgateTransferError(`the server stored ${stored.size} bytes for ${digest}, not the ${size} sent`);
+    checkStoredSize(stored, digest, size);
     return stored;
+  }
+
+  /**
+   * The fast way up: `size` bytes read from `read` into two reused buffers and sent as one
+   * streamed request on a connection of its own (no fetch streams in between).
+   */
+  uploadBlobFrom(digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
+    return uploadBlobStream({ baseUrl: this.baseUrl, token: this.token }, digest, size, read, options);
+  }
+
+  /** A keep-alive connection for the fast way down: byte ranges handed over from one reused buffer. */
+  rangeReader(options: ConnectionOptions = {}): BlobRangeReader {
+    return new BlobRangeReader({ baseUrl: this.baseUrl, token: this.token }, options);
   }
 
   /**
@@ -246,18 +255,7 @@ function auditParams(query: AuditQuery): Record<string, string | number | undefi
 }
 
 async function apiErrorFrom(res: Response, method: string, path: string): Promise<ModelgateApiError> {
-  const text = await res.text().catch(() => '');
-  try {
-    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
-    const e = parsed.error;
-    if (e && typeof e.code === 'string' && typeof e.message === 'string') {
-      return new ModelgateApiError(res.status, e.code, e.message, e.details);
-    }
-  } catch {
-    // Not the JSON error shape (a proxy's HTML page, or a HEAD without a body): describe the status.
-  }
-  const summary = text.trim().slice(0, 200) || res.statusText || 'request failed';
-  return new ModelgateApiError(res.status, `HTTP_${res.status}`, `${method} ${path}: ${summary}`);
+  return apiErrorFromText(res.status, await res.text().catch(() => ''), method, path, res.statusText);
 }
 
 async function* exactBody(res: Response, length: number, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {

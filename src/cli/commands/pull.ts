@@ -3,9 +3,9 @@
 // appears under its real name.
 import { resolve as resolvePath } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import type { ModelgateClient, Resolution } from '../../client/index.js';
+import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
 import { sortFiles, versionDigest } from '../../domain/version-digest.js';
-import { clientOptionsHelp, parseByteSize, parseCommand, parseCount } from '../args.js';
+import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
@@ -14,37 +14,45 @@ import { startProgress } from '../progress.js';
 import { parseModelReference } from '../reference.js';
 import { downloadPiece } from '../pull/download-piece.js';
 import { hasExpectedContent, hasExpectedSize } from '../pull/existing-file.js';
-import { finishPartialDownload, openPartialDownload, type PartialDownload } from '../pull/partial-download.js';
-import { DEFAULT_PIECE_SIZE } from '../pull/piece-plan.js';
+import { FileDownload } from '../pull/file-download.js';
+import { openPartialDownload } from '../pull/partial-download.js';
+import { autoConnections } from '../pull/piece-plan.js';
+import { PrefixHasher } from '../pull/prefix-hasher.js';
 import { placeFile } from '../pull/place-file.js';
 import { groupByBlob, planTargets, type BlobWork, type PlannedFile } from '../pull/plan-pull.js';
 import { removeEmptyWorkDirs } from '../pull/work-dir.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate pull <name@ref> [dir] [--concurrency n] [--piece-size bytes]
+const usage = `usage: modelgate pull <name@ref> [dir] [--max-connections n] [--limit-rate bytes] [--piece-size bytes]
 
-Downloads the files of a version into [dir] (default: ./<last part of name>). Files already
-there with the right digest are kept; an interrupted pull resumes where it stopped.
+Downloads the files of a version into [dir] (default: ./<last part of name>), verifying every
+byte as it arrives. Files already there with the right digest are kept; an interrupted pull
+resumes where it stopped.
 
-  --concurrency n       Range requests in flight across all files (default 8)
-  --piece-size bytes    size of each Range request, e.g. 16MiB (default); a resumed file
-                        keeps the piece size it was started with
+  --max-connections n   connections at most (default 4); fewer are used for less than
+                        64 MiB a connection
+  --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
+  --piece-size bytes    size of each Range request, e.g. 16MiB (default: about 1/64 of the
+                        file, 1 to 16 MiB); a resumed file keeps the piece size it started with
 
 ${clientOptionsHelp}`;
 
-const DEFAULT_CONCURRENCY = 8;
+const DEFAULT_MAX_CONNECTIONS = 4;
+/** How often finished pieces are made durable (data synced, then the resume state written). */
+const CHECKPOINT_INTERVAL_MS = 2000;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [1, 2], { concurrency: { type: 'string' }, 'piece-size': { type: 'string' } });
+  const parsed = parseCommand(argv, usage, [1, 2], { 'max-connections': { type: 'string' }, 'limit-rate': { type: 'string' }, 'piece-size': { type: 'string' } });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const { name, ref } = parseModelReference(positionals[0]!);
   const dir = positionals[1] ?? name.slice(name.lastIndexOf('/') + 1);
-  const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
-  const pieceSize = parseByteSize(values['piece-size'], 'piece-size', DEFAULT_PIECE_SIZE);
+  const maxConnections = parseCount(values['max-connections'], 'max-connections', DEFAULT_MAX_CONNECTIONS);
+  const limitRate = parseOptionalByteSize(values['limit-rate'], 'limit-rate');
+  const pieceSize = parseOptionalByteSize(values['piece-size'], 'piece-size');
   const client = clientFromOptions(values);
 
-  const result = await withUserErrors(() => pull(client, { name, ref, dir, concurrency, pieceSize }));
+  const result = await withUserErrors(() => pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize }));
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   return 0;
 }
@@ -53,8 +61,11 @@ interface PullRequest {
   name: string;
   ref: string;
   dir: string;
-  concurrency: number;
-  pieceSize: number;
+  maxConnections: number;
+  /** Bytes per second across all connections. */
+  limitRate?: number;
+  /** Chosen from each file's size when not given. */
+  pieceSize?: number;
 }
 
 interface PullResult {
@@ -85,7 +96,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const planned = planTargets(root, resolution.files);
   await mkdir(root, { recursive: true });
 
-  const inPlace = await findFilesInPlace(planned, request.concurrency);
+  const inPlace = await findFilesInPlace(planned, request.maxConnections);
   const work = groupByBlob(planned, inPlace);
   const copies = work.filter((w) => w.localSource !== undefined);
   const fetches = work.filter((w) => w.localSource === undefined);
@@ -123,42 +134,63 @@ async function findFilesInPlace(planned: PlannedFile[], concurrency: number): Pr
   }
 }
 
-interface ActiveDownload {
-  work: BlobWork;
-  download: PartialDownload;
-  /** Pieces not yet fetched; whoever brings it to zero verifies and places the file. */
-  remaining: number;
-}
-
 /**
- * Downloads every blob in `work` with one pool of Range requests across all of them, so small
- * files do not leave connections idle while a large one finishes.
+ * Downloads every blob in `work` with one pool of keep-alive connections taking pieces in file
+ * order, so small files keep the link busy next to a large one and each file's hash can follow
+ * its pieces. Finished pieces are checkpointed every few seconds and when the pull stops early.
  */
 async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[], request: PullRequest): Promise<{ transferred: number; resumed: number }> {
-  const downloads: ActiveDownload[] = [];
-  for (const w of work) {
-    const download = await openPartialDownload(root, w.digest, w.size, request.pieceSize);
-    downloads.push({ work: w, download, remaining: download.missing.length });
-  }
-  const finish = (d: ActiveDownload) =>
-    finishPartialDownload(root, d.download, d.work.needed.map((p) => p.target), d.work.needed.map((p) => p.file.path));
-
-  const total = work.reduce((sum, w) => sum + w.size, 0);
-  const resumed = downloads.reduce((sum, d) => sum + d.download.resumedBytes, 0);
-  const progress = startProgress('downloading', total, { initial: resumed });
+  const hasher = new PrefixHasher();
+  const files: { work: BlobWork; file: FileDownload }[] = [];
+  const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
+  const readers: BlobRangeReader[] = [];
+  const interrupted = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupted.abort(new CliError(`interrupted by ${signal}; run pull again to resume`, 130));
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const checkpoints = setInterval(() => void Promise.all(files.map(({ file }) => file.checkpoint())).catch(() => undefined), CHECKPOINT_INTERVAL_MS);
   try {
-    // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
-    await mapLimited(downloads.filter((d) => d.remaining === 0), request.concurrency, (d) => finish(d));
-    const pieces = downloads.flatMap((owner) => owner.download.missing.map((piece) => ({ owner, piece })));
-    await mapLimited(pieces, request.concurrency, async ({ owner, piece }, signal) => {
-      await downloadPiece(client, owner.download, piece, progress, signal);
-      if (--owner.remaining === 0) await finish(owner);
-    });
+    for (const w of work) files.push({ work: w, file: new FileDownload(await openPartialDownload(root, w.digest, w.size, request.pieceSize), hasher) });
+    const finish = ({ work: w, file }: (typeof files)[number]) => file.finish(root, w.needed.map((p) => p.target), w.needed.map((p) => p.file.path));
+
+    const total = work.reduce((sum, w) => sum + w.size, 0);
+    const resumed = files.reduce((sum, f) => sum + f.file.partial.resumedBytes, 0);
+    const pieces = files.flatMap((owner) => owner.file.partial.missing.map((piece) => ({ owner, piece })));
+    const connections = autoConnections(total - resumed, pieces.length, request.maxConnections);
+    const progress = startProgress('downloading', total, { initial: resumed });
+    try {
+      // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
+      // A file waits for its hash without holding a connection.
+      const finishing = files.filter((f) => f.file.remaining === 0).map(finish);
+      await mapLimited(
+        pieces,
+        connections,
+        async ({ owner, piece }, signal) => {
+          const reader = readers.pop() ?? client.rangeReader({ limiter });
+          try {
+            await downloadPiece(reader, owner.file, piece, progress, signal);
+          } finally {
+            readers.push(reader);
+          }
+          if (owner.file.pieceDone(piece)) finishing.push(finish(owner).catch((err: unknown) => interrupted.abort(err) as never));
+        },
+        interrupted.signal,
+      );
+      await Promise.all(finishing);
+      interrupted.signal.throwIfAborted();
+    } finally {
+      progress.finish();
+    }
+    // Every missing piece arrived exactly once (failed attempts do not count), so this is what crossed the network.
+    return { transferred: total - resumed, resumed };
+  } catch (err) {
+    await Promise.all(files.map(({ file }) => file.abandon()));
+    throw interrupted.signal.aborted ? interrupted.signal.reason : err;
   } finally {
-    progress.finish();
+    clearInterval(checkpoints);
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    for (const reader of readers) reader.close();
+    await hasher.close();
   }
-  // Every missing piece arrived exactly once (failed attempts do not count), so this is what crossed the network.
-  return { transferred: total - resumed, resumed };
 }
 
 /** The file list must be the one the version digest names; otherwise the answer was altered or garbled. */

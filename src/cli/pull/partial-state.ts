@@ -52,10 +52,9 @@ export class PartialStateFile {
     return this.done.has(index);
   }
 
-  /** Resolves once a write that includes this piece has reached the file. */
-  markDone(index: number): Promise<void> {
+  /** Counts the piece as finished; the file says so after the next save(). */
+  markDone(index: number): void {
     this.done.add(index);
-    return this.save();
   }
 
   save(): Promise<void> {

@@ -1,0 +1,177 @@
+// Blob bytes over the lean HTTP/1.1 connection: exact byte ranges down (every status, Content-Range
+// and length checked, so a partial transfer never passes for a complete one) and whole blobs up
+// in one streamed request (Content-Length when this uWS build accepts it, chunked above that).
+import type { Socket } from 'node:net';
+import { apiErrorFromText } from './api-error.js';
+import { parseContentRange } from './content-range.js';
+import { ModelgateTransferError } from './errors.js';
+import { endpointOf, Http1Connection, type ConnectionOptions, type Endpoint, type ResponseSink } from './http1-connection.js';
+import type { RateLimiter } from './rate-limiter.js';
+import type { ByteRange, StoredBlob } from './types.js';
+import { paths } from './urls.js';
+
+/**
+ * The largest Content-Length the server's HTTP layer accepts: its uWebSockets.js build refuses a
+ * 10-digit Content-Length. Larger bodies go with chunked transfer encoding; the server's digest
+ * and size checks still catch a body that is not what was announced.
+ */
+export const MAX_DECLARED_CONTENT_LENGTH = 999_999_999;
+
+/** Error bodies are read whole to report the server's message; anything longer is cut off. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+export interface TransferTarget {
+  baseUrl: string;
+  token?: string;
+}
+
+function requestHead(method: string, endpoint: Endpoint, path: string, token: string | undefined, headers: Record<string, string>): string {
+  const lines = [`${method} ${endpoint.pathPrefix}${path} HTTP/1.1`, 'Accept: application/json'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  if (token) lines.push(`Authorization: Bearer ${token}`);
+  return lines.join('\r\n');
+}
+
+/** Collects a small response body (JSON answers and error bodies). */
+class TextSink implements ResponseSink {
+  private readonly chunks: Buffer[] = [];
+  private length = 0;
+  status = 0;
+
+  onHead(head: { status: number }): void {
+    this.status = head.status;
+  }
+
+  onBody(buffer: Buffer, offset: number, length: number): void {
+    if (this.length >= MAX_ERROR_BODY) return;
+    this.chunks.push(Buffer.from(buffer.subarray(offset, offset + length)));
+    this.length += length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** One keep-alive connection reading byte ranges of blobs; use one per concurrent stream. */
+export class BlobRangeReader {
+  private readonly connection: Http1Connection;
+
+  constructor(
+    private readonly target: TransferTarget,
+    options: ConnectionOptions = {},
+  ) {
+    this.connection = new Http1Connection(endpointOf(target.baseUrl), options);
+  }
+
+  /** Hands exactly bytes `range.start..range.end` to `onBytes` in order (each chunk valid only during the call), or throws. */
+  async read(digest: string, range: ByteRange, onBytes: (buffer: Buffer, offset: number, length: number) => void, signal?: AbortSignal): Promise<void> {
+    const path = paths.blob(digest);
+    const wanted = `bytes ${range.start}-${range.end}/${range.size}`;
+    const expected = range.end - range.start + 1;
+    let error: TextSink | null = null;
+    const sink: ResponseSink = {
+      onHead: (head, contentLength) => {
+        if (head.status >= 400 && contentLength <= MAX_ERROR_BODY) {
+          error = new TextSink();
+          error.onHead(head);
+          return;
+        }
+        const header = head.headers.get('content-range') ?? null;
+        const got = parseContentRange(header);
+        if (head.status !== 206 || !got || got.start !== range.start || got.end !== range.end || got.size !== range.size) {
+          throw new ModelgateTransferError(`asked ${digest} for ${wanted}, got HTTP ${head.status} with Content-Range "${header ?? ''}"`);
+        }
+        if (contentLength !== expected) throw new ModelgateTransferError(`asked ${digest} for ${wanted}, got a ${contentLength}-byte body`);
+      },
+      onBody: (buffer, offset, length) => (error ? error.onBody(buffer, offset, length) : onBytes(buffer, offset, length)),
+    };
+    const head = requestHead('GET', this.connection.endpoint, path, this.target.token, {
+      Range: `bytes=${range.start}-${range.end}`,
+      // Content-Range counts encoded bytes; identity keeps them equal to the blob's bytes.
+      'Accept-Encoding': 'identity',
+    });
+    await this.connection.request(head, sink, signal);
+    const failed = error as TextSink | null;
+    if (failed) throw apiErrorFromText(failed.status, failed.text(), 'GET', path);
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+}
+
+/** Reads up to `length` bytes of the source at `position` into `buffer`; 0 means the end. */
+export type PositionedRead = (buffer: Buffer, length: number, position: number) => Promise<number>;
+
+export interface UploadOptions {
+  /** Bytes read and written per step; two such buffers are reused for the whole upload. */
+  chunkSize?: number;
+  limiter?: RateLimiter;
+  /** Bytes handed to the connection so far (negative to take back after a failure is up to the caller). */
+  onProgress?(bytes: number): void;
+  signal?: AbortSignal;
+  stallTimeoutMs?: number;
+}
+
+/** Streams `size` bytes of a source as `POST /v1/blobs?digest=`: one request, stored only if they hash to `digest`. */
+export async function uploadBlobStream(target: TransferTarget, digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
+  const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024, stallTimeoutMs: options.stallTimeoutMs });
+  const path = paths.blobUpload(digest);
+  const chunked = size > MAX_DECLARED_CONTENT_LENGTH;
+  const head = requestHead('POST', connection.endpoint, path, target.token, {
+    'Content-Type': 'application/octet-stream',
+    ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(size) }),
+  });
+  const answer = new TextSink();
+  try {
+    await connection.request(head, answer, options.signal, (socket) => sendBody(socket, size, chunked, read, options));
+  } finally {
+    connection.close();
+  }
+  if (answer.status >= 400) throw apiErrorFromText(answer.status, answer.text(), 'POST', path);
+  let stored: StoredBlob;
+  try {
+    stored = JSON.parse(answer.text()) as StoredBlob;
+  } catch {
+    throw new ModelgateTransferError(`the server answered POST ${path} with something that is not JSON: ${answer.text().slice(0, 200)}`);
+  }
+  checkStoredSize(stored, digest, size);
+  return stored;
+}
+
+export function checkStoredSize(stored: StoredBlob, digest: string, size: number): void {
+  if (stored.size !== size) throw new ModelgateTransferError(`the server stored ${stored.size} bytes for ${digest}, not the ${size} sent`);
+}
+
+/**
+ * Reads the next chunk while the previous one is being written: two buffers, each reused once the
+ * socket has taken its bytes. Stops quietly when the socket goes away (the server answered early,
+ * or the connection broke): the exchange reports that.
+ */
+async function sendBody(socket: Socket, size: number, chunked: boolean, read: PositionedRead, options: UploadOptions): Promise<void> {
+  const chunkSize = Math.max(64 * 1024, Math.min(options.chunkSize ?? 4 * 1024 * 1024, options.limiter ? Math.ceil(options.limiter.rate / 8) : Infinity));
+  const buffers = [Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)))];
+  const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  const write = (data: Buffer | string) => new Promise<void>((resolve) => socket.write(data, () => resolve()));
+  for (let position = 0, turn = 0; position < size; turn ^= 1) {
+    await written[turn];
+    if (socket.destroyed) return;
+    const buffer = buffers[turn]!;
+    const n = await read(buffer, Math.min(buffer.length, size - position), position);
+    if (n <= 0) {
+      socket.destroy(new ModelgateTransferError(`the source ended after ${position} of ${size} bytes`));
+      return;
+    }
+    position += n;
+    const waitMs = options.limiter?.take(n) ?? 0;
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    if (socket.destroyed) return;
+    if (chunked) socket.write(`${n.toString(16)}\r\n`);
+    written[turn] = write(buffer.subarray(0, n));
+    if (chunked) socket.write('\r\n');
+    options.onProgress?.(n);
+  }
+  await Promise.all(written);
+  if (chunked && !socket.destroyed) socket.write('0\r\n\r\n');
+}

@@ -1,0 +1,231 @@
+// A lean HTTP/1.1 connection for bulk transfers (blob ranges down, blobs up). fetch (undici) costs
+// a WHATWG stream, a fresh buffer and several promises per chunk, which at a gigabyte a second is
+// more CPU than the hashing; here the socket reads into ONE reused buffer (`onread`) and the
+// caller consumes each chunk synchronously, before the next read overwrites it. One request at a
+// time; the socket is kept alive between requests. Responses must carry a Content-Length (modelgate
+// always sends one); anything else is refused, never guessed at.
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsOptions } from 'node:tls';
+import { ModelgateConnectionError, ModelgateTransferError } from './errors.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+export interface Endpoint {
+  tls: boolean;
+  host: string;
+  port: number;
+  /** Path prefix of the base URL without a trailing slash ('' for none). */
+  pathPrefix: string;
+  /** `Host` header value. */
+  hostHeader: string;
+}
+
+export function endpointOf(baseUrl: string): Endpoint {
+  const url = new URL(baseUrl);
+  const tls = url.protocol === 'https:';
+  // URL keeps IPv6 literals in brackets; net.connect wants them bare.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { tls, host, port: url.port ? Number(url.port) : tls ? 443 : 80, pathPrefix: url.pathname.replace(/\/+$/, ''), hostHeader: url.host };
+}
+
+export interface ResponseHead {
+  status: number;
+  /** Lower-case names; a repeated header keeps its last value. */
+  headers: Map<string, string>;
+}
+
+export interface ResponseSink {
+  /** Status and headers are in; throwing refuses the body (the connection is then closed). */
+  onHead(head: ResponseHead, contentLength: number): void;
+  /** `length` bytes at `buffer[offset]`, valid only during this call. */
+  onBody(buffer: Buffer, offset: number, length: number): void;
+}
+
+export interface ConnectionOptions {
+  /** Size of the one read buffer. */
+  readBufferSize?: number;
+  /** An attempt with no bytes in either direction for this long fails. */
+  stallTimeoutMs?: number;
+  /** Shared by every connection of a transfer: reading pauses while it is over budget. */
+  limiter?: RateLimiter;
+}
+
+type ConnectionOptionsWithOnRead = TlsOptions & { onread: { buffer: Buffer; callback(n: number): boolean } };
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+interface Exchange {
+  sink: ResponseSink;
+  /** Header bytes gathered so far (copied out of the read buffer). */
+  head: Buffer[];
+  headLength: number;
+  /** Body bytes still expected, once the head is in. */
+  remaining: number | null;
+  keepAlive: boolean;
+  resolve(head: ResponseHead): void;
+  reject(err: unknown): void;
+  responseHead?: ResponseHead;
+}
+
+export class Http1Connection {
+  private socket: Socket | null = null;
+  private connected: Promise<void> | null = null;
+  private current: Exchange | null = null;
+  private readonly readBuffer: Buffer;
+  private readonly stallTimeoutMs: number;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly options: ConnectionOptions = {},
+  ) {
+    this.readBuffer = Buffer.allocUnsafe(options.readBufferSize ?? 1024 * 1024);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Sends `head` (request line and headers, without the blank line), then whatever `sendBody`
+   * writes, and hands the response to `sink`. Resolves once the whole body arrived.
+   */
+  async request(head: string, sink: ResponseSink, signal?: AbortSignal, sendBody?: (socket: Socket) => Promise<void>): Promise<ResponseHead> {
+    signal?.throwIfAborted();
+    if (this.current) throw new Error('Http1Connection carries one request at a time');
+    const socket = await this.connect();
+    const done = new Promise<ResponseHead>((resolve, reject) => {
+      this.current = { sink, head: [], headLength: 0, remaining: null, keepAlive: true, resolve, reject };
+    });
+    const onAbort = () => this.fail(signal!.reason ?? new Error('aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      socket.write(`${head}\r\nHost: ${this.endpoint.hostHeader}\r\n\r\n`);
+      if (sendBody) {
+        // A body write failure shows as a socket error, which rejects `done` too.
+        await Promise.race([sendBody(socket), done]);
+      }
+      return await done;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+    this.connected = null;
+  }
+
+  private connect(): Promise<Socket> {
+    if (this.socket && this.connected) return this.connected.then(() => this.socket!);
+    const { endpoint } = this;
+    const onread = { buffer: this.readBuffer, callback: (n: number) => this.onRead(n) };
+    const socket = endpoint.tls
+      ? // tls.connect takes `onread` too (Node ≥ 15), though @types/node does not declare it.
+        connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, onread } as ConnectionOptionsWithOnRead)
+      : connectTcp({ host: endpoint.host, port: endpoint.port, onread, noDelay: true });
+    this.socket = socket;
+    socket.setTimeout(this.stallTimeoutMs, () => {
+      socket.destroy(new ModelgateTransferError(`no data for ${this.stallTimeoutMs / 1000}s from ${endpoint.hostHeader}`));
+    });
+    // Events of a socket this connection has already let go of concern nobody.
+    socket.on('error', (err) => {
+      if (this.socket === socket) this.fail(err instanceof ModelgateTransferError ? err : connectionError(endpoint, err));
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.fail(new ModelgateTransferError(`the connection to ${endpoint.hostHeader} closed mid-response`));
+    });
+    const connected = new Promise<void>((resolve, reject) => {
+      socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => resolve());
+      socket.once('error', (err) => reject(connectionError(endpoint, err)));
+    });
+    this.connected = connected;
+    return connected.then(() => socket);
+  }
+
+  private onRead(n: number): boolean {
+    const x = this.current;
+    if (!x) {
+      // Bytes nobody asked for: the connection is out of step; drop it.
+      this.close();
+      return false;
+    }
+    let offset = 0;
+    try {
+      if (x.remaining === null) {
+        offset = this.takeHead(x, n);
+        if (offset < 0) return true;
+      }
+      const length = n - offset;
+      if (length > x.remaining!) throw new ModelgateTransferError(`the server sent more than the ${x.remaining} body bytes it announced`);
+      if (length > 0) {
+        x.remaining! -= length;
+        x.sink.onBody(this.readBuffer, offset, length);
+        this.throttle(length);
+      }
+      if (x.remaining === 0) this.complete(x);
+    } catch (err) {
+      this.fail(err);
+    }
+    return true;
+  }
+
+  /** Gathers header bytes; returns where the body starts in the read buffer, or -1 while the head is incomplete. */
+  private takeHead(x: Exchange, n: number): number {
+    const piece = Buffer.from(this.readBuffer.subarray(0, n));
+    x.head.push(piece);
+    x.headLength += n;
+    const all = x.head.length === 1 ? piece : Buffer.concat(x.head);
+    const end = all.indexOf(HEAD_END);
+    if (end < 0) {
+      if (x.headLength > MAX_HEAD_BYTES) throw new ModelgateTransferError(`response headers longer than ${MAX_HEAD_BYTES} bytes`);
+      return -1;
+    }
+    const head = parseHead(all.subarray(0, end).toString('latin1'));
+    const lengthHeader = head.headers.get('content-length');
+    if (lengthHeader === undefined || !/^[0-9]{1,16}$/.test(lengthHeader)) {
+      throw new ModelgateTransferError(`HTTP ${head.status} answer without a usable Content-Length${head.headers.has('transfer-encoding') ? ' (chunked responses are not used for transfers)' : ''}`);
+    }
+    x.remaining = Number(lengthHeader);
+    x.keepAlive = head.headers.get('connection')?.toLowerCase() !== 'close';
+    x.responseHead = head;
+    x.sink.onHead(head, x.remaining);
+    // Body bytes that came with the head are in the read buffer at the same place as in `all`'s last piece.
+    return n - (all.length - (end + HEAD_END.length));
+  }
+
+  private throttle(bytes: number): void {
+    const waitMs = this.options.limiter?.take(bytes) ?? 0;
+    if (waitMs <= 0 || !this.socket) return;
+    const socket = this.socket;
+    socket.pause();
+    setTimeout(() => socket.resume(), waitMs);
+  }
+
+  private complete(x: Exchange): void {
+    this.current = null;
+    if (!x.keepAlive) this.close();
+    x.resolve(x.responseHead!);
+  }
+
+  private fail(err: unknown): void {
+    const x = this.current;
+    this.current = null;
+    // A connection that failed mid-exchange is in an unknown state: never reuse it.
+    this.close();
+    x?.reject(err);
+  }
+}
+
+function connectionError(endpoint: Endpoint, err: unknown): ModelgateConnectionError {
+  return new ModelgateConnectionError(`${endpoint.tls ? 'https' : 'http'}://${endpoint.hostHeader}`, err);
+}
+
+function parseHead(text: string): ResponseHead {
+  const lines = text.split('\r\n');
+  const status = /^HTTP\/1\.[01] ([0-9]{3})/.exec(lines[0] ?? '');
+  if (!status) throw new ModelgateTransferError(`not an HTTP/1.1 response: "${(lines[0] ?? '').slice(0, 80)}"`);
+  const headers = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return { status: Number(status[1]), headers };
+}
