@@ -49,7 +49,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const { auth, created } = await Authenticator.bootstrap(store, config.auth.adminToken);
 
   let ready = false;
-  const ctx: AppContext = { config, auth, registry, store, blobGuard, blobs, hashPool, uploads, ready: () => ready };
+  const ctx: AppContext = { config, auth, registry, blobGuard, blobs, hashPool, uploads, ready: () => ready };
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
 
   const sweep = () =>

@@ -5,14 +5,12 @@ import type { HashPool } from '../blobs/hash-pool.js';
 import type { UploadSessions } from '../blobs/upload-sessions.js';
 import type { Config } from '../config/schema.js';
 import type { Registry } from '../registry/registry.js';
-import type { ControlStore } from '../store/control-store.js';
 
 /** What route handlers need, built once at start. */
 export interface AppContext {
   config: Config;
   auth: Authenticator;
   registry: Registry;
-  store: ControlStore;
   blobGuard: BlobGuard;
   blobs: BlobStore;
   hashPool: HashPool;

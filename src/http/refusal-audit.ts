@@ -5,7 +5,7 @@ import { AuthError } from '../auth/authenticator.js';
 import type { ApiError } from '../domain/errors.js';
 import { logger } from '../log.js';
 import type { Actor } from '../domain/types.js';
-import type { ControlStore } from '../store/control-store.js';
+import type { AuditLog } from '../registry/audit-log.js';
 import type { Exchange } from './exchange.js';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -17,10 +17,9 @@ export function shouldAudit(method: string, err: ApiError): boolean {
 }
 
 /** Appends the refusal; resolves (never rejects) once it is committed or has failed and been logged. */
-export function auditRefusal(store: ControlStore, actor: Actor, route: string, method: string, path: string, err: ApiError, model: string | null = null): Promise<void> {
-  const details = { method, path: path.slice(0, 300), status: err.status, code: err.code, message: err.message.slice(0, 500) };
-  return store
-    .appendAudit(`denied.${route}`, model ?? path.slice(0, 300), details, { id: actor.id, name: actor.name })
+export function auditRefusal(log: AuditLog, actor: Actor, route: string, method: string, path: string, err: ApiError, model: string | null = null): Promise<void> {
+  return log
+    .recordRefusal({ route, method, path, status: err.status, code: err.code, message: err.message, model }, actor)
     .then(
       () => undefined,
       (e: unknown) => logger.error({ err: e }, 'could not audit a refused request'),
@@ -33,9 +32,9 @@ export function refusalActor(method: string, err: ApiError, principal: Actor | n
   return principal ?? (err instanceof AuthError ? err.actor : undefined);
 }
 
-export function refusalAuditor(store: ControlStore) {
+export function refusalAuditor(log: AuditLog) {
   return (x: Exchange, err: ApiError): Promise<void> | undefined => {
     const actor = refusalActor(x.method, err, x.principal);
-    return actor ? auditRefusal(store, actor, x.route, x.method, x.path, err, x.model) : undefined;
+    return actor ? auditRefusal(log, actor, x.route, x.method, x.path, err, x.model) : undefined;
   };
 }

@@ -25,7 +25,7 @@ export interface HttpServer {
 
 export function createApp(ctx: AppContext): TemplatedApp {
   const app = uWS.App();
-  setRefusalAuditor(refusalAuditor(ctx.store));
+  setRefusalAuditor(refusalAuditor(ctx.registry.audit));
   registerResolveRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
   registerUploadRoutes(app, ctx);

@@ -6,7 +6,6 @@ import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { ApiError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
-import type { Registry } from './registry.js';
 import type { Actor, GcReport } from '../domain/types.js';
 
 export interface GcOptions {
@@ -19,7 +18,6 @@ export interface GcOptions {
 
 export async function collectGarbage(
   store: ControlStore,
-  registry: Registry,
   blobs: BlobStore,
   guard: BlobGuard,
   opts: GcOptions,
@@ -39,7 +37,7 @@ export async function collectGarbage(
     for (const v of candidates) {
       if (!opts.dryRun) {
         try {
-          await registry.deleteVersion(v.name, v.version, `retention: older than ${opts.retentionDays} days`, opts.actor);
+          await store.deleteVersion(v.name, v.version, `retention: older than ${opts.retentionDays} days`, opts.actor);
         } catch (err) {
           // Aliased or deleted since we looked: keep it.
           if (err instanceof ApiError) continue;

@@ -1,15 +1,36 @@
-// The registry's domain: what may be registered, where aliases may point and under which gates,
-// who may approve, how references resolve. Storage, transport and authentication live elsewhere.
+// The registry: the one door to the control store. Every use case goes through it: what may be
+// registered, where aliases may point and under which gates, who may approve, how references
+// resolve, and (through its parts) tokens, the audit log and the watch feed. Storage, transport
+// and authentication live elsewhere.
 import { ApiError, badRequest, conflict, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutations.js';
+import { AuditLog } from './audit-log.js';
+import { collectGarbage, type GcOptions } from './gc.js';
+import { TokenRegistry } from './tokens.js';
+import { WatchFeed } from './watch-feed.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
 import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
 import { buildResolution, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
-import type { Actor, AliasEvent, Approval, Change, DeploymentSpan, FileEntry, Model, ModelInfo, Page, Version, VersionRecord } from '../domain/types.js';
+import type {
+  Actor,
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  Change,
+  DeploymentSpan,
+  FileEntry,
+  GcReport,
+  ManifestRecord,
+  Model,
+  ModelInfo,
+  Page,
+  Version,
+  VersionRecord,
+} from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 
 const STAT_CONCURRENCY = 32;
@@ -30,14 +51,20 @@ export interface ModelFilter {
 
 export class Registry {
   private readonly cache = new ResolveCache<Resolution>();
+  readonly tokens: TokenRegistry;
+  readonly audit: AuditLog;
+  readonly feed: WatchFeed;
 
   constructor(
-    readonly store: ControlStore,
+    private readonly store: ControlStore,
     private readonly blobs: BlobStore,
     private readonly guard: BlobGuard,
     private readonly policies: Record<string, AliasPolicy>,
   ) {
     store.onChange((change) => this.cache.invalidateModel(change.model));
+    this.tokens = new TokenRegistry(store);
+    this.audit = new AuditLog(store);
+    this.feed = new WatchFeed(store);
   }
 
   policyFor(alias: string): AliasPolicy | undefined {
@@ -197,6 +224,53 @@ export class Registry {
 
   async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
     await this.store.deleteVersion(name, number, reason, actor);
+  }
+
+  /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */
+  async recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Promise<ManifestRecord> {
+    const { manifest } = await this.store.recordManifest(record, actor);
+    return manifest;
+  }
+
+  collectGarbage(opts: GcOptions): Promise<GcReport> {
+    return collectGarbage(this.store, this.blobs, this.guard, opts);
+  }
+
+  // Lookups that answer "none" instead of throwing, for the OCI and Hub dialects' own errors.
+
+  findModel(name: string): Model | undefined {
+    return this.store.getModel(name);
+  }
+
+  findVersion(name: string, number: number): Version | undefined {
+    return this.store.getVersion(name, number);
+  }
+
+  findVersionByDigest(name: string, digest: string): Version | undefined {
+    return this.store.getVersionByDigest(name, digest);
+  }
+
+  /** The version whose digest starts with sha256:<hexPrefix> (a Hub commit id is 40 of its hex digits). */
+  findVersionByDigestPrefix(name: string, hexPrefix: string): Version | undefined {
+    return this.store.getVersionByDigestPrefix(name, hexPrefix);
+  }
+
+  findManifest(name: string, digest: string): ManifestRecord | undefined {
+    return this.store.getManifest(name, digest);
+  }
+
+  /** Manifests clients pushed for the model's versions. */
+  listManifests(name: string): ManifestRecord[] {
+    return this.store.listManifests(name);
+  }
+
+  listAliases(name: string): AliasPointer[] {
+    return this.store.listAliases(name);
+  }
+
+  /** Versions whose file lists include the blob. */
+  blobReferences(digest: string): { name: string; version: number }[] {
+    return this.store.blobReferences(digest);
   }
 
   getModel(name: string): Model & { aliases: Record<string, number> } {

@@ -1,14 +1,10 @@
 // /v1/audit: read and verify the hash-chained audit log. No route edits or deletes an entry.
 import type { TemplatedApp } from 'uWebSockets.js';
 import { badRequest } from '../../domain/errors.js';
-import { verifyAuditChain } from '../../domain/audit-verify.js';
-import type { AuditEntry } from '../../domain/types.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';
 import { parseLimit } from '../paths.js';
-
-const SCAN_BATCH = 5000;
 
 export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
@@ -24,35 +20,14 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
       const fromSeq = Math.max(1, seqParam('fromSeq', 1));
       const toSeq = seqParam('toSeq', Number.MAX_SAFE_INTEGER);
       const limit = parseLimit(x.param('limit'), 1000, 10_000);
-      const model = x.param('model');
-      const actor = x.param('actor');
-      const action = x.param('action');
-      const matches = (e: AuditEntry) =>
-        (!model || e.target === model || e.target.startsWith(`${model}@`)) &&
-        (!actor || e.actor.id === actor || e.actor.name === actor) &&
-        (!action || e.action === action || e.action.startsWith(`${action}.`));
-
-      const entries: AuditEntry[] = [];
-      let next = fromSeq;
-      let exhausted = false;
-      while (entries.length < limit) {
-        const batch = ctx.store.auditEntries(next, SCAN_BATCH);
-        if (batch.length === 0) {
-          exhausted = true;
-          break;
-        }
-        for (const e of batch) {
-          next = e.seq + 1;
-          if (e.seq > toSeq) {
-            exhausted = true;
-            break;
-          }
-          if (matches(e)) entries.push(e);
-          if (entries.length === limit) break;
-        }
-        if (exhausted) break;
-      }
-      const nextSeq = exhausted ? null : next;
+      const { entries, nextSeq } = ctx.registry.audit.query({
+        fromSeq,
+        toSeq,
+        limit,
+        model: x.param('model'),
+        actor: x.param('actor'),
+        action: x.param('action'),
+      });
       const headers: Record<string, string> = nextSeq ? { 'X-Next-Seq': String(nextSeq) } : {};
       if (x.param('format') === 'jsonl') {
         const body = entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length ? '\n' : '');
@@ -66,7 +41,7 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
     '/v1/audit/verify',
     route('audit.verify', (x) => {
       guardGlobal(ctx, x, 'approver', 'audit verification');
-      const result = verifyAuditChain(ctx.store);
+      const result = ctx.registry.audit.verify();
       x.json(result.ok ? 200 : 409, result);
     }),
   );

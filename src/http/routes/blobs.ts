@@ -47,7 +47,7 @@ async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string): P
 async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   const principal = guard(ctx, x, 'reader', null, 'blob download');
   const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
-  if (principal.scope !== '*' && !ctx.store.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name))) {
+  if (principal.scope !== '*' && !ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name))) {
     // Says nothing about which models list the blob: that is outside this token's view.
     throw new ApiError(403, 'FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
   }

@@ -1,6 +1,5 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { conflict } from '../../domain/errors.js';
-import { collectGarbage } from '../../registry/gc.js';
 import { gcBody, parseBody } from '../../registry/requests.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
@@ -18,7 +17,7 @@ export function registerGcRoutes(app: TemplatedApp, ctx: AppContext): void {
       if (running) throw conflict('GC_RUNNING', 'a garbage collection is already running');
       running = true;
       try {
-        const report = await collectGarbage(ctx.store, ctx.registry, ctx.blobs, ctx.blobGuard, {
+        const report = await ctx.registry.collectGarbage({
           dryRun: body.dryRun,
           retentionDays: ctx.config.retention.unprotectedVersionDays,
           graceSeconds: ctx.config.gc.graceSeconds,

@@ -87,7 +87,7 @@ function refuse(ctx: AppContext, res: HttpResponse, req: HttpRequest, method: 'G
   const url = req.getUrl();
   let aborted = false;
   res.onAborted(() => (aborted = true));
-  void auditRefusal(ctx.store, actor, 'resolve', method, url, failure, principal ? modelIn(url) : null).then(() => {
+  void auditRefusal(ctx.registry.audit, actor, 'resolve', method, url, failure, principal ? modelIn(url) : null).then(() => {
     if (!aborted) res.cork(respond);
   });
 }

@@ -32,7 +32,7 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
         revokedAt: null,
         hash: hashToken(token).toString('hex'),
       };
-      await ctx.store.createToken(record, principal);
+      await ctx.registry.tokens.create(record, principal);
       x.json(201, { ...publicView(record), token }, { Location: `/v1/tokens/${id}` });
     }),
   );
@@ -40,7 +40,7 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
     '/v1/tokens',
     route('tokens.list', (x) => {
       guardGlobal(ctx, x, 'admin', 'token list');
-      x.json(200, { tokens: ctx.store.listTokens().map(publicView) });
+      x.json(200, { tokens: ctx.registry.tokens.list().map(publicView) });
     }),
   );
   app.del(
@@ -48,7 +48,7 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
     route('tokens.revoke', async (x) => {
       const principal = guardGlobal(ctx, x, 'admin', 'token revocation');
       const id = decode(x.path.slice('/v1/tokens/'.length));
-      x.json(200, publicView(await ctx.store.revokeToken(id, principal)));
+      x.json(200, publicView(await ctx.registry.tokens.revoke(id, principal)));
     }),
   );
 }

@@ -9,7 +9,7 @@ import type { Principal } from '../../domain/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { ApiError, badRequest } from '../../domain/errors.js';
 import { logger } from '../../log.js';
-import { changeMessage } from '../../registry/change-feed.js';
+import type { AliasSnapshot } from '../../registry/watch-feed.js';
 import { assertModelName } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
 import { auditRefusal, refusalActor } from '../refusal-audit.js';
@@ -38,7 +38,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
   /** Closes `ws` and returns true if its token is now revoked or expired; re-arms the expiry timer otherwise. */
   const enforceToken = (ws: WebSocket<WatchState>): boolean => {
     const state = ws.getUserData();
-    const record = ctx.store.getToken(state.principal.id);
+    const record = ctx.registry.tokens.get(state.principal.id);
     if (!record) return false;
     const left = record.expiresAt ? Date.parse(record.expiresAt) - Date.now() : Infinity;
     const reason = record.revokedAt ? 'token revoked' : left <= 0 ? 'token expired' : null;
@@ -96,7 +96,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         // An audited refusal is answered once its entry is committed.
         let aborted = false;
         res.onAborted(() => (aborted = true));
-        void auditRefusal(ctx.store, actor, 'watch', 'GET', url, api, model).then(() => {
+        void auditRefusal(ctx.registry.audit, actor, 'watch', 'GET', url, api, model).then(() => {
           if (!aborted) res.cork(refuse);
         });
       }
@@ -104,7 +104,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     open: (ws) => {
       const state = ws.getUserData();
       // The bootstrap admin token is configured, not stored: it is neither revoked nor expires.
-      if (ctx.store.getToken(state.principal.id)) {
+      if (ctx.registry.tokens.get(state.principal.id)) {
         // Checked again here as well as at upgrade, for a revocation committed in between.
         if (enforceToken(ws)) return;
         const sockets = byToken.get(state.principal.id) ?? new Set();
@@ -114,27 +114,18 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       if (state.models) for (const m of state.models) ws.subscribe(topic(m));
       else {
         watchAll.add(ws);
-        for (const m of allModels(ctx)) if (visible(m)) ws.subscribe(topic(m));
+        for (const m of ctx.registry.feed.modelNames()) if (visible(m)) ws.subscribe(topic(m));
       }
       // Subscribed first, then the state: nothing committed in between can be missed.
       const wanted = (m: string) => (state.models ? state.models.includes(m) : visible(m));
-      const head = ctx.store.currentSeq();
+      const head = ctx.registry.feed.head();
       if (state.since !== null && head - state.since <= MAX_REPLAY) {
-        for (let seq = state.since + 1; seq <= head; seq += 1000) {
-          for (const entry of ctx.store.auditEntries(seq, Math.min(1000, head - seq + 1))) {
-            const msg = changeMessage(entry, ctx.store);
-            if (msg && wanted(msg.model)) ws.send(JSON.stringify(msg));
-          }
-        }
+        for (const msg of ctx.registry.feed.replay(state.since, head)) if (wanted(msg.model)) ws.send(JSON.stringify(msg));
         ws.send(JSON.stringify({ type: 'ready', seq: head, replayed: true }));
         return;
       }
-      const models: Record<string, Record<string, { version: number; digest: string | null; seq: number }>> = {};
-      for (const m of state.models ?? allModels(ctx).filter(visible)) {
-        models[m] = Object.fromEntries(
-          ctx.store.listAliases(m).map((a) => [a.alias, { version: a.version, digest: ctx.store.getVersion(m, a.version)?.digest ?? null, seq: a.seq }]),
-        );
-      }
+      const models: Record<string, AliasSnapshot> = {};
+      for (const m of state.models ?? ctx.registry.feed.modelNames().filter(visible)) models[m] = ctx.registry.feed.aliases(m);
       ws.send(JSON.stringify({ type: 'snapshot', seq: head, models, ...(state.since !== null ? { reset: true } : {}) }));
     },
     close: (ws) => {
@@ -150,11 +141,9 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     },
   });
 
-  ctx.store.onChange((change) => {
+  ctx.registry.onChange((change) => {
     if (change.kind === 'token') {
-      // The change does not name the token; its audit entry does (target "token:<id>").
-      const entry = ctx.store.auditEntries(change.seq, 1)[0];
-      const id = entry?.seq === change.seq && entry.target.startsWith('token:') ? entry.target.slice('token:'.length) : null;
+      const id = ctx.registry.feed.tokenChangedAt(change.seq);
       // Without a readable entry, check every watched token rather than miss a revocation.
       const ids = id === null ? [...byToken.keys()] : [id];
       // A copy: end() runs the close handler at once, which edits the set.
@@ -162,8 +151,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       return;
     }
     if (!change.model) return;
-    const entry = ctx.store.auditEntries(change.seq, 1)[0];
-    const msg = entry && entry.seq === change.seq ? changeMessage(entry, ctx.store) : null;
+    const msg = ctx.registry.feed.messageAt(change.seq);
     if (!msg) return;
     const t = topic(msg.model);
     for (const ws of watchAll) {
@@ -171,15 +159,4 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     }
     if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
   });
-}
-
-function allModels(ctx: AppContext): string[] {
-  const names: string[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const page = ctx.store.listModels({ cursor, limit: 1000 });
-    names.push(...page.items.map((m) => m.name));
-    if (!page.nextCursor) return names;
-    cursor = page.nextCursor;
-  }
 }

@@ -36,7 +36,7 @@ export function apiModels(ctx: AppContext, x: Exchange, target: ApiTarget, origi
   const { name } = target;
   guard(ctx, x, 'reader', isModelName(name) ? name : null, target.kind === 'tree' ? 'file listing' : 'model');
   assertRepo(ctx, name);
-  const model = ctx.store.getModel(name)!;
+  const model = ctx.registry.findModel(name)!;
   if (target.kind === 'info') {
     if (target.revision === null) {
       // The repo itself: its default revision, or a model with no versions yet (an empty repo).

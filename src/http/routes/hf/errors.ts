@@ -94,7 +94,7 @@ export function hfFail(ctx: AppContext, x: Exchange, err: unknown): Promise<void
   const respond = () => sendHfError(x, render(failure, x));
   const actor = api ? refusalActor(x.method, api, x.principal) : undefined;
   if (!actor) return respond();
-  return auditRefusal(ctx.store, actor, x.route, x.method, x.path, api!, x.model).then(() => {
+  return auditRefusal(ctx.registry.audit, actor, x.route, x.method, x.path, api!, x.model).then(() => {
     if (!x.aborted) respond();
   });
 }

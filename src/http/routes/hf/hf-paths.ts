@@ -16,7 +16,7 @@ export type ApiTarget =
   | { kind: 'info'; name: string; revision: string | null }
   | { kind: 'tree'; name: string; revision: string; path: string };
 
-const exists = (ctx: AppContext, name: string) => ctx.store.getModel(name) !== undefined;
+const exists = (ctx: AppContext, name: string) => ctx.registry.findModel(name) !== undefined;
 
 function repoName(segments: string[], k: number): string {
   return segments.slice(0, k).map(decode).join('/');

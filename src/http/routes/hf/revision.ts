@@ -29,7 +29,7 @@ export function isCommitId(revision: string): boolean {
 /** Throws RepoNotFound unless `name` is a model that exists. */
 export function assertRepo(ctx: AppContext, name: string): void {
   if (!isModelName(name)) throw repoNotFound(name, 'name is not valid (lowercase "model" or "team/model")');
-  if (!ctx.store.getModel(name)) throw repoNotFound(name);
+  if (!ctx.registry.findModel(name)) throw repoNotFound(name);
 }
 
 export interface Revision {
@@ -49,7 +49,7 @@ export function resolveRevision(ctx: AppContext, name: string, revision: string)
     }
   }
   if (isCommitId(rev)) {
-    const version = ctx.store.getVersionByDigestPrefix(name, rev);
+    const version = ctx.registry.findVersionByDigestPrefix(name, rev);
     const resolution = version && ctx.registry.resolve(name, `v${version.version}`);
     if (!resolution) throw revisionNotFound(name, revision, 'is not the commit id of any version of this model');
     return { resolution, commit: rev, mutable: false };
@@ -72,7 +72,7 @@ export function resolveRevision(ctx: AppContext, name: string, revision: string)
 
 /** The newest version that still exists (versions may have been deleted by retention). */
 function newest(ctx: AppContext, name: string): Resolution | null {
-  const model = ctx.store.getModel(name);
+  const model = ctx.registry.findModel(name);
   for (let n = model?.latestVersion ?? 0; n >= 1; n--) {
     const found = ctx.registry.resolve(name, `v${n}`);
     if (found) return found;

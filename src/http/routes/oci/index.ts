@@ -89,12 +89,12 @@ function tags(ctx: AppContext, x: Exchange, name: string): void {
   x.route = 'oci.tags';
   guard(ctx, x, 'reader', name, 'tag list');
   assertModelName(name);
-  if (!ctx.store.getModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
   const n = parseTagCount(x.param('n'));
-  const all = ctx.store.listAliases(name).map((a) => a.alias);
+  const all = ctx.registry.listAliases(name).map((a) => a.alias);
   let cursor: number | undefined;
   for (;;) {
-    const page = ctx.store.listVersions(name, cursor, 1000);
+    const page = ctx.registry.listVersions(name, cursor, 1000);
     for (const v of page.items) all.push(`v${v.version}`);
     if (!page.nextCursor) break;
     cursor = Number(page.nextCursor);

@@ -37,7 +37,7 @@ export async function getManifest(ctx: AppContext, state: OciState, x: Exchange,
   x.route = 'oci.manifest.get';
   guard(ctx, x, 'reader', name, 'manifest');
   assertModelName(name);
-  if (!ctx.store.getModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
   const ref = parseManifestRef(reference);
   const served = await find(ctx, state, name, reference, ref);
   if (!accepts(accept, served.mediaType)) {
@@ -65,8 +65,8 @@ export async function getManifest(ctx: AppContext, state: OciState, x: Exchange,
 
 async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
   if (ref.kind === 'digest') {
-    const record = ctx.store.getManifest(name, ref.digest);
-    if (record && ctx.store.getVersion(name, record.version)) {
+    const record = ctx.registry.findManifest(name, ref.digest);
+    if (record && ctx.registry.findVersion(name, record.version)) {
       const bytes = await state.bytesOf(record.digest);
       if (bytes) return { mediaType: record.mediaType, digest: record.digest, bytes };
     }
@@ -131,7 +131,7 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
     if (ref.kind === 'version' && version.version !== ref.version) {
       throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${version.version}, not v${ref.version}`, { version: version.version });
     }
-    await ctx.store.recordManifest(
+    await ctx.registry.recordManifest(
       { name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, configDigest: manifest.config.digest, version: version.version },
       principal,
     );
@@ -180,7 +180,7 @@ async function checkBlobs(ctx: AppContext, manifest: ParsedManifest): Promise<vo
  */
 function checkVersionTag(ctx: AppContext, name: string, n: number, files: FileEntry[]): void {
   const digest = versionDigest(sortFiles(files));
-  const existing: Version | undefined = ctx.store.getVersion(name, n);
+  const existing: Version | undefined = ctx.registry.findVersion(name, n);
   if (existing) {
     if (existing.digest !== digest) {
       throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} has other files (version digest ${existing.digest}); push to an alias tag or by digest to register a new version`, {
@@ -191,11 +191,11 @@ function checkVersionTag(ctx: AppContext, name: string, n: number, files: FileEn
     }
     return;
   }
-  const same = ctx.store.getVersionByDigest(name, digest);
+  const same = ctx.registry.findVersionByDigest(name, digest);
   if (same) {
     throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${same.version}, not v${n}`, { version: same.version });
   }
-  const next = (ctx.store.getModel(name)?.latestVersion ?? 0) + 1;
+  const next = (ctx.registry.findModel(name)?.latestVersion ?? 0) + 1;
   if (n !== next) {
     throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} does not exist and the next version number is ${next}: push to an alias tag or by digest`, { next });
   }

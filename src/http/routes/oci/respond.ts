@@ -50,7 +50,7 @@ export async function failOci(ctx: AppContext, x: Exchange, err: unknown, contex
 const auditors = new WeakMap<AppContext, ReturnType<typeof refusalAuditor>>();
 function auditor(ctx: AppContext): ReturnType<typeof refusalAuditor> {
   let a = auditors.get(ctx);
-  if (!a) auditors.set(ctx, (a = refusalAuditor(ctx.store)));
+  if (!a) auditors.set(ctx, (a = refusalAuditor(ctx.registry.audit)));
   return a;
 }
 

@@ -47,7 +47,7 @@ export class OciState {
   private readonly generatedIndex = new Map<string, { upTo: number; byDigest: Map<string, number> }>();
 
   constructor(private readonly ctx: AppContext) {
-    ctx.store.onChange((change) => {
+    ctx.registry.onChange((change) => {
       if (change.model) this.pushedByModel.delete(change.model);
     });
   }
@@ -56,7 +56,7 @@ export class OciState {
   pushed(name: string): ManifestRecord[] {
     let list = this.pushedByModel.get(name);
     if (!list) {
-      list = this.ctx.store.listManifests(name);
+      list = this.ctx.registry.listManifests(name);
       if (this.pushedByModel.size > 10_000) this.pushedByModel.clear();
       this.pushedByModel.set(name, list);
     }
@@ -124,7 +124,7 @@ export class OciState {
     const lookup = (): Version | null => {
       const n = index!.byDigest.get(digest);
       if (n === undefined) return null;
-      const v = this.ctx.store.getVersion(name, n);
+      const v = this.ctx.registry.findVersion(name, n);
       if (!v) index!.byDigest.delete(digest); // deleted since
       return v ?? null;
     };
@@ -132,7 +132,7 @@ export class OciState {
     if (found) return found;
     // Versions registered since the index was last extended.
     for (;;) {
-      const page = this.ctx.store.listVersions(name, index.upTo, PAGE);
+      const page = this.ctx.registry.listVersions(name, index.upTo, PAGE);
       for (const v of page.items) {
         index.byDigest.set(this.generatedFor(name, v).digest, v.version);
         index.upTo = Math.max(index.upTo, v.version);

@@ -1,0 +1,75 @@
+// The registry's door to the hash-chained audit log: filtered pages of it, its verification, and
+// the entries for refusals (which change no registry state but are kept with everything else).
+import { verifyAuditChain, type AuditVerification } from '../domain/audit-verify.js';
+import type { Actor, AuditEntry } from '../domain/types.js';
+import type { ControlStore } from '../store/control-store.js';
+
+const SCAN_BATCH = 5000;
+
+export interface AuditQuery {
+  fromSeq: number;
+  toSeq: number;
+  limit: number;
+  /** Entries whose target is the model or one of its `model@…` references. */
+  model?: string;
+  /** Token id or name. */
+  actor?: string;
+  /** An exact action or a prefix (`alias` matches `alias.*`). */
+  action?: string;
+}
+
+/** A refused request as the audit log keeps it. */
+export interface Refusal {
+  route: string;
+  method: string;
+  path: string;
+  status: number;
+  code: string;
+  message: string;
+  /** The model the request named, if it named one; the entry is filed under it. */
+  model: string | null;
+}
+
+export class AuditLog {
+  constructor(private readonly store: ControlStore) {}
+
+  /** Matching entries from `fromSeq` on, and where the next page starts (null at the end). */
+  query(q: AuditQuery): { entries: AuditEntry[]; nextSeq: number | null } {
+    const matches = (e: AuditEntry) =>
+      (!q.model || e.target === q.model || e.target.startsWith(`${q.model}@`)) &&
+      (!q.actor || e.actor.id === q.actor || e.actor.name === q.actor) &&
+      (!q.action || e.action === q.action || e.action.startsWith(`${q.action}.`));
+    const entries: AuditEntry[] = [];
+    let next = q.fromSeq;
+    let exhausted = false;
+    while (entries.length < q.limit) {
+      const batch = this.store.auditEntries(next, SCAN_BATCH);
+      if (batch.length === 0) {
+        exhausted = true;
+        break;
+      }
+      for (const e of batch) {
+        next = e.seq + 1;
+        if (e.seq > q.toSeq) {
+          exhausted = true;
+          break;
+        }
+        if (matches(e)) entries.push(e);
+        if (entries.length === q.limit) break;
+      }
+      if (exhausted) break;
+    }
+    return { entries, nextSeq: exhausted ? null : next };
+  }
+
+  verify(): AuditVerification {
+    return verifyAuditChain(this.store);
+  }
+
+  /** Appends the refusal as `denied.<route>`; resolves with its sequence number once committed. */
+  recordRefusal(refusal: Refusal, actor: Actor): Promise<number> {
+    const { route, method, path, status, code, message, model } = refusal;
+    const details = { method, path: path.slice(0, 300), status, code, message: message.slice(0, 500) };
+    return this.store.appendAudit(`denied.${route}`, model ?? path.slice(0, 300), details, { id: actor.id, name: actor.name });
+  }
+}
