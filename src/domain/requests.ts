@@ -1,7 +1,7 @@
 // Shapes of request bodies. Unknown fields are refused so that a typo never passes silently.
 import { z } from 'zod';
-import { badRequest } from '../domain/errors.js';
-import { ROLES } from '../domain/principal.js';
+import { badRequest } from './errors.js';
+import { ROLES } from './principal.js';
 
 export const MAX_FILES_PER_VERSION = 10_000;
 export const MAX_RECORD_FIELD_BYTES = 64 * 1024;

@@ -2,7 +2,7 @@
 // mapping of a manifest's layers onto a version's file list.
 import { createHash } from 'node:crypto';
 import { filePathProblem } from '../domain/names.js';
-import { MAX_FILES_PER_VERSION } from '../registry/requests.js';
+import { MAX_FILES_PER_VERSION } from '../domain/requests.js';
 import type { FileEntry } from '../domain/types.js';
 import { ociError } from './errors.js';
 import {

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { VersionDetails, VersionRecordInput } from '../../client/index.js';
-import { registerVersionBody } from '../../registry/requests.js';
+import { registerVersionBody } from '../../domain/requests.js';
 import { CliError } from '../cli-error.js';
 
 export const RECORD_FIELDS = ['metadata', 'lineage', 'metrics', 'card'] as const;

@@ -3,7 +3,7 @@
 import type { Role } from '../../domain/principal.js';
 import { badRequest } from '../../domain/errors.js';
 import { assertAlias } from '../../domain/names.js';
-import { parseBody, rollbackBody, setAliasBody } from '../../registry/requests.js';
+import { parseBody, rollbackBody, setAliasBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';

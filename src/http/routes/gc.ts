@@ -1,6 +1,6 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { conflict } from '../../domain/errors.js';
-import { gcBody, parseBody } from '../../registry/requests.js';
+import { gcBody, parseBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';

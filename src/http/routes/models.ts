@@ -3,7 +3,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { assertModelName } from '../../domain/names.js';
-import { createModelBody, parseBody, updateModelBody } from '../../registry/requests.js';
+import { createModelBody, parseBody, updateModelBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import { route, type Exchange } from '../exchange.js';
 import { guard } from '../guard.js';

@@ -3,7 +3,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { assertScope } from '../../auth/scope.js';
 import { generateToken, hashToken } from '../../auth/tokens.js';
 import { badRequest } from '../../domain/errors.js';
-import { createTokenBody, parseBody } from '../../registry/requests.js';
+import { createTokenBody, parseBody } from '../../domain/requests.js';
 import type { TokenRecord } from '../../domain/types.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';

@@ -1,5 +1,5 @@
 // /v1/models/{name}/versions[/{n}[/approvals|/history]]
-import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, updateVersionBody } from '../../registry/requests.js';
+import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, updateVersionBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';

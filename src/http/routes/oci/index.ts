@@ -3,7 +3,7 @@
 // number of segments; each request is then named for metrics and the audit log by its handler.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ociError, type OciContext } from '../../../oci/errors.js';
-import { pageTags, parseOciPath, parseTagCount, MAX_TAGS_PAGE } from '../../../oci/protocol.js';
+import { pageTags, parseOciPath, parseTagCount, MAX_TAGS_PAGE } from './protocol.js';
 import { assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { route, type Exchange } from '../../exchange.js';

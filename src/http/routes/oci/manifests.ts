@@ -10,7 +10,7 @@ import { ApiError } from '../../../domain/errors.js';
 import { ociError } from '../../../oci/errors.js';
 import { layerFiles, manifestMetadata, MAX_MANIFEST_BYTES, parseManifest, referencedBlobs, type ParsedManifest } from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
-import { accepts, parseManifestRef, type ManifestRef } from '../../../oci/protocol.js';
+import { accepts, parseManifestRef, type ManifestRef } from './protocol.js';
 import { assertModelName, isAlias } from '../../../domain/names.js';
 import type { FileEntry, Version } from '../../../domain/types.js';
 import { sortFiles, versionDigest } from '../../../domain/version-digest.js';

@@ -1,9 +1,9 @@
 // Pure pieces of the distribution protocol: URL layout, references, Accept negotiation, tag
 // pagination. Nothing here touches storage or the network.
-import { assertDigest, isAlias } from '../domain/names.js';
-import { decode } from '../http/paths.js';
-import { ociError } from './errors.js';
-import { bareType } from './media-types.js';
+import { assertDigest, isAlias } from '../../../domain/names.js';
+import { decode } from '../../paths.js';
+import { ociError } from '../../../oci/errors.js';
+import { bareType } from '../../../oci/media-types.js';
 
 export type OciTarget =
   | { kind: 'base' }
