@@ -46,7 +46,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
-  const { auth, created } = await Authenticator.bootstrap(store, config.auth.adminToken);
+  const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
   let ready = false;
   const ctx: AppContext = { config, auth, registry, blobGuard, blobs, hashPool, uploads, ready: () => ready };

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Authenticator } from '../src/auth/authenticator.js';
+import { TokenRegistry } from '../src/registry/tokens.js';
 import { ApiError } from '../src/domain/errors.js';
 import { logger } from '../src/log.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
@@ -861,8 +862,8 @@ describe('RedisControlStore: several instances on one Redis', () => {
     // stored hash and generate a token; only one hash can win in Redis. Every token a node prints
     // as "created" must then open every node, or an operator holds a token that half the cluster refuses.
     const { a: c, b: d } = await pair();
-    const first = await Authenticator.bootstrap(c, undefined);
-    const second = await Authenticator.bootstrap(d, undefined);
+    const first = await Authenticator.bootstrap(new TokenRegistry(c), undefined);
+    const second = await Authenticator.bootstrap(new TokenRegistry(d), undefined);
     const printed = [first.created, second.created].filter((t): t is string => typeof t === 'string');
     assert.ok(printed.length >= 1);
     for (const [i, t] of printed.entries()) {

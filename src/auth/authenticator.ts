@@ -1,14 +1,13 @@
 // Who is calling, and may they. Tokens are looked up by the id inside them and checked against
 // the stored hash in constant time on every request, so a revocation or expiry takes effect at once.
 import { ApiError } from '../domain/errors.js';
-import type { ControlStore } from '../store/control-store.js';
+import type { TokenRegistry } from '../registry/tokens.js';
 import type { Actor } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
 import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
 import { ROLE_RANK, type Principal, type Role } from '../domain/principal.js';
 
 const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
-const ADMIN_HASH_SETTING = 'admin-token-sha256';
 const MAX_VERIFIED = 4096;
 
 /** A refused credential that still names a known token (expired, revoked), so the refusal can be audited. */
@@ -38,22 +37,22 @@ function presentedBy(header: string): Presented {
 
 export class Authenticator {
   private constructor(
-    private readonly store: ControlStore,
+    private readonly tokens: TokenRegistry,
     private readonly adminHash: Buffer,
   ) {}
 
   /** Returns the authenticator and, on a first start without a configured token, the new token to print once. */
-  static async bootstrap(store: ControlStore, configured: string | undefined): Promise<{ auth: Authenticator; created?: string }> {
-    if (configured) return { auth: new Authenticator(store, hashToken(configured)) };
-    const stored = store.getSetting(ADMIN_HASH_SETTING);
-    if (typeof stored === 'string') return { auth: new Authenticator(store, Buffer.from(stored, 'hex')) };
+  static async bootstrap(tokens: TokenRegistry, configured: string | undefined): Promise<{ auth: Authenticator; created?: string }> {
+    if (configured) return { auth: new Authenticator(tokens, hashToken(configured)) };
+    const stored = tokens.adminHash();
+    if (stored !== undefined) return { auth: new Authenticator(tokens, Buffer.from(stored, 'hex')) };
     const { token } = generateToken();
     const hash = hashToken(token);
-    await store.putSetting(ADMIN_HASH_SETTING, hash.toString('hex'));
+    await tokens.storeAdminHash(hash.toString('hex'));
     // Nodes sharing a store may bootstrap at once: the first stored hash wins everywhere.
-    const winner = store.getSetting(ADMIN_HASH_SETTING);
-    if (typeof winner === 'string' && winner !== hash.toString('hex')) return { auth: new Authenticator(store, Buffer.from(winner, 'hex')) };
-    return { auth: new Authenticator(store, hash), created: token };
+    const winner = tokens.adminHash();
+    if (winner !== undefined && winner !== hash.toString('hex')) return { auth: new Authenticator(tokens, Buffer.from(winner, 'hex')) };
+    return { auth: new Authenticator(tokens, hash), created: token };
   }
 
   /**
@@ -67,7 +66,7 @@ export class Authenticator {
   /** The caller behind an Authorization header, or a 401. */
   authenticate(header: string): Principal {
     const presented = this.verified.get(header) ?? presentedBy(header);
-    const record = presented.id ? this.store.getToken(presented.id) : undefined;
+    const record = presented.id ? this.tokens.get(presented.id) : undefined;
     if (record && hashesMatch(presented.hash, Buffer.from(record.hash, 'hex'))) {
       this.remember(header, presented);
       const actor = { id: record.id, name: record.name };

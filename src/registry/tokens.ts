@@ -3,6 +3,8 @@
 import type { Actor, TokenRecord } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
 
+const ADMIN_HASH_SETTING = 'admin-token-sha256';
+
 export class TokenRegistry {
   constructor(private readonly store: ControlStore) {}
 
@@ -21,5 +23,15 @@ export class TokenRegistry {
   /** The stored token with this id; undefined for the configured admin token, which is not stored. */
   get(id: string): TokenRecord | undefined {
     return this.store.getToken(id);
+  }
+
+  /** The sha256 (hex) of the bootstrap admin token the first start created, if one did. */
+  adminHash(): string | undefined {
+    const stored = this.store.getSetting(ADMIN_HASH_SETTING);
+    return typeof stored === 'string' ? stored : undefined;
+  }
+
+  storeAdminHash(hex: string): Promise<void> {
+    return this.store.putSetting(ADMIN_HASH_SETTING, hex);
   }
 }
