@@ -163,7 +163,7 @@ describe('monolithic uploads cut short', () => {
     // Hashing still works for several uploads at once afterwards.
     const blobs = [randomBytes(2 * MiB), randomBytes(2 * MiB + 1), randomBytes(MiB)];
     const digests = await Promise.all(blobs.map((b) => uploadBlob(server, b)));
-    digests.forEach((d, i) => assert.equal(d, sha256(blobs[i]!)));
+    for (const [i, d] of digests.entries()) assert.equal(d, sha256(blobs[i]!));
     await assertServing();
   });
 });

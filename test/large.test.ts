@@ -21,7 +21,10 @@ after(async () => {
 function* blocks(size: number): Generator<Buffer> {
   const seed = createHash('sha256').update('modelgate-large-test').digest();
   const block = Buffer.allocUnsafe(BLOCK);
-  for (let i = 0; i < BLOCK; i += 32) seed.copy(block, i, 0, Math.min(32, BLOCK - i)), seed.writeUInt32LE(i, 0);
+  for (let i = 0; i < BLOCK; i += 32) {
+    seed.copy(block, i, 0, Math.min(32, BLOCK - i));
+    seed.writeUInt32LE(i, 0);
+  }
   let sent = 0;
   let counter = 0;
   while (sent < size) {

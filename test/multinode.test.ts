@@ -11,7 +11,7 @@ import { as, createToken } from './harness/tokens.js';
 
 let redis: TestRedis | undefined;
 let running: TestServer[] = [];
-let prefixes: string[] = [];
+const prefixes: string[] = [];
 
 before(async () => {
   redis = await startRedis();

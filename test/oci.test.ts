@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { generateManifest } from '../src/oci/generate.js';
-import { api, registerFiles, sha256, uploadBlob } from './harness/http.js';
+import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 

@@ -44,8 +44,8 @@ export function textTable(rows: string[][]): string {
 }
 
 export function markdownTable(rows: string[][]): string {
-  const escape = (c: string) => c.replace(/\|/g, '\\|');
-  const line = (r: string[]) => `| ${r.map(escape).join(' | ')} |`;
+  const escapeCell = (c: string) => c.replace(/\|/g, '\\|');
+  const line = (r: string[]) => `| ${r.map(escapeCell).join(' | ')} |`;
   return [line(HEADER), `| ${HEADER.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 

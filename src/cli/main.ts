@@ -1,7 +1,7 @@
 // Entry point of the `modelgate` command: picks the sub-command and hands it the rest of argv.
 import { CliError } from './cli-error.js';
 
-type CommandModule = { run(argv: string[]): Promise<number | void> };
+type CommandModule = { run(argv: string[]): Promise<number | undefined> };
 
 const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import('./commands/serve.js'),

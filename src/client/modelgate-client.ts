@@ -4,7 +4,7 @@ import { apiErrorFromText } from './api-error.js';
 import { BlobRangeReader, checkStoredSize, MAX_DECLARED_CONTENT_LENGTH, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
 import { parseContentRange } from './content-range.js';
 import type { ConnectionOptions } from './http1-connection.js';
-import { ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
+import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
   AliasAtTime,
   AliasChange,

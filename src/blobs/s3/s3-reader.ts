@@ -73,7 +73,7 @@ export class S3BlobReader implements BlobReader {
   }
 
   private async startRange(at: number): Promise<void> {
-    const sequential = this.cursor !== null && this.cursor.exhausted && this.cursor.position === at;
+    const sequential = this.cursor?.exhausted === true && this.cursor.position === at;
     this.window = sequential ? Math.min(this.window * 2, this.opts.maxWindowBytes) : this.opts.readAheadBytes;
     this.dropCursor();
     const last = Math.min(this.size, at + this.window) - 1;

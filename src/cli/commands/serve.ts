@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
 
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig({
       file: values.config,

@@ -66,7 +66,7 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
   out.push(`files     ${v.files.length} (${formatBytes(total)})`);
   const sizes = v.files.map((f) => formatBytes(f.size));
   const width = Math.max(0, ...sizes.map((s) => s.length));
-  v.files.forEach((f, i) => out.push(`  ${sizes[i]!.padStart(width)}  ${f.path}`));
+  for (const [i, f] of v.files.entries()) out.push(`  ${sizes[i]!.padStart(width)}  ${f.path}`);
 
   section(out, 'metadata', Object.entries(v.metadata ?? {}).map(([key, value]) => [key, scalar(value)]));
   section(out, 'lineage', lineageRows(v));

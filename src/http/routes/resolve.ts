@@ -81,7 +81,10 @@ function refuse(ctx: AppContext, res: HttpResponse, req: HttpRequest, method: 'G
     sendError(res, failure, method === 'HEAD');
     httpMetrics.observe('resolve', method, failure.status, (performance.now() - started) / 1000);
   };
-  if (!actor) return respond();
+  if (!actor) {
+    respond();
+    return;
+  }
   // An audited refusal is answered once its entry is committed; an authenticated caller's is filed
   // under the model the path names, if it names one.
   const url = req.getUrl();

@@ -28,13 +28,14 @@ const DB_NAMES: Record<Table, string> = {
 
 export class LmdbState implements RegistryReader {
   readonly root: RootDatabase<unknown, Key>;
-  private readonly dbs: Record<Table, Database<any, Key>>;
+  // Each table holds its own record type; get/put are typed per call.
+  private readonly dbs: Record<Table, Database<unknown, Key>>;
 
   constructor(dataDir: string) {
     const dir = join(dataDir, 'index');
     mkdirSync(dir, { recursive: true });
     this.root = open<unknown, Key>({ path: dir, maxDbs: 32 });
-    this.dbs = Object.fromEntries(TABLES.map((t) => [t, this.root.openDB({ name: DB_NAMES[t] })])) as Record<Table, Database<any, Key>>;
+    this.dbs = Object.fromEntries(TABLES.map((t) => [t, this.root.openDB({ name: DB_NAMES[t] })])) as Record<Table, Database<unknown, Key>>;
   }
 
   private get<T>(table: Table, key: Key): T | undefined {

@@ -41,7 +41,7 @@ export class RedisControlStore extends PlannedStore {
   private constructor(
     private readonly cmd: Redis,
     private readonly tx: Redis,
-    private readonly options: RedisStoreOptions,
+    options: RedisStoreOptions,
   ) {
     super();
     this.state = new LmdbState(options.dataDir);

@@ -1,0 +1,81 @@
+// The floors of the house, checked on every `npm run lint` (and so by `npm test` and CI): an import
+// that runs from a lower floor to a higher one fails the build. Data flows
+// http → registry → (control store, events); http → index for resolve; http → blobs; blobs → workers;
+// cli → client → HTTP only. Only service.ts (the one factory that reads the configuration) and the
+// CLI's `serve` name concrete backends. src/domain, the ground floor, imports nothing of the service.
+const BACKENDS = '^src/(store/(lmdb|redis)/|blobs/(fs-blob-store|s3-blob-store|edge-cache)[.]ts|events/(local|redis)-bus[.]ts)';
+
+/** A rule that keeps `folder` to importing only what `allowed` matches (besides itself). */
+const only = (name, folder, allowed, comment) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: `^src/${folder}` },
+  to: { path: '^src/', pathNot: [`^src/${folder}`, ...allowed] },
+});
+
+module.exports = {
+  forbidden: [
+    only('domain-is-the-ground-floor', 'domain/', [], 'the domain imports nothing of the service'),
+    {
+      name: 'domain-uses-no-service-package',
+      comment: 'the domain is pure: node built-ins and zod (request shapes) only',
+      severity: 'error',
+      from: { path: '^src/domain/' },
+      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '^node_modules/zod/' },
+    },
+    only('index-stands-on-the-domain', 'index/', ['^src/domain/'], 'the node-local index holds state; it knows the domain only'),
+    only('store-below-registry', 'store/', ['^src/domain/', '^src/index/', '^src/log[.]ts$'], 'the control store implements the domain rules; it knows nothing above it'),
+    only('events-below-registry', 'events/', ['^src/domain/', '^src/log[.]ts$'], 'the event bus carries domain notices'),
+    only('blobs-below-http', 'blobs/', ['^src/domain/', '^src/log[.]ts$', '^src/metrics/', '^workers/'], 'bytes: blob stores, ingest, the edge cache and the hash workers'),
+    only('oci-format-is-pure', 'oci/', ['^src/domain/'], 'the OCI manifest format, without transport'),
+    only(
+      'registry-below-http',
+      'registry/',
+      ['^src/domain/', '^src/index/', '^src/store/control-store[.]ts$', '^src/blobs/(blob-store|blob-guard)[.]ts$', '^src/log[.]ts$'],
+      'the registry is the door to the control store; it knows blob stores only by their interfaces',
+    ),
+    only('auth-below-http', 'auth/', ['^src/domain/', '^src/registry/tokens[.]ts$'], 'authentication reads tokens through the registry'),
+    only('client-speaks-http-only', 'client/', ['^src/domain/'], 'the client reaches the server over HTTP only; it shares the domain types'),
+    {
+      name: 'cli-goes-through-the-client',
+      comment: 'the CLI talks to a server through the client; only `serve` starts the service',
+      severity: 'error',
+      from: { path: '^src/cli/', pathNot: '^src/cli/commands/serve[.]ts$' },
+      to: { path: '^src/', pathNot: ['^src/cli/', '^src/client/', '^src/domain/', '^src/log[.]ts$'] },
+    },
+    {
+      name: 'registry-is-the-only-door',
+      comment: 'every use case reaches the control store through src/registry',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/registry/', '^src/store/', '^src/service[.]ts$'] },
+      to: { path: '^src/store/' },
+    },
+    {
+      name: 'nothing-below-http-imports-http',
+      severity: 'error',
+      // native-check loads the uWS binary only to report a missing build at start.
+      from: { path: '^src/', pathNot: ['^src/http/', '^src/service[.]ts$', '^src/native-check[.]ts$'] },
+      to: { path: ['^src/http/', 'uWebSockets'] },
+    },
+    {
+      name: 'one-factory-names-backends',
+      comment: 'service.ts reads the configuration and picks the backends; everything else takes interfaces',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/service[.]ts$', BACKENDS] },
+      to: { path: BACKENDS },
+    },
+    {
+      name: 'no-circles',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+  ],
+  options: {
+    includeOnly: ['^src/', '^workers/', '^node_modules/'],
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+  },
+};
