@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MAX_DECLARED_CONTENT_LENGTH, ModelgateClient, ModelgateTransferError, parseContentRange } from '../src/client/index.js';
+import { MAX_DECLARED_CONTENT_LENGTH, ModelgateApiError, ModelgateClient, ModelgateTransferError, parseContentRange, RateLimiter } from '../src/client/index.js';
 import { parseByteSize } from '../src/cli/args.js';
 import { mapLimited } from '../src/cli/parallel.js';
 import { startProgress } from '../src/cli/progress.js';
@@ -229,11 +229,14 @@ describe('helpers', () => {
 describe('Range downloads against a misbehaving server', () => {
   const content = randomBytes(300_000);
   const digest = `sha256:${sha256Hex(content)}`;
-  type Misbehaviour = 'honest' | 'cut-first-attempt' | 'short-chunked' | 'wrong-content-range' | 'ignore-range' | 'hang-after-two-pieces';
+  type Misbehaviour = 'honest' | 'cut-first-attempt' | 'short-body' | 'wrong-content-range' | 'ignore-range' | 'hang-after-two-pieces';
   let fake: Server;
   let url: string;
   let mode: Misbehaviour = 'honest';
   const attempts = new Map<string, number>();
+  let connections = 0;
+  let open = 0;
+  let peakOpen = 0;
 
   before(async () => {
     const files = [{ path: 'w.bin', size: content.length, digest }];
@@ -262,8 +265,8 @@ describe('Range downloads against a misbehaving server', () => {
       res.statusCode = 206;
       const claimed = mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
       res.setHeader('Content-Range', claimed);
-      if (mode === 'short-chunked') {
-        // Without a Content-Length a cleanly ended chunked body is the only signal: one byte short.
+      if (mode === 'short-body') {
+        // A complete, well-formed answer one byte short of the range asked for.
         res.end(content.subarray(start, end));
         return;
       }
@@ -275,6 +278,11 @@ describe('Range downloads against a misbehaving server', () => {
       }
       res.end(content.subarray(start, end + 1));
     });
+    fake.on('connection', (socket) => {
+      connections++;
+      peakOpen = Math.max(peakOpen, ++open);
+      socket.on('close', () => open--);
+    });
     await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
   });
@@ -283,21 +291,58 @@ describe('Range downloads against a misbehaving server', () => {
     await new Promise((r) => fake.close(r));
   });
 
-  test('the client refuses a 206 for other bytes, a 200, and a short body', async () => {
+  test('the range reader refuses a 206 for other bytes, a 200, a short body and a cut one', async () => {
     const client = new ModelgateClient({ baseUrl: url });
+    const reader = client.rangeReader();
     const range = { start: 10, end: 99, size: content.length };
     const drain = async () => {
-      for await (const chunk of await client.readBlobRange(digest, range)) void chunk;
+      const parts: Buffer[] = [];
+      await reader.read(digest, range, (buffer, offset, length) => parts.push(Buffer.from(buffer.subarray(offset, offset + length))));
+      return Buffer.concat(parts);
     };
     mode = 'wrong-content-range';
     await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /Content-Range "bytes 11-99/.test(err.message));
     mode = 'ignore-range';
     await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /got HTTP 200/.test(err.message));
-    mode = 'short-chunked';
-    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /short body: 89 of 90 bytes/.test(err.message));
+    mode = 'short-body';
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /got a 89-byte body/.test(err.message));
     mode = 'cut-first-attempt';
     attempts.clear();
-    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /connection broke/.test(err.message));
+    await assert.rejects(drain(), (err) => err instanceof ModelgateTransferError && /closed mid-response/.test(err.message));
+    mode = 'honest';
+    assert.deepEqual(await drain(), content.subarray(10, 100));
+    await assert.rejects(
+      reader.read(`sha256:${'0'.repeat(64)}`, range, () => assert.fail('no bytes of an error answer reach the sink')),
+      (err) => err instanceof ModelgateApiError && err.status === 404 && err.code === 'NOT_FOUND',
+    );
+    reader.close();
+  });
+
+  test('a range reader keeps one connection alive across requests', async () => {
+    mode = 'honest';
+    const before = connections;
+    const reader = new ModelgateClient({ baseUrl: url }).rangeReader();
+    for (let start = 0; start < 3000; start += 1000) {
+      let got = 0;
+      await reader.read(digest, { start, end: start + 999, size: content.length }, (_b, _o, length) => (got += length));
+      assert.equal(got, 1000);
+    }
+    reader.close();
+    assert.equal(connections - before, 1);
+  });
+
+  test('pull opens no more than --max-connections and honours --limit-rate', async () => {
+    mode = 'honest';
+    peakOpen = 0;
+    const dir = await freshDir('fake-limits');
+    const run = await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '16KiB', '--max-connections', '2', '--limit-rate', '4MiB', '--json'], { MODELGATE_URL: url });
+    assert.equal(parseJson(run).downloadedBytes, content.length);
+    assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
+    // The resolve request has its own (fetch) connection; the pieces share at most two.
+    assert.ok(peakOpen <= 3, `at most 2 piece connections plus the resolve one, saw ${peakOpen} open at once`);
+    const bad = await runCli(['pull', 'fake/model@v1', dir, '--limit-rate', 'fast'], { MODELGATE_URL: url });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--limit-rate must be a positive byte count/);
   });
 
   test('pull retries a piece whose connection broke and still verifies the whole file', async () => {
@@ -348,42 +393,71 @@ describe('Range downloads against a misbehaving server', () => {
 });
 
 describe('blob upload requests', () => {
-  test('a body too large for a declared Content-Length goes chunked', async () => {
+  test('one streamed request: Content-Length up to the limit, chunked above it, the stored size checked', async () => {
     const seen: { length?: string; encoding?: string; bytes: number }[] = [];
     const claimed = new Map<string, number>();
     const server = createServer((req, res) => {
-      let bytes = 0;
-      req.on('data', (c: Buffer) => (bytes += c.length));
-      req.on('end', () => {
-        seen.push({ length: req.headers['content-length'], encoding: req.headers['transfer-encoding'], bytes });
-        const digest = new URL(req.url!, 'http://x').searchParams.get('digest')!;
+      const digest = new URL(req.url!, 'http://x').searchParams.get('digest')!;
+      const answer = () => {
         res.setHeader('Content-Type', 'application/json');
         res.statusCode = 201;
         res.end(JSON.stringify({ digest, size: claimed.get(digest) }));
+      };
+      let bytes = 0;
+      if (req.headers['transfer-encoding'] === 'chunked') {
+        // A gigabyte is not worth sending in a test: answer as soon as the first chunk is in.
+        req.once('data', (c: Buffer) => {
+          seen.push({ length: req.headers['content-length'], encoding: req.headers['transfer-encoding'], bytes: c.length });
+          answer();
+        });
+        return;
+      }
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        seen.push({ length: req.headers['content-length'], encoding: req.headers['transfer-encoding'], bytes });
+        answer();
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const client = new ModelgateClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' });
-      const body = async function* () {
-        yield Buffer.from('abc');
-      };
+      const source = Buffer.from('abc'.repeat(100_000));
+      const read = async (buffer: Buffer, length: number, position: number) => source.copy(buffer, 0, position, Math.min(source.length, position + length));
+      const endless = async (buffer: Buffer, length: number, position: number) => read(buffer, length, position % source.length);
       const small = `sha256:${'1'.repeat(64)}`;
       const huge = `sha256:${'2'.repeat(64)}`;
-      claimed.set(small, 3).set(huge, MAX_DECLARED_CONTENT_LENGTH + 1);
-      await client.uploadBlob(small, 3, body());
-      await client.uploadBlob(huge, MAX_DECLARED_CONTENT_LENGTH + 1, body());
-      assert.deepEqual(seen, [
-        { length: '3', encoding: undefined, bytes: 3 },
-        { length: undefined, encoding: 'chunked', bytes: 3 },
-      ]);
+      claimed.set(small, source.length).set(huge, MAX_DECLARED_CONTENT_LENGTH + 1);
+      let sent = 0;
+      await client.uploadBlobFrom(small, source.length, read, { chunkSize: 65536, onProgress: (n) => (sent += n) });
+      assert.equal(sent, source.length);
+      await client.uploadBlobFrom(huge, MAX_DECLARED_CONTENT_LENGTH + 1, endless);
+      assert.equal(seen[0]!.length, String(source.length));
+      assert.equal(seen[0]!.bytes, source.length);
+      assert.equal(seen[1]!.length, undefined);
+      assert.equal(seen[1]!.encoding, 'chunked');
       // The server's answer must confirm the size that was hashed.
       claimed.set(small, 4);
-      await assert.rejects(client.uploadBlob(small, 3, body()), /stored 4 bytes/);
+      await assert.rejects(client.uploadBlobFrom(small, source.length, read), /stored 4 bytes/);
+      // A source that ends early fails the upload instead of sending a short body.
+      claimed.set(small, source.length);
+      await assert.rejects(client.uploadBlobFrom(small, source.length + 10, read), /source ended after 300000 of 300010 bytes/);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  test('the rate limiter lets the rate through and asks to wait beyond it', () => {
+    let now = 0;
+    const limiter = new RateLimiter(1000, () => now);
+    // A quarter second of credit to start with, then nothing until time passes.
+    assert.equal(limiter.take(250), 0);
+    assert.equal(limiter.take(100), 100);
+    now += 100;
+    assert.equal(limiter.take(0), 0);
+    now += 1000;
+    assert.equal(limiter.take(250), 0, 'credit is capped at a quarter second');
+    assert.equal(limiter.take(10), 10);
   });
 });
 

@@ -97,10 +97,11 @@ export class Http1Connection {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       socket.write(`${head}\r\nHost: ${this.endpoint.hostHeader}\r\n\r\n`);
-      if (sendBody) {
-        // A body write failure shows as a socket error, which rejects `done` too.
-        await Promise.race([sendBody(socket), done]);
-      }
+      // The body goes out while the answer is awaited: a server may answer (and refuse) early.
+      // A failure to produce the body (the source broke) fails the exchange.
+      sendBody?.(socket).catch((err: unknown) => {
+        if (this.socket === socket) this.fail(err);
+      });
       return await done;
     } finally {
       signal?.removeEventListener('abort', onAbort);

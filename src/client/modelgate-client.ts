@@ -1,8 +1,7 @@
 // Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
 // returns what the contract promises or throws one of the errors in ./errors.js.
 import { apiErrorFromText } from './api-error.js';
-import { BlobRangeReader, checkStoredSize, MAX_DECLARED_CONTENT_LENGTH, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
-import { parseContentRange } from './content-range.js';
+import { BlobRangeReader, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
 import type { ConnectionOptions } from './http1-connection.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
@@ -14,7 +13,6 @@ import type {
   AuditPage,
   AuditQuery,
   AuditVerification,
-  ByteRange,
   CreatedToken,
   CreateTokenRequest,
   Decision,
@@ -43,7 +41,7 @@ export interface ClientOptions {
 
 interface SendOptions {
   headers?: Record<string, string>;
-  body?: RequestInit['body'];
+  body?: string;
   signal?: AbortSignal;
   /** Non-2xx statuses the caller handles itself instead of getting a ModelgateApiError. */
   accept?: readonly number[];
@@ -68,16 +66,6 @@ export class ModelgateClient {
       throw new ModelgateTransferError(`HEAD ${paths.blob(digest)} answered without a usable Content-Length`);
     }
     return length;
-  }
-
-  /** Streams `size` bytes to the server, which stores them only if they hash to `digest`. */
-  async uploadBlob(digest: string, size: number, body: AsyncIterable<Uint8Array> | Uint8Array, signal?: AbortSignal): Promise<StoredBlob> {
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
-    if (size <= MAX_DECLARED_CONTENT_LENGTH) headers['Content-Length'] = String(size);
-    const res = await this.send('POST', paths.blobUpload(digest), { headers, body, signal });
-    const stored = await this.readJson<StoredBlob>(res);
-    checkStoredSize(stored, digest, size);
-    return stored;
   }
 
   /**
@@ -191,27 +179,6 @@ export class ModelgateClient {
     return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref), { signal }));
   }
 
-  /**
-   * Exactly the bytes `range.start..range.end` of a blob, or an error: a status other than 206, a
-   * Content-Range naming other bytes or another size, and a body that is short, long or cut off
-   * all throw ModelgateTransferError, so a partial transfer can never pass for a complete one.
-   */
-  async readBlobRange(digest: string, range: ByteRange, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    const wanted = `bytes ${range.start}-${range.end}/${range.size}`;
-    const res = await this.send('GET', paths.blob(digest), {
-      // Content-Range counts encoded bytes; identity keeps them equal to the blob's bytes.
-      headers: { Range: `bytes=${range.start}-${range.end}`, 'Accept-Encoding': 'identity' },
-      signal,
-    });
-    const header = res.headers.get('content-range');
-    const got = parseContentRange(header);
-    if (res.status !== 206 || !got || got.start !== range.start || got.end !== range.end || got.size !== range.size) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new ModelgateTransferError(`asked ${digest} for ${wanted}, got HTTP ${res.status} with Content-Range "${header ?? ''}"`);
-    }
-    return exactBody(res, range.end - range.start + 1, `${wanted} of ${digest}`, signal);
-  }
-
   private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
     return this.send(method, path, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
   }
@@ -222,8 +189,7 @@ export class ModelgateClient {
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     let res: Response;
     try {
-      // duplex 'half' is what undici requires for a streamed request body.
-      res = await fetch(url, { method, headers, body: options.body, signal: options.signal, duplex: 'half' });
+      res = await fetch(url, { method, headers, body: options.body, signal: options.signal });
     } catch (err) {
       if (options.signal?.aborted) throw err;
       throw new ModelgateConnectionError(url, err);
@@ -256,33 +222,4 @@ function auditParams(query: AuditQuery): Record<string, string | number | undefi
 
 async function apiErrorFrom(res: Response, method: string, path: string): Promise<ModelgateApiError> {
   return apiErrorFromText(res.status, await res.text().catch(() => ''), method, path, res.statusText);
-}
-
-async function* exactBody(res: Response, length: number, what: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  if (!res.body) {
-    if (length === 0) return;
-    throw new ModelgateTransferError(`no body for ${what}`);
-  }
-  let received = 0;
-  const reader = res.body.getReader();
-  try {
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        throw new ModelgateTransferError(`the connection broke after ${received} of ${length} bytes of ${what}`, err);
-      }
-      if (chunk.done) break;
-      received += chunk.value.byteLength;
-      if (received > length) throw new ModelgateTransferError(`the server sent more than the ${length} bytes of ${what}`);
-      yield chunk.value;
-    }
-  } finally {
-    // Stopping early (an error above, or the consumer gave up) must release the connection.
-    if (received !== length) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
-  }
-  if (received !== length) throw new ModelgateTransferError(`short body: ${received} of ${length} bytes of ${what}`);
 }

@@ -1,14 +1,14 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import type { AliasChange, FileEntry, ModelgateClient, VersionRecordInput } from '../../client/index.js';
+import { RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type VersionRecordInput } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
-import { clientOptionsHelp, parseCommand, parseCount } from '../args.js';
+import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
-import { startProgress } from '../progress.js';
+import { startProgress, type Progress } from '../progress.js';
 import { readMetadataFile, recordDifferences } from '../push/metadata-file.js';
 import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
 import { uploadFile, type BlobSource } from '../push/upload-file.js';
@@ -16,7 +16,7 @@ import { checkAlias, checkModelName } from '../reference.js';
 import { sha256File } from '../sha256-file.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate push <dir> <name> [--alias a] [--metadata FILE] [--concurrency n]
+const usage = `usage: modelgate push <dir> <name> [--alias a] [--metadata FILE] [--max-connections n] [--limit-rate bytes]
 
 Uploads every regular file under <dir> (symlinks are skipped) and registers them as a new
 version of <name>; files the server already has are not uploaded again.
@@ -24,24 +24,26 @@ version of <name>; files the server already has are not uploaded again.
   --alias a         point alias a at the new version
   --metadata FILE   JSON or YAML with any of metadata, lineage, metrics, card, registered with
                     the version (checked before anything is uploaded)
-  --concurrency n   files hashed and uploaded in parallel (default 4)
+  --max-connections n   files hashed and uploaded at once, one connection each (default 4)
+  --limit-rate bytes    total upload bytes per second, e.g. 50MiB
 
 ${clientOptionsHelp}`;
 
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_MAX_CONNECTIONS = 4;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [2, 2], { alias: { type: 'string' }, metadata: { type: 'string' }, concurrency: { type: 'string' } });
+  const parsed = parseCommand(argv, usage, [2, 2], { alias: { type: 'string' }, metadata: { type: 'string' }, 'max-connections': { type: 'string' }, 'limit-rate': { type: 'string' } });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const [dir, name] = positionals as [string, string];
   checkModelName(name);
   const alias = values.alias === undefined ? undefined : checkAlias(values.alias);
-  const concurrency = parseCount(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
+  const maxConnections = parseCount(values['max-connections'], 'max-connections', DEFAULT_MAX_CONNECTIONS);
+  const limitRate = parseOptionalByteSize(values['limit-rate'], 'limit-rate');
   const record = values.metadata === undefined ? undefined : await readMetadataFile(values.metadata);
   const client = clientFromOptions(values);
 
-  const result = await withUserErrors(() => push(client, { dir, name, alias, concurrency, record }));
+  const result = await withUserErrors(() => push(client, { dir, name, alias, maxConnections, limitRate, record }));
   if (result.recordNotApplied) {
     process.stderr.write(
       `modelgate: warning: the metadata file was not applied: ${result.name}@v${result.version} already had exactly these files ` +
@@ -61,7 +63,9 @@ interface PushRequest {
   dir: string;
   name: string;
   alias?: string;
-  concurrency: number;
+  maxConnections: number;
+  /** Upload bytes per second across all connections. */
+  limitRate?: number;
   /** Sent with the registration (from --metadata). */
   record?: VersionRecordInput;
 }
@@ -88,19 +92,31 @@ interface PushResult {
 async function push(client: ModelgateClient, request: PushRequest): Promise<PushResult> {
   const started = performance.now();
   const files = await listFiles(request.dir);
-  const entries = await hashFiles(files, request.concurrency);
-
-  const blobs = distinctBlobs(files, entries);
-  const present = await mapLimited(blobs, request.concurrency, async (blob, signal) => (await client.blobSize(blob.digest, signal)) !== null);
-  const missing = blobs.filter((_, i) => !present[i]);
-  const uploadedBytes = missing.reduce((sum, b) => sum + b.size, 0);
-
-  const progress = startProgress('uploading', uploadedBytes);
+  const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
+  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  // Each file is hashed, checked (HEAD) and, when missing, sent right away, so one file's hash
+  // overlaps the others' uploads; identical files share one check and one upload.
+  const outcomes = new Map<string, Promise<{ uploaded: boolean; size: number }>>();
+  const progress = startProgress('hashing and uploading', 2 * totalBytes);
+  let entries: FileEntry[];
   try {
-    await mapLimited(missing, request.concurrency, (blob, signal) => uploadFile(client, blob, progress, signal));
+    entries = await mapLimited(files, request.maxConnections, async (file, signal) => {
+      const { hex, size } = await sha256File(file.absolutePath, (n) => progress.advance(n), signal);
+      const digest = `sha256:${hex}`;
+      let outcome = outcomes.get(digest);
+      if (outcome) progress.advance(size);
+      else {
+        outcome = sendIfMissing(client, { digest, size, absolutePath: file.absolutePath }, progress, signal, limiter);
+        outcomes.set(digest, outcome);
+      }
+      await outcome;
+      return { path: file.path, size, digest };
+    });
   } finally {
     progress.finish();
   }
+  const sent = await Promise.all(outcomes.values());
+  const uploaded = sent.filter((o) => o.uploaded);
 
   const registered = await client.registerVersion(request.name, entries, request.record);
   const { version } = registered;
@@ -112,14 +128,24 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     digest: version.digest,
     created: registered.created,
     files: entries.length,
-    bytes: entries.reduce((sum, f) => sum + f.size, 0),
-    uploaded: missing.length,
-    uploadedBytes,
-    skipped: blobs.length - missing.length,
+    bytes: totalBytes,
+    uploaded: uploaded.length,
+    uploadedBytes: uploaded.reduce((sum, o) => sum + o.size, 0),
+    skipped: sent.length - uploaded.length,
     ...(aliasChange ? { alias: aliasChange } : {}),
     ...(notApplied.length > 0 ? { recordNotApplied: notApplied } : {}),
     seconds: Math.round(performance.now() - started) / 1000,
   };
+}
+
+/** Uploads the blob unless the server already has it (then its bytes count as done on the meter). */
+async function sendIfMissing(client: ModelgateClient, blob: BlobSource, progress: Progress, signal: AbortSignal, limiter?: RateLimiter): Promise<{ uploaded: boolean; size: number }> {
+  if ((await client.blobSize(blob.digest, signal)) !== null) {
+    progress.advance(blob.size);
+    return { uploaded: false, size: blob.size };
+  }
+  await uploadFile(client, blob, progress, signal, limiter);
+  return { uploaded: true, size: blob.size };
 }
 
 async function listFiles(dir: string): Promise<LocalFile[]> {
@@ -129,27 +155,6 @@ async function listFiles(dir: string): Promise<LocalFile[]> {
   for (const entry of listing.skipped) process.stderr.write(`modelgate: warning: skipping ${entry.path} (${entry.reason})\n`);
   if (listing.files.length === 0) throw new CliError(`no files to push in "${dir}"`);
   return listing.files;
-}
-
-async function hashFiles(files: LocalFile[], concurrency: number): Promise<FileEntry[]> {
-  const progress = startProgress('hashing', files.reduce((sum, f) => sum + f.size, 0));
-  try {
-    return await mapLimited(files, concurrency, async (file, signal) => {
-      const { hex, size } = await sha256File(file.absolutePath, (n) => progress.advance(n), signal);
-      return { path: file.path, size, digest: `sha256:${hex}` };
-    });
-  } finally {
-    progress.finish();
-  }
-}
-
-/** Identical files are one blob: uploaded (or checked) once. */
-function distinctBlobs(files: LocalFile[], entries: FileEntry[]): BlobSource[] {
-  const byDigest = new Map<string, BlobSource>();
-  entries.forEach((entry, i) => {
-    if (!byDigest.has(entry.digest)) byDigest.set(entry.digest, { digest: entry.digest, size: entry.size, absolutePath: files[i]!.absolutePath });
-  });
-  return [...byDigest.values()];
 }
 
 function describe(r: PushResult): string {

@@ -1,7 +1,7 @@
-// Uploading one file as a blob: streamed from disk (constant memory), counted into the progress
-// meter, retried on transient failures with a fresh read of the file each time.
-import { createReadStream } from 'node:fs';
-import { isRetryableClientError, type ModelgateClient, type StoredBlob } from '../../client/index.js';
+// Uploading one file as a blob: one streamed request read from the file through two reused
+// buffers, counted into the progress meter, retried on transient failures with a fresh read.
+import { open } from 'node:fs/promises';
+import { isRetryableClientError, type ModelgateClient, type RateLimiter, type StoredBlob } from '../../client/index.js';
 import type { Progress } from '../progress.js';
 import { withRetries } from '../retry.js';
 
@@ -14,24 +14,26 @@ export interface BlobSource {
 const UPLOAD_ATTEMPTS = 4;
 const RETRY_BASE_DELAY_MS = 500;
 
-export async function uploadFile(client: ModelgateClient, blob: BlobSource, progress: Progress, signal: AbortSignal): Promise<StoredBlob> {
+export async function uploadFile(client: ModelgateClient, blob: BlobSource, progress: Progress, signal: AbortSignal, limiter?: RateLimiter): Promise<StoredBlob> {
   return withRetries(
     async () => {
       let sent = 0;
-      const counted = async function* (): AsyncGenerator<Uint8Array> {
-        // Exactly the bytes that were hashed: a file that grew since then fails on the server's digest check.
-        for await (const chunk of createReadStream(blob.absolutePath, { start: 0, end: blob.size - 1, highWaterMark: 1024 * 1024 })) {
-          const bytes = chunk as Buffer;
-          sent += bytes.length;
-          progress.advance(bytes.length);
-          yield bytes;
-        }
-      };
+      const handle = await open(blob.absolutePath, 'r');
       try {
-        return await client.uploadBlob(blob.digest, blob.size, blob.size === 0 ? new Uint8Array(0) : counted(), signal);
+        // Exactly the bytes that were hashed: a file that changed since fails the server's digest check.
+        return await client.uploadBlobFrom(blob.digest, blob.size, async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead, {
+          limiter,
+          signal,
+          onProgress: (n) => {
+            sent += n;
+            progress.advance(n);
+          },
+        });
       } catch (err) {
         progress.advance(-sent);
         throw err;
+      } finally {
+        await handle.close();
       }
     },
     {
