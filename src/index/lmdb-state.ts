@@ -3,10 +3,10 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GENESIS_HASH } from '../../domain/audit-chain.js';
-import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../../domain/types.js';
-import type { ListModelsQuery, RegistryReader } from '../../domain/state.js';
-import { TABLES, type Key, type Table, type Write } from '../../domain/writes.js';
+import { GENESIS_HASH } from '../domain/audit-chain.js';
+import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../domain/types.js';
+import type { ListModelsQuery, RegistryReader } from '../domain/state.js';
+import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 

@@ -6,7 +6,7 @@ import type { Database } from 'lmdb';
 import type { RegistryReader } from '../../domain/state.js';
 import { PlannedStore } from '../planned-store.js';
 import type { Plan } from '../../domain/writes.js';
-import { LmdbState } from './lmdb-state.js';
+import { LmdbState } from '../../index/lmdb-state.js';
 
 export class LmdbControlStore extends PlannedStore {
   protected readonly state: LmdbState;

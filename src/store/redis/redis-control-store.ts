@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { ApiError } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { RegistryReader } from '../../domain/state.js';
-import { LmdbState } from '../lmdb/lmdb-state.js';
+import { LmdbState } from '../../index/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
 import type { Batch, Plan } from '../../domain/writes.js';
 
