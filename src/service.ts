@@ -17,6 +17,7 @@ import { whenIdle } from './http/exchange.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { Registry } from './registry/registry.js';
+import { replicate } from './registry/replication.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
 import { RedisControlStore } from './store/redis/redis-control-store.js';
 
@@ -36,16 +37,11 @@ export async function startService(config: Config): Promise<RunningService> {
       : new LmdbControlStore(dataDir);
   const blobs = await openBlobStore(config);
   const bus: EventBus = config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
-  // Tell the other nodes what this one committed; on a notice (or a possible loss) catch up.
-  store.onCommit((notice) => bus.publish(notice));
-  bus.subscribe(
-    (notice) => void store.sync(notice.change.seq, notice.replication).catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')),
-  );
-  bus.onResync(() => void store.sync().catch((err: unknown) => logger.debug({ err }, 'resync failed')));
+  replicate(store, bus);
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);
   const hashPool = new HashPool(config.hashing.threads);
-  const uploads = await UploadSessions.open(store.openTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
+  const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
   let ready = false;

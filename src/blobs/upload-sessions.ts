@@ -1,10 +1,10 @@
-// Resumable uploads. A session is a row in the node's LMDB and a file under uploads/; the file's
+// Resumable uploads. A session is a row in a node-local table and a file under uploads/; the file's
 // length is the committed offset, so a restart resumes exactly where the bytes on disk end.
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Database } from 'lmdb';
 import { ApiError, conflict, notFound } from '../domain/errors.js';
+import type { LocalTable } from '../index/local-table.js';
 import type { ChunkSink } from './ingest.js';
 
 export interface UploadSession {
@@ -21,12 +21,12 @@ export class UploadSessions {
   private readonly busy = new Set<string>();
 
   private constructor(
-    private readonly table: Database<UploadSession, string>,
+    private readonly table: LocalTable<UploadSession>,
     private readonly dir: string,
     private readonly ttlMs: number,
   ) {}
 
-  static async open(table: Database<UploadSession, string>, dataDir: string, ttlSeconds: number): Promise<UploadSessions> {
+  static async open(table: LocalTable<UploadSession>, dataDir: string, ttlSeconds: number): Promise<UploadSessions> {
     const dir = join(dataDir, 'uploads');
     await fsp.mkdir(dir, { recursive: true });
     return new UploadSessions(table, dir, ttlSeconds * 1000);
@@ -108,7 +108,7 @@ export class UploadSessions {
   /** Removes expired sessions and files that have no session. Returns how many were removed. */
   async sweep(now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const { key, value } of this.table.getRange({})) {
+    for (const { key, value } of this.table.entries()) {
       if (Date.parse(value.expiresAt) <= now && !this.busy.has(key)) {
         await this.remove(key);
         removed++;

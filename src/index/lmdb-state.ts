@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { GENESIS_HASH } from '../domain/audit-chain.js';
 import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../domain/types.js';
 import type { ListModelsQuery, RegistryReader } from '../domain/state.js';
+import type { LocalTable } from './local-table.js';
 import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -55,8 +56,14 @@ export class LmdbState implements RegistryReader {
   }
 
   /** Opens a sub-database in the same environment, for node-local state such as upload sessions. */
-  openTable<V>(name: string): Database<V, string> {
-    return this.root.openDB<V, string>({ name });
+  openLocalTable<V>(name: string): LocalTable<V> {
+    const db = this.root.openDB<V, string>({ name });
+    return {
+      get: (key) => db.get(key),
+      put: (key, value) => db.put(key, value),
+      remove: (key) => db.remove(key),
+      entries: () => db.getRange({}),
+    };
   }
 
   getLocal(key: string): unknown {

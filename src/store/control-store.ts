@@ -2,6 +2,7 @@
 // and appends one audit entry in the same atomic step; reads are the domain's synchronous view.
 import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
+import type { LocalTable } from '../index/local-table.js';
 import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, Model, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 
 export interface ControlStore extends RegistryReader {
@@ -37,6 +38,8 @@ export interface ControlStore extends RegistryReader {
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */
   appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number>;
+  /** A node-local table beside the replica, never replicated (upload sessions). */
+  openLocalTable<V>(name: string): LocalTable<V>;
   getSetting(key: string): unknown;
   putSetting(key: string, value: unknown): Promise<void>;
   close(): Promise<void>;

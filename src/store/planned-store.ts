@@ -3,6 +3,7 @@
 import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 import type { AliasMove, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
+import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore } from './control-store.js';
 import * as plans from '../domain/plans.js';
 import type { Plan } from '../domain/writes.js';
@@ -17,6 +18,7 @@ export abstract class PlannedStore implements ControlStore {
   /** Runs `plan` against the current state and commits its writes atomically; returns the plan. */
   protected abstract commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>>;
 
+  abstract openLocalTable<V>(name: string): LocalTable<V>;
   abstract getSetting(key: string): unknown;
   abstract putSetting(key: string, value: unknown): Promise<void>;
   abstract close(): Promise<void>;

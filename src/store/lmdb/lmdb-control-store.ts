@@ -2,7 +2,6 @@
 // `transaction`, which commits asynchronously in a batch (the event loop never waits on fsync).
 // Unlike `transactionSync`, that call does not roll back writes made before a throw; plans are
 // pure until they return their writes, so nothing is written before every check has passed.
-import type { Database } from 'lmdb';
 import type { RegistryReader } from '../../domain/state.js';
 import { PlannedStore } from '../planned-store.js';
 import type { Plan } from '../../domain/writes.js';
@@ -29,8 +28,8 @@ export class LmdbControlStore extends PlannedStore {
     return done;
   }
 
-  openTable<V>(name: string): Database<V, string> {
-    return this.state.openTable<V>(name);
+  openLocalTable<V>(name: string) {
+    return this.state.openLocalTable<V>(name);
   }
 
   getSetting(key: string): unknown {

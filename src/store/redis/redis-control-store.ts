@@ -175,8 +175,8 @@ export class RedisControlStore extends PlannedStore {
   }
 
   /** Local upload sessions and the like live beside the replica; they are not shared. */
-  openTable<V>(name: string) {
-    return this.state.openTable<V>(name);
+  openLocalTable<V>(name: string) {
+    return this.state.openLocalTable<V>(name);
   }
 
   private async loadSettings(): Promise<void> {
