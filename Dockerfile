@@ -6,6 +6,8 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY bench ./bench
+COPY ui ./ui
+COPY scripts ./scripts
 COPY test ./test
 COPY config ./config
 COPY bin ./bin

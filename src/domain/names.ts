@@ -12,10 +12,13 @@ export const MAX_PATH_LENGTH = 1024;
 
 /** Sub-resource words that would make `/v1/models/{team}/{word}` ambiguous as a model's last segment. */
 const RESERVED_LAST_SEGMENTS = new Set(['versions', 'aliases', 'files', 'approvals']);
+/** First segments the gateway serves itself at the root (the console at `/ui/`), so a Hub URL `/{name}/resolve/…` cannot reach them. */
+const RESERVED_FIRST_SEGMENTS = new Set(['ui']);
 
 export function isModelName(name: string): boolean {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || !MODEL_NAME.test(name)) return false;
   const slash = name.indexOf('/');
+  if (RESERVED_FIRST_SEGMENTS.has(slash < 0 ? name : name.slice(0, slash))) return false;
   return slash < 0 || !RESERVED_LAST_SEGMENTS.has(name.slice(slash + 1));
 }
 

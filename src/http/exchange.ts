@@ -16,6 +16,7 @@ export interface RequestHeaders {
   contentRange: string;
   contentType: string;
   transferEncoding: string;
+  acceptEncoding: string;
 }
 
 export type Headers = Record<string, string>;
@@ -55,6 +56,7 @@ export class Exchange {
       contentRange: req.getHeader('content-range'),
       contentType: req.getHeader('content-type'),
       transferEncoding: req.getHeader('transfer-encoding'),
+      acceptEncoding: req.getHeader('accept-encoding'),
     };
     this.bodyUnread = this.hasBody;
     res.onAborted(() => {

@@ -7,12 +7,14 @@ import { refusalAuditor } from './refusal-audit.js';
 import { methodNotAllowed } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobRoutes } from './routes/blobs.js';
+import { registerConsoleRoutes } from './routes/console.js';
 import { registerGcRoutes } from './routes/gc.js';
 import { registerHfRoutes } from './routes/hf/index.js';
 import { registerOciRoutes } from './routes/oci/index.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerResolveRoutes } from './routes/resolve.js';
+import { registerSessionRoutes } from './routes/session.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerWatchRoutes } from './routes/watch.js';
 import { registerUploadRoutes } from './routes/uploads.js';
@@ -35,6 +37,8 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerGcRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  registerSessionRoutes(app, ctx);
+  registerConsoleRoutes(app, ctx);
   registerHfRoutes(app, ctx);
   registerOciRoutes(app, ctx);
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {

@@ -32,6 +32,7 @@ import type {
   VersionRecord,
 } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
+import { inventoryRow, pendingVersions, policyStatus, type AliasPolicyStatus, type InventoryModel, type PendingVersion } from './review.js';
 
 const STAT_CONCURRENCY = 32;
 
@@ -45,6 +46,8 @@ export interface ModelFilter {
   tag?: string;
   owner?: string;
   alias?: string;
+  /** Text the name, description, owner or a tag contains (case-insensitive). */
+  text?: string;
   /** Only models this predicate accepts (the caller's token scope). */
   visible: (name: string) => boolean;
 }
@@ -65,6 +68,11 @@ export class Registry {
     this.tokens = new TokenRegistry(store);
     this.audit = new AuditLog(store);
     this.feed = new WatchFeed(store);
+  }
+
+  /** The aliases under a policy: only approvers move them, through the gates. */
+  protectedAliases(): string[] {
+    return Object.keys(this.policies);
   }
 
   policyFor(alias: string): AliasPolicy | undefined {
@@ -191,17 +199,11 @@ export class Registry {
    * it before passes (it passed the gates then); any other must meet them now.
    */
   async rollback(name: string, alias: string, options: { toVersion?: number; expected?: number; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
-    assertAlias(alias);
-    const current = this.store.getAlias(name, alias);
-    if (!current) {
-      if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-      throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
-    }
-    const target = options.toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version);
-    if (target === null) throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
+    const plan = this.rollbackPlan(name, alias, options.toVersion);
+    const target = plan.to;
     const policy = this.policyFor(alias);
     // Compare-and-set on what we read, so a concurrent move makes this call fail instead of undoing it.
-    const expected = options.expected ?? current.version;
+    const expected = options.expected ?? plan.from;
     return this.move(
       {
         name,
@@ -220,6 +222,19 @@ export class Registry {
       },
       actor,
     );
+  }
+
+  /** What a rollback of the alias would do now: from its current version to `toVersion` or the previous deployment. */
+  rollbackPlan(name: string, alias: string, toVersion?: number): { from: number; to: number } {
+    assertAlias(alias);
+    const current = this.store.getAlias(name, alias);
+    if (!current) {
+      if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+      throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
+    }
+    const target = toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version);
+    if (target === null) throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
+    return { from: current.version, to: target };
   }
 
   async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
@@ -281,8 +296,10 @@ export class Registry {
     return { ...model, aliases };
   }
 
-  listModels(filter: ModelFilter, cursor: string | undefined, limit: number): Page<Model> {
-    return this.store.listModels({
+  /** Models in name order, each with its aliases and its newest version's standing against the gates. */
+  listModels(filter: ModelFilter, cursor: string | undefined, limit: number): Page<InventoryModel> {
+    const text = filter.text?.toLowerCase();
+    const page = this.store.listModels({
       prefix: filter.prefix,
       cursor,
       limit,
@@ -290,8 +307,20 @@ export class Registry {
         filter.visible(m.name) &&
         (filter.tag === undefined || m.tags.includes(filter.tag)) &&
         (filter.owner === undefined || m.owner === filter.owner) &&
-        (filter.alias === undefined || this.store.getAlias(m.name, filter.alias) !== undefined),
+        (filter.alias === undefined || this.store.getAlias(m.name, filter.alias) !== undefined) &&
+        (text === undefined || [m.name, m.description, m.owner, ...m.tags].some((field) => field.toLowerCase().includes(text))),
     });
+    return { items: page.items.map((m) => inventoryRow(this.store, this.policies, m)), nextCursor: page.nextCursor };
+  }
+
+  /** Where the version stands against every protected alias's gates: the requirements and what is unmet. */
+  policyStatus(name: string, number: number): AliasPolicyStatus[] {
+    return policyStatus(this.store, this.policies, this.getVersion(name, number));
+  }
+
+  /** Versions waiting for a decision, across the models `visible` accepts. */
+  pendingApprovals(visible: (name: string) => boolean, cursor: string | undefined, limit: number): Page<PendingVersion> {
+    return pendingVersions(this.store, this.policies, visible, cursor, limit);
   }
 
   getVersion(name: string, number: number): Version {

@@ -39,7 +39,14 @@ export async function aliasRoutes(ctx: AppContext, x: Exchange, name: string, ta
     return;
   }
   if (action === 'rollback') {
-    if (x.method !== 'POST') methodNotAllowed(x, ['POST']);
+    if (x.method === 'GET') {
+      // What a POST without toVersion would do now, so a client can confirm it and then send it as toVersion/expectedVersion.
+      x.route = 'aliases.rollbackPlan';
+      guard(ctx, x, 'reader', name, `rollback plan of @${alias}`);
+      x.json(200, { name, alias, ...ctx.registry.rollbackPlan(name, alias) });
+      return;
+    }
+    if (x.method !== 'POST') methodNotAllowed(x, ['GET', 'POST']);
     x.route = 'aliases.rollback';
     const principal = guard(ctx, x, moverRole, name, `rollback of @${alias}`);
     const body = x.hasBody ? parseBody(rollbackBody, await readJson(x, ctx.config.server.maxJsonBytes)) : {};

@@ -79,6 +79,7 @@ function listModels(ctx: AppContext, x: Exchange): void {
       tag: optional('tag'),
       owner: optional('owner'),
       alias: optional('alias'),
+      text: optional('q'),
       visible: (name) => scopeMatches(principal.scope, name),
     },
     optional('cursor'),

@@ -1,4 +1,4 @@
-// /v1/models/{name}/versions[/{n}[/approvals|/history]]
+// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy]]
 import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, updateVersionBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
@@ -20,6 +20,13 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
     x.route = 'versions.history';
     guard(ctx, x, 'reader', name, 'version history');
     x.json(200, { name, version: number, ...ctx.registry.versionHistory(name, number) });
+    return;
+  }
+  if (action === 'policy') {
+    if (x.method !== 'GET') methodNotAllowed(x, ['GET']);
+    x.route = 'versions.policy';
+    guard(ctx, x, 'reader', name, 'policy status');
+    x.json(200, { name, version: number, aliases: ctx.registry.policyStatus(name, number) });
     return;
   }
   if (action !== undefined) routeNotFound(x);

@@ -71,7 +71,9 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       let model: string | null = null;
       try {
         const query = new URLSearchParams(req.getQuery() ?? '');
-        const header = req.getHeader('authorization') || (query.get('access_token') ? `Bearer ${query.get('access_token')}` : '');
+        const offered = offeredProtocols(protocol);
+        const header =
+          req.getHeader('authorization') || offered.bearer || (query.get('access_token') ? `Bearer ${query.get('access_token')}` : '');
         principal = ctx.auth.authenticate(header);
         ctx.auth.authorize(principal, 'reader', null, 'watch');
         const named = query.get('models');
@@ -82,7 +84,8 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         }
         const sinceText = query.get('since');
         if (sinceText !== null && !/^[0-9]{1,15}$/.test(sinceText)) throw badRequest('SEQ_INVALID', 'since must be a sequence number');
-        res.upgrade<WatchState>({ principal, models, since: sinceText === null ? null : Number(sinceText) }, key, protocol, extensions, context);
+        // Answer with the one protocol that names the stream, never the client's whole list: it holds the token.
+        res.upgrade<WatchState>({ principal, models, since: sinceText === null ? null : Number(sinceText) }, key, offered.selected, extensions, context);
       } catch (err) {
         const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
         const refuse = () => {
@@ -160,3 +163,29 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
     if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
   });
 }
+
+/** The subprotocol a browser offers to name this stream; the server selects it in its answer. */
+export const WATCH_PROTOCOL = 'modelgate.watch.v1';
+/** Prefix of the subprotocol that carries the token, base64url-encoded (as Kubernetes does for browsers, which cannot set headers on a WebSocket). */
+export const BEARER_PROTOCOL_PREFIX = 'base64url.bearer.modelgate.';
+
+/**
+ * Reads `Sec-WebSocket-Protocol`: the token from `base64url.bearer.modelgate.<token>` as an
+ * Authorization header value ('' when absent), and the protocol to select in the answer.
+ */
+export function offeredProtocols(header: string): { bearer: string; selected: string } {
+  let bearer = '';
+  let selected = '';
+  for (const item of header.split(',')) {
+    const p = item.trim();
+    if (p === WATCH_PROTOCOL) selected = p;
+    else if (p.startsWith(BEARER_PROTOCOL_PREFIX)) {
+      const encoded = p.slice(BEARER_PROTOCOL_PREFIX.length);
+      if (!/^[A-Za-z0-9_-]+$/.test(encoded)) throw badRequest('PROTOCOL_INVALID', 'the bearer subprotocol must carry a base64url-encoded token');
+      bearer = `Bearer ${Buffer.from(encoded, 'base64url').toString('utf8')}`;
+    }
+  }
+  if (bearer && !selected) throw badRequest('PROTOCOL_INVALID', `a token in Sec-WebSocket-Protocol needs the "${WATCH_PROTOCOL}" protocol offered with it`);
+  return { bearer, selected };
+}
+

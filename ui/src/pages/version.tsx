@@ -1,0 +1,171 @@
+import { api, modelPath, query } from '../api';
+import { ModelCard } from '../components/card';
+import { DecideForm } from '../components/decide';
+import { JsonDiff } from '../components/diff';
+import { LineageGraph } from '../components/lineage';
+import { PolicyStatus } from '../components/policy';
+import { Load } from '../components/states';
+import { bytes, pretty, time } from '../format';
+import { useLive } from '../live';
+import { useLoad } from '../load';
+import { can } from '../roles';
+import { href } from '../router';
+import type { AliasPolicyStatus, Approval, AuditEntry, Version, VersionEvent, WhoAmI } from '../types';
+
+interface VersionData {
+  version: Version;
+  events: VersionEvent[];
+  approvals: Approval[];
+  policy: AliasPolicyStatus[];
+}
+
+async function loadVersion(name: string, n: number): Promise<VersionData> {
+  const base = `/v1/models/${modelPath(name)}/versions/${n}`;
+  const [version, history, policy] = await Promise.all([
+    api<Version>(base),
+    api<{ events: VersionEvent[]; approvals: Approval[] }>(`${base}/history`),
+    api<{ aliases: AliasPolicyStatus[] }>(`${base}/policy`),
+  ]);
+  return { version, events: history.events, approvals: history.approvals, policy: policy.aliases };
+}
+
+export function VersionPage({ name, version, me }: { name: string; version: number; me: WhoAmI }) {
+  const live = useLive(name);
+  const state = useLoad(() => loadVersion(name, version), [name, version, live]);
+  return (
+    <section>
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href={href.inventory()}>Models</a> / <a href={href.model(name)}>{name}</a> / <span>v{version}</span>
+      </nav>
+      <Load state={state} what={`${name}@v${version}`}>
+        {(data) => <VersionView data={data} me={me} reload={state.reload} live={live} />}
+      </Load>
+    </section>
+  );
+}
+
+function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI; reload: () => void; live: number }) {
+  const v = data.version;
+  const decided = data.approvals.some((a) => a.approver.id === me.id);
+  return (
+    <>
+      <header class="page-head">
+        <h1 class="wrap">
+          {v.name}@v{v.version} <span class={`status status-${v.status}`}>{v.status}</span>
+        </h1>
+        <p class="muted">
+          <code class="wrap digest">{v.digest}</code> · {bytes(v.size)} · registered {time(v.createdAt)} by <span class="wrap">{v.createdBy}</span>
+        </p>
+      </header>
+
+      <h2>Policy status</h2>
+      <PolicyStatus aliases={data.policy} />
+
+      <h2>Approvals</h2>
+      {data.approvals.length === 0 ? (
+        <p class="muted">No decisions yet.</p>
+      ) : (
+        <ul class="approvals">
+          {data.approvals.map((a) => (
+            <li key={a.seq}>
+              <span class={`status status-${a.decision === 'approve' ? 'approved' : 'rejected'}`}>{a.decision}</span> by <span class="wrap">{a.approver.name}</span> at {time(a.at)}
+              {a.comment && <blockquote class="prose">{a.comment}</blockquote>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {can.approve(me) && v.status === 'registered' && !decided && <DecideForm name={v.name} version={v.version} onDone={reload} />}
+
+      <h2>Model card</h2>
+      <ModelCard card={v.card} />
+
+      <h2>Lineage</h2>
+      <LineageGraph version={v} />
+
+      <h2>Record</h2>
+      <pre class="json" aria-label="Version record">
+        {pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}
+      </pre>
+
+      <h2>Record history</h2>
+      <ol class="history">
+        {data.events.map((e) => (
+          <li key={e.seq}>
+            <p>
+              <strong>{e.action}</strong> by <span class="wrap">{e.actor.name}</span> at {time(e.at)} (seq {e.seq})
+            </p>
+            {e.comment && <blockquote class="prose">{e.comment}</blockquote>}
+            {e.changes &&
+              Object.entries(e.changes).map(([field, change]) => (
+                <div key={field}>
+                  <h3 class="field">{field}</h3>
+                  <JsonDiff before={change.before} after={change.after} label={`${field} before and after seq ${e.seq}`} />
+                </div>
+              ))}
+          </li>
+        ))}
+      </ol>
+
+      {can.readAudit(me) && <VersionAudit name={v.name} version={v.version} live={live} />}
+    </>
+  );
+}
+
+/** Audit entries about this version: its own (name@vN) and alias moves to or from it. */
+function VersionAudit({ name, version, live }: { name: string; version: number; live: number }) {
+  const state = useLoad(async () => {
+    const res = await api<{ entries: AuditEntry[] }>(`/v1/audit${query({ model: name, limit: 10000 })}`);
+    return res.entries.filter(
+      (e) => e.target === `${name}@v${version}` || (e.action.startsWith('alias.') && (e.details.from === version || e.details.to === version)),
+    );
+  }, [name, version, live]);
+  return (
+    <>
+      <h2>Audit entries</h2>
+      <Load state={state} what="audit entries">
+        {(entries) =>
+          entries.length === 0 ? (
+            <p class="muted">None.</p>
+          ) : (
+            <AuditTable entries={entries} />
+          )
+        }
+      </Load>
+    </>
+  );
+}
+
+export function AuditTable({ entries }: { entries: AuditEntry[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="audit">
+        <thead>
+          <tr>
+            <th scope="col">Seq</th>
+            <th scope="col">Time</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Action</th>
+            <th scope="col">Target</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((e) => (
+            <tr key={e.seq}>
+              <td>{e.seq}</td>
+              <td class="nowrap">{time(e.at)}</td>
+              <td class="wrap">{e.actor.name}</td>
+              <td>
+                <code>{e.action}</code>
+              </td>
+              <td class="wrap">{e.target}</td>
+              <td>
+                <code class="wrap details">{JSON.stringify(e.details)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,17 @@
+// What each role may do, for hiding controls the server would refuse. The server decides; this
+// only keeps the console from offering what it will not allow.
+import type { Role, WhoAmI } from './types';
+
+const RANK: Record<string, number> = { reader: 0, auditor: 0, writer: 1, approver: 2, admin: 3 };
+
+function atLeast(me: WhoAmI, role: Role): boolean {
+  return (RANK[me.role] ?? -1) >= (RANK[role] ?? 99);
+}
+
+export const can = {
+  approve: (me: WhoAmI) => atLeast(me, 'approver'),
+  /** Protected aliases need an approver; any other alias a writer. */
+  moveAlias: (me: WhoAmI, alias: string) => atLeast(me, me.protectedAliases.includes(alias) ? 'approver' : 'writer'),
+  /** The audit log spans every model: it needs scope "*". */
+  readAudit: (me: WhoAmI) => me.scope === '*' && (atLeast(me, 'approver') || me.role === 'auditor'),
+};
