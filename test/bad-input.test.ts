@@ -188,6 +188,8 @@ describe('model names', () => {
         [`team/${'b'.repeat(124)}`, 400, ['NAME_INVALID']],
         ['team/files', 400, ['NAME_INVALID']],
         ['team/approvals', 400, ['NAME_INVALID']],
+        ['ui', 400, ['NAME_INVALID']],
+        ['ui/model', 400, ['NAME_INVALID']],
         ['te%20am', 400, ['NAME_INVALID']],
       ];
       for (const [name, status, codes] of cases) {
@@ -531,7 +533,7 @@ describe('routes, methods and auth', () => {
   test('unknown routes: 404 ROUTE_NOT_FOUND', async () => {
     await unchanged(server, async () => {
       for (const [method, path] of [
-        ['GET', '/'],
+        ['GET', '/favicon.ico'],
         ['GET', '/v1'],
         ['GET', '/v1/nope'],
         ['GET', '/v1/resolve-typo/team/good@live'],
@@ -558,7 +560,7 @@ describe('routes, methods and auth', () => {
         ['POST', `/v1/models/${MODEL}`, ['GET']],
         ['POST', `/v1/models/${MODEL}@v1/files/w.bin`, ['GET', 'HEAD']],
         ['DELETE', `/v1/models/${MODEL}@v1/files/w.bin`, ['GET', 'HEAD']],
-        ['GET', `/v1/models/${MODEL}/aliases/live/rollback`, ['POST']],
+        ['PUT', `/v1/models/${MODEL}/aliases/live/rollback`, ['GET', 'POST']],
         ['POST', `/v1/models/${MODEL}/aliases/live/history`, ['GET']],
         ['POST', `/v1/models/${MODEL}/aliases`, ['GET']],
       ];

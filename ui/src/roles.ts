@@ -2,10 +2,10 @@
 // only keeps the console from offering what it will not allow.
 import type { Role, WhoAmI } from './types';
 
-const RANK: Record<string, number> = { reader: 0, auditor: 0, writer: 1, approver: 2, admin: 3 };
+const RANK: Record<Role, number> = { reader: 0, writer: 1, approver: 2, admin: 3 };
 
 function atLeast(me: WhoAmI, role: Role): boolean {
-  return (RANK[me.role] ?? -1) >= (RANK[role] ?? 99);
+  return RANK[me.role] >= RANK[role];
 }
 
 export const can = {
@@ -13,5 +13,5 @@ export const can = {
   /** Protected aliases need an approver; any other alias a writer. */
   moveAlias: (me: WhoAmI, alias: string) => atLeast(me, me.protectedAliases.includes(alias) ? 'approver' : 'writer'),
   /** The audit log spans every model: it needs scope "*". */
-  readAudit: (me: WhoAmI) => me.scope === '*' && (atLeast(me, 'approver') || me.role === 'auditor'),
+  readAudit: (me: WhoAmI) => me.scope === '*' && atLeast(me, 'approver'),
 };

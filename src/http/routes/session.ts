@@ -4,23 +4,35 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { badRequest } from '../../domain/errors.js';
+import type { Principal } from '../../domain/principal.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guard } from '../guard.js';
 import { parseLimit } from '../paths.js';
+
+/** The body of GET /v1/whoami. */
+export interface WhoAmI {
+  id: string;
+  name: string;
+  role: Principal['role'];
+  scope: string;
+  /** Aliases under a policy: only approvers move them. */
+  protectedAliases: string[];
+}
 
 export function registerSessionRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/whoami',
     route('whoami', (x) => {
       const principal = guard(ctx, x, 'reader', null, 'whoami');
-      x.json(200, {
+      const body: WhoAmI = {
         id: principal.id,
         name: principal.name,
         role: principal.role,
         scope: principal.scope,
         protectedAliases: ctx.registry.protectedAliases(),
-      });
+      };
+      x.json(200, body);
     }),
   );
   app.get(

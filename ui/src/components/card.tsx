@@ -1,6 +1,6 @@
-import type { Version } from '../types';
+import type { CardField, Version } from '../types';
 
-const FIELDS: [string, string][] = [
+const FIELDS: [CardField, string][] = [
   ['intendedUse', 'Intended use'],
   ['outOfScopeUse', 'Out-of-scope use'],
   ['trainingData', 'Training data'],

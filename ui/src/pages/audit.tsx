@@ -25,7 +25,7 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
   const [verifying, setVerifying] = useState(false);
   const [error, setError] = useState<ApiFailure | null>(null);
 
-  if (!can.readAudit(me)) return <p class="error">The audit log needs an approver, admin or auditor token scoped to "*".</p>;
+  if (!can.readAudit(me)) return <p class="error">The audit log needs an approver or admin token scoped to "*".</p>;
 
   const submit = (event: Event) => {
     event.preventDefault();
