@@ -5,17 +5,18 @@
 // CLI's `serve` name concrete backends. src/domain, the ground floor, imports nothing of the service.
 const BACKENDS = '^src/(store/(lmdb|redis)/|blobs/(fs-blob-store|s3-blob-store|edge-cache)[.]ts|events/(local|redis)-bus[.]ts)';
 
-/** A rule that keeps `folder` to importing only what `allowed` matches (besides itself). */
+/** A rule that keeps `folder` to importing only what `allowed` matches, itself and src/lib (shared helpers, below everything). */
 const only = (name, folder, allowed, comment) => ({
   name,
   comment,
   severity: 'error',
   from: { path: `^src/${folder}` },
-  to: { path: '^src/', pathNot: [`^src/${folder}`, ...allowed] },
+  to: { path: '^src/', pathNot: [`^src/${folder}`, '^src/lib/', ...allowed] },
 });
 
 module.exports = {
   forbidden: [
+    only('lib-imports-nothing', 'lib/', [], 'src/lib holds helpers every floor may use (retry with backoff); they know nothing of modelgate'),
     only('domain-is-the-ground-floor', 'domain/', [], 'the domain imports nothing of the service'),
     {
       name: 'domain-uses-no-service-package',
@@ -49,7 +50,7 @@ module.exports = {
       comment: 'the CLI talks to a server through the client; only `serve` starts the service',
       severity: 'error',
       from: { path: '^src/cli/', pathNot: '^src/cli/commands/serve[.]ts$' },
-      to: { path: '^src/', pathNot: ['^src/cli/', '^src/client/', '^src/domain/', '^src/log[.]ts$'] },
+      to: { path: '^src/', pathNot: ['^src/cli/', '^src/client/', '^src/domain/', '^src/lib/', '^src/log[.]ts$'] },
     },
     {
       name: 'registry-is-the-only-door',

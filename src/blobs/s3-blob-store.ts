@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { promises as fsp } from 'node:fs';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
-import { DEFAULT_RETRY, isNotFound, withRetries, type RetryOptions } from './s3/errors.js';
+import { DEFAULT_RETRY, isNotFound, withS3Retries, type RetryPolicy } from './s3/errors.js';
 import { blobsPrefix, digestOfKey, keyOf } from './s3/keys.js';
 import { MIN_PART_BYTES } from './s3/part-plan.js';
 import { S3BlobReader } from './s3/s3-reader.js';
@@ -43,7 +43,7 @@ export interface S3BlobStoreOptions {
   /** Ranged GETs grow to this while reads are sequential. Default 64 MiB. */
   maxWindowBytes?: number;
   /** Our retries of body reads and chained calls, on top of the SDK's own request retries. */
-  retry?: RetryOptions;
+  retry?: RetryPolicy;
   /** Tries per request inside the SDK. Default 3. */
   sdkMaxAttempts?: number;
   connectTimeoutMs?: number;
@@ -61,7 +61,7 @@ export class S3BlobStore implements BlobStore, S3Target {
   readonly partsInFlight: number;
   private readonly readAheadBytes: number;
   private readonly maxWindowBytes: number;
-  private readonly retry: RetryOptions;
+  private readonly retry: RetryPolicy;
   /** Response body bytes received by GetObject reads (for tests, bench and metrics). */
   bytesRead = 0;
 
@@ -96,7 +96,7 @@ export class S3BlobStore implements BlobStore, S3Target {
 
   async stat(digest: string): Promise<BlobInfo | null> {
     try {
-      const head = await withRetries(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
+      const head = await withS3Retries(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
       return { digest, size: head.ContentLength ?? 0, ...(head.LastModified ? { modifiedAt: head.LastModified.getTime() } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -151,7 +151,7 @@ export class S3BlobStore implements BlobStore, S3Target {
     let info: BlobInfo;
     if (size < this.partSizeBytes) {
       const body = await fsp.readFile(localPath);
-      await withRetries(
+      await withS3Retries(
         () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest), Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' })),
         this.retry,
       );
@@ -176,14 +176,14 @@ export class S3BlobStore implements BlobStore, S3Target {
     const info = await this.stat(digest);
     if (!info) return false;
     if (notModifiedSince !== undefined && (info.modifiedAt ?? Infinity) + 999 > notModifiedSince) return false;
-    await withRetries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
+    await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
     return true;
   }
 
   async *list(): AsyncIterable<BlobInfo> {
     let token: string | undefined;
     do {
-      const page = await withRetries(
+      const page = await withS3Retries(
         () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: blobsPrefix(this.prefix), ContinuationToken: token })),
         this.retry,
       );

@@ -7,7 +7,7 @@ export type { AuditVerification } from '../domain/audit-verify.js';
 export type { ResolutionView as Resolution } from '../domain/resolution.js';
 import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, Version, VersionEvent, VersionStatus } from '../domain/types.js';
 
-// Shapes of the modelgate v1 API as the client sees them (see DESIGN.md, "HTTP API").
+// Shapes of the modelgate v1 API as the client sees them (README.md, "HTTP API (v1)").
 
 export interface ModelVersion {
   name: string;

@@ -1,14 +1,22 @@
-// Retrying transient failures with exponential backoff and jitter, so several pieces failing at
-// once do not all hammer the server again at the same instant.
+// Retrying transient failures with exponential backoff and jitter, so several callers failing at
+// once do not all try again at the same instant. The one retry loop of the code base: the CLI's
+// transfers and the S3 blob store both use it.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryOptions {
   /** Total tries, the first included. */
   attempts: number;
+  /** Delay before the second try; doubles each time, with jitter. */
   baseDelayMs: number;
   retryable(err: unknown): boolean;
   signal?: AbortSignal;
   onRetry?(err: unknown, attempt: number, delayMs: number): void;
+}
+
+/** The pause after failed try number `attempt`: between half and all of baseDelayMs · 2^(attempt-1). */
+export function backoffDelay(attempt: number, baseDelayMs: number): number {
+  const ceiling = baseDelayMs * 2 ** (attempt - 1);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
 export async function withRetries<T>(work: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
@@ -17,7 +25,7 @@ export async function withRetries<T>(work: (attempt: number) => Promise<T>, opti
       return await work(attempt);
     } catch (err) {
       if (attempt >= options.attempts || options.signal?.aborted || !options.retryable(err)) throw err;
-      const delayMs = Math.round(options.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      const delayMs = backoffDelay(attempt, options.baseDelayMs);
       options.onRetry?.(err, attempt, delayMs);
       await sleep(delayMs, undefined, { signal: options.signal });
     }

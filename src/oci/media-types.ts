@@ -13,8 +13,6 @@ export const SINGLE_MANIFEST_TYPES: ReadonlySet<string> = new Set([OCI_MANIFEST,
 /** Manifest types that list other manifests: known, but a version is one file list, so refused on push. */
 export const INDEX_TYPES: ReadonlySet<string> = new Set([OCI_INDEX, DOCKER_MANIFEST_LIST]);
 
-export const OCI_IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
-
 /** The empty descriptor's media type and content (`{}`), image-spec "Guidance for an Empty Descriptor". */
 export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 export const EMPTY_JSON = Buffer.from('{}');

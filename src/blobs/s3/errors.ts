@@ -1,6 +1,7 @@
-// Which S3 failures are worth another try, and the backoff loop that tries again.
+// Which S3 failures are worth another try, and how hard the S3 store tries again.
 // The SDK already retries a request that failed before its response arrived; these helpers are
 // for what it cannot see: a response body that broke off mid-stream, and calls we chain ourselves.
+import { withRetries } from '../../lib/retry.js';
 
 interface SdkLikeError {
   name?: string;
@@ -69,30 +70,15 @@ export function isTransient(err: unknown): boolean {
   return e.cause !== undefined && e.cause !== err && isTransient(e.cause);
 }
 
-export interface RetryOptions {
-  /** Tries in all, the first included. */
+/** How hard the S3 store tries: tries in all (the first included) and the delay before the second. */
+export interface RetryPolicy {
   attempts: number;
-  /** Delay before the second try; doubles each time, with jitter. */
   baseDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 200 };
-
-export function backoffDelay(attempt: number, opts: RetryOptions): number {
-  const ceiling = opts.baseDelayMs * 2 ** (attempt - 1);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200 };
 
 /** Runs `fn` until it succeeds, fails for a non-transient reason, or runs out of tries. */
-export async function withRetries<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = DEFAULT_RETRY): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (attempt >= opts.attempts || !isTransient(err)) throw err;
-      await sleep(backoffDelay(attempt, opts));
-    }
-  }
+export function withS3Retries<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+  return withRetries(fn, { ...policy, retryable: isTransient });
 }

@@ -8,14 +8,16 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { BlobReader } from '../blob-store.js';
 import { BodyCursor } from './body-cursor.js';
-import { BlobChangedError, backoffDelay, isTransient, sleep, type RetryOptions } from './errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../../lib/retry.js';
+import { BlobChangedError, isTransient, type RetryPolicy } from './errors.js';
 
 export interface RangeReaderOptions {
   client: S3Client;
   bucket: string;
   key: string;
   size: number;
-  retry: RetryOptions;
+  retry: RetryPolicy;
   /** First window of a reader and after every jump: bytes asked for in one request. */
   readAheadBytes: number;
   /** Windows double while reads stay sequential, up to this. */
@@ -66,7 +68,7 @@ export class S3BlobReader implements BlobReader {
       } catch (err) {
         this.dropCursor();
         if (this.closed || !isTransient(err) || ++failures >= this.opts.retry.attempts) throw err;
-        await sleep(backoffDelay(failures, this.opts.retry));
+        await sleep(backoffDelay(failures, this.opts.retry.baseDelayMs));
       }
     }
     return want;

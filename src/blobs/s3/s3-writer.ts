@@ -22,7 +22,7 @@ import {
 import { logger } from '../../log.js';
 import type { BlobInfo, BlobWriter } from '../blob-store.js';
 import type { S3Target } from './s3-target.js';
-import { statusOf, withRetries } from './errors.js';
+import { statusOf, withS3Retries } from './errors.js';
 import { partSize } from './part-plan.js';
 
 export class S3BlobWriter implements BlobWriter {
@@ -91,7 +91,7 @@ export class S3BlobWriter implements BlobWriter {
     this.uploadId = null;
     if (!uploadId) return;
     try {
-      await withRetries(() =>
+      await withS3Retries(() =>
         this.target.client.send(new AbortMultipartUploadCommand({ Bucket: this.target.bucket, Key: this.key, UploadId: uploadId })),
       );
     } catch (err) {
@@ -106,7 +106,7 @@ export class S3BlobWriter implements BlobWriter {
   /** A blob under one part: one PutObject of a Buffer, unless the blob is already there. */
   private async putWhole(): Promise<BlobInfo> {
     const body = this.takePending(this.pendingBytes);
-    await withRetries(() =>
+    await withS3Retries(() =>
       this.target.client.send(
         new PutObjectCommand({ Bucket: this.target.bucket, Key: this.key, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' }),
       ),
@@ -120,7 +120,7 @@ export class S3BlobWriter implements BlobWriter {
     if (this.failure) throw this.failure;
     const uploadId = await this.uploadId!;
     try {
-      await withRetries(() =>
+      await withS3Retries(() =>
         this.target.client.send(
           new CompleteMultipartUploadCommand({
             Bucket: this.target.bucket,
@@ -168,7 +168,7 @@ export class S3BlobWriter implements BlobWriter {
 
   private startPart(body: Buffer): void {
     const number = ++this.partsStarted;
-    this.uploadId ??= withRetries(() =>
+    this.uploadId ??= withS3Retries(() =>
       this.target.client.send(
         new CreateMultipartUploadCommand({ Bucket: this.target.bucket, Key: this.key, ContentType: 'application/octet-stream' }),
       ),
@@ -184,7 +184,7 @@ export class S3BlobWriter implements BlobWriter {
 
   private async uploadPart(number: number, body: Buffer): Promise<void> {
     const uploadId = await this.uploadId!;
-    const res = await withRetries(() =>
+    const res = await withS3Retries(() =>
       this.target.client.send(
         new UploadPartCommand({ Bucket: this.target.bucket, Key: this.key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length }),
       ),

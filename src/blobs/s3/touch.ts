@@ -11,7 +11,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { withRetries } from './errors.js';
+import { withS3Retries } from './errors.js';
 
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 1024 ** 3;
@@ -20,28 +20,28 @@ export async function touchObject(client: S3Client, bucket: string, key: string,
   const Metadata = { 'modelgate-refreshed': new Date().toISOString() };
   const source = `${bucket}/${key}`; // keys are hex and slashes only: nothing to escape
   if (size <= MAX_SINGLE_COPY) {
-    await withRetries(() =>
+    await withS3Retries(() =>
       client.send(
         new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'REPLACE', Metadata, ContentType: 'application/octet-stream' }),
       ),
     );
     return;
   }
-  const { UploadId } = await withRetries(() =>
+  const { UploadId } = await withS3Retries(() =>
     client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata, ContentType: 'application/octet-stream' })),
   );
   try {
     const parts: CompletedPart[] = [];
     for (let start = 0, n = 1; start < size; start += COPY_PART, n++) {
       const end = Math.min(size, start + COPY_PART) - 1;
-      const res = await withRetries(() =>
+      const res = await withS3Retries(() =>
         client.send(
           new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }),
         ),
       );
       parts.push({ PartNumber: n, ETag: res.CopyPartResult?.ETag });
     }
-    await withRetries(() =>
+    await withS3Retries(() =>
       client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } })),
     );
   } catch (err) {

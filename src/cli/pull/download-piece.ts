@@ -5,7 +5,7 @@
 // byte that is later overwritten.
 import { isRetryableClientError, type BlobRangeReader } from '../../client/index.js';
 import type { Progress } from '../progress.js';
-import { withRetries } from '../retry.js';
+import { withRetries } from '../../lib/retry.js';
 import type { FileDownload } from './file-download.js';
 import type { Piece } from './piece-plan.js';
 

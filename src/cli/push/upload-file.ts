@@ -3,7 +3,7 @@
 import { open } from 'node:fs/promises';
 import { isRetryableClientError, type ModelgateClient, type RateLimiter, type StoredBlob } from '../../client/index.js';
 import type { Progress } from '../progress.js';
-import { withRetries } from '../retry.js';
+import { withRetries } from '../../lib/retry.js';
 
 export interface BlobSource {
   digest: string;

@@ -1,0 +1,190 @@
+// The pure mutation plans (src/domain/plans.ts) on their own: what each one writes, what it
+// refuses, and that a refusal writes nothing. The state they read is the real LMDB replica
+// (src/index/lmdb-state.ts) in a temporary directory; a plan's writes are applied to it the way
+// the LMDB control store applies them, in one transaction.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { GENESIS_HASH } from '../src/domain/audit-chain.js';
+import { verifyAuditChain } from '../src/domain/audit-verify.js';
+import { ApiError } from '../src/domain/errors.js';
+import type { NewVersion } from '../src/domain/mutations.js';
+import type { Unmet } from '../src/domain/policy.js';
+import * as plans from '../src/domain/plans.js';
+import type { Actor, FileEntry, TokenRecord } from '../src/domain/types.js';
+import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
+import type { Plan } from '../src/domain/writes.js';
+import { LmdbState } from '../src/index/lmdb-state.js';
+
+const alice: Actor = { id: 'tok-alice', name: 'alice' };
+const bob: Actor = { id: 'tok-bob', name: 'bob' };
+const record = { metadata: {}, lineage: {}, metrics: {}, card: {} };
+
+let dir: string;
+let state: LmdbState;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'modelgate-plans-'));
+  state = new LmdbState(dir);
+});
+after(async () => {
+  await state.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function commit<R>(plan: Plan<R>): Promise<Plan<R>> {
+  await state.root.transaction(() => state.apply(plan.writes));
+  return plan;
+}
+
+function newVersion(name: string, content: string, extra: Partial<NewVersion> = {}): NewVersion {
+  const files: FileEntry[] = sortFiles([{ path: 'w.bin', size: content.length, digest: `sha256:${Buffer.from(content).toString('hex').padEnd(64, '0').slice(0, 64)}` }]);
+  return { name, files, digest: versionDigest(files), size: content.length, record, ...extra };
+}
+
+/** Runs `fn`, expects it to throw an ApiError with `code`, and checks the state did not move. */
+function refuses(fn: () => unknown, code: string): void {
+  const before = state.auditHead();
+  assert.throws(fn, (err: unknown) => err instanceof ApiError && err.code === code);
+  assert.deepEqual(state.auditHead(), before, 'a refused plan changes nothing');
+}
+
+describe('domain plans', () => {
+  test('every plan bumps the sequence by one and chains one audit entry to the previous', async () => {
+    const plan = await commit(plans.planCreateModel(state, 'team/a', { description: 'd', owner: 'o', tags: ['t'] }, alice));
+    assert.equal(plan.result.seq, 1);
+    assert.deepEqual(plan.change, { seq: 1, model: 'team/a', kind: 'model' });
+    const [entry] = state.auditEntries(1, 1);
+    assert.equal(entry?.prevHash, GENESIS_HASH);
+    assert.equal(entry?.action, 'model.create');
+    assert.equal(state.currentSeq(), 1);
+
+    const update = await commit(plans.planUpdateModel(state, 'team/a', { description: 'e' }, bob));
+    assert.equal(update.result.seq, 2);
+    assert.equal(state.auditEntries(2, 1)[0]?.prevHash, entry?.hash);
+    assert.equal(state.getModel('team/a')?.description, 'e');
+    assert.deepEqual(verifyAuditChain(state).ok, true);
+  });
+
+  test('a model is created once', () => {
+    refuses(() => plans.planCreateModel(state, 'team/a', { description: '', owner: '', tags: [] }, alice), 'MODEL_EXISTS');
+    refuses(() => plans.planUpdateModel(state, 'team/missing', { description: '' }, alice), 'MODEL_NOT_FOUND');
+  });
+
+  test('registering numbers versions, references blobs, and returns an identical file list unchanged', async () => {
+    const first = await commit(plans.planRegisterVersion(state, newVersion('team/a', 'one'), alice));
+    assert.equal(first.result.created, true);
+    assert.equal(first.result.version.version, 1);
+    assert.equal(first.result.version.createdById, alice.id);
+    assert.deepEqual(state.blobReferences(first.result.version.files[0]!.digest), [{ name: 'team/a', version: 1 }]);
+
+    const again = plans.planRegisterVersion(state, newVersion('team/a', 'one'), bob);
+    assert.equal(again.result.created, false);
+    assert.equal(again.result.version.version, 1);
+    assert.deepEqual(again.writes, [], 'an idempotent repeat writes nothing');
+    assert.equal(again.change, undefined);
+
+    const second = await commit(plans.planRegisterVersion(state, newVersion('team/a', 'two', { number: 2 }), alice));
+    assert.equal(second.result.version.version, 2);
+    refuses(() => plans.planRegisterVersion(state, newVersion('team/a', 'three', { number: 2 }), alice), 'VERSION_NUMBER_TAKEN');
+  });
+
+  test('registering into a new model creates it, owned by the registrant', async () => {
+    const plan = await commit(plans.planRegisterVersion(state, newVersion('team/fresh', 'x'), bob));
+    assert.equal(plan.result.version.version, 1);
+    assert.equal(state.getModel('team/fresh')?.owner, 'bob');
+    assert.equal(state.getModel('team/fresh')?.latestVersion, 1);
+  });
+
+  test('approvals run the caller\'s check first and move the status', async () => {
+    refuses(
+      () =>
+        plans.planApproval(state, 'team/a', 1, 'approve', undefined, alice, () => {
+          throw new ApiError(403, 'SEPARATION_OF_DUTIES', 'no');
+        }),
+      'SEPARATION_OF_DUTIES',
+    );
+    const approved = await commit(plans.planApproval(state, 'team/a', 1, 'approve', 'ok', bob, () => undefined));
+    assert.equal(approved.result.version.status, 'approved');
+    assert.equal(state.listApprovals('team/a', 1).length, 1);
+    const rejected = await commit(plans.planApproval(state, 'team/a', 2, 'reject', undefined, bob, () => undefined));
+    assert.equal(rejected.result.version.status, 'rejected');
+    refuses(() => plans.planApproval(state, 'team/a', 9, 'approve', undefined, bob, () => undefined), 'VERSION_NOT_FOUND');
+  });
+
+  test('alias moves: compare-and-set, gates, no-op repeats and protected aliases', async () => {
+    const set = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', expected: null, protected: true }, alice));
+    assert.equal(set.result.changed, true);
+    assert.equal(set.result.previous, null);
+    assert.deepEqual(state.getVersion('team/a', 1)?.protectedAliases, ['prod'], 'a protected alias marks the version it held');
+
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: null, protected: true }, alice), 'ALIAS_CONFLICT');
+    const gate = (): Unmet[] => [{ code: 'APPROVALS', message: 'needs an approval' }];
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', protected: true, gate }, alice), 'POLICY_UNMET');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 7, action: 'set', protected: true }, alice), 'VERSION_NOT_FOUND');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'gone', to: null, action: 'delete', protected: false }, alice), 'ALIAS_NOT_FOUND');
+
+    const same = plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', protected: true }, alice);
+    assert.equal(same.result.changed, false);
+    assert.deepEqual(same.writes, []);
+
+    const moved = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: 1, reason: 'r', protected: true }, alice));
+    assert.deepEqual(moved.change, { seq: moved.result.seq, model: 'team/a', kind: 'alias', alias: 'prod' });
+    const history = state.aliasHistory('team/a', 'prod');
+    assert.deepEqual(
+      history.map((e) => [e.from, e.to, e.reason]),
+      [
+        [null, 1, undefined],
+        [1, 2, 'r'],
+      ],
+    );
+  });
+
+  test('a version is deleted only when no alias holds it and none protected ever did', async () => {
+    refuses(() => plans.planDeleteVersion(state, 'team/a', 2, 'r', alice), 'VERSION_IN_USE');
+    refuses(() => plans.planDeleteVersion(state, 'team/a', 1, 'r', alice), 'VERSION_RETAINED');
+    const v = state.getVersion('team/fresh', 1)!;
+    await commit(plans.planDeleteVersion(state, 'team/fresh', 1, 'retention', alice));
+    assert.equal(state.getVersion('team/fresh', 1), undefined);
+    assert.equal(state.getVersionByDigest('team/fresh', v.digest), undefined);
+    assert.equal(state.isBlobReferenced(v.files[0]!.digest), false, 'its blobs lose the reference');
+  });
+
+  test('manifests belong to one version and keep their blobs referenced', async () => {
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const configDigest = `sha256:${'c'.repeat(64)}`;
+    const input = { name: 'team/a', digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, configDigest, version: 2 };
+    await commit(plans.planRecordManifest(state, input, alice));
+    assert.deepEqual(state.blobReferences(configDigest), [{ name: 'team/a', version: 2 }]);
+    assert.deepEqual(plans.planRecordManifest(state, input, alice).writes, [], 'the same manifest again writes nothing');
+    refuses(() => plans.planRecordManifest(state, { ...input, version: 1 }, alice), 'MANIFEST_CONFLICT');
+  });
+
+  test('tokens: created once, revoked once', async () => {
+    const token: TokenRecord = {
+      id: 'tok-1',
+      name: 'ci',
+      role: 'writer',
+      scope: '*',
+      createdAt: new Date().toISOString(),
+      createdBy: 'admin',
+      expiresAt: null,
+      revokedAt: null,
+      hash: 'ab',
+    };
+    await commit(plans.planCreateToken(state, token, alice));
+    refuses(() => plans.planCreateToken(state, token, alice), 'TOKEN_EXISTS');
+    const revoked = await commit(plans.planRevokeToken(state, 'tok-1', alice));
+    assert.ok(revoked.result.revokedAt);
+    assert.deepEqual(plans.planRevokeToken(state, 'tok-1', alice).writes, [], 'a second revocation writes nothing');
+    refuses(() => plans.planRevokeToken(state, 'tok-404', alice), 'TOKEN_NOT_FOUND');
+  });
+
+  test('after all of it the audit chain verifies and has one entry per sequence number', () => {
+    const result = verifyAuditChain(state);
+    assert.equal(result.ok, true);
+    assert.equal(result.entries, state.currentSeq());
+  });
+});
