@@ -89,6 +89,15 @@ async function freshDir(name: string): Promise<string> {
   return mkdtemp(join(scratch, `${name}-`));
 }
 
+describe('command line', () => {
+  test('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const run = await runCli(['--version']);
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout, `modelgate ${version}\n`);
+  });
+});
+
 describe('piece planning', () => {
   test('covers every byte exactly once, in order', () => {
     for (const [size, pieceSize] of [

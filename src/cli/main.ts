@@ -1,4 +1,5 @@
 // Entry point of the `modelgate` command: picks the sub-command and hands it the rest of argv.
+import { readFileSync } from 'node:fs';
 import { CliError } from './cli-error.js';
 
 type CommandModule = { run(argv: string[]): Promise<number | undefined> };
@@ -44,10 +45,21 @@ commands:
 Run "modelgate <command> --help" for a command's options.
 
 client options: --server URL (or MODELGATE_URL), --token T (or MODELGATE_TOKEN), --json
+modelgate --version prints the version.
 `;
+
+/** The version of the installed package (package.json sits three levels above dist/src/cli/). */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`modelgate ${packageVersion()}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage);
     return name ? 0 : 2;

@@ -1,7 +1,7 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import { RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type VersionRecordInput } from '../../client/index.js';
+import { RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type ModelVersion, type VersionRecordInput } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -9,7 +9,6 @@ import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress, type Progress } from '../progress.js';
-import { readMetadataFile, recordDifferences } from '../push/metadata-file.js';
 import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
 import { uploadFile, type BlobSource } from '../push/upload-file.js';
 import { checkAlias, checkModelName } from '../reference.js';
@@ -40,10 +39,12 @@ export async function run(argv: string[]): Promise<number> {
   const alias = values.alias === undefined ? undefined : checkAlias(values.alias);
   const maxConnections = parseCount(values['max-connections'], 'max-connections', DEFAULT_MAX_CONNECTIONS);
   const limitRate = parseOptionalByteSize(values['limit-rate'], 'limit-rate');
-  const record = values.metadata === undefined ? undefined : await readMetadataFile(values.metadata);
+  // The metadata reader brings YAML and the request schemas: loaded only when asked for, to keep start-up short.
+  const metadata = values.metadata === undefined ? undefined : await import('../push/metadata-file.js');
+  const record = values.metadata === undefined ? undefined : await metadata!.readMetadataFile(values.metadata);
   const client = clientFromOptions(values);
 
-  const result = await withUserErrors(() => push(client, { dir, name, alias, maxConnections, limitRate, record }));
+  const result = await withUserErrors(() => push(client, { dir, name, alias, maxConnections, limitRate, record, recordDifferences: metadata?.recordDifferences }));
   if (result.recordNotApplied) {
     process.stderr.write(
       `modelgate: warning: the metadata file was not applied: ${result.name}@v${result.version} already had exactly these files ` +
@@ -68,6 +69,8 @@ interface PushRequest {
   limitRate?: number;
   /** Sent with the registration (from --metadata). */
   record?: VersionRecordInput;
+  /** Which fields of `record` an existing version holds differently (comes with --metadata's reader). */
+  recordDifferences?: (record: VersionRecordInput, version: ModelVersion) => string[];
 }
 
 interface PushResult {
@@ -120,7 +123,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
 
   const registered = await client.registerVersion(request.name, entries, request.record);
   const { version } = registered;
-  const notApplied = !registered.created && request.record ? recordDifferences(request.record, version) : [];
+  const notApplied = !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
   const aliasChange = request.alias === undefined ? undefined : await client.setAlias(request.name, request.alias, { version: version.version });
   return {
     name: version.name,
