@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     for (const [file, path, heading] of shots) {
       await page.goto(server.url + path);
       await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+      if (file === 'approvals') await page.locator('[data-pending="team/fraud@v3"] summary', { hasText: 'Changes since' }).click();
       await page.waitForLoadState('networkidle');
       await page.screenshot({ path: `${OUT}${file}.png`, fullPage: file !== 'model' });
       console.log(`wrote docs/screenshots/${file}.png`);

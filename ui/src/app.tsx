@@ -1,6 +1,6 @@
 // The shell: sign-in gate, navigation by role, live-connection status, and the page for the URL.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiFailure } from './api';
+import { api, type ApiFailure } from './api';
 import { ErrorBox, Loading } from './components/states';
 import { connectLive, disconnectLive, useLiveStatus } from './live';
 import { ApprovalsPage } from './pages/approvals';
@@ -127,7 +127,7 @@ function Shell({ me, children }: { me: WhoAmI | null; children: preact.Component
         )}
         {me && (
           <div class="who">
-            <span class={`live live-${live}`} title={`live updates: ${live}`} aria-label={`live updates ${live}`}>
+            <span class={`live live-${live}`} role="status" title={`live updates: ${live}`} aria-label={`live updates ${live}`}>
               ● {live}
             </span>
             <span class="identity" data-testid="identity">

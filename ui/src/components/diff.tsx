@@ -5,7 +5,8 @@ import { pretty } from '../format';
 export function JsonDiff({ before, after, label }: { before: unknown; after: unknown; label: string }) {
   const parts = diffLines(pretty(before) + '\n', pretty(after) + '\n');
   return (
-    <pre class="diff" aria-label={label}>
+    <figure class="diff" aria-label={label}>
+      <pre>
       {parts.map((part, i) => {
         const sign = part.added ? '+' : part.removed ? '-' : ' ';
         const cls = part.added ? 'add' : part.removed ? 'del' : 'same';
@@ -16,6 +17,7 @@ export function JsonDiff({ before, after, label }: { before: unknown; after: unk
           </span>
         );
       })}
-    </pre>
+      </pre>
+    </figure>
   );
 }

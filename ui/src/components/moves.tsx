@@ -2,7 +2,7 @@
 // the request is compare-and-set on what was shown, and a refusal shows the server's answer
 // verbatim (for POLICY_UNMET, its list of unmet requirements).
 import { useState } from 'preact/hooks';
-import { api, ApiFailure, modelPath, send } from '../api';
+import { api, type ApiFailure, modelPath, send } from '../api';
 import { shortDigest } from '../format';
 import type { Version } from '../types';
 import { Dialog } from './dialog';

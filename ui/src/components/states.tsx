@@ -44,10 +44,11 @@ export function Load<T>({ state, what, children }: { state: Loaded<T>; what: str
   if (state.data === null && state.loading) return <Loading what={what} />;
   if (state.data === null && state.error) return <ErrorBox error={state.error} title={`Could not load ${what}`} />;
   if (state.data === null) return <Loading what={what} />;
+  // While a newer answer is on its way the old data stays (a live update should not flash), marked busy.
   return (
-    <>
+    <div class="loaded" aria-busy={state.loading ? 'true' : 'false'}>
       {state.error && <ErrorBox error={state.error} title={`Could not refresh ${what}`} />}
       {children(state.data)}
-    </>
+    </div>
   );
 }

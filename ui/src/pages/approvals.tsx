@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks';
 import { api, modelPath } from '../api';
 import { ModelCard } from '../components/card';
 import { DecideForm } from '../components/decide';
@@ -51,6 +52,18 @@ function PendingItem({ pending: p, me, onDone }: { pending: PendingVersion; me: 
       <p class="muted">
         registered {time(p.createdAt)} by <span class="wrap">{p.createdBy}</span> · {p.approvals.length} decision(s)
       </p>
+      <p class="summary">
+        {p.policy.map((a) => (
+          <span key={a.alias} class={`badge ${a.unmet.length ? 'unmet' : 'met'}`}>
+            @{a.alias}: {a.unmet.length ? `${a.unmet.length} unmet` : 'gates met'}
+          </span>
+        ))}
+        {Object.entries(p.metrics).map(([name, m]) => (
+          <span key={name} class="badge metric">
+            {name} {m.value}
+          </span>
+        ))}
+      </p>
       <details>
         <summary>Policy status</summary>
         <PolicyStatus aliases={p.policy} />
@@ -67,17 +80,13 @@ function PendingItem({ pending: p, me, onDone }: { pending: PendingVersion; me: 
   );
 }
 
-/** The record's diff against the newest earlier approved version, loaded when opened. */
+/** The record's diff against the newest earlier approved version, loaded when first opened. */
 function SinceApproved({ pending }: { pending: PendingVersion }) {
+  const [opened, setOpened] = useState(false);
   return (
-    <details
-      onToggle={(e) => {
-        const d = e.currentTarget as HTMLDetailsElement;
-        d.dataset.open = d.open ? '1' : '';
-      }}
-    >
+    <details onToggle={(e) => (e.currentTarget as HTMLDetailsElement).open && setOpened(true)}>
       <summary>Changes since v{pending.previousApproved} (last approved)</summary>
-      <DiffLoader pending={pending} />
+      {opened && <DiffLoader pending={pending} />}
     </details>
   );
 }

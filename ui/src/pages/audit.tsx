@@ -83,7 +83,7 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
         </div>
       )}
       {error && <ErrorBox error={error} title="Audit request failed" />}
-      <form class="filters" role="search" onSubmit={submit}>
+      <form class="filters" aria-label="Filter the audit log" onSubmit={submit}>
         <div>
           <label for="a-model">Model or target</label>
           <input id="a-model" name="model" value={filters.model} placeholder="team/fraud" />

@@ -35,7 +35,7 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
       <p class="muted">
         Every model your token can read ({me.scope === '*' ? 'all models' : `scope ${me.scope}`}).
       </p>
-      <form class="filters" role="search" onSubmit={submit}>
+      <form class="filters" aria-label="Filter models" onSubmit={submit}>
         <div>
           <label for="f-q">Search</label>
           <input id="f-q" name="q" type="search" value={filters.q} placeholder="name, description, owner, tag" />

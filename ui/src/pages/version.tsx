@@ -83,7 +83,7 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
       <LineageGraph version={v} />
 
       <h2>Record</h2>
-      <pre class="json" aria-label="Version record">
+      <pre class="json">
         {pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}
       </pre>
 
