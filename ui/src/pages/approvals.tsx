@@ -54,7 +54,7 @@ function PendingItem({ pending: p, me, onDone }: { pending: PendingVersion; me: 
       </p>
       <p class="summary">
         {p.policy.map((a) => (
-          <span key={a.alias} class={`badge ${a.unmet.length ? 'unmet' : 'met'}`}>
+          <span key={a.alias} class={`badge ${a.unmet.length ? 'gate-unmet' : 'gate-met'}`}>
             @{a.alias}: {a.unmet.length ? `${a.unmet.length} unmet` : 'gates met'}
           </span>
         ))}
