@@ -165,12 +165,22 @@ for (const t of targets) {
       assertUnsatisfiable(await request(server, 'GET', t.url('small.bin'), { Range: 'bytes=-0' }), size);
     });
 
-    test('bytes=5-2, bytes=abc, items=0-1 and other garbage: 416 with a JSON error', async () => {
-      for (const range of ['bytes=5-2', 'bytes=abc', 'items=0-1', 'bytes=', 'bytes=-', 'bytes=1-2-3', 'bytes=0-1,x']) {
+    test('bytes=5-2, bytes=abc and other garbage: 416 with a JSON error', async () => {
+      for (const range of ['bytes=5-2', 'bytes=abc', 'bytes=', 'bytes=-', 'bytes=1-2-3', 'bytes=0-1,x', '0-1', '=0-1']) {
         const r = await request(server, 'GET', t.url('small.bin'), { Range: range });
         assert.equal(r.status, 416, `Range: ${range} gave ${r.status}`);
         assert.equal(r.headers['content-range'], `bytes */${size}`, `Range: ${range}`);
         assert.equal(errorCode(r), 'RANGE_INVALID', `Range: ${range}`);
+      }
+    });
+
+    test('a range unit other than bytes (items=0-1): ignored, 200 with the whole body (RFC 9110 14.2)', async () => {
+      for (const range of ['items=0-1', 'Items = 1-2', 'x-rows=0-0,2-3']) {
+        assertFull(await request(server, 'GET', t.url('small.bin'), { Range: range }), small);
+        const head = await request(server, 'HEAD', t.url('small.bin'), { Range: range });
+        assert.equal(head.status, 200, `HEAD with Range: ${range}`);
+        assert.equal(head.headers['content-length'], String(size));
+        assert.equal(head.headers['content-range'], undefined);
       }
     });
 
@@ -307,5 +317,23 @@ describe('cache and validator details', () => {
     const r = await request(server, 'GET', `/v1/models/${MODEL}@v1/files/nope.bin`, { Range: 'bytes=0-0' });
     assert.equal(r.status, 404);
     assert.equal(errorCode(r), 'FILE_NOT_FOUND');
+  });
+});
+
+describe('the Hub and OCI routes', () => {
+  const hub = `/${MODEL}/resolve/v1/small.bin`;
+  const oci = () => `/v2/${MODEL}/blobs/${digests['small.bin']}`;
+
+  test('a range unit other than bytes: ignored, 200 with the whole body', async () => {
+    for (const path of [hub, oci()]) {
+      for (const range of ['items=1-2', 'Items=0-0']) {
+        assertFull(await request(server, 'GET', path, { Range: range }), small);
+        const head = await request(server, 'HEAD', path, { Range: range });
+        assert.equal(head.status, 200, `HEAD ${path} with Range: ${range}`);
+        assert.equal(head.headers['content-length'], String(small.length));
+      }
+      // bytes ranges still apply there
+      assertPartial(await request(server, 'GET', path, { Range: 'bytes=1-2' }), small, 1, 2);
+    }
   });
 });

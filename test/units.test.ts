@@ -38,7 +38,8 @@ test('ranges', () => {
   assert.deepEqual(decideRange('bytes=0-1,4-5', 10), { kind: 'full' });
   assert.equal(decideRange('bytes=5-2', 10).kind, 'invalid');
   assert.equal(decideRange('bytes=abc', 10).kind, 'invalid');
-  assert.equal(decideRange('items=0-1', 10).kind, 'invalid');
+  assert.deepEqual(decideRange('items=0-1', 10), { kind: 'full' }, 'an unknown unit is ignored (RFC 9110 14.2)');
+  assert.equal(decideRange('0-1', 10).kind, 'invalid');
   assert.equal(decideRange('bytes=-', 10).kind, 'invalid');
   assert.ok(etagMatches('"a", W/"b"', '"b"'));
   assert.ok(etagMatches('*', '"x"'));

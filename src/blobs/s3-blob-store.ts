@@ -1,7 +1,8 @@
 // Blob store in an S3 bucket (or an S3-compatible server), keyed like the disk store:
 // <prefix>blobs/sha256/<2 hex>/<64 hex>. Uploads stream into multipart uploads to the final key
 // (see s3/s3-writer.ts); downloads are ranged GetObject reads that resume after a broken body
-// (see s3/s3-reader.ts). Checksums: the SDK's default "when supported" request checksums send
+// (see s3/s3-reader.ts). A blob under one part is staged and copied (see s3/staged-put.ts), so a
+// write cut short never shows under a digest's key. Checksums: the SDK's default "when supported" request checksums send
 // streamed bodies with aws-chunked framing, which some S3 look-alikes store verbatim; we send
 // Buffers with checksums only where S3 requires them, and verify digests ourselves (the edge cache
 // hashes every blob before serving it).
@@ -9,7 +10,6 @@ import {
   DeleteObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -105,12 +105,14 @@ export class S3BlobStore implements BlobStore, S3Target {
   }
 
   /**
-   * For ingestFile: if the blob exists, marks it freshly written (a server-side self-copy moves
-   * LastModified on S3, without sending the file again) and returns it; else null.
+   * For ingestFile: if the blob exists with the expected size, marks it freshly written (a
+   * server-side self-copy moves LastModified on S3, without sending the file again) and returns
+   * it; else null. An object of another size (a short write an older release let through) is
+   * not the blob: the caller overwrites it.
    */
-  private async refreshExisting(digest: string): Promise<BlobInfo | null> {
+  private async refreshExisting(digest: string, size: number): Promise<BlobInfo | null> {
     const existing = await this.stat(digest);
-    if (!existing) return null;
+    if (!existing || existing.size !== size) return null;
     try {
       await touchObject(this.client, this.bucket, this.keyOf(digest), existing.size);
     } catch (err) {
@@ -142,23 +144,9 @@ export class S3BlobStore implements BlobStore, S3Target {
   }
 
   async ingestFile(localPath: string, digest: string): Promise<BlobInfo> {
-    const existing = await this.refreshExisting(digest);
-    if (existing) {
-      await fsp.rm(localPath, { force: true });
-      return existing;
-    }
     const { size } = await fsp.stat(localPath);
-    let info: BlobInfo;
-    if (size < this.partSizeBytes) {
-      const body = await fsp.readFile(localPath);
-      await withS3Retries(
-        () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest), Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' })),
-        this.retry,
-      );
-      info = { digest, size, modifiedAt: Date.now() };
-    } else {
-      info = await this.uploadFileInParts(localPath, digest);
-    }
+    const existing = await this.refreshExisting(digest, size);
+    const info = existing ?? (await this.uploadFile(localPath, digest));
     await fsp.rm(localPath, { force: true });
     return info;
   }
@@ -199,8 +187,8 @@ export class S3BlobStore implements BlobStore, S3Target {
     this.client.destroy();
   }
 
-  /** A large local file through the same multipart writer an HTTP upload uses. */
-  private async uploadFileInParts(localPath: string, digest: string): Promise<BlobInfo> {
+  /** A local file through the same writer an HTTP upload uses (staged PutObject or multipart). */
+  private async uploadFile(localPath: string, digest: string): Promise<BlobInfo> {
     const writer = new S3BlobWriter(this, digest);
     const file = await fsp.open(localPath, 'r');
     try {

@@ -119,14 +119,15 @@ export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string):
     throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
   }
   // Committed even when the blob exists: the stores then refresh its time, which tells a
-  // concurrent garbage collection that it is wanted again.
-  const existed = Boolean(await ctx.blobs.stat(digest));
+  // concurrent garbage collection that it is wanted again. An object of another size under the
+  // key is a short write, not the blob: it is overwritten and reported as a new upload.
+  const existed = (await ctx.blobs.stat(digest))?.size === size;
   return { ...(await w.commit(digest)), existed };
 }
 
 /** Stores small bytes the caller already holds (a manifest, the empty JSON) as a blob, if absent. */
 export async function storeBytes(ctx: AppContext, digest: string, bytes: Buffer): Promise<void> {
-  if (await ctx.blobs.stat(digest)) return;
+  if ((await ctx.blobs.stat(digest))?.size === bytes.length) return;
   const w = await ctx.blobs.createWriter(digest);
   try {
     await w.write(bytes);

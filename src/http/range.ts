@@ -7,17 +7,25 @@ export type RangeDecision =
   | { kind: 'invalid'; reason: string };
 
 const SPEC = /^bytes[ \t]*=[ \t]*(.*)$/i;
+/** `unit=…` with any other RFC 9110 token as the unit. */
+const OTHER_UNIT = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]*=/;
 const ONE = /^(\d*)[ \t]*-[ \t]*(\d*)$/;
 
 /**
  * Decides what to send for a Range header against a representation of `size` bytes. A header
  * naming several ranges is answered with the whole representation (RFC 9110 lets a server ignore
- * Range; it never answers several ranges with one partial body).
+ * Range; it never answers several ranges with one partial body). A range unit other than
+ * `bytes` (`items=1-2`) is ignored, as RFC 9110 §14.2 requires of an origin server: the whole
+ * representation, 200. A malformed `bytes` range, or a header that names no unit, is refused.
  */
 export function decideRange(header: string, size: number): RangeDecision {
   if (header === '') return { kind: 'full' };
-  const spec = SPEC.exec(header.trim());
-  if (!spec) return { kind: 'invalid', reason: 'only "bytes" ranges are supported' };
+  const trimmed = header.trim();
+  const spec = SPEC.exec(trimmed);
+  if (!spec) {
+    if (OTHER_UNIT.test(trimmed)) return { kind: 'full' };
+    return { kind: 'invalid', reason: `malformed range "${header.slice(0, 80)}": expected "bytes=a-b"` };
+  }
   const parts = spec[1]!.split(',').map((p) => p.trim()).filter((p) => p !== '');
   if (parts.length === 0) return { kind: 'invalid', reason: 'empty range set' };
   const ranges = parts.map((p) => ONE.exec(p));

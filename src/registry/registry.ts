@@ -330,6 +330,19 @@ export class Registry {
     return version;
   }
 
+  /**
+   * The size a registered version lists for this blob, or null when no version lists it. An
+   * object of another size under the digest's key is not the blob (a short write) and is served
+   * as missing.
+   */
+  registeredBlobSize(digest: string): number | null {
+    for (const ref of this.store.blobReferences(digest)) {
+      const file = this.store.getVersion(ref.name, ref.version)?.files.find((f) => f.digest === digest);
+      if (file) return file.size;
+    }
+    return null;
+  }
+
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {
     this.getModel(name);
     return this.store.listVersions(name, cursor, limit);

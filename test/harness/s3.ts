@@ -39,6 +39,12 @@ export interface TestS3 {
   cutAfter(bytes: number): void;
   /** Resets every open connection now. */
   cutAll(): void;
+  /**
+   * While set, resets any connection once it has carried `bytes` from the client to the server
+   * (after forwarding exactly that many): every upload request with a larger body breaks off
+   * mid-transfer, however often it is retried. null lifts it.
+   */
+  cutUploadsOver(bytes: number | null): void;
   /** Connections the proxy has reset on purpose so far. */
   cuts(): number;
   /** Kills the server process; the proxy keeps accepting and drops each connection at once. */
@@ -124,6 +130,7 @@ export async function startS3(): Promise<TestS3> {
     throttleUploads: (rate) => proxy.setRate('up', rate),
     cutAfter: (bytes) => proxy.cutAfter(bytes),
     cutAll: () => proxy.cutAll(),
+    cutUploadsOver: (bytes) => (proxy.uploadCutAt = bytes),
     cuts: () => proxy.cuts,
     stop,
     restart: async () => {
@@ -177,6 +184,8 @@ interface Proxy {
   /** Client-to-server bytes. */
   bytesReceived: number;
   cuts: number;
+  /** Per-connection client-to-server byte count at which a connection is reset (null: never). */
+  uploadCutAt: number | null;
   setRate(direction: Direction, rate: number | null): void;
   cutAfter(bytes: number): void;
   cutAll(): void;
@@ -184,6 +193,13 @@ interface Proxy {
 }
 
 type Direction = 'down' | 'up';
+
+/** One proxied connection and the bytes its client has sent so far. */
+interface Pair {
+  client: Socket;
+  server: Socket;
+  up: number;
+}
 
 /** A shared token bucket: all connections in one direction share the rate, as one slow link would. */
 class Link {
@@ -207,7 +223,7 @@ class Link {
 
 /** A TCP proxy that forwards to whatever port `upstream()` names (null: the server is down). */
 function startProxy(upstream: () => number | null): Promise<Proxy> {
-  const pairs = new Set<{ client: Socket; server: Socket }>();
+  const pairs = new Set<Pair>();
   const links: Record<Direction, Link> = { down: new Link(), up: new Link() };
   let cutAt: number | null = null;
 
@@ -220,11 +236,24 @@ function startProxy(upstream: () => number | null): Promise<Proxy> {
     pairs.clear();
   };
 
-  /** Copies one direction: counted, optionally delayed, and (server to client only) optionally cut. */
-  const relay = (from: Socket, to: Socket, direction: Direction) => {
+  /** Resets one connection: the client sees a reset, the server a connection that ended mid-body. */
+  const resetPair = (pair: Pair) => {
+    if (!pairs.delete(pair)) return;
+    pair.client.resetAndDestroy();
+    pair.server.resetAndDestroy();
+    proxy.cuts++;
+  };
+
+  /** Copies one direction: counted, optionally delayed, and optionally cut. */
+  const relay = (from: Socket, to: Socket, direction: Direction, pair: Pair) => {
     from.on('data', (chunk: Buffer) => {
       let forward = chunk;
       let cutNow = false;
+      let cutPair = false;
+      if (direction === 'up' && proxy.uploadCutAt !== null && pair.up + chunk.length > proxy.uploadCutAt) {
+        forward = chunk.subarray(0, Math.max(0, proxy.uploadCutAt - pair.up));
+        cutPair = true;
+      }
       if (direction === 'down') {
         if (cutAt !== null && proxy.bytesSent + chunk.length >= cutAt) {
           forward = chunk.subarray(0, Math.max(0, cutAt - proxy.bytesSent));
@@ -234,10 +263,12 @@ function startProxy(upstream: () => number | null): Promise<Proxy> {
         proxy.bytesSent += forward.length;
       } else {
         proxy.bytesReceived += forward.length;
+        pair.up += forward.length;
       }
       const send = () => {
         if (forward.length > 0 && !to.destroyed) to.write(forward);
         if (cutNow) resetAll();
+        if (cutPair) resetPair(pair);
       };
       const delay = links[direction].reserve(forward.length);
       if (delay === 0) {
@@ -263,7 +294,7 @@ function startProxy(upstream: () => number | null): Promise<Proxy> {
       return;
     }
     const serverSocket = connect(port, '127.0.0.1');
-    const pair = { client: clientSocket, server: serverSocket };
+    const pair: Pair = { client: clientSocket, server: serverSocket, up: 0 };
     pairs.add(pair);
     const forget = () => {
       pairs.delete(pair);
@@ -279,8 +310,8 @@ function startProxy(upstream: () => number | null): Promise<Proxy> {
       pairs.delete(pair);
       clientSocket.end();
     });
-    relay(clientSocket, serverSocket, 'up');
-    relay(serverSocket, clientSocket, 'down');
+    relay(clientSocket, serverSocket, 'up', pair);
+    relay(serverSocket, clientSocket, 'down', pair);
   });
 
   const proxy: Proxy = {
@@ -288,6 +319,7 @@ function startProxy(upstream: () => number | null): Promise<Proxy> {
     bytesSent: 0,
     bytesReceived: 0,
     cuts: 0,
+    uploadCutAt: null,
     setRate: (direction, rate) => links[direction].setRate(rate),
     cutAfter(bytes) {
       cutAt = proxy.bytesSent + bytes;

@@ -41,6 +41,11 @@ export class ShortBodyError extends Error {
   readonly code = 'S3_SHORT_BODY';
 }
 
+/** An object that, read back after a write, is not what was sent: retried like a broken connection. */
+export class StoredObjectMismatchError extends Error {
+  readonly code = 'S3_OBJECT_MISMATCH';
+}
+
 /** The object no longer matches what `open` saw (its size changed): not retried. */
 export class BlobChangedError extends Error {
   readonly code = 'BLOB_CHANGED';
@@ -57,6 +62,7 @@ export function isNotFound(err: unknown): boolean {
 
 export function isTransient(err: unknown): boolean {
   if (err instanceof ShortBodyError) return true;
+  if (err instanceof StoredObjectMismatchError) return true;
   if (err instanceof BlobChangedError) return false;
   const e = err as SdkLikeError | null;
   if (!e || typeof e !== 'object') return false;

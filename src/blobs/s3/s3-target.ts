@@ -5,6 +5,8 @@ import type { BlobInfo } from '../blob-store.js';
 export interface S3Target {
   readonly client: S3Client;
   readonly bucket: string;
+  /** Put in front of every key (blobs and staging objects). */
+  readonly prefix: string;
   readonly partSizeBytes: number;
   readonly partsInFlight: number;
   keyOf(digest: string): string;

@@ -4,7 +4,8 @@
 // waits only when the configured number of parts is already in flight, which bounds memory at
 // (partsInFlight + 1) × part size per writer. Nothing is visible under the key until
 // CompleteMultipartUpload, which `commit` sends only after the caller verified the digest.
-// A blob smaller than one part never starts a multipart upload: `commit` sends one PutObject.
+// A blob smaller than one part never starts a multipart upload: `commit` stores it through a
+// staging key (see staged-put.ts), so a PutObject cut short never shows under the final key.
 //
 // If the blob already exists, `commit` still completes: the bytes are verified and identical, the
 // parts are already in the bucket (completing costs no transfer), and the write moves the object's
@@ -15,7 +16,6 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
-  PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
@@ -24,6 +24,7 @@ import type { BlobInfo, BlobWriter } from '../blob-store.js';
 import type { S3Target } from './s3-target.js';
 import { statusOf, withS3Retries } from './errors.js';
 import { partSize } from './part-plan.js';
+import { putVerified } from './staged-put.js';
 
 export class S3BlobWriter implements BlobWriter {
   bytesWritten = 0;
@@ -103,15 +104,9 @@ export class S3BlobWriter implements BlobWriter {
     }
   }
 
-  /** A blob under one part: one PutObject of a Buffer, unless the blob is already there. */
+  /** A blob under one part: staged, checked, then copied to its final key. */
   private async putWhole(): Promise<BlobInfo> {
-    const body = this.takePending(this.pendingBytes);
-    await withS3Retries(() =>
-      this.target.client.send(
-        new PutObjectCommand({ Bucket: this.target.bucket, Key: this.key, Body: body, ContentLength: body.length, ContentType: 'application/octet-stream' }),
-      ),
-    );
-    return { digest: this.digest, size: body.length, modifiedAt: Date.now() };
+    return putVerified(this.target, this.digest, this.takePending(this.pendingBytes));
   }
 
   private async completeMultipart(): Promise<BlobInfo> {

@@ -4,7 +4,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { ApiError, notFound } from '../../domain/errors.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { assertDigest } from '../../domain/names.js';
-import type { BlobStore } from '../../blobs/blob-store.js';
+import { logger } from '../../log.js';
 import type { AppContext } from '../app-context.js';
 import { serveBytes } from '../download.js';
 import { route, type Exchange } from '../exchange.js';
@@ -51,13 +51,29 @@ async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
     // Says nothing about which models list the blob: that is outside this token's view.
     throw new ApiError(403, 'FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
   }
-  await serveBlob(ctx.blobs, x, digest, IMMUTABLE);
+  await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
 }
 
-/** Serves one blob with ranges; `cacheControl` differs between immutable and alias-based URLs. */
-export async function serveBlob(blobs: BlobStore, x: Exchange, digest: string, cacheControl: string, extra: Record<string, string> = {}): Promise<void> {
+/**
+ * Serves one blob with ranges; `cacheControl` differs between immutable and alias-based URLs.
+ * A stored object whose size is not `expectedSize` (the registered one, when known) is not the
+ * blob but a short write: it is answered as missing, so that a push uploads the blob again.
+ */
+export async function serveBlob(
+  ctx: AppContext,
+  x: Exchange,
+  digest: string,
+  expectedSize: number | null,
+  cacheControl: string,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  const blobs = ctx.blobs;
   const info = await blobs.stat(digest);
   if (!info) throw notFound('BLOB_NOT_FOUND', `blob ${digest} does not exist`);
+  if (expectedSize !== null && info.size !== expectedSize) {
+    logger.warn({ digest, stored: info.size, registered: expectedSize }, 'stored blob has another size than registered; answering as missing');
+    throw notFound('BLOB_NOT_FOUND', `blob ${digest} is not stored whole (${info.size} of ${expectedSize} bytes); upload it again`);
+  }
   await serveBytes(x, {
     size: info.size,
     etag: `"${digest.slice('sha256:'.length)}"`,

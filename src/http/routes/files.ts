@@ -21,7 +21,7 @@ export async function fileRoute(ctx: AppContext, x: Exchange, rest: string): Pro
   if (!file) throw new ApiError(404, 'FILE_NOT_FOUND', `${name}@${ref} has no file "${path}"`);
   // A file reached through an alias can change when the alias moves; through v<N> or a digest it cannot.
   const cacheControl = parsed.kind === 'alias' ? 'no-cache' : IMMUTABLE;
-  await serveBlob(ctx.blobs, x, file.digest, cacheControl, {
+  await serveBlob(ctx, x, file.digest, file.size, cacheControl, {
     'X-Model-Version': String(resolution.version.version),
     'X-Model-Digest': resolution.version.digest,
   });

@@ -36,7 +36,7 @@ export async function getBlob(ctx: AppContext, x: Exchange, name: string, digest
     await serveMemory(x, digest, EMPTY_JSON);
     return;
   }
-  await serveBlob(ctx.blobs, x, digest, IMMUTABLE);
+  await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
 }
 
 export function unknownBlob(name: string, digest: string) {
