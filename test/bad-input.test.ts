@@ -722,6 +722,53 @@ describe('rejected bodies on a kept-alive connection', () => {
   });
 });
 
+describe('answers given before the body was read (lingering close)', () => {
+  /**
+   * Sends a request whose body the server refuses before reading it, in 64 KiB writes that each
+   * wait for the socket to drain (so most of the body goes out after the answer is decided), then
+   * a resolve on the same connection. Returns the statuses seen and whether the socket was reset.
+   */
+  async function refusedThenResolve(s: TestServer, head: string, body: Buffer): Promise<{ statuses: number[]; reset: boolean }> {
+    const socket = connect(s.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const chunks: Buffer[] = [];
+    let reset = false;
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    const closed = new Promise<void>((resolve) => {
+      socket.on('error', () => (reset = true));
+      socket.on('close', () => resolve());
+    });
+    const seen = () => [...Buffer.concat(chunks).toString('latin1').matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    const write = (data: Buffer | string) => new Promise<void>((resolve) => (socket.write(data) ? resolve() : socket.once('drain', resolve)));
+    await write(`${head}Content-Length: ${body.length}\r\n\r\n`);
+    for (let at = 0; at < body.length && !reset; at += 64 * 1024) await write(body.subarray(at, at + 64 * 1024));
+    if (!reset) await write(`GET /v1/resolve/${MODEL}@live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.token}\r\n\r\n`);
+    const deadline = Date.now() + 10_000;
+    while (seen().length < 2 && !reset && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    socket.destroy();
+    await closed;
+    return { statuses: seen(), reset };
+  }
+
+  test('an oversize JSON body declared up front: the client reads the 413, and the connection serves the next request', async () => {
+    const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
+    for (let i = 0; i < 5; i++) {
+      const r = await refusedThenResolve(small, `POST /v1/models/${MODEL}/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\nContent-Type: application/json\r\n`, body);
+      assert.deepEqual(r, { statuses: [413, 200], reset: false }, `try ${i}`);
+    }
+  });
+
+  test('an oversize blob and an unauthenticated upload: the answer arrives intact, nothing stored', async () => {
+    await unchanged(small, async () => {
+      const body = randomBytes(3 * 1024 * 1024);
+      const oversize = await refusedThenResolve(small, `POST /v1/blobs?digest=${sha256(body)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\n`, body);
+      assert.deepEqual(oversize, { statuses: [413, 200], reset: false });
+      const anonymous = await refusedThenResolve(small, `POST /v1/blobs?digest=${sha256(body)} HTTP/1.1\r\nHost: x\r\n`, body);
+      assert.deepEqual(anonymous, { statuses: [401, 200], reset: false });
+    });
+  });
+});
+
 /** Raw socket exchange for requests node:http refuses to form; returns what came back. */
 function rawExchange(port: number, payload: string, waitMs = 1000): Promise<string> {
   return new Promise((resolve) => {

@@ -21,6 +21,17 @@ export interface RequestHeaders {
 
 export type Headers = Record<string, string>;
 
+type BodyHandler = (chunk: ArrayBuffer, isLast: boolean) => void;
+
+/**
+ * Lingering close: an answer given before the request body was read waits until the rest of the
+ * body has arrived and been dropped, so the client (still sending) reads it instead of a reset.
+ * Only this many more bytes are read, for at most this long; past either bound the answer goes
+ * out at once and the connection is closed (the client may then see a reset).
+ */
+export const LINGER_BYTES = 16 * 1024 * 1024;
+export const LINGER_MS = 5_000;
+
 export class Exchange {
   readonly method: string;
   readonly path: string;
@@ -38,6 +49,12 @@ export class Exchange {
   bodyUnread: boolean;
   private readonly started = performance.now();
   private readonly abortHandlers: (() => void)[] = [];
+  /** Who gets the body's chunks; until a route takes the body, they are dropped. */
+  private bodyHandler: BodyHandler | null = null;
+  private bodyBytes = 0;
+  private bodyComplete = false;
+  /** An answer waiting for the rest of an unread body to be dropped (see LINGER_BYTES). */
+  private lingering: { send: () => void; timer: NodeJS.Timeout } | null = null;
 
   constructor(
     readonly res: HttpResponse,
@@ -61,8 +78,52 @@ export class Exchange {
     this.bodyUnread = this.hasBody;
     res.onAborted(() => {
       this.aborted = true;
+      if (this.lingering) clearTimeout(this.lingering.timer);
       for (const handler of this.abortHandlers) handler();
     });
+    // uWS passes body chunks only to a handler attached during the route handler; one attached
+    // here serves every route, which takes the body with onBody() or leaves it to be dropped.
+    if (this.hasBody) res.onData((chunk, isLast) => this.receive(chunk, isLast));
+  }
+
+  /**
+   * Hands the body's chunks to `handler` (each valid only during the call). Must be called
+   * synchronously in the route handler, before the first chunk can arrive.
+   */
+  onBody(handler: BodyHandler): void {
+    this.bodyHandler = handler;
+  }
+
+  /** Drops the rest of the body from now on (a route that refused it), instead of handing it on. */
+  dropBody(): void {
+    this.bodyHandler = null;
+  }
+
+  private receive(chunk: ArrayBuffer, isLast: boolean): void {
+    this.bodyBytes += chunk.byteLength;
+    if (isLast) this.bodyComplete = true;
+    const handler = this.bodyHandler;
+    if (handler) {
+      handler(chunk, isLast);
+      return;
+    }
+    if (this.lingering && (isLast || this.bodyBytes > LINGER_BYTES)) this.endLingering();
+  }
+
+  private endLingering(): void {
+    const pending = this.lingering;
+    if (!pending) return;
+    this.lingering = null;
+    clearTimeout(pending.timer);
+    pending.send();
+  }
+
+  /** Whether an answer now should wait for the rest of the body (see LINGER_BYTES). */
+  private shouldLinger(): boolean {
+    if (!this.bodyUnread || this.bodyComplete || this.aborted) return false;
+    const declared = /^[0-9]{1,16}$/.test(this.headers.contentLength) ? Number(this.headers.contentLength) : null;
+    // A declared body too large to read through is closed on at once; a chunked one is read up to the bound.
+    return declared === null || declared - this.bodyBytes <= LINGER_BYTES;
   }
 
   get hasBody(): boolean {
@@ -90,16 +151,26 @@ export class Exchange {
    */
   send(status: number, body: Buffer | string | null, headers: Headers = {}, reportedLength?: number): void {
     if (this.aborted || this.finished) return;
-    const close = this.bodyUnread;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status));
-      for (const key in headers) this.res.writeHeader(key, headers[key]!);
-      if (body === null) endWithoutBody(this.res, reportedLength, close);
-      else this.res.end(body, close);
-    });
     this.finished = true;
     this.headersSent = true;
-    this.record(status);
+    const write = () => {
+      if (this.aborted) return;
+      // The whole body arrived (and was dropped) while lingering: the connection can stay open.
+      const close = this.bodyUnread && !this.bodyComplete;
+      this.res.cork(() => {
+        this.res.writeStatus(statusLine(status));
+        for (const key in headers) this.res.writeHeader(key, headers[key]!);
+        if (body === null) endWithoutBody(this.res, reportedLength, close);
+        else this.res.end(body, close);
+      });
+      this.record(status);
+    };
+    if (!this.shouldLinger()) {
+      write();
+      return;
+    }
+    this.bodyHandler = null;
+    this.lingering = { send: write, timer: setTimeout(() => this.endLingering(), LINGER_MS) };
   }
 
   /**

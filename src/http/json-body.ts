@@ -19,12 +19,13 @@ export function readJson(x: Exchange, limit: number): Promise<unknown> {
       settled = true;
       reject(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete'));
     });
-    x.res.onData((chunk, isLast) => {
+    x.onBody((chunk, isLast) => {
       if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
         settled = true;
         x.bodyUnread = true;
+        x.dropBody();
         reject(tooLarge(limit));
         return;
       }

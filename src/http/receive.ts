@@ -1,5 +1,6 @@
 // Receiving a request body into a sink. uWS hands body chunks only to an onData handler attached
-// synchronously inside the route handler, so reception starts at once and the (asynchronously
+// synchronously inside the route handler (Exchange attaches one and passes them on to onBody), so
+// reception starts at once and the (asynchronously
 // opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
 import { ApiError } from '../domain/errors.js';
 import { Ingest, type ChunkSink } from '../blobs/ingest.js';
@@ -66,13 +67,15 @@ export function receiveBody(
       httpMetrics.transferEnded('upload');
       httpMetrics.received(ingest.received);
       if (err) {
-        // A paused socket is resumed, so that uWS reads (and drops) the rest and can send the answer.
+        // The rest of the body is dropped; a paused socket is resumed so that it arrives, and the
+        // answer waits for it within bounds (lingering close, see Exchange.send).
+        x.dropBody();
         setPaused(false);
         ingest.stop().then(() => reject(err), () => reject(err));
       } else resolve(value!);
     };
     x.onAbort(() => settle(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
-    x.res.onData((chunk, isLast) => {
+    x.onBody((chunk, isLast) => {
       if (settled) return;
       ingest.push(chunk);
       if (ingest.received > limit) {
