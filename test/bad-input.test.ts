@@ -725,8 +725,9 @@ describe('rejected bodies on a kept-alive connection', () => {
 describe('answers given before the body was read (lingering close)', () => {
   /**
    * Sends a request whose body the server refuses before reading it, in 64 KiB writes that each
-   * wait for the socket to drain (so most of the body goes out after the answer is decided), then
-   * a resolve on the same connection. Returns the statuses seen and whether the socket was reset.
+   * wait for the socket to drain (so most of the body goes out after the answer is decided); once
+   * the answer is in, a resolve on the same connection. Returns the statuses seen and whether the
+   * socket was reset.
    */
   async function refusedThenResolve(s: TestServer, head: string, body: Buffer): Promise<{ statuses: number[]; reset: boolean }> {
     const socket = connect(s.port, '127.0.0.1');
@@ -742,9 +743,13 @@ describe('answers given before the body was read (lingering close)', () => {
     const write = (data: Buffer | string) => new Promise<void>((resolve) => (socket.write(data) ? resolve() : socket.once('drain', resolve)));
     await write(`${head}Content-Length: ${body.length}\r\n\r\n`);
     for (let at = 0; at < body.length && !reset; at += 64 * 1024) await write(body.subarray(at, at + 64 * 1024));
+    const until = async (n: number) => {
+      const deadline = Date.now() + 10_000;
+      while (seen().length < n && !reset && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(1);
     if (!reset) await write(`GET /v1/resolve/${MODEL}@live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.token}\r\n\r\n`);
-    const deadline = Date.now() + 10_000;
-    while (seen().length < 2 && !reset && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(2);
     socket.destroy();
     await closed;
     return { statuses: seen(), reset };

@@ -101,3 +101,50 @@ test('a short object under a registered digest counts as missing until the blob 
   const got = Buffer.from(await (await fetch(`${server.url}/v1/models/faults/short@v1/files/weights.bin`, { headers: auth(server) })).arrayBuffer());
   assert.ok(got.equals(bytes));
 });
+
+test('bucket failures say so: 503 BLOB_STORE_UNAVAILABLE (retry) when S3 is away, 502 BLOB_STORE_FAILED (do not) when it refuses', async () => {
+  const bytes = randomBytes(1000);
+  const digest = sha256(bytes);
+  // A node whose credentials the bucket refuses (InvalidAccessKeyId, 403): retrying cannot help.
+  const refused = await startServer({ env: { ...s3.serviceEnv(prefix), AWS_ACCESS_KEY_ID: 'NOT-A-KEY' } });
+  try {
+    for (const [method, path, body] of [
+      ['HEAD', `/v1/blobs/${digest}`, undefined],
+      ['GET', `/v1/blobs/${digest}`, undefined],
+      ['POST', `/v1/blobs?digest=${digest}`, bytes],
+    ] as const) {
+      const res = await fetch(`${refused.url}${path}`, { method, headers: auth(refused), body });
+      assert.equal(res.status, 502, `${method} ${path}`);
+      assert.equal(res.headers.get('retry-after'), null);
+      if (method !== 'HEAD') {
+        const json = (await res.json()) as { error: { code: string; message: string; details: { retryable: boolean; reason: string } } };
+        assert.equal(json.error.code, 'BLOB_STORE_FAILED');
+        assert.equal(json.error.details.retryable, false);
+        assert.match(json.error.details.reason, /InvalidAccessKeyId|AccessDenied|HTTP 403/);
+      }
+    }
+    assert.ok(refused.output.some((l) => l.includes('"msg":"blob store failure"')), 'the cause is logged');
+  } finally {
+    await refused.dispose();
+  }
+
+  // S3 away: the same requests are 503 with Retry-After, on the v1 and the OCI routes.
+  await s3.stop();
+  try {
+    const head = await fetch(`${server.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: auth(server) });
+    assert.equal(head.status, 503);
+    assert.match(head.headers.get('retry-after') ?? '', /^\d+$/);
+    const post = await fetch(`${server.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: auth(server), body: bytes });
+    assert.equal(post.status, 503);
+    const json = (await post.json()) as { error: { code: string; details: { retryable: boolean } } };
+    assert.equal(json.error.code, 'BLOB_STORE_UNAVAILABLE');
+    assert.equal(json.error.details.retryable, true);
+    const oci = await fetch(`${server.url}/v2/faults/short/blobs/${digest}`, { headers: auth(server) });
+    assert.equal(oci.status, 503);
+    const ociJson = (await oci.json()) as { errors: { code: string; detail: { modelgate: string } }[] };
+    assert.equal(ociJson.errors[0]!.detail.modelgate, 'BLOB_STORE_UNAVAILABLE');
+  } finally {
+    await s3.restart();
+  }
+  assert.equal((await post(bytes)).status, 201, 'serving again once S3 is back');
+});

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { promises as fsp } from 'node:fs';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
-import { DEFAULT_RETRY, isNotFound, withS3Retries, type RetryPolicy } from './s3/errors.js';
+import { asStoreFailure, DEFAULT_RETRY, isNotFound, withS3Retries, type RetryPolicy } from './s3/errors.js';
 import { blobsPrefix, digestOfKey, keyOf } from './s3/keys.js';
 import { MIN_PART_BYTES } from './s3/part-plan.js';
 import { S3BlobReader } from './s3/s3-reader.js';
@@ -100,7 +100,7 @@ export class S3BlobStore implements BlobStore, S3Target {
       return { digest, size: head.ContentLength ?? 0, ...(head.LastModified ? { modifiedAt: head.LastModified.getTime() } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw err;
+      throw asStoreFailure('look up a blob', err);
     }
   }
 
@@ -145,8 +145,12 @@ export class S3BlobStore implements BlobStore, S3Target {
 
   async ingestFile(localPath: string, digest: string): Promise<BlobInfo> {
     const { size } = await fsp.stat(localPath);
-    const existing = await this.refreshExisting(digest, size);
-    const info = existing ?? (await this.uploadFile(localPath, digest));
+    let info: BlobInfo;
+    try {
+      info = (await this.refreshExisting(digest, size)) ?? (await this.uploadFile(localPath, digest));
+    } catch (err) {
+      throw asStoreFailure('store a blob', err);
+    }
     await fsp.rm(localPath, { force: true });
     return info;
   }
@@ -164,7 +168,9 @@ export class S3BlobStore implements BlobStore, S3Target {
     const info = await this.stat(digest);
     if (!info) return false;
     if (notModifiedSince !== undefined && (info.modifiedAt ?? Infinity) + 999 > notModifiedSince) return false;
-    await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
+    await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry).catch((err: unknown) => {
+      throw asStoreFailure('delete a blob', err);
+    });
     return true;
   }
 
@@ -174,7 +180,9 @@ export class S3BlobStore implements BlobStore, S3Target {
       const page = await withS3Retries(
         () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: blobsPrefix(this.prefix), ContinuationToken: token })),
         this.retry,
-      );
+      ).catch((err: unknown) => {
+        throw asStoreFailure('list blobs', err);
+      });
       for (const item of page.Contents ?? []) {
         const digest = item.Key ? digestOfKey(this.prefix, item.Key) : null;
         if (digest) yield { digest, size: item.Size ?? 0, ...(item.LastModified ? { modifiedAt: item.LastModified.getTime() } : {}) };

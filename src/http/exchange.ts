@@ -83,7 +83,15 @@ export class Exchange {
     });
     // uWS passes body chunks only to a handler attached during the route handler; one attached
     // here serves every route, which takes the body with onBody() or leaves it to be dropped.
-    if (this.hasBody) res.onData((chunk, isLast) => this.receive(chunk, isLast));
+    if (this.hasBody) this.attachData();
+  }
+
+  private dataAttached = false;
+
+  private attachData(): void {
+    if (this.dataAttached) return;
+    this.dataAttached = true;
+    this.res.onData((chunk, isLast) => this.receive(chunk, isLast));
   }
 
   /**
@@ -92,6 +100,8 @@ export class Exchange {
    */
   onBody(handler: BodyHandler): void {
     this.bodyHandler = handler;
+    // An empty body (Content-Length: 0) still ends with one last, empty chunk.
+    this.attachData();
   }
 
   /** Drops the rest of the body from now on (a route that refused it), instead of handing it on. */

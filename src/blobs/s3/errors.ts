@@ -1,7 +1,9 @@
 // Which S3 failures are worth another try, and how hard the S3 store tries again.
 // The SDK already retries a request that failed before its response arrived; these helpers are
 // for what it cannot see: a response body that broke off mid-stream, and calls we chain ourselves.
+import { ApiError } from '../../domain/errors.js';
 import { withRetries } from '../../lib/retry.js';
+import { BlobStoreFailure } from '../store-failure.js';
 
 interface SdkLikeError {
   name?: string;
@@ -52,6 +54,7 @@ export class BlobChangedError extends Error {
 }
 
 export function statusOf(err: unknown): number | undefined {
+  if (err instanceof BlobStoreFailure) return statusOf(err.cause);
   return (err as SdkLikeError | null)?.$metadata?.httpStatusCode;
 }
 
@@ -74,6 +77,24 @@ export function isTransient(err: unknown): boolean {
   if (e.message === 'aborted' || e.message === 'socket hang up' || e.message === 'Premature close') return true;
   if (e.$retryable) return true;
   return e.cause !== undefined && e.cause !== err && isTransient(e.cause);
+}
+
+const failures = new WeakMap<object, BlobStoreFailure>();
+
+/**
+ * What a caller of the store sees when the bucket failed: a BlobStoreFailure (503 when retrying
+ * may help, 502 when not), made once per cause. Anything else (a programming error, an ApiError)
+ * passes through unchanged.
+ */
+export function asStoreFailure(operation: string, err: unknown): unknown {
+  if (err instanceof ApiError || !err || typeof err !== 'object') return err;
+  if (statusOf(err) === undefined && !isTransient(err) && !(err instanceof BlobChangedError)) return err;
+  let failure = failures.get(err);
+  if (!failure) {
+    failure = new BlobStoreFailure(operation, isTransient(err), err);
+    failures.set(err, failure);
+  }
+  return failure;
 }
 
 /** How hard the S3 store tries: tries in all (the first included) and the delay before the second. */

@@ -22,7 +22,7 @@ import {
 import { logger } from '../../log.js';
 import type { BlobInfo, BlobWriter } from '../blob-store.js';
 import type { S3Target } from './s3-target.js';
-import { statusOf, withS3Retries } from './errors.js';
+import { asStoreFailure, statusOf, withS3Retries } from './errors.js';
 import { partSize } from './part-plan.js';
 import { putVerified } from './staged-put.js';
 
@@ -46,6 +46,14 @@ export class S3BlobWriter implements BlobWriter {
   }
 
   async write(chunk: Buffer): Promise<void> {
+    try {
+      await this.writeNow(chunk);
+    } catch (err) {
+      throw asStoreFailure('store a blob', err);
+    }
+  }
+
+  private async writeNow(chunk: Buffer): Promise<void> {
     if (this.state !== 'open') throw new Error(`write to a blob writer that is ${this.state}`);
     if (this.failure) throw this.failure;
     if (chunk.length === 0) return;
@@ -73,7 +81,7 @@ export class S3BlobWriter implements BlobWriter {
     } catch (err) {
       this.state = 'open'; // so that abort() still cleans up
       this.failure = err;
-      throw err;
+      throw asStoreFailure('store a blob', err);
     }
   }
 
