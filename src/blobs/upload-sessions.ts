@@ -11,7 +11,7 @@ export interface UploadSession {
   id: string;
   createdAt: string;
   createdBy: string;
-  /** Token id of the creator: only it (or an admin) may use the session. */
+  /** Token id of the creator: only it may use the session; an admin may cancel it. */
   createdById: string;
   updatedAt: string;
   expiresAt: string;
@@ -54,11 +54,16 @@ export class UploadSessions {
 
   /**
    * The session and its offset, or 404: an expired session counts as gone, and so does one that
-   * another token opened (its id alone is not a credential).
+   * another token opened (its id alone is not a credential). A session belongs to its opener:
+   * only that token reads, appends to or commits it; an admin may only cancel it (see cancel).
    */
   async get(id: string, caller: { id: string; role: string }): Promise<UploadSession & { offset: number }> {
+    return this.find(id, caller, false);
+  }
+
+  private async find(id: string, caller: { id: string; role: string }, adminMayUse: boolean): Promise<UploadSession & { offset: number }> {
     const session = isSessionId(id) ? this.table.get(id) : undefined;
-    const allowed = session && (caller.role === 'admin' || session.createdById === caller.id);
+    const allowed = session && (session.createdById === caller.id || (adminMayUse && caller.role === 'admin'));
     if (!session || !allowed || Date.parse(session.expiresAt) <= Date.now()) {
       throw notFound('UPLOAD_NOT_FOUND', `upload session "${id.slice(0, 64)}" does not exist or has expired`);
     }
@@ -94,9 +99,12 @@ export class UploadSessions {
     await fsp.rm(this.pathOf(id), { force: true });
   }
 
-  /** Cancels the caller's session (404 as in `get`, 409 while a request is writing to it) and removes its bytes. */
+  /**
+   * Cancels the caller's session, or any session for an admin (who may stop, not write, what
+   * another token opened): 404 as in `get`, 409 while a request is writing to it; removes its bytes.
+   */
   async cancel(id: string, caller: { id: string; role: string }): Promise<void> {
-    await this.get(id, caller);
+    await this.find(id, caller, true);
     const release = this.lock(id);
     try {
       await this.remove(id);
