@@ -253,7 +253,7 @@ describe('governance CLI against a real server', () => {
     const shown = ok(await cli(admin, 'show', 'gov/approve@production')).stdout;
     assert.match(shown, /^status\s+approved$/m);
     assert.match(shown, /^aliases\s+@production$/m);
-    assert.match(shown, /^ {2}approve\s+bob\s+\d{4}-\d\d-\d\dT\S+Z\s+reviewed the card$/m);
+    assert.match(shown, /^ {2}approve\s+bob\s+\d{4}-\d\d-\d\dT\S+Z\s+current\s+reviewed the card$/m);
     const json = parseJson(await cli(admin, 'show', 'gov/approve@production', '--json'));
     assert.deepEqual(
       json.approvals.map((a: { decision: string; approver: { name: string }; comment?: string }) => [a.decision, a.approver.name, a.comment]),
@@ -272,11 +272,13 @@ describe('governance CLI against a real server', () => {
 
     const shown = ok(await cli(admin, 'show', 'gov/reject@v1')).stdout;
     assert.match(shown, /^status\s+rejected$/m);
-    assert.match(shown, /^ {2}reject\s+bob\s+\S+\s+leaks labels$/m);
+    assert.match(shown, /^ {2}reject\s+bob\s+\S+\s+current\s+leaks labels$/m);
 
-    // An approval from someone else afterwards does not undo it.
+    // An approval from someone else afterwards is refused: a rejection is final.
     const third = (await createToken(server, 'carol', 'approver')).token;
-    ok(await cli({ ...admin, MODELGATE_TOKEN: third }, 'approve', 'gov/reject', '1'));
+    const late = await cli({ ...admin, MODELGATE_TOKEN: third }, 'approve', 'gov/reject', '1');
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /VERSION_REJECTED, HTTP 409/);
     const promote = await cli(asB, 'alias', 'set', 'gov/reject@production', '1');
     assert.equal(promote.code, 1);
     assert.match(promote.stderr, /POLICY_UNMET/);
@@ -383,8 +385,8 @@ describe('governance CLI against a real server', () => {
     const list = ok(await cli(admin, 'audit', 'list', '--model', 'gov/audited'));
     assert.match(list.stdout, /^SEQ\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS$/m);
     assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+version\.register\s+gov\/audited@v1\s+\{"digest":"sha256:/m);
-    assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+alias\.set\s+gov\/audited@staging\s+\{"from":null,"to":1\}$/m);
-    assert.match(list.stdout, /^\d+\s+\S+\s+bob\s+version\.approve\s+gov\/audited@v1\s+\{"status":"approved","comment":"fine"\}$/m);
+    assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+alias\.set\s+gov\/audited@staging\s+\{"from":null,"to":1,"recordDigest":"sha256:[0-9a-f]+…$/m);
+    assert.match(list.stdout, /^\d+\s+\S+\s+bob\s+version\.approve\s+gov\/audited@v1\s+\{"status":"approved","recordDigest":"sha256:[0-9a-f]+…$/m);
     // The refused self-approval is filed under the model too, so an auditor sees it by model.
     assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+denied\.approvals\.decide\s+gov\/audited\s+\{"method":"POST","path":"\/v1\/models\/gov\/audited\/versions\/1\/approvals"/m);
     const lines = list.stdout.trimEnd().split('\n').slice(1);

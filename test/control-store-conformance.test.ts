@@ -11,10 +11,12 @@ import { after, before, describe, test } from 'node:test';
 import { Authenticator } from '../src/auth/authenticator.js';
 import { TokenRegistry } from '../src/registry/tokens.js';
 import { ApiError } from '../src/domain/errors.js';
+import { recordDigest } from '../src/domain/record-digest.js';
 import { logger } from '../src/log.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
 import { previousDeployment } from '../src/registry/registry.js';
-import type { Actor, Approval, AliasEvent, Change, ChangeNotice, TokenRecord, Version } from '../src/domain/types.js';
+import type { AliasPolicy } from '../src/domain/policy.js';
+import type { Actor, Approval, Change, ChangeNotice, TokenRecord, Version } from '../src/domain/types.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import type { AliasMove, NewVersion } from '../src/domain/mutations.js';
 import type { ControlStore } from '../src/store/control-store.js';
@@ -251,8 +253,12 @@ async function noop<T>(r: Recorder, fn: () => Promise<T>): Promise<T> {
 }
 
 function move(name: string, alias: string, to: number | null, extra: Partial<AliasMove> = {}): AliasMove {
-  return { name, alias, to, action: to === null ? 'delete' : 'set', protected: false, ...extra };
+  return { name, alias, to, action: to === null ? 'delete' : 'set', ...extra };
 }
+
+/** A policy that asks for nothing, and one that asks for one approval of the current record. */
+const OPEN: AliasPolicy = { approvals: 0, separationOfDuties: false, requiredCardFields: [], metrics: [] };
+const ONE_APPROVAL: AliasPolicy = { ...OPEN, approvals: 1 };
 
 function token(id: string, extra: Partial<TokenRecord> = {}): TokenRecord {
   return {
@@ -418,7 +424,7 @@ for (const backend of [lmdbBackend, redisBackend]) {
     });
 
     test('an error thrown by a caller callback propagates unchanged and writes nothing', async () => {
-      // A check or a gate is caller code; whatever it throws is the caller's answer, not a store failure.
+      // A check is caller code; whatever it throws is the caller's answer, not a store failure.
       const r = await fresh();
       const s = r.store;
       await mutation(r, () => s.registerVersion(newVersion('cb', { w: 'cb' }), alice));
@@ -434,16 +440,11 @@ for (const backend of [lmdbBackend, redisBackend]) {
         },
       );
       await assert.rejects(
-        s.moveAlias(
-          move('cb', 'staging', 1, {
-            gate: () => {
-              throw new Refusal('gate blew up');
-            },
-          }),
-          alice,
-        ),
+        s.updateVersion('cb', 1, { card: { intendedUse: 'x' } }, alice, () => {
+          throw new Refusal('edit refused');
+        }),
         (err: unknown) => {
-          assert.ok(err instanceof Refusal, `expected the gate's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
+          assert.ok(err instanceof Refusal, `expected the check's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
           return true;
         },
       );
@@ -507,35 +508,15 @@ for (const backend of [lmdbBackend, redisBackend]) {
       const s = r.store;
       await mutation(r, () => s.registerVersion(newVersion('pay', { w: 'p1' }), alice));
       await mutation(r, () => s.registerVersion(newVersion('pay', { w: 'p2' }), alice));
-      await mutation(r, () => s.moveAlias(move('pay', 'production', 1, { protected: true, gate: () => [] }), alice));
-      let gateArgs: { version: Version; approvals: readonly Approval[]; history: readonly AliasEvent[] } | undefined;
-      const err = await refused(
-        r,
-        () =>
-          s.moveAlias(
-            move('pay', 'production', 2, {
-              protected: true,
-              gate: (version, approvals, history) => {
-                gateArgs = { version, approvals, history };
-                return approvals.some((a) => a.decision === 'approve') ? [] : [{ code: 'APPROVALS', message: 'needs 1 approval(s), has 0' }];
-              },
-            }),
-            alice,
-          ),
-        403,
-        'POLICY_UNMET',
-      );
+      await mutation(r, () => s.moveAlias(move('pay', 'production', 1, { policy: OPEN }), alice));
+      const err = await refused(r, () => s.moveAlias(move('pay', 'production', 2, { policy: ONE_APPROVAL }), alice), 403, 'POLICY_UNMET');
       assert.deepEqual(err.details, [{ code: 'APPROVALS', message: 'needs 1 approval(s), has 0' }]);
-      assert.equal(gateArgs?.version.version, 2);
-      assert.deepEqual(gateArgs?.approvals, []);
-      assert.deepEqual(gateArgs?.history.map((e) => e.to), [1]);
       assert.equal(s.getAlias('pay', 'production')?.version, 1);
       assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, []);
       assert.equal(s.aliasHistory('pay', 'production').length, 1);
 
       await mutation(r, () => s.recordApproval('pay', 2, 'approve', undefined, bob, () => undefined));
-      const gate: AliasMove['gate'] = (_v, approvals) => (approvals.some((a) => a.decision === 'approve') ? [] : [{ code: 'APPROVALS', message: 'no' }]);
-      await mutation(r, () => s.moveAlias(move('pay', 'production', 2, { protected: true, gate }), alice));
+      await mutation(r, () => s.moveAlias(move('pay', 'production', 2, { policy: ONE_APPROVAL }), alice));
       assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, ['production']);
       assert.deepEqual(s.getVersion('pay', 1)?.protectedAliases, ['production']);
       // An unprotected alias leaves the record alone.
@@ -557,7 +538,8 @@ for (const backend of [lmdbBackend, redisBackend]) {
       });
       assert.deepEqual(back.result, { name: 'fraud', alias: 'production', version: 2, previous: 3, seq: back.result.seq, changed: true });
       const entry = s.auditEntries(back.result.seq, 1)[0]!;
-      assert.deepEqual(entry.details, { from: 3, to: 2, reason: 'latency' });
+      // The entry names the record the alias now serves, so the chain says which record was deployed.
+      assert.deepEqual(entry.details, { from: 3, to: 2, reason: 'latency', recordDigest: recordDigest(s.getVersion('fraud', 2)!) });
       assert.deepEqual(entry.actor, carol);
 
       const history = s.aliasHistory('fraud', 'production');
@@ -586,8 +568,8 @@ for (const backend of [lmdbBackend, redisBackend]) {
       const v3 = newVersion('del', { w: 'd3-unique', extra: 'd3-extra' });
       await mutation(r, () => s.registerVersion(v3, alice));
       await mutation(r, () => s.moveAlias(move('del', 'staging', 1), alice));
-      await mutation(r, () => s.moveAlias(move('del', 'production', 2, { protected: true }), alice));
-      await mutation(r, () => s.moveAlias(move('del', 'production', 1, { protected: true }), alice));
+      await mutation(r, () => s.moveAlias(move('del', 'production', 2, { policy: OPEN }), alice));
+      await mutation(r, () => s.moveAlias(move('del', 'production', 1, { policy: OPEN }), alice));
 
       const inUse = await refused(r, () => s.deleteVersion('del', 1, 'cleanup', alice), 409, 'VERSION_IN_USE');
       assert.match(inUse.message, /@staging/);
@@ -776,8 +758,7 @@ describe('RedisControlStore: several instances on one Redis', () => {
     await b.sync();
     await b.recordApproval('gated', 1, 'reject', 'bias found', carol, () => undefined);
     assert.equal(a.getVersion('gated', 1)?.status, 'registered', "A's replica is behind");
-    const gate: AliasMove['gate'] = (v) => (v.status === 'rejected' ? [{ code: 'STATUS', message: 'version is rejected' }] : []);
-    await assert.rejects(a.moveAlias(move('gated', 'production', 1, { protected: true, gate }), alice), apiError(403, 'POLICY_UNMET'));
+    await assert.rejects(a.moveAlias(move('gated', 'production', 1, { policy: OPEN }), alice), apiError(403, 'POLICY_UNMET'));
     assert.equal(a.getAlias('gated', 'production'), undefined);
     assert.equal(a.currentSeq(), 2);
   });
@@ -889,7 +870,7 @@ describe('RedisControlStore: several instances on one Redis', () => {
     for (let i = 1; i <= 4; i++) await a.registerVersion(newVersion('hist', { w: `h${i}` }), alice);
     await a.moveAlias(move('hist', 'production', 1), alice);
     await a.recordApproval('hist', 2, 'approve', 'ok', bob, () => undefined);
-    await a.moveAlias(move('hist', 'production', 2, { protected: true }), alice);
+    await a.moveAlias(move('hist', 'production', 2, { policy: OPEN }), alice);
     await a.createToken(token(unique('hist')), alice);
     await a.deleteVersion('hist', 4, 'unused', alice);
     // More than one page of the replication log.

@@ -136,7 +136,14 @@ describe('approvals and policy gates', () => {
     const stillNoCard = await set(approver, 1);
     assert.equal(stillNoCard.status, 403);
     assert.deepEqual(stillNoCard.json.error.details.map((d: { code: string }) => d.code), ['CARD_FIELD', 'CARD_FIELD']);
-    await as(server, writer, 'PATCH', '/v1/models/gate/model/versions/1', { card });
+    // Adding the card changes the record the approval was given on: the approval is void.
+    const edited = await as(server, writer, 'PATCH', '/v1/models/gate/model/versions/1', { card });
+    assert.equal(edited.json.status, 'registered');
+    const voided = await set(approver, 1);
+    assert.equal(voided.status, 403);
+    assert.deepEqual(voided.json.error.details.map((d: { code: string }) => d.code), ['APPROVALS']);
+    const again = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', { decision: 'approve', comment: 'card reviewed' });
+    assert.equal(again.status, 201, 'a decision on the new record is not a repeat');
     const ok = await set(approver, 1);
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
     assert.equal((await api(server, 'GET', '/v1/resolve/gate/model@production')).json.version, 1);
@@ -154,18 +161,24 @@ describe('approvals and policy gates', () => {
     assert.ok(audit.json.entries.some((e: { details: { code: string } }) => e.details.code === 'SEPARATION_OF_DUTIES'));
   });
 
-  test('rejected and deprecated versions cannot be promoted; rollback to a former holder is allowed and audited', async () => {
+  test('rejected and deprecated versions cannot be promoted, by set or by rollback; rollback to an unchanged former holder is allowed and audited', async () => {
     for (let i = 1; i <= 3; i++) await register(writer, 'gate/roll', `roll-${i}`, { card });
     for (let i = 1; i <= 3; i++) await as(server, approver, 'POST', `/v1/models/gate/roll/versions/${i}/approvals`, { decision: 'approve' });
     const set = (v: number) => as(server, approver, 'PUT', '/v1/models/gate/roll/aliases/production', { version: v });
+    const rollback = (body: Record<string, unknown>) => as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', body);
     assert.equal((await set(1)).status, 200);
     assert.equal((await set(2)).status, 200);
-
-    // v1 is deprecated after it served production: a rollback may still return to it.
-    await as(server, writer, 'PATCH', '/v1/models/gate/roll/versions/1', { status: 'deprecated' });
-    const rolled = await as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', { reason: 'v2 regressed' });
+    const rolled = await rollback({ reason: 'v2 regressed' });
     assert.equal(rolled.status, 200, JSON.stringify(rolled.json));
     assert.equal(rolled.json.version, 1);
+    assert.equal((await set(2)).status, 200);
+
+    // v1 is deprecated after it served production: neither a rollback nor a set may return to it.
+    await as(server, writer, 'PATCH', '/v1/models/gate/roll/versions/1', { status: 'deprecated' });
+    const toDeprecated = await rollback({ reason: 'again' });
+    assert.equal(toDeprecated.status, 403);
+    assert.deepEqual(toDeprecated.json.error.details, [{ code: 'STATUS', message: 'version is deprecated' }]);
+    assert.equal((await set(1)).status, 403);
 
     // v3 never held production; rejected now, it may not get there by set or by rollback.
     const rejected = await as(server, approver2, 'POST', '/v1/models/gate/roll/versions/3/approvals', { decision: 'reject', comment: 'bias' });
@@ -173,8 +186,9 @@ describe('approvals and policy gates', () => {
     const toThree = await set(3);
     assert.equal(toThree.status, 403);
     assert.ok(toThree.json.error.details.some((d: { code: string }) => d.code === 'STATUS'));
-    const rollToThree = await as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', { toVersion: 3 });
+    const rollToThree = await rollback({ toVersion: 3 });
     assert.equal(rollToThree.status, 403);
+    assert.equal((await api(server, 'GET', '/v1/resolve/gate/roll@production')).json.version, 2);
 
     const audit = await api(server, 'GET', '/v1/audit?model=gate/roll&action=alias');
     assert.deepEqual(
@@ -183,6 +197,7 @@ describe('approvals and policy gates', () => {
         ['alias.set', 1],
         ['alias.set', 2],
         ['alias.rollback', 1],
+        ['alias.set', 2],
       ],
     );
     assert.equal(audit.json.entries[2].details.reason, 'v2 regressed');

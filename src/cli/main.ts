@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   show: () => import('./commands/show.js'),
   approve: () => import('./commands/approve.js'),
   reject: () => import('./commands/reject.js'),
+  retire: () => import('./commands/retire.js'),
   history: () => import('./commands/history.js'),
   deployments: () => import('./commands/deployments.js'),
   token: () => import('./commands/token.js'),
@@ -35,6 +36,7 @@ commands:
   rollback <name@alias>         move an alias back to its previous version
   approve <name> <version>      approve a version (--comment c)
   reject <name> <version>       reject a version for good (--comment c)
+  retire <name> <version>       take a version out of service for good (--reason r)
   history <name@alias>          an alias's timeline, or where it pointed --at a time
   deployments <name>            which version each alias served, from when until when
   token create|list|revoke      manage access tokens (admin)

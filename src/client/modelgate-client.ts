@@ -104,10 +104,18 @@ export class ModelgateClient {
     return this.readJson<VersionHistory>(await this.send('GET', paths.versionHistory(name, version), { signal }));
   }
 
-  /** Approve or reject a version (never the caller's own; once per approver). */
-  async decide(name: string, version: number, decision: Decision, comment?: string, signal?: AbortSignal): Promise<ApprovalResult> {
-    const body = comment === undefined ? { decision } : { decision, comment };
+  /**
+   * Approve or reject a version (never the caller's own; once per approver and record). With
+   * `recordDigest`, the server refuses (RECORD_CHANGED) if the record is no longer the one reviewed.
+   */
+  async decide(name: string, version: number, decision: Decision, options: { comment?: string; recordDigest?: string } = {}, signal?: AbortSignal): Promise<ApprovalResult> {
+    const body = { decision, ...(options.comment === undefined ? {} : { comment: options.comment }), ...(options.recordDigest === undefined ? {} : { recordDigest: options.recordDigest }) };
     return this.readJson<ApprovalResult>(await this.sendJson('POST', paths.approvals(name, version), body, signal));
+  }
+
+  /** Retires a version for good: no alias may point at it again; it stays downloadable by digest. */
+  async retire(name: string, version: number, reason?: string, signal?: AbortSignal): Promise<VersionDetails> {
+    return this.readJson<VersionDetails>(await this.sendJson('POST', paths.retire(name, version), reason === undefined ? {} : { reason }, signal));
   }
 
   /** The alias timeline, oldest first. */

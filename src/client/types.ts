@@ -5,7 +5,7 @@ export type { Role } from '../domain/principal.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';
 export type { ResolutionView as Resolution } from '../domain/resolution.js';
-import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, Version, VersionEvent, VersionStatus } from '../domain/types.js';
+import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, Version, VersionEvent, VersionStatus, VersionView } from '../domain/types.js';
 
 // Shapes of the modelgate v1 API as the client sees them (README.md, "HTTP API (v1)").
 
@@ -20,7 +20,7 @@ export interface ModelVersion {
 }
 
 /** A version as `GET /v1/models/{name}/versions/{n}` returns it. */
-export type VersionDetails = Version;
+export type VersionDetails = VersionView;
 
 /** A model as `GET /v1/models/{name}` returns it, with its aliases (alias → version). */
 export type ModelDetails = Model & { aliases: Record<string, number> };

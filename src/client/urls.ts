@@ -29,6 +29,7 @@ export const paths = {
   model: (name: string) => `/v1/models/${encodeModelName(name)}`,
   version: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}`,
   versionHistory: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/history`,
+  retire: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/retire`,
   approvals: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/approvals`,
   aliasHistory: (name: string, alias: string, at?: string) =>
     `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/history${at === undefined ? '' : `?${new URLSearchParams({ at })}`}`,

@@ -1,6 +1,6 @@
 // The inputs and results of registry mutations, as the pure plans take and return them.
-import type { Unmet } from './policy.js';
-import type { AliasEvent, Approval, FileEntry, Version, VersionRecord } from './types.js';
+import type { AliasPolicy } from './policy.js';
+import type { FileEntry, VersionRecord } from './types.js';
 
 export interface NewVersion {
   name: string;
@@ -21,13 +21,12 @@ export interface AliasMove {
   /** Compare-and-set: undefined skips the check, null requires that the alias does not exist. */
   expected?: number | null;
   reason?: string;
-  /** The alias is under a policy: the target version records that it held it. */
-  protected: boolean;
   /**
-   * Promotion gates, evaluated inside the transaction against the target version as committed,
-   * so a concurrent rejection cannot slip through. Unmet requirements refuse the move.
+   * The alias's policy, if any (the target version then records that it held it). The plan runs
+   * the one promotion gate (domain/gate.ts) with it inside the transaction, against the target
+   * version as committed, so a concurrent rejection or edit cannot slip through.
    */
-  gate?: (version: Version, approvals: readonly Approval[], history: readonly AliasEvent[]) => Unmet[];
+  policy?: AliasPolicy;
 }
 
 export interface AliasMoveResult {

@@ -2,6 +2,8 @@
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
 import { ApiError, conflict, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { aliasMoveUnmet, currentApprovals } from './gate.js';
+import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
 import type {
   Actor,
   AliasEvent,
@@ -19,7 +21,6 @@ import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mut
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 
-const PATCHABLE = ['metadata', 'lineage', 'metrics', 'card', 'status'] as const;
 
 export function requireModel(state: RegistryReader, name: string): Model {
   const model = state.getModel(name);
@@ -100,6 +101,8 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
     protectedAliases: [],
     seq,
   };
+  version.recordDigest = recordDigest(version);
+  version.recordChangedAt = at;
   const nextModel: Model = model
     ? { ...model, latestVersion: number, seq, updatedAt: at }
     : { name: input.name, description: '', owner: actor.name, tags: [], createdAt: at, createdBy: actor.name, latestVersion: number, seq, updatedAt: at };
@@ -116,6 +119,7 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
         digest: input.digest,
         files: input.files.length,
         size: input.size,
+        recordDigest: version.recordDigest,
         modelCreated: !model,
       }),
     ],
@@ -123,23 +127,60 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
   };
 }
 
-export function planUpdateVersion(state: RegistryReader, name: string, number: number, patch: VersionPatch, actor: Actor): Plan<Version> {
+/**
+ * An edit of a version's record (metadata, lineage, metrics, card) or its deprecation. A changed
+ * record voids the approvals of the old one: an `approved` version goes back to `registered`
+ * (`rejected`, `deprecated` and `retired` stay: those are never undone by an edit). `check` sees
+ * the version before and after and may refuse (an edit that breaks a held alias's policy); it
+ * returns the protected aliases the version keeps serving on with a record not yet re-approved.
+ */
+export function planUpdateVersion(
+  state: RegistryReader,
+  name: string,
+  number: number,
+  patch: VersionPatch,
+  actor: Actor,
+  check?: (before: Version, after: Version) => string[] | void,
+): Plan<Version> {
   const current = requireVersion(state, name, number);
+  if (current.status === 'retired') throw conflict('VERSION_RETIRED', `${name}@v${number} is retired; its record is final`);
   const { seq, at } = next(state);
   const changes: Record<string, { before: unknown; after: unknown }> = {};
+  const audited: Record<string, { before: string; after: string }> = {};
   const updated: Version = { ...current, seq };
-  for (const field of PATCHABLE) {
+  for (const field of RECORD_FIELDS) {
     if (patch[field] === undefined) continue;
     changes[field] = { before: current[field], after: patch[field] };
+    audited[field] = { before: fieldDigest(current[field]), after: fieldDigest(patch[field]) };
     (updated as unknown as Record<string, unknown>)[field] = patch[field];
   }
+  const before = recordDigest(current);
+  const after = recordDigest(updated);
+  const recordChanged = before !== after;
+  const voided = recordChanged ? currentApprovals(current, state.listApprovals(name, number)).filter((a) => a.decision === 'approve') : [];
+  let status = current.status;
+  if (patch.status === 'deprecated' && status !== 'rejected') status = 'deprecated';
+  else if (recordChanged && status === 'approved') status = 'registered';
+  if (status !== current.status) changes.status = { before: current.status, after: status };
+  updated.status = status;
+  updated.recordDigest = after;
+  updated.recordChangedAt = recordChanged ? at : (current.recordChangedAt ?? current.createdAt);
+  // The protected aliases the version keeps serving on although the new record is not yet approved.
+  const unapprovedOn = check?.(current, updated) ?? [];
   const event: VersionEvent = { seq, name, version: number, action: 'update', actor, at, changes };
   return {
     result: updated,
     writes: [
       { table: 'versions', key: [name, number], value: updated },
       { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, 'version.update', `${name}@v${number}`, { fields: Object.keys(changes) }),
+      ...sequenceWrites(state, seq, at, actor, 'version.update', `${name}@v${number}`, {
+        fields: Object.keys(changes),
+        changes: audited,
+        recordDigest: { before, after },
+        ...(status !== current.status ? { status: { before: current.status, after: status } } : {}),
+        ...(voided.length > 0 ? { approvalsVoided: voided.map((a) => a.seq) } : {}),
+        ...(unapprovedOn.length > 0 ? { servingUnapproved: { since: updated.recordChangedAt, aliases: unapprovedOn } } : {}),
+      }),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };
@@ -155,9 +196,12 @@ export function planApproval(
   check: (version: Version, approvals: readonly Approval[]) => void,
 ): Plan<{ approval: Approval; version: Version }> {
   const current = requireVersion(state, name, number);
+  if (current.status === 'retired') throw conflict('VERSION_RETIRED', `${name}@v${number} is retired; no decision can be taken on it`);
+  if (current.status === 'rejected') throw conflict('VERSION_REJECTED', `${name}@v${number} was rejected; a rejection is final`);
   check(current, state.listApprovals(name, number));
   const { seq, at } = next(state);
-  const approval: Approval = { seq, name, version: number, decision, approver: actor, at, ...(comment ? { comment } : {}) };
+  const digest = recordDigest(current);
+  const approval: Approval = { seq, name, version: number, decision, approver: actor, at, ...(comment ? { comment } : {}), recordDigest: digest };
   const status = decision === 'reject' ? 'rejected' : current.status === 'registered' ? 'approved' : current.status;
   const version: Version = { ...current, status, seq };
   const event: VersionEvent = {
@@ -176,7 +220,7 @@ export function planApproval(
       { table: 'approvals', key: [name, number, seq], value: approval },
       { table: 'versions', key: [name, number], value: version },
       { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, { status, ...(comment ? { comment } : {}) }),
+      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, { status, recordDigest: digest, ...(comment ? { comment } : {}) }),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };
@@ -196,8 +240,14 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
   }
   if (move.to === null && !current) throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
   const target = move.to === null ? undefined : requireVersion(state, name, move.to);
-  if (target && move.gate) {
-    const unmet = move.gate(target, state.listApprovals(name, target.version), state.aliasHistory(name, alias));
+  if (target && move.action !== 'delete') {
+    const unmet = aliasMoveUnmet({
+      policy: move.policy,
+      action: move.action,
+      version: target,
+      approvals: state.listApprovals(name, target.version),
+      history: state.aliasHistory(name, alias),
+    });
     if (unmet.length > 0) {
       throw new ApiError(403, 'POLICY_UNMET', `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`, unmet);
     }
@@ -207,7 +257,19 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
   }
 
   const { seq, at } = next(state);
-  const event: AliasEvent = { seq, name, alias, action: move.action, from: previous, to: move.to, actor, at, ...(move.reason ? { reason: move.reason } : {}) };
+  const targetRecord = target ? recordDigest(target) : undefined;
+  const event: AliasEvent = {
+    seq,
+    name,
+    alias,
+    action: move.action,
+    from: previous,
+    to: move.to,
+    actor,
+    at,
+    ...(move.reason ? { reason: move.reason } : {}),
+    ...(targetRecord ? { recordDigest: targetRecord } : {}),
+  };
   const pointer: AliasPointer | undefined = move.to === null ? undefined : { name, alias, version: move.to, seq, updatedAt: at, updatedBy: actor.name };
   const writes: Write[] = [
     { table: 'aliases', key: [name, alias], value: pointer },
@@ -216,12 +278,47 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       from: previous,
       to: move.to,
       ...(move.reason ? { reason: move.reason } : {}),
+      ...(targetRecord ? { recordDigest: targetRecord } : {}),
     }),
   ];
-  if (target && move.protected && !target.protectedAliases.includes(alias)) {
+  if (target && move.policy && !target.protectedAliases.includes(alias)) {
     writes.push({ table: 'versions', key: [name, target.version], value: { ...target, protectedAliases: [...target.protectedAliases, alias] } });
   }
   return { result: { name, alias, version: move.to, previous, seq, changed: true }, writes, change: { seq, model: name, kind: 'alias', alias } };
+}
+
+/** Takes a version out of service for good: no alias may point at it again; its bytes stay readable by digest. */
+export function planRetireVersion(state: RegistryReader, name: string, number: number, reason: string | undefined, actor: Actor): Plan<Version> {
+  const current = requireVersion(state, name, number);
+  if (current.status === 'retired') return { result: current, writes: [] };
+  const holders = state.listAliases(name).filter((a) => a.version === number).map((a) => a.alias);
+  if (holders.length > 0) {
+    throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}; move those aliases first`);
+  }
+  const { seq, at } = next(state);
+  const version: Version = { ...current, status: 'retired', seq };
+  const event: VersionEvent = {
+    seq,
+    name,
+    version: number,
+    action: 'retire',
+    actor,
+    at,
+    changes: { status: { before: current.status, after: 'retired' } },
+    ...(reason ? { comment: reason } : {}),
+  };
+  return {
+    result: version,
+    writes: [
+      { table: 'versions', key: [name, number], value: version },
+      { table: 'versionEvents', key: [name, number, seq], value: event },
+      ...sequenceWrites(state, seq, at, actor, 'version.retire', `${name}@v${number}`, {
+        status: { before: current.status, after: 'retired' },
+        ...(reason ? { reason } : {}),
+      }),
+    ],
+    change: { seq, model: name, kind: 'version', version: number },
+  };
 }
 
 export function planDeleteVersion(state: RegistryReader, name: string, number: number, reason: string, actor: Actor): Plan<void> {
@@ -231,6 +328,7 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
   if (version.protectedAliases.length > 0) {
     throw conflict('VERSION_RETAINED', `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`);
   }
+  if (version.status === 'retired') throw conflict('VERSION_RETAINED', `${name}@v${number} is retired and kept as evidence`);
   const manifests = state.listManifests(name).filter((m) => m.version === number);
   const { seq, at } = next(state);
   return {

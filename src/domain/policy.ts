@@ -49,7 +49,7 @@ function holds(actual: number, t: MetricThreshold): boolean {
 /** Every requirement of `policy` the version does not meet; empty when it may be promoted. */
 export function unmetRequirements(policy: AliasPolicy, version: Pick<Version, 'status' | 'createdById' | 'card' | 'metrics'>, approvals: readonly Approval[]): Unmet[] {
   const unmet: Unmet[] = [];
-  if (version.status === 'rejected' || version.status === 'deprecated') {
+  if (version.status === 'rejected' || version.status === 'deprecated' || version.status === 'retired') {
     unmet.push({ code: 'STATUS', message: `version is ${version.status}` });
   }
   const approvers = new Set<string>();

@@ -99,7 +99,11 @@ export const updateVersionBody = z
 export const approvalBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
   comment: text(4000).optional(),
+  /** The record digest the approver reviewed: refused if the record has changed since. */
+  recordDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'recordDigest is sha256:<64 lowercase hex>').optional(),
 });
+
+export const retireBody = z.strictObject({ reason });
 
 export const setAliasBody = z.strictObject({
   version: versionNumber,

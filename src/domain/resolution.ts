@@ -12,6 +12,8 @@ export interface Resolution {
   seq: number;
   updatedAt: string;
   files: Map<string, FileEntry>;
+  /** Through an alias whose version was edited since its approvals and is not yet re-approved: since when. */
+  unapprovedSince?: string;
 }
 
 /** A resolution as the v1 API sends it (GET /v1/resolve) and the client reads it. */
@@ -24,6 +26,8 @@ export interface ResolutionView {
   files: FileEntry[];
   seq: number;
   updatedAt: string;
+  /** Present while the alias serves a version on a record not yet re-approved (since this time). */
+  servingUnapprovedSince?: string;
 }
 
 export function resolutionView(r: Resolution): ResolutionView {
@@ -36,6 +40,7 @@ export function resolutionView(r: Resolution): ResolutionView {
     files: r.version.files,
     seq: r.seq,
     updatedAt: r.updatedAt,
+    ...(r.unapprovedSince !== undefined ? { servingUnapprovedSince: r.unapprovedSince } : {}),
   };
 }
 
@@ -43,7 +48,7 @@ export function buildResolution(
   name: string,
   ref: string,
   version: Version,
-  pointer: { alias: string; seq: number; updatedAt: string } | null,
+  pointer: { alias: string; seq: number; updatedAt: string; unapprovedSince?: string } | null,
 ): Resolution {
   return {
     name,
@@ -53,5 +58,6 @@ export function buildResolution(
     seq: pointer?.seq ?? version.seq,
     updatedAt: pointer?.updatedAt ?? version.createdAt,
     files: new Map(version.files.map((f) => [f.path, f])),
+    ...(pointer?.unapprovedSince !== undefined ? { unapprovedSince: pointer.unapprovedSince } : {}),
   };
 }

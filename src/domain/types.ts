@@ -23,7 +23,8 @@ export interface Model extends ModelInfo {
   updatedAt: string;
 }
 
-export type VersionStatus = 'registered' | 'approved' | 'rejected' | 'deprecated';
+/** `rejected` and `retired` are final; an edit of an `approved` version's record puts it back to `registered`. */
+export type VersionStatus = 'registered' | 'approved' | 'rejected' | 'deprecated' | 'retired';
 
 export interface DatasetRef {
   name?: string;
@@ -80,14 +81,25 @@ export interface Version extends VersionRecord {
   createdBy: string;
   /** Protected aliases this version has ever held: such a version is kept forever. */
   protectedAliases: string[];
+  /** recordDigest() of the record as last written, and when the record last changed (registration or edit). */
+  recordDigest?: string;
+  recordChangedAt?: string;
   seq: number;
+}
+
+/** A version as `show` and `GET …/versions/{n}` present it. */
+export interface VersionView extends Version {
+  /** recordDigest() of the current record: what an approval approves. */
+  recordDigest: string;
+  /** Set while the version serves on protected aliases with a record no approver has approved since `since`. */
+  servingUnapproved: { since: string; aliases: string[] } | null;
 }
 
 export interface VersionEvent {
   seq: number;
   name: string;
   version: number;
-  action: 'register' | 'update' | 'approve' | 'reject';
+  action: 'register' | 'update' | 'approve' | 'reject' | 'retire';
   actor: Actor;
   at: string;
   /** Field → value before and after (for updates). */
@@ -103,6 +115,8 @@ export interface Approval {
   approver: Actor;
   comment?: string;
   at: string;
+  /** The record digest the decision was taken on: gates count only decisions on the current record. */
+  recordDigest?: string;
 }
 
 export interface AliasPointer {
@@ -126,6 +140,8 @@ export interface AliasEvent {
   actor: Actor;
   at: string;
   reason?: string;
+  /** The record digest the version had when the alias was pointed at it. */
+  recordDigest?: string;
 }
 
 /** One stretch of time during which an alias pointed at one version. */

@@ -33,6 +33,7 @@ export function renderResolve(r: Resolution): ResolveResponse {
   const body = Buffer.from(JSON.stringify(resolutionView(r)));
   const etag = `"${version.digest}"`;
   const common = [`ETag: ${etag}`, `X-Model-Version: ${version.version}`, `X-Model-Digest: ${version.digest}`, 'Cache-Control: no-cache'];
+  if (r.unapprovedSince !== undefined) common.push(`X-Model-Record-Unapproved-Since: ${r.unapprovedSince}`);
   const render = (status: number, headers: string[]) => Buffer.from([statusLine(status), ...headers].join('\r\n'), 'latin1');
   return {
     name: r.name,

@@ -15,6 +15,8 @@ export interface ChangeMessage {
   version?: number | null;
   previous?: number | null;
   digest?: string | null;
+  /** On a record edit of a version that keeps serving on protected aliases: the record is not yet re-approved since `since`. */
+  servingUnapproved?: { since: string; aliases: string[] };
 }
 
 const WATCHED = /^(alias|version|model)\./;
@@ -38,7 +40,13 @@ export function changeMessage(entry: AuditEntry, state: RegistryReader): ChangeM
   }
   if (entry.action.startsWith('version.')) {
     const version = Number(ref.slice(1));
-    return { ...base, version, digest: (entry.details.digest as string | undefined) ?? state.getVersion(model, version)?.digest ?? null };
+    const unapproved = entry.details.servingUnapproved as ChangeMessage['servingUnapproved'] | undefined;
+    return {
+      ...base,
+      version,
+      digest: (entry.details.digest as string | undefined) ?? state.getVersion(model, version)?.digest ?? null,
+      ...(unapproved ? { servingUnapproved: unapproved } : {}),
+    };
   }
   return base;
 }

@@ -32,6 +32,7 @@ export async function collectGarbage(
       (v) =>
         Date.parse(v.createdAt) < cutoff &&
         v.protectedAliases.length === 0 &&
+        v.status !== 'retired' &&
         !store.listAliases(v.name).some((a) => a.version === v.version),
     );
     for (const v of candidates) {

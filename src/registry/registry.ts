@@ -12,7 +12,9 @@ import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
-import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
+import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
+import type { AliasPolicy, Unmet } from '../domain/policy.js';
+import { recordDigest } from '../domain/record-digest.js';
 import { buildResolution, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
 import type {
@@ -30,6 +32,7 @@ import type {
   Page,
   Version,
   VersionRecord,
+  VersionView,
 } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 import { inventoryRow, pendingVersions, policyStatus, type AliasPolicyStatus, type InventoryModel, type PendingVersion } from './review.js';
@@ -145,26 +148,101 @@ export class Registry {
    * registers and moves in one request refuse before it commits anything.
    */
   unmetForFiles(name: string, alias: string, files: FileEntry[], actor: Actor): Unmet[] {
-    const policy = this.policyFor(alias);
-    if (!policy) return [];
     const existing = this.store.getVersionByDigest(name, versionDigest(sortFiles(files)));
-    if (existing) return unmetRequirements(policy, existing, this.store.listApprovals(name, existing.version));
-    return unmetRequirements(policy, { status: 'registered', createdById: actor.id, card: {}, metrics: {} }, []);
+    const candidate: Version = existing ?? {
+      name,
+      version: 0,
+      digest: versionDigest(sortFiles(files)),
+      files: [],
+      size: 0,
+      status: 'registered',
+      metadata: {},
+      lineage: {},
+      metrics: {},
+      card: {},
+      createdAt: '',
+      createdById: actor.id,
+      createdBy: actor.name,
+      protectedAliases: [],
+      seq: 0,
+    };
+    return aliasMoveUnmet({
+      policy: this.policyFor(alias),
+      action: 'set',
+      version: candidate,
+      approvals: existing ? this.store.listApprovals(name, existing.version) : [],
+      history: [],
+    });
   }
 
+  /**
+   * Edits a version's record. An edit of a version that holds a protected alias is allowed (the
+   * alias stays; the approvals of the old record are void until re-approval) unless it would make
+   * the version fail that alias's record requirements outright.
+   */
   async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<Version> {
-    const { version } = await this.store.updateVersion(name, number, patch, actor);
+    const { version } = await this.store.updateVersion(name, number, patch, actor, (_before, after) => {
+      const held = this.protectedAliasesHeld(after);
+      for (const alias of held) {
+        const unmet = editUnmet(this.policyFor(alias)!, after);
+        if (unmet.length > 0) {
+          throw new ApiError(
+            403,
+            'POLICY_UNMET',
+            `${name}@v${number} holds ${name}@${alias} and this edit would break its policy: ${unmet.map((u) => u.message).join('; ')}`,
+            unmet,
+          );
+        }
+      }
+      const approvals = this.store.listApprovals(name, number);
+      return held.filter((a) => awaitsReapproval(this.policyFor(a)!, after, approvals));
+    });
     return version;
   }
 
+  /** Takes a version out of service for good; it must hold no alias. */
+  async retireVersion(name: string, number: number, reason: string | undefined, actor: Actor): Promise<Version> {
+    const { version } = await this.store.retireVersion(name, number, reason, actor);
+    return version;
+  }
+
+  /**
+   * When the version serves on a protected alias with a record no approver has approved yet (it
+   * was edited while holding it): since when, and on which aliases. Null otherwise.
+   */
+  servingUnapproved(version: Version): { since: string; aliases: string[] } | null {
+    const approvals = this.store.listApprovals(version.name, version.version);
+    const aliases = this.protectedAliasesHeld(version).filter((a) => awaitsReapproval(this.policyFor(a)!, version, approvals));
+    if (aliases.length === 0) return null;
+    return { since: version.recordChangedAt ?? version.createdAt, aliases };
+  }
+
+  private protectedAliasesHeld(version: Version): string[] {
+    return this.store
+      .listAliases(version.name)
+      .filter((a) => a.version === version.version && this.policyFor(a.alias))
+      .map((a) => a.alias);
+  }
+
   /** Approve or reject: never by the registrant, once per approver and version. */
-  async decide(name: string, number: number, decision: 'approve' | 'reject', comment: string | undefined, actor: Actor): Promise<{ approval: Approval; version: Version }> {
-    const { approval, version } = await this.store.recordApproval(name, number, decision, comment, actor, (v, approvals) => {
+  async decide(
+    name: string,
+    number: number,
+    decision: 'approve' | 'reject',
+    options: { comment?: string; recordDigest?: string },
+    actor: Actor,
+  ): Promise<{ approval: Approval; version: Version }> {
+    const { approval, version } = await this.store.recordApproval(name, number, decision, options.comment, actor, (v, approvals) => {
       if (v.createdById === actor.id) {
         throw new ApiError(403, 'SEPARATION_OF_DUTIES', `${actor.name} registered ${name}@v${number} and cannot also ${decision} it`);
       }
-      const earlier = approvals.find((a) => a.approver.id === actor.id);
-      if (earlier) throw conflict('ALREADY_DECIDED', `${actor.name} already decided "${earlier.decision}" on ${name}@v${number} (seq ${earlier.seq})`);
+      const current = recordDigest(v);
+      // An approver who names the record they reviewed gets a refusal, not an approval of something else, if it changed since.
+      if (options.recordDigest !== undefined && options.recordDigest !== current) {
+        throw conflict('RECORD_CHANGED', `${name}@v${number}'s record is now ${current}, not ${options.recordDigest}: review it again`, { recordDigest: current });
+      }
+      const earlier = approvals.find((a) => a.approver.id === actor.id && a.recordDigest === current);
+      if (earlier) throw conflict('ALREADY_DECIDED', `${actor.name} already decided "${earlier.decision}" on this record of ${name}@v${number} (seq ${earlier.seq})`);
     });
     return { approval, version };
   }
@@ -180,8 +258,7 @@ export class Registry {
         action: 'set',
         expected: options.expected,
         reason: options.reason,
-        protected: !!policy,
-        ...(policy ? { gate: (v, approvals) => unmetRequirements(policy, v, approvals) } : {}),
+        policy,
       },
       actor,
     );
@@ -189,14 +266,15 @@ export class Registry {
 
   async deleteAlias(name: string, alias: string, expected: number | undefined, actor: Actor): Promise<AliasMoveResult> {
     assertAlias(alias);
-    return this.move({ name, alias, to: null, action: 'delete', expected, protected: !!this.policyFor(alias) }, actor);
+    return this.move({ name, alias, to: null, action: 'delete', expected, policy: this.policyFor(alias) }, actor);
   }
 
   /**
    * Moves the alias back: to `toVersion`, or else to the version it held before the current one was
    * put there. Earlier rollbacks are skipped over, so repeated rollbacks walk back through the
-   * deployments instead of toggling between the last two. On a protected alias a version that held
-   * it before passes (it passed the gates then); any other must meet them now.
+   * deployments instead of toggling between the last two; retired versions are skipped. The move
+   * runs the same gate as any other (domain/gate.ts), which spares only the re-collection of
+   * approvals, and only for a version that held the alias with the record it has now.
    */
   async rollback(name: string, alias: string, options: { toVersion?: number; expected?: number; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
     const plan = this.rollbackPlan(name, alias, options.toVersion);
@@ -212,13 +290,7 @@ export class Registry {
         action: 'rollback',
         expected,
         reason: options.reason,
-        protected: !!policy,
-        ...(policy
-          ? {
-              gate: (v, approvals, history) =>
-                history.some((e) => e.to === v.version) ? [] : unmetRequirements(policy, v, approvals),
-            }
-          : {}),
+        policy,
       },
       actor,
     );
@@ -232,7 +304,8 @@ export class Registry {
       if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
       throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
     }
-    const target = toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version);
+    const target =
+      toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version, (n) => this.store.getVersion(name, n)?.status !== 'retired');
     if (target === null) throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
     return { from: current.version, to: target };
   }
@@ -343,6 +416,12 @@ export class Registry {
     return null;
   }
 
+  /** A version as `show` presents it: its current record digest and, if so, that it serves on a record not yet re-approved. */
+  showVersion(name: string, number: number): VersionView {
+    const version = this.getVersion(name, number);
+    return { ...version, recordDigest: recordDigest(version), servingUnapproved: this.servingUnapproved(version) };
+  }
+
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {
     this.getModel(name);
     return this.store.listVersions(name, cursor, limit);
@@ -402,7 +481,10 @@ export class Registry {
     if (parsed.kind === 'alias') {
       const pointer = this.store.getAlias(name, parsed.alias);
       const version = pointer && this.store.getVersion(name, pointer.version);
-      return version ? buildResolution(name, ref, version, { alias: parsed.alias, seq: pointer.seq, updatedAt: pointer.updatedAt }) : null;
+      if (!version) return null;
+      const unapproved = this.servingUnapproved(version);
+      const unapprovedSince = unapproved?.aliases.includes(parsed.alias) ? unapproved.since : undefined;
+      return buildResolution(name, ref, version, { alias: parsed.alias, seq: pointer.seq, updatedAt: pointer.updatedAt, unapprovedSince });
     }
     const version =
       parsed.kind === 'version' ? this.store.getVersion(name, parsed.version) : this.store.getVersionByDigest(name, parsed.digest);
@@ -435,11 +517,18 @@ export class Registry {
   }
 }
 
-/** The version an alias held before `current` was last deployed to it, skipping rollbacks. */
-export function previousDeployment(history: readonly AliasEvent[], current: number): number | null {
+/**
+ * The version an alias held before `current` was last deployed to it, skipping rollbacks; a
+ * version `usable` refuses (retired) is passed over for the one deployed before it.
+ */
+export function previousDeployment(history: readonly AliasEvent[], current: number, usable: (version: number) => boolean = () => true): number | null {
+  let wanted = current;
   for (let i = history.length - 1; i >= 0; i--) {
     const event = history[i]!;
-    if (event.action !== 'rollback' && event.to === current) return event.from;
+    if (event.action === 'rollback' || event.to !== wanted) continue;
+    if (event.from === null) return null;
+    if (usable(event.from)) return event.from;
+    wanted = event.from;
   }
   return null;
 }

@@ -1,10 +1,11 @@
 // Read models for people reviewing the registry (the console, and any client that wants them):
 // where each version stands against every protected alias's gates, the versions still waiting
-// for a decision across models, and an inventory row per model. The gates themselves stay in
-// policy.ts; these only ask it.
+// for a decision across models, and an inventory row per model. The gate itself stays in
+// domain/gate.ts; these only ask it.
 import { badRequest } from '../domain/errors.js';
 import type { RegistryReader } from '../domain/state.js';
-import { unmetRequirements, type AliasPolicy, type Unmet } from '../domain/policy.js';
+import { aliasMoveUnmet } from '../domain/gate.js';
+import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Approval, Model, Page, Version } from '../domain/types.js';
 
 export interface PolicyRequirements {
@@ -56,7 +57,7 @@ export function policyStatus(store: RegistryReader, policies: Record<string, Ali
   return Object.entries(policies).map(([alias, policy]) => ({
     alias,
     requirements: requirementsOf(policy),
-    unmet: unmetRequirements(policy, version, approvals),
+    unmet: aliasMoveUnmet({ policy, action: 'set', version, approvals, history: [] }),
   }));
 }
 

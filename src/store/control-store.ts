@@ -10,7 +10,16 @@ export interface ControlStore extends RegistryReader {
   updateModel(name: string, info: Partial<ModelInfo>, actor: Actor): Promise<{ model: Model; change: Change }>;
   /** Registers a version, creating the model if needed; an identical file list returns the existing version. */
   registerVersion(input: NewVersion, actor: Actor): Promise<{ version: Version; created: boolean; change?: Change }>;
-  updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor): Promise<{ version: Version; change: Change }>;
+  /** `check` sees the version before and after the edit, inside the transaction, and may refuse it. */
+  updateVersion(
+    name: string,
+    version: number,
+    patch: VersionPatch,
+    actor: Actor,
+    check?: (before: Version, after: Version) => string[] | void,
+  ): Promise<{ version: Version; change: Change }>;
+  /** Retires a version for good (no alias may point at it again); a retired version is returned unchanged. */
+  retireVersion(name: string, version: number, reason: string | undefined, actor: Actor): Promise<{ version: Version; change?: Change }>;
   /** Records an approval or rejection; `check` may refuse it (self-approval, a second decision). */
   recordApproval(
     name: string,

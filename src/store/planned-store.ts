@@ -95,9 +95,14 @@ export abstract class PlannedStore implements ControlStore {
     return { ...result, ...(change ? { change } : {}) };
   }
 
-  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor) {
-    const { result, change } = await this.run((s) => plans.planUpdateVersion(s, name, version, patch, actor));
+  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor, check?: (before: Version, after: Version) => string[] | void) {
+    const { result, change } = await this.run((s) => plans.planUpdateVersion(s, name, version, patch, actor, check));
     return { version: result, change: change! };
+  }
+
+  async retireVersion(name: string, version: number, reason: string | undefined, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planRetireVersion(s, name, version, reason, actor));
+    return { version: result, ...(change ? { change } : {}) };
   }
 
   async recordApproval(

@@ -1,6 +1,8 @@
-// modelgate approve|reject <name> <version> [--comment c]: record a decision on a version. The
-// server refuses a decision on one's own version (SEPARATION_OF_DUTIES) and a second decision by
-// the same approver (ALREADY_DECIDED); one rejection makes the version rejected for good.
+// modelgate approve|reject <name> <version> [--comment c] [--record sha256:…]: record a decision on
+// the version's current record. The server refuses a decision on one's own version
+// (SEPARATION_OF_DUTIES), a second decision by the same approver on the same record
+// (ALREADY_DECIDED), a record other than the one named with --record (RECORD_CHANGED), and any
+// decision on a rejected version: one rejection makes it rejected for good.
 import type { Decision } from '../../client/index.js';
 import { clientOptionsHelp, parseCommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
@@ -8,20 +10,24 @@ import { checkModelName, parseVersionNumber } from '../reference.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usages: Record<Decision, string> = {
-  approve: `usage: modelgate approve <name> <version> [--comment text]
+  approve: `usage: modelgate approve <name> <version> [--comment text] [--record sha256:…]
 
-Approves <version> (7 or v7) of model <name>, counting towards the approvals a protected alias
-requires. The registrant of a version cannot approve it.
+Approves the current record of <version> (7 or v7) of model <name> (files, metadata, lineage,
+metrics, card; \`modelgate show\` prints its record digest), counting towards the approvals a
+protected alias requires. An edit of the record voids the approval. The registrant of a version
+cannot approve it.
 
-  --comment text   recorded with the decision
+  --comment text       recorded with the decision
+  --record sha256:…    the record digest you reviewed: refused if the record has changed since
 
 ${clientOptionsHelp}`,
-  reject: `usage: modelgate reject <name> <version> [--comment text]
+  reject: `usage: modelgate reject <name> <version> [--comment text] [--record sha256:…]
 
 Rejects <version> (7 or v7) of model <name>: it becomes "rejected" for good and can no longer be
 promoted to a protected alias. The registrant of a version cannot reject it.
 
-  --comment text   recorded with the decision (say why)
+  --comment text       recorded with the decision (say why)
+  --record sha256:…    the record digest you reviewed: refused if the record has changed since
 
 ${clientOptionsHelp}`,
 };
@@ -30,13 +36,13 @@ const PAST: Record<Decision, string> = { approve: 'approved', reject: 'rejected'
 
 export async function runDecision(decision: Decision, argv: string[]): Promise<number> {
   const usage = usages[decision];
-  const parsed = parseCommand(argv, usage, [2, 2], { comment: { type: 'string' } });
+  const parsed = parseCommand(argv, usage, [2, 2], { comment: { type: 'string' }, record: { type: 'string' } });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const name = checkModelName(positionals[0]!);
   const version = parseVersionNumber(positionals[1]!, 'version');
   const client = clientFromOptions(values);
-  const result = await withUserErrors(() => client.decide(name, version, decision, values.comment));
+  const result = await withUserErrors(() => client.decide(name, version, decision, { comment: values.comment, recordDigest: values.record }));
   process.stdout.write(
     values.json
       ? `${JSON.stringify(result)}\n`

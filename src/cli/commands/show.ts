@@ -59,9 +59,14 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
     `${v.name}@v${v.version}`,
     `digest    ${v.digest}`,
     `status    ${v.status}`,
+    `record    ${v.recordDigest}${v.recordChangedAt ? ` (since ${v.recordChangedAt})` : ''}`,
     `created   ${v.createdAt} by ${v.createdBy}`,
     `aliases   ${aliases.length > 0 ? aliases.map((a) => `@${a}`).join(', ') : '(none)'}`,
   );
+  if (v.servingUnapproved) {
+    const on = v.servingUnapproved.aliases.map((a) => `@${a}`).join(', ');
+    out.push(`WARNING   serving on ${on} on a record not yet re-approved since ${v.servingUnapproved.since}`);
+  }
   if (v.protectedAliases?.length) out.push(`held      ${v.protectedAliases.map((a) => `@${a}`).join(', ')} (protected: kept forever)`);
   out.push(`files     ${v.files.length} (${formatBytes(total)})`);
   const sizes = v.files.map((f) => formatBytes(f.size));
@@ -91,8 +96,8 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
   if (approvals.length === 0) out.push('  (none)');
   else {
     const table = renderTable(
-      ['DECISION', 'BY', 'AT', 'COMMENT'],
-      approvals.map((a) => [a.decision, a.approver.name, a.at, a.comment ?? '']),
+      ['DECISION', 'BY', 'AT', 'ON RECORD', 'COMMENT'],
+      approvals.map((a) => [a.decision, a.approver.name, a.at, a.recordDigest === v.recordDigest ? 'current' : 'earlier (void)', a.comment ?? '']),
       '  ',
     );
     out.push(table.trimEnd());

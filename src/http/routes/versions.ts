@@ -1,5 +1,5 @@
-// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy]]
-import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, updateVersionBody } from '../../domain/requests.js';
+// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy|/retire]]
+import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, retireBody, updateVersionBody } from '../../domain/requests.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
@@ -29,12 +29,20 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
     x.json(200, { name, version: number, aliases: ctx.registry.policyStatus(name, number) });
     return;
   }
+  if (action === 'retire') {
+    if (x.method !== 'POST') methodNotAllowed(x, ['POST']);
+    x.route = 'versions.retire';
+    const principal = guard(ctx, x, 'approver', name, 'retirement');
+    const body = x.hasBody ? parseBody(retireBody, await readJson(x, ctx.config.server.maxJsonBytes)) : {};
+    x.json(200, await ctx.registry.retireVersion(name, number, body.reason, principal));
+    return;
+  }
   if (action !== undefined) routeNotFound(x);
 
   if (x.method === 'GET') {
     x.route = 'versions.show';
     guard(ctx, x, 'reader', name, 'version');
-    x.json(200, ctx.registry.getVersion(name, number));
+    x.json(200, ctx.registry.showVersion(name, number));
     return;
   }
   if (x.method === 'PATCH') {
@@ -84,6 +92,6 @@ async function approvals(ctx: AppContext, x: Exchange, name: string, number: num
   x.route = 'approvals.decide';
   const principal = guard(ctx, x, 'approver', name, 'approval');
   const body = parseBody(approvalBody, await readJson(x, ctx.config.server.maxJsonBytes));
-  const { approval, version } = await ctx.registry.decide(name, number, body.decision, body.comment, principal);
+  const { approval, version } = await ctx.registry.decide(name, number, body.decision, { comment: body.comment, recordDigest: body.recordDigest }, principal);
   x.json(201, { ...approval, status: version.status });
 }

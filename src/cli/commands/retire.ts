@@ -1,0 +1,29 @@
+// modelgate retire <name> <version> [--reason r]: take a version out of service for good. No alias
+// may point at it again and rollback passes over it; its files stay downloadable by digest, so an
+// audit can reproduce what it served.
+import { clientOptionsHelp, parseCommand } from '../args.js';
+import { clientFromOptions } from '../client-from-options.js';
+import { checkModelName, parseVersionNumber } from '../reference.js';
+import { withUserErrors } from '../user-errors.js';
+
+const usage = `usage: modelgate retire <name> <version> [--reason text]
+
+Retires <version> (7 or v7) of model <name> (approver): final. No alias may point at it again,
+rollback skips it, retention never deletes it, and its files stay downloadable by digest. A
+version an alias still points at cannot be retired: move the alias first.
+
+  --reason text   recorded with the retirement
+
+${clientOptionsHelp}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(argv, usage, [2, 2], { reason: { type: 'string' } });
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const name = checkModelName(positionals[0]!);
+  const version = parseVersionNumber(positionals[1]!, 'version');
+  const client = clientFromOptions(values);
+  const retired = await withUserErrors(() => client.retire(name, version, values.reason));
+  process.stdout.write(values.json ? `${JSON.stringify(retired)}\n` : `retired ${name}@v${version} (seq ${retired.seq})\n`);
+  return 0;
+}

@@ -1,0 +1,56 @@
+// The one promotion gate. Every path that points an alias at a version (alias set, rollback, an
+// OCI tag push, a registration that moves an alias) asks this function, inside the transaction
+// that would commit the move, and refuses the move when it returns anything.
+import { unmetRequirements, type AliasPolicy, type Unmet } from './policy.js';
+import type { AliasEvent, Approval, Version } from './types.js';
+import { recordDigest } from './record-digest.js';
+
+export interface MoveCandidate {
+  /** The alias's policy; undefined for an alias no policy lists (ungated, but never to a retired version). */
+  policy: AliasPolicy | undefined;
+  action: 'set' | 'rollback';
+  version: Version;
+  /** Every decision ever recorded on the version; only those on its current record count. */
+  approvals: readonly Approval[];
+  /** The alias's history, for rollback. */
+  history: readonly AliasEvent[];
+}
+
+/** Decisions taken on the version's current record (an edit since makes earlier ones stale). */
+export function currentApprovals(version: Version, approvals: readonly Approval[]): Approval[] {
+  const digest = recordDigest(version);
+  return approvals.filter((a) => a.recordDigest === digest);
+}
+
+/**
+ * Everything that keeps the alias from pointing at the version; empty when the move may go ahead.
+ * A rollback may skip re-collecting approvals, and only that, for a version that held this alias
+ * before with the very record it has now (so it passed this gate with it) and is not rejected,
+ * deprecated or retired (the status requirement still applies).
+ */
+export function aliasMoveUnmet(c: MoveCandidate): Unmet[] {
+  if (c.version.status === 'retired') return [{ code: 'STATUS', message: 'version is retired: no alias may point at it again' }];
+  if (!c.policy) return [];
+  const unmet = unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals));
+  if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) return unmet.filter((u) => u.code !== 'APPROVALS');
+  return unmet;
+}
+
+function heldWithThisRecord(version: Version, history: readonly AliasEvent[]): boolean {
+  const digest = recordDigest(version);
+  return history.some((e) => e.to === version.version && e.recordDigest === digest);
+}
+
+/**
+ * What an edit would break outright for an alias the version holds: the record requirements
+ * (card fields, metric thresholds). Missing approvals are not among them: the edit voids them and
+ * the version keeps serving, flagged, until an approver re-approves the new record.
+ */
+export function editUnmet(policy: AliasPolicy, edited: Version): Unmet[] {
+  return unmetRequirements(policy, edited, []).filter((u) => u.code === 'CARD_FIELD' || u.code === 'METRIC');
+}
+
+/** True when the version lacks the approvals its alias's policy asks of its current record. */
+export function awaitsReapproval(policy: AliasPolicy, version: Version, approvals: readonly Approval[]): boolean {
+  return unmetRequirements(policy, version, currentApprovals(version, approvals)).some((u) => u.code === 'APPROVALS');
+}
