@@ -5,7 +5,7 @@ export type { Role } from '../domain/principal.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';
 export type { ResolutionView as Resolution } from '../domain/resolution.js';
-import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, Version, VersionEvent, VersionStatus, VersionView } from '../domain/types.js';
+import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, VersionEvent, VersionStatus, VersionView } from '../domain/types.js';
 
 // Shapes of the modelgate v1 API as the client sees them (README.md, "HTTP API (v1)").
 

@@ -140,7 +140,7 @@ export function planUpdateVersion(
   number: number,
   patch: VersionPatch,
   actor: Actor,
-  check?: (before: Version, after: Version) => string[] | void,
+  check?: (before: Version, after: Version) => string[] | undefined,
 ): Plan<Version> {
   const current = requireVersion(state, name, number);
   if (current.status === 'retired') throw conflict('VERSION_RETIRED', `${name}@v${number} is retired; its record is final`);

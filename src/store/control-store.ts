@@ -16,7 +16,7 @@ export interface ControlStore extends RegistryReader {
     version: number,
     patch: VersionPatch,
     actor: Actor,
-    check?: (before: Version, after: Version) => string[] | void,
+    check?: (before: Version, after: Version) => string[] | undefined,
   ): Promise<{ version: Version; change: Change }>;
   /** Retires a version for good (no alias may point at it again); a retired version is returned unchanged. */
   retireVersion(name: string, version: number, reason: string | undefined, actor: Actor): Promise<{ version: Version; change?: Change }>;

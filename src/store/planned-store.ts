@@ -95,7 +95,7 @@ export abstract class PlannedStore implements ControlStore {
     return { ...result, ...(change ? { change } : {}) };
   }
 
-  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor, check?: (before: Version, after: Version) => string[] | void) {
+  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor, check?: (before: Version, after: Version) => string[] | undefined) {
     const { result, change } = await this.run((s) => plans.planUpdateVersion(s, name, version, patch, actor, check));
     return { version: result, change: change! };
   }
