@@ -11,7 +11,8 @@ import { GENESIS_HASH } from '../src/domain/audit-chain.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
 import { ApiError } from '../src/domain/errors.js';
 import type { NewVersion } from '../src/domain/mutations.js';
-import type { Unmet } from '../src/domain/policy.js';
+import type { AliasPolicy } from '../src/domain/policy.js';
+import { recordDigest } from '../src/domain/record-digest.js';
 import * as plans from '../src/domain/plans.js';
 import type { Actor, FileEntry, TokenRecord } from '../src/domain/types.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
@@ -115,22 +116,23 @@ describe('domain plans', () => {
   });
 
   test('alias moves: compare-and-set, gates, no-op repeats and protected aliases', async () => {
-    const set = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', expected: null, protected: true }, alice));
+    const OPEN: AliasPolicy = { approvals: 0, separationOfDuties: false, requiredCardFields: [], metrics: [] };
+    const set = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', expected: null, policy: OPEN }, alice));
     assert.equal(set.result.changed, true);
     assert.equal(set.result.previous, null);
     assert.deepEqual(state.getVersion('team/a', 1)?.protectedAliases, ['prod'], 'a protected alias marks the version it held');
 
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: null, protected: true }, alice), 'ALIAS_CONFLICT');
-    const gate = (): Unmet[] => [{ code: 'APPROVALS', message: 'needs an approval' }];
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', protected: true, gate }, alice), 'POLICY_UNMET');
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 7, action: 'set', protected: true }, alice), 'VERSION_NOT_FOUND');
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'gone', to: null, action: 'delete', protected: false }, alice), 'ALIAS_NOT_FOUND');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: null, policy: OPEN }, alice), 'ALIAS_CONFLICT');
+    // v2 was rejected: the plan runs the gate itself, so any policy refuses it.
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', policy: OPEN }, alice), 'POLICY_UNMET');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 7, action: 'set', policy: OPEN }, alice), 'VERSION_NOT_FOUND');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'gone', to: null, action: 'delete' }, alice), 'ALIAS_NOT_FOUND');
 
-    const same = plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', protected: true }, alice);
+    const same = plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', policy: OPEN }, alice);
     assert.equal(same.result.changed, false);
     assert.deepEqual(same.writes, []);
 
-    const moved = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: 1, reason: 'r', protected: true }, alice));
+    const moved = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: 1, reason: 'r' }, alice));
     assert.deepEqual(moved.change, { seq: moved.result.seq, model: 'team/a', kind: 'alias', alias: 'prod' });
     const history = state.aliasHistory('team/a', 'prod');
     assert.deepEqual(
@@ -140,6 +142,36 @@ describe('domain plans', () => {
         [1, 2, 'r'],
       ],
     );
+  });
+
+  test('an edit voids the approvals of the old record; rejection and retirement are final', async () => {
+    const before = state.getVersion('team/a', 1)!;
+    assert.equal(before.status, 'approved');
+    assert.equal(state.listApprovals('team/a', 1)[0]?.recordDigest, recordDigest(before));
+    let seen: [string, string] | undefined;
+    const edited = await commit(
+      plans.planUpdateVersion(state, 'team/a', 1, { card: { intendedUse: 'changed' } }, alice, (b, a) => {
+        seen = [b.status, a.status];
+        return undefined;
+      }),
+    );
+    assert.deepEqual(seen, ['approved', 'registered']);
+    assert.equal(edited.result.status, 'registered');
+    assert.equal(edited.result.recordDigest, recordDigest(edited.result));
+    const entry = state.auditEntries(edited.change!.seq, 1)[0]!;
+    assert.deepEqual(entry.details.recordDigest, { before: recordDigest(before), after: recordDigest(edited.result) });
+    assert.deepEqual(entry.details.approvalsVoided, [state.listApprovals('team/a', 1)[0]!.seq]);
+
+    const rejectedEdit = await commit(plans.planUpdateVersion(state, 'team/a', 2, { metrics: { auc: { value: 0.9 } } }, alice));
+    assert.equal(rejectedEdit.result.status, 'rejected', 'an edit never undoes a rejection');
+    refuses(() => plans.planApproval(state, 'team/a', 2, 'approve', undefined, bob, () => undefined), 'VERSION_REJECTED');
+
+    refuses(() => plans.planRetireVersion(state, 'team/a', 2, 'r', alice), 'VERSION_IN_USE');
+    const retired = await commit(plans.planRetireVersion(state, 'team/a', 1, 'superseded', alice));
+    assert.equal(retired.result.status, 'retired');
+    assert.deepEqual(plans.planRetireVersion(state, 'team/a', 1, 'again', alice).writes, [], 'retiring twice writes nothing');
+    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'dev', to: 1, action: 'set' }, alice), 'POLICY_UNMET');
+    refuses(() => plans.planUpdateVersion(state, 'team/a', 1, { card: {} }, alice), 'VERSION_RETIRED');
   });
 
   test('a version is deleted only when no alias holds it and none protected ever did', async () => {
