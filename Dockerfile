@@ -1,19 +1,26 @@
-# modelgate on embedded defaults (LMDB + local blob folder under /data).
+# modelgate on embedded defaults (LMDB + local blob folder under /data), as an unprivileged user.
 # Node 20 on bookworm: the uWebSockets.js build in use needs glibc 2.36 and Node 20's ABI.
+
+# Build stage: everything needed to compile the server, its workers and the console; tests and
+# bench are not copied, so they can neither be built nor end up in the image.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
-COPY bench ./bench
 COPY ui ./ui
-COPY scripts ./scripts
-COPY test ./test
 COPY config ./config
 COPY bin ./bin
+# npm ci runs the prepare script, which builds (tsc, then the console with vite).
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="modelgate" \
+      org.opencontainers.image.description="Model registry with a fast edge: content-addressed artifacts, governed stages, microsecond resolves" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/modelgate/modelgate" \
+      org.opencontainers.image.licenses="UNLICENSED"
 WORKDIR /app
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
@@ -21,12 +28,24 @@ ENV NODE_ENV=production \
     MODELGATE_PORT=8080 \
     MODELGATE_DATA_DIR=/data
 COPY package.json package-lock.json ./
-# Dependency install scripts are not needed: lmdb and uWebSockets.js ship prebuilt binaries.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
-COPY --from=build /app/dist ./dist
+# Production dependencies only. Their install scripts are not needed: lmdb and uWebSockets.js
+# ship prebuilt binaries.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/workers ./dist/workers
+COPY --from=build /app/dist/ui ./dist/ui
 COPY config ./config
 COPY bin ./bin
+# A fixed numeric id, so a volume's ownership can be prepared on the host; /data is the one
+# place it writes.
+RUN groupadd --system --gid 10001 modelgate \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin modelgate \
+ && mkdir -p /data && chown 10001:10001 /data
+USER 10001:10001
 VOLUME /data
 EXPOSE 8080
+# /readyz answers 200 once the service can serve (index loaded), 503 while it cannot.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.MODELGATE_PORT || 8080}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/cli/main.js", "serve"]

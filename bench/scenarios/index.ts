@@ -5,8 +5,10 @@ import { downloadScenario } from './download.js';
 import { hashScenario } from './hash.js';
 import { memoryScenario } from './memory.js';
 import { propagationScenario } from './propagation.js';
+import { pullScenario } from './pull.js';
+import { pushScenario } from './push.js';
 import { resolveScenario } from './resolve.js';
 import { uploadScenario } from './upload.js';
 import type { Scenario } from './scenario.js';
 
-export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, propagationScenario, coldStartScenario];
+export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, pullScenario, pushScenario, propagationScenario, coldStartScenario];

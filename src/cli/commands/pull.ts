@@ -29,8 +29,8 @@ Downloads the files of a version into [dir] (default: ./<last part of name>), ve
 byte as it arrives. Files already there with the right digest are kept; an interrupted pull
 resumes where it stopped.
 
-  --max-connections n   connections at most (default 4); fewer are used for less than
-                        64 MiB a connection
+  --max-connections n   connections at most (default 4); a pull uses one per GiB and one
+                        per 8 files still to fetch, up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
   --piece-size bytes    size of each Range request, e.g. 16MiB (default: about 1/64 of the
                         file, 1 to 16 MiB); a resumed file keeps the piece size it started with
@@ -155,7 +155,7 @@ async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[
     const total = work.reduce((sum, w) => sum + w.size, 0);
     const resumed = files.reduce((sum, f) => sum + f.file.partial.resumedBytes, 0);
     const pieces = files.flatMap((owner) => owner.file.partial.missing.map((piece) => ({ owner, piece })));
-    const connections = autoConnections(total - resumed, pieces.length, request.maxConnections);
+    const connections = autoConnections(total - resumed, pieces.length, files.filter((f) => f.file.remaining > 0).length, request.maxConnections);
     const progress = startProgress('downloading', total, { initial: resumed });
     try {
       // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
