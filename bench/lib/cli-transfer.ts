@@ -42,7 +42,7 @@ export function sha256OfFile(path: string): string {
   const buffer = Buffer.allocUnsafe(4 << 20);
   const fd = openSync(path, 'r');
   try {
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) hash.update(buffer.subarray(0, n));
+    for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) hash.update(buffer.subarray(0, n));
   } finally {
     closeSync(fd);
   }
