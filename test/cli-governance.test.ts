@@ -2,9 +2,8 @@
 // gc) run as a child process against a real server, plus the helpers whose edge cases a server
 // never shows: lifetimes, times, metadata files, and a server reporting a broken audit chain.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,46 +11,9 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseMetadataDocument } from '../src/cli/push/metadata-file.js';
 import { formatSpan, parseIsoTime, parseTtl } from '../src/cli/time.js';
-import { CLI, startServer, type TestServer } from './harness/server.js';
+import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
+import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MODELGATE_URL: '', MODELGATE_TOKEN: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function ok(run: CliRun): CliRun {
-  assert.equal(run.code, 0, `CLI failed (${run.code}):\n${run.stderr}`);
-  return run;
-}
-
-function parseJson(run: CliRun): any {
-  return JSON.parse(ok(run).stdout);
-}
-
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(root, ...path.split('/'));
-    await mkdir(dirname(full), { recursive: true });
-    await writeFile(full, content);
-  }
-}
 
 function sha256Hex(data: string): string {
   return createHash('sha256').update(data).digest('hex');

@@ -19,39 +19,11 @@ import { PartialStateFile, readPartialState, type PartialState } from '../src/cl
 import { planPieces } from '../src/cli/pull/piece-plan.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
+import { parseJson, runCli, writeTree, type CliRun } from './harness/cli.js';
 import { CLI, startServer, type TestServer } from './harness/server.js';
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, MODELGATE_URL: '', MODELGATE_TOKEN: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-async function writeTree(root: string, files: Record<string, Buffer | string>): Promise<void> {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(root, ...path.split('/'));
-    await mkdir(dirname(full), { recursive: true });
-    await writeFile(full, content);
-  }
 }
 
 /** Every regular file under root, as relative path → sha256 hex. */
@@ -70,11 +42,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function parseJson(run: CliRun): any {
-  assert.equal(run.code, 0, `CLI failed (${run.code}):\n${run.stderr}`);
-  return JSON.parse(run.stdout);
 }
 
 let scratch: string;

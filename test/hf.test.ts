@@ -16,22 +16,17 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { rm, writeFile, mkdtemp } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer } from './harness/server.js';
-import { api, registerFiles } from './harness/http.js';
+import { api, pathRequest, registerFiles, type PathResponse } from './harness/http.js';
 import { createToken } from './harness/tokens.js';
 
 const MODEL = 'team/hf-demo';
 const INVALID_CREDENTIALS = 'Invalid credentials in Authorization header';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-interface Resp {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
+type Resp = PathResponse;
 
 let server: TestServer;
 let configDir = '';
@@ -39,26 +34,7 @@ let configDir = '';
 /** A raw request through node:http: the path goes out exactly as written (no URL normalisation). */
 function request(method: string, path: string, headers: Record<string, string> = {}, opts: { token?: string | null } = {}): Promise<Resp> {
   const token = opts.token === undefined ? server.token : opts.token;
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port: server.port,
-        method,
-        path,
-        agent: false,
-        headers: { ...(token !== null ? { Authorization: `Bearer ${token}` } : {}), 'Accept-Encoding': 'identity', ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return pathRequest(server.port, method, path, { ...(token !== null ? { Authorization: `Bearer ${token}` } : {}), 'Accept-Encoding': 'identity', ...headers });
 }
 
 /** Fetches a full absolute URL (a Link header's target) the way the client follows it. */

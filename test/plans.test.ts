@@ -14,10 +14,11 @@ import type { NewVersion } from '../src/domain/mutations.js';
 import type { AliasPolicy } from '../src/domain/policy.js';
 import { recordDigest } from '../src/domain/record-digest.js';
 import * as plans from '../src/domain/plans.js';
-import type { Actor, FileEntry, TokenRecord } from '../src/domain/types.js';
+import type { Actor, FileEntry } from '../src/domain/types.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import type { Plan } from '../src/domain/writes.js';
 import { LmdbState } from '../src/index/lmdb-state.js';
+import { token } from './conformance/control-store.js';
 
 const alice: Actor = { id: 'tok-alice', name: 'alice' };
 const bob: Actor = { id: 'tok-bob', name: 'bob' };
@@ -195,19 +196,9 @@ describe('domain plans', () => {
   });
 
   test('tokens: created once, revoked once', async () => {
-    const token: TokenRecord = {
-      id: 'tok-1',
-      name: 'ci',
-      role: 'writer',
-      scope: '*',
-      createdAt: new Date().toISOString(),
-      createdBy: 'admin',
-      expiresAt: null,
-      revokedAt: null,
-      hash: 'ab',
-    };
-    await commit(plans.planCreateToken(state, token, alice));
-    refuses(() => plans.planCreateToken(state, token, alice), 'TOKEN_EXISTS');
+    const ci = token('tok-1');
+    await commit(plans.planCreateToken(state, ci, alice));
+    refuses(() => plans.planCreateToken(state, ci, alice), 'TOKEN_EXISTS');
     const revoked = await commit(plans.planRevokeToken(state, 'tok-1', alice));
     assert.ok(revoked.result.revokedAt);
     assert.deepEqual(plans.planRevokeToken(state, 'tok-1', alice).writes, [], 'a second revocation writes nothing');

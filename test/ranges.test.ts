@@ -4,35 +4,18 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { startServer, type TestServer } from './harness/server.js';
-import { api, registerFiles } from './harness/http.js';
+import { api, pathRequest, registerFiles, type PathResponse } from './harness/http.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const MODEL = 'team/ranges';
 const CHUNK = 256 * 1024;
 
-interface Resp {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
+type Resp = PathResponse;
 
-/** A request through node:http: no URL normalisation, and a full view of status, headers and body. */
+/** A request as the server's admin, the path sent exactly as written. */
 function request(server: TestServer, method: string, path: string, headers: Record<string, string> = {}): Promise<Resp> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: server.port, method, path, agent: false, headers: { Authorization: `Bearer ${server.token}`, ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+  return pathRequest(server.port, method, path, { Authorization: `Bearer ${server.token}`, ...headers });
 }
 
 function errorCode(r: Resp): string {

@@ -1,5 +1,6 @@
 // Small helpers over fetch and raw sockets for talking to a test server.
 import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { TestServer } from './server.js';
 
@@ -51,6 +52,26 @@ export async function registerFiles(server: TestServer, name: string, files: Rec
   const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries });
   if (res.status !== 201 && res.status !== 200) throw new Error(`register failed: ${res.status} ${res.text}`);
   return res.json;
+}
+
+export interface PathResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A request through node:http: the path goes out exactly as written (no URL normalisation), and a full view of status, headers and body. */
+export function pathRequest(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<PathResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**

@@ -1,0 +1,556 @@
+// The behaviours every ControlStore passes, as a function a new backend's test calls with a way to
+// open (and reopen) it: every mutation atomic, one sequence number and one chained audit entry per
+// commit, refusals that write nothing, and each change told exactly once.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { ApiError } from '../../src/domain/errors.js';
+import { recordDigest } from '../../src/domain/record-digest.js';
+import { verifyAuditChain } from '../../src/domain/audit-verify.js';
+import { previousDeployment } from '../../src/registry/registry.js';
+import type { AliasPolicy } from '../../src/domain/policy.js';
+import type { Actor, Approval, Change, TokenRecord, Version } from '../../src/domain/types.js';
+import { sortFiles, versionDigest } from '../../src/domain/version-digest.js';
+import type { AliasMove, NewVersion } from '../../src/domain/mutations.js';
+import type { ControlStore } from '../../src/store/control-store.js';
+import { sha256 } from '../harness/http.js';
+
+
+export const alice: Actor = { id: 'tok-alice', name: 'alice' };
+export const bob: Actor = { id: 'tok-bob', name: 'bob' };
+export const carol: Actor = { id: 'tok-carol', name: 'carol' };
+
+export interface Authority {
+  /** The authority's own view (Redis: the seq key and the log length), to prove nothing was written there. */
+  seq(): Promise<number>;
+  logLength(): Promise<number>;
+}
+
+export interface Opened {
+  store: ControlStore;
+  /** Closes this instance and opens a new one on the same state (and, for Redis, the same replica dir). */
+  reopen(): Promise<Opened>;
+  authority?: Authority;
+}
+
+export interface Backend {
+  name: string;
+  open(): Promise<Opened>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+export function files(contents: Record<string, string>): NewVersion['files'] {
+  return sortFiles(Object.entries(contents).map(([path, c]) => ({ path, size: Buffer.byteLength(c), digest: sha256(c) })));
+}
+
+export function newVersion(name: string, contents: Record<string, string>, record: Partial<NewVersion['record']> = {}): NewVersion {
+  const list = files(contents);
+  return {
+    name,
+    files: list,
+    digest: versionDigest(list),
+    size: list.reduce((s, f) => s + f.size, 0),
+    record: { metadata: {}, lineage: {}, metrics: {}, card: {}, ...record },
+  };
+}
+
+export function unique(label: string): string {
+  return `${label}-${randomBytes(6).toString('hex')}`;
+}
+
+export function apiError(status: number, code: string) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ApiError, `expected ApiError ${status} ${code}, got ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
+    assert.equal(err.code, code, err.message);
+    assert.equal(err.status, status, err.message);
+    return true;
+  };
+}
+
+/** Records what the store reports, to check that each committed change is told exactly once. */
+export class Recorder {
+  readonly changes: Change[] = [];
+  readonly commits: Change[] = [];
+  constructor(readonly opened: Opened) {
+    opened.store.onChange((c) => this.changes.push(c));
+    opened.store.onCommit((n) => this.commits.push(n.change));
+  }
+  get store() {
+    return this.opened.store;
+  }
+}
+
+export async function snapshot(r: Recorder) {
+  return {
+    seq: r.store.currentSeq(),
+    head: r.store.auditHead(),
+    changes: r.changes.length,
+    commits: r.commits.length,
+    authSeq: r.opened.authority ? await r.opened.authority.seq() : undefined,
+    logLength: r.opened.authority ? await r.opened.authority.logLength() : undefined,
+  };
+}
+
+/**
+ * Runs a mutation and checks the invariants of every commit: the sequence moves by exactly one,
+ * exactly one audit entry is appended with that sequence and the chain verifies to it, and
+ * onChange and onCommit each fire once with the new sequence.
+ */
+export async function mutation<T>(r: Recorder, fn: () => Promise<T>, expect: { action?: string; target?: string; change?: Partial<Change> } = {}): Promise<T> {
+  const before = await snapshot(r);
+  const out = await fn();
+  const seq = before.seq + 1;
+  assert.equal(r.store.currentSeq(), seq, 'currentSeq moves by exactly one');
+  const entries = r.store.auditEntries(before.seq + 1, 10);
+  assert.equal(entries.length, 1, 'exactly one audit entry appended');
+  const entry = entries[0]!;
+  assert.equal(entry.seq, seq);
+  assert.equal(entry.prevHash, before.head.hash, 'the entry links to the previous head');
+  if (expect.action) assert.equal(entry.action, expect.action);
+  if (expect.target) assert.equal(entry.target, expect.target);
+  assert.deepEqual(r.store.auditHead(), { seq, hash: entry.hash });
+  const verified = verifyAuditChain(r.store);
+  assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+  assert.equal(verified.headSeq, seq);
+  assert.equal(verified.headHash, entry.hash);
+  assert.equal(r.changes.length, before.changes + 1, 'onChange fired once');
+  assert.equal(r.commits.length, before.commits + 1, 'onCommit fired once');
+  assert.equal(r.changes.at(-1)!.seq, seq);
+  assert.deepEqual(r.commits.at(-1), r.changes.at(-1));
+  if (expect.change) assert.deepEqual({ ...r.changes.at(-1)! }, { ...r.changes.at(-1)!, ...expect.change });
+  if (r.opened.authority) {
+    assert.equal(await r.opened.authority.seq(), seq, 'the authority sequence moved by one');
+    assert.equal(await r.opened.authority.logLength(), before.logLength! + 1, 'one replication log entry');
+  }
+  return out;
+}
+
+export async function assertNothingWritten(r: Recorder, before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
+  const now = await snapshot(r);
+  assert.deepEqual(now, before, 'nothing was written and nothing was told');
+}
+
+/** A refused mutation: the expected ApiError, and nothing written anywhere. */
+export async function refused(r: Recorder, fn: () => Promise<unknown>, status: number, code: string): Promise<ApiError> {
+  const before = await snapshot(r);
+  let caught: ApiError | undefined;
+  await assert.rejects(fn(), (err) => {
+    apiError(status, code)(err);
+    caught = err as ApiError;
+    return true;
+  });
+  await assertNothingWritten(r, before);
+  return caught!;
+}
+
+/** An idempotent repeat: succeeds and writes nothing. */
+export async function noop<T>(r: Recorder, fn: () => Promise<T>): Promise<T> {
+  const before = await snapshot(r);
+  const out = await fn();
+  await assertNothingWritten(r, before);
+  return out;
+}
+
+export function move(name: string, alias: string, to: number | null, extra: Partial<AliasMove> = {}): AliasMove {
+  return { name, alias, to, action: to === null ? 'delete' : 'set', ...extra };
+}
+
+/** A policy that asks for nothing, and one that asks for one approval of the current record. */
+export const OPEN: AliasPolicy = { approvals: 0, separationOfDuties: false, requiredCardFields: [], metrics: [] };
+export const ONE_APPROVAL: AliasPolicy = { ...OPEN, approvals: 1 };
+
+export function token(id: string, extra: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    id,
+    name: `name-${id}`,
+    role: 'writer',
+    scope: '*',
+    createdAt: new Date().toISOString(),
+    createdBy: 'admin',
+    expiresAt: null,
+    revokedAt: null,
+    hash: 'ab'.repeat(32),
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared suite
+
+export function controlStoreConformance(backend: Backend): void {
+  describe(`ControlStore conformance: ${backend.name}`, () => {
+    const fresh = async () => new Recorder(await backend.open());
+
+    test('registerVersion numbers versions per model, creates the model, and is idempotent by digest', async () => {
+      const r = await fresh();
+      const s = r.store;
+      assert.equal(s.currentSeq(), 0);
+      assert.deepEqual(verifyAuditChain(s), { ok: true, entries: 0, headSeq: 0, headHash: s.auditHead().hash });
+
+      const a = newVersion('team/fraud', { 'model.bin': 'weights-1', 'config.json': '{}' });
+      const first = await mutation(r, () => s.registerVersion(a, alice), {
+        action: 'version.register',
+        target: 'team/fraud@v1',
+        change: { model: 'team/fraud', kind: 'version', version: 1 },
+      });
+      assert.equal(first.created, true);
+      assert.equal(first.version.version, 1);
+      assert.equal(first.version.digest, a.digest);
+      assert.equal(first.version.status, 'registered');
+      assert.equal(first.version.createdById, alice.id);
+      assert.deepEqual(first.version.protectedAliases, []);
+      assert.equal(first.change?.seq, 1);
+      assert.equal(s.getModel('team/fraud')?.latestVersion, 1);
+      assert.equal(s.getModel('team/fraud')?.owner, 'alice');
+      assert.deepEqual(s.getVersion('team/fraud', 1), first.version);
+      assert.deepEqual(s.getVersionByDigest('team/fraud', a.digest), first.version);
+
+      const again = await noop(r, () => s.registerVersion({ ...a }, bob));
+      assert.equal(again.created, false);
+      assert.equal(again.version.version, 1);
+      assert.equal(again.change, undefined);
+
+      const second = await mutation(r, () => s.registerVersion(newVersion('team/fraud', { 'model.bin': 'weights-2' }), alice), { target: 'team/fraud@v2' });
+      assert.equal(second.version.version, 2);
+      const other = await mutation(r, () => s.registerVersion(newVersion('churn', { 'model.bin': 'weights-1', 'config.json': '{}' }), alice), { target: 'churn@v1' });
+      assert.equal(other.version.version, 1, 'numbering is per model');
+      assert.equal(s.getModel('team/fraud')?.latestVersion, 2);
+
+      assert.deepEqual(s.listVersions('team/fraud', undefined, 10).items.map((v) => v.version), [1, 2]);
+      assert.deepEqual(s.listVersions('team/fraud', 1, 10).items.map((v) => v.version), [2]);
+      assert.deepEqual([...s.allVersions()].map((v) => `${v.name}@${v.version}`), ['churn@1', 'team/fraud@1', 'team/fraud@2']);
+      assert.equal(s.isBlobReferenced(sha256('weights-1')), true);
+      assert.equal(s.isBlobReferenced(sha256('nothing')), false);
+      assert.deepEqual(
+        s.blobReferences(sha256('weights-1')).sort((x, y) => x.name.localeCompare(y.name)),
+        [{ name: 'churn', version: 1 }, { name: 'team/fraud', version: 1 }],
+      );
+      assert.deepEqual(s.versionHistory('team/fraud', 1).map((e) => e.action), ['register']);
+      assert.deepEqual(s.listModels({ limit: 10 }).items.map((m) => m.name), ['churn', 'team/fraud']);
+      assert.equal(s.currentSeq(), 3);
+    });
+
+    test('createModel and updateModel', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const { model } = await mutation(r, () => s.createModel('vision/det', { description: 'detector', owner: 'cv', tags: ['a'] }, alice), {
+        action: 'model.create',
+        target: 'vision/det',
+        change: { model: 'vision/det', kind: 'model' },
+      });
+      assert.equal(model.latestVersion, 0);
+      await refused(r, () => s.createModel('vision/det', { description: '', owner: '', tags: [] }, alice), 409, 'MODEL_EXISTS');
+      await refused(r, () => s.updateModel('vision/none', { description: 'x' }, alice), 404, 'MODEL_NOT_FOUND');
+      const updated = await mutation(r, () => s.updateModel('vision/det', { description: 'better' }, bob), { action: 'model.update' });
+      assert.equal(updated.model.description, 'better');
+      assert.deepEqual(updated.model.tags, ['a']);
+      assert.equal(s.getModel('vision/det')?.description, 'better');
+      const v = await mutation(r, () => s.registerVersion(newVersion('vision/det', { w: 'det' }), alice));
+      assert.equal(v.version.version, 1);
+      assert.equal(s.getModel('vision/det')?.description, 'better', 'registering keeps the model info');
+    });
+
+    test('updateVersion changes the mutable fields and keeps their history', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await mutation(r, () => s.registerVersion(newVersion('m', { w: 'x' }, { metrics: { auc: { value: 0.8 } } }), alice));
+      const { version } = await mutation(
+        r,
+        () => s.updateVersion('m', 1, { metrics: { auc: { value: 0.9, dataset: 'holdout' } }, card: { intendedUse: 'scoring' } }, bob),
+        { action: 'version.update', target: 'm@v1', change: { model: 'm', kind: 'version', version: 1 } },
+      );
+      assert.deepEqual(version.metrics, { auc: { value: 0.9, dataset: 'holdout' } });
+      assert.deepEqual(s.getVersion('m', 1)?.card, { intendedUse: 'scoring' });
+      const history = s.versionHistory('m', 1);
+      assert.deepEqual(history.map((e) => e.action), ['register', 'update']);
+      assert.deepEqual(history[1]!.changes, {
+        metrics: { before: { auc: { value: 0.8 } }, after: { auc: { value: 0.9, dataset: 'holdout' } } },
+        card: { before: {}, after: { intendedUse: 'scoring' } },
+      });
+      assert.deepEqual(history[1]!.actor, bob);
+      await mutation(r, () => s.updateVersion('m', 1, { status: 'deprecated' }, bob));
+      assert.equal(s.getVersion('m', 1)?.status, 'deprecated');
+      assert.equal(s.versionHistory('m', 1).length, 3);
+      await refused(r, () => s.updateVersion('m', 7, { metadata: {} }, bob), 404, 'VERSION_NOT_FOUND');
+      await refused(r, () => s.updateVersion('nope', 1, { metadata: {} }, bob), 404, 'MODEL_NOT_FOUND');
+    });
+
+    test('recordApproval: decisions, status, and a check callback that refuses writes nothing', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await mutation(r, () => s.registerVersion(newVersion('credit', { w: 'c1' }), alice));
+      let seen: { version: Version; approvals: readonly Approval[] } | undefined;
+      const res = await mutation(
+        r,
+        () =>
+          s.recordApproval('credit', 1, 'approve', 'looks good', bob, (version, approvals) => {
+            seen = { version, approvals };
+          }),
+        { action: 'version.approve', target: 'credit@v1', change: { model: 'credit', kind: 'version', version: 1 } },
+      );
+      assert.equal(seen?.version.version, 1);
+      assert.deepEqual(seen?.approvals, []);
+      assert.equal(res.version.status, 'approved');
+      assert.equal(res.approval.decision, 'approve');
+      assert.equal(res.approval.comment, 'looks good');
+      assert.deepEqual(res.approval.approver, bob);
+
+      // The check sees the approvals as committed, and may refuse.
+      const refusal = () =>
+        s.recordApproval('credit', 1, 'approve', undefined, bob, (_v, approvals) => {
+          if (approvals.some((a) => a.approver.id === bob.id)) throw new ApiError(409, 'ALREADY_DECIDED', 'bob already decided');
+        });
+      await refused(r, refusal, 409, 'ALREADY_DECIDED');
+      await refused(
+        r,
+        () =>
+          s.recordApproval('credit', 1, 'approve', undefined, alice, (v) => {
+            if (v.createdById === alice.id) throw new ApiError(403, 'SEPARATION_OF_DUTIES', 'no');
+          }),
+        403,
+        'SEPARATION_OF_DUTIES',
+      );
+      assert.equal(s.listApprovals('credit', 1).length, 1);
+
+      const rejected = await mutation(r, () => s.recordApproval('credit', 1, 'reject', 'drift', carol, () => undefined), { action: 'version.reject' });
+      assert.equal(rejected.version.status, 'rejected');
+      assert.deepEqual(s.listApprovals('credit', 1).map((a) => [a.approver.id, a.decision]), [[bob.id, 'approve'], [carol.id, 'reject']]);
+      const history = s.versionHistory('credit', 1);
+      assert.deepEqual(history.map((e) => e.action), ['register', 'approve', 'reject']);
+      assert.deepEqual(history[1]!.changes, { status: { before: 'registered', after: 'approved' } });
+      assert.deepEqual(history[2]!.changes, { status: { before: 'approved', after: 'rejected' } });
+      await refused(r, () => s.recordApproval('credit', 9, 'approve', undefined, bob, () => undefined), 404, 'VERSION_NOT_FOUND');
+    });
+
+    test('an error thrown by a caller callback propagates unchanged and writes nothing', async () => {
+      // A check is caller code; whatever it throws is the caller's answer, not a store failure.
+      const r = await fresh();
+      const s = r.store;
+      await mutation(r, () => s.registerVersion(newVersion('cb', { w: 'cb' }), alice));
+      class Refusal extends Error {}
+      const before = await snapshot(r);
+      await assert.rejects(
+        s.recordApproval('cb', 1, 'approve', undefined, bob, () => {
+          throw new Refusal('refused by the caller');
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof Refusal, `expected the callback's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
+          return true;
+        },
+      );
+      await assert.rejects(
+        s.updateVersion('cb', 1, { card: { intendedUse: 'x' } }, alice, () => {
+          throw new Refusal('edit refused');
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof Refusal, `expected the check's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
+          return true;
+        },
+      );
+      await assertNothingWritten(r, before);
+    });
+
+    test('moveAlias compare-and-set: expected null, stale, current; same target is a no-op; delete', async () => {
+      const r = await fresh();
+      const s = r.store;
+      for (let i = 1; i <= 3; i++) await mutation(r, () => s.registerVersion(newVersion('risk', { w: `risk-${i}` }), alice));
+
+      const set1 = await mutation(r, () => s.moveAlias(move('risk', 'staging', 1, { expected: null, reason: 'first' }), alice), {
+        action: 'alias.set',
+        target: 'risk@staging',
+        change: { model: 'risk', kind: 'alias', alias: 'staging' },
+      });
+      assert.deepEqual(set1.result, { name: 'risk', alias: 'staging', version: 1, previous: null, seq: 4, changed: true });
+      assert.equal(s.getAlias('risk', 'staging')?.version, 1);
+      assert.equal(s.getAlias('risk', 'staging')?.seq, 4);
+      assert.equal(s.getAlias('risk', 'staging')?.updatedBy, 'alice');
+
+      const conflictNull = await refused(r, () => s.moveAlias(move('risk', 'staging', 2, { expected: null }), bob), 409, 'ALIAS_CONFLICT');
+      assert.deepEqual(conflictNull.details, { current: 1, expected: null });
+      const stale = await refused(r, () => s.moveAlias(move('risk', 'staging', 2, { expected: 3 }), bob), 409, 'ALIAS_CONFLICT');
+      assert.deepEqual(stale.details, { current: 1, expected: 3 });
+      await refused(r, () => s.moveAlias(move('risk', 'canary', 2, { expected: 1 }), bob), 409, 'ALIAS_CONFLICT');
+      assert.equal(s.getAlias('risk', 'staging')?.version, 1);
+
+      const set2 = await mutation(r, () => s.moveAlias(move('risk', 'staging', 2, { expected: 1 }), bob), { action: 'alias.set' });
+      assert.equal(set2.result.previous, 1);
+      assert.equal(set2.result.version, 2);
+
+      const same = await noop(r, () => s.moveAlias(move('risk', 'staging', 2, { expected: 2 }), bob));
+      assert.equal(same.result.changed, false);
+      assert.equal(same.result.seq, set2.result.seq);
+      assert.equal(same.change, undefined);
+
+      await refused(r, () => s.moveAlias(move('risk', 'staging', 99), bob), 404, 'VERSION_NOT_FOUND');
+      await refused(r, () => s.moveAlias(move('nobody', 'staging', 1), bob), 404, 'MODEL_NOT_FOUND');
+
+      await mutation(r, () => s.moveAlias(move('risk', 'staging', 3), bob), { action: 'alias.set' }); // no expected: no check
+      await mutation(r, () => s.moveAlias(move('risk', 'canary', 1), bob));
+      assert.deepEqual(s.listAliases('risk').map((a) => [a.alias, a.version]), [['canary', 1], ['staging', 3]]);
+
+      await refused(r, () => s.moveAlias(move('risk', 'staging', null, { expected: 2 }), bob), 409, 'ALIAS_CONFLICT');
+      const deleted = await mutation(r, () => s.moveAlias(move('risk', 'staging', null, { expected: 3 }), bob), {
+        action: 'alias.delete',
+        change: { model: 'risk', kind: 'alias', alias: 'staging' },
+      });
+      assert.equal(deleted.result.version, null);
+      assert.equal(deleted.result.previous, 3);
+      assert.equal(s.getAlias('risk', 'staging'), undefined);
+      assert.deepEqual(s.listAliases('risk').map((a) => a.alias), ['canary']);
+      await refused(r, () => s.moveAlias(move('risk', 'staging', null), bob), 404, 'ALIAS_NOT_FOUND');
+      // After a delete, "must not exist" holds again.
+      await mutation(r, () => s.moveAlias(move('risk', 'staging', 1, { expected: null }), bob));
+    });
+
+    test('gates refuse with 403 POLICY_UNMET and nothing is written; a passing protected move marks the version', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await mutation(r, () => s.registerVersion(newVersion('pay', { w: 'p1' }), alice));
+      await mutation(r, () => s.registerVersion(newVersion('pay', { w: 'p2' }), alice));
+      await mutation(r, () => s.moveAlias(move('pay', 'production', 1, { policy: OPEN }), alice));
+      const err = await refused(r, () => s.moveAlias(move('pay', 'production', 2, { policy: ONE_APPROVAL }), alice), 403, 'POLICY_UNMET');
+      assert.deepEqual(err.details, [{ code: 'APPROVALS', message: 'needs 1 approval(s), has 0' }]);
+      assert.equal(s.getAlias('pay', 'production')?.version, 1);
+      assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, []);
+      assert.equal(s.aliasHistory('pay', 'production').length, 1);
+
+      await mutation(r, () => s.recordApproval('pay', 2, 'approve', undefined, bob, () => undefined));
+      await mutation(r, () => s.moveAlias(move('pay', 'production', 2, { policy: ONE_APPROVAL }), alice));
+      assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, ['production']);
+      assert.deepEqual(s.getVersion('pay', 1)?.protectedAliases, ['production']);
+      // An unprotected alias leaves the record alone.
+      await mutation(r, () => s.moveAlias(move('pay', 'staging', 2), alice));
+      assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, ['production']);
+    });
+
+    test('rollback bookkeeping: the alias history records each move with from, to, action, actor and reason', async () => {
+      const r = await fresh();
+      const s = r.store;
+      for (let i = 1; i <= 3; i++) await mutation(r, () => s.registerVersion(newVersion('fraud', { w: `f${i}` }), alice));
+      await mutation(r, () => s.moveAlias(move('fraud', 'production', 1), alice));
+      await mutation(r, () => s.moveAlias(move('fraud', 'canary', 2), alice));
+      await mutation(r, () => s.moveAlias(move('fraud', 'production', 2, { reason: 'release 2' }), alice));
+      await mutation(r, () => s.moveAlias(move('fraud', 'production', 3), bob));
+      const back = await mutation(r, () => s.moveAlias(move('fraud', 'production', 2, { action: 'rollback', expected: 3, reason: 'latency' }), carol), {
+        action: 'alias.rollback',
+        target: 'fraud@production',
+      });
+      assert.deepEqual(back.result, { name: 'fraud', alias: 'production', version: 2, previous: 3, seq: back.result.seq, changed: true });
+      const entry = s.auditEntries(back.result.seq, 1)[0]!;
+      // The entry names the record the alias now serves, so the chain says which record was deployed.
+      assert.deepEqual(entry.details, { from: 3, to: 2, reason: 'latency', recordDigest: recordDigest(s.getVersion('fraud', 2)!) });
+      assert.deepEqual(entry.actor, carol);
+
+      const history = s.aliasHistory('fraud', 'production');
+      assert.deepEqual(
+        history.map((e) => ({ action: e.action, from: e.from, to: e.to, actor: e.actor.name, reason: e.reason })),
+        [
+          { action: 'set', from: null, to: 1, actor: 'alice', reason: undefined },
+          { action: 'set', from: 1, to: 2, actor: 'alice', reason: 'release 2' },
+          { action: 'set', from: 2, to: 3, actor: 'bob', reason: undefined },
+          { action: 'rollback', from: 3, to: 2, actor: 'carol', reason: 'latency' },
+        ],
+      );
+      assert.deepEqual(history.map((e) => e.seq), [...history.map((e) => e.seq)].sort((a, b) => a - b), 'in sequence order');
+      assert.ok(history.every((e) => e.name === 'fraud' && e.alias === 'production' && typeof e.at === 'string'));
+      // The registry's next rollback target is computed from this history: back to v1, skipping the rollback.
+      assert.equal(previousDeployment(history, 2), 1);
+      assert.deepEqual(s.modelAliasEvents('fraud').map((e) => `${e.alias}:${e.to}`), ['canary:2', 'production:1', 'production:2', 'production:3', 'production:2']);
+      assert.deepEqual(s.aliasHistory('fraud', 'nothing'), []);
+    });
+
+    test('deleteVersion refuses a version in use or once protected; a free one is removed with its blob references', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await mutation(r, () => s.registerVersion(newVersion('del', { w: 'd1' }), alice));
+      await mutation(r, () => s.registerVersion(newVersion('del', { w: 'd2' }), alice));
+      const v3 = newVersion('del', { w: 'd3-unique', extra: 'd3-extra' });
+      await mutation(r, () => s.registerVersion(v3, alice));
+      await mutation(r, () => s.moveAlias(move('del', 'staging', 1), alice));
+      await mutation(r, () => s.moveAlias(move('del', 'production', 2, { policy: OPEN }), alice));
+      await mutation(r, () => s.moveAlias(move('del', 'production', 1, { policy: OPEN }), alice));
+
+      const inUse = await refused(r, () => s.deleteVersion('del', 1, 'cleanup', alice), 409, 'VERSION_IN_USE');
+      assert.match(inUse.message, /@staging/);
+      await refused(r, () => s.deleteVersion('del', 2, 'cleanup', alice), 409, 'VERSION_RETAINED');
+      await refused(r, () => s.deleteVersion('del', 42, 'cleanup', alice), 404, 'VERSION_NOT_FOUND');
+      await refused(r, () => s.deleteVersion('nobody', 1, 'cleanup', alice), 404, 'MODEL_NOT_FOUND');
+      assert.equal(s.isBlobReferenced(sha256('d3-unique')), true);
+
+      await mutation(r, () => s.deleteVersion('del', 3, 'unused', bob), { action: 'version.delete', target: 'del@v3', change: { model: 'del', kind: 'version', version: 3 } });
+      assert.equal(s.getVersion('del', 3), undefined);
+      assert.equal(s.getVersionByDigest('del', v3.digest), undefined);
+      assert.equal(s.isBlobReferenced(sha256('d3-unique')), false);
+      assert.deepEqual(s.blobReferences(sha256('d3-extra')), []);
+      assert.deepEqual(s.listVersions('del', undefined, 10).items.map((v) => v.version), [1, 2]);
+      await refused(r, () => s.deleteVersion('del', 3, 'again', bob), 404, 'VERSION_NOT_FOUND');
+      // Numbers are never reused: the same files come back as a new version.
+      const again = await mutation(r, () => s.registerVersion(v3, alice));
+      assert.equal(again.version.version, 4);
+    });
+
+    test('tokens: create, refuse a duplicate, revoke once', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const id = unique('tok');
+      await mutation(r, () => s.createToken(token(id), alice), { action: 'token.create', target: `token:${id}`, change: { model: '', kind: 'token' } });
+      assert.equal(s.getToken(id)?.revokedAt, null);
+      assert.deepEqual(s.listTokens().map((t) => t.id), [id]);
+      await refused(r, () => s.createToken(token(id, { name: 'other' }), alice), 409, 'TOKEN_EXISTS');
+      const revoked = await mutation(r, () => s.revokeToken(id, bob), { action: 'token.revoke', target: `token:${id}` });
+      assert.ok(revoked.revokedAt);
+      assert.equal(s.getToken(id)?.revokedAt, revoked.revokedAt);
+      const twice = await noop(r, () => s.revokeToken(id, bob));
+      assert.equal(twice.revokedAt, revoked.revokedAt);
+      await refused(r, () => s.revokeToken('no-such-token', bob), 404, 'TOKEN_NOT_FOUND');
+      assert.equal(s.getToken('no-such-token'), undefined);
+    });
+
+    test('appendAudit appends one chained entry and returns its sequence', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const seq = await mutation(r, () => s.appendAudit('denied.aliases.set', '/v1/models/x/aliases/production', { status: 403 }, bob), {
+        action: 'denied.aliases.set',
+        target: '/v1/models/x/aliases/production',
+        change: { model: '', kind: 'audit' },
+      });
+      assert.equal(seq, 1);
+      const seq2 = await mutation(r, () => s.appendAudit('gc.run', 'blobs', { removed: 0 }, alice));
+      assert.equal(seq2, 2);
+      const [e1, e2] = s.auditEntries(1, 10);
+      assert.deepEqual(e1!.details, { status: 403 });
+      assert.deepEqual(e1!.actor, bob);
+      assert.equal(e2!.prevHash, e1!.hash);
+      assert.deepEqual(s.auditEntries(2, 10).map((e) => e.seq), [2]);
+    });
+
+    test('settings round-trip', async () => {
+      const r = await fresh();
+      assert.equal(r.store.getSetting('admin-token-sha256'), undefined);
+      await r.store.putSetting('admin-token-sha256', 'cafe');
+      assert.equal(r.store.getSetting('admin-token-sha256'), 'cafe');
+      assert.equal(r.store.currentSeq(), 0, 'a setting is not a registry mutation');
+    });
+
+    test('state survives closing and reopening the store', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await s.registerVersion(newVersion('keep', { w: 'k1' }), alice);
+      await s.registerVersion(newVersion('keep', { w: 'k2' }), alice);
+      await s.moveAlias(move('keep', 'production', 2), alice);
+      await s.createToken(token(unique('keep')), alice);
+      const head = s.auditHead();
+      const reopened = await r.opened.reopen();
+      const t = reopened.store;
+      assert.equal(t.currentSeq(), 4);
+      assert.deepEqual(t.auditHead(), head);
+      assert.equal(t.getAlias('keep', 'production')?.version, 2);
+      assert.equal(verifyAuditChain(t).ok, true);
+      const r2 = new Recorder(reopened);
+      await mutation(r2, () => t.moveAlias(move('keep', 'production', 1, { expected: 2 }), alice));
+      assert.equal(t.currentSeq(), 5);
+    });
+  });
+}
