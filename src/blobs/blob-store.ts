@@ -46,6 +46,14 @@ export interface BlobStore {
    * that found the blob present and reported it stored must not lose it to a concurrent sweep.
    */
   delete(digest: string, notModifiedSince?: number): Promise<boolean>;
+  /**
+   * Moves a blob whose bytes do not match its digest out of the digest's place (kept under
+   * quarantine/ for inspection), so that it reads as missing and the next push uploads it again.
+   * Like `delete`, leaves a blob written after `notModifiedSince` where it is. True if moved.
+   */
+  quarantine(digest: string, notModifiedSince: number): Promise<boolean>;
   list(): AsyncIterable<BlobInfo>;
+  /** For a cache in front of another store: that store, which holds the bytes themselves. */
+  readonly origin?: BlobStore;
   close(): Promise<void>;
 }

@@ -153,6 +153,13 @@ export class CachedBlobStore implements BlobStore {
     return deleted;
   }
 
+  async quarantine(digest: string, notModifiedSince: number): Promise<boolean> {
+    const moved = await this.origin.quarantine(digest, notModifiedSince);
+    const entry = this.index.get(digest);
+    if (moved && entry) this.drop(entry);
+    return moved;
+  }
+
   list(): AsyncIterable<BlobInfo> {
     return this.origin.list();
   }

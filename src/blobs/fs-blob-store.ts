@@ -1,5 +1,6 @@
 // Blob store on the local disk. Layout (as CNCF distribution): blobs/sha256/<2 hex>/<64 hex>.
 // Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
+// Blobs found corrupt by `blobs verify --repair` are moved to blobs/quarantine/<hex>.<ms>.
 import { randomUUID } from 'node:crypto';
 import { constants, promises as fsp, read as fsRead } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -70,7 +71,8 @@ export class FsBlobStore implements BlobStore {
   async place(path: string, digest: string): Promise<BlobInfo> {
     const target = this.pathOf(digest);
     const existing = await this.stat(digest);
-    if (existing) {
+    // A file of another size under the digest is not the blob (damaged on disk): it is replaced.
+    if (existing && existing.size === (await fsp.stat(path)).size) {
       // Refreshing the time tells a concurrent sweep the blob is wanted; if the sweep already moved
       // it away, fall through and put this copy in its place.
       const now = new Date();
@@ -91,10 +93,24 @@ export class FsBlobStore implements BlobStore {
   }
 
   async delete(digest: string, notModifiedSince?: number): Promise<boolean> {
-    const target = this.pathOf(digest);
-    // Move it aside first (atomic), then look at it: a re-upload that touched it in the meantime
-    // gets it back; one that arrives after the move writes a fresh copy.
     const aside = join(this.tmpDir, `gc-${randomUUID()}`);
+    const moved = await this.moveAside(digest, aside, notModifiedSince);
+    if (moved) await fsp.rm(aside, { force: true });
+    return moved;
+  }
+
+  async quarantine(digest: string, notModifiedSince: number): Promise<boolean> {
+    const dir = join(this.root, 'quarantine');
+    await fsp.mkdir(dir, { recursive: true });
+    return this.moveAside(digest, join(dir, `${digest.slice('sha256:'.length)}.${Date.now()}`), notModifiedSince);
+  }
+
+  /**
+   * Moves the blob to `aside` (atomic), then looks at it: one touched after `notModifiedSince`
+   * (a re-upload in the meantime) goes back; one that arrives after the move writes a fresh copy.
+   */
+  private async moveAside(digest: string, aside: string, notModifiedSince?: number): Promise<boolean> {
+    const target = this.pathOf(digest);
     try {
       await fsp.rename(target, aside);
     } catch (err) {
@@ -109,7 +125,6 @@ export class FsBlobStore implements BlobStore {
       await fsp.rm(aside, { force: true });
       return false;
     }
-    await fsp.rm(aside, { force: true });
     return true;
   }
 

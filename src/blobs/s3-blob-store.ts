@@ -21,7 +21,7 @@ import { MIN_PART_BYTES } from './s3/part-plan.js';
 import { S3BlobReader } from './s3/s3-reader.js';
 import type { S3Target } from './s3/s3-target.js';
 import { S3BlobWriter } from './s3/s3-writer.js';
-import { touchObject } from './s3/touch.js';
+import { copyObject, touchObject } from './s3/touch.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -171,6 +171,24 @@ export class S3BlobStore implements BlobStore, S3Target {
     await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry).catch((err: unknown) => {
       throw asStoreFailure('delete a blob', err);
     });
+    return true;
+  }
+
+  /**
+   * Copies the object to <prefix>quarantine/<hex>.<ms> and deletes it from the digest's key
+   * (unless S3 says it was written after `notModifiedSince`; the window between HEAD and DELETE
+   * is the one `delete` describes).
+   */
+  async quarantine(digest: string, notModifiedSince: number): Promise<boolean> {
+    const info = await this.stat(digest);
+    if (!info || (info.modifiedAt ?? Infinity) + 999 > notModifiedSince) return false;
+    const aside = `${this.prefix}quarantine/${digest.slice('sha256:'.length)}.${Date.now()}`;
+    try {
+      await copyObject(this.client, this.bucket, this.keyOf(digest), aside, info.size, { 'modelgate-quarantined': new Date().toISOString() });
+      await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
+    } catch (err) {
+      throw asStoreFailure('move a damaged blob aside', err);
+    }
     return true;
   }
 

@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   token: () => import('./commands/token.js'),
   audit: () => import('./commands/audit.js'),
   gc: () => import('./commands/gc.js'),
+  blobs: () => import('./commands/blobs.js'),
   watch: () => import('./commands/watch.js'),
 };
 
@@ -42,6 +43,7 @@ commands:
   token create|list|revoke      manage access tokens (admin)
   audit verify|list|export      verify, read and export the audit log
   gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
+  blobs verify [--repair]       re-hash every stored blob; move damaged ones aside (admin)
   watch [<name> …]              follow alias and version changes live (reconnects, resumes)
 
 Run "modelgate <command> --help" for a command's options.

@@ -13,6 +13,7 @@ import type {
   AuditPage,
   AuditQuery,
   AuditVerification,
+  BlobVerifyReport,
   CreatedToken,
   CreateTokenRequest,
   Decision,
@@ -173,6 +174,11 @@ export class ModelgateClient {
   /** Retention and blob sweep; a dry run reports what it would delete and deletes nothing. */
   async gc(options: { dryRun: boolean }, signal?: AbortSignal): Promise<GcReport> {
     return this.readJson<GcReport>(await this.sendJson('POST', paths.gc(), { dryRun: options.dryRun }, signal));
+  }
+
+  /** Re-hashes every stored blob (admin); with `repair`, moves the damaged ones aside. */
+  async verifyBlobs(options: { repair: boolean }, signal?: AbortSignal): Promise<BlobVerifyReport> {
+    return this.readJson<BlobVerifyReport>(await this.sendJson('POST', paths.blobVerify(), { repair: options.repair }, signal));
   }
 
   async setAlias(name: string, alias: string, request: SetAliasRequest, signal?: AbortSignal): Promise<AliasChange> {

@@ -1,6 +1,6 @@
 // Wire types that are the server's own domain types are imported from the domain (type-only: no
 // server code is loaded), so client and server cannot drift apart; the rest are derived from them.
-export type { Actor, AliasEvent, Approval, AuditEntry, DatasetRef, DeploymentSpan, FileEntry, GcReport, Lineage, MetricValue, ModelCard, VersionEvent, VersionStatus } from '../domain/types.js';
+export type { Actor, AliasEvent, Approval, AuditEntry, BlobMismatch, BlobVerifyReport, DatasetRef, DeploymentSpan, FileEntry, GcReport, Lineage, MetricValue, ModelCard, VersionEvent, VersionStatus } from '../domain/types.js';
 export type { Role } from '../domain/principal.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';

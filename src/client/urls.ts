@@ -39,6 +39,7 @@ export const paths = {
   audit: (query: Record<string, string | number | undefined>) => withQuery('/v1/audit', query),
   auditVerify: () => '/v1/audit/verify',
   gc: () => '/v1/gc',
+  blobVerify: () => '/v1/blobs/verify',
 };
 
 /** `path?k=v&…` with the defined values only (and no `?` when there are none). */

@@ -140,6 +140,8 @@ export const deleteVersionBody = z.strictObject({ reason: z.string().min(1).max(
 
 export const gcBody = z.strictObject({ dryRun: z.boolean().default(false) });
 
+export const blobVerifyBody = z.strictObject({ repair: z.boolean().default(false) });
+
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;

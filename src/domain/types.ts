@@ -217,6 +217,26 @@ export interface GcReport {
   kept: { young: number; pinned: number; referenced: number; changed: number };
 }
 
+/** A blob whose stored bytes do not hash to its digest. */
+export interface BlobMismatch {
+  digest: string;
+  size: number;
+  /** The sha256 of the bytes actually stored. */
+  actual: string;
+  /** Moved out of the digest's place (with repair), so the next push uploads it again. */
+  movedAside: boolean;
+}
+
+/** What `blobs verify` found: every blob re-hashed against its digest. */
+export interface BlobVerifyReport {
+  repair: boolean;
+  checked: number;
+  bytes: number;
+  mismatched: BlobMismatch[];
+  /** Blobs that could not be read through (the store failed while reading them). */
+  unreadable: { digest: string; error: string }[];
+}
+
 /** An OCI manifest pushed by a client for a version; its bytes are kept as a blob under `digest`. */
 export interface ManifestRecord {
   name: string;

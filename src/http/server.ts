@@ -6,6 +6,7 @@ import { route, setRefusalAuditor } from './exchange.js';
 import { refusalAuditor } from './refusal-audit.js';
 import { methodNotAllowed } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerBlobVerifyRoutes } from './routes/blob-verify.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerGcRoutes } from './routes/gc.js';
@@ -35,6 +36,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerTokenRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
+  registerBlobVerifyRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerSessionRoutes(app, ctx);

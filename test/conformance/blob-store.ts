@@ -224,6 +224,23 @@ export function blobStoreConformance(subject: Subject): void {
       assert.ok(!(await listed(store)).has(plain));
     });
 
+    test('quarantine moves a blob out of its place (it reads as missing) and spares one written after the cutoff', async () => {
+      const bytes = randomBytes(3000);
+      const digest = await put(store, bytes);
+      assert.ok((await readAll(store, digest)).equals(bytes)); // a cache now holds a copy too
+      const modifiedAt = (await store.stat(digest))!.modifiedAt!;
+      assert.equal(await store.quarantine(digest, modifiedAt - 10_000), false, 'written after the cutoff: kept');
+      assert.ok((await readAll(store, digest)).equals(bytes));
+      assert.equal(await store.quarantine(digest, Date.now() + 10_000), true);
+      assert.equal(await store.stat(digest), null);
+      assert.equal(await store.open(digest), null);
+      assert.ok(!(await listed(store)).has(digest), 'a quarantined blob is not listed as a blob');
+      assert.equal(await store.quarantine(digest, Date.now() + 10_000), false, 'nothing left to move');
+      // The next upload stores it again.
+      assert.equal(await put(store, bytes), digest);
+      assert.ok((await readAll(store, digest)).equals(bytes));
+    });
+
     test('concurrent writers of the same digest both commit and leave one intact blob', async () => {
       const bytes = randomBytes(LARGE);
       const digest = digestOf(bytes);

@@ -1,3 +1,4 @@
+// Server-side copies: marking an existing object as freshly written, and moving one aside.
 // Marks an existing object as freshly written. S3 has no utime: copying an object onto itself with
 // replaced metadata is the one way to move its LastModified, which is what garbage collection
 // compares with its cutoff (a re-upload of a blob must not lose it to a concurrent sweep).
@@ -16,9 +17,13 @@ import { withS3Retries } from './errors.js';
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 1024 ** 3;
 
-export async function touchObject(client: S3Client, bucket: string, key: string, size: number): Promise<void> {
-  const Metadata = { 'modelgate-refreshed': new Date().toISOString() };
-  const source = `${bucket}/${key}`; // keys are hex and slashes only: nothing to escape
+export function touchObject(client: S3Client, bucket: string, key: string, size: number): Promise<void> {
+  return copyObject(client, bucket, key, key, size, { 'modelgate-refreshed': new Date().toISOString() });
+}
+
+/** Server-side copy of `from` to `to` (both keys in `bucket`), with new metadata. */
+export async function copyObject(client: S3Client, bucket: string, from: string, key: string, size: number, Metadata: Record<string, string>): Promise<void> {
+  const source = `${bucket}/${from}`; // keys are hex, dots and slashes only: nothing to escape
   if (size <= MAX_SINGLE_COPY) {
     await withS3Retries(() =>
       client.send(
