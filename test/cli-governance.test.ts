@@ -90,6 +90,49 @@ describe('governance CLI against a real server', () => {
 
   const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, env);
 
+  test('push --alias to a gated alias: the version is registered, the refusal is reported, exit 1 and no success line', async () => {
+    const run = await cli(asA, 'push', await modelDir('refused-alias', { 'w.bin': 'refused alias' }), 'gov/refused', '--alias', 'production');
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(run.stdout, '', 'stdout carries no "name@vN sha256:…" line a script would take for success');
+    assert.match(run.stderr, /^registered gov\/refused@v1$/m);
+    assert.match(run.stderr, /gov\/refused@production was NOT moved to v1: .*POLICY_UNMET, HTTP 403/);
+    assert.match(run.stderr, /^ {2}needs 1 approval\(s\)/m);
+    const json = await cli(asA, 'push', await modelDir('refused-alias', { 'w.bin': 'refused alias' }), 'gov/refused', '--alias', 'production', '--json');
+    assert.equal(json.code, 1);
+    const result = JSON.parse(json.stdout);
+    assert.equal(result.version, 1);
+    assert.equal(result.aliasRefused.code, 'POLICY_UNMET');
+    assert.equal(result.alias, undefined);
+  });
+
+  test('serve --help prints the usage and exits 0 without starting', async () => {
+    const run = await runCli(['serve', '--help']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^usage: modelgate serve \[--host H\]/);
+    assert.match(run.stdout, /--data-dir D/);
+  });
+
+  test('approve --record refuses a record that changed since review; retire is final', async () => {
+    await writeFile(join(scratch, 'gate-record.json'), GATE_CARD);
+    ok(await cli(asA, 'push', await modelDir('record', { 'w.bin': 'record me' }), 'gov/record', '--metadata', join(scratch, 'gate-record.json')));
+    const reviewed = JSON.parse(ok(await cli(admin, 'show', 'gov/record@v1', '--json')).stdout).recordDigest;
+    assert.match(ok(await cli(admin, 'show', 'gov/record@v1')).stdout, new RegExp(`^record\\s+${reviewed}`, 'm'));
+    const edit = await fetch(`${server.url}/v1/models/gov/record/versions/1`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${asA.MODELGATE_TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ metrics: { auc: 0.5 } }),
+    });
+    assert.equal(edit.status, 200);
+    const stale = await cli(asB, 'approve', 'gov/record', '1', '--record', reviewed);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /RECORD_CHANGED, HTTP 409/);
+    const retired = ok(await cli(asB, 'retire', 'gov/record', 'v1', '--reason', 'superseded'));
+    assert.match(retired.stdout, /^retired gov\/record@v1 \(seq \d+\)$/m);
+    const promote = await cli(asB, 'alias', 'set', 'gov/record@staging', '1');
+    assert.equal(promote.code, 1);
+    assert.match(promote.stderr, /retired/);
+  });
+
   test('push --metadata (YAML) registers the record; show prints it with the card headings and metrics', async () => {
     const dir = await modelDir('card', { 'weights.bin': 'card weights v2', 'config.json': '{"depth":6}' });
     await writeFile(join(scratch, 'record.yaml'), METADATA_YAML);

@@ -1,7 +1,7 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import { RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type ModelVersion, type VersionRecordInput } from '../../client/index.js';
+import { ModelgateApiError, RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type ModelVersion, type VersionRecordInput } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -53,11 +53,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else if (result.aliasRefused) {
+    // Not the usual success line: a script reading stdout must not take this for a deployed version.
+    process.stderr.write(`${describe(result)}\n`);
   } else {
     process.stdout.write(`${result.name}@v${result.version} ${result.digest}\n`);
     process.stderr.write(`${describe(result)}\n`);
   }
-  return 0;
+  return result.aliasRefused ? 1 : 0;
 }
 
 interface PushRequest {
@@ -87,6 +90,8 @@ interface PushResult {
   /** Distinct blobs the server already had. */
   skipped: number;
   alias?: AliasChange;
+  /** The server refused to move --alias: the version is registered, the alias did not move. */
+  aliasRefused?: { alias: string; code: string; message: string; details?: unknown };
   /** Fields of --metadata that an already registered version holds differently (and keeps). */
   recordNotApplied?: string[];
   seconds: number;
@@ -124,7 +129,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
   const registered = await client.registerVersion(request.name, entries, request.record);
   const { version } = registered;
   const notApplied = !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
-  const aliasChange = request.alias === undefined ? undefined : await client.setAlias(request.name, request.alias, { version: version.version });
+  const moved = request.alias === undefined ? undefined : await moveAlias(client, request.name, request.alias, version.version);
   return {
     name: version.name,
     version: version.version,
@@ -135,10 +140,25 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     uploaded: uploaded.length,
     uploadedBytes: uploaded.reduce((sum, o) => sum + o.size, 0),
     skipped: sent.length - uploaded.length,
-    ...(aliasChange ? { alias: aliasChange } : {}),
+    ...(moved && 'refused' in moved ? { aliasRefused: moved.refused } : moved ? { alias: moved.change } : {}),
     ...(notApplied.length > 0 ? { recordNotApplied: notApplied } : {}),
     seconds: Math.round(performance.now() - started) / 1000,
   };
+}
+
+/** Points the alias at the new version; a refusal by the server (a policy gate, a role) is an outcome to report, not a crash. */
+async function moveAlias(
+  client: ModelgateClient,
+  name: string,
+  alias: string,
+  version: number,
+): Promise<{ change: AliasChange } | { refused: NonNullable<PushResult['aliasRefused']> }> {
+  try {
+    return { change: await client.setAlias(name, alias, { version }) };
+  } catch (err) {
+    if (!(err instanceof ModelgateApiError) || err.transient) throw err;
+    return { refused: { alias, code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
+  }
 }
 
 /** Uploads the blob unless the server already has it (then its bytes count as done on the meter). */
@@ -167,5 +187,10 @@ function describe(r: PushResult): string {
     r.created ? `registered ${r.name}@v${r.version}` : `${r.name}@v${r.version} already had exactly these files`,
   ];
   if (r.alias) lines.push(describeAliasChange(r.alias).trimEnd());
+  if (r.aliasRefused) {
+    const { alias, message, details } = r.aliasRefused;
+    const unmet = Array.isArray(details) ? details.map((d) => `  ${typeof d === 'object' && d && 'message' in d ? String(d.message) : JSON.stringify(d)}`) : [];
+    lines.push(`modelgate: ${r.name}@${alias} was NOT moved to v${r.version}: ${message}`, ...unmet);
+  }
   return lines.join('\n');
 }

@@ -4,17 +4,40 @@ import { logger } from '../../log.js';
 import { assertNativeLmdb, assertNativeUws, NativeModuleError } from '../../native-check.js';
 import { CliError } from '../cli-error.js';
 
+const usage = `usage: modelgate serve [--host H] [--port P] [--data-dir D] [--config FILE]
+
+Runs the gateway. Settings come from config/default.yaml, then --config FILE, then MODELGATE_*
+environment variables, then these flags (see the README's Configuration section).
+
+  --host H          listen address (server.host, default 127.0.0.1)
+  --port P          listen port (server.port, default 8080; 0 picks a free one)
+  --data-dir D      LMDB index and local blobs (storage.dataDir, default ./data)
+  --config FILE     a YAML file overriding config/default.yaml
+  -h, --help        print this help
+`;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-    },
-    strict: true,
-  });
+  let values: { host?: string; port?: string; 'data-dir'?: string; config?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    if (err instanceof TypeError) throw new CliError(`${err.message}\n\n${usage}`, 2);
+    throw err;
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
 
   try {
     assertNativeUws();
