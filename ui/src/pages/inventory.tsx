@@ -5,6 +5,7 @@ import { useLive } from '../live';
 import { useLoad } from '../load';
 import { href, navigate } from '../router';
 import type { AliasPolicyStatus, InventoryModel, WhoAmI } from '../types';
+import { DataTable } from '../components/table';
 
 const PAGE = 50;
 const FILTERS = ['q', 'tag', 'owner', 'alias'] as const;
@@ -60,19 +61,7 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
             {page.models.length === 0 ? (
               <p class="empty">No models match.</p>
             ) : (
-              <div class="table-wrap">
-                <table class="inventory">
-                  <thead>
-                    <tr>
-                      <th scope="col">Model</th>
-                      <th scope="col">Owner</th>
-                      <th scope="col">Tags</th>
-                      <th scope="col">Aliases</th>
-                      <th scope="col">Latest</th>
-                      <th scope="col">Card</th>
-                      <th scope="col">Last change</th>
-                    </tr>
-                  </thead>
+              <DataTable class="inventory" columns={['Model', 'Owner', 'Tags', 'Aliases', 'Latest', 'Card', 'Last change']}>
                   <tbody>
                     {page.models.map((m) => {
                       const card = m.latest ? cardCompleteness(m.latest.policy) : null;
@@ -106,8 +95,7 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
                       );
                     })}
                   </tbody>
-                </table>
-              </div>
+                </DataTable>
             )}
             <nav class="pager" aria-label="Pages">
               {cursor && <a href={href.inventory(query({ ...filters }))}>First page</a>}

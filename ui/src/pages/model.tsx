@@ -12,6 +12,7 @@ import { useLoad } from '../load';
 import { can } from '../roles';
 import { href } from '../router';
 import type { AliasEvent, InventoryModel, Version, WhoAmI } from '../types';
+import { DataTable } from '../components/table';
 
 interface ModelData {
   model: InventoryModel & { aliases: Record<string, number> };
@@ -141,18 +142,7 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
       <AliasTimeline events={history} now={Date.now()} />
 
       <h2>Versions</h2>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Status</th>
-              <th scope="col">Digest</th>
-              <th scope="col">Size</th>
-              <th scope="col">Registered</th>
-              <th scope="col">By</th>
-            </tr>
-          </thead>
+      <DataTable columns={['Version', 'Status', 'Digest', 'Size', 'Registered', 'By']}>
           <tbody>
             {newestFirst.map((v) => (
               <tr key={v.version}>
@@ -171,8 +161,7 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
               </tr>
             ))}
           </tbody>
-        </table>
-      </div>
+        </DataTable>
 
       <h2>Metrics across versions</h2>
       <MetricsChart versions={versions} />
@@ -226,15 +215,7 @@ function Files({ name, reference, version }: { name: string; reference: string; 
   const enc = (p: string) => p.split('/').map(encodeURIComponent).join('/');
   return (
     <>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Path</th>
-              <th scope="col">Size</th>
-              <th scope="col">Digest</th>
-            </tr>
-          </thead>
+      <DataTable columns={['Path', 'Size', 'Digest']}>
           <tbody>
             {version.files.map((f) => (
               <tr key={f.path}>
@@ -248,8 +229,7 @@ function Files({ name, reference, version }: { name: string; reference: string; 
               </tr>
             ))}
           </tbody>
-        </table>
-      </div>
+        </DataTable>
       <h3>Pull {name}@{reference}</h3>
       <div class="commands">
         <CopyField label="modelgate CLI" value={`MODELGATE_URL=${origin} npx modelgate pull ${name}@${reference} ./${name.split('/').pop()}`} />

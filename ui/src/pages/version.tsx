@@ -11,6 +11,7 @@ import { useLoad } from '../load';
 import { can } from '../roles';
 import { href } from '../router';
 import type { AliasPolicyStatus, Approval, AuditEntry, Version, VersionEvent, WhoAmI } from '../types';
+import { DataTable } from '../components/table';
 
 interface VersionData {
   version: Version;
@@ -137,18 +138,7 @@ function VersionAudit({ name, version, live }: { name: string; version: number; 
 
 export function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (
-    <div class="table-wrap">
-      <table class="audit">
-        <thead>
-          <tr>
-            <th scope="col">Seq</th>
-            <th scope="col">Time</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Action</th>
-            <th scope="col">Target</th>
-            <th scope="col">Details</th>
-          </tr>
-        </thead>
+    <DataTable class="audit" columns={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Details']}>
         <tbody>
           {entries.map((e) => (
             <tr key={e.seq}>
@@ -165,7 +155,6 @@ export function AuditTable({ entries }: { entries: AuditEntry[] }) {
             </tr>
           ))}
         </tbody>
-      </table>
-    </div>
+      </DataTable>
   );
 }
