@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -530,6 +530,50 @@ describe('against a real server', () => {
     assert.equal(third.uploaded, 1);
     assert.equal(third.uploadedBytes, Buffer.byteLength('{"layers":8}'));
     assert.equal(third.version, first.version + 1);
+  });
+
+  test('a push whose one-request upload breaks mid-body continues through a resumable session', async () => {
+    // A fault proxy: the first blob upload's connection is cut after 200 kB; everything else passes.
+    let cuts = 0;
+    const proxy = createNetServer((downstream) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      let cutting: boolean | null = null;
+      let forwarded = 0;
+      downstream.on('data', (chunk: Buffer) => {
+        if (cutting === null) {
+          cutting = cuts === 0 && chunk.toString('latin1', 0, 15) === 'POST /v1/blobs?';
+          if (cutting) cuts++;
+        }
+        forwarded += chunk.length;
+        if (cutting && forwarded > 200_000) {
+          downstream.destroy();
+          upstream.destroy();
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.pipe(downstream);
+      downstream.on('error', () => upstream.destroy());
+      upstream.on('error', () => downstream.destroy());
+      downstream.on('close', () => upstream.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const blob = randomBytes(1_500_000);
+      const src = await freshDir('session-src');
+      await writeTree(src, { 'w.bin': blob });
+      const viaProxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const pushed = await runCli(['push', src, 'cli/session-fallback', '--json'], { ...env, MODELGATE_URL: viaProxy });
+      const result = parseJson(pushed);
+      assert.equal(cuts, 1);
+      assert.match(pushed.stderr, /continuing through a resumable upload session/);
+      assert.equal(result.uploadedBytes, blob.length);
+      const dest = await freshDir('session-dest');
+      parseJson(await cli('pull', 'cli/session-fallback@v1', dest, '--json'));
+      assert.equal(sha256Hex(await readFile(join(dest, 'w.bin'))), sha256Hex(blob));
+    } finally {
+      proxy.close();
+    }
   });
 
   test('pull resumes from a partial download, keeping finished pieces and refetching the rest', async () => {

@@ -116,28 +116,52 @@ export interface UploadOptions {
 
 /** Streams `size` bytes of a source as `POST /v1/blobs?digest=`: one request, stored only if they hash to `digest`. */
 export async function uploadBlobStream(target: TransferTarget, digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
-  const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024, stallTimeoutMs: options.stallTimeoutMs });
   const path = paths.blobUpload(digest);
-  const chunked = size > MAX_DECLARED_CONTENT_LENGTH;
-  const head = requestHead('POST', connection.endpoint, path, target.token, {
+  const stored = await sendBytes<StoredBlob>(target, 'POST', path, {}, { start: 0, length: size }, read, options);
+  checkStoredSize(stored, digest, size);
+  return stored;
+}
+
+/**
+ * Appends source bytes `start..start+length-1` to a resumable upload session (`PATCH` with
+ * `Content-Range: bytes a-b/*`); returns the session's offset afterwards.
+ */
+export async function appendUploadStream(target: TransferTarget, id: string, start: number, length: number, read: PositionedRead, options: UploadOptions = {}): Promise<number> {
+  const headers = { 'Content-Range': `bytes ${start}-${start + length - 1}/*` };
+  const answer = await sendBytes<{ offset: number }>(target, 'PATCH', paths.upload(id), headers, { start, length }, read, options);
+  if (!Number.isSafeInteger(answer.offset)) throw new ModelgateTransferError(`PATCH ${paths.upload(id)} answered without an offset`);
+  return answer.offset;
+}
+
+/** One request whose body is `part` of the source, on a connection of its own; the JSON answer or an error. */
+async function sendBytes<T>(
+  target: TransferTarget,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  part: { start: number; length: number },
+  read: PositionedRead,
+  options: UploadOptions,
+): Promise<T> {
+  const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024, stallTimeoutMs: options.stallTimeoutMs });
+  const chunked = part.length > MAX_DECLARED_CONTENT_LENGTH;
+  const head = requestHead(method, connection.endpoint, path, target.token, {
     'Content-Type': 'application/octet-stream',
-    ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(size) }),
+    ...headers,
+    ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(part.length) }),
   });
   const answer = new TextSink();
   try {
-    await connection.request(head, answer, options.signal, (socket) => sendBody(socket, size, chunked, read, options));
+    await connection.request(head, answer, options.signal, (socket) => sendBody(socket, part, chunked, read, options));
   } finally {
     connection.close();
   }
-  if (answer.status >= 400) throw apiErrorFromText(answer.status, answer.text(), 'POST', path);
-  let stored: StoredBlob;
+  if (answer.status >= 400) throw apiErrorFromText(answer.status, answer.text(), method, path);
   try {
-    stored = JSON.parse(answer.text()) as StoredBlob;
+    return JSON.parse(answer.text()) as T;
   } catch {
-    throw new ModelgateTransferError(`the server answered POST ${path} with something that is not JSON: ${answer.text().slice(0, 200)}`);
+    throw new ModelgateTransferError(`the server answered ${method} ${path} with something that is not JSON: ${answer.text().slice(0, 200)}`);
   }
-  checkStoredSize(stored, digest, size);
-  return stored;
 }
 
 export function checkStoredSize(stored: StoredBlob, digest: string, size: number): void {
@@ -149,7 +173,8 @@ export function checkStoredSize(stored: StoredBlob, digest: string, size: number
  * socket has taken its bytes. Stops quietly when the socket goes away (the server answered early,
  * or the connection broke): the exchange reports that.
  */
-async function sendBody(socket: Socket, size: number, chunked: boolean, read: PositionedRead, options: UploadOptions): Promise<void> {
+async function sendBody(socket: Socket, part: { start: number; length: number }, chunked: boolean, read: PositionedRead, options: UploadOptions): Promise<void> {
+  const size = part.length;
   const chunkSize = Math.max(64 * 1024, Math.min(options.chunkSize ?? 4 * 1024 * 1024, options.limiter ? Math.ceil(options.limiter.rate / 8) : Infinity));
   const buffers = [Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)))];
   const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
@@ -158,9 +183,9 @@ async function sendBody(socket: Socket, size: number, chunked: boolean, read: Po
     await written[turn];
     if (socket.destroyed) return;
     const buffer = buffers[turn]!;
-    const n = await read(buffer, Math.min(buffer.length, size - position), position);
+    const n = await read(buffer, Math.min(buffer.length, size - position), part.start + position);
     if (n <= 0) {
-      socket.destroy(new ModelgateTransferError(`the source ended after ${position} of ${size} bytes`));
+      socket.destroy(new ModelgateTransferError(`the source ended after ${part.start + position} of ${part.start + size} bytes`));
       return;
     }
     position += n;

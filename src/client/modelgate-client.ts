@@ -1,7 +1,7 @@
 // Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
 // returns what the contract promises or throws one of the errors in ./errors.js.
 import { apiErrorFromText } from './api-error.js';
-import { BlobRangeReader, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
+import { appendUploadStream, BlobRangeReader, checkStoredSize, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
 import type { ConnectionOptions } from './http1-connection.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
@@ -75,6 +75,28 @@ export class ModelgateClient {
    */
   uploadBlobFrom(digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
     return uploadBlobStream({ baseUrl: this.baseUrl, token: this.token }, digest, size, read, options);
+  }
+
+  /** Opens a resumable upload session (the fallback when a one-request upload failed). */
+  async openUpload(signal?: AbortSignal): Promise<{ id: string; offset: number }> {
+    return this.readJson<{ id: string; offset: number }>(await this.send('POST', paths.uploads(), { signal }));
+  }
+
+  /** How many bytes of the session the server holds durably: where to resume. */
+  async uploadOffset(id: string, signal?: AbortSignal): Promise<number> {
+    return (await this.readJson<{ offset: number }>(await this.send('GET', paths.upload(id), { signal }))).offset;
+  }
+
+  /** Appends source bytes `start..start+length-1` to the session; returns its new offset. */
+  appendUpload(id: string, start: number, length: number, read: PositionedRead, options: UploadOptions = {}): Promise<number> {
+    return appendUploadStream({ baseUrl: this.baseUrl, token: this.token }, id, start, length, read, options);
+  }
+
+  /** Verifies the session's bytes against `digest` and stores them as that blob. */
+  async commitUpload(id: string, digest: string, size: number, signal?: AbortSignal): Promise<StoredBlob> {
+    const stored = await this.readJson<StoredBlob>(await this.send('PUT', paths.uploadCommit(id, digest), { signal }));
+    checkStoredSize(stored, digest, size);
+    return stored;
   }
 
   /** A keep-alive connection for the fast way down: byte ranges handed over from one reused buffer. */

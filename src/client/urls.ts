@@ -21,6 +21,9 @@ export function encodeFilePath(path: string): string {
 export const paths = {
   blob: (digest: string) => `/v1/blobs/${encodeSegment(digest)}`,
   blobUpload: (digest: string) => `/v1/blobs?${new URLSearchParams({ digest })}`,
+  uploads: () => '/v1/uploads',
+  upload: (id: string) => `/v1/uploads/${encodeSegment(id)}`,
+  uploadCommit: (id: string, digest: string) => `/v1/uploads/${encodeSegment(id)}?${new URLSearchParams({ digest })}`,
   versions: (name: string) => `/v1/models/${encodeModelName(name)}/versions`,
   alias: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}`,
   rollback: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/rollback`,
