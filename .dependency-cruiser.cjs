@@ -16,7 +16,12 @@ const only = (name, folder, allowed, comment) => ({
 
 module.exports = {
   forbidden: [
-    only('lib-imports-nothing', 'lib/', [], 'src/lib holds helpers every floor may use (retry with backoff); they know nothing of modelgate'),
+    only(
+      'lib-imports-nothing',
+      'lib/',
+      [],
+      'src/lib holds helpers every floor may use (retry with backoff); they know nothing of modelgate',
+    ),
     only('domain-is-the-ground-floor', 'domain/', [], 'the domain imports nothing of the service'),
     {
       name: 'domain-uses-no-service-package',
@@ -26,9 +31,19 @@ module.exports = {
       to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '^node_modules/zod/' },
     },
     only('index-stands-on-the-domain', 'index/', ['^src/domain/'], 'the node-local index holds state; it knows the domain only'),
-    only('store-below-registry', 'store/', ['^src/domain/', '^src/index/', '^src/log[.]ts$'], 'the control store implements the domain rules; it knows nothing above it'),
+    only(
+      'store-below-registry',
+      'store/',
+      ['^src/domain/', '^src/index/', '^src/log[.]ts$'],
+      'the control store implements the domain rules; it knows nothing above it',
+    ),
     only('events-below-registry', 'events/', ['^src/domain/', '^src/log[.]ts$'], 'the event bus carries domain notices'),
-    only('blobs-below-http', 'blobs/', ['^src/domain/', '^src/index/local-table[.]ts$', '^src/log[.]ts$', '^src/metrics/', '^workers/'], 'bytes: blob stores, ingest, the edge cache and the hash workers'),
+    only(
+      'blobs-below-http',
+      'blobs/',
+      ['^src/domain/', '^src/index/local-table[.]ts$', '^src/log[.]ts$', '^src/metrics/', '^workers/'],
+      'bytes: blob stores, ingest, the edge cache and the hash workers',
+    ),
     only('oci-format-is-pure', 'oci/', ['^src/domain/'], 'the OCI manifest format, without transport'),
     only(
       'registry-below-http',
@@ -44,7 +59,12 @@ module.exports = {
       'the registry is the door to the control store and wires replication; it knows stores and the bus only by their interfaces',
     ),
     only('auth-below-http', 'auth/', ['^src/domain/', '^src/registry/tokens[.]ts$'], 'authentication reads tokens through the registry'),
-    only('client-speaks-http-only', 'client/', ['^src/domain/'], 'the client reaches the server over HTTP only; it shares the domain types'),
+    only(
+      'client-speaks-http-only',
+      'client/',
+      ['^src/domain/'],
+      'the client reaches the server over HTTP only; it shares the domain types',
+    ),
     {
       name: 'cli-goes-through-the-client',
       comment: 'the CLI talks to a server through the client; only `serve` starts the service',

@@ -74,7 +74,9 @@ async function main(args: string[]): Promise<number> {
     record.seconds = (Date.now() - start) / 1000;
     record.foreignCpuPercent = foreign.percent();
     if (record.foreignCpuPercent > NOISY_PERCENT) {
-      log(`   warning: other processes used ${Math.round(record.foreignCpuPercent)}% of a core during ${scenario.name}; its figures are noisy`);
+      log(
+        `   warning: other processes used ${Math.round(record.foreignCpuPercent)}% of a core during ${scenario.name}; its figures are noisy`,
+      );
     }
     records.push(record);
   }
@@ -91,12 +93,21 @@ async function main(args: string[]): Promise<number> {
   const rows = records.flatMap((r) => (r.error ? [[`${r.name}: FAILED: ${r.error.split('\n')[0]}`]] : r.rows.map(cells)));
   process.stdout.write(`\n${textTable(rows)}\n\n${LEGEND}\n`);
   for (const r of records) for (const row of r.rows) if (row.note) process.stdout.write(`- ${row.name}: ${row.note}\n`);
-  process.stdout.write(`other processes' CPU meanwhile: ${records.map((r) => `${r.name} ${Math.round(r.foreignCpuPercent)}%`).join(', ')} of a core\n`);
+  process.stdout.write(
+    `other processes' CPU meanwhile: ${records.map((r) => `${r.name} ${Math.round(r.foreignCpuPercent)}%`).join(', ')} of a core\n`,
+  );
   const jsonPath = writeJson(run);
   // A profiled service runs slower than a real one: keep its JSON, but not as the published figures.
   const profiled = Boolean(process.env.BENCH_SERVICE_NODE_ARGS);
-  if (!profiled) updateResultsMarkdown(run, jsonPath, scenarios.map((s) => s.name));
-  process.stdout.write(`\ncommand: ${run.command}\nwrote ${jsonPath}, bench/results/latest.json${profiled ? ' (BENCH_SERVICE_NODE_ARGS set: RESULTS.md left as it was)' : ` and ${RESULTS_MD}`}\n`);
+  if (!profiled)
+    updateResultsMarkdown(
+      run,
+      jsonPath,
+      scenarios.map((s) => s.name),
+    );
+  process.stdout.write(
+    `\ncommand: ${run.command}\nwrote ${jsonPath}, bench/results/latest.json${profiled ? ' (BENCH_SERVICE_NODE_ARGS set: RESULTS.md left as it was)' : ` and ${RESULTS_MD}`}\n`,
+  );
   return records.some((r) => r.error) ? 1 : 0;
 }
 

@@ -13,7 +13,11 @@ try {
     await Promise.all(
       Array.from({ length: 50 }, async (_, j) => {
         const n = i + j;
-        const body = { name: `team${n % 100}/model-${String(n).padStart(5, '0')}`, description: `model ${n}`, tags: [n % 7 === 0 ? 'seven' : 'other'] };
+        const body = {
+          name: `team${n % 100}/model-${String(n).padStart(5, '0')}`,
+          description: `model ${n}`,
+          tags: [n % 7 === 0 ? 'seven' : 'other'],
+        };
         const res = await fetch(`${server.url}/v1/models`, { method: 'POST', headers, body: JSON.stringify(body) });
         if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
       }),
@@ -29,7 +33,9 @@ try {
       rows = body.models.length;
     }
     ms.sort((a, b) => a - b);
-    console.log(`${label}: median ${ms[RUNS >> 1]!.toFixed(1)} ms, p95 ${ms[Math.floor(RUNS * 0.95)]!.toFixed(1)} ms (${rows} rows, ${RUNS} runs)`);
+    console.log(
+      `${label}: median ${ms[RUNS >> 1]!.toFixed(1)} ms, p95 ${ms[Math.floor(RUNS * 0.95)]!.toFixed(1)} ms (${rows} rows, ${RUNS} runs)`,
+    );
   };
   await time('first page of 50', '/v1/models?limit=50');
   let cursor: string | null = null;

@@ -33,10 +33,16 @@ export async function startService(config: Config): Promise<RunningService> {
   const dataDir = config.storage.dataDir;
   const store =
     config.control.backend === 'redis'
-      ? await RedisControlStore.open({ url: config.redis.url, prefix: config.redis.prefix, dataDir, antiEntropyMs: config.redis.antiEntropyMs })
+      ? await RedisControlStore.open({
+          url: config.redis.url,
+          prefix: config.redis.prefix,
+          dataDir,
+          antiEntropyMs: config.redis.antiEntropyMs,
+        })
       : new LmdbControlStore(dataDir);
   const blobs = await openBlobStore(config);
-  const bus: EventBus = config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
+  const bus: EventBus =
+    config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   replicate(store, bus);
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);

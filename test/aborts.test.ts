@@ -42,7 +42,10 @@ async function listFiles(dir: string): Promise<{ name: string; size: number }[]>
 const tmpDir = () => join(server.dataDir, 'blobs', 'tmp');
 
 async function storedBlobs(): Promise<string[]> {
-  return (await readdir(join(server.dataDir, 'blobs', 'sha256'), { recursive: true })).map(String).filter((p) => p.includes('/')).sort();
+  return (await readdir(join(server.dataDir, 'blobs', 'sha256'), { recursive: true }))
+    .map(String)
+    .filter((p) => p.includes('/'))
+    .sort();
 }
 
 async function gauge(direction: 'upload' | 'download'): Promise<number> {
@@ -252,7 +255,9 @@ describe('downloads abandoned mid-way', () => {
     }
     assert.equal(size, big.length);
     assert.equal(`sha256:${hash.digest('hex')}`, digest);
-    const ranged = await fetch(`${server.url}/v1/blobs/${digest}`, { headers: auth(server, { Range: `bytes=${40 * MiB}-${41 * MiB + 10}` }) });
+    const ranged = await fetch(`${server.url}/v1/blobs/${digest}`, {
+      headers: auth(server, { Range: `bytes=${40 * MiB}-${41 * MiB + 10}` }),
+    });
     assert.equal(ranged.status, 206);
     assert.ok(Buffer.from(await ranged.arrayBuffer()).equals(big.subarray(40 * MiB, 41 * MiB + 11)));
     assert.equal(await gauge('download'), 0);
@@ -300,10 +305,7 @@ describe('resumable upload cut mid-PATCH', () => {
       assert.equal(first.json.offset, head);
 
       const socket = await openSocket();
-      const headers =
-        framing === 'content-length'
-          ? `Content-Length: ${data.length - head}\r\n`
-          : 'Transfer-Encoding: chunked\r\n';
+      const headers = framing === 'content-length' ? `Content-Length: ${data.length - head}\r\n` : 'Transfer-Encoding: chunked\r\n';
       await write(
         socket,
         `PATCH /v1/uploads/${id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\nContent-Range: bytes ${head}-${data.length - 1}/*\r\n${headers}\r\n`,

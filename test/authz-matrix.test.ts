@@ -44,7 +44,13 @@ interface Reply {
 }
 
 /** One HTTP call with an explicit bearer token (or none); a Buffer body goes as octet-stream. */
-async function call(token: string | null, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+async function call(
+  token: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const h: Record<string, string> = { ...headers };
   if (token !== null) h.Authorization = `Bearer ${token}`;
   let payload: string | Uint8Array | undefined;
@@ -110,7 +116,12 @@ function expectStatus(res: Reply, status: number, what: string): void {
   assert.equal(res.status, status, `${what}: expected ${status}, got ${res.status} ${res.text.slice(0, 300)}`);
 }
 
-async function createToken(name: string, role: Role, scope: string, extra: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+async function createToken(
+  name: string,
+  role: Role,
+  scope: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ id: string; token: string }> {
   const res = await call(ADMIN, 'POST', '/v1/tokens', { name, role, scope, ...extra });
   expectStatus(res, 201, `creating token ${name}`);
   return { id: res.json.id, token: res.json.token };
@@ -134,12 +145,21 @@ async function freshVersion(model: string, approve: boolean): Promise<number> {
   const reg = await call(setupWriter, 'POST', `/v1/models/${model}/versions`, { files: fileList(content, digest), card: CARD });
   expectStatus(reg, 201, `registering a fixture version of ${model}`);
   const n = reg.json.version as number;
-  if (approve) expectStatus(await call(ADMIN, 'POST', `/v1/models/${model}/versions/${n}/approvals`, { decision: 'approve' }), 201, 'fixture approval');
+  if (approve)
+    expectStatus(
+      await call(ADMIN, 'POST', `/v1/models/${model}/versions/${n}/approvals`, { decision: 'approve' }),
+      201,
+      'fixture approval',
+    );
   return n;
 }
 
 async function adminSetAlias(model: string, alias: string, version: number): Promise<void> {
-  expectStatus(await call(ADMIN, 'PUT', `/v1/models/${model}/aliases/${alias}`, { version }), 200, `fixture ${model}@${alias} → v${version}`);
+  expectStatus(
+    await call(ADMIN, 'PUT', `/v1/models/${model}/aliases/${alias}`, { version }),
+    200,
+    `fixture ${model}@${alias} → v${version}`,
+  );
 }
 
 /** An upload session; opened by the caller itself when it may, so the case works even if sessions become owner-bound. */
@@ -242,7 +262,14 @@ const CASES: Case[] = [
       assert.equal(r.headers.get('x-model-version'), '1');
     },
   },
-  { name: 'HEAD /v1/resolve/{name}@{alias}', method: 'HEAD', path: (c) => `/v1/resolve/${c.model}@staging`, minRole: 'reader', scoped: 'model', ok: 200 },
+  {
+    name: 'HEAD /v1/resolve/{name}@{alias}',
+    method: 'HEAD',
+    path: (c) => `/v1/resolve/${c.model}@staging`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
   {
     name: 'GET /v1/models/{name}@{alias}/files/{path}',
     method: 'GET',
@@ -252,7 +279,14 @@ const CASES: Case[] = [
     ok: 200,
     check: (r, c) => assert.equal(r.text, `${c.model} v1`),
   },
-  { name: 'HEAD /v1/models/{name}@{alias}/files/{path}', method: 'HEAD', path: (c) => `${m(c)}@staging/files/model.bin`, minRole: 'reader', scoped: 'model', ok: 200 },
+  {
+    name: 'HEAD /v1/models/{name}@{alias}/files/{path}',
+    method: 'HEAD',
+    path: (c) => `${m(c)}@staging/files/model.bin`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
   {
     name: 'GET /v1/blobs/{digest} (blob listed only by the model)',
     method: 'GET',
@@ -262,7 +296,14 @@ const CASES: Case[] = [
     ok: 200,
     check: (r, c) => assert.equal(r.text, `${c.model} v1`),
   },
-  { name: 'HEAD /v1/blobs/{digest} (blob listed only by the model)', method: 'HEAD', path: (c) => `/v1/blobs/${v1Blob[c.model]}`, minRole: 'reader', scoped: 'model', ok: 200 },
+  {
+    name: 'HEAD /v1/blobs/{digest} (blob listed only by the model)',
+    method: 'HEAD',
+    path: (c) => `/v1/blobs/${v1Blob[c.model]}`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
   {
     name: 'GET /v1/blobs/{digest} (blob listed by other/model and risk/score)',
     method: 'GET',
@@ -272,15 +313,65 @@ const CASES: Case[] = [
     ok: 200,
     check: (r) => assert.equal(r.text, 'shared by two models'),
   },
-  { name: 'GET /v1/models/{name}', method: 'GET', path: m, minRole: 'reader', scoped: 'model', ok: 200, check: (r, c) => assert.equal(r.json.name, c.model) },
+  {
+    name: 'GET /v1/models/{name}',
+    method: 'GET',
+    path: m,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+    check: (r, c) => assert.equal(r.json.name, c.model),
+  },
   { name: 'GET /v1/models/{name}/versions', method: 'GET', path: (c) => `${m(c)}/versions`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/versions/{n}', method: 'GET', path: (c) => `${m(c)}/versions/1`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/versions/{n}/history', method: 'GET', path: (c) => `${m(c)}/versions/1/history`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/versions/{n}/approvals', method: 'GET', path: (c) => `${m(c)}/versions/1/approvals`, minRole: 'reader', scoped: 'model', ok: 200 },
+  {
+    name: 'GET /v1/models/{name}/versions/{n}',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/models/{name}/versions/{n}/history',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1/history`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/models/{name}/versions/{n}/approvals',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1/approvals`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
   { name: 'GET /v1/models/{name}/aliases', method: 'GET', path: (c) => `${m(c)}/aliases`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/aliases/{alias}', method: 'GET', path: (c) => `${m(c)}/aliases/staging`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/aliases/{alias}/history', method: 'GET', path: (c) => `${m(c)}/aliases/staging/history`, minRole: 'reader', scoped: 'model', ok: 200 },
-  { name: 'GET /v1/models/{name}/deployments', method: 'GET', path: (c) => `${m(c)}/deployments`, minRole: 'reader', scoped: 'model', ok: 200 },
+  {
+    name: 'GET /v1/models/{name}/aliases/{alias}',
+    method: 'GET',
+    path: (c) => `${m(c)}/aliases/staging`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/models/{name}/aliases/{alias}/history',
+    method: 'GET',
+    path: (c) => `${m(c)}/aliases/staging/history`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/models/{name}/deployments',
+    method: 'GET',
+    path: (c) => `${m(c)}/deployments`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
 
   {
     name: 'GET /v1/watch?models={name} (WebSocket)',
@@ -309,7 +400,11 @@ const CASES: Case[] = [
       assert.ok(names.includes(IN_MODEL), `${IN_MODEL} is listed`);
       const scoped = c.model === IN_MODEL;
       assert.equal(names.includes(OUT_MODEL), !scoped, `${OUT_MODEL} is listed only for a * token: ${names.join(', ')}`);
-      if (scoped) assert.ok(names.every((n) => n.startsWith('risk/')), `a risk/* token sees only risk/ models: ${names.join(', ')}`);
+      if (scoped)
+        assert.ok(
+          names.every((n) => n.startsWith('risk/')),
+          `a risk/* token sees only risk/ models: ${names.join(', ')}`,
+        );
     },
   },
 
@@ -342,7 +437,15 @@ const CASES: Case[] = [
     ok: 201,
     check: (r, c) => assert.equal(r.json.name, `${c.model.split('/')[0]}/created-${c.v.id}`),
   },
-  { name: 'PATCH /v1/models/{name}', method: 'PATCH', path: m, body: () => ({ description: `patched ${uniq()}` }), minRole: 'writer', scoped: 'model', ok: 200 },
+  {
+    name: 'PATCH /v1/models/{name}',
+    method: 'PATCH',
+    path: m,
+    body: () => ({ description: `patched ${uniq()}` }),
+    minRole: 'writer',
+    scoped: 'model',
+    ok: 200,
+  },
   {
     name: 'POST /v1/models/{name}/versions',
     method: 'POST',
@@ -560,7 +663,15 @@ const CASES: Case[] = [
     check: (r) => assert.equal(r.text, 'listed by no version'),
   },
   { name: 'GET /v1/audit', method: 'GET', path: () => '/v1/audit?limit=1', minRole: 'approver', scoped: 'global', ok: 200 },
-  { name: 'GET /v1/audit/verify', method: 'GET', path: () => '/v1/audit/verify', minRole: 'approver', scoped: 'global', ok: 200, check: (r) => assert.equal(r.json.ok, true) },
+  {
+    name: 'GET /v1/audit/verify',
+    method: 'GET',
+    path: () => '/v1/audit/verify',
+    minRole: 'approver',
+    scoped: 'global',
+    ok: 200,
+    check: (r) => assert.equal(r.json.ok, true),
+  },
   {
     name: 'POST /v1/tokens',
     method: 'POST',
@@ -583,7 +694,15 @@ const CASES: Case[] = [
     ok: 200,
     check: (r) => assert.ok(r.json.revokedAt),
   },
-  { name: 'POST /v1/gc {dryRun}', method: 'POST', path: () => '/v1/gc', body: () => ({ dryRun: true }), minRole: 'admin', scoped: 'global', ok: 200 },
+  {
+    name: 'POST /v1/gc {dryRun}',
+    method: 'POST',
+    path: () => '/v1/gc',
+    body: () => ({ dryRun: true }),
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
 ];
 
 interface Caller {
@@ -636,7 +755,11 @@ before(async () => {
   const shared = Buffer.from('shared by two models');
   sharedBlob = await putBlob(shared);
   for (const model of [OUT_MODEL, IN_MODEL]) {
-    expectStatus(await call(setupWriter, 'POST', `/v1/models/${model}/versions`, { files: fileList(shared, sharedBlob) }), 201, `${model} lists the shared blob`);
+    expectStatus(
+      await call(setupWriter, 'POST', `/v1/models/${model}/versions`, { files: fileList(shared, sharedBlob) }),
+      201,
+      `${model} lists the shared blob`,
+    );
   }
   orphanBlob = await putBlob(Buffer.from('listed by no version'));
 });
@@ -689,7 +812,9 @@ describe('credentials that name no known caller → 401, never audited', () => {
           const ctx: Ctx = { model: IN_MODEL, token: ADMIN, allowed: false, v: {} };
           await c.prepare?.(ctx);
           const headers: Record<string, string> = who.header ? { Authorization: who.header } : {};
-          const res = c.websocket ? await callWs(null, c.path(ctx), headers) : await call(null, c.method, c.path(ctx), c.body?.(ctx), headers);
+          const res = c.websocket
+            ? await callWs(null, c.path(ctx), headers)
+            : await call(null, c.method, c.path(ctx), c.body?.(ctx), headers);
           expectStatus(res, 401, `${c.method} ${c.path(ctx)} with ${who.label}`);
           assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer /, 'a 401 names the scheme');
           if (c.method !== 'HEAD') assert.equal(res.json?.error?.code, 'UNAUTHORIZED', res.text);
@@ -744,7 +869,11 @@ describe('credentials that name no known caller → 401, never audited', () => {
       5000,
       'the marker refusal in the audit log',
     );
-    assert.deepEqual(fresh.map((e) => `${e.actor.id} ${e.target}`), [`${marker.id} /v1/audit`], 'a forged secret leaves no audit entry');
+    assert.deepEqual(
+      fresh.map((e) => `${e.actor.id} ${e.target}`),
+      [`${marker.id} /v1/audit`],
+      'a forged secret leaves no audit entry',
+    );
     assert.equal((await deniedFor(real.id)).length, 0, 'nothing is attributed to the token whose id was borrowed');
   });
 });
@@ -759,7 +888,11 @@ describe('expired and revoked tokens → 401, audited under their id', () => {
     { method: 'GET', path: `/v1/watch?models=${IN_MODEL}`, websocket: true, model: IN_MODEL },
   ];
 
-  async function expectDead(t: { id: string; token: string }, why: RegExp, ctx: { test: (name: string, fn: () => Promise<void>) => Promise<void> }): Promise<void> {
+  async function expectDead(
+    t: { id: string; token: string },
+    why: RegExp,
+    ctx: { test: (name: string, fn: () => Promise<void>) => Promise<void> },
+  ): Promise<void> {
     for (const p of probes) {
       await ctx.test(`${p.method} ${p.path}${p.websocket ? ' (WebSocket)' : ''} → 401, audited`, async () => {
         const seen = (await deniedFor(t.id)).length;

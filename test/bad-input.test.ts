@@ -211,7 +211,10 @@ describe('model names', () => {
 
   test('the limit is 128 characters: 128 is accepted (control for the 129 case)', async () => {
     const name = 'a'.repeat(128);
-    const r = await send(server, 'POST', `/v1/models/${name}/versions`, { body: registration([goodFile()]), headers: { 'Content-Type': 'application/json' } });
+    const r = await send(server, 'POST', `/v1/models/${name}/versions`, {
+      body: registration([goodFile()]),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(r.status, 201, r.body.toString());
     assert.equal(r.json.name, name);
   });
@@ -257,7 +260,10 @@ describe('references', () => {
       assertError(await send(server, 'GET', `/v1/resolve/${MODEL}@v0`), 400, 'REF_INVALID');
       assertError(await send(server, 'GET', `/v1/models/${MODEL}@v0/files/w.bin`), 400, 'REF_INVALID');
       // The design forbids aliases of the form v<N>: one named v0 must not be creatable either.
-      const put = await send(server, 'PUT', `/v1/models/${MODEL}/aliases/v0`, { body: JSON.stringify({ version: 1 }), headers: { 'Content-Type': 'application/json' } });
+      const put = await send(server, 'PUT', `/v1/models/${MODEL}/aliases/v0`, {
+        body: JSON.stringify({ version: 1 }),
+        headers: { 'Content-Type': 'application/json' },
+      });
       assertError(put, 400, 'ALIAS_INVALID');
     });
   });
@@ -329,7 +335,10 @@ describe('file paths', () => {
       const n = content.length;
       const badPaths = ['../w.bin', '/etc/passwd', 'a\\b', 'a\u0000b', 'a//b', 'a/./b', '', 'x/', 'a/..', `${'p'.repeat(1025)}`];
       const files = [goodFile(), ...badPaths.map((path) => ({ path, size: n, digest: d }))];
-      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, { body: registration(files), headers: { 'Content-Type': 'application/json' } });
+      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, {
+        body: registration(files),
+        headers: { 'Content-Type': 'application/json' },
+      });
       assertError(r, 400, 'FILES_INVALID');
       assert.ok(Array.isArray(r.json.error.details), 'details is not a list');
       assert.equal(r.json.error.details.length, badPaths.length, JSON.stringify(r.json.error.details));
@@ -381,10 +390,17 @@ describe('digests', () => {
   test('malformed digests in a registration: 400 FILES_INVALID listing every one', async () => {
     await unchanged(server, async () => {
       const files = badDigests.map((digest, i) => ({ path: `f${i}.bin`, size: 1, digest }));
-      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, { body: registration([goodFile(), ...files]), headers: { 'Content-Type': 'application/json' } });
+      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, {
+        body: registration([goodFile(), ...files]),
+        headers: { 'Content-Type': 'application/json' },
+      });
       assertError(r, 400, 'FILES_INVALID');
       assert.equal(r.json.error.details.length, files.length, JSON.stringify(r.json.error.details));
-      for (const f of files) assert.ok(r.json.error.details.some((p: { path: string }) => p.path === f.path), `${f.path} not listed`);
+      for (const f of files)
+        assert.ok(
+          r.json.error.details.some((p: { path: string }) => p.path === f.path),
+          `${f.path} not listed`,
+        );
     });
   });
 
@@ -397,7 +413,10 @@ describe('digests', () => {
         { path: 'too-big.bin', size: content.length + 1, digest: contentDigest },
         { path: 'too-small.bin', size: 0, digest: contentDigest },
       ];
-      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, { body: registration(files), headers: { 'Content-Type': 'application/json' } });
+      const r = await send(server, 'POST', `/v1/models/${MODEL}/versions`, {
+        body: registration(files),
+        headers: { 'Content-Type': 'application/json' },
+      });
       assertError(r, 400, 'FILES_INVALID');
       const details = r.json.error.details as { path: string; problem: string }[];
       assert.deepEqual(details.map((p) => p.path).sort(), ['missing-1.bin', 'missing-2.bin', 'too-big.bin', 'too-small.bin']);
@@ -412,13 +431,17 @@ describe('digests', () => {
         headers: { 'Content-Type': 'application/json' },
       });
       assertError(r, 400, 'FILES_INVALID');
-      assert.deepEqual(r.json.error.details.map((p: { path: string }) => p.path), ['w.bin']);
+      assert.deepEqual(
+        r.json.error.details.map((p: { path: string }) => p.path),
+        ['w.bin'],
+      );
     });
   });
 });
 
 describe('JSON bodies', () => {
-  const post = (body: SendOptions) => send(server, 'POST', `/v1/models/${MODEL}/versions`, { headers: { 'Content-Type': 'application/json' }, ...body });
+  const post = (body: SendOptions) =>
+    send(server, 'POST', `/v1/models/${MODEL}/versions`, { headers: { 'Content-Type': 'application/json' }, ...body });
 
   test('invalid JSON: 400 JSON_INVALID', async () => {
     await unchanged(server, async () => {
@@ -492,7 +515,9 @@ describe('JSON bodies', () => {
       });
       assertError(chunked, 413, 'BODY_TOO_LARGE');
       // A body just under the limit is read and judged on its content.
-      const fits = await send(small, 'POST', `/v1/models/${MODEL}/versions`, { body: registration([goodFile()], { metadata: { pad: 'x'.repeat(500) } }) });
+      const fits = await send(small, 'POST', `/v1/models/${MODEL}/versions`, {
+        body: registration([goodFile()], { metadata: { pad: 'x'.repeat(500) } }),
+      });
       assert.equal(fits.status, 200, fits.body.toString());
     });
   });
@@ -505,13 +530,17 @@ describe('blob size limit', () => {
       const digest = sha256(body);
       const declared = await send(small, 'POST', `/v1/blobs?digest=${digest}`, { body });
       assertError(declared, 413, 'BODY_TOO_LARGE');
-      const chunked = await send(small, 'POST', `/v1/blobs?digest=${digest}`, { chunks: [body.subarray(0, 3000), body.subarray(3000, 6000), body.subarray(6000)] });
+      const chunked = await send(small, 'POST', `/v1/blobs?digest=${digest}`, {
+        chunks: [body.subarray(0, 3000), body.subarray(3000, 6000), body.subarray(6000)],
+      });
       assertError(chunked, 413, 'BODY_TOO_LARGE');
       assert.equal((await send(small, 'HEAD', `/v1/blobs/${digest}`)).status, 404);
     });
     // Control: exactly at the limit is accepted, declared or chunked.
     const atLimit = randomBytes(4096);
-    const ok = await send(small, 'POST', `/v1/blobs?digest=${sha256(atLimit)}`, { chunks: [atLimit.subarray(0, 1000), atLimit.subarray(1000)] });
+    const ok = await send(small, 'POST', `/v1/blobs?digest=${sha256(atLimit)}`, {
+      chunks: [atLimit.subarray(0, 1000), atLimit.subarray(1000)],
+    });
     assert.equal(ok.status, 201, ok.body.toString());
     const again = await send(small, 'POST', `/v1/blobs?digest=${sha256(atLimit)}`, { body: atLimit });
     assert.equal(again.status, 200, again.body.toString());
@@ -567,7 +596,9 @@ describe('routes, methods and auth', () => {
       for (const [method, path, allow] of cases) {
         const r = await send(server, method, path);
         assertError(r, 405, 'METHOD_NOT_ALLOWED');
-        const listed = String(r.headers['allow'] ?? '').split(',').map((m) => m.trim());
+        const listed = String(r.headers['allow'] ?? '')
+          .split(',')
+          .map((m) => m.trim());
         for (const m of allow) assert.ok(listed.includes(m), `Allow "${r.headers['allow']}" lacks ${m} for ${method} ${path}`);
         assert.ok(!listed.includes(method), `Allow "${r.headers['allow']}" names the refused ${method} for ${path}`);
       }
@@ -585,7 +616,9 @@ describe('routes, methods and auth', () => {
       for (const [method, path] of cases) {
         const r = await send(server, method, path);
         assertError(r, 405, 'METHOD_NOT_ALLOWED');
-        const listed = String(r.headers['allow'] ?? '').split(',').map((m) => m.trim());
+        const listed = String(r.headers['allow'] ?? '')
+          .split(',')
+          .map((m) => m.trim());
         assert.ok(listed.includes('GET') && listed.includes('HEAD'), `Allow "${r.headers['allow']}" for ${method} ${path}`);
         assert.ok(!listed.includes(method), `Allow "${r.headers['allow']}" names the refused ${method}`);
       }
@@ -608,7 +641,14 @@ describe('routes, methods and auth', () => {
         ['POST', `/v1/blobs?digest=${sha256(body)}`, { chunks: [body] }],
         ['POST', '/v1/uploads', {}],
       ];
-      const credentials: (false | string)[] = [false, 'Bearer wrong-token', `Basic ${Buffer.from('admin:x').toString('base64')}`, 'Bearer', `bearer${server.token}`, `Bearer ${server.token}x`];
+      const credentials: (false | string)[] = [
+        false,
+        'Bearer wrong-token',
+        `Basic ${Buffer.from('admin:x').toString('base64')}`,
+        'Bearer',
+        `bearer${server.token}`,
+        `Bearer ${server.token}x`,
+      ];
       for (const [method, path, opts] of requests) {
         for (const auth of credentials) {
           const r = await send(server, method, path, { ...opts, auth });
@@ -642,7 +682,9 @@ describe('monolithic upload verification', () => {
       assert.equal(r.json.error.details?.actual, sha256(body));
       assert.equal((await send(server, 'HEAD', `/v1/blobs/${claimed}`)).status, 404);
       assert.equal((await send(server, 'HEAD', `/v1/blobs/${sha256(body)}`)).status, 404);
-      const chunked = await send(server, 'POST', `/v1/blobs?digest=${claimed}`, { chunks: [body.subarray(0, 70_000), body.subarray(70_000)] });
+      const chunked = await send(server, 'POST', `/v1/blobs?digest=${claimed}`, {
+        chunks: [body.subarray(0, 70_000), body.subarray(70_000)],
+      });
       assertError(chunked, 400, 'DIGEST_MISMATCH');
       assert.equal((await send(server, 'HEAD', `/v1/blobs/${claimed}`)).status, 404);
       // Claiming the digest of a blob that exists, with other bytes, leaves that blob intact.
@@ -706,7 +748,10 @@ describe('rejected bodies on a kept-alive connection', () => {
       const smuggled = `GET /v1/resolve/${MODEL}@live HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n\r\n`;
       const chunked = `${Buffer.byteLength(smuggled).toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
       const start = `POST /v1/blobs?digest=${sha256('never')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n`;
-      for (const headers of ['Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', 'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n']) {
+      for (const headers of [
+        'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n',
+        'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n',
+      ]) {
         const reply = await rawExchange(server.port, `${start}${headers}\r\n${chunked}`, 600);
         const seen = statuses(reply);
         assert.ok(!seen.includes(200), `the smuggled resolve was answered: ${JSON.stringify(seen)}`);
@@ -739,8 +784,14 @@ describe('answers given before the body was read (lingering close)', () => {
       socket.on('error', () => (reset = true));
       socket.on('close', () => resolve());
     });
-    const seen = () => [...Buffer.concat(chunks).toString('latin1').matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
-    const write = (data: Buffer | string) => new Promise<void>((resolve) => (socket.write(data) ? resolve() : socket.once('drain', resolve)));
+    const seen = () =>
+      [
+        ...Buffer.concat(chunks)
+          .toString('latin1')
+          .matchAll(/HTTP\/1\.1 (\d{3})/g),
+      ].map((m) => Number(m[1]));
+    const write = (data: Buffer | string) =>
+      new Promise<void>((resolve) => (socket.write(data) ? resolve() : socket.once('drain', resolve)));
     await write(`${head}Content-Length: ${body.length}\r\n\r\n`);
     for (let at = 0; at < body.length && !reset; at += 64 * 1024) await write(body.subarray(at, at + 64 * 1024));
     const until = async (n: number) => {
@@ -758,7 +809,11 @@ describe('answers given before the body was read (lingering close)', () => {
   test('an oversize JSON body declared up front: the client reads the 413, and the connection serves the next request', async () => {
     const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
     for (let i = 0; i < 5; i++) {
-      const r = await refusedThenResolve(small, `POST /v1/models/${MODEL}/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\nContent-Type: application/json\r\n`, body);
+      const r = await refusedThenResolve(
+        small,
+        `POST /v1/models/${MODEL}/versions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\nContent-Type: application/json\r\n`,
+        body,
+      );
       assert.deepEqual(r, { statuses: [413, 200], reset: false }, `try ${i}`);
     }
   });
@@ -766,7 +821,11 @@ describe('answers given before the body was read (lingering close)', () => {
   test('an oversize blob and an unauthenticated upload: the answer arrives intact, nothing stored', async () => {
     await unchanged(small, async () => {
       const body = randomBytes(3 * 1024 * 1024);
-      const oversize = await refusedThenResolve(small, `POST /v1/blobs?digest=${sha256(body)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\n`, body);
+      const oversize = await refusedThenResolve(
+        small,
+        `POST /v1/blobs?digest=${sha256(body)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${small.token}\r\n`,
+        body,
+      );
       assert.deepEqual(oversize, { statuses: [413, 200], reset: false });
       const anonymous = await refusedThenResolve(small, `POST /v1/blobs?digest=${sha256(body)} HTTP/1.1\r\nHost: x\r\n`, body);
       assert.deepEqual(anonymous, { statuses: [401, 200], reset: false });
@@ -890,7 +949,9 @@ describe('still serving', () => {
   test('after everything above, uploads, registrations and downloads still work', async () => {
     const data = randomBytes(70_000);
     const digest = await uploadBlob(server, data);
-    const r = await api(server, 'POST', `/v1/models/${MODEL}/versions`, { files: [goodFile(), { path: 'late.bin', size: data.length, digest }] });
+    const r = await api(server, 'POST', `/v1/models/${MODEL}/versions`, {
+      files: [goodFile(), { path: 'late.bin', size: data.length, digest }],
+    });
     assert.equal(r.status, 201, r.text);
     const file = await send(server, 'GET', `/v1/models/${MODEL}@v${r.json.version}/files/late.bin`);
     assert.equal(file.status, 200);

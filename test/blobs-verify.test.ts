@@ -51,7 +51,8 @@ const backends: Backend[] = [
       const Key = `${prefix}blobs/sha256/${hexOf(digest).slice(0, 2)}/${hexOf(digest)}`;
       await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: bytes, ContentLength: bytes.length }));
     },
-    quarantined: async () => (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}quarantine/` }))).Contents?.length ?? 0,
+    quarantined: async () =>
+      (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}quarantine/` }))).Contents?.length ?? 0,
   },
 ];
 
@@ -98,9 +99,10 @@ for (const b of backends) {
       const after = await runCli(['blobs', 'verify', '--json'], env);
       assert.equal(after.code, 0, after.stderr);
       assert.deepEqual(JSON.parse(after.stdout).mismatched, []);
-      const body = Buffer.from(await (await fetch(`${server.url}/v1/models/verify/model@v1/files/weights.bin`, { headers: auth(server) })).arrayBuffer());
+      const body = Buffer.from(
+        await (await fetch(`${server.url}/v1/models/verify/model@v1/files/weights.bin`, { headers: auth(server) })).arrayBuffer(),
+      );
       assert.ok(body.equals(weights), 'the file is served whole again');
     });
   });
 }
-

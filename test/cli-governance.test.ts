@@ -40,7 +40,15 @@ async function modelDir(name: string, files: Record<string, string>): Promise<st
   return dir;
 }
 
-const CARD_HEADINGS = ['Intended use', 'Out-of-scope use', 'Training data', 'Evaluation', 'Known limitations and biases', 'Monitoring', 'Contacts'];
+const CARD_HEADINGS = [
+  'Intended use',
+  'Out-of-scope use',
+  'Training data',
+  'Evaluation',
+  'Known limitations and biases',
+  'Monitoring',
+  'Contacts',
+];
 
 const METADATA_YAML = `# a version record, as a training pipeline would write it
 metadata:
@@ -91,13 +99,28 @@ describe('governance CLI against a real server', () => {
   const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, env);
 
   test('push --alias to a gated alias: the version is registered, the refusal is reported, exit 1 and no success line', async () => {
-    const run = await cli(asA, 'push', await modelDir('refused-alias', { 'w.bin': 'refused alias' }), 'gov/refused', '--alias', 'production');
+    const run = await cli(
+      asA,
+      'push',
+      await modelDir('refused-alias', { 'w.bin': 'refused alias' }),
+      'gov/refused',
+      '--alias',
+      'production',
+    );
     assert.equal(run.code, 1, run.stderr);
     assert.equal(run.stdout, '', 'stdout carries no "name@vN sha256:…" line a script would take for success');
     assert.match(run.stderr, /^registered gov\/refused@v1$/m);
     assert.match(run.stderr, /gov\/refused@production was NOT moved to v1: .*POLICY_UNMET, HTTP 403/);
     assert.match(run.stderr, /^ {2}needs 1 approval\(s\)/m);
-    const json = await cli(asA, 'push', await modelDir('refused-alias', { 'w.bin': 'refused alias' }), 'gov/refused', '--alias', 'production', '--json');
+    const json = await cli(
+      asA,
+      'push',
+      await modelDir('refused-alias', { 'w.bin': 'refused alias' }),
+      'gov/refused',
+      '--alias',
+      'production',
+      '--json',
+    );
     assert.equal(json.code, 1);
     const result = JSON.parse(json.stdout);
     assert.equal(result.version, 1);
@@ -114,7 +137,16 @@ describe('governance CLI against a real server', () => {
 
   test('approve --record refuses a record that changed since review; retire is final', async () => {
     await writeFile(join(scratch, 'gate-record.json'), GATE_CARD);
-    ok(await cli(asA, 'push', await modelDir('record', { 'w.bin': 'record me' }), 'gov/record', '--metadata', join(scratch, 'gate-record.json')));
+    ok(
+      await cli(
+        asA,
+        'push',
+        await modelDir('record', { 'w.bin': 'record me' }),
+        'gov/record',
+        '--metadata',
+        join(scratch, 'gate-record.json'),
+      ),
+    );
     const reviewed = JSON.parse(ok(await cli(admin, 'show', 'gov/record@v1', '--json')).stdout).recordDigest;
     assert.match(ok(await cli(admin, 'show', 'gov/record@v1')).stdout, new RegExp(`^record\\s+${reviewed}`, 'm'));
     const edit = await fetch(`${server.url}/v1/models/gov/record/versions/1`, {
@@ -197,12 +229,26 @@ describe('governance CLI against a real server', () => {
     assert.equal(shown.card.evaluation, 'by hand');
 
     await writeFile(file, JSON.stringify({ metadata: { framework: 'jax' }, cards: {}, owner: 'x' }));
-    const unknown = await cli(asA, 'push', await modelDir('unknown-key', { 'w.bin': 'never uploaded 1' }), 'gov/unknown-key', '--metadata', file);
+    const unknown = await cli(
+      asA,
+      'push',
+      await modelDir('unknown-key', { 'w.bin': 'never uploaded 1' }),
+      'gov/unknown-key',
+      '--metadata',
+      file,
+    );
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unknown top-level keys "cards", "owner"; allowed: metadata, lineage, metrics, card/);
 
     await writeFile(join(scratch, 'bad.yaml'), 'card:\n  intendedUse: 3\n  contact: someone\n');
-    const bad = await cli(asA, 'push', await modelDir('bad-field', { 'w.bin': 'never uploaded 2' }), 'gov/bad-field', '--metadata', join(scratch, 'bad.yaml'));
+    const bad = await cli(
+      asA,
+      'push',
+      await modelDir('bad-field', { 'w.bin': 'never uploaded 2' }),
+      'gov/bad-field',
+      '--metadata',
+      join(scratch, 'bad.yaml'),
+    );
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /does not fit a registration/);
     assert.match(bad.stderr, /card\.intendedUse: /);
@@ -215,7 +261,10 @@ describe('governance CLI against a real server', () => {
       assert.match(show.stderr, /MODEL_NOT_FOUND|NOT_FOUND/);
     }
     for (const content of ['never uploaded 1', 'never uploaded 2']) {
-      const head = await fetch(`${server.url}/v1/blobs/sha256:${sha256Hex(content)}`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } });
+      const head = await fetch(`${server.url}/v1/blobs/sha256:${sha256Hex(content)}`, {
+        method: 'HEAD',
+        headers: { Authorization: `Bearer ${server.token}` },
+      });
       assert.equal(head.status, 404, `"${content}" was uploaded`);
     }
 
@@ -242,7 +291,10 @@ describe('governance CLI against a real server', () => {
 
     const self = await cli(asA, 'approve', 'gov/approve', '1', '--comment', 'my own work');
     assert.equal(self.code, 1);
-    assert.match(self.stderr, /^modelgate: alice registered gov\/approve@v1 and cannot also approve it \(SEPARATION_OF_DUTIES, HTTP 403\)$/m);
+    assert.match(
+      self.stderr,
+      /^modelgate: alice registered gov\/approve@v1 and cannot also approve it \(SEPARATION_OF_DUTIES, HTTP 403\)$/m,
+    );
     assert.doesNotMatch(self.stderr, /\n\s+at /, 'no stack trace');
 
     const approved = ok(await cli(asB, 'approve', 'gov/approve', 'v1', '--comment', 'reviewed the card'));
@@ -261,7 +313,11 @@ describe('governance CLI against a real server', () => {
     assert.match(shown, /^ {2}approve\s+bob\s+\d{4}-\d\d-\d\dT\S+Z\s+current\s+reviewed the card$/m);
     const json = parseJson(await cli(admin, 'show', 'gov/approve@production', '--json'));
     assert.deepEqual(
-      json.approvals.map((a: { decision: string; approver: { name: string }; comment?: string }) => [a.decision, a.approver.name, a.comment]),
+      json.approvals.map((a: { decision: string; approver: { name: string }; comment?: string }) => [
+        a.decision,
+        a.approver.name,
+        a.comment,
+      ]),
       [['approve', 'bob', 'reviewed the card']],
     );
   });
@@ -273,7 +329,10 @@ describe('governance CLI against a real server', () => {
 
     const rejected = ok(await cli(asB, 'reject', 'gov/reject', '1', '--comment', 'leaks labels', '--json'));
     const decision = JSON.parse(rejected.stdout);
-    assert.deepEqual([decision.decision, decision.status, decision.comment, decision.approver.name], ['reject', 'rejected', 'leaks labels', 'bob']);
+    assert.deepEqual(
+      [decision.decision, decision.status, decision.comment, decision.approver.name],
+      ['reject', 'rejected', 'leaks labels', 'bob'],
+    );
 
     const shown = ok(await cli(admin, 'show', 'gov/reject@v1')).stdout;
     assert.match(shown, /^status\s+rejected$/m);
@@ -326,12 +385,17 @@ describe('governance CLI against a real server', () => {
 
     // Local checks: a bad role, both lifetimes, and a pasted secret (which would land in a URL).
     assert.equal((await cli(admin, 'token', 'create', '--name', 'x', '--role', 'root')).code, 2);
-    assert.equal((await cli(admin, 'token', 'create', '--name', 'x', '--role', 'reader', '--ttl', '1d', '--expires', '2030-01-01T00:00:00Z')).code, 2);
+    assert.equal(
+      (await cli(admin, 'token', 'create', '--name', 'x', '--role', 'reader', '--ttl', '1d', '--expires', '2030-01-01T00:00:00Z')).code,
+      2,
+    );
     const pasted = await cli(admin, 'token', 'revoke', token!);
     assert.equal(pasted.code, 2);
     assert.match(pasted.stderr, new RegExp(`give the token's id \\(${id}\\)`));
 
-    const withExpiry = parseJson(await cli(admin, 'token', 'create', '--name', 'dated', '--role', 'writer', '--expires', '2030-01-31T12:00:00Z', '--json'));
+    const withExpiry = parseJson(
+      await cli(admin, 'token', 'create', '--name', 'dated', '--role', 'writer', '--expires', '2030-01-31T12:00:00Z', '--json'),
+    );
     assert.equal(withExpiry.expiresAt, '2030-01-31T12:00:00.000Z');
     assert.match(withExpiry.token, /^mgt_[0-9a-f]{12}_/);
 
@@ -363,8 +427,14 @@ describe('governance CLI against a real server', () => {
 
     const text = await readFile(out, 'utf8');
     assert.ok(text.endsWith('\n'));
-    const seqs = text.trimEnd().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq);
-    assert.deepEqual(seqs, Array.from({ length: total }, (_, i) => i + 1));
+    const seqs = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { seq: number }).seq);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
     assert.deepEqual([summary.entries, summary.firstSeq, summary.lastSeq], [total, 1, total]);
     assert.deepEqual((await readdir(dirname(out))).sort(), ['audit.jsonl'], 'no temporary file left behind');
 
@@ -375,11 +445,19 @@ describe('governance CLI against a real server', () => {
     assert.equal(toStdout.stdout, text);
 
     // Filters pass through every page.
-    const aliasOnly = ok(await cli(admin, 'audit', 'export', '--action', 'alias', '--page-size', '1')).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const aliasOnly = ok(await cli(admin, 'audit', 'export', '--action', 'alias', '--page-size', '1'))
+      .stdout.trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.ok(aliasOnly.length >= 2);
     assert.ok(aliasOnly.every((e: { action: string }) => e.action.startsWith('alias.')));
-    const window = ok(await cli(admin, 'audit', 'export', '--from-seq', '3', '--to-seq', '6', '--page-size', '2')).stdout.trimEnd().split('\n');
-    assert.deepEqual(window.map((l) => JSON.parse(l).seq), [3, 4, 5, 6]);
+    const window = ok(await cli(admin, 'audit', 'export', '--from-seq', '3', '--to-seq', '6', '--page-size', '2'))
+      .stdout.trimEnd()
+      .split('\n');
+    assert.deepEqual(
+      window.map((l) => JSON.parse(l).seq),
+      [3, 4, 5, 6],
+    );
   });
 
   test('audit list filters by model, actor and action', async () => {
@@ -390,10 +468,19 @@ describe('governance CLI against a real server', () => {
     const list = ok(await cli(admin, 'audit', 'list', '--model', 'gov/audited'));
     assert.match(list.stdout, /^SEQ\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS$/m);
     assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+version\.register\s+gov\/audited@v1\s+\{"digest":"sha256:/m);
-    assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+alias\.set\s+gov\/audited@staging\s+\{"from":null,"to":1,"recordDigest":"sha256:[0-9a-f]+…$/m);
-    assert.match(list.stdout, /^\d+\s+\S+\s+bob\s+version\.approve\s+gov\/audited@v1\s+\{"status":"approved","recordDigest":"sha256:[0-9a-f]+…$/m);
+    assert.match(
+      list.stdout,
+      /^\d+\s+\S+\s+alice\s+alias\.set\s+gov\/audited@staging\s+\{"from":null,"to":1,"recordDigest":"sha256:[0-9a-f]+…$/m,
+    );
+    assert.match(
+      list.stdout,
+      /^\d+\s+\S+\s+bob\s+version\.approve\s+gov\/audited@v1\s+\{"status":"approved","recordDigest":"sha256:[0-9a-f]+…$/m,
+    );
     // The refused self-approval is filed under the model too, so an auditor sees it by model.
-    assert.match(list.stdout, /^\d+\s+\S+\s+alice\s+denied\.approvals\.decide\s+gov\/audited\s+\{"method":"POST","path":"\/v1\/models\/gov\/audited\/versions\/1\/approvals"/m);
+    assert.match(
+      list.stdout,
+      /^\d+\s+\S+\s+alice\s+denied\.approvals\.decide\s+gov\/audited\s+\{"method":"POST","path":"\/v1\/models\/gov\/audited\/versions\/1\/approvals"/m,
+    );
     const lines = list.stdout.trimEnd().split('\n').slice(1);
     assert.equal(lines.length, 4, list.stdout);
 
@@ -404,9 +491,14 @@ describe('governance CLI against a real server', () => {
 
     const byBob = parseJson(await cli(admin, 'audit', 'list', '--actor', 'bob', '--action', 'version', '--json'));
     assert.ok(byBob.entries.length >= 1);
-    assert.ok(byBob.entries.every((e: { actor: { name: string }; action: string }) => e.actor.name === 'bob' && e.action.startsWith('version.')));
+    assert.ok(
+      byBob.entries.every((e: { actor: { name: string }; action: string }) => e.actor.name === 'bob' && e.action.startsWith('version.')),
+    );
     const registrations = parseJson(await cli(admin, 'audit', 'list', '--model', 'gov/audited', '--action', 'version.register', '--json'));
-    assert.deepEqual(registrations.entries.map((e: { action: string; target: string }) => [e.action, e.target]), [['version.register', 'gov/audited@v1']]);
+    assert.deepEqual(
+      registrations.entries.map((e: { action: string; target: string }) => [e.action, e.target]),
+      [['version.register', 'gov/audited@v1']],
+    );
 
     const page = await cli(admin, 'audit', 'list', '--limit', '2');
     ok(page);
@@ -432,7 +524,10 @@ describe('governance CLI against a real server', () => {
     assert.ok(timeline.indexOf('- → v1') < timeline.indexOf('v1 → v2'), 'oldest first');
 
     const then = ok(await cli(admin, 'history', 'gov/hist@staging', '--at', betweenMoves)).stdout;
-    assert.match(then, new RegExp(`^gov/hist@staging pointed at v1 at ${betweenMoves.replace(/\./g, '\\.')} \\(since \\S+Z, seq \\d+\\)\\n$`));
+    assert.match(
+      then,
+      new RegExp(`^gov/hist@staging pointed at v1 at ${betweenMoves.replace(/\./g, '\\.')} \\(since \\S+Z, seq \\d+\\)\\n$`),
+    );
     const now = ok(await cli(admin, 'history', 'gov/hist@staging', '--at', new Date().toISOString())).stdout;
     assert.match(now, /^gov\/hist@staging pointed at v2 at \S+ \(since \S+Z, seq \d+\)\n$/);
     const earlier = ok(await cli(admin, 'history', 'gov/hist@staging', '--at', beforeAll)).stdout;
@@ -473,7 +568,11 @@ describe('governance CLI against a real server', () => {
     const json = parseJson(await cli(admin, 'deployments', 'gov/deploy', '--json'));
     assert.deepEqual(
       json.deployments.map((d: { alias: string; version: number; until: string | null }) => [d.alias, d.version, d.until === null]),
-      [['staging', 1, false], ['canary', 1, true], ['staging', 2, true]],
+      [
+        ['staging', 1, false],
+        ['canary', 1, true],
+        ['staging', 2, true],
+      ],
     );
 
     const missing = await cli(admin, 'deployments', 'gov/no-such-model');
@@ -489,7 +588,8 @@ describe('governance CLI against a real server', () => {
     assert.equal((await cli(admin, 'history', 'gov/any@v1')).code, 2);
     assert.equal((await cli(admin, 'gc', '--force')).code, 2);
     const help = ok(await cli(admin, '--help')).stdout;
-    for (const command of ['show', 'approve', 'reject', 'history', 'deployments', 'token', 'audit', 'gc']) assert.match(help, new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['show', 'approve', 'reject', 'history', 'deployments', 'token', 'audit', 'gc'])
+      assert.match(help, new RegExp(`^  ${command} `, 'm'));
   });
 });
 
@@ -530,14 +630,23 @@ describe('gc against a server with a short retention', () => {
     const again = parseJson(await runCli(['gc', '--json'], env));
     assert.deepEqual([again.versions, again.blobs, again.bytes], [[], [], 0]);
     const audit = parseJson(await runCli(['audit', 'list', '--action', 'version.delete', '--json'], env));
-    assert.deepEqual(audit.entries.map((e: { target: string }) => e.target), ['gc/model@v1']);
+    assert.deepEqual(
+      audit.entries.map((e: { target: string }) => e.target),
+      ['gc/model@v1'],
+    );
   });
 });
 
 describe('audit verify against a broken chain', () => {
   let fake: Server;
   let url: string;
-  const broken = { ok: false, entries: 16, headSeq: 16, headHash: `sha256:${'a'.repeat(64)}`, firstBad: { seq: 17, reason: 'content does not match its hash' } };
+  const broken = {
+    ok: false,
+    entries: 16,
+    headSeq: 16,
+    headHash: `sha256:${'a'.repeat(64)}`,
+    firstBad: { seq: 17, reason: 'content does not match its hash' },
+  };
   before(async () => {
     fake = createServer((req, res) => {
       if (req.url === '/v1/audit/verify') {
@@ -577,7 +686,8 @@ describe('helpers', () => {
     assert.equal(parseIsoTime('2026-01-31T12:00:00Z', 'at'), '2026-01-31T12:00:00.000Z');
     assert.equal(parseIsoTime('2026-01-31T12:00:00+02:00', 'at'), '2026-01-31T10:00:00.000Z');
     assert.equal(parseIsoTime('2026-01-31', 'at'), '2026-01-31T00:00:00.000Z');
-    for (const bad of ['yesterday', '31/01/2026', '2026-13-01', '1700000000']) assert.throws(() => parseIsoTime(bad, 'at'), /--at must be an ISO 8601 time/, bad);
+    for (const bad of ['yesterday', '31/01/2026', '2026-13-01', '1700000000'])
+      assert.throws(() => parseIsoTime(bad, 'at'), /--at must be an ISO 8601 time/, bad);
   });
 
   test('durations read at a glance', () => {

@@ -10,7 +10,14 @@ import { connect, createServer as createNetServer, type AddressInfo } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MAX_DECLARED_CONTENT_LENGTH, ModelgateApiError, ModelgateClient, ModelgateTransferError, parseContentRange, RateLimiter } from '../src/client/index.js';
+import {
+  MAX_DECLARED_CONTENT_LENGTH,
+  ModelgateApiError,
+  ModelgateClient,
+  ModelgateTransferError,
+  parseContentRange,
+  RateLimiter,
+} from '../src/client/index.js';
 import { parseByteSize } from '../src/cli/args.js';
 import { mapLimited } from '../src/cli/parallel.js';
 import { startProgress } from '../src/cli/progress.js';
@@ -192,7 +199,10 @@ describe('helpers', () => {
 
     const screen: string[] = [];
     let now = 0;
-    const meter = startProgress('downloading', 2048, { stream: { isTTY: true, columns: 120, write: (t: string) => screen.push(t) }, now: () => now });
+    const meter = startProgress('downloading', 2048, {
+      stream: { isTTY: true, columns: 120, write: (t: string) => screen.push(t) },
+      now: () => now,
+    });
     now = 1000;
     meter.advance(1024);
     meter.finish();
@@ -216,7 +226,15 @@ describe('Range downloads against a misbehaving server', () => {
 
   before(async () => {
     const files = [{ path: 'w.bin', size: content.length, digest }];
-    const resolution = { name: 'fake/model', ref: 'v1', version: 1, digest: versionDigest(sortFiles(files)), files, seq: 1, updatedAt: new Date(0).toISOString() };
+    const resolution = {
+      name: 'fake/model',
+      ref: 'v1',
+      version: 1,
+      digest: versionDigest(sortFiles(files)),
+      files,
+      seq: 1,
+      updatedAt: new Date(0).toISOString(),
+    };
     fake = createServer((req, res) => {
       if (req.url === '/v1/resolve/fake/model@v1') {
         res.setHeader('Content-Type', 'application/json');
@@ -239,7 +257,8 @@ describe('Range downloads against a misbehaving server', () => {
         return;
       }
       res.statusCode = 206;
-      const claimed = mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
+      const claimed =
+        mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
       res.setHeader('Content-Range', claimed);
       if (mode === 'short-body') {
         // A complete, well-formed answer one byte short of the range asked for.
@@ -311,7 +330,10 @@ describe('Range downloads against a misbehaving server', () => {
     mode = 'honest';
     peakOpen = 0;
     const dir = await freshDir('fake-limits');
-    const run = await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '16KiB', '--max-connections', '2', '--limit-rate', '4MiB', '--json'], { MODELGATE_URL: url });
+    const run = await runCli(
+      ['pull', 'fake/model@v1', dir, '--piece-size', '16KiB', '--max-connections', '2', '--limit-rate', '4MiB', '--json'],
+      { MODELGATE_URL: url },
+    );
     assert.equal(parseJson(run).downloadedBytes, content.length);
     assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
     // The resolve request has its own (fetch) connection; the pieces share at most two.
@@ -329,7 +351,10 @@ describe('Range downloads against a misbehaving server', () => {
     const result = parseJson(run);
     assert.equal(result.downloadedBytes, content.length);
     assert.match(run.stderr, /retry 1/);
-    assert.ok([...attempts.values()].every((n) => n === 2), 'every piece took exactly two attempts');
+    assert.ok(
+      [...attempts.values()].every((n) => n === 2),
+      'every piece took exactly two attempts',
+    );
     assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
   });
 
@@ -398,7 +423,8 @@ describe('blob upload requests', () => {
     try {
       const client = new ModelgateClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't' });
       const source = Buffer.from('abc'.repeat(100_000));
-      const read = async (buffer: Buffer, length: number, position: number) => source.copy(buffer, 0, position, Math.min(source.length, position + length));
+      const read = async (buffer: Buffer, length: number, position: number) =>
+        source.copy(buffer, 0, position, Math.min(source.length, position + length));
       const endless = async (buffer: Buffer, length: number, position: number) => read(buffer, length, position % source.length);
       const small = `sha256:${'1'.repeat(64)}`;
       const huge = `sha256:${'2'.repeat(64)}`;
@@ -500,7 +526,11 @@ describe('against a real server', () => {
     assert.equal((await cli('push', src, 'cli/default-dir')).code, 0);
     const cwd = await freshDir('default-dir-cwd');
     const run = await new Promise<CliRun>((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, 'pull', 'cli/default-dir@v1'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, 'pull', 'cli/default-dir@v1'], {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.on('error', reject);

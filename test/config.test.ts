@@ -27,12 +27,15 @@ test('defaults load, and file < environment < flags', async () => {
 test('a bad value is refused with the key and where it came from', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'modelgate-config-'));
   try {
-    assert.throws(() => loadConfig({ env: { MODELGATE_PORT: 'eighty' } }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /server\.port/);
-      assert.match(err.message, /MODELGATE_PORT/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ env: { MODELGATE_PORT: 'eighty' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /server\.port/);
+        assert.match(err.message, /MODELGATE_PORT/);
+        return true;
+      },
+    );
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'server:\n  prot: 80\n');
     assert.throws(() => loadConfig({ file, env: {} }), /server\.prot.*bad\.yaml|unrecognized/i);

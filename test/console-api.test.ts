@@ -20,7 +20,8 @@ after(async () => {
   await server.dispose();
 });
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 test('/ redirects to /ui/, which serves the built console with a strict CSP and no cookie', async () => {
   const root = await fetch(`${server.url}/`, { redirect: 'manual' });
@@ -56,7 +57,10 @@ test('/ redirects to /ui/, which serves the built console with a strict CSP and 
 });
 
 test('the console is sent gzipped to clients that accept it, and whole to those that do not', async () => {
-  const raw = Buffer.from(await rawRequest(server.port, 'GET /ui/ HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\nConnection: close\r\n\r\n'), 'latin1');
+  const raw = Buffer.from(
+    await rawRequest(server.port, 'GET /ui/ HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\nConnection: close\r\n\r\n'),
+    'latin1',
+  );
   const split = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, split).toString();
   assert.match(head, /content-encoding: gzip/i);
@@ -68,7 +72,14 @@ test('the console is sent gzipped to clients that accept it, and whole to those 
 });
 
 test('every console page URL serves the app; a missing asset is a 404 and other methods a 405', async () => {
-  for (const path of ['/ui', '/ui/signin', '/ui/models/team/fraud', '/ui/models/team/fraud/v/2', '/ui/approvals', '/ui/audit?model=team/fraud']) {
+  for (const path of [
+    '/ui',
+    '/ui/signin',
+    '/ui/models/team/fraud',
+    '/ui/models/team/fraud/v/2',
+    '/ui/approvals',
+    '/ui/audit?model=team/fraud',
+  ]) {
     const res = await fetch(server.url + path);
     assert.equal(res.status, 200, path);
     assert.match(await res.text(), /<div id="app">/, path);
@@ -99,7 +110,10 @@ test('"ui" is reserved as a first name segment, so Hub URLs cannot reach the con
 test('GET /v1/whoami: role, scope and the protected aliases; 401 without a valid token', async () => {
   const me = await as(server, tokens.scoped, 'GET', '/v1/whoami');
   assert.equal(me.status, 200);
-  assert.deepEqual({ ...me.json, id: undefined }, { id: undefined, name: 'sam-scoped', role: 'reader', scope: 'risk/*', protectedAliases: ['production'] });
+  assert.deepEqual(
+    { ...me.json, id: undefined },
+    { id: undefined, name: 'sam-scoped', role: 'reader', scope: 'risk/*', protectedAliases: ['production'] },
+  );
   const admin = await api(server, 'GET', '/v1/whoami');
   assert.equal(admin.json.role, 'admin');
   assert.equal(admin.json.scope, '*');
@@ -131,7 +145,12 @@ test('GET /v1/approvals?status=pending: undecided versions across models in scop
   const paged: string[] = [];
   let cursor = '';
   for (let i = 0; i < 50; i++) {
-    const page = await as(server, tokens.reader, 'GET', `/v1/approvals?status=pending&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await as(
+      server,
+      tokens.reader,
+      'GET',
+      `/v1/approvals?status=pending&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     paged.push(...page.json.versions.map((v: any) => `${v.name}@${v.version}`));
     if (!page.json.nextCursor) break;
     cursor = page.json.nextCursor;
@@ -153,7 +172,12 @@ test('policy status of a version says exactly what a promotion refusal says', as
   const status = await as(server, tokens.reader, 'GET', '/v1/models/team/fraud/versions/3/policy');
   assert.equal(status.status, 200);
   const prod = status.json.aliases.find((p: any) => p.alias === 'production');
-  assert.deepEqual(prod.requirements, { approvals: 1, separationOfDuties: true, requiredCardFields: ['intendedUse', 'limitations'], metrics: [] });
+  assert.deepEqual(prod.requirements, {
+    approvals: 1,
+    separationOfDuties: true,
+    requiredCardFields: ['intendedUse', 'limitations'],
+    metrics: [],
+  });
   const refused = await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: 3 });
   assert.equal(refused.status, 403);
   assert.equal(refused.json.error.code, 'POLICY_UNMET');
@@ -182,13 +206,22 @@ test('GET …/aliases/{alias}/rollback plans the rollback that a POST without to
 
 test('GET /v1/models rows carry aliases and the newest version standing; q searches name, description, owner and tags', async () => {
   const found = await as(server, tokens.reader, 'GET', '/v1/models?q=FRAUD%20SCORER');
-  assert.deepEqual(found.json.models.map((m: any) => m.name), ['team/fraud']);
+  assert.deepEqual(
+    found.json.models.map((m: any) => m.name),
+    ['team/fraud'],
+  );
   const [fraud] = found.json.models;
   assert.deepEqual(fraud.aliases, { production: 2, staging: 3 });
   assert.equal(fraud.latest.version, 3);
   assert.equal(fraud.latest.status, 'registered');
-  assert.deepEqual((await as(server, tokens.reader, 'GET', '/v1/models?q=risk-ml')).json.models.map((m: any) => m.name), ['team/fraud']);
-  assert.deepEqual((await as(server, tokens.reader, 'GET', '/v1/models?q=tabular')).json.models.map((m: any) => m.name), ['team/fraud']);
+  assert.deepEqual(
+    (await as(server, tokens.reader, 'GET', '/v1/models?q=risk-ml')).json.models.map((m: any) => m.name),
+    ['team/fraud'],
+  );
+  assert.deepEqual(
+    (await as(server, tokens.reader, 'GET', '/v1/models?q=tabular')).json.models.map((m: any) => m.name),
+    ['team/fraud'],
+  );
   assert.deepEqual((await as(server, tokens.scoped, 'GET', '/v1/models?q=fraud')).json.models, [], 'scope still applies');
 });
 
@@ -196,7 +229,9 @@ function b64url(s: string): string {
   return Buffer.from(s).toString('base64url');
 }
 
-function openWatch(protocols: string[]): Promise<{ ws: WebSocket; messages: any[]; protocol: string; responseHeaders: Record<string, unknown> }> {
+function openWatch(
+  protocols: string[],
+): Promise<{ ws: WebSocket; messages: any[]; protocol: string; responseHeaders: Record<string, unknown> }> {
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?models=team/fraud`, protocols);
   const messages: any[] = [];
   let responseHeaders: Record<string, unknown> = {};
@@ -219,8 +254,16 @@ test('watch: the token in Sec-WebSocket-Protocol authenticates, and the answer s
   w.ws.close();
 
   await assert.rejects(openWatch(['modelgate.watch.v1', `base64url.bearer.modelgate.${b64url('mgt_000000000000_wrong')}`]), /HTTP 401/);
-  await assert.rejects(openWatch([`base64url.bearer.modelgate.${b64url(tokens.reader)}`]), /HTTP 400/, 'the token alone would have to be echoed');
+  await assert.rejects(
+    openWatch([`base64url.bearer.modelgate.${b64url(tokens.reader)}`]),
+    /HTTP 400/,
+    'the token alone would have to be echoed',
+  );
   await assert.rejects(openWatch(['modelgate.watch.v1', 'base64url.bearer.modelgate.not+base64']), /HTTP 400/);
   await assert.rejects(openWatch(['modelgate.watch.v1']), /HTTP 401/, 'no token at all');
-  await assert.rejects(openWatch(['modelgate.watch.v1', `base64url.bearer.modelgate.${b64url(tokens.scoped)}`]), /HTTP 403/, 'scope is checked as for a header');
+  await assert.rejects(
+    openWatch(['modelgate.watch.v1', `base64url.bearer.modelgate.${b64url(tokens.scoped)}`]),
+    /HTTP 403/,
+    'scope is checked as for a header',
+  );
 });

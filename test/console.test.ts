@@ -82,7 +82,10 @@ test('signing in: the role and scope are shown, the token is kept only in sessio
   await page.getByRole('link', { name: 'risk/churn' }).waitFor();
   assert.equal(await page.getByRole('link', { name: 'team/fraud' }).count(), 0);
   for (const url of s.urls) assert.ok(!url.includes(tokens.scoped) && !url.includes(encodeURIComponent(tokens.scoped)), `token in ${url}`);
-  assert.ok(s.urls.some((u) => u.endsWith('/v1/watch')), 'the live socket was opened, without a token in its URL');
+  assert.ok(
+    s.urls.some((u) => u.endsWith('/v1/watch')),
+    'the live socket was opened, without a token in its URL',
+  );
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Access token').waitFor();
@@ -134,8 +137,14 @@ test('browsing: inventory search, model page with charts, lineage graph and pull
   await page.waitForFunction("document.querySelectorAll('.lineage svg g.node').length === 5"); // v1 has no parent
   const cli = await page.getByRole('textbox', { name: 'modelgate CLI' }).inputValue();
   assert.equal(cli, `MODELGATE_URL=${server.url} npx modelgate pull team/fraud@v1 ./fraud`);
-  assert.match(await page.getByRole('textbox', { name: 'skopeo' }).inputValue(), new RegExp(`docker://127\\.0\\.0\\.1:${server.port}/team/fraud:v1 `));
-  assert.match(await page.getByRole('textbox', { name: 'huggingface_hub' }).inputValue(), /snapshot_download\("team\/fraud", revision="v1"\)/);
+  assert.match(
+    await page.getByRole('textbox', { name: 'skopeo' }).inputValue(),
+    new RegExp(`docker://127\\.0\\.0\\.1:${server.port}/team/fraud:v1 `),
+  );
+  assert.match(
+    await page.getByRole('textbox', { name: 'huggingface_hub' }).inputValue(),
+    /snapshot_download\("team\/fraud", revision="v1"\)/,
+  );
   // The curl command works as printed against this server.
   const curl = await page.getByRole('textbox', { name: 'curl' }).inputValue();
   const url = curl.split(' ').at(-1)!;
@@ -181,18 +190,26 @@ test('promote with a refusal, then approve in the queue and promote, then roll b
   // The server's unmet list, verbatim.
   const expected = await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: 3 });
   const shown = await refusal.locator('ul.unmet li').allInnerTexts();
-  assert.deepEqual(shown, expected.json.error.details.map((d: any) => `${d.code} ${d.message}`));
+  assert.deepEqual(
+    shown,
+    expected.json.error.details.map((d: any) => `${d.code} ${d.message}`),
+  );
   await dialog.getByRole('button', { name: 'Close' }).click();
 
   // The registrant fixes the card from another client; the approver approves in the queue.
-  await as(server, tokens.writer, 'PATCH', '/v1/models/team/fraud/versions/3', { card: { intendedUse: 'Scoring card transactions.', limitations: 'EU only.' } });
+  await as(server, tokens.writer, 'PATCH', '/v1/models/team/fraud/versions/3', {
+    card: { intendedUse: 'Scoring card transactions.', limitations: 'EU only.' },
+  });
   await page.getByRole('link', { name: 'Approvals' }).click();
   const item = page.locator('[data-pending="team/fraud@v3"]');
   await item.getByLabel('Comment').fill('card complete, auc up');
   await item.getByRole('button', { name: 'Approve v3' }).click();
   await item.waitFor({ state: 'detached' });
   const approvals = await as(server, tokens.reader, 'GET', '/v1/models/team/fraud/versions/3/approvals');
-  assert.deepEqual(approvals.json.approvals.map((a: any) => [a.decision, a.approver.name, a.comment]), [['approve', 'ada-approver', 'card complete, auc up']]);
+  assert.deepEqual(
+    approvals.json.approvals.map((a: any) => [a.decision, a.approver.name, a.comment]),
+    [['approve', 'ada-approver', 'card complete, auc up']],
+  );
 
   await page.goto(`${server.url}/ui/models/team/fraud`);
   await page.getByLabel('Alias', { exact: true }).fill('production');
@@ -215,10 +232,13 @@ test('promote with a refusal, then approve in the queue and promote, then roll b
   await page.locator('li[data-alias="production"]').getByRole('link', { name: 'v2' }).waitFor();
   await watcher.locator('li[data-alias="production"]').getByRole('link', { name: 'v2' }).waitFor();
   const history = await as(server, tokens.reader, 'GET', '/v1/models/team/fraud/aliases/production/history');
-  assert.deepEqual(history.json.history.slice(-2).map((e: any) => [e.action, e.from, e.to, e.actor.name]), [
-    ['set', 2, 3, 'ada-approver'],
-    ['rollback', 3, 2, 'ada-approver'],
-  ]);
+  assert.deepEqual(
+    history.json.history.slice(-2).map((e: any) => [e.action, e.from, e.to, e.actor.name]),
+    [
+      ['set', 2, 3, 'ada-approver'],
+      ['rollback', 3, 2, 'ada-approver'],
+    ],
+  );
 
   // A change by a client outside the browser shows up live too.
   await as(server, tokens.writer, 'PUT', '/v1/models/team/fraud/aliases/canary', { version: 1, reason: 'live check' });
@@ -248,7 +268,10 @@ test('audit: filters, verification result, and an export that downloads the log 
   assert.ok(targets.every((t) => t === 'team/fraud@production'));
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export (JSON lines)' }).click()]);
-  const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const lines = (await readFile((await download.path())!, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, targets.length);
   for (const e of lines) {
     assert.equal(e.target, 'team/fraud@production');
@@ -258,9 +281,19 @@ test('audit: filters, verification result, and an export that downloads the log 
 });
 
 test('XSS payloads in every API field render as inert text; long values do not widen the page', async () => {
-  for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+  for (const viewport of [
+    { width: 1280, height: 900 },
+    { width: 390, height: 844 },
+  ]) {
     const { page, problems } = await open(tokens.approver, viewport);
-    const pages = ['/ui/', '/ui/models/xss/payload', '/ui/models/xss/payload/v/1', '/ui/models/xss/payload/v/2', '/ui/approvals', '/ui/audit?model=xss/payload'];
+    const pages = [
+      '/ui/',
+      '/ui/models/xss/payload',
+      '/ui/models/xss/payload/v/1',
+      '/ui/models/xss/payload/v/2',
+      '/ui/approvals',
+      '/ui/audit?model=xss/payload',
+    ];
     for (const path of pages) {
       await page.goto(server.url + path);
       await page.locator('main h1').first().waitFor();
@@ -302,7 +335,9 @@ test('keyboard: the first Tab reaches a visible skip link, and focus is always d
   assert.ok(skip.left >= 0, 'visible when focused');
   await page.keyboard.press('Enter');
   for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
-  const focused = (await page.evaluate('({ tag: document.activeElement?.tagName, outline: getComputedStyle(document.activeElement).outlineStyle })')) as { tag: string; outline: string };
+  const focused = (await page.evaluate(
+    '({ tag: document.activeElement?.tagName, outline: getComputedStyle(document.activeElement).outlineStyle })',
+  )) as { tag: string; outline: string };
   assert.notEqual(focused.tag, 'BODY');
   assert.notEqual(focused.outline, 'none');
 });

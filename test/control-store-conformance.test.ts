@@ -195,7 +195,10 @@ describe('RedisControlStore: several instances on one Redis', () => {
     assert.equal(b.currentSeq(), 3);
     assert.equal(b.getAlias('shared', 'production')?.version, 1);
     assert.deepEqual(b.getVersion('shared', 2), a.getVersion('shared', 2));
-    assert.deepEqual(seenB.map((c) => c.seq), [1, 2, 3]);
+    assert.deepEqual(
+      seenB.map((c) => c.seq),
+      [1, 2, 3],
+    );
     assert.deepEqual(seenB[2], { seq: 3, model: 'shared', kind: 'alias', alias: 'production' });
     assert.equal(committedB.length, 0);
     await b.sync(3); // already there: a no-op
@@ -206,8 +209,14 @@ describe('RedisControlStore: several instances on one Redis', () => {
     const moved = await b.moveAlias(move('shared', 'production', 1, { action: 'rollback', expected: 2 }), bob);
     assert.equal(moved.result.previous, 2);
     assert.equal(moved.result.seq, 5);
-    assert.deepEqual(committedB.map((c) => c.seq), [5]);
-    assert.deepEqual(seenB.map((c) => c.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      committedB.map((c) => c.seq),
+      [5],
+    );
+    assert.deepEqual(
+      seenB.map((c) => c.seq),
+      [1, 2, 3, 4, 5],
+    );
     const v3 = await b.registerVersion(newVersion('shared', { w: 's3' }), bob);
     assert.equal(v3.version.version, 3);
     await a.sync(6);
@@ -246,7 +255,11 @@ describe('RedisControlStore: several instances on one Redis', () => {
       ]);
       const won = outcomes.filter((o) => o.status === 'fulfilled');
       const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-      assert.equal(won.length, 1, `round ${round}: exactly one winner; got ${outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as ApiError).status} ${(o.reason as ApiError).code}: ${(o.reason as Error).message}`)).join(' / ')}`);
+      assert.equal(
+        won.length,
+        1,
+        `round ${round}: exactly one winner; got ${outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as ApiError).status} ${(o.reason as ApiError).code}: ${(o.reason as Error).message}`)).join(' / ')}`,
+      );
       apiError(409, 'ALIAS_CONFLICT')(lost[0]!.reason);
       current = outcomes[0]!.status === 'fulfilled' ? toA : toB;
       assert.equal((won[0] as PromiseFulfilledResult<{ result: { version: number | null } }>).value.result.version, current);
@@ -277,7 +290,10 @@ describe('RedisControlStore: several instances on one Redis', () => {
     }
     await a.sync();
     await b.sync();
-    assert.deepEqual(a.listVersions('reg', undefined, 1000).items.map((v) => v.version), Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.deepEqual(
+      a.listVersions('reg', undefined, 1000).items.map((v) => v.version),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     assert.deepEqual([...a.allVersions()], [...b.allVersions()]);
   });
 
@@ -288,7 +304,11 @@ describe('RedisControlStore: several instances on one Redis', () => {
     const failures: string[] = [];
     const run = async (s: RedisControlStore, who: Actor) => {
       for (let i = 0; i < 150; i++) {
-        await s.appendAudit('test.tick', who.name, { i }, who).catch((err: unknown) => failures.push(`${who.name} #${i}: ${err instanceof ApiError ? `${err.status} ${err.code}: ` : ''}${(err as Error).message}`));
+        await s
+          .appendAudit('test.tick', who.name, { i }, who)
+          .catch((err: unknown) =>
+            failures.push(`${who.name} #${i}: ${err instanceof ApiError ? `${err.status} ${err.code}: ` : ''}${(err as Error).message}`),
+          );
       }
     };
     await Promise.all([run(a, alice), run(b, bob), run(a, carol)]);
@@ -385,7 +405,10 @@ describe('RedisControlStore: Redis goes away and comes back', () => {
     await own.stop('SIGKILL');
     for (const s of [a, b]) {
       const started = Date.now();
-      await assert.rejects(s.moveAlias(move('outage', 'production', 2, { expected: 1 }), alice), apiError(503, 'CONTROL_PLANE_UNAVAILABLE'));
+      await assert.rejects(
+        s.moveAlias(move('outage', 'production', 2, { expected: 1 }), alice),
+        apiError(503, 'CONTROL_PLANE_UNAVAILABLE'),
+      );
       await assert.rejects(s.appendAudit('test.down', 'x', {}, alice), apiError(503, 'CONTROL_PLANE_UNAVAILABLE'));
       await assert.rejects(s.registerVersion(newVersion('outage', { w: 'o3' }), alice), apiError(503, 'CONTROL_PLANE_UNAVAILABLE'));
       const elapsed = Date.now() - started;

@@ -60,7 +60,7 @@ const redisImpl: Implementation = {
 for (const impl of [local, redisImpl]) eventBusConformance(impl);
 
 describe('RedisEventBus: lost subscriber connection', () => {
-  test("after CLIENT KILL of the subscriber connection it calls onResync once the subscription is back, then receives again", async () => {
+  test('after CLIENT KILL of the subscriber connection it calls onResync once the subscription is back, then receives again', async () => {
     const prefix = randomPrefix();
     const publisher = await openRedisBus(prefix);
     const subscriber = await openRedisBus(prefix);
@@ -80,7 +80,11 @@ describe('RedisEventBus: lost subscriber connection', () => {
     publisher.onResync(() => publisherResyncs++);
 
     // Earlier tests' buses are closed; their connections leave the list once Redis has seen the close.
-    await waitFor(async () => (await redis!.clients()).filter((c) => c.name === 'modelgate-sub').length === 2, 5000, 'two subscriber connections named modelgate-sub');
+    await waitFor(
+      async () => (await redis!.clients()).filter((c) => c.name === 'modelgate-sub').length === 2,
+      5000,
+      'two subscriber connections named modelgate-sub',
+    );
     const subs = (await redis!.clients()).filter((c) => c.name === 'modelgate-sub');
     const killed = await redis!.killClients((c) => c.name === 'modelgate-sub');
     assert.equal(killed, 2);
@@ -91,7 +95,10 @@ describe('RedisEventBus: lost subscriber connection', () => {
     // Later publishes arrive, in order.
     for (let seq = 2; seq <= 50; seq++) publisher.publish(change(seq));
     await waitFor(() => got.filter((c) => c.change.seq < 1000).length === 50, 10_000, 'the changes after the resubscription');
-    assert.deepEqual(got.filter((c) => c.change.seq < 1000).map((c) => c.change.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      got.filter((c) => c.change.seq < 1000).map((c) => c.change.seq),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     assert.equal(resyncs.length, 1, 'one reconnect, one resync');
     assert.equal(publisherResyncs, 1);
     assert.equal(got.filter((c) => c.change.seq === 1001).length, 1, 'subscribed once: no duplicate delivery');
@@ -99,7 +106,10 @@ describe('RedisEventBus: lost subscriber connection', () => {
     // The connection is back under the same name, subscribed once to the channel.
     const after = (await redis!.clients()).filter((c) => c.name === 'modelgate-sub');
     assert.equal(after.length, 2);
-    assert.ok(after.every((c) => !subs.some((s) => s.id === c.id)), 'new connections');
+    assert.ok(
+      after.every((c) => !subs.some((s) => s.id === c.id)),
+      'new connections',
+    );
     const numsub = (await redis!.client.call('PUBSUB', 'NUMSUB', `${prefix}changes`)) as [string, number];
     assert.equal(Number(numsub[1]), 2);
 
@@ -128,7 +138,10 @@ describe('RedisEventBus: lost subscriber connection', () => {
       'a publish after the publisher reconnected',
     );
     const received = got.map((c) => c.change.seq);
-    assert.deepEqual(received, [...received].sort((a, b) => a - b));
+    assert.deepEqual(
+      received,
+      [...received].sort((a, b) => a - b),
+    );
   });
 
   test('a bus opened while Redis is down starts, and delivers (after a resync) once Redis is up', async () => {

@@ -20,13 +20,16 @@ after(async () => {
 
 async function register(name: string, files: Record<string, string>, extra: Record<string, unknown> = {}) {
   const entries = [];
-  for (const [path, content] of Object.entries(files)) entries.push({ path, size: Buffer.byteLength(content), digest: await uploadBlob(server, Buffer.from(content)) });
+  for (const [path, content] of Object.entries(files))
+    entries.push({ path, size: Buffer.byteLength(content), digest: await uploadBlob(server, Buffer.from(content)) });
   const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries, ...extra });
   assert.ok(res.status === 201 || res.status === 200, res.text);
   return res.json;
 }
 
-const exists = async (digest: string) => (await fetch(`${server.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } })).status === 200;
+const exists = async (digest: string) =>
+  (await fetch(`${server.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } })).status ===
+  200;
 
 test('retention deletes old versions that never held a protected alias; gc sweeps their unreferenced blobs', async () => {
   await register('ret/model', { 'shared.bin': 'shared', 'only-v1.bin': 'only in v1' });
@@ -43,14 +46,20 @@ test('retention deletes old versions that never held a protected alias; gc sweep
 
   const dry = await api(server, 'POST', '/v1/gc', { dryRun: true });
   assert.equal(dry.status, 200);
-  assert.deepEqual(dry.json.versions.map((v: { version: number }) => v.version), [1]);
+  assert.deepEqual(
+    dry.json.versions.map((v: { version: number }) => v.version),
+    [1],
+  );
   assert.deepEqual(dry.json.blobs.map((b: { digest: string }) => b.digest).sort(), [sha256('only in v1'), orphan].sort());
   assert.equal(dry.json.bytes, 'only in v1'.length + 'uploaded, never registered'.length);
   assert.equal((await api(server, 'GET', '/v1/models/ret/model/versions/1')).status, 200, 'a dry run deletes nothing');
   assert.ok(await exists(orphan));
 
   const real = await api(server, 'POST', '/v1/gc', {});
-  assert.deepEqual(real.json.versions.map((v: { version: number }) => v.version), [1]);
+  assert.deepEqual(
+    real.json.versions.map((v: { version: number }) => v.version),
+    [1],
+  );
   assert.equal(real.json.blobs.length, 2);
   assert.equal((await api(server, 'GET', '/v1/models/ret/model/versions/1')).status, 404);
   assert.ok(!(await exists(sha256('only in v1'))));
@@ -121,7 +130,10 @@ test('an upload still streaming while gc runs is committed intact', async () => 
   const data = Buffer.alloc(8 * 1024 * 1024, 3);
   const digest = sha256(data);
   const done = new Promise<number>((resolve, reject) => {
-    const req = request(`${server.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: { Authorization: `Bearer ${server.token}`, 'Content-Length': String(data.length) } });
+    const req = request(`${server.url}/v1/blobs?digest=${digest}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${server.token}`, 'Content-Length': String(data.length) },
+    });
     req.on('response', (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode!));
@@ -146,7 +158,11 @@ test('uploading a blob that already exists refreshes its age, so a gc with a gra
     const digest = await uploadBlob(graced, data);
     const hourAgo = new Date(Date.now() - 3600_000);
     await utimes(join(graced.dataDir, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)), hourAgo, hourAgo);
-    const again = await fetch(`${graced.url}/v1/blobs?digest=${digest}`, { method: 'POST', headers: { Authorization: `Bearer ${graced.token}` }, body: data });
+    const again = await fetch(`${graced.url}/v1/blobs?digest=${digest}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${graced.token}` },
+      body: data,
+    });
     assert.equal(again.status, 200);
     assert.equal(((await again.json()) as { existed: boolean }).existed, true);
     const gc = await api(graced, 'POST', '/v1/gc', {});

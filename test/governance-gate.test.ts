@@ -33,16 +33,23 @@ const card = { intendedUse: 'score card transactions', limitations: 'EU data onl
 
 async function register(name: string, content: string, extra: Record<string, unknown> = { card }) {
   const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, writer, 'POST', `/v1/models/${name}/versions`, { files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }], ...extra });
+  const res = await as(server, writer, 'POST', `/v1/models/${name}/versions`, {
+    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
+    ...extra,
+  });
   assert.equal(res.status, 201, JSON.stringify(res.json));
   return res.json;
 }
 const approve = (name: string, v: number, token = approver, extra: Record<string, unknown> = {}) =>
   as(server, token, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'approve', ...extra });
-const reject = (name: string, v: number, token = approver2) => as(server, token, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'reject', comment: 'no' });
-const set = (name: string, alias: string, v: number, token = approver) => as(server, token, 'PUT', `/v1/models/${name}/aliases/${alias}`, { version: v });
-const rollback = (name: string, alias: string, body: Record<string, unknown> = {}) => as(server, approver, 'POST', `/v1/models/${name}/aliases/${alias}/rollback`, body);
-const patch = (name: string, v: number, body: Record<string, unknown>) => as(server, writer, 'PATCH', `/v1/models/${name}/versions/${v}`, body);
+const reject = (name: string, v: number, token = approver2) =>
+  as(server, token, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'reject', comment: 'no' });
+const set = (name: string, alias: string, v: number, token = approver) =>
+  as(server, token, 'PUT', `/v1/models/${name}/aliases/${alias}`, { version: v });
+const rollback = (name: string, alias: string, body: Record<string, unknown> = {}) =>
+  as(server, approver, 'POST', `/v1/models/${name}/aliases/${alias}/rollback`, body);
+const patch = (name: string, v: number, body: Record<string, unknown>) =>
+  as(server, writer, 'PATCH', `/v1/models/${name}/versions/${v}`, body);
 const show = async (name: string, v: number) => (await api(server, 'GET', `/v1/models/${name}/versions/${v}`)).json;
 const codes = (res: { json: any }) => res.json.error.details.map((d: { code: string }) => d.code);
 const seqNow = async () => (await api(server, 'GET', '/v1/audit/verify')).json.headSeq as number;
@@ -83,7 +90,10 @@ describe('one gate, every path', () => {
 
     assert.equal((await api(server, 'GET', `/v1/resolve/${name}@production`)).json.version, 3);
     const refusals = (await api(server, 'GET', `/v1/audit?fromSeq=${before + 1}&limit=100`)).json.entries;
-    assert.ok(refusals.every((e: { action: string }) => e.action.startsWith('denied.')), 'refusals change nothing but the log');
+    assert.ok(
+      refusals.every((e: { action: string }) => e.action.startsWith('denied.')),
+      'refusals change nothing but the log',
+    );
     assert.equal(refusals.length, 4);
   });
 
@@ -152,11 +162,21 @@ describe('one gate, every path', () => {
 
 describe('an approval approves a record', () => {
   test('record digest: recomputable from the record, changed by any reviewable field', async () => {
-    const v = await register('rec/digest', 'digest-1', { card, metrics: { auc: 0.91 }, lineage: { trainingRunId: 'r1' }, metadata: { framework: 'xgboost' } });
+    const v = await register('rec/digest', 'digest-1', {
+      card,
+      metrics: { auc: 0.91 },
+      lineage: { trainingRunId: 'r1' },
+      metadata: { framework: 'xgboost' },
+    });
     const shown = await show('rec/digest', v.version);
     assert.equal(shown.recordDigest, recordDigest(shown));
     const seen = new Set([shown.recordDigest]);
-    for (const body of [{ card: { ...card, contacts: ['a@example.com'] } }, { metrics: { auc: 0.92 } }, { lineage: { trainingRunId: 'r2' } }, { metadata: { framework: 'lightgbm' } }]) {
+    for (const body of [
+      { card: { ...card, contacts: ['a@example.com'] } },
+      { metrics: { auc: 0.92 } },
+      { lineage: { trainingRunId: 'r2' } },
+      { metadata: { framework: 'lightgbm' } },
+    ]) {
       const res = await patch('rec/digest', v.version, body);
       assert.equal(res.status, 200);
       assert.ok(!seen.has(res.json.recordDigest), `${Object.keys(body)[0]} changes the record digest`);
@@ -216,7 +236,9 @@ describe('an approval approves a record', () => {
     assert.equal(clean.headers.get('x-model-record-unapproved-since'), null);
     assert.equal((await show(name, 1)).servingUnapproved, null);
 
-    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?models=${name}`, { headers: { Authorization: `Bearer ${server.token}` } });
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?models=${name}`, {
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
     const messages: any[] = [];
     ws.on('message', (data) => messages.push(JSON.parse(String(data))));
     await new Promise<void>((resolve, reject) => {
@@ -260,7 +282,10 @@ describe('an approval approves a record', () => {
     assert.equal(after.recordDigest, before.recordDigest);
     assert.equal(after.status, 'approved');
     const entries = (await api(server, 'GET', `/v1/audit?fromSeq=${seq + 1}`)).json.entries;
-    assert.deepEqual(entries.map((e: { action: string }) => e.action), ['denied.versions.update']);
+    assert.deepEqual(
+      entries.map((e: { action: string }) => e.action),
+      ['denied.versions.update'],
+    );
   });
 });
 

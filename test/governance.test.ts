@@ -56,7 +56,9 @@ describe('version records', () => {
     assert.equal(v.card.intendedUse, card.intendedUse);
     assert.equal(v.createdBy, 'writer-wendy');
 
-    const patched = await as(server, writer2, 'PATCH', '/v1/models/rec/model/versions/1', { metrics: { auc: { value: 0.95, dataset: 'holdout', split: 'test' } } });
+    const patched = await as(server, writer2, 'PATCH', '/v1/models/rec/model/versions/1', {
+      metrics: { auc: { value: 0.95, dataset: 'holdout', split: 'test' } },
+    });
     assert.equal(patched.status, 200);
     assert.equal(patched.json.metrics.auc.value, 0.95);
     assert.equal(patched.json.digest, v.digest);
@@ -65,7 +67,10 @@ describe('version records', () => {
     assert.equal(refused.json.error.code, 'VALIDATION_FAILED');
 
     const history = await as(server, writer, 'GET', '/v1/models/rec/model/versions/1/history');
-    assert.deepEqual(history.json.events.map((e: { action: string }) => e.action), ['register', 'update']);
+    assert.deepEqual(
+      history.json.events.map((e: { action: string }) => e.action),
+      ['register', 'update'],
+    );
     assert.equal(history.json.events[1].actor.name, 'writer-walt');
     assert.equal(history.json.events[1].changes.metrics.before.auc.value, 0.93);
     assert.equal(history.json.events[1].changes.metrics.after.auc.value, 0.95);
@@ -94,18 +99,32 @@ describe('version records', () => {
   });
 
   test('models have owner, tags and description and are searchable', async () => {
-    const created = await as(server, writer, 'POST', '/v1/models', { name: 'search/alpha', owner: 'team-risk', tags: ['fraud', 'tabular'], description: 'alpha' });
+    const created = await as(server, writer, 'POST', '/v1/models', {
+      name: 'search/alpha',
+      owner: 'team-risk',
+      tags: ['fraud', 'tabular'],
+      description: 'alpha',
+    });
     assert.equal(created.status, 201);
     assert.equal((await as(server, writer, 'POST', '/v1/models', { name: 'search/alpha' })).status, 409);
     await as(server, writer, 'POST', '/v1/models', { name: 'search/beta', owner: 'team-growth', tags: ['tabular'] });
     await register(writer, 'search/beta', 'beta-1');
     await as(server, writer, 'PUT', '/v1/models/search/beta/aliases/staging', { version: 1 });
     const byTag = await api(server, 'GET', '/v1/models?prefix=search/&tag=tabular');
-    assert.deepEqual(byTag.json.models.map((m: { name: string }) => m.name), ['search/alpha', 'search/beta']);
+    assert.deepEqual(
+      byTag.json.models.map((m: { name: string }) => m.name),
+      ['search/alpha', 'search/beta'],
+    );
     const byOwner = await api(server, 'GET', '/v1/models?owner=team-risk');
-    assert.deepEqual(byOwner.json.models.map((m: { name: string }) => m.name), ['search/alpha']);
+    assert.deepEqual(
+      byOwner.json.models.map((m: { name: string }) => m.name),
+      ['search/alpha'],
+    );
     const byAlias = await api(server, 'GET', '/v1/models?prefix=search/&alias=staging');
-    assert.deepEqual(byAlias.json.models.map((m: { name: string }) => m.name), ['search/beta']);
+    assert.deepEqual(
+      byAlias.json.models.map((m: { name: string }) => m.name),
+      ['search/beta'],
+    );
     const patched = await as(server, writer, 'PATCH', '/v1/models/search/alpha', { tags: ['fraud'] });
     assert.deepEqual(patched.json.tags, ['fraud']);
   });
@@ -126,7 +145,10 @@ describe('approvals and policy gates', () => {
     const codes = unmet.json.error.details.map((d: { code: string }) => d.code).sort();
     assert.deepEqual(codes, ['APPROVALS', 'CARD_FIELD', 'CARD_FIELD']);
 
-    const approved = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', { decision: 'approve', comment: 'looks fine' });
+    const approved = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', {
+      decision: 'approve',
+      comment: 'looks fine',
+    });
     assert.equal(approved.status, 201);
     assert.equal(approved.json.status, 'approved');
     const twice = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', { decision: 'approve' });
@@ -135,14 +157,23 @@ describe('approvals and policy gates', () => {
 
     const stillNoCard = await set(approver, 1);
     assert.equal(stillNoCard.status, 403);
-    assert.deepEqual(stillNoCard.json.error.details.map((d: { code: string }) => d.code), ['CARD_FIELD', 'CARD_FIELD']);
+    assert.deepEqual(
+      stillNoCard.json.error.details.map((d: { code: string }) => d.code),
+      ['CARD_FIELD', 'CARD_FIELD'],
+    );
     // Adding the card changes the record the approval was given on: the approval is void.
     const edited = await as(server, writer, 'PATCH', '/v1/models/gate/model/versions/1', { card });
     assert.equal(edited.json.status, 'registered');
     const voided = await set(approver, 1);
     assert.equal(voided.status, 403);
-    assert.deepEqual(voided.json.error.details.map((d: { code: string }) => d.code), ['APPROVALS']);
-    const again = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', { decision: 'approve', comment: 'card reviewed' });
+    assert.deepEqual(
+      voided.json.error.details.map((d: { code: string }) => d.code),
+      ['APPROVALS'],
+    );
+    const again = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', {
+      decision: 'approve',
+      comment: 'card reviewed',
+    });
     assert.equal(again.status, 201, 'a decision on the new record is not a repeat');
     const ok = await set(approver, 1);
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
@@ -163,9 +194,11 @@ describe('approvals and policy gates', () => {
 
   test('rejected and deprecated versions cannot be promoted, by set or by rollback; rollback to an unchanged former holder is allowed and audited', async () => {
     for (let i = 1; i <= 3; i++) await register(writer, 'gate/roll', `roll-${i}`, { card });
-    for (let i = 1; i <= 3; i++) await as(server, approver, 'POST', `/v1/models/gate/roll/versions/${i}/approvals`, { decision: 'approve' });
+    for (let i = 1; i <= 3; i++)
+      await as(server, approver, 'POST', `/v1/models/gate/roll/versions/${i}/approvals`, { decision: 'approve' });
     const set = (v: number) => as(server, approver, 'PUT', '/v1/models/gate/roll/aliases/production', { version: v });
-    const rollback = (body: Record<string, unknown>) => as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', body);
+    const rollback = (body: Record<string, unknown>) =>
+      as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', body);
     assert.equal((await set(1)).status, 200);
     assert.equal((await set(2)).status, 200);
     const rolled = await rollback({ reason: 'v2 regressed' });
@@ -181,7 +214,10 @@ describe('approvals and policy gates', () => {
     assert.equal((await set(1)).status, 403);
 
     // v3 never held production; rejected now, it may not get there by set or by rollback.
-    const rejected = await as(server, approver2, 'POST', '/v1/models/gate/roll/versions/3/approvals', { decision: 'reject', comment: 'bias' });
+    const rejected = await as(server, approver2, 'POST', '/v1/models/gate/roll/versions/3/approvals', {
+      decision: 'reject',
+      comment: 'bias',
+    });
     assert.equal(rejected.json.status, 'rejected');
     const toThree = await set(3);
     assert.equal(toThree.status, 403);
@@ -213,16 +249,17 @@ describe('approvals and policy gates', () => {
       const a = (await createToken(strict, 'a', 'approver')).token;
       const reg = async (content: string, metrics: Record<string, number>) => {
         const digest = await uploadBlob(strict, Buffer.from(content));
-        return (await as(strict, w, 'POST', '/v1/models/m/versions', { files: [{ path: 'f', size: content.length, digest }], metrics })).json;
+        return (await as(strict, w, 'POST', '/v1/models/m/versions', { files: [{ path: 'f', size: content.length, digest }], metrics }))
+          .json;
       };
       await reg('low', { auc: 0.85 });
       await reg('high', { auc: 0.92, latency_ms: 20 });
       const low = await as(strict, a, 'PUT', '/v1/models/m/aliases/canary', { version: 1 });
       assert.equal(low.status, 403);
-      assert.deepEqual(low.json.error.details.map((d: { message: string }) => d.message), [
-        'metric auc = 0.85 does not meet auc >= 0.9',
-        'metric "latency_ms" is missing (needs latency_ms < 50)',
-      ]);
+      assert.deepEqual(
+        low.json.error.details.map((d: { message: string }) => d.message),
+        ['metric auc = 0.85 does not meet auc >= 0.9', 'metric "latency_ms" is missing (needs latency_ms < 50)'],
+      );
       assert.equal((await as(strict, a, 'PUT', '/v1/models/m/aliases/canary', { version: 2 })).status, 200);
       // production is not protected under this configuration: writers may move it.
       assert.equal((await as(strict, w, 'PUT', '/v1/models/m/aliases/production', { version: 1 })).status, 200);
@@ -246,7 +283,8 @@ describe('history', () => {
     await as(server, writer, 'PUT', '/v1/models/hist/model/aliases/shadow', { version: 2 });
     await as(server, writer, 'DELETE', '/v1/models/hist/model/aliases/shadow');
 
-    const at = async (t: Date) => (await as(server, writer, 'GET', `/v1/models/hist/model/aliases/staging/history?at=${t.toISOString()}`)).json;
+    const at = async (t: Date) =>
+      (await as(server, writer, 'GET', `/v1/models/hist/model/aliases/staging/history?at=${t.toISOString()}`)).json;
     assert.equal((await at(t0)).version, null);
     assert.equal((await at(t1)).version, 1);
     assert.equal((await at(new Date())).version, 2);
@@ -274,8 +312,14 @@ describe('audit', () => {
 
     const jsonl = await fetch(`${server.url}/v1/audit?format=jsonl&limit=5`, { headers: { Authorization: `Bearer ${server.token}` } });
     assert.equal(jsonl.headers.get('content-type'), 'application/x-ndjson');
-    const lines = (await jsonl.text()).trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((e) => e.seq), [1, 2, 3, 4, 5]);
+    const lines = (await jsonl.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((e) => e.seq),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(jsonl.headers.get('x-next-seq'), '6');
     assert.equal(lines[1].prevHash, lines[0].hash);
     assert.equal(lines[0].action, 'token.create');

@@ -34,7 +34,11 @@ let configDir = '';
 /** A raw request through node:http: the path goes out exactly as written (no URL normalisation). */
 function request(method: string, path: string, headers: Record<string, string> = {}, opts: { token?: string | null } = {}): Promise<Resp> {
   const token = opts.token === undefined ? server.token : opts.token;
-  return pathRequest(server.port, method, path, { ...(token !== null ? { Authorization: `Bearer ${token}` } : {}), 'Accept-Encoding': 'identity', ...headers });
+  return pathRequest(server.port, method, path, {
+    ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
+    'Accept-Encoding': 'identity',
+    ...headers,
+  });
 }
 
 /** Fetches a full absolute URL (a Link header's target) the way the client follows it. */
@@ -90,7 +94,10 @@ function assertHfError(r: Resp, status: number, code: string | null, method = 'G
 
 // A git-lfs pointer and its git blob id, computed independently of the server.
 const pointer = (h: string, size: number) => `version https://git-lfs.github.com/spec/v1\noid sha256:${h}\nsize ${size}\n`;
-const gitBlobId = (content: string) => createHash('sha1').update(`blob ${Buffer.byteLength(content)}\0${content}`).digest('hex');
+const gitBlobId = (content: string) =>
+  createHash('sha1')
+    .update(`blob ${Buffer.byteLength(content)}\0${content}`)
+    .digest('hex');
 
 function parseNextLink(r: Resp): string | null {
   const link = r.headers['link'] as string | undefined;
@@ -418,7 +425,14 @@ describe('errors carry X-Error-Code and X-Error-Message', () => {
     });
 
     test(`${method}: unknown revision → 404 RevisionNotFound`, async () => {
-      for (const revision of ['nope', 'v99', '0'.repeat(40), 'Bad%21Rev', 'refs%2Fheads%2Fnope', encodeURIComponent(`sha256:${'0'.repeat(64)}`)]) {
+      for (const revision of [
+        'nope',
+        'v99',
+        '0'.repeat(40),
+        'Bad%21Rev',
+        'refs%2Fheads%2Fnope',
+        encodeURIComponent(`sha256:${'0'.repeat(64)}`),
+      ]) {
         const r = await request(method, `/${MODEL}/resolve/${revision}/config.json`);
         assertHfError(r, 404, 'RevisionNotFound', method);
       }
@@ -522,8 +536,14 @@ describe('auth: Authorization: Bearer <modelgate token>', () => {
     const audit = await api(server, 'GET', `/v1/audit?action=denied&actor=${reader.id}`);
     assert.equal(audit.status, 200, audit.text);
     const denied = audit.json.entries as { action: string; target: string; details: { status: number } }[];
-    assert.ok(denied.some((e) => e.action === 'denied.hf.resolve' && e.target === 'solo' && e.details.status === 403), JSON.stringify(denied));
-    assert.ok(denied.some((e) => e.action === 'denied.hf.tree' && e.target === 'solo'), JSON.stringify(denied));
+    assert.ok(
+      denied.some((e) => e.action === 'denied.hf.resolve' && e.target === 'solo' && e.details.status === 403),
+      JSON.stringify(denied),
+    );
+    assert.ok(
+      denied.some((e) => e.action === 'denied.hf.tree' && e.target === 'solo'),
+      JSON.stringify(denied),
+    );
   });
 });
 
@@ -581,7 +601,10 @@ describe('GET /api/models/{repo_id}[/revision/{revision}]', () => {
   test('a single-segment repo id', async () => {
     const info = json(await request('GET', '/api/models/solo/revision/main'));
     assert.equal(info.id, 'solo');
-    assert.deepEqual(info.siblings.map((s: any) => s.rfilename), ['weights.bin']);
+    assert.deepEqual(
+      info.siblings.map((s: any) => s.rfilename),
+      ['weights.bin'],
+    );
   });
 
   test('a model with no versions is an empty repo; its revisions do not exist', async () => {
@@ -632,7 +655,10 @@ describe('GET /api/models/{repo_id}/tree/{revision}[/{path}]', () => {
     assert.equal(pages.length, Math.ceil(allPaths.length / 2));
     for (const page of pages.slice(0, -1)) {
       const next = parseNextLink(page)!;
-      assert.ok(next.startsWith(`${server.url}/api/models/${MODEL}/tree/${commit1}?`), `next link ${next} is absolute and pinned to the commit`);
+      assert.ok(
+        next.startsWith(`${server.url}/api/models/${MODEL}/tree/${commit1}?`),
+        `next link ${next} is absolute and pinned to the commit`,
+      );
       assert.equal(json(page).length, 2);
     }
     assert.equal(parseNextLink(pages.at(-1)!), null, 'the last page has no next link');
@@ -701,7 +727,10 @@ describe('GET /api/models/{repo_id}/tree/{revision}[/{path}]', () => {
       assert.deepEqual(deep.map((e) => e.path).sort(), ['nested/a/b', 'nested/a/b/c.bin']);
     }
     const docs = await listTree(`/api/models/${MODEL}/tree/v1/docs`);
-    assert.deepEqual(docs.map((e) => e.path), ['docs/read me ü.md']);
+    assert.deepEqual(
+      docs.map((e) => e.path),
+      ['docs/read me ü.md'],
+    );
   });
 
   test('a missing or non-directory sub-path: 404 EntryNotFound with X-Repo-Commit', async () => {
@@ -737,7 +766,10 @@ describe('GET /api/models/{repo_id}/tree/{revision}[/{path}]', () => {
       'X-Forwarded-Proto': 'https',
     });
     assert.equal(r.status, 200);
-    assert.match(parseNextLink(r)!, /^https:\/\/models\.example\.com\/api\/models\/team\/hf-demo\/tree\/[0-9a-f]{40}\?recursive=true&limit=1&cursor=/);
+    assert.match(
+      parseNextLink(r)!,
+      /^https:\/\/models\.example\.com\/api\/models\/team\/hf-demo\/tree\/[0-9a-f]{40}\?recursive=true&limit=1&cursor=/,
+    );
   });
 
   test('bad limit or cursor: 400; unknown revision: RevisionNotFound', async () => {
@@ -816,11 +848,14 @@ describe('repo ids that look like modelgate routes', () => {
       assert.equal(json(info).id, name);
       const tree = await request('GET', `/api/models/${name}/tree/main`);
       assert.equal(tree.status, 200);
-      assert.deepEqual(json(tree).map((e: any) => e.path), ['config.json']);
+      assert.deepEqual(
+        json(tree).map((e: any) => e.path),
+        ['config.json'],
+      );
     });
   }
 
-  test('modelgate\'s own routes still win', async () => {
+  test("modelgate's own routes still win", async () => {
     const health = await request('GET', '/healthz', {}, { token: null });
     assert.equal(health.status, 200);
     assert.deepEqual(json(health), { status: 'ok' });

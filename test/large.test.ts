@@ -66,7 +66,11 @@ function upload(url: string, token: string, digest: string): Promise<{ status: n
   });
 }
 
-function download(url: string, token: string, range?: string): Promise<{ status: number; size: number; digest: string; headers: Record<string, unknown> }> {
+function download(
+  url: string,
+  token: string,
+  range?: string,
+): Promise<{ status: number; size: number; digest: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { Authorization: `Bearer ${token}`, ...(range ? { Range: range } : {}) } });
     req.on('response', (res) => {

@@ -62,7 +62,13 @@ async function startCluster(antiEntropyMs: number, size = 3): Promise<Cluster> {
 const NO_ANTI_ENTROPY = 600_000;
 
 /** Uploads the files to every node (blobs are node-local on the fs backend) and registers them on `on`. */
-async function register(cluster: Cluster, on: TestServer, name: string, files: Record<string, string>, extra: Record<string, unknown> = {}): Promise<{ version: number; digest: string }> {
+async function register(
+  cluster: Cluster,
+  on: TestServer,
+  name: string,
+  files: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): Promise<{ version: number; digest: string }> {
   const entries = [];
   for (const [path, content] of Object.entries(files)) {
     const data = Buffer.from(content);
@@ -136,7 +142,11 @@ describe('several nodes on one Redis', () => {
     assert.equal(p1.status, 200, JSON.stringify(p1.json));
     const p2 = await as(n2, approver.token, 'PUT', '/v1/models/team/fraud/aliases/production', { version: 2, expectedVersion: 1 });
     assert.equal(p2.status, 200, JSON.stringify(p2.json));
-    await waitFor(async () => (await Promise.all(cluster.nodes.map((n) => resolveDigest(n, 'team/fraud@production')))).every((d) => d === v2.digest), 2000, 'v2 live everywhere');
+    await waitFor(
+      async () => (await Promise.all(cluster.nodes.map((n) => resolveDigest(n, 'team/fraud@production')))).every((d) => d === v2.digest),
+      2000,
+      'v2 live everywhere',
+    );
 
     const rb = await api(n1, 'POST', '/v1/models/team/fraud/aliases/production/rollback', { reason: 'latency regression' });
     assert.equal(rb.status, 200, rb.text);
@@ -175,7 +185,11 @@ describe('several nodes on one Redis', () => {
     assert.equal(first.status, 200, first.text);
     let current = 1;
     const rounds = 40;
-    const pairs: [TestServer, TestServer][] = [[n1, n2], [n2, n3], [n3, n1]];
+    const pairs: [TestServer, TestServer][] = [
+      [n1, n2],
+      [n2, n3],
+      [n3, n1],
+    ];
     for (let round = 0; round < rounds; round++) {
       const [x, y] = pairs[round % pairs.length]!;
       const toX = (current % 3) + 1;
@@ -191,7 +205,10 @@ describe('several nodes on one Redis', () => {
       current = rx.status === 200 ? toX : toY;
     }
     await waitFor(
-      async () => (await Promise.all(cluster.nodes.map((n) => api(n, 'GET', '/v1/models/race/aliases/live')))).every((r) => r.json?.version === current),
+      async () =>
+        (await Promise.all(cluster.nodes.map((n) => api(n, 'GET', '/v1/models/race/aliases/live')))).every(
+          (r) => r.json?.version === current,
+        ),
       2000,
       'every node on the winner',
     );
@@ -218,7 +235,7 @@ describe('several nodes on one Redis', () => {
       if (i === 20 || i === 50 || i === 51 || i === 87) {
         // 51: again right away, while the connections killed at 50 may still be reconnecting.
         const killed = await redis!.killClients({ name: 'modelgate-sub' });
-        if (i !== 51) assert.equal(killed, 3, 'killed every node\'s subscriber connection');
+        if (i !== 51) assert.equal(killed, 3, "killed every node's subscriber connection");
       }
       version = (i % 4) + 1;
       const res = await api(nodes[i % 3]!, 'PUT', '/v1/models/stream/aliases/live', { version, reason: `move ${i}` });
@@ -234,7 +251,11 @@ describe('several nodes on one Redis', () => {
     const final = await api(nodes[1]!, 'PUT', '/v1/models/stream/aliases/live', { version: version === 1 ? 2 : 1 });
     assert.equal(final.status, 200, final.text);
     const want = digests[final.json.version - 1]!;
-    await waitFor(async () => (await Promise.all(nodes.map((n) => resolveDigest(n, 'stream@live')))).every((d) => d === want), 2000, 'the last change on every node');
+    await waitFor(
+      async () => (await Promise.all(nodes.map((n) => resolveDigest(n, 'stream@live')))).every((d) => d === want),
+      2000,
+      'the last change on every node',
+    );
     const histories = await Promise.all(nodes.map((n) => api(n, 'GET', '/v1/models/stream/aliases/live/history')));
     assert.equal(histories[0]!.json.history.length, 91);
     for (const h of histories) assert.deepEqual(h.json, histories[0]!.json);
@@ -248,7 +269,9 @@ describe('Redis down', () => {
     const v1 = await register(cluster, nodes[0]!, 'outage', { 'w.bin': 'outage 1' });
     const v2 = await register(cluster, nodes[0]!, 'outage', { 'w.bin': 'outage 2' });
     assert.equal((await api(nodes[0]!, 'PUT', '/v1/models/outage/aliases/live', { version: 1 })).status, 200);
-    await waitConverged(cluster, 3000, async () => (await Promise.all(nodes.map((n) => resolveDigest(n, 'outage@live')))).every((d) => d === v1.digest));
+    await waitConverged(cluster, 3000, async () =>
+      (await Promise.all(nodes.map((n) => resolveDigest(n, 'outage@live')))).every((d) => d === v1.digest),
+    );
     const writer = await createToken(nodes[0]!, 'ci', 'writer');
     await waitConverged(cluster, 3000);
     const before = await verify(nodes[0]!);
@@ -262,9 +285,15 @@ describe('Redis down', () => {
         assertUnavailable(await api(node, 'POST', '/v1/models/outage/versions/1/approvals', { decision: 'approve' }), 'approval');
         const data = Buffer.from(`new during outage ${node.port}`);
         const digest = await uploadBlob(node, data); // blobs are node-local: still accepted
-        assertUnavailable(await api(node, 'POST', '/v1/models/outage/versions', { files: [{ path: 'w.bin', size: data.length, digest }] }), 'registration');
+        assertUnavailable(
+          await api(node, 'POST', '/v1/models/outage/versions', { files: [{ path: 'w.bin', size: data.length, digest }] }),
+          'registration',
+        );
         assertUnavailable(await api(node, 'POST', '/v1/tokens', { name: 'late', role: 'reader' }), 'token creation');
-        assertUnavailable(await as(node, writer.token, 'PUT', '/v1/models/outage/aliases/canary', { version: 1 }), 'alias move with an API token');
+        assertUnavailable(
+          await as(node, writer.token, 'PUT', '/v1/models/outage/aliases/canary', { version: 1 }),
+          'alias move with an API token',
+        );
       }
       for (const node of nodes) {
         const resolved = await api(node, 'GET', '/v1/resolve/outage@live');
@@ -274,7 +303,11 @@ describe('Redis down', () => {
         assert.equal((await api(node, 'GET', '/v1/models/outage')).status, 200);
         assert.equal((await api(node, 'GET', '/v1/models/outage/versions')).status, 200);
         assert.equal((await api(node, 'GET', '/v1/models/outage/aliases/live/history')).status, 200);
-        assert.equal((await as(node, writer.token, 'GET', '/v1/resolve/outage@live')).status, 200, 'API tokens still authenticate from the replica');
+        assert.equal(
+          (await as(node, writer.token, 'GET', '/v1/resolve/outage@live')).status,
+          200,
+          'API tokens still authenticate from the replica',
+        );
         assert.deepEqual(await verify(node), before);
         const blob = await fetch(`${node.url}/v1/models/outage@live/files/w.bin`, { headers: { Authorization: `Bearer ${node.token}` } });
         assert.equal(blob.status, 200);
@@ -299,7 +332,9 @@ describe('Redis down', () => {
     }
     const last = (await api(nodes[2]!, 'GET', '/v1/models/outage/aliases/live')).json.version as number;
     const want = last === 1 ? v1.digest : v2.digest;
-    await waitConverged(cluster, 5000, async () => (await Promise.all(nodes.map((n) => resolveDigest(n, 'outage@live')))).every((d) => d === want));
+    await waitConverged(cluster, 5000, async () =>
+      (await Promise.all(nodes.map((n) => resolveDigest(n, 'outage@live')))).every((d) => d === want),
+    );
     assert.equal((await verify(nodes[0]!)).headSeq, before.headSeq + 3, 'exactly the three later writes were added');
   });
 
@@ -369,7 +404,10 @@ describe('Redis down', () => {
     for (const alias of aliases) {
       const shown = await api(nodes[0]!, 'GET', `/v1/models/churn/aliases/${alias}`);
       const allowed = [acked.get(alias), ...(uncertain.get(alias) ?? [])];
-      assert.ok(allowed.includes(shown.json.version), `${alias} is v${shown.json.version}: the last acknowledged was v${acked.get(alias)}, unknown outcomes after it: ${JSON.stringify(uncertain.get(alias))}`);
+      assert.ok(
+        allowed.includes(shown.json.version),
+        `${alias} is v${shown.json.version}: the last acknowledged was v${acked.get(alias)}, unknown outcomes after it: ${JSON.stringify(uncertain.get(alias))}`,
+      );
       const histories = await Promise.all(nodes.map((n) => api(n, 'GET', `/v1/models/churn/aliases/${alias}/history`)));
       for (const h of histories) assert.deepEqual(h.json, histories[0]!.json);
       const history = histories[0]!.json.history as { from: number | null; to: number }[];

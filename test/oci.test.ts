@@ -41,7 +41,11 @@ interface Res {
   json: any;
 }
 
-async function oci(method: string, path: string, opts: { token?: string | null; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<Res> {
+async function oci(
+  method: string,
+  path: string,
+  opts: { token?: string | null; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<Res> {
   const headers: Record<string, string> = { ...opts.headers };
   const token = opts.token === undefined ? writer : opts.token;
   if (token !== null && headers.Authorization === undefined) headers.Authorization = basic(token);
@@ -68,7 +72,11 @@ function assertError(res: Res, status: number, code: string): void {
 /** Pushes a blob in one POST (?digest=). */
 async function pushBlob(repo: string, data: Buffer, token = writer): Promise<string> {
   const digest = sha256(data);
-  const res = await oci('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { token, body: data, headers: { 'Content-Type': 'application/octet-stream' } });
+  const res = await oci('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    token,
+    body: data,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   assert.equal(res.status, 201, res.body.toString());
   return digest;
 }
@@ -133,7 +141,10 @@ describe('base endpoint and auth', () => {
     assertError(put, 403, 'DENIED');
     // The refusal is audited like any other.
     const audit = await api(server, 'GET', '/v1/audit?action=denied&limit=1000');
-    assert.ok(audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.actor.name === 'oci-reader'), JSON.stringify(audit.json));
+    assert.ok(
+      audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.actor.name === 'oci-reader'),
+      JSON.stringify(audit.json),
+    );
   });
 });
 
@@ -190,11 +201,16 @@ describe('generated manifests for versions registered through /v1', () => {
   });
 
   test('content negotiation through Accept', async () => {
-    const dockerOnly = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader, headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const dockerOnly = await oci('GET', '/v2/team/gen/manifests/staging', {
+      token: reader,
+      headers: { Accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
     assertError(dockerOnly, 404, 'MANIFEST_UNKNOWN');
     const list = await oci('GET', '/v2/team/gen/manifests/staging', {
       token: reader,
-      headers: { Accept: `application/vnd.docker.distribution.manifest.v2+json, ${OCI_MANIFEST};q=0.9, application/vnd.oci.image.index.v1+json` },
+      headers: {
+        Accept: `application/vnd.docker.distribution.manifest.v2+json, ${OCI_MANIFEST};q=0.9, application/vnd.oci.image.index.v1+json`,
+      },
     });
     assert.equal(list.status, 200);
     const any = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader, headers: { Accept: '*/*' } });
@@ -250,7 +266,10 @@ describe('blob uploads', () => {
     assert.match(location, new RegExp(`^/v2/team/up/blobs/uploads/${uuid}$`));
     assert.equal(start.headers.get('range'), '0-0');
 
-    const first = await oci('PATCH', location, { body: data.subarray(0, 10_000), headers: { 'Content-Range': '0-9999', 'Content-Type': 'application/octet-stream' } });
+    const first = await oci('PATCH', location, {
+      body: data.subarray(0, 10_000),
+      headers: { 'Content-Range': '0-9999', 'Content-Type': 'application/octet-stream' },
+    });
     assert.equal(first.status, 202, first.body.toString());
     assert.equal(first.headers.get('range'), '0-9999');
     assert.equal(first.headers.get('location'), location);
@@ -272,7 +291,10 @@ describe('blob uploads', () => {
     assert.equal(second.headers.get('range'), '0-19999');
 
     const digest = sha256(data);
-    const done = await oci('PUT', `${location}?digest=${digest}`, { body: data.subarray(20_000), headers: { 'Content-Range': '20000-29999' } });
+    const done = await oci('PUT', `${location}?digest=${digest}`, {
+      body: data.subarray(20_000),
+      headers: { 'Content-Range': '20000-29999' },
+    });
     assert.equal(done.status, 201, done.body.toString());
     assert.equal(done.headers.get('location'), `/v2/team/up/blobs/${digest}`);
     assert.equal(done.headers.get('docker-content-digest'), digest);
@@ -352,7 +374,9 @@ describe('blob uploads', () => {
 
     // The caller may not read the source repository at all.
     await registerFiles(server, 'other/source', { 'o.bin': 'outside the scope' });
-    const outside = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${sha256('outside the scope')}&from=other/source`, { token: scopedWriter });
+    const outside = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${sha256('outside the scope')}&from=other/source`, {
+      token: scopedWriter,
+    });
     assert.equal(outside.status, 202);
 
     const missing = await oci('POST', `/v2/team/target/blobs/uploads/?mount=${sha256('nowhere')}&from=team/source`);
@@ -400,7 +424,9 @@ describe('pushed manifests', () => {
       resolved.json.files.map((f: any) => f.path),
       [`blobs/sha256/${sha256(untitled).slice(7)}`, 'config/model.json', 'model.safetensors'],
     );
-    const file = await fetch(`${server.url}/v1/models/team/pushed@staging/files/model.safetensors`, { headers: { Authorization: `Bearer ${reader}` } });
+    const file = await fetch(`${server.url}/v1/models/team/pushed@staging/files/model.safetensors`, {
+      headers: { Authorization: `Bearer ${reader}` },
+    });
     assert.deepEqual(Buffer.from(await file.arrayBuffer()), weights);
 
     const history = await api(server, 'GET', '/v1/models/team/pushed/aliases/staging/history');
@@ -409,7 +435,10 @@ describe('pushed manifests', () => {
     assert.equal(last.actor.name, 'oci-writer');
     assert.match(last.reason, /OCI push of sha256:/);
     const audit = await api(server, 'GET', '/v1/audit?model=team/pushed&limit=100');
-    assert.ok(audit.json.entries.some((e: any) => e.action === 'manifest.push' && e.details.digest === digest), JSON.stringify(audit.json));
+    assert.ok(
+      audit.json.entries.some((e: any) => e.action === 'manifest.push' && e.details.digest === digest),
+      JSON.stringify(audit.json),
+    );
 
     // The version records where it came from.
     const v = await api(server, 'GET', '/v1/models/team/pushed/versions/1');
@@ -455,7 +484,9 @@ describe('pushed manifests', () => {
     const versions = await api(server, 'GET', '/v1/models/team/pushed/versions');
     assert.ok(!versions.json.versions.some((v: any) => v.files.some((f: any) => f.path === 'prod.bin')));
     const audit = await api(server, 'GET', '/v1/audit?action=denied&limit=1000');
-    assert.ok(audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.target === 'team/pushed' && e.details.status === 403));
+    assert.ok(
+      audit.json.entries.some((e: any) => e.action === 'denied.oci.manifest.put' && e.target === 'team/pushed' && e.details.status === 403),
+    );
   });
 
   test('an approver pushing to a protected alias still meets the gates (POLICY_UNMET → DENIED)', async () => {
@@ -466,7 +497,9 @@ describe('pushed manifests', () => {
     assert.equal(aliases.json.aliases.production, undefined);
 
     // With a model card and approved by someone other than the registrant, the same push moves production.
-    const card = await api(server, 'PATCH', '/v1/models/team/pushed/versions/1', { card: { intendedUse: 'tests', limitations: 'none known' } });
+    const card = await api(server, 'PATCH', '/v1/models/team/pushed/versions/1', {
+      card: { intendedUse: 'tests', limitations: 'none known' },
+    });
     assert.equal(card.status, 200, card.text);
     const approve = await fetch(`${server.url}/v1/models/team/pushed/versions/1/approvals`, {
       method: 'POST',
@@ -502,11 +535,33 @@ describe('pushed manifests', () => {
     assertError(await putManifest('team/bad', 'staging', Buffer.from('{not json')), 400, 'MANIFEST_INVALID');
     assertError(await putManifest('team/bad', 'staging', Buffer.from('[]')), 400, 'MANIFEST_INVALID');
     const v1 = JSON.parse(manifestFor([{ data: weights, title: 'a' }]).toString());
-    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, schemaVersion: 1 }))), 400, 'MANIFEST_INVALID');
-    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, mediaType: 'application/vnd.example+json' }))), 400, 'MANIFEST_INVALID');
-    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(v1)), writer, 'application/vnd.docker.distribution.manifest.v2+json'), 400, 'MANIFEST_INVALID');
+    assertError(
+      await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, schemaVersion: 1 }))),
+      400,
+      'MANIFEST_INVALID',
+    );
+    assertError(
+      await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, mediaType: 'application/vnd.example+json' }))),
+      400,
+      'MANIFEST_INVALID',
+    );
+    assertError(
+      await putManifest(
+        'team/bad',
+        'staging',
+        Buffer.from(JSON.stringify(v1)),
+        writer,
+        'application/vnd.docker.distribution.manifest.v2+json',
+      ),
+      400,
+      'MANIFEST_INVALID',
+    );
     const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] };
-    assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(index)), writer, index.mediaType), 400, 'MANIFEST_INVALID');
+    assertError(
+      await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(index)), writer, index.mediaType),
+      400,
+      'MANIFEST_INVALID',
+    );
     assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify({ ...v1, layers: [] }))), 400, 'MANIFEST_INVALID');
     const badSize = { ...v1, layers: [{ ...v1.layers[0], size: 7 }] };
     assertError(await putManifest('team/bad', 'staging', Buffer.from(JSON.stringify(badSize))), 400, 'MANIFEST_INVALID');
@@ -532,7 +587,14 @@ describe('pushed manifests and garbage collection', () => {
     const configDigest = await pushBlob('team/gc', config);
     const bytes = manifestFor([{ data: Buffer.alloc(0), title: 'weights.bin' }], {
       config: { mediaType: 'application/vnd.example.config.v1+json', digest: configDigest, size: config.length },
-      layers: [{ mediaType: 'application/octet-stream', digest: layer, size: 4096, annotations: { 'org.opencontainers.image.title': 'weights.bin' } }],
+      layers: [
+        {
+          mediaType: 'application/octet-stream',
+          digest: layer,
+          size: 4096,
+          annotations: { 'org.opencontainers.image.title': 'weights.bin' },
+        },
+      ],
     });
     const pushed = await putManifest('team/gc', sha256(bytes), bytes);
     assert.equal(pushed.status, 201, pushed.body.toString());
@@ -553,8 +615,15 @@ describe('pushed manifests and garbage collection', () => {
     const deleted = await api(server, 'DELETE', `/v1/models/team/gc/versions/${version}`, { reason: 'gc test' });
     assert.equal(deleted.status, 204, JSON.stringify(deleted.json));
     const gone = await api(server, 'POST', '/v1/gc', {});
-    assert.ok(swept(gone).includes(sha256(bytes)) && swept(gone).includes(configDigest) && swept(gone).includes(layer), JSON.stringify(gone.json));
-    assertError(await oci('GET', `/v2/team/gc/manifests/${sha256(bytes)}`, { token: reader, headers: { Accept: OCI_MANIFEST } }), 404, 'MANIFEST_UNKNOWN');
+    assert.ok(
+      swept(gone).includes(sha256(bytes)) && swept(gone).includes(configDigest) && swept(gone).includes(layer),
+      JSON.stringify(gone.json),
+    );
+    assertError(
+      await oci('GET', `/v2/team/gc/manifests/${sha256(bytes)}`, { token: reader, headers: { Accept: OCI_MANIFEST } }),
+      404,
+      'MANIFEST_UNKNOWN',
+    );
     assertError(await oci('GET', `/v2/team/gc/blobs/${configDigest}`, { token: reader }), 404, 'BLOB_UNKNOWN');
   });
 });
@@ -562,7 +631,11 @@ describe('pushed manifests and garbage collection', () => {
 describe('tags and names', () => {
   before(async () => {
     for (let i = 0; i < 3; i++) await registerFiles(server, 'team/tags', { 'f.bin': `tags-${i}` });
-    for (const [alias, v] of [['staging', 2], ['canary', 3], ['shadow', 1]] as const) {
+    for (const [alias, v] of [
+      ['staging', 2],
+      ['canary', 3],
+      ['shadow', 1],
+    ] as const) {
       assert.equal((await api(server, 'PUT', `/v1/models/team/tags/aliases/${alias}`, { version: v })).status, 200);
     }
   });

@@ -18,7 +18,9 @@ test('health, readiness and metrics need no token', async () => {
   await registerFiles(server, 'ops/model', { 'w.bin': 'x'.repeat(1000) });
   await api(server, 'PUT', '/v1/models/ops/model/aliases/stable', { version: 1 });
   await api(server, 'GET', '/v1/resolve/ops/model@stable');
-  await fetch(`${server.url}/v1/models/ops/model@v1/files/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } }).then((r) => r.arrayBuffer());
+  await fetch(`${server.url}/v1/models/ops/model@v1/files/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } }).then((r) =>
+    r.arrayBuffer(),
+  );
   const text = await (await fetch(`${server.url}/metrics`)).text();
   assert.match(text, /modelgate_http_requests_total\{route="resolve",method="GET",status="200"\} 1/);
   assert.match(text, /modelgate_http_request_duration_seconds_bucket\{le="0.0001",route="resolve"\}/);

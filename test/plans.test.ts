@@ -42,7 +42,9 @@ async function commit<R>(plan: Plan<R>): Promise<Plan<R>> {
 }
 
 function newVersion(name: string, content: string, extra: Partial<NewVersion> = {}): NewVersion {
-  const files: FileEntry[] = sortFiles([{ path: 'w.bin', size: content.length, digest: `sha256:${Buffer.from(content).toString('hex').padEnd(64, '0').slice(0, 64)}` }]);
+  const files: FileEntry[] = sortFiles([
+    { path: 'w.bin', size: content.length, digest: `sha256:${Buffer.from(content).toString('hex').padEnd(64, '0').slice(0, 64)}` },
+  ]);
   return { name, files, digest: versionDigest(files), size: content.length, record, ...extra };
 }
 
@@ -100,7 +102,7 @@ describe('domain plans', () => {
     assert.equal(state.getModel('team/fresh')?.latestVersion, 1);
   });
 
-  test('approvals run the caller\'s check first and move the status', async () => {
+  test("approvals run the caller's check first and move the status", async () => {
     refuses(
       () =>
         plans.planApproval(state, 'team/a', 1, 'approve', undefined, alice, () => {
@@ -118,22 +120,32 @@ describe('domain plans', () => {
 
   test('alias moves: compare-and-set, gates, no-op repeats and protected aliases', async () => {
     const OPEN: AliasPolicy = { approvals: 0, separationOfDuties: false, requiredCardFields: [], metrics: [] };
-    const set = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', expected: null, policy: OPEN }, alice));
+    const set = await commit(
+      plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', expected: null, policy: OPEN }, alice),
+    );
     assert.equal(set.result.changed, true);
     assert.equal(set.result.previous, null);
     assert.deepEqual(state.getVersion('team/a', 1)?.protectedAliases, ['prod'], 'a protected alias marks the version it held');
 
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: null, policy: OPEN }, alice), 'ALIAS_CONFLICT');
+    refuses(
+      () => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: null, policy: OPEN }, alice),
+      'ALIAS_CONFLICT',
+    );
     // v2 was rejected: the plan runs the gate itself, so any policy refuses it.
     refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', policy: OPEN }, alice), 'POLICY_UNMET');
-    refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 7, action: 'set', policy: OPEN }, alice), 'VERSION_NOT_FOUND');
+    refuses(
+      () => plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 7, action: 'set', policy: OPEN }, alice),
+      'VERSION_NOT_FOUND',
+    );
     refuses(() => plans.planMoveAlias(state, { name: 'team/a', alias: 'gone', to: null, action: 'delete' }, alice), 'ALIAS_NOT_FOUND');
 
     const same = plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 1, action: 'set', policy: OPEN }, alice);
     assert.equal(same.result.changed, false);
     assert.deepEqual(same.writes, []);
 
-    const moved = await commit(plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: 1, reason: 'r' }, alice));
+    const moved = await commit(
+      plans.planMoveAlias(state, { name: 'team/a', alias: 'prod', to: 2, action: 'set', expected: 1, reason: 'r' }, alice),
+    );
     assert.deepEqual(moved.change, { seq: moved.result.seq, model: 'team/a', kind: 'alias', alias: 'prod' });
     const history = state.aliasHistory('team/a', 'prod');
     assert.deepEqual(

@@ -68,7 +68,12 @@ const targets: Target[] = [
   { label: 'GET /v1/blobs/{digest}', url: (f) => `/v1/blobs/${digests[f]}`, cacheControl: IMMUTABLE, isFile: false },
   { label: 'files by alias', url: (f) => `/v1/models/${MODEL}@live/files/${f}`, cacheControl: 'no-cache', isFile: true },
   { label: 'files by v1', url: (f) => `/v1/models/${MODEL}@v1/files/${f}`, cacheControl: IMMUTABLE, isFile: true },
-  { label: 'files by version digest', url: (f) => `/v1/models/${MODEL}@${versionDigest}/files/${f}`, cacheControl: IMMUTABLE, isFile: true },
+  {
+    label: 'files by version digest',
+    url: (f) => `/v1/models/${MODEL}@${versionDigest}/files/${f}`,
+    cacheControl: IMMUTABLE,
+    isFile: true,
+  },
 ];
 
 before(async () => {
@@ -177,12 +182,7 @@ for (const t of targets) {
     });
 
     test('If-Range with another ETag, a weak ETag or a date: 200 with the whole body', async () => {
-      const others = [
-        `"${'0'.repeat(64)}"`,
-        `W/${etag()}`,
-        new Date(Date.now() + 3600_000).toUTCString(),
-        new Date(0).toUTCString(),
-      ];
+      const others = [`"${'0'.repeat(64)}"`, `W/${etag()}`, new Date(Date.now() + 3600_000).toUTCString(), new Date(0).toUTCString()];
       for (const ifRange of others) {
         assertFull(await request(server, 'GET', t.url('small.bin'), { Range: 'bytes=100-199', 'If-Range': ifRange }), small);
       }

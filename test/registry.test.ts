@@ -48,11 +48,20 @@ describe('versions', () => {
   test('show, list with cursor pagination, and metadata updates', async () => {
     for (let i = 0; i < 5; i++) await registerFiles(server, 'paged', { 'f.txt': `content ${i}` });
     const page1 = await api(server, 'GET', '/v1/models/paged/versions?limit=2');
-    assert.deepEqual(page1.json.versions.map((v: { version: number }) => v.version), [1, 2]);
+    assert.deepEqual(
+      page1.json.versions.map((v: { version: number }) => v.version),
+      [1, 2],
+    );
     const page2 = await api(server, 'GET', `/v1/models/paged/versions?limit=2&cursor=${page1.json.nextCursor}`);
-    assert.deepEqual(page2.json.versions.map((v: { version: number }) => v.version), [3, 4]);
+    assert.deepEqual(
+      page2.json.versions.map((v: { version: number }) => v.version),
+      [3, 4],
+    );
     const page3 = await api(server, 'GET', `/v1/models/paged/versions?limit=2&cursor=${page2.json.nextCursor}`);
-    assert.deepEqual(page3.json.versions.map((v: { version: number }) => v.version), [5]);
+    assert.deepEqual(
+      page3.json.versions.map((v: { version: number }) => v.version),
+      [5],
+    );
     assert.equal(page3.json.nextCursor, null);
 
     const patched = await api(server, 'PATCH', '/v1/models/paged/versions/3', { metadata: { framework: 'onnx' } });
@@ -63,11 +72,17 @@ describe('versions', () => {
   });
 
   test('models are listed by prefix with a cursor', async () => {
-    for (const n of ['zoo/a', 'zoo/b', 'zoo/c']) await registerFiles(server, n, { 'f': n });
+    for (const n of ['zoo/a', 'zoo/b', 'zoo/c']) await registerFiles(server, n, { f: n });
     const first = await api(server, 'GET', '/v1/models?prefix=zoo/&limit=2');
-    assert.deepEqual(first.json.models.map((m: { name: string }) => m.name), ['zoo/a', 'zoo/b']);
+    assert.deepEqual(
+      first.json.models.map((m: { name: string }) => m.name),
+      ['zoo/a', 'zoo/b'],
+    );
     const rest = await api(server, 'GET', `/v1/models?prefix=zoo/&limit=2&cursor=${encodeURIComponent(first.json.nextCursor)}`);
-    assert.deepEqual(rest.json.models.map((m: { name: string }) => m.name), ['zoo/c']);
+    assert.deepEqual(
+      rest.json.models.map((m: { name: string }) => m.name),
+      ['zoo/c'],
+    );
     const shown = await api(server, 'GET', '/v1/models/zoo/a');
     assert.equal(shown.json.latestVersion, 1);
     assert.equal((await api(server, 'GET', '/v1/models/zoo/nothing')).status, 404);
@@ -166,7 +181,10 @@ describe('resolve', () => {
       assert.equal(cached.status, 304);
       assert.equal(cached.text, '');
     }
-    const head = await fetch(`${server.url}/v1/resolve/resolve/me@staging`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } });
+    const head = await fetch(`${server.url}/v1/resolve/resolve/me@staging`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('x-model-version'), '1');
     assert.equal((await api(server, 'GET', '/v1/resolve/resolve/me@v2')).json.error.code, 'VERSION_NOT_FOUND');
@@ -177,7 +195,9 @@ describe('resolve', () => {
     const v = await registerFiles(server, 'files/model', { 'dir/sub/w.bin': 'weights!', 'README.md': '# hi' });
     await api(server, 'PUT', '/v1/models/files/model/aliases/stable', { version: v.version });
     for (const ref of ['stable', 'v1', v.digest]) {
-      const res = await fetch(`${server.url}/v1/models/files/model@${ref}/files/dir/sub/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } });
+      const res = await fetch(`${server.url}/v1/models/files/model@${ref}/files/dir/sub/w.bin`, {
+        headers: { Authorization: `Bearer ${server.token}` },
+      });
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'weights!');
       assert.equal(res.headers.get('x-model-digest'), v.digest);

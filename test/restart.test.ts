@@ -35,7 +35,9 @@ test('blobs, versions, aliases, history and upload sessions survive a restart', 
   assert.equal(resolved.json.version, 2);
   const history = await api(server, 'GET', '/v1/models/persist/model/aliases/stable/history');
   assert.equal(history.json.history.length, 2);
-  const file = await fetch(`${server.url}/v1/models/persist/model@v1/files/w.bin`, { headers: { Authorization: `Bearer ${server.token}` } });
+  const file = await fetch(`${server.url}/v1/models/persist/model@v1/files/w.bin`, {
+    headers: { Authorization: `Bearer ${server.token}` },
+  });
   assert.equal(await file.text(), 'one');
 
   const status = await api(server, 'GET', `/v1/uploads/${id}`);

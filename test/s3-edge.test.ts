@@ -199,7 +199,11 @@ test('connections reset mid-fill are resumed: the blob completes correctly with 
 });
 
 test('an origin that goes down mid-fill fails the reads and leaves nothing cached; the next open after it returns succeeds', async () => {
-  const { origin, cache, dir } = await coldCache(512 * MiB, { retry: { attempts: 3, baseDelayMs: 50 }, sdkMaxAttempts: 2, connectTimeoutMs: 1000 });
+  const { origin, cache, dir } = await coldCache(512 * MiB, {
+    retry: { attempts: 3, baseDelayMs: 50 },
+    sdkMaxAttempts: 2,
+    connectTimeoutMs: 1000,
+  });
   const bytes = randomBytes(16 * MiB);
   const digest = await upload(origin, bytes);
   s3.throttle(4 * MiB);

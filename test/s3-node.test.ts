@@ -38,7 +38,12 @@ async function pull(digest: string, headers: Record<string, string> = {}): Promi
 test('uploads land in the bucket; 32 concurrent cold pulls read it once; ranges work', async () => {
   const bytes = randomBytes(40 * MiB);
   const digest = await uploadBlob(server, bytes);
-  const head = await s3.client.send(new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}` }));
+  const head = await s3.client.send(
+    new (await import('@aws-sdk/client-s3')).HeadObjectCommand({
+      Bucket: s3.bucket,
+      Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`,
+    }),
+  );
   assert.equal(head.ContentLength, bytes.length, 'stored byte-exact (no aws-chunked framing)');
 
   const before = s3.bytesSent();
@@ -61,7 +66,9 @@ test('a corrupt object in the bucket is never served as a complete download', as
   const digest = await uploadBlob(server, bytes);
   const corrupt = Buffer.from(bytes);
   corrupt.write('corrupted', MiB);
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`, Body: corrupt }));
+  await s3.client.send(
+    new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`, Body: corrupt }),
+  );
   const p = await pull(digest);
   assert.ok(!p.complete || p.status >= 500, `status ${p.status}, ${p.bytes.length} bytes, complete=${p.complete}`);
   assert.ok(p.bytes.length < bytes.length);
@@ -72,7 +79,9 @@ test('a range of a corrupt cold blob is not completed either, though its own byt
   const digest = await uploadBlob(server, bytes);
   const corrupt = Buffer.from(bytes);
   corrupt.write('corrupted', 2 * MiB);
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`, Body: corrupt }));
+  await s3.client.send(
+    new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`, Body: corrupt }),
+  );
   const p = await pull(digest, { Range: 'bytes=0-65535' });
   assert.ok(!p.complete || p.status >= 500, `status ${p.status}, ${p.bytes.length} bytes, complete=${p.complete}`);
   assert.ok(p.bytes.length < 65536, `${p.bytes.length} bytes arrived`);

@@ -52,7 +52,9 @@ async function headBlob(digest: string): Promise<{ status: number; length: strin
   return { status: res.status, length: res.headers.get('content-length') };
 }
 
-test(`${ROUNDS} single-PutObject uploads cut mid-transfer: each fails, none leaves an object under its digest`, { timeout: 600_000 }, async () => {
+test(`${ROUNDS} single-PutObject uploads cut mid-transfer: each fails, none leaves an object under its digest`, {
+  timeout: 600_000,
+}, async () => {
   const failed: Buffer[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Under the service's 8 MiB part size: the path that stores a blob with one PutObject.
@@ -62,7 +64,11 @@ test(`${ROUNDS} single-PutObject uploads cut mid-transfer: each fails, none leav
     const res = await post(bytes);
     s3.cutUploadsOver(null);
     assert.ok(res.status >= 500, `round ${round}: the upload cannot have succeeded; got ${res.status}`);
-    assert.equal(await finalObjectSize(digest), null, `round ${round}: an object of ${bytes.length} bytes was cut short, yet something is under its final key`);
+    assert.equal(
+      await finalObjectSize(digest),
+      null,
+      `round ${round}: an object of ${bytes.length} bytes was cut short, yet something is under its final key`,
+    );
     assert.equal((await headBlob(digest)).status, 404, `round ${round}: HEAD must not report the blob`);
     failed.push(bytes);
   }
@@ -98,7 +104,9 @@ test('a short object under a registered digest counts as missing until the blob 
   assert.equal(again.status, 201, 'the upload is taken, not answered "existed"');
   assert.equal(await finalObjectSize(digest), bytes.length);
   assert.deepEqual(await headBlob(digest), { status: 200, length: String(bytes.length) });
-  const got = Buffer.from(await (await fetch(`${server.url}/v1/models/faults/short@v1/files/weights.bin`, { headers: auth(server) })).arrayBuffer());
+  const got = Buffer.from(
+    await (await fetch(`${server.url}/v1/models/faults/short@v1/files/weights.bin`, { headers: auth(server) })).arrayBuffer(),
+  );
   assert.ok(got.equals(bytes));
 });
 
@@ -123,7 +131,10 @@ test('bucket failures say so: 503 BLOB_STORE_UNAVAILABLE (retry) when S3 is away
         assert.match(json.error.details.reason, /InvalidAccessKeyId|AccessDenied|HTTP 403/);
       }
     }
-    assert.ok(refused.output.some((l) => l.includes('"msg":"blob store failure"')), 'the cause is logged');
+    assert.ok(
+      refused.output.some((l) => l.includes('"msg":"blob store failure"')),
+      'the cause is logged',
+    );
   } finally {
     await refused.dispose();
   }

@@ -41,7 +41,9 @@ interface Reply {
   closedAt: number;
 }
 
-test('S3 stopped while the upload is paused: a prompt 503 BLOB_STORE_UNAVAILABLE, nothing stored, the server keeps serving', { timeout: 180_000 }, async () => {
+test('S3 stopped while the upload is paused: a prompt 503 BLOB_STORE_UNAVAILABLE, nothing stored, the server keeps serving', {
+  timeout: 180_000,
+}, async () => {
   // 256 MiB announced; the client streams as fast as the server takes it, and never gets near the end.
   const block = randomBytes(4 * MiB);
   const total = 256 * MiB;
@@ -128,7 +130,10 @@ test('S3 stopped while the upload is paused: a prompt 503 BLOB_STORE_UNAVAILABLE
   const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: { code: string; details: { retryable: boolean } } };
   assert.equal(body.error.code, 'BLOB_STORE_UNAVAILABLE');
   assert.equal(body.error.details.retryable, true);
-  assert.ok(server.output.some((l) => l.includes('"msg":"blob store failure"')), 'the cause is logged');
+  assert.ok(
+    server.output.some((l) => l.includes('"msg":"blob store failure"')),
+    'the cause is logged',
+  );
   if (/\r\nConnection: close\r\n/i.test(text)) {
     // The answer went out with the body still arriving: the rest is not read, the connection closes.
     await waitFor(() => reply.closed, 10_000, 'the server to close the connection after the error');

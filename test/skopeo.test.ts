@@ -13,7 +13,8 @@ import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const INSTALL_HINT = 'skopeo is required for this test: install it with `apt-get update && apt-get install -y skopeo` (.ci/run does this when it is missing)';
+const INSTALL_HINT =
+  'skopeo is required for this test: install it with `apt-get update && apt-get install -y skopeo` (.ci/run does this when it is missing)';
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -112,7 +113,14 @@ async function writeLayout(dir: string, tag: string, files: Record<string, Buffe
     join(dir, 'index.json'),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: OCI_MANIFEST, digest: manifestDigest, size: manifestBytes.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+      manifests: [
+        {
+          mediaType: OCI_MANIFEST,
+          digest: manifestDigest,
+          size: manifestBytes.length,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
     }),
   );
   return { dir, manifestDigest, files };
@@ -124,7 +132,8 @@ async function readLayout(dir: string, tag: string): Promise<{ manifestDigest: s
   const entry = index.manifests.find((m: any) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
   assert.ok(entry, `index.json of ${dir} has no manifest for ${tag}: ${JSON.stringify(index)}`);
   const blobs = new Map<string, Buffer>();
-  for (const name of await readdir(join(dir, 'blobs', 'sha256'))) blobs.set(`sha256:${name}`, await readFile(join(dir, 'blobs', 'sha256', name)));
+  for (const name of await readdir(join(dir, 'blobs', 'sha256')))
+    blobs.set(`sha256:${name}`, await readFile(join(dir, 'blobs', 'sha256', name)));
   return { manifestDigest: entry.digest, blobs };
 }
 
@@ -142,13 +151,32 @@ describe('skopeo', () => {
     };
     const src = await writeLayout(join(work, 'src'), 'v1', files);
 
-    await skopeo('copy', '--preserve-digests', '--dest-creds', `skopeo:${writer}`, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${registry()}/team/model:staging`);
+    await skopeo(
+      'copy',
+      '--preserve-digests',
+      '--dest-creds',
+      `skopeo:${writer}`,
+      '--dest-tls-verify=false',
+      `oci:${src.dir}:v1`,
+      `docker://${registry()}/team/model:staging`,
+    );
 
-    const head = await fetch(`${server.url}/v2/team/model/manifests/staging`, { method: 'HEAD', headers: { Authorization: `Bearer ${reader}` } });
+    const head = await fetch(`${server.url}/v2/team/model/manifests/staging`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${reader}` },
+    });
     assert.equal(head.headers.get('docker-content-digest'), src.manifestDigest);
 
     const out = join(work, 'out');
-    await skopeo('copy', '--preserve-digests', '--src-creds', `skopeo:${reader}`, '--src-tls-verify=false', `docker://${registry()}/team/model:staging`, `oci:${out}:staging`);
+    await skopeo(
+      'copy',
+      '--preserve-digests',
+      '--src-creds',
+      `skopeo:${reader}`,
+      '--src-tls-verify=false',
+      `docker://${registry()}/team/model:staging`,
+      `oci:${out}:staging`,
+    );
     const copied = await readLayout(out, 'staging');
     const original = await readLayout(src.dir, 'v1');
     assert.equal(copied.manifestDigest, src.manifestDigest);
@@ -158,7 +186,10 @@ describe('skopeo', () => {
     // The v1 API sees a version with the layers as files at their titles.
     const resolved = await api(server, 'GET', '/v1/resolve/team/model@staging');
     assert.equal(resolved.status, 200);
-    assert.deepEqual(resolved.json.files.map((f: any) => f.path), ['config.json', 'model.safetensors', 'tokenizer/vocab.txt']);
+    assert.deepEqual(
+      resolved.json.files.map((f: any) => f.path),
+      ['config.json', 'model.safetensors', 'tokenizer/vocab.txt'],
+    );
     for (const [path, bytes] of Object.entries(files)) {
       const v1 = await download(`/v1/models/team/model@staging/files/${path}`, reader);
       assert.equal(v1.status, 200);
@@ -171,7 +202,9 @@ describe('skopeo', () => {
     const history = await api(server, 'GET', '/v1/models/team/model/aliases/staging/history');
     assert.equal(history.json.history.at(-1).actor.name, 'skopeo-writer');
 
-    const tags = JSON.parse(await skopeo('list-tags', '--creds', `skopeo:${reader}`, '--tls-verify=false', `docker://${registry()}/team/model`));
+    const tags = JSON.parse(
+      await skopeo('list-tags', '--creds', `skopeo:${reader}`, '--tls-verify=false', `docker://${registry()}/team/model`),
+    );
     assert.deepEqual(tags.Tags, ['staging', 'v1']);
   });
 
@@ -180,9 +213,20 @@ describe('skopeo', () => {
     const version = await registerFiles(server, 'team/fromv1', files);
 
     const out = join(work, 'fromv1');
-    await skopeo('copy', '--preserve-digests', '--src-creds', `skopeo:${reader}`, '--src-tls-verify=false', `docker://${registry()}/team/fromv1:v${version.version}`, `oci:${out}:v1`);
+    await skopeo(
+      'copy',
+      '--preserve-digests',
+      '--src-creds',
+      `skopeo:${reader}`,
+      '--src-tls-verify=false',
+      `docker://${registry()}/team/fromv1:v${version.version}`,
+      `oci:${out}:v1`,
+    );
     const layout = await readLayout(out, 'v1');
-    const head = await fetch(`${server.url}/v2/team/fromv1/manifests/v${version.version}`, { method: 'HEAD', headers: { Authorization: `Bearer ${reader}` } });
+    const head = await fetch(`${server.url}/v2/team/fromv1/manifests/v${version.version}`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${reader}` },
+    });
     assert.equal(layout.manifestDigest, head.headers.get('docker-content-digest'));
     const manifest = JSON.parse(layout.blobs.get(layout.manifestDigest)!.toString());
     assert.equal(manifest.artifactType, 'application/vnd.modelgate.model.v1');
@@ -192,10 +236,21 @@ describe('skopeo', () => {
     }
 
     // Pushed back to another repository: same manifest digest, same file list.
-    await skopeo('copy', '--preserve-digests', '--dest-creds', `skopeo:${writer}`, '--dest-tls-verify=false', `oci:${out}:v1`, `docker://${registry()}/team/roundtrip:staging`);
+    await skopeo(
+      'copy',
+      '--preserve-digests',
+      '--dest-creds',
+      `skopeo:${writer}`,
+      '--dest-tls-verify=false',
+      `oci:${out}:v1`,
+      `docker://${registry()}/team/roundtrip:staging`,
+    );
     const back = await api(server, 'GET', '/v1/resolve/team/roundtrip@staging');
     assert.equal(back.json.digest, version.digest);
-    const backHead = await fetch(`${server.url}/v2/team/roundtrip/manifests/staging`, { method: 'HEAD', headers: { Authorization: `Bearer ${reader}` } });
+    const backHead = await fetch(`${server.url}/v2/team/roundtrip/manifests/staging`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${reader}` },
+    });
     assert.equal(backHead.headers.get('docker-content-digest'), layout.manifestDigest);
   });
 
@@ -212,7 +267,14 @@ describe('skopeo', () => {
     const aliases = await api(server, 'GET', '/v1/models/team/model/aliases');
     assert.equal(aliases.json.aliases.production, undefined);
 
-    const badCreds = await run('skopeo', ['inspect', '--raw', '--creds', 'skopeo:wrong', '--tls-verify=false', `docker://${registry()}/team/model:staging`]);
+    const badCreds = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--creds',
+      'skopeo:wrong',
+      '--tls-verify=false',
+      `docker://${registry()}/team/model:staging`,
+    ]);
     assert.notEqual(badCreds.code, 0);
     assert.match(badCreds.stderr, /unauthorized|authentication required/i);
   });

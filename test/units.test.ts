@@ -7,7 +7,8 @@ import { previousDeployment } from '../src/registry/registry.js';
 
 test('model names', () => {
   for (const ok of ['fraud', 'team/fraud', 'a.b_c-d/e1', 'x'.repeat(128)]) assert.ok(isModelName(ok), ok);
-  for (const bad of ['', 'Fraud', 'a//b', 'a/b/c', 'a-', '-a', 'a..b', 'team/versions', 'x'.repeat(129), 'a@b', 'a b']) assert.ok(!isModelName(bad), bad);
+  for (const bad of ['', 'Fraud', 'a//b', 'a/b/c', 'a-', '-a', 'a..b', 'team/versions', 'x'.repeat(129), 'a@b', 'a b'])
+    assert.ok(!isModelName(bad), bad);
 });
 
 test('aliases and refs', () => {
@@ -22,7 +23,8 @@ test('aliases and refs', () => {
 
 test('file paths never escape', () => {
   for (const ok of ['a', 'a/b.c', 'weights/model-00001-of-00002.safetensors', '.hidden']) assert.equal(filePathProblem(ok), null, ok);
-  for (const bad of ['', '/etc/passwd', '../x', 'a/../b', 'a/./b', 'a//b', 'a\\b', 'a\u0000b', 'a/', '..']) assert.notEqual(filePathProblem(bad), null, bad);
+  for (const bad of ['', '/etc/passwd', '../x', 'a/../b', 'a/./b', 'a//b', 'a\\b', 'a\u0000b', 'a/', '..'])
+    assert.notEqual(filePathProblem(bad), null, bad);
 });
 
 test('ranges', () => {
@@ -48,7 +50,16 @@ test('ranges', () => {
 
 test('rollback target skips earlier rollbacks', () => {
   const actor = { id: 'a', name: 'a' };
-  const ev = (action: 'set' | 'rollback', from: number | null, to: number, seq: number) => ({ seq, name: 'm', alias: 'p', action, from, to, actor, at: '' });
+  const ev = (action: 'set' | 'rollback', from: number | null, to: number, seq: number) => ({
+    seq,
+    name: 'm',
+    alias: 'p',
+    action,
+    from,
+    to,
+    actor,
+    at: '',
+  });
   const history = [ev('set', null, 1, 1), ev('set', 1, 2, 2), ev('set', 2, 3, 3), ev('rollback', 3, 2, 4)];
   assert.equal(previousDeployment(history, 2), 1);
   assert.equal(previousDeployment(history.slice(0, 3), 3), 2);

@@ -23,7 +23,11 @@ after(async () => {
 });
 
 async function call(token: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(server.url + path, { method, headers: { Authorization: `Bearer ${token}` }, ...(body !== undefined ? { body } : {}) });
+  const res = await fetch(server.url + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    ...(body !== undefined ? { body } : {}),
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -41,7 +45,10 @@ const dialects = [
   {
     label: 'OCI',
     open: async () => {
-      const res = await fetch(`${server.url}/v2/team/owned/blobs/uploads/`, { method: 'POST', headers: { Authorization: `Bearer ${opener}` } });
+      const res = await fetch(`${server.url}/v2/team/owned/blobs/uploads/`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${opener}` },
+      });
       assert.equal(res.status, 202);
       return res.headers.get('location')!;
     },

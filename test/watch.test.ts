@@ -33,7 +33,9 @@ function watch(query: string, token = server.token): Promise<Watcher> {
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch${query}`, { headers: { Authorization: `Bearer ${token}` } });
   const messages: any[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve({ ws, messages, closed }));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -78,10 +80,13 @@ test('reconnecting with the last sequence replays what was missed', async () => 
   const again = await watch(`?models=watch/b&since=${last}`);
   await waitFor(() => again.messages.some((m) => m.type === 'ready'), 2000, 'replay');
   const changes = again.messages.filter((m) => m.type === 'change');
-  assert.deepEqual(changes.map((m) => [m.model, m.alias, m.version]), [
-    ['watch/b', 'live', 1],
-    ['watch/b', 'canary', 2],
-  ]);
+  assert.deepEqual(
+    changes.map((m) => [m.model, m.alias, m.version]),
+    [
+      ['watch/b', 'live', 1],
+      ['watch/b', 'canary', 2],
+    ],
+  );
   assert.ok(changes.every((m) => m.seq > last));
   again.ws.close();
 });

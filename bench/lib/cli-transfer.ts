@@ -42,7 +42,8 @@ export function sha256OfFile(path: string): string {
   const buffer = Buffer.allocUnsafe(4 << 20);
   const fd = openSync(path, 'r');
   try {
-    for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) hash.update(buffer.subarray(0, n));
+    for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null))
+      hash.update(buffer.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -53,5 +54,10 @@ export function sha256OfFile(path: string): string {
 export function throughputFigure(bytes: number, rounds: TimedRun[], detail: Record<string, unknown> = {}): Figure | null {
   if (rounds.length === 0) return null;
   const rates = rounds.map((r) => bytes / 1e9 / r.seconds);
-  return { value: median(rates), unit: 'GB/s', loadCpuPercent: null, detail: { seconds: rounds.map((r) => Number(r.seconds.toFixed(3))), ...detail } };
+  return {
+    value: median(rates),
+    unit: 'GB/s',
+    loadCpuPercent: null,
+    detail: { seconds: rounds.map((r) => Number(r.seconds.toFixed(3))), ...detail },
+  };
 }

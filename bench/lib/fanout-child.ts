@@ -52,7 +52,10 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
       };
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`round ${r}: ${remaining} subscribers did not receive within ${job.timeoutMs} ms`)), job.timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`round ${r}: ${remaining} subscribers did not receive within ${job.timeoutMs} ms`)),
+          job.timeoutMs,
+        );
       });
       try {
         const sent = process.hrtime.bigint();
@@ -84,7 +87,13 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
     }
     const seconds = ms(process.hrtime.bigint() - start) / 1000;
     const subCpu = pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) - subCpuStart;
-    return { rounds, seconds, loadCpuPercent: ownCpuPercent(cpu, seconds), subscriberCpuPercent: (subCpu / seconds) * 100, subscriberPids: pids };
+    return {
+      rounds,
+      seconds,
+      loadCpuPercent: ownCpuPercent(cpu, seconds),
+      subscriberCpuPercent: (subCpu / seconds) * 100,
+      subscriberPids: pids,
+    };
   } finally {
     pub.disconnect();
     for (const child of children) {

@@ -25,7 +25,10 @@ export interface Machine {
 /** Read from node_modules directly: some packages (lmdb) do not export their package.json. */
 function packageVersion(name: string): string {
   try {
-    const pkg = JSON.parse(readFileSync(join(PROJECT_DIR, 'node_modules', name, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkg = JSON.parse(readFileSync(join(PROJECT_DIR, 'node_modules', name, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+    };
     return pkg.name === name ? pkg.version : `${pkg.version} (${pkg.name})`;
   } catch {
     return 'not installed';
@@ -49,7 +52,12 @@ function hashFlags(): string[] {
     const line = readFileSync('/proc/cpuinfo', 'utf8')
       .split('\n')
       .find((l) => l.startsWith('flags'));
-    const flags = new Set((line ?? '').slice((line ?? '').indexOf(':') + 1).trim().split(/\s+/));
+    const flags = new Set(
+      (line ?? '')
+        .slice((line ?? '').indexOf(':') + 1)
+        .trim()
+        .split(/\s+/),
+    );
     return ['sha_ni', 'avx2', 'avx512f'].filter((f) => flags.has(f));
   } catch {
     return [];

@@ -47,13 +47,16 @@ function withNoDelay(req: http.ClientRequest): void {
 function resolveDigest(node: Node, path: string, token: string): Promise<{ digest: string | null; at: number }> {
   resolveRequests++;
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: node.port, path, headers: { authorization: `Bearer ${token}` }, agent: node.agent }, (res) => {
-      const at = now();
-      const digest = res.statusCode === 200 ? String(res.headers['x-model-digest'] ?? '') : null;
-      res.resume();
-      res.once('end', () => resolve({ digest, at }));
-      res.once('error', reject);
-    });
+    const req = http.get(
+      { host: '127.0.0.1', port: node.port, path, headers: { authorization: `Bearer ${token}` }, agent: node.agent },
+      (res) => {
+        const at = now();
+        const digest = res.statusCode === 200 ? String(res.headers['x-model-digest'] ?? '') : null;
+        res.resume();
+        res.once('end', () => resolve({ digest, at }));
+        res.once('error', reject);
+      },
+    );
     withNoDelay(req);
     req.once('error', reject);
   });
@@ -169,7 +172,10 @@ async function runRound(nodes: Node[], job: PropagationJob, round: number, curre
 
   try {
     sentAt = now();
-    const res = await post(nodes[writer]!, `/v1/models/${job.model}/aliases/${job.alias}/rollback`, job.token, { toVersion: target.version, reason: `bench round ${round}` });
+    const res = await post(nodes[writer]!, `/v1/models/${job.model}/aliases/${job.alias}/rollback`, job.token, {
+      toVersion: target.version,
+      reason: `bench round ${round}`,
+    });
     const okAt = now();
     if (res.status !== 200) throw new Error(`rollback on node ${writer}: ${res.status} ${res.body.slice(0, 300)}`);
     await converged;

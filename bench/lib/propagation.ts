@@ -11,9 +11,20 @@ const FANOUT = fileURLToPath(new URL('./fanout-child.js', import.meta.url));
 export type PropagationReport = PropagationOutcome & { serverCpuPercent: ServerCpu };
 export type FanoutReport = FanoutOutcome & { serverCpuPercent: ServerCpu };
 
-function runMetered<O>(script: string, what: string, job: object, servers: Record<string, number>): Promise<O & { serverCpuPercent: ServerCpu }> {
+function runMetered<O>(
+  script: string,
+  what: string,
+  job: object,
+  servers: Record<string, number>,
+): Promise<O & { serverCpuPercent: ServerCpu }> {
   const meters = new ServerCpuMeters(servers);
-  return runChildJob(script, what, job, () => meters.start(), (outcome: O) => ({ ...outcome, serverCpuPercent: meters.percent() }));
+  return runChildJob(
+    script,
+    what,
+    job,
+    () => meters.start(),
+    (outcome: O) => ({ ...outcome, serverCpuPercent: meters.percent() }),
+  );
 }
 
 export function runPropagation(job: PropagationJob, servers: Record<string, number>): Promise<PropagationReport> {

@@ -50,7 +50,24 @@ export async function startRedis(workDir: string): Promise<BenchRedis> {
     const child = track(
       spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'yes',
+          '--appendfsync',
+          'always',
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
+          '--loglevel',
+          'warning',
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       ),
     );

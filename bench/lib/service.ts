@@ -57,10 +57,14 @@ export async function startService(opts: StartOptions): Promise<RunningService> 
   const configPath = join(opts.workDir, 'service-config.yaml');
   writeFileSync(configPath, BENCH_CONFIG);
   const child = track(
-    spawn(process.execPath, [...serviceNodeArgs(), SERVICE_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', configPath], {
-      env: { ...process.env, ...opts.env, MODELGATE_ADMIN_TOKEN: token },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      process.execPath,
+      [...serviceNodeArgs(), SERVICE_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', configPath],
+      {
+        env: { ...process.env, ...opts.env, MODELGATE_ADMIN_TOKEN: token },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
 
   // Keep the last lines for the error message; every line must be read or the pipe fills and

@@ -1,7 +1,19 @@
 // Large random input files, written once under bench/.work and reused across runs (generating
 // 1 GiB costs seconds; random bytes keep the bench honest against any compression or dedup).
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 
 export interface WorkFile {

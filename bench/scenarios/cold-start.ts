@@ -101,9 +101,19 @@ function rows(mg: Pull, direct: Pull, one: Pull, size: number): Comparison[] {
     detail: pullDetail(p, size),
   });
   const fill = (p: Pull, detail: Record<string, unknown>): Figure | null =>
-    p.bucketBlobSeconds === null ? null : { value: size / 1e9 / p.bucketBlobSeconds, unit: 'GB/s', loadCpuPercent: p.report.loadCpuPercent, detail: { bucketBlobSeconds: p.bucketBlobSeconds, ...detail } };
+    p.bucketBlobSeconds === null
+      ? null
+      : {
+          value: size / 1e9 / p.bucketBlobSeconds,
+          unit: 'GB/s',
+          loadCpuPercent: p.report.loadCpuPercent,
+          detail: { bucketBlobSeconds: p.bucketBlobSeconds, ...detail },
+        };
   const clientSeconds = summarize(mg.report.results.map((c) => c.seconds));
-  const fillFigure = fill(mg, { clientSeconds, what: 'the bucket sending the whole blob to the node (its edge cache fill) while the node served every client' });
+  const fillFigure = fill(mg, {
+    clientSeconds,
+    what: 'the bucket sending the whole blob to the node (its edge cache fill) while the node served every client',
+  });
   const oneFigure = fill(one, { clientSeconds: one.report.wallSeconds });
   const mgBytes = mg.bucketBytes;
   return [
@@ -187,11 +197,20 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const cacheDir = join(setup.dataDir, 'blob-cache');
     const cachedBefore = bytesUnder(cacheDir);
     rmSync(cacheDir, { recursive: true, force: true });
-    ctx.log(`  ${(uploadedBytes / 2 ** 20).toFixed(0)} MiB went to the bucket; edge cache held ${(cachedBefore / 2 ** 20).toFixed(0)} MiB, now wiped; restarting the node cold`);
+    ctx.log(
+      `  ${(uploadedBytes / 2 ** 20).toFixed(0)} MiB went to the bucket; edge cache held ${(cachedBefore / 2 ** 20).toFixed(0)} MiB, now wiped; restarting the node cold`,
+    );
     service = await startService({ workDir: ctx.workDir, name: 'coldstart', env, reuse: { dataDir: setup.dataDir, token: setup.token } });
 
     const key = `${S3_PREFIX}blobs/sha256/${file.sha256.slice(0, 2)}/${file.sha256}`;
-    const direct = (clients: number): FleetPullJob => ({ port: proxy.port, path: `/${s3.bucket}/${key}`, headers: {}, clients, size: file.size, sha256: file.sha256 });
+    const direct = (clients: number): FleetPullJob => ({
+      port: proxy.port,
+      path: `/${s3.bucket}/${key}`,
+      headers: {},
+      clients,
+      size: file.size,
+      sha256: file.sha256,
+    });
     const servers = { node: service.pid, s3rver: s3.pid };
 
     ctx.log('  one stream straight from s3rver (through the counting proxy)');
@@ -201,18 +220,34 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ctx.log(`  modelgate: ${CLIENTS} clients GET ${MODEL}@production/${FILE} at once, edge cache cold`);
     const mg = await measured(
       proxy,
-      { port: service.port, path: `/v1/models/${MODEL}@production/files/${FILE}`, headers: { authorization: `Bearer ${service.token}` }, clients: CLIENTS, size: file.size, sha256: file.sha256 },
+      {
+        port: service.port,
+        path: `/v1/models/${MODEL}@production/files/${FILE}`,
+        headers: { authorization: `Bearer ${service.token}` },
+        clients: CLIENTS,
+        size: file.size,
+        sha256: file.sha256,
+      },
       servers,
     );
-    ctx.log(`    ${mg.report.aggregateGbPerSecond.toFixed(2)} GB/s aggregate, ${mg.report.verified}/${CLIENTS} verified, bucket sent ${(mg.bucketBytes / file.size).toFixed(3)}× the blob`);
+    ctx.log(
+      `    ${mg.report.aggregateGbPerSecond.toFixed(2)} GB/s aggregate, ${mg.report.verified}/${CLIENTS} verified, bucket sent ${(mg.bucketBytes / file.size).toFixed(3)}× the blob`,
+    );
     const cachedAfter = bytesUnder(join(service.dataDir, 'blob-cache'));
 
     ctx.log(`  baseline: the same ${CLIENTS} clients straight from s3rver`);
     const base = await measured(proxy, direct(CLIENTS), { s3rver: s3.pid });
-    ctx.log(`    ${base.report.aggregateGbPerSecond.toFixed(2)} GB/s aggregate, ${base.report.verified}/${CLIENTS} verified, bucket sent ${(base.bucketBytes / file.size).toFixed(2)}× the blob`);
+    ctx.log(
+      `    ${base.report.aggregateGbPerSecond.toFixed(2)} GB/s aggregate, ${base.report.verified}/${CLIENTS} verified, bucket sent ${(base.bucketBytes / file.size).toFixed(2)}× the blob`,
+    );
 
     const out = rows(mg, base, one, file.size);
-    out[0]!.subject!.detail = { ...out[0]!.subject!.detail, uploadedBytesToBucket: uploadedBytes, edgeCacheBytesWipedBeforePull: cachedBefore, edgeCacheBytesAfterPull: cachedAfter };
+    out[0]!.subject!.detail = {
+      ...out[0]!.subject!.detail,
+      uploadedBytesToBucket: uploadedBytes,
+      edgeCacheBytesWipedBeforePull: cachedBefore,
+      edgeCacheBytesAfterPull: cachedAfter,
+    };
     return out;
   } finally {
     for (const stop of stops.reverse()) await stop();

@@ -22,7 +22,12 @@ function inputFor(hasher: Hasher, chunks: Buffer[], pooled: Hasher): Buffer[] {
   return hasher === pooled ? sharedCopies(chunks) : chunks;
 }
 
-async function measure(hasher: Hasher, chunks: Buffer[], pooled: Hasher, ctx: ScenarioContext): Promise<{ figure: Figure; digest: string }> {
+async function measure(
+  hasher: Hasher,
+  chunks: Buffer[],
+  pooled: Hasher,
+  ctx: ScenarioContext,
+): Promise<{ figure: Figure; digest: string }> {
   await hasher.digest(inputFor(hasher, chunks.slice(0, WARMUP_CHUNKS), pooled));
   const rounds: { gbPerSecond: number; cpuPercent: number; mainThreadElu: number }[] = [];
   let digest = '';
@@ -83,7 +88,7 @@ export const hashScenario: Scenario = {
           ratio: ratioOf(worker.figure, main.figure),
           target: '≥ 0.8× (upload target)',
           pass: (ratioOf(worker.figure, main.figure) ?? 0) >= 0.8,
-          note: "src/blobs/hash-pool.ts itself: shared-memory chunks (copied outside the timer), ≤16 MiB waiting, as the server feeds it",
+          note: 'src/blobs/hash-pool.ts itself: shared-memory chunks (copied outside the timer), ≤16 MiB waiting, as the server feeds it',
         },
         {
           name: 'hash: hash-wasm sha256 (main thread)',

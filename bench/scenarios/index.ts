@@ -11,4 +11,14 @@ import { resolveScenario } from './resolve.js';
 import { uploadScenario } from './upload.js';
 import type { Scenario } from './scenario.js';
 
-export const scenarios: readonly Scenario[] = [hashScenario, resolveScenario, downloadScenario, memoryScenario, uploadScenario, pullScenario, pushScenario, propagationScenario, coldStartScenario];
+export const scenarios: readonly Scenario[] = [
+  hashScenario,
+  resolveScenario,
+  downloadScenario,
+  memoryScenario,
+  uploadScenario,
+  pullScenario,
+  pushScenario,
+  propagationScenario,
+  coldStartScenario,
+];

@@ -70,7 +70,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const startRss = residentBytes(service.pid).rss;
     const mg = await runSlowReaders(job(service.port, `/v1/models/${MODEL}@production/files/${FILE}`), service.pid);
     const hwm = residentBytes(service.pid).hwm;
-    ctx.log(`  modelgate: peak RSS ${(mg.peakRssBytes / 1e6).toFixed(0)} MB (VmHWM ${(hwm / 1e6).toFixed(0)} MB), ${mg.openAtEnd}/${mg.opened} open at the end`);
+    ctx.log(
+      `  modelgate: peak RSS ${(mg.peakRssBytes / 1e6).toFixed(0)} MB (VmHWM ${(hwm / 1e6).toFixed(0)} MB), ${mg.openAtEnd}/${mg.opened} open at the end`,
+    );
 
     let ng: SlowReadReport | null = null;
     if (findNginx()) {
@@ -78,7 +80,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       linkInto(root, file);
       nginx = await startNginx({ name: 'memory', root, workDir: ctx.workDir, probePath: '/none' });
       ng = await runSlowReaders(job(nginx.port, `/${basename(file.path)}`), nginx.pid);
-      ctx.log(`  nginx: peak RSS ${(ng.peakRssBytes / 1e6).toFixed(0)} MB (master and workers), ${ng.openAtEnd}/${ng.opened} open at the end`);
+      ctx.log(
+        `  nginx: peak RSS ${(ng.peakRssBytes / 1e6).toFixed(0)} MB (master and workers), ${ng.openAtEnd}/${ng.opened} open at the end`,
+      );
     } else {
       ctx.log(`  ${NGINX_MISSING}`);
     }

@@ -140,7 +140,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     };
     ctx.log(`  redis-server ${redis.version} on port ${redis.port} (AOF, fsync always); starting ${NODES} nodes on it`);
     const started = await Promise.allSettled(
-      Array.from({ length: NODES }, (_, i) => startService({ workDir: ctx.workDir, name: `propagation-n${i}`, token, env, startTimeoutMs: 60_000 })),
+      Array.from({ length: NODES }, (_, i) =>
+        startService({ workDir: ctx.workDir, name: `propagation-n${i}`, token, env, startTimeoutMs: 60_000 }),
+      ),
     );
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -166,11 +168,21 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const timeoutMs = 5000;
     ctx.log(`  Redis fan-out baseline: PUBLISH to ${NODES} subscriber processes, ${ROUNDS} rounds (+${WARMUP} warm-up)`);
     const base = await runFanout(
-      { redisUrl: redis.url, channel: `bench-fanout-${process.pid}`, subscribers: NODES, warmupRounds: WARMUP, rounds: ROUNDS, gapMs: GAP_MS, timeoutMs },
+      {
+        redisUrl: redis.url,
+        channel: `bench-fanout-${process.pid}`,
+        subscribers: NODES,
+        warmupRounds: WARMUP,
+        rounds: ROUNDS,
+        gapMs: GAP_MS,
+        timeoutMs,
+      },
       servers,
     );
     ctx.log(`    ${summaryText(summarize(base.rounds.map((r) => r.allMs)))}`);
-    ctx.log(`  modelgate: rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice; ${ROUNDS} rounds (+${WARMUP} warm-up)`);
+    ctx.log(
+      `  modelgate: rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice; ${ROUNDS} rounds (+${WARMUP} warm-up)`,
+    );
     const mg = await runPropagation(
       {
         ports: nodes.map((n) => n.port),
@@ -188,7 +200,11 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       servers,
     );
     ctx.log(`    from the 200: ${summaryText(summarize(mg.rounds.map((r) => r.allFrom200Ms)))}`);
-    return rows(mg, base, nodes.map((n) => n.pid));
+    return rows(
+      mg,
+      base,
+      nodes.map((n) => n.pid),
+    );
   } finally {
     for (const api of apis) api.close();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -202,7 +218,7 @@ export const propagationScenario: Scenario = {
   notes:
     'How it is measured: one redis-server (appendonly yes, appendfsync always, as README "Running several nodes" asks) and the nodes on one prefix, each with its own LMDB replica and fs blobs. ' +
     'A detector process holds one /v1/watch WebSocket and one keep-alive connection per node; each round it calls POST …/aliases/production/rollback (toVersion, alternating between two versions) on node r mod N, ' +
-    'and on each node\'s change notice at once asks that node GET /v1/resolve/…@production; a node counts at the first answer whose X-Model-Digest is the new digest (a stale answer is asked again). ' +
+    "and on each node's change notice at once asks that node GET /v1/resolve/…@production; a node counts at the first answer whose X-Model-Digest is the new digest (a stale answer is asked again). " +
     'The notice only triggers the check, so the figure is an upper bound on when each node began serving the new digest. A node with no notice within 1 s is polled (reported). ' +
     'The baseline PUBLISHes to as many ioredis subscriber processes and times until the last one has the message (monotonic clock shared by all processes): the pub/sub floor without a replica, a watch or HTTP. ' +
     'On this 2-core machine every process shares the same two cores, so the scheduler, not the network, sets much of both figures.',

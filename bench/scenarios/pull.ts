@@ -31,7 +31,13 @@ export const pullScenario: Scenario = {
     const scratch = join(TMPFS, `modelgate-bench-pull-${process.pid}`);
     try {
       const api = new Api(service.port, service.token);
-      const stored = await uploadOnce(curl, { port: service.port, token: service.token, path: file.path, size: file.size, sha256: file.sha256 });
+      const stored = await uploadOnce(curl, {
+        port: service.port,
+        token: service.token,
+        path: file.path,
+        size: file.size,
+        sha256: file.sha256,
+      });
       if (stored.status !== 201 && stored.status !== 200) throw new Error(`upload answered ${stored.status}: ${stored.body}`);
       await registerWithAlias(api, 'bench/pull', [{ path: 'model.bin', size: file.size, digest: `sha256:${file.sha256}` }], 'production');
       const url = `${service.baseUrl}/v1/blobs/sha256:${file.sha256}`;
@@ -40,16 +46,38 @@ export const pullScenario: Scenario = {
       const contenders: { name: string; run(dir: string): Promise<TimedRun>; output(dir: string): string }[] = [
         {
           name: 'modelgate pull',
-          run: (dir) => timeCommand(process.execPath, [SERVICE_MAIN, 'pull', 'bench/pull@production', dir], { MODELGATE_URL: service.baseUrl, MODELGATE_TOKEN: service.token }),
+          run: (dir) =>
+            timeCommand(process.execPath, [SERVICE_MAIN, 'pull', 'bench/pull@production', dir], {
+              MODELGATE_URL: service.baseUrl,
+              MODELGATE_TOKEN: service.token,
+            }),
           output: (dir) => join(dir, 'model.bin'),
         },
-        { name: 'curl -o', run: (dir) => timeCommand(curl, ['--silent', '--show-error', '--fail', '--header', auth, '--output', join(dir, 'model.bin'), url]), output: (dir) => join(dir, 'model.bin') },
+        {
+          name: 'curl -o',
+          run: (dir) =>
+            timeCommand(curl, ['--silent', '--show-error', '--fail', '--header', auth, '--output', join(dir, 'model.bin'), url]),
+          output: (dir) => join(dir, 'model.bin'),
+        },
       ];
       if (aria2c) {
         contenders.push({
           name: 'aria2c -x16',
           run: (dir) =>
-            timeCommand(aria2c, ['--quiet=true', '-x16', '-s16', '-k1M', '--file-allocation=none', '--allow-overwrite=true', `--header=${auth}`, '-d', dir, '-o', 'model.bin', url]),
+            timeCommand(aria2c, [
+              '--quiet=true',
+              '-x16',
+              '-s16',
+              '-k1M',
+              '--file-allocation=none',
+              '--allow-overwrite=true',
+              `--header=${auth}`,
+              '-d',
+              dir,
+              '-o',
+              'model.bin',
+              url,
+            ]),
           output: (dir) => join(dir, 'model.bin'),
         });
       }

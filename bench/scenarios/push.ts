@@ -49,7 +49,8 @@ export const pushScenario: Scenario = {
           MODELGATE_TOKEN: service.token,
         });
         const result = JSON.parse(pushed.stdout) as { uploaded: number; uploadedBytes: number };
-        if (result.uploaded !== 1 || result.uploadedBytes !== file.size) throw new Error(`push uploaded ${result.uploaded} blobs (${result.uploadedBytes} bytes), not the one changed file`);
+        if (result.uploaded !== 1 || result.uploadedBytes !== file.size)
+          throw new Error(`push uploaded ${result.uploaded} blobs (${result.uploadedBytes} bytes), not the one changed file`);
         cli.push(pushed);
 
         changeFile();
@@ -79,7 +80,17 @@ export const pushScenario: Scenario = {
       const subject = throughputFigure(file.size, cli);
       const base = throughputFigure(file.size, baseline);
       const ratio = ratioOf(subject, base);
-      return [{ name: `push ${MIB} MiB`, subject, baselineName: 'curl -T (chunked)', baseline: base, ratio, target: '≥ 0.8×', pass: ratio === null ? null : ratio >= 0.8 }];
+      return [
+        {
+          name: `push ${MIB} MiB`,
+          subject,
+          baselineName: 'curl -T (chunked)',
+          baseline: base,
+          ratio,
+          target: '≥ 0.8×',
+          pass: ratio === null ? null : ratio >= 0.8,
+        },
+      ];
     } finally {
       rmSync(source, { recursive: true, force: true });
       await service.stop();

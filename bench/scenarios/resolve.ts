@@ -44,7 +44,15 @@ function job(port: number, path: string, headers: Record<string, string>, ctx: S
   };
 }
 
-function throughputRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport | null, target: string, pass: (ratio: number) => boolean, note?: string): Comparison {
+function throughputRow(
+  name: string,
+  subject: LoadReport,
+  baselineName: string,
+  baseline: LoadReport | null,
+  target: string,
+  pass: (ratio: number) => boolean,
+  note?: string,
+): Comparison {
   const s = requestsFigure(subject);
   const b = baseline ? requestsFigure(baseline) : null;
   const ratio = ratioOf(s, b);
@@ -52,7 +60,9 @@ function throughputRow(name: string, subject: LoadReport, baselineName: string, 
   const saturated = [subject, baseline].some((r) => r && r.loadCpuPercent >= SATURATED_PERCENT);
   const notes = [
     note,
-    saturated ? `autocannon used ≥ ${SATURATED_PERCENT}% of a core: req/s shows the client's ceiling as much as the server's; the efficiency row does not` : '',
+    saturated
+      ? `autocannon used ≥ ${SATURATED_PERCENT}% of a core: req/s shows the client's ceiling as much as the server's; the efficiency row does not`
+      : '',
     problems ? `invalid: ${problems}` : '',
   ]
     .filter(Boolean)
@@ -69,7 +79,14 @@ function throughputRow(name: string, subject: LoadReport, baselineName: string, 
   };
 }
 
-function capacityRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport | null, target: string, pass: (ratio: number) => boolean): Comparison {
+function capacityRow(
+  name: string,
+  subject: LoadReport,
+  baselineName: string,
+  baseline: LoadReport | null,
+  target: string,
+  pass: (ratio: number) => boolean,
+): Comparison {
   const s = capacityFigure(subject);
   const b = baseline ? capacityFigure(baseline) : null;
   const ratio = ratioOf(s, b);
@@ -128,7 +145,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
     // The same request bytes (path length, auth header) go to every server.
     const headers = { authorization: api.authHeader };
-    ctx.log(`  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS${nginx ? ', nginx' : ''}`);
+    ctx.log(
+      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS${nginx ? ', nginx' : ''}`,
+    );
     const phases = [
       () => runLoad(job(service.port, PATH, headers, ctx), service.pid),
       () => runLoad(job(uws.port, PATH, headers, ctx), uws.pid),
@@ -138,13 +157,20 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const mg = medianBy(mgRuns!, byRps);
     const bare = medianBy(uwsRuns!, byRps);
     const ng = nginxRuns ? medianBy(nginxRuns, byRps) : null;
-    ctx.log(`  modelgate ${Math.round(mg.requestsPerSecond)} req/s, bare uWS ${Math.round(bare.requestsPerSecond)}${ng ? `, nginx ${Math.round(ng.requestsPerSecond)}` : ''}`);
+    ctx.log(
+      `  modelgate ${Math.round(mg.requestsPerSecond)} req/s, bare uWS ${Math.round(bare.requestsPerSecond)}${ng ? `, nginx ${Math.round(ng.requestsPerSecond)}` : ''}`,
+    );
 
     ctx.log(`  registering ${MODELS} models through the API (32 calls in flight)`);
     const reg = await registerMany(api, MODELS, files, 'production', 32, Date.now() + REGISTER_SECONDS * 1000);
-    ctx.log(`  registered ${reg.registered} in ${reg.seconds.toFixed(1)} s (${Math.round(reg.registered / reg.seconds)} models/s, each a version and an alias move)`);
+    ctx.log(
+      `  registered ${reg.registered} in ${reg.seconds.toFixed(1)} s (${Math.round(reg.registered / reg.seconds)} models/s, each a version and an alias move)`,
+    );
     const count = Math.min(CYCLED_NAMES, reg.registered);
-    const paths = Array.from({ length: count }, (_, i) => `/v1/resolve/${modelName(Math.floor(((i + 0.5) * reg.registered) / count) + 1)}@production`);
+    const paths = Array.from(
+      { length: count },
+      (_, i) => `/v1/resolve/${modelName(Math.floor(((i + 0.5) * reg.registered) / count) + 1)}@production`,
+    );
     // The baseline gets the same request list, so autocannon does the same work against both.
     const [bigRuns, bigBaseRuns] = await alternate([
       () => runLoad(job(service.port, paths[0]!, headers, ctx, paths), service.pid),
@@ -152,7 +178,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ]);
     const big = medianBy(bigRuns!, byRps);
     const bigBase = medianBy(bigBaseRuns!, byRps);
-    ctx.log(`  modelgate with ${reg.registered} models: ${Math.round(big.requestsPerSecond)} req/s, bare uWS ${Math.round(bigBase.requestsPerSecond)}`);
+    ctx.log(
+      `  modelgate with ${reg.registered} models: ${Math.round(big.requestsPerSecond)} req/s, bare uWS ${Math.round(bigBase.requestsPerSecond)}`,
+    );
 
     const regNote = `${reg.registered} models registered through the API in ${reg.seconds.toFixed(1)} s${reg.registered < MODELS ? ` (stopped at ${REGISTER_SECONDS} s: registration too slow)` : ''}; requests cycle through ${count} names spread over the index, the same list for both`;
     const target = `≥ 0.8×, p99 ≤ ${P99_TARGET_MS} ms`;
@@ -168,10 +196,27 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         capacityRow('resolve vs nginx: server efficiency', mg, nginxName, ng, 'ahead (> 1×)', (r) => r > 1),
       );
     } else {
-      rows.push({ name: `resolve vs nginx: ${CONNECTIONS} conn`, subject: requestsFigure(mg), baselineName: 'nginx static file', baseline: null, ratio: null, target: 'ahead (> 1×)', pass: null, note: NGINX_MISSING });
+      rows.push({
+        name: `resolve vs nginx: ${CONNECTIONS} conn`,
+        subject: requestsFigure(mg),
+        baselineName: 'nginx static file',
+        baseline: null,
+        ratio: null,
+        target: 'ahead (> 1×)',
+        pass: null,
+        note: NGINX_MISSING,
+      });
     }
     rows.push(
-      throughputRow(`resolve, ${reg.registered} models: ${CONNECTIONS} conn`, big, 'bare uWS, same bytes', bigBase, target, (r) => r >= 0.8 && big.p99Ms <= P99_TARGET_MS, regNote),
+      throughputRow(
+        `resolve, ${reg.registered} models: ${CONNECTIONS} conn`,
+        big,
+        'bare uWS, same bytes',
+        bigBase,
+        target,
+        (r) => r >= 0.8 && big.p99Ms <= P99_TARGET_MS,
+        regNote,
+      ),
       latencyRow(`resolve, ${reg.registered} models: latency`, big, 'bare uWS, same bytes', bigBase),
       capacityRow(`resolve, ${reg.registered} models: server efficiency`, big, 'bare uWS, same bytes', bigBase, '≥ 0.8×', (r) => r >= 0.8),
     );

@@ -86,7 +86,8 @@ function uploadLoop(curl: string, target: UploadTarget, chunked: boolean) {
       current = startUpload(curl, target, chunked);
       try {
         const result = await current.done;
-        if (result.status === 200 || result.status === 201) completed.push({ startedAt, endedAt: performance.now(), seconds: result.seconds });
+        if (result.status === 200 || result.status === 201)
+          completed.push({ startedAt, endedAt: performance.now(), seconds: result.seconds });
         else failures.push(`status ${result.status}: ${result.body.slice(0, 200)}`);
       } catch (err) {
         failures.push((err as Error).message);
@@ -138,7 +139,12 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   try {
     const result = await uploadOnce(curl, { port: sink.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
     if (!result.body.includes(file.sha256)) throw new Error(`uWS hash sink answered ${result.status} ${result.body.slice(0, 200)}`);
-    overHttp = { value: file.size / 1e9 / result.seconds, unit: 'GB/s', loadCpuPercent: null, detail: { seconds: result.seconds, chunked: result.chunked } };
+    overHttp = {
+      value: file.size / 1e9 / result.seconds,
+      unit: 'GB/s',
+      loadCpuPercent: null,
+      detail: { seconds: result.seconds, chunked: result.chunked },
+    };
   } finally {
     await sink.stop();
   }
@@ -198,7 +204,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ctx.log(`  p99 idle ${idle.p99Ms.toFixed(2)} ms, during uploads ${busy.p99Ms.toFixed(2)} ms; ${uploadsNote}`);
 
     const ratio = ratioOf(uploadFigure, hash);
-    const problems = [loadProblem(busy), failures.length ? `${failures.length} failed uploads: ${failures[0]}` : ''].filter(Boolean).join('; ');
+    const problems = [loadProblem(busy), failures.length ? `${failures.length} failed uploads: ${failures[0]}` : '']
+      .filter(Boolean)
+      .join('; ');
     return [
       {
         name: `upload: 1 stream, ${MIB} MiB`,

@@ -71,7 +71,8 @@ export class Authenticator {
       this.remember(header, presented);
       const actor = { id: record.id, name: record.name };
       if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
-      if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now()) throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
+      if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now())
+        throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
       return { ...actor, role: record.role, scope: record.scope };
     }
     if (hashesMatch(presented.hash, this.adminHash)) {
@@ -100,6 +101,7 @@ export class Authenticator {
   /** For routes without one model (audit, token admin): the token must cover every model. */
   authorizeGlobal(principal: Principal, needed: Role, what: string): void {
     this.authorize(principal, needed, null, what);
-    if (principal.scope !== '*') throw new ApiError(403, 'FORBIDDEN', `${what} needs a token scoped to "*"; token ${principal.id} is scoped to "${principal.scope}"`);
+    if (principal.scope !== '*')
+      throw new ApiError(403, 'FORBIDDEN', `${what} needs a token scoped to "*"; token ${principal.id} is scoped to "${principal.scope}"`);
   }
 }

@@ -16,7 +16,12 @@ export function scopeMatches(scope: string, name: string): boolean {
   if (scope === '*') return true;
   let re = compiled.get(scope);
   if (!re) {
-    re = new RegExp(`^${scope.split('*').map((p) => p.replace(/[.]/g, '\\.')).join('.*')}$`);
+    re = new RegExp(
+      `^${scope
+        .split('*')
+        .map((p) => p.replace(/[.]/g, '\\.'))
+        .join('.*')}$`,
+    );
     compiled.set(scope, re);
   }
   return re.test(name);

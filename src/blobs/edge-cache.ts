@@ -245,7 +245,9 @@ export class CachedBlobStore implements BlobStore {
       this.index.remove(entry.digest);
       cacheMetrics.bytes.dec(entry.size);
     }
-    void fsp.rm(entry.path, { force: true }).catch((err: unknown) => logger.warn({ err, path: entry.path }, 'could not remove a cache file'));
+    void fsp
+      .rm(entry.path, { force: true })
+      .catch((err: unknown) => logger.warn({ err, path: entry.path }, 'could not remove a cache file'));
   }
 
   /**

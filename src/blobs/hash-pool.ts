@@ -22,9 +22,7 @@ export class HashPool {
 
   startStream(): StreamHash {
     const { port1, port2 } = new MessageChannel();
-    const done = this.timed(
-      this.pool.run({ port: port2 }, { name: 'hashStream', transferList: [port2] }) as Promise<HashResult | null>,
-    );
+    const done = this.timed(this.pool.run({ port: port2 }, { name: 'hashStream', transferList: [port2] }) as Promise<HashResult | null>);
     return new StreamHash(port1, done);
   }
 

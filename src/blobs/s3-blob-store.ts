@@ -6,13 +6,7 @@
 // streamed bodies with aws-chunked framing, which some S3 look-alikes store verbatim; we send
 // Buffers with checksums only where S3 requires them, and verify digests ourselves (the edge cache
 // hashes every blob before serving it).
-import {
-  DeleteObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { promises as fsp } from 'node:fs';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
 import { asStoreFailure, DEFAULT_RETRY, isNotFound, withS3Retries, type RetryPolicy } from './s3/errors.js';
@@ -69,7 +63,8 @@ export class S3BlobStore implements BlobStore, S3Target {
     this.bucket = opts.bucket;
     this.prefix = opts.prefix;
     this.partSizeBytes = opts.partSizeBytes ?? 8 * MiB;
-    if (this.partSizeBytes < MIN_PART_BYTES) throw new Error(`S3 part size must be at least 5 MiB (S3 refuses smaller parts); got ${this.partSizeBytes}`);
+    if (this.partSizeBytes < MIN_PART_BYTES)
+      throw new Error(`S3 part size must be at least 5 MiB (S3 refuses smaller parts); got ${this.partSizeBytes}`);
     this.partsInFlight = Math.max(1, opts.partsInFlight ?? 2);
     this.readAheadBytes = opts.readAheadBytes ?? 4 * MiB;
     this.maxWindowBytes = Math.max(this.readAheadBytes, opts.maxWindowBytes ?? 64 * MiB);
@@ -96,7 +91,10 @@ export class S3BlobStore implements BlobStore, S3Target {
 
   async stat(digest: string): Promise<BlobInfo | null> {
     try {
-      const head = await withS3Retries(() => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
+      const head = await withS3Retries(
+        () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })),
+        this.retry,
+      );
       return { digest, size: head.ContentLength ?? 0, ...(head.LastModified ? { modifiedAt: head.LastModified.getTime() } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -168,7 +166,10 @@ export class S3BlobStore implements BlobStore, S3Target {
     const info = await this.stat(digest);
     if (!info) return false;
     if (notModifiedSince !== undefined && (info.modifiedAt ?? Infinity) + 999 > notModifiedSince) return false;
-    await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry).catch((err: unknown) => {
+    await withS3Retries(
+      () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })),
+      this.retry,
+    ).catch((err: unknown) => {
       throw asStoreFailure('delete a blob', err);
     });
     return true;
@@ -184,7 +185,9 @@ export class S3BlobStore implements BlobStore, S3Target {
     if (!info || (info.modifiedAt ?? Infinity) + 999 > notModifiedSince) return false;
     const aside = `${this.prefix}quarantine/${digest.slice('sha256:'.length)}.${Date.now()}`;
     try {
-      await copyObject(this.client, this.bucket, this.keyOf(digest), aside, info.size, { 'modelgate-quarantined': new Date().toISOString() });
+      await copyObject(this.client, this.bucket, this.keyOf(digest), aside, info.size, {
+        'modelgate-quarantined': new Date().toISOString(),
+      });
       await withS3Retries(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })), this.retry);
     } catch (err) {
       throw asStoreFailure('move a damaged blob aside', err);
@@ -196,7 +199,8 @@ export class S3BlobStore implements BlobStore, S3Target {
     let token: string | undefined;
     do {
       const page = await withS3Retries(
-        () => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: blobsPrefix(this.prefix), ContinuationToken: token })),
+        () =>
+          this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: blobsPrefix(this.prefix), ContinuationToken: token })),
         this.retry,
       ).catch((err: unknown) => {
         throw asStoreFailure('list blobs', err);

@@ -35,7 +35,12 @@ export async function verifyBlobs(blobs: BlobStore, hashPool: HashPool, repair: 
 }
 
 /** The sha256 and size of the bytes stored under `digest`, or null if it is gone. */
-async function hashStored(store: BlobStore, digest: string, hashPool: HashPool, buffer: Buffer): Promise<{ hex: string; size: number } | null> {
+async function hashStored(
+  store: BlobStore,
+  digest: string,
+  hashPool: HashPool,
+  buffer: Buffer,
+): Promise<{ hex: string; size: number } | null> {
   const reader = await store.open(digest);
   if (!reader) return null;
   const hash = hashPool.startStream();

@@ -31,7 +31,9 @@ function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<type
 }
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
-type ParsedCommand<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof clientOptions & O; allowPositionals: true; strict: true }>>;
+type ParsedCommand<O extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof clientOptions & O; allowPositionals: true; strict: true }>
+>;
 
 /**
  * A client command's arguments: the client options plus `extra`, strictly, and `min`..`max`
@@ -90,7 +92,11 @@ export function parseOptionalByteSize(text: string | undefined, option: string):
 }
 
 /** Runs the handler `argv[0]` names (`help`, `-h` and `--help` print the usage). */
-export function runSubcommand(argv: string[], handlers: Record<string, (rest: string[]) => Promise<number>>, usage: string): Promise<number> {
+export function runSubcommand(
+  argv: string[],
+  handlers: Record<string, (rest: string[]) => Promise<number>>,
+  usage: string,
+): Promise<number> {
   const [subcommand, ...rest] = argv;
   if (subcommand === '--help' || subcommand === '-h' || subcommand === 'help') {
     process.stdout.write(usage);
@@ -102,5 +108,8 @@ export function runSubcommand(argv: string[], handlers: Record<string, (rest: st
 }
 
 export function unknownSubcommand(subcommand: string | undefined, usage: string): CliError {
-  return new CliError(`${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`, USAGE_EXIT_CODE);
+  return new CliError(
+    `${subcommand === undefined ? 'missing sub-command' : `unknown sub-command "${subcommand}"`}\n\n${usage}`,
+    USAGE_EXIT_CODE,
+  );
 }

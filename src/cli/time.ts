@@ -25,7 +25,10 @@ export function parseTtl(text: string, option: string): number {
   const m = /^([0-9]{1,10})\s*([smhd]?)$/i.exec(text.trim());
   const seconds = m ? Number(m[1]) * TTL_UNITS[m[2]!.toLowerCase()]! : NaN;
   if (!Number.isSafeInteger(seconds) || seconds < 1 || seconds > MAX_TTL_SECONDS) {
-    throw new CliError(`--${option} must be a lifetime such as 30d, 12h, 90m, 3600s or a number of seconds (at most 10 years), not "${text}"`, USAGE_EXIT_CODE);
+    throw new CliError(
+      `--${option} must be a lifetime such as 30d, 12h, 90m, 3600s or a number of seconds (at most 10 years), not "${text}"`,
+      USAGE_EXIT_CODE,
+    );
   }
   return seconds;
 }

@@ -65,7 +65,12 @@ export class BlobRangeReader {
   }
 
   /** Hands exactly bytes `range.start..range.end` to `onBytes` in order (each chunk valid only during the call), or throws. */
-  async read(digest: string, range: ByteRange, onBytes: (buffer: Buffer, offset: number, length: number) => void, signal?: AbortSignal): Promise<void> {
+  async read(
+    digest: string,
+    range: ByteRange,
+    onBytes: (buffer: Buffer, offset: number, length: number) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const path = paths.blob(digest);
     const wanted = `bytes ${range.start}-${range.end}/${range.size}`;
     const expected = range.end - range.start + 1;
@@ -115,7 +120,13 @@ export interface UploadOptions {
 }
 
 /** Streams `size` bytes of a source as `POST /v1/blobs?digest=`: one request, stored only if they hash to `digest`. */
-export async function uploadBlobStream(target: TransferTarget, digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
+export async function uploadBlobStream(
+  target: TransferTarget,
+  digest: string,
+  size: number,
+  read: PositionedRead,
+  options: UploadOptions = {},
+): Promise<StoredBlob> {
   const path = paths.blobUpload(digest);
   const stored = await sendBytes<StoredBlob>(target, 'POST', path, {}, { start: 0, length: size }, read, options);
   checkStoredSize(stored, digest, size);
@@ -126,7 +137,14 @@ export async function uploadBlobStream(target: TransferTarget, digest: string, s
  * Appends source bytes `start..start+length-1` to a resumable upload session (`PATCH` with
  * `Content-Range: bytes a-b/*`); returns the session's offset afterwards.
  */
-export async function appendUploadStream(target: TransferTarget, id: string, start: number, length: number, read: PositionedRead, options: UploadOptions = {}): Promise<number> {
+export async function appendUploadStream(
+  target: TransferTarget,
+  id: string,
+  start: number,
+  length: number,
+  read: PositionedRead,
+  options: UploadOptions = {},
+): Promise<number> {
   const headers = { 'Content-Range': `bytes ${start}-${start + length - 1}/*` };
   const answer = await sendBytes<{ offset: number }>(target, 'PATCH', paths.upload(id), headers, { start, length }, read, options);
   if (!Number.isSafeInteger(answer.offset)) throw new ModelgateTransferError(`PATCH ${paths.upload(id)} answered without an offset`);
@@ -160,7 +178,9 @@ async function sendBytes<T>(
   try {
     return JSON.parse(answer.text()) as T;
   } catch {
-    throw new ModelgateTransferError(`the server answered ${method} ${path} with something that is not JSON: ${answer.text().slice(0, 200)}`);
+    throw new ModelgateTransferError(
+      `the server answered ${method} ${path} with something that is not JSON: ${answer.text().slice(0, 200)}`,
+    );
   }
 }
 
@@ -173,9 +193,18 @@ export function checkStoredSize(stored: StoredBlob, digest: string, size: number
  * socket has taken its bytes. Stops quietly when the socket goes away (the server answered early,
  * or the connection broke): the exchange reports that.
  */
-async function sendBody(socket: Socket, part: { start: number; length: number }, chunked: boolean, read: PositionedRead, options: UploadOptions): Promise<void> {
+async function sendBody(
+  socket: Socket,
+  part: { start: number; length: number },
+  chunked: boolean,
+  read: PositionedRead,
+  options: UploadOptions,
+): Promise<void> {
   const size = part.length;
-  const chunkSize = Math.max(64 * 1024, Math.min(options.chunkSize ?? 4 * 1024 * 1024, options.limiter ? Math.ceil(options.limiter.rate / 8) : Infinity));
+  const chunkSize = Math.max(
+    64 * 1024,
+    Math.min(options.chunkSize ?? 4 * 1024 * 1024, options.limiter ? Math.ceil(options.limiter.rate / 8) : Infinity),
+  );
   const buffers = [Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1))), Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)))];
   const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   const write = (data: Buffer | string) => new Promise<void>((resolve) => socket.write(data, () => resolve()));

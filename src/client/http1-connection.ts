@@ -24,7 +24,13 @@ export function endpointOf(baseUrl: string): Endpoint {
   const tls = url.protocol === 'https:';
   // URL keeps IPv6 literals in brackets; net.connect wants them bare.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { tls, host, port: url.port ? Number(url.port) : tls ? 443 : 80, pathPrefix: url.pathname.replace(/\/+$/, ''), hostHeader: url.host };
+  return {
+    tls,
+    host,
+    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    pathPrefix: url.pathname.replace(/\/+$/, ''),
+    hostHeader: url.host,
+  };
 }
 
 export interface ResponseHead {
@@ -86,7 +92,12 @@ export class Http1Connection {
    * Sends `head` (request line and headers, without the blank line), then whatever `sendBody`
    * writes, and hands the response to `sink`. Resolves once the whole body arrived.
    */
-  async request(head: string, sink: ResponseSink, signal?: AbortSignal, sendBody?: (socket: Socket) => Promise<void>): Promise<ResponseHead> {
+  async request(
+    head: string,
+    sink: ResponseSink,
+    signal?: AbortSignal,
+    sendBody?: (socket: Socket) => Promise<void>,
+  ): Promise<ResponseHead> {
     signal?.throwIfAborted();
     if (this.current) throw new Error('Http1Connection carries one request at a time');
     const socket = await this.connect();
@@ -182,7 +193,9 @@ export class Http1Connection {
     const head = parseHead(all.subarray(0, end).toString('latin1'));
     const lengthHeader = head.headers.get('content-length');
     if (lengthHeader === undefined || !/^[0-9]{1,16}$/.test(lengthHeader)) {
-      throw new ModelgateTransferError(`HTTP ${head.status} answer without a usable Content-Length${head.headers.has('transfer-encoding') ? ' (chunked responses are not used for transfers)' : ''}`);
+      throw new ModelgateTransferError(
+        `HTTP ${head.status} answer without a usable Content-Length${head.headers.has('transfer-encoding') ? ' (chunked responses are not used for transfers)' : ''}`,
+      );
     }
     x.remaining = Number(lengthHeader);
     x.keepAlive = head.headers.get('connection')?.toLowerCase() !== 'close';

@@ -1,7 +1,14 @@
 // Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
 // returns what the contract promises or throws one of the errors in ./errors.js.
 import { apiErrorFromText } from './api-error.js';
-import { appendUploadStream, BlobRangeReader, checkStoredSize, uploadBlobStream, type PositionedRead, type UploadOptions } from './blob-transfer.js';
+import {
+  appendUploadStream,
+  BlobRangeReader,
+  checkStoredSize,
+  uploadBlobStream,
+  type PositionedRead,
+  type UploadOptions,
+} from './blob-transfer.js';
 import type { ConnectionOptions } from './http1-connection.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
@@ -108,7 +115,12 @@ export class ModelgateClient {
    * Registers a file list (whose blobs must be stored) with an optional record: metadata, lineage,
    * metrics, card. An identical file list returns the existing version unchanged (created false).
    */
-  async registerVersion(name: string, files: FileEntry[], record: VersionRecordInput = {}, signal?: AbortSignal): Promise<RegisteredVersion> {
+  async registerVersion(
+    name: string,
+    files: FileEntry[],
+    record: VersionRecordInput = {},
+    signal?: AbortSignal,
+  ): Promise<RegisteredVersion> {
     const res = await this.sendJson('POST', paths.versions(name), { files, ...record }, signal);
     return { version: await this.readJson<ModelVersion>(res), created: res.status === 201 };
   }
@@ -131,14 +143,26 @@ export class ModelgateClient {
    * Approve or reject a version (never the caller's own; once per approver and record). With
    * `recordDigest`, the server refuses (RECORD_CHANGED) if the record is no longer the one reviewed.
    */
-  async decide(name: string, version: number, decision: Decision, options: { comment?: string; recordDigest?: string } = {}, signal?: AbortSignal): Promise<ApprovalResult> {
-    const body = { decision, ...(options.comment === undefined ? {} : { comment: options.comment }), ...(options.recordDigest === undefined ? {} : { recordDigest: options.recordDigest }) };
+  async decide(
+    name: string,
+    version: number,
+    decision: Decision,
+    options: { comment?: string; recordDigest?: string } = {},
+    signal?: AbortSignal,
+  ): Promise<ApprovalResult> {
+    const body = {
+      decision,
+      ...(options.comment === undefined ? {} : { comment: options.comment }),
+      ...(options.recordDigest === undefined ? {} : { recordDigest: options.recordDigest }),
+    };
     return this.readJson<ApprovalResult>(await this.sendJson('POST', paths.approvals(name, version), body, signal));
   }
 
   /** Retires a version for good: no alias may point at it again; it stays downloadable by digest. */
   async retire(name: string, version: number, reason?: string, signal?: AbortSignal): Promise<VersionDetails> {
-    return this.readJson<VersionDetails>(await this.sendJson('POST', paths.retire(name, version), reason === undefined ? {} : { reason }, signal));
+    return this.readJson<VersionDetails>(
+      await this.sendJson('POST', paths.retire(name, version), reason === undefined ? {} : { reason }, signal),
+    );
   }
 
   /** The alias timeline, oldest first. */
@@ -182,7 +206,8 @@ export class ModelgateClient {
     const header = res.headers.get('x-next-seq');
     let nextSeq: number | null = null;
     if (header !== null) {
-      if (!/^[1-9][0-9]{0,15}$/.test(header)) throw new ModelgateTransferError(`GET ${path} answered with an unusable X-Next-Seq "${header.slice(0, 40)}"`);
+      if (!/^[1-9][0-9]{0,15}$/.test(header))
+        throw new ModelgateTransferError(`GET ${path} answered with an unusable X-Next-Seq "${header.slice(0, 40)}"`);
       nextSeq = Number(header);
     }
     return { text: await this.readText(res), nextSeq };

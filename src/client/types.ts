@@ -1,11 +1,39 @@
 // Wire types that are the server's own domain types are imported from the domain (type-only: no
 // server code is loaded), so client and server cannot drift apart; the rest are derived from them.
-export type { Actor, AliasEvent, Approval, AuditEntry, BlobMismatch, BlobVerifyReport, DatasetRef, DeploymentSpan, FileEntry, GcReport, Lineage, MetricValue, ModelCard, VersionEvent, VersionStatus } from '../domain/types.js';
+export type {
+  Actor,
+  AliasEvent,
+  Approval,
+  AuditEntry,
+  BlobMismatch,
+  BlobVerifyReport,
+  DatasetRef,
+  DeploymentSpan,
+  FileEntry,
+  GcReport,
+  Lineage,
+  MetricValue,
+  ModelCard,
+  VersionEvent,
+  VersionStatus,
+} from '../domain/types.js';
 export type { Role } from '../domain/principal.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';
 export type { ResolutionView as Resolution } from '../domain/resolution.js';
-import type { Approval, AuditEntry, FileEntry, Lineage, MetricValue, Model, ModelCard, TokenRecord, VersionEvent, VersionStatus, VersionView } from '../domain/types.js';
+import type {
+  Approval,
+  AuditEntry,
+  FileEntry,
+  Lineage,
+  MetricValue,
+  Model,
+  ModelCard,
+  TokenRecord,
+  VersionEvent,
+  VersionStatus,
+  VersionView,
+} from '../domain/types.js';
 
 // Shapes of the modelgate v1 API as the client sees them (README.md, "HTTP API (v1)").
 
@@ -140,4 +168,3 @@ export interface AuditJsonlPage {
   text: string;
   nextSeq: number | null;
 }
-

@@ -28,7 +28,8 @@ export const paths = {
   alias: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}`,
   rollback: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/rollback`,
   resolve: (name: string, ref: string) => `/v1/resolve/${encodeModelName(name)}@${encodeSegment(ref)}`,
-  file: (name: string, ref: string, path: string) => `/v1/models/${encodeModelName(name)}@${encodeSegment(ref)}/files/${encodeFilePath(path)}`,
+  file: (name: string, ref: string, path: string) =>
+    `/v1/models/${encodeModelName(name)}@${encodeSegment(ref)}/files/${encodeFilePath(path)}`,
   model: (name: string) => `/v1/models/${encodeModelName(name)}`,
   version: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}`,
   versionHistory: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/history`,

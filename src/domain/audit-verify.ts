@@ -20,7 +20,13 @@ export function verifyAuditChain(store: RegistryReader): AuditVerification {
     const batch = store.auditEntries(expectedSeq, BATCH);
     if (batch.length === 0) break;
     for (const entry of batch) {
-      const bad = (reason: string): AuditVerification => ({ ok: false, entries, headSeq: expectedSeq - 1, headHash: prevHash, firstBad: { seq: entry.seq ?? expectedSeq, reason } });
+      const bad = (reason: string): AuditVerification => ({
+        ok: false,
+        entries,
+        headSeq: expectedSeq - 1,
+        headHash: prevHash,
+        firstBad: { seq: entry.seq ?? expectedSeq, reason },
+      });
       if (entry.seq !== expectedSeq) return bad(`expected sequence ${expectedSeq}, found ${entry.seq}`);
       if (entry.prevHash !== prevHash) return bad(`prevHash ${entry.prevHash} does not match the previous entry's hash ${prevHash}`);
       const { hash, ...unsealed } = entry;
@@ -33,7 +39,13 @@ export function verifyAuditChain(store: RegistryReader): AuditVerification {
   }
   const last = expectedSeq - 1;
   if (last < store.currentSeq()) {
-    return { ok: false, entries, headSeq: last, headHash: prevHash, firstBad: { seq: last + 1, reason: `entry ${last + 1} is missing (the registry is at sequence ${store.currentSeq()})` } };
+    return {
+      ok: false,
+      entries,
+      headSeq: last,
+      headHash: prevHash,
+      firstBad: { seq: last + 1, reason: `entry ${last + 1} is missing (the registry is at sequence ${store.currentSeq()})` },
+    };
   }
   return { ok: true, entries, headSeq: last, headHash: prevHash };
 }

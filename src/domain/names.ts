@@ -57,10 +57,7 @@ export function assertDigest(digest: string, what = 'digest'): string {
   return digest;
 }
 
-export type Ref =
-  | { kind: 'alias'; alias: string }
-  | { kind: 'version'; version: number }
-  | { kind: 'digest'; digest: string };
+export type Ref = { kind: 'alias'; alias: string } | { kind: 'version'; version: number } | { kind: 'digest'; digest: string };
 
 export function parseRef(ref: string): Ref {
   const v = VERSION_REF.exec(ref);

@@ -21,7 +21,6 @@ import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mut
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 
-
 export function requireModel(state: RegistryReader, name: string): Model {
   const model = state.getModel(name);
   if (!model) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
@@ -36,9 +35,25 @@ export function requireVersion(state: RegistryReader, name: string, number: numb
 }
 
 /** The global sequence bump and the chained audit entry that go with every mutation. */
-function sequenceWrites(state: RegistryReader, seq: number, at: string, actor: Actor, action: string, target: string, details: Record<string, unknown>): Write[] {
+function sequenceWrites(
+  state: RegistryReader,
+  seq: number,
+  at: string,
+  actor: Actor,
+  action: string,
+  target: string,
+  details: Record<string, unknown>,
+): Write[] {
   const head = state.auditHead();
-  const unsealed = { seq, at, actor: { id: actor.id, name: actor.name }, action, target, details, prevHash: head.seq === 0 ? GENESIS_HASH : head.hash };
+  const unsealed = {
+    seq,
+    at,
+    actor: { id: actor.id, name: actor.name },
+    action,
+    target,
+    details,
+    prevHash: head.seq === 0 ? GENESIS_HASH : head.hash,
+  };
   const entry: AuditEntry = { ...unsealed, hash: auditHash(unsealed) };
   return [
     { table: 'meta', key: 'seq', value: seq },
@@ -85,7 +100,9 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
   const model = state.getModel(input.name);
   const number = (model?.latestVersion ?? 0) + 1;
   if (input.number !== undefined && input.number !== number) {
-    throw conflict('VERSION_NUMBER_TAKEN', `${input.name}@v${input.number} cannot be created: the next version number is ${number}`, { next: number });
+    throw conflict('VERSION_NUMBER_TAKEN', `${input.name}@v${input.number} cannot be created: the next version number is ${number}`, {
+      next: number,
+    });
   }
   const version: Version = {
     name: input.name,
@@ -105,7 +122,17 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
   version.recordChangedAt = at;
   const nextModel: Model = model
     ? { ...model, latestVersion: number, seq, updatedAt: at }
-    : { name: input.name, description: '', owner: actor.name, tags: [], createdAt: at, createdBy: actor.name, latestVersion: number, seq, updatedAt: at };
+    : {
+        name: input.name,
+        description: '',
+        owner: actor.name,
+        tags: [],
+        createdAt: at,
+        createdBy: actor.name,
+        latestVersion: number,
+        seq,
+        updatedAt: at,
+      };
   const event: VersionEvent = { seq, name: input.name, version: number, action: 'register', actor, at };
   return {
     result: { version, created: true },
@@ -201,7 +228,16 @@ export function planApproval(
   check(current, state.listApprovals(name, number));
   const { seq, at } = next(state);
   const digest = recordDigest(current);
-  const approval: Approval = { seq, name, version: number, decision, approver: actor, at, ...(comment ? { comment } : {}), recordDigest: digest };
+  const approval: Approval = {
+    seq,
+    name,
+    version: number,
+    decision,
+    approver: actor,
+    at,
+    ...(comment ? { comment } : {}),
+    recordDigest: digest,
+  };
   const status = decision === 'reject' ? 'rejected' : current.status === 'registered' ? 'approved' : current.status;
   const version: Version = { ...current, status, seq };
   const event: VersionEvent = {
@@ -220,7 +256,11 @@ export function planApproval(
       { table: 'approvals', key: [name, number, seq], value: approval },
       { table: 'versions', key: [name, number], value: version },
       { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, { status, recordDigest: digest, ...(comment ? { comment } : {}) }),
+      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, {
+        status,
+        recordDigest: digest,
+        ...(comment ? { comment } : {}),
+      }),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };
@@ -249,7 +289,12 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       history: state.aliasHistory(name, alias),
     });
     if (unmet.length > 0) {
-      throw new ApiError(403, 'POLICY_UNMET', `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`, unmet);
+      throw new ApiError(
+        403,
+        'POLICY_UNMET',
+        `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`,
+        unmet,
+      );
     }
   }
   if (move.to === previous) {
@@ -270,7 +315,8 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
     ...(move.reason ? { reason: move.reason } : {}),
     ...(targetRecord ? { recordDigest: targetRecord } : {}),
   };
-  const pointer: AliasPointer | undefined = move.to === null ? undefined : { name, alias, version: move.to, seq, updatedAt: at, updatedBy: actor.name };
+  const pointer: AliasPointer | undefined =
+    move.to === null ? undefined : { name, alias, version: move.to, seq, updatedAt: at, updatedBy: actor.name };
   const writes: Write[] = [
     { table: 'aliases', key: [name, alias], value: pointer },
     { table: 'aliasEvents', key: [name, alias, seq], value: event },
@@ -282,16 +328,33 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
     }),
   ];
   if (target && move.policy && !target.protectedAliases.includes(alias)) {
-    writes.push({ table: 'versions', key: [name, target.version], value: { ...target, protectedAliases: [...target.protectedAliases, alias] } });
+    writes.push({
+      table: 'versions',
+      key: [name, target.version],
+      value: { ...target, protectedAliases: [...target.protectedAliases, alias] },
+    });
   }
-  return { result: { name, alias, version: move.to, previous, seq, changed: true }, writes, change: { seq, model: name, kind: 'alias', alias } };
+  return {
+    result: { name, alias, version: move.to, previous, seq, changed: true },
+    writes,
+    change: { seq, model: name, kind: 'alias', alias },
+  };
 }
 
 /** Takes a version out of service for good: no alias may point at it again; its bytes stay readable by digest. */
-export function planRetireVersion(state: RegistryReader, name: string, number: number, reason: string | undefined, actor: Actor): Plan<Version> {
+export function planRetireVersion(
+  state: RegistryReader,
+  name: string,
+  number: number,
+  reason: string | undefined,
+  actor: Actor,
+): Plan<Version> {
   const current = requireVersion(state, name, number);
   if (current.status === 'retired') return { result: current, writes: [] };
-  const holders = state.listAliases(name).filter((a) => a.version === number).map((a) => a.alias);
+  const holders = state
+    .listAliases(name)
+    .filter((a) => a.version === number)
+    .map((a) => a.alias);
   if (holders.length > 0) {
     throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}; move those aliases first`);
   }
@@ -323,10 +386,16 @@ export function planRetireVersion(state: RegistryReader, name: string, number: n
 
 export function planDeleteVersion(state: RegistryReader, name: string, number: number, reason: string, actor: Actor): Plan<void> {
   const version = requireVersion(state, name, number);
-  const holders = state.listAliases(name).filter((a) => a.version === number).map((a) => a.alias);
+  const holders = state
+    .listAliases(name)
+    .filter((a) => a.version === number)
+    .map((a) => a.alias);
   if (holders.length > 0) throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}`);
   if (version.protectedAliases.length > 0) {
-    throw conflict('VERSION_RETAINED', `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`);
+    throw conflict(
+      'VERSION_RETAINED',
+      `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`,
+    );
   }
   if (version.status === 'retired') throw conflict('VERSION_RETAINED', `${name}@v${number} is retired and kept as evidence`);
   const manifests = state.listManifests(name).filter((m) => m.version === number);
@@ -339,7 +408,9 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
       ...uniqueDigests(version.files).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
       ...manifests.flatMap((m): Write[] => [
         { table: 'manifests', key: [name, m.digest] },
-        ...uniqueDigests([{ digest: m.digest }, { digest: m.configDigest }]).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
+        ...uniqueDigests([{ digest: m.digest }, { digest: m.configDigest }]).map(
+          (d): Write => ({ table: 'blobRefs', key: [d, name, number] }),
+        ),
       ]),
       ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, { digest: version.digest, reason }),
     ],
@@ -373,17 +444,30 @@ export function planRevokeToken(state: RegistryReader, id: string, actor: Actor)
   const revoked = { ...token, revokedAt: at };
   return {
     result: revoked,
-    writes: [{ table: 'tokens', key: id, value: revoked }, ...sequenceWrites(state, seq, at, actor, 'token.revoke', `token:${id}`, { name: token.name })],
+    writes: [
+      { table: 'tokens', key: id, value: revoked },
+      ...sequenceWrites(state, seq, at, actor, 'token.revoke', `token:${id}`, { name: token.name }),
+    ],
     change: { seq, model: '', kind: 'token' },
   };
 }
 
-export function planAudit(state: RegistryReader, action: string, target: string, details: Record<string, unknown>, actor: Actor): Plan<number> {
+export function planAudit(
+  state: RegistryReader,
+  action: string,
+  target: string,
+  details: Record<string, unknown>,
+  actor: Actor,
+): Plan<number> {
   const { seq, at } = next(state);
   return { result: seq, writes: sequenceWrites(state, seq, at, actor, action, target, details), change: { seq, model: '', kind: 'audit' } };
 }
 
-export function planRecordManifest(state: RegistryReader, input: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Plan<ManifestRecord> {
+export function planRecordManifest(
+  state: RegistryReader,
+  input: Omit<ManifestRecord, 'createdAt' | 'createdBy'>,
+  actor: Actor,
+): Plan<ManifestRecord> {
   requireVersion(state, input.name, input.version);
   const existing = state.getManifest(input.name, input.digest);
   if (existing) {
@@ -399,8 +483,14 @@ export function planRecordManifest(state: RegistryReader, input: Omit<ManifestRe
     writes: [
       { table: 'manifests', key: [input.name, input.digest], value: manifest },
       // The manifest's own bytes and its config blob belong to the version, as its files do: GC keeps them while it exists.
-      ...uniqueDigests([{ digest: input.digest }, { digest: input.configDigest }]).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true })),
-      ...sequenceWrites(state, seq, at, actor, 'manifest.push', `${input.name}@v${input.version}`, { digest: input.digest, mediaType: input.mediaType, size: input.size }),
+      ...uniqueDigests([{ digest: input.digest }, { digest: input.configDigest }]).map(
+        (d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true }),
+      ),
+      ...sequenceWrites(state, seq, at, actor, 'manifest.push', `${input.name}@v${input.version}`, {
+        digest: input.digest,
+        mediaType: input.mediaType,
+        size: input.size,
+      }),
     ],
     change: { seq, model: input.name, kind: 'version', version: input.version },
   };

@@ -47,7 +47,11 @@ function holds(actual: number, t: MetricThreshold): boolean {
 }
 
 /** Every requirement of `policy` the version does not meet; empty when it may be promoted. */
-export function unmetRequirements(policy: AliasPolicy, version: Pick<Version, 'status' | 'createdById' | 'card' | 'metrics'>, approvals: readonly Approval[]): Unmet[] {
+export function unmetRequirements(
+  policy: AliasPolicy,
+  version: Pick<Version, 'status' | 'createdById' | 'card' | 'metrics'>,
+  approvals: readonly Approval[],
+): Unmet[] {
   const unmet: Unmet[] = [];
   if (version.status === 'rejected' || version.status === 'deprecated' || version.status === 'retired') {
     unmet.push({ code: 'STATUS', message: `version is ${version.status}` });
@@ -72,7 +76,8 @@ export function unmetRequirements(policy: AliasPolicy, version: Pick<Version, 's
   for (const t of policy.metrics) {
     const metric = version.metrics[t.metric];
     if (!metric) unmet.push({ code: 'METRIC', message: `metric "${t.metric}" is missing (needs ${t.text})` });
-    else if (!holds(metric.value, t)) unmet.push({ code: 'METRIC', message: `metric ${t.metric} = ${metric.value} does not meet ${t.text}` });
+    else if (!holds(metric.value, t))
+      unmet.push({ code: 'METRIC', message: `metric ${t.metric} = ${metric.value} does not meet ${t.text}` });
   }
   return unmet;
 }

@@ -21,7 +21,9 @@ const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).dig
 
 /** sha256 over the canonical JSON of {card, files, lineage, metadata, metrics}. */
 export function recordDigest(v: ReviewableRecord): string {
-  return sha256(canonicalJson({ files: v.digest, metadata: v.metadata ?? {}, lineage: v.lineage ?? {}, metrics: v.metrics ?? {}, card: v.card ?? {} }));
+  return sha256(
+    canonicalJson({ files: v.digest, metadata: v.metadata ?? {}, lineage: v.lineage ?? {}, metrics: v.metrics ?? {}, card: v.card ?? {} }),
+  );
 }
 
 /** The digest of one record field's value, for audit entries that name what an edit changed without copying it. */

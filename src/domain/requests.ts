@@ -11,7 +11,10 @@ const reason = z.string().max(1000).optional();
 const text = (max: number) => z.string().max(max);
 
 const bounded = <T extends z.ZodType>(schema: T, what: string) =>
-  schema.refine((v) => JSON.stringify(v).length <= MAX_RECORD_FIELD_BYTES, `${what} must be at most ${MAX_RECORD_FIELD_BYTES} bytes of JSON`);
+  schema.refine(
+    (v) => JSON.stringify(v).length <= MAX_RECORD_FIELD_BYTES,
+    `${what} must be at most ${MAX_RECORD_FIELD_BYTES} bytes of JSON`,
+  );
 
 const metadata = bounded(
   z.looseObject({
@@ -27,7 +30,14 @@ const lineage = bounded(
     datasets: z
       .array(
         z
-          .strictObject({ name: text(200).optional(), uri: text(2000).optional(), digest: z.string().regex(/^sha256:[0-9a-f]{64}$/).optional() })
+          .strictObject({
+            name: text(200).optional(),
+            uri: text(2000).optional(),
+            digest: z
+              .string()
+              .regex(/^sha256:[0-9a-f]{64}$/)
+              .optional(),
+          })
           .refine((d) => d.uri !== undefined || d.digest !== undefined, 'a dataset needs a uri or a digest'),
       )
       .max(100)
@@ -50,9 +60,7 @@ const metricValue = z.union([
 const metrics = bounded(
   z
     .record(z.string().regex(/^[A-Za-z0-9_.:/-]{1,100}$/, 'metric names are [A-Za-z0-9_.:/-], at most 100 characters'), metricValue)
-    .transform((m) =>
-      Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' ? { value: v } : v])),
-    ),
+    .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' ? { value: v } : v]))),
   'metrics',
 );
 
@@ -100,7 +108,10 @@ export const approvalBody = z.strictObject({
   decision: z.enum(['approve', 'reject']),
   comment: text(4000).optional(),
   /** The record digest the approver reviewed: refused if the record has changed since. */
-  recordDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'recordDigest is sha256:<64 lowercase hex>').optional(),
+  recordDigest: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, 'recordDigest is sha256:<64 lowercase hex>')
+    .optional(),
 });
 
 export const retireBody = z.strictObject({ reason });
@@ -120,7 +131,10 @@ export const rollbackBody = z.strictObject({
 const modelInfo = {
   description: text(4096).optional(),
   owner: text(256).optional(),
-  tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'tags are lowercase [a-z0-9._:-], at most 64 characters')).max(64).optional(),
+  tags: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'tags are lowercase [a-z0-9._:-], at most 64 characters'))
+    .max(64)
+    .optional(),
 };
 
 export const createModelBody = z.strictObject({ name: z.string(), ...modelInfo });
@@ -128,11 +142,18 @@ export const updateModelBody = z.strictObject(modelInfo).refine((b) => Object.ke
 
 export const createTokenBody = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$/, 'token names are letters, digits, space and ._@-, at most 100 characters'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,99}$/, 'token names are letters, digits, space and ._@-, at most 100 characters'),
     role: z.enum(ROLES as [string, ...string[]]),
     scope: z.string().default('*'),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
-    ttlSeconds: z.number().int().positive().max(10 * 365 * 86400).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(10 * 365 * 86400)
+      .optional(),
   })
   .refine((b) => !(b.expiresAt && b.ttlSeconds), 'give expiresAt or ttlSeconds, not both');
 

@@ -1,6 +1,17 @@
 // What the domain rules read: the registry's state as one synchronous view. The embedded store
 // and every replica serve it from LMDB, whose reads are memory-mapped; the hot path reads nothing else.
-import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from './types.js';
+import type {
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  AuditEntry,
+  ManifestRecord,
+  Model,
+  Page,
+  TokenRecord,
+  Version,
+  VersionEvent,
+} from './types.js';
 
 export interface ListModelsQuery {
   prefix?: string;

@@ -46,15 +46,7 @@ export interface MetricValue {
   split?: string;
 }
 
-export const CARD_FIELDS = [
-  'intendedUse',
-  'outOfScopeUse',
-  'trainingData',
-  'evaluation',
-  'limitations',
-  'monitoring',
-  'contacts',
-] as const;
+export const CARD_FIELDS = ['intendedUse', 'outOfScopeUse', 'trainingData', 'evaluation', 'limitations', 'monitoring', 'contacts'] as const;
 export type CardField = (typeof CARD_FIELDS)[number];
 
 /** The model card. `limitations` covers known limitations and biases; `monitoring` the thresholds watched in production. */

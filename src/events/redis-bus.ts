@@ -42,7 +42,12 @@ export class RedisEventBus implements EventBus {
   }
 
   static async open(url: string, prefix: string): Promise<RedisEventBus> {
-    const options = { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(50 * n, 1000) };
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: (n: number) => Math.min(50 * n, 1000),
+    };
     const pub = new Redis(url, { ...options, connectionName: 'modelgate-pub' });
     const sub = new Redis(url, { ...options, connectionName: 'modelgate-sub' });
     const bus = new RedisEventBus(pub, sub, prefix);

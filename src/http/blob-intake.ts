@@ -57,7 +57,10 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
       const written = opened.bytesWritten;
       if (!failure && opened.session.offset + written > limit) failure = tooLarge(limit);
       else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
-        failure = badRequest('CONTENT_RANGE_MISMATCH', `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`);
+        failure = badRequest(
+          'CONTENT_RANGE_MISMATCH',
+          `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`,
+        );
       }
       // A client that vanished mid-chunk keeps what reached the disk and resumes from that offset;
       // a chunk refused for any other reason is taken back, so the offset stays where it was.
@@ -110,13 +113,20 @@ export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string):
     hex = done.hash!.hex;
     size = done.size;
   } catch (err) {
-    await writer.then((w) => w.abort(), () => undefined);
+    await writer.then(
+      (w) => w.abort(),
+      () => undefined,
+    );
     throw err;
   }
   const w = await writer;
   if (`sha256:${hex}` !== digest) {
     await w.abort();
-    throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, { expected: digest, actual: `sha256:${hex}`, size });
+    throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, {
+      expected: digest,
+      actual: `sha256:${hex}`,
+      size,
+    });
   }
   // Committed even when the blob exists: the stores then refresh its time, which tells a
   // concurrent garbage collection that it is wanted again. An object of another size under the

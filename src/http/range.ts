@@ -26,10 +26,14 @@ export function decideRange(header: string, size: number): RangeDecision {
     if (OTHER_UNIT.test(trimmed)) return { kind: 'full' };
     return { kind: 'invalid', reason: `malformed range "${header.slice(0, 80)}": expected "bytes=a-b"` };
   }
-  const parts = spec[1]!.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = spec[1]!
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (parts.length === 0) return { kind: 'invalid', reason: 'empty range set' };
   const ranges = parts.map((p) => ONE.exec(p));
-  if (ranges.some((m) => !m || (m[1] === '' && m[2] === ''))) return { kind: 'invalid', reason: `malformed range "${header.slice(0, 80)}"` };
+  if (ranges.some((m) => !m || (m[1] === '' && m[2] === '')))
+    return { kind: 'invalid', reason: `malformed range "${header.slice(0, 80)}"` };
   if (ranges.length > 1) return { kind: 'full' };
 
   const [, first, last] = ranges[0]!;

@@ -31,12 +31,7 @@ export function declaredLength(x: Exchange): number | null {
  * written; rejects if the client aborts, the body exceeds `limit`, or the sink fails. On
  * rejection the caller decides what to do with bytes already written.
  */
-export function receiveBody(
-  x: Exchange,
-  sink: Promise<ChunkSink>,
-  hash: StreamHash | null,
-  limit: number,
-): Promise<Received> {
+export function receiveBody(x: Exchange, sink: Promise<ChunkSink>, hash: StreamHash | null, limit: number): Promise<Received> {
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
   x.bodyUnread = false;
@@ -71,7 +66,10 @@ export function receiveBody(
         // answer waits for it within bounds (lingering close, see Exchange.send).
         x.dropBody();
         setPaused(false);
-        ingest.stop().then(() => reject(err), () => reject(err));
+        ingest.stop().then(
+          () => reject(err),
+          () => reject(err),
+        );
       } else resolve(value!);
     };
     x.onAbort(() => settle(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete')));

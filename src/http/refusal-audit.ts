@@ -17,13 +17,19 @@ export function shouldAudit(method: string, err: ApiError): boolean {
 }
 
 /** Appends the refusal; resolves (never rejects) once it is committed or has failed and been logged. */
-export function auditRefusal(log: AuditLog, actor: Actor, route: string, method: string, path: string, err: ApiError, model: string | null = null): Promise<void> {
-  return log
-    .recordRefusal({ route, method, path, status: err.status, code: err.code, message: err.message, model }, actor)
-    .then(
-      () => undefined,
-      (e: unknown) => logger.error({ err: e }, 'could not audit a refused request'),
-    );
+export function auditRefusal(
+  log: AuditLog,
+  actor: Actor,
+  route: string,
+  method: string,
+  path: string,
+  err: ApiError,
+  model: string | null = null,
+): Promise<void> {
+  return log.recordRefusal({ route, method, path, status: err.status, code: err.code, message: err.message, model }, actor).then(
+    () => undefined,
+    (e: unknown) => logger.error({ err: e }, 'could not audit a refused request'),
+  );
 }
 
 /** The actor a refusal is attributed to, or undefined when it is not audited. */

@@ -44,7 +44,10 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerHfRoutes(app, ctx);
   registerOciRoutes(app, ctx);
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
-    app.any(pattern, route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])));
+    app.any(
+      pattern,
+      route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])),
+    );
   }
   app.any(
     '/*',

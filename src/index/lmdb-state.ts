@@ -4,7 +4,18 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../domain/audit-chain.js';
-import type { AliasEvent, AliasPointer, Approval, AuditEntry, ManifestRecord, Model, Page, TokenRecord, Version, VersionEvent } from '../domain/types.js';
+import type {
+  AliasEvent,
+  AliasPointer,
+  Approval,
+  AuditEntry,
+  ManifestRecord,
+  Model,
+  Page,
+  TokenRecord,
+  Version,
+  VersionEvent,
+} from '../domain/types.js';
 import type { ListModelsQuery, RegistryReader } from '../domain/state.js';
 import type { LocalTable } from './local-table.js';
 import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';

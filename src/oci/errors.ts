@@ -103,7 +103,12 @@ export function toOciError(err: unknown, context: OciContext): OciError {
 }
 
 function mentionsMissingBlob(details: unknown): boolean {
-  return Array.isArray(details) && details.some((d) => typeof (d as { problem?: unknown })?.problem === 'string' && /has not been uploaded/.test((d as { problem: string }).problem));
+  return (
+    Array.isArray(details) &&
+    details.some(
+      (d) => typeof (d as { problem?: unknown })?.problem === 'string' && /has not been uploaded/.test((d as { problem: string }).problem),
+    )
+  );
 }
 
 /** The response body for one error. */

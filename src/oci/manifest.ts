@@ -68,9 +68,11 @@ function annotations(value: unknown, where: string): Record<string, string> | un
 export function parseDescriptor(value: unknown, where: string): Descriptor {
   if (!isObject(value)) invalid(`${where} must be a descriptor object`);
   const { mediaType, digest, size } = value;
-  if (typeof mediaType !== 'string' || !MEDIA_TYPE.test(mediaType)) invalid(`${where}.mediaType must be a media type such as "application/octet-stream"`);
+  if (typeof mediaType !== 'string' || !MEDIA_TYPE.test(mediaType))
+    invalid(`${where}.mediaType must be a media type such as "application/octet-stream"`);
   if (typeof digest !== 'string' || !ANY_DIGEST.test(digest)) invalid(`${where}.digest must be a digest "algorithm:encoded"`);
-  if (!SHA256.test(digest)) invalid(`${where}.digest "${digest.slice(0, 80)}" is not supported: modelgate stores sha256 digests only (sha256:<64 lowercase hex>)`);
+  if (!SHA256.test(digest))
+    invalid(`${where}.digest "${digest.slice(0, 80)}" is not supported: modelgate stores sha256 digests only (sha256:<64 lowercase hex>)`);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) invalid(`${where}.size must be a non-negative integer`);
   const notes = annotations(value.annotations, where);
   return { mediaType, digest, size, ...(notes ? { annotations: notes } : {}) };
@@ -111,9 +113,12 @@ export function parseManifest(bytes: Buffer, contentType: string): ParsedManifes
     mediaType = declared;
   }
   if (INDEX_TYPES.has(mediaType) || (field === undefined && Array.isArray(doc.manifests))) {
-    invalid(`image indexes (${mediaType || 'a manifest with "manifests"'}) are not supported: a model version is one file list, so push a single image manifest (${OCI_MANIFEST})`);
+    invalid(
+      `image indexes (${mediaType || 'a manifest with "manifests"'}) are not supported: a model version is one file list, so push a single image manifest (${OCI_MANIFEST})`,
+    );
   }
-  if (mediaType === OCI_ARTIFACT_MANIFEST) invalid(`${OCI_ARTIFACT_MANIFEST} was dropped from the OCI specs; push an ${OCI_MANIFEST} with an artifactType instead`);
+  if (mediaType === OCI_ARTIFACT_MANIFEST)
+    invalid(`${OCI_ARTIFACT_MANIFEST} was dropped from the OCI specs; push an ${OCI_MANIFEST} with an artifactType instead`);
   if (!SINGLE_MANIFEST_TYPES.has(mediaType)) {
     invalid(
       mediaType === ''
@@ -125,7 +130,8 @@ export function parseManifest(bytes: Buffer, contentType: string): ParsedManifes
   const config = parseDescriptor(doc.config, 'config');
   if (!Array.isArray(doc.layers)) invalid('layers must be an array of descriptors');
   if (doc.layers.length === 0) invalid('the manifest has no layers: a model version needs at least one file');
-  if (doc.layers.length > MAX_FILES_PER_VERSION) invalid(`the manifest has ${doc.layers.length} layers; at most ${MAX_FILES_PER_VERSION} are allowed`);
+  if (doc.layers.length > MAX_FILES_PER_VERSION)
+    invalid(`the manifest has ${doc.layers.length} layers; at most ${MAX_FILES_PER_VERSION} are allowed`);
   const layers = doc.layers.map((l, i) => parseDescriptor(l, `layers[${i}]`));
 
   let artifactType: string | undefined;
@@ -171,14 +177,18 @@ export function layerFiles(manifest: ParsedManifest): FileEntry[] {
     }
     const seen = byPath.get(path);
     if (seen) {
-      if (seen.digest !== layer.digest || seen.size !== layer.size) problems.push({ layer: i, path, problem: 'another layer has the same title' });
+      if (seen.digest !== layer.digest || seen.size !== layer.size)
+        problems.push({ layer: i, path, problem: 'another layer has the same title' });
       return;
     }
     byPath.set(path, { path, size: layer.size, digest: layer.digest });
   });
   if (problems.length > 0) {
     const first = problems[0]!;
-    invalid(`${problems.length} layer(s) cannot become files: layers[${first.layer}] "${first.path.slice(0, 200)}": ${first.problem}`, problems);
+    invalid(
+      `${problems.length} layer(s) cannot become files: layers[${first.layer}] "${first.path.slice(0, 200)}": ${first.problem}`,
+      problems,
+    );
   }
   return [...byPath.values()];
 }
@@ -187,7 +197,8 @@ export function layerFiles(manifest: ParsedManifest): FileEntry[] {
 export function manifestMetadata(manifest: ParsedManifest): Record<string, unknown> {
   const oci: Record<string, unknown> = { manifestMediaType: manifest.mediaType, configMediaType: manifest.config.mediaType };
   if (manifest.artifactType) oci.artifactType = manifest.artifactType;
-  if (manifest.annotations && JSON.stringify(manifest.annotations).length <= MAX_ANNOTATIONS_BYTES / 2) oci.annotations = manifest.annotations;
+  if (manifest.annotations && JSON.stringify(manifest.annotations).length <= MAX_ANNOTATIONS_BYTES / 2)
+    oci.annotations = manifest.annotations;
   return { oci };
 }
 

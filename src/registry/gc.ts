@@ -16,14 +16,15 @@ export interface GcOptions {
   now?: number;
 }
 
-export async function collectGarbage(
-  store: ControlStore,
-  blobs: BlobStore,
-  guard: BlobGuard,
-  opts: GcOptions,
-): Promise<GcReport> {
+export async function collectGarbage(store: ControlStore, blobs: BlobStore, guard: BlobGuard, opts: GcOptions): Promise<GcReport> {
   const now = opts.now ?? Date.now();
-  const report: GcReport = { dryRun: opts.dryRun, versions: [], blobs: [], bytes: 0, kept: { young: 0, pinned: 0, referenced: 0, changed: 0 } };
+  const report: GcReport = {
+    dryRun: opts.dryRun,
+    versions: [],
+    blobs: [],
+    bytes: 0,
+    kept: { young: 0, pinned: 0, referenced: 0, changed: 0 },
+  };
 
   const doomed = new Set<string>();
   if (opts.retentionDays > 0) {

@@ -130,7 +130,11 @@ export class Registry {
     try {
       const problems = await this.checkFiles(files);
       if (problems.length > 0) {
-        throw badRequest('FILES_INVALID', `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`, problems);
+        throw badRequest(
+          'FILES_INVALID',
+          `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`,
+          problems,
+        );
       }
       const sorted = sortFiles(files);
       const digest = versionDigest(sorted);
@@ -239,15 +243,27 @@ export class Registry {
       const current = recordDigest(v);
       // An approver who names the record they reviewed gets a refusal, not an approval of something else, if it changed since.
       if (options.recordDigest !== undefined && options.recordDigest !== current) {
-        throw conflict('RECORD_CHANGED', `${name}@v${number}'s record is now ${current}, not ${options.recordDigest}: review it again`, { recordDigest: current });
+        throw conflict('RECORD_CHANGED', `${name}@v${number}'s record is now ${current}, not ${options.recordDigest}: review it again`, {
+          recordDigest: current,
+        });
       }
       const earlier = approvals.find((a) => a.approver.id === actor.id && a.recordDigest === current);
-      if (earlier) throw conflict('ALREADY_DECIDED', `${actor.name} already decided "${earlier.decision}" on this record of ${name}@v${number} (seq ${earlier.seq})`);
+      if (earlier)
+        throw conflict(
+          'ALREADY_DECIDED',
+          `${actor.name} already decided "${earlier.decision}" on this record of ${name}@v${number} (seq ${earlier.seq})`,
+        );
     });
     return { approval, version };
   }
 
-  async setAlias(name: string, alias: string, to: number, options: { expected?: number | null; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
+  async setAlias(
+    name: string,
+    alias: string,
+    to: number,
+    options: { expected?: number | null; reason?: string },
+    actor: Actor,
+  ): Promise<AliasMoveResult> {
     assertAlias(alias);
     const policy = this.policyFor(alias);
     return this.move(
@@ -276,7 +292,12 @@ export class Registry {
    * runs the same gate as any other (domain/gate.ts), which spares only the re-collection of
    * approvals, and only for a version that held the alias with the record it has now.
    */
-  async rollback(name: string, alias: string, options: { toVersion?: number; expected?: number; reason?: string }, actor: Actor): Promise<AliasMoveResult> {
+  async rollback(
+    name: string,
+    alias: string,
+    options: { toVersion?: number; expected?: number; reason?: string },
+    actor: Actor,
+  ): Promise<AliasMoveResult> {
     const plan = this.rollbackPlan(name, alias, options.toVersion);
     const target = plan.to;
     const policy = this.policyFor(alias);
@@ -305,7 +326,12 @@ export class Registry {
       throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
     }
     const target =
-      toVersion ?? previousDeployment(this.store.aliasHistory(name, alias), current.version, (n) => this.store.getVersion(name, n)?.status !== 'retired');
+      toVersion ??
+      previousDeployment(
+        this.store.aliasHistory(name, alias),
+        current.version,
+        (n) => this.store.getVersion(name, n)?.status !== 'retired',
+      );
     if (target === null) throw conflict('NO_PREVIOUS_VERSION', `${name}@${alias} has no earlier version to roll back to`);
     return { from: current.version, to: target };
   }
@@ -501,7 +527,8 @@ export class Registry {
       if (pathProblem) problems.push({ path: file.path, problem: pathProblem });
       else if (seen.has(file.path)) problems.push({ path: file.path, problem: 'path appears more than once' });
       seen.add(file.path);
-      if (!isDigest(file.digest)) problems.push({ path: file.path, problem: `digest "${String(file.digest).slice(0, 80)}" is not sha256:<64 lowercase hex>` });
+      if (!isDigest(file.digest))
+        problems.push({ path: file.path, problem: `digest "${String(file.digest).slice(0, 80)}" is not sha256:<64 lowercase hex>` });
       else if (!pathProblem) toStat.push(file);
     }
     for (let i = 0; i < toStat.length; i += STAT_CONCURRENCY) {
@@ -510,7 +537,8 @@ export class Registry {
       batch.forEach((file, j) => {
         const info = infos[j];
         if (!info) problems.push({ path: file.path, problem: `blob ${file.digest} has not been uploaded` });
-        else if (info.size !== file.size) problems.push({ path: file.path, problem: `size is ${file.size} but blob ${file.digest} has ${info.size} bytes` });
+        else if (info.size !== file.size)
+          problems.push({ path: file.path, problem: `size is ${file.size} but blob ${file.digest} has ${info.size} bytes` });
       });
     }
     return problems;
@@ -521,7 +549,11 @@ export class Registry {
  * The version an alias held before `current` was last deployed to it, skipping rollbacks; a
  * version `usable` refuses (retired) is passed over for the one deployed before it.
  */
-export function previousDeployment(history: readonly AliasEvent[], current: number, usable: (version: number) => boolean = () => true): number | null {
+export function previousDeployment(
+  history: readonly AliasEvent[],
+  current: number,
+  usable: (version: number) => boolean = () => true,
+): number | null {
   let wanted = current;
   for (let i = history.length - 1; i >= 0; i--) {
     const event = history[i]!;

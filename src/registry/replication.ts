@@ -10,7 +10,10 @@ import type { ControlStore } from '../store/control-store.js';
 export function replicate(store: ControlStore, bus: EventBus): void {
   store.onCommit((notice) => bus.publish(notice));
   bus.subscribe(
-    (notice) => void store.sync(notice.change.seq, notice.replication).catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')),
+    (notice) =>
+      void store
+        .sync(notice.change.seq, notice.replication)
+        .catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')),
   );
   bus.onResync(() => void store.sync().catch((err: unknown) => logger.debug({ err }, 'resync failed')));
 }

@@ -125,6 +125,7 @@ function latestExisting(store: RegistryReader, model: Model): Version | undefine
 function parseCursor(cursor: string): { name: string; version: number } {
   const at = cursor.lastIndexOf('@');
   const version = Number(cursor.slice(at + 1));
-  if (at <= 0 || !Number.isSafeInteger(version) || version < 1) throw badRequest('CURSOR_INVALID', `invalid cursor "${cursor.slice(0, 80)}": expected name@version`);
+  if (at <= 0 || !Number.isSafeInteger(version) || version < 1)
+    throw badRequest('CURSOR_INVALID', `invalid cursor "${cursor.slice(0, 80)}": expected name@version`);
   return { name: cursor.slice(0, at), version };
 }

@@ -41,7 +41,10 @@ export class WatchFeed {
 
   /** Each alias of `model` with the version it points at. */
   aliases(model: string): AliasSnapshot {
-    const pointer = (a: AliasPointer) => [a.alias, { version: a.version, digest: this.store.getVersion(model, a.version)?.digest ?? null, seq: a.seq }];
+    const pointer = (a: AliasPointer) => [
+      a.alias,
+      { version: a.version, digest: this.store.getVersion(model, a.version)?.digest ?? null, seq: a.seq },
+    ];
     return Object.fromEntries(this.store.listAliases(model).map(pointer));
   }
 

@@ -42,7 +42,10 @@ export interface ControlStore extends RegistryReader {
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */
-  recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Promise<{ manifest: ManifestRecord; change?: Change }>;
+  recordManifest(
+    record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>,
+    actor: Actor,
+  ): Promise<{ manifest: ManifestRecord; change?: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */

@@ -56,28 +56,72 @@ export abstract class PlannedStore implements ControlStore {
   }
 
   // ---- reads ----
-  currentSeq() { return this.state.currentSeq(); }
-  getModel(name: string) { return this.state.getModel(name); }
-  getVersion(name: string, version: number) { return this.state.getVersion(name, version); }
-  getVersionByDigest(name: string, digest: string) { return this.state.getVersionByDigest(name, digest); }
-  getVersionByDigestPrefix(name: string, hexPrefix: string) { return this.state.getVersionByDigestPrefix(name, hexPrefix); }
-  getManifest(name: string, digest: string) { return this.state.getManifest(name, digest); }
-  listManifests(name: string) { return this.state.listManifests(name); }
-  getAlias(name: string, alias: string) { return this.state.getAlias(name, alias); }
-  listAliases(name: string) { return this.state.listAliases(name); }
-  listModels(query: Parameters<RegistryReader['listModels']>[0]) { return this.state.listModels(query); }
-  listVersions(name: string, cursor: number | undefined, limit: number) { return this.state.listVersions(name, cursor, limit); }
-  allVersions() { return this.state.allVersions(); }
-  aliasHistory(name: string, alias: string) { return this.state.aliasHistory(name, alias); }
-  modelAliasEvents(name: string) { return this.state.modelAliasEvents(name); }
-  listApprovals(name: string, version: number) { return this.state.listApprovals(name, version); }
-  versionHistory(name: string, version: number) { return this.state.versionHistory(name, version); }
-  getToken(id: string) { return this.state.getToken(id); }
-  listTokens() { return this.state.listTokens(); }
-  isBlobReferenced(digest: string) { return this.state.isBlobReferenced(digest); }
-  blobReferences(digest: string) { return this.state.blobReferences(digest); }
-  auditEntries(fromSeq: number, limit: number) { return this.state.auditEntries(fromSeq, limit); }
-  auditHead() { return this.state.auditHead(); }
+  currentSeq() {
+    return this.state.currentSeq();
+  }
+  getModel(name: string) {
+    return this.state.getModel(name);
+  }
+  getVersion(name: string, version: number) {
+    return this.state.getVersion(name, version);
+  }
+  getVersionByDigest(name: string, digest: string) {
+    return this.state.getVersionByDigest(name, digest);
+  }
+  getVersionByDigestPrefix(name: string, hexPrefix: string) {
+    return this.state.getVersionByDigestPrefix(name, hexPrefix);
+  }
+  getManifest(name: string, digest: string) {
+    return this.state.getManifest(name, digest);
+  }
+  listManifests(name: string) {
+    return this.state.listManifests(name);
+  }
+  getAlias(name: string, alias: string) {
+    return this.state.getAlias(name, alias);
+  }
+  listAliases(name: string) {
+    return this.state.listAliases(name);
+  }
+  listModels(query: Parameters<RegistryReader['listModels']>[0]) {
+    return this.state.listModels(query);
+  }
+  listVersions(name: string, cursor: number | undefined, limit: number) {
+    return this.state.listVersions(name, cursor, limit);
+  }
+  allVersions() {
+    return this.state.allVersions();
+  }
+  aliasHistory(name: string, alias: string) {
+    return this.state.aliasHistory(name, alias);
+  }
+  modelAliasEvents(name: string) {
+    return this.state.modelAliasEvents(name);
+  }
+  listApprovals(name: string, version: number) {
+    return this.state.listApprovals(name, version);
+  }
+  versionHistory(name: string, version: number) {
+    return this.state.versionHistory(name, version);
+  }
+  getToken(id: string) {
+    return this.state.getToken(id);
+  }
+  listTokens() {
+    return this.state.listTokens();
+  }
+  isBlobReferenced(digest: string) {
+    return this.state.isBlobReferenced(digest);
+  }
+  blobReferences(digest: string) {
+    return this.state.blobReferences(digest);
+  }
+  auditEntries(fromSeq: number, limit: number) {
+    return this.state.auditEntries(fromSeq, limit);
+  }
+  auditHead() {
+    return this.state.auditHead();
+  }
 
   // ---- mutations ----
   async createModel(name: string, info: ModelInfo, actor: Actor) {
@@ -95,7 +139,13 @@ export abstract class PlannedStore implements ControlStore {
     return { ...result, ...(change ? { change } : {}) };
   }
 
-  async updateVersion(name: string, version: number, patch: VersionPatch, actor: Actor, check?: (before: Version, after: Version) => string[] | undefined) {
+  async updateVersion(
+    name: string,
+    version: number,
+    patch: VersionPatch,
+    actor: Actor,
+    check?: (before: Version, after: Version) => string[] | undefined,
+  ) {
     const { result, change } = await this.run((s) => plans.planUpdateVersion(s, name, version, patch, actor, check));
     return { version: result, change: change! };
   }

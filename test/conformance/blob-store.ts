@@ -92,7 +92,13 @@ export function blobStoreConformance(subject: Subject): void {
       try {
         assert.equal(reader.size, bytes.length);
         // Out of order on purpose: a reader is positional, not a stream.
-        for (const [start, length] of [[50_000, 10_000], [0, 1], [99_999, 1], [0, 100_000], [12_345, 54_321]] as const) {
+        for (const [start, length] of [
+          [50_000, 10_000],
+          [0, 1],
+          [99_999, 1],
+          [0, 100_000],
+          [12_345, 54_321],
+        ] as const) {
           assert.deepEqual(await readRange(reader, start, length), bytes.subarray(start, start + length), `bytes ${start}+${length}`);
         }
         const buf = Buffer.alloc(10);
@@ -131,7 +137,10 @@ export function blobStoreConformance(subject: Subject): void {
           [3 * MiB, 4 * MiB],
           [0, 10],
         ] as const) {
-          assert.ok((await readRange(reader, start, length, 64 * 1024)).equals(bytes.subarray(start, start + length)), `bytes ${start}+${length}`);
+          assert.ok(
+            (await readRange(reader, start, length, 64 * 1024)).equals(bytes.subarray(start, start + length)),
+            `bytes ${start}+${length}`,
+          );
         }
       } finally {
         await reader.close();

@@ -15,7 +15,6 @@ import type { AliasMove, NewVersion } from '../../src/domain/mutations.js';
 import type { ControlStore } from '../../src/store/control-store.js';
 import { sha256 } from '../harness/http.js';
 
-
 export const alice: Actor = { id: 'tok-alice', name: 'alice' };
 export const bob: Actor = { id: 'tok-bob', name: 'bob' };
 export const carol: Actor = { id: 'tok-carol', name: 'carol' };
@@ -62,7 +61,10 @@ export function unique(label: string): string {
 
 export function apiError(status: number, code: string) {
   return (err: unknown) => {
-    assert.ok(err instanceof ApiError, `expected ApiError ${status} ${code}, got ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
+    assert.ok(
+      err instanceof ApiError,
+      `expected ApiError ${status} ${code}, got ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
+    );
     assert.equal(err.code, code, err.message);
     assert.equal(err.status, status, err.message);
     return true;
@@ -98,7 +100,11 @@ export async function snapshot(r: Recorder) {
  * exactly one audit entry is appended with that sequence and the chain verifies to it, and
  * onChange and onCommit each fire once with the new sequence.
  */
-export async function mutation<T>(r: Recorder, fn: () => Promise<T>, expect: { action?: string; target?: string; change?: Partial<Change> } = {}): Promise<T> {
+export async function mutation<T>(
+  r: Recorder,
+  fn: () => Promise<T>,
+  expect: { action?: string; target?: string; change?: Partial<Change> } = {},
+): Promise<T> {
   const before = await snapshot(r);
   const out = await fn();
   const seq = before.seq + 1;
@@ -212,23 +218,47 @@ export function controlStoreConformance(backend: Backend): void {
       assert.equal(again.version.version, 1);
       assert.equal(again.change, undefined);
 
-      const second = await mutation(r, () => s.registerVersion(newVersion('team/fraud', { 'model.bin': 'weights-2' }), alice), { target: 'team/fraud@v2' });
+      const second = await mutation(r, () => s.registerVersion(newVersion('team/fraud', { 'model.bin': 'weights-2' }), alice), {
+        target: 'team/fraud@v2',
+      });
       assert.equal(second.version.version, 2);
-      const other = await mutation(r, () => s.registerVersion(newVersion('churn', { 'model.bin': 'weights-1', 'config.json': '{}' }), alice), { target: 'churn@v1' });
+      const other = await mutation(
+        r,
+        () => s.registerVersion(newVersion('churn', { 'model.bin': 'weights-1', 'config.json': '{}' }), alice),
+        { target: 'churn@v1' },
+      );
       assert.equal(other.version.version, 1, 'numbering is per model');
       assert.equal(s.getModel('team/fraud')?.latestVersion, 2);
 
-      assert.deepEqual(s.listVersions('team/fraud', undefined, 10).items.map((v) => v.version), [1, 2]);
-      assert.deepEqual(s.listVersions('team/fraud', 1, 10).items.map((v) => v.version), [2]);
-      assert.deepEqual([...s.allVersions()].map((v) => `${v.name}@${v.version}`), ['churn@1', 'team/fraud@1', 'team/fraud@2']);
+      assert.deepEqual(
+        s.listVersions('team/fraud', undefined, 10).items.map((v) => v.version),
+        [1, 2],
+      );
+      assert.deepEqual(
+        s.listVersions('team/fraud', 1, 10).items.map((v) => v.version),
+        [2],
+      );
+      assert.deepEqual(
+        [...s.allVersions()].map((v) => `${v.name}@${v.version}`),
+        ['churn@1', 'team/fraud@1', 'team/fraud@2'],
+      );
       assert.equal(s.isBlobReferenced(sha256('weights-1')), true);
       assert.equal(s.isBlobReferenced(sha256('nothing')), false);
       assert.deepEqual(
         s.blobReferences(sha256('weights-1')).sort((x, y) => x.name.localeCompare(y.name)),
-        [{ name: 'churn', version: 1 }, { name: 'team/fraud', version: 1 }],
+        [
+          { name: 'churn', version: 1 },
+          { name: 'team/fraud', version: 1 },
+        ],
       );
-      assert.deepEqual(s.versionHistory('team/fraud', 1).map((e) => e.action), ['register']);
-      assert.deepEqual(s.listModels({ limit: 10 }).items.map((m) => m.name), ['churn', 'team/fraud']);
+      assert.deepEqual(
+        s.versionHistory('team/fraud', 1).map((e) => e.action),
+        ['register'],
+      );
+      assert.deepEqual(
+        s.listModels({ limit: 10 }).items.map((m) => m.name),
+        ['churn', 'team/fraud'],
+      );
       assert.equal(s.currentSeq(), 3);
     });
 
@@ -264,7 +294,10 @@ export function controlStoreConformance(backend: Backend): void {
       assert.deepEqual(version.metrics, { auc: { value: 0.9, dataset: 'holdout' } });
       assert.deepEqual(s.getVersion('m', 1)?.card, { intendedUse: 'scoring' });
       const history = s.versionHistory('m', 1);
-      assert.deepEqual(history.map((e) => e.action), ['register', 'update']);
+      assert.deepEqual(
+        history.map((e) => e.action),
+        ['register', 'update'],
+      );
       assert.deepEqual(history[1]!.changes, {
         metrics: { before: { auc: { value: 0.8 } }, after: { auc: { value: 0.9, dataset: 'holdout' } } },
         card: { before: {}, after: { intendedUse: 'scoring' } },
@@ -314,11 +347,22 @@ export function controlStoreConformance(backend: Backend): void {
       );
       assert.equal(s.listApprovals('credit', 1).length, 1);
 
-      const rejected = await mutation(r, () => s.recordApproval('credit', 1, 'reject', 'drift', carol, () => undefined), { action: 'version.reject' });
+      const rejected = await mutation(r, () => s.recordApproval('credit', 1, 'reject', 'drift', carol, () => undefined), {
+        action: 'version.reject',
+      });
       assert.equal(rejected.version.status, 'rejected');
-      assert.deepEqual(s.listApprovals('credit', 1).map((a) => [a.approver.id, a.decision]), [[bob.id, 'approve'], [carol.id, 'reject']]);
+      assert.deepEqual(
+        s.listApprovals('credit', 1).map((a) => [a.approver.id, a.decision]),
+        [
+          [bob.id, 'approve'],
+          [carol.id, 'reject'],
+        ],
+      );
       const history = s.versionHistory('credit', 1);
-      assert.deepEqual(history.map((e) => e.action), ['register', 'approve', 'reject']);
+      assert.deepEqual(
+        history.map((e) => e.action),
+        ['register', 'approve', 'reject'],
+      );
       assert.deepEqual(history[1]!.changes, { status: { before: 'registered', after: 'approved' } });
       assert.deepEqual(history[2]!.changes, { status: { before: 'approved', after: 'rejected' } });
       await refused(r, () => s.recordApproval('credit', 9, 'approve', undefined, bob, () => undefined), 404, 'VERSION_NOT_FOUND');
@@ -336,7 +380,10 @@ export function controlStoreConformance(backend: Backend): void {
           throw new Refusal('refused by the caller');
         }),
         (err: unknown) => {
-          assert.ok(err instanceof Refusal, `expected the callback's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
+          assert.ok(
+            err instanceof Refusal,
+            `expected the callback's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`,
+          );
           return true;
         },
       );
@@ -345,7 +392,10 @@ export function controlStoreConformance(backend: Backend): void {
           throw new Refusal('edit refused');
         }),
         (err: unknown) => {
-          assert.ok(err instanceof Refusal, `expected the check's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`);
+          assert.ok(
+            err instanceof Refusal,
+            `expected the check's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`,
+          );
           return true;
         },
       );
@@ -388,7 +438,13 @@ export function controlStoreConformance(backend: Backend): void {
 
       await mutation(r, () => s.moveAlias(move('risk', 'staging', 3), bob), { action: 'alias.set' }); // no expected: no check
       await mutation(r, () => s.moveAlias(move('risk', 'canary', 1), bob));
-      assert.deepEqual(s.listAliases('risk').map((a) => [a.alias, a.version]), [['canary', 1], ['staging', 3]]);
+      assert.deepEqual(
+        s.listAliases('risk').map((a) => [a.alias, a.version]),
+        [
+          ['canary', 1],
+          ['staging', 3],
+        ],
+      );
 
       await refused(r, () => s.moveAlias(move('risk', 'staging', null, { expected: 2 }), bob), 409, 'ALIAS_CONFLICT');
       const deleted = await mutation(r, () => s.moveAlias(move('risk', 'staging', null, { expected: 3 }), bob), {
@@ -398,7 +454,10 @@ export function controlStoreConformance(backend: Backend): void {
       assert.equal(deleted.result.version, null);
       assert.equal(deleted.result.previous, 3);
       assert.equal(s.getAlias('risk', 'staging'), undefined);
-      assert.deepEqual(s.listAliases('risk').map((a) => a.alias), ['canary']);
+      assert.deepEqual(
+        s.listAliases('risk').map((a) => a.alias),
+        ['canary'],
+      );
       await refused(r, () => s.moveAlias(move('risk', 'staging', null), bob), 404, 'ALIAS_NOT_FOUND');
       // After a delete, "must not exist" holds again.
       await mutation(r, () => s.moveAlias(move('risk', 'staging', 1, { expected: null }), bob));
@@ -433,10 +492,14 @@ export function controlStoreConformance(backend: Backend): void {
       await mutation(r, () => s.moveAlias(move('fraud', 'canary', 2), alice));
       await mutation(r, () => s.moveAlias(move('fraud', 'production', 2, { reason: 'release 2' }), alice));
       await mutation(r, () => s.moveAlias(move('fraud', 'production', 3), bob));
-      const back = await mutation(r, () => s.moveAlias(move('fraud', 'production', 2, { action: 'rollback', expected: 3, reason: 'latency' }), carol), {
-        action: 'alias.rollback',
-        target: 'fraud@production',
-      });
+      const back = await mutation(
+        r,
+        () => s.moveAlias(move('fraud', 'production', 2, { action: 'rollback', expected: 3, reason: 'latency' }), carol),
+        {
+          action: 'alias.rollback',
+          target: 'fraud@production',
+        },
+      );
       assert.deepEqual(back.result, { name: 'fraud', alias: 'production', version: 2, previous: 3, seq: back.result.seq, changed: true });
       const entry = s.auditEntries(back.result.seq, 1)[0]!;
       // The entry names the record the alias now serves, so the chain says which record was deployed.
@@ -453,11 +516,18 @@ export function controlStoreConformance(backend: Backend): void {
           { action: 'rollback', from: 3, to: 2, actor: 'carol', reason: 'latency' },
         ],
       );
-      assert.deepEqual(history.map((e) => e.seq), [...history.map((e) => e.seq)].sort((a, b) => a - b), 'in sequence order');
+      assert.deepEqual(
+        history.map((e) => e.seq),
+        [...history.map((e) => e.seq)].sort((a, b) => a - b),
+        'in sequence order',
+      );
       assert.ok(history.every((e) => e.name === 'fraud' && e.alias === 'production' && typeof e.at === 'string'));
       // The registry's next rollback target is computed from this history: back to v1, skipping the rollback.
       assert.equal(previousDeployment(history, 2), 1);
-      assert.deepEqual(s.modelAliasEvents('fraud').map((e) => `${e.alias}:${e.to}`), ['canary:2', 'production:1', 'production:2', 'production:3', 'production:2']);
+      assert.deepEqual(
+        s.modelAliasEvents('fraud').map((e) => `${e.alias}:${e.to}`),
+        ['canary:2', 'production:1', 'production:2', 'production:3', 'production:2'],
+      );
       assert.deepEqual(s.aliasHistory('fraud', 'nothing'), []);
     });
 
@@ -479,12 +549,19 @@ export function controlStoreConformance(backend: Backend): void {
       await refused(r, () => s.deleteVersion('nobody', 1, 'cleanup', alice), 404, 'MODEL_NOT_FOUND');
       assert.equal(s.isBlobReferenced(sha256('d3-unique')), true);
 
-      await mutation(r, () => s.deleteVersion('del', 3, 'unused', bob), { action: 'version.delete', target: 'del@v3', change: { model: 'del', kind: 'version', version: 3 } });
+      await mutation(r, () => s.deleteVersion('del', 3, 'unused', bob), {
+        action: 'version.delete',
+        target: 'del@v3',
+        change: { model: 'del', kind: 'version', version: 3 },
+      });
       assert.equal(s.getVersion('del', 3), undefined);
       assert.equal(s.getVersionByDigest('del', v3.digest), undefined);
       assert.equal(s.isBlobReferenced(sha256('d3-unique')), false);
       assert.deepEqual(s.blobReferences(sha256('d3-extra')), []);
-      assert.deepEqual(s.listVersions('del', undefined, 10).items.map((v) => v.version), [1, 2]);
+      assert.deepEqual(
+        s.listVersions('del', undefined, 10).items.map((v) => v.version),
+        [1, 2],
+      );
       await refused(r, () => s.deleteVersion('del', 3, 'again', bob), 404, 'VERSION_NOT_FOUND');
       // Numbers are never reused: the same files come back as a new version.
       const again = await mutation(r, () => s.registerVersion(v3, alice));
@@ -495,9 +572,16 @@ export function controlStoreConformance(backend: Backend): void {
       const r = await fresh();
       const s = r.store;
       const id = unique('tok');
-      await mutation(r, () => s.createToken(token(id), alice), { action: 'token.create', target: `token:${id}`, change: { model: '', kind: 'token' } });
+      await mutation(r, () => s.createToken(token(id), alice), {
+        action: 'token.create',
+        target: `token:${id}`,
+        change: { model: '', kind: 'token' },
+      });
       assert.equal(s.getToken(id)?.revokedAt, null);
-      assert.deepEqual(s.listTokens().map((t) => t.id), [id]);
+      assert.deepEqual(
+        s.listTokens().map((t) => t.id),
+        [id],
+      );
       await refused(r, () => s.createToken(token(id, { name: 'other' }), alice), 409, 'TOKEN_EXISTS');
       const revoked = await mutation(r, () => s.revokeToken(id, bob), { action: 'token.revoke', target: `token:${id}` });
       assert.ok(revoked.revokedAt);
@@ -523,7 +607,10 @@ export function controlStoreConformance(backend: Backend): void {
       assert.deepEqual(e1!.details, { status: 403 });
       assert.deepEqual(e1!.actor, bob);
       assert.equal(e2!.prevHash, e1!.hash);
-      assert.deepEqual(s.auditEntries(2, 10).map((e) => e.seq), [2]);
+      assert.deepEqual(
+        s.auditEntries(2, 10).map((e) => e.seq),
+        [2],
+      );
     });
 
     test('settings round-trip', async () => {

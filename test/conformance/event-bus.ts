@@ -36,7 +36,15 @@ export function eventBusConformance(impl: Implementation): void {
       }
       const sent: ChangeNotice[] = [];
       for (let seq = 1; seq <= 200; seq++) {
-        const c = seq % 7 === 0 ? change(seq, '', 'token') : seq % 5 === 0 ? { change: { seq, model: 'team/x', kind: 'version' as const, version: seq }, replication: JSON.stringify({ seq, writes: [{ note: 'opaque to the bus, ✓' }] }) } : change(seq, `m${seq % 3}`);
+        const c =
+          seq % 7 === 0
+            ? change(seq, '', 'token')
+            : seq % 5 === 0
+              ? {
+                  change: { seq, model: 'team/x', kind: 'version' as const, version: seq },
+                  replication: JSON.stringify({ seq, writes: [{ note: 'opaque to the bus, ✓' }] }),
+                }
+              : change(seq, `m${seq % 3}`);
         sent.push(c);
         publisher.publish(c);
       }
@@ -57,7 +65,10 @@ export function eventBusConformance(impl: Implementation): void {
       publisher.publish(change(2));
       publisher.publish(change(3)); // a marker: once it is in, change 2 would have been too
       await waitFor(() => kept.length === receivers.length * 3, 5000, 'the later changes');
-      assert.deepEqual(gone.map((c) => c.change.seq), receivers.map(() => 1));
+      assert.deepEqual(
+        gone.map((c) => c.change.seq),
+        receivers.map(() => 1),
+      );
     });
 
     test('onResync returns an unsubscribe function and does not fire while nothing is lost', async () => {
@@ -88,7 +99,10 @@ export function eventBusConformance(impl: Implementation): void {
         publisher.publish(change(2));
         await waitFor(() => witness.length === 1, 5000, 'the witness');
       } else publisher.publish(change(2));
-      assert.deepEqual(got.map((c) => c.change.seq), [1]);
+      assert.deepEqual(
+        got.map((c) => c.change.seq),
+        [1],
+      );
     });
   });
 }

@@ -78,7 +78,11 @@ export function pathRequest(port: number, method: string, path: string, headers:
  * Sends raw bytes over a socket and returns what came back (until the server closes or `waitMs`
  * passes): for requests fetch refuses to make, and for clients that vanish mid-request.
  */
-export function rawRequest(port: number, payload: string | Buffer, opts: { waitMs?: number; closeAfterWrite?: boolean } = {}): Promise<string> {
+export function rawRequest(
+  port: number,
+  payload: string | Buffer,
+  opts: { waitMs?: number; closeAfterWrite?: boolean } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

@@ -46,7 +46,13 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   } as TestServer;
 
   const launch = async () => {
-    const { child, port } = await spawnServer(dataDir, opts.noAdminToken ? undefined : token, opts.env ?? {}, opts.args ?? [], server.output);
+    const { child, port } = await spawnServer(
+      dataDir,
+      opts.noAdminToken ? undefined : token,
+      opts.env ?? {},
+      opts.args ?? [],
+      server.output,
+    );
     server.child = child;
     server.port = port;
     server.url = `http://127.0.0.1:${port}`;

@@ -1,7 +1,13 @@
 import type { TestServer } from './server.js';
 
 /** Creates a token as the bootstrap admin and returns its secret. */
-export async function createToken(server: TestServer, name: string, role: string, scope = '*', extra: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
+export async function createToken(
+  server: TestServer,
+  name: string,
+  role: string,
+  scope = '*',
+  extra: Record<string, unknown> = {},
+): Promise<{ id: string; token: string }> {
   const res = await fetch(`${server.url}/v1/tokens`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${server.token}`, 'Content-Type': 'application/json' },

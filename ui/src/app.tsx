@@ -131,7 +131,8 @@ function Shell({ me, children }: { me: WhoAmI | null; children: preact.Component
               ● {live}
             </span>
             <span class="identity" data-testid="identity">
-              <span class="name">{me.name}</span> <span class="badge role">{me.role}</span> <span class="badge scope">scope {me.scope}</span>
+              <span class="name">{me.name}</span> <span class="badge role">{me.role}</span>{' '}
+              <span class="badge scope">scope {me.scope}</span>
             </span>
             <button
               type="button"

@@ -10,7 +10,11 @@ export interface Loaded<T> {
 }
 
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
-  const [state, setState] = useState<{ data: T | null; error: ApiFailure | null; loading: boolean }>({ data: null, error: null, loading: true });
+  const [state, setState] = useState<{ data: T | null; error: ApiFailure | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: true,
+  });
   const [nonce, setNonce] = useState(0);
   const generation = useRef(0);
   useEffect(() => {
@@ -21,7 +25,11 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       (data) => mine === generation.current && setState({ data, error: null, loading: false }),
       (err: unknown) =>
         mine === generation.current &&
-        setState((s) => ({ data: s.data, error: err instanceof ApiFailure ? err : new ApiFailure(0, { code: 'CLIENT', message: String(err) }), loading: false })),
+        setState((s) => ({
+          data: s.data,
+          error: err instanceof ApiFailure ? err : new ApiFailure(0, { code: 'CLIENT', message: String(err) }),
+          loading: false,
+        })),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, nonce]);

@@ -21,7 +21,11 @@ export function nodeHttpFetcher(maxSockets: number): Fetcher {
           }
           let bytes = 0;
           res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          res.once('end', () => (bytes === expected ? resolve({ bytes, seconds: Number(process.hrtime.bigint() - start) / 1e9 }) : reject(new Error(`GET ${target.path}: ${bytes} bytes, expected ${expected}`))));
+          res.once('end', () =>
+            bytes === expected
+              ? resolve({ bytes, seconds: Number(process.hrtime.bigint() - start) / 1e9 })
+              : reject(new Error(`GET ${target.path}: ${bytes} bytes, expected ${expected}`)),
+          );
           res.once('error', reject);
         });
         req.once('error', reject);

@@ -43,7 +43,9 @@ export async function copyAndVerify(
   }
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== entry.digest) {
-    throw new DigestMismatchError(`origin bytes for ${entry.digest} hash to ${actual}; the blob is corrupt at the origin and was not cached`);
+    throw new DigestMismatchError(
+      `origin bytes for ${entry.digest} hash to ${actual}; the blob is corrupt at the origin and was not cached`,
+    );
   }
   // Durable before it is published: a cache entry found at start is trusted without re-hashing.
   await syncFd(fd);

@@ -108,7 +108,10 @@ export class S3BlobWriter implements BlobWriter {
       // (AbortIncompleteMultipartUpload) removes them. Some S3 look-alikes (s3rver) lack this call.
       const status = statusOf(err);
       const unsupported = status === 404 || status === 405 || status === 501;
-      logger[unsupported ? 'debug' : 'warn']({ err, key: this.key }, 'could not abort a multipart upload; a lifecycle rule must clean it up');
+      logger[unsupported ? 'debug' : 'warn'](
+        { err, key: this.key },
+        'could not abort a multipart upload; a lifecycle rule must clean it up',
+      );
     }
   }
 
@@ -189,7 +192,14 @@ export class S3BlobWriter implements BlobWriter {
     const uploadId = await this.uploadId!;
     const res = await withS3Retries(() =>
       this.target.client.send(
-        new UploadPartCommand({ Bucket: this.target.bucket, Key: this.key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length }),
+        new UploadPartCommand({
+          Bucket: this.target.bucket,
+          Key: this.key,
+          UploadId: uploadId,
+          PartNumber: number,
+          Body: body,
+          ContentLength: body.length,
+        }),
       ),
     );
     this.parts.push({ PartNumber: number, ETag: res.ETag });

@@ -22,12 +22,26 @@ export function touchObject(client: S3Client, bucket: string, key: string, size:
 }
 
 /** Server-side copy of `from` to `to` (both keys in `bucket`), with new metadata. */
-export async function copyObject(client: S3Client, bucket: string, from: string, key: string, size: number, Metadata: Record<string, string>): Promise<void> {
+export async function copyObject(
+  client: S3Client,
+  bucket: string,
+  from: string,
+  key: string,
+  size: number,
+  Metadata: Record<string, string>,
+): Promise<void> {
   const source = `${bucket}/${from}`; // keys are hex, dots and slashes only: nothing to escape
   if (size <= MAX_SINGLE_COPY) {
     await withS3Retries(() =>
       client.send(
-        new CopyObjectCommand({ Bucket: bucket, Key: key, CopySource: source, MetadataDirective: 'REPLACE', Metadata, ContentType: 'application/octet-stream' }),
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          CopySource: source,
+          MetadataDirective: 'REPLACE',
+          Metadata,
+          ContentType: 'application/octet-stream',
+        }),
       ),
     );
     return;
@@ -41,7 +55,14 @@ export async function copyObject(client: S3Client, bucket: string, from: string,
       const end = Math.min(size, start + COPY_PART) - 1;
       const res = await withS3Retries(() =>
         client.send(
-          new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }),
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: key,
+            UploadId,
+            PartNumber: n,
+            CopySource: source,
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
         ),
       );
       parts.push({ PartNumber: n, ETag: res.CopyPartResult?.ETag });

@@ -28,7 +28,8 @@ export async function run(argv: string[]): Promise<number> {
   expectPositionals(rest, 2, 2, usage);
   const { name, alias } = parseAliasReference(rest[0]!);
   const request: SetAliasRequest = { version: parseVersionNumber(rest[1]!, 'version') };
-  if (values.expect !== undefined) request.expectedVersion = values.expect === 'none' ? null : parseVersionNumber(values.expect, '--expect');
+  if (values.expect !== undefined)
+    request.expectedVersion = values.expect === 'none' ? null : parseVersionNumber(values.expect, '--expect');
   if (values.reason !== undefined) request.reason = values.reason;
 
   const client = clientFromOptions(values);

@@ -196,7 +196,8 @@ function seqOf(line: string): number {
     throw new CliError(`the server sent an audit line that is not JSON: ${clip(line, 200)}`);
   }
   const seq = (entry as { seq?: unknown } | null)?.seq;
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) throw new CliError(`the server sent an audit entry without a sequence number: ${clip(line, 200)}`);
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq))
+    throw new CliError(`the server sent an audit entry without a sequence number: ${clip(line, 200)}`);
   return seq;
 }
 

@@ -42,7 +42,9 @@ export async function runDecision(decision: Decision, argv: string[]): Promise<n
   const name = checkModelName(positionals[0]!);
   const version = parseVersionNumber(positionals[1]!, 'version');
   const client = clientFromOptions(values);
-  const result = await withUserErrors(() => client.decide(name, version, decision, { comment: values.comment, recordDigest: values.record }));
+  const result = await withUserErrors(() =>
+    client.decide(name, version, decision, { comment: values.comment, recordDigest: values.record }),
+  );
   process.stdout.write(
     values.json
       ? `${JSON.stringify(result)}\n`

@@ -42,7 +42,9 @@ export function describe(r: GcReport): string {
     lines.push(`${would ? 'would delete' : 'deleted'} ${count(r.versions.length, 'version')}:`);
     for (const v of r.versions) lines.push(`  ${v.name}@v${v.version} (registered ${v.createdAt})`);
   }
-  lines.push(`${would ? 'would remove' : 'removed'} ${count(r.blobs.length, 'blob')}, ${would ? 'freeing' : 'freed'} ${formatBytes(r.bytes)}`);
+  lines.push(
+    `${would ? 'would remove' : 'removed'} ${count(r.blobs.length, 'blob')}, ${would ? 'freeing' : 'freed'} ${formatBytes(r.bytes)}`,
+  );
   const kept = KEPT_REASONS.filter(([key]) => r.kept[key] > 0);
   if (kept.length === 0) lines.push('kept no other blobs');
   else {

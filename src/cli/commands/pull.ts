@@ -42,7 +42,11 @@ const DEFAULT_MAX_CONNECTIONS = 4;
 const CHECKPOINT_INTERVAL_MS = 2000;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [1, 2], { 'max-connections': { type: 'string' }, 'limit-rate': { type: 'string' }, 'piece-size': { type: 'string' } });
+  const parsed = parseCommand(argv, usage, [1, 2], {
+    'max-connections': { type: 'string' },
+    'limit-rate': { type: 'string' },
+    'piece-size': { type: 'string' },
+  });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const { name, ref } = parseModelReference(positionals[0]!);
@@ -101,7 +105,13 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const copies = work.filter((w) => w.localSource !== undefined);
   const fetches = work.filter((w) => w.localSource === undefined);
 
-  for (const w of copies) await placeFile(root, w.localSource!, w.needed.map((p) => p.target), 'copy');
+  for (const w of copies)
+    await placeFile(
+      root,
+      w.localSource!,
+      w.needed.map((p) => p.target),
+      'copy',
+    );
   const fetched = await fetchBlobs(client, root, fetches, request);
   await removeEmptyWorkDirs(root);
 
@@ -126,9 +136,17 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
 /** Which targets already hold the right bytes; same-size files are hashed, with a meter since that can take a while. */
 async function findFilesInPlace(planned: PlannedFile[], concurrency: number): Promise<boolean[]> {
   const sameSize = await mapLimited(planned, concurrency, (p) => hasExpectedSize(p.target, p.file.size));
-  const progress = startProgress('checking', planned.reduce((sum, p, i) => (sameSize[i] ? sum + p.file.size : sum), 0));
+  const progress = startProgress(
+    'checking',
+    planned.reduce((sum, p, i) => (sameSize[i] ? sum + p.file.size : sum), 0),
+  );
   try {
-    return await mapLimited(planned, concurrency, async (p, signal, i) => sameSize[i]! && (await hasExpectedContent(p.target, hexOf(p.file.digest), (n) => progress.advance(n), signal)));
+    return await mapLimited(
+      planned,
+      concurrency,
+      async (p, signal, i) =>
+        sameSize[i]! && (await hasExpectedContent(p.target, hexOf(p.file.digest), (n) => progress.advance(n), signal)),
+    );
   } finally {
     progress.finish();
   }
@@ -139,7 +157,12 @@ async function findFilesInPlace(planned: PlannedFile[], concurrency: number): Pr
  * order, so small files keep the link busy next to a large one and each file's hash can follow
  * its pieces. Finished pieces are checkpointed every few seconds and when the pull stops early.
  */
-async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[], request: PullRequest): Promise<{ transferred: number; resumed: number }> {
+async function fetchBlobs(
+  client: ModelgateClient,
+  root: string,
+  work: BlobWork[],
+  request: PullRequest,
+): Promise<{ transferred: number; resumed: number }> {
   const hasher = new PrefixHasher();
   const files: { work: BlobWork; file: FileDownload }[] = [];
   const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
@@ -147,15 +170,29 @@ async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[
   const interrupted = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => interrupted.abort(new CliError(`interrupted by ${signal}; run pull again to resume`, 130));
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  const checkpoints = setInterval(() => void Promise.all(files.map(({ file }) => file.checkpoint())).catch(() => undefined), CHECKPOINT_INTERVAL_MS);
+  const checkpoints = setInterval(
+    () => void Promise.all(files.map(({ file }) => file.checkpoint())).catch(() => undefined),
+    CHECKPOINT_INTERVAL_MS,
+  );
   try {
-    for (const w of work) files.push({ work: w, file: new FileDownload(await openPartialDownload(root, w.digest, w.size, request.pieceSize), hasher) });
-    const finish = ({ work: w, file }: (typeof files)[number]) => file.finish(root, w.needed.map((p) => p.target), w.needed.map((p) => p.file.path));
+    for (const w of work)
+      files.push({ work: w, file: new FileDownload(await openPartialDownload(root, w.digest, w.size, request.pieceSize), hasher) });
+    const finish = ({ work: w, file }: (typeof files)[number]) =>
+      file.finish(
+        root,
+        w.needed.map((p) => p.target),
+        w.needed.map((p) => p.file.path),
+      );
 
     const total = work.reduce((sum, w) => sum + w.size, 0);
     const resumed = files.reduce((sum, f) => sum + f.file.partial.resumedBytes, 0);
     const pieces = files.flatMap((owner) => owner.file.partial.missing.map((piece) => ({ owner, piece })));
-    const connections = autoConnections(total - resumed, pieces.length, files.filter((f) => f.file.remaining > 0).length, request.maxConnections);
+    const connections = autoConnections(
+      total - resumed,
+      pieces.length,
+      files.filter((f) => f.file.remaining > 0).length,
+      request.maxConnections,
+    );
     const progress = startProgress('downloading', total, { initial: resumed });
     try {
       // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
@@ -197,7 +234,9 @@ async function fetchBlobs(client: ModelgateClient, root: string, work: BlobWork[
 function checkVersionDigest(resolution: Resolution): void {
   const computed = versionDigest(sortFiles(resolution.files));
   if (computed !== resolution.digest) {
-    throw new CliError(`the file list of ${resolution.name}@v${resolution.version} hashes to ${computed}, not its version digest ${resolution.digest}`);
+    throw new CliError(
+      `the file list of ${resolution.name}@v${resolution.version} hashes to ${computed}, not its version digest ${resolution.digest}`,
+    );
   }
 }
 
@@ -206,7 +245,10 @@ function hexOf(digest: string): string {
 }
 
 function describe(r: PullResult): string {
-  const parts = [`${count(r.files, 'file')} (${formatBytes(r.bytes)})`, `${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}${r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} resumed` : ''})`];
+  const parts = [
+    `${count(r.files, 'file')} (${formatBytes(r.bytes)})`,
+    `${r.downloaded} downloaded (${formatBytes(r.downloadedBytes)}${r.resumedBytes ? `, ${formatBytes(r.resumedBytes)} resumed` : ''})`,
+  ];
   if (r.copied) parts.push(`${r.copied} copied`);
   parts.push(`${r.skipped} already in place`);
   return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;

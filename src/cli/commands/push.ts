@@ -1,7 +1,15 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
 import { stat } from 'node:fs/promises';
-import { ModelgateApiError, RateLimiter, type AliasChange, type FileEntry, type ModelgateClient, type ModelVersion, type VersionRecordInput } from '../../client/index.js';
+import {
+  ModelgateApiError,
+  RateLimiter,
+  type AliasChange,
+  type FileEntry,
+  type ModelgateClient,
+  type ModelVersion,
+  type VersionRecordInput,
+} from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -31,7 +39,12 @@ ${clientOptionsHelp}`;
 const DEFAULT_MAX_CONNECTIONS = 4;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [2, 2], { alias: { type: 'string' }, metadata: { type: 'string' }, 'max-connections': { type: 'string' }, 'limit-rate': { type: 'string' } });
+  const parsed = parseCommand(argv, usage, [2, 2], {
+    alias: { type: 'string' },
+    metadata: { type: 'string' },
+    'max-connections': { type: 'string' },
+    'limit-rate': { type: 'string' },
+  });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   const [dir, name] = positionals as [string, string];
@@ -44,7 +57,9 @@ export async function run(argv: string[]): Promise<number> {
   const record = values.metadata === undefined ? undefined : await metadata!.readMetadataFile(values.metadata);
   const client = clientFromOptions(values);
 
-  const result = await withUserErrors(() => push(client, { dir, name, alias, maxConnections, limitRate, record, recordDifferences: metadata?.recordDifferences }));
+  const result = await withUserErrors(() =>
+    push(client, { dir, name, alias, maxConnections, limitRate, record, recordDifferences: metadata?.recordDifferences }),
+  );
   if (result.recordNotApplied) {
     process.stderr.write(
       `modelgate: warning: the metadata file was not applied: ${result.name}@v${result.version} already had exactly these files ` +
@@ -128,7 +143,8 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
 
   const registered = await client.registerVersion(request.name, entries, request.record);
   const { version } = registered;
-  const notApplied = !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
+  const notApplied =
+    !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
   const moved = request.alias === undefined ? undefined : await moveAlias(client, request.name, request.alias, version.version);
   return {
     name: version.name,
@@ -162,7 +178,13 @@ async function moveAlias(
 }
 
 /** Uploads the blob unless the server already has it (then its bytes count as done on the meter). */
-async function sendIfMissing(client: ModelgateClient, blob: BlobSource, progress: Progress, signal: AbortSignal, limiter?: RateLimiter): Promise<{ uploaded: boolean; size: number }> {
+async function sendIfMissing(
+  client: ModelgateClient,
+  blob: BlobSource,
+  progress: Progress,
+  signal: AbortSignal,
+  limiter?: RateLimiter,
+): Promise<{ uploaded: boolean; size: number }> {
   if ((await client.blobSize(blob.digest, signal)) !== null) {
     progress.advance(blob.size);
     return { uploaded: false, size: blob.size };
@@ -189,7 +211,9 @@ function describe(r: PushResult): string {
   if (r.alias) lines.push(describeAliasChange(r.alias).trimEnd());
   if (r.aliasRefused) {
     const { alias, message, details } = r.aliasRefused;
-    const unmet = Array.isArray(details) ? details.map((d) => `  ${typeof d === 'object' && d && 'message' in d ? String(d.message) : JSON.stringify(d)}`) : [];
+    const unmet = Array.isArray(details)
+      ? details.map((d) => `  ${typeof d === 'object' && d && 'message' in d ? String(d.message) : JSON.stringify(d)}`)
+      : [];
     lines.push(`modelgate: ${r.name}@${alias} was NOT moved to v${r.version}: ${message}`, ...unmet);
   }
   return lines.join('\n');

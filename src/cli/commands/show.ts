@@ -48,7 +48,11 @@ export async function run(argv: string[]): Promise<number> {
       .sort();
     return { version, approvals: history.approvals, aliases };
   });
-  process.stdout.write(values.json ? `${JSON.stringify({ ...shown.version, approvals: shown.approvals })}\n` : describe(shown.version, shown.aliases, shown.approvals));
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify({ ...shown.version, approvals: shown.approvals })}\n`
+      : describe(shown.version, shown.aliases, shown.approvals),
+  );
   return 0;
 }
 
@@ -73,7 +77,11 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
   const width = Math.max(0, ...sizes.map((s) => s.length));
   for (const [i, f] of v.files.entries()) out.push(`  ${sizes[i]!.padStart(width)}  ${f.path}`);
 
-  section(out, 'metadata', Object.entries(v.metadata ?? {}).map(([key, value]) => [key, scalar(value)]));
+  section(
+    out,
+    'metadata',
+    Object.entries(v.metadata ?? {}).map(([key, value]) => [key, scalar(value)]),
+  );
   section(out, 'lineage', lineageRows(v));
   out.push('', 'metrics');
   const metrics = Object.entries(v.metrics ?? {});
@@ -97,7 +105,13 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
   else {
     const table = renderTable(
       ['DECISION', 'BY', 'AT', 'ON RECORD', 'COMMENT'],
-      approvals.map((a) => [a.decision, a.approver.name, a.at, a.recordDigest === v.recordDigest ? 'current' : 'earlier (void)', a.comment ?? '']),
+      approvals.map((a) => [
+        a.decision,
+        a.approver.name,
+        a.at,
+        a.recordDigest === v.recordDigest ? 'current' : 'earlier (void)',
+        a.comment ?? '',
+      ]),
       '  ',
     );
     out.push(table.trimEnd());

@@ -108,7 +108,11 @@ async function revoke(argv: string[]): Promise<number> {
   if (fromSecret) throw new CliError(`give the token's id (${fromSecret[1]}), not its secret`, USAGE_EXIT_CODE);
   const client = clientFromOptions(values);
   const revoked = await withUserErrors(() => client.revokeToken(id));
-  process.stdout.write(values.json ? `${JSON.stringify(revoked)}\n` : `revoked token ${revoked.id} "${revoked.name}" (${revoked.role}, scope ${revoked.scope}) at ${revoked.revokedAt}\n`);
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(revoked)}\n`
+      : `revoked token ${revoked.id} "${revoked.name}" (${revoked.role}, scope ${revoked.scope}) at ${revoked.revokedAt}\n`,
+  );
   return 0;
 }
 

@@ -85,7 +85,9 @@ function describe(msg: Message): string {
   if (msg.type === 'ready') return `-- caught up at seq ${msg.seq}\n`;
   if (msg.type === 'snapshot') {
     const lines = [`-- state at seq ${msg.seq}`];
-    for (const [model, aliases] of Object.entries(msg.models as Record<string, Record<string, { version: number; digest: string | null }>>)) {
+    for (const [model, aliases] of Object.entries(
+      msg.models as Record<string, Record<string, { version: number; digest: string | null }>>,
+    )) {
       const entries = Object.entries(aliases);
       if (entries.length === 0) lines.push(`${model}  (no aliases)`);
       for (const [alias, p] of entries) lines.push(`${model}@${alias}  v${p.version}  ${p.digest ?? ''}`);

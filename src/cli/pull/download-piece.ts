@@ -50,7 +50,9 @@ export async function downloadPiece(
       retryable: isRetryableClientError,
       signal,
       onRetry: (err, attempt, delayMs) =>
-        progress.note(`modelgate: bytes ${piece.start}-${piece.end} of ${digest} failed (${(err as Error).message}); retry ${attempt} in ${delayMs}ms`),
+        progress.note(
+          `modelgate: bytes ${piece.start}-${piece.end} of ${digest} failed (${(err as Error).message}); retry ${attempt} in ${delayMs}ms`,
+        ),
     },
   );
 }

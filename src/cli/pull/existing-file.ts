@@ -8,7 +8,12 @@ export async function hasExpectedSize(path: string, size: number): Promise<boole
   return info?.isFile() === true && info.size === size;
 }
 
-export async function hasExpectedContent(path: string, digestHex: string, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<boolean> {
+export async function hasExpectedContent(
+  path: string,
+  digestHex: string,
+  onBytes?: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const { hex } = await sha256File(path, onBytes, signal);
   return hex === digestHex;
 }

@@ -24,7 +24,9 @@ export function targetPath(root: string, filePath: string): string {
 
 /** Creates the directories between `root` and `target`, refusing any that is a symlink or not a directory. */
 export async function ensureParentDirs(root: string, target: string): Promise<void> {
-  const parts = relative(root, dirname(target)).split(sep).filter((p) => p !== '');
+  const parts = relative(root, dirname(target))
+    .split(sep)
+    .filter((p) => p !== '');
   let current = root;
   for (const part of parts) {
     current = join(current, part);

@@ -25,7 +25,12 @@ export interface PartialDownload {
  * file of the right length, is resumed with the piece size it was started with; anything else
  * starts over, with `pieceSize` or one chosen from the size.
  */
-export async function openPartialDownload(root: string, digest: string, size: number, pieceSize: number | undefined): Promise<PartialDownload> {
+export async function openPartialDownload(
+  root: string,
+  digest: string,
+  size: number,
+  pieceSize: number | undefined,
+): Promise<PartialDownload> {
   const hex = digest.slice('sha256:'.length);
   const paths = partialPaths(root, hex);
   await mkdir(partialDir(root), { recursive: true });

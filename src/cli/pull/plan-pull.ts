@@ -24,7 +24,8 @@ export function planTargets(root: string, files: readonly FileEntry[]): PlannedF
   const seen = new Set<string>();
   return files.map((file) => {
     if (!isDigest(file.digest)) throw new CliError(`the server listed "${file.path}" with an invalid digest "${file.digest}"`);
-    if (!Number.isSafeInteger(file.size) || file.size < 0) throw new CliError(`the server listed "${file.path}" with an invalid size ${file.size}`);
+    if (!Number.isSafeInteger(file.size) || file.size < 0)
+      throw new CliError(`the server listed "${file.path}" with an invalid size ${file.size}`);
     if (seen.has(file.path)) throw new CliError(`the server listed "${file.path}" twice`);
     seen.add(file.path);
     return { file, target: targetPath(root, file.path) };

@@ -4,7 +4,10 @@
 // what is verified is what is on disk.
 import { Worker } from 'node:worker_threads';
 
-export type HasherRequest = { op: 'open'; id: number; path: string; size: number } | { op: 'grow'; id: number; upTo: number } | { op: 'drop'; id: number };
+export type HasherRequest =
+  | { op: 'open'; id: number; path: string; size: number }
+  | { op: 'grow'; id: number; upTo: number }
+  | { op: 'drop'; id: number };
 export type HasherReply = { id: number; hex: string } | { id: number; error: string };
 
 export interface HashedFile {

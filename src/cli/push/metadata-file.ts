@@ -29,16 +29,22 @@ export function parseMetadataDocument(text: string, source: string): VersionReco
   try {
     doc = extname(source).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new CliError(`metadata file ${source} is not valid ${extname(source).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CliError(
+      `metadata file ${source} is not valid ${extname(source).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new CliError(`metadata file ${source} must hold a mapping with any of ${RECORD_FIELDS.join(', ')}, not ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+    throw new CliError(
+      `metadata file ${source} must hold a mapping with any of ${RECORD_FIELDS.join(', ')}, not ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+    );
   }
   const unknown = Object.keys(doc).filter((key) => !(RECORD_FIELDS as readonly string[]).includes(key));
   if (unknown.length > 0) {
     const keys = unknown.map((k) => `"${k}"`).join(', ');
-    throw new CliError(`metadata file ${source}: unknown top-level key${unknown.length > 1 ? 's' : ''} ${keys}; allowed: ${RECORD_FIELDS.join(', ')}`);
+    throw new CliError(
+      `metadata file ${source}: unknown top-level key${unknown.length > 1 ? 's' : ''} ${keys}; allowed: ${RECORD_FIELDS.join(', ')}`,
+    );
   }
   const record = doc as Record<RecordField, unknown>;
   // The registration schema itself (with a placeholder file list), so the rules cannot drift apart.
@@ -65,6 +71,8 @@ export function recordDifferences(record: VersionRecordInput, existing: VersionD
 /** JSON with object keys sorted, so equal records compare equal whatever their key order. */
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }

@@ -18,14 +18,23 @@ const RETRY_BASE_DELAY_MS = 500;
 /** Session chunks: large, so the per-request cost stays noise, and well below a 10-digit Content-Length. */
 export const SESSION_CHUNK = 64 * 1024 * 1024;
 
-export async function uploadFile(client: ModelgateClient, blob: BlobSource, progress: Progress, signal: AbortSignal, limiter?: RateLimiter): Promise<StoredBlob> {
+export async function uploadFile(
+  client: ModelgateClient,
+  blob: BlobSource,
+  progress: Progress,
+  signal: AbortSignal,
+  limiter?: RateLimiter,
+): Promise<StoredBlob> {
   const handle = await open(blob.absolutePath, 'r');
   // Exactly the bytes that were hashed: a file that changed since fails the server's digest check.
   const read = async (buffer: Buffer, length: number, position: number) => (await handle.read(buffer, 0, length, position)).bytesRead;
   try {
     let sent = 0;
     try {
-      return await client.uploadBlobFrom(blob.digest, blob.size, read, { limiter, signal, onProgress: (n) => {
+      return await client.uploadBlobFrom(blob.digest, blob.size, read, {
+        limiter,
+        signal,
+        onProgress: (n) => {
           sent += n;
           progress.advance(n);
         },
@@ -54,7 +63,8 @@ async function uploadInSession(
     baseDelayMs: RETRY_BASE_DELAY_MS,
     retryable: isRetryableClientError,
     signal,
-    onRetry: (err, attempt, delayMs) => progress.note(`modelgate: upload of ${blob.digest} failed (${describe(err)}); retry ${attempt} in ${delayMs}ms`),
+    onRetry: (err, attempt, delayMs) =>
+      progress.note(`modelgate: upload of ${blob.digest} failed (${describe(err)}); retry ${attempt} in ${delayMs}ms`),
   };
   const { id } = await withRetries(() => client.openUpload(signal), retry);
   /** Bytes of this session on the meter. */
@@ -67,7 +77,10 @@ async function uploadInSession(
       progress.advance(from - counted);
       counted = from;
       const length = Math.min(SESSION_CHUNK, blob.size - from);
-      return client.appendUpload(id, from, length, read, { limiter, signal, onProgress: (n) => {
+      return client.appendUpload(id, from, length, read, {
+        limiter,
+        signal,
+        onProgress: (n) => {
           counted += n;
           progress.advance(n);
         },

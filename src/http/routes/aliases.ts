@@ -31,7 +31,8 @@ export async function aliasRoutes(ctx: AppContext, x: Exchange, name: string, ta
     const at = x.param('at');
     if (at) {
       const when = new Date(at);
-      if (Number.isNaN(when.getTime())) throw badRequest('TIME_INVALID', `invalid time "${at.slice(0, 60)}": use ISO 8601, e.g. 2026-01-31T12:00:00Z`);
+      if (Number.isNaN(when.getTime()))
+        throw badRequest('TIME_INVALID', `invalid time "${at.slice(0, 60)}": use ISO 8601, e.g. 2026-01-31T12:00:00Z`);
       x.json(200, { name, alias, at: when.toISOString(), ...ctx.registry.aliasAt(name, alias, when) });
       return;
     }
@@ -50,7 +51,15 @@ export async function aliasRoutes(ctx: AppContext, x: Exchange, name: string, ta
     x.route = 'aliases.rollback';
     const principal = guard(ctx, x, moverRole, name, `rollback of @${alias}`);
     const body = x.hasBody ? parseBody(rollbackBody, await readJson(x, ctx.config.server.maxJsonBytes)) : {};
-    x.json(200, await ctx.registry.rollback(name, alias, { toVersion: body.toVersion, expected: body.expectedVersion, reason: body.reason }, principal));
+    x.json(
+      200,
+      await ctx.registry.rollback(
+        name,
+        alias,
+        { toVersion: body.toVersion, expected: body.expectedVersion, reason: body.reason },
+        principal,
+      ),
+    );
     return;
   }
   if (action !== undefined) routeNotFound(x);
@@ -66,7 +75,10 @@ export async function aliasRoutes(ctx: AppContext, x: Exchange, name: string, ta
     x.route = 'aliases.delete';
     const principal = guard(ctx, x, moverRole, name, `deleting @${alias}`);
     const expected = x.param('expectedVersion');
-    x.json(200, await ctx.registry.deleteAlias(name, alias, expected ? parsePositiveInt(expected, 'expectedVersion') : undefined, principal));
+    x.json(
+      200,
+      await ctx.registry.deleteAlias(name, alias, expected ? parsePositiveInt(expected, 'expectedVersion') : undefined, principal),
+    );
     return;
   }
   if (x.method === 'GET') {

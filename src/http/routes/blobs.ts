@@ -15,7 +15,10 @@ import { receiveBlob } from '../blob-intake.js';
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
-  app.post('/v1/blobs', route('blobs.upload', (x) => uploadBlob(ctx, x)));
+  app.post(
+    '/v1/blobs',
+    route('blobs.upload', (x) => uploadBlob(ctx, x)),
+  );
   const download = route('blobs.download', (x) => downloadBlob(ctx, x));
   app.get('/v1/blobs/*', download);
   app.head('/v1/blobs/*', download);
@@ -49,7 +52,11 @@ async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
   if (principal.scope !== '*' && !ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name))) {
     // Says nothing about which models list the blob: that is outside this token's view.
-    throw new ApiError(403, 'FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
+    throw new ApiError(
+      403,
+      'FORBIDDEN',
+      `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`,
+    );
   }
   await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
 }
@@ -71,7 +78,10 @@ export async function serveBlob(
   const info = await blobs.stat(digest);
   if (!info) throw notFound('BLOB_NOT_FOUND', `blob ${digest} does not exist`);
   if (expectedSize !== null && info.size !== expectedSize) {
-    logger.warn({ digest, stored: info.size, registered: expectedSize }, 'stored blob has another size than registered; answering as missing');
+    logger.warn(
+      { digest, stored: info.size, registered: expectedSize },
+      'stored blob has another size than registered; answering as missing',
+    );
     throw notFound('BLOB_NOT_FOUND', `blob ${digest} is not stored whole (${info.size} of ${expectedSize} bytes); upload it again`);
   }
   await serveBytes(x, {

@@ -18,9 +18,18 @@ export const MODELS_PREFIX = '/v1/models/';
 const SUB_RESOURCES = new Set(['versions', 'aliases', 'deployments']);
 
 export function registerModelRoutes(app: TemplatedApp, ctx: AppContext): void {
-  app.get('/v1/models', route('models.list', (x) => listModels(ctx, x)));
-  app.post('/v1/models', route('models.create', (x) => createModel(ctx, x)));
-  app.any(`${MODELS_PREFIX}*`, route('models', (x) => dispatch(ctx, x)));
+  app.get(
+    '/v1/models',
+    route('models.list', (x) => listModels(ctx, x)),
+  );
+  app.post(
+    '/v1/models',
+    route('models.create', (x) => createModel(ctx, x)),
+  );
+  app.any(
+    `${MODELS_PREFIX}*`,
+    route('models', (x) => dispatch(ctx, x)),
+  );
 }
 
 function dispatch(ctx: AppContext, x: Exchange): Promise<void> | void {
@@ -66,7 +75,11 @@ async function createModel(ctx: AppContext, x: Exchange): Promise<void> {
   const body = parseBody(createModelBody, await readJson(x, ctx.config.server.maxJsonBytes));
   const name = assertModelName(body.name);
   ctx.auth.authorize(principal, 'writer', name, 'model creation');
-  const model = await ctx.registry.createModel(name, { description: body.description ?? '', owner: body.owner ?? principal.name, tags: body.tags ?? [] }, principal);
+  const model = await ctx.registry.createModel(
+    name,
+    { description: body.description ?? '', owner: body.owner ?? principal.name, tags: body.tags ?? [] },
+    principal,
+  );
   x.json(201, model, { Location: `${MODELS_PREFIX}${name}` });
 }
 

@@ -4,7 +4,10 @@ import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 
 export function registerOpsRoutes(app: TemplatedApp, ctx: AppContext): void {
-  app.get('/healthz', route('healthz', (x) => x.json(200, { status: 'ok' })));
+  app.get(
+    '/healthz',
+    route('healthz', (x) => x.json(200, { status: 'ok' })),
+  );
   app.get(
     '/readyz',
     route('readyz', (x) => (ctx.ready() ? x.json(200, { status: 'ready' }) : x.json(503, { status: 'not ready' }))),

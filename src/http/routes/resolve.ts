@@ -72,7 +72,15 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
   };
 }
 
-function refuse(ctx: AppContext, res: HttpResponse, req: HttpRequest, method: 'GET' | 'HEAD', principal: Principal | null, err: unknown, started: number): void {
+function refuse(
+  ctx: AppContext,
+  res: HttpResponse,
+  req: HttpRequest,
+  method: 'GET' | 'HEAD',
+  principal: Principal | null,
+  err: unknown,
+  started: number,
+): void {
   const api = err instanceof ApiError ? err : null;
   if (!api) logger.error({ err, route: 'resolve' }, 'request failed');
   const failure = api ?? new ApiError(500, 'INTERNAL', 'internal error');

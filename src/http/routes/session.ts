@@ -41,12 +41,19 @@ export function registerSessionRoutes(app: TemplatedApp, ctx: AppContext): void 
       const principal = guard(ctx, x, 'reader', null, 'approval queue');
       const status = x.param('status') || 'pending';
       if (status !== 'pending') throw badStatus(status);
-      const page = ctx.registry.pendingApprovals((name) => scopeMatches(principal.scope, name), x.param('cursor') || undefined, parseLimit(x.param('limit'), 100, 1000));
+      const page = ctx.registry.pendingApprovals(
+        (name) => scopeMatches(principal.scope, name),
+        x.param('cursor') || undefined,
+        parseLimit(x.param('limit'), 100, 1000),
+      );
       x.json(200, { versions: page.items, nextCursor: page.nextCursor });
     }),
   );
 }
 
 function badStatus(status: string) {
-  return badRequest('STATUS_INVALID', `status "${status.slice(0, 40)}" is not supported: only "pending" (versions no one has approved or rejected)`);
+  return badRequest(
+    'STATUS_INVALID',
+    `status "${status.slice(0, 40)}" is not supported: only "pending" (versions no one has approved or rejected)`,
+  );
 }

@@ -18,7 +18,11 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
       const principal = guardGlobal(ctx, x, 'admin', 'token creation');
       const body = parseBody(createTokenBody, await readJson(x, ctx.config.server.maxJsonBytes));
       const scope = assertScope(body.scope);
-      const expiresAt = body.ttlSeconds ? new Date(Date.now() + body.ttlSeconds * 1000).toISOString() : body.expiresAt ? new Date(body.expiresAt).toISOString() : null;
+      const expiresAt = body.ttlSeconds
+        ? new Date(Date.now() + body.ttlSeconds * 1000).toISOString()
+        : body.expiresAt
+          ? new Date(body.expiresAt).toISOString()
+          : null;
       if (expiresAt && Date.parse(expiresAt) <= Date.now()) throw badRequest('EXPIRY_INVALID', 'expiresAt is in the past');
       const { id, token } = generateToken();
       const record: TokenRecord = {
@@ -54,5 +58,14 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
 }
 
 function publicView(t: TokenRecord) {
-  return { id: t.id, name: t.name, role: t.role, scope: t.scope, createdAt: t.createdAt, createdBy: t.createdBy, expiresAt: t.expiresAt, revokedAt: t.revokedAt };
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    scope: t.scope,
+    createdAt: t.createdAt,
+    createdBy: t.createdBy,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+  };
 }

@@ -11,12 +11,30 @@ import { decode } from '../paths.js';
 const PREFIX = '/v1/uploads/';
 
 export function registerUploadRoutes(app: TemplatedApp, ctx: AppContext): void {
-  app.post('/v1/uploads', route('uploads.create', (x) => createUpload(ctx, x)));
-  app.get(`${PREFIX}*`, route('uploads.status', (x) => uploadStatus(ctx, x)));
-  app.head(`${PREFIX}*`, route('uploads.status', (x) => uploadStatus(ctx, x)));
-  app.patch(`${PREFIX}*`, route('uploads.append', (x) => appendChunk(ctx, x)));
-  app.put(`${PREFIX}*`, route('uploads.commit', (x) => commitUpload(ctx, x)));
-  app.del(`${PREFIX}*`, route('uploads.cancel', (x) => cancelUpload(ctx, x)));
+  app.post(
+    '/v1/uploads',
+    route('uploads.create', (x) => createUpload(ctx, x)),
+  );
+  app.get(
+    `${PREFIX}*`,
+    route('uploads.status', (x) => uploadStatus(ctx, x)),
+  );
+  app.head(
+    `${PREFIX}*`,
+    route('uploads.status', (x) => uploadStatus(ctx, x)),
+  );
+  app.patch(
+    `${PREFIX}*`,
+    route('uploads.append', (x) => appendChunk(ctx, x)),
+  );
+  app.put(
+    `${PREFIX}*`,
+    route('uploads.commit', (x) => commitUpload(ctx, x)),
+  );
+  app.del(
+    `${PREFIX}*`,
+    route('uploads.cancel', (x) => cancelUpload(ctx, x)),
+  );
 }
 
 function sessionId(x: Exchange): string {
@@ -77,4 +95,3 @@ async function cancelUpload(ctx: AppContext, x: Exchange): Promise<void> {
   await ctx.uploads.cancel(id, principal);
   x.send(204, null);
 }
-

@@ -77,7 +77,11 @@ async function collection(ctx: AppContext, x: Exchange, name: string): Promise<v
   x.route = 'versions.list';
   guard(ctx, x, 'reader', name, 'version list');
   const cursor = x.param('cursor');
-  const page = ctx.registry.listVersions(name, cursor ? parsePositiveInt(cursor, 'cursor') : undefined, parseLimit(x.param('limit'), 100, 1000));
+  const page = ctx.registry.listVersions(
+    name,
+    cursor ? parsePositiveInt(cursor, 'cursor') : undefined,
+    parseLimit(x.param('limit'), 100, 1000),
+  );
   x.json(200, { versions: page.items, nextCursor: page.nextCursor });
 }
 
@@ -92,6 +96,12 @@ async function approvals(ctx: AppContext, x: Exchange, name: string, number: num
   x.route = 'approvals.decide';
   const principal = guard(ctx, x, 'approver', name, 'approval');
   const body = parseBody(approvalBody, await readJson(x, ctx.config.server.maxJsonBytes));
-  const { approval, version } = await ctx.registry.decide(name, number, body.decision, { comment: body.comment, recordDigest: body.recordDigest }, principal);
+  const { approval, version } = await ctx.registry.decide(
+    name,
+    number,
+    body.decision,
+    { comment: body.comment, recordDigest: body.recordDigest },
+    principal,
+  );
   x.json(201, { ...approval, status: version.status });
 }

@@ -47,10 +47,13 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       return true;
     }
     if (left !== Infinity && !state.expiry) {
-      state.expiry = setTimeout(() => {
-        state.expiry = undefined;
-        enforceToken(ws);
-      }, Math.min(left, MAX_TIMER_MS)).unref();
+      state.expiry = setTimeout(
+        () => {
+          state.expiry = undefined;
+          enforceToken(ws);
+        },
+        Math.min(left, MAX_TIMER_MS),
+      ).unref();
     }
     return false;
   };
@@ -77,7 +80,16 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         principal = ctx.auth.authenticate(header);
         ctx.auth.authorize(principal, 'reader', null, 'watch');
         const named = query.get('models');
-        const models = named ? [...new Set(named.split(',').filter(Boolean).map((m) => assertModelName(m)))] : null;
+        const models = named
+          ? [
+              ...new Set(
+                named
+                  .split(',')
+                  .filter(Boolean)
+                  .map((m) => assertModelName(m)),
+              ),
+            ]
+          : null;
         for (const m of models ?? []) {
           model = m;
           ctx.auth.authorize(principal, 'reader', m, 'watch');
@@ -85,7 +97,13 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         const sinceText = query.get('since');
         if (sinceText !== null && !/^[0-9]{1,15}$/.test(sinceText)) throw badRequest('SEQ_INVALID', 'since must be a sequence number');
         // Answer with the one protocol that names the stream, never the client's whole list: it holds the token.
-        res.upgrade<WatchState>({ principal, models, since: sinceText === null ? null : Number(sinceText) }, key, offered.selected, extensions, context);
+        res.upgrade<WatchState>(
+          { principal, models, since: sinceText === null ? null : Number(sinceText) },
+          key,
+          offered.selected,
+          extensions,
+          context,
+        );
       } catch (err) {
         const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
         const refuse = () => {
@@ -181,11 +199,12 @@ export function offeredProtocols(header: string): { bearer: string; selected: st
     if (p === WATCH_PROTOCOL) selected = p;
     else if (p.startsWith(BEARER_PROTOCOL_PREFIX)) {
       const encoded = p.slice(BEARER_PROTOCOL_PREFIX.length);
-      if (!/^[A-Za-z0-9_-]+$/.test(encoded)) throw badRequest('PROTOCOL_INVALID', 'the bearer subprotocol must carry a base64url-encoded token');
+      if (!/^[A-Za-z0-9_-]+$/.test(encoded))
+        throw badRequest('PROTOCOL_INVALID', 'the bearer subprotocol must carry a base64url-encoded token');
       bearer = `Bearer ${Buffer.from(encoded, 'base64url').toString('utf8')}`;
     }
   }
-  if (bearer && !selected) throw badRequest('PROTOCOL_INVALID', `a token in Sec-WebSocket-Protocol needs the "${WATCH_PROTOCOL}" protocol offered with it`);
+  if (bearer && !selected)
+    throw badRequest('PROTOCOL_INVALID', `a token in Sec-WebSocket-Protocol needs the "${WATCH_PROTOCOL}" protocol offered with it`);
   return { bearer, selected };
 }
-

@@ -69,7 +69,10 @@ export class RedisControlStore extends PlannedStore {
       await store.loadSettings();
       await store.sync();
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'redis unreachable at start: serving reads from the local replica, retrying in the background');
+      logger.warn(
+        { err: (err as Error).message },
+        'redis unreachable at start: serving reads from the local replica, retrying in the background',
+      );
     }
     store.timer = setInterval(() => {
       store.sync().catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'anti-entropy pass failed'));
@@ -137,7 +140,8 @@ export class RedisControlStore extends PlannedStore {
           const failed = results.find(([err]) => err);
           if (failed) throw failed[0];
           // Redis holds it now: tell the other nodes before applying it here.
-          if (batch.change) this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: entry } : {}) });
+          if (batch.change)
+            this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: entry } : {}) });
           await this.applyLocal([batch]);
           return planned;
         } catch (err) {
@@ -251,7 +255,10 @@ export class RedisControlStore extends PlannedStore {
         );
       }
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not read the Redis persistence settings (CONFIG GET refused?); make sure acknowledged writes are durable');
+      logger.warn(
+        { err: (err as Error).message },
+        'could not read the Redis persistence settings (CONFIG GET refused?); make sure acknowledged writes are durable',
+      );
     }
   }
 

@@ -108,7 +108,16 @@ export function MetricsChart({ versions }: { versions: Version[] }) {
           height: 220,
           scales: { x: { time: false } },
           axes: [axis({ label: 'version', values: (_u, ticks) => ticks.map((v) => (Number.isInteger(v) ? `v${v}` : '')) }), axis()],
-          series: [{ label: 'version', value: (_u, v) => (v === null ? '' : `v${v}`) }, ...names.map((name, i) => ({ label: name, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 6 } }))],
+          series: [
+            { label: 'version', value: (_u, v) => (v === null ? '' : `v${v}`) },
+            ...names.map((name, i) => ({
+              label: name,
+              stroke: PALETTE[i % PALETTE.length],
+              width: 2,
+              spanGaps: true,
+              points: { show: true, size: 6 },
+            })),
+          ],
         },
         [sorted.map((v) => v.version), ...names.map((n) => sorted.map((v) => v.metrics?.[n]?.value ?? null))] as uPlot.AlignedData,
         el,

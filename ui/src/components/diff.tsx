@@ -7,16 +7,16 @@ export function JsonDiff({ before, after, label }: { before: unknown; after: unk
   return (
     <figure class="diff" aria-label={label}>
       <pre>
-      {parts.map((part, i) => {
-        const sign = part.added ? '+' : part.removed ? '-' : ' ';
-        const cls = part.added ? 'add' : part.removed ? 'del' : 'same';
-        const lines = part.value.replace(/\n$/, '').split('\n');
-        return (
-          <span key={i} class={cls}>
-            {lines.map((l) => `${sign} ${l}\n`).join('')}
-          </span>
-        );
-      })}
+        {parts.map((part, i) => {
+          const sign = part.added ? '+' : part.removed ? '-' : ' ';
+          const cls = part.added ? 'add' : part.removed ? 'del' : 'same';
+          const lines = part.value.replace(/\n$/, '').split('\n');
+          return (
+            <span key={i} class={cls}>
+              {lines.map((l) => `${sign} ${l}\n`).join('')}
+            </span>
+          );
+        })}
       </pre>
     </figure>
   );

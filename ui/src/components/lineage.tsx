@@ -53,7 +53,13 @@ export function LineageGraph({ version }: { version: Version }) {
 
   return (
     <figure class="lineage">
-      <svg viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={`Lineage of ${version.name}@v${version.version}`}>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        width={width}
+        height={height}
+        role="img"
+        aria-label={`Lineage of ${version.name}@v${version.version}`}
+      >
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
@@ -61,7 +67,14 @@ export function LineageGraph({ version }: { version: Version }) {
         </defs>
         {g.edges().map((e) => {
           const points = g.edge(e).points ?? [];
-          return <polyline key={`${e.v}-${e.w}`} class="edge" points={points.map((p: { x: number; y: number }) => `${p.x},${p.y}`).join(' ')} marker-end="url(#arrow)" />;
+          return (
+            <polyline
+              key={`${e.v}-${e.w}`}
+              class="edge"
+              points={points.map((p: { x: number; y: number }) => `${p.x},${p.y}`).join(' ')}
+              marker-end="url(#arrow)"
+            />
+          );
         })}
         {nodes.map((n) => {
           const pos = g.node(n.id);

@@ -16,7 +16,19 @@ export interface PlannedMove {
   protected: boolean;
 }
 
-export function MoveDialog({ name, move, versions, onDone, onClose }: { name: string; move: PlannedMove; versions: Version[]; onDone: () => void; onClose: () => void }) {
+export function MoveDialog({
+  name,
+  move,
+  versions,
+  onDone,
+  onClose,
+}: {
+  name: string;
+  move: PlannedMove;
+  versions: Version[];
+  onDone: () => void;
+  onClose: () => void;
+}) {
   const [error, setError] = useState<ApiFailure | null>(null);
   const [busy, setBusy] = useState(false);
   const digest = (n: number | null) => (n === null ? '' : shortDigest(versions.find((v) => v.version === n)?.digest ?? ''));
@@ -54,7 +66,15 @@ export function MoveDialog({ name, move, versions, onDone, onClose }: { name: st
             </tr>
             <tr>
               <th scope="row">from</th>
-              <td>{move.from === null ? 'nothing (new alias)' : <code>v{move.from} {digest(move.from)}</code>}</td>
+              <td>
+                {move.from === null ? (
+                  'nothing (new alias)'
+                ) : (
+                  <code>
+                    v{move.from} {digest(move.from)}
+                  </code>
+                )}
+              </td>
             </tr>
             <tr>
               <th scope="row">to</th>

@@ -12,11 +12,19 @@ import { can } from '../roles';
 import { href } from '../router';
 import type { PendingVersion, Version, WhoAmI } from '../types';
 
-const record = (v: Pick<Version, 'card' | 'metrics'> & Partial<Version>) => ({ card: v.card, metrics: v.metrics, lineage: v.lineage, metadata: v.metadata });
+const record = (v: Pick<Version, 'card' | 'metrics'> & Partial<Version>) => ({
+  card: v.card,
+  metrics: v.metrics,
+  lineage: v.lineage,
+  metadata: v.metadata,
+});
 
 export function ApprovalsPage({ me }: { me: WhoAmI }) {
   const live = useLive();
-  const state = useLoad(() => api<{ versions: PendingVersion[]; nextCursor: string | null }>('/v1/approvals?status=pending&limit=200'), [live]);
+  const state = useLoad(
+    () => api<{ versions: PendingVersion[]; nextCursor: string | null }>('/v1/approvals?status=pending&limit=200'),
+    [live],
+  );
   return (
     <section>
       <h1>Approvals</h1>
@@ -94,7 +102,10 @@ function SinceApproved({ pending }: { pending: PendingVersion }) {
 function DiffLoader({ pending }: { pending: PendingVersion }) {
   const state = useLoad(async () => {
     const base = `/v1/models/${modelPath(pending.name)}/versions`;
-    const [before, after] = await Promise.all([api<Version>(`${base}/${pending.previousApproved}`), api<Version>(`${base}/${pending.version}`)]);
+    const [before, after] = await Promise.all([
+      api<Version>(`${base}/${pending.previousApproved}`),
+      api<Version>(`${base}/${pending.version}`),
+    ]);
     return { before, after };
   }, [pending.name, pending.version, pending.previousApproved]);
   return (

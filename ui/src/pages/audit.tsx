@@ -20,7 +20,10 @@ interface Verify {
 export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI }) {
   const live = useLive();
   const filters = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) ?? '']));
-  const state = useLoad(() => api<{ entries: AuditEntry[]; nextSeq: number | null }>(`/v1/audit${query({ ...filters, limit: PAGE })}`), [params.toString(), live]);
+  const state = useLoad(
+    () => api<{ entries: AuditEntry[]; nextSeq: number | null }>(`/v1/audit${query({ ...filters, limit: PAGE })}`),
+    [params.toString(), live],
+  );
   const [verify, setVerify] = useState<{ status: number; body: Verify } | null>(null);
   const [verifying, setVerifying] = useState(false);
   const [error, setError] = useState<ApiFailure | null>(null);
@@ -37,9 +40,14 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
     setError(null);
     try {
       // A broken chain answers 409 with the same body: show it, it is the result.
-      const res = await fetch('/v1/audit/verify', { headers: { Authorization: `Bearer ${session.token()}` }, credentials: 'omit', cache: 'no-store' });
+      const res = await fetch('/v1/audit/verify', {
+        headers: { Authorization: `Bearer ${session.token()}` },
+        credentials: 'omit',
+        cache: 'no-store',
+      });
       const body = (await res.json().catch(() => ({}))) as Verify & { error?: ApiFailure['error'] };
-      if (res.status !== 200 && res.status !== 409) throw new ApiFailure(res.status, body.error ?? { code: `HTTP_${res.status}`, message: 'verification failed' });
+      if (res.status !== 200 && res.status !== 409)
+        throw new ApiFailure(res.status, body.error ?? { code: `HTTP_${res.status}`, message: 'verification failed' });
       setVerify({ status: res.status, body });
     } catch (err) {
       setError(err instanceof ApiFailure ? err : new ApiFailure(0, { code: 'NETWORK', message: 'the server cannot be reached' }));

@@ -33,9 +33,7 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
   return (
     <section>
       <h1>Models</h1>
-      <p class="muted">
-        Every model your token can read ({me.scope === '*' ? 'all models' : `scope ${me.scope}`}).
-      </p>
+      <p class="muted">Every model your token can read ({me.scope === '*' ? 'all models' : `scope ${me.scope}`}).</p>
       <form class="filters" aria-label="Filter models" onSubmit={submit}>
         <div>
           <label for="f-q">Search</label>
@@ -62,40 +60,48 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
               <p class="empty">No models match.</p>
             ) : (
               <DataTable class="inventory" columns={['Model', 'Owner', 'Tags', 'Aliases', 'Latest', 'Card', 'Last change']}>
-                  <tbody>
-                    {page.models.map((m) => {
-                      const card = m.latest ? cardCompleteness(m.latest.policy) : null;
-                      return (
-                        <tr key={m.name}>
-                          <th scope="row">
-                            <a href={href.model(m.name)} class="model-link">
-                              {m.name}
+                <tbody>
+                  {page.models.map((m) => {
+                    const card = m.latest ? cardCompleteness(m.latest.policy) : null;
+                    return (
+                      <tr key={m.name}>
+                        <th scope="row">
+                          <a href={href.model(m.name)} class="model-link">
+                            {m.name}
+                          </a>
+                          {m.description && <div class="muted clamp">{m.description}</div>}
+                        </th>
+                        <td class="wrap">{m.owner}</td>
+                        <td>
+                          {m.tags.map((t) => (
+                            <span key={t} class="badge tag">
+                              {t}
+                            </span>
+                          ))}
+                        </td>
+                        <td>
+                          {Object.entries(m.aliases).map(([alias, v]) => (
+                            <a key={alias} class="badge alias" href={href.version(m.name, v)} data-alias={alias}>
+                              {alias} → v{v}
                             </a>
-                            {m.description && <div class="muted clamp">{m.description}</div>}
-                          </th>
-                          <td class="wrap">{m.owner}</td>
-                          <td>
-                            {m.tags.map((t) => (
-                              <span key={t} class="badge tag">
-                                {t}
-                              </span>
-                            ))}
-                          </td>
-                          <td>
-                            {Object.entries(m.aliases).map(([alias, v]) => (
-                              <a key={alias} class="badge alias" href={href.version(m.name, v)} data-alias={alias}>
-                                {alias} → v{v}
-                              </a>
-                            ))}
-                          </td>
-                          <td>{m.latest ? <span class={`status status-${m.latest.status}`}>v{m.latest.version} {m.latest.status}</span> : '—'}</td>
-                          <td>{card && card.required > 0 ? `${card.present}/${card.required}` : '—'}</td>
-                          <td class="nowrap">{time(m.updatedAt)}</td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </DataTable>
+                          ))}
+                        </td>
+                        <td>
+                          {m.latest ? (
+                            <span class={`status status-${m.latest.status}`}>
+                              v{m.latest.version} {m.latest.status}
+                            </span>
+                          ) : (
+                            '—'
+                          )}
+                        </td>
+                        <td>{card && card.required > 0 ? `${card.present}/${card.required}` : '—'}</td>
+                        <td class="nowrap">{time(m.updatedAt)}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </DataTable>
             )}
             <nav class="pager" aria-label="Pages">
               {cursor && <a href={href.inventory(query({ ...filters }))}>First page</a>}

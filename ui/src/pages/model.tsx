@@ -22,10 +22,7 @@ interface ModelData {
 
 async function loadModel(name: string): Promise<ModelData> {
   const base = `/v1/models/${modelPath(name)}`;
-  const [model, list] = await Promise.all([
-    api<ModelData['model']>(base),
-    api<{ versions: Version[] }>(`${base}/versions?limit=1000`),
-  ]);
+  const [model, list] = await Promise.all([api<ModelData['model']>(base), api<{ versions: Version[] }>(`${base}/versions?limit=1000`)]);
   const histories = await Promise.all(
     Object.keys(model.aliases).map((a) => api<{ history: AliasEvent[] }>(`${base}/aliases/${encodeURIComponent(a)}/history`)),
   );
@@ -53,7 +50,9 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
   const newestFirst = [...versions].sort((a, b) => b.version - a.version);
   const [move, setMove] = useState<PlannedMove | null>(null);
   const [planError, setPlanError] = useState<ApiFailure | null>(null);
-  const [ref, setRef] = useState<string>(() => (model.aliases.production ? 'production' : newestFirst[0] ? `v${newestFirst[0].version}` : ''));
+  const [ref, setRef] = useState<string>(() =>
+    model.aliases.production ? 'production' : newestFirst[0] ? `v${newestFirst[0].version}` : '',
+  );
   const refVersion = ref.startsWith('v') && /^v[0-9]+$/.test(ref) ? Number(ref.slice(1)) : model.aliases[ref];
   const shown = versions.find((v) => v.version === refVersion) ?? newestFirst[0];
 
@@ -143,25 +142,25 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
 
       <h2>Versions</h2>
       <DataTable columns={['Version', 'Status', 'Digest', 'Size', 'Registered', 'By']}>
-          <tbody>
-            {newestFirst.map((v) => (
-              <tr key={v.version}>
-                <th scope="row">
-                  <a href={href.version(model.name, v.version)}>v{v.version}</a>
-                </th>
-                <td>
-                  <span class={`status status-${v.status}`}>{v.status}</span>
-                </td>
-                <td>
-                  <code title={v.digest}>{shortDigest(v.digest)}</code>
-                </td>
-                <td class="nowrap">{bytes(v.size)}</td>
-                <td class="nowrap">{time(v.createdAt)}</td>
-                <td class="wrap">{v.createdBy}</td>
-              </tr>
-            ))}
-          </tbody>
-        </DataTable>
+        <tbody>
+          {newestFirst.map((v) => (
+            <tr key={v.version}>
+              <th scope="row">
+                <a href={href.version(model.name, v.version)}>v{v.version}</a>
+              </th>
+              <td>
+                <span class={`status status-${v.status}`}>{v.status}</span>
+              </td>
+              <td>
+                <code title={v.digest}>{shortDigest(v.digest)}</code>
+              </td>
+              <td class="nowrap">{bytes(v.size)}</td>
+              <td class="nowrap">{time(v.createdAt)}</td>
+              <td class="wrap">{v.createdBy}</td>
+            </tr>
+          ))}
+        </tbody>
+      </DataTable>
 
       <h2>Metrics across versions</h2>
       <MetricsChart versions={versions} />
@@ -216,29 +215,40 @@ function Files({ name, reference, version }: { name: string; reference: string; 
   return (
     <>
       <DataTable columns={['Path', 'Size', 'Digest']}>
-          <tbody>
-            {version.files.map((f) => (
-              <tr key={f.path}>
-                <td class="wrap">
-                  <code>{f.path}</code>
-                </td>
-                <td class="nowrap">{bytes(f.size)}</td>
-                <td>
-                  <code class="wrap digest">{f.digest}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </DataTable>
-      <h3>Pull {name}@{reference}</h3>
+        <tbody>
+          {version.files.map((f) => (
+            <tr key={f.path}>
+              <td class="wrap">
+                <code>{f.path}</code>
+              </td>
+              <td class="nowrap">{bytes(f.size)}</td>
+              <td>
+                <code class="wrap digest">{f.digest}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </DataTable>
+      <h3>
+        Pull {name}@{reference}
+      </h3>
       <div class="commands">
-        <CopyField label="modelgate CLI" value={`MODELGATE_URL=${origin} npx modelgate pull ${name}@${reference} ./${name.split('/').pop()}`} />
-        <CopyField label="curl" value={`curl -fL -H "Authorization: Bearer $MODELGATE_TOKEN" -o ${JSON.stringify(first.split('/').pop())} ${origin}/v1/models/${name}@${reference}/files/${enc(first)}`} />
+        <CopyField
+          label="modelgate CLI"
+          value={`MODELGATE_URL=${origin} npx modelgate pull ${name}@${reference} ./${name.split('/').pop()}`}
+        />
+        <CopyField
+          label="curl"
+          value={`curl -fL -H "Authorization: Bearer $MODELGATE_TOKEN" -o ${JSON.stringify(first.split('/').pop())} ${origin}/v1/models/${name}@${reference}/files/${enc(first)}`}
+        />
         <CopyField
           label="huggingface_hub"
           value={`HF_ENDPOINT=${origin} HF_TOKEN=$MODELGATE_TOKEN python -c 'from huggingface_hub import snapshot_download; print(snapshot_download("${name}", revision="${reference}"))'`}
         />
-        <CopyField label="skopeo" value={`skopeo copy --src-creds "ci:$MODELGATE_TOKEN" --src-tls-verify=false docker://${host}/${name}:${reference} oci:./${name.split('/').pop()}:${reference}`} />
+        <CopyField
+          label="skopeo"
+          value={`skopeo copy --src-creds "ci:$MODELGATE_TOKEN" --src-tls-verify=false docker://${host}/${name}:${reference} oci:./${name.split('/').pop()}:${reference}`}
+        />
       </div>
     </>
   );

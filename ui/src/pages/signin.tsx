@@ -40,7 +40,16 @@ export function SignInPage({ expired }: { expired: boolean }) {
       )}
       <form onSubmit={submit} autocomplete="off">
         <label for="token">Access token</label>
-        <input id="token" name="token" type="password" autocomplete="off" spellcheck={false} required placeholder="mgt_…" aria-describedby="token-help" />
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          spellcheck={false}
+          required
+          placeholder="mgt_…"
+          aria-describedby="token-help"
+        />
         <p id="token-help" class="muted">
           Paste a modelgate token. It stays in this tab only (sessionStorage) and is sent as a Bearer header; no cookie is set.
         </p>

@@ -55,7 +55,8 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
           {v.name}@v{v.version} <span class={`status status-${v.status}`}>{v.status}</span>
         </h1>
         <p class="muted">
-          <code class="wrap digest">{v.digest}</code> · {bytes(v.size)} · registered {time(v.createdAt)} by <span class="wrap">{v.createdBy}</span>
+          <code class="wrap digest">{v.digest}</code> · {bytes(v.size)} · registered {time(v.createdAt)} by{' '}
+          <span class="wrap">{v.createdBy}</span>
         </p>
       </header>
 
@@ -69,7 +70,8 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
         <ul class="approvals">
           {data.approvals.map((a) => (
             <li key={a.seq}>
-              <span class={`status status-${a.decision === 'approve' ? 'approved' : 'rejected'}`}>{a.decision}</span> by <span class="wrap">{a.approver.name}</span> at {time(a.at)}
+              <span class={`status status-${a.decision === 'approve' ? 'approved' : 'rejected'}`}>{a.decision}</span> by{' '}
+              <span class="wrap">{a.approver.name}</span> at {time(a.at)}
               {a.comment && <blockquote class="prose">{a.comment}</blockquote>}
             </li>
           ))}
@@ -84,9 +86,7 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
       <LineageGraph version={v} />
 
       <h2>Record</h2>
-      <pre class="json">
-        {pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}
-      </pre>
+      <pre class="json">{pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}</pre>
 
       <h2>Record history</h2>
       <ol class="history">
@@ -117,20 +117,15 @@ function VersionAudit({ name, version, live }: { name: string; version: number; 
   const state = useLoad(async () => {
     const res = await api<{ entries: AuditEntry[] }>(`/v1/audit${query({ model: name, limit: 10000 })}`);
     return res.entries.filter(
-      (e) => e.target === `${name}@v${version}` || (e.action.startsWith('alias.') && (e.details.from === version || e.details.to === version)),
+      (e) =>
+        e.target === `${name}@v${version}` || (e.action.startsWith('alias.') && (e.details.from === version || e.details.to === version)),
     );
   }, [name, version, live]);
   return (
     <>
       <h2>Audit entries</h2>
       <Load state={state} what="audit entries">
-        {(entries) =>
-          entries.length === 0 ? (
-            <p class="muted">None.</p>
-          ) : (
-            <AuditTable entries={entries} />
-          )
-        }
+        {(entries) => (entries.length === 0 ? <p class="muted">None.</p> : <AuditTable entries={entries} />)}
       </Load>
     </>
   );
@@ -139,22 +134,22 @@ function VersionAudit({ name, version, live }: { name: string; version: number; 
 export function AuditTable({ entries }: { entries: AuditEntry[] }) {
   return (
     <DataTable class="audit" columns={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Details']}>
-        <tbody>
-          {entries.map((e) => (
-            <tr key={e.seq}>
-              <td>{e.seq}</td>
-              <td class="nowrap">{time(e.at)}</td>
-              <td class="wrap">{e.actor.name}</td>
-              <td>
-                <code>{e.action}</code>
-              </td>
-              <td class="wrap">{e.target}</td>
-              <td>
-                <code class="wrap details">{JSON.stringify(e.details)}</code>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </DataTable>
+      <tbody>
+        {entries.map((e) => (
+          <tr key={e.seq}>
+            <td>{e.seq}</td>
+            <td class="nowrap">{time(e.at)}</td>
+            <td class="wrap">{e.actor.name}</td>
+            <td>
+              <code>{e.action}</code>
+            </td>
+            <td class="wrap">{e.target}</td>
+            <td>
+              <code class="wrap details">{JSON.stringify(e.details)}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

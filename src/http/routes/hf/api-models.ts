@@ -58,7 +58,12 @@ export function apiModels(ctx: AppContext, x: Exchange, target: ApiTarget, origi
 
 function reply(x: Exchange, body: unknown, rev: Revision | null, headers: Record<string, string> = {}): void {
   const buffer = Buffer.from(JSON.stringify(body));
-  const all = { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache', ...(rev ? { 'X-Repo-Commit': rev.commit } : {}), ...headers };
+  const all = {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-cache',
+    ...(rev ? { 'X-Repo-Commit': rev.commit } : {}),
+    ...headers,
+  };
   if (x.method === 'HEAD') x.send(200, null, all, buffer.length);
   else x.send(200, buffer, all);
 }

@@ -70,7 +70,9 @@ function render(err: ApiError, x: Exchange): Rendered {
     return {
       status: 401,
       hfCode: missing ? 'RepoNotFound' : null,
-      headerMessage: missing ? 'Repository not found: this server needs "Authorization: Bearer <modelgate token>" (set HF_TOKEN)' : INVALID_CREDENTIALS,
+      headerMessage: missing
+        ? 'Repository not found: this server needs "Authorization: Bearer <modelgate token>" (set HF_TOKEN)'
+        : INVALID_CREDENTIALS,
       bodyMessage: err.message,
       headers: { ...err.headers },
     };

@@ -66,7 +66,8 @@ export function resolveRevision(ctx: AppContext, name: string, revision: string)
     throw revisionNotFound(name, revision, 'is not an alias, v<N>, main, a commit id or a version digest');
   }
   const resolution = ctx.registry.resolve(name, rev);
-  if (!resolution) throw revisionNotFound(name, revision, kind === 'alias' ? 'is not an alias of this model' : 'is not a version of this model');
+  if (!resolution)
+    throw revisionNotFound(name, revision, kind === 'alias' ? 'is not an alias of this model' : 'is not a version of this model');
   return { resolution, commit: commitId(resolution.version), mutable: kind === 'alias' };
 }
 

@@ -88,7 +88,13 @@ function build(entries: readonly FileEntry[]): TreeIndex {
   for (const entry of sorted) {
     const hex = entry.digest.slice('sha256:'.length);
     const pointer = Buffer.from(lfsPointer(hex, entry.size));
-    files.push({ type: 'file', path: entry.path, size: entry.size, oid: gitBlobId(pointer), lfs: { oid: hex, size: entry.size, pointerSize: pointer.length } });
+    files.push({
+      type: 'file',
+      path: entry.path,
+      size: entry.size,
+      oid: gitBlobId(pointer),
+      lfs: { oid: hex, size: entry.size, pointerSize: pointer.length },
+    });
     for (let slash = entry.path.indexOf('/'); slash > 0; slash = entry.path.indexOf('/', slash + 1)) {
       const dir = entry.path.slice(0, slash);
       let hash = dirHashes.get(dir);

@@ -67,7 +67,11 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         return tags(ctx, x, target.name);
       default:
         x.route = 'oci.unknown';
-        throw ociError(404, 'UNSUPPORTED', `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no catalog or referrers listing; see README, OCI clients)`);
+        throw ociError(
+          404,
+          'UNSUPPORTED',
+          `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no catalog or referrers listing; see README, OCI clients)`,
+        );
     }
   } catch (err) {
     await failOci(ctx, x, err, context);
@@ -76,7 +80,8 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
 
 /** GET /v2/: 200 {} for a valid token, else 401 with the Basic challenge clients answer. */
 function base(ctx: AppContext, x: Exchange): void {
-  if (x.headers.authorization === '') throw ociError(401, 'UNAUTHORIZED', 'authentication required: use a modelgate token as the password (any user name)');
+  if (x.headers.authorization === '')
+    throw ociError(401, 'UNAUTHORIZED', 'authentication required: use a modelgate token as the password (any user name)');
   guard(ctx, x, 'reader', null, 'registry');
   const body = Buffer.from('{}');
   const headers = { ...API_VERSION, 'Content-Type': 'application/json' };

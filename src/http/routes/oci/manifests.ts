@@ -8,7 +8,14 @@
 import type { Role } from '../../../domain/principal.js';
 import { ApiError } from '../../../domain/errors.js';
 import { ociError } from '../../../oci/errors.js';
-import { layerFiles, manifestMetadata, MAX_MANIFEST_BYTES, parseManifest, referencedBlobs, type ParsedManifest } from '../../../oci/manifest.js';
+import {
+  layerFiles,
+  manifestMetadata,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+  referencedBlobs,
+  type ParsedManifest,
+} from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
 import { accepts, parseManifestRef, type ManifestRef } from './protocol.js';
 import { assertModelName, isAlias } from '../../../domain/names.js';
@@ -33,7 +40,14 @@ function unknownManifest(name: string, reference: string): never {
   throw ociError(404, 'MANIFEST_UNKNOWN', `manifest ${name}:${reference} is unknown`, { name, reference });
 }
 
-export async function getManifest(ctx: AppContext, state: OciState, x: Exchange, name: string, reference: string, accept: string): Promise<void> {
+export async function getManifest(
+  ctx: AppContext,
+  state: OciState,
+  x: Exchange,
+  name: string,
+  reference: string,
+  accept: string,
+): Promise<void> {
   x.route = 'oci.manifest.get';
   guard(ctx, x, 'reader', name, 'manifest');
   assertModelName(name);
@@ -41,9 +55,14 @@ export async function getManifest(ctx: AppContext, state: OciState, x: Exchange,
   const ref = parseManifestRef(reference);
   const served = await find(ctx, state, name, reference, ref);
   if (!accepts(accept, served.mediaType)) {
-    throw ociError(404, 'MANIFEST_UNKNOWN', `${name}:${reference} is a ${served.mediaType}, which the request's Accept header does not list`, {
-      mediaType: served.mediaType,
-    });
+    throw ociError(
+      404,
+      'MANIFEST_UNKNOWN',
+      `${name}:${reference} is a ${served.mediaType}, which the request's Accept header does not list`,
+      {
+        mediaType: served.mediaType,
+      },
+    );
   }
   const etag = `"${served.digest}"`;
   const headers = {
@@ -104,14 +123,22 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
   assertModelName(name);
   const ref = parseManifestRef(reference);
   if (ref.kind === 'tag') {
-    throw ociError(400, 'UNSUPPORTED', `tag "${reference}" cannot be stored: tags are modelgate aliases ([a-z][a-z0-9-]*, at most 63 characters) or v<N>`, {
-      tag: reference,
-    });
+    throw ociError(
+      400,
+      'UNSUPPORTED',
+      `tag "${reference}" cannot be stored: tags are modelgate aliases ([a-z][a-z0-9-]*, at most 63 characters) or v<N>`,
+      {
+        tag: reference,
+      },
+    );
   }
   const bytes = await readManifestBody(x);
   const manifest = parseManifest(bytes, x.headers.contentType);
   if (ref.kind === 'digest' && ref.digest !== manifest.digest) {
-    throw ociError(400, 'DIGEST_INVALID', `the manifest's digest is ${manifest.digest}, not ${ref.digest}`, { expected: ref.digest, actual: manifest.digest });
+    throw ociError(400, 'DIGEST_INVALID', `the manifest's digest is ${manifest.digest}, not ${ref.digest}`, {
+      expected: ref.digest,
+      actual: manifest.digest,
+    });
   }
   const files = layerFiles(manifest);
   const release = ctx.blobGuard.pin([manifest.digest, ...referencedBlobs(manifest).map((d) => d.digest)]);
@@ -121,18 +148,38 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
     if (ref.kind === 'alias') {
       const unmet = ctx.registry.unmetForFiles(name, ref.alias, files, principal);
       if (unmet.length > 0) {
-        throw new ApiError(403, 'POLICY_UNMET', `${name}@${ref.alias} cannot point at these files: ${unmet.map((u) => u.message).join('; ')}; nothing was registered`, unmet);
+        throw new ApiError(
+          403,
+          'POLICY_UNMET',
+          `${name}@${ref.alias} cannot point at these files: ${unmet.map((u) => u.message).join('; ')}; nothing was registered`,
+          unmet,
+        );
       }
     }
     if (files.some((f) => f.digest === EMPTY_JSON_DIGEST)) await storeBytes(ctx, EMPTY_JSON_DIGEST, EMPTY_JSON);
     await storeBytes(ctx, manifest.digest, bytes);
     const record = { metadata: manifestMetadata(manifest), lineage: {}, metrics: {}, card: {} };
-    const { version } = await ctx.registry.registerVersion(name, files, record, principal, ref.kind === 'version' ? { number: ref.version } : {});
+    const { version } = await ctx.registry.registerVersion(
+      name,
+      files,
+      record,
+      principal,
+      ref.kind === 'version' ? { number: ref.version } : {},
+    );
     if (ref.kind === 'version' && version.version !== ref.version) {
-      throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${version.version}, not v${ref.version}`, { version: version.version });
+      throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${version.version}, not v${ref.version}`, {
+        version: version.version,
+      });
     }
     await ctx.registry.recordManifest(
-      { name, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, configDigest: manifest.config.digest, version: version.version },
+      {
+        name,
+        digest: manifest.digest,
+        mediaType: manifest.mediaType,
+        size: manifest.size,
+        configDigest: manifest.config.digest,
+        version: version.version,
+      },
       principal,
     );
     state.remember(manifest.digest, bytes);
@@ -163,14 +210,21 @@ async function checkBlobs(ctx: AppContext, manifest: ParsedManifest): Promise<vo
     else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, stored: size });
   }
   if (missing.length > 0) {
-    throw ociError(400, 'MANIFEST_BLOB_UNKNOWN', `${missing.length} blob(s) the manifest references are unknown, first ${missing[0]}: push them before the manifest`, {
-      digest: missing[0],
-      missing,
-    });
+    throw ociError(
+      400,
+      'MANIFEST_BLOB_UNKNOWN',
+      `${missing.length} blob(s) the manifest references are unknown, first ${missing[0]}: push them before the manifest`,
+      {
+        digest: missing[0],
+        missing,
+      },
+    );
   }
   if (wrongSize.length > 0) {
     const w = wrongSize[0]!;
-    throw ociError(400, 'MANIFEST_INVALID', `the manifest gives blob ${w.digest} a size of ${w.declared} bytes; it has ${w.stored}`, { wrongSize });
+    throw ociError(400, 'MANIFEST_INVALID', `the manifest gives blob ${w.digest} a size of ${w.declared} bytes; it has ${w.stored}`, {
+      wrongSize,
+    });
   }
 }
 
@@ -183,11 +237,16 @@ function checkVersionTag(ctx: AppContext, name: string, n: number, files: FileEn
   const existing: Version | undefined = ctx.registry.findVersion(name, n);
   if (existing) {
     if (existing.digest !== digest) {
-      throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} has other files (version digest ${existing.digest}); push to an alias tag or by digest to register a new version`, {
-        version: n,
-        versionDigest: existing.digest,
-        manifestFilesDigest: digest,
-      });
+      throw ociError(
+        400,
+        'MANIFEST_INVALID',
+        `${name}@v${n} has other files (version digest ${existing.digest}); push to an alias tag or by digest to register a new version`,
+        {
+          version: n,
+          versionDigest: existing.digest,
+          manifestFilesDigest: digest,
+        },
+      );
     }
     return;
   }
@@ -197,6 +256,11 @@ function checkVersionTag(ctx: AppContext, name: string, n: number, files: FileEn
   }
   const next = (ctx.registry.findModel(name)?.latestVersion ?? 0) + 1;
   if (n !== next) {
-    throw ociError(400, 'MANIFEST_INVALID', `${name}@v${n} does not exist and the next version number is ${next}: push to an alias tag or by digest`, { next });
+    throw ociError(
+      400,
+      'MANIFEST_INVALID',
+      `${name}@v${n} does not exist and the next version number is ${next}: push to an alias tag or by digest`,
+      { next },
+    );
   }
 }

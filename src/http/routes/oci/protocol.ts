@@ -28,7 +28,8 @@ export function parseOciPath(path: string): OciTarget {
     const name = () => segs.slice(0, k).map(decode).join('/');
     const [a, b, c] = tail;
     if (a === 'manifests' && tail.length === 2 && b) return { kind: 'manifest', name: name(), reference: decode(b) };
-    if (a === 'blobs' && b === 'uploads' && (tail.length === 2 || (tail.length === 3 && c === ''))) return { kind: 'uploads', name: name() };
+    if (a === 'blobs' && b === 'uploads' && (tail.length === 2 || (tail.length === 3 && c === '')))
+      return { kind: 'uploads', name: name() };
     if (a === 'blobs' && b === 'uploads' && tail.length === 3 && c) return { kind: 'upload', name: name(), id: decode(c) };
     if (a === 'blobs' && tail.length === 2 && b) return { kind: 'blob', name: name(), digest: decode(b) };
     if (a === 'tags' && b === 'list' && tail.length === 2) return { kind: 'tags', name: name() };

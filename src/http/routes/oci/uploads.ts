@@ -33,11 +33,17 @@ function sessionHeaders(name: string, session: SessionState): Record<string, str
 function inSpecTerms(err: unknown, name: string, id: string): unknown {
   if (err instanceof ApiError && err.code === 'UPLOAD_OFFSET_MISMATCH') {
     const offset = (err.details as { offset: number }).offset;
-    return ociError(416, 'BLOB_UPLOAD_INVALID', err.message, { offset }, {
-      Location: uploadLocation(name, id),
-      'Docker-Upload-UUID': id,
-      Range: ociRange(offset),
-    });
+    return ociError(
+      416,
+      'BLOB_UPLOAD_INVALID',
+      err.message,
+      { offset },
+      {
+        Location: uploadLocation(name, id),
+        'Docker-Upload-UUID': id,
+        Range: ociRange(offset),
+      },
+    );
   }
   return err;
 }
@@ -75,7 +81,11 @@ export async function startUpload(ctx: AppContext, x: Exchange, name: string): P
     // Mounted only when the caller may read the blob through `from` (the spec lets a registry
     // ignore `from`; a token scoped to "*" may read every blob, so for it `from` may be omitted).
     const source = from === '' ? (principal.scope === '*' ? name : null) : isModelName(from) ? from : null;
-    if (source !== null && blobVisible(ctx, principal, source, digest) && (digest === EMPTY_JSON_DIGEST || (await ctx.blobs.stat(digest)))) {
+    if (
+      source !== null &&
+      blobVisible(ctx, principal, source, digest) &&
+      (digest === EMPTY_JSON_DIGEST || (await ctx.blobs.stat(digest)))
+    ) {
       blobCreated(x, name, digest);
       return;
     }
