@@ -406,8 +406,9 @@ describe('governance CLI against a real server', () => {
 
   test('audit verify reports an intact chain', async () => {
     const run = ok(await cli(admin, 'audit', 'verify'));
-    const m = /^audit log intact: (\d+) entries, head seq (\d+) sha256:[0-9a-f]{64}$/m.exec(run.stdout);
+    const m = /^audit log intact: (\d+) entries, head seq (\d+) sha256:[0-9a-f]{64}; (\d+) table rows agree with it$/m.exec(run.stdout);
     assert.ok(m, run.stdout);
+    assert.ok(Number(m[3]) > 0, 'the tables were compared with the log');
     assert.ok(Number(m[1]) > 0);
     assert.equal(m[1], m[2]);
     const json = parseJson(await cli(asB, 'audit', 'verify', '--json'));
@@ -647,10 +648,11 @@ describe('audit verify against a broken chain', () => {
     headHash: `sha256:${'a'.repeat(64)}`,
     firstBad: { seq: 17, reason: 'content does not match its hash' },
   };
+  let answer: object = broken;
   before(async () => {
     fake = createServer((req, res) => {
       if (req.url === '/v1/audit/verify') {
-        res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify(broken));
+        res.writeHead(409, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
       } else {
         res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no' } }));
       }
@@ -669,6 +671,30 @@ describe('audit verify against a broken chain', () => {
     const json = await runCli(['audit', 'verify', '--server', url, '--token', 't', '--json']);
     assert.equal(json.code, 1);
     assert.deepEqual(JSON.parse(json.stdout), broken);
+  });
+
+  test('an intact chain with a table row that differs: exits 1 and lists the row with its sequence', async () => {
+    const mismatch = {
+      seq: 9,
+      table: 'aliasEvents',
+      key: '["m","production",9]',
+      reason: 'alias history row m@production to is 3 in the table but 1 in the log',
+    };
+    answer = {
+      ok: false,
+      entries: 20,
+      headSeq: 20,
+      headHash: `sha256:${'b'.repeat(64)}`,
+      firstBad: { seq: 9, reason: `aliasEvents ${mismatch.key}: ${mismatch.reason}` },
+      tables: { ok: false, rows: 30, mismatches: [mismatch], total: 1 },
+    };
+    const run = await runCli(['audit', 'verify', '--server', url, '--token', 't']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /FAILED at seq 9: aliasEvents/);
+    assert.match(
+      run.stderr,
+      /1 table row\(s\) differ from the log:\n  seq 9 aliasEvents \["m","production",9\]: alias history row m@production to is 3/,
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import type { RegistryReader } from './state.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { checkTablesAgainstLog, type TableCheck } from './audit-tables.js';
 
 export interface AuditVerification {
   ok: boolean;
@@ -7,6 +8,21 @@ export interface AuditVerification {
   headSeq: number;
   headHash: string;
   firstBad?: { seq: number; reason: string };
+  /** The tables the service answers from, compared with the log (absent from a chain-only check). */
+  tables?: TableCheck;
+}
+
+/**
+ * What `audit verify` answers: the chain recomputed, and every table it serves from (alias history,
+ * approvals, version records, tokens) compared with the log. Either failing fails the whole; the
+ * first bad sequence is the chain's break if there is one, else the earliest table mismatch.
+ */
+export function verifyAudit(store: RegistryReader): AuditVerification {
+  const chain = verifyAuditChain(store);
+  const tables = checkTablesAgainstLog(store);
+  const first = tables.mismatches[0];
+  const firstBad = chain.firstBad ?? (first ? { seq: first.seq, reason: `${first.table} ${first.key}: ${first.reason}` } : undefined);
+  return { ...chain, ok: chain.ok && tables.ok, ...(firstBad ? { firstBad } : {}), tables };
 }
 
 const BATCH = 10_000;

@@ -2,6 +2,7 @@
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
 import { ApiError, conflict, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { tokenHashDigest } from './audit-tables.js';
 import { aliasMoveUnmet, currentApprovals } from './gate.js';
 import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
 import type {
@@ -325,6 +326,8 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       to: move.to,
       ...(move.reason ? { reason: move.reason } : {}),
       ...(targetRecord ? { recordDigest: targetRecord } : {}),
+      // The alias is under a policy: the target keeps it in protectedAliases (retention evidence).
+      ...(target && move.policy ? { protected: true } : {}),
     }),
   ];
   if (target && move.policy && !target.protectedAliases.includes(alias)) {
@@ -430,6 +433,8 @@ export function planCreateToken(state: RegistryReader, record: TokenRecord, acto
         role: record.role,
         scope: record.scope,
         expiresAt: record.expiresAt,
+        // Pins the row's secret hash (audit verify compares) without putting the hash in the log.
+        hashDigest: tokenHashDigest(record.hash),
       }),
     ],
     change: { seq, model: '', kind: 'token' },

@@ -1,6 +1,6 @@
 // The registry's door to the hash-chained audit log: filtered pages of it, its verification, and
 // the entries for refusals (which change no registry state but are kept with everything else).
-import { verifyAuditChain, type AuditVerification } from '../domain/audit-verify.js';
+import { verifyAudit, type AuditVerification } from '../domain/audit-verify.js';
 import type { Actor, AuditEntry } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
 
@@ -62,8 +62,9 @@ export class AuditLog {
     return { entries, nextSeq: exhausted ? null : next };
   }
 
+  /** The chain recomputed and the tables the service answers from compared with it. */
   verify(): AuditVerification {
-    return verifyAuditChain(this.store);
+    return verifyAudit(this.store);
   }
 
   /** Appends the refusal as `denied.<route>`; resolves with its sequence number once committed. */

@@ -15,8 +15,9 @@ const usage = `usage: modelgate audit verify
 
 Reads the audit log (needs an approver or admin token with scope *).
 
-verify  recomputes the hash chain on the server; exits 0 when it is intact, 1 with the first
-        bad entry when not
+verify  recomputes the hash chain on the server and compares the tables it answers from (alias
+        history, approvals, version records, tokens) with the log; exits 0 when both hold, 1
+        with the first bad sequence and each table row that differs when not
 list    shows matching entries, oldest first (one page: --limit, default 100)
 export  writes every matching entry as JSON Lines to stdout or --out FILE (written whole or not
         at all), fetching --page-size entries per request (default 10000)
@@ -57,7 +58,8 @@ async function verify(argv: string[]): Promise<number> {
     return result.ok ? 0 : 1;
   }
   if (result.ok) {
-    process.stdout.write(`audit log intact: ${result.entries} entries, head seq ${result.headSeq} ${result.headHash}\n`);
+    const rows = result.tables ? `; ${result.tables.rows} table rows agree with it` : '';
+    process.stdout.write(`audit log intact: ${result.entries} entries, head seq ${result.headSeq} ${result.headHash}${rows}\n`);
     return 0;
   }
   throw new CliError(describeBreak(result));
@@ -67,7 +69,11 @@ export function describeBreak(result: AuditVerification): string {
   const bad = result.firstBad;
   const where = bad ? `at seq ${bad.seq}: ${bad.reason}` : '(the server gave no first bad entry)';
   const good = result.entries > 0 ? `entries 1..${result.headSeq} verify (last good hash ${result.headHash})` : 'no entry verifies';
-  return `audit log verification FAILED ${where}\n  ${good}`;
+  const tables = result.tables;
+  const rows = tables && !tables.ok ? tables.mismatches.map((m) => `\n  seq ${m.seq} ${m.table} ${m.key}: ${m.reason}`).join('') : '';
+  const more = tables && tables.total > tables.mismatches.length ? `\n  … and ${tables.total - tables.mismatches.length} more` : '';
+  const differ = tables && !tables.ok ? `\n  ${tables.total} table row(s) differ from the log:${rows}${more}` : '';
+  return `audit log verification FAILED ${where}\n  ${good}${differ}`;
 }
 
 function filtersFrom(values: { model?: string; actor?: string; action?: string; 'from-seq'?: string; 'to-seq'?: string }): AuditQuery {
