@@ -10,10 +10,11 @@ import { startS3, type TestS3 } from './harness/s3.js';
 
 let s3: TestS3;
 const subjects: Subject[] = [
-  { name: 'FsBlobStore', open: (dir) => FsBlobStore.open(dir) },
-  { name: 'S3BlobStore', open: async () => new S3BlobStore(s3.storeOptions()) },
+  { name: 'FsBlobStore', answersAtOnce: true, open: (dir) => FsBlobStore.open(dir) },
+  { name: 'S3BlobStore', answersAtOnce: false, open: async () => new S3BlobStore(s3.storeOptions()) },
   {
     name: 'CachedBlobStore over S3BlobStore',
+    answersAtOnce: true,
     open: (dir) => CachedBlobStore.open(new S3BlobStore(s3.storeOptions()), { dir: join(dir, 'cache'), maxBytes: 256 * MiB }),
   },
 ];

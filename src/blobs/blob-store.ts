@@ -10,6 +10,8 @@ export interface BlobInfo {
 /** Positional reads from one blob; several readers may share a blob, each with its own handle. */
 export interface BlobReader {
   readonly size: number;
+  /** When the blob was last written (ms), where the store learnt it while opening the blob. */
+  readonly modifiedAt?: number;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
   /**
    * Resolves once the whole blob has been verified against its digest, rejects if it failed.
@@ -32,6 +34,13 @@ export interface BlobWriter {
 
 export interface BlobStore {
   stat(digest: string): Promise<BlobInfo | null>;
+  /**
+   * `stat` answered at once, without waiting, where the store can tell from this node alone (the
+   * local disk, the edge cache's index); undefined where only an asynchronous `stat` can tell.
+   * It exists for half-closed requests: this uWS build drops a connection whose client has shut
+   * its write side as soon as the request handler returns, so only a synchronous answer reaches it.
+   */
+  statNow?(digest: string): BlobInfo | null | undefined;
   open(digest: string): Promise<BlobReader | null>;
   /**
    * Starts writing the blob the client claims is `digest`. The caller verifies the bytes and then

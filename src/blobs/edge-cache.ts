@@ -92,15 +92,14 @@ export class CachedBlobStore implements BlobStore {
   async stat(digest: string): Promise<BlobInfo | null> {
     const entry = this.index.get(digest);
     if (!entry || entry.state === 'failed') return this.origin.stat(digest);
-    const local: BlobInfo = { digest, size: entry.size, ...(entry.modifiedAt !== undefined ? { modifiedAt: entry.modifiedAt } : {}) };
-    const fresh = Date.now() - entry.confirmedAt < this.recheckAfterMs;
-    if (entry.modifiedAt !== undefined && (entry.state === 'filling' || fresh)) return local;
+    const answer = this.localAnswer(entry);
+    if (answer) return answer;
     let remote: BlobInfo | null;
     try {
       remote = await this.origin.stat(digest);
     } catch (err) {
       logger.debug({ err, digest }, 'origin unreachable; answering from the edge cache');
-      return local;
+      return { digest, size: entry.size, ...(entry.modifiedAt !== undefined ? { modifiedAt: entry.modifiedAt } : {}) };
     }
     if (!remote) {
       this.drop(entry);
@@ -109,6 +108,20 @@ export class CachedBlobStore implements BlobStore {
     entry.confirmedAt = Date.now();
     entry.modifiedAt = remote.modifiedAt;
     return remote;
+  }
+
+  /** What `stat` would answer from the cache alone, or undefined when it would ask the origin. */
+  statNow(digest: string): BlobInfo | undefined {
+    const entry = this.index.get(digest);
+    return entry && entry.state !== 'failed' ? this.localAnswer(entry) : undefined;
+  }
+
+  /** The cache's own answer for an entry, while it may be given without asking the origin. */
+  private localAnswer(entry: CacheEntry): BlobInfo | undefined {
+    if (entry.modifiedAt === undefined) return undefined;
+    const fresh = Date.now() - entry.confirmedAt < this.recheckAfterMs;
+    if (entry.state !== 'filling' && !fresh) return undefined;
+    return { digest: entry.digest, size: entry.size, modifiedAt: entry.modifiedAt };
   }
 
   async open(digest: string): Promise<BlobReader | null> {
@@ -191,7 +204,8 @@ export class CachedBlobStore implements BlobStore {
       this.makeRoom(source.size);
       const path = join(this.fillDir, `${digest.slice('sha256:'.length)}.${randomUUID()}`);
       const fd = await openFd(path, 'wx+');
-      entry = CacheEntry.filling(digest, source.size, path, fd);
+      // The origin said the blob exists just now: the entry starts confirmed, with its write time.
+      entry = CacheEntry.filling(digest, source.size, path, fd, source.modifiedAt);
     } catch (err) {
       await source.close();
       throw err;

@@ -2,7 +2,7 @@
 // Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
 // Blobs found corrupt by `blobs verify --repair` are moved to blobs/quarantine/<hex>.<ms>.
 import { randomUUID } from 'node:crypto';
-import { constants, promises as fsp, read as fsRead } from 'node:fs';
+import { constants, promises as fsp, read as fsRead, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
 
@@ -37,6 +37,12 @@ export class FsBlobStore implements BlobStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
+  }
+
+  /** A stat of a local file: microseconds, so it may hold the event loop (see BlobStore.statNow). */
+  statNow(digest: string): BlobInfo | null {
+    const st = statSync(this.pathOf(digest), { throwIfNoEntry: false });
+    return st ? { digest, size: st.size, modifiedAt: st.mtimeMs } : null;
   }
 
   async open(digest: string): Promise<BlobReader | null> {

@@ -129,6 +129,7 @@ export class S3BlobStore implements BlobStore, S3Target {
       bucket: this.bucket,
       key: this.keyOf(digest),
       size: info.size,
+      ...(info.modifiedAt !== undefined ? { modifiedAt: info.modifiedAt } : {}),
       retry: this.retry,
       readAheadBytes: this.readAheadBytes,
       maxWindowBytes: this.maxWindowBytes,

@@ -17,6 +17,8 @@ const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes)
 
 export interface Subject {
   name: string;
+  /** Whether the store knows a blob it holds without waiting (BlobStore.statNow): bytes on this node. */
+  answersAtOnce: boolean;
   open(dir: string): Promise<BlobStore>;
 }
 
@@ -206,6 +208,25 @@ export function blobStoreConformance(subject: Subject): void {
       const found = await listed(store);
       assert.deepEqual(new Map([...found].sort()), new Map([...committed].sort()));
       assert.ok(!found.has(aborted));
+    });
+
+    test('statNow, where a store has it, agrees with stat: present, missing, after delete', async () => {
+      const bytes = randomBytes(5000);
+      const digest = await put(store, bytes);
+      assert.ok((await readAll(store, digest)).equals(bytes)); // a cache now holds a copy too
+      if (!subject.answersAtOnce) {
+        assert.equal(store.statNow?.(digest), undefined, 'a store that must ask a remote cannot answer at once');
+        return;
+      }
+      assert.ok(store.statNow, 'a store that holds blobs on this node answers at once');
+      const now = store.statNow(digest);
+      assert.ok(now, 'a blob this node holds is known at once');
+      assert.equal(now.size, bytes.length);
+      assert.equal(now.modifiedAt, (await store.stat(digest))!.modifiedAt);
+      const missing = digestOf(Buffer.from('never stored, never asked'));
+      assert.ok(store.statNow(missing) === null || store.statNow(missing) === undefined, 'a missing blob is never reported present');
+      assert.equal(await store.delete(digest), true);
+      assert.ok(!store.statNow(digest), 'a deleted blob is not reported present');
     });
 
     test('a missing blob: stat and open return null, delete returns false', async () => {

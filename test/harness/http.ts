@@ -76,12 +76,13 @@ export function pathRequest(port: number, method: string, path: string, headers:
 
 /**
  * Sends raw bytes over a socket and returns what came back (until the server closes or `waitMs`
- * passes): for requests fetch refuses to make, and for clients that vanish mid-request.
+ * passes): for requests fetch refuses to make, for clients that vanish mid-request, and for
+ * clients that half-close after the request.
  */
 export function rawRequest(
   port: number,
   payload: string | Buffer,
-  opts: { waitMs?: number; closeAfterWrite?: boolean } = {},
+  opts: { waitMs?: number; closeAfterWrite?: boolean; halfClose?: boolean } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
@@ -92,6 +93,8 @@ export function rawRequest(
     socket.on('close', finish);
     socket.write(payload, () => {
       if (opts.closeAfterWrite) socket.destroy();
+      // shutdown(SHUT_WR), as `nc -N`, some proxies and HTTP/1.0 clients do: the socket stays open to read.
+      else if (opts.halfClose) socket.end();
     });
     setTimeout(() => socket.destroy(), opts.waitMs ?? 1000);
   });

@@ -17,6 +17,8 @@ export interface RangeReaderOptions {
   bucket: string;
   key: string;
   size: number;
+  /** The object's LastModified (ms), as the HEAD before the reader saw it. */
+  modifiedAt?: number;
   retry: RetryPolicy;
   /** First window of a reader and after every jump: bytes asked for in one request. */
   readAheadBytes: number;
@@ -28,6 +30,7 @@ export interface RangeReaderOptions {
 
 export class S3BlobReader implements BlobReader {
   readonly size: number;
+  readonly modifiedAt: number | undefined;
   private cursor: BodyCursor | null = null;
   private window: number;
   private queue: Promise<unknown> = Promise.resolve();
@@ -35,6 +38,7 @@ export class S3BlobReader implements BlobReader {
 
   constructor(private readonly opts: RangeReaderOptions) {
     this.size = opts.size;
+    this.modifiedAt = opts.modifiedAt;
     this.window = opts.readAheadBytes;
   }
 

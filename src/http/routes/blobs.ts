@@ -75,7 +75,10 @@ export async function serveBlob(
   extra: Record<string, string> = {},
 ): Promise<void> {
   const blobs = ctx.blobs;
-  const info = await blobs.stat(digest);
+  // Where the store can tell at once, a HEAD is answered before the handler returns: a client
+  // that half-closed its connection after the request gets it (see BlobStore.statNow).
+  const now = blobs.statNow?.(digest);
+  const info = now !== undefined ? now : await blobs.stat(digest);
   if (!info) throw notFound('BLOB_NOT_FOUND', `blob ${digest} does not exist`);
   if (expectedSize !== null && info.size !== expectedSize) {
     logger.warn(
