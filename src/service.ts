@@ -13,7 +13,9 @@ import type { EventBus } from './events/event-bus.js';
 import { LocalEventBus } from './events/local-bus.js';
 import { RedisEventBus } from './events/redis-bus.js';
 import type { AppContext } from './http/app-context.js';
-import { whenIdle } from './http/exchange.js';
+import { ErrorPipeline } from './http/errors/pipeline.js';
+import { refusalAuditor } from './http/errors/refusal-audit.js';
+import { InFlight } from './http/in-flight.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { Registry } from './registry/registry.js';
@@ -51,7 +53,18 @@ export async function startService(config: Config): Promise<RunningService> {
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
   let ready = false;
-  const ctx: AppContext = { config, auth, registry, blobGuard, blobs, hashPool, uploads, ready: () => ready };
+  const ctx: AppContext = {
+    config,
+    auth,
+    registry,
+    blobGuard,
+    blobs,
+    hashPool,
+    uploads,
+    errors: new ErrorPipeline(refusalAuditor(registry.audit)),
+    inFlight: new InFlight(),
+    ready: () => ready,
+  };
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
 
   const sweep = () =>
@@ -74,7 +87,7 @@ export async function startService(config: Config): Promise<RunningService> {
       const graceMs = config.server.shutdownGraceSeconds * 1000;
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
-        whenIdle().then(() => true),
+        ctx.inFlight.whenIdle().then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
       clearTimeout(timer);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Authenticator } from '../src/auth/authenticator.js';
 import { TokenRegistry } from '../src/registry/tokens.js';
-import { ApiError } from '../src/domain/errors.js';
+import { DomainError } from '../src/domain/errors.js';
 import { logger } from '../src/log.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
 import type { Actor, Change, ChangeNotice } from '../src/domain/types.js';
@@ -258,7 +258,7 @@ describe('RedisControlStore: several instances on one Redis', () => {
       assert.equal(
         won.length,
         1,
-        `round ${round}: exactly one winner; got ${outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as ApiError).status} ${(o.reason as ApiError).code}: ${(o.reason as Error).message}`)).join(' / ')}`,
+        `round ${round}: exactly one winner; got ${outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as DomainError).kind} ${(o.reason as DomainError).code}: ${(o.reason as Error).message}`)).join(' / ')}`,
       );
       apiError(409, 'ALIAS_CONFLICT')(lost[0]!.reason);
       current = outcomes[0]!.status === 'fulfilled' ? toA : toB;
@@ -307,7 +307,7 @@ describe('RedisControlStore: several instances on one Redis', () => {
         await s
           .appendAudit('test.tick', who.name, { i }, who)
           .catch((err: unknown) =>
-            failures.push(`${who.name} #${i}: ${err instanceof ApiError ? `${err.status} ${err.code}: ` : ''}${(err as Error).message}`),
+            failures.push(`${who.name} #${i}: ${err instanceof DomainError ? `${err.kind} ${err.code}: ` : ''}${(err as Error).message}`),
           );
       }
     };

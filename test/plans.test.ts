@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GENESIS_HASH } from '../src/domain/audit-chain.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
-import { ApiError } from '../src/domain/errors.js';
+import { DomainError, forbidden } from '../src/domain/errors.js';
 import type { NewVersion } from '../src/domain/mutations.js';
 import type { AliasPolicy } from '../src/domain/policy.js';
 import { recordDigest } from '../src/domain/record-digest.js';
@@ -48,10 +48,10 @@ function newVersion(name: string, content: string, extra: Partial<NewVersion> = 
   return { name, files, digest: versionDigest(files), size: content.length, record, ...extra };
 }
 
-/** Runs `fn`, expects it to throw an ApiError with `code`, and checks the state did not move. */
+/** Runs `fn`, expects it to throw a DomainError with `code`, and checks the state did not move. */
 function refuses(fn: () => unknown, code: string): void {
   const before = state.auditHead();
-  assert.throws(fn, (err: unknown) => err instanceof ApiError && err.code === code);
+  assert.throws(fn, (err: unknown) => err instanceof DomainError && err.code === code);
   assert.deepEqual(state.auditHead(), before, 'a refused plan changes nothing');
 }
 
@@ -106,7 +106,7 @@ describe('domain plans', () => {
     refuses(
       () =>
         plans.planApproval(state, 'team/a', 1, 'approve', undefined, alice, () => {
-          throw new ApiError(403, 'SEPARATION_OF_DUTIES', 'no');
+          throw forbidden('SEPARATION_OF_DUTIES', 'no');
         }),
       'SEPARATION_OF_DUTIES',
     );

@@ -1,6 +1,6 @@
 // Who is calling, and may they. Tokens are looked up by the id inside them and checked against
 // the stored hash in constant time on every request, so a revocation or expiry takes effect at once.
-import { ApiError } from '../domain/errors.js';
+import { DomainError, forbidden } from '../domain/errors.js';
 import type { TokenRegistry } from '../registry/tokens.js';
 import type { Actor } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
@@ -11,12 +11,12 @@ const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*'
 const MAX_VERIFIED = 4096;
 
 /** A refused credential that still names a known token (expired, revoked), so the refusal can be audited. */
-export class AuthError extends ApiError {
+export class AuthError extends DomainError {
   constructor(
     message: string,
     readonly actor?: Actor,
   ) {
-    super(401, 'UNAUTHORIZED', message, undefined, { 'WWW-Authenticate': 'Bearer realm="modelgate"' });
+    super('unauthenticated', 'UNAUTHORIZED', message);
   }
 }
 
@@ -91,10 +91,10 @@ export class Authenticator {
   /** The single place where a route's required role and the token's scope are checked. */
   authorize(principal: Principal, needed: Role, model: string | null, what: string): void {
     if (ROLE_RANK[principal.role] < ROLE_RANK[needed]) {
-      throw new ApiError(403, 'FORBIDDEN', `${what} needs the ${needed} role; token ${principal.id} has ${principal.role}`);
+      throw forbidden('FORBIDDEN', `${what} needs the ${needed} role; token ${principal.id} has ${principal.role}`);
     }
     if (model !== null && !scopeMatches(principal.scope, model)) {
-      throw new ApiError(403, 'FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}", not "${model}"`);
+      throw forbidden('FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}", not "${model}"`);
     }
   }
 
@@ -102,6 +102,6 @@ export class Authenticator {
   authorizeGlobal(principal: Principal, needed: Role, what: string): void {
     this.authorize(principal, needed, null, what);
     if (principal.scope !== '*')
-      throw new ApiError(403, 'FORBIDDEN', `${what} needs a token scoped to "*"; token ${principal.id} is scoped to "${principal.scope}"`);
+      throw forbidden('FORBIDDEN', `${what} needs a token scoped to "*"; token ${principal.id} is scoped to "${principal.scope}"`);
   }
 }

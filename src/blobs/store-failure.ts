@@ -3,13 +3,13 @@
 // (503 BLOB_STORE_UNAVAILABLE with Retry-After for what is transient, 502 BLOB_STORE_FAILED for a
 // refusal that will not go away by itself, such as AccessDenied or NoSuchBucket); the cause is
 // logged here, once, because the response does not carry it.
-import { ApiError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import { logger } from '../log.js';
 
 /** Seconds a client is asked to wait before retrying after a transient failure. */
 export const RETRY_AFTER_SECONDS = 5;
 
-export class BlobStoreFailure extends ApiError {
+export class BlobStoreFailure extends DomainError {
   constructor(
     readonly operation: string,
     readonly retryable: boolean,
@@ -17,13 +17,13 @@ export class BlobStoreFailure extends ApiError {
   ) {
     const reason = describe(cause);
     super(
-      retryable ? 503 : 502,
+      retryable ? 'unavailable' : 'dependency_failed',
       retryable ? 'BLOB_STORE_UNAVAILABLE' : 'BLOB_STORE_FAILED',
       retryable
         ? `the blob store (bucket) failed to ${operation} (${reason}); this is usually temporary: retry later`
         : `the blob store (bucket) refused to ${operation} (${reason}); retrying will not help until an operator fixes the bucket or its credentials`,
       { retryable, reason },
-      retryable ? { 'Retry-After': String(RETRY_AFTER_SECONDS) } : undefined,
+      retryable ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {},
     );
     logger.error({ err: cause, operation, retryable }, 'blob store failure');
   }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { ApiError, conflict, notFound } from '../domain/errors.js';
+import { type DomainError, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { ChunkSink } from './ingest.js';
 
@@ -170,12 +170,9 @@ export class SessionAppender implements ChunkSink {
   }
 }
 
-export function offsetMismatch(expected: number, given: number): ApiError {
-  return new ApiError(
-    416,
-    'UPLOAD_OFFSET_MISMATCH',
-    `chunk starts at byte ${given} but the upload's current offset is ${expected}`,
-    { offset: expected },
-    { Range: expected > 0 ? `bytes=0-${expected - 1}` : 'bytes=0-0', 'Upload-Offset': String(expected) },
-  );
+/** The edge tells the client where to resume from `details.offset` (Range and Upload-Offset headers). */
+export function offsetMismatch(expected: number, given: number): DomainError {
+  return outOfRange('UPLOAD_OFFSET_MISMATCH', `chunk starts at byte ${given} but the upload's current offset is ${expected}`, {
+    offset: expected,
+  });
 }

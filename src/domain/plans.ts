@@ -1,6 +1,6 @@
 // Every registry mutation as a pure function of the current state: read and validate (may throw),
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
-import { ApiError, conflict, notFound } from './errors.js';
+import { conflict, forbidden, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
 import { aliasMoveUnmet, currentApprovals } from './gate.js';
@@ -290,8 +290,7 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       history: state.aliasHistory(name, alias),
     });
     if (unmet.length > 0) {
-      throw new ApiError(
-        403,
+      throw forbidden(
         'POLICY_UNMET',
         `${name}@v${target.version} cannot become ${name}@${alias}: ${unmet.map((u) => u.message).join('; ')}`,
         unmet,

@@ -5,6 +5,8 @@ import type { HashPool } from '../blobs/hash-pool.js';
 import type { UploadSessions } from '../blobs/upload-sessions.js';
 import type { Config } from '../config/schema.js';
 import type { Registry } from '../registry/registry.js';
+import type { ErrorPipeline } from './errors/pipeline.js';
+import type { InFlight } from './in-flight.js';
 
 /** What route handlers need, built once at start. */
 export interface AppContext {
@@ -15,6 +17,10 @@ export interface AppContext {
   blobs: BlobStore;
   hashPool: HashPool;
   uploads: UploadSessions;
+  /** Answers every failed request (audit, dialect); see src/http/errors/. */
+  errors: ErrorPipeline;
+  /** Requests still in progress, which shutdown waits for. */
+  inFlight: InFlight;
   /** False while starting and once shutdown begins; /readyz reports it. */
   ready: () => boolean;
 }

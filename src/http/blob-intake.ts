@@ -2,7 +2,7 @@
 // streamed into the blob store, chunks appended to a resumable session, a session committed.
 // Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
 import type { Principal } from '../domain/principal.js';
-import { ApiError, badRequest } from '../domain/errors.js';
+import { DomainError, badRequest } from '../domain/errors.js';
 import type { BlobInfo } from '../blobs/blob-store.js';
 import { offsetMismatch, type SessionAppender, type UploadSession } from '../blobs/upload-sessions.js';
 import type { AppContext } from './app-context.js';
@@ -64,7 +64,7 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
       }
       // A client that vanished mid-chunk keeps what reached the disk and resumes from that offset;
       // a chunk refused for any other reason is taken back, so the offset stays where it was.
-      if (failure && !(failure instanceof ApiError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
+      if (failure && !(failure instanceof DomainError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
       await opened.close(true);
     }
     if (failure) throw failure;

@@ -1,7 +1,8 @@
 // Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
 // from the file to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
 // response) and releases its file handle and buffers the moment the client goes away.
-import { ApiError } from '../domain/errors.js';
+import { notFound } from '../domain/errors.js';
+import { HttpError } from './errors/http-error.js';
 import type { BlobReader } from '../blobs/blob-store.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { BufferPool } from './buffer-pool.js';
@@ -30,7 +31,7 @@ export async function serveBytes(x: Exchange, rep: Representation): Promise<void
   let status = 200;
   const decision = ifRangeAllows(x.headers.ifRange, rep.etag) ? decideRange(x.headers.range, rep.size) : { kind: 'full' as const };
   if (decision.kind === 'invalid' || decision.kind === 'unsatisfiable') {
-    throw new ApiError(
+    throw new HttpError(
       416,
       decision.kind === 'invalid' ? 'RANGE_INVALID' : 'RANGE_NOT_SATISFIABLE',
       decision.kind === 'invalid' ? decision.reason : `range "${x.headers.range.slice(0, 80)}" is outside the ${rep.size} bytes available`,
@@ -54,7 +55,7 @@ export async function serveBytes(x: Exchange, rep: Representation): Promise<void
     return;
   }
   const reader = await rep.open();
-  if (!reader) throw new ApiError(404, 'BLOB_NOT_FOUND', 'the blob behind this file is missing from storage');
+  if (!reader) throw notFound('BLOB_NOT_FOUND', 'the blob behind this file is missing from storage');
   if (x.aborted) {
     await reader.close();
     return;

@@ -2,9 +2,12 @@
 // (headers, URL) is copied here before the first await, and onAborted is attached at once.
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Principal } from '../domain/principal.js';
-import { ApiError } from '../domain/errors.js';
 import { httpMetrics } from '../metrics/metrics.js';
-import { logger } from '../log.js';
+import { endWithoutBody } from './end-without-body.js';
+import type { Dialect } from './errors/dialect.js';
+import type { Headers } from './errors/http-error.js';
+import type { ErrorPipeline } from './errors/pipeline.js';
+import type { InFlight } from './in-flight.js';
 import { statusLine } from './status.js';
 
 export interface RequestHeaders {
@@ -19,7 +22,7 @@ export interface RequestHeaders {
   acceptEncoding: string;
 }
 
-export type Headers = Record<string, string>;
+export type { Headers };
 
 type BodyHandler = (chunk: ArrayBuffer, isLast: boolean) => void;
 
@@ -60,6 +63,7 @@ export class Exchange {
     readonly res: HttpResponse,
     req: HttpRequest,
     public route: string,
+    private readonly errors: ErrorPipeline,
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -183,35 +187,17 @@ export class Exchange {
     this.lingering = { send: write, timer: setTimeout(() => this.endLingering(), LINGER_MS) };
   }
 
-  /**
-   * Renders any failure as the JSON error shape; internal errors are logged, not leaked. A refusal
-   * that must be audited is answered only once its audit entry is committed.
-   */
-  fail(err: unknown): Promise<void> | void {
-    if (this.aborted || this.finished) return;
-    if (this.headersSent) {
-      // Part of a body is out: ending normally would present a partial transfer as complete.
-      this.cut();
-      return;
-    }
-    const api = err instanceof ApiError ? err : null;
-    if (!api) logger.error({ err, route: this.route, method: this.method, path: this.path }, 'request failed');
-    const audit = api && api.status < 500 ? refusalAuditor?.(this, api) : undefined;
-    if (audit) return audit.then(() => this.sendError(api));
-    this.sendError(api);
+  /** The Authorization header as received (or as a route normalised it). */
+  get authorization(): string {
+    return this.headers.authorization;
   }
 
-  private sendError(api: ApiError | null): void {
-    const status = api?.status ?? 500;
-    const error = {
-      code: api?.code ?? 'INTERNAL',
-      message: api?.message ?? 'internal error',
-      ...(api?.details !== undefined ? { details: api.details } : {}),
-    };
-    const headers = { 'Content-Type': 'application/json', ...api?.headers };
-    const body = Buffer.from(JSON.stringify({ error }));
-    if (this.method === 'HEAD') this.send(status, null, headers, body.length);
-    else this.send(status, body, headers);
+  /**
+   * Answers a failure through the error pipeline, in the route's dialect: a refusal that must be
+   * audited is answered once its audit entry is committed; once bytes are out, the connection is cut.
+   */
+  fail(err: unknown, dialect?: Dialect): Promise<void> | void {
+    return this.errors.fail(this, err, dialect);
   }
 
   /** Drops the connection so the client sees an incomplete transfer, never a short success. */
@@ -227,58 +213,22 @@ export class Exchange {
   }
 }
 
-/**
- * Ends a response with no body. This uWS build aborts the whole process when endWithoutBody gets
- * a length argument (and reads an explicit undefined as 2^63), so the length goes in by hand.
- */
-export function endWithoutBody(res: HttpResponse, reportedLength: number | undefined, close = false): void {
-  if (reportedLength !== undefined) res.writeHeader('Content-Length', String(reportedLength));
-  if (close) res.writeHeader('Connection', 'close');
-  res.endWithoutBody();
+/** What every route needs to answer failures and be waited for at shutdown; built once per server. */
+export interface RouteSupport {
+  errors: ErrorPipeline;
+  inFlight: InFlight;
 }
 
-export type RefusalAuditor = (x: Exchange, err: ApiError) => Promise<void> | undefined;
-let refusalAuditor: RefusalAuditor | null = null;
-
-/** Installs what records refused requests in the audit log (set once at start). */
-export function setRefusalAuditor(auditor: RefusalAuditor | null): void {
-  refusalAuditor = auditor;
-}
-
-let active = 0;
-let idleWaiters: (() => void)[] = [];
-
-/** Resolves once no asynchronous request (upload, download, registration) is in progress. */
-export function whenIdle(): Promise<void> {
-  if (active === 0) return Promise.resolve();
-  return new Promise((resolve) => idleWaiters.push(resolve));
-}
-
-function settled(): void {
-  active--;
-  if (active === 0) {
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const wake of waiters) wake();
-  }
-}
-
-/** Wraps an async route so that every thrown error becomes a JSON error response. */
-export function route(name: string, handler: (x: Exchange) => void | Promise<void>) {
+/** Wraps a route so that every thrown error is answered through the error pipeline (v1 dialect unless the route says otherwise). */
+export function route(support: RouteSupport, name: string, handler: (x: Exchange) => void | Promise<void>) {
   return (res: HttpResponse, req: HttpRequest): void => {
-    const x = new Exchange(res, req, name);
+    const x = new Exchange(res, req, name, support.errors);
     try {
       const pending = handler(x);
-      if (pending) {
-        active++;
-        pending.catch((err: unknown) => x.fail(err)).finally(settled);
-      }
+      if (pending) support.inFlight.track(pending.catch((err: unknown) => x.fail(err)));
     } catch (err) {
       const auditing = x.fail(err);
-      if (auditing) {
-        active++;
-        auditing.finally(settled);
-      }
+      if (auditing) support.inFlight.track(auditing);
     }
   };
 }

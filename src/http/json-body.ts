@@ -1,4 +1,4 @@
-import { ApiError, badRequest } from '../domain/errors.js';
+import { badRequest } from '../domain/errors.js';
 import type { Exchange } from './exchange.js';
 import { declaredLength, tooLarge } from './receive.js';
 
@@ -17,7 +17,7 @@ export function readJson(x: Exchange, limit: number): Promise<unknown> {
     let settled = false;
     x.onAbort(() => {
       settled = true;
-      reject(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete'));
+      reject(badRequest('CLIENT_ABORTED', 'the client closed the connection before the body was complete'));
     });
     x.onBody((chunk, isLast) => {
       if (settled) return;

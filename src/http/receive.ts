@@ -2,7 +2,7 @@
 // synchronously inside the route handler (Exchange attaches one and passes them on to onBody), so
 // reception starts at once and the (asynchronously
 // opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
-import { ApiError } from '../domain/errors.js';
+import { badRequest, type DomainError, tooLarge as bodyTooLarge } from '../domain/errors.js';
 import { Ingest, type ChunkSink } from '../blobs/ingest.js';
 import type { StreamHash } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';
@@ -14,15 +14,15 @@ export interface Received {
   hash: HashResult | null;
 }
 
-export function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`);
+export function tooLarge(limit: number): DomainError {
+  return bodyTooLarge('BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`);
 }
 
 /** Declared Content-Length, or null for a chunked body; a malformed value is a 400. */
 export function declaredLength(x: Exchange): number | null {
   const text = x.headers.contentLength;
   if (text === '') return null;
-  if (!/^[0-9]{1,16}$/.test(text)) throw new ApiError(400, 'CONTENT_LENGTH_INVALID', `invalid Content-Length "${text.slice(0, 40)}"`);
+  if (!/^[0-9]{1,16}$/.test(text)) throw badRequest('CONTENT_LENGTH_INVALID', `invalid Content-Length "${text.slice(0, 40)}"`);
   return Number(text);
 }
 
@@ -72,7 +72,7 @@ export function receiveBody(x: Exchange, sink: Promise<ChunkSink>, hash: StreamH
         );
       } else resolve(value!);
     };
-    x.onAbort(() => settle(new ApiError(400, 'CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
+    x.onAbort(() => settle(badRequest('CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
     x.onBody((chunk, isLast) => {
       if (settled) return;
       ingest.push(chunk);

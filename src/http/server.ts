@@ -1,10 +1,8 @@
 // The uWS application: routes, the catch-all 404, listening and closing the listen socket.
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { ApiError } from '../domain/errors.js';
 import type { AppContext } from './app-context.js';
-import { route, setRefusalAuditor } from './exchange.js';
-import { refusalAuditor } from './refusal-audit.js';
-import { methodNotAllowed } from './route-errors.js';
+import { route } from './exchange.js';
+import { methodNotAllowed, routeNotFound } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobVerifyRoutes } from './routes/blob-verify.js';
 import { registerBlobRoutes } from './routes/blobs.js';
@@ -28,7 +26,6 @@ export interface HttpServer {
 
 export function createApp(ctx: AppContext): TemplatedApp {
   const app = uWS.App();
-  setRefusalAuditor(refusalAuditor(ctx.registry.audit));
   registerResolveRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
   registerUploadRoutes(app, ctx);
@@ -46,14 +43,12 @@ export function createApp(ctx: AppContext): TemplatedApp {
   for (const pattern of ['/v1/blobs/*', '/v1/resolve/*']) {
     app.any(
       pattern,
-      route('unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])),
+      route(ctx, 'unknown', (x) => methodNotAllowed(x, ['GET', 'HEAD'])),
     );
   }
   app.any(
     '/*',
-    route('unknown', (x) => {
-      throw new ApiError(404, 'ROUTE_NOT_FOUND', `no route for ${x.method} ${x.path.slice(0, 200)}`);
-    }),
+    route(ctx, 'unknown', (x) => routeNotFound(x)),
   );
   return app;
 }

@@ -16,6 +16,7 @@ const TEXT: Record<number, string> = {
   415: '415 Unsupported Media Type',
   416: '416 Range Not Satisfiable',
   500: '500 Internal Server Error',
+  502: '502 Bad Gateway',
   503: '503 Service Unavailable',
 };
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { filePathProblem } from '../domain/names.js';
 import { MAX_FILES_PER_VERSION } from '../domain/requests.js';
 import type { FileEntry } from '../domain/types.js';
-import { ociError } from './errors.js';
+import { badRequest } from '../domain/errors.js';
 import {
   bareType,
   DOCKER_MANIFEST,
@@ -49,7 +49,7 @@ const ANY_DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
 function invalid(message: string, detail?: unknown): never {
-  throw ociError(400, 'MANIFEST_INVALID', message, detail);
+  throw badRequest('MANIFEST_INVALID', message, detail);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -4,7 +4,7 @@
 // is not registered yet), pinned by a registration in progress, or re-uploaded meanwhile.
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { ApiError } from '../domain/errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Actor, GcReport } from '../domain/types.js';
 
@@ -42,7 +42,7 @@ export async function collectGarbage(store: ControlStore, blobs: BlobStore, guar
           await store.deleteVersion(v.name, v.version, `retention: older than ${opts.retentionDays} days`, opts.actor);
         } catch (err) {
           // Aliased or deleted since we looked: keep it.
-          if (err instanceof ApiError) continue;
+          if (err instanceof DomainError) continue;
           throw err;
         }
       }

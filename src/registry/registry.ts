@@ -2,7 +2,7 @@
 // registered, where aliases may point and under which gates, who may approve, how references
 // resolve, and (through its parts) tokens, the audit log and the watch feed. Storage, transport
 // and authentication live elsewhere.
-import { ApiError, badRequest, conflict, notFound } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutations.js';
@@ -190,8 +190,7 @@ export class Registry {
       for (const alias of held) {
         const unmet = editUnmet(this.policyFor(alias)!, after);
         if (unmet.length > 0) {
-          throw new ApiError(
-            403,
+          throw forbidden(
             'POLICY_UNMET',
             `${name}@v${number} holds ${name}@${alias} and this edit would break its policy: ${unmet.map((u) => u.message).join('; ')}`,
             unmet,
@@ -238,7 +237,7 @@ export class Registry {
   ): Promise<{ approval: Approval; version: Version }> {
     const { approval, version } = await this.store.recordApproval(name, number, decision, options.comment, actor, (v, approvals) => {
       if (v.createdById === actor.id) {
-        throw new ApiError(403, 'SEPARATION_OF_DUTIES', `${actor.name} registered ${name}@v${number} and cannot also ${decision} it`);
+        throw forbidden('SEPARATION_OF_DUTIES', `${actor.name} registered ${name}@v${number} and cannot also ${decision} it`);
       }
       const current = recordDigest(v);
       // An approver who names the record they reviewed gets a refusal, not an approval of something else, if it changed since.

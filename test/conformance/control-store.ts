@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { ApiError } from '../../src/domain/errors.js';
+import { conflict, DomainError, forbidden } from '../../src/domain/errors.js';
+import { statusOf } from '../../src/http/errors/refusal.js';
 import { recordDigest } from '../../src/domain/record-digest.js';
 import { verifyAuditChain } from '../../src/domain/audit-verify.js';
 import { previousDeployment } from '../../src/registry/registry.js';
@@ -62,11 +63,12 @@ export function unique(label: string): string {
 export function apiError(status: number, code: string) {
   return (err: unknown) => {
     assert.ok(
-      err instanceof ApiError,
-      `expected ApiError ${status} ${code}, got ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
+      err instanceof DomainError,
+      `expected DomainError ${status} ${code}, got ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
     );
     assert.equal(err.code, code, err.message);
-    assert.equal(err.status, status, err.message);
+    // The status a client would see for it: the kind, as the http edge maps it.
+    assert.equal(statusOf(err), status, err.message);
     return true;
   };
 }
@@ -138,13 +140,13 @@ export async function assertNothingWritten(r: Recorder, before: Awaited<ReturnTy
   assert.deepEqual(now, before, 'nothing was written and nothing was told');
 }
 
-/** A refused mutation: the expected ApiError, and nothing written anywhere. */
-export async function refused(r: Recorder, fn: () => Promise<unknown>, status: number, code: string): Promise<ApiError> {
+/** A refused mutation: the expected DomainError, and nothing written anywhere. */
+export async function refused(r: Recorder, fn: () => Promise<unknown>, status: number, code: string): Promise<DomainError> {
   const before = await snapshot(r);
-  let caught: ApiError | undefined;
+  let caught: DomainError | undefined;
   await assert.rejects(fn(), (err) => {
     apiError(status, code)(err);
-    caught = err as ApiError;
+    caught = err as DomainError;
     return true;
   });
   await assertNothingWritten(r, before);
@@ -333,14 +335,14 @@ export function controlStoreConformance(backend: Backend): void {
       // The check sees the approvals as committed, and may refuse.
       const refusal = () =>
         s.recordApproval('credit', 1, 'approve', undefined, bob, (_v, approvals) => {
-          if (approvals.some((a) => a.approver.id === bob.id)) throw new ApiError(409, 'ALREADY_DECIDED', 'bob already decided');
+          if (approvals.some((a) => a.approver.id === bob.id)) throw conflict('ALREADY_DECIDED', 'bob already decided');
         });
       await refused(r, refusal, 409, 'ALREADY_DECIDED');
       await refused(
         r,
         () =>
           s.recordApproval('credit', 1, 'approve', undefined, alice, (v) => {
-            if (v.createdById === alice.id) throw new ApiError(403, 'SEPARATION_OF_DUTIES', 'no');
+            if (v.createdById === alice.id) throw forbidden('SEPARATION_OF_DUTIES', 'no');
           }),
         403,
         'SEPARATION_OF_DUTIES',
@@ -382,7 +384,7 @@ export function controlStoreConformance(backend: Backend): void {
         (err: unknown) => {
           assert.ok(
             err instanceof Refusal,
-            `expected the callback's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`,
+            `expected the callback's own error, got ${err instanceof DomainError ? `DomainError ${statusOf(err)} ${err.code}: ${err.message}` : String(err)}`,
           );
           return true;
         },
@@ -394,7 +396,7 @@ export function controlStoreConformance(backend: Backend): void {
         (err: unknown) => {
           assert.ok(
             err instanceof Refusal,
-            `expected the check's own error, got ${err instanceof ApiError ? `ApiError ${err.status} ${err.code}: ${err.message}` : String(err)}`,
+            `expected the check's own error, got ${err instanceof DomainError ? `DomainError ${statusOf(err)} ${err.code}: ${err.message}` : String(err)}`,
           );
           return true;
         },

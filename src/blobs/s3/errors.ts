@@ -1,7 +1,7 @@
 // Which S3 failures are worth another try, and how hard the S3 store tries again.
 // The SDK already retries a request that failed before its response arrived; these helpers are
 // for what it cannot see: a response body that broke off mid-stream, and calls we chain ourselves.
-import { ApiError } from '../../domain/errors.js';
+import { DomainError } from '../../domain/errors.js';
 import { withRetries } from '../../lib/retry.js';
 import { BlobStoreFailure } from '../store-failure.js';
 
@@ -83,11 +83,11 @@ const failures = new WeakMap<object, BlobStoreFailure>();
 
 /**
  * What a caller of the store sees when the bucket failed: a BlobStoreFailure (503 when retrying
- * may help, 502 when not), made once per cause. Anything else (a programming error, an ApiError)
+ * may help, 502 when not), made once per cause. Anything else (a programming error, a DomainError)
  * passes through unchanged.
  */
 export function asStoreFailure(operation: string, err: unknown): unknown {
-  if (err instanceof ApiError || !err || typeof err !== 'object') return err;
+  if (err instanceof DomainError || !err || typeof err !== 'object') return err;
   if (statusOf(err) === undefined && !isTransient(err) && !(err instanceof BlobChangedError)) return err;
   let failure = failures.get(err);
   if (!failure) {

@@ -9,7 +9,7 @@ import { parseLimit } from '../paths.js';
 export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/audit',
-    route('audit.list', (x) => {
+    route(ctx, 'audit.list', (x) => {
       guardGlobal(ctx, x, 'approver', 'audit log');
       const seqParam = (key: string, fallback: number) => {
         const v = x.param(key);
@@ -39,7 +39,7 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   );
   app.get(
     '/v1/audit/verify',
-    route('audit.verify', (x) => {
+    route(ctx, 'audit.verify', (x) => {
       guardGlobal(ctx, x, 'approver', 'audit verification');
       const result = ctx.registry.audit.verify();
       x.json(result.ok ? 200 : 409, result);

@@ -16,7 +16,7 @@ let running = false;
 export function registerBlobVerifyRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.post(
     '/v1/blobs/verify',
-    route('blobs.verify', async (x) => {
+    route(ctx, 'blobs.verify', async (x) => {
       const principal = guardGlobal(ctx, x, 'admin', 'blob verification');
       const body = x.hasBody ? parseBody(blobVerifyBody, await readJson(x, ctx.config.server.maxJsonBytes)) : { repair: false };
       if (running) throw conflict('VERIFY_RUNNING', 'a blob verification is already running');

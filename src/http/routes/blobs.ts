@@ -1,7 +1,7 @@
 // Blobs by digest: monolithic upload (streamed, hashed on a worker, committed only when the
 // digest matches) and downloads with immutable caching.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ApiError, notFound } from '../../domain/errors.js';
+import { forbidden, notFound } from '../../domain/errors.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { assertDigest } from '../../domain/names.js';
 import { logger } from '../../log.js';
@@ -17,9 +17,9 @@ export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.post(
     '/v1/blobs',
-    route('blobs.upload', (x) => uploadBlob(ctx, x)),
+    route(ctx, 'blobs.upload', (x) => uploadBlob(ctx, x)),
   );
-  const download = route('blobs.download', (x) => downloadBlob(ctx, x));
+  const download = route(ctx, 'blobs.download', (x) => downloadBlob(ctx, x));
   app.get('/v1/blobs/*', download);
   app.head('/v1/blobs/*', download);
 }
@@ -52,11 +52,7 @@ async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
   if (principal.scope !== '*' && !ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name))) {
     // Says nothing about which models list the blob: that is outside this token's view.
-    throw new ApiError(
-      403,
-      'FORBIDDEN',
-      `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`,
-    );
+    throw forbidden('FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
   }
   await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
 }

@@ -7,7 +7,7 @@ import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { TemplatedApp } from 'uWebSockets.js';
-import { ApiError } from '../../domain/errors.js';
+import { notFound, unavailable } from '../../domain/errors.js';
 import type { AppContext } from '../app-context.js';
 import { route, type Exchange } from '../exchange.js';
 import { methodNotAllowed } from '../route-errors.js';
@@ -86,18 +86,18 @@ export function loadAssets(dir: string): Map<string, Asset> | null {
   return assets.has('index.html') ? assets : null;
 }
 
-export function registerConsoleRoutes(app: TemplatedApp, _ctx: AppContext, dir = process.env.MODELGATE_UI_DIR || DEFAULT_DIR): void {
+export function registerConsoleRoutes(app: TemplatedApp, ctx: AppContext, dir = process.env.MODELGATE_UI_DIR || DEFAULT_DIR): void {
   const assets = loadAssets(dir);
   app.any(
     '/',
-    route('console.root', (x) => {
+    route(ctx, 'console.root', (x) => {
       if (x.method !== 'GET' && x.method !== 'HEAD') methodNotAllowed(x, ['GET', 'HEAD']);
       x.send(302, x.method === 'HEAD' ? null : '', { Location: CONSOLE_PREFIX, ...SECURITY_HEADERS });
     }),
   );
-  const serve = route('console.asset', (x) => {
+  const serve = route(ctx, 'console.asset', (x) => {
     if (x.method !== 'GET' && x.method !== 'HEAD') methodNotAllowed(x, ['GET', 'HEAD']);
-    if (!assets) throw new ApiError(503, 'CONSOLE_NOT_BUILT', `the console was not built into ${dir}: run "npm run build"`);
+    if (!assets) throw unavailable('CONSOLE_NOT_BUILT', `the console was not built into ${dir}: run "npm run build"`);
     sendAsset(x, assets);
   });
   app.any('/ui', serve);
@@ -111,7 +111,7 @@ function sendAsset(x: Exchange, assets: Map<string, Asset>): void {
     // Every console page has its own URL under /ui/; the app reads it and renders that page.
     // A missing file (a path with an extension, or under assets/) stays a 404.
     if (path.startsWith('assets/') || /\.[a-z0-9]+$/i.test(path)) {
-      throw new ApiError(404, 'NOT_FOUND', `no console file ${x.path.slice(0, 200)}`);
+      throw notFound('NOT_FOUND', `no console file ${x.path.slice(0, 200)}`);
     }
     asset = assets.get('index.html')!;
   }

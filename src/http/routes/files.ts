@@ -1,5 +1,5 @@
 // GET/HEAD /v1/models/{name}@{ref}/files/{path}: a version's file by its path.
-import { ApiError } from '../../domain/errors.js';
+import { notFound } from '../../domain/errors.js';
 import { assertFilePath, parseReference } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
@@ -18,7 +18,7 @@ export async function fileRoute(ctx: AppContext, x: Exchange, rest: string): Pro
   guard(ctx, x, 'reader', name, 'file download');
   const resolution = ctx.registry.resolveOrThrow(name, ref);
   const file = resolution.files.get(path);
-  if (!file) throw new ApiError(404, 'FILE_NOT_FOUND', `${name}@${ref} has no file "${path}"`);
+  if (!file) throw notFound('FILE_NOT_FOUND', `${name}@${ref} has no file "${path}"`);
   // A file reached through an alias can change when the alias moves; through v<N> or a digest it cannot.
   const cacheControl = parsed.kind === 'alias' ? 'no-cache' : IMMUTABLE;
   await serveBlob(ctx, x, file.digest, file.size, cacheControl, {

@@ -11,7 +11,7 @@ let running = false;
 export function registerGcRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.post(
     '/v1/gc',
-    route('gc', async (x) => {
+    route(ctx, 'gc', async (x) => {
       const principal = guardGlobal(ctx, x, 'admin', 'garbage collection');
       const body = x.hasBody ? parseBody(gcBody, await readJson(x, ctx.config.server.maxJsonBytes)) : { dryRun: false };
       if (running) throw conflict('GC_RUNNING', 'a garbage collection is already running');

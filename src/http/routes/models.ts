@@ -20,15 +20,15 @@ const SUB_RESOURCES = new Set(['versions', 'aliases', 'deployments']);
 export function registerModelRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/models',
-    route('models.list', (x) => listModels(ctx, x)),
+    route(ctx, 'models.list', (x) => listModels(ctx, x)),
   );
   app.post(
     '/v1/models',
-    route('models.create', (x) => createModel(ctx, x)),
+    route(ctx, 'models.create', (x) => createModel(ctx, x)),
   );
   app.any(
     `${MODELS_PREFIX}*`,
-    route('models', (x) => dispatch(ctx, x)),
+    route(ctx, 'models', (x) => dispatch(ctx, x)),
   );
 }
 

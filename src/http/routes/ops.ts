@@ -6,15 +6,15 @@ import { route } from '../exchange.js';
 export function registerOpsRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/healthz',
-    route('healthz', (x) => x.json(200, { status: 'ok' })),
+    route(ctx, 'healthz', (x) => x.json(200, { status: 'ok' })),
   );
   app.get(
     '/readyz',
-    route('readyz', (x) => (ctx.ready() ? x.json(200, { status: 'ready' }) : x.json(503, { status: 'not ready' }))),
+    route(ctx, 'readyz', (x) => (ctx.ready() ? x.json(200, { status: 'ready' }) : x.json(503, { status: 'not ready' }))),
   );
   app.get(
     '/metrics',
-    route('metrics', async (x) => {
+    route(ctx, 'metrics', async (x) => {
       const text = await metricsRegistry.metrics();
       x.send(200, text, { 'Content-Type': metricsRegistry.contentType });
     }),

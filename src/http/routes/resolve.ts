@@ -3,18 +3,14 @@
 // rendered once after the alias last changed, written in two calls into uWS.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
-import { ApiError } from '../../domain/errors.js';
-import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
 import { ResolveCache } from '../../index/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
-import { endWithoutBody } from '../exchange.js';
+import { RawReply } from '../errors/raw-reply.js';
 import { decode } from '../paths.js';
-import { auditRefusal, refusalActor } from '../refusal-audit.js';
 import { etagMatches } from '../range.js';
 import { renderResolve, type ResolveResponse } from '../resolve-response.js';
-import { statusLine } from '../status.js';
 
 const PREFIX = '/v1/resolve/';
 
@@ -72,6 +68,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
   };
 }
 
+/** Answers a failed resolve through the error pipeline; an authenticated caller's refusal is filed under the model the path names. */
 function refuse(
   ctx: AppContext,
   res: HttpResponse,
@@ -81,26 +78,18 @@ function refuse(
   err: unknown,
   started: number,
 ): void {
-  const api = err instanceof ApiError ? err : null;
-  if (!api) logger.error({ err, route: 'resolve' }, 'request failed');
-  const failure = api ?? new ApiError(500, 'INTERNAL', 'internal error');
-  const actor = api ? refusalActor(method, api, principal) : undefined;
-  const respond = () => {
-    sendError(res, failure, method === 'HEAD');
-    httpMetrics.observe('resolve', method, failure.status, (performance.now() - started) / 1000);
-  };
-  if (!actor) {
-    respond();
-    return;
-  }
-  // An audited refusal is answered once its entry is committed; an authenticated caller's is filed
-  // under the model the path names, if it names one.
   const url = req.getUrl();
-  let aborted = false;
-  res.onAborted(() => (aborted = true));
-  void auditRefusal(ctx.registry.audit, actor, 'resolve', method, url, failure, principal ? modelIn(url) : null).then(() => {
-    if (!aborted) res.cork(respond);
-  });
+  const reply = new RawReply(
+    res,
+    method,
+    'resolve',
+    url,
+    req.getHeader('authorization'),
+    principal,
+    principal ? modelIn(url) : null,
+    started,
+  );
+  void ctx.errors.fail(reply, err);
 }
 
 /** The model name a resolve path names, if it parses. */
@@ -110,13 +99,4 @@ function modelIn(path: string): string | null {
   } catch {
     return null;
   }
-}
-
-function sendError(res: HttpResponse, api: ApiError, head: boolean): void {
-  res.writeStatus(statusLine(api.status));
-  for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
-  res.writeHeader('Content-Type', 'application/json');
-  const body = JSON.stringify({ error: { code: api.code, message: api.message } });
-  if (head) endWithoutBody(res, Buffer.byteLength(body));
-  else res.end(body);
 }

@@ -23,7 +23,7 @@ export interface WhoAmI {
 export function registerSessionRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/whoami',
-    route('whoami', (x) => {
+    route(ctx, 'whoami', (x) => {
       const principal = guard(ctx, x, 'reader', null, 'whoami');
       const body: WhoAmI = {
         id: principal.id,
@@ -37,7 +37,7 @@ export function registerSessionRoutes(app: TemplatedApp, ctx: AppContext): void 
   );
   app.get(
     '/v1/approvals',
-    route('approvals.pending', (x) => {
+    route(ctx, 'approvals.pending', (x) => {
       const principal = guard(ctx, x, 'reader', null, 'approval queue');
       const status = x.param('status') || 'pending';
       if (status !== 'pending') throw badStatus(status);

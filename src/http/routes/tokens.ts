@@ -14,7 +14,7 @@ import { decode } from '../paths.js';
 export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.post(
     '/v1/tokens',
-    route('tokens.create', async (x) => {
+    route(ctx, 'tokens.create', async (x) => {
       const principal = guardGlobal(ctx, x, 'admin', 'token creation');
       const body = parseBody(createTokenBody, await readJson(x, ctx.config.server.maxJsonBytes));
       const scope = assertScope(body.scope);
@@ -42,14 +42,14 @@ export function registerTokenRoutes(app: TemplatedApp, ctx: AppContext): void {
   );
   app.get(
     '/v1/tokens',
-    route('tokens.list', (x) => {
+    route(ctx, 'tokens.list', (x) => {
       guardGlobal(ctx, x, 'admin', 'token list');
       x.json(200, { tokens: ctx.registry.tokens.list().map(publicView) });
     }),
   );
   app.del(
     '/v1/tokens/*',
-    route('tokens.revoke', async (x) => {
+    route(ctx, 'tokens.revoke', async (x) => {
       const principal = guardGlobal(ctx, x, 'admin', 'token revocation');
       const id = decode(x.path.slice('/v1/tokens/'.length));
       x.json(200, publicView(await ctx.registry.tokens.revoke(id, principal)));

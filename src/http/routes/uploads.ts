@@ -13,27 +13,27 @@ const PREFIX = '/v1/uploads/';
 export function registerUploadRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.post(
     '/v1/uploads',
-    route('uploads.create', (x) => createUpload(ctx, x)),
+    route(ctx, 'uploads.create', (x) => createUpload(ctx, x)),
   );
   app.get(
     `${PREFIX}*`,
-    route('uploads.status', (x) => uploadStatus(ctx, x)),
+    route(ctx, 'uploads.status', (x) => uploadStatus(ctx, x)),
   );
   app.head(
     `${PREFIX}*`,
-    route('uploads.status', (x) => uploadStatus(ctx, x)),
+    route(ctx, 'uploads.status', (x) => uploadStatus(ctx, x)),
   );
   app.patch(
     `${PREFIX}*`,
-    route('uploads.append', (x) => appendChunk(ctx, x)),
+    route(ctx, 'uploads.append', (x) => appendChunk(ctx, x)),
   );
   app.put(
     `${PREFIX}*`,
-    route('uploads.commit', (x) => commitUpload(ctx, x)),
+    route(ctx, 'uploads.commit', (x) => commitUpload(ctx, x)),
   );
   app.del(
     `${PREFIX}*`,
-    route('uploads.cancel', (x) => cancelUpload(ctx, x)),
+    route(ctx, 'uploads.cancel', (x) => cancelUpload(ctx, x)),
   );
 }
 

@@ -7,13 +7,12 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
-import { ApiError, badRequest } from '../../domain/errors.js';
+import { badRequest } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { AliasSnapshot } from '../../registry/watch-feed.js';
 import { assertModelName } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
-import { auditRefusal, refusalActor } from '../refusal-audit.js';
-import { statusLine } from '../status.js';
+import { RawReply } from '../errors/raw-reply.js';
 
 interface WatchState {
   principal: Principal;
@@ -105,21 +104,8 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
           context,
         );
       } catch (err) {
-        const api = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
-        const refuse = () => {
-          res.writeStatus(statusLine(api.status));
-          for (const [k, v] of Object.entries(api.headers ?? {})) res.writeHeader(k, v);
-          res.writeHeader('Content-Type', 'application/json');
-          res.end(JSON.stringify({ error: { code: api.code, message: api.message } }));
-        };
-        const actor = refusalActor('GET', api, principal);
-        if (!actor) return refuse();
-        // An audited refusal is answered once its entry is committed.
-        let aborted = false;
-        res.onAborted(() => (aborted = true));
-        void auditRefusal(ctx.registry.audit, actor, 'watch', 'GET', url, api, model).then(() => {
-          if (!aborted) res.cork(refuse);
-        });
+        const reply = new RawReply(res, 'GET', 'watch', url, req.getHeader('authorization'), principal, model, performance.now());
+        void ctx.errors.fail(reply, err);
       }
     },
     open: (ws) => {

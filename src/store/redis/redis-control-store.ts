@@ -9,7 +9,7 @@
 // and the stream entry. Any other node's commit changes the sequence, so EXEC fails and the plan
 // is re-run on fresher state: compare-and-set, gates and duplicate checks hold across nodes.
 import { Redis } from 'ioredis';
-import { ApiError } from '../../domain/errors.js';
+import { DomainError, unavailable } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { RegistryReader } from '../../domain/state.js';
 import { LmdbState } from '../../index/lmdb-state.js';
@@ -107,7 +107,7 @@ export class RedisControlStore extends PlannedStore {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
           await this.catchUp();
-          if (this.diverged) throw new ApiError(503, 'CONTROL_PLANE_DIVERGED', this.diverged);
+          if (this.diverged) throw unavailable('CONTROL_PLANE_DIVERGED', this.diverged);
           await this.tx.watch(this.keys.seq);
           const authority = Number((await this.tx.get(this.keys.seq)) ?? 0);
           if (authority !== this.state.currentSeq()) {
@@ -146,13 +146,13 @@ export class RedisControlStore extends PlannedStore {
           return planned;
         } catch (err) {
           // The plan's own verdict (a 409, a gate, or a bug) is passed on as it is; only a failure
-          // to talk to Redis becomes a 503.
+          // to talk to Redis becomes CONTROL_PLANE_UNAVAILABLE (the edge answers it with a 503).
           if (err instanceof PlanRefused) throw err.cause;
-          if (err instanceof ApiError) throw err;
-          throw unavailable(err);
+          if (err instanceof DomainError) throw err;
+          throw unreachable(err);
         }
       }
-      throw new ApiError(503, 'CONTROL_PLANE_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting attempts; retry`);
+      throw unavailable('CONTROL_PLANE_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting attempts; retry`);
     });
   }
 
@@ -166,7 +166,7 @@ export class RedisControlStore extends PlannedStore {
       await this.cmd.hsetnx(this.keys.settings, key, JSON.stringify(value));
       await this.loadSettings();
     } catch (err) {
-      throw unavailable(err);
+      throw unreachable(err);
     }
   }
 
@@ -288,9 +288,8 @@ class PlanRefused extends Error {
   }
 }
 
-function unavailable(err: unknown): ApiError {
-  return new ApiError(
-    503,
+function unreachable(err: unknown): DomainError {
+  return unavailable(
     'CONTROL_PLANE_UNAVAILABLE',
     `the shared control plane (Redis) is unreachable, so writes are refused; reads continue from this node's replica (${(err as Error).message})`,
   );

@@ -11,16 +11,16 @@
 // modelgate route matches. Registration order does not change that.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { AppContext } from '../../app-context.js';
+import { hfDialect } from '../../errors/hf-dialect.js';
 import { route, type Exchange } from '../../exchange.js';
 import { routeNotFound } from '../../route-errors.js';
 import { API_MODELS_PREFIX, apiModels, type Origin } from './api-models.js';
-import { hfFail } from './errors.js';
 import { parseApiPath, parseResolvePath } from './hf-paths.js';
 import { resolveFile } from './resolve-file.js';
 
 export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
-  const resolve = route('hf.resolve', (x) =>
-    handle(ctx, x, () => {
+  const resolve = route(ctx, 'hf.resolve', (x) =>
+    handle(x, () => {
       const target = parseResolvePath(ctx, x.path);
       if (!target) routeNotFound(x);
       return resolveFile(ctx, x, target);
@@ -30,7 +30,7 @@ export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.any('/:namespace/:repo/resolve/*', resolve);
   app.any(`${API_MODELS_PREFIX}*`, (res: HttpResponse, req: HttpRequest) => {
     const origin = originOf(req);
-    route('hf.model', (x) => handle(ctx, x, () => api(ctx, x, origin)))(res, req);
+    route(ctx, 'hf.model', (x) => handle(x, () => api(ctx, x, origin)))(res, req);
   });
 }
 
@@ -44,12 +44,12 @@ function api(ctx: AppContext, x: Exchange, origin: Origin): Promise<void> | void
 }
 
 /** Runs a handler and answers any failure in the Hub's error shape. */
-function handle(ctx: AppContext, x: Exchange, fn: () => Promise<void> | void): Promise<void> | void {
+function handle(x: Exchange, fn: () => Promise<void> | void): Promise<void> | void {
   try {
     const pending = fn();
-    return pending ? pending.catch((err: unknown) => hfFail(ctx, x, err)) : undefined;
+    return pending ? pending.catch((err: unknown) => x.fail(err, hfDialect)) : undefined;
   } catch (err) {
-    return hfFail(ctx, x, err);
+    return x.fail(err, hfDialect);
   }
 }
 

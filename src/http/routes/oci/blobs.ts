@@ -3,7 +3,7 @@
 import type { Principal } from '../../../domain/principal.js';
 import { scopeMatches } from '../../../auth/scope.js';
 import type { BlobReader } from '../../../blobs/blob-store.js';
-import { ociError } from '../../../oci/errors.js';
+import { ociError } from '../../errors/oci-dialect.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
 import { assertDigest, assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';

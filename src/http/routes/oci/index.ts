@@ -2,7 +2,7 @@
 // parses the path itself, because a repository name (`model` or `team/model`) spans a variable
 // number of segments; each request is then named for metrics and the audit log by its handler.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ociError, type OciContext } from '../../../oci/errors.js';
+import { ociDialect, ociError, type OciContext } from '../../errors/oci-dialect.js';
 import { pageTags, parseOciPath, parseTagCount, MAX_TAGS_PAGE } from './protocol.js';
 import { assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
@@ -10,7 +10,7 @@ import { route, type Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { getBlob } from './blobs.js';
 import { getManifest, putManifest } from './manifests.js';
-import { API_VERSION, failOci, normaliseAuthorization } from './respond.js';
+import { API_VERSION, normaliseAuthorization } from './respond.js';
 import { OciState } from './state.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
 
@@ -19,7 +19,7 @@ export function registerOciRoutes(app: TemplatedApp, ctx: AppContext): void {
   const handler = (res: HttpResponse, req: HttpRequest): void => {
     // Exchange copies only the headers the v1 routes use; Accept is read here, synchronously.
     const accept = req.getHeader('accept');
-    route('oci', (x) => dispatch(ctx, state, x, accept))(res, req);
+    route(ctx, 'oci', (x) => dispatch(ctx, state, x, accept))(res, req);
   };
   app.any('/v2', handler);
   app.any('/v2/*', handler);
@@ -74,7 +74,7 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         );
     }
   } catch (err) {
-    await failOci(ctx, x, err, context);
+    await x.fail(err, ociDialect(context));
   }
 }
 

@@ -6,8 +6,8 @@
 // recorded for the version; a push to an alias tag then moves the alias through the same role
 // check, policy gates and audit as PUT /v1/models/{name}/aliases/{alias}.
 import type { Role } from '../../../domain/principal.js';
-import { ApiError } from '../../../domain/errors.js';
-import { ociError } from '../../../oci/errors.js';
+import { forbidden } from '../../../domain/errors.js';
+import { ociError } from '../../errors/oci-dialect.js';
 import {
   layerFiles,
   manifestMetadata,
@@ -148,8 +148,7 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
     if (ref.kind === 'alias') {
       const unmet = ctx.registry.unmetForFiles(name, ref.alias, files, principal);
       if (unmet.length > 0) {
-        throw new ApiError(
-          403,
+        throw forbidden(
           'POLICY_UNMET',
           `${name}@${ref.alias} cannot point at these files: ${unmet.map((u) => u.message).join('; ')}; nothing was registered`,
           unmet,

@@ -2,7 +2,7 @@
 // pagination. Nothing here touches storage or the network.
 import { assertDigest, isAlias } from '../../../domain/names.js';
 import { decode } from '../../paths.js';
-import { ociError } from '../../../oci/errors.js';
+import { ociError } from '../../errors/oci-dialect.js';
 import { bareType } from '../../../oci/media-types.js';
 
 export type OciTarget =

@@ -1,8 +1,8 @@
 // The blob upload flow of the distribution spec on top of modelgate's resumable upload sessions:
 // POST (session, monolithic ?digest=, or cross-repository ?mount=&from=), PATCH chunks with or
 // without Content-Range, PUT ?digest= with an optional last chunk, GET status, DELETE.
-import { ApiError } from '../../../domain/errors.js';
-import { ociError } from '../../../oci/errors.js';
+import { DomainError } from '../../../domain/errors.js';
+import { ociError } from '../../errors/oci-dialect.js';
 import { EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
 import { assertDigest, assertModelName, isModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
@@ -31,7 +31,7 @@ function sessionHeaders(name: string, session: SessionState): Record<string, str
 
 /** A chunk at the wrong offset: 416 with where the upload stands, in the spec's terms. */
 function inSpecTerms(err: unknown, name: string, id: string): unknown {
-  if (err instanceof ApiError && err.code === 'UPLOAD_OFFSET_MISMATCH') {
+  if (err instanceof DomainError && err.code === 'UPLOAD_OFFSET_MISMATCH') {
     const offset = (err.details as { offset: number }).offset;
     return ociError(
       416,

@@ -1,7 +1,13 @@
 // The distribution spec's error format: {"errors":[{"code","message","detail"}]} with the spec's
-// codes. Errors raised by the shared modelgate layers (ApiError with modelgate codes) are mapped
-// onto those codes here; the original code travels in `detail.modelgate` for the curious.
-import { ApiError } from '../domain/errors.js';
+// codes. Refusals with modelgate codes (from the registry, the blob store, the shared http layer)
+// are mapped onto those codes here; the original code travels in `detail.modelgate` for the curious.
+// Every response carries the API version header, and a 401 the Basic challenge clients answer.
+import type { Dialect } from './dialect.js';
+import { type Headers, HttpError } from './http-error.js';
+import type { Refusal } from './refusal.js';
+
+export const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+export const CHALLENGE = 'Basic realm="modelgate"';
 
 export const OCI_CODES = [
   'BLOB_UNKNOWN',
@@ -22,20 +28,20 @@ export const OCI_CODES = [
 ] as const;
 export type OciCode = (typeof OCI_CODES)[number];
 
-/** An error already expressed in the spec's vocabulary. */
-export class OciError extends ApiError {
+/** A refusal raised by an OCI route, already in the spec's vocabulary: rendered as it is. */
+export class OciError extends HttpError {
   constructor(
     status: number,
     readonly ociCode: OciCode | 'UNKNOWN',
     message: string,
-    readonly detail?: unknown,
-    headers?: Record<string, string>,
+    detail?: unknown,
+    headers?: Headers,
   ) {
     super(status, ociCode, message, detail, headers);
   }
 }
 
-export const ociError = (status: number, code: OciCode, message: string, detail?: unknown, headers?: Record<string, string>) =>
+export const ociError = (status: number, code: OciCode, message: string, detail?: unknown, headers?: Headers) =>
   new OciError(status, code, message, detail, headers);
 
 /** Where an error happened changes what some modelgate codes mean (a body too large, a missing blob). */
@@ -68,6 +74,8 @@ const BY_CODE: Record<string, OciCode> = {
   MANIFEST_CONFLICT: 'MANIFEST_INVALID',
   VERSION_NUMBER_TAKEN: 'MANIFEST_INVALID',
   JSON_INVALID: 'MANIFEST_INVALID',
+  // A manifest that does not parse (src/oci/manifest.ts).
+  MANIFEST_INVALID: 'MANIFEST_INVALID',
   VALIDATION_FAILED: 'MANIFEST_INVALID',
   ALIAS_CONFLICT: 'DENIED',
   ROUTE_NOT_FOUND: 'UNSUPPORTED',
@@ -87,19 +95,24 @@ function byStatus(status: number): OciCode | 'UNKNOWN' {
   return 'UNKNOWN';
 }
 
-/** The spec-shaped error for any failure; internal errors become a 500 that leaks nothing. */
-export function toOciError(err: unknown, context: OciContext): OciError {
-  if (err instanceof OciError) return err;
-  if (!(err instanceof ApiError)) return new OciError(500, 'UNKNOWN', 'internal error');
-  let code: OciCode | 'UNKNOWN' = BY_CODE[err.code] ?? byStatus(err.status);
-  let status = err.status;
-  if (err.code === 'BODY_TOO_LARGE') code = context === 'manifest' ? 'MANIFEST_INVALID' : 'SIZE_INVALID';
-  if (context === 'manifest' && (err.code === 'BLOB_NOT_FOUND' || err.code === 'FILES_INVALID') && mentionsMissingBlob(err.details)) {
+interface SpecError {
+  status: number;
+  code: OciCode | 'UNKNOWN';
+  detail?: unknown;
+}
+
+/** The spec's code and status for a refusal; an internal error becomes a 500 that leaks nothing. */
+function inSpecTerms(r: Refusal, context: OciContext): SpecError {
+  if (r.error instanceof OciError) return { status: r.status, code: r.error.ociCode, detail: r.details };
+  if (!r.error) return { status: 500, code: 'UNKNOWN' };
+  let code: OciCode | 'UNKNOWN' = BY_CODE[r.code] ?? byStatus(r.status);
+  let status = r.status;
+  if (r.code === 'BODY_TOO_LARGE') code = context === 'manifest' ? 'MANIFEST_INVALID' : 'SIZE_INVALID';
+  if (context === 'manifest' && (r.code === 'BLOB_NOT_FOUND' || r.code === 'FILES_INVALID') && mentionsMissingBlob(r.details)) {
     code = 'MANIFEST_BLOB_UNKNOWN';
     status = 400;
   }
-  const detail = { modelgate: err.code, ...(err.details !== undefined ? { details: err.details } : {}) };
-  return new OciError(status, code, err.message, detail, err.headers);
+  return { status, code, detail: { modelgate: r.code, ...(r.details !== undefined ? { details: r.details } : {}) } };
 }
 
 function mentionsMissingBlob(details: unknown): boolean {
@@ -111,9 +124,13 @@ function mentionsMissingBlob(details: unknown): boolean {
   );
 }
 
-/** The response body for one error. */
-export function errorBody(err: OciError): Buffer {
-  const entry: Record<string, unknown> = { code: err.ociCode, message: err.message };
-  if (err.detail !== undefined) entry.detail = err.detail;
-  return Buffer.from(JSON.stringify({ errors: [entry] }));
+export function ociDialect(context: OciContext): Dialect {
+  return (r) => {
+    const spec = inSpecTerms(r, context);
+    const headers: Headers = { 'Content-Type': 'application/json', ...API_VERSION, ...r.headers };
+    if (spec.status === 401) headers['WWW-Authenticate'] = CHALLENGE;
+    const entry: Record<string, unknown> = { code: spec.code, message: r.message };
+    if (spec.detail !== undefined) entry.detail = spec.detail;
+    return { status: spec.status, headers, body: Buffer.from(JSON.stringify({ errors: [entry] })) };
+  };
 }
