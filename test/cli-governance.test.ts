@@ -693,7 +693,7 @@ describe('audit verify against a broken chain', () => {
     assert.match(run.stderr, /FAILED at seq 9: aliasEvents/);
     assert.match(
       run.stderr,
-      /1 table row\(s\) differ from the log:\n  seq 9 aliasEvents \["m","production",9\]: alias history row m@production to is 3/,
+      /1 table row\(s\) differ from the log:\n {2}seq 9 aliasEvents \["m","production",9\]: alias history row m@production to is 3/,
     );
   });
 });
