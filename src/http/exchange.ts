@@ -5,7 +5,7 @@ import type { Principal } from '../domain/principal.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { endWithoutBody } from './end-without-body.js';
 import type { Dialect } from './errors/dialect.js';
-import type { Headers } from './errors/http-error.js';
+import { type Headers, HttpError } from './errors/http-error.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
 import { statusLine } from './status.js';
@@ -35,11 +35,21 @@ type BodyHandler = (chunk: ArrayBuffer, isLast: boolean) => void;
 export const LINGER_BYTES = 16 * 1024 * 1024;
 export const LINGER_MS = 5_000;
 
+/**
+ * A request head (URL and headers) larger than this is refused with 431. The native parser keeps
+ * at most 4 KiB of a head that arrives in pieces (it closes the connection past that) but takes a
+ * complete head of up to about 64 KiB that arrives in one read, so without this bound whether a
+ * large head is served would depend on how the network split it.
+ */
+export const MAX_HEAD_BYTES = 8 * 1024;
+
 export class Exchange {
   readonly method: string;
   readonly path: string;
   readonly query: string;
   readonly headers: RequestHeaders;
+  /** Bytes of the request head as the application sees it: URL, query, header names and values. */
+  readonly headBytes: number;
   aborted = false;
   /** Set once the caller is authenticated, so refusals can be attributed. */
   principal: Principal | null = null;
@@ -79,6 +89,11 @@ export class Exchange {
       transferEncoding: req.getHeader('transfer-encoding'),
       acceptEncoding: req.getHeader('accept-encoding'),
     };
+    let headBytes = this.path.length + this.query.length;
+    req.forEach((key, value) => {
+      headBytes += key.length + value.length + 4; // ": " and CRLF
+    });
+    this.headBytes = headBytes;
     this.bodyUnread = this.hasBody;
     res.onAborted(() => {
       this.aborted = true;
@@ -224,6 +239,13 @@ export function route(support: RouteSupport, name: string, handler: (x: Exchange
   return (res: HttpResponse, req: HttpRequest): void => {
     const x = new Exchange(res, req, name, support.errors);
     try {
+      if (x.headBytes > MAX_HEAD_BYTES) {
+        throw new HttpError(
+          431,
+          'HEADERS_TOO_LARGE',
+          `the request's URL and headers are ${x.headBytes} bytes; at most ${MAX_HEAD_BYTES} are accepted`,
+        );
+      }
       const pending = handler(x);
       if (pending) support.inFlight.track(pending.catch((err: unknown) => x.fail(err)));
     } catch (err) {

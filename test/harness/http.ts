@@ -108,3 +108,36 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+export interface RawOutcome {
+  /** Everything the server sent, as latin1. */
+  reply: string;
+  /** The server ended the connection (FIN or reset) before `waitMs` passed. */
+  serverClosed: boolean;
+}
+
+/** Like rawRequest, and tells whether the server closed the connection or the wait ran out. */
+export function rawOutcome(
+  port: number,
+  payload: string | Buffer,
+  opts: { waitMs?: number; halfClose?: boolean } = {},
+): Promise<RawOutcome> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let serverClosed = true;
+    const timer = setTimeout(() => {
+      serverClosed = false;
+      socket.destroy();
+    }, opts.waitMs ?? 30_000);
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', () => undefined); // a reset or EPIPE is the server closing; 'close' follows
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ reply: Buffer.concat(chunks).toString('latin1'), serverClosed });
+    });
+    socket.write(payload, () => {
+      if (opts.halfClose) socket.end();
+    });
+  });
+}
