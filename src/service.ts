@@ -47,7 +47,7 @@ export async function startService(config: Config): Promise<RunningService> {
     config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   replicate(store, bus);
   const blobGuard = new BlobGuard();
-  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases);
+  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, config.stacks);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);

@@ -174,3 +174,47 @@ test('uploading a blob that already exists refreshes its age, so a gc with a gra
     await graced.dispose();
   }
 });
+
+test('retention keeps what a retained version reaches (components, lineage parents) and the dry run says why', async () => {
+  await register('gcs/pretrain', { 'w.bin': 'gcs pretrain' });
+  await register('gcs/base', { 'w.bin': 'gcs base 1' });
+  await register('gcs/base', { 'w.bin': 'gcs base 2' });
+  await register('gcs/lora', { 'a.bin': 'gcs lora' }, { lineage: { parent: 'gcs/pretrain@v1' } });
+  const app = await api(server, 'POST', '/v1/models/gcs/app/versions', { components: { base: 'gcs/base@v1', adapter: 'gcs/lora@v1' } });
+  assert.equal(app.status, 201, app.text);
+  await register('gcs/other', { 'w.bin': 'gcs other' });
+  const old = await api(server, 'POST', '/v1/models/gcs/old-stack/versions', { components: { only: 'gcs/other@v1' } });
+  assert.equal(old.status, 201, old.text);
+  assert.equal((await api(server, 'PUT', '/v1/models/gcs/app/aliases/live', { version: 1 })).status, 200);
+  await new Promise((r) => setTimeout(r, 1200)); // past the ~0.9 s retention
+
+  const mine = (list: { name: string; version: number }[]) =>
+    list
+      .filter((v) => v.name.startsWith('gcs/'))
+      .map((v) => `${v.name}@v${v.version}`)
+      .sort();
+  const dry = await api(server, 'POST', '/v1/gc', { dryRun: true });
+  assert.equal(dry.status, 200, dry.text);
+  assert.deepEqual(mine(dry.json.versions), ['gcs/base@v2', 'gcs/old-stack@v1', 'gcs/other@v1']);
+  const reasons = Object.fromEntries(
+    dry.json.keptVersions
+      .filter((v: { name: string }) => v.name.startsWith('gcs/'))
+      .map((v: { name: string; version: number; reason: string }) => [`${v.name}@v${v.version}`, v.reason]),
+  );
+  assert.deepEqual(reasons, {
+    'gcs/app@v1': 'holds @live',
+    'gcs/base@v1': 'is component "base" of gcs/app@v1, which holds @live',
+    'gcs/lora@v1': 'is component "adapter" of gcs/app@v1, which holds @live',
+    'gcs/pretrain@v1': 'is the lineage parent of gcs/lora@v1, which is component "adapter" of gcs/app@v1, which holds @live',
+  });
+
+  // The real run deletes the unreachable stack before the version it pinned, and keeps every reachable blob.
+  const real = await api(server, 'POST', '/v1/gc', {});
+  assert.equal(real.status, 200, real.text);
+  assert.deepEqual(mine(real.json.versions), ['gcs/base@v2', 'gcs/old-stack@v1', 'gcs/other@v1']);
+  for (const gone of ['gcs base 2', 'gcs other']) assert.ok(!(await exists(sha256(gone))), gone);
+  for (const kept of ['gcs pretrain', 'gcs base 1', 'gcs lora']) assert.ok(await exists(sha256(kept)), kept);
+  const resolved = await api(server, 'GET', '/v1/resolve/gcs/app@live');
+  assert.equal(resolved.status, 200);
+  assert.equal(resolved.json.components.base.files[0].digest, sha256('gcs base 1'));
+});

@@ -39,6 +39,8 @@ async function register(token: string, name: string, content: string, extra: Rec
 
 describe('version records', () => {
   test('metadata, lineage, metrics and card are kept, updated with history, never the file list', async () => {
+    // The lineage parent must exist (issue #15: validated lineage).
+    for (const n of [1, 2, 3]) await register(writer, 'rec/base', `rec-base-${n}`);
     const v = await register(writer, 'rec/model', 'rec-1', {
       metadata: { framework: 'pytorch', architecture: 'resnet50', parameters: 25_600_000, notes: 'free form' },
       lineage: {

@@ -98,6 +98,11 @@ export class Authenticator {
     }
   }
 
+  /** Whether authorize would let the principal act on the model (for a model a request names inside its body). */
+  permits(principal: Principal, needed: Role, model: string): boolean {
+    return ROLE_RANK[principal.role] >= ROLE_RANK[needed] && scopeMatches(principal.scope, model);
+  }
+
   /** For routes without one model (audit, token admin): the token must cover every model. */
   authorizeGlobal(principal: Principal, needed: Role, what: string): void {
     this.authorize(principal, needed, null, what);

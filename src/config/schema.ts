@@ -77,6 +77,8 @@ export const configSchema = z.strictObject({
                 return parsed!;
               }),
             ),
+          // A stack may take this alias only when each of its components meets this policy too.
+          requireComponents: z.boolean().default(false),
         }),
       ),
     })
@@ -91,6 +93,14 @@ export const configSchema = z.strictObject({
       graceSeconds: z.coerce.number().int().min(0),
     })
     .default({ graceSeconds: 3600 }),
+  stacks: z
+    .strictObject({
+      maxDepth: z.coerce.number().int().min(1).max(64),
+      maxComponents: z.coerce.number().int().min(1).max(10_000),
+      /** GC keeps a retained version's lineage parents (transitively), as it keeps its components. */
+      gcKeepsLineageParents: z.union([z.boolean(), z.stringbool()]),
+    })
+    .default({ maxDepth: 8, maxComponents: 256, gcKeepsLineageParents: true }),
   auth: z
     .strictObject({
       adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
@@ -128,4 +138,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_ADMIN_TOKEN: 'auth.adminToken',
   MODELGATE_RETENTION_DAYS: 'retention.unprotectedVersionDays',
   MODELGATE_GC_GRACE_SECONDS: 'gc.graceSeconds',
+  MODELGATE_STACK_MAX_DEPTH: 'stacks.maxDepth',
+  MODELGATE_STACK_MAX_COMPONENTS: 'stacks.maxComponents',
+  MODELGATE_GC_KEEPS_LINEAGE_PARENTS: 'stacks.gcKeepsLineageParents',
 };

@@ -14,6 +14,15 @@ export interface MoveCandidate {
   approvals: readonly Approval[];
   /** The alias's history, for rollback. */
   history: readonly AliasEvent[];
+  /** A stack's closure: each component version with its decisions (absent or empty for a flat version). */
+  components?: readonly ComponentCandidate[];
+}
+
+export interface ComponentCandidate {
+  /** The component's path in the stack, `/`-separated. */
+  path: string;
+  version: Version;
+  approvals: readonly Approval[];
 }
 
 /** Decisions taken on the version's current record (an edit since makes earlier ones stale). */
@@ -31,8 +40,41 @@ export function currentApprovals(version: Version, approvals: readonly Approval[
 export function aliasMoveUnmet(c: MoveCandidate): Unmet[] {
   if (c.version.status === 'retired') return [{ code: 'STATUS', message: 'version is retired: no alias may point at it again' }];
   if (!c.policy) return [];
-  const unmet = unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals));
-  if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) return unmet.filter((u) => u.code !== 'APPROVALS');
+  const unmet = [
+    ...unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals)),
+    ...componentsUnmet(c.policy, c.components ?? []),
+  ];
+  // A rollback to a stack that held the alias with this record spares its components' approvals as it spares its own.
+  if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) {
+    return unmet.filter((u) => u.code !== 'APPROVALS' && u.cause !== 'APPROVALS');
+  }
+  return unmet;
+}
+
+/**
+ * What a stack's components keep it from a protected alias: a retired or rejected component
+ * always; with `requireComponents`, everything each component lacks under the same alias's
+ * policy, on its own record and approvals. Each entry names the component.
+ */
+function componentsUnmet(policy: AliasPolicy, components: readonly ComponentCandidate[]): Unmet[] {
+  const unmet: Unmet[] = [];
+  for (const c of components) {
+    const ref = `${c.version.name}@v${c.version.version}`;
+    const own = policy.requireComponents
+      ? unmetRequirements(policy, c.version, currentApprovals(c.version, c.approvals))
+      : c.version.status === 'retired' || c.version.status === 'rejected'
+        ? [{ code: 'STATUS' as const, message: `version is ${c.version.status}` }]
+        : [];
+    for (const u of own) {
+      unmet.push({
+        code: 'COMPONENT',
+        message: `component ${c.path} (${ref}): ${u.message}`,
+        component: c.path,
+        ref,
+        cause: u.code as Exclude<Unmet['code'], 'COMPONENT'>,
+      });
+    }
+  }
   return unmet;
 }
 

@@ -1,6 +1,6 @@
 // The inputs and results of registry mutations, as the pure plans take and return them.
 import type { AliasPolicy } from './policy.js';
-import type { FileEntry, VersionRecord } from './types.js';
+import type { ComponentPin, FileEntry, VersionRecord } from './types.js';
 
 export interface NewVersion {
   name: string;
@@ -8,6 +8,8 @@ export interface NewVersion {
   digest: string;
   size: number;
   record: VersionRecord;
+  /** A stack's components, resolved and frozen by the registry. */
+  components?: Record<string, ComponentPin>;
   /** The number the caller means to create (an OCI push to `v<N>`): refused if another registration took it. */
   number?: number;
 }

@@ -1,6 +1,6 @@
 // Every registry mutation as a pure function of the current state: read and validate (may throw),
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
-import { conflict, forbidden, notFound } from './errors.js';
+import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
 import { aliasMoveUnmet, currentApprovals } from './gate.js';
@@ -21,6 +21,8 @@ import type {
 import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mutations.js';
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
+import { lineageIndexWrites, parentOf } from './lineage.js';
+import { componentNames, walkClosure } from './stack.js';
 
 export function requireModel(state: RegistryReader, name: string): Model {
   const model = state.getModel(name);
@@ -67,6 +69,24 @@ function next(state: RegistryReader): { seq: number; at: string } {
   return { seq: state.currentSeq() + 1, at: new Date().toISOString() };
 }
 
+/** A stack's entries in the component → stack index; `add` false removes them. */
+function componentIndexWrites(stack: Version, add: boolean): Write[] {
+  return componentNames(stack).map((component): Write => {
+    const pin = stack.components![component]!;
+    return { table: 'componentRefs', key: [pin.name, pin.version, stack.name, stack.version], value: add ? component : undefined };
+  });
+}
+
+/** The lineage parent must exist (a version deleted since the registry resolved it is refused here). */
+function requireParent(state: RegistryReader, lineage: Version['lineage'] | undefined): void {
+  const parent = parentOf(lineage);
+  if (parent && !state.getVersion(parent.name, parent.version)) {
+    throw badRequest('LINEAGE_PARENT_NOT_FOUND', `lineage.parent: ${parent.name}@v${parent.version} does not exist`, {
+      parent: lineage!.parent,
+    });
+  }
+}
+
 function uniqueDigests(files: readonly { digest: string }[]): string[] {
   return [...new Set(files.map((f) => f.digest))];
 }
@@ -96,6 +116,16 @@ export function planUpdateModel(state: RegistryReader, name: string, info: Parti
 export function planRegisterVersion(state: RegistryReader, input: NewVersion, actor: Actor): Plan<{ version: Version; created: boolean }> {
   const existing = state.getVersionByDigest(input.name, input.digest);
   if (existing) return { result: { version: existing, created: false }, writes: [] };
+  // The registry resolved these before; checked again here, inside the commit, against a concurrent deletion.
+  for (const component of componentNames(input)) {
+    const pin = input.components![component]!;
+    if (state.getVersion(pin.name, pin.version)?.digest !== pin.digest) {
+      throw badRequest('COMPONENT_NOT_FOUND', `component "${component}": ${pin.name}@v${pin.version} (${pin.digest}) does not exist`, {
+        component,
+      });
+    }
+  }
+  requireParent(state, input.record.lineage);
 
   const { seq, at } = next(state);
   const model = state.getModel(input.name);
@@ -111,6 +141,7 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
     digest: input.digest,
     files: input.files,
     size: input.size,
+    ...(input.components && Object.keys(input.components).length > 0 ? { components: input.components } : {}),
     status: 'registered',
     ...input.record,
     createdAt: at,
@@ -143,10 +174,15 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
       { table: 'versionDigests', key: [input.name, input.digest], value: number },
       { table: 'versionEvents', key: [input.name, number, seq], value: event },
       ...uniqueDigests(input.files).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, number], value: true })),
+      ...componentIndexWrites(version, true),
+      ...lineageIndexWrites(input.name, number, version.lineage, true),
       ...sequenceWrites(state, seq, at, actor, 'version.register', `${input.name}@v${number}`, {
         digest: input.digest,
         files: input.files.length,
         size: input.size,
+        ...(version.components
+          ? { components: Object.fromEntries(componentNames(version).map((c) => [c, version.components![c]!.digest])) }
+          : {}),
         recordDigest: version.recordDigest,
         modelCreated: !model,
       }),
@@ -172,6 +208,7 @@ export function planUpdateVersion(
 ): Plan<Version> {
   const current = requireVersion(state, name, number);
   if (current.status === 'retired') throw conflict('VERSION_RETIRED', `${name}@v${number} is retired; its record is final`);
+  if (patch.lineage !== undefined) requireParent(state, patch.lineage);
   const { seq, at } = next(state);
   const changes: Record<string, { before: unknown; after: unknown }> = {};
   const audited: Record<string, { before: string; after: string }> = {};
@@ -201,6 +238,9 @@ export function planUpdateVersion(
     writes: [
       { table: 'versions', key: [name, number], value: updated },
       { table: 'versionEvents', key: [name, number, seq], value: event },
+      ...(patch.lineage !== undefined
+        ? [...lineageIndexWrites(name, number, current.lineage, false), ...lineageIndexWrites(name, number, updated.lineage, true)]
+        : []),
       ...sequenceWrites(state, seq, at, actor, 'version.update', `${name}@v${number}`, {
         fields: Object.keys(changes),
         changes: audited,
@@ -288,6 +328,11 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       version: target,
       approvals: state.listApprovals(name, target.version),
       history: state.aliasHistory(name, alias),
+      components: walkClosure(target, (n, v) => state.getVersion(n, v)).map((e) => ({
+        path: e.path.join('/'),
+        version: e.version,
+        approvals: state.listApprovals(e.version.name, e.version.version),
+      })),
     });
     if (unmet.length > 0) {
       throw forbidden(
@@ -393,6 +438,13 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
     .filter((a) => a.version === number)
     .map((a) => a.alias);
   if (holders.length > 0) throw conflict('VERSION_IN_USE', `${name}@v${number} is held by ${holders.map((a) => `@${a}`).join(', ')}`);
+  const stacks = state.stacksContaining(name, number);
+  if (stacks.length > 0) {
+    const named = stacks.map((s) => `${s.name}@v${s.version} (as "${s.component}")`);
+    throw conflict('VERSION_IN_USE', `${name}@v${number} is a component of ${named.join(', ')}; delete those stacks first`, {
+      stacks: stacks.map((s) => ({ name: s.name, version: s.version, component: s.component })),
+    });
+  }
   if (version.protectedAliases.length > 0) {
     throw conflict(
       'VERSION_RETAINED',
@@ -408,6 +460,8 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
       { table: 'versions', key: [name, number] },
       { table: 'versionDigests', key: [name, version.digest] },
       ...uniqueDigests(version.files).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
+      ...componentIndexWrites(version, false),
+      ...lineageIndexWrites(name, number, version.lineage, false),
       ...manifests.flatMap((m): Write[] => [
         { table: 'manifests', key: [name, m.digest] },
         ...uniqueDigests([{ digest: m.digest }, { digest: m.configDigest }]).map(
@@ -497,5 +551,45 @@ export function planRecordManifest(
       }),
     ],
     change: { seq, model: input.name, kind: 'version', version: input.version },
+  };
+}
+
+/**
+ * Records on a stack that a component in its closure was retired or rejected: a version event on
+ * the stack and an audit entry, so watchers of the stack's model hear of it. The stack's status is
+ * read from its closure (resolve, show, the gate); this commit makes it visible and audited.
+ */
+export function planFlagStack(
+  state: RegistryReader,
+  stack: { name: string; version: number },
+  component: string,
+  pinned: { name: string; version: number; status: string },
+  actor: Actor,
+): Plan<void> {
+  const current = state.getVersion(stack.name, stack.version);
+  if (!current) return { result: undefined, writes: [] };
+  const { seq, at } = next(state);
+  const ref = `${pinned.name}@v${pinned.version}`;
+  const event: VersionEvent = {
+    seq,
+    name: stack.name,
+    version: stack.version,
+    action: 'component',
+    actor,
+    at,
+    comment: `component ${component} (${ref}) is ${pinned.status}`,
+  };
+  return {
+    result: undefined,
+    writes: [
+      { table: 'versionEvents', key: [stack.name, stack.version, seq], value: event },
+      ...sequenceWrites(state, seq, at, actor, 'version.component-flagged', `${stack.name}@v${stack.version}`, {
+        component,
+        ref,
+        status: pinned.status,
+        digest: current.digest,
+      }),
+    ],
+    change: { seq, model: stack.name, kind: 'version', version: stack.version },
   };
 }

@@ -16,11 +16,17 @@ export interface AliasPolicy {
   separationOfDuties: boolean;
   requiredCardFields: CardField[];
   metrics: MetricThreshold[];
+  /** For a stack: every component (transitively) must meet this policy too, each on its own record and approvals. */
+  requireComponents?: boolean;
 }
 
 export interface Unmet {
-  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS';
+  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS' | 'COMPONENT';
   message: string;
+  /** For COMPONENT: the component's path in the stack (`index/embedding`), its version, and what it lacks. */
+  component?: string;
+  ref?: string;
+  cause?: Exclude<Unmet['code'], 'COMPONENT'>;
 }
 
 const THRESHOLD = /^\s*([A-Za-z0-9_.:/-]+)\s*(>=|<=|==|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+)?)\s*$/;

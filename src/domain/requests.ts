@@ -43,9 +43,11 @@ const lineage = bounded(
       .max(100)
       .optional(),
     code: z.strictObject({ repo: text(2000), commit: text(200) }).optional(),
+    // Any reference (alias, v<N>, digest): the registry resolves it and keeps it frozen as name@v<N>.
     parent: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9._/-]*@v[1-9][0-9]*$/, 'parent must be a reference like "team/model@v3"')
+      .max(300)
+      .regex(/^[a-z0-9][a-z0-9._/-]*@[a-z0-9][a-z0-9:-]*$/, 'parent must be a reference like "team/model@v3"')
       .optional(),
     trainingRunId: text(200).optional(),
   }),
@@ -77,22 +79,29 @@ const card = bounded(
   'card',
 );
 
-export const registerVersionBody = z.strictObject({
-  files: z
-    .array(
-      z.strictObject({
-        path: z.string(),
-        size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-        digest: z.string(),
-      }),
-    )
-    .min(1, 'a version needs at least one file')
-    .max(MAX_FILES_PER_VERSION),
-  metadata: metadata.optional(),
-  lineage: lineage.optional(),
-  metrics: metrics.optional(),
-  card: card.optional(),
-});
+export const registerVersionBody = z
+  .strictObject({
+    files: z
+      .array(
+        z.strictObject({
+          path: z.string(),
+          size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+          digest: z.string(),
+        }),
+      )
+      .max(MAX_FILES_PER_VERSION)
+      .default([]),
+    /** A stack's components: name → reference; the registry freezes each to a version digest. */
+    components: z.record(z.string().max(100), z.string().max(300)).optional(),
+    metadata: metadata.optional(),
+    lineage: lineage.optional(),
+    metrics: metrics.optional(),
+    card: card.optional(),
+  })
+  .refine((b) => b.files.length > 0 || Object.keys(b.components ?? {}).length > 0, {
+    message: 'a version needs at least one file (a stack: a file or a component)',
+    path: ['files'],
+  });
 
 export const updateVersionBody = z
   .strictObject({

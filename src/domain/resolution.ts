@@ -1,7 +1,27 @@
 // A reference resolved against the registry's state: the version it names now, since when, and
 // that version's files by path. Renderings of it (the v1 resolve body, Hub and OCI answers) are
 // built by the http layer.
-import type { FileEntry, Version } from './types.js';
+import { componentNames, walkClosure } from './stack.js';
+import type { FileEntry, Version, VersionStatus } from './types.js';
+
+/** A stack's component as resolve returns it: the pinned version, its files, and its own components. */
+export interface ComponentView {
+  name: string;
+  version: number;
+  digest: string;
+  status: VersionStatus;
+  files: FileEntry[];
+  components?: Record<string, ComponentView>;
+}
+
+/** A component somewhere in a stack's closure that was retired or rejected after the stack pinned it. */
+export interface FlaggedComponent {
+  /** Component path from the stack, `/`-separated (`index/embedding`). */
+  component: string;
+  name: string;
+  version: number;
+  status: VersionStatus;
+}
 
 export interface Resolution {
   name: string;
@@ -14,6 +34,10 @@ export interface Resolution {
   files: Map<string, FileEntry>;
   /** Through an alias whose version was edited since its approvals and is not yet re-approved: since when. */
   unapprovedSince?: string;
+  /** A stack's components, transitively (absent for a flat version). */
+  components?: Record<string, ComponentView>;
+  /** Components of the stack retired or rejected since it pinned them. */
+  flagged?: FlaggedComponent[];
 }
 
 /** A resolution as the v1 API sends it (GET /v1/resolve) and the client reads it. */
@@ -28,6 +52,9 @@ export interface ResolutionView {
   updatedAt: string;
   /** Present while the alias serves a version on a record not yet re-approved (since this time). */
   servingUnapprovedSince?: string;
+  /** A stack's closure: every component, transitively, with version, digest and files. */
+  components?: Record<string, ComponentView>;
+  flaggedComponents?: FlaggedComponent[];
 }
 
 export function resolutionView(r: Resolution): ResolutionView {
@@ -41,7 +68,44 @@ export function resolutionView(r: Resolution): ResolutionView {
     seq: r.seq,
     updatedAt: r.updatedAt,
     ...(r.unapprovedSince !== undefined ? { servingUnapprovedSince: r.unapprovedSince } : {}),
+    ...(r.components ? { components: r.components } : {}),
+    ...(r.flagged && r.flagged.length > 0 ? { flaggedComponents: r.flagged } : {}),
   };
+}
+
+/** A stack's components as nested views, read once when the resolution is built. */
+export function componentViews(
+  version: Pick<Version, 'components'>,
+  lookup: (name: string, version: number) => Version | undefined,
+): Record<string, ComponentView> | undefined {
+  const names = componentNames(version);
+  if (names.length === 0) return undefined;
+  const out: Record<string, ComponentView> = {};
+  for (const slot of names) {
+    const pin = version.components![slot]!;
+    const found = lookup(pin.name, pin.version);
+    if (!found || found.digest !== pin.digest) continue;
+    const nested = componentViews(found, lookup);
+    out[slot] = {
+      name: found.name,
+      version: found.version,
+      digest: found.digest,
+      status: found.status,
+      files: found.files,
+      ...(nested ? { components: nested } : {}),
+    };
+  }
+  return out;
+}
+
+/** Components in the closure that are retired or rejected: a protected alias may not move onto such a stack. */
+export function flaggedComponents(
+  version: Pick<Version, 'components'>,
+  lookup: (name: string, version: number) => Version | undefined,
+): FlaggedComponent[] {
+  return walkClosure(version, lookup)
+    .filter((e) => e.version.status === 'retired' || e.version.status === 'rejected')
+    .map((e) => ({ component: e.path.join('/'), name: e.version.name, version: e.version.version, status: e.version.status }));
 }
 
 export function buildResolution(
@@ -49,7 +113,10 @@ export function buildResolution(
   ref: string,
   version: Version,
   pointer: { alias: string; seq: number; updatedAt: string; unapprovedSince?: string } | null,
+  lookup?: (name: string, version: number) => Version | undefined,
 ): Resolution {
+  const components = lookup ? componentViews(version, lookup) : undefined;
+  const flagged = components && lookup ? flaggedComponents(version, lookup) : [];
   return {
     name,
     ref,
@@ -59,5 +126,7 @@ export function buildResolution(
     updatedAt: pointer?.updatedAt ?? version.createdAt,
     files: new Map(version.files.map((f) => [f.path, f])),
     ...(pointer?.unapprovedSince !== undefined ? { unapprovedSince: pointer.unapprovedSince } : {}),
+    ...(components ? { components } : {}),
+    ...(flagged.length > 0 ? { flagged } : {}),
   };
 }

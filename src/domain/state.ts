@@ -46,6 +46,12 @@ export interface RegistryReader {
   isBlobReferenced(digest: string): boolean;
   /** Versions whose file lists include the blob. */
   blobReferences(digest: string): { name: string; version: number }[];
+  /** Stacks that pin the version directly, each with the component name it has there. */
+  stacksContaining(name: string, version: number): { name: string; version: number; component: string }[];
+  /** Versions whose lineage names this version as their parent. */
+  lineageChildren(name: string, version: number): { name: string; version: number }[];
+  /** Versions whose lineage lists a dataset with this digest or URI. */
+  datasetReferences(key: string): { name: string; version: number }[];
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
   /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
   auditHead(): { seq: number; hash: string };

@@ -60,12 +60,24 @@ export interface VersionRecord {
   card: ModelCard;
 }
 
+/** A component of a stack, frozen at registration: the version its reference named then. */
+export interface ComponentPin {
+  name: string;
+  version: number;
+  digest: string;
+  /** The reference as registered (`llm/base@production`), for people; the pin is name, version and digest. */
+  ref: string;
+}
+
 export interface Version extends VersionRecord {
   name: string;
   version: number;
   digest: string;
   files: FileEntry[];
+  /** The size of the version's own files (a stack's components are counted in its closure, not here). */
   size: number;
+  /** Present on a stack only: component name (`base`, `adapter`, …) → the version pinned. */
+  components?: Record<string, ComponentPin>;
   status: VersionStatus;
   createdAt: string;
   /** Token id of the registrant, for separation of duties. */
@@ -91,7 +103,8 @@ export interface VersionEvent {
   seq: number;
   name: string;
   version: number;
-  action: 'register' | 'update' | 'approve' | 'reject' | 'retire';
+  /** `component` records that a component of this stack was retired or rejected. */
+  action: 'register' | 'update' | 'approve' | 'reject' | 'retire' | 'component';
   actor: Actor;
   at: string;
   /** Field → value before and after (for updates). */
@@ -207,6 +220,8 @@ export interface GcReport {
   bytes: number;
   /** Blobs kept, by reason. */
   kept: { young: number; pinned: number; referenced: number; changed: number };
+  /** Versions past retention that are kept, each with why ("is component "base" of app/assistant@v3, which holds @production"). */
+  keptVersions: { name: string; version: number; reason: string }[];
 }
 
 /** A blob whose stored bytes do not hash to its digest. */

@@ -15,6 +15,12 @@ export const TABLES = [
   'tokens',
   'audit',
   'manifests',
+  // Reverse indexes kept at commit time, for reachability and impact queries without a scan:
+  // [component name, version, stack name, version] → component name in the stack;
+  // [parent name, version, child name, version] → true; [dataset digest or URI, name, version] → true.
+  'componentRefs',
+  'lineageRefs',
+  'datasetRefs',
 ] as const;
 export type Table = (typeof TABLES)[number];
 

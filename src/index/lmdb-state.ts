@@ -36,6 +36,9 @@ const DB_NAMES: Record<Table, string> = {
   tokens: 'tokens',
   audit: 'audit',
   manifests: 'manifests',
+  componentRefs: 'component-refs',
+  lineageRefs: 'lineage-refs',
+  datasetRefs: 'dataset-refs',
 };
 
 export class LmdbState implements RegistryReader {
@@ -190,6 +193,27 @@ export class LmdbState implements RegistryReader {
 
   blobReferences(digest: string): { name: string; version: number }[] {
     return [...this.dbs.blobRefs.getKeys({ start: [digest, ''], end: [digest, '\uffff'] })].map((k) => {
+      const [, name, version] = k as [string, string, number];
+      return { name, version };
+    });
+  }
+
+  stacksContaining(name: string, version: number): { name: string; version: number; component: string }[] {
+    return [...this.dbs.componentRefs.getRange({ start: [name, version, ''], end: [name, version, '\uffff'] })].map(({ key, value }) => {
+      const [, , stack, stackVersion] = key as [string, number, string, number];
+      return { name: stack, version: stackVersion, component: value as string };
+    });
+  }
+
+  lineageChildren(name: string, version: number): { name: string; version: number }[] {
+    return [...this.dbs.lineageRefs.getKeys({ start: [name, version, ''], end: [name, version, '\uffff'] })].map((k) => {
+      const [, , child, childVersion] = k as [string, number, string, number];
+      return { name: child, version: childVersion };
+    });
+  }
+
+  datasetReferences(key: string): { name: string; version: number }[] {
+    return [...this.dbs.datasetRefs.getKeys({ start: [key, ''], end: [key, '\uffff'] })].map((k) => {
       const [, name, version] = k as [string, string, number];
       return { name, version };
     });

@@ -17,6 +17,8 @@ export interface ChangeMessage {
   digest?: string | null;
   /** On a record edit of a version that keeps serving on protected aliases: the record is not yet re-approved since `since`. */
   servingUnapproved?: { since: string; aliases: string[] };
+  /** On `version.component-flagged`: which component of this stack was retired or rejected. */
+  component?: { path: string; ref: string; status: string };
 }
 
 const WATCHED = /^(alias|version|model)\./;
@@ -46,6 +48,9 @@ export function changeMessage(entry: AuditEntry, state: RegistryReader): ChangeM
       version,
       digest: (entry.details.digest as string | undefined) ?? state.getVersion(model, version)?.digest ?? null,
       ...(unapproved ? { servingUnapproved: unapproved } : {}),
+      ...(entry.action === 'version.component-flagged'
+        ? { component: { path: String(entry.details.component), ref: String(entry.details.ref), status: String(entry.details.status) } }
+        : {}),
     };
   }
   return base;

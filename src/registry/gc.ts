@@ -6,13 +6,16 @@ import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { DomainError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
-import type { Actor, GcReport } from '../domain/types.js';
+import type { Actor, GcReport, Version } from '../domain/types.js';
+import { reachableFrom } from './reachability.js';
 
 export interface GcOptions {
   dryRun: boolean;
   retentionDays: number;
   graceSeconds: number;
   actor: Actor;
+  /** Keep the lineage parents of retained versions, as their components are always kept. */
+  keepLineageParents?: boolean;
   now?: number;
 }
 
@@ -24,18 +27,51 @@ export async function collectGarbage(store: ControlStore, blobs: BlobStore, guar
     blobs: [],
     bytes: 0,
     kept: { young: 0, pinned: 0, referenced: 0, changed: 0 },
+    keptVersions: [],
   };
 
   const doomed = new Set<string>();
   if (opts.retentionDays > 0) {
     const cutoff = now - opts.retentionDays * 86_400_000;
-    const candidates = [...store.allVersions()].filter(
-      (v) =>
-        Date.parse(v.createdAt) < cutoff &&
-        v.protectedAliases.length === 0 &&
-        v.status !== 'retired' &&
-        !store.listAliases(v.name).some((a) => a.version === v.version),
+    const held = (v: Version) =>
+      store
+        .listAliases(v.name)
+        .filter((a) => a.version === v.version)
+        .map((a) => `@${a.alias}`);
+    const old = [...store.allVersions()].filter((v) => Date.parse(v.createdAt) < cutoff);
+    const eligible = old.filter((v) => v.protectedAliases.length === 0 && v.status !== 'retired' && held(v).length === 0);
+    const reachable = reachableFrom(
+      store,
+      eligible,
+      (v) => {
+        const aliases = held(v);
+        if (aliases.length > 0) return `holds ${aliases.join(', ')}`;
+        if (v.protectedAliases.length > 0) return `once held protected ${v.protectedAliases.map((a) => `@${a}`).join(', ')}`;
+        if (v.status === 'retired') return 'is retired (kept as evidence)';
+        return `is younger than ${opts.retentionDays} days`;
+      },
+      opts.keepLineageParents ?? true,
     );
+    // Why every version past retention is kept: its own standing, or what reaches it.
+    for (const v of old) {
+      const k = `${v.name}@v${v.version}`;
+      const via = reachable.get(k);
+      if (via) report.keptVersions.push(via);
+      else if (!eligible.includes(v)) {
+        const aliases = held(v);
+        const reason =
+          aliases.length > 0
+            ? `holds ${aliases.join(', ')}`
+            : v.protectedAliases.length > 0
+              ? `once held protected ${v.protectedAliases.map((a) => `@${a}`).join(', ')}`
+              : 'is retired (kept as evidence)';
+        report.keptVersions.push({ name: v.name, version: v.version, reason });
+      }
+    }
+    // Stacks go before the versions they pin (registered earlier), so a doomed component is free when its turn comes.
+    const candidates = eligible
+      .filter((v) => !reachable.has(`${v.name}@v${v.version}`))
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     for (const v of candidates) {
       if (!opts.dryRun) {
         try {

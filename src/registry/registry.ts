@@ -35,6 +35,8 @@ import type {
   VersionView,
 } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
+import { DEFAULT_STACK_LIMITS, stackDigest, type StackLimits } from '../domain/stack.js';
+import { freezeComponents, freezeLineage, stacksAbove } from './stack-components.js';
 import { inventoryRow, pendingVersions, policyStatus, type AliasPolicyStatus, type InventoryModel, type PendingVersion } from './review.js';
 
 const STAT_CONCURRENCY = 32;
@@ -42,6 +44,15 @@ const STAT_CONCURRENCY = 32;
 export interface FileProblem {
   path: string;
   problem: string;
+}
+
+export interface RegisterOptions {
+  /** The number the caller means to create (an OCI push to `v<N>`). */
+  number?: number;
+  /** A stack's components: name → reference (`llm/base@production`, `@v4`, `@sha256:…`), frozen at registration. */
+  components?: Record<string, string>;
+  /** Whether the caller may read a model (its token scope): components and the lineage parent must be readable. */
+  canRead?: (model: string) => boolean;
 }
 
 export interface ModelFilter {
@@ -66,6 +77,7 @@ export class Registry {
     private readonly blobs: BlobStore,
     private readonly guard: BlobGuard,
     private readonly policies: Record<string, AliasPolicy>,
+    private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
   ) {
     store.onChange((change) => this.cache.invalidateModel(change.model));
     this.tokens = new TokenRegistry(store);
@@ -123,9 +135,13 @@ export class Registry {
     files: FileEntry[],
     record: VersionRecord,
     actor: Actor,
-    options: { number?: number } = {},
+    options: RegisterOptions = {},
   ): Promise<{ version: Version; created: boolean }> {
     assertModelName(name);
+    const canRead = options.canRead ?? (() => true);
+    const components = options.components ?? {};
+    const isStack = Object.keys(components).length > 0;
+    if (!isStack && files.length === 0) throw badRequest('VALIDATION_FAILED', 'files: a version needs at least one file or a component');
     const release = this.guard.pin(files.map((f) => f.digest));
     try {
       const problems = await this.checkFiles(files);
@@ -137,9 +153,22 @@ export class Registry {
         );
       }
       const sorted = sortFiles(files);
-      const digest = versionDigest(sorted);
+      const pins = isStack ? freezeComponents(this.store, name, components, sorted, canRead, this.stackLimits) : undefined;
+      const frozen = { ...record, lineage: freezeLineage(this.store, record.lineage, canRead) };
+      const digest = stackDigest(sorted, pins);
       const size = sorted.reduce((sum, f) => sum + f.size, 0);
-      const { version, created } = await this.store.registerVersion({ name, files: sorted, digest, size, record, ...options }, actor);
+      const { version, created } = await this.store.registerVersion(
+        {
+          name,
+          files: sorted,
+          digest,
+          size,
+          record: frozen,
+          ...(pins ? { components: pins } : {}),
+          ...(options.number !== undefined ? { number: options.number } : {}),
+        },
+        actor,
+      );
       return { version, created };
     } finally {
       release();
@@ -184,7 +213,14 @@ export class Registry {
    * alias stays; the approvals of the old record are void until re-approval) unless it would make
    * the version fail that alias's record requirements outright.
    */
-  async updateVersion(name: string, number: number, patch: VersionPatch, actor: Actor): Promise<Version> {
+  async updateVersion(
+    name: string,
+    number: number,
+    patch: VersionPatch,
+    actor: Actor,
+    canRead: (model: string) => boolean = () => true,
+  ): Promise<Version> {
+    if (patch.lineage !== undefined) patch = { ...patch, lineage: freezeLineage(this.store, patch.lineage, canRead) };
     const { version } = await this.store.updateVersion(name, number, patch, actor, (_before, after) => {
       const held = this.protectedAliasesHeld(after);
       for (const alias of held) {
@@ -205,8 +241,24 @@ export class Registry {
 
   /** Takes a version out of service for good; it must hold no alias. */
   async retireVersion(name: string, number: number, reason: string | undefined, actor: Actor): Promise<Version> {
-    const { version } = await this.store.retireVersion(name, number, reason, actor);
+    const { version, change } = await this.store.retireVersion(name, number, reason, actor);
+    if (change) await this.flagStacksAbove(version, actor);
     return version;
+  }
+
+  /**
+   * After a component was retired or rejected: one event and audit entry on every stack that
+   * includes it, directly or through other stacks, so each stack's watchers and auditors see it.
+   */
+  private async flagStacksAbove(component: Version, actor: Actor): Promise<void> {
+    for (const stack of stacksAbove(this.store, component.name, component.version)) {
+      await this.store.flagStack(
+        stack,
+        stack.path.join('/'),
+        { name: component.name, version: component.version, status: component.status },
+        actor,
+      );
+    }
   }
 
   /**
@@ -253,6 +305,7 @@ export class Registry {
           `${actor.name} already decided "${earlier.decision}" on this record of ${name}@v${number} (seq ${earlier.seq})`,
         );
     });
+    if (decision === 'reject') await this.flagStacksAbove(version, actor);
     return { approval, version };
   }
 
@@ -346,7 +399,10 @@ export class Registry {
   }
 
   collectGarbage(opts: GcOptions): Promise<GcReport> {
-    return collectGarbage(this.store, this.blobs, this.guard, opts);
+    return collectGarbage(this.store, this.blobs, this.guard, {
+      keepLineageParents: this.stackLimits.gcKeepsLineageParents ?? true,
+      ...opts,
+    });
   }
 
   // Lookups that answer "none" instead of throwing, for the OCI and Hub dialects' own errors.
@@ -502,6 +558,8 @@ export class Registry {
     return result;
   }
 
+  private readonly lookupVersion = (name: string, version: number) => this.store.getVersion(name, version);
+
   private lookup(name: string, parsed: Ref, ref: string): Resolution | null {
     if (parsed.kind === 'alias') {
       const pointer = this.store.getAlias(name, parsed.alias);
@@ -509,11 +567,17 @@ export class Registry {
       if (!version) return null;
       const unapproved = this.servingUnapproved(version);
       const unapprovedSince = unapproved?.aliases.includes(parsed.alias) ? unapproved.since : undefined;
-      return buildResolution(name, ref, version, { alias: parsed.alias, seq: pointer.seq, updatedAt: pointer.updatedAt, unapprovedSince });
+      return buildResolution(
+        name,
+        ref,
+        version,
+        { alias: parsed.alias, seq: pointer.seq, updatedAt: pointer.updatedAt, unapprovedSince },
+        this.lookupVersion,
+      );
     }
     const version =
       parsed.kind === 'version' ? this.store.getVersion(name, parsed.version) : this.store.getVersionByDigest(name, parsed.digest);
-    return version ? buildResolution(name, ref, version, null) : null;
+    return version ? buildResolution(name, ref, version, null, this.lookupVersion) : null;
   }
 
   /** Every problem with a proposed file list, so the client can fix them all at once. */

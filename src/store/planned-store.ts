@@ -116,6 +116,15 @@ export abstract class PlannedStore implements ControlStore {
   blobReferences(digest: string) {
     return this.state.blobReferences(digest);
   }
+  stacksContaining(name: string, version: number) {
+    return this.state.stacksContaining(name, version);
+  }
+  lineageChildren(name: string, version: number) {
+    return this.state.lineageChildren(name, version);
+  }
+  datasetReferences(key: string) {
+    return this.state.datasetReferences(key);
+  }
   auditEntries(fromSeq: number, limit: number) {
     return this.state.auditEntries(fromSeq, limit);
   }
@@ -165,6 +174,16 @@ export abstract class PlannedStore implements ControlStore {
   ) {
     const { result, change } = await this.run((s) => plans.planApproval(s, name, version, decision, comment, actor, check));
     return { ...result, change: change! };
+  }
+
+  async flagStack(
+    stack: { name: string; version: number },
+    component: string,
+    pinned: { name: string; version: number; status: string },
+    actor: Actor,
+  ) {
+    const { change } = await this.run((s) => plans.planFlagStack(s, stack, component, pinned, actor));
+    return change ? { change } : {};
   }
 
   async moveAlias(move: AliasMove, actor: Actor) {

@@ -12,6 +12,7 @@ import { previousDeployment } from '../../src/registry/registry.js';
 import type { AliasPolicy } from '../../src/domain/policy.js';
 import type { Actor, Approval, Change, TokenRecord, Version } from '../../src/domain/types.js';
 import { sortFiles, versionDigest } from '../../src/domain/version-digest.js';
+import { stackDigest } from '../../src/domain/stack.js';
 import type { AliasMove, NewVersion } from '../../src/domain/mutations.js';
 import type { ControlStore } from '../../src/store/control-store.js';
 import { sha256 } from '../harness/http.js';
@@ -53,6 +54,27 @@ export function newVersion(name: string, contents: Record<string, string>, recor
     digest: versionDigest(list),
     size: list.reduce((s, f) => s + f.size, 0),
     record: { metadata: {}, lineage: {}, metrics: {}, card: {}, ...record },
+  };
+}
+
+/** A stack: its own files (may be none) and components pinned to the given versions. */
+export function newStack(
+  name: string,
+  contents: Record<string, string>,
+  components: Record<string, Version>,
+  record: Partial<NewVersion['record']> = {},
+): NewVersion {
+  const list = files(contents);
+  const pins = Object.fromEntries(
+    Object.entries(components).map(([c, v]) => [c, { name: v.name, version: v.version, digest: v.digest, ref: `${v.name}@v${v.version}` }]),
+  );
+  return {
+    name,
+    files: list,
+    digest: stackDigest(list, pins),
+    size: list.reduce((s, f) => s + f.size, 0),
+    record: { metadata: {}, lineage: {}, metrics: {}, card: {}, ...record },
+    components: pins,
   };
 }
 
@@ -568,6 +590,122 @@ export function controlStoreConformance(backend: Backend): void {
       // Numbers are never reused: the same files come back as a new version.
       const again = await mutation(r, () => s.registerVersion(v3, alice));
       assert.equal(again.version.version, 4);
+    });
+
+    test('stacks: components pinned, indexed at commit, kept from deletion, and their state gates the stack', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const base = (await s.registerVersion(newVersion('llm/base', { w: 'base-1' }), alice)).version;
+      const lora = (await s.registerVersion(newVersion('llm/lora', { a: 'lora-1' }), alice)).version;
+      const inner = (await mutation(r, () => s.registerVersion(newStack('llm/tuned', {}, { base, adapter: lora }), alice))).version;
+      assert.deepEqual(Object.keys(inner.components!).sort(), ['adapter', 'base']);
+      assert.deepEqual(inner.files, []);
+      const outer = (
+        await mutation(
+          r,
+          () => s.registerVersion(newStack('app/assistant', { 'prompt.txt': 'You help.' }, { model: inner, base }), alice),
+          {
+            action: 'version.register',
+          },
+        )
+      ).version;
+      assert.equal(outer.components!.model!.digest, inner.digest);
+      // The same stack registered again is the same version.
+      await noop(r, () => s.registerVersion(newStack('app/assistant', { 'prompt.txt': 'You help.' }, { model: inner, base }), alice));
+      // The reverse index, maintained at commit time.
+      assert.deepEqual(
+        s.stacksContaining('llm/base', 1).sort((a, b) => a.name.localeCompare(b.name)),
+        [
+          { name: 'app/assistant', version: 1, component: 'base' },
+          { name: 'llm/tuned', version: 1, component: 'base' },
+        ],
+      );
+      assert.deepEqual(s.stacksContaining('llm/tuned', 1), [{ name: 'app/assistant', version: 1, component: 'model' }]);
+      assert.deepEqual(s.stacksContaining('app/assistant', 1), []);
+
+      // A pin whose version is gone (or never was) is refused inside the commit, naming the component.
+      const ghost = { ...base, version: 9 };
+      const err = await refused(r, () => s.registerVersion(newStack('app/ghost', {}, { base: ghost }), alice), 400, 'COMPONENT_NOT_FOUND');
+      assert.match(err.message, /component "base"/);
+      assert.equal(s.getModel('app/ghost'), undefined);
+
+      // A component of a stack cannot be deleted; the refusal names the stacks.
+      const inUse = await refused(r, () => s.deleteVersion('llm/lora', 1, 'cleanup', bob), 409, 'VERSION_IN_USE');
+      assert.match(inUse.message, /llm\/tuned@v1 \(as "adapter"\)/);
+      // Deleting the outer stack releases its pins; then the inner one can go, then the components.
+      await mutation(r, () => s.deleteVersion('app/assistant', 1, 'cleanup', bob));
+      assert.deepEqual(s.stacksContaining('llm/tuned', 1), []);
+      assert.deepEqual(s.stacksContaining('llm/base', 1), [{ name: 'llm/tuned', version: 1, component: 'base' }]);
+
+      // The gate: a stack whose component is rejected cannot take a protected alias; with
+      // requireComponents each component must meet the policy itself, named in the refusal.
+      const strict = { ...ONE_APPROVAL, requireComponents: true };
+      const noop2 = () => undefined;
+      await s.recordApproval('llm/tuned', 1, 'approve', undefined, bob, noop2);
+      const gate = await refused(r, () => s.moveAlias(move('llm/tuned', 'production', 1, { policy: strict }), carol), 403, 'POLICY_UNMET');
+      const details = gate.details as { code: string; component?: string; cause?: string }[];
+      assert.deepEqual(
+        details.map((d) => [d.code, d.component, d.cause]),
+        [
+          ['COMPONENT', 'adapter', 'APPROVALS'],
+          ['COMPONENT', 'base', 'APPROVALS'],
+        ],
+      );
+      await s.recordApproval('llm/base', 1, 'approve', undefined, bob, noop2);
+      await s.recordApproval('llm/lora', 1, 'approve', undefined, bob, noop2);
+      await mutation(r, () => s.moveAlias(move('llm/tuned', 'production', 1, { policy: strict }), carol));
+      await s.moveAlias(move('llm/tuned', 'production', null), carol);
+      await s.recordApproval('llm/lora', 1, 'reject', undefined, carol, noop2);
+      const flagged = await refused(
+        r,
+        () => s.moveAlias(move('llm/tuned', 'production', 1, { policy: ONE_APPROVAL }), carol),
+        403,
+        'POLICY_UNMET',
+      );
+      assert.match(flagged.message, /component adapter \(llm\/lora@v1\): version is rejected/);
+      // An unprotected alias still may.
+      await mutation(r, () => s.moveAlias(move('llm/tuned', 'staging', 1), carol));
+
+      // flagStack: an event on the stack and an audit entry, told as a change of the stack's model.
+      await mutation(
+        r,
+        () => s.flagStack({ name: 'llm/tuned', version: 1 }, 'adapter', { name: 'llm/lora', version: 1, status: 'rejected' }, carol),
+        {
+          action: 'version.component-flagged',
+          target: 'llm/tuned@v1',
+          change: { model: 'llm/tuned', kind: 'version', version: 1 },
+        },
+      );
+      assert.equal(s.versionHistory('llm/tuned', 1).at(-1)!.action, 'component');
+    });
+
+    test('lineage: the parent must exist, and parents and datasets are indexed at commit', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const dataset = { name: 'corpus', digest: sha256('corpus'), uri: 's3://data/corpus' };
+      await refused(
+        r,
+        () => s.registerVersion(newVersion('lin/child', { w: 'c1' }, { lineage: { parent: 'lin/base@v1' } }), alice),
+        400,
+        'LINEAGE_PARENT_NOT_FOUND',
+      );
+      await s.registerVersion(newVersion('lin/base', { w: 'b1' }, { lineage: { datasets: [dataset] } }), alice);
+      await mutation(r, () => s.registerVersion(newVersion('lin/child', { w: 'c1' }, { lineage: { parent: 'lin/base@v1' } }), alice));
+      assert.deepEqual(s.lineageChildren('lin/base', 1), [{ name: 'lin/child', version: 1 }]);
+      assert.deepEqual(s.datasetReferences(dataset.digest), [{ name: 'lin/base', version: 1 }]);
+      assert.deepEqual(s.datasetReferences('s3://data/corpus'), [{ name: 'lin/base', version: 1 }]);
+      // An edit moves the index entries with the record.
+      await mutation(r, () => s.updateVersion('lin/base', 1, { lineage: { datasets: [{ uri: 's3://data/other' }] } }, alice));
+      assert.deepEqual(s.datasetReferences(dataset.digest), []);
+      assert.deepEqual(s.datasetReferences('s3://data/other'), [{ name: 'lin/base', version: 1 }]);
+      await refused(
+        r,
+        () => s.updateVersion('lin/child', 1, { lineage: { parent: 'lin/base@v7' } }, alice),
+        400,
+        'LINEAGE_PARENT_NOT_FOUND',
+      );
+      await mutation(r, () => s.deleteVersion('lin/child', 1, 'cleanup', bob));
+      assert.deepEqual(s.lineageChildren('lin/base', 1), []);
     });
 
     test('tokens: create, refuse a duplicate, revoke once', async () => {

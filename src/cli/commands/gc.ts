@@ -51,6 +51,10 @@ export function describe(r: GcReport): string {
     lines.push('kept:');
     for (const [key, why] of kept) lines.push(`  ${count(r.kept[key], 'blob')} ${why}`);
   }
-  lines.push('versions that ever held a protected alias, or hold an alias now, are always kept');
+  if (r.keptVersions.length > 0) {
+    lines.push(`kept ${count(r.keptVersions.length, 'version')} past retention:`);
+    for (const v of r.keptVersions) lines.push(`  ${v.name}@v${v.version}: ${v.reason}`);
+  }
+  lines.push('versions that ever held a protected alias, or hold an alias now, are always kept, with every version they reach');
   return `${lines.join('\n')}\n`;
 }

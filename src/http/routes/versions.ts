@@ -49,7 +49,7 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
     x.route = 'versions.update';
     const principal = guard(ctx, x, 'writer', name, 'version update');
     const body = parseBody(updateVersionBody, await readJson(x, ctx.config.server.maxJsonBytes));
-    x.json(200, await ctx.registry.updateVersion(name, number, body, principal));
+    x.json(200, await ctx.registry.updateVersion(name, number, body, principal, (model) => ctx.auth.permits(principal, 'reader', model)));
     return;
   }
   if (x.method === 'DELETE') {
@@ -69,7 +69,10 @@ async function collection(ctx: AppContext, x: Exchange, name: string): Promise<v
     const principal = guard(ctx, x, 'writer', name, 'version registration');
     const body = parseBody(registerVersionBody, await readJson(x, ctx.config.server.maxJsonBytes));
     const record = { metadata: body.metadata ?? {}, lineage: body.lineage ?? {}, metrics: body.metrics ?? {}, card: body.card ?? {} };
-    const { version, created } = await ctx.registry.registerVersion(name, body.files, record, principal);
+    const { version, created } = await ctx.registry.registerVersion(name, body.files, record, principal, {
+      components: body.components,
+      canRead: (model) => ctx.auth.permits(principal, 'reader', model),
+    });
     x.json(created ? 201 : 200, version, { Location: `${MODELS_PREFIX}${name}/versions/${version.version}` });
     return;
   }

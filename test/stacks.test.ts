@@ -1,0 +1,216 @@
+// Stacks through the real service: registration with components frozen to digests, the closure
+// in one resolve, governance of the stack as a unit, and every refusal of bad input naming the
+// offending entry with nothing registered.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { stackDigest } from '../src/domain/stack.js';
+import { sortFiles } from '../src/domain/version-digest.js';
+import { api, registerFiles, sha256, uploadBlob } from './harness/http.js';
+import { startServer, type TestServer } from './harness/server.js';
+import { as, createToken } from './harness/tokens.js';
+
+let server: TestServer;
+before(async () => {
+  server = await startServer({ env: { MODELGATE_STACK_MAX_DEPTH: '2', MODELGATE_STACK_MAX_COMPONENTS: '6' } });
+});
+after(async () => {
+  await server.dispose();
+});
+
+async function stack(
+  name: string,
+  components: Record<string, string>,
+  files: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+) {
+  const entries = [];
+  for (const [path, content] of Object.entries(files)) {
+    entries.push({ path, size: Buffer.byteLength(content), digest: await uploadBlob(server, Buffer.from(content)) });
+  }
+  return api(server, 'POST', `/v1/models/${name}/versions`, { files: entries, components, ...extra });
+}
+
+/** The model's version count, to prove a refusal registered nothing. */
+async function versionCount(name: string): Promise<number> {
+  const res = await api(server, 'GET', `/v1/models/${name}/versions`);
+  return res.status === 404 ? 0 : res.json.versions.length;
+}
+
+describe('stack registration', () => {
+  test('components are resolved and frozen to version digests; the digest covers files and components', async () => {
+    const base1 = await registerFiles(server, 'llm/base', { 'model.safetensors': 'base weights 1', 'config.json': '{"layers":2}' });
+    const adapter = await registerFiles(server, 'llm/lora', { 'adapter.safetensors': 'lora weights' });
+    assert.equal((await api(server, 'PUT', '/v1/models/llm/base/aliases/stable', { version: 1 })).status, 200);
+
+    const res = await stack('app/assistant', { base: 'llm/base@stable', adapter: 'llm/lora@v1' }, { 'prompt.txt': 'You are helpful.' });
+    assert.equal(res.status, 201, res.text);
+    const v = res.json;
+    assert.deepEqual(v.components.base, { name: 'llm/base', version: 1, digest: base1.digest, ref: 'llm/base@stable' });
+    assert.deepEqual(v.components.adapter, { name: 'llm/lora', version: 1, digest: adapter.digest, ref: 'llm/lora@v1' });
+    const own = sortFiles([{ path: 'prompt.txt', size: 16, digest: sha256('You are helpful.') }]);
+    assert.equal(v.digest, stackDigest(own, v.components));
+    assert.notEqual(v.digest, stackDigest(own, undefined), 'components change the digest');
+    assert.equal(v.size, 16, 'size counts the stack’s own files');
+
+    // Registered again (with the digest reference for the same base) it is the same version.
+    const again = await stack(
+      'app/assistant',
+      { base: `llm/base@${base1.digest}`, adapter: 'llm/lora@v1' },
+      { 'prompt.txt': 'You are helpful.' },
+    );
+    assert.equal(again.status, 200);
+    assert.equal(again.json.version, 1);
+
+    // The component's alias moves later: the registered stack keeps its pin and its digest.
+    await registerFiles(server, 'llm/base', { 'model.safetensors': 'base weights 2', 'config.json': '{"layers":2}' });
+    assert.equal((await api(server, 'PUT', '/v1/models/llm/base/aliases/stable', { version: 2 })).status, 200);
+    const shown = await api(server, 'GET', '/v1/models/app/assistant/versions/1');
+    assert.equal(shown.json.components.base.version, 1);
+    assert.equal(shown.json.digest, v.digest);
+    // Registering the same references now makes a new version pinned to the new base.
+    const moved = await stack('app/assistant', { base: 'llm/base@stable', adapter: 'llm/lora@v1' }, { 'prompt.txt': 'You are helpful.' });
+    assert.equal(moved.status, 201);
+    assert.equal(moved.json.version, 2);
+    assert.equal(moved.json.components.base.version, 2);
+  });
+
+  test('a stack may have no files of its own, and stacks nest', async () => {
+    await registerFiles(server, 'nest/embed', { 'embed.bin': 'embedding model' });
+    await registerFiles(server, 'nest/index', { 'index.faiss': 'vectors' });
+    const retrieval = await stack('nest/retrieval', { embedding: 'nest/embed@v1', index: 'nest/index@v1' });
+    assert.equal(retrieval.status, 201, JSON.stringify(retrieval.json));
+    assert.deepEqual(retrieval.json.files, []);
+    const app = await stack('nest/app', { retrieval: 'nest/retrieval@v1' }, { 'prompt.txt': 'Answer from the index.' });
+    assert.equal(app.status, 201, JSON.stringify(app.json));
+    assert.equal(app.json.components.retrieval.digest, retrieval.json.digest);
+  });
+});
+
+describe('closure resolve', () => {
+  test('one call returns the stack and every component transitively; the ETag is the stack digest and 304 works', async () => {
+    await registerFiles(server, 'res/embed', { 'embed.bin': 'E1' });
+    await registerFiles(server, 'res/index', { 'index.faiss': 'I1', 'meta.json': '{}' });
+    assert.equal((await stack('res/retrieval', { embedding: 'res/embed@v1', index: 'res/index@v1' })).status, 201);
+    const top = await stack('res/assistant', { retrieval: 'res/retrieval@v1' }, { 'prompt.txt': 'P' });
+    assert.equal((await api(server, 'PUT', '/v1/models/res/assistant/aliases/production-like', { version: 1 })).status, 200);
+
+    const res = await api(server, 'GET', '/v1/resolve/res/assistant@production-like');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('etag'), `"${top.json.digest}"`);
+    const body = res.json;
+    assert.equal(body.digest, top.json.digest);
+    assert.deepEqual(
+      body.files.map((f: { path: string }) => f.path),
+      ['prompt.txt'],
+    );
+    const retrieval = body.components.retrieval;
+    assert.equal(retrieval.name, 'res/retrieval');
+    assert.deepEqual(Object.keys(retrieval.components).sort(), ['embedding', 'index']);
+    assert.deepEqual(
+      retrieval.components.index.files.map((f: { path: string }) => f.path),
+      ['index.faiss', 'meta.json'],
+    );
+    assert.equal(retrieval.components.embedding.files[0].digest, sha256('E1'));
+    assert.equal(retrieval.components.embedding.status, 'registered');
+
+    const cached = await api(server, 'GET', '/v1/resolve/res/assistant@production-like', undefined, {
+      'If-None-Match': `"${top.json.digest}"`,
+    });
+    assert.equal(cached.status, 304);
+  });
+});
+
+describe('stack refusals name the offending entry and register nothing', () => {
+  test('unresolvable, malformed, cyclic, retired, too deep, too large, out of scope', async () => {
+    await registerFiles(server, 'bad/base', { 'w.bin': 'bad base' });
+    const cases: [string, Record<string, string>, number, string, RegExp][] = [
+      ['bad/stack', { base: 'bad/base@production' }, 400, 'COMPONENT_NOT_FOUND', /component "base"/],
+      ['bad/stack', { base: 'bad/nothing@v1' }, 400, 'COMPONENT_NOT_FOUND', /component "base"/],
+      ['bad/stack', { base: 'not a reference' }, 400, 'COMPONENT_INVALID', /component "base"/],
+      ['bad/stack', { Base: 'bad/base@v1' }, 400, 'COMPONENT_INVALID', /component name "Base"/],
+      ['bad/base', { self: 'bad/base@v1' }, 400, 'COMPONENT_CYCLE', /component "self"/],
+    ];
+    for (const [name, components, status, code, message] of cases) {
+      const before = await versionCount(name);
+      const res = await stack(name, components, { 'w.bin': 'own file' });
+      assert.equal(res.status, status, `${JSON.stringify(components)}: ${res.text}`);
+      assert.equal(res.json.error.code, code);
+      assert.match(res.json.error.message, message);
+      assert.equal(await versionCount(name), before, 'nothing registered');
+    }
+
+    // A component named like the stack's own top-level folder: a pull could not lay both out.
+    const clash = await stack('bad/stack', { tokenizer: 'bad/base@v1' }, { 'tokenizer/vocab.json': '{}' });
+    assert.equal(clash.status, 400);
+    assert.equal(clash.json.error.code, 'COMPONENT_INVALID');
+    assert.match(clash.json.error.message, /component "tokenizer"/);
+    assert.equal(await versionCount('bad/stack'), 0);
+
+    // A cycle through another stack: bad/outer includes bad/middle, which includes bad/outer@v1.
+    await registerFiles(server, 'bad/outer', { 'w.bin': 'outer 1' });
+    assert.equal((await stack('bad/middle', { up: 'bad/outer@v1' })).status, 201);
+    const cyclic = await stack('bad/outer', { mid: 'bad/middle@v1' });
+    assert.equal(cyclic.status, 400);
+    assert.equal(cyclic.json.error.code, 'COMPONENT_CYCLE');
+    assert.match(cyclic.json.error.message, /component "mid".*through bad\/middle@v1/);
+    assert.equal(await versionCount('bad/outer'), 1);
+
+    // Depth (limit 2 here): a stack of a stack of a stack is one level too many.
+    assert.equal((await stack('deep/one', { base: 'bad/base@v1' })).status, 201);
+    assert.equal((await stack('deep/two', { one: 'deep/one@v1' })).status, 201);
+    const deep = await stack('deep/three', { two: 'deep/two@v1' });
+    assert.equal(deep.status, 400);
+    assert.equal(deep.json.error.code, 'STACK_TOO_DEEP');
+    assert.match(deep.json.error.message, /component "two"/);
+    assert.equal(await versionCount('deep/three'), 0);
+
+    // Size (limit 6 component versions in the closure): 3 × (deep/one + its base) = 6 fits, 7 does not.
+    assert.equal((await stack('wide/ok', { a: 'deep/one@v1', b: 'deep/one@v1', c: 'deep/one@v1' })).status, 201);
+    const wide = await stack('wide/big', { a: 'deep/one@v1', b: 'deep/one@v1', c: 'deep/one@v1', d: 'bad/base@v1' });
+    assert.equal(wide.status, 400);
+    assert.equal(wide.json.error.code, 'STACK_TOO_LARGE');
+    assert.match(wide.json.error.message, /component "d"/);
+    assert.equal(await versionCount('wide/big'), 0);
+
+    // A component in a scope the token may not read.
+    await registerFiles(server, 'secret/weights', { 'w.bin': 'secret' });
+    const scoped = (await createToken(server, 'team-writer', 'writer', 'team/*')).token;
+    const digest = await uploadBlob(server, Buffer.from('team prompt'));
+    const forbidden = await as(server, scoped, 'POST', '/v1/models/team/app/versions', {
+      files: [{ path: 'prompt.txt', size: 11, digest }],
+      components: { base: 'secret/weights@v1' },
+    });
+    assert.equal(forbidden.status, 403);
+    assert.equal(forbidden.json.error.code, 'COMPONENT_FORBIDDEN');
+    assert.match(forbidden.json.error.message, /component "base"/);
+    assert.equal(await versionCount('team/app'), 0);
+
+    // No files and no components is no version.
+    const empty = await api(server, 'POST', '/v1/models/bad/empty/versions', { files: [] });
+    assert.equal(empty.status, 400);
+    assert.equal(empty.json.error.code, 'VALIDATION_FAILED');
+  });
+
+  test('lineage: a parent that does not resolve and a dataset with a bad digest are refused; a parent ref is frozen', async () => {
+    await registerFiles(server, 'lin/base', { 'w.bin': 'lineage base' });
+    await api(server, 'PUT', '/v1/models/lin/base/aliases/stable', { version: 1 });
+    const digest = await uploadBlob(server, Buffer.from('lineage child'));
+    const files = [{ path: 'w.bin', size: 13, digest }];
+    const missing = await api(server, 'POST', '/v1/models/lin/child/versions', { files, lineage: { parent: 'lin/base@v9' } });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.json.error.code, 'LINEAGE_PARENT_NOT_FOUND');
+    assert.match(missing.json.error.message, /lin\/base@v9/);
+    const badDataset = await api(server, 'POST', '/v1/models/lin/child/versions', {
+      files,
+      lineage: { datasets: [{ uri: 's3://ok' }, { name: 'corpus', digest: 'sha256:xyz' }] },
+    });
+    assert.equal(badDataset.status, 400);
+    assert.equal(badDataset.json.error.code, 'VALIDATION_FAILED');
+    assert.match(badDataset.json.error.message, /lineage\.datasets\.1\.digest/);
+    assert.equal(await versionCount('lin/child'), 0);
+
+    const ok = await api(server, 'POST', '/v1/models/lin/child/versions', { files, lineage: { parent: 'lin/base@stable' } });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.json.lineage.parent, 'lin/base@v1', 'frozen to the version the alias named');
+  });
+});
