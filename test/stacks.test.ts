@@ -3,9 +3,10 @@
 // offending entry with nothing registered.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { stackDigest } from '../src/domain/stack.js';
 import { sortFiles } from '../src/domain/version-digest.js';
-import { api, registerFiles, sha256, uploadBlob } from './harness/http.js';
+import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken } from './harness/tokens.js';
 
@@ -212,5 +213,111 @@ describe('stack refusals name the offending entry and register nothing', () => {
     const ok = await api(server, 'POST', '/v1/models/lin/child/versions', { files, lineage: { parent: 'lin/base@stable' } });
     assert.equal(ok.status, 201, ok.text);
     assert.equal(ok.json.lineage.parent, 'lin/base@v1', 'frozen to the version the alias named');
+  });
+});
+
+describe('governed as a unit', () => {
+  const card = { intendedUse: 'support answers', limitations: 'English only' };
+
+  test('production needs every component to qualify; the refusal lists each; a pinned component cannot be deleted', async () => {
+    const approver = (await createToken(server, 'gov-approver', 'approver')).token;
+    const approve = (name: string, v: number) =>
+      as(server, approver, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'approve' });
+    const digest = await uploadBlob(server, Buffer.from('gov base'));
+    assert.equal(
+      (await api(server, 'POST', '/v1/models/gov/base/versions', { files: [{ path: 'w.bin', size: 8, digest }], card })).status,
+      201,
+    );
+    await registerFiles(server, 'gov/prompt', { 'prompt.txt': 'Be brief.' });
+    const top = await api(server, 'POST', '/v1/models/gov/assistant/versions', {
+      components: { base: 'gov/base@v1', prompt: 'gov/prompt@v1' },
+      card,
+    });
+    assert.equal(top.status, 201, JSON.stringify(top.json));
+    assert.equal((await approve('gov/assistant', 1)).status, 201);
+
+    const refused = await as(server, approver, 'PUT', '/v1/models/gov/assistant/aliases/production', { version: 1 });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.error.code, 'POLICY_UNMET');
+    const unmet = refused.json.error.details.map((u: { component?: string; cause?: string }) => `${u.component}:${u.cause}`).sort();
+    assert.deepEqual(unmet, ['base:APPROVALS', 'prompt:APPROVALS', 'prompt:CARD_FIELD', 'prompt:CARD_FIELD']);
+    assert.match(refused.json.error.message, /component prompt \(gov\/prompt@v1\): model card field "intendedUse" is missing/);
+    // The policy status route shows the same list before anyone tries.
+    const status = await api(server, 'GET', '/v1/models/gov/assistant/versions/1/policy');
+    const production = status.json.aliases.find((a: { alias: string }) => a.alias === 'production');
+    assert.equal(production.unmet.length, 4);
+
+    assert.equal((await approve('gov/base', 1)).status, 201);
+    assert.equal((await api(server, 'PATCH', '/v1/models/gov/prompt/versions/1', { card })).status, 200);
+    assert.equal((await approve('gov/prompt', 1)).status, 201);
+    const moved = await as(server, approver, 'PUT', '/v1/models/gov/assistant/aliases/production', { version: 1 });
+    assert.equal(moved.status, 200, JSON.stringify(moved.json));
+
+    const del = await api(server, 'DELETE', '/v1/models/gov/prompt/versions/1', { reason: 'cleanup' });
+    assert.equal(del.status, 409);
+    assert.equal(del.json.error.code, 'VERSION_IN_USE');
+    assert.match(del.json.error.message, /gov\/assistant@v1 \(as "prompt"\)/);
+    assert.equal((await api(server, 'GET', '/v1/models/gov/prompt/versions/1')).status, 200);
+  });
+
+  test('retiring a component marks every stack above it: status in resolve, a watch event, an audit entry; no protected move onto it', async () => {
+    const approver = (await createToken(server, 'flag-approver', 'approver')).token;
+    await registerFiles(server, 'flag/embed', { 'e.bin': 'flag embed' });
+    assert.equal(
+      (await api(server, 'POST', '/v1/models/flag/retrieval/versions', { components: { embedding: 'flag/embed@v1' } })).status,
+      201,
+    );
+    assert.equal(
+      (await api(server, 'POST', '/v1/models/flag/app/versions', { components: { retrieval: 'flag/retrieval@v1' } })).status,
+      201,
+    );
+    assert.equal((await api(server, 'PUT', '/v1/models/flag/app/aliases/live', { version: 1 })).status, 200);
+    assert.equal((await api(server, 'GET', '/v1/resolve/flag/app@live')).json.flaggedComponents, undefined);
+
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch?models=flag/app`, {
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
+    const messages: any[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    try {
+      await waitFor(() => messages.length >= 1, 10_000, 'snapshot');
+      const retired = await as(server, approver, 'POST', '/v1/models/flag/embed/versions/1/retire', { reason: 'CVE in tokenizer' });
+      assert.equal(retired.status, 200, JSON.stringify(retired.json));
+      await waitFor(() => messages.some((m) => m.action === 'version.component-flagged'), 10_000, 'the flag on flag/app');
+      const flag = messages.find((m) => m.action === 'version.component-flagged');
+      assert.equal(flag.model, 'flag/app');
+      assert.equal(flag.version, 1);
+      assert.deepEqual(flag.component, { path: 'retrieval/embedding', ref: 'flag/embed@v1', status: 'retired' });
+    } finally {
+      ws.close();
+    }
+
+    const resolved = await api(server, 'GET', '/v1/resolve/flag/app@live');
+    assert.deepEqual(resolved.json.flaggedComponents, [
+      { component: 'retrieval/embedding', name: 'flag/embed', version: 1, status: 'retired' },
+    ]);
+    assert.equal(resolved.json.components.retrieval.components.embedding.status, 'retired');
+    const audit = await api(server, 'GET', '/v1/audit?action=version.component-flagged');
+    assert.deepEqual(audit.json.entries.map((e: { target: string }) => e.target).sort(), ['flag/app@v1', 'flag/retrieval@v1']);
+    const shown = await api(server, 'GET', '/v1/models/flag/retrieval/versions/1');
+    assert.deepEqual(shown.json.flaggedComponents, [{ component: 'embedding', name: 'flag/embed', version: 1, status: 'retired' }]);
+    const history = await api(server, 'GET', '/v1/models/flag/retrieval/versions/1/history');
+    assert.equal(history.json.events.at(-1).action, 'component');
+
+    const card = { intendedUse: 'x', limitations: 'y' };
+    assert.equal((await api(server, 'PATCH', '/v1/models/flag/app/versions/1', { card })).status, 200);
+    assert.equal((await as(server, approver, 'POST', '/v1/models/flag/app/versions/1/approvals', { decision: 'approve' })).status, 201);
+    const refused = await as(server, approver, 'PUT', '/v1/models/flag/app/aliases/production', { version: 1 });
+    assert.equal(refused.status, 403);
+    assert.match(refused.json.error.message, /component retrieval\/embedding \(flag\/embed@v1\): version is retired/);
+
+    // The chain and the tables it derives still agree with stacks and flags in them.
+    const verify = await api(server, 'GET', '/v1/audit/verify');
+    assert.equal(verify.status, 200);
+    assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { fieldDigest, recordDigest } from './record-digest.js';
 import type { RegistryReader } from './state.js';
 import type { AuditEntry, Version } from './types.js';
-import { versionDigest } from './version-digest.js';
+import { componentNames, stackDigest } from './stack.js';
 
 export interface TableMismatch {
   /** The log entry where table and log part (the entry that wrote, or should have written, the row). */
@@ -49,6 +49,8 @@ interface ExpectedVersion {
   status: string;
   deleted: boolean;
   protectedAliases: Set<string>;
+  /** A stack's components as registered: name → version digest. */
+  components?: Record<string, string>;
 }
 
 interface ExpectedToken {
@@ -125,6 +127,7 @@ class Projection {
           status: 'registered',
           deleted: false,
           protectedAliases: new Set(),
+          components: d.components as Record<string, string> | undefined,
         });
         this.versionEvents.set(eventKey, { seq: e.seq, fields: { action: 'register', actor, at: e.at } });
         return;
@@ -159,6 +162,13 @@ class Projection {
         const v = this.version(name, n, e.seq);
         if (v) v.status = 'retired';
         this.versionEvents.set(eventKey, { seq: e.seq, fields: { action: 'retire', actor, at: e.at, comment: d.reason } });
+        return;
+      }
+      case 'version.component-flagged': {
+        this.versionEvents.set(eventKey, {
+          seq: e.seq,
+          fields: { action: 'component', actor, at: e.at, comment: `component ${d.component} (${d.ref}) is ${d.status}` },
+        });
         return;
       }
       case 'version.delete': {
@@ -339,8 +349,13 @@ function versionProblem(row: Version, expected: ExpectedVersion | undefined): st
   if (expected.deleted) return 'the log deleted it, yet it is present';
   if (expected.digest !== undefined && row.digest !== expected.digest)
     return `digest is ${row.digest}, the log registered ${expected.digest}`;
-  const files = versionDigest(row.files);
-  if (files !== row.digest) return `its file list hashes to ${files}, not its digest ${row.digest}`;
+  const files = stackDigest(row.files, row.components);
+  if (files !== row.digest)
+    return `its file list${row.components ? ' and components hash' : ' hashes'} to ${files}, not its digest ${row.digest}`;
+  // A stack's components as the log registered them (name → version digest).
+  const pinned = row.components ? Object.fromEntries(componentNames(row).map((c) => [c, row.components![c]!.digest])) : undefined;
+  if (JSON.stringify(pinned ?? null) !== JSON.stringify(expected.components ?? null))
+    return 'its components differ from the ones the log registered';
   if (expected.recordDigest !== undefined) {
     const actual = recordDigest(row);
     if (actual !== expected.recordDigest) return `its record hashes to ${actual}, the log's last record is ${expected.recordDigest}`;

@@ -4,6 +4,8 @@
 import { unmetRequirements, type AliasPolicy, type Unmet } from './policy.js';
 import type { AliasEvent, Approval, Version } from './types.js';
 import { recordDigest } from './record-digest.js';
+import type { RegistryReader } from './state.js';
+import { walkClosure } from './stack.js';
 
 export interface MoveCandidate {
   /** The alias's policy; undefined for an alias no policy lists (ungated, but never to a retired version). */
@@ -23,6 +25,15 @@ export interface ComponentCandidate {
   path: string;
   version: Version;
   approvals: readonly Approval[];
+}
+
+/** A stack's closure as the gate reads it: every component with its decisions (empty for a flat version). */
+export function componentCandidates(state: RegistryReader, version: Version): ComponentCandidate[] {
+  return walkClosure(version, (n, v) => state.getVersion(n, v)).map((e) => ({
+    path: e.path.join('/'),
+    version: e.version,
+    approvals: state.listApprovals(e.version.name, e.version.version),
+  }));
 }
 
 /** Decisions taken on the version's current record (an edit since makes earlier ones stale). */

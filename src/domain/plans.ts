@@ -3,7 +3,7 @@
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
-import { aliasMoveUnmet, currentApprovals } from './gate.js';
+import { aliasMoveUnmet, componentCandidates, currentApprovals } from './gate.js';
 import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
 import type {
   Actor,
@@ -22,7 +22,7 @@ import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mut
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
-import { componentNames, walkClosure } from './stack.js';
+import { componentNames } from './stack.js';
 
 export function requireModel(state: RegistryReader, name: string): Model {
   const model = state.getModel(name);
@@ -328,11 +328,7 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
       version: target,
       approvals: state.listApprovals(name, target.version),
       history: state.aliasHistory(name, alias),
-      components: walkClosure(target, (n, v) => state.getVersion(n, v)).map((e) => ({
-        path: e.path.join('/'),
-        version: e.version,
-        approvals: state.listApprovals(e.version.name, e.version.version),
-      })),
+      components: componentCandidates(state, target),
     });
     if (unmet.length > 0) {
       throw forbidden(

@@ -97,6 +97,8 @@ export interface VersionView extends Version {
   recordDigest: string;
   /** Set while the version serves on protected aliases with a record no approver has approved since `since`. */
   servingUnapproved: { since: string; aliases: string[] } | null;
+  /** A stack's components (transitively) retired or rejected since it pinned them: `component` is the path (`index/embedding`). */
+  flaggedComponents?: { component: string; name: string; version: number; status: VersionStatus }[];
 }
 
 export interface VersionEvent {

@@ -15,7 +15,7 @@ import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import { recordDigest } from '../domain/record-digest.js';
-import { buildResolution, type Resolution } from '../domain/resolution.js';
+import { buildResolution, flaggedComponents, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
 import type {
   Actor,
@@ -500,7 +500,13 @@ export class Registry {
   /** A version as `show` presents it: its current record digest and, if so, that it serves on a record not yet re-approved. */
   showVersion(name: string, number: number): VersionView {
     const version = this.getVersion(name, number);
-    return { ...version, recordDigest: recordDigest(version), servingUnapproved: this.servingUnapproved(version) };
+    const flagged = flaggedComponents(version, this.lookupVersion);
+    return {
+      ...version,
+      recordDigest: recordDigest(version),
+      servingUnapproved: this.servingUnapproved(version),
+      ...(flagged.length > 0 ? { flaggedComponents: flagged } : {}),
+    };
   }
 
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {

@@ -4,7 +4,7 @@
 // domain/gate.ts; these only ask it.
 import { badRequest } from '../domain/errors.js';
 import type { RegistryReader } from '../domain/state.js';
-import { aliasMoveUnmet } from '../domain/gate.js';
+import { aliasMoveUnmet, componentCandidates } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Approval, Model, Page, Version } from '../domain/types.js';
 
@@ -57,7 +57,7 @@ export function policyStatus(store: RegistryReader, policies: Record<string, Ali
   return Object.entries(policies).map(([alias, policy]) => ({
     alias,
     requirements: requirementsOf(policy),
-    unmet: aliasMoveUnmet({ policy, action: 'set', version, approvals, history: [] }),
+    unmet: aliasMoveUnmet({ policy, action: 'set', version, approvals, history: [], components: componentCandidates(store, version) }),
   }));
 }
 
