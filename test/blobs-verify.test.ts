@@ -1,7 +1,7 @@
 // `modelgate blobs verify [--repair]` (and POST /v1/blobs/verify under it) on a disk store and on
 // an S3 bucket (s3rver behind the test proxy): a blob whose stored bytes were damaged (same size,
-// so nothing else notices) is reported; --repair moves it aside so it reads as missing; the next
-// upload stores it whole again; only admins may run it.
+// so nothing else notices) is reported; --repair moves it aside so it reads as missing, and the move
+// is audited; the next upload stores it whole again; only admins may run it.
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from './harness/cli.js';
-import { auth, registerFiles, sha256, uploadBlob } from './harness/http.js';
+import { api, auth, registerFiles, sha256, uploadBlob } from './harness/http.js';
 import { startS3, type TestS3 } from './harness/s3.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
@@ -92,6 +92,16 @@ for (const b of backends) {
       assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
       assert.match(repaired.stdout, new RegExp(`DAMAGED ${digest}: .*moved aside`));
       assert.equal(await b.quarantined(server), 1);
+      // The move is audited, attributed to the caller, and the chain still verifies.
+      const audit = await api(server, 'GET', '/v1/audit?action=blob.quarantine');
+      assert.equal(audit.status, 200);
+      assert.equal(audit.json.entries.length, 1, 'one move, one entry (the refused run and the reports moved nothing)');
+      const [entry] = audit.json.entries;
+      assert.equal(entry.target, digest);
+      assert.equal(entry.actor.id, 'admin');
+      assert.equal(entry.details.actual, sha256(damaged));
+      assert.equal(entry.details.size, weights.length);
+      assert.equal((await api(server, 'GET', '/v1/audit/verify')).status, 200);
       const head = await fetch(`${server.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: auth(server) });
       assert.equal(head.status, 404, 'moved aside: it reads as missing, so a push uploads it again');
 

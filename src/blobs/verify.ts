@@ -1,18 +1,21 @@
 // Re-hashing every blob in the store against its key: `modelgate blobs verify [--repair]`.
 // Bytes are read from the store that holds them (an edge cache's origin: the cache itself only
 // ever serves verified bytes, and filling it with every blob would evict what clients use) and
-// hashed on the hashing threads, one blob at a time. With `repair`, a blob whose bytes do not
-// match is moved aside (see BlobStore.quarantine), so it reads as missing and the next push
-// uploads it again.
+// hashed on the hashing threads, one blob at a time. With a `moveAside` (repair), a blob whose
+// bytes do not match is handed to it (the registry moves it aside and audits the move: see
+// Registry.quarantineBlob), so it reads as missing and the next push uploads it again.
 import type { BlobVerifyReport } from '../domain/types.js';
 import type { BlobStore } from './blob-store.js';
 import type { HashPool } from './hash-pool.js';
 
 const CHUNK = 1024 * 1024;
 
-export async function verifyBlobs(blobs: BlobStore, hashPool: HashPool, repair: boolean): Promise<BlobVerifyReport> {
+/** Moves a damaged blob aside unless it was rewritten after `notModifiedSince`; true if moved. */
+export type MoveAside = (digest: string, notModifiedSince: number, found: { size: number; actual: string }) => Promise<boolean>;
+
+export async function verifyBlobs(blobs: BlobStore, hashPool: HashPool, moveAside: MoveAside | null): Promise<BlobVerifyReport> {
   const source = blobs.origin ?? blobs;
-  const report: BlobVerifyReport = { repair, checked: 0, bytes: 0, mismatched: [], unreadable: [] };
+  const report: BlobVerifyReport = { repair: moveAside !== null, checked: 0, bytes: 0, mismatched: [], unreadable: [] };
   const buffer = Buffer.from(new SharedArrayBuffer(CHUNK));
   for await (const blob of source.list()) {
     const startedAt = Date.now();
@@ -27,9 +30,9 @@ export async function verifyBlobs(blobs: BlobStore, hashPool: HashPool, repair: 
     report.checked++;
     report.bytes += hashed.size;
     if (`sha256:${hashed.hex}` === blob.digest) continue;
-    // Moved through the outer store, so that a cache in front drops its copy too.
-    const movedAside = repair ? await blobs.quarantine(blob.digest, startedAt) : false;
-    report.mismatched.push({ digest: blob.digest, size: hashed.size, actual: `sha256:${hashed.hex}`, movedAside });
+    const found = { size: hashed.size, actual: `sha256:${hashed.hex}` };
+    const movedAside = moveAside ? await moveAside(blob.digest, startedAt, found) : false;
+    report.mismatched.push({ digest: blob.digest, ...found, movedAside });
   }
   return report;
 }

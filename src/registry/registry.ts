@@ -405,6 +405,25 @@ export class Registry {
     });
   }
 
+  /**
+   * Moves a blob whose stored bytes do not match its digest out of its place (`blobs verify
+   * --repair`), through the outer store so that an edge cache drops its copy too, and audits the
+   * move as `blob.quarantine`. Audited after the move, which is the fact worth recording: if the
+   * append fails the run fails with it, and the moved object is still under quarantine/.
+   */
+  async quarantineBlob(digest: string, notModifiedSince: number, found: { size: number; actual: string }, actor: Actor): Promise<boolean> {
+    const moved = await this.blobs.quarantine(digest, notModifiedSince);
+    if (moved) {
+      await this.store.appendAudit(
+        'blob.quarantine',
+        digest,
+        { reason: 'stored bytes do not match the digest', size: found.size, actual: found.actual },
+        actor,
+      );
+    }
+    return moved;
+  }
+
   // Lookups that answer "none" instead of throwing, for the OCI and Hub dialects' own errors.
 
   findModel(name: string): Model | undefined {

@@ -2,7 +2,7 @@
 // whose bytes do not match its digest, and with `repair` move those aside (see blobs/verify.ts).
 // One run at a time; the answer comes when the whole store has been read.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { verifyBlobs } from '../../blobs/verify.js';
+import { type MoveAside, verifyBlobs } from '../../blobs/verify.js';
 import { conflict } from '../../domain/errors.js';
 import { blobVerifyBody, parseBody } from '../../domain/requests.js';
 import { logger } from '../../log.js';
@@ -22,7 +22,10 @@ export function registerBlobVerifyRoutes(app: TemplatedApp, ctx: AppContext): vo
       if (running) throw conflict('VERIFY_RUNNING', 'a blob verification is already running');
       running = true;
       try {
-        const report = await verifyBlobs(ctx.blobs, ctx.hashPool, body.repair);
+        const moveAside: MoveAside | null = body.repair
+          ? (digest, since, found) => ctx.registry.quarantineBlob(digest, since, found, principal)
+          : null;
+        const report = await verifyBlobs(ctx.blobs, ctx.hashPool, moveAside);
         if (report.mismatched.length > 0) {
           logger.warn({ actor: principal.id, repair: body.repair, mismatched: report.mismatched }, 'blob verification found damaged blobs');
         }
