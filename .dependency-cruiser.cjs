@@ -52,6 +52,7 @@ module.exports = {
         '^src/domain/',
         '^src/index/',
         '^src/store/control-store[.]ts$',
+        '^src/store/fleet-store[.]ts$',
         '^src/events/event-bus[.]ts$',
         '^src/blobs/(blob-store|blob-guard)[.]ts$',
         '^src/log[.]ts$',

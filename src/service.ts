@@ -1,4 +1,5 @@
 // Builds a running gateway from a configuration, and takes it down in order.
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
 import type { BlobStore } from './blobs/blob-store.js';
@@ -18,10 +19,14 @@ import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
+import { Fleet } from './registry/fleet/fleet.js';
 import { Registry } from './registry/registry.js';
 import { replicate } from './registry/replication.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
+import type { FleetStore } from './store/fleet-store.js';
+import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
 import { RedisControlStore } from './store/redis/redis-control-store.js';
+import { RedisFleetStore } from './store/redis/redis-fleet-store.js';
 
 export interface RunningService {
   host: string;
@@ -52,6 +57,8 @@ export async function startService(config: Config): Promise<RunningService> {
   const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
+  const fleet = config.fleet.enabled ? new Fleet(await openFleetStore(config), registry, fleetOptions(config)) : null;
+
   let ready = false;
   const ctx: AppContext = {
     config,
@@ -61,11 +68,17 @@ export async function startService(config: Config): Promise<RunningService> {
     blobs,
     hashPool,
     uploads,
+    fleet,
     errors: new ErrorPipeline(refusalAuditor(registry.audit)),
     inFlight: new InFlight(),
     ready: () => ready,
   };
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
+  if (fleet) {
+    // Named once the port is known, so nodes on one host stay apart.
+    fleet.options.node ||= `${hostname()}:${server.port}`;
+    fleet.start();
+  }
 
   const sweep = () =>
     uploads.sweep().then(
@@ -92,6 +105,7 @@ export async function startService(config: Config): Promise<RunningService> {
       ]);
       clearTimeout(timer);
       if (!drained) logger.warn({ graceSeconds: config.server.shutdownGraceSeconds }, 'grace period over; cutting remaining transfers');
+      await fleet?.close();
       await hashPool.close();
       await bus.close();
       await blobs.close();
@@ -102,6 +116,28 @@ export async function startService(config: Config): Promise<RunningService> {
   };
 
   return { host: config.server.host, port: server.port, ...(created ? { createdAdminToken: created } : {}), shutdown };
+}
+
+/** Fleet telemetry lives beside the control store: its own LMDB environment, or the same Redis. */
+async function openFleetStore(config: Config): Promise<FleetStore> {
+  if (config.control.backend === 'redis') return RedisFleetStore.open({ url: config.redis.url, prefix: config.redis.prefix });
+  return new LmdbFleetStore(config.storage.dataDir);
+}
+
+function fleetOptions(config: Config) {
+  const f = config.fleet;
+  return {
+    node: f.nodeName,
+    flushIntervalMs: f.flushIntervalMs,
+    maxPendingEntries: f.maxPendingEntries,
+    maxRecords: f.maxRecords,
+    instanceSilenceSeconds: f.instanceSilenceSeconds,
+    stragglerWindowSeconds: f.stragglerWindowSeconds,
+    retentionDays: f.retentionDays,
+    maxReportFiles: f.maxReportFiles,
+    trustedProxies: f.trustedProxies,
+    watchIntervalMs: f.watchIntervalSeconds * 1000,
+  };
 }
 
 /** The disk store, or the bucket behind this node's edge cache. */

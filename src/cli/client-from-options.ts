@@ -23,5 +23,7 @@ export function clientFromOptions(flags: ClientFlags, env: NodeJS.ProcessEnv = p
   }
   if (url.search || url.hash) throw new CliError(`server URL must not have a query or fragment: "${server}"`, USAGE_EXIT_CODE);
   const token = flags.token ?? (env.MODELGATE_TOKEN || undefined);
-  return new ModelgateClient({ baseUrl: url.href, token });
+  // Who this process is in the gateway's fleet view (X-Modelgate-Deployment), if it says.
+  const deployment = env.MODELGATE_DEPLOYMENT || undefined;
+  return new ModelgateClient({ baseUrl: url.href, token, deployment });
 }

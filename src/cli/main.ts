@@ -22,6 +22,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   gc: () => import('./commands/gc.js'),
   blobs: () => import('./commands/blobs.js'),
   watch: () => import('./commands/watch.js'),
+  fleet: () => import('./commands/fleet.js'),
+  report: () => import('./commands/report.js'),
 };
 
 const usage = `usage: modelgate <command> [options]
@@ -34,7 +36,7 @@ commands:
   resolve <name@ref>            show which version and files a reference points at
   show <name@ref>               show a version's record, model card, aliases and approvals
   alias set <name@alias> <ver>  point an alias at a version
-  rollback <name@alias>         move an alias back to its previous version
+  rollback <name@alias>         move an alias back to its previous version (--wait: until the fleet follows)
   approve <name> <version>      approve a version (--comment c)
   reject <name> <version>       reject a version for good (--comment c)
   retire <name> <version>       take a version out of service for good (--reason r)
@@ -45,6 +47,9 @@ commands:
   gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
   blobs verify [--repair]       re-hash every stored blob; move damaged ones aside (admin)
   watch [<name> …]              follow alias and version changes live (reconnects, resumes)
+  fleet [<name>]                which instances run which version (observed); --unregistered
+  fleet history <name>          which instances ran each version, from when to when
+  report <dir> --deployment d/i report the weights a runtime loaded (hashes them)
 
 Run "modelgate <command> --help" for a command's options.
 

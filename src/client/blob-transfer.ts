@@ -23,12 +23,15 @@ const MAX_ERROR_BODY = 64 * 1024;
 export interface TransferTarget {
   baseUrl: string;
   token?: string;
+  /** Sent as X-Modelgate-Deployment, so the gateway's fleet view knows who pulled. */
+  deployment?: string;
 }
 
-function requestHead(method: string, endpoint: Endpoint, path: string, token: string | undefined, headers: Record<string, string>): string {
+function requestHead(method: string, endpoint: Endpoint, path: string, target: TransferTarget, headers: Record<string, string>): string {
   const lines = [`${method} ${endpoint.pathPrefix}${path} HTTP/1.1`, 'Accept: application/json'];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  if (token) lines.push(`Authorization: Bearer ${token}`);
+  if (target.token) lines.push(`Authorization: Bearer ${target.token}`);
+  if (target.deployment) lines.push(`X-Modelgate-Deployment: ${target.deployment}`);
   return lines.join('\r\n');
 }
 
@@ -91,7 +94,7 @@ export class BlobRangeReader {
       },
       onBody: (buffer, offset, length) => (error ? error.onBody(buffer, offset, length) : onBytes(buffer, offset, length)),
     };
-    const head = requestHead('GET', this.connection.endpoint, path, this.target.token, {
+    const head = requestHead('GET', this.connection.endpoint, path, this.target, {
       Range: `bytes=${range.start}-${range.end}`,
       // Content-Range counts encoded bytes; identity keeps them equal to the blob's bytes.
       'Accept-Encoding': 'identity',
@@ -163,7 +166,7 @@ async function sendBytes<T>(
 ): Promise<T> {
   const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024, stallTimeoutMs: options.stallTimeoutMs });
   const chunked = part.length > MAX_DECLARED_CONTENT_LENGTH;
-  const head = requestHead(method, connection.endpoint, path, target.token, {
+  const head = requestHead(method, connection.endpoint, path, target, {
     'Content-Type': 'application/octet-stream',
     ...headers,
     ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(part.length) }),

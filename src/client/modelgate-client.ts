@@ -26,6 +26,11 @@ import type {
   Decision,
   DeploymentSpan,
   FileEntry,
+  FleetHistorySpan,
+  FleetOverview,
+  FleetReport,
+  FleetView,
+  UnregisteredArtifact,
   GcReport,
   ModelDetails,
   ModelVersion,
@@ -45,6 +50,8 @@ export interface ClientOptions {
   /** e.g. `http://127.0.0.1:8080`; a path prefix is kept (`https://host/modelgate`). */
   baseUrl: string;
   token?: string;
+  /** `<deployment>/<instance>`, sent as X-Modelgate-Deployment on every request (fleet telemetry). */
+  deployment?: string;
 }
 
 interface SendOptions {
@@ -58,10 +65,12 @@ interface SendOptions {
 export class ModelgateClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
+  private readonly deployment: string | undefined;
 
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.token = options.token;
+    this.deployment = options.deployment;
   }
 
   /** Size of a stored blob, or null when the server does not have it. */
@@ -81,7 +90,7 @@ export class ModelgateClient {
    * streamed request on a connection of its own (no fetch streams in between).
    */
   uploadBlobFrom(digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
-    return uploadBlobStream({ baseUrl: this.baseUrl, token: this.token }, digest, size, read, options);
+    return uploadBlobStream({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, digest, size, read, options);
   }
 
   /** Opens a resumable upload session (the fallback when a one-request upload failed). */
@@ -96,7 +105,7 @@ export class ModelgateClient {
 
   /** Appends source bytes `start..start+length-1` to the session; returns its new offset. */
   appendUpload(id: string, start: number, length: number, read: PositionedRead, options: UploadOptions = {}): Promise<number> {
-    return appendUploadStream({ baseUrl: this.baseUrl, token: this.token }, id, start, length, read, options);
+    return appendUploadStream({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, id, start, length, read, options);
   }
 
   /** Verifies the session's bytes against `digest` and stores them as that blob. */
@@ -108,7 +117,7 @@ export class ModelgateClient {
 
   /** A keep-alive connection for the fast way down: byte ranges handed over from one reused buffer. */
   rangeReader(options: ConnectionOptions = {}): BlobRangeReader {
-    return new BlobRangeReader({ baseUrl: this.baseUrl, token: this.token }, options);
+    return new BlobRangeReader({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, options);
   }
 
   /**
@@ -236,6 +245,40 @@ export class ModelgateClient {
     return this.readJson<AliasChange>(await this.sendJson('POST', paths.rollback(name, alias), request, signal));
   }
 
+  /** One model's fleet: instances, versions, convergence per alias. */
+  async fleet(name: string, signal?: AbortSignal): Promise<FleetView> {
+    return this.readJson<FleetView>(await this.send('GET', paths.fleet(name), { signal }));
+  }
+
+  /** Every observed model in the token's scope, with its instances per version. */
+  async fleetOverview(signal?: AbortSignal): Promise<FleetOverview[]> {
+    return (await this.readJson<{ models: FleetOverview[] }>(await this.send('GET', paths.fleet(), { signal }))).models;
+  }
+
+  /** Which instances ran each version of the model, from when to when (observed, not alias-derived). */
+  async fleetHistory(name: string, version?: number, signal?: AbortSignal): Promise<FleetHistorySpan[]> {
+    return (await this.readJson<{ spans: FleetHistorySpan[] }>(await this.send('GET', paths.fleetHistory(name, version), { signal })))
+      .spans;
+  }
+
+  /** The same history as JSON Lines, for export. */
+  async fleetHistoryJsonl(name: string, version?: number, signal?: AbortSignal): Promise<string> {
+    return this.readText(
+      await this.send('GET', paths.fleetHistory(name, version, 'jsonl'), { signal, headers: { Accept: 'application/x-ndjson' } }),
+    );
+  }
+
+  /** Reports the weights a runtime loaded; accepted whatever the digests (202). */
+  async fleetReport(report: FleetReport, signal?: AbortSignal): Promise<{ accepted: boolean; files: number }> {
+    return this.readJson<{ accepted: boolean; files: number }>(await this.sendJson('POST', paths.fleetReports(), report, signal));
+  }
+
+  /** Weights reported by runtimes that no registered version lists (auditor or admin). */
+  async unregisteredArtifacts(signal?: AbortSignal): Promise<UnregisteredArtifact[]> {
+    return (await this.readJson<{ artifacts: UnregisteredArtifact[] }>(await this.send('GET', paths.fleetUnregistered(), { signal })))
+      .artifacts;
+  }
+
   async resolve(name: string, ref: string, signal?: AbortSignal): Promise<Resolution> {
     return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref), { signal }));
   }
@@ -248,6 +291,7 @@ export class ModelgateClient {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (this.deployment) headers['X-Modelgate-Deployment'] = this.deployment;
     let res: Response;
     try {
       res = await fetch(url, { method, headers, body: options.body, signal: options.signal });

@@ -168,3 +168,25 @@ export interface AuditJsonlPage {
   text: string;
   nextSeq: number | null;
 }
+
+export type { FleetReport, UnregisteredArtifact as UnregisteredArtifactRecord } from '../domain/fleet.js';
+export type { AliasConvergence, FleetView, HistorySpan as FleetHistorySpan, InstanceView, LaggingInstance } from '../domain/fleet-view.js';
+
+/** A reported artifact as the API shows it (times as ISO 8601). */
+export interface UnregisteredArtifact {
+  digest: string;
+  deployment: string;
+  instance: string;
+  paths: string[];
+  size: number;
+  firstSeen: string;
+  lastSeen: string;
+  reports: number;
+}
+
+/** One model in the fleet overview: its live instances per version. */
+export interface FleetOverview {
+  model: string;
+  instances: number;
+  versions: { version: number; digest: string; instances: number }[];
+}

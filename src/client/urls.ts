@@ -44,6 +44,10 @@ export const paths = {
   auditVerify: () => '/v1/audit/verify',
   gc: () => '/v1/gc',
   blobVerify: () => '/v1/blobs/verify',
+  fleet: (name?: string) => withQuery('/v1/fleet', { model: name }),
+  fleetHistory: (name: string, version?: number, format?: string) => withQuery('/v1/fleet/history', { model: name, version, format }),
+  fleetReports: () => '/v1/fleet/reports',
+  fleetUnregistered: () => '/v1/fleet/unregistered',
 };
 
 /** `path?k=v&…` with the defined values only (and no `?` when there are none). */

@@ -101,6 +101,43 @@ export const configSchema = z.strictObject({
       gcKeepsLineageParents: z.union([z.boolean(), z.stringbool()]),
     })
     .default({ maxDepth: 8, maxComponents: 256, gcKeepsLineageParents: true }),
+  fleet: z
+    .strictObject({
+      enabled: z.union([z.boolean(), z.stringbool()]),
+      nodeName: z.string().max(128),
+      // A comma-separated list from the environment, a list in a file.
+      trustedProxies: z.preprocess(
+        (v) =>
+          typeof v === 'string'
+            ? v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : v,
+        z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/, 'an IP address or CIDR range')),
+      ),
+      flushIntervalMs: z.coerce.number().int().min(50).max(600_000),
+      maxPendingEntries: positiveInt,
+      maxRecords: positiveInt,
+      instanceSilenceSeconds: positiveInt,
+      stragglerWindowSeconds: z.coerce.number().int().min(0),
+      retentionDays: z.coerce.number().positive(),
+      maxReportFiles: positiveInt.max(1_000_000),
+      watchIntervalSeconds: z.coerce.number().min(0),
+    })
+    .default({
+      enabled: true,
+      nodeName: '',
+      trustedProxies: [],
+      flushIntervalMs: 1000,
+      maxPendingEntries: 100_000,
+      maxRecords: 1_000_000,
+      instanceSilenceSeconds: 86_400,
+      stragglerWindowSeconds: 120,
+      retentionDays: 90,
+      maxReportFiles: 10_000,
+      watchIntervalSeconds: 5,
+    }),
   auth: z
     .strictObject({
       adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
@@ -141,4 +178,15 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_STACK_MAX_DEPTH: 'stacks.maxDepth',
   MODELGATE_STACK_MAX_COMPONENTS: 'stacks.maxComponents',
   MODELGATE_GC_KEEPS_LINEAGE_PARENTS: 'stacks.gcKeepsLineageParents',
+  MODELGATE_FLEET_ENABLED: 'fleet.enabled',
+  MODELGATE_FLEET_NODE_NAME: 'fleet.nodeName',
+  MODELGATE_FLEET_TRUSTED_PROXIES: 'fleet.trustedProxies',
+  MODELGATE_FLEET_FLUSH_MS: 'fleet.flushIntervalMs',
+  MODELGATE_FLEET_MAX_PENDING: 'fleet.maxPendingEntries',
+  MODELGATE_FLEET_MAX_RECORDS: 'fleet.maxRecords',
+  MODELGATE_FLEET_SILENCE_SECONDS: 'fleet.instanceSilenceSeconds',
+  MODELGATE_FLEET_STRAGGLER_SECONDS: 'fleet.stragglerWindowSeconds',
+  MODELGATE_FLEET_RETENTION_DAYS: 'fleet.retentionDays',
+  MODELGATE_FLEET_MAX_REPORT_FILES: 'fleet.maxReportFiles',
+  MODELGATE_FLEET_WATCH_SECONDS: 'fleet.watchIntervalSeconds',
 };

@@ -4,6 +4,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { HashPool } from '../blobs/hash-pool.js';
 import type { UploadSessions } from '../blobs/upload-sessions.js';
 import type { Config } from '../config/schema.js';
+import type { Fleet } from '../registry/fleet/fleet.js';
 import type { Registry } from '../registry/registry.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
@@ -21,6 +22,8 @@ export interface AppContext {
   errors: ErrorPipeline;
   /** Requests still in progress, which shutdown waits for. */
   inFlight: InFlight;
+  /** Fleet telemetry; null when fleet.enabled is false. */
+  fleet: Fleet | null;
   /** False while starting and once shutdown begins; /readyz reports it. */
   ready: () => boolean;
 }

@@ -20,11 +20,12 @@ export interface Representation {
   open(): Promise<BlobReader | null>;
 }
 
-export async function serveBytes(x: Exchange, rep: Representation): Promise<void> {
+/** Serves the representation; resolves with the number of body bytes handed to the client. */
+export async function serveBytes(x: Exchange, rep: Representation): Promise<number> {
   const base: Headers = { ...rep.headers, ETag: rep.etag, 'Accept-Ranges': 'bytes' };
   if (etagMatches(x.headers.ifNoneMatch, rep.etag)) {
     x.send(304, null, base);
-    return;
+    return 0;
   }
   let start = 0;
   let end = rep.size - 1;
@@ -48,22 +49,22 @@ export async function serveBytes(x: Exchange, rep: Representation): Promise<void
   const length = end - start + 1;
   if (x.method === 'HEAD') {
     x.send(status, null, base, length);
-    return;
+    return 0;
   }
   if (length === 0) {
     x.send(status, '', base);
-    return;
+    return 0;
   }
   const reader = await rep.open();
   if (!reader) throw notFound('BLOB_NOT_FOUND', 'the blob behind this file is missing from storage');
   if (x.aborted) {
     await reader.close();
-    return;
+    return 0;
   }
-  await pump(x, reader, status, base, start, length);
+  return pump(x, reader, status, base, start, length);
 }
 
-async function pump(x: Exchange, reader: BlobReader, status: number, headers: Headers, start: number, length: number): Promise<void> {
+async function pump(x: Exchange, reader: BlobReader, status: number, headers: Headers, start: number, length: number): Promise<number> {
   const res = x.res;
   const buffers = [pool.take(), pool.take()];
   let waitingForWritable: ((ok: boolean) => void) | null = null;
@@ -137,4 +138,5 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
     pool.give(buffers[1]!);
     await reader.close();
   }
+  return sent;
 }

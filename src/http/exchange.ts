@@ -20,6 +20,9 @@ export interface RequestHeaders {
   contentType: string;
   transferEncoding: string;
   acceptEncoding: string;
+  /** X-Modelgate-Deployment: who the caller says it is (fleet telemetry). */
+  deployment: string;
+  forwardedFor: string;
 }
 
 export type { Headers };
@@ -88,6 +91,8 @@ export class Exchange {
       contentType: req.getHeader('content-type'),
       transferEncoding: req.getHeader('transfer-encoding'),
       acceptEncoding: req.getHeader('accept-encoding'),
+      deployment: req.getHeader('x-modelgate-deployment'),
+      forwardedFor: req.getHeader('x-forwarded-for'),
     };
     let headBytes = this.path.length + this.query.length;
     req.forEach((key, value) => {

@@ -1,6 +1,7 @@
 // The bytes of a GET/HEAD /v1/resolve answer, rendered once per resolution and kept in the resolve
 // route's cache until the model changes.
 import { resolutionView, type Resolution } from '../domain/resolution.js';
+import type { FleetTarget } from '../registry/fleet/tracker.js';
 import { statusLine } from './status.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ResolveResponse {
   /** The JSON body of GET /v1/resolve. */
   body: Buffer;
   heads: ResponseHeads;
+  /** What fleet telemetry counts a resolve of this response under. */
+  target: FleetTarget;
 }
 
 export function renderResolve(r: Resolution): ResolveResponse {
@@ -39,6 +42,7 @@ export function renderResolve(r: Resolution): ResolveResponse {
     name: r.name,
     etag,
     body,
+    target: { model: r.name, ref: r.ref, version: version.version, digest: version.digest },
     heads: {
       ok: render(200, [...common, 'Content-Type: application/json']),
       head: render(200, [...common, 'Content-Type: application/json', `Content-Length: ${body.length}`]),

@@ -7,6 +7,7 @@ import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobVerifyRoutes } from './routes/blob-verify.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerConsoleRoutes } from './routes/console.js';
+import { registerFleetRoutes } from './routes/fleet.js';
 import { registerGcRoutes } from './routes/gc.js';
 import { registerHfRoutes } from './routes/hf/index.js';
 import { registerOciRoutes } from './routes/oci/index.js';
@@ -35,6 +36,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerGcRoutes(app, ctx);
   registerBlobVerifyRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
+  registerFleetRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);

@@ -166,3 +166,63 @@ export const hashMetrics = {
     queueSize = read;
   },
 };
+
+/** Fleet telemetry's own numbers, read when /metrics is scraped (the fleet keeps plain counters). */
+export interface FleetCounts {
+  pending: number;
+  dropped: number;
+  malformed: number;
+  storeDropped: number;
+  flushFailures: number;
+  reports: number;
+  unregisteredFound: number;
+}
+
+let fleetCounts: () => FleetCounts | null = () => null;
+new Gauge({
+  name: 'modelgate_fleet_pending_entries',
+  help: 'Fleet observations counted in memory and not yet flushed to the store',
+  registers: [registry],
+  collect() {
+    this.set(fleetCounts()?.pending ?? 0);
+  },
+});
+const fleetCounter = (name: string, help: string, read: (c: FleetCounts) => number) => {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const counts = fleetCounts();
+      if (!counts) return;
+      const now = read(counts);
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+};
+fleetCounter(
+  'modelgate_fleet_dropped_total',
+  'New fleet callers not counted because the in-memory window was full (fleet.maxPendingEntries)',
+  (c) => c.dropped,
+);
+fleetCounter('modelgate_fleet_malformed_headers_total', 'X-Modelgate-Deployment headers ignored as malformed', (c) => c.malformed);
+fleetCounter(
+  'modelgate_fleet_store_dropped_total',
+  'Fleet rows refused because the store holds fleet.maxRecords rows',
+  (c) => c.storeDropped,
+);
+fleetCounter('modelgate_fleet_flush_failures_total', 'Fleet flushes that failed (their observations are lost)', (c) => c.flushFailures);
+fleetCounter('modelgate_fleet_reports_total', 'Runtime reports received on POST /v1/fleet/reports', (c) => c.reports);
+fleetCounter(
+  'modelgate_fleet_unregistered_total',
+  'Unregistered artifacts (digest, deployment, instance) reported for the first time',
+  (c) => c.unregisteredFound,
+);
+
+export const fleetMetrics = {
+  bind(read: () => FleetCounts): void {
+    fleetCounts = read;
+  },
+};

@@ -73,4 +73,9 @@ export class AuditLog {
     const details = { method, path: path.slice(0, 300), status, code, message: message.slice(0, 500) };
     return this.store.appendAudit(`denied.${route}`, model ?? path.slice(0, 300), details, { id: actor.id, name: actor.name });
   }
+
+  /** Appends an entry for something observed rather than changed (a newly reported unregistered model). */
+  recordFinding(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number> {
+    return this.store.appendAudit(action, target, details, { id: actor.id, name: actor.name });
+  }
 }

@@ -8,6 +8,7 @@ import { logger } from '../../log.js';
 import type { AppContext } from '../app-context.js';
 import { serveBytes } from '../download.js';
 import { route, type Exchange } from '../exchange.js';
+import { countDownload, fleetCaller } from '../fleet-caller.js';
 import { guard } from '../guard.js';
 import { decode } from '../paths.js';
 import { receiveBlob } from '../blob-intake.js';
@@ -54,7 +55,9 @@ async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
     // Says nothing about which models list the blob: that is outside this token's view.
     throw forbidden('FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
   }
-  await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
+  const caller = fleetCaller(ctx, x, principal);
+  const bytes = await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
+  countDownload(ctx, x, caller, { blob: digest, visible: (model) => scopeMatches(principal.scope, model) }, bytes);
 }
 
 /**
@@ -69,7 +72,7 @@ export async function serveBlob(
   expectedSize: number | null,
   cacheControl: string,
   extra: Record<string, string> = {},
-): Promise<void> {
+): Promise<number> {
   const blobs = ctx.blobs;
   // Where the store can tell at once, a HEAD is answered before the handler returns: a client
   // that half-closed its connection after the request gets it (see BlobStore.statNow).
@@ -83,7 +86,7 @@ export async function serveBlob(
     );
     throw notFound('BLOB_NOT_FOUND', `blob ${digest} is not stored whole (${info.size} of ${expectedSize} bytes); upload it again`);
   }
-  await serveBytes(x, {
+  return serveBytes(x, {
     size: info.size,
     etag: `"${digest.slice('sha256:'.length)}"`,
     headers: {

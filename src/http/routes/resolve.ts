@@ -3,11 +3,16 @@
 // rendered once after the alias last changed, written in two calls into uWS.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
+import { logger } from '../../log.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
 import { ResolveCache } from '../../index/resolve-cache.js';
 import type { AppContext } from '../app-context.js';
 import { RawReply } from '../errors/raw-reply.js';
+import { DEPLOYMENT_HEADER, DEPLOYMENT_IGNORED_HEADER } from '../../domain/fleet.js';
+import type { Fleet } from '../../registry/fleet/fleet.js';
+import type { FleetTarget } from '../../registry/fleet/tracker.js';
+import { peerAddress } from '../fleet-caller.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
 import { renderResolve, type ResolveResponse } from '../resolve-response.js';
@@ -47,18 +52,22 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
     try {
       principal = ctx.auth.authenticate(req.getHeader('authorization'));
       const r = lookup(req.getUrl(), principal);
+      const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res);
       // uWS corks the response for the synchronous part of a handler: this is one write.
       if (etagMatches(req.getHeader('if-none-match'), r.etag)) {
         res.writeStatus(r.heads.notModified);
+        if (ignored !== null) res.writeHeader(DEPLOYMENT_IGNORED_HEADER, ignored);
         res.endWithoutBody();
         notModified.observe((performance.now() - started) / 1000);
         return;
       }
       if (head) {
         res.writeStatus(r.heads.head);
+        if (ignored !== null) res.writeHeader(DEPLOYMENT_IGNORED_HEADER, ignored);
         res.endWithoutBody();
       } else {
         res.writeStatus(r.heads.ok);
+        if (ignored !== null) res.writeHeader(DEPLOYMENT_IGNORED_HEADER, ignored);
         res.end(r.body);
       }
       ok.observe((performance.now() - started) / 1000);
@@ -66,6 +75,26 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
       refuse(ctx, res, req, method, principal, err, started);
     }
   };
+}
+
+/**
+ * Counts the resolve for fleet telemetry: by the deployment header when it is well formed, else by
+ * the token's name and the client address. Returns why a header was ignored, for the response.
+ * Telemetry never fails the request.
+ */
+function countResolve(fleet: Fleet, target: FleetTarget, principal: Principal, req: HttpRequest, res: HttpResponse): string | null {
+  try {
+    const header = req.getHeader(DEPLOYMENT_HEADER);
+    const problem = header === '' ? null : fleet.resolvedByHeader(target, header);
+    if (header === '' || problem !== null) {
+      fleet.resolvedAs(target, fleet.fallback(principal.name, peerAddress(res), req.getHeader('x-forwarded-for')), 'token');
+    }
+    // Only printable ASCII goes back into a header.
+    return problem === null ? null : problem.replace(/[^\x20-\x7e]/g, '?');
+  } catch (err) {
+    logger.warn({ err }, 'fleet: a resolve could not be counted');
+    return null;
+  }
 }
 
 /** Answers a failed resolve through the error pipeline; an authenticated caller's refusal is filed under the model the path names. */

@@ -9,6 +9,7 @@ import { filePathProblem, isModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { serveBytes } from '../../download.js';
 import type { Exchange } from '../../exchange.js';
+import { countDownload, fleetCaller } from '../../fleet-caller.js';
 import { guard } from '../../guard.js';
 import { methodNotAllowed } from '../../route-errors.js';
 import { IMMUTABLE } from '../blobs.js';
@@ -20,14 +21,15 @@ export async function resolveFile(ctx: AppContext, x: Exchange, target: ResolveT
   x.route = 'hf.resolve';
   if (x.method !== 'GET' && x.method !== 'HEAD') methodNotAllowed(x, ['GET', 'HEAD']);
   const { name, revision, path } = target;
-  guard(ctx, x, 'reader', isModelName(name) ? name : null, 'file download');
+  const principal = guard(ctx, x, 'reader', isModelName(name) ? name : null, 'file download');
+  const caller = fleetCaller(ctx, x, principal);
   assertRepo(ctx, name);
   const { resolution, commit, mutable } = resolveRevision(ctx, name, revision);
   const file = filePathProblem(path) === null ? resolution.files.get(path) : undefined;
   if (!file) throw entryNotFound(name, revision, path, commit);
   const hex = file.digest.slice('sha256:'.length);
   const etag = `"${hex}"`;
-  await serveBytes(x, {
+  const bytes = await serveBytes(x, {
     size: file.size,
     etag,
     headers: {
@@ -41,4 +43,6 @@ export async function resolveFile(ctx: AppContext, x: Exchange, target: ResolveT
     },
     open: () => ctx.blobs.open(file.digest),
   });
+  const { version, digest } = resolution.version;
+  countDownload(ctx, x, caller, { model: name, version, digest }, bytes);
 }

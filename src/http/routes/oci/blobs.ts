@@ -9,6 +9,7 @@ import { assertDigest, assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { serveBytes } from '../../download.js';
 import type { Exchange } from '../../exchange.js';
+import { countDownload, fleetCaller } from '../../fleet-caller.js';
 import { guard } from '../../guard.js';
 import { IMMUTABLE, serveBlob } from '../blobs.js';
 
@@ -36,7 +37,9 @@ export async function getBlob(ctx: AppContext, x: Exchange, name: string, digest
     await serveMemory(x, digest, EMPTY_JSON);
     return;
   }
-  await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
+  const caller = fleetCaller(ctx, x, principal);
+  const bytes = await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
+  countDownload(ctx, x, caller, { blob: digest, model: name, visible: () => true }, bytes);
 }
 
 export function unknownBlob(name: string, digest: string) {
@@ -44,7 +47,7 @@ export function unknownBlob(name: string, digest: string) {
 }
 
 /** Small constant blobs are served from memory, with the same Range handling as stored ones. */
-export function serveMemory(x: Exchange, digest: string, bytes: Buffer): Promise<void> {
+export function serveMemory(x: Exchange, digest: string, bytes: Buffer): Promise<number> {
   return serveBytes(x, {
     size: bytes.length,
     etag: `"${digest.slice('sha256:'.length)}"`,

@@ -23,6 +23,7 @@ import type { FileEntry, Version } from '../../../domain/types.js';
 import { sortFiles, versionDigest } from '../../../domain/version-digest.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
+import { fleetCaller, type FleetCaller } from '../../fleet-caller.js';
 import { guard } from '../../guard.js';
 import { receiveBody } from '../../receive.js';
 import { IMMUTABLE } from '../blobs.js';
@@ -49,8 +50,9 @@ export async function getManifest(
   accept: string,
 ): Promise<void> {
   x.route = 'oci.manifest.get';
-  guard(ctx, x, 'reader', name, 'manifest');
+  const principal = guard(ctx, x, 'reader', name, 'manifest');
   assertModelName(name);
+  const caller = fleetCaller(ctx, x, principal);
   if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
   const ref = parseManifestRef(reference);
   const served = await find(ctx, state, name, reference, ref);
@@ -64,6 +66,7 @@ export async function getManifest(
       },
     );
   }
+  countManifestFetch(ctx, caller, name, ref);
   const etag = `"${served.digest}"`;
   const headers = {
     ...API_VERSION,
@@ -80,6 +83,18 @@ export async function getManifest(
   }
   if (x.method === 'HEAD') x.send(200, null, headers, served.bytes.length);
   else x.send(200, served.bytes, headers);
+}
+
+/**
+ * A manifest fetched by tag (GET, or the HEAD containerd sends to learn the digest) is the OCI
+ * runtime's resolve: counted as one, with the tag as the ref.
+ */
+function countManifestFetch(ctx: AppContext, caller: FleetCaller | null, name: string, ref: ManifestRef): void {
+  if (!caller || !ctx.fleet || (ref.kind !== 'alias' && ref.kind !== 'version')) return;
+  const resolution = ctx.registry.resolve(name, ref.tag);
+  if (!resolution) return;
+  const { version, digest } = resolution.version;
+  ctx.fleet.resolvedAs(ctx.fleet.target(name, ref.tag, version, digest), caller.identity, caller.via);
 }
 
 async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {

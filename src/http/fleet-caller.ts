@@ -1,0 +1,44 @@
+// Who a request comes from, for fleet telemetry: read while uWS still lends the request (the
+// deployment header, X-Forwarded-For, the peer address), then counted once the bytes are out.
+import type { HttpResponse } from 'uWebSockets.js';
+import type { FleetIdentity, FleetVia } from '../domain/fleet.js';
+import type { Principal } from '../domain/principal.js';
+import { logger } from '../log.js';
+import type { AppContext } from './app-context.js';
+import type { Exchange } from './exchange.js';
+
+export interface FleetCaller {
+  identity: FleetIdentity;
+  via: FleetVia;
+}
+
+/** The peer's address as text (IPv4-mapped IPv6 addresses as plain IPv4). */
+export function peerAddress(res: HttpResponse): string {
+  const text = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+  return text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
+}
+
+/** The caller of an authenticated request, or null when fleet telemetry is off (or cannot tell). */
+export function fleetCaller(ctx: AppContext, x: Exchange, principal: Principal): FleetCaller | null {
+  if (!ctx.fleet) return null;
+  try {
+    const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, peerAddress(x.res), x.headers.forwardedFor);
+    return { identity, via };
+  } catch (err) {
+    // Telemetry never fails a request.
+    logger.warn({ err }, 'fleet: caller not identified');
+    return null;
+  }
+}
+
+/** Counts a GET's bytes for the caller (HEAD is not a download). */
+export function countDownload(
+  ctx: AppContext,
+  x: Exchange,
+  caller: FleetCaller | null,
+  where: Parameters<NonNullable<AppContext['fleet']>['downloaded']>[0],
+  bytes: number,
+): void {
+  if (!caller || !ctx.fleet || x.method !== 'GET') return;
+  ctx.fleet.downloaded(where, caller.identity, caller.via, bytes);
+}

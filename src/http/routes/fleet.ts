@@ -1,0 +1,93 @@
+// Fleet telemetry routes: what runs where (GET /v1/fleet), the observed deployment history
+// (GET /v1/fleet/history), runtime reports of loaded weights (POST /v1/fleet/reports) and the
+// unregistered artifacts they found (GET /v1/fleet/unregistered).
+import type { TemplatedApp } from 'uWebSockets.js';
+import { scopeMatches } from '../../auth/scope.js';
+import { badRequest, notFound } from '../../domain/errors.js';
+import { assertModelName } from '../../domain/names.js';
+import { fleetMetrics } from '../../metrics/metrics.js';
+import type { Fleet } from '../../registry/fleet/fleet.js';
+import type { AppContext } from '../app-context.js';
+import { route } from '../exchange.js';
+import { guard, guardGlobal } from '../guard.js';
+import { readJson } from '../json-body.js';
+
+/** Bytes a report body may take: room for the largest allowed file list. */
+const REPORT_BYTES_PER_FILE = 1200;
+
+export function registerFleetRoutes(app: TemplatedApp, ctx: AppContext): void {
+  const fleetOn = ctx.fleet;
+  if (fleetOn) fleetMetrics.bind(() => fleetOn.currentStats());
+  const enabled = (): Fleet => {
+    if (!ctx.fleet) throw notFound('FLEET_DISABLED', 'fleet telemetry is turned off on this server (fleet.enabled)');
+    return ctx.fleet;
+  };
+
+  app.get(
+    '/v1/fleet',
+    route(ctx, 'fleet', async (x) => {
+      const model = x.param('model');
+      if (model === '') {
+        const principal = guard(ctx, x, 'reader', null, 'fleet view');
+        const fleet = enabled();
+        x.json(200, { models: await fleet.overview((m) => scopeMatches(principal.scope, m)) });
+        return;
+      }
+      assertModelName(model);
+      guard(ctx, x, 'reader', model, 'fleet view');
+      const fleet = enabled();
+      ctx.registry.getModel(model);
+      x.json(200, await fleet.view(model));
+    }),
+  );
+
+  app.get(
+    '/v1/fleet/history',
+    route(ctx, 'fleet.history', async (x) => {
+      const model = assertModelName(x.param('model'));
+      guard(ctx, x, 'reader', model, 'fleet history');
+      const fleet = enabled();
+      ctx.registry.getModel(model);
+      const versionText = x.param('version');
+      if (versionText !== '' && !/^[1-9][0-9]{0,9}$/.test(versionText))
+        throw badRequest('VERSION_INVALID', 'version must be a version number');
+      const spans = await fleet.history(model, versionText === '' ? undefined : Number(versionText));
+      const format = x.param('format');
+      if (format === 'jsonl') {
+        x.send(200, spans.map((s) => `${JSON.stringify({ model, ...s })}\n`).join(''), { 'Content-Type': 'application/x-ndjson' });
+        return;
+      }
+      if (format !== '' && format !== 'json') throw badRequest('FORMAT_INVALID', 'format is json or jsonl');
+      x.json(200, { model, spans });
+    }),
+  );
+
+  app.post(
+    '/v1/fleet/reports',
+    route(ctx, 'fleet.report', async (x) => {
+      const principal = guard(ctx, x, 'reader', null, 'fleet report');
+      const fleet = enabled();
+      const limit = Math.max(ctx.config.server.maxJsonBytes, fleet.options.maxReportFiles * REPORT_BYTES_PER_FILE);
+      const body = await readJson(x, limit);
+      const accepted = await fleet.report(principal, body, (model) => {
+        assertModelName(model);
+        x.model = model;
+        ctx.auth.authorize(principal, 'reader', model, 'fleet report');
+      });
+      x.json(202, { accepted: true, files: accepted.files });
+    }),
+  );
+
+  app.get(
+    '/v1/fleet/unregistered',
+    route(ctx, 'fleet.unregistered', async (x) => {
+      guardGlobal(ctx, x, 'admin', 'the unregistered model list');
+      const fleet = enabled();
+      x.json(200, { artifacts: (await fleet.unregistered()).map(artifactView) });
+    }),
+  );
+}
+
+function artifactView(a: Awaited<ReturnType<Fleet['unregistered']>>[number]) {
+  return { ...a, firstSeen: new Date(a.firstSeen).toISOString(), lastSeen: new Date(a.lastSeen).toISOString() };
+}

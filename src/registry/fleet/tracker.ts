@@ -1,0 +1,146 @@
+// The hot-path half of fleet telemetry: counts in memory, per target (a model version reached
+// through one ref) and caller, until the next flush drains them. A repeated resolve costs two Map
+// lookups and a few field writes; a new caller is validated once per flush window. The number of
+// entries between flushes is capped: past it, new callers are counted as dropped, never stored.
+import { parseDeploymentHeader, type FleetIdentity, type FleetObservation, type FleetVia } from '../../domain/fleet.js';
+
+/** What a request reached: one version of one model, through `ref` ('' for a download by digest). */
+export interface FleetTarget {
+  readonly model: string;
+  readonly version: number;
+  readonly digest: string;
+  readonly ref: string;
+}
+
+interface Counts {
+  deployment: string;
+  instance: string;
+  via: FleetVia;
+  firstSeen: number;
+  lastSeen: number;
+  resolves: number;
+  downloads: number;
+  bytes: number;
+  lastResolveAt: number;
+  lastDownloadAt: number;
+}
+
+export class FleetTracker {
+  private pending = new Map<FleetTarget, Map<string, Counts>>();
+  private entries = 0;
+  /** Callers not counted because the window was full (since start). */
+  dropped = 0;
+  /** Deployment headers ignored as malformed (since start). */
+  malformed = 0;
+
+  constructor(private readonly maxEntries: number) {}
+
+  /** The number of entries waiting for the next flush. */
+  get size(): number {
+    return this.entries;
+  }
+
+  /**
+   * Counts a resolve by the caller a deployment header names. Returns null once counted (or
+   * dropped at the cap), else what is wrong with the header, and nothing is counted.
+   */
+  resolveByHeader(target: FleetTarget, header: string): string | null {
+    const counts = this.pending.get(target)?.get(header) ?? this.admitHeader(target, header);
+    if (typeof counts === 'string') return counts;
+    if (counts) bumpResolve(counts);
+    return null;
+  }
+
+  /** Counts a resolve by a caller identified already (a parsed header, or token name and address). */
+  resolveAs(target: FleetTarget, identity: FleetIdentity, via: FleetVia): void {
+    const counts = this.lookup(target, identity, via);
+    if (counts) bumpResolve(counts);
+  }
+
+  /** Counts a download of `bytes` by the caller a valid deployment header or other identity names. */
+  download(target: FleetTarget, identity: FleetIdentity, via: FleetVia, bytes: number): void {
+    const counts = this.lookup(target, identity, via);
+    if (!counts) return;
+    const now = Date.now();
+    counts.lastSeen = now;
+    counts.lastDownloadAt = now;
+    counts.downloads++;
+    counts.bytes += bytes;
+  }
+
+  /** Everything counted since the last drain, as observations from `node`; the window starts empty. */
+  drain(node: string): FleetObservation[] {
+    const out: FleetObservation[] = [];
+    for (const [target, callers] of this.pending) {
+      for (const c of callers.values()) {
+        out.push({
+          model: target.model,
+          version: target.version,
+          digest: target.digest,
+          deployment: c.deployment,
+          instance: c.instance,
+          firstSeen: c.firstSeen,
+          lastSeen: c.lastSeen,
+          resolves: c.resolves,
+          downloads: c.downloads,
+          bytes: c.bytes,
+          lastResolveAt: c.lastResolveAt,
+          ref: c.lastResolveAt > 0 ? target.ref : '',
+          lastDownloadAt: c.lastDownloadAt,
+          lastReportAt: 0,
+          node,
+          via: c.via,
+        });
+      }
+    }
+    this.pending = new Map();
+    this.entries = 0;
+    return out;
+  }
+
+  private admitHeader(target: FleetTarget, header: string): Counts | string | null {
+    const parsed = parseDeploymentHeader(header);
+    if ('problem' in parsed) {
+      this.malformed++;
+      return parsed.problem;
+    }
+    return this.insert(target, header, parsed, 'header');
+  }
+
+  private lookup(target: FleetTarget, identity: FleetIdentity, via: FleetVia): Counts | null {
+    const key = `${identity.deployment}/${identity.instance}`;
+    return this.pending.get(target)?.get(key) ?? this.insert(target, key, identity, via);
+  }
+
+  private insert(target: FleetTarget, key: string, identity: FleetIdentity, via: FleetVia): Counts | null {
+    if (this.entries >= this.maxEntries) {
+      this.dropped++;
+      return null;
+    }
+    let callers = this.pending.get(target);
+    if (!callers) this.pending.set(target, (callers = new Map()));
+    const now = Date.now();
+    const counts: Counts = {
+      deployment: identity.deployment,
+      instance: identity.instance,
+      via,
+      firstSeen: now,
+      lastSeen: now,
+      resolves: 0,
+      downloads: 0,
+      bytes: 0,
+      lastResolveAt: 0,
+      lastDownloadAt: 0,
+    };
+    callers.set(key, counts);
+    this.entries++;
+    return counts;
+  }
+}
+
+function bumpResolve(counts: Counts): void {
+  const now = Date.now();
+  counts.lastSeen = now;
+  counts.lastResolveAt = now;
+  counts.resolves++;
+}

@@ -1,0 +1,325 @@
+// Fleet telemetry through the real service on one node (LMDB): a simulated fleet of pod processes
+// resolving and pulling, a rollback with --wait, the fleet view converging and the stragglers
+// listed, the observed history, runtime reports of registered and unregistered weights, and every
+// piece of bad input (malformed deployment headers, bad reports, a flood of instance names).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
+import { api, pathRequest, registerFiles, sha256, waitFor } from './harness/http.js';
+import { startServer, stopChild, type TestServer } from './harness/server.js';
+import { as, createToken } from './harness/tokens.js';
+
+const POD = fileURLToPath(new URL('./harness/fleet-pod.js', import.meta.url));
+
+let server: TestServer;
+let reader: string;
+let scopedReader: string;
+const pods: ChildProcess[] = [];
+let tmp: string;
+
+before(async () => {
+  server = await startServer({
+    env: {
+      MODELGATE_FLEET_FLUSH_MS: '100',
+      MODELGATE_FLEET_STRAGGLER_SECONDS: '0',
+      MODELGATE_FLEET_MAX_REPORT_FILES: '50',
+      MODELGATE_FLEET_MAX_RECORDS: '400',
+      MODELGATE_FLEET_TRUSTED_PROXIES: '127.0.0.1,::1',
+    },
+  });
+  tmp = await mkdtemp(join(tmpdir(), 'modelgate-fleet-test-'));
+  reader = (await createToken(server, 'lb', 'reader')).token;
+  scopedReader = (await createToken(server, 'scoped', 'reader', 'fraud')).token;
+});
+
+after(async () => {
+  await Promise.all(pods.map((p) => stopChild(p, 'SIGKILL')));
+  await server.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function startPod(model: string, identity: string, mode: 'poll' | 'once' = 'poll'): ChildProcess {
+  const child = spawn(process.execPath, [POD, server.url, server.token, model, 'live', identity, '200', mode], { stdio: 'ignore' });
+  pods.push(child);
+  return child;
+}
+
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli([...args, '--server', server.url], { MODELGATE_TOKEN: server.token, ...env });
+
+async function fleetOf(model: string): Promise<any> {
+  const res = await api(server, 'GET', `/v1/fleet?model=${model}`);
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+const countsOf = (view: any) => Object.fromEntries(view.versions.map((g: any) => [`v${g.version}`, g.instances]));
+
+describe('a fleet of pods, a rollback, convergence and stragglers', () => {
+  test('the fleet view groups instances by version; rollback --wait names the pods that never follow', async () => {
+    await registerFiles(server, 'fraud', { 'weights.bin': 'fraud weights one', 'config.json': '{"v":1}' });
+    await registerFiles(server, 'fraud', { 'weights.bin': 'fraud weights two', 'config.json': '{"v":2}' });
+    assert.equal((await api(server, 'PUT', '/v1/models/fraud/aliases/live', { version: 2 })).status, 200);
+    for (let i = 0; i < 4; i++) startPod('fraud', `scorer/pod-${i}`);
+    startPod('fraud', 'scorer/stuck-0', 'once');
+    startPod('fraud', 'batch/stuck-1', 'once');
+    await waitFor(async () => countsOf(await fleetOf('fraud')).v2 === 6, 60_000, 'six pods on v2');
+
+    const before = await fleetOf('fraud');
+    const pod0 = before.instances.find((i: any) => i.instance === 'pod-0');
+    assert.equal(pod0.deployment, 'scorer');
+    assert.equal(pod0.via, 'header');
+    assert.equal(pod0.resolved.ref, 'live');
+    assert.equal(pod0.resolved.version, 2);
+    assert.equal(pod0.downloaded.version, 2, 'the files downloaded by digest are counted under their version');
+    assert.ok(pod0.downloaded.bytes > 0);
+    assert.match(pod0.node, /:[0-9]+$/);
+    assert.equal(before.aliases[0].converged, true);
+
+    // Roll back and wait: the four polling pods follow, the two stuck ones never re-resolve.
+    const run = await cli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '8']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /fraud@live -> v1/);
+    assert.match(run.stderr, /waiting for fraud@live -> v1/);
+    assert.match(run.stderr, /deadline passed; not converged/);
+    assert.match(run.stderr, /straggler: batch\/stuck-1 on v2/);
+    assert.match(run.stderr, /straggler: scorer\/stuck-0 on v2/);
+    assert.doesNotMatch(run.stderr, /pod-[0-3] on v2/);
+
+    const view = await fleetOf('fraud');
+    assert.deepEqual(countsOf(view), { v1: 4, v2: 2 });
+    const live = view.aliases.find((a: any) => a.alias === 'live');
+    assert.equal(live.version, 1);
+    assert.equal(live.current, 4);
+    assert.equal(live.converged, false);
+    assert.deepEqual(
+      live.stragglers.map((s: any) => `${s.deployment}/${s.instance}@v${s.version}`),
+      ['batch/stuck-1@v2', 'scorer/stuck-0@v2'],
+    );
+    assert.ok(live.stragglers.every((s: any) => !Number.isNaN(Date.parse(s.lastSeen))));
+
+    // The CLI view reads the same.
+    const text = ok(await cli(['fleet', 'fraud'])).stdout;
+    assert.match(text, /fraud: v1: 4 instances, v2: 2 instances/);
+    assert.match(text, /@live -> v1: 4 instances current, 2 behind/);
+  });
+
+  test('rollback --wait returns once every pod has re-resolved', async () => {
+    await registerFiles(server, 'churn', { 'w.bin': 'churn one' });
+    await registerFiles(server, 'churn', { 'w.bin': 'churn two' });
+    await api(server, 'PUT', '/v1/models/churn/aliases/live', { version: 2 });
+    for (let i = 0; i < 3; i++) startPod('churn', `churn-api/pod-${i}`);
+    await waitFor(async () => countsOf(await fleetOf('churn')).v2 === 3, 60_000, 'three pods on v2');
+    const run = ok(await cli(['rollback', 'churn@live', '--to', '1', '--wait', '--timeout', '120', '--json']));
+    const lines = run.stdout.trim().split('\n');
+    assert.equal(JSON.parse(lines[lines.length - 1]!).converged, true);
+    assert.match(run.stderr, /fleet converged: 3 instance\(s\) on v1/);
+    assert.deepEqual(countsOf(await fleetOf('churn')), { v1: 3 });
+  });
+
+  test('observed history: which instances ran each version, from when to when; exportable', async () => {
+    const history = await api(server, 'GET', '/v1/fleet/history?model=fraud&version=2');
+    assert.equal(history.status, 200);
+    const names = history.json.spans.map((s: any) => `${s.deployment}/${s.instance}`).sort();
+    assert.deepEqual(names, ['batch/stuck-1', 'scorer/pod-0', 'scorer/pod-1', 'scorer/pod-2', 'scorer/pod-3', 'scorer/stuck-0']);
+    for (const s of history.json.spans) {
+      assert.equal(s.version, 2);
+      assert.ok(Date.parse(s.from) <= Date.parse(s.until));
+    }
+    const jsonl = ok(await cli(['fleet', 'history', 'fraud', '--jsonl']))
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(jsonl.some((s) => s.version === 1 && s.instance === 'pod-0'));
+    assert.ok(jsonl.every((s) => s.model === 'fraud'));
+    const table = ok(await cli(['fleet', 'history', 'fraud', '--version', '1'])).stdout;
+    assert.match(table, /v1\s+scorer\s+pod-0/);
+    assert.doesNotMatch(table, /stuck/);
+    // The alias-derived view is still its own thing.
+    assert.equal((await api(server, 'GET', '/v1/models/fraud/deployments')).status, 200);
+  });
+
+  test('the overview lists observed models in the token scope only', async () => {
+    const all = (await api(server, 'GET', '/v1/fleet')).json.models.map((m: any) => m.model);
+    assert.ok(all.includes('fraud') && all.includes('churn'));
+    const scoped = await as(server, scopedReader, 'GET', '/v1/fleet');
+    assert.deepEqual(
+      scoped.json.models.map((m: any) => m.model),
+      ['fraud'],
+    );
+    assert.equal((await as(server, scopedReader, 'GET', '/v1/fleet?model=churn')).status, 403);
+    assert.equal((await as(server, scopedReader, 'GET', '/v1/fleet/history?model=churn')).status, 403);
+  });
+});
+
+describe('identity without the header, and every path that counts', () => {
+  test('no header: the token name and the peer, or the first X-Forwarded-For hop from a trusted proxy', async () => {
+    await registerFiles(server, 'ident', { 'w.bin': 'ident' });
+    await api(server, 'PUT', '/v1/models/ident/aliases/live', { version: 1 });
+    const plain = await pathRequest(server.port, 'GET', '/v1/resolve/ident@live', { Authorization: `Bearer ${reader}` });
+    assert.equal(plain.status, 200);
+    const proxied = await pathRequest(server.port, 'GET', '/v1/resolve/ident@live', {
+      Authorization: `Bearer ${reader}`,
+      'X-Forwarded-For': '10.1.2.3, 192.168.0.9',
+    });
+    assert.equal(proxied.status, 200);
+    await waitFor(async () => (await fleetOf('ident')).instances.length === 2, 20_000, 'two callers');
+    const instances = (await fleetOf('ident')).instances;
+    assert.deepEqual(instances.map((i: any) => `${i.deployment}/${i.instance}/${i.via}`).sort(), [
+      'lb/10.1.2.3/token',
+      'lb/127.0.0.1/token',
+    ]);
+  });
+
+  test('OCI manifest by tag, OCI blob, Hub file and /v1/blobs downloads are counted', async () => {
+    const v = await registerFiles(server, 'paths', { 'w.bin': 'paths weights' });
+    await api(server, 'PUT', '/v1/models/paths/aliases/live', { version: v.version });
+    const digest = sha256('paths weights');
+    const h = (instance: string) => ({ Authorization: `Bearer ${server.token}`, 'X-Modelgate-Deployment': `paths/${instance}` });
+    assert.equal((await pathRequest(server.port, 'HEAD', '/v2/paths/manifests/live', h('oci'))).status, 200);
+    assert.equal((await pathRequest(server.port, 'GET', `/v2/paths/blobs/${digest}`, h('oci'))).status, 200);
+    assert.equal((await pathRequest(server.port, 'GET', '/paths/resolve/live/w.bin', h('hub'))).status, 200);
+    assert.equal((await pathRequest(server.port, 'GET', `/v1/blobs/${digest}`, h('blob'))).status, 200);
+    await waitFor(async () => (await fleetOf('paths')).instances.length === 3, 20_000, 'three callers');
+    const byName = Object.fromEntries((await fleetOf('paths')).instances.map((i: any) => [i.instance, i]));
+    assert.equal(byName.oci.resolved.ref, 'live', 'a manifest fetched by tag is the runtime resolve');
+    assert.equal(byName.oci.downloaded.bytes, 'paths weights'.length);
+    assert.equal(byName.hub.downloaded.version, v.version);
+    assert.equal(byName.blob.downloaded.bytes, 'paths weights'.length);
+  });
+});
+
+describe('runtime reports and unregistered models', () => {
+  test('report <dir>: registered weights link the instance to their version; unknown ones are listed, audited and counted', async () => {
+    const dir = join(tmp, 'loaded');
+    await writeTree(dir, { 'weights.bin': 'fraud weights one', 'config.json': '{"v":1}', 'extra/lora.bin': 'a private adapter' });
+    const run = ok(await cli(['report', dir, '--deployment', 'shadow/pod-x']));
+    assert.match(run.stdout, /reported 3 file\(s\) as shadow\/pod-x/);
+
+    const pod = (await fleetOf('fraud')).instances.find((i: any) => i.instance === 'pod-x');
+    assert.equal(pod.deployment, 'shadow');
+    assert.equal(pod.via, 'report');
+    assert.equal(pod.version, 1, 'every file of v1 was loaded');
+    assert.equal(pod.resolved, null, 'it never pulled through the gateway');
+
+    const listed = parseJson(await cli(['fleet', '--unregistered', '--json'])).artifacts;
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0].digest, sha256('a private adapter'));
+    assert.deepEqual(
+      [listed[0].deployment, listed[0].instance, listed[0].paths[0], listed[0].size],
+      ['shadow', 'pod-x', 'extra/lora.bin', 17],
+    );
+
+    const audit = await api(server, 'GET', '/v1/audit?action=fleet.unregistered');
+    assert.equal(audit.json.entries.length, 1);
+    assert.equal(audit.json.entries[0].target, 'shadow/pod-x');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /modelgate_fleet_unregistered_total 1/);
+    assert.match(metrics, /modelgate_fleet_reports_total 1/);
+
+    // Reported again: still one artifact, no second audit entry.
+    ok(await cli(['report', dir, '--deployment', 'shadow/pod-x']));
+    assert.equal((await api(server, 'GET', '/v1/fleet/unregistered')).json.artifacts[0].reports, 2);
+    assert.equal((await api(server, 'GET', '/v1/audit?action=fleet.unregistered')).json.entries.length, 1);
+  });
+
+  test('readers may report (202, revealing nothing); only an admin reads the unregistered list', async () => {
+    const body = {
+      deployment: 'other',
+      instance: 'x',
+      files: [
+        { path: 'a', digest: sha256('fraud weights two'), size: 17 },
+        { path: 'b', digest: sha256('unknown'), size: 7 },
+      ],
+    };
+    const res = await as(server, scopedReader, 'POST', '/v1/fleet/reports', body);
+    assert.equal(res.status, 202);
+    assert.deepEqual(res.json, { accepted: true, files: 2 });
+    assert.equal((await as(server, reader, 'GET', '/v1/fleet/unregistered')).status, 403);
+    assert.equal((await as(server, scopedReader, 'GET', '/v1/fleet/unregistered')).status, 403);
+  });
+});
+
+describe('bad input', () => {
+  test('a malformed or oversized deployment header: the resolve is served, the header ignored and named', async () => {
+    for (const header of ['no-slash', '/pod', 'dep/', 'dep/pod with space', `dep/${'x'.repeat(300)}`, 'dep/pod/extra']) {
+      const res = await pathRequest(server.port, 'GET', '/v1/resolve/ident@live', {
+        Authorization: `Bearer ${reader}`,
+        'X-Modelgate-Deployment': header,
+      });
+      assert.equal(res.status, 200, header);
+      assert.ok(res.headers['x-modelgate-deployment-ignored'], `a reason for "${header.slice(0, 20)}"`);
+    }
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /modelgate_fleet_malformed_headers_total [6-9]/);
+    // Counted under the fallback identity instead; no instance named after a bad header.
+    const names = (await fleetOf('ident')).instances.map((i: any) => i.instance);
+    assert.ok(names.every((n: string) => !n.includes(' ') && !n.startsWith('x')));
+  });
+
+  test('bad reports are refused with a clear 4xx and store nothing', async () => {
+    const before = (await api(server, 'GET', '/v1/fleet/unregistered')).json.artifacts.length;
+    const file = { path: 'w', digest: sha256('never seen'), size: 1 };
+    const cases: [unknown, number, string][] = [
+      [[1, 2], 400, 'REPORT_INVALID'],
+      [{ deployment: 'd', instance: 'i', files: [{ ...file, digest: 'sha256:nothex' }] }, 400, 'DIGEST_INVALID'],
+      [{ deployment: 'd', instance: 'i', files: [{ ...file, digest: 'md5:abc' }] }, 400, 'DIGEST_INVALID'],
+      [
+        { deployment: 'd', instance: 'i', files: Array.from({ length: 51 }, (_, i) => ({ ...file, path: `f${i}` })) },
+        413,
+        'REPORT_TOO_LARGE',
+      ],
+      [{ deployment: 'd e', instance: 'i', files: [file] }, 400, 'IDENTITY_INVALID'],
+      [{ deployment: 'd', files: [file] }, 400, 'IDENTITY_INVALID'],
+      [{ deployment: 'd', instance: 'i', files: [] }, 400, 'REPORT_INVALID'],
+      [{ deployment: 'd', instance: 'i', files: [{ ...file, size: -1 }] }, 400, 'REPORT_INVALID'],
+      [{ deployment: 'd', instance: 'i', files: [file], extra: 1 }, 400, 'REPORT_INVALID'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await api(server, 'POST', '/v1/fleet/reports', body);
+      assert.equal(res.status, status, JSON.stringify(body).slice(0, 80));
+      assert.equal(res.json.error.code, code);
+    }
+    const outside = await as(server, scopedReader, 'POST', '/v1/fleet/reports', {
+      deployment: 'd',
+      instance: 'i',
+      model: 'churn',
+      files: [file],
+    });
+    assert.equal(outside.status, 403, 'a report about a model outside the token scope');
+    assert.equal((await api(server, 'GET', '/v1/fleet/unregistered')).json.artifacts.length, before);
+    assert.equal((await api(server, 'GET', '/healthz')).status, 200);
+  });
+
+  test('a flood of distinct instance names is capped and counted; every resolve is still served', async () => {
+    await registerFiles(server, 'flood', { 'w.bin': 'flood' });
+    await api(server, 'PUT', '/v1/models/flood/aliases/live', { version: 1 });
+    const statuses = new Set<number>();
+    for (let batch = 0; batch < 12; batch++) {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          fetch(`${server.url}/v1/resolve/flood@live`, {
+            headers: { Authorization: `Bearer ${reader}`, 'X-Modelgate-Deployment': `flood/i-${batch}-${i}` },
+          }),
+        ),
+      );
+      for (const r of results) {
+        statuses.add(r.status);
+        await r.arrayBuffer();
+      }
+    }
+    assert.deepEqual([...statuses], [200]);
+    await waitFor(
+      async () => /modelgate_fleet_store_dropped_total [1-9]/.test(await (await fetch(`${server.url}/metrics`)).text()),
+      20_000,
+      'rows refused at the cap',
+    );
+    const stored = (await api(server, 'GET', '/v1/fleet/history?model=flood')).json.spans.length;
+    assert.ok(stored < 600 && stored > 0, `${stored} rows stored of 600 instances (cap 400 rows in all)`);
+  });
+});
