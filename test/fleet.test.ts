@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
 import { api, pathRequest, registerFiles, sha256, waitFor } from './harness/http.js';
 import { startServer, stopChild, type TestServer } from './harness/server.js';
@@ -30,6 +31,7 @@ before(async () => {
       MODELGATE_FLEET_MAX_REPORT_FILES: '50',
       MODELGATE_FLEET_MAX_RECORDS: '400',
       MODELGATE_FLEET_TRUSTED_PROXIES: '127.0.0.1,::1',
+      MODELGATE_FLEET_WATCH_SECONDS: '0',
     },
   });
   tmp = await mkdtemp(join(tmpdir(), 'modelgate-fleet-test-'));
@@ -242,6 +244,45 @@ describe('runtime reports and unregistered models', () => {
     assert.deepEqual(res.json, { accepted: true, files: 2 });
     assert.equal((await as(server, reader, 'GET', '/v1/fleet/unregistered')).status, 403);
     assert.equal((await as(server, scopedReader, 'GET', '/v1/fleet/unregistered')).status, 403);
+  });
+});
+
+function watch(query: string, token: string): Promise<{ ws: WebSocket; messages: any[] }> {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/watch${query}`, { headers: { Authorization: `Bearer ${token}` } });
+  const messages: any[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, messages }));
+    ws.once('error', reject);
+  });
+}
+
+describe('watch summaries', () => {
+  test('model watchers get fleet summaries; only admins get newly found unregistered artifacts', async () => {
+    const admin = await watch('?models=fraud', server.token);
+    const scoped = await watch('?models=fraud', scopedReader);
+    try {
+      // The fraud pods keep polling, so summaries keep coming (rate limit 0 s in this test).
+      await waitFor(() => admin.messages.some((m) => m.type === 'fleet' && m.model === 'fraud'), 20_000, 'a fleet summary');
+      const summary = admin.messages.find((m) => m.type === 'fleet');
+      assert.ok(summary.versions.some((v: any) => v.version === 1 && v.instances >= 4));
+      assert.deepEqual(summary.stragglers[0].instances.map((i: any) => i.instance).sort(), ['stuck-0', 'stuck-1']);
+      await waitFor(() => scoped.messages.some((m) => m.type === 'fleet'), 20_000, 'a summary for the scoped reader');
+
+      const report = { deployment: 'edge', instance: 'e1', files: [{ path: 'w.bin', digest: sha256('found by watch'), size: 14 }] };
+      assert.equal((await api(server, 'POST', '/v1/fleet/reports', report)).status, 202);
+      const announced = () => admin.messages.filter((m) => m.type === 'fleet.unregistered').flatMap((m) => m.artifacts);
+      await waitFor(() => announced().some((a: any) => a.digest === sha256('found by watch')), 20_000, 'the unregistered artifact');
+      const found = announced().find((a: any) => a.digest === sha256('found by watch'));
+      assert.deepEqual([found.deployment, found.instance, found.paths], ['edge', 'e1', ['w.bin']]);
+      // A change both see, after which the scoped reader has still not been told about the artifact.
+      await api(server, 'PUT', '/v1/models/fraud/aliases/marker', { version: 1 });
+      await waitFor(() => scoped.messages.some((m) => m.type === 'change' && m.alias === 'marker'), 20_000, 'the marker change');
+      assert.ok(scoped.messages.every((m) => m.type !== 'fleet.unregistered'));
+    } finally {
+      admin.ws.close();
+      scoped.ws.close();
+    }
   });
 });
 

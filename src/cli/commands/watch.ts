@@ -14,7 +14,8 @@ after the last sequence printed. --once prints the current state and exits.
 ${clientOptionsHelp}`;
 
 interface Message {
-  type: 'snapshot' | 'change' | 'ready';
+  type: 'snapshot' | 'change' | 'ready' | 'fleet' | 'fleet.unregistered';
+  /** Absent on fleet summaries, which are observations, not registry changes. */
   seq: number;
   [key: string]: unknown;
 }
@@ -35,9 +36,9 @@ export async function run(argv: string[]): Promise<number> {
     if (positionals.length > 0) query.set('models', positionals.join(','));
     if (since !== null) query.set('since', String(since));
     const outcome = await stream(`${base}/v1/watch?${query}`, token, (msg) => {
-      if (msg.seq > (since ?? 0) || msg.type === 'snapshot') since = msg.seq;
+      if (typeof msg.seq === 'number' && (msg.seq > (since ?? 0) || msg.type === 'snapshot')) since = msg.seq;
       process.stdout.write(values.json ? `${JSON.stringify(msg)}\n` : describe(msg));
-      return values.once && msg.type !== 'change';
+      return values.once && (msg.type === 'snapshot' || msg.type === 'ready');
     });
     if (outcome.kind === 'done') return 0;
     if (outcome.kind === 'refused') throw new CliError(outcome.message, 1);
@@ -93,6 +94,20 @@ function describe(msg: Message): string {
       for (const [alias, p] of entries) lines.push(`${model}@${alias}  v${p.version}  ${p.digest ?? ''}`);
     }
     return `${lines.join('\n')}\n`;
+  }
+  if (msg.type === 'fleet') {
+    // A rate-limited summary of what runs (fleet telemetry), not a registry change: no sequence.
+    const versions = (msg.versions as { version: number; instances: number }[]).map((v) => `v${v.version}: ${v.instances}`).join(', ');
+    const behind = (msg.stragglers as { alias: string; instances: { deployment: string; instance: string; version: number }[] }[])
+      .map((a) => `; stragglers on @${a.alias}: ${a.instances.map((i) => `${i.deployment}/${i.instance} (v${i.version})`).join(', ')}`)
+      .join('');
+    return `-- fleet ${msg.model}: ${versions}${behind}\n`;
+  }
+  if (msg.type === 'fleet.unregistered') {
+    const found = (msg.artifacts as { digest: string; deployment: string; instance: string; paths: string[] }[]).map(
+      (a) => `-- unregistered ${a.digest} at ${a.deployment}/${a.instance} (${a.paths.join(', ')})\n`,
+    );
+    return `${found.join('')}${msg.more ? `-- and ${msg.more} more unregistered\n` : ''}`;
   }
   const where = msg.alias ? `${msg.model}@${msg.alias}` : msg.version ? `${msg.model}@v${msg.version}` : String(msg.model);
   const move =

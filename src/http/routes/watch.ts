@@ -24,6 +24,8 @@ interface WatchState {
 
 const MAX_REPLAY = 10_000;
 const topic = (model: string) => `model:${model}`;
+/** Newly reported unregistered artifacts: for sockets that may read the unregistered list. */
+const UNREGISTERED_TOPIC = 'fleet:unregistered';
 /** setTimeout's longest delay; a later expiry is re-armed in steps of this. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const TOKEN_CLOSED = 4401;
@@ -118,6 +120,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         byToken.set(state.principal.id, sockets.add(ws));
       }
       const visible = (m: string) => scopeMatches(state.principal.scope, m);
+      if (state.principal.role === 'admin' && state.principal.scope === '*') ws.subscribe(UNREGISTERED_TOPIC);
       if (state.models) for (const m of state.models) ws.subscribe(topic(m));
       else {
         watchAll.add(ws);
@@ -146,6 +149,11 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       // The stream is one-way; clients have nothing to say.
       ws.end(1003, 'this endpoint sends only');
     },
+  });
+
+  // Fleet summaries (rate-limited by the fleet): per model to its watchers, unregistered artifacts to admins.
+  ctx.fleet?.onSummary((summary) => {
+    app.publish(summary.type === 'fleet' ? topic(summary.model) : UNREGISTERED_TOPIC, JSON.stringify(summary));
   });
 
   ctx.registry.onChange((change) => {
