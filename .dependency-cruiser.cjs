@@ -88,6 +88,13 @@ module.exports = {
       to: { path: ['^src/http/', 'uWebSockets'] },
     },
     {
+      name: 'workers-behind-blobs',
+      comment: "the hashing threads are the blob floor's own: everything else asks the hash pool",
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/blobs/' },
+      to: { path: '^workers/' },
+    },
+    {
       name: 'one-factory-names-backends',
       comment: 'service.ts reads the configuration and picks the backends; everything else takes interfaces',
       severity: 'error',

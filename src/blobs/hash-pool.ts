@@ -4,6 +4,9 @@ import { Piscina } from 'piscina';
 import type { HashChunk, HashResult } from '../../workers/hash.js';
 import { hashMetrics } from '../metrics/metrics.js';
 
+/** What hashing a stream or a file yields, for callers above the blobs floor (they never reach the workers themselves). */
+export type { HashResult };
+
 const WORKER_FILE = new URL('../../workers/hash.js', import.meta.url).href;
 
 export class HashPool {

@@ -4,9 +4,8 @@
 // opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
 import { badRequest, type DomainError, tooLarge as bodyTooLarge } from '../domain/errors.js';
 import { Ingest, type ChunkSink } from '../blobs/ingest.js';
-import type { StreamHash } from '../blobs/hash-pool.js';
+import type { HashResult, StreamHash } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';
-import type { HashResult } from '../../workers/hash.js';
 import type { Exchange } from './exchange.js';
 
 export interface Received {
