@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GENESIS_HASH } from '../src/domain/audit-chain.js';
 import { verifyAuditChain } from '../src/domain/audit-verify.js';
+import { auditSteps } from '../src/domain/audit-steps.js';
 import { DomainError, forbidden } from '../src/domain/errors.js';
 import type { NewVersion } from '../src/domain/mutations.js';
 import type { AliasPolicy } from '../src/domain/policy.js';
@@ -200,11 +201,59 @@ describe('domain plans', () => {
   test('manifests belong to one version and keep their blobs referenced', async () => {
     const digest = `sha256:${'d'.repeat(64)}`;
     const configDigest = `sha256:${'c'.repeat(64)}`;
-    const input = { name: 'team/a', digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, configDigest, version: 2 };
-    await commit(plans.planRecordManifest(state, input, alice));
+    const manifest = { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, configDigest };
+    const v2 = state.getVersion('team/a', 2)!;
+    const asV2: NewVersion = { name: 'team/a', files: v2.files, digest: v2.digest, size: v2.size, record };
+    const pushed = await commit(plans.planPushManifest(state, { version: asV2, manifest }, alice));
+    assert.equal(pushed.result.created, false, 'these files already were v2');
+    assert.equal(state.auditEntries(pushed.change!.seq, 1)[0]!.action, 'manifest.push', 'a single step is logged as it is');
     assert.deepEqual(state.blobReferences(configDigest), [{ name: 'team/a', version: 2 }]);
-    assert.deepEqual(plans.planRecordManifest(state, input, alice).writes, [], 'the same manifest again writes nothing');
-    refuses(() => plans.planRecordManifest(state, { ...input, version: 1 }, alice), 'MANIFEST_CONFLICT');
+    assert.deepEqual(
+      plans.planPushManifest(state, { version: asV2, manifest }, alice).writes,
+      [],
+      'the same manifest again writes nothing',
+    );
+    const v1 = state.getVersion('team/a', 1)!;
+    const asV1: NewVersion = { name: 'team/a', files: v1.files, digest: v1.digest, size: v1.size, record };
+    refuses(() => plans.planPushManifest(state, { version: asV1, manifest }, alice), 'MANIFEST_CONFLICT');
+    refuses(() => plans.planPushManifest(state, { version: { ...asV2, number: 1 }, manifest }, alice), 'MANIFEST_INVALID');
+  });
+
+  test('a manifest push is one commit: new version, manifest and alias move under one sequence number, or nothing', async () => {
+    const manifest = {
+      digest: `sha256:${'e'.repeat(64)}`,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      size: 10,
+      configDigest: `sha256:${'f'.repeat(64)}`,
+    };
+    const gated: AliasPolicy = { approvals: 1, separationOfDuties: false, requiredCardFields: [], metrics: [] };
+    const files = newVersion('team/oci', 'oci weights');
+    // A new version has no approvals: the gated alias refuses it, and nothing of the push is written.
+    refuses(
+      () => plans.planPushManifest(state, { version: files, manifest, alias: { alias: 'prod', action: 'set', policy: gated } }, alice),
+      'POLICY_UNMET',
+    );
+    assert.equal(state.getModel('team/oci'), undefined);
+    const before = state.currentSeq();
+    const pushed = await commit(
+      plans.planPushManifest(state, { version: files, manifest, alias: { alias: 'candidate', action: 'set', reason: 'OCI push' } }, alice),
+    );
+    assert.equal(state.currentSeq(), before + 1, 'one sequence number for the whole push');
+    assert.equal(pushed.result.created, true);
+    assert.equal(state.getAlias('team/oci', 'candidate')?.version, pushed.result.version.version);
+    assert.equal(state.getManifest('team/oci', manifest.digest)?.version, pushed.result.version.version);
+    assert.deepEqual(pushed.change, { seq: before + 1, model: 'team/oci', kind: 'alias', alias: 'candidate' });
+    const entry = state.auditEntries(before + 1, 1)[0]!;
+    assert.equal(entry.action, 'manifest.push');
+    assert.deepEqual(
+      auditSteps(entry).map((s) => [s.action, s.target, s.seq]),
+      [
+        ['manifest.push', 'team/oci@v1', before + 1],
+        ['version.register', 'team/oci@v1', before + 1],
+        ['alias.set', 'team/oci@candidate', before + 1],
+      ],
+    );
+    assert.equal(auditSteps(entry)[0]!.details.steps, undefined, 'the main step is the entry without its list');
   });
 
   test('tokens: created once, revoked once', async () => {

@@ -4,6 +4,7 @@
 // beside it (an alias event's `to: 1` turned into `to: 3` in LMDB or Redis). So the log is
 // replayed into the state it implies and every table row is compared with it, both ways: a row
 // that differs, a row the log never wrote, and a log entry whose row is gone.
+import { auditSteps } from './audit-steps.js';
 import { createHash } from 'node:crypto';
 import { fieldDigest, recordDigest } from './record-digest.js';
 import type { RegistryReader } from './state.js';
@@ -193,7 +194,7 @@ export function checkTablesAgainstLog(state: RegistryReader, limit = 100): Table
   for (let from = 1; ; ) {
     const batch = state.auditEntries(from, BATCH);
     if (batch.length === 0) break;
-    for (const e of batch) log.add(e);
+    for (const e of batch) for (const step of auditSteps(e)) log.add(step);
     from = batch[batch.length - 1]!.seq + 1;
   }
 

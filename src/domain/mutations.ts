@@ -1,6 +1,6 @@
 // The inputs and results of registry mutations, as the pure plans take and return them.
 import type { AliasPolicy } from './policy.js';
-import type { ComponentPin, FileEntry, VersionRecord } from './types.js';
+import type { ComponentPin, FileEntry, ManifestRecord, Version, VersionRecord } from './types.js';
 
 export interface NewVersion {
   name: string;
@@ -42,4 +42,19 @@ export interface AliasMoveResult {
 
 export interface VersionPatch extends Partial<VersionRecord> {
   status?: 'deprecated';
+}
+
+/** An OCI manifest push: the version its layers make, the manifest itself, and the alias its tag names, if it names one. */
+export interface ManifestPush {
+  version: NewVersion;
+  manifest: Omit<ManifestRecord, 'name' | 'version' | 'createdAt' | 'createdBy'>;
+  alias?: Omit<AliasMove, 'name' | 'to'>;
+}
+
+export interface ManifestPushResult {
+  version: Version;
+  /** False when these files already were a version. */
+  created: boolean;
+  manifest: ManifestRecord;
+  alias?: AliasMoveResult;
 }

@@ -18,7 +18,8 @@ import type {
   Version,
   VersionEvent,
 } from './types.js';
-import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from './mutations.js';
+import type { AuditStep } from './audit-steps.js';
+import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from './mutations.js';
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
@@ -63,6 +64,25 @@ function sequenceWrites(
     { table: 'meta', key: 'audit-head', value: { seq, hash: entry.hash } },
     { table: 'audit', key: seq, value: entry },
   ];
+}
+
+/** One part of a commit: the rows it writes and the audit entry it would be alone. */
+interface Step<R> {
+  result: R;
+  writes: Write[];
+  audit: AuditStep;
+}
+
+/** A part of a commit that finds nothing to do (an idempotent repeat). */
+interface NoStep<R> {
+  result: R;
+  writes: [];
+  audit: null;
+}
+
+/** The sequence bump and audit entry of a commit made of one step. */
+function stepAudit(state: RegistryReader, seq: number, at: string, actor: Actor, step: Step<unknown>): Write[] {
+  return sequenceWrites(state, seq, at, actor, step.audit.action, step.audit.target, step.audit.details);
 }
 
 function next(state: RegistryReader): { seq: number; at: string } {
@@ -116,6 +136,17 @@ export function planUpdateModel(state: RegistryReader, name: string, info: Parti
 export function planRegisterVersion(state: RegistryReader, input: NewVersion, actor: Actor): Plan<{ version: Version; created: boolean }> {
   const existing = state.getVersionByDigest(input.name, input.digest);
   if (existing) return { result: { version: existing, created: false }, writes: [] };
+  const { seq, at } = next(state);
+  const step = registerVersionStep(state, input, actor, seq, at);
+  return {
+    result: { version: step.result, created: true },
+    writes: [...step.writes, ...stepAudit(state, seq, at, actor, step)],
+    change: { seq, model: input.name, kind: 'version', version: step.result.version },
+  };
+}
+
+/** A new version (and its model, if new) at `seq`; the caller has checked that no version has these files. */
+function registerVersionStep(state: RegistryReader, input: NewVersion, actor: Actor, seq: number, at: string): Step<Version> {
   // The registry resolved these before; checked again here, inside the commit, against a concurrent deletion.
   for (const component of componentNames(input)) {
     const pin = input.components![component]!;
@@ -126,8 +157,6 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
     }
   }
   requireParent(state, input.record.lineage);
-
-  const { seq, at } = next(state);
   const model = state.getModel(input.name);
   const number = (model?.latestVersion ?? 0) + 1;
   if (input.number !== undefined && input.number !== number) {
@@ -167,7 +196,7 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
       };
   const event: VersionEvent = { seq, name: input.name, version: number, action: 'register', actor, at };
   return {
-    result: { version, created: true },
+    result: version,
     writes: [
       { table: 'models', key: input.name, value: nextModel },
       { table: 'versions', key: [input.name, number], value: version },
@@ -176,7 +205,11 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
       ...uniqueDigests(input.files).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, number], value: true })),
       ...componentIndexWrites(version, true),
       ...lineageIndexWrites(input.name, number, version.lineage, true),
-      ...sequenceWrites(state, seq, at, actor, 'version.register', `${input.name}@v${number}`, {
+    ],
+    audit: {
+      action: 'version.register',
+      target: `${input.name}@v${number}`,
+      details: {
         digest: input.digest,
         files: input.files.length,
         size: input.size,
@@ -185,9 +218,8 @@ export function planRegisterVersion(state: RegistryReader, input: NewVersion, ac
           : {}),
         recordDigest: version.recordDigest,
         modelCreated: !model,
-      }),
-    ],
-    change: { seq, model: input.name, kind: 'version', version: number },
+      },
+    },
   };
 }
 
@@ -308,8 +340,33 @@ export function planApproval(
 }
 
 export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Actor): Plan<AliasMoveResult> {
+  requireModel(state, move.name);
+  const { seq, at } = next(state);
+  const to = move.to;
+  const step = moveAliasStep(state, move, () => (to === null ? undefined : requireVersion(state, move.name, to)), actor, seq, at);
+  if (!step.audit) return { result: step.result, writes: [] };
+  return {
+    result: step.result,
+    writes: [...step.writes, ...stepAudit(state, seq, at, actor, step)],
+    change: { seq, model: move.name, kind: 'alias', alias: move.alias },
+  };
+}
+
+/**
+ * An alias move at `seq` to the version `move.to` names, which `target` reads (after the
+ * compare-and-set, so a stale `expected` is reported first; in a manifest push the version is
+ * registered in the same commit). Runs the promotion gate; a move to where the alias already
+ * points is a step with no writes and no audit.
+ */
+function moveAliasStep(
+  state: RegistryReader,
+  move: AliasMove,
+  readTarget: () => Version | undefined,
+  actor: Actor,
+  seq: number,
+  at: string,
+): Step<AliasMoveResult> | NoStep<AliasMoveResult> {
   const { name, alias } = move;
-  requireModel(state, name);
   const current = state.getAlias(name, alias);
   const previous = current?.version ?? null;
   if (move.expected !== undefined && move.expected !== previous) {
@@ -320,7 +377,7 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
     );
   }
   if (move.to === null && !current) throw notFound('ALIAS_NOT_FOUND', `${name}@${alias} does not exist`);
-  const target = move.to === null ? undefined : requireVersion(state, name, move.to);
+  const target = readTarget();
   if (target && move.action !== 'delete') {
     const unmet = aliasMoveUnmet({
       policy: move.policy,
@@ -339,10 +396,9 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
     }
   }
   if (move.to === previous) {
-    return { result: { name, alias, version: previous, previous, seq: current!.seq, changed: false }, writes: [] };
+    return { result: { name, alias, version: previous, previous, seq: current!.seq, changed: false }, writes: [], audit: null };
   }
 
-  const { seq, at } = next(state);
   const targetRecord = target ? recordDigest(target) : undefined;
   const event: AliasEvent = {
     seq,
@@ -361,14 +417,6 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
   const writes: Write[] = [
     { table: 'aliases', key: [name, alias], value: pointer },
     { table: 'aliasEvents', key: [name, alias, seq], value: event },
-    ...sequenceWrites(state, seq, at, actor, `alias.${move.action}`, `${name}@${alias}`, {
-      from: previous,
-      to: move.to,
-      ...(move.reason ? { reason: move.reason } : {}),
-      ...(targetRecord ? { recordDigest: targetRecord } : {}),
-      // The alias is under a policy: the target keeps it in protectedAliases (retention evidence).
-      ...(target && move.policy ? { protected: true } : {}),
-    }),
   ];
   if (target && move.policy && !target.protectedAliases.includes(alias)) {
     writes.push({
@@ -380,7 +428,18 @@ export function planMoveAlias(state: RegistryReader, move: AliasMove, actor: Act
   return {
     result: { name, alias, version: move.to, previous, seq, changed: true },
     writes,
-    change: { seq, model: name, kind: 'alias', alias },
+    audit: {
+      action: `alias.${move.action}`,
+      target: `${name}@${alias}`,
+      details: {
+        from: previous,
+        to: move.to,
+        ...(move.reason ? { reason: move.reason } : {}),
+        ...(targetRecord ? { recordDigest: targetRecord } : {}),
+        // The alias is under a policy: the target keeps it in protectedAliases (retention evidence).
+        ...(target && move.policy ? { protected: true } : {}),
+      },
+    },
   };
 }
 
@@ -517,20 +576,20 @@ export function planAudit(
   return { result: seq, writes: sequenceWrites(state, seq, at, actor, action, target, details), change: { seq, model: '', kind: 'audit' } };
 }
 
-export function planRecordManifest(
+/** An OCI manifest of version `input.version` at `seq`; the same manifest recorded again is a step with no writes. */
+function recordManifestStep(
   state: RegistryReader,
   input: Omit<ManifestRecord, 'createdAt' | 'createdBy'>,
   actor: Actor,
-): Plan<ManifestRecord> {
-  requireVersion(state, input.name, input.version);
+  at: string,
+): Step<ManifestRecord> | NoStep<ManifestRecord> {
   const existing = state.getManifest(input.name, input.digest);
   if (existing) {
     if (existing.version !== input.version) {
       throw conflict('MANIFEST_CONFLICT', `manifest ${input.digest} already belongs to ${input.name}@v${existing.version}`);
     }
-    return { result: existing, writes: [] };
+    return { result: existing, writes: [], audit: null };
   }
-  const { seq, at } = next(state);
   const manifest: ManifestRecord = { ...input, createdAt: at, createdBy: actor.name };
   return {
     result: manifest,
@@ -540,13 +599,59 @@ export function planRecordManifest(
       ...uniqueDigests([{ digest: input.digest }, { digest: input.configDigest }]).map(
         (d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true }),
       ),
-      ...sequenceWrites(state, seq, at, actor, 'manifest.push', `${input.name}@v${input.version}`, {
-        digest: input.digest,
-        mediaType: input.mediaType,
-        size: input.size,
-      }),
     ],
-    change: { seq, model: input.name, kind: 'version', version: input.version },
+    audit: {
+      action: 'manifest.push',
+      target: `${input.name}@v${input.version}`,
+      details: { digest: input.digest, mediaType: input.mediaType, size: input.size },
+    },
+  };
+}
+
+/**
+ * An OCI manifest push as one commit: registers the version its layers make (unless these files
+ * already are one), records the manifest, and moves the alias the tag names (through the same
+ * gate as every alias move). Either all of it is committed, under one sequence number, or nothing.
+ * When more than one step writes, the audit entry is the manifest's, listing the other steps in
+ * `details.steps` (see audit-steps.ts); a single step is logged as it would be alone.
+ */
+export function planPushManifest(state: RegistryReader, push: ManifestPush, actor: Actor): Plan<ManifestPushResult> {
+  const { seq, at } = next(state);
+  const existing = state.getVersionByDigest(push.version.name, push.version.digest);
+  if (existing && push.version.number !== undefined && existing.version !== push.version.number) {
+    throw badRequest('MANIFEST_INVALID', `these files are already ${existing.name}@v${existing.version}, not v${push.version.number}`, {
+      version: existing.version,
+    });
+  }
+  const registered = existing ? null : registerVersionStep(state, push.version, actor, seq, at);
+  const version = existing ?? registered!.result;
+  const manifest = recordManifestStep(state, { ...push.manifest, name: push.version.name, version: version.version }, actor, at);
+  const moved = push.alias
+    ? moveAliasStep(state, { ...push.alias, name: push.version.name, to: version.version }, () => version, actor, seq, at)
+    : null;
+  const steps: Step<unknown>[] = [];
+  for (const step of [registered, manifest, moved]) if (step?.audit) steps.push(step);
+  const result: ManifestPushResult = {
+    version,
+    created: registered !== null,
+    manifest: manifest.result,
+    ...(moved ? { alias: moved.result } : {}),
+  };
+  if (steps.length === 0) return { result, writes: [] };
+  // More than one step means a new manifest (a new version or an alias move come with one).
+  const audit: AuditStep =
+    steps.length === 1 || !manifest.audit
+      ? steps[0]!.audit
+      : {
+          ...manifest.audit,
+          details: { ...manifest.audit.details, steps: steps.filter((step) => step !== manifest).map((step) => step.audit) },
+        };
+  return {
+    result,
+    writes: [...steps.flatMap((step) => step.writes), ...sequenceWrites(state, seq, at, actor, audit.action, audit.target, audit.details)],
+    change: moved?.audit
+      ? { seq, model: push.version.name, kind: 'alias', alias: moved.result.alias }
+      : { seq, model: push.version.name, kind: 'version', version: version.version },
   };
 }
 

@@ -1,5 +1,6 @@
 // The registry's door to the hash-chained audit log: filtered pages of it, its verification, and
 // the entries for refusals (which change no registry state but are kept with everything else).
+import { auditSteps } from '../domain/audit-steps.js';
 import { verifyAudit, type AuditVerification } from '../domain/audit-verify.js';
 import type { Actor, AuditEntry } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
@@ -38,7 +39,7 @@ export class AuditLog {
     const matches = (e: AuditEntry) =>
       (!q.model || e.target === q.model || e.target.startsWith(`${q.model}@`)) &&
       (!q.actor || e.actor.id === q.actor || e.actor.name === q.actor) &&
-      (!q.action || e.action === q.action || e.action.startsWith(`${q.action}.`));
+      (!q.action || auditSteps(e).some((step) => step.action === q.action || step.action.startsWith(`${q.action}.`)));
     const entries: AuditEntry[] = [];
     let next = q.fromSeq;
     let exhausted = false;

@@ -1,6 +1,7 @@
 // What watchers receive: one message per committed change, built from its audit entry, which is
 // the one record every sequence number has. Live delivery and replay after a reconnect therefore
 // produce the same messages.
+import { auditSteps } from '../domain/audit-steps.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { AuditEntry } from '../domain/types.js';
 
@@ -23,8 +24,18 @@ export interface ChangeMessage {
 
 const WATCHED = /^(alias|version|model)\./;
 
-/** The change message for an audit entry, or null for entries watchers do not see (tokens, refusals, GC). */
-export function changeMessage(entry: AuditEntry, state: RegistryReader): ChangeMessage | null {
+/** The change messages for an audit entry: one for each step watchers see (none for tokens, refusals, GC). */
+export function changeMessages(entry: AuditEntry, state: RegistryReader): ChangeMessage[] {
+  const messages: ChangeMessage[] = [];
+  for (const step of auditSteps(entry)) {
+    const msg = changeMessage(step, state);
+    if (msg) messages.push(msg);
+  }
+  return messages;
+}
+
+/** The change message for one step, or null for steps watchers do not see. */
+function changeMessage(entry: AuditEntry, state: RegistryReader): ChangeMessage | null {
   if (!WATCHED.test(entry.action)) return null;
   const at = entry.target.indexOf('@');
   const model = at < 0 ? entry.target : entry.target.slice(0, at);

@@ -5,7 +5,7 @@
 import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { AliasMove, AliasMoveResult, VersionPatch } from '../domain/mutations.js';
+import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
 import { AuditLog } from './audit-log.js';
 import { collectGarbage, type GcOptions } from './gc.js';
 import { TokenRegistry } from './tokens.js';
@@ -138,41 +138,81 @@ export class Registry {
     options: RegisterOptions = {},
   ): Promise<{ version: Version; created: boolean }> {
     assertModelName(name);
-    const canRead = options.canRead ?? (() => true);
-    const components = options.components ?? {};
-    const isStack = Object.keys(components).length > 0;
-    if (!isStack && files.length === 0) throw badRequest('VALIDATION_FAILED', 'files: a version needs at least one file or a component');
     const release = this.guard.pin(files.map((f) => f.digest));
     try {
-      const problems = await this.checkFiles(files);
-      if (problems.length > 0) {
-        throw badRequest(
-          'FILES_INVALID',
-          `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`,
-          problems,
-        );
-      }
-      const sorted = sortFiles(files);
-      const pins = isStack ? freezeComponents(this.store, name, components, sorted, canRead, this.stackLimits) : undefined;
-      const frozen = { ...record, lineage: freezeLineage(this.store, record.lineage, canRead) };
-      const digest = stackDigest(sorted, pins);
-      const size = sorted.reduce((sum, f) => sum + f.size, 0);
-      const { version, created } = await this.store.registerVersion(
-        {
-          name,
-          files: sorted,
-          digest,
-          size,
-          record: frozen,
-          ...(pins ? { components: pins } : {}),
-          ...(options.number !== undefined ? { number: options.number } : {}),
-        },
-        actor,
-      );
+      const { version, created } = await this.store.registerVersion(await this.newVersion(name, files, record, options), actor);
       return { version, created };
     } finally {
       release();
     }
+  }
+
+  /**
+   * An OCI manifest push, in one commit: registers the version its layers make (unless these files
+   * already are one), records the manifest (whose bytes the caller stored as a blob), and moves the
+   * alias its tag names through the same gate as any alias move. All of it, or nothing.
+   */
+  async pushManifest(
+    name: string,
+    push: {
+      files: FileEntry[];
+      record: VersionRecord;
+      /** The version number the tag names (v<N>), if it names one. */
+      number?: number;
+      manifest: ManifestPush['manifest'];
+      alias?: { alias: string; reason?: string };
+    },
+    actor: Actor,
+  ): Promise<ManifestPushResult> {
+    assertModelName(name);
+    if (push.alias) assertAlias(push.alias.alias);
+    const release = this.guard.pin(push.files.map((f) => f.digest));
+    try {
+      const version = await this.newVersion(name, push.files, push.record, push.number !== undefined ? { number: push.number } : {});
+      const alias = push.alias && {
+        alias: push.alias.alias,
+        action: 'set' as const,
+        ...(push.alias.reason ? { reason: push.alias.reason } : {}),
+        policy: this.policyFor(push.alias.alias),
+      };
+      const { result } = await this.store.pushManifest({ version, manifest: push.manifest, ...(alias ? { alias } : {}) }, actor);
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * A proposed version: its files checked against the blob store (every problem at once) and
+   * sorted, a stack's components and the lineage parent frozen to the versions they name now.
+   */
+  private async newVersion(name: string, files: FileEntry[], record: VersionRecord, options: RegisterOptions): Promise<NewVersion> {
+    const canRead = options.canRead ?? (() => true);
+    const components = options.components ?? {};
+    const isStack = Object.keys(components).length > 0;
+    if (!isStack && files.length === 0) throw badRequest('VALIDATION_FAILED', 'files: a version needs at least one file or a component');
+    const problems = await this.checkFiles(files);
+    if (problems.length > 0) {
+      throw badRequest(
+        'FILES_INVALID',
+        `${problems.length} file(s) cannot be registered: ${problems[0]!.path}: ${problems[0]!.problem}`,
+        problems,
+      );
+    }
+    const sorted = sortFiles(files);
+    const pins = isStack ? freezeComponents(this.store, name, components, sorted, canRead, this.stackLimits) : undefined;
+    const frozen = { ...record, lineage: freezeLineage(this.store, record.lineage, canRead) };
+    const digest = stackDigest(sorted, pins);
+    const size = sorted.reduce((sum, f) => sum + f.size, 0);
+    return {
+      name,
+      files: sorted,
+      digest,
+      size,
+      record: frozen,
+      ...(pins ? { components: pins } : {}),
+      ...(options.number !== undefined ? { number: options.number } : {}),
+    };
   }
 
   /**
@@ -390,12 +430,6 @@ export class Registry {
 
   async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
     await this.store.deleteVersion(name, number, reason, actor);
-  }
-
-  /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */
-  async recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor): Promise<ManifestRecord> {
-    const { manifest } = await this.store.recordManifest(record, actor);
-    return manifest;
   }
 
   collectGarbage(opts: GcOptions): Promise<GcReport> {

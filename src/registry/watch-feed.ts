@@ -2,7 +2,7 @@
 // and the message for each change as it is applied on this node.
 import type { AliasPointer } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
-import { changeMessage, type ChangeMessage } from './change-feed.js';
+import { changeMessages, type ChangeMessage } from './change-feed.js';
 
 const REPLAY_BATCH = 1000;
 
@@ -20,16 +20,15 @@ export class WatchFeed {
   *replay(since: number, head: number): Iterable<ChangeMessage> {
     for (let seq = since + 1; seq <= head; seq += REPLAY_BATCH) {
       for (const entry of this.store.auditEntries(seq, Math.min(REPLAY_BATCH, head - seq + 1))) {
-        const msg = changeMessage(entry, this.store);
-        if (msg) yield msg;
+        yield* changeMessages(entry, this.store);
       }
     }
   }
 
-  /** The message for the change committed at `seq`, or null if watchers do not see it. */
-  messageAt(seq: number): ChangeMessage | null {
+  /** The messages for the change committed at `seq` (one a step; none if watchers do not see it). */
+  messagesAt(seq: number): ChangeMessage[] {
     const entry = this.store.auditEntries(seq, 1)[0];
-    return entry && entry.seq === seq ? changeMessage(entry, this.store) : null;
+    return entry && entry.seq === seq ? changeMessages(entry, this.store) : [];
   }
 
   /** The token a token change at `seq` concerns; null when its audit entry cannot say. */

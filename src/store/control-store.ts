@@ -1,9 +1,9 @@
 // The authority for registry state. Every mutation is atomic, bumps one global sequence number
 // and appends one audit entry in the same atomic step; reads are the domain's synchronous view.
-import type { AliasMove, AliasMoveResult, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { LocalTable } from '../index/local-table.js';
-import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, Model, ModelInfo, TokenRecord, Version } from '../domain/types.js';
+import type { Actor, Approval, Change, ChangeNotice, Model, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 
 export interface ControlStore extends RegistryReader {
   createModel(name: string, info: ModelInfo, actor: Actor): Promise<{ model: Model; change: Change }>;
@@ -48,11 +48,8 @@ export interface ControlStore extends RegistryReader {
   sync(seq?: number, replication?: string): Promise<void>;
   /** Deletes a version that holds no alias and never held a protected one. */
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
-  /** Records an OCI manifest (whose bytes the caller stored as a blob) for an existing version. */
-  recordManifest(
-    record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>,
-    actor: Actor,
-  ): Promise<{ manifest: ManifestRecord; change?: Change }>;
+  /** An OCI manifest push in one commit: the version its files make (if new), the manifest, the alias its tag names. */
+  pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */

@@ -1,7 +1,7 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
-import type { Actor, Approval, Change, ChangeNotice, ManifestRecord, ModelInfo, TokenRecord, Version } from '../domain/types.js';
-import type { AliasMove, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type { Actor, Approval, Change, ChangeNotice, ModelInfo, TokenRecord, Version } from '../domain/types.js';
+import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore } from './control-store.js';
@@ -196,9 +196,8 @@ export abstract class PlannedStore implements ControlStore {
     return { change: change! };
   }
 
-  async recordManifest(record: Omit<ManifestRecord, 'createdAt' | 'createdBy'>, actor: Actor) {
-    const { result, change } = await this.run((s) => plans.planRecordManifest(s, record, actor));
-    return { manifest: result, ...(change ? { change } : {}) };
+  pushManifest(push: ManifestPush, actor: Actor) {
+    return this.run((s) => plans.planPushManifest(s, push, actor));
   }
 
   async createToken(record: TokenRecord, actor: Actor): Promise<void> {

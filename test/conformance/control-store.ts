@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { conflict, DomainError, forbidden } from '../../src/domain/errors.js';
 import { statusOf } from '../../src/http/errors/refusal.js';
 import { recordDigest } from '../../src/domain/record-digest.js';
-import { verifyAuditChain } from '../../src/domain/audit-verify.js';
+import { verifyAudit, verifyAuditChain } from '../../src/domain/audit-verify.js';
 import { previousDeployment } from '../../src/registry/registry.js';
 import type { AliasPolicy } from '../../src/domain/policy.js';
 import type { Actor, Approval, Change, TokenRecord, Version } from '../../src/domain/types.js';
@@ -506,6 +506,74 @@ export function controlStoreConformance(backend: Backend): void {
       // An unprotected alias leaves the record alone.
       await mutation(r, () => s.moveAlias(move('pay', 'staging', 2), alice));
       assert.deepEqual(s.getVersion('pay', 2)?.protectedAliases, ['production']);
+    });
+
+    test('pushManifest commits the version, the manifest and the alias move as one change, or nothing', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const manifest = (tag: string) => ({
+        digest: sha256(`manifest ${tag}`),
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        size: 100,
+        configDigest: sha256(`config ${tag}`),
+      });
+      // A protected alias refuses a version that has no approvals: no version, no manifest, no move.
+      const gated = {
+        version: newVersion('oci', { w: 'o1' }),
+        manifest: manifest('1'),
+        alias: { alias: 'production', action: 'set' as const, policy: ONE_APPROVAL },
+      };
+      await refused(r, () => s.pushManifest(gated, alice), 403, 'POLICY_UNMET');
+      assert.equal(s.getModel('oci'), undefined);
+      assert.equal(s.getManifest('oci', manifest('1').digest), undefined);
+
+      const push = {
+        version: newVersion('oci', { w: 'o1' }),
+        manifest: manifest('1'),
+        alias: { alias: 'staging', action: 'set' as const, reason: 'OCI push' },
+      };
+      const { result } = await mutation(r, () => s.pushManifest(push, alice), {
+        action: 'manifest.push',
+        target: 'oci@v1',
+        change: { model: 'oci', kind: 'alias', alias: 'staging' },
+      });
+      assert.equal(result.created, true);
+      assert.equal(s.getVersion('oci', 1)?.digest, push.version.digest);
+      assert.equal(s.getManifest('oci', manifest('1').digest)?.version, 1);
+      assert.equal(s.getAlias('oci', 'staging')?.version, 1);
+      assert.deepEqual(
+        s.blobReferences(manifest('1').configDigest),
+        [{ name: 'oci', version: 1 }],
+        'the config blob belongs to the version',
+      );
+      const entry = s.auditEntries(s.currentSeq(), 1)[0]!;
+      assert.deepEqual(
+        (entry.details.steps as { action: string }[]).map((step) => step.action),
+        ['version.register', 'alias.set'],
+      );
+      // The tables the compound entry wrote agree with the log, step by step.
+      const verified = verifyAudit(s);
+      assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+
+      await noop(r, () => s.pushManifest(push, alice));
+      // The same files under another manifest, to v1 by number: only the manifest is new.
+      await mutation(r, () => s.pushManifest({ version: { ...push.version, number: 1 }, manifest: manifest('2') }, alice), {
+        action: 'manifest.push',
+        target: 'oci@v1',
+      });
+      await refused(
+        r,
+        () => s.pushManifest({ version: { ...push.version, number: 2 }, manifest: manifest('3') }, alice),
+        400,
+        'MANIFEST_INVALID',
+      );
+      await refused(
+        r,
+        () => s.pushManifest({ version: newVersion('oci', { w: 'o2' }), manifest: manifest('1') }, alice),
+        409,
+        'MANIFEST_CONFLICT',
+      );
+      assert.equal(s.getModel('oci')?.latestVersion, 1, 'the refused push registered nothing');
     });
 
     test('rollback bookkeeping: the alias history records each move with from, to, action, actor and reason', async () => {

@@ -166,13 +166,13 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
       return;
     }
     if (!change.model) return;
-    const msg = ctx.registry.feed.messageAt(change.seq);
-    if (!msg) return;
-    const t = topic(msg.model);
-    for (const ws of watchAll) {
-      if (!ws.isSubscribed(t) && scopeMatches(ws.getUserData().principal.scope, msg.model)) ws.subscribe(t);
+    for (const msg of ctx.registry.feed.messagesAt(change.seq)) {
+      const t = topic(msg.model);
+      for (const ws of watchAll) {
+        if (!ws.isSubscribed(t) && scopeMatches(ws.getUserData().principal.scope, msg.model)) ws.subscribe(t);
+      }
+      if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
     }
-    if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
   });
 }
 

@@ -172,34 +172,19 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
     }
     if (files.some((f) => f.digest === EMPTY_JSON_DIGEST)) await storeBytes(ctx, EMPTY_JSON_DIGEST, EMPTY_JSON);
     await storeBytes(ctx, manifest.digest, bytes);
-    const record = { metadata: manifestMetadata(manifest), lineage: {}, metrics: {}, card: {} };
-    const { version } = await ctx.registry.registerVersion(
+    // One commit: the version (if these files are new), the manifest record and the alias move.
+    const { version } = await ctx.registry.pushManifest(
       name,
-      files,
-      record,
-      principal,
-      ref.kind === 'version' ? { number: ref.version } : {},
-    );
-    if (ref.kind === 'version' && version.version !== ref.version) {
-      throw ociError(400, 'MANIFEST_INVALID', `these files are already ${name}@v${version.version}, not v${ref.version}`, {
-        version: version.version,
-      });
-    }
-    await ctx.registry.recordManifest(
       {
-        name,
-        digest: manifest.digest,
-        mediaType: manifest.mediaType,
-        size: manifest.size,
-        configDigest: manifest.config.digest,
-        version: version.version,
+        files,
+        record: { metadata: manifestMetadata(manifest), lineage: {}, metrics: {}, card: {} },
+        ...(ref.kind === 'version' ? { number: ref.version } : {}),
+        manifest: { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size, configDigest: manifest.config.digest },
+        ...(ref.kind === 'alias' ? { alias: { alias: ref.alias, reason: `OCI push of ${manifest.digest}` } } : {}),
       },
       principal,
     );
     state.remember(manifest.digest, bytes);
-    if (ref.kind === 'alias') {
-      await ctx.registry.setAlias(name, ref.alias, version.version, { reason: `OCI push of ${manifest.digest}` }, principal);
-    }
     sendEmpty(x, 201, {
       Location: `/v2/${name}/manifests/${manifest.digest}`,
       'Docker-Content-Digest': manifest.digest,

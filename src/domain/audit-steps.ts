@@ -1,0 +1,21 @@
+// One commit, one sequence number, one audit entry; but a commit may do several things at once (an
+// OCI manifest push registers a version, records the manifest and moves an alias). Its entry is
+// then compound: the main step's entry, listing the others in `details.steps`, each in the shape
+// it would have alone. Whatever reads the log by action (audit verify, watchers, audit queries)
+// reads it through auditSteps, so a step inside a compound entry counts like one on its own.
+import type { AuditEntry } from './types.js';
+
+/** What one step would log on its own. */
+export interface AuditStep {
+  action: string;
+  target: string;
+  details: Record<string, unknown>;
+}
+
+/** The entry as its steps, each with the entry's sequence number, time, actor and hashes; a plain entry is its one step. */
+export function auditSteps(entry: AuditEntry): AuditEntry[] {
+  const steps = entry.details.steps;
+  if (!Array.isArray(steps)) return [entry];
+  const { steps: _nested, ...details } = entry.details;
+  return [{ ...entry, details }, ...(steps as AuditStep[]).map((step) => ({ ...entry, ...step }))];
+}
