@@ -372,6 +372,33 @@ const CASES: Case[] = [
     scoped: 'model',
     ok: 200,
   },
+  {
+    name: 'GET /v1/models/{name}/lineage?ref=v1',
+    method: 'GET',
+    path: (c) => `${m(c)}/lineage?ref=v1`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+    check: (r, c) => assert.equal(r.json.root, `${c.model}@v1`),
+  },
+  {
+    name: 'GET /v1/models/{name}/impact?ref=v1',
+    method: 'GET',
+    path: (c) => `${m(c)}/impact?ref=v1`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+    check: (r, c) => assert.ok(r.json.versions.some((v: { name: string }) => v.name === c.model)),
+  },
+  {
+    // Any scope may ask; the answer lists only models the scope covers.
+    name: 'GET /v1/impact?target={blob digest}',
+    method: 'GET',
+    path: (c) => `/v1/impact?target=${v1Blob[c.model]}`,
+    minRole: 'reader',
+    scoped: 'none',
+    ok: 200,
+  },
 
   {
     name: 'GET /v1/watch?models={name} (WebSocket)',

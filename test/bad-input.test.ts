@@ -202,7 +202,7 @@ describe('model names', () => {
   test('a name ending in a reserved sub-resource word cannot be registered', async () => {
     await unchanged(server, async () => {
       const body = registration([goodFile()]);
-      for (const word of ['versions', 'aliases']) {
+      for (const word of ['versions', 'aliases', 'lineage', 'impact']) {
         const r = await send(server, 'POST', `/v1/models/team/${word}/versions`, { body, headers: { 'Content-Type': 'application/json' } });
         assertError(r, [400, 405]);
       }

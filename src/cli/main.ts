@@ -20,6 +20,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   token: () => import('./commands/token.js'),
   audit: () => import('./commands/audit.js'),
   gc: () => import('./commands/gc.js'),
+  impact: () => import('./commands/impact.js'),
+  lineage: () => import('./commands/lineage.js'),
   blobs: () => import('./commands/blobs.js'),
   watch: () => import('./commands/watch.js'),
   fleet: () => import('./commands/fleet.js'),
@@ -45,6 +47,8 @@ commands:
   token create|list|revoke      manage access tokens (admin)
   audit verify|list|export      verify, read and export the audit log
   gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
+  impact <target>               every version, stack and alias that includes a blob, version or dataset
+  lineage <name@ref>            a version's ancestors and descendants (parents, components, datasets)
   blobs verify [--repair]       re-hash every stored blob; move damaged ones aside (admin)
   watch [<name> …]              follow alias and version changes live (reconnects, resumes)
   fleet [<name>]                which instances run which version (observed); --unregistered

@@ -12,6 +12,8 @@ import {
 import type { ConnectionOptions } from './http1-connection.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
+  ImpactReport,
+  LineageGraph,
   AliasAtTime,
   AliasChange,
   AliasEvent,
@@ -123,14 +125,17 @@ export class ModelgateClient {
   /**
    * Registers a file list (whose blobs must be stored) with an optional record: metadata, lineage,
    * metrics, card. An identical file list returns the existing version unchanged (created false).
+   * `components` (name → `model@ref`) makes it a stack: the server freezes each to a version digest.
    */
   async registerVersion(
     name: string,
     files: FileEntry[],
     record: VersionRecordInput = {},
     signal?: AbortSignal,
+    components?: Record<string, string>,
   ): Promise<RegisteredVersion> {
-    const res = await this.sendJson('POST', paths.versions(name), { files, ...record }, signal);
+    const body = { files, ...record, ...(components && Object.keys(components).length > 0 ? { components } : {}) };
+    const res = await this.sendJson('POST', paths.versions(name), body, signal);
     return { version: await this.readJson<ModelVersion>(res), created: res.status === 201 };
   }
 
@@ -172,6 +177,16 @@ export class ModelgateClient {
     return this.readJson<VersionDetails>(
       await this.sendJson('POST', paths.retire(name, version), reason === undefined ? {} : { reason }, signal),
     );
+  }
+
+  /** Every version, stack and alias that includes a blob digest, `name@ref`, or a dataset digest or URI. */
+  async impact(target: string, signal?: AbortSignal): Promise<ImpactReport> {
+    return this.readJson<ImpactReport>(await this.send('GET', paths.impact(target), { signal }));
+  }
+
+  /** A version's ancestors and descendants (lineage parents, components, datasets) as a graph. */
+  async lineage(name: string, ref: string, signal?: AbortSignal): Promise<LineageGraph> {
+    return this.readJson<LineageGraph>(await this.send('GET', paths.lineage(name, ref), { signal }));
   }
 
   /** The alias timeline, oldest first. */

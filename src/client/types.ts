@@ -18,6 +18,7 @@ export type {
   VersionStatus,
 } from '../domain/types.js';
 export type { Role } from '../domain/principal.js';
+export type { ImpactReport, ImpactedVersion, LineageEdge, LineageGraph, LineageNode } from '../domain/graph.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';
 export type { ResolutionView as Resolution } from '../domain/resolution.js';

@@ -11,7 +11,7 @@ export const MAX_ALIAS_LENGTH = 63;
 export const MAX_PATH_LENGTH = 1024;
 
 /** Sub-resource words that would make `/v1/models/{team}/{word}` ambiguous as a model's last segment. */
-const RESERVED_LAST_SEGMENTS = new Set(['versions', 'aliases', 'files', 'approvals']);
+const RESERVED_LAST_SEGMENTS = new Set(['versions', 'aliases', 'files', 'approvals', 'lineage', 'impact']);
 /** First segments the gateway serves itself at the root (the console at `/ui/`), so a Hub URL `/{name}/resolve/…` cannot reach them. */
 const RESERVED_FIRST_SEGMENTS = new Set(['ui']);
 

@@ -1,7 +1,8 @@
 // A reference resolved against the registry's state: the version it names now, since when, and
 // that version's files by path. Renderings of it (the v1 resolve body, Hub and OCI answers) are
 // built by the http layer.
-import { componentNames, walkClosure } from './stack.js';
+import { componentNames, stackDigest, walkClosure } from './stack.js';
+import { sortFiles } from './version-digest.js';
 import type { FileEntry, Version, VersionStatus } from './types.js';
 
 /** A stack's component as resolve returns it: the pinned version, its files, and its own components. */
@@ -129,4 +130,36 @@ export function buildResolution(
     ...(components ? { components } : {}),
     ...(flagged.length > 0 ? { flagged } : {}),
   };
+}
+
+/**
+ * A stack's files laid out as a pull writes them: its own files at their paths, each component's
+ * files under `<component>/`, nested components under `<component>/<component>/`. Registration
+ * keeps component names apart from the stack's own top-level paths, so no two entries collide.
+ */
+export function closureFiles(files: readonly FileEntry[], components: Record<string, ComponentView> | undefined): FileEntry[] {
+  const out = [...files];
+  for (const [slot, view] of Object.entries(components ?? {})) {
+    for (const f of closureFiles(view.files, view.components)) out.push({ ...f, path: `${slot}/${f.path}` });
+  }
+  return out;
+}
+
+/**
+ * Checks a resolved closure against its digests, bottom up: each component's files and pins hash
+ * to its digest, and the root's to the digest it was resolved as. Returns the first mismatch.
+ */
+export function closureMismatch(
+  root: { digest: string; files: FileEntry[]; components?: Record<string, ComponentView> },
+  label = 'the stack',
+): string | null {
+  for (const [slot, view] of Object.entries(root.components ?? {})) {
+    const inner = closureMismatch(view, `component ${slot} (${view.name}@v${view.version})`);
+    if (inner) return inner;
+  }
+  const pins = root.components
+    ? Object.fromEntries(Object.entries(root.components).map(([c, v]) => [c, { name: v.name, digest: v.digest }]))
+    : undefined;
+  const computed = stackDigest(sortFiles(root.files), pins);
+  return computed === root.digest ? null : `${label}: its files${pins ? ' and components' : ''} hash to ${computed}, not ${root.digest}`;
 }

@@ -9,6 +9,7 @@ import { registerBlobRoutes } from './routes/blobs.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerFleetRoutes } from './routes/fleet.js';
 import { registerGcRoutes } from './routes/gc.js';
+import { registerImpactRoutes } from './routes/impact.js';
 import { registerHfRoutes } from './routes/hf/index.js';
 import { registerOciRoutes } from './routes/oci/index.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerTokenRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
+  registerImpactRoutes(app, ctx);
   registerBlobVerifyRoutes(app, ctx);
   registerWatchRoutes(app, ctx);
   registerFleetRoutes(app, ctx);

@@ -11,7 +11,7 @@ import { collectGarbage, type GcOptions } from './gc.js';
 import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
 import type { ControlStore } from '../store/control-store.js';
-import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, type Ref } from '../domain/names.js';
+import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import { recordDigest } from '../domain/record-digest.js';
@@ -36,7 +36,8 @@ import type {
 } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
 import { DEFAULT_STACK_LIMITS, stackDigest, type StackLimits } from '../domain/stack.js';
-import { freezeComponents, freezeLineage, stacksAbove } from './stack-components.js';
+import { findByReference, freezeComponents, freezeLineage, stacksAbove } from './stack-components.js';
+import { blobSeeds, datasetSeeds, impactOf, lineageGraph, type ImpactReport, type LineageGraph } from './impact.js';
 import { inventoryRow, pendingVersions, policyStatus, type AliasPolicyStatus, type InventoryModel, type PendingVersion } from './review.js';
 
 const STAT_CONCURRENCY = 32;
@@ -430,6 +431,40 @@ export class Registry {
 
   async deleteVersion(name: string, number: number, reason: string, actor: Actor): Promise<void> {
     await this.store.deleteVersion(name, number, reason, actor);
+  }
+
+  /**
+   * Every version, stack and alias that includes `target`, transitively: a blob digest (versions
+   * listing it; a sha256 is also looked up as a dataset digest), `name@ref` (the version and
+   * everything that pins or descends from it), or a dataset URI.
+   */
+  impact(target: string, visible: (name: string) => boolean): ImpactReport {
+    if (isDigest(target)) {
+      const blobs = blobSeeds(this.store, target);
+      const datasets = datasetSeeds(this.store, target);
+      return impactOf(this.store, target, blobs.length === 0 && datasets.length > 0 ? 'dataset' : 'blob', [...blobs, ...datasets], visible);
+    }
+    if (/^[a-z0-9][^@\s]*@[^@\s]+$/.test(target) && !target.includes('://')) {
+      const { name, ref } = parseReference(target);
+      const version = this.findByRef(name, ref, visible);
+      return impactOf(this.store, target, 'version', [{ name, version: version.version, relation: 'self' }], visible);
+    }
+    if (target.length === 0 || target.length > 2000)
+      throw badRequest('TARGET_INVALID', 'give a blob digest, name@ref, or a dataset digest or URI');
+    return impactOf(this.store, target, 'dataset', datasetSeeds(this.store, target), visible);
+  }
+
+  /** The version's ancestors and descendants (lineage parents, components, datasets) as a graph. */
+  lineage(name: string, ref: string, visible: (name: string) => boolean): LineageGraph {
+    return lineageGraph(this.store, this.findByRef(name, ref, visible), visible);
+  }
+
+  private findByRef(name: string, ref: string, visible: (name: string) => boolean): Version {
+    assertModelName(name);
+    const version = visible(name) ? findByReference(this.store, name, ref) : undefined;
+    if (version) return version;
+    if (!visible(name) || !this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    throw notFound('VERSION_NOT_FOUND', `${name}@${ref} does not exist`);
   }
 
   collectGarbage(opts: GcOptions): Promise<GcReport> {

@@ -4,7 +4,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
-import { sortFiles, versionDigest } from '../../domain/version-digest.js';
+import { closureFiles, closureMismatch } from '../../domain/resolution.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
@@ -26,7 +26,9 @@ import { withUserErrors } from '../user-errors.js';
 const usage = `usage: modelgate pull <name@ref> [dir] [--max-connections n] [--limit-rate bytes] [--piece-size bytes]
 
 Downloads the files of a version into [dir] (default: ./<last part of name>), verifying every
-byte as it arrives. Files already there with the right digest are kept; an interrupted pull
+byte as it arrives. A stack comes with its components: each in a folder of its name under [dir]
+(nested stacks nest), every component checked against its digest, a blob shared by several
+components fetched once. Files already there with the right digest are kept; an interrupted pull
 resumes where it stopped.
 
   --max-connections n   connections at most (default 4); a pull uses one per GiB and one
@@ -73,6 +75,8 @@ interface PullRequest {
 }
 
 interface PullResult {
+  /** A stack's components, each in a folder of its name under dir. */
+  components?: string[];
   name: string;
   ref: string;
   version: number;
@@ -97,7 +101,8 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const resolution = await client.resolve(request.name, request.ref);
   checkVersionDigest(resolution);
   const root = resolvePath(request.dir);
-  const planned = planTargets(root, resolution.files);
+  // A stack: its own files, then each component's under a folder of its name (blobs shared between components are fetched once).
+  const planned = planTargets(root, closureFiles(resolution.files, resolution.components));
   await mkdir(root, { recursive: true });
 
   const inPlace = await findFilesInPlace(planned, request.maxConnections);
@@ -122,6 +127,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
     version: resolution.version,
     digest: resolution.digest,
     dir: request.dir,
+    ...(resolution.components ? { components: Object.keys(resolution.components).sort() } : {}),
     files: planned.length,
     bytes: planned.reduce((sum, p) => sum + p.file.size, 0),
     downloaded: filesIn(fetches),
@@ -230,14 +236,13 @@ async function fetchBlobs(
   }
 }
 
-/** The file list must be the one the version digest names; otherwise the answer was altered or garbled. */
+/**
+ * The file list (and a stack's components, each checked down to its own files) must be the one
+ * the version digest names; otherwise the answer was altered or garbled.
+ */
 function checkVersionDigest(resolution: Resolution): void {
-  const computed = versionDigest(sortFiles(resolution.files));
-  if (computed !== resolution.digest) {
-    throw new CliError(
-      `the file list of ${resolution.name}@v${resolution.version} hashes to ${computed}, not its version digest ${resolution.digest}`,
-    );
-  }
+  const mismatch = closureMismatch(resolution, `${resolution.name}@v${resolution.version}`);
+  if (mismatch) throw new CliError(`${mismatch}: the answer does not match its version digest`);
 }
 
 function hexOf(digest: string): string {
@@ -251,5 +256,6 @@ function describe(r: PullResult): string {
   ];
   if (r.copied) parts.push(`${r.copied} copied`);
   parts.push(`${r.skipped} already in place`);
-  return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;
+  const stack = r.components ? ` with components ${r.components.map((c) => `${c}/`).join(', ')}` : '';
+  return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}${stack}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;
 }

@@ -11,7 +11,7 @@ import {
   type VersionRecordInput,
 } from '../../client/index.js';
 import { describeAliasChange } from '../alias-output.js';
-import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
+import { USAGE_EXIT_CODE, clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes, formatDuration } from '../format.js';
@@ -23,10 +23,15 @@ import { checkAlias, checkModelName } from '../reference.js';
 import { sha256File } from '../sha256-file.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate push <dir> <name> [--alias a] [--metadata FILE] [--max-connections n] [--limit-rate bytes]
+const usage = `usage: modelgate push <dir> <name> [--component c=name@ref …] [--alias a] [--metadata FILE]
+                      [--max-connections n] [--limit-rate bytes]
 
 Uploads every regular file under <dir> (symlinks are skipped) and registers them as a new
 version of <name>; files the server already has are not uploaded again.
+
+  --component c=name@ref   pin a component (repeat for each): the version becomes a stack, and
+                    the server freezes each reference to the version it names now; <dir> may
+                    then hold only the stack's own small files (a prompt template), or none
 
   --alias a         point alias a at the new version
   --metadata FILE   JSON or YAML with any of metadata, lineage, metrics, card, registered with
@@ -41,6 +46,7 @@ const DEFAULT_MAX_CONNECTIONS = 4;
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, usage, [2, 2], {
     alias: { type: 'string' },
+    component: { type: 'string', multiple: true },
     metadata: { type: 'string' },
     'max-connections': { type: 'string' },
     'limit-rate': { type: 'string' },
@@ -52,13 +58,14 @@ export async function run(argv: string[]): Promise<number> {
   const alias = values.alias === undefined ? undefined : checkAlias(values.alias);
   const maxConnections = parseCount(values['max-connections'], 'max-connections', DEFAULT_MAX_CONNECTIONS);
   const limitRate = parseOptionalByteSize(values['limit-rate'], 'limit-rate');
+  const components = parseComponents(values.component ?? []);
   // The metadata reader brings YAML and the request schemas: loaded only when asked for, to keep start-up short.
   const metadata = values.metadata === undefined ? undefined : await import('../push/metadata-file.js');
   const record = values.metadata === undefined ? undefined : await metadata!.readMetadataFile(values.metadata);
   const client = clientFromOptions(values);
 
   const result = await withUserErrors(() =>
-    push(client, { dir, name, alias, maxConnections, limitRate, record, recordDifferences: metadata?.recordDifferences }),
+    push(client, { dir, name, alias, maxConnections, limitRate, record, components, recordDifferences: metadata?.recordDifferences }),
   );
   if (result.recordNotApplied) {
     process.stderr.write(
@@ -87,6 +94,8 @@ interface PushRequest {
   limitRate?: number;
   /** Sent with the registration (from --metadata). */
   record?: VersionRecordInput;
+  /** From --component: name → reference. */
+  components: Record<string, string>;
   /** Which fields of `record` an existing version holds differently (comes with --metadata's reader). */
   recordDifferences?: (record: VersionRecordInput, version: ModelVersion) => string[];
 }
@@ -107,6 +116,8 @@ interface PushResult {
   alias?: AliasChange;
   /** The server refused to move --alias: the version is registered, the alias did not move. */
   aliasRefused?: { alias: string; code: string; message: string; details?: unknown };
+  /** A stack's components as the server froze them. */
+  components?: Record<string, { name: string; version: number; digest: string; ref: string }>;
   /** Fields of --metadata that an already registered version holds differently (and keeps). */
   recordNotApplied?: string[];
   seconds: number;
@@ -114,7 +125,7 @@ interface PushResult {
 
 async function push(client: ModelgateClient, request: PushRequest): Promise<PushResult> {
   const started = performance.now();
-  const files = await listFiles(request.dir);
+  const files = await listFiles(request.dir, Object.keys(request.components).length > 0);
   const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   // Each file is hashed, checked (HEAD) and, when missing, sent right away, so one file's hash
@@ -141,7 +152,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
   const sent = await Promise.all(outcomes.values());
   const uploaded = sent.filter((o) => o.uploaded);
 
-  const registered = await client.registerVersion(request.name, entries, request.record);
+  const registered = await client.registerVersion(request.name, entries, request.record, undefined, request.components);
   const { version } = registered;
   const notApplied =
     !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
@@ -156,6 +167,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     uploaded: uploaded.length,
     uploadedBytes: uploaded.reduce((sum, o) => sum + o.size, 0),
     skipped: sent.length - uploaded.length,
+    ...(version.components ? { components: version.components as PushResult['components'] } : {}),
     ...(moved && 'refused' in moved ? { aliasRefused: moved.refused } : moved ? { alias: moved.change } : {}),
     ...(notApplied.length > 0 ? { recordNotApplied: notApplied } : {}),
     seconds: Math.round(performance.now() - started) / 1000,
@@ -193,12 +205,26 @@ async function sendIfMissing(
   return { uploaded: true, size: blob.size };
 }
 
-async function listFiles(dir: string): Promise<LocalFile[]> {
+/** `--component base=llm/llama@production`, each name once. */
+function parseComponents(values: string[]): Record<string, string> {
+  const components: Record<string, string> = {};
+  for (const text of values) {
+    const eq = text.indexOf('=');
+    const name = text.slice(0, eq);
+    const ref = text.slice(eq + 1);
+    if (eq <= 0 || !ref.includes('@')) throw new CliError(`--component takes name=model@ref, not "${text}"`, USAGE_EXIT_CODE);
+    if (Object.hasOwn(components, name)) throw new CliError(`--component ${name} is given twice`, USAGE_EXIT_CODE);
+    components[name] = ref;
+  }
+  return components;
+}
+
+async function listFiles(dir: string, isStack: boolean): Promise<LocalFile[]> {
   const info = await stat(dir).catch(() => null);
   if (!info?.isDirectory()) throw new CliError(`"${dir}" is not a directory`);
   const listing = await walkModelDir(dir);
   for (const entry of listing.skipped) process.stderr.write(`modelgate: warning: skipping ${entry.path} (${entry.reason})\n`);
-  if (listing.files.length === 0) throw new CliError(`no files to push in "${dir}"`);
+  if (listing.files.length === 0 && !isStack) throw new CliError(`no files to push in "${dir}"`);
   return listing.files;
 }
 
@@ -206,8 +232,12 @@ function describe(r: PushResult): string {
   const lines = [
     `${count(r.files, 'file')} (${formatBytes(r.bytes)}): uploaded ${count(r.uploaded, 'blob')} (${formatBytes(r.uploadedBytes)}), ` +
       `${r.skipped} already on the server, in ${formatDuration(r.seconds * 1000)}`,
-    r.created ? `registered ${r.name}@v${r.version}` : `${r.name}@v${r.version} already had exactly these files`,
+    r.created
+      ? `registered ${r.name}@v${r.version}`
+      : `${r.name}@v${r.version} already had exactly these files${r.components ? ' and components' : ''}`,
   ];
+  for (const [c, pin] of Object.entries(r.components ?? {}))
+    lines.push(`  component ${c} = ${pin.name}@v${pin.version} ${pin.digest} (from ${pin.ref})`);
   if (r.alias) lines.push(describeAliasChange(r.alias).trimEnd());
   if (r.aliasRefused) {
     const { alias, message, details } = r.aliasRefused;

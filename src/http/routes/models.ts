@@ -12,10 +12,11 @@ import { decode, parseLimit } from '../paths.js';
 import { methodNotAllowed, routeNotFound } from '../route-errors.js';
 import { aliasRoutes } from './aliases.js';
 import { fileRoute } from './files.js';
+import { modelGraphRoute } from './impact.js';
 import { versionRoutes } from './versions.js';
 
 export const MODELS_PREFIX = '/v1/models/';
-const SUB_RESOURCES = new Set(['versions', 'aliases', 'deployments']);
+const SUB_RESOURCES = new Set(['versions', 'aliases', 'deployments', 'lineage', 'impact']);
 
 export function registerModelRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
@@ -47,6 +48,7 @@ function dispatch(ctx: AppContext, x: Exchange): Promise<void> | void {
   if (resource === 'versions') return versionRoutes(ctx, x, name, tail);
   if (resource === 'aliases') return aliasRoutes(ctx, x, name, tail);
   if (tail.length > 0) routeNotFound(x);
+  if (resource === 'lineage' || resource === 'impact') return modelGraphRoute(ctx, x, name, resource);
   if (x.method !== 'GET') methodNotAllowed(x, ['GET']);
   x.route = 'models.deployments';
   guard(ctx, x, 'reader', name, 'deployment history');
