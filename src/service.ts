@@ -1,6 +1,6 @@
 // Builds a running gateway from a configuration, and takes it down in order.
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Authenticator } from './auth/authenticator.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { CachedBlobStore } from './blobs/edge-cache.js';
@@ -20,6 +20,8 @@ import { InFlight } from './http/in-flight.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { Fleet } from './registry/fleet/fleet.js';
+import { CheckpointKeyring } from './registry/checkpoint-keys.js';
+import { SCHEDULE_ACTOR } from './registry/checkpoints.js';
 import { Registry } from './registry/registry.js';
 import { replicate } from './registry/replication.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
@@ -52,7 +54,9 @@ export async function startService(config: Config): Promise<RunningService> {
     config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   replicate(store, bus);
   const blobGuard = new BlobGuard();
-  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, config.stacks);
+  const keyring = await loadKeyring(config);
+  if (keyring.generatedAt) logger.info({ keyFile: keyring.generatedAt, keyId: keyring.signingKeyId }, 'generated a checkpoint signing key');
+  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
@@ -88,6 +92,7 @@ export async function startService(config: Config): Promise<RunningService> {
   await sweep();
   const sweeper = setInterval(sweep, config.uploads.sweepIntervalSeconds * 1000);
   sweeper.unref();
+  const checkpointer = scheduleCheckpoints(registry, config.checkpoints.intervalSeconds);
   ready = true;
 
   let stopping: Promise<void> | null = null;
@@ -96,6 +101,7 @@ export async function startService(config: Config): Promise<RunningService> {
       logger.info({ reason }, 'shutting down: no new connections; waiting for transfers in flight');
       ready = false;
       clearInterval(sweeper);
+      if (checkpointer) clearInterval(checkpointer);
       server.stopListening();
       const graceMs = config.server.shutdownGraceSeconds * 1000;
       let timer: NodeJS.Timeout | undefined;
@@ -116,6 +122,35 @@ export async function startService(config: Config): Promise<RunningService> {
   };
 
   return { host: config.server.host, port: server.port, ...(created ? { createdAdminToken: created } : {}), shutdown };
+}
+
+/**
+ * The checkpoint keyring. The key file defaults to a sibling of the data directory (never inside
+ * it); a single node generates it on first start, nodes sharing Redis sign only with a key given.
+ */
+function loadKeyring(config: Config): Promise<CheckpointKeyring> {
+  const c = config.checkpoints;
+  const keyFile = c.keyFile || `${resolve(config.storage.dataDir)}.checkpoint-key.pem`;
+  return CheckpointKeyring.load({
+    keyFile,
+    generate: config.control.backend === 'lmdb',
+    retiredKeyFiles: c.retiredKeyFiles,
+  });
+}
+
+/** Takes a checkpoint every interval when the chain moved (one per interval across the nodes); null when off. */
+function scheduleCheckpoints(registry: Registry, intervalSeconds: number): NodeJS.Timeout | null {
+  if (intervalSeconds === 0 || !registry.checkpoints.canSign()) return null;
+  const intervalMs = intervalSeconds * 1000;
+  const timer = setInterval(() => {
+    // A little under the interval, so timer drift on another node does not skip a whole period.
+    registry.checkpoints.take(SCHEDULE_ACTOR, intervalMs * 0.9).then(
+      ({ checkpoint, created }) => created && logger.info({ seq: checkpoint?.seq, keyId: checkpoint?.keyId }, 'audit checkpoint signed'),
+      (err: unknown) => logger.warn({ err: (err as Error).message }, 'scheduled audit checkpoint failed; retrying next interval'),
+    );
+  }, intervalMs);
+  timer.unref();
+  return timer;
 }
 
 /** Fleet telemetry lives beside the control store: its own LMDB environment, or the same Redis. */

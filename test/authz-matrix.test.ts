@@ -699,6 +699,20 @@ const CASES: Case[] = [
     ok: 200,
     check: (r) => assert.equal(r.json.ok, true),
   },
+  { name: 'GET /v1/audit/checkpoints', method: 'GET', path: () => '/v1/audit/checkpoints', minRole: 'approver', scoped: 'global', ok: 200 },
+  {
+    name: 'POST /v1/audit/checkpoints',
+    method: 'POST',
+    path: () => '/v1/audit/checkpoints',
+    body: () => ({}),
+    // A new entry first, so the head has moved since any earlier checkpoint and one is signed.
+    prepare: async () => {
+      await createToken(`moved-${uniq()}`, 'reader', '*');
+    },
+    minRole: 'approver',
+    scoped: 'global',
+    ok: 201,
+  },
   {
     name: 'POST /v1/tokens',
     method: 'POST',
@@ -956,7 +970,7 @@ describe('expired and revoked tokens → 401, audited under their id', () => {
 });
 
 describe('ops endpoints need no token', () => {
-  for (const path of ['/healthz', '/readyz', '/metrics']) {
+  for (const path of ['/healthz', '/readyz', '/metrics', '/.well-known/modelgate/checkpoint-keys']) {
     test(`GET ${path} → 200 without a token, and with a bad one`, async () => {
       expectStatus(await call(null, 'GET', path), 200, `${path} without a token`);
       expectStatus(await call('not-a-token', 'GET', path), 200, `${path} with a bad token`);

@@ -22,6 +22,9 @@ import type {
   AuditPage,
   AuditQuery,
   AuditVerification,
+  CheckpointList,
+  CheckpointTaken,
+  PublishedKey,
   BlobVerifyReport,
   CreatedToken,
   CreateTokenRequest,
@@ -240,6 +243,21 @@ export class ModelgateClient {
   /** Recomputes the audit chain on the server; a broken chain is an answer (ok false), not an error. */
   async verifyAudit(signal?: AbortSignal): Promise<AuditVerification> {
     return this.readJson<AuditVerification>(await this.send('GET', paths.auditVerify(), { signal, accept: [409] }));
+  }
+
+  /** Signs the chain's head now (created false when the chain has not moved since the last checkpoint). */
+  async takeCheckpoint(signal?: AbortSignal): Promise<CheckpointTaken> {
+    return this.readJson<CheckpointTaken>(await this.sendJson('POST', paths.auditCheckpoints(), {}, signal));
+  }
+
+  /** The recorded checkpoints (oldest first), the latest, and the published keys. */
+  async checkpoints(signal?: AbortSignal): Promise<CheckpointList> {
+    return this.readJson<CheckpointList>(await this.send('GET', paths.auditCheckpoints(), { signal }));
+  }
+
+  /** The public keys that verify checkpoints (no token needed). */
+  async checkpointKeys(signal?: AbortSignal): Promise<{ keys: PublishedKey[] }> {
+    return this.readJson<{ keys: PublishedKey[] }>(await this.send('GET', paths.checkpointKeys(), { signal }));
   }
 
   /** Retention and blob sweep; a dry run reports what it would delete and deletes nothing. */

@@ -21,6 +21,29 @@ export type { Role } from '../domain/principal.js';
 export type { ImpactReport, ImpactedVersion, LineageEdge, LineageGraph, LineageNode } from '../domain/graph.js';
 import type { Role } from '../domain/principal.js';
 export type { AuditVerification } from '../domain/audit-verify.js';
+import type { Checkpoint } from '../domain/checkpoint.js';
+export type { Checkpoint };
+
+/** A public key that verifies checkpoints, as the well-known route publishes it. */
+export interface PublishedKey {
+  keyId: string;
+  algorithm: 'Ed25519';
+  publicKey: string;
+  status: 'active' | 'retired';
+}
+
+export interface CheckpointTaken extends Checkpoint {
+  created: boolean;
+  /** `SEQ:HASH`, for --expect-head. */
+  head: string;
+}
+
+export interface CheckpointList {
+  checkpoints: (Checkpoint & { entrySeq: number })[];
+  nextSeq: number | null;
+  latest: (Checkpoint & { entrySeq: number }) | null;
+  keys: PublishedKey[];
+}
 export type { ResolutionView as Resolution } from '../domain/resolution.js';
 import type {
   Approval,

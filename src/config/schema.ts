@@ -138,6 +138,23 @@ export const configSchema = z.strictObject({
       maxReportFiles: 10_000,
       watchIntervalSeconds: 5,
     }),
+  checkpoints: z
+    .strictObject({
+      keyFile: z.string(),
+      // A list in a config file, or comma-separated in MODELGATE_CHECKPOINT_RETIRED_KEY_FILES.
+      retiredKeyFiles: z.preprocess(
+        (v) =>
+          typeof v === 'string'
+            ? v
+                .split(',')
+                .map((f) => f.trim())
+                .filter(Boolean)
+            : v,
+        z.array(z.string().min(1)),
+      ),
+      intervalSeconds: z.coerce.number().int().min(0),
+    })
+    .default({ keyFile: '', retiredKeyFiles: [], intervalSeconds: 3600 }),
   auth: z
     .strictObject({
       adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
@@ -175,6 +192,9 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_ADMIN_TOKEN: 'auth.adminToken',
   MODELGATE_RETENTION_DAYS: 'retention.unprotectedVersionDays',
   MODELGATE_GC_GRACE_SECONDS: 'gc.graceSeconds',
+  MODELGATE_CHECKPOINT_KEY_FILE: 'checkpoints.keyFile',
+  MODELGATE_CHECKPOINT_RETIRED_KEY_FILES: 'checkpoints.retiredKeyFiles',
+  MODELGATE_CHECKPOINT_INTERVAL_SECONDS: 'checkpoints.intervalSeconds',
   MODELGATE_STACK_MAX_DEPTH: 'stacks.maxDepth',
   MODELGATE_STACK_MAX_COMPONENTS: 'stacks.maxComponents',
   MODELGATE_GC_KEEPS_LINEAGE_PARENTS: 'stacks.gcKeepsLineageParents',

@@ -3,6 +3,7 @@
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { auditHash, GENESIS_HASH } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
+import { CHECKPOINT_ACTION, type Checkpoint } from './checkpoint.js';
 import { aliasMoveUnmet, componentCandidates, currentApprovals } from './gate.js';
 import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
 import type {
@@ -692,5 +693,36 @@ export function planFlagStack(
       }),
     ],
     change: { seq, model: stack.name, kind: 'version', version: stack.version },
+  };
+}
+
+/**
+ * Records a signed checkpoint of the chain's head as an audit entry (and as the last checkpoint).
+ * Nothing is written when the chain has not moved since the last checkpoint's own entry, or when
+ * that checkpoint is younger than `minIntervalMs` (a scheduled run on several nodes: the first
+ * commit wins and the others, re-planned on its state, see it). `sign` runs inside the commit so
+ * the head it signs is the head the entry follows.
+ */
+export function planCheckpoint(
+  state: RegistryReader,
+  sign: (head: { seq: number; hash: string; at: string }) => Checkpoint,
+  minIntervalMs: number,
+  actor: Actor,
+): Plan<{ checkpoint: Checkpoint | null; created: boolean }> {
+  const head = state.auditHead();
+  const last = state.lastCheckpoint();
+  const unchanged = { result: { checkpoint: last?.checkpoint ?? null, created: false }, writes: [] };
+  if (head.seq === 0) return unchanged;
+  if (last && head.seq <= last.entrySeq) return unchanged;
+  if (last && minIntervalMs > 0 && Date.now() - Date.parse(last.checkpoint.at) < minIntervalMs) return unchanged;
+  const { seq, at } = next(state);
+  const checkpoint = sign({ seq: head.seq, hash: head.hash, at });
+  return {
+    result: { checkpoint, created: true },
+    writes: [
+      { table: 'meta', key: 'last-checkpoint', value: { entrySeq: seq, checkpoint } },
+      ...sequenceWrites(state, seq, at, actor, CHECKPOINT_ACTION, 'audit', { ...checkpoint }),
+    ],
+    change: { seq, model: '', kind: 'audit' },
   };
 }

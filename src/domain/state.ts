@@ -12,6 +12,7 @@ import type {
   Version,
   VersionEvent,
 } from './types.js';
+import type { Checkpoint } from './checkpoint.js';
 
 export interface ListModelsQuery {
   prefix?: string;
@@ -55,4 +56,6 @@ export interface RegistryReader {
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
   /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
   auditHead(): { seq: number; hash: string };
+  /** The last signed checkpoint and the sequence of the entry that recorded it. */
+  lastCheckpoint(): { entrySeq: number; checkpoint: Checkpoint } | undefined;
 }

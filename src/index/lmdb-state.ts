@@ -4,6 +4,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../domain/audit-chain.js';
+import type { Checkpoint } from '../domain/checkpoint.js';
 import type {
   AliasEvent,
   AliasPointer,
@@ -94,6 +95,10 @@ export class LmdbState implements RegistryReader {
 
   auditHead(): { seq: number; hash: string } {
     return this.get<{ seq: number; hash: string }>('meta', 'audit-head') ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  lastCheckpoint(): { entrySeq: number; checkpoint: Checkpoint } | undefined {
+    return this.get('meta', 'last-checkpoint');
   }
 
   getModel(name: string): Model | undefined {

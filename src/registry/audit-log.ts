@@ -1,5 +1,6 @@
 // The registry's door to the hash-chained audit log: filtered pages of it, its verification, and
 // the entries for refusals (which change no registry state but are kept with everything else).
+import type { KeyObject } from 'node:crypto';
 import { auditSteps } from '../domain/audit-steps.js';
 import { verifyAudit, type AuditVerification } from '../domain/audit-verify.js';
 import type { Actor, AuditEntry } from '../domain/types.js';
@@ -32,7 +33,11 @@ export interface Refusal {
 }
 
 export class AuditLog {
-  constructor(private readonly store: ControlStore) {}
+  constructor(
+    private readonly store: ControlStore,
+    /** The public key for a checkpoint's key id (the keyring's active and retired keys). */
+    private readonly publicKey: (keyId: string) => KeyObject | undefined = () => undefined,
+  ) {}
 
   /** Matching entries from `fromSeq` on, and where the next page starts (null at the end). */
   query(q: AuditQuery): { entries: AuditEntry[]; nextSeq: number | null } {
@@ -65,7 +70,7 @@ export class AuditLog {
 
   /** The chain recomputed and the tables the service answers from compared with it. */
   verify(): AuditVerification {
-    return verifyAudit(this.store);
+    return verifyAudit(this.store, { publicKey: this.publicKey });
   }
 
   /** Appends the refusal as `denied.<route>`; resolves with its sequence number once committed. */

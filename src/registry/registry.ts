@@ -7,6 +7,8 @@ import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
 import { AuditLog } from './audit-log.js';
+import type { CheckpointKeyring } from './checkpoint-keys.js';
+import { Checkpoints } from './checkpoints.js';
 import { collectGarbage, type GcOptions } from './gc.js';
 import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
@@ -72,17 +74,20 @@ export class Registry {
   readonly tokens: TokenRegistry;
   readonly audit: AuditLog;
   readonly feed: WatchFeed;
+  readonly checkpoints: Checkpoints;
 
   constructor(
     private readonly store: ControlStore,
     private readonly blobs: BlobStore,
     private readonly guard: BlobGuard,
     private readonly policies: Record<string, AliasPolicy>,
+    keyring: CheckpointKeyring,
     private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
   ) {
     store.onChange((change) => this.cache.invalidateModel(change.model));
     this.tokens = new TokenRegistry(store);
-    this.audit = new AuditLog(store);
+    this.audit = new AuditLog(store, (keyId) => keyring.publicKey(keyId));
+    this.checkpoints = new Checkpoints(store, this.audit, keyring);
     this.feed = new WatchFeed(store);
   }
 

@@ -2,6 +2,7 @@
 // and appends one audit entry in the same atomic step; reads are the domain's synchronous view.
 import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
+import type { Checkpoint } from '../domain/checkpoint.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { Actor, Approval, Change, ChangeNotice, Model, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 
@@ -52,6 +53,16 @@ export interface ControlStore extends RegistryReader {
   pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
+  /**
+   * Signs the chain's head with `sign` and records the checkpoint as an audit entry, unless the
+   * chain has not moved since the last checkpoint or that one is younger than `minIntervalMs`
+   * (then the last one is returned with created false).
+   */
+  checkpoint(
+    sign: (head: { seq: number; hash: string; at: string }) => Checkpoint,
+    minIntervalMs: number,
+    actor: Actor,
+  ): Promise<{ checkpoint: Checkpoint | null; created: boolean; change?: Change }>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */
   appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number>;
   /** A node-local table beside the replica, never replicated (upload sessions). */

@@ -2,6 +2,7 @@
 // state view and a way to commit a plan atomically against it.
 import type { Actor, Approval, Change, ChangeNotice, ModelInfo, TokenRecord, Version } from '../domain/types.js';
 import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type { Checkpoint } from '../domain/checkpoint.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore } from './control-store.js';
@@ -131,6 +132,9 @@ export abstract class PlannedStore implements ControlStore {
   auditHead() {
     return this.state.auditHead();
   }
+  lastCheckpoint() {
+    return this.state.lastCheckpoint();
+  }
 
   // ---- mutations ----
   async createModel(name: string, info: ModelInfo, actor: Actor) {
@@ -206,6 +210,11 @@ export abstract class PlannedStore implements ControlStore {
 
   async revokeToken(id: string, actor: Actor): Promise<TokenRecord> {
     return (await this.run((s) => plans.planRevokeToken(s, id, actor))).result;
+  }
+
+  async checkpoint(sign: (head: { seq: number; hash: string; at: string }) => Checkpoint, minIntervalMs: number, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planCheckpoint(s, sign, minIntervalMs, actor));
+    return { ...result, ...(change ? { change } : {}) };
   }
 
   async appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number> {

@@ -2,7 +2,8 @@
 // open (and reopen) it: every mutation atomic, one sequence number and one chained audit entry per
 // commit, refusals that write nothing, and each change told exactly once.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { CHECKPOINT_ACTION, checkpointSignatureValid, keyIdOf, signCheckpoint } from '../../src/domain/checkpoint.js';
 import { describe, test } from 'node:test';
 import { conflict, DomainError, forbidden } from '../../src/domain/errors.js';
 import { statusOf } from '../../src/http/errors/refusal.js';
@@ -217,7 +218,11 @@ export function controlStoreConformance(backend: Backend): void {
       const r = await fresh();
       const s = r.store;
       assert.equal(s.currentSeq(), 0);
-      assert.deepEqual(verifyAuditChain(s), { ok: true, entries: 0, headSeq: 0, headHash: s.auditHead().hash });
+      const empty = verifyAuditChain(s);
+      assert.deepEqual(
+        { ok: empty.ok, entries: empty.entries, headSeq: empty.headSeq, headHash: empty.headHash },
+        { ok: true, entries: 0, headSeq: 0, headHash: s.auditHead().hash },
+      );
 
       const a = newVersion('team/fraud', { 'model.bin': 'weights-1', 'config.json': '{}' });
       const first = await mutation(r, () => s.registerVersion(a, alice), {
@@ -819,6 +824,38 @@ export function controlStoreConformance(backend: Backend): void {
         s.auditEntries(2, 10).map((e) => e.seq),
         [2],
       );
+    });
+
+    test('checkpoint: nothing on an empty log; signs the head once; nothing again until the chain moves; a minimum interval holds', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const keyId = keyIdOf(publicKey);
+      const sign = (head: { seq: number; hash: string; at: string }) => signCheckpoint({ ...head, keyId }, privateKey);
+      assert.deepEqual(await s.checkpoint(sign, 0, alice), { checkpoint: null, created: false });
+      await s.appendAudit('gc.run', 'blobs', {}, alice);
+      const head = s.auditHead();
+      const first = await mutation(r, () => s.checkpoint(sign, 0, alice), {
+        action: CHECKPOINT_ACTION,
+        target: 'audit',
+        change: { model: '', kind: 'audit' },
+      });
+      assert.equal(first.created, true);
+      assert.equal(first.checkpoint!.seq, head.seq);
+      assert.equal(first.checkpoint!.hash, head.hash);
+      assert.ok(checkpointSignatureValid(first.checkpoint!, publicKey));
+      assert.deepEqual(s.lastCheckpoint(), { entrySeq: head.seq + 1, checkpoint: first.checkpoint });
+      // The checkpoint's own entry is not a move of the chain.
+      const again = await s.checkpoint(sign, 0, alice);
+      assert.deepEqual(again, { checkpoint: first.checkpoint, created: false });
+      assert.equal(s.currentSeq(), head.seq + 1);
+      await s.appendAudit('gc.run', 'blobs', {}, alice);
+      // Within the minimum interval (the schedule on several nodes): the last one stands.
+      assert.equal((await s.checkpoint(sign, 3_600_000, alice)).created, false);
+      const second = await s.checkpoint(sign, 0, alice);
+      assert.equal(second.created, true);
+      assert.equal(second.checkpoint!.seq, head.seq + 2);
+      assert.equal(verifyAuditChain(s, { publicKey: (id) => (id === keyId ? publicKey : undefined) }).checkpoints!.verified, 2);
     });
 
     test('settings round-trip', async () => {

@@ -64,7 +64,11 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   };
   server.dispose = async () => {
     await server.stop();
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    if (ownDir) {
+      await rm(dataDir, { recursive: true, force: true });
+      // The checkpoint key a single node generates beside (never inside) its data directory.
+      await rm(`${dataDir}.checkpoint-key.pem`, { force: true });
+    }
   };
   await launch();
   return server;

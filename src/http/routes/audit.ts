@@ -1,12 +1,13 @@
 // /v1/audit: read and verify the hash-chained audit log. No route edits or deletes an entry.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { badRequest } from '../../domain/errors.js';
+import { badRequest, conflict } from '../../domain/errors.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';
 import { parseLimit } from '../paths.js';
 
 export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
+  registerCheckpointKeyRoute(app, ctx);
   app.get(
     '/v1/audit',
     route(ctx, 'audit.list', (x) => {
@@ -38,6 +39,26 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
     }),
   );
   app.get(
+    '/v1/audit/checkpoints',
+    route(ctx, 'audit.checkpoints.list', (x) => {
+      guardGlobal(ctx, x, 'approver', 'audit checkpoints');
+      const from = x.param('fromSeq');
+      if (from !== '' && !/^[0-9]{1,15}$/.test(from)) throw badRequest('SEQ_INVALID', 'fromSeq must be a sequence number');
+      const limit = parseLimit(x.param('limit'), 100, 10_000);
+      const page = ctx.registry.checkpoints.list(Math.max(1, Number(from || 1)), limit);
+      x.json(200, { ...page, latest: ctx.registry.checkpoints.latest(), keys: ctx.registry.checkpoints.keys() });
+    }),
+  );
+  app.post(
+    '/v1/audit/checkpoints',
+    route(ctx, 'audit.checkpoints.take', async (x) => {
+      const principal = guardGlobal(ctx, x, 'approver', 'audit checkpoints');
+      const { checkpoint, created } = await ctx.registry.checkpoints.take(principal);
+      if (!checkpoint) throw conflict('AUDIT_EMPTY', 'the audit log is empty: there is no head to sign');
+      x.json(created ? 201 : 200, { ...checkpoint, created, head: checkpointHead(checkpoint) });
+    }),
+  );
+  app.get(
     '/v1/audit/verify',
     route(ctx, 'audit.verify', (x) => {
       guardGlobal(ctx, x, 'approver', 'audit verification');
@@ -45,4 +66,19 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
       x.json(result.ok ? 200 : 409, result);
     }),
   );
+}
+
+/** Public keys that verify checkpoints, for anyone (no token): verifying must not depend on access. */
+export function registerCheckpointKeyRoute(app: TemplatedApp, ctx: AppContext): void {
+  app.get(
+    CHECKPOINT_KEYS_PATH,
+    route(ctx, 'audit.checkpoints.keys', (x) => x.json(200, { keys: ctx.registry.checkpoints.keys() })),
+  );
+}
+
+export const CHECKPOINT_KEYS_PATH = '/.well-known/modelgate/checkpoint-keys';
+
+/** `SEQ:HASH`, the form --expect-head takes. */
+function checkpointHead(c: { seq: number; hash: string }): string {
+  return `${c.seq}:${c.hash}`;
 }
