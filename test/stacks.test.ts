@@ -118,6 +118,13 @@ describe('closure resolve', () => {
       'If-None-Match': `"${top.json.digest}"`,
     });
     assert.equal(cached.status, 304);
+
+    // A component's change reaches the prepared closure of every stack above it.
+    const approver = (await createToken(server, 'closure-approver', 'approver')).token;
+    assert.equal((await as(server, approver, 'POST', '/v1/models/res/embed/versions/1/approvals', { decision: 'approve' })).status, 201);
+    const fresh = await api(server, 'GET', '/v1/resolve/res/assistant@production-like');
+    assert.equal(fresh.json.components.retrieval.components.embedding.status, 'approved');
+    assert.equal(fresh.headers.get('etag'), `"${top.json.digest}"`, 'the closure is the same bytes: same ETag');
   });
 });
 

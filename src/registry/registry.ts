@@ -84,7 +84,12 @@ export class Registry {
     keyring: CheckpointKeyring,
     private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
   ) {
-    store.onChange((change) => this.cache.invalidateModel(change.model));
+    store.onChange((change) => {
+      for (const model of this.modelsAffectedBy(change)) {
+        this.cache.invalidateModel(model);
+        for (const listener of this.modelListeners) listener(model);
+      }
+    });
     this.tokens = new TokenRegistry(store);
     this.audit = new AuditLog(store, (keyId) => keyring.publicKey(keyId));
     this.checkpoints = new Checkpoints(store, this.audit, keyring);
@@ -108,6 +113,27 @@ export class Registry {
     const found = this.lookup(name, parseRef(ref), ref);
     if (found) this.cache.set(key, found);
     return found;
+  }
+
+  /**
+   * Calls `listener` with every model whose resolutions a change applied on this node may have
+   * changed: the model itself and, for a version change, every model with a stack that includes
+   * the version (a resolved closure shows its components' status). Renderings of resolutions
+   * (the resolve route's response bytes) drop their entries on it.
+   */
+  onModelChanged(listener: (model: string) => void): void {
+    this.modelListeners.push(listener);
+  }
+
+  private readonly modelListeners: ((model: string) => void)[] = [];
+
+  private modelsAffectedBy(change: Change): Set<string> {
+    const models = new Set<string>();
+    if (change.model) models.add(change.model);
+    if (change.kind === 'version' && change.version !== undefined) {
+      for (const stack of stacksAbove(this.store, change.model, change.version)) models.add(stack.name);
+    }
+    return models;
   }
 
   /** Calls `listener` after every change applied on this node (caches of renderings drop their model's entries). */
@@ -206,6 +232,9 @@ export class Registry {
       );
     }
     const sorted = sortFiles(files);
+    // References are frozen against the authority's state: a replica that lags another node's
+    // registration or alias move by a moment catches up first (a no-op on the embedded store).
+    if (isStack || record.lineage.parent) await this.store.sync();
     const pins = isStack ? freezeComponents(this.store, name, components, sorted, canRead, this.stackLimits) : undefined;
     const frozen = { ...record, lineage: freezeLineage(this.store, record.lineage, canRead) };
     const digest = stackDigest(sorted, pins);
@@ -266,6 +295,7 @@ export class Registry {
     actor: Actor,
     canRead: (model: string) => boolean = () => true,
   ): Promise<Version> {
+    if (patch.lineage?.parent) await this.store.sync();
     if (patch.lineage !== undefined) patch = { ...patch, lineage: freezeLineage(this.store, patch.lineage, canRead) };
     const { version } = await this.store.updateVersion(name, number, patch, actor, (_before, after) => {
       const held = this.protectedAliasesHeld(after);

@@ -22,7 +22,7 @@ const PREFIX = '/v1/resolve/';
 export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
   // Keyed by the raw request path, so a repeated request is answered without parsing it.
   const responses = new ResolveCache<ResolveResponse>();
-  ctx.registry.onChange((change) => responses.invalidateModel(change.model));
+  ctx.registry.onModelChanged((model) => responses.invalidateModel(model));
   app.get(`${PREFIX}*`, resolveHandler(ctx, responses, 'GET'));
   app.head(`${PREFIX}*`, resolveHandler(ctx, responses, 'HEAD'));
 }
