@@ -83,6 +83,8 @@ export async function startService(config: Config): Promise<RunningService> {
     fleet.options.node ||= `${hostname()}:${server.port}`;
     fleet.start();
   }
+  // In the control store's heartbeat, so that `control-plane status` can say where each node is.
+  store.registerNode(`http://${config.server.host}:${server.port}`);
 
   const sweep = () =>
     uploads.sweep().then(

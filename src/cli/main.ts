@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   impact: () => import('./commands/impact.js'),
   lineage: () => import('./commands/lineage.js'),
   blobs: () => import('./commands/blobs.js'),
+  'control-plane': () => import('./commands/control-plane.js'),
   watch: () => import('./commands/watch.js'),
   fleet: () => import('./commands/fleet.js'),
   report: () => import('./commands/report.js'),
@@ -50,6 +51,8 @@ commands:
   impact <target>               every version, stack and alias that includes a blob, version or dataset
   lineage <name@ref>            a version's ancestors and descendants (parents, components, datasets)
   blobs verify [--repair]       re-hash every stored blob; move damaged ones aside (admin)
+  control-plane status          every node's sequence and head against Redis (admin)
+  control-plane restore --from-replica   rebuild a lost Redis from this node's replica (admin)
   watch [<name> …]              follow alias and version changes live (reconnects, resumes)
   fleet [<name>]                which instances run which version (observed); --unregistered
   fleet history <name>          which instances ran each version, from when to when

@@ -26,6 +26,8 @@ import type {
   CheckpointTaken,
   PublishedKey,
   BlobVerifyReport,
+  ControlPlaneRestore,
+  ControlPlaneStatus,
   CreatedToken,
   CreateTokenRequest,
   Decision,
@@ -268,6 +270,16 @@ export class ModelgateClient {
   /** Re-hashes every stored blob (admin); with `repair`, moves the damaged ones aside. */
   async verifyBlobs(options: { repair: boolean }, signal?: AbortSignal): Promise<BlobVerifyReport> {
     return this.readJson<BlobVerifyReport>(await this.sendJson('POST', paths.blobVerify(), { repair: options.repair }, signal));
+  }
+
+  /** Every node's heartbeat against the shared authority (admin). */
+  async controlPlaneStatus(signal?: AbortSignal): Promise<ControlPlaneStatus> {
+    return this.readJson<ControlPlaneStatus>(await this.send('GET', paths.controlPlane(), { signal }));
+  }
+
+  /** Rebuilds the shared control plane from the replica of the node this client talks to (admin). */
+  async restoreControlPlane(signal?: AbortSignal): Promise<ControlPlaneRestore> {
+    return this.readJson<ControlPlaneRestore>(await this.sendJson('POST', paths.controlPlaneRestore(), { fromReplica: true }, signal));
   }
 
   async setAlias(name: string, alias: string, request: SetAliasRequest, signal?: AbortSignal): Promise<AliasChange> {

@@ -7,6 +7,8 @@ export type {
   AuditEntry,
   BlobMismatch,
   BlobVerifyReport,
+  ControlPlaneRestore,
+  ControlPlaneStatus,
   DatasetRef,
   DeploymentSpan,
   FileEntry,
@@ -14,6 +16,7 @@ export type {
   Lineage,
   MetricValue,
   ModelCard,
+  NodeReport,
   VersionEvent,
   VersionStatus,
 } from '../domain/types.js';

@@ -52,6 +52,8 @@ export const paths = {
   fleetHistory: (name: string, version?: number, format?: string) => withQuery('/v1/fleet/history', { model: name, version, format }),
   fleetReports: () => '/v1/fleet/reports',
   fleetUnregistered: () => '/v1/fleet/unregistered',
+  controlPlane: () => '/v1/control-plane',
+  controlPlaneRestore: () => '/v1/control-plane/restore',
 };
 
 /** `path?k=v&…` with the defined values only (and no `?` when there are none). */

@@ -172,6 +172,9 @@ export const gcBody = z.strictObject({ dryRun: z.boolean().default(false) });
 
 export const blobVerifyBody = z.strictObject({ repair: z.boolean().default(false) });
 
+/** POST /v1/control-plane/restore: the source must be named, so that nothing restores by accident. */
+export const controlPlaneRestoreBody = z.strictObject({ fromReplica: z.literal(true) });
+
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;

@@ -258,3 +258,51 @@ export interface ManifestRecord {
   createdAt: string;
   createdBy: string;
 }
+
+/** One gateway node as it last reported itself in the control store (its heartbeat). */
+export interface NodeReport {
+  id: string;
+  /** Where the node listens (`http://host:port`), as it reported it. */
+  address: string;
+  /** The last sequence its replica applied, and the audit hash at that sequence. */
+  appliedSeq: number;
+  headHash: string;
+  /** Why the node refuses writes (its history and the control plane's part), or null. */
+  diverged: string | null;
+  lastHeartbeat: string;
+  /** Milliseconds since that heartbeat, by the clock of the node answering the status. */
+  ageMs: number;
+  /** Heard from within the last few heartbeat periods. */
+  live: boolean;
+  /** Sequences the node is behind the authority (0 when caught up; null without an authority). */
+  lag: number | null;
+  /** Its history is a prefix of the authority's: its head hash is the authority's at its sequence. */
+  agrees: boolean;
+}
+
+/** `modelgate control-plane status`: the authority's sequence and head, and every registered node. */
+export interface ControlPlaneStatus {
+  backend: 'lmdb' | 'redis';
+  /** The shared authority's sequence and head, or null while it cannot be reached (then `unreachable` says why). */
+  authority: { seq: number; headHash: string } | null;
+  unreachable?: string;
+  /** The sequence up to which the log was rebuilt from a replica (0 if never restored). */
+  restoredAt: number;
+  nodes: NodeReport[];
+  /** Every live node agrees with the authority and with each other. */
+  agree: boolean;
+}
+
+/** What `control-plane restore --from-replica` did. */
+export interface ControlPlaneRestore {
+  /** The node whose replica was written into the control store. */
+  node: string;
+  restoredSeq: number;
+  headHash: string;
+  /** What the control store held before (null if it was empty). */
+  previous: { seq: number; headHash: string | null } | null;
+  /** Rows written, per table. */
+  rows: Record<string, number>;
+  /** The audit entry that records the restore. */
+  auditSeq: number;
+}

@@ -8,6 +8,7 @@ import { registerBlobVerifyRoutes } from './routes/blob-verify.js';
 import { registerBlobRoutes } from './routes/blobs.js';
 import { registerConsoleRoutes } from './routes/console.js';
 import { registerFleetRoutes } from './routes/fleet.js';
+import { registerControlPlaneRoutes } from './routes/control-plane.js';
 import { registerGcRoutes } from './routes/gc.js';
 import { registerImpactRoutes } from './routes/impact.js';
 import { registerHfRoutes } from './routes/hf/index.js';
@@ -40,6 +41,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerWatchRoutes(app, ctx);
   registerFleetRoutes(app, ctx);
   registerOpsRoutes(app, ctx);
+  registerControlPlaneRoutes(app, ctx);
   registerSessionRoutes(app, ctx);
   registerConsoleRoutes(app, ctx);
   registerHfRoutes(app, ctx);

@@ -224,6 +224,25 @@ export class LmdbState implements RegistryReader {
     });
   }
 
+  /** Every row of a replicated table (the meta table without this node's own settings). */
+  *tableRows(table: Table): Iterable<{ key: Key; value: unknown }> {
+    for (const { key, value } of this.dbs[table].getRange({})) {
+      if (table === 'meta' && typeof key === 'string' && key.startsWith('setting:')) continue;
+      yield { key, value };
+    }
+  }
+
+  /**
+   * Replaces every replicated table with `rows` (a copy of the authority's), keeping this node's
+   * own settings; must run inside a write transaction.
+   */
+  replaceTables(rows: Map<Table, { key: Key; value: unknown }[]>): void {
+    for (const table of TABLES) {
+      for (const { key } of [...this.tableRows(table)]) this.dbs[table].remove(key);
+      for (const { key, value } of rows.get(table) ?? []) this.dbs[table].put(key, value);
+    }
+  }
+
   auditEntries(fromSeq: number, limit: number): AuditEntry[] {
     return [...this.dbs.audit.getRange({ start: fromSeq, limit }).map((e) => e.value as AuditEntry)];
   }

@@ -19,6 +19,7 @@ import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import { recordDigest } from '../domain/record-digest.js';
 import { buildResolution, flaggedComponents, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
+import type { ControlPlaneRestore, ControlPlaneStatus } from '../domain/types.js';
 import type {
   Actor,
   AliasEvent,
@@ -507,6 +508,27 @@ export class Registry {
       keepLineageParents: this.stackLimits.gcKeepsLineageParents ?? true,
       ...opts,
     });
+  }
+
+  /** Every registered node against the authority (`modelgate control-plane status`). */
+  controlPlaneStatus(): Promise<ControlPlaneStatus> {
+    return this.store.controlPlaneStatus();
+  }
+
+  /**
+   * Rebuilds the shared control plane from this node's replica, once its audit chain and the
+   * tables it serves from verify: a replica that fails verification must not become the authority.
+   */
+  async restoreControlPlane(actor: Actor): Promise<ControlPlaneRestore> {
+    const check = this.audit.verify();
+    if (!check.ok) {
+      throw conflict(
+        'REPLICA_UNVERIFIED',
+        `this node's replica fails audit verification${check.firstBad ? ` at sequence ${check.firstBad.seq} (${check.firstBad.reason})` : ''}: restore from another node`,
+        check.firstBad,
+      );
+    }
+    return this.store.restoreFromReplica(actor);
   }
 
   /**

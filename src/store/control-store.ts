@@ -4,7 +4,18 @@ import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewV
 import type { RegistryReader } from '../domain/state.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { LocalTable } from '../index/local-table.js';
-import type { Actor, Approval, Change, ChangeNotice, Model, ModelInfo, TokenRecord, Version } from '../domain/types.js';
+import type {
+  Actor,
+  Approval,
+  Change,
+  ChangeNotice,
+  ControlPlaneRestore,
+  ControlPlaneStatus,
+  Model,
+  ModelInfo,
+  TokenRecord,
+  Version,
+} from '../domain/types.js';
 
 export interface ControlStore extends RegistryReader {
   createModel(name: string, info: ModelInfo, actor: Actor): Promise<{ model: Model; change: Change }>;
@@ -69,5 +80,15 @@ export interface ControlStore extends RegistryReader {
   openLocalTable<V>(name: string): LocalTable<V>;
   getSetting(key: string): unknown;
   putSetting(key: string, value: unknown): Promise<void>;
+  /** Registers this node under `address` in the control store and keeps its heartbeat going. */
+  registerNode(address: string): void;
+  /** Every registered node's applied sequence and head against the authority's, and whether they agree. */
+  controlPlaneStatus(): Promise<ControlPlaneStatus>;
+  /**
+   * Rebuilds the shared authority (tables, sequence, log) from this node's replica, which the
+   * caller has verified, and audits it. Refused where this store is the authority itself, and
+   * where the authority already holds everything this replica has.
+   */
+  restoreFromReplica(actor: Actor): Promise<ControlPlaneRestore>;
   close(): Promise<void>;
 }

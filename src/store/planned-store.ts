@@ -1,6 +1,16 @@
 // The ControlStore operations expressed once over the pure plans; a backend supplies a synchronous
 // state view and a way to commit a plan atomically against it.
-import type { Actor, Approval, Change, ChangeNotice, ModelInfo, TokenRecord, Version } from '../domain/types.js';
+import type {
+  Actor,
+  Approval,
+  Change,
+  ChangeNotice,
+  ControlPlaneRestore,
+  ControlPlaneStatus,
+  ModelInfo,
+  TokenRecord,
+  Version,
+} from '../domain/types.js';
 import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { RegistryReader } from '../domain/state.js';
@@ -22,6 +32,9 @@ export abstract class PlannedStore implements ControlStore {
   abstract openLocalTable<V>(name: string): LocalTable<V>;
   abstract getSetting(key: string): unknown;
   abstract putSetting(key: string, value: unknown): Promise<void>;
+  abstract registerNode(address: string): void;
+  abstract controlPlaneStatus(): Promise<ControlPlaneStatus>;
+  abstract restoreFromReplica(actor: Actor): Promise<ControlPlaneRestore>;
   abstract close(): Promise<void>;
 
   onChange(listener: (change: Change) => void): void {

@@ -2,13 +2,16 @@
 // `transaction`, which commits asynchronously in a batch (the event loop never waits on fsync).
 // Unlike `transactionSync`, that call does not roll back writes made before a throw; plans are
 // pure until they return their writes, so nothing is written before every check has passed.
+import { conflict } from '../../domain/errors.js';
 import type { RegistryReader } from '../../domain/state.js';
+import type { ControlPlaneRestore, ControlPlaneStatus } from '../../domain/types.js';
 import { PlannedStore } from '../planned-store.js';
 import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 
 export class LmdbControlStore extends PlannedStore {
   protected readonly state: LmdbState;
+  private address = '';
 
   constructor(dataDir: string) {
     super();
@@ -38,6 +41,43 @@ export class LmdbControlStore extends PlannedStore {
 
   putSetting(key: string, value: unknown): Promise<void> {
     return this.state.putLocal(key, value);
+  }
+
+  registerNode(address: string): void {
+    this.address = address;
+  }
+
+  /** One node, which is its own authority: it always agrees with itself. */
+  async controlPlaneStatus(): Promise<ControlPlaneStatus> {
+    const head = this.state.auditHead();
+    const now = new Date();
+    return {
+      backend: 'lmdb',
+      authority: { seq: head.seq, headHash: head.hash },
+      restoredAt: 0,
+      nodes: [
+        {
+          id: 'local',
+          address: this.address,
+          appliedSeq: head.seq,
+          headHash: head.hash,
+          diverged: null,
+          lastHeartbeat: now.toISOString(),
+          ageMs: 0,
+          live: true,
+          lag: 0,
+          agrees: true,
+        },
+      ],
+      agree: true,
+    };
+  }
+
+  async restoreFromReplica(): Promise<ControlPlaneRestore> {
+    throw conflict(
+      'CONTROL_PLANE_NOT_SHARED',
+      'this node keeps the registry in its own LMDB store (control.backend=lmdb): there is no shared control plane to restore',
+    );
   }
 
   close(): Promise<void> {

@@ -8,13 +8,23 @@
 // replica's, run the pure plan against the replica, then MULTI/EXEC the writes, the new sequence
 // and the stream entry. Any other node's commit changes the sequence, so EXEC fails and the plan
 // is re-run on fresher state: compare-and-set, gates and duplicate checks hold across nodes.
+//
+// Before a node applies anything from Redis it checks that Redis's history contains its own (the
+// audit hash at the node's sequence is the node's head); a node whose history is not a prefix of
+// Redis's refuses to follow and refuses writes. Each node reports itself in a heartbeat (id,
+// address, applied sequence, head), and an operator can rebuild a lost or diverged Redis from one
+// healthy node's replica (restoreFromReplica). The log then starts after the restored sequence
+// (`log-floor`); a node further behind than that copies the tables instead of replaying.
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { DomainError, unavailable } from '../../domain/errors.js';
+import { conflict, DomainError, unavailable } from '../../domain/errors.js';
+import { GENESIS_HASH } from '../../domain/audit-chain.js';
 import { logger } from '../../log.js';
 import type { RegistryReader } from '../../domain/state.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
-import type { Batch, Plan } from '../../domain/writes.js';
+import { TABLES, type Batch, type Key, type Plan, type Table } from '../../domain/writes.js';
+import type { Actor, AuditEntry, ControlPlaneRestore, ControlPlaneStatus, NodeReport } from '../../domain/types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -28,10 +38,34 @@ const PAGE = 500;
 const MAX_ATTEMPTS = 100;
 /** Larger commits (a registration of thousands of files) are not shipped in the notice; replicas read them from the log. */
 const MAX_SHIPPED_BATCH_CHARS = 64 * 1024;
+/** A node not heard from for this many anti-entropy periods (and at least 10 s) is shown as not live. */
+const LIVE_PERIODS = 5;
+/** Table rows written per HSET when restoring. */
+const RESTORE_CHUNK = 500;
+
+/** A node's heartbeat as stored in the control store. */
+interface Heartbeat {
+  id: string;
+  address: string;
+  appliedSeq: number;
+  headHash: string;
+  diverged: string | null;
+  at: number;
+}
 
 export class RedisControlStore extends PlannedStore {
   protected readonly state: LmdbState;
-  private readonly keys: { seq: string; log: string; settings: string; table: (t: string) => string };
+  private readonly keys: {
+    seq: string;
+    log: string;
+    settings: string;
+    nodes: string;
+    floor: string;
+    table: (t: string) => string;
+  };
+  private readonly antiEntropyMs: number;
+  /** This node in the heartbeat: a stable id kept beside the replica, and its address once listening. */
+  private node: { id: string; address: string } | null = null;
   private readonly settings = new Map<string, unknown>();
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
@@ -46,7 +80,15 @@ export class RedisControlStore extends PlannedStore {
     super();
     this.state = new LmdbState(options.dataDir);
     const p = options.prefix;
-    this.keys = { seq: `${p}seq`, log: `${p}log`, settings: `${p}settings`, table: (t) => `${p}t:${t}` };
+    this.keys = {
+      seq: `${p}seq`,
+      log: `${p}log`,
+      settings: `${p}settings`,
+      nodes: `${p}nodes`,
+      floor: `${p}log-floor`,
+      table: (t) => `${p}t:${t}`,
+    };
+    this.antiEntropyMs = options.antiEntropyMs;
   }
 
   static async open(options: RedisStoreOptions): Promise<RedisControlStore> {
@@ -75,7 +117,10 @@ export class RedisControlStore extends PlannedStore {
       );
     }
     store.timer = setInterval(() => {
-      store.sync().catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'anti-entropy pass failed'));
+      store
+        .sync()
+        .catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'anti-entropy pass failed'))
+        .then(() => store.heartbeat());
     }, options.antiEntropyMs);
     store.timer.unref();
     return store;
@@ -173,6 +218,8 @@ export class RedisControlStore extends PlannedStore {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.queue.catch(() => undefined);
+    // A node that stops cleanly leaves the status; one that crashes shows as not live.
+    if (this.node) await this.cmd.hdel(this.keys.nodes, this.node.id).catch(() => undefined);
     this.cmd.disconnect();
     this.tx.disconnect();
     await this.state.close();
@@ -191,15 +238,37 @@ export class RedisControlStore extends PlannedStore {
   /**
    * Replays the log up to the authority's sequence. The sequence is read first: SET seq and XADD
    * are in one MULTI, so the log always holds every entry up to a sequence once it can be read.
-   * Then the audit head is compared, which also catches a Redis that lost its last entries and
-   * has since reused their sequence numbers.
+   * Nothing is applied unless the authority's history contains this node's (its audit hash at
+   * this node's sequence is this node's head). Then the audit head is compared, which also
+   * catches a Redis that lost its last entries and has since reused their sequence numbers.
    */
   private async catchUp(): Promise<void> {
-    // The sequence and the audit head at that sequence, read as one snapshot.
-    const snapshot = await this.cmd.multi().get(this.keys.seq).hget(this.keys.table('meta'), JSON.stringify('audit-head')).exec();
+    const before = this.state.currentSeq();
+    // The sequence, the audit head at that sequence, the log floor and the authority's audit
+    // entry at this node's sequence, read as one snapshot.
+    const snapshot = await this.cmd
+      .multi()
+      .get(this.keys.seq)
+      .hget(this.keys.table('meta'), JSON.stringify('audit-head'))
+      .get(this.keys.floor)
+      .hget(this.keys.table('audit'), JSON.stringify(before))
+      .exec();
     if (!snapshot || snapshot.some(([err]) => err)) throw new Error('could not read the sequence from Redis');
     const authority = Number((snapshot[0]![1] as string | null) ?? 0);
     const stored = snapshot[1]![1] as string | null;
+    const floor = Number((snapshot[2]![1] as string | null) ?? 0);
+    if (before > 0 && authority >= before) {
+      const theirs = snapshot[3]![1] as string | null;
+      const hash = theirs ? (JSON.parse(theirs) as AuditEntry).hash : null;
+      if (hash !== this.state.auditHead().hash) {
+        this.markDiverged(
+          `this node's history is not a prefix of the control plane's: at sequence ${before} Redis holds ${hash ? `audit hash ${hash.slice(0, 12)}…` : 'no entry'} and this node ${this.state.auditHead().hash.slice(0, 12)}…, so it refuses to follow`,
+        );
+        return;
+      }
+    }
+    // The log starts after a restore's sequence: a node further behind copies the tables.
+    if (before < floor && authority > before) await this.reseed();
     while (this.state.currentSeq() < authority) {
       const from = this.state.currentSeq() + 1;
       const entries = (await this.cmd.xrange(this.keys.log, `${from}-0`, `${authority}-1`, 'COUNT', PAGE)) as [string, string[]][];
@@ -217,6 +286,185 @@ export class RedisControlStore extends PlannedStore {
       return;
     }
     this.diverged = null;
+  }
+
+  /**
+   * Replaces the replica with a copy of the authority's tables, read in one MULTI (so at one
+   * sequence), for a node that is behind the start of the log; then tells listeners that every
+   * model may have changed.
+   */
+  private async reseed(): Promise<void> {
+    const multi = this.cmd.multi().get(this.keys.seq);
+    for (const table of TABLES) multi.hgetall(this.keys.table(table));
+    const results = await multi.exec();
+    if (!results || results.some(([err]) => err)) throw new Error('could not read the control plane tables from Redis');
+    const rows = new Map<Table, { key: Key; value: unknown }[]>();
+    TABLES.forEach((table, i) => {
+      const all = results[i + 1]![1] as Record<string, string>;
+      rows.set(
+        table,
+        Object.entries(all).map(([k, v]) => ({ key: JSON.parse(k) as Key, value: JSON.parse(v) as unknown })),
+      );
+    });
+    await this.state.root.transaction(() => this.state.replaceTables(rows));
+    const seq = this.state.currentSeq();
+    logger.warn({ seq }, 'replica re-seeded from the control plane tables (it was behind the start of the restored log)');
+    for (const { value } of rows.get('models') ?? []) this.emit({ seq, model: (value as { name: string }).name, kind: 'model' });
+    this.emit({ seq, model: '', kind: 'token' });
+  }
+
+  /** Adds this node to the heartbeat (see Heartbeat); its id survives restarts. */
+  registerNode(address: string): void {
+    let id = this.state.getLocal('node-id') as string | undefined;
+    if (!id) {
+      id = randomUUID();
+      void this.state.putLocal('node-id', id);
+    }
+    this.node = { id, address };
+    void this.heartbeat();
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.node) return;
+    const head = this.state.auditHead();
+    const beat: Heartbeat = { ...this.node, appliedSeq: head.seq, headHash: head.hash, diverged: this.diverged, at: Date.now() };
+    await this.cmd.hset(this.keys.nodes, this.node.id, JSON.stringify(beat)).catch(() => undefined);
+  }
+
+  async controlPlaneStatus(): Promise<ControlPlaneStatus> {
+    await this.heartbeat();
+    let authority: ControlPlaneStatus['authority'] = null;
+    let beats: Heartbeat[] = [];
+    let floor = 0;
+    let theirHashes: (string | null)[] = [];
+    try {
+      const snapshot = await this.cmd
+        .multi()
+        .get(this.keys.seq)
+        .hget(this.keys.table('meta'), JSON.stringify('audit-head'))
+        .get(this.keys.floor)
+        .hgetall(this.keys.nodes)
+        .exec();
+      if (!snapshot || snapshot.some(([err]) => err)) throw new Error('could not read the control plane status from Redis');
+      const seq = Number((snapshot[0]![1] as string | null) ?? 0);
+      const head = snapshot[1]![1] as string | null;
+      authority = { seq, headHash: head ? (JSON.parse(head) as { hash: string }).hash : GENESIS_HASH };
+      floor = Number((snapshot[2]![1] as string | null) ?? 0);
+      beats = Object.values(snapshot[3]![1] as Record<string, string>).map((v) => JSON.parse(v) as Heartbeat);
+      // The authority's audit hash at each node's sequence: a node agrees when that is its head.
+      const fields = beats.map((b) => JSON.stringify(b.appliedSeq));
+      theirHashes = fields.length
+        ? ((await this.cmd.hmget(this.keys.table('audit'), ...fields)) as (string | null)[]).map((v) =>
+            v ? (JSON.parse(v) as AuditEntry).hash : null,
+          )
+        : [];
+    } catch (err) {
+      // Unreachable: this node can still say where it stands.
+      const head = this.state.auditHead();
+      beats = this.node ? [{ ...this.node, appliedSeq: head.seq, headHash: head.hash, diverged: this.diverged, at: Date.now() }] : [];
+      theirHashes = beats.map(() => null);
+      return {
+        backend: 'redis',
+        authority: null,
+        restoredAt: 0,
+        nodes: beats.map((b) => report(b, null, null, this.liveWithinMs())),
+        agree: false,
+        unreachable: (err as Error).message,
+      };
+    }
+    const nodes = beats
+      .map((b, i) => report(b, authority, b.appliedSeq === 0 ? GENESIS_HASH : (theirHashes[i] ?? null), this.liveWithinMs()))
+      .sort((a, b) => a.address.localeCompare(b.address));
+    const live = nodes.filter((n) => n.live);
+    return {
+      backend: 'redis',
+      authority,
+      restoredAt: floor,
+      nodes,
+      agree: live.length > 0 && live.every((n) => n.agrees && n.diverged === null && n.headHash === live[0]!.headHash),
+    };
+  }
+
+  private liveWithinMs(): number {
+    return Math.max(10_000, LIVE_PERIODS * this.antiEntropyMs);
+  }
+
+  /**
+   * Rebuilds Redis from this replica: every table, the settings this node holds, the sequence,
+   * and an empty log that starts after it (`log-floor`), in one MULTI; then the restore itself is
+   * committed as the next audit entry, so every node replays it. Refused while Redis holds
+   * everything this replica has (nothing was lost, and a restore would drop newer writes).
+   */
+  async restoreFromReplica(actor: Actor): Promise<ControlPlaneRestore> {
+    const restored = await this.exclusive(async () => {
+      const local = this.state.auditHead();
+      let previous: ControlPlaneRestore['previous'];
+      try {
+        const snapshot = await this.cmd
+          .multi()
+          .get(this.keys.seq)
+          .hget(this.keys.table('meta'), JSON.stringify('audit-head'))
+          .hget(this.keys.table('audit'), JSON.stringify(local.seq))
+          .exec();
+        if (!snapshot || snapshot.some(([err]) => err)) throw new Error('could not read the sequence from Redis');
+        const seq = Number((snapshot[0]![1] as string | null) ?? 0);
+        const head = snapshot[1]![1] as string | null;
+        const atLocal = snapshot[2]![1] as string | null;
+        previous = seq === 0 && !head ? null : { seq, headHash: head ? (JSON.parse(head) as { hash: string }).hash : null };
+        const holdsOurs = local.seq === 0 || (atLocal !== null && (JSON.parse(atLocal) as AuditEntry).hash === local.hash);
+        if (seq >= local.seq && holdsOurs) {
+          throw conflict(
+            'CONTROL_PLANE_HEALTHY',
+            `Redis is at sequence ${seq} and holds this node's history up to ${local.seq}: there is nothing to restore (a restore would drop newer writes)`,
+          );
+        }
+      } catch (err) {
+        if (err instanceof DomainError) throw err;
+        throw unreachable(err);
+      }
+      const rows: Record<string, number> = {};
+      const multi = this.tx.multi();
+      multi.del(this.keys.log, this.keys.floor, this.keys.seq, ...TABLES.map((t) => this.keys.table(t)));
+      for (const table of TABLES) {
+        let chunk: string[] = [];
+        rows[table] = 0;
+        for (const { key, value } of this.state.tableRows(table)) {
+          chunk.push(JSON.stringify(key), JSON.stringify(value));
+          rows[table]++;
+          if (chunk.length >= RESTORE_CHUNK * 2) {
+            multi.hset(this.keys.table(table), ...chunk);
+            chunk = [];
+          }
+        }
+        if (chunk.length > 0) multi.hset(this.keys.table(table), ...chunk);
+      }
+      for (const [key, value] of this.settings) multi.hsetnx(this.keys.settings, key, JSON.stringify(value));
+      multi.set(this.keys.seq, local.seq);
+      multi.set(this.keys.floor, local.seq);
+      try {
+        const results = await multi.exec();
+        const failed = results?.find(([err]) => err);
+        if (!results || failed) throw failed?.[0] ?? new Error('the restore transaction was discarded');
+      } catch (err) {
+        throw unreachable(err);
+      }
+      this.diverged = null;
+      logger.warn({ seq: local.seq, previous }, "control plane restored from this node's replica");
+      return { restoredSeq: local.seq, headHash: local.hash, previous, rows };
+    });
+    const auditSeq = await this.appendAudit(
+      'control-plane.restore',
+      'redis',
+      {
+        node: this.node?.id ?? 'unregistered',
+        address: this.node?.address ?? '',
+        restoredSeq: restored.restoredSeq,
+        headHash: restored.headHash,
+        previous: restored.previous,
+      },
+      actor,
+    );
+    return { node: this.node?.id ?? 'unregistered', ...restored, auditSeq };
   }
 
   private markDiverged(what: string): void {
@@ -279,6 +527,28 @@ function parseShippedBatch(replication: string, seq: number | undefined): Batch 
   } catch {
     return null;
   }
+}
+
+/** A heartbeat as the status shows it, compared with the authority. */
+function report(
+  beat: Heartbeat,
+  authority: { seq: number; headHash: string } | null,
+  authorityHashAtSeq: string | null,
+  liveWithinMs: number,
+): NodeReport {
+  const ageMs = Math.max(0, Date.now() - beat.at);
+  return {
+    id: beat.id,
+    address: beat.address,
+    appliedSeq: beat.appliedSeq,
+    headHash: beat.headHash,
+    diverged: beat.diverged,
+    lastHeartbeat: new Date(beat.at).toISOString(),
+    ageMs,
+    live: ageMs <= liveWithinMs,
+    lag: authority ? authority.seq - beat.appliedSeq : null,
+    agrees: authority !== null && beat.appliedSeq <= authority.seq && authorityHashAtSeq === beat.headHash,
+  };
 }
 
 /** Marks an error thrown by a plan, as opposed to one from Redis. */
