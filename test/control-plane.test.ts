@@ -3,7 +3,7 @@
 // and `modelgate control-plane restore --from-replica` sent to one healthy node rebuilds Redis
 // from that node's replica. Real redis-server (AOF, fsync always), real nodes, the real CLI.
 import assert from 'node:assert/strict';
-import { cp, rm } from 'node:fs/promises';
+import { cp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { runCli } from './harness/cli.js';
@@ -205,5 +205,52 @@ describe('control plane status and restore from a replica', () => {
     const report = JSON.parse(restored.stdout);
     assert.ok(report.previous && report.previous.seq < report.restoredSeq, `Redis was behind: ${JSON.stringify(report.previous)}`);
     await assertRecovered(nodes, ['cp/older', 'cp/newer'], token.token);
+  });
+
+  test('restored from a node that is behind: the nodes with a longer history refuse to follow and say so; re-seeded, they follow again', async () => {
+    const { prefix, nodes } = await startCluster();
+    const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+    await seed(nodes, 'cp/behind');
+    await waitAgreeing(a, 3, 'three agreeing nodes');
+    await c.stop();
+    // Written while c is down: a and b have it, c does not.
+    assert.equal((await move(a, 'cp/behind', 2)).status, 200);
+    await waitFor(async () => (await api(b, 'GET', '/v1/models/cp/behind/aliases/staging')).json?.version === 2, 30_000, 'b to follow');
+    await deletePrefix(redis.client, prefix);
+    await c.restart();
+    await waitAllDiverged([a, b, c], 'cp/behind');
+
+    const restored = await cli(c, ['restore', '--from-replica']);
+    assert.equal(restored.code, 0, restored.stderr);
+    await waitFor(async () => (await move(c, 'cp/behind', 1)).status === 200, 30_000, 'c to accept writes');
+    let last: any = null;
+    await waitFor(
+      async () => {
+        last = await status(c);
+        const longer = last.nodes.filter((n: any) => n.address === a.url || n.address === b.url);
+        return longer.length === 2 && longer.every((n: any) => n.diverged && !n.agrees);
+      },
+      30_000,
+      'a and b to report that they refuse to follow',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last)}`);
+    });
+    assert.equal(last.agree, false);
+    for (const n of [a, b]) {
+      const res = await move(n, 'cp/behind', 1);
+      assert.equal(res.code, 'CONTROL_PLANE_DIVERGED', `${n.url} refuses writes`);
+    }
+    const printed = await cli(c, ['status']);
+    assert.equal(printed.code, 1);
+    assert.match(printed.stdout, /DIVERGED/);
+
+    // As the README says: stop it, move its index aside, start it; it copies the restored state.
+    for (const n of [a, b]) {
+      await n.stop();
+      await rename(join(n.dataDir, 'index'), join(n.dataDir, 'index.diverged'));
+      await n.restart();
+    }
+    await waitAgreeing(c, 3, 'all three nodes to agree after re-seeding');
+    for (const n of [a, b]) assert.equal((await move(n, 'cp/behind', 2)).status, 200);
   });
 });
