@@ -59,6 +59,12 @@ module.exports = {
       ],
       'the registry is the door to the control store and wires replication; it knows stores and the bus only by their interfaces',
     ),
+    only(
+      'webhooks-below-http',
+      'webhooks/',
+      ['^src/domain/', '^src/registry/registry[.]ts$', '^src/log[.]ts$'],
+      'webhook delivery reads the outbox and the delivery queue through the registry and sends with node:http; it knows nothing of uWS',
+    ),
     only('auth-below-http', 'auth/', ['^src/domain/', '^src/registry/tokens[.]ts$'], 'authentication reads tokens through the registry'),
     only(
       'client-speaks-http-only',

@@ -27,6 +27,7 @@ import { replicate } from './registry/replication.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
 import type { FleetStore } from './store/fleet-store.js';
 import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
+import { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { RedisControlStore } from './store/redis/redis-control-store.js';
 import { RedisFleetStore } from './store/redis/redis-fleet-store.js';
 
@@ -56,7 +57,10 @@ export async function startService(config: Config): Promise<RunningService> {
   const blobGuard = new BlobGuard();
   const keyring = await loadKeyring(config);
   if (keyring.generatedAt) logger.info({ keyFile: keyring.generatedAt, keyId: keyring.signingKeyId }, 'generated a checkpoint signing key');
-  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks);
+  const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks, {
+    allowPrivateWebhooks: config.webhooks.allowPrivateNetworks,
+  });
+  const webhooks = new DeliveryWorker(registry, config.webhooks);
   const hashPool = new HashPool(config.hashing.threads);
   const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
@@ -75,6 +79,7 @@ export async function startService(config: Config): Promise<RunningService> {
     fleet,
     errors: new ErrorPipeline(refusalAuditor(registry.audit)),
     inFlight: new InFlight(),
+    webhooks,
     ready: () => ready,
   };
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
@@ -95,6 +100,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const sweeper = setInterval(sweep, config.uploads.sweepIntervalSeconds * 1000);
   sweeper.unref();
   const checkpointer = scheduleCheckpoints(registry, config.checkpoints.intervalSeconds);
+  webhooks.start();
   ready = true;
 
   let stopping: Promise<void> | null = null;
@@ -114,6 +120,7 @@ export async function startService(config: Config): Promise<RunningService> {
       clearTimeout(timer);
       if (!drained) logger.warn({ graceSeconds: config.server.shutdownGraceSeconds }, 'grace period over; cutting remaining transfers');
       await fleet?.close();
+      await webhooks.stop();
       await hashPool.close();
       await bus.close();
       await blobs.close();

@@ -127,6 +127,15 @@ async function createToken(
   return { id: res.json.id, token: res.json.token };
 }
 
+/** A public documentation address (TEST-NET-3): passes the SSRF guard; nothing answers there. */
+const HOOK_URL = 'http://203.0.113.10/hook';
+
+async function createWebhook(events: string[] = ['webhook.ping']): Promise<string> {
+  const res = await call(ADMIN, 'POST', '/v1/webhooks', { url: HOOK_URL, events });
+  expectStatus(res, 201, 'creating a webhook');
+  return res.json.id;
+}
+
 async function putBlob(content: Buffer): Promise<string> {
   const digest = sha256(content);
   const res = await call(ADMIN, 'POST', `/v1/blobs?digest=${digest}`, content);
@@ -736,6 +745,90 @@ const CASES: Case[] = [
     check: (r) => assert.ok(r.json.revokedAt),
   },
   {
+    name: 'POST /v1/webhooks',
+    method: 'POST',
+    path: () => '/v1/webhooks',
+    body: () => ({ url: HOOK_URL, events: ['webhook.ping'] }),
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 201,
+    check: (r) => assert.match(r.json.secret, /^whsec_/),
+  },
+  { name: 'GET /v1/webhooks', method: 'GET', path: () => '/v1/webhooks', minRole: 'admin', scoped: 'global', ok: 200 },
+  {
+    name: 'GET /v1/webhooks/{id}',
+    method: 'GET',
+    path: (c) => `/v1/webhooks/${c.v.hook}`,
+    prepare: async (c) => {
+      c.v.hook = await createWebhook();
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/webhooks/{id}/deliveries',
+    method: 'GET',
+    path: (c) => `/v1/webhooks/${c.v.hook}/deliveries`,
+    prepare: async (c) => {
+      c.v.hook = await createWebhook();
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver',
+    method: 'POST',
+    path: (c) => `/v1/webhooks/${c.v.hook}/deliveries/${c.v.delivery}/redeliver`,
+    prepare: async (c) => {
+      c.v.hook = await createWebhook(['token.create']);
+      await createToken(`hooked-${uniq()}`, 'reader', '*');
+      await waitFor(async () => {
+        const res = await call(ADMIN, 'GET', `/v1/webhooks/${c.v.hook}/deliveries`);
+        c.v.delivery = res.json?.deliveries?.[0]?.id;
+        return c.v.delivery !== undefined;
+      }, 30_000);
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 202,
+  },
+  {
+    name: 'POST /v1/webhooks/{id}/test',
+    method: 'POST',
+    path: (c) => `/v1/webhooks/${c.v.hook}/test`,
+    prepare: async (c) => {
+      c.v.hook = await createWebhook();
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
+  {
+    name: 'POST /v1/webhooks/{id}/rotate',
+    method: 'POST',
+    path: (c) => `/v1/webhooks/${c.v.hook}/rotate`,
+    body: () => ({ graceSeconds: 60 }),
+    prepare: async (c) => {
+      c.v.hook = await createWebhook();
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
+  {
+    name: 'DELETE /v1/webhooks/{id}',
+    method: 'DELETE',
+    path: (c) => `/v1/webhooks/${c.v.hook}`,
+    prepare: async (c) => {
+      c.v.hook = await createWebhook();
+    },
+    minRole: 'admin',
+    scoped: 'global',
+    ok: 200,
+  },
+  {
     name: 'POST /v1/gc {dryRun}',
     method: 'POST',
     path: () => '/v1/gc',
@@ -771,7 +864,8 @@ const CALLERS: Record<Case['scoped'], Caller[]> = {
 };
 
 before(async () => {
-  server = await startServer();
+  // Webhook pings and deliveries go to an address that never answers: give up on them quickly.
+  server = await startServer({ env: { MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '1', MODELGATE_WEBHOOKS_LEASE_SECONDS: '5' } });
   ADMIN = server.token;
   setupWriter = (await createToken('setup-writer', 'writer', '*')).token;
   for (const scope of [SCOPED, '*']) {

@@ -31,7 +31,9 @@ import {
   type Authority,
   type Backend,
   type Opened,
+  webhookInput,
 } from './conformance/control-store.js';
+import { newDelivery } from '../src/domain/webhooks.js';
 logger.level = process.env.MODELGATE_TEST_LOG ?? 'fatal';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -178,6 +180,25 @@ describe('RedisControlStore: several instances on one Redis', () => {
     await b.sync(6, '{not json');
     assert.equal(b.getAlias('shipped', 'production')?.version, 2);
     assert.equal(verifyAuditChain(b).ok, true);
+  });
+
+  test('webhooks: the outbox written on one instance replicates to the other; the two share one delivery queue and never claim the same delivery', async () => {
+    const { a, b } = await pair();
+    await a.createWebhook(webhookInput('wh_shared', 'whsec_s'), alice);
+    for (let i = 0; i < 20; i++) await a.registerVersion(newVersion('hooked', { w: `h${i}` }), alice);
+    await b.sync();
+    assert.deepEqual(b.outboxEntries(0, 100), a.outboxEntries(0, 100));
+    assert.equal(b.outboxEntries(0, 100).length, 20);
+
+    const deliveries = a.outboxEntries(0, 100).map((e) => newDelivery(e, 'wh_shared'));
+    // Both nodes enqueue the same entries (as their workers would); each delivery exists once.
+    await Promise.all([a.deliveryQueue().enqueue(deliveries, 21), b.deliveryQueue().enqueue(deliveries, 21)]);
+    const now = Date.now();
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).deliveryQueue().claimDue(now, 5, 60_000)));
+    const ids = claims.flat().map((d) => d.id);
+    assert.equal(ids.length, 20, 'every delivery claimed');
+    assert.equal(new Set(ids).size, 20, 'none claimed twice');
+    assert.equal(await b.deliveryQueue().cursor(), 21);
   });
 
   test("each instance sees the other's writes after sync(); remote changes reach onChange but not onCommit", async () => {

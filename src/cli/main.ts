@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   history: () => import('./commands/history.js'),
   deployments: () => import('./commands/deployments.js'),
   token: () => import('./commands/token.js'),
+  webhook: () => import('./commands/webhook.js'),
   audit: () => import('./commands/audit.js'),
   gc: () => import('./commands/gc.js'),
   impact: () => import('./commands/impact.js'),
@@ -46,6 +47,8 @@ commands:
   history <name@alias>          an alias's timeline, or where it pointed --at a time
   deployments <name>            which version each alias served, from when until when
   token create|list|revoke      manage access tokens (admin)
+  webhook add|list|remove|deliveries|redeliver|test|rotate
+                                signed webhooks for registry events (admin)
   audit verify|list|export      verify, read and export the audit log
   gc [--dry-run]                apply retention and remove unreferenced blobs (admin)
   impact <target>               every version, stack and alias that includes a blob, version or dataset

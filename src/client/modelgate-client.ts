@@ -47,6 +47,11 @@ import type {
   SetAliasRequest,
   StoredBlob,
   TokenInfo,
+  CreateWebhookRequest,
+  WebhookDelivery,
+  WebhookPing,
+  WebhookView,
+  WebhookWithSecret,
   VersionDetails,
   VersionHistory,
   VersionRecordInput,
@@ -221,6 +226,36 @@ export class ModelgateClient {
 
   async revokeToken(id: string, signal?: AbortSignal): Promise<TokenInfo> {
     return this.readJson<TokenInfo>(await this.send('DELETE', paths.token(id), { signal }));
+  }
+
+  async createWebhook(request: CreateWebhookRequest, signal?: AbortSignal): Promise<WebhookWithSecret> {
+    return this.readJson<WebhookWithSecret>(await this.sendJson('POST', paths.webhooks(), request, signal));
+  }
+
+  async listWebhooks(signal?: AbortSignal): Promise<WebhookView[]> {
+    return (await this.readJson<{ webhooks: WebhookView[] }>(await this.send('GET', paths.webhooks(), { signal }))).webhooks;
+  }
+
+  async removeWebhook(id: string, signal?: AbortSignal): Promise<WebhookView> {
+    return this.readJson<WebhookView>(await this.send('DELETE', paths.webhook(id), { signal }));
+  }
+
+  async webhookDeliveries(id: string, limit?: number, signal?: AbortSignal): Promise<WebhookDelivery[]> {
+    const path = paths.webhook(id, 'deliveries') + (limit === undefined ? '' : `?limit=${limit}`);
+    return (await this.readJson<{ deliveries: WebhookDelivery[] }>(await this.send('GET', path, { signal }))).deliveries;
+  }
+
+  async redeliverWebhook(id: string, deliveryId: string, signal?: AbortSignal): Promise<WebhookDelivery> {
+    return this.readJson<WebhookDelivery>(await this.send('POST', paths.webhook(id, 'deliveries', deliveryId, 'redeliver'), { signal }));
+  }
+
+  async testWebhook(id: string, signal?: AbortSignal): Promise<WebhookPing> {
+    return this.readJson<WebhookPing>(await this.send('POST', paths.webhook(id, 'test'), { signal }));
+  }
+
+  async rotateWebhook(id: string, graceSeconds?: number, signal?: AbortSignal): Promise<WebhookWithSecret> {
+    const body = graceSeconds === undefined ? {} : { graceSeconds };
+    return this.readJson<WebhookWithSecret>(await this.sendJson('POST', paths.webhook(id, 'rotate'), body, signal));
   }
 
   /** One page of audit entries; `nextSeq` says where the next page starts. */

@@ -217,3 +217,27 @@ export interface FleetOverview {
   instances: number;
   versions: { version: number; digest: string; instances: number }[];
 }
+
+import type { WebhookView } from '../domain/webhooks.js';
+export type { WebhookDelivery, WebhookView } from '../domain/webhooks.js';
+
+export interface CreateWebhookRequest {
+  url: string;
+  /** Event types (`alias.set`), globs (`alias.*`) or `*`. */
+  events: string[];
+  scope?: string;
+  description?: string;
+}
+
+/** An endpoint with its signing secret: returned once, by creation and rotation. */
+export interface WebhookWithSecret extends WebhookView {
+  secret: string;
+}
+
+export interface WebhookPing {
+  webhook: string;
+  ok: boolean;
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+}

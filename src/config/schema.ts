@@ -155,6 +155,34 @@ export const configSchema = z.strictObject({
       intervalSeconds: z.coerce.number().int().min(0),
     })
     .default({ keyFile: '', retiredKeyFiles: [], intervalSeconds: 3600 }),
+  webhooks: z
+    .strictObject({
+      // Not z.coerce.boolean: that reads the string "false" as true.
+      allowPrivateNetworks: z.union([z.boolean(), z.stringbool()]).default(false),
+      timeoutSeconds: z.coerce.number().positive().max(300).default(10),
+      maxAgeSeconds: z.coerce.number().int().positive().default(86400),
+      retryBaseMs: z.coerce.number().int().min(10).default(1000),
+      retryMaxSeconds: z.coerce.number().positive().default(3600),
+      concurrency: z.coerce.number().int().min(1).max(256).default(8),
+      leaseSeconds: z.coerce.number().int().min(1).default(60),
+      pollMs: z.coerce.number().int().min(20).max(60_000).default(1000),
+      rotationGraceSeconds: z.coerce.number().int().min(0).default(86400),
+    })
+    .refine((w) => w.leaseSeconds > w.timeoutSeconds, {
+      message: 'webhooks.leaseSeconds must exceed webhooks.timeoutSeconds, or a slow attempt could be claimed again by another node',
+      path: ['leaseSeconds'],
+    })
+    .default({
+      allowPrivateNetworks: false,
+      timeoutSeconds: 10,
+      maxAgeSeconds: 86400,
+      retryBaseMs: 1000,
+      retryMaxSeconds: 3600,
+      concurrency: 8,
+      leaseSeconds: 60,
+      pollMs: 1000,
+      rotationGraceSeconds: 86400,
+    }),
   auth: z
     .strictObject({
       adminToken: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
@@ -209,4 +237,13 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_FLEET_RETENTION_DAYS: 'fleet.retentionDays',
   MODELGATE_FLEET_MAX_REPORT_FILES: 'fleet.maxReportFiles',
   MODELGATE_FLEET_WATCH_SECONDS: 'fleet.watchIntervalSeconds',
+  MODELGATE_WEBHOOKS_ALLOW_PRIVATE: 'webhooks.allowPrivateNetworks',
+  MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: 'webhooks.timeoutSeconds',
+  MODELGATE_WEBHOOKS_MAX_AGE_SECONDS: 'webhooks.maxAgeSeconds',
+  MODELGATE_WEBHOOKS_RETRY_BASE_MS: 'webhooks.retryBaseMs',
+  MODELGATE_WEBHOOKS_RETRY_MAX_SECONDS: 'webhooks.retryMaxSeconds',
+  MODELGATE_WEBHOOKS_CONCURRENCY: 'webhooks.concurrency',
+  MODELGATE_WEBHOOKS_LEASE_SECONDS: 'webhooks.leaseSeconds',
+  MODELGATE_WEBHOOKS_POLL_MS: 'webhooks.pollMs',
+  MODELGATE_WEBHOOKS_ROTATION_GRACE_SECONDS: 'webhooks.rotationGraceSeconds',
 };

@@ -25,6 +25,7 @@ import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
 import { componentNames } from './stack.js';
+import { endpointWants, eventModel, type OutboxEntry } from './webhooks.js';
 
 export function requireModel(state: RegistryReader, name: string): Model {
   const model = state.getModel(name);
@@ -39,8 +40,12 @@ export function requireVersion(state: RegistryReader, name: string, number: numb
   return version;
 }
 
-/** The global sequence bump and the chained audit entry that go with every mutation. */
-function sequenceWrites(
+/**
+ * The global sequence bump and the chained audit entry that go with every mutation, and its
+ * webhook outbox entry when an endpoint wants it: every event a mutation can produce flows to
+ * webhooks from here, in the same atomic commit, with no per-event code.
+ */
+export function sequenceWrites(
   state: RegistryReader,
   seq: number,
   at: string,
@@ -60,11 +65,33 @@ function sequenceWrites(
     prevHash: head.seq === 0 ? GENESIS_HASH : head.hash,
   };
   const entry: AuditEntry = { ...unsealed, hash: auditHash(unsealed) };
+  const outbox = outboxEntry(state, entry);
   return [
     { table: 'meta', key: 'seq', value: seq },
     { table: 'meta', key: 'audit-head', value: { seq, hash: entry.hash } },
     { table: 'audit', key: seq, value: entry },
+    ...(outbox ? [{ table: 'outbox', key: seq, value: outbox } satisfies Write] : []),
   ];
+}
+
+/** The outbox entry for a change, naming the endpoints that want it; undefined when none does. */
+function outboxEntry(state: RegistryReader, entry: AuditEntry): OutboxEntry | undefined {
+  const model = eventModel(entry.action, entry.target);
+  const endpoints = state
+    .listWebhooks()
+    .filter((w) => endpointWants(w, entry.action, model))
+    .map((w) => w.id);
+  if (endpoints.length === 0) return undefined;
+  return {
+    seq: entry.seq,
+    at: entry.at,
+    type: entry.action,
+    model,
+    target: entry.target,
+    actor: entry.actor,
+    data: entry.details,
+    endpoints,
+  };
 }
 
 /** One part of a commit: the rows it writes and the audit entry it would be alone. */
@@ -86,7 +113,7 @@ function stepAudit(state: RegistryReader, seq: number, at: string, actor: Actor,
   return sequenceWrites(state, seq, at, actor, step.audit.action, step.audit.target, step.audit.details);
 }
 
-function next(state: RegistryReader): { seq: number; at: string } {
+export function next(state: RegistryReader): { seq: number; at: string } {
   return { seq: state.currentSeq() + 1, at: new Date().toISOString() };
 }
 

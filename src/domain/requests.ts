@@ -175,6 +175,23 @@ export const blobVerifyBody = z.strictObject({ repair: z.boolean().default(false
 /** POST /v1/control-plane/restore: the source must be named, so that nothing restores by accident. */
 export const controlPlaneRestoreBody = z.strictObject({ fromReplica: z.literal(true) });
 
+export const createWebhookBody = z.strictObject({
+  url: z.string().min(1).max(2000),
+  events: z.array(z.string().max(100)).min(1, 'events must name at least one event type, or "*"').max(100),
+  scope: z.string().default('*'),
+  description: text(1000).default(''),
+});
+
+export const rotateWebhookBody = z.strictObject({
+  /** How long the secret(s) signing until now keep signing; the configured default when absent. */
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86400)
+    .optional(),
+});
+
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;

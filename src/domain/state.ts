@@ -13,6 +13,7 @@ import type {
   VersionEvent,
 } from './types.js';
 import type { Checkpoint } from './checkpoint.js';
+import type { OutboxEntry, WebhookEndpoint } from './webhooks.js';
 
 export interface ListModelsQuery {
   prefix?: string;
@@ -54,6 +55,11 @@ export interface RegistryReader {
   /** Versions whose lineage lists a dataset with this digest or URI. */
   datasetReferences(key: string): { name: string; version: number }[];
   auditEntries(fromSeq: number, limit: number): AuditEntry[];
+  /** Registered webhook endpoints, by id. */
+  listWebhooks(): WebhookEndpoint[];
+  getWebhook(id: string): WebhookEndpoint | undefined;
+  /** Outbox entries with a sequence above `afterSeq`, in sequence order. */
+  outboxEntries(afterSeq: number, limit: number): OutboxEntry[];
   /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
   auditHead(): { seq: number; hash: string };
   /** The last signed checkpoint and the sequence of the entry that recorded it. */

@@ -178,7 +178,7 @@ export interface Change {
   seq: number;
   /** Empty for changes that concern no model (tokens, audit-only entries). */
   model: string;
-  kind: 'model' | 'version' | 'alias' | 'token' | 'audit';
+  kind: 'model' | 'version' | 'alias' | 'token' | 'audit' | 'webhook';
   alias?: string;
   version?: number;
 }

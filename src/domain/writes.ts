@@ -21,6 +21,8 @@ export const TABLES = [
   'componentRefs',
   'lineageRefs',
   'datasetRefs',
+  'webhooks',
+  'outbox',
 ] as const;
 export type Table = (typeof TABLES)[number];
 

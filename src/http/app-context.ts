@@ -8,6 +8,7 @@ import type { Fleet } from '../registry/fleet/fleet.js';
 import type { Registry } from '../registry/registry.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
+import type { DeliveryWorker } from '../webhooks/delivery-worker.js';
 
 /** What route handlers need, built once at start. */
 export interface AppContext {
@@ -24,6 +25,8 @@ export interface AppContext {
   inFlight: InFlight;
   /** Fleet telemetry; null when fleet.enabled is false. */
   fleet: Fleet | null;
+  /** Sends the webhook outbox; routes wake it after a replay and use it for pings. */
+  webhooks: DeliveryWorker;
   /** False while starting and once shutdown begins; /readyz reports it. */
   ready: () => boolean;
 }

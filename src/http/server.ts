@@ -19,6 +19,7 @@ import { registerResolveRoutes } from './routes/resolve.js';
 import { registerSessionRoutes } from './routes/session.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerWatchRoutes } from './routes/watch.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 
 export interface HttpServer {
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerUploadRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
   registerImpactRoutes(app, ctx);

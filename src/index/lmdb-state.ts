@@ -18,6 +18,7 @@ import type {
   VersionEvent,
 } from '../domain/types.js';
 import type { ListModelsQuery, RegistryReader } from '../domain/state.js';
+import type { OutboxEntry, WebhookEndpoint } from '../domain/webhooks.js';
 import type { LocalTable } from './local-table.js';
 import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';
 
@@ -40,6 +41,8 @@ const DB_NAMES: Record<Table, string> = {
   componentRefs: 'component-refs',
   lineageRefs: 'lineage-refs',
   datasetRefs: 'dataset-refs',
+  webhooks: 'webhooks',
+  outbox: 'webhook-outbox',
 };
 
 export class LmdbState implements RegistryReader {
@@ -241,6 +244,18 @@ export class LmdbState implements RegistryReader {
       for (const { key } of [...this.tableRows(table)]) this.dbs[table].remove(key);
       for (const { key, value } of rows.get(table) ?? []) this.dbs[table].put(key, value);
     }
+  }
+
+  listWebhooks(): WebhookEndpoint[] {
+    return [...this.dbs.webhooks.getRange({}).map((e) => e.value as WebhookEndpoint)];
+  }
+
+  getWebhook(id: string): WebhookEndpoint | undefined {
+    return this.get('webhooks', id);
+  }
+
+  outboxEntries(afterSeq: number, limit: number): OutboxEntry[] {
+    return [...this.dbs.outbox.getRange({ start: afterSeq + 1, limit }).map((e) => e.value as OutboxEntry)];
   }
 
   auditEntries(fromSeq: number, limit: number): AuditEntry[] {

@@ -12,6 +12,7 @@ import { Checkpoints } from './checkpoints.js';
 import { collectGarbage, type GcOptions } from './gc.js';
 import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
+import { WebhookRegistry } from './webhooks.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
@@ -76,6 +77,7 @@ export class Registry {
   readonly audit: AuditLog;
   readonly feed: WatchFeed;
   readonly checkpoints: Checkpoints;
+  readonly webhooks: WebhookRegistry;
 
   constructor(
     private readonly store: ControlStore,
@@ -84,6 +86,7 @@ export class Registry {
     private readonly policies: Record<string, AliasPolicy>,
     keyring: CheckpointKeyring,
     private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
+    options: { allowPrivateWebhooks?: boolean } = {},
   ) {
     store.onChange((change) => {
       for (const model of this.modelsAffectedBy(change)) {
@@ -95,6 +98,7 @@ export class Registry {
     this.audit = new AuditLog(store, (keyId) => keyring.publicKey(keyId));
     this.checkpoints = new Checkpoints(store, this.audit, keyring);
     this.feed = new WatchFeed(store);
+    this.webhooks = new WebhookRegistry(store, options.allowPrivateWebhooks ?? false);
   }
 
   /** The aliases under a policy: only approvers move them, through the gates. */

@@ -16,6 +16,10 @@ import type {
   TokenRecord,
   Version,
 } from '../domain/types.js';
+import type { WebhookEndpoint } from '../domain/webhooks.js';
+import type { DeliveryQueue } from './delivery-queue.js';
+
+export type { DeliveryQueue };
 
 export interface ControlStore extends RegistryReader {
   createModel(name: string, info: ModelInfo, actor: Actor): Promise<{ model: Model; change: Change }>;
@@ -62,6 +66,15 @@ export interface ControlStore extends RegistryReader {
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   /** An OCI manifest push in one commit: the version its files make (if new), the manifest, the alias its tag names. */
   pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
+  createWebhook(
+    input: Omit<WebhookEndpoint, 'createdAt' | 'createdBy' | 'seq' | 'secrets'> & { secret: string },
+    actor: Actor,
+  ): Promise<WebhookEndpoint>;
+  /** A new signing secret; the current one(s) keep signing until `previousUntil`. */
+  rotateWebhook(id: string, secret: string, previousUntil: string, actor: Actor): Promise<WebhookEndpoint>;
+  deleteWebhook(id: string, actor: Actor): Promise<WebhookEndpoint>;
+  /** The webhook delivery log and work queue, shared by every node on this store. */
+  deliveryQueue(): DeliveryQueue;
   createToken(record: TokenRecord, actor: Actor): Promise<void>;
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /**

@@ -15,7 +15,9 @@ import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domai
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { LocalTable } from '../index/local-table.js';
-import type { ControlStore } from './control-store.js';
+import type { ControlStore, DeliveryQueue } from './control-store.js';
+import { planCreateWebhook, planDeleteWebhook, planRotateWebhook } from '../domain/webhook-plans.js';
+import type { WebhookEndpoint } from '../domain/webhooks.js';
 import * as plans from '../domain/plans.js';
 import type { Plan } from '../domain/writes.js';
 
@@ -36,6 +38,7 @@ export abstract class PlannedStore implements ControlStore {
   abstract controlPlaneStatus(): Promise<ControlPlaneStatus>;
   abstract restoreFromReplica(actor: Actor): Promise<ControlPlaneRestore>;
   abstract close(): Promise<void>;
+  abstract deliveryQueue(): DeliveryQueue;
 
   onChange(listener: (change: Change) => void): void {
     this.listeners.push(listener);
@@ -148,6 +151,15 @@ export abstract class PlannedStore implements ControlStore {
   lastCheckpoint() {
     return this.state.lastCheckpoint();
   }
+  listWebhooks() {
+    return this.state.listWebhooks();
+  }
+  getWebhook(id: string) {
+    return this.state.getWebhook(id);
+  }
+  outboxEntries(afterSeq: number, limit: number) {
+    return this.state.outboxEntries(afterSeq, limit);
+  }
 
   // ---- mutations ----
   async createModel(name: string, info: ModelInfo, actor: Actor) {
@@ -215,6 +227,21 @@ export abstract class PlannedStore implements ControlStore {
 
   pushManifest(push: ManifestPush, actor: Actor) {
     return this.run((s) => plans.planPushManifest(s, push, actor));
+  }
+
+  async createWebhook(
+    input: Omit<WebhookEndpoint, 'createdAt' | 'createdBy' | 'seq' | 'secrets'> & { secret: string },
+    actor: Actor,
+  ): Promise<WebhookEndpoint> {
+    return (await this.run((s) => planCreateWebhook(s, input, actor))).result;
+  }
+
+  async rotateWebhook(id: string, secret: string, previousUntil: string, actor: Actor): Promise<WebhookEndpoint> {
+    return (await this.run((s) => planRotateWebhook(s, id, secret, previousUntil, actor))).result;
+  }
+
+  async deleteWebhook(id: string, actor: Actor): Promise<WebhookEndpoint> {
+    return (await this.run((s) => planDeleteWebhook(s, id, actor))).result;
   }
 
   async createToken(record: TokenRecord, actor: Actor): Promise<void> {

@@ -17,6 +17,7 @@ import { stackDigest } from '../../src/domain/stack.js';
 import type { AliasMove, NewVersion } from '../../src/domain/mutations.js';
 import type { ControlStore } from '../../src/store/control-store.js';
 import { sha256 } from '../harness/http.js';
+import { newDelivery, type WebhookEndpoint } from '../../src/domain/webhooks.js';
 
 export const alice: Actor = { id: 'tok-alice', name: 'alice' };
 export const bob: Actor = { id: 'tok-bob', name: 'bob' };
@@ -205,6 +206,13 @@ export function token(id: string, extra: Partial<TokenRecord> = {}): TokenRecord
     hash: 'ab'.repeat(32),
     ...extra,
   };
+}
+
+export function webhookInput(
+  id: string,
+  secret: string,
+): Omit<WebhookEndpoint, 'createdAt' | 'createdBy' | 'seq' | 'secrets'> & { secret: string } {
+  return { id, url: 'https://hooks.example/receive', events: ['*'], scope: '*', description: '', secret };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -883,6 +891,145 @@ export function controlStoreConformance(backend: Backend): void {
       const r2 = new Recorder(reopened);
       await mutation(r2, () => t.moveAlias(move('keep', 'production', 1, { expected: 2 }), alice));
       assert.equal(t.currentSeq(), 5);
+    });
+
+    test('webhook endpoints: create, rotate and delete are audited commits; no secret enters the audit log', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const id = unique('wh');
+      const created = await mutation(r, () => s.createWebhook(webhookInput(id, 'whsec_first'), alice), {
+        action: 'webhook.create',
+        target: `webhook:${id}`,
+        change: { model: '', kind: 'webhook' },
+      });
+      assert.deepEqual(
+        created.secrets.map((x) => x.secret),
+        ['whsec_first'],
+      );
+      assert.deepEqual(s.getWebhook(id), created);
+      await refused(r, () => s.createWebhook(webhookInput(id, 'whsec_again'), alice), 409, 'WEBHOOK_EXISTS');
+      const until = new Date(Date.now() + 60_000).toISOString();
+      const rotated = await mutation(r, () => s.rotateWebhook(id, 'whsec_second', until, alice), { action: 'webhook.rotate' });
+      assert.deepEqual(
+        rotated.secrets.map((x) => [x.secret, x.expiresAt]),
+        [
+          ['whsec_first', until],
+          ['whsec_second', null],
+        ],
+      );
+      await refused(r, () => s.rotateWebhook('wh_none', 'whsec_x', until, alice), 404, 'WEBHOOK_NOT_FOUND');
+      await mutation(r, () => s.deleteWebhook(id, alice), { action: 'webhook.delete' });
+      assert.equal(s.getWebhook(id), undefined);
+      assert.deepEqual(s.listWebhooks(), []);
+      await refused(r, () => s.deleteWebhook(id, alice), 404, 'WEBHOOK_NOT_FOUND');
+      const log = JSON.stringify(s.auditEntries(1, 100));
+      assert.ok(!log.includes('whsec_'), 'no secret in the audit log');
+    });
+
+    test('the outbox entry of a change is written in its commit, naming the endpoints that want it; refusals write none', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await s.createWebhook({ ...webhookInput('wh_all', 'whsec_a'), events: ['*'] }, alice);
+      await s.createWebhook({ ...webhookInput('wh_alias', 'whsec_b'), events: ['alias.*'], scope: 'risk/*' }, alice);
+      assert.deepEqual(
+        s.outboxEntries(0, 10).map((e) => [e.type, e.target, e.endpoints]),
+        [['webhook.create', 'webhook:wh_alias', ['wh_all']]],
+        "an endpoint's own creation is not sent to it; the next one's is",
+      );
+      const afterSetup = s.currentSeq();
+
+      const v = await mutation(r, () => s.registerVersion(newVersion('risk/m', { w: 'o1' }), alice));
+      const moved = await mutation(r, () => s.moveAlias(move('risk/m', 'staging', 1, { reason: 'why' }), bob));
+      await mutation(r, () => s.registerVersion(newVersion('other', { w: 'o2' }), alice));
+      await mutation(r, () => s.moveAlias(move('other', 'staging', 1), bob));
+      await mutation(r, () => s.createToken(token(unique('t')), alice));
+      await refused(r, () => s.moveAlias(move('risk/m', 'staging', 9), bob), 404, 'VERSION_NOT_FOUND');
+
+      const outbox = s.outboxEntries(afterSetup, 100);
+      assert.deepEqual(
+        outbox.map((e) => [e.type, e.model, e.endpoints]),
+        [
+          ['version.register', 'risk/m', ['wh_all']],
+          ['alias.set', 'risk/m', ['wh_alias', 'wh_all']],
+          ['version.register', 'other', ['wh_all']],
+          ['alias.set', 'other', ['wh_all']],
+          ['token.create', '', ['wh_all']],
+        ],
+      );
+      const aliasEntry = outbox[1]!;
+      assert.equal(aliasEntry.seq, moved.result.seq);
+      assert.deepEqual(aliasEntry.actor, bob);
+      assert.deepEqual(aliasEntry.data, s.auditEntries(aliasEntry.seq, 1)[0]!.details, "the event's data is its audit entry's details");
+      assert.deepEqual([aliasEntry.data.from, aliasEntry.data.to, aliasEntry.data.reason], [null, 1, 'why']);
+      assert.equal(outbox[0]!.seq, v.version.seq);
+      for (const e of outbox)
+        assert.deepEqual(e, { ...e, at: s.auditEntries(e.seq, 1)[0]!.at, target: s.auditEntries(e.seq, 1)[0]!.target });
+      assert.deepEqual(
+        s.outboxEntries(outbox[2]!.seq, 2).map((e) => e.seq),
+        [outbox[3]!.seq, outbox[4]!.seq],
+      );
+
+      const reopened = await r.opened.reopen();
+      assert.deepEqual(reopened.store.outboxEntries(afterSetup, 100), outbox, 'the outbox survives a restart');
+    });
+
+    test('delivery queue: enqueue is idempotent and the cursor only moves up; a claim hides a delivery until settled or its lease ends', async () => {
+      const r = await fresh();
+      const q = r.store.deliveryQueue();
+      assert.equal(await q.cursor(), 0);
+      const at = new Date(Date.now() - 1000).toISOString();
+      const d1 = newDelivery({ seq: 5, at, type: 'alias.set' }, 'wh_a');
+      const d2 = newDelivery({ seq: 7, at, type: 'version.register' }, 'wh_a');
+      const d3 = newDelivery({ seq: 7, at, type: 'version.register' }, 'wh_b');
+      await q.enqueue([d1, d2, d3], 7);
+      assert.equal(await q.cursor(), 7);
+      await q.enqueue([], 3);
+      assert.equal(await q.cursor(), 7, 'the cursor never moves down');
+
+      const now = Date.now();
+      const [first, second] = await Promise.all([q.claimDue(now, 2, 60_000), q.claimDue(now, 2, 60_000)]);
+      const claimed = [...first!, ...second!].map((d) => d.id).sort();
+      assert.deepEqual(claimed, [d1.id, d2.id, d3.id].sort(), 'each due delivery claimed exactly once');
+      assert.deepEqual(await q.claimDue(now, 10, 60_000), [], 'claimed deliveries are hidden');
+      assert.deepEqual(
+        (await q.claimDue(now + 61_000, 10, 60_000)).map((d) => d.id).sort(),
+        claimed,
+        'a lease that ran out makes them due again',
+      );
+
+      await q.settle({ ...d1, status: 'delivered', attempts: 1, lastResponseCode: 200, finishedAt: new Date().toISOString() });
+      await q.settle({ ...d2, attempts: 1, lastResponseCode: 500, nextAttemptAt: now + 200_000 });
+      // A repeat of the enqueue (another node behind the cursor) changes nothing.
+      await q.enqueue([newDelivery({ seq: 5, at, type: 'alias.set' }, 'wh_a')], 5);
+      assert.equal((await q.get(d1.id))?.status, 'delivered');
+      assert.deepEqual(
+        (await q.claimDue(now + 130_000, 10, 600_000)).map((d) => d.id),
+        [d3.id],
+        'delivered is never due; a retry waits for its time',
+      );
+      assert.deepEqual(
+        (await q.claimDue(now + 200_000, 10, 60_000)).map((d) => d.id),
+        [d2.id],
+      );
+      assert.deepEqual(
+        (await q.listForEndpoint('wh_a', 10)).map((d) => [d.seq, d.status, d.attempts]),
+        [
+          [7, 'pending', 1],
+          [5, 'delivered', 1],
+        ],
+      );
+      assert.deepEqual(
+        (await q.listForEndpoint('wh_a', 1)).map((d) => d.seq),
+        [7],
+      );
+      assert.deepEqual(await q.listForEndpoint('wh_none', 10), []);
+      assert.equal(await q.get('msg_404_wh_a'), undefined);
+      assert.equal(r.store.currentSeq(), 0, 'the delivery log is not registry state');
+
+      const reopened = await r.opened.reopen();
+      const q2 = reopened.store.deliveryQueue();
+      assert.equal(await q2.cursor(), 7, 'the cursor survives a restart');
+      assert.equal((await q2.get(d1.id))?.status, 'delivered');
     });
   });
 }

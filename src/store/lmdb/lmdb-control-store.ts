@@ -8,10 +8,13 @@ import type { ControlPlaneRestore, ControlPlaneStatus } from '../../domain/types
 import { PlannedStore } from '../planned-store.js';
 import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from '../../index/lmdb-state.js';
+import type { WebhookDelivery } from '../../domain/webhooks.js';
+import { LmdbDeliveryQueue } from './lmdb-delivery-queue.js';
 
 export class LmdbControlStore extends PlannedStore {
   protected readonly state: LmdbState;
   private address = '';
+  private deliveries: LmdbDeliveryQueue | undefined;
 
   constructor(dataDir: string) {
     super();
@@ -33,6 +36,15 @@ export class LmdbControlStore extends PlannedStore {
 
   openLocalTable<V>(name: string) {
     return this.state.openLocalTable<V>(name);
+  }
+
+  deliveryQueue(): LmdbDeliveryQueue {
+    this.deliveries ??= new LmdbDeliveryQueue(
+      this.state.openLocalTable<WebhookDelivery>('webhook-deliveries'),
+      this.state.openLocalTable<number>('webhook-due'),
+      this.state.openLocalTable<number>('webhook-queue'),
+    );
+    return this.deliveries;
   }
 
   getSetting(key: string): unknown {

@@ -25,6 +25,7 @@ import { LmdbState } from '../../index/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
 import { TABLES, type Batch, type Key, type Plan, type Table } from '../../domain/writes.js';
 import type { Actor, AuditEntry, ControlPlaneRestore, ControlPlaneStatus, NodeReport } from '../../domain/types.js';
+import { RedisDeliveryQueue } from './redis-delivery-queue.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -67,6 +68,7 @@ export class RedisControlStore extends PlannedStore {
   /** This node in the heartbeat: a stable id kept beside the replica, and its address once listening. */
   private node: { id: string; address: string } | null = null;
   private readonly settings = new Map<string, unknown>();
+  private readonly deliveries: RedisDeliveryQueue;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   /** Set when Redis is behind this replica (it lost acknowledged writes): writes stop until an operator acts. */
@@ -89,6 +91,11 @@ export class RedisControlStore extends PlannedStore {
       table: (t) => `${p}t:${t}`,
     };
     this.antiEntropyMs = options.antiEntropyMs;
+    this.deliveries = new RedisDeliveryQueue(cmd, p, unreachable);
+  }
+
+  deliveryQueue(): RedisDeliveryQueue {
+    return this.deliveries;
   }
 
   static async open(options: RedisStoreOptions): Promise<RedisControlStore> {
