@@ -328,3 +328,51 @@ describe('governed as a unit', () => {
     assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
   });
 });
+
+describe('stacks through the files route, the Hub API and the OCI API', () => {
+  test('the closure is laid out as pull lays it: own files, then <component>/<path>', async () => {
+    await registerFiles(server, 'expo/base', { 'model.safetensors': 'expo base', 'config.json': '{}' });
+    await registerFiles(server, 'expo/lora', { 'adapter.safetensors': 'expo lora' });
+    const stackRes = await stack('expo/app', { base: 'expo/base@v1', adapter: 'expo/lora@v1' }, { 'prompt.txt': 'expo prompt' });
+    assert.equal(stackRes.status, 201, stackRes.text);
+    assert.equal((await api(server, 'PUT', '/v1/models/expo/app/aliases/live', { version: 1 })).status, 200);
+    const expected = ['adapter/adapter.safetensors', 'base/config.json', 'base/model.safetensors', 'prompt.txt'];
+
+    // v1 files route: a component's file by its path under the stack.
+    const file = await fetch(`${server.url}/v1/models/expo/app@live/files/base/model.safetensors`, {
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
+    assert.equal(file.status, 200);
+    assert.equal(await file.text(), 'expo base');
+
+    // Hub: siblings list the closure, and each resolves (what snapshot_download does).
+    const info = await api(server, 'GET', '/api/models/expo/app/revision/live');
+    assert.equal(info.status, 200, info.text);
+    assert.deepEqual(info.json.siblings.map((s: { rfilename: string }) => s.rfilename).sort(), expected);
+    const viaHub = await fetch(`${server.url}/expo/app/resolve/live/adapter/adapter.safetensors`, {
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
+    assert.equal(viaHub.status, 200);
+    assert.equal(await viaHub.text(), 'expo lora');
+
+    // OCI: the generated manifest has one layer per closure file, titled with its path; a token
+    // scoped to the stack's model reads the components' blobs through the stack's repository.
+    const manifest = await api(server, 'GET', '/v2/expo/app/manifests/live', undefined, {
+      Accept: 'application/vnd.oci.image.manifest.v1+json',
+    });
+    assert.equal(manifest.status, 200, manifest.text);
+    const titles = manifest.json.layers
+      .map((l: { annotations: Record<string, string> }) => l.annotations['org.opencontainers.image.title'])
+      .sort();
+    assert.deepEqual(titles, expected);
+    const scoped = (await createToken(server, 'expo-reader', 'reader', 'expo/app')).token;
+    const layer = manifest.json.layers.find(
+      (l: { annotations: Record<string, string> }) => l.annotations['org.opencontainers.image.title'] === 'base/model.safetensors',
+    );
+    const blob = await fetch(`${server.url}/v2/expo/app/blobs/${layer.digest}`, { headers: { Authorization: `Bearer ${scoped}` } });
+    assert.equal(blob.status, 200);
+    assert.equal(await blob.text(), 'expo base');
+    const elsewhere = await fetch(`${server.url}/v2/expo/lora/blobs/${layer.digest}`, { headers: { Authorization: `Bearer ${scoped}` } });
+    assert.notEqual(elsewhere.status, 200, 'the scope still ends at its model');
+  });
+});

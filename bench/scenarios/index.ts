@@ -8,12 +8,14 @@ import { propagationScenario } from './propagation.js';
 import { pullScenario } from './pull.js';
 import { pushScenario } from './push.js';
 import { resolveScenario } from './resolve.js';
+import { stacksScenario } from './stacks.js';
 import { uploadScenario } from './upload.js';
 import type { Scenario } from './scenario.js';
 
 export const scenarios: readonly Scenario[] = [
   hashScenario,
   resolveScenario,
+  stacksScenario,
   downloadScenario,
   memoryScenario,
   uploadScenario,

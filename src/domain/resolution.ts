@@ -39,6 +39,8 @@ export interface Resolution {
   components?: Record<string, ComponentView>;
   /** Components of the stack retired or rejected since it pinned them. */
   flagged?: FlaggedComponent[];
+  /** A stack's files as a pull lays them out: its own, then `<component>/<path>` (also in `files`). */
+  closure?: FileEntry[];
 }
 
 /** A resolution as the v1 API sends it (GET /v1/resolve) and the client reads it. */
@@ -118,6 +120,8 @@ export function buildResolution(
 ): Resolution {
   const components = lookup ? componentViews(version, lookup) : undefined;
   const flagged = components && lookup ? flaggedComponents(version, lookup) : [];
+  // A stack's component files are reachable by path under the stack (files route, Hub, OCI layers).
+  const closure = components ? closureFiles(version.files, components) : undefined;
   return {
     name,
     ref,
@@ -125,10 +129,11 @@ export function buildResolution(
     version,
     seq: pointer?.seq ?? version.seq,
     updatedAt: pointer?.updatedAt ?? version.createdAt,
-    files: new Map(version.files.map((f) => [f.path, f])),
+    files: new Map((closure ?? version.files).map((f) => [f.path, f])),
     ...(pointer?.unapprovedSince !== undefined ? { unapprovedSince: pointer.unapprovedSince } : {}),
     ...(components ? { components } : {}),
     ...(flagged.length > 0 ? { flagged } : {}),
+    ...(closure ? { closure } : {}),
   };
 }
 

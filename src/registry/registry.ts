@@ -18,7 +18,7 @@ import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, pars
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import { recordDigest } from '../domain/record-digest.js';
-import { buildResolution, flaggedComponents, type Resolution } from '../domain/resolution.js';
+import { buildResolution, closureFiles, componentViews, flaggedComponents, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
 import type { ControlPlaneRestore, ControlPlaneStatus } from '../domain/types.js';
 import type {
@@ -584,6 +584,16 @@ export class Registry {
 
   listAliases(name: string): AliasPointer[] {
     return this.store.listAliases(name);
+  }
+
+  /** A version's files with a stack's components under `<component>/`, as pull, Hub and OCI lay them out. */
+  closureFiles(version: Version): FileEntry[] {
+    return closureFiles(version.files, componentViews(version, this.lookupVersion));
+  }
+
+  /** Whether a stack of model `name` includes, directly or through other stacks, a version that lists the blob. */
+  blobInStackOf(name: string, digest: string): boolean {
+    return this.store.blobReferences(digest).some((r) => stacksAbove(this.store, r.name, r.version).some((s) => s.name === name));
   }
 
   /** Versions whose file lists include the blob. */

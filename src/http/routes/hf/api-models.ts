@@ -86,7 +86,8 @@ function modelInfo(model: Model, rev: Revision | null): Record<string, unknown> 
   };
   if (!rev) return info;
   const version = rev.resolution.version;
-  const index = treeIndex(version.digest, version.files);
+  // A stack lists its closure: own files, then each component's under `<component>/`, as a pull lays it out.
+  const index = treeIndex(version.digest, rev.resolution.closure ?? version.files);
   info.sha = rev.commit;
   info.lastModified = version.createdAt;
   info.usedStorage = version.size;
@@ -117,7 +118,8 @@ function flag(text: string): boolean {
 function listTree(ctx: AppContext, x: Exchange, revision: string, sub: string, name: string, origin: Origin): void {
   const rev = resolveRevision(ctx, name, revision);
   const version = rev.resolution.version;
-  const index = treeIndex(version.digest, version.files);
+  const files = rev.resolution.closure ?? version.files;
+  const index = treeIndex(version.digest, files);
   const recursive = flag(x.param('recursive'));
   const expand = flag(x.param('expand'));
   const limit = parseLimit(x.param('limit'), DEFAULT_PAGE, MAX_PAGE);
@@ -126,7 +128,7 @@ function listTree(ctx: AppContext, x: Exchange, revision: string, sub: string, n
   // The range of nodes to list: a slice of `all` (recursive) or a directory's children.
   const children = index.children.get(sub);
   if (sub !== '' && !children) {
-    const isFile = version.files.some((f) => f.path === sub);
+    const isFile = files.some((f) => f.path === sub);
     throw entryNotFound(name, revision, sub, rev.commit, isFile ? 'directory (it is a file)' : 'directory');
   }
   let list: readonly TreeNode[];

@@ -24,7 +24,7 @@ export function blobVisible(ctx: AppContext, principal: Principal, name: string,
   if (principal.scope === '*') return true;
   if (!scopeMatches(principal.scope, name)) return false;
   // Pushed manifests and their configs are referenced by their version, as its files are.
-  return ctx.registry.blobReferences(digest).some((r) => r.name === name);
+  return ctx.registry.blobReferences(digest).some((r) => r.name === name) || ctx.registry.blobInStackOf(name, digest);
 }
 
 export async function getBlob(ctx: AppContext, x: Exchange, name: string, digestText: string): Promise<void> {

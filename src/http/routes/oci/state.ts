@@ -108,7 +108,8 @@ export class OciState {
     const key = `${name}\0${version.version}\0${version.digest}`;
     let m = this.generated.get(key);
     if (!m) {
-      m = generateManifest(version);
+      // A stack's manifest has a layer per file of its closure, titled `<component>/<path>`.
+      m = generateManifest({ digest: version.digest, files: this.ctx.registry.closureFiles(version) });
       this.generated.set(key, m, m.bytes.length);
     }
     return m;

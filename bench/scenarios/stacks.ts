@@ -1,0 +1,165 @@
+// `stacks`: (1) GET /v1/resolve of a stack of 8 components (its whole closure in one prepared
+// answer) against the resolve of a flat version, same service, same run, alternating; (2) the
+// impact query answered from the commit-time indexes, with a few versions registered and again
+// with 10,000 more: its latency must not grow with the registry.
+import { Api } from '../lib/api.js';
+import { capacityFigure, loadProblem, p99Figure, requestsFigure } from '../lib/figures.js';
+import { registerMany, registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
+import { runLoad, WARMUP_SECONDS, type LoadReport } from '../lib/load.js';
+import type { LoadJob } from '../lib/load-protocol.js';
+import { alternate, medianBy } from '../lib/rounds.js';
+import { startService } from '../lib/service.js';
+import { median } from '../lib/stats.js';
+import { ratioOf, type Comparison, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const COMPONENTS = 8;
+const VERSIONS = Number(process.env.BENCH_IMPACT_VERSIONS ?? 10_000);
+const IMPACT_QUERIES = Number(process.env.BENCH_IMPACT_QUERIES ?? 2000);
+const REGISTER_SECONDS = Number(process.env.BENCH_REGISTER_SECONDS ?? 300);
+const FLAT = '/v1/resolve/bench/flat@live';
+const STACK = '/v1/resolve/bench/stack@live';
+const IMPACT_P99_TARGET_MS = 5;
+
+const byRps = (r: LoadReport) => r.requestsPerSecond;
+
+function job(port: number, path: string, headers: Record<string, string>, ctx: ScenarioContext): LoadJob {
+  return {
+    url: `http://127.0.0.1:${port}${path}`,
+    connections: CONNECTIONS,
+    durationSeconds: ctx.durationSeconds,
+    warmupSeconds: WARMUP_SECONDS,
+    headers,
+  };
+}
+
+/** Latency of `count` impact queries one after another on a keep-alive connection (p50/p99 in ms). */
+async function impactLatency(api: Api, target: string, count: number): Promise<Figure & { answer: number }> {
+  const path = `/v1/impact?target=${encodeURIComponent(target)}`;
+  const times: number[] = [];
+  let answer = 0;
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const res = await api.request('GET', path);
+    times.push(performance.now() - started);
+    if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
+    if (i === 0) answer = (JSON.parse(res.body.toString('utf8')) as { versions: unknown[] }).versions.length;
+  }
+  times.sort((a, b) => a - b);
+  const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!;
+  return {
+    value: p99,
+    unit: 'ms p99',
+    loadCpuPercent: null,
+    detail: { p50Ms: median(times), p99Ms: p99, maxMs: times.at(-1), queries: count },
+    answer,
+  };
+}
+
+async function run(ctx: ScenarioContext): Promise<Comparison[]> {
+  const service = await startService({ workDir: ctx.workDir, name: 'stacks' });
+  const api = new Api(service.port, service.token);
+  try {
+    const layout = [
+      { path: 'config.json', size: 512 },
+      { path: 'tokenizer.json', size: 4096 },
+      { path: 'model.safetensors', size: 65_536 },
+    ];
+    await registerWithAlias(api, 'bench/flat', await uploadRandomFiles(api, layout), 'live');
+    const components: Record<string, string> = {};
+    for (let i = 1; i <= COMPONENTS; i++) {
+      await registerWithAlias(api, `bench/c${i}`, await uploadRandomFiles(api, layout), 'live');
+      components[`c${i}`] = `bench/c${i}@v1`;
+    }
+    const prompt = await uploadRandomFiles(api, [{ path: 'prompt.txt', size: 1024 }]);
+    const stack = await api.request('POST', '/v1/models/bench/stack/versions', { json: { files: prompt, components } });
+    if (stack.status !== 201) throw new Error(`stack registration: ${stack.status} ${stack.body.toString('utf8').slice(0, 200)}`);
+    await api.setAlias('bench/stack', 'live', 1);
+    const flatBody = (await api.request('GET', FLAT)).body.length;
+    const stackBody = (await api.request('GET', STACK)).body.length;
+    ctx.log(`  flat resolve answers ${flatBody} bytes; the stack of ${COMPONENTS} answers ${stackBody} bytes (its closure)`);
+
+    const headers = { authorization: api.authHeader };
+    ctx.log(`  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat`);
+    const [stackRuns, flatRuns] = await alternate([
+      () => runLoad(job(service.port, STACK, headers, ctx), service.pid),
+      () => runLoad(job(service.port, FLAT, headers, ctx), service.pid),
+    ]);
+    const s = medianBy(stackRuns!, byRps);
+    const f = medianBy(flatRuns!, byRps);
+    ctx.log(`  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s`);
+
+    // Impact: a component two steps below nothing else, and the blob of one of its files.
+    const target = 'bench/c1@v1';
+    const small = await impactLatency(api, target, IMPACT_QUERIES);
+    ctx.log(
+      `  impact of ${target} (${small.answer} versions) with ${COMPONENTS + 2} versions registered: p99 ${small.value.toFixed(3)} ms`,
+    );
+    ctx.log(`  registering ${VERSIONS} more versions through the API (32 calls in flight)`);
+    const filler = await uploadRandomFiles(api, layout);
+    const reg = await registerMany(api, VERSIONS, filler, 'production', 32, Date.now() + REGISTER_SECONDS * 1000);
+    ctx.log(`  registered ${reg.registered} in ${reg.seconds.toFixed(1)} s`);
+    const big = await impactLatency(api, target, IMPACT_QUERIES);
+    ctx.log(`  impact of ${target} with ${reg.registered + COMPONENTS + 2} versions: p99 ${big.value.toFixed(3)} ms`);
+
+    const problems = [loadProblem(s), loadProblem(f)].filter(Boolean).join('; ');
+    const stackFigure = requestsFigure(s);
+    const flatFigure = requestsFigure(f);
+    const ratio = ratioOf(stackFigure, flatFigure);
+    const sCap = capacityFigure(s);
+    const fCap = capacityFigure(f);
+    const capRatio = ratioOf(sCap, fCap);
+    const impactRatio = big.value > 0 ? small.value / big.value : null;
+    return [
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS}, ${CONNECTIONS} conn`,
+        subject: stackFigure,
+        baselineName: 'flat version, same service',
+        baseline: flatFigure,
+        ratio,
+        target: '≥ 0.9×',
+        pass: ratio === null ? null : !problems && ratio >= 0.9,
+        note: `answers ${stackBody} vs ${flatBody} bytes; p99 ${s.p99Ms.toFixed(3)} vs ${f.p99Ms.toFixed(3)} ms${problems ? `; invalid: ${problems}` : ''}`,
+      },
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS}, latency`,
+        subject: p99Figure(s),
+        baselineName: 'flat version, same service',
+        baseline: p99Figure(f),
+        ratio: null,
+        target: 'p99 ≤ 2 ms',
+        pass: !problems && s.p99Ms <= 2,
+      },
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS}, server efficiency`,
+        subject: sCap,
+        baselineName: 'flat version, same service',
+        baseline: fCap,
+        ratio: capRatio,
+        target: '≥ 0.9×',
+        pass: capRatio === null ? null : capRatio >= 0.9,
+      },
+      {
+        name: `stacks: impact query, ${reg.registered + COMPONENTS + 2} versions`,
+        subject: big,
+        baselineName: `same query, ${COMPONENTS + 2} versions`,
+        baseline: small,
+        ratio: impactRatio,
+        target: `p99 ≤ ${IMPACT_P99_TARGET_MS} ms`,
+        pass: big.value <= IMPACT_P99_TARGET_MS,
+        note: `GET /v1/impact?target=${target} answered ${big.answer} versions; ${IMPACT_QUERIES} queries one after another on one keep-alive connection, p50 ${(big.detail!.p50Ms as number).toFixed(3)} vs ${(small.detail!.p50Ms as number).toFixed(3)} ms${reg.registered < VERSIONS ? `; registration stopped at ${REGISTER_SECONDS} s` : ''}`,
+      },
+    ];
+  } finally {
+    api.close();
+    await service.stop();
+  }
+}
+
+export const stacksScenario: Scenario = {
+  name: 'stacks',
+  description: `GET /v1/resolve of a stack of ${COMPONENTS} components vs a flat version (same run); impact query latency with ${VERSIONS} versions registered`,
+  notes:
+    'The stack answer carries its whole closure (every component with its files) and is rendered once after the model last changed, like a flat one; the ratio is of the same service answering both paths, alternating. The impact query reads the component → stacks and alias indexes kept at commit time, so its latency should not grow with the number of versions.',
+  run,
+};
