@@ -1,6 +1,6 @@
 // The inputs and results of registry mutations, as the pure plans take and return them.
 import type { AliasPolicy } from './policy.js';
-import type { ComponentPin, FileEntry, ManifestRecord, Version, VersionRecord } from './types.js';
+import type { Approval, ComponentPin, FileEntry, ManifestRecord, Version, VersionRecord } from './types.js';
 
 export interface NewVersion {
   name: string;
@@ -13,6 +13,9 @@ export interface NewVersion {
   /** The number the caller means to create (an OCI push to `v<N>`): refused if another registration took it. */
   number?: number;
 }
+
+/** What the registry checks of an approval inside its commit (self-approval, a second decision); throws to refuse. */
+export type ApprovalCheck = (version: Version, approvals: readonly Approval[]) => void;
 
 export interface AliasMove {
   name: string;

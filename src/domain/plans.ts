@@ -20,7 +20,7 @@ import type {
   VersionEvent,
 } from './types.js';
 import type { AuditStep } from './audit-steps.js';
-import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from './mutations.js';
+import type { AliasMove, AliasMoveResult, ApprovalCheck, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from './mutations.js';
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
@@ -321,7 +321,7 @@ export function planApproval(
   decision: 'approve' | 'reject',
   comment: string | undefined,
   actor: Actor,
-  check: (version: Version, approvals: readonly Approval[]) => void,
+  check: ApprovalCheck,
 ): Plan<{ approval: Approval; version: Version }> {
   const current = requireVersion(state, name, number);
   if (current.status === 'retired') throw conflict('VERSION_RETIRED', `${name}@v${number} is retired; no decision can be taken on it`);

@@ -1,6 +1,14 @@
 // The authority for registry state. Every mutation is atomic, bumps one global sequence number
 // and appends one audit entry in the same atomic step; reads are the domain's synchronous view.
-import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type {
+  AliasMove,
+  AliasMoveResult,
+  ApprovalCheck,
+  ManifestPush,
+  ManifestPushResult,
+  NewVersion,
+  VersionPatch,
+} from '../domain/mutations.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { LocalTable } from '../index/local-table.js';
@@ -43,7 +51,7 @@ export interface ControlStore extends RegistryReader {
     decision: 'approve' | 'reject',
     comment: string | undefined,
     actor: Actor,
-    check: (version: Version, approvals: readonly Approval[]) => void,
+    check: ApprovalCheck,
   ): Promise<{ approval: Approval; version: Version; change: Change }>;
   /** Records on a stack that a component of its closure was retired or rejected (an event and an audit entry). */
   flagStack(

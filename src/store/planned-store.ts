@@ -2,7 +2,6 @@
 // state view and a way to commit a plan atomically against it.
 import type {
   Actor,
-  Approval,
   Change,
   ChangeNotice,
   ControlPlaneRestore,
@@ -193,14 +192,8 @@ export abstract class PlannedStore implements ControlStore {
     return { version: result, ...(change ? { change } : {}) };
   }
 
-  async recordApproval(
-    name: string,
-    version: number,
-    decision: 'approve' | 'reject',
-    comment: string | undefined,
-    actor: Actor,
-    check: (version: Version, approvals: readonly Approval[]) => void,
-  ) {
+  // The parameters as the interface states them (name, version, decision, comment, actor, check).
+  async recordApproval(...[name, version, decision, comment, actor, check]: Parameters<ControlStore['recordApproval']>) {
     const { result, change } = await this.run((s) => plans.planApproval(s, name, version, decision, comment, actor, check));
     return { ...result, change: change! };
   }

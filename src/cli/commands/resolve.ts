@@ -1,9 +1,8 @@
 // modelgate resolve <name@ref>: which version and files a reference points at right now.
 import type { Resolution } from '../../client/index.js';
-import { clientOptionsHelp, parseCommand } from '../args.js';
-import { clientFromOptions } from '../client-from-options.js';
+import { clientOptionsHelp } from '../args.js';
 import { formatBytes } from '../format.js';
-import { parseModelReference } from '../reference.js';
+import { parseReferenceCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate resolve <name@ref>
@@ -14,11 +13,9 @@ points at.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [1, 1]);
-  if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const { name, ref } = parseModelReference(positionals[0]!);
-  const client = clientFromOptions(values);
+  const command = parseReferenceCommand(argv, usage);
+  if (!command) return 0;
+  const { values, name, ref, client } = command;
   const resolution = await withUserErrors(() => client.resolve(name, ref));
   process.stdout.write(values.json ? `${JSON.stringify(resolution)}\n` : describe(resolution));
   return 0;

@@ -2,10 +2,9 @@
 // identity and status, the aliases pointing at it, files, metadata, lineage, metrics, the model
 // card under its headings, and every approval decision.
 import type { Approval, ModelCard, VersionDetails } from '../../client/index.js';
-import { clientOptionsHelp, parseCommand } from '../args.js';
-import { clientFromOptions } from '../client-from-options.js';
+import { clientOptionsHelp } from '../args.js';
 import { formatBytes } from '../format.js';
-import { parseModelReference } from '../reference.js';
+import { parseReferenceCommand } from '../reference-command.js';
 import { renderTable } from '../table.js';
 import { withUserErrors } from '../user-errors.js';
 
@@ -29,11 +28,9 @@ export const CARD_HEADINGS: [keyof ModelCard, string][] = [
 ];
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [1, 1]);
-  if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const { name, ref } = parseModelReference(positionals[0]!);
-  const client = clientFromOptions(values);
+  const command = parseReferenceCommand(argv, usage);
+  if (!command) return 0;
+  const { values, name, ref, client } = command;
 
   const shown = await withUserErrors(async () => {
     const resolution = await client.resolve(name, ref);
