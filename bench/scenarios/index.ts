@@ -2,6 +2,7 @@
 // Scenario plus one line here.
 import { coldStartScenario } from './cold-start.js';
 import { downloadScenario } from './download.js';
+import { fleetScenario } from './fleet.js';
 import { hashScenario } from './hash.js';
 import { memoryScenario } from './memory.js';
 import { propagationScenario } from './propagation.js';
@@ -23,4 +24,5 @@ export const scenarios: readonly Scenario[] = [
   pushScenario,
   propagationScenario,
   coldStartScenario,
+  fleetScenario,
 ];

@@ -78,14 +78,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const instanceKey = (o: Pick<FleetObservation, 'deployment' | 'instance'>) => `${o.deployment}/${o.instance}`;
 
 export function fleetView(model: string, rows: readonly FleetObservation[], aliases: readonly AliasState[], opts: ViewOptions): FleetView {
-  const active = rows.filter((o) => o.lastSeen >= opts.now - opts.silenceMs);
-  const byInstance = new Map<string, FleetObservation[]>();
-  for (const o of active) {
-    const key = instanceKey(o);
-    const list = byInstance.get(key);
-    if (list) list.push(o);
-    else byInstance.set(key, [o]);
-  }
+  const byInstance = activeInstances(rows, opts);
   const instances = [...byInstance.values()].map(instanceView).sort(byName);
   return {
     model,
@@ -93,6 +86,64 @@ export function fleetView(model: string, rows: readonly FleetObservation[], alia
     instances,
     versions: groupByVersion(instances),
     aliases: aliases.map((a) => convergence(a, byInstance, opts)),
+  };
+}
+
+/** The rows of instances seen within the silence window, by instance. */
+function activeInstances(rows: readonly FleetObservation[], opts: ViewOptions): Map<string, FleetObservation[]> {
+  const byInstance = new Map<string, FleetObservation[]>();
+  for (const o of rows) {
+    if (o.lastSeen < opts.now - opts.silenceMs) continue;
+    const key = instanceKey(o);
+    const list = byInstance.get(key);
+    if (list) list.push(o);
+    else byInstance.set(key, [o]);
+  }
+  return byInstance;
+}
+
+/** What a watch summary carries: instances per version and, per alias, the stragglers (the first `maxListed`). */
+export interface FleetSummaryView {
+  versions: { version: number; instances: number }[];
+  stragglers: {
+    alias: string;
+    version: number;
+    count: number;
+    instances: { deployment: string; instance: string; version: number; lastSeen: string }[];
+  }[];
+}
+
+/**
+ * The summary without the per-instance views: on a model with 100,000 instances the full view
+ * allocates a few hundred bytes per instance, and summaries are computed on a timer.
+ */
+export function fleetSummary(
+  rows: readonly FleetObservation[],
+  aliases: readonly AliasState[],
+  opts: ViewOptions,
+  maxListed: number,
+): FleetSummaryView {
+  const byInstance = activeInstances(rows, opts);
+  const counts = new Map<string, { version: number; instances: number }>();
+  for (const list of byInstance.values()) {
+    const now = latest(list, (o) => o.lastSeen)!;
+    const group = counts.get(now.digest);
+    if (group) group.instances++;
+    else counts.set(now.digest, { version: now.version, instances: 1 });
+  }
+  return {
+    versions: [...counts.values()].sort((a, b) => b.instances - a.instances || b.version - a.version),
+    stragglers: aliases
+      .map((a) => convergence(a, byInstance, opts))
+      .filter((a) => a.stragglers.length > 0)
+      .map((a) => ({
+        alias: a.alias,
+        version: a.version,
+        count: a.stragglers.length,
+        instances: a.stragglers
+          .slice(0, maxListed)
+          .map((s) => ({ deployment: s.deployment, instance: s.instance, version: s.version, lastSeen: s.lastSeen })),
+      })),
   };
 }
 

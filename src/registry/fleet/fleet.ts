@@ -17,7 +17,15 @@ import { logger } from '../../log.js';
 import type { FleetStore } from '../../store/fleet-store.js';
 import type { Registry } from '../registry.js';
 import { FleetTracker, type FleetTarget } from './tracker.js';
-import { fleetView, observedHistory, type AliasState, type FleetView, type HistorySpan } from '../../domain/fleet-view.js';
+import {
+  fleetSummary,
+  fleetView,
+  observedHistory,
+  type AliasState,
+  type FleetSummaryView,
+  type FleetView,
+  type HistorySpan,
+} from '../../domain/fleet-view.js';
 
 export interface FleetOptions {
   /** This node's name in observations. */
@@ -40,17 +48,7 @@ export interface FleetOptions {
 }
 
 export type FleetSummary =
-  | {
-      type: 'fleet';
-      model: string;
-      at: string;
-      versions: { version: number; instances: number }[];
-      stragglers: {
-        alias: string;
-        version: number;
-        instances: { deployment: string; instance: string; version: number; lastSeen: string }[];
-      }[];
-    }
+  | ({ type: 'fleet'; model: string; at: string } & FleetSummaryView)
   | { type: 'fleet.unregistered'; at: string; artifacts: UnregisteredArtifact[]; more: number };
 
 export interface FleetStats {
@@ -64,6 +62,8 @@ export interface FleetStats {
 }
 
 const MAX_SUMMARY_ARTIFACTS = 50;
+/** A summary that took t ms delays the model's next one by this many times t (at least the interval). */
+const SUMMARY_COST_FACTOR = 20;
 const PRUNE_INTERVAL_MS = 15 * 60 * 1000;
 
 export class Fleet {
@@ -396,26 +396,16 @@ export class Fleet {
     for (const model of [...this.touched]) {
       if (now - (this.summarizedAt.get(model) ?? 0) < this.options.watchIntervalMs) continue;
       this.touched.delete(model);
-      this.summarizedAt.set(model, now);
-      const view = fleetView(model, await this.store.observations(model), this.aliasStates(model), this.viewOptions());
-      this.emit({
-        type: 'fleet',
-        model,
-        at: view.generatedAt,
-        versions: view.versions.map((g) => ({ version: g.version, instances: g.instances })),
-        stragglers: view.aliases
-          .filter((a) => a.stragglers.length > 0)
-          .map((a) => ({
-            alias: a.alias,
-            version: a.version,
-            instances: a.stragglers.map((s) => ({
-              deployment: s.deployment,
-              instance: s.instance,
-              version: s.version,
-              lastSeen: s.lastSeen,
-            })),
-          })),
-      });
+      const started = performance.now();
+      const summary = fleetSummary(
+        await this.store.observations(model),
+        this.aliasStates(model),
+        this.viewOptions(),
+        MAX_SUMMARY_ARTIFACTS,
+      );
+      this.emit({ type: 'fleet', model, at: new Date(now).toISOString(), ...summary });
+      // A model with a huge fleet takes a while to summarize: keep that under 5% of the time.
+      this.summarizedAt.set(model, now + Math.max(0, (performance.now() - started) * SUMMARY_COST_FACTOR - this.options.watchIntervalMs));
     }
     if (this.unregisteredBacklog.length > 0 && now - this.unregisteredSentAt >= this.options.watchIntervalMs) {
       this.unregisteredSentAt = now;

@@ -1,0 +1,117 @@
+// Fleet telemetry across three gateway nodes sharing one Redis: a simulated fleet of pod processes,
+// each pulling through its own node, a rollback through one node that pods on the others follow,
+// the fleet view converging from every node's counts, stragglers listed, and an unregistered digest
+// reported through one node and listed through another.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { ok, parseJson, runCli } from './harness/cli.js';
+import { api, sha256, uploadBlob, waitFor } from './harness/http.js';
+import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
+import { startServer, stopChild, type TestServer } from './harness/server.js';
+
+const POD = fileURLToPath(new URL('./harness/fleet-pod.js', import.meta.url));
+
+let redis: TestRedis;
+let nodes: TestServer[] = [];
+const pods: ChildProcess[] = [];
+const prefix = randomPrefix();
+
+before(async () => {
+  redis = await startRedis();
+  const env = {
+    MODELGATE_CONTROL_BACKEND: 'redis',
+    MODELGATE_REDIS_URL: redis.url,
+    MODELGATE_REDIS_PREFIX: prefix,
+    MODELGATE_FLEET_FLUSH_MS: '200',
+    MODELGATE_FLEET_STRAGGLER_SECONDS: '0',
+  };
+  nodes = await Promise.all([0, 1, 2].map(() => startServer({ env })));
+});
+
+after(async () => {
+  await Promise.all(pods.map((p) => stopChild(p, 'SIGKILL')));
+  await Promise.all(nodes.map((n) => n.dispose().catch(() => undefined)));
+  await deletePrefix(redis.client, prefix).catch(() => undefined);
+  await redis.dispose();
+});
+
+/** Blobs are node-local on the fs backend: every node gets them; the version is registered once. */
+async function register(name: string, files: Record<string, string>): Promise<number> {
+  const entries = [];
+  for (const [path, content] of Object.entries(files)) {
+    let digest = '';
+    for (const node of nodes) digest = await uploadBlob(node, Buffer.from(content));
+    entries.push({ path, size: Buffer.byteLength(content), digest });
+  }
+  const res = await api(nodes[0]!, 'POST', `/v1/models/${name}/versions`, { files: entries });
+  assert.ok(res.status === 201 || res.status === 200, res.text);
+  return res.json.version;
+}
+
+function startPod(node: TestServer, identity: string, mode: 'poll' | 'once' = 'poll'): void {
+  pods.push(spawn(process.execPath, [POD, node.url, node.token, 'fraud', 'live', identity, '200', mode], { stdio: 'ignore' }));
+}
+
+const countsOf = (view: any) => Object.fromEntries(view.versions.map((g: any) => [`v${g.version}`, g.instances]));
+const fleetOn = async (node: TestServer) => (await api(node, 'GET', '/v1/fleet?model=fraud')).json;
+
+test('three nodes: the fleet view sums every node, converges after a rollback, lists stragglers and unregistered digests', async () => {
+  await register('fraud', { 'w.bin': 'multinode one' });
+  await register('fraud', { 'w.bin': 'multinode two' });
+  assert.equal((await api(nodes[0]!, 'PUT', '/v1/models/fraud/aliases/live', { version: 2 })).status, 200);
+  // Two polling pods per node, and one pod on node 2 that never asks again.
+  nodes.forEach((node, n) => {
+    startPod(node, `scorer/n${n}-a`);
+    startPod(node, `scorer/n${n}-b`);
+  });
+  startPod(nodes[2]!, 'scorer/stuck', 'once');
+  await waitFor(async () => countsOf(await fleetOn(nodes[1]!)).v2 === 7, 60_000, 'seven pods on v2, seen from node 1');
+
+  const before = await fleetOn(nodes[0]!);
+  const servedBy = new Set(before.instances.map((i: any) => i.node));
+  assert.equal(servedBy.size, 3, 'observations from every node');
+
+  // Rolled back through node 1; the pods on nodes 0 and 2 learn of it through Redis.
+  const run = await runCli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '8', '--server', nodes[1]!.url], {
+    MODELGATE_TOKEN: nodes[1]!.token,
+  });
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /straggler: scorer\/stuck on v2/);
+  assert.doesNotMatch(run.stderr, /n[0-2]-[ab] on v2/);
+
+  for (const node of nodes) {
+    const view = await fleetOn(node);
+    assert.deepEqual(countsOf(view), { v1: 6, v2: 1 });
+    const live = view.aliases.find((a: any) => a.alias === 'live');
+    assert.equal(live.current, 6);
+    assert.deepEqual(
+      live.stragglers.map((s: any) => s.instance),
+      ['stuck'],
+    );
+    assert.match(live.stragglers[0].node, new RegExp(`:${nodes[2]!.port}$`), 'the straggler was last seen by node 2');
+  }
+
+  // Observed history, from any node: the six pollers ran both versions.
+  const history = (await api(nodes[2]!, 'GET', '/v1/fleet/history?model=fraud&version=1')).json.spans;
+  assert.equal(history.length, 6);
+
+  // An unregistered digest reported through node 2, listed through node 0.
+  const report = { deployment: 'shadow', instance: 'gpu-7', files: [{ path: 'm.bin', digest: sha256('never pushed'), size: 12 }] };
+  assert.equal((await api(nodes[2]!, 'POST', '/v1/fleet/reports', report)).status, 202);
+  const listed = parseJson(
+    await runCli(['fleet', '--unregistered', '--json', '--server', nodes[0]!.url], { MODELGATE_TOKEN: nodes[0]!.token }),
+  );
+  assert.deepEqual(
+    listed.artifacts.map((a: any) => [a.digest, a.deployment, a.instance]),
+    [[sha256('never pushed'), 'shadow', 'gpu-7']],
+  );
+  // The audit entry is in the shared chain, visible from every node once replicated.
+  await waitFor(
+    async () => (await api(nodes[1]!, 'GET', '/v1/audit?action=fleet.unregistered')).json.entries.length === 1,
+    20_000,
+    'the audit entry on node 1',
+  );
+  ok(await runCli(['audit', 'verify', '--server', nodes[1]!.url], { MODELGATE_TOKEN: nodes[1]!.token }));
+});
