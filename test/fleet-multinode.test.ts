@@ -74,7 +74,7 @@ test('three nodes: the fleet view sums every node, converges after a rollback, l
   assert.equal(servedBy.size, 3, 'observations from every node');
 
   // Rolled back through node 1; the pods on nodes 0 and 2 learn of it through Redis.
-  const run = await runCli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '8', '--server', nodes[1]!.url], {
+  const run = await runCli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '15', '--server', nodes[1]!.url], {
     MODELGATE_TOKEN: nodes[1]!.token,
   });
   assert.equal(run.code, 1, run.stderr);

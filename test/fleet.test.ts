@@ -70,7 +70,15 @@ describe('a fleet of pods, a rollback, convergence and stragglers', () => {
     for (let i = 0; i < 4; i++) startPod('fraud', `scorer/pod-${i}`);
     startPod('fraud', 'scorer/stuck-0', 'once');
     startPod('fraud', 'batch/stuck-1', 'once');
-    await waitFor(async () => countsOf(await fleetOf('fraud')).v2 === 6, 60_000, 'six pods on v2');
+    // Each pod resolves, then downloads: wait until all six have done both.
+    await waitFor(
+      async () => {
+        const view = await fleetOf('fraud');
+        return countsOf(view).v2 === 6 && view.instances.every((i: any) => i.downloaded?.version === 2);
+      },
+      60_000,
+      'six pods on v2, files downloaded',
+    );
 
     const before = await fleetOf('fraud');
     const pod0 = before.instances.find((i: any) => i.instance === 'pod-0');
@@ -84,7 +92,7 @@ describe('a fleet of pods, a rollback, convergence and stragglers', () => {
     assert.equal(before.aliases[0].converged, true);
 
     // Roll back and wait: the four polling pods follow, the two stuck ones never re-resolve.
-    const run = await cli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '8']);
+    const run = await cli(['rollback', 'fraud@live', '--to', '1', '--wait', '--timeout', '15']);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /fraud@live -> v1/);
     assert.match(run.stderr, /waiting for fraud@live -> v1/);
