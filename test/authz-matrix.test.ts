@@ -10,9 +10,11 @@ import WebSocket from 'ws';
 import { sha256, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 
-type Role = 'reader' | 'writer' | 'approver' | 'admin';
-const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin'];
-const RANK: Record<Role, number> = { reader: 0, writer: 1, approver: 2, admin: 3 };
+type Role = 'reader' | 'writer' | 'approver' | 'admin' | 'auditor';
+const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin', 'auditor'];
+/** An auditor reads what a reader reads (and the audit log, by `roles` below); it writes nothing. */
+const RANK: Record<Role, number> = { reader: 0, auditor: 0, writer: 1, approver: 2, admin: 3 };
+const AUDIT_READERS: readonly Role[] = ['auditor', 'approver', 'admin'];
 
 const SCOPED = 'risk/*';
 const IN_MODEL = 'risk/score';
@@ -249,6 +251,10 @@ interface Case {
    * global: spans every model (audit, tokens, GC); needs a token scoped to `*`.
    */
   scoped: 'model' | 'none' | 'global';
+  /** the roles allowed, when not every role from minRole up (the audit log's readers) */
+  roles?: readonly Role[];
+  /** how a caller whose role suffices but whose scope does not cover is answered, when not 403 (not audited: a GET) */
+  outOfScope?: { status: number; code: string };
   /** the status of a successful call */
   ok: number;
   prepare?: (c: Ctx) => Promise<void>;
@@ -302,6 +308,8 @@ const CASES: Case[] = [
     path: (c) => `/v1/blobs/${v1Blob[c.model]}`,
     minRole: 'reader',
     scoped: 'model',
+    // Another scope's blob answers as a missing one: nothing about other scopes shows.
+    outOfScope: { status: 404, code: 'BLOB_NOT_FOUND' },
     ok: 200,
     check: (r, c) => assert.equal(r.text, `${c.model} v1`),
   },
@@ -311,6 +319,7 @@ const CASES: Case[] = [
     path: (c) => `/v1/blobs/${v1Blob[c.model]}`,
     minRole: 'reader',
     scoped: 'model',
+    outOfScope: { status: 404, code: 'BLOB_NOT_FOUND' },
     ok: 200,
   },
   {
@@ -695,20 +704,39 @@ const CASES: Case[] = [
     path: () => `/v1/blobs/${orphanBlob}`,
     minRole: 'reader',
     scoped: 'global',
+    outOfScope: { status: 404, code: 'BLOB_NOT_FOUND' },
     ok: 200,
     check: (r) => assert.equal(r.text, 'listed by no version'),
   },
-  { name: 'GET /v1/audit', method: 'GET', path: () => '/v1/audit?limit=1', minRole: 'approver', scoped: 'global', ok: 200 },
+  // The audit log's readers (auditor, approver, admin) of any scope: a scoped one sees its scope.
+  {
+    name: 'GET /v1/audit',
+    method: 'GET',
+    path: () => '/v1/audit?limit=1',
+    minRole: 'reader',
+    roles: AUDIT_READERS,
+    scoped: 'none',
+    ok: 200,
+  },
   {
     name: 'GET /v1/audit/verify',
     method: 'GET',
     path: () => '/v1/audit/verify',
-    minRole: 'approver',
-    scoped: 'global',
+    minRole: 'reader',
+    roles: AUDIT_READERS,
+    scoped: 'none',
     ok: 200,
     check: (r) => assert.equal(r.json.ok, true),
   },
-  { name: 'GET /v1/audit/checkpoints', method: 'GET', path: () => '/v1/audit/checkpoints', minRole: 'approver', scoped: 'global', ok: 200 },
+  {
+    name: 'GET /v1/audit/checkpoints',
+    method: 'GET',
+    path: () => '/v1/audit/checkpoints',
+    minRole: 'reader',
+    roles: AUDIT_READERS,
+    scoped: 'none',
+    ok: 200,
+  },
   {
     name: 'POST /v1/audit/checkpoints',
     method: 'POST',
@@ -905,11 +933,13 @@ after(async () => {
 
 describe('authorization matrix', () => {
   for (const c of CASES) {
-    describe(`${c.name} (needs ${c.minRole}${c.scoped === 'global' ? ', scope *' : ''})`, () => {
+    describe(`${c.name} (needs ${c.roles ? c.roles.join(' or ') : c.minRole}${c.scoped === 'global' ? ', scope *' : ''})`, () => {
       for (const role of ROLES) {
         for (const caller of CALLERS[c.scoped]) {
-          const allowed = RANK[role] >= RANK[c.minRole] && caller.covers;
-          test(`${role}, ${caller.label} → ${allowed ? c.ok : '403'}`, async () => {
+          const roleAllowed = c.roles ? c.roles.includes(role) : RANK[role] >= RANK[c.minRole];
+          const allowed = roleAllowed && caller.covers;
+          const hidden = roleAllowed && !caller.covers ? c.outOfScope : undefined;
+          test(`${role}, ${caller.label} → ${allowed ? c.ok : (hidden?.status ?? '403')}`, async () => {
             const who = tokens[caller.scope]![role];
             const ctx: Ctx = { model: caller.model, token: who.token, allowed, v: {} };
             await c.prepare?.(ctx);
@@ -919,6 +949,11 @@ describe('authorization matrix', () => {
             if (allowed) {
               expectStatus(res, c.ok, `${role} ${caller.label}: ${c.method} ${path}`);
               c.check?.(res, ctx);
+              return;
+            }
+            if (hidden) {
+              expectStatus(res, hidden.status, `${role} ${caller.label}: ${c.method} ${path}`);
+              if (c.method !== 'HEAD') assert.equal(res.json?.error?.code, hidden.code, res.text);
               return;
             }
             expectStatus(res, 403, `${role} ${caller.label}: ${c.method} ${path}`);

@@ -5,7 +5,7 @@ import type { TokenRegistry } from '../registry/tokens.js';
 import type { Actor } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
 import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
-import { ROLE_RANK, type Principal, type Role } from '../domain/principal.js';
+import { AUDIT_READERS, ROLE_RANK, type Principal, type Role } from '../domain/principal.js';
 
 const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
 const MAX_VERIFIED = 4096;
@@ -101,6 +101,16 @@ export class Authenticator {
   /** Whether authorize would let the principal act on the model (for a model a request names inside its body). */
   permits(principal: Principal, needed: Role, model: string): boolean {
     return ROLE_RANK[principal.role] >= ROLE_RANK[needed] && scopeMatches(principal.scope, model);
+  }
+
+  /**
+   * The audit log's readers: auditors, approvers and admins, of any scope (what they see is cut to
+   * their scope by the route). Everyone else is refused.
+   */
+  authorizeAuditRead(principal: Principal, what: string): void {
+    if (!AUDIT_READERS.includes(principal.role)) {
+      throw forbidden('FORBIDDEN', `${what} needs an auditor, approver or admin token; token ${principal.id} has ${principal.role}`);
+    }
   }
 
   /** For routes without one model (audit, token admin): the token must cover every model. */

@@ -201,7 +201,7 @@ export interface Page<T> {
 export interface TokenRecord {
   id: string;
   name: string;
-  role: 'reader' | 'writer' | 'approver' | 'admin';
+  role: 'reader' | 'writer' | 'approver' | 'admin' | 'auditor';
   /** Model-name glob the token may act on: `*`, `risk/*`, `team/model`. */
   scope: string;
   createdAt: string;

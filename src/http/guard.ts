@@ -21,3 +21,11 @@ export function guardGlobal(ctx: AppContext, x: Exchange, role: Role, what: stri
   ctx.auth.authorizeGlobal(principal, role, what);
   return principal;
 }
+
+/** For the audit log's read routes: an auditor, approver or admin of any scope (the route cuts what it shows to that scope). */
+export function guardAudit(ctx: AppContext, x: Exchange, what: string): Principal {
+  const principal = ctx.auth.authenticate(x.headers.authorization);
+  x.principal = principal;
+  ctx.auth.authorizeAuditRead(principal, what);
+  return principal;
+}

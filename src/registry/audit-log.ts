@@ -2,7 +2,9 @@
 // the entries for refusals (which change no registry state but are kept with everything else).
 import type { KeyObject } from 'node:crypto';
 import { auditSteps } from '../domain/audit-steps.js';
-import { verifyAudit, type AuditVerification } from '../domain/audit-verify.js';
+import { entryVisible, redact } from '../domain/audit-scope.js';
+import type { TableMismatch } from '../domain/audit-tables.js';
+import { verifyAudit, type AuditVerification, type ChainLine } from '../domain/audit-verify.js';
 import type { Actor, AuditEntry } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
 
@@ -18,6 +20,11 @@ export interface AuditQuery {
   actor?: string;
   /** An exact action or a prefix (`alias` matches `alias.*`). */
   action?: string;
+  /**
+   * The reader's scope, when it is not `*`: entries about models outside it are redacted to their
+   * place in the chain in a full read, and left out of a filtered one (see domain/audit-scope.ts).
+   */
+  inScope?: (model: string) => boolean;
 }
 
 /** A refused request as the audit log keeps it. */
@@ -40,12 +47,16 @@ export class AuditLog {
   ) {}
 
   /** Matching entries from `fromSeq` on, and where the next page starts (null at the end). */
-  query(q: AuditQuery): { entries: AuditEntry[]; nextSeq: number | null } {
+  query(q: AuditQuery): { entries: AuditEntry[]; nextSeq: number | null };
+  query(q: AuditQuery & { inScope: (model: string) => boolean }): { entries: ChainLine[]; nextSeq: number | null };
+  query(q: AuditQuery): { entries: ChainLine[]; nextSeq: number | null } {
+    const filtered = Boolean(q.model || q.actor || q.action);
+    const inScope = q.inScope;
     const matches = (e: AuditEntry) =>
       (!q.model || e.target === q.model || e.target.startsWith(`${q.model}@`)) &&
       (!q.actor || e.actor.id === q.actor || e.actor.name === q.actor) &&
       (!q.action || auditSteps(e).some((step) => step.action === q.action || step.action.startsWith(`${q.action}.`)));
-    const entries: AuditEntry[] = [];
+    const entries: ChainLine[] = [];
     let next = q.fromSeq;
     let exhausted = false;
     while (entries.length < q.limit) {
@@ -60,7 +71,9 @@ export class AuditLog {
           exhausted = true;
           break;
         }
-        if (matches(e)) entries.push(e);
+        if (inScope && !entryVisible(e, inScope)) {
+          if (!filtered) entries.push(redact(e));
+        } else if (matches(e)) entries.push(e);
         if (entries.length === q.limit) break;
       }
       if (exhausted) break;
@@ -68,9 +81,24 @@ export class AuditLog {
     return { entries, nextSeq: exhausted ? null : next };
   }
 
-  /** The chain recomputed and the tables the service answers from compared with it. */
-  verify(): AuditVerification {
-    return verifyAudit(this.store, { publicKey: this.publicKey });
+  /**
+   * The chain recomputed and the tables the service answers from compared with it. For a scoped
+   * reader, the table rows that differ are cut to its scope (the chain's verdict is global).
+   */
+  verify(inScope?: (model: string) => boolean): AuditVerification {
+    const result = verifyAudit(this.store, { publicKey: this.publicKey });
+    if (!inScope || !result.tables) return result;
+    const visible = (m: TableMismatch) => m.table !== 'tokens' && inScope(JSON.parse(m.key)[0] as string);
+    const mismatches = result.tables.mismatches.filter(visible);
+    // A row outside the scope still fails verification, but is not described.
+    const first = result.tables.mismatches[0];
+    const chainBroken =
+      result.firstBad !== undefined && (!first || result.firstBad.seq !== first.seq || !result.firstBad.reason.startsWith(first.table));
+    const firstBad =
+      result.firstBad && !chainBroken && first && !visible(first)
+        ? { seq: first.seq, reason: "a table row outside this token's scope differs from the log" }
+        : result.firstBad;
+    return { ...result, ...(firstBad ? { firstBad } : {}), tables: { ...result.tables, mismatches } };
   }
 
   /** Appends the refusal as `denied.<route>`; resolves with its sequence number once committed. */

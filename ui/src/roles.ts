@@ -2,7 +2,7 @@
 // only keeps the console from offering what it will not allow.
 import type { Role, WhoAmI } from './types';
 
-const RANK: Record<Role, number> = { reader: 0, writer: 1, approver: 2, admin: 3 };
+const RANK: Record<Role, number> = { reader: 0, auditor: 0, writer: 1, approver: 2, admin: 3 };
 
 function atLeast(me: WhoAmI, role: Role): boolean {
   return RANK[me.role] >= RANK[role];
@@ -12,6 +12,6 @@ export const can = {
   approve: (me: WhoAmI) => atLeast(me, 'approver'),
   /** Protected aliases need an approver; any other alias a writer. */
   moveAlias: (me: WhoAmI, alias: string) => atLeast(me, me.protectedAliases.includes(alias) ? 'approver' : 'writer'),
-  /** The audit log spans every model: it needs scope "*". */
-  readAudit: (me: WhoAmI) => me.scope === '*' && atLeast(me, 'approver'),
+  /** Auditors, approvers and admins read the audit log (cut to their scope by the server). */
+  readAudit: (me: WhoAmI) => me.role === 'auditor' || atLeast(me, 'approver'),
 };

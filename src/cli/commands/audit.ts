@@ -19,7 +19,8 @@ const usage = `usage: modelgate audit verify
        modelgate audit checkpoints
        modelgate audit keys [--out FILE] [--key-id ID]
 
-Reads the audit log (needs an approver or admin token with scope *).
+Reads the audit log (an auditor, approver or admin token; a scoped one sees its scope, other
+entries only as their place in the chain).
 
 verify  recomputes the hash chain on the server and compares the tables it answers from (alias
         history, approvals, version records, tokens) with the log; exits 0 when both hold, 1

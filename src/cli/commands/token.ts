@@ -8,7 +8,7 @@ import { renderTable } from '../table.js';
 import { parseIsoTime, parseTtl } from '../time.js';
 import { withUserErrors } from '../user-errors.js';
 
-const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin'];
+const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin', 'auditor'];
 
 const usage = `usage: modelgate token create --name N --role R [--scope GLOB] [--ttl T | --expires TIME]
        modelgate token list
@@ -18,7 +18,8 @@ Manages access tokens (needs an admin token).
 
 create  makes a token and prints its secret, once; only its hash is kept
   --name N        what the token is for, e.g. ci-pipeline (letters, digits, space, ._@-)
-  --role R        reader, writer, approver or admin
+  --role R        reader, writer, approver, admin, or auditor (reads everything in its scope,
+                  the audit log included; writes nothing)
   --scope GLOB    models it may touch: *, risk/*, team/model (default *)
   --ttl T         lifetime: 30d, 12h, 90m, 3600s or seconds
   --expires TIME  expiry as ISO 8601, e.g. 2027-01-31T00:00:00Z (a time without a zone is local)

@@ -1,9 +1,12 @@
 // /v1/audit: read and verify the hash-chained audit log. No route edits or deletes an entry.
+// Auditors, approvers and admins read it, each within its token's scope (domain/audit-scope.ts).
 import type { TemplatedApp } from 'uWebSockets.js';
 import { badRequest, conflict } from '../../domain/errors.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
-import { guardGlobal } from '../guard.js';
+import { scopeMatches } from '../../auth/scope.js';
+import type { Principal } from '../../domain/principal.js';
+import { guardAudit, guardGlobal } from '../guard.js';
 import { parseLimit } from '../paths.js';
 
 export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
@@ -11,7 +14,7 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/audit',
     route(ctx, 'audit.list', (x) => {
-      guardGlobal(ctx, x, 'approver', 'audit log');
+      const principal = guardAudit(ctx, x, 'audit log');
       const seqParam = (key: string, fallback: number) => {
         const v = x.param(key);
         if (v === '') return fallback;
@@ -28,6 +31,7 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
         model: x.param('model'),
         actor: x.param('actor'),
         action: x.param('action'),
+        ...scopeOf(principal),
       });
       const headers: Record<string, string> = nextSeq ? { 'X-Next-Seq': String(nextSeq) } : {};
       if (x.param('format') === 'jsonl') {
@@ -41,7 +45,7 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/audit/checkpoints',
     route(ctx, 'audit.checkpoints.list', (x) => {
-      guardGlobal(ctx, x, 'approver', 'audit checkpoints');
+      guardAudit(ctx, x, 'audit checkpoints');
       const from = x.param('fromSeq');
       if (from !== '' && !/^[0-9]{1,15}$/.test(from)) throw badRequest('SEQ_INVALID', 'fromSeq must be a sequence number');
       const limit = parseLimit(x.param('limit'), 100, 10_000);
@@ -61,8 +65,8 @@ export function registerAuditRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/audit/verify',
     route(ctx, 'audit.verify', (x) => {
-      guardGlobal(ctx, x, 'approver', 'audit verification');
-      const result = ctx.registry.audit.verify();
+      const principal = guardAudit(ctx, x, 'audit verification');
+      const result = ctx.registry.audit.verify(scopeOf(principal).inScope);
       x.json(result.ok ? 200 : 409, result);
     }),
   );
@@ -77,6 +81,11 @@ export function registerCheckpointKeyRoute(app: TemplatedApp, ctx: AppContext): 
 }
 
 export const CHECKPOINT_KEYS_PATH = '/.well-known/modelgate/checkpoint-keys';
+
+/** A scoped reader's view of the log: models its scope admits (nothing for a `*` token: it sees all). */
+function scopeOf(principal: Principal): { inScope?: (model: string) => boolean } {
+  return principal.scope === '*' ? {} : { inScope: (model) => scopeMatches(principal.scope, model) };
+}
 
 /** `SEQ:HASH`, the form --expect-head takes. */
 function checkpointHead(c: { seq: number; hash: string }): string {

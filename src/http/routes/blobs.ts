@@ -1,7 +1,8 @@
 // Blobs by digest: monolithic upload (streamed, hashed on a worker, committed only when the
 // digest matches) and downloads with immutable caching.
 import type { TemplatedApp } from 'uWebSockets.js';
-import { forbidden, notFound } from '../../domain/errors.js';
+import { notFound } from '../../domain/errors.js';
+import type { Principal } from '../../domain/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { assertDigest } from '../../domain/names.js';
 import { logger } from '../../log.js';
@@ -26,35 +27,43 @@ export function registerBlobRoutes(app: TemplatedApp, ctx: AppContext): void {
 }
 
 async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
-  guard(ctx, x, 'writer', null, 'blob upload');
+  const principal = guard(ctx, x, 'writer', null, 'blob upload');
   const digest = assertDigest(x.param('digest'));
   // A blob is never swept while it is being uploaded, whatever the grace period.
   const release = ctx.blobGuard.pin([digest]);
   try {
-    await receiveAndCommit(ctx, x, digest);
+    await receiveAndCommit(ctx, x, digest, inView(ctx, principal, digest));
   } finally {
     release();
   }
 }
 
-async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string): Promise<void> {
+/** `inView` false: the caller may not learn that the blob was already stored (another scope's). */
+async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string, inView: boolean): Promise<void> {
   const { size, existed } = await receiveBlob(ctx, x, digest);
   const headers = { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest };
-  if (existed) x.json(200, { digest, size, existed: true }, headers);
+  if (existed && inView) x.json(200, { digest, size, existed: true }, headers);
   else x.json(201, { digest, size }, headers);
 }
 
 /**
- * Blobs are shared between models, so a scoped token may read one only if a version of a model in
- * its scope lists it; a blob no version lists yet needs a token scoped to "*".
+ * Whether the blob is in the token's view: any blob for a `*` token; for a scoped one, a blob some
+ * version of a model in its scope lists. Blobs are shared between models, so a scoped token must
+ * not learn that another scope holds one.
+ */
+function inView(ctx: AppContext, principal: Principal, digest: string): boolean {
+  return principal.scope === '*' || ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name));
+}
+
+/**
+ * A scoped token reads a blob only if a version of a model in its scope lists it; any other blob
+ * (another scope's, or one no version lists yet) answers exactly as a missing one, so a scoped
+ * push's HEAD finds it missing and uploads it, and nothing about other scopes shows.
  */
 async function downloadBlob(ctx: AppContext, x: Exchange): Promise<void> {
   const principal = guard(ctx, x, 'reader', null, 'blob download');
   const digest = assertDigest(decode(x.path.slice('/v1/blobs/'.length)));
-  if (principal.scope !== '*' && !ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name))) {
-    // Says nothing about which models list the blob: that is outside this token's view.
-    throw forbidden('FORBIDDEN', `token ${principal.id} is scoped to "${principal.scope}" and no model in that scope lists ${digest}`);
-  }
+  if (!inView(ctx, principal, digest)) throw notFound('BLOB_NOT_FOUND', `blob ${digest} does not exist`);
   const caller = fleetCaller(ctx, x, principal);
   const bytes = await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
   countDownload(ctx, x, caller, { blob: digest, visible: (model) => scopeMatches(principal.scope, model) }, bytes);
