@@ -11,9 +11,9 @@ import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';
 import { readJson } from '../json-body.js';
 
-let running = false;
-
 export function registerBlobVerifyRoutes(app: TemplatedApp, ctx: AppContext): void {
+  // One run at a time on this server (state of this app, not of the module).
+  let running = false;
   app.post(
     '/v1/blobs/verify',
     route(ctx, 'blobs.verify', async (x) => {

@@ -6,9 +6,9 @@ import { route } from '../exchange.js';
 import { guardGlobal } from '../guard.js';
 import { readJson } from '../json-body.js';
 
-let running = false;
-
 export function registerGcRoutes(app: TemplatedApp, ctx: AppContext): void {
+  // One run at a time on this server (state of this app, not of the module).
+  let running = false;
   app.post(
     '/v1/gc',
     route(ctx, 'gc', async (x) => {
