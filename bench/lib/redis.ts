@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { stopChild, track } from './children.js';
+import { redisServerArgs } from '../../test/harness/redis.js';
 import { freePort } from './net.js';
 
 export interface BenchRedis {
@@ -47,30 +48,7 @@ export async function startRedis(workDir: string): Promise<BenchRedis> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const output: string[] = [];
-    const child = track(
-      spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--dir',
-          dir,
-          '--daemonize',
-          'no',
-          '--loglevel',
-          'warning',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    );
+    const child = track(spawn('redis-server', redisServerArgs(port, dir), { stdio: ['ignore', 'pipe', 'pipe'] }));
     child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
     child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
     const deadline = Date.now() + 10_000;

@@ -48,6 +48,21 @@ function assertInstalled(): void {
   }
 }
 
+/** redis-server on 127.0.0.1:`port` with its data in `dir`: AOF with fsync on every write, as production runs it. */
+export function redisServerArgs(port: number, dir: string): string[] {
+  const options = {
+    port: String(port),
+    bind: '127.0.0.1',
+    save: '',
+    appendonly: 'yes',
+    appendfsync: 'always',
+    dir,
+    daemonize: 'no',
+    loglevel: 'warning',
+  };
+  return Object.entries(options).flatMap(([key, value]) => [`--${key}`, value]);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -106,28 +121,7 @@ export async function startRedis(): Promise<TestRedis> {
   const launch = async (fixedPort?: number): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       const p = fixedPort ?? (await freePort());
-      const proc = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(p),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'always',
-          '--dir',
-          dir,
-          '--daemonize',
-          'no',
-          '--loglevel',
-          'warning',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const proc = spawn('redis-server', redisServerArgs(p, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
       proc.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
       proc.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
       let exited = false;
