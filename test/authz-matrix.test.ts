@@ -358,6 +358,28 @@ const CASES: Case[] = [
     ok: 200,
   },
   {
+    name: 'GET /v1/models/{name}/versions/{n}/bom',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1/bom`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+    check: (r, c) => assert.equal(r.json.metadata.component['bom-ref'], `${c.model}@v1`),
+  },
+  {
+    name: 'GET /v1/inventory',
+    method: 'GET',
+    path: () => '/v1/inventory',
+    minRole: 'reader',
+    scoped: 'none',
+    ok: 200,
+    check: (r, c) => {
+      const names = (r.json.models as { name: string }[]).map((x) => x.name);
+      assert.ok(names.includes(IN_MODEL), `${IN_MODEL} is in the inventory`);
+      assert.equal(names.includes(OUT_MODEL), c.model !== IN_MODEL, `${OUT_MODEL} is in it only for a * token`);
+    },
+  },
+  {
     name: 'GET /v1/models/{name}/versions/{n}/approvals',
     method: 'GET',
     path: (c) => `${m(c)}/versions/1/approvals`,

@@ -19,6 +19,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   deployments: () => import('./commands/deployments.js'),
   token: () => import('./commands/token.js'),
   webhook: () => import('./commands/webhook.js'),
+  bom: () => import('./commands/bom.js'),
+  inventory: () => import('./commands/inventory.js'),
   audit: () => import('./commands/audit.js'),
   gc: () => import('./commands/gc.js'),
   impact: () => import('./commands/impact.js'),
@@ -47,6 +49,8 @@ commands:
   history <name@alias>          an alias's timeline, or where it pointed --at a time
   deployments <name>            which version each alias served, from when until when
   token create|list|revoke      manage access tokens (admin)
+  bom <name@ref>                a version's CycloneDX 1.6 ML-BOM (--out FILE)
+  inventory [--format csv|json] every model in scope: owner, aliases, approvals, card, lineage
   webhook add|list|remove|deliveries|redeliver|test|rotate
                                 signed webhooks for registry events (admin)
   audit verify|list|export      verify, read and export the audit log

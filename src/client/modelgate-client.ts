@@ -228,6 +228,17 @@ export class ModelgateClient {
     return this.readJson<TokenInfo>(await this.send('DELETE', paths.token(id), { signal }));
   }
 
+  /** The version's CycloneDX 1.6 BOM, as the JSON text the server sent. */
+  async bom(name: string, version: number, signal?: AbortSignal): Promise<string> {
+    return this.readText(await this.send('GET', paths.bom(name, version), { signal }));
+  }
+
+  /** The model inventory in the token's scope: CSV text, or JSON text. */
+  async inventory(format: 'json' | 'csv', prefix?: string, signal?: AbortSignal): Promise<string> {
+    const query = new URLSearchParams({ format, ...(prefix ? { prefix } : {}) });
+    return this.readText(await this.send('GET', paths.inventory(`?${query}`), { signal }));
+  }
+
   async createWebhook(request: CreateWebhookRequest, signal?: AbortSignal): Promise<WebhookWithSecret> {
     return this.readJson<WebhookWithSecret>(await this.sendJson('POST', paths.webhooks(), request, signal));
   }

@@ -40,6 +40,8 @@ export const paths = {
   deployments: (name: string) => `/v1/models/${encodeModelName(name)}/deployments`,
   tokens: () => '/v1/tokens',
   token: (id: string) => `/v1/tokens/${encodeSegment(id)}`,
+  bom: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/bom`,
+  inventory: (query: string) => `/v1/inventory${query}`,
   webhooks: () => '/v1/webhooks',
   webhook: (id: string, ...rest: string[]) => ['/v1/webhooks', id, ...rest].map((s, i) => (i === 0 ? s : encodeSegment(s))).join('/'),
   audit: (query: Record<string, string | number | undefined>) => withQuery('/v1/audit', query),

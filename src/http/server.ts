@@ -20,6 +20,7 @@ import { registerSessionRoutes } from './routes/session.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerWatchRoutes } from './routes/watch.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerInventoryRoutes } from './routes/inventory.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 
 export interface HttpServer {
@@ -36,6 +37,7 @@ export function createApp(ctx: AppContext): TemplatedApp {
   registerModelRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
+  registerInventoryRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerGcRoutes(app, ctx);
   registerImpactRoutes(app, ctx);

@@ -13,6 +13,7 @@ import { collectGarbage, type GcOptions } from './gc.js';
 import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
 import { WebhookRegistry } from './webhooks.js';
+import { Evidence } from './evidence.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
@@ -78,6 +79,7 @@ export class Registry {
   readonly feed: WatchFeed;
   readonly checkpoints: Checkpoints;
   readonly webhooks: WebhookRegistry;
+  readonly evidence: Evidence;
 
   constructor(
     private readonly store: ControlStore,
@@ -99,6 +101,7 @@ export class Registry {
     this.checkpoints = new Checkpoints(store, this.audit, keyring);
     this.feed = new WatchFeed(store);
     this.webhooks = new WebhookRegistry(store, options.allowPrivateWebhooks ?? false);
+    this.evidence = new Evidence(store, policies);
   }
 
   /** The aliases under a policy: only approvers move them, through the gates. */

@@ -1,5 +1,6 @@
-// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy|/retire]]
+// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy|/bom|/retire]]
 import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, retireBody, updateVersionBody } from '../../domain/requests.js';
+import { BOM_MEDIA_TYPE } from '../../domain/bom.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
@@ -27,6 +28,17 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
     x.route = 'versions.policy';
     guard(ctx, x, 'reader', name, 'policy status');
     x.json(200, { name, version: number, aliases: ctx.registry.policyStatus(name, number) });
+    return;
+  }
+  if (action === 'bom') {
+    if (x.method !== 'GET') methodNotAllowed(x, ['GET']);
+    x.route = 'versions.bom';
+    guard(ctx, x, 'reader', name, 'BOM');
+    const bom = ctx.registry.evidence.bom(name, number);
+    x.send(200, JSON.stringify(bom), {
+      'Content-Type': BOM_MEDIA_TYPE,
+      'Content-Disposition': `attachment; filename="${name.replace(/\//g, '_')}-v${number}.cdx.json"`,
+    });
     return;
   }
   if (action === 'retire') {
