@@ -134,6 +134,12 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
     distinct.reduce((n, t) => n + t.length, 0),
     'the shared tokenizer crossed the network once',
   );
+  // resolve and show print the closure and the pins.
+  const resolved = ok(await cli(['resolve', 'app/assistant@production'])).stdout;
+  assert.match(resolved, /^ {2}retrieval {2}kb\/retrieval@v1 {2}sha256:\S+ {2}approved {2}0 file\(s\), 0 B$/m);
+  assert.match(resolved, /^ {4}embedding {2}llm\/e5@v1 {2}sha256:\S+ {2}approved {2}2 file\(s\)/m);
+  const shown = ok(await cli(['show', 'app/assistant@v1'])).stdout;
+  assert.match(shown, /^ {2}base {2}llm\/llama-3-8b@v1 {2}sha256:[0-9a-f]{64} {2}\(from llm\/llama-3-8b@production\)$/m);
   // Pulling again changes nothing.
   const again = parseJson(await cli(['pull', 'app/assistant@production', target, '--json']));
   assert.equal(again.skipped, 7);

@@ -22,6 +22,9 @@ before(async () => {
     MODELGATE_REDIS_URL: redis.url,
     MODELGATE_REDIS_PREFIX: prefix,
     MODELGATE_ANTI_ENTROPY_MS: '600000',
+    // Retention of ~0.9 s, for the GC test; no grace period.
+    MODELGATE_RETENTION_DAYS: '0.00001',
+    MODELGATE_GC_GRACE_SECONDS: '0',
   };
   nodes = [await startServer({ env }), await startServer({ env })];
 });
@@ -77,4 +80,68 @@ test('a stack across nodes: frozen against the authority, closure everywhere, fl
     const verified = await api(node, 'GET', '/v1/audit/verify');
     assert.equal(verified.json.ok, true, JSON.stringify(verified.json));
   }
+});
+
+test('gates, GC reachability and lineage across nodes', async () => {
+  const [a, b] = nodes as [TestServer, TestServer];
+  const approver = (await createToken(a, 'mn-gate-approver', 'approver')).token;
+  await waitFor(async () => (await as(b, approver, 'GET', '/v1/whoami')).status === 200, 10_000, 'the token on B');
+  const card = { intendedUse: 'x', limitations: 'y' };
+  const upload = async (text: string) => {
+    const data = Buffer.from(text);
+    let digest = '';
+    for (const node of nodes) digest = await uploadBlob(node, data);
+    return { path: 'w.bin', size: data.length, digest };
+  };
+  // Parts on A: a pretrained model, a fine-tune of it (lineage), an orphan; the stack on B.
+  assert.equal((await api(a, 'POST', '/v1/models/mg/pre/versions', { files: [await upload('mg pre')], card })).status, 201);
+  const tuned = await api(a, 'POST', '/v1/models/mg/tuned/versions', {
+    files: [await upload('mg tuned')],
+    card,
+    lineage: { parent: 'mg/pre@v1' },
+  });
+  assert.equal(tuned.status, 201, tuned.text);
+  assert.equal((await api(a, 'POST', '/v1/models/mg/orphan/versions', { files: [await upload('mg orphan')] })).status, 201);
+  const stack = await api(b, 'POST', '/v1/models/mg/app/versions', { components: { model: 'mg/tuned@v1' }, card });
+  assert.equal(stack.status, 201, stack.text);
+  assert.equal((await as(a, approver, 'POST', '/v1/models/mg/app/versions/1/approvals', { decision: 'approve' })).status, 201);
+
+  // The gate, asked on A about a stack registered on B: the component lacks its approval.
+  const refused = await as(a, approver, 'PUT', '/v1/models/mg/app/aliases/production', { version: 1 });
+  assert.equal(refused.status, 403);
+  assert.deepEqual(
+    refused.json.error.details.map((u: { component?: string; cause?: string }) => `${u.component}:${u.cause}`),
+    ['model:APPROVALS'],
+  );
+  assert.equal((await as(b, approver, 'POST', '/v1/models/mg/tuned/versions/1/approvals', { decision: 'approve' })).status, 201);
+  // A committed approval on B is what A's gate reads inside its commit, however far A's replica is behind.
+  const moved = await as(a, approver, 'PUT', '/v1/models/mg/app/aliases/production', { version: 1 });
+  assert.equal(moved.status, 200, JSON.stringify(moved.json));
+
+  // GC on B, past retention: the stack's component and that component's lineage parent are kept, with reasons.
+  await new Promise((r) => setTimeout(r, 1200)); // past the ~0.9 s retention
+  await waitFor(async () => (await api(b, 'GET', '/v1/resolve/mg/app@production')).status === 200, 10_000, 'the move on B');
+  const dry = await api(b, 'POST', '/v1/gc', { dryRun: true });
+  assert.equal(dry.status, 200, dry.text);
+  const reasons = Object.fromEntries(
+    dry.json.keptVersions
+      .filter((v: { name: string }) => v.name.startsWith('mg/'))
+      .map((v: { name: string; version: number; reason: string }) => [`${v.name}@v${v.version}`, v.reason]),
+  );
+  assert.deepEqual(reasons, {
+    'mg/app@v1': 'holds @production',
+    'mg/tuned@v1': 'is component "model" of mg/app@v1, which holds @production',
+    'mg/pre@v1': 'is the lineage parent of mg/tuned@v1, which is component "model" of mg/app@v1, which holds @production',
+  });
+  assert.deepEqual(
+    dry.json.versions.filter((v: { name: string }) => v.name.startsWith('mg/')).map((v: { name: string }) => v.name),
+    ['mg/orphan'],
+  );
+
+  // Lineage of the fine-tune, asked on B: parent below, stack above.
+  const graph = await api(b, 'GET', '/v1/models/mg/tuned/lineage?ref=v1');
+  assert.deepEqual(
+    graph.json.edges.map((e: { from: string; to: string; relation: string }) => `${e.from} -${e.relation}-> ${e.to}`).sort(),
+    ['mg/pre@v1 -parent-> mg/tuned@v1', 'mg/tuned@v1 -component-> mg/app@v1'],
+  );
 });

@@ -33,5 +33,20 @@ function describe(r: Resolution): string {
     `files    ${r.files.length} (${formatBytes(total)})`,
     ...r.files.map((f, i) => `  ${sizes[i]!.padStart(width)}  ${f.digest}  ${f.path}`),
   ];
+  // A stack: its closure, one line per component (nested ones indented), then any flagged.
+  const walk = (components: Resolution['components'], depth: number) => {
+    for (const [c, view] of Object.entries(components ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const bytes = view.files.reduce((sum, f) => sum + f.size, 0);
+      lines.push(
+        `${'  '.repeat(depth)}${c}  ${view.name}@v${view.version}  ${view.digest}  ${view.status}  ${view.files.length} file(s), ${formatBytes(bytes)}`,
+      );
+      walk(view.components, depth + 1);
+    }
+  };
+  if (r.components) {
+    lines.push('components');
+    walk(r.components, 1);
+  }
+  for (const f of r.flaggedComponents ?? []) lines.push(`WARNING  component ${f.component} (${f.name}@v${f.version}) is ${f.status}`);
   return `${lines.join('\n')}\n`;
 }

@@ -73,6 +73,13 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
   const sizes = v.files.map((f) => formatBytes(f.size));
   const width = Math.max(0, ...sizes.map((s) => s.length));
   for (const [i, f] of v.files.entries()) out.push(`  ${sizes[i]!.padStart(width)}  ${f.path}`);
+  // A stack: each pinned component, and any retired or rejected since.
+  const components = Object.entries(v.components ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (components.length > 0) {
+    out.push(`components ${components.length}`);
+    for (const [c, pin] of components) out.push(`  ${c}  ${pin.name}@v${pin.version}  ${pin.digest}  (from ${pin.ref})`);
+  }
+  for (const f of v.flaggedComponents ?? []) out.push(`WARNING   component ${f.component} (${f.name}@v${f.version}) is ${f.status}`);
 
   section(
     out,
