@@ -92,6 +92,20 @@ describe('the tracker', () => {
     assert.equal(t.malformed, 1);
   });
 
+  test('a caller without a header is counted under the token name and its address', () => {
+    const t = new FleetTracker(10);
+    t.resolveFrom(target, 'lb', '10.0.0.1');
+    t.resolveFrom(target, 'lb', '10.0.0.1');
+    t.resolveFrom(target, 'lb', '10.0.0.2');
+    t.resolveByHeader(target, 'lb/10.0.0.1');
+    assert.equal(t.size, 3);
+    const rows = t.drain('n');
+    const fromToken = rows.filter((r) => r.via === 'token').map((r) => `${r.deployment}/${r.instance}:${r.resolves}`);
+    assert.deepEqual(fromToken.sort(), ['lb/10.0.0.1:2', 'lb/10.0.0.2:1']);
+    // The same name through a header is another row until the store merges them by key.
+    assert.equal(rows.filter((r) => r.via === 'header').length, 1);
+  });
+
   test('past the cap, new callers are dropped and counted; known ones still count', () => {
     const t = new FleetTracker(3);
     for (let i = 0; i < 10; i++) t.resolveByHeader(target, `d/i-${i}`);

@@ -117,24 +117,35 @@ function memoryFigure(run: MemoryRun): Figure {
 
 async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   const service = await startService({ workDir: ctx.workDir, name: 'fleet' });
+  // The same registry on a service with fleet telemetry turned off: what counting costs at all.
+  const off = await startService({ workDir: ctx.workDir, name: 'fleet-off', env: { MODELGATE_FLEET_ENABLED: 'false' } });
   let withHeader: LoadReport;
   let without: LoadReport;
+  let disabled: LoadReport;
   try {
     const api = await setUp(service);
+    const offApi = await setUp(off);
     const auth = { authorization: api.authHeader };
+    const offAuth = { authorization: offApi.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up), in turns: with and without X-Modelgate-Deployment`,
+      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up), in turns: with and without X-Modelgate-Deployment, and on a service with fleet.enabled false`,
     );
-    const [withRuns, withoutRuns] = await alternate([
+    const [withRuns, withoutRuns, offRuns] = await alternate([
       () => runLoad(job(service.port, { ...auth, 'x-modelgate-deployment': 'fraud-scorer/fraud-scorer-7d9f-x2k4q' }, ctx), service.pid),
       () => runLoad(job(service.port, auth, ctx), service.pid),
+      () => runLoad(job(off.port, offAuth, ctx), off.pid),
     ]);
     withHeader = medianBy(withRuns!, byRps);
     without = medianBy(withoutRuns!, byRps);
-    ctx.log(`  with the header ${Math.round(withHeader.requestsPerSecond)} req/s, without ${Math.round(without.requestsPerSecond)} req/s`);
+    disabled = medianBy(offRuns!, byRps);
+    ctx.log(
+      `  with the header ${Math.round(withHeader.requestsPerSecond)} req/s, without ${Math.round(without.requestsPerSecond)} req/s, fleet off ${Math.round(disabled.requestsPerSecond)} req/s`,
+    );
     api.close();
+    offApi.close();
   } finally {
     await service.stop();
+    await off.stop();
   }
 
   ctx.log(
@@ -149,6 +160,8 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   const problems = [loadProblem(withHeader), loadProblem(without)].filter(Boolean).join('; ');
   const ratio = ratioOf(requestsFigure(withHeader), requestsFigure(without));
   const capacity = ratioOf(capacityFigure(withHeader), capacityFigure(without));
+  const costWith = ratioOf(capacityFigure(withHeader), capacityFigure(disabled));
+  const costWithout = ratioOf(capacityFigure(without), capacityFigure(disabled));
   return [
     {
       name: `fleet: resolve with X-Modelgate-Deployment, ${CONNECTIONS} conn`,
@@ -171,6 +184,26 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       target: '≥ 0.95×',
       pass: capacity === null ? null : capacity >= 0.95,
       note: 'requests per second of server CPU',
+    },
+    {
+      name: 'fleet: cost of counting, with the header (server efficiency)',
+      subject: capacityFigure(withHeader),
+      baselineName: 'fleet.enabled false',
+      baseline: capacityFigure(disabled),
+      ratio: costWith,
+      target: 'informational',
+      pass: null,
+      note: 'requests per second of server CPU, against the same registry on a service that counts nothing',
+    },
+    {
+      name: 'fleet: cost of counting, no header (server efficiency)',
+      subject: capacityFigure(without),
+      baselineName: 'fleet.enabled false',
+      baseline: capacityFigure(disabled),
+      ratio: costWithout,
+      target: 'informational',
+      pass: null,
+      note: 'the caller is the token name and the peer address, read from the socket on every request',
     },
     {
       name: 'fleet: resolve with the header, latency',

@@ -14,7 +14,8 @@ export interface FleetCaller {
 
 /** The peer's address as text (IPv4-mapped IPv6 addresses as plain IPv4). */
 export function peerAddress(res: HttpResponse): string {
-  const text = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+  // An address is at most 39 ASCII characters: fromCharCode is the cheapest decode (measured).
+  const text = String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()) as unknown as number[]);
   return text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
 }
 

@@ -87,7 +87,7 @@ function countResolve(fleet: Fleet, target: FleetTarget, principal: Principal, r
     const header = req.getHeader(DEPLOYMENT_HEADER);
     const problem = header === '' ? null : fleet.resolvedByHeader(target, header);
     if (header === '' || problem !== null) {
-      fleet.resolvedAs(target, fleet.fallback(principal.name, peerAddress(res), req.getHeader('x-forwarded-for')), 'token');
+      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader('x-forwarded-for') : '');
     }
     // Only printable ASCII goes back into a header.
     return problem === null ? null : problem.replace(/[^\x20-\x7e]/g, '?');

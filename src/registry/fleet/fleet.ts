@@ -126,6 +126,16 @@ export class Fleet {
     this.tracker.resolveAs(target, identity, via);
   }
 
+  /** Counts a resolve by a caller without a usable header: the token's name and the client address. */
+  resolvedFrom(target: FleetTarget, tokenName: string, peer: string, forwardedFor: string): void {
+    this.tracker.resolveFrom(target, tokenName, this.clientAddress(peer, forwardedFor));
+  }
+
+  /** Whether X-Forwarded-For is read at all (only from trusted proxies; none configured: never). */
+  get trustsProxies(): boolean {
+    return this.options.trustedProxies.length > 0;
+  }
+
   /**
    * Counts `bytes` of a file or blob download. The version is the one named, or for a blob
    * fetched by digest the newest version listing it in a model the caller may read.

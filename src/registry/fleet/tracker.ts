@@ -27,6 +27,8 @@ interface Counts {
 
 export class FleetTracker {
   private pending = new Map<FleetTarget, Map<string, Counts>>();
+  /** Callers without a header, by token name and then address: no key is built per request. */
+  private byToken = new Map<FleetTarget, Map<string, Map<string, Counts>>>();
   private entries = 0;
   /** Callers not counted because the window was full (since start). */
   dropped = 0;
@@ -57,6 +59,12 @@ export class FleetTracker {
     if (counts) bumpResolve(counts);
   }
 
+  /** Counts a resolve by a caller without a header: the token's name and the client address. */
+  resolveFrom(target: FleetTarget, tokenName: string, address: string): void {
+    const counts = this.byToken.get(target)?.get(tokenName)?.get(address) ?? this.insertFallback(target, tokenName, address);
+    if (counts) bumpResolve(counts);
+  }
+
   /** Counts a download of `bytes` by the caller a valid deployment header or other identity names. */
   download(target: FleetTarget, identity: FleetIdentity, via: FleetVia, bytes: number): void {
     const counts = this.lookup(target, identity, via);
@@ -71,8 +79,10 @@ export class FleetTracker {
   /** Everything counted since the last drain, as observations from `node`; the window starts empty. */
   drain(node: string): FleetObservation[] {
     const out: FleetObservation[] = [];
-    for (const [target, callers] of this.pending) {
-      for (const c of callers.values()) {
+    const rows: [FleetTarget, Iterable<Counts>][] = [...this.pending].map(([t, callers]) => [t, callers.values()]);
+    for (const [t, tokens] of this.byToken) for (const callers of tokens.values()) rows.push([t, callers.values()]);
+    for (const [target, callers] of rows) {
+      for (const c of callers) {
         out.push({
           model: target.model,
           version: target.version,
@@ -94,6 +104,7 @@ export class FleetTracker {
       }
     }
     this.pending = new Map();
+    this.byToken = new Map();
     this.entries = 0;
     return out;
   }
@@ -112,6 +123,21 @@ export class FleetTracker {
     return this.pending.get(target)?.get(key) ?? this.insert(target, key, identity, via);
   }
 
+  private insertFallback(target: FleetTarget, tokenName: string, address: string): Counts | null {
+    if (this.entries >= this.maxEntries) {
+      this.dropped++;
+      return null;
+    }
+    let tokens = this.byToken.get(target);
+    if (!tokens) this.byToken.set(target, (tokens = new Map()));
+    let callers = tokens.get(tokenName);
+    if (!callers) tokens.set(tokenName, (callers = new Map()));
+    const counts = newCounts({ deployment: tokenName.slice(0, 128), instance: address }, 'token');
+    callers.set(address, counts);
+    this.entries++;
+    return counts;
+  }
+
   private insert(target: FleetTarget, key: string, identity: FleetIdentity, via: FleetVia): Counts | null {
     if (this.entries >= this.maxEntries) {
       this.dropped++;
@@ -119,23 +145,27 @@ export class FleetTracker {
     }
     let callers = this.pending.get(target);
     if (!callers) this.pending.set(target, (callers = new Map()));
-    const now = Date.now();
-    const counts: Counts = {
-      deployment: identity.deployment,
-      instance: identity.instance,
-      via,
-      firstSeen: now,
-      lastSeen: now,
-      resolves: 0,
-      downloads: 0,
-      bytes: 0,
-      lastResolveAt: 0,
-      lastDownloadAt: 0,
-    };
+    const counts = newCounts(identity, via);
     callers.set(key, counts);
     this.entries++;
     return counts;
   }
+}
+
+function newCounts(identity: FleetIdentity, via: FleetVia): Counts {
+  const now = Date.now();
+  return {
+    deployment: identity.deployment,
+    instance: identity.instance,
+    via,
+    firstSeen: now,
+    lastSeen: now,
+    resolves: 0,
+    downloads: 0,
+    bytes: 0,
+    lastResolveAt: 0,
+    lastDownloadAt: 0,
+  };
 }
 
 function bumpResolve(counts: Counts): void {
