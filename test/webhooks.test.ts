@@ -21,8 +21,9 @@ const FAST = {
   MODELGATE_WEBHOOKS_RETRY_BASE_MS: '100',
   MODELGATE_WEBHOOKS_RETRY_MAX_SECONDS: '1',
   MODELGATE_WEBHOOKS_POLL_MS: '100',
-  MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '5',
-  MODELGATE_WEBHOOKS_LEASE_SECONDS: '10',
+  // Long enough that a held request is still open when the commits made meanwhile return, even on a loaded machine.
+  MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '10',
+  MODELGATE_WEBHOOKS_LEASE_SECONDS: '20',
 };
 const WAIT = 30_000;
 
@@ -194,6 +195,7 @@ describe('webhooks: delivery', () => {
     const { id } = await addWebhook(server, { url: hook.url, events: ['*'], scope: 'slow/*' });
     await registerFiles(server, 'slow/m', { w: 's1' });
     await waitFor(() => hook.hanging.size >= 1, WAIT, 'a request held open');
+    const held = [...hook.hanging][0]!;
     // While the receiver holds that request, commits go through (their responses come back).
     for (let i = 0; i < 5; i++) {
       const res = await api(server, 'PATCH', '/v1/models/slow/m/versions/1', { metadata: { round: i } });
@@ -201,7 +203,7 @@ describe('webhooks: delivery', () => {
     }
     const resolved = await api(server, 'GET', '/v1/resolve/slow/m@v1');
     assert.equal(resolved.status, 200);
-    assert.ok(hook.hanging.size >= 1, 'the first request was still unanswered when the commits returned');
+    assert.ok(hook.hanging.has(held) && !held.writableEnded, 'the held request was still open when the commits returned');
     await waitFor(
       async () => (await deliveries(server, id)).some((d) => d.attempts >= 1 && /no response within/.test(d.lastError ?? '')),
       WAIT,
@@ -411,6 +413,7 @@ describe('webhooks: several nodes on one Redis', () => {
     const prefix = randomPrefix();
     const env = {
       ...FAST,
+      MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '5',
       MODELGATE_WEBHOOKS_LEASE_SECONDS: '6',
       MODELGATE_CONTROL_BACKEND: 'redis',
       MODELGATE_REDIS_URL: redis.url,

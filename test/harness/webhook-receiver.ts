@@ -96,7 +96,10 @@ export class WebhookReceiver {
       if (this.behaviour === 'ok') answer(204);
       else if (this.behaviour === 'fail') answer(500);
       else if (this.behaviour === 'redirect') answer(302, { Location: 'http://127.0.0.1:1/elsewhere' });
-      else this.hanging.add(res);
+      else {
+        this.hanging.add(res);
+        res.on('close', () => this.hanging.delete(res));
+      }
     });
   }
 }
