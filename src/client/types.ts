@@ -61,6 +61,7 @@ import type {
   VersionStatus,
   VersionView,
 } from '../domain/types.js';
+import type { UnregisteredArtifact as UnregisteredArtifactRecord } from '../domain/fleet.js';
 
 // Shapes of the modelgate v1 API as the client sees them (README.md, "HTTP API (v1)").
 
@@ -196,20 +197,12 @@ export interface AuditJsonlPage {
   nextSeq: number | null;
 }
 
-export type { FleetReport, UnregisteredArtifact as UnregisteredArtifactRecord } from '../domain/fleet.js';
+export type { FleetReport } from '../domain/fleet.js';
+export type { UnregisteredArtifactRecord };
 export type { AliasConvergence, FleetView, HistorySpan as FleetHistorySpan, InstanceView, LaggingInstance } from '../domain/fleet-view.js';
 
-/** A reported artifact as the API shows it (times as ISO 8601). */
-export interface UnregisteredArtifact {
-  digest: string;
-  deployment: string;
-  instance: string;
-  paths: string[];
-  size: number;
-  firstSeen: string;
-  lastSeen: string;
-  reports: number;
-}
+/** A reported artifact as the API shows it: the domain's record with its times as ISO 8601. */
+export type UnregisteredArtifact = Omit<UnregisteredArtifactRecord, 'firstSeen' | 'lastSeen'> & { firstSeen: string; lastSeen: string };
 
 /** One model in the fleet overview: its live instances per version. */
 export interface FleetOverview {
