@@ -126,6 +126,17 @@ export function mergeArtifacts(a: UnregisteredArtifact, b: UnregisteredArtifact)
 }
 
 /** A runtime's report of the weights it loaded: `POST /v1/fleet/reports`. */
+/** Fleet telemetry's own counters (queue, drops, failures), as /metrics and the admin view read them. */
+export interface FleetStats {
+  pending: number;
+  dropped: number;
+  malformed: number;
+  storeDropped: number;
+  flushFailures: number;
+  reports: number;
+  unregisteredFound: number;
+}
+
 export interface FleetReport extends FleetIdentity {
   /** The model the deployment believes it runs, if it says; checked against the token's scope. */
   model?: string;

@@ -1,6 +1,7 @@
 // Prometheus metrics. Requests are recorded in plain counters on the hot path and handed to
 // prom-client when /metrics is scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FleetStats } from '../domain/fleet.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
@@ -168,15 +169,7 @@ export const hashMetrics = {
 };
 
 /** Fleet telemetry's own numbers, read when /metrics is scraped (the fleet keeps plain counters). */
-export interface FleetCounts {
-  pending: number;
-  dropped: number;
-  malformed: number;
-  storeDropped: number;
-  flushFailures: number;
-  reports: number;
-  unregisteredFound: number;
-}
+type FleetCounts = FleetStats;
 
 let fleetCounts: () => FleetCounts | null = () => null;
 new Gauge({

@@ -9,6 +9,7 @@ import {
   parseFleetReport,
   type FleetIdentity,
   type FleetObservation,
+  type FleetStats,
   type FleetVia,
   type UnregisteredArtifact,
 } from '../../domain/fleet.js';
@@ -50,16 +51,6 @@ export interface FleetOptions {
 export type FleetSummary =
   | ({ type: 'fleet'; model: string; at: string } & FleetSummaryView)
   | { type: 'fleet.unregistered'; at: string; artifacts: UnregisteredArtifact[]; more: number };
-
-export interface FleetStats {
-  pending: number;
-  dropped: number;
-  malformed: number;
-  storeDropped: number;
-  flushFailures: number;
-  reports: number;
-  unregisteredFound: number;
-}
 
 const MAX_SUMMARY_ARTIFACTS = 50;
 /** A summary that took t ms delays the model's next one by this many times t (at least the interval). */
