@@ -46,6 +46,11 @@ export class HashPool {
 /**
  * One upload's running hash. Chunks handed to `update` live in shared memory: the worker hashes
  * them in place, and `done` is called (in order) once it has, so the caller may reuse the buffer.
+ * Every `done` is called, after an abort too: the worker acknowledges the chunks it took before
+ * the abort, and the rest are released when it closes its end of the port (it reads none of them
+ * after that). A buffer left to the garbage collector instead would stay allocated until both
+ * this thread and the hashing thread collected it, which with their small heaps is rarely: that
+ * held about 1 MiB per aborted upload (2 GiB of RSS after 2000 aborted uploads).
  */
 export class StreamHash {
   private readonly acks: (() => void)[] = [];
@@ -56,6 +61,9 @@ export class StreamHash {
     private readonly done: Promise<HashResult | null>,
   ) {
     port.on('message', () => this.acks.shift()?.());
+    port.on('close', () => {
+      for (const done of this.acks.splice(0)) done();
+    });
   }
 
   update(chunk: Buffer, done: () => void): void {
@@ -76,7 +84,6 @@ export class StreamHash {
   abort(): void {
     if (this.ended) return;
     this.ended = true;
-    this.acks.length = 0;
     this.port.postMessage('abort');
   }
 }

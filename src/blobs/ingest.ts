@@ -20,16 +20,54 @@ export interface ChunkSink {
   write(chunk: Buffer): Promise<void>;
 }
 
-/** Idle shared buffers, reused across uploads; at most KEEP are kept (KEEP MiB). */
-const KEEP = 64;
+/**
+ * Buffers in use across every upload (MiB): past GLOBAL_HIGH every upload is paused, and flushes
+ * the buffer it was filling, until they are back under GLOBAL_LOW. Without it, many uploads at
+ * once (or many aborted ones the hashing threads have not caught up with) each held up to
+ * HIGH_WATER. The pool keeps up to MAX_IDLE idle buffers, so buffers are reused rather than left
+ * to the garbage collector: a shared buffer that reached a hashing thread is freed only once that
+ * thread's heap, which allocates little and so rarely collects, lets go of it too (measured before
+ * this bound: RSS grew by about 1 MiB per aborted upload and stayed there).
+ */
+const GLOBAL_HIGH = 96;
+const GLOBAL_LOW = 48;
+/** Above GLOBAL_HIGH: chunks already read when the uploads paused still need somewhere to go. */
+const MAX_IDLE = 128;
 const idle: Buffer[] = [];
+let buffersOut = 0;
+/** Buffers ever allocated: flat once the pool covers what uploads use at once. */
+let allocated = 0;
+let globalPaused = false;
+/** Uploads still receiving, told when the global bound pauses or resumes them. */
+const receiving = new Set<Ingest>();
 
 function takeBuffer(): Buffer {
-  return idle.pop() ?? Buffer.from(new SharedArrayBuffer(BUFFER_BYTES));
+  buffersOut++;
+  let buffer = idle.pop();
+  if (!buffer) {
+    buffer = Buffer.from(new SharedArrayBuffer(BUFFER_BYTES));
+    allocated++;
+  }
+  updateGlobalPressure();
+  return buffer;
 }
 
 function giveBuffer(buffer: Buffer): void {
-  if (idle.length < KEEP) idle.push(buffer);
+  buffersOut--;
+  if (idle.length < MAX_IDLE) idle.push(buffer);
+  updateGlobalPressure();
+}
+
+function updateGlobalPressure(): void {
+  const next = globalPaused ? buffersOut > GLOBAL_LOW : buffersOut >= GLOBAL_HIGH;
+  if (next === globalPaused) return;
+  globalPaused = next;
+  for (const ingest of receiving) ingest.checkPressure();
+}
+
+/** Shared buffers, for tests: in use by uploads, idle in the pool, and ever allocated. */
+export function ingestBuffers(): { inUse: number; idle: number; allocated: number } {
+  return { inUse: buffersOut, idle: idle.length, allocated };
 }
 
 /** A filled buffer on its way to the sink and the hash; `holders` counts who still reads it. */
@@ -48,6 +86,8 @@ export class Ingest {
   private writing: Promise<void> | null = null;
   private failure: Error | null = null;
   private paused = false;
+  /** Stopped: buffers still come back, but the producer is no longer told to pause or resume. */
+  private stopped = false;
   received = 0;
 
   private sink: ChunkSink | null = null;
@@ -63,6 +103,8 @@ export class Ingest {
       (sink) => (this.sink = sink),
       (err: unknown) => this.fail(err),
     );
+    receiving.add(this);
+    this.checkPressure();
   }
 
   get error(): Error | null {
@@ -90,6 +132,8 @@ export class Ingest {
 
   /** Writes what is left, waits for the disk and the hash, and returns the hash (if any) and size. */
   async finish(): Promise<{ size: number; hash: HashResult | null }> {
+    // The whole body is in: nothing left to pause.
+    receiving.delete(this);
     this.flushCurrent();
     while (this.writing) await this.writing;
     if (this.failure) throw this.failure;
@@ -99,11 +143,13 @@ export class Ingest {
   }
 
   /**
-   * Stops writing and hashing; the caller aborts or keeps the writer's bytes. Buffers the aborted
-   * hash never acknowledges are left to the garbage collector, not reused.
+   * Stops writing and hashing; the caller aborts or keeps the writer's bytes. Buffers come back to
+   * the pool as the sink and the aborted hash let go of them (see StreamHash).
    */
   async stop(): Promise<void> {
     this.failure ??= new Error('upload stopped');
+    this.stopped = true;
+    receiving.delete(this);
     this.dropQueued();
     if (this.current) {
       // Only this ingest ever held the partly filled buffer: it can go straight back.
@@ -120,7 +166,8 @@ export class Ingest {
     if (!buffer) return;
     this.current = null;
     if (this.filled === 0) {
-      this.release({ buffer, bytes: buffer, holders: 1 });
+      this.inFlight -= BUFFER_BYTES;
+      giveBuffer(buffer);
       return;
     }
     const chunk: Chunk = { buffer, bytes: buffer.subarray(0, this.filled), holders: this.hash ? 2 : 1 };
@@ -175,11 +222,18 @@ export class Ingest {
     this.checkPressure();
   }
 
-  private checkPressure(): void {
-    if (!this.paused && this.inFlight >= HIGH_WATER) {
+  /**
+   * Pauses the producer past this upload's bound or the global one, and resumes it below both.
+   * Paused by the global bound, it also sends on the buffer it was filling, so that every buffer
+   * in use is on its way back to the pool and no upload waits on another's half-filled buffer.
+   */
+  checkPressure(): void {
+    if (this.stopped) return;
+    if (globalPaused && this.current && this.filled > 0) this.flushCurrent();
+    if (!this.paused && (globalPaused || this.inFlight >= HIGH_WATER)) {
       this.paused = true;
       this.onPressure(true);
-    } else if (this.paused && this.inFlight <= LOW_WATER) {
+    } else if (this.paused && !globalPaused && this.inFlight <= LOW_WATER) {
       this.paused = false;
       this.onPressure(false);
     }
