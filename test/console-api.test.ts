@@ -177,6 +177,9 @@ test('policy status of a version says exactly what a promotion refusal says', as
     separationOfDuties: true,
     requiredCardFields: ['intendedUse', 'limitations'],
     metrics: [],
+    after: [],
+    soakSeconds: 0,
+    moveRole: 'approver',
   });
   const refused = await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: 3 });
   assert.equal(refused.status, 403);

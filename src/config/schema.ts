@@ -79,6 +79,11 @@ export const configSchema = z.strictObject({
             ),
           // A stack may take this alias only when each of its components meets this policy too.
           requireComponents: z.boolean().default(false),
+          // The promotion path: earlier stages the version must first have held (any of), how
+          // long (one stay), and who may move this alias (default approver where approvals > 0).
+          after: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'alias names are [a-z][a-z0-9-]*')).default([]),
+          soakSeconds: z.coerce.number().min(0).default(0),
+          moveRole: z.enum(['writer', 'approver']).optional(),
         }),
       ),
     })

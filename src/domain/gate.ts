@@ -2,6 +2,7 @@
 // OCI tag push, a registration that moves an alias) asks this function, inside the transaction
 // that would commit the move, and refuses the move when it returns anything.
 import { unmetRequirements, type AliasPolicy, type Unmet } from './policy.js';
+import { pathUnmet } from './promotion-path.js';
 import type { AliasEvent, Approval, Version } from './types.js';
 import { recordDigest } from './record-digest.js';
 import type { RegistryReader } from './state.js';
@@ -18,6 +19,10 @@ export interface MoveCandidate {
   history: readonly AliasEvent[];
   /** A stack's closure: each component version with its decisions (absent or empty for a flat version). */
   components?: readonly ComponentCandidate[];
+  /** Every alias event of the model, for the promotion path (earlier stages held, soak time). */
+  modelHistory?: readonly AliasEvent[];
+  /** The time the path's soak is measured to (ms since the epoch); default now. */
+  now?: number;
 }
 
 export interface ComponentCandidate {
@@ -54,6 +59,7 @@ export function aliasMoveUnmet(c: MoveCandidate): Unmet[] {
   const unmet = [
     ...unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals)),
     ...componentsUnmet(c.policy, c.components ?? []),
+    ...pathUnmet(c.policy, c.version, c.modelHistory ?? [], c.now ?? Date.now()),
   ];
   // A rollback to a stack that held the alias with this record spares its components' approvals as it spares its own.
   if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) {

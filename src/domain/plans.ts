@@ -414,6 +414,7 @@ function moveAliasStep(
       approvals: state.listApprovals(name, target.version),
       history: state.aliasHistory(name, alias),
       components: componentCandidates(state, target),
+      modelHistory: state.modelAliasEvents(name),
     });
     if (unmet.length > 0) {
       throw forbidden(

@@ -18,10 +18,16 @@ export interface AliasPolicy {
   metrics: MetricThreshold[];
   /** For a stack: every component (transitively) must meet this policy too, each on its own record and approvals. */
   requireComponents?: boolean;
+  /** Earlier stages on the promotion path: the version must first have held one of them. */
+  after?: string[];
+  /** How long it must have held one of `after` (one stay, the current one counting up to now). */
+  soakSeconds?: number;
+  /** Who may move the alias; default an approver where approvals are required, a writer otherwise. */
+  moveRole?: 'writer' | 'approver';
 }
 
 export interface Unmet {
-  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS' | 'COMPONENT';
+  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS' | 'COMPONENT' | 'STAGE' | 'SOAK';
   message: string;
   /** For COMPONENT: the component's path in the stack (`index/embedding`), its version, and what it lacks. */
   component?: string;

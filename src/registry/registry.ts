@@ -18,6 +18,8 @@ import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
+import type { Role } from '../domain/principal.js';
+import { moverRole } from '../domain/promotion-path.js';
 import { recordDigest } from '../domain/record-digest.js';
 import { buildResolution, closureFiles, componentViews, flaggedComponents, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
@@ -107,6 +109,11 @@ export class Registry {
   /** The aliases under a policy: only approvers move them, through the gates. */
   protectedAliases(): string[] {
     return Object.keys(this.policies);
+  }
+
+  /** Who may point the alias (its policy's moveRole; see domain/promotion-path.ts): every path that moves it asks this. */
+  moverRole(alias: string): Role {
+    return moverRole(this.policyFor(alias));
   }
 
   policyFor(alias: string): AliasPolicy | undefined {
@@ -288,6 +295,7 @@ export class Registry {
       version: candidate,
       approvals: existing ? this.store.listApprovals(name, existing.version) : [],
       history: [],
+      modelHistory: existing ? this.store.modelAliasEvents(name) : [],
     });
   }
 

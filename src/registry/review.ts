@@ -4,6 +4,7 @@
 // domain/gate.ts; these only ask it.
 import { badRequest } from '../domain/errors.js';
 import type { RegistryReader } from '../domain/state.js';
+import { moverRole } from '../domain/promotion-path.js';
 import { aliasMoveUnmet, componentCandidates } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Approval, Model, Page, Version } from '../domain/types.js';
@@ -13,6 +14,11 @@ export interface PolicyRequirements {
   separationOfDuties: boolean;
   requiredCardFields: string[];
   metrics: string[];
+  /** Earlier stages the version must first have held (any of), and for how long. */
+  after: string[];
+  soakSeconds: number;
+  /** Who may move the alias. */
+  moveRole: 'writer' | 'approver';
 }
 
 export interface AliasPolicyStatus {
@@ -49,6 +55,9 @@ function requirementsOf(policy: AliasPolicy): PolicyRequirements {
     separationOfDuties: policy.separationOfDuties,
     requiredCardFields: [...policy.requiredCardFields],
     metrics: policy.metrics.map((m) => m.text),
+    after: [...(policy.after ?? [])],
+    soakSeconds: policy.soakSeconds ?? 0,
+    moveRole: moverRole(policy) === 'approver' ? 'approver' : 'writer',
   };
 }
 
@@ -57,7 +66,15 @@ export function policyStatus(store: RegistryReader, policies: Record<string, Ali
   return Object.entries(policies).map(([alias, policy]) => ({
     alias,
     requirements: requirementsOf(policy),
-    unmet: aliasMoveUnmet({ policy, action: 'set', version, approvals, history: [], components: componentCandidates(store, version) }),
+    unmet: aliasMoveUnmet({
+      policy,
+      action: 'set',
+      version,
+      approvals,
+      history: [],
+      components: componentCandidates(store, version),
+      modelHistory: store.modelAliasEvents(version.name),
+    }),
   }));
 }
 

@@ -22,7 +22,7 @@ export async function aliasRoutes(ctx: AppContext, x: Exchange, name: string, ta
     return;
   }
   assertAlias(alias);
-  const moverRole: Role = ctx.registry.policyFor(alias) ? 'approver' : 'writer';
+  const moverRole: Role = ctx.registry.moverRole(alias);
 
   if (action === 'history') {
     if (x.method !== 'GET') methodNotAllowed(x, ['GET']);

@@ -132,8 +132,8 @@ function readManifestBody(x: Exchange): Promise<Buffer> {
 
 export async function putManifest(ctx: AppContext, state: OciState, x: Exchange, name: string, reference: string): Promise<void> {
   x.route = 'oci.manifest.put';
-  // Moving a protected alias needs the approver role, exactly as on the v1 alias route.
-  const role: Role = isAlias(reference) && ctx.registry.policyFor(reference) ? 'approver' : 'writer';
+  // Moving an alias needs its policy's mover role, exactly as on the v1 alias route.
+  const role: Role = isAlias(reference) ? ctx.registry.moverRole(reference) : 'writer';
   const principal = guard(ctx, x, role, name, isAlias(reference) ? `moving @${reference} by manifest push` : 'manifest push');
   assertModelName(name);
   const ref = parseManifestRef(reference);
