@@ -113,3 +113,13 @@ export function unknownSubcommand(subcommand: string | undefined, usage: string)
     USAGE_EXIT_CODE,
   );
 }
+
+/** `<subcommand> [arguments]`: the two apart, or null once --help (or -h) in its place has printed the usage. */
+export function splitSubcommand(argv: string[], usage: string): { sub: string | undefined; rest: string[] } | null {
+  const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') {
+    process.stdout.write(usage);
+    return null;
+  }
+  return { sub, rest };
+}

@@ -3,7 +3,7 @@
 // they read as missing and the next push uploads them again. Exit 1 when any blob is damaged
 // (and was left in place) or could not be read.
 import type { BlobVerifyReport } from '../../client/index.js';
-import { clientOptionsHelp, parseCommand } from '../args.js';
+import { clientOptionsHelp, parseCommand, splitSubcommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { count, formatBytes } from '../format.js';
 import { withUserErrors } from '../user-errors.js';
@@ -20,11 +20,9 @@ has been read.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const split = splitSubcommand(argv, usage);
+  if (!split) return 0;
+  const { sub, rest } = split;
   if (sub !== 'verify') {
     process.stderr.write(`modelgate blobs: unknown subcommand "${sub ?? ''}"\n\n${usage}`);
     return 2;

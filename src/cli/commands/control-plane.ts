@@ -3,7 +3,7 @@
 // and exits 1 unless all agree; `restore --from-replica` rebuilds a lost or diverged Redis from the
 // replica of the node it is sent to (--server), after that node verified its audit chain.
 import type { ControlPlaneRestore, ControlPlaneStatus } from '../../client/index.js';
-import { clientOptionsHelp, parseCommand } from '../args.js';
+import { clientOptionsHelp, parseCommand, splitSubcommand } from '../args.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { withUserErrors } from '../user-errors.js';
 
@@ -21,11 +21,9 @@ restore --from-replica    rebuild Redis (tables, sequence, log) from the replica
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
-    process.stdout.write(usage);
-    return 0;
-  }
+  const split = splitSubcommand(argv, usage);
+  if (!split) return 0;
+  const { sub, rest } = split;
   if (sub === 'status') {
     const parsed = parseCommand(rest, usage, [0, 0], {});
     if (!parsed) return 0;
