@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from './harness/browser.js';
 import { seedConsole, XSS, type ConsoleTokens } from './harness/console-fixtures.js';
 import { startServer, type TestServer } from './harness/server.js';
+import { waitFor } from './harness/http.js';
 import { as } from './harness/tokens.js';
 
 let server: TestServer;
@@ -132,9 +133,27 @@ test('browsing: inventory search, model page with charts, lineage graph and pull
   await page.getByRole('heading', { name: 'Alias timeline' }).waitFor();
   assert.equal(await page.locator('.chart canvas').count(), 2, 'alias timeline and metrics charts are drawn');
   assert.equal(await page.locator('.u-legend').first().getByText('production').count(), 1);
-  assert.equal(await page.locator('.lineage svg g.node').count(), 6, 'this version, two datasets, code, parent, training run');
+  // The lineage graph from GET /v1/models/{name}/lineage: this version, its parent chain and what
+  // descends from it, two datasets, plus code and training run from the record (7 nodes for any of v1–v3).
+  const nodeTitles = async () => page.locator('.lineage svg g.node title').allTextContents();
+  await waitFor(
+    async () => {
+      const t = await nodeTitles();
+      return t.length === 7 && t.some((x) => /^parent: team\/fraud@v[12]$/.test(x));
+    },
+    20_000,
+    'the lineage graph with the parent chain',
+  );
   await page.getByLabel('Show card, lineage and files of').selectOption('v1');
-  await page.waitForFunction("document.querySelectorAll('.lineage svg g.node').length === 5"); // v1 has no parent
+  // v1 has no parent; v2 was fine-tuned from it.
+  await waitFor(
+    async () => {
+      const t = await nodeTitles();
+      return t.includes('derived: team/fraud@v2') && !t.some((x) => x.startsWith('parent:'));
+    },
+    20_000,
+    'the lineage graph of v1',
+  );
   const cli = await page.getByRole('textbox', { name: 'modelgate CLI' }).inputValue();
   assert.equal(cli, `MODELGATE_URL=${server.url} npx modelgate pull team/fraud@v1 ./fraud`);
   assert.match(

@@ -1,8 +1,13 @@
-// Lineage as a drawn graph: datasets, code and the parent version feed this version. dagre lays it
-// out; the nodes are SVG text (never markup from the API).
+// Lineage as a drawn graph: the graph GET /v1/models/{name}/lineage returns (parents, components
+// and datasets below this version, transitively; fine-tunes and stacks that use it above), plus its
+// code and training run from the record. dagre lays it out; the nodes are SVG text (never markup
+// from the API).
 import dagre from '@dagrejs/dagre';
+import { api, modelPath, query } from '../api';
+import { useLoad } from '../load';
 import { href } from '../router';
-import type { Version } from '../types';
+import { Load } from './states';
+import type { LineageGraphData, Version } from '../types';
 
 interface GraphNode {
   id: string;
@@ -15,25 +20,32 @@ const NODE_W = 220;
 const NODE_H = 44;
 const clip = (s: string, n = 30) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-export function LineageGraph({ version }: { version: Version }) {
+export function LineageGraph({ version, graph }: { version: Version; graph: LineageGraphData }) {
   const nodes: GraphNode[] = [];
   const edges: [string, string][] = [];
-  const self = `self`;
+  const self = graph.root;
   nodes.push({ id: self, kind: 'this version', label: `${version.name}@v${version.version}` });
+  for (const n of graph.nodes) {
+    if (n.id === self) continue;
+    if (n.kind === 'dataset') {
+      const d = n.dataset ?? {};
+      nodes.push({ id: n.id, kind: 'dataset', label: d.name ?? d.uri ?? d.digest ?? 'dataset' });
+    } else {
+      nodes.push({ id: n.id, kind: `version (${n.status})`, label: n.id, link: href.version(n.name!, n.version!) });
+    }
+  }
+  // An edge's kind shows on the node it comes from, as seen from this version.
+  for (const e of graph.edges) {
+    edges.push([e.from, e.to]);
+    const from = nodes.find((n) => n.id === e.from);
+    if (from && e.relation !== 'dataset' && e.to === self) from.kind = e.relation === 'component' ? `component ${e.component}` : 'parent';
+    const to = nodes.find((n) => n.id === e.to);
+    if (to && e.from === self) to.kind = e.relation === 'component' ? `stack (as ${e.component})` : 'derived';
+  }
   const lineage = version.lineage ?? {};
-  (lineage.datasets ?? []).forEach((d, i) => {
-    const id = `dataset-${i}`;
-    nodes.push({ id, kind: 'dataset', label: d.name ?? d.uri ?? d.digest ?? 'dataset' });
-    edges.push([id, self]);
-  });
   if (lineage.code) {
     nodes.push({ id: 'code', kind: 'code', label: `${lineage.code.repo}@${lineage.code.commit.slice(0, 10)}` });
     edges.push(['code', self]);
-  }
-  if (lineage.parent) {
-    const m = /^(.+)@v([0-9]+)$/.exec(lineage.parent);
-    nodes.push({ id: 'parent', kind: 'parent', label: lineage.parent, link: m ? href.version(m[1]!, Number(m[2])) : undefined });
-    edges.push(['parent', self]);
   }
   if (lineage.trainingRunId) {
     nodes.push({ id: 'run', kind: 'training run', label: lineage.trainingRunId });
@@ -47,9 +59,9 @@ export function LineageGraph({ version }: { version: Version }) {
   for (const n of nodes) g.setNode(n.id, { width: NODE_W, height: NODE_H });
   for (const [a, b] of edges) g.setEdge(a, b);
   dagre.layout(g);
-  const graph = g.graph();
-  const width = Math.ceil(graph.width ?? 400);
-  const height = Math.ceil(graph.height ?? 100);
+  const laid = g.graph();
+  const width = Math.ceil(laid.width ?? 400);
+  const height = Math.ceil(laid.height ?? 100);
 
   return (
     <figure class="lineage">
@@ -100,5 +112,18 @@ export function LineageGraph({ version }: { version: Version }) {
         })}
       </svg>
     </figure>
+  );
+}
+
+/** The lineage of a version, fetched from the API when the version shown changes. */
+export function VersionLineage({ version }: { version: Version }) {
+  const state = useLoad(
+    () => api<LineageGraphData>(`/v1/models/${modelPath(version.name)}/lineage${query({ ref: `v${version.version}` })}`),
+    [version.name, version.version, version.seq],
+  );
+  return (
+    <Load state={state} what={`the lineage of ${version.name}@v${version.version}`}>
+      {(graph) => <LineageGraph version={version} graph={graph} />}
+    </Load>
   );
 }

@@ -3,7 +3,7 @@ import { api, modelPath, type ApiFailure } from '../api';
 import { ModelCard } from '../components/card';
 import { AliasTimeline, MetricsChart } from '../components/charts';
 import { CopyField } from '../components/copy';
-import { LineageGraph } from '../components/lineage';
+import { VersionLineage } from '../components/lineage';
 import { MoveDialog, planRollback, type PlannedMove } from '../components/moves';
 import { ErrorBox, Load } from '../components/states';
 import { bytes, shortDigest, time } from '../format';
@@ -185,7 +185,7 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
           <h2>Model card (v{shown.version})</h2>
           <ModelCard card={shown.card} />
           <h2>Lineage (v{shown.version})</h2>
-          <LineageGraph version={shown} />
+          <VersionLineage version={shown} />
           <h2>Files (v{shown.version})</h2>
           <Files name={model.name} reference={model.aliases[ref] !== undefined ? ref : `v${shown.version}`} version={shown} />
         </>

@@ -10,11 +10,12 @@ import { useLive } from '../live';
 import { useLoad } from '../load';
 import { can } from '../roles';
 import { href } from '../router';
-import type { AliasPolicyStatus, Approval, AuditEntry, Version, VersionEvent, WhoAmI } from '../types';
+import type { AliasPolicyStatus, Approval, AuditEntry, LineageGraphData, Version, VersionEvent, WhoAmI } from '../types';
 import { DataTable } from '../components/table';
 
 interface VersionData {
   version: Version;
+  lineage: LineageGraphData;
   events: VersionEvent[];
   approvals: Approval[];
   policy: AliasPolicyStatus[];
@@ -22,12 +23,13 @@ interface VersionData {
 
 async function loadVersion(name: string, n: number): Promise<VersionData> {
   const base = `/v1/models/${modelPath(name)}/versions/${n}`;
-  const [version, history, policy] = await Promise.all([
+  const [version, history, policy, lineage] = await Promise.all([
     api<Version>(base),
     api<{ events: VersionEvent[]; approvals: Approval[] }>(`${base}/history`),
     api<{ aliases: AliasPolicyStatus[] }>(`${base}/policy`),
+    api<LineageGraphData>(`/v1/models/${modelPath(name)}/lineage${query({ ref: `v${n}` })}`),
   ]);
-  return { version, events: history.events, approvals: history.approvals, policy: policy.aliases };
+  return { version, lineage, events: history.events, approvals: history.approvals, policy: policy.aliases };
 }
 
 export function VersionPage({ name, version, me }: { name: string; version: number; me: WhoAmI }) {
@@ -83,7 +85,7 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
       <ModelCard card={v.card} />
 
       <h2>Lineage</h2>
-      <LineageGraph version={v} />
+      <LineageGraph version={v} graph={data.lineage} />
 
       <h2>Record</h2>
       <pre class="json">{pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}</pre>
