@@ -287,6 +287,38 @@ describe('an approval approves a record', () => {
       ['denied.versions.update'],
     );
   });
+
+  test('deprecating the version production serves is refused (move the alias first); once it has moved, allowed', async () => {
+    const name = 'rec/deprecated';
+    for (let i = 1; i <= 2; i++) {
+      await register(name, `deprecated-${i}`);
+      await approve(name, i);
+    }
+    await set(name, 'production', 1);
+    const seq = await seqNow();
+    const refused = await patch(name, 1, { status: 'deprecated' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.error.code, 'POLICY_UNMET');
+    assert.deepEqual(codes(refused), ['STATUS']);
+    assert.match(refused.json.error.message, /cannot be deprecated: move the alias first/);
+    assert.equal((await show(name, 1)).status, 'approved');
+    const entries = (await api(server, 'GET', `/v1/audit?fromSeq=${seq + 1}`)).json.entries;
+    assert.deepEqual(
+      entries.map((e: { action: string }) => e.action),
+      ['denied.versions.update'],
+    );
+    // With and without a record change in the same request: the same refusal.
+    const withEdit = await patch(name, 1, { status: 'deprecated', card: { ...card, limitations: 'EU data only; old' } });
+    assert.equal(withEdit.status, 403);
+    assert.equal((await set(name, 'production', 2)).status, 200);
+    const allowed = await patch(name, 1, { status: 'deprecated' });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.json.status, 'deprecated');
+    // And a deprecated version cannot come back through rollback.
+    const back = await rollback(name, 'production');
+    assert.equal(back.status, 403);
+    assert.deepEqual(codes(back), ['STATUS']);
+  });
 });
 
 describe('retire', () => {

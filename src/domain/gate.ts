@@ -102,11 +102,18 @@ function heldWithThisRecord(version: Version, history: readonly AliasEvent[]): b
 
 /**
  * What an edit would break outright for an alias the version holds: the record requirements
- * (card fields, metric thresholds). Missing approvals are not among them: the edit voids them and
+ * (card fields, metric thresholds), and a deprecation (its status). Missing approvals are not among them: the edit voids them and
  * the version keeps serving, flagged, until an approver re-approves the new record.
  */
-export function editUnmet(policy: AliasPolicy, edited: Version): Unmet[] {
-  return unmetRequirements(policy, edited, []).filter((u) => u.code === 'CARD_FIELD' || u.code === 'METRIC');
+export function editUnmet(policy: AliasPolicy, edited: Version, before?: Pick<Version, 'status'>): Unmet[] {
+  const unmet = unmetRequirements(policy, edited, []).filter((u) => u.code === 'CARD_FIELD' || u.code === 'METRIC');
+  // Deprecating a version that serves the alias would leave the alias on a version its policy
+  // refuses: move the alias first. (A status it already had, say a rejection after it was
+  // promoted, does not block fixing its record.)
+  if (before && edited.status === 'deprecated' && before.status !== 'deprecated') {
+    unmet.unshift({ code: 'STATUS', message: 'a version that holds this alias cannot be deprecated: move the alias first' });
+  }
+  return unmet;
 }
 
 /** True when the version lacks the approvals its alias's policy asks of its current record. */

@@ -313,10 +313,10 @@ export class Registry {
   ): Promise<Version> {
     if (patch.lineage?.parent) await this.store.sync();
     if (patch.lineage !== undefined) patch = { ...patch, lineage: freezeLineage(this.store, patch.lineage, canRead) };
-    const { version } = await this.store.updateVersion(name, number, patch, actor, (_before, after) => {
+    const { version } = await this.store.updateVersion(name, number, patch, actor, (before, after) => {
       const held = this.protectedAliasesHeld(after);
       for (const alias of held) {
-        const unmet = editUnmet(this.policyFor(alias)!, after);
+        const unmet = editUnmet(this.policyFor(alias)!, after, before);
         if (unmet.length > 0) {
           throw forbidden(
             'POLICY_UNMET',
