@@ -252,6 +252,31 @@ describe('runtime reports and unregistered models', () => {
     assert.deepEqual(res.json, { accepted: true, files: 2 });
     assert.equal((await as(server, reader, 'GET', '/v1/fleet/unregistered')).status, 403);
     assert.equal((await as(server, scopedReader, 'GET', '/v1/fleet/unregistered')).status, 403);
+    // Auditors read it (scoped to "*": the digests belong to no model), and read fleet views as readers do.
+    const auditor = (await createToken(server, 'auditor', 'auditor')).token;
+    const scopedAuditor = (await createToken(server, 'risk-auditor', 'auditor', 'fraud')).token;
+    const listed = await as(server, auditor, 'GET', '/v1/fleet/unregistered');
+    assert.equal(listed.status, 200);
+    assert.ok(listed.json.artifacts.some((a: any) => a.digest === sha256('unknown')));
+    assert.equal((await as(server, scopedAuditor, 'GET', '/v1/fleet/unregistered')).status, 403);
+    assert.equal((await as(server, scopedAuditor, 'GET', '/v1/fleet?model=fraud')).status, 200);
+    // The fraud digest a reader scoped elsewhere reported links its instance to fraud, shown to fraud's readers only.
+    const churnOnly = (await createToken(server, 'churn-reporter', 'reader', 'churn')).token;
+    const linked = {
+      deployment: 'elsewhere',
+      instance: 'y',
+      files: [
+        { path: 'w', digest: sha256('fraud weights two'), size: 17 },
+        { path: 'c', digest: sha256('{"v":2}'), size: 7 },
+      ],
+    };
+    const answer = await as(server, churnOnly, 'POST', '/v1/fleet/reports', linked);
+    assert.deepEqual([answer.status, answer.json], [202, { accepted: true, files: 2 }]);
+    assert.equal((await as(server, churnOnly, 'GET', '/v1/fleet?model=fraud')).status, 403);
+    const seen = (await as(server, scopedReader, 'GET', '/v1/fleet?model=fraud')).json.instances.find(
+      (i: any) => i.deployment === 'elsewhere',
+    );
+    assert.deepEqual([seen.version, seen.via], [2, 'report']);
   });
 });
 

@@ -3,6 +3,7 @@
 // combine. Telemetry is observation, not registry state: none of this enters the sequence or the
 // audit chain, and a merge is commutative so nodes may flush in any order.
 import { badRequest, tooLarge } from './errors.js';
+import type { Principal } from './principal.js';
 
 /** The request header a deployment identifies itself with: `<deployment>/<instance>`. */
 export const DEPLOYMENT_HEADER = 'x-modelgate-deployment';
@@ -107,6 +108,14 @@ export interface UnregisteredArtifact {
 }
 
 export const MAX_ARTIFACT_PATHS = 8;
+
+/**
+ * Who may see unregistered artifacts (on GET /v1/fleet/unregistered and on /v1/watch): auditors
+ * and admins scoped to "*". The digests belong to no model, so no narrower scope can cover them.
+ */
+export function mayReadUnregistered(principal: Pick<Principal, 'role' | 'scope'>): boolean {
+  return (principal.role === 'auditor' || principal.role === 'admin') && principal.scope === '*';
+}
 
 export function artifactKey(a: Pick<UnregisteredArtifact, 'digest' | 'deployment' | 'instance'>): string {
   return `${a.digest}\t${a.deployment}\t${a.instance}`;

@@ -3,13 +3,14 @@
 // unregistered artifacts they found (GET /v1/fleet/unregistered).
 import type { TemplatedApp } from 'uWebSockets.js';
 import { scopeMatches } from '../../auth/scope.js';
-import { badRequest, notFound } from '../../domain/errors.js';
+import { badRequest, forbidden, notFound } from '../../domain/errors.js';
+import { mayReadUnregistered } from '../../domain/fleet.js';
 import { assertModelName } from '../../domain/names.js';
 import { fleetMetrics } from '../../metrics/metrics.js';
 import type { Fleet } from '../../registry/fleet/fleet.js';
 import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
-import { guard, guardGlobal } from '../guard.js';
+import { guard } from '../guard.js';
 import { readJson } from '../json-body.js';
 
 /** Bytes a report body may take: room for the largest allowed file list. */
@@ -81,7 +82,12 @@ export function registerFleetRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.get(
     '/v1/fleet/unregistered',
     route(ctx, 'fleet.unregistered', async (x) => {
-      guardGlobal(ctx, x, 'admin', 'the unregistered model list');
+      const principal = guard(ctx, x, 'reader', null, 'the unregistered model list');
+      if (!mayReadUnregistered(principal))
+        throw forbidden(
+          'FORBIDDEN',
+          `the unregistered model list needs an auditor or admin token scoped to "*"; token ${principal.id} is a ${principal.role} scoped to "${principal.scope}"`,
+        );
       const fleet = enabled();
       x.json(200, { artifacts: (await fleet.unregistered()).map(artifactView) });
     }),

@@ -8,6 +8,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { badRequest } from '../../domain/errors.js';
+import { mayReadUnregistered } from '../../domain/fleet.js';
 import { logger } from '../../log.js';
 import type { AliasSnapshot } from '../../registry/watch-feed.js';
 import { assertModelName } from '../../domain/names.js';
@@ -120,7 +121,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         byToken.set(state.principal.id, sockets.add(ws));
       }
       const visible = (m: string) => scopeMatches(state.principal.scope, m);
-      if (state.principal.role === 'admin' && state.principal.scope === '*') ws.subscribe(UNREGISTERED_TOPIC);
+      if (mayReadUnregistered(state.principal)) ws.subscribe(UNREGISTERED_TOPIC);
       if (state.models) for (const m of state.models) ws.subscribe(topic(m));
       else {
         watchAll.add(ws);
