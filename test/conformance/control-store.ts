@@ -9,6 +9,8 @@ import { conflict, DomainError, forbidden } from '../../src/domain/errors.js';
 import { statusOf } from '../../src/http/errors/refusal.js';
 import { recordDigest } from '../../src/domain/record-digest.js';
 import { verifyAudit, verifyAuditChain } from '../../src/domain/audit-verify.js';
+import { AuditLog } from '../../src/registry/audit-log.js';
+import { changeMessages } from '../../src/registry/change-feed.js';
 import { previousDeployment } from '../../src/registry/registry.js';
 import type { AliasPolicy } from '../../src/domain/policy.js';
 import type { Actor, Approval, Change, TokenRecord, Version } from '../../src/domain/types.js';
@@ -567,6 +569,19 @@ export function controlStoreConformance(backend: Backend): void {
       // The tables the compound entry wrote agree with the log, step by step.
       const verified = verifyAudit(s);
       assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+      // Watchers get a message for each step they follow; an audit query by action finds the steps inside.
+      assert.deepEqual(
+        changeMessages(entry, s).map((m) => [m.action, m.version, m.alias ?? null]),
+        [
+          ['version.register', 1, null],
+          ['alias.set', 1, 'staging'],
+        ],
+      );
+      const byAction = new AuditLog(s).query({ fromSeq: entry.seq, toSeq: entry.seq, limit: 10, action: 'alias' });
+      assert.deepEqual(
+        byAction.entries.map((e) => e.seq),
+        [entry.seq],
+      );
 
       await noop(r, () => s.pushManifest(push, alice));
       // The same files under another manifest, to v1 by number: only the manifest is new.
