@@ -201,6 +201,29 @@ describe('identity without the header, and every path that counts', () => {
     assert.equal(byName.oci.downloaded.bytes, 'paths weights'.length);
     assert.equal(byName.hub.downloaded.version, v.version);
     assert.equal(byName.blob.downloaded.bytes, 'paths weights'.length);
+
+    // An OCI runtime sends no such header: the token's name and its address identify it.
+    assert.equal((await pathRequest(server.port, 'HEAD', '/v2/paths/manifests/live', { Authorization: `Bearer ${reader}` })).status, 200);
+    await waitFor(
+      async () => (await fleetOf('paths')).instances.some((i: any) => i.deployment === 'lb'),
+      20_000,
+      'the runtime without a header',
+    );
+    const runtime = (await fleetOf('paths')).instances.find((i: any) => i.deployment === 'lb');
+    assert.deepEqual([runtime.instance, runtime.via, runtime.resolved.ref], ['127.0.0.1', 'token', 'live']);
+  });
+
+  test('modelgate pull with MODELGATE_DEPLOYMENT sends the header on the resolve and every blob range', async () => {
+    const dir = join(tmp, 'pulled');
+    ok(await cli(['pull', 'paths@live', dir], { MODELGATE_DEPLOYMENT: 'cli/puller-1' }));
+    await waitFor(
+      async () => (await fleetOf('paths')).instances.some((i: any) => i.instance === 'puller-1' && i.downloaded),
+      20_000,
+      'the pull counted',
+    );
+    const puller = (await fleetOf('paths')).instances.find((i: any) => i.instance === 'puller-1');
+    assert.deepEqual([puller.deployment, puller.via, puller.resolved.ref], ['cli', 'header', 'live']);
+    assert.equal(puller.downloaded.bytes, 'paths weights'.length);
   });
 });
 
