@@ -1,5 +1,6 @@
 // modelgate watch <name> [<name>…]: follow alias and version changes as they happen. The stream
 // reconnects by itself and resumes from the last sequence it printed, so nothing is skipped.
+import { backoffDelay } from '../../lib/retry.js';
 import WebSocket from 'ws';
 import { clientOptionsHelp, parseCommand } from '../args.js';
 import { CliError } from '../cli-error.js';
@@ -29,7 +30,8 @@ export async function run(argv: string[]): Promise<number> {
   const token = values.token ?? process.env.MODELGATE_TOKEN;
   const base = client.baseUrl.replace(/^http/, 'ws');
   let since: number | null = values.since === undefined ? null : Number(values.since);
-  let backoff = 250;
+  // Reconnects without end, each pause from the one backoff rule (jittered, doubling up to 2-4 s).
+  let lost = 0;
 
   for (;;) {
     const query = new URLSearchParams();
@@ -43,8 +45,8 @@ export async function run(argv: string[]): Promise<number> {
     if (outcome.kind === 'done') return 0;
     if (outcome.kind === 'refused') throw new CliError(outcome.message, 1);
     process.stderr.write(`modelgate: watch connection lost (${outcome.message}); reconnecting from seq ${since ?? 0}\n`);
-    await new Promise((r) => setTimeout(r, backoff));
-    backoff = Math.min(backoff * 2, 5000);
+    lost++;
+    await new Promise((r) => setTimeout(r, backoffDelay(Math.min(lost, 5), 250)));
   }
 }
 
