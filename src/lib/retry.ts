@@ -1,6 +1,6 @@
 // Retrying transient failures with exponential backoff and jitter, so several callers failing at
-// once do not all try again at the same instant. The one retry loop of the code base: the CLI's
-// transfers and the S3 blob store both use it.
+// once do not all try again at the same instant. The one retry rule of the code base: the CLI's
+// transfers and watch reconnects, the S3 blob store and webhook deliveries all use it.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryOptions {
