@@ -376,3 +376,44 @@ describe('stacks through the files route, the Hub API and the OCI API', () => {
     assert.notEqual(elsewhere.status, 200, 'the scope still ends at its model');
   });
 });
+
+describe('more refusals and the impact query', () => {
+  test('a retired component is refused at registration, naming it', async () => {
+    await registerFiles(server, 'ret/old', { 'w.bin': 'retired component' });
+    const approver = (await createToken(server, 'ret-approver', 'approver')).token;
+    assert.equal((await as(server, approver, 'POST', '/v1/models/ret/old/versions/1/retire', { reason: 'superseded' })).status, 200);
+    const res = await stack('ret/stack', { base: 'ret/old@v1' });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error.code, 'COMPONENT_RETIRED');
+    assert.match(res.json.error.message, /component "base": ret\/old@v1 is retired/);
+    assert.equal(await versionCount('ret/stack'), 0);
+  });
+
+  test('impact by dataset digest, and only models in the token scope are listed', async () => {
+    const dataset = sha256('the imp corpus');
+    const blob = await uploadBlob(server, Buffer.from('imp weights'));
+    const files = [{ path: 'w.bin', size: 11, digest: blob }];
+    const lineage = { datasets: [{ name: 'corpus', digest: dataset }] };
+    assert.equal((await api(server, 'POST', '/v1/models/imp/model/versions', { files, lineage })).status, 201);
+    assert.equal((await api(server, 'POST', '/v1/models/other/model/versions', { files, lineage })).status, 201);
+    assert.equal((await stack('imp/app', { model: 'other/model@v1' })).status, 201);
+
+    const byDataset = await api(server, 'GET', `/v1/impact?target=${dataset}`);
+    assert.equal(byDataset.status, 200);
+    assert.equal(byDataset.json.kind, 'dataset');
+    const listed = (r: { json: { versions: { name: string; relation: string }[] } }) =>
+      r.json.versions.map((v) => `${v.name}:${v.relation}`).sort();
+    assert.deepEqual(listed(byDataset), ['imp/app:component', 'imp/model:dataset', 'other/model:dataset']);
+
+    // A token scoped to imp/*: the stack above other/model is found through it, other/model itself is not shown.
+    const scoped = (await createToken(server, 'imp-reader', 'reader', 'imp/*')).token;
+    const seen = await as(server, scoped, 'GET', `/v1/impact?target=${blob}`);
+    assert.equal(seen.status, 200);
+    assert.deepEqual(listed(seen), ['imp/app:component', 'imp/model:file']);
+    const hidden = await as(server, scoped, 'GET', '/v1/impact?target=other/model@v1');
+    assert.equal(hidden.status, 404);
+    const bad = await api(server, 'GET', '/v1/impact');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.code, 'TARGET_INVALID');
+  });
+});
