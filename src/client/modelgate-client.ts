@@ -154,8 +154,10 @@ export class ModelgateClient {
     return this.readJson<ModelDetails>(await this.send('GET', paths.model(name), { signal }));
   }
 
-  async getVersion(name: string, version: number, signal?: AbortSignal): Promise<VersionDetails> {
-    return this.readJson<VersionDetails>(await this.send('GET', paths.version(name, version), { signal }));
+  /** A version now, or with `at` (ISO 8601) its record and status as they were then. */
+  async getVersion(name: string, version: number, signal?: AbortSignal, at?: string): Promise<VersionDetails> {
+    const path = paths.version(name, version) + (at === undefined ? '' : `?at=${encodeURIComponent(at)}`);
+    return this.readJson<VersionDetails>(await this.send('GET', path, { signal }));
   }
 
   /** Registration, every update and every decision on a version, plus its approvals. */
@@ -370,8 +372,9 @@ export class ModelgateClient {
       .artifacts;
   }
 
-  async resolve(name: string, ref: string, signal?: AbortSignal): Promise<Resolution> {
-    return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref), { signal }));
+  /** What name@ref resolves to now, or with `at` (ISO 8601) what it resolved to then. */
+  async resolve(name: string, ref: string, signal?: AbortSignal, at?: string): Promise<Resolution> {
+    return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref, at), { signal }));
   }
 
   private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {

@@ -27,7 +27,8 @@ export const paths = {
   versions: (name: string) => `/v1/models/${encodeModelName(name)}/versions`,
   alias: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}`,
   rollback: (name: string, alias: string) => `/v1/models/${encodeModelName(name)}/aliases/${encodeSegment(alias)}/rollback`,
-  resolve: (name: string, ref: string) => `/v1/resolve/${encodeModelName(name)}@${encodeSegment(ref)}`,
+  resolve: (name: string, ref: string, at?: string) =>
+    `/v1/resolve/${encodeModelName(name)}@${encodeSegment(ref)}${at === undefined ? '' : `?at=${encodeURIComponent(at)}`}`,
   file: (name: string, ref: string, path: string) =>
     `/v1/models/${encodeModelName(name)}@${encodeSegment(ref)}/files/${encodeFilePath(path)}`,
   model: (name: string) => `/v1/models/${encodeModelName(name)}`,

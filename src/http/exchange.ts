@@ -1,5 +1,6 @@
 // One request/response pair on uWS. Everything uWS only lends us for the duration of the handler
 // (headers, URL) is copied here before the first await, and onAborted is attached at once.
+import { refuseUnsupportedAt } from './point-in-time.js';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Principal } from '../domain/principal.js';
 import { httpMetrics } from '../metrics/metrics.js';
@@ -251,6 +252,7 @@ export function route(support: RouteSupport, name: string, handler: (x: Exchange
           `the request's URL and headers are ${x.headBytes} bytes; at most ${MAX_HEAD_BYTES} are accepted`,
         );
       }
+      refuseUnsupportedAt(x.method, x.path, x.query);
       const pending = handler(x);
       if (pending) support.inFlight.track(pending.catch((err: unknown) => x.fail(err)));
     } catch (err) {

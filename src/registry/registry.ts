@@ -20,6 +20,7 @@ import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Role } from '../domain/principal.js';
 import { moverRole } from '../domain/promotion-path.js';
+import { versionAt } from '../domain/point-in-time.js';
 import { recordDigest } from '../domain/record-digest.js';
 import { buildResolution, closureFiles, componentViews, flaggedComponents, type Resolution } from '../domain/resolution.js';
 import { ResolveCache } from '../index/resolve-cache.js';
@@ -677,6 +678,44 @@ export class Registry {
       servingUnapproved: this.servingUnapproved(version),
       ...(flagged.length > 0 ? { flaggedComponents: flagged } : {}),
     };
+  }
+
+  /**
+   * A version as it was at `at`: its record and status then (later edits undone from the version
+   * history), `servingUnapproved` null (that flag is about now). 404 when it was not registered yet.
+   */
+  showVersionAt(name: string, number: number, at: Date): VersionView & { at: string } {
+    const current = this.getVersion(name, number);
+    const then = versionAt(current, this.store.versionHistory(name, number), at.getTime());
+    if (!then) throw notFound('VERSION_NOT_FOUND', `${name}@v${number} was not registered yet at ${at.toISOString()}`);
+    return { ...then, recordDigest: recordDigest(then), servingUnapproved: null, at: at.toISOString() };
+  }
+
+  /**
+   * What name@ref resolved to at `at`: an alias from its history (the version it pointed at then),
+   * and the version's record as it was then. A 404 says what did not exist at that time.
+   */
+  resolveAt(name: string, ref: string, at: Date): Resolution {
+    if (!this.store.getModel(name)) throw notFound('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    const parsed = parseRef(ref);
+    const when = at.toISOString();
+    let number: number;
+    let pointer: { alias: string; seq: number; updatedAt: string } | null = null;
+    if (parsed.kind === 'alias') {
+      const then = this.aliasAt(name, parsed.alias, at);
+      if (then.version === null) throw notFound('ALIAS_NOT_FOUND', `${name}@${ref} pointed at nothing at ${when}`);
+      number = then.version;
+      pointer = { alias: parsed.alias, seq: then.seq!, updatedAt: then.since! };
+    } else {
+      const found =
+        parsed.kind === 'version' ? this.store.getVersion(name, parsed.version) : this.store.getVersionByDigest(name, parsed.digest);
+      if (!found) throw notFound('VERSION_NOT_FOUND', `${name}@${ref} does not exist`);
+      number = found.version;
+    }
+    const current = this.store.getVersion(name, number);
+    const then = current && versionAt(current, this.store.versionHistory(name, number), at.getTime());
+    if (!then) throw notFound('VERSION_NOT_FOUND', `${name}@${ref} did not exist at ${when}`);
+    return buildResolution(name, ref, then, pointer, this.lookupVersion);
   }
 
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {

@@ -8,6 +8,7 @@ import { closureFiles, closureMismatch } from '../../domain/resolution.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
+import { parseIsoTime } from '../time.js';
 import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress } from '../progress.js';
@@ -23,7 +24,7 @@ import { groupByBlob, planTargets, type BlobWork, type PlannedFile } from '../pu
 import { removeEmptyWorkDirs } from '../pull/work-dir.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate pull <name@ref> [dir] [--max-connections n] [--limit-rate bytes] [--piece-size bytes]
+const usage = `usage: modelgate pull <name@ref> [dir] [--at TIME] [--max-connections n] [--limit-rate bytes] [--piece-size bytes]
 
 Downloads the files of a version into [dir] (default: ./<last part of name>), verifying every
 byte as it arrives. A stack comes with its components: each in a folder of its name under [dir]
@@ -31,6 +32,7 @@ byte as it arrives. A stack comes with its components: each in a folder of its n
 components fetched once. Files already there with the right digest are kept; an interrupted pull
 resumes where it stopped.
 
+  --at TIME             pull what <ref> pointed at then (ISO 8601), from the alias history
   --max-connections n   connections at most (default 4); a pull uses one per GiB and one
                         per 8 files still to fetch, up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
@@ -48,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     'max-connections': { type: 'string' },
     'limit-rate': { type: 'string' },
     'piece-size': { type: 'string' },
+    at: { type: 'string' },
   });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
@@ -57,8 +60,9 @@ export async function run(argv: string[]): Promise<number> {
   const limitRate = parseOptionalByteSize(values['limit-rate'], 'limit-rate');
   const pieceSize = parseOptionalByteSize(values['piece-size'], 'piece-size');
   const client = clientFromOptions(values);
+  const at = values.at === undefined ? undefined : parseIsoTime(values.at, 'at');
 
-  const result = await withUserErrors(() => pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize }));
+  const result = await withUserErrors(() => pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize, ...(at ? { at } : {}) }));
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   return 0;
 }
@@ -72,6 +76,8 @@ interface PullRequest {
   limitRate?: number;
   /** Chosen from each file's size when not given. */
   pieceSize?: number;
+  /** Pull what the reference pointed at then (ISO 8601). */
+  at?: string;
 }
 
 interface PullResult {
@@ -98,7 +104,7 @@ interface PullResult {
 
 async function pull(client: ModelgateClient, request: PullRequest): Promise<PullResult> {
   const started = performance.now();
-  const resolution = await client.resolve(request.name, request.ref);
+  const resolution = await client.resolve(request.name, request.ref, undefined, request.at);
   checkVersionDigest(resolution);
   const root = resolvePath(request.dir);
   // A stack: its own files, then each component's under a folder of its name (blobs shared between components are fetched once).

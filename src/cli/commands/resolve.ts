@@ -5,18 +5,18 @@ import { formatBytes } from '../format.js';
 import { parseReferenceCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate resolve <name@ref>
+const usage = `usage: modelgate resolve <name@ref> [--at TIME]
 
 Shows the version, version digest and files that <ref> (an alias, v<N> or sha256:<hex>)
-points at.
+points at; with --at TIME (ISO 8601), what it pointed at then, with the record as it was.
 
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const command = parseReferenceCommand(argv, usage);
+  const command = parseReferenceCommand(argv, usage, { at: true });
   if (!command) return 0;
-  const { values, name, ref, client } = command;
-  const resolution = await withUserErrors(() => client.resolve(name, ref));
+  const { values, name, ref, client, at } = command;
+  const resolution = await withUserErrors(() => client.resolve(name, ref, undefined, at));
   process.stdout.write(values.json ? `${JSON.stringify(resolution)}\n` : describe(resolution));
   return 0;
 }

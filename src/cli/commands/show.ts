@@ -8,11 +8,13 @@ import { parseReferenceCommand } from '../reference-command.js';
 import { renderTable } from '../table.js';
 import { withUserErrors } from '../user-errors.js';
 
-const usage = `usage: modelgate show <name@ref>
+const usage = `usage: modelgate show <name@ref> [--at TIME]
 
 Shows the version that <ref> (an alias, v<N> or sha256:<hex>) points at: digest, status, who
 registered it, the aliases pointing at it, files, metadata, lineage, metrics, the model card and
 the approval decisions. --json prints the version as the server returns it, plus "approvals".
+With --at TIME (ISO 8601): the version <ref> pointed at then, with its record and status then
+(aliases and decisions are today's).
 
 ${clientOptionsHelp}`;
 
@@ -28,14 +30,14 @@ export const CARD_HEADINGS: [keyof ModelCard, string][] = [
 ];
 
 export async function run(argv: string[]): Promise<number> {
-  const command = parseReferenceCommand(argv, usage);
+  const command = parseReferenceCommand(argv, usage, { at: true });
   if (!command) return 0;
-  const { values, name, ref, client } = command;
+  const { values, name, ref, client, at } = command;
 
   const shown = await withUserErrors(async () => {
-    const resolution = await client.resolve(name, ref);
+    const resolution = await client.resolve(name, ref, undefined, at);
     const [version, history, model] = await Promise.all([
-      client.getVersion(name, resolution.version),
+      client.getVersion(name, resolution.version, undefined, at),
       client.versionHistory(name, resolution.version),
       client.getModel(name),
     ]);

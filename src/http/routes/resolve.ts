@@ -1,6 +1,7 @@
 // GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
 // token check, one map lookup by the raw request path, and a status line, headers and body
 // rendered once after the alias last changed, written in two calls into uWS.
+import { hasAt, requireAt } from '../point-in-time.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
 import { logger } from '../../log.js';
@@ -46,12 +47,21 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
     return found;
   };
 
+  /** `?at=TIME`: what the reference resolved to then, from the histories (never cached). */
+  const lookupAt = (path: string, query: string, principal: Principal): ResolveResponse => {
+    const { name, ref } = parseReference(decode(path.slice(PREFIX.length)));
+    ctx.auth.authorize(principal, 'reader', name, 'resolve');
+    const at = requireAt(new URLSearchParams(query).get('at') ?? '');
+    return renderResolve(ctx.registry.resolveAt(name, ref, at));
+  };
+
   return (res: HttpResponse, req: HttpRequest) => {
     const started = performance.now();
     let principal: Principal | null = null;
     try {
       principal = ctx.auth.authenticate(req.getHeader('authorization'));
-      const r = lookup(req.getUrl(), principal);
+      const query = req.getQuery() ?? '';
+      const r = query !== '' && hasAt(query) ? lookupAt(req.getUrl(), query, principal) : lookup(req.getUrl(), principal);
       const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res);
       // uWS corks the response for the synchronous part of a handler: this is one write.
       if (etagMatches(req.getHeader('if-none-match'), r.etag)) {

@@ -4,6 +4,7 @@ import { BOM_MEDIA_TYPE } from '../../domain/bom.js';
 import type { AppContext } from '../app-context.js';
 import type { Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
+import { hasAt, requireAt } from '../point-in-time.js';
 import { readJson } from '../json-body.js';
 import { parseLimit, parsePositiveInt } from '../paths.js';
 import { methodNotAllowed, routeNotFound } from '../route-errors.js';
@@ -54,7 +55,8 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
   if (x.method === 'GET') {
     x.route = 'versions.show';
     guard(ctx, x, 'reader', name, 'version');
-    x.json(200, ctx.registry.showVersion(name, number));
+    const at = x.param('at');
+    x.json(200, hasAt(x.query) ? ctx.registry.showVersionAt(name, number, requireAt(at)) : ctx.registry.showVersion(name, number));
     return;
   }
   if (x.method === 'PATCH') {
