@@ -1,5 +1,6 @@
 // Every scenario, in the order a full run takes them. A new scenario is one module exporting a
 // Scenario plus one line here.
+import { abortsScenario } from './aborts.js';
 import { coldStartScenario } from './cold-start.js';
 import { downloadScenario } from './download.js';
 import { fleetScenario } from './fleet.js';
@@ -19,6 +20,7 @@ export const scenarios: readonly Scenario[] = [
   stacksScenario,
   downloadScenario,
   memoryScenario,
+  abortsScenario,
   uploadScenario,
   pullScenario,
   pushScenario,
