@@ -15,6 +15,7 @@ import type { NewVersion } from '../src/domain/mutations.js';
 import type { AliasPolicy } from '../src/domain/policy.js';
 import { recordDigest } from '../src/domain/record-digest.js';
 import * as plans from '../src/domain/plans.js';
+import { planCreateWebhook } from '../src/domain/webhook-plans.js';
 import type { Actor, FileEntry } from '../src/domain/types.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import type { Plan } from '../src/domain/writes.js';
@@ -228,6 +229,14 @@ describe('domain plans', () => {
     };
     const gated: AliasPolicy = { approvals: 1, separationOfDuties: false, requiredCardFields: [], metrics: [] };
     const files = newVersion('team/oci', 'oci weights');
+    // An endpoint that follows alias moves only: the push's alias step reaches it.
+    await commit(
+      planCreateWebhook(
+        state,
+        { id: 'wh_alias', url: 'https://hooks.example/a', events: ['alias.*'], scope: 'team/*', description: '', secret: 'whsec_x' },
+        alice,
+      ),
+    );
     // A new version has no approvals: the gated alias refuses it, and nothing of the push is written.
     refuses(
       () => plans.planPushManifest(state, { version: files, manifest, alias: { alias: 'prod', action: 'set', policy: gated } }, alice),
@@ -254,6 +263,12 @@ describe('domain plans', () => {
       ],
     );
     assert.equal(auditSteps(entry)[0]!.details.steps, undefined, 'the main step is the entry without its list');
+    const outbox = state.outboxEntries(before, 10);
+    assert.deepEqual(
+      outbox.map((o) => [o.seq, o.type, o.endpoints]),
+      [[before + 1, 'manifest.push', ['wh_alias']]],
+      'one event for the one commit, sent to the endpoint that wants its alias step',
+    );
   });
 
   test('tokens: created once, revoked once', async () => {

@@ -19,7 +19,7 @@ import type {
   Version,
   VersionEvent,
 } from './types.js';
-import type { AuditStep } from './audit-steps.js';
+import { type AuditStep, auditSteps } from './audit-steps.js';
 import type { AliasMove, AliasMoveResult, ApprovalCheck, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from './mutations.js';
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
@@ -74,12 +74,17 @@ export function sequenceWrites(
   ];
 }
 
-/** The outbox entry for a change, naming the endpoints that want it; undefined when none does. */
+/**
+ * The outbox entry for a change, naming the endpoints that want it; undefined when none does. A
+ * compound entry (an OCI push that registered a version and moved an alias) goes, as one event with
+ * its steps in `data.steps`, to every endpoint that wants any of its steps.
+ */
 function outboxEntry(state: RegistryReader, entry: AuditEntry): OutboxEntry | undefined {
   const model = eventModel(entry.action, entry.target);
+  const types = auditSteps(entry).map((step) => step.action);
   const endpoints = state
     .listWebhooks()
-    .filter((w) => endpointWants(w, entry.action, model))
+    .filter((w) => types.some((type) => endpointWants(w, type, model)))
     .map((w) => w.id);
   if (endpoints.length === 0) return undefined;
   return {
