@@ -1,6 +1,8 @@
 // Builds a running gateway from a configuration, and takes it down in order.
 import { hostname } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { type TrustedKey, trustedKey } from './lib/sigstore-bundle.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { CachedBlobStore } from './blobs/edge-cache.js';
@@ -59,6 +61,7 @@ export async function startService(config: Config): Promise<RunningService> {
   if (keyring.generatedAt) logger.info({ keyFile: keyring.generatedAt, keyId: keyring.signingKeyId }, 'generated a checkpoint signing key');
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks, {
     allowPrivateWebhooks: config.webhooks.allowPrivateNetworks,
+    trustedKeys: await loadTrustedKeys(config.signing.trustedKeys),
   });
   const webhooks = new DeliveryWorker(registry, config.webhooks);
   const hashPool = new HashPool(config.hashing.threads);
@@ -196,4 +199,17 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
     ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
   });
   return CachedBlobStore.open(origin, { dir: cache.dir || join(config.storage.dataDir, 'blob-cache'), maxBytes: cache.maxBytes });
+}
+
+/** The public keys model signatures are verified with; a file that is not a PEM public key stops the start. */
+async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKey[]> {
+  return Promise.all(
+    files.map(async (file) => {
+      try {
+        return trustedKey(await readFile(file));
+      } catch (err) {
+        throw new Error(`signing.trustedKeys: ${file} is not a readable PEM public key (${(err as Error).message})`);
+      }
+    }),
+  );
 }

@@ -5,10 +5,14 @@
 // records under the caller's token id. Then the 401s: no token, unknown token, wrong secret,
 // expired and revoked tokens; and the ops endpoints that need no token at all.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { sha256, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
+import { keyPair, signFiles } from './harness/signing.js';
 
 type Role = 'reader' | 'writer' | 'approver' | 'admin' | 'auditor';
 const ROLES: readonly Role[] = ['reader', 'writer', 'approver', 'admin', 'auditor'];
@@ -127,6 +131,17 @@ async function createToken(
   const res = await call(ADMIN, 'POST', '/v1/tokens', { name, role, scope, ...extra });
   expectStatus(res, 201, `creating token ${name}`);
   return { id: res.json.id, token: res.json.token };
+}
+
+/** The key whose model signatures the server trusts. */
+const SIGNER = keyPair();
+let keyDir = '';
+
+/** A signature of the fixture model's v1, attached; returns its id. */
+async function signFixture(model: string): Promise<{ bundle: unknown; id?: string }> {
+  const version = await call(ADMIN, 'GET', `/v1/models/${model}/versions/1`);
+  expectStatus(version, 200, 'reading the fixture version');
+  return { bundle: await signFiles(SIGNER, model, version.json.files) };
 }
 
 /** A public documentation address (TEST-NET-3): passes the SSRF guard; nothing answers there. */
@@ -378,6 +393,41 @@ const CASES: Case[] = [
       assert.ok(names.includes(IN_MODEL), `${IN_MODEL} is in the inventory`);
       assert.equal(names.includes(OUT_MODEL), c.model !== IN_MODEL, `${OUT_MODEL} is in it only for a * token`);
     },
+  },
+  {
+    name: 'POST /v1/models/{name}/versions/{n}/signatures',
+    method: 'POST',
+    path: (c) => `${m(c)}/versions/1/signatures`,
+    prepare: async (c) => {
+      c.v.bundle = (await signFixture(c.model)).bundle;
+    },
+    body: (c) => c.v.bundle,
+    minRole: 'writer',
+    scoped: 'model',
+    ok: 201,
+    check: (r) => assert.match(r.json.id, /^sha256:/),
+  },
+  {
+    name: 'GET /v1/models/{name}/versions/{n}/signatures',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1/signatures`,
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
+  },
+  {
+    name: 'GET /v1/models/{name}/versions/{n}/signatures/{id}',
+    method: 'GET',
+    path: (c) => `${m(c)}/versions/1/signatures/${encodeURIComponent(c.v.id)}`,
+    prepare: async (c) => {
+      const { bundle } = await signFixture(c.model);
+      const added = await call(ADMIN, 'POST', `/v1/models/${c.model}/versions/1/signatures`, bundle);
+      assert.ok(added.status === 201 || added.status === 200, `signing the fixture: ${added.status} ${added.text}`);
+      c.v.id = added.json.id;
+    },
+    minRole: 'reader',
+    scoped: 'model',
+    ok: 200,
   },
   {
     name: 'GET /v1/models/{name}/versions/{n}/approvals',
@@ -915,7 +965,15 @@ const CALLERS: Record<Case['scoped'], Caller[]> = {
 
 before(async () => {
   // Webhook pings and deliveries go to an address that never answers: give up on them quickly.
-  server = await startServer({ env: { MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '1', MODELGATE_WEBHOOKS_LEASE_SECONDS: '5' } });
+  keyDir = await mkdtemp(join(tmpdir(), 'modelgate-authz-key-'));
+  await writeFile(join(keyDir, 'signer.pub.pem'), SIGNER.publicPem);
+  server = await startServer({
+    env: {
+      MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: '1',
+      MODELGATE_WEBHOOKS_LEASE_SECONDS: '5',
+      MODELGATE_SIGNING_TRUSTED_KEYS: join(keyDir, 'signer.pub.pem'),
+    },
+  });
   ADMIN = server.token;
   setupWriter = (await createToken('setup-writer', 'writer', '*')).token;
   for (const scope of [SCOPED, '*']) {
@@ -951,6 +1009,7 @@ before(async () => {
 
 after(async () => {
   await server?.dispose();
+  if (keyDir) await rm(keyDir, { recursive: true, force: true });
 });
 
 describe('authorization matrix', () => {

@@ -48,6 +48,7 @@ import type {
   StoredBlob,
   TokenInfo,
   CreateWebhookRequest,
+  SignatureInfo,
   WebhookDelivery,
   WebhookPing,
   WebhookView,
@@ -239,6 +240,21 @@ export class ModelgateClient {
   async inventory(format: 'json' | 'csv', prefix?: string, signal?: AbortSignal): Promise<string> {
     const query = new URLSearchParams({ format, ...(prefix ? { prefix } : {}) });
     return this.readText(await this.send('GET', paths.inventory(`?${query}`), { signal }));
+  }
+
+  /** Attaches a Sigstore bundle (OpenSSF model signing) to a version; the server verifies it first. */
+  async addSignature(name: string, version: number, bundle: unknown, signal?: AbortSignal): Promise<SignatureInfo> {
+    return this.readJson<SignatureInfo>(await this.sendJson('POST', paths.signatures(name, version), bundle, signal));
+  }
+
+  async listSignatures(name: string, version: number, signal?: AbortSignal): Promise<SignatureInfo[]> {
+    return (await this.readJson<{ signatures: SignatureInfo[] }>(await this.send('GET', paths.signatures(name, version), { signal })))
+      .signatures;
+  }
+
+  /** The bundle of one signature, as it was submitted. */
+  async signatureBundle(name: string, version: number, id: string, signal?: AbortSignal): Promise<unknown> {
+    return this.readJson<unknown>(await this.send('GET', paths.signature(name, version, id), { signal }));
   }
 
   async createWebhook(request: CreateWebhookRequest, signal?: AbortSignal): Promise<WebhookWithSecret> {

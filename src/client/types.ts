@@ -234,3 +234,7 @@ export interface WebhookPing {
   latencyMs: number;
   error: string | null;
 }
+
+import type { SignatureRecord } from '../domain/model-signing.js';
+/** A signature as listed (the bundle itself is fetched on its own). */
+export type SignatureInfo = Omit<SignatureRecord, 'bundle'>;

@@ -42,6 +42,9 @@ export const paths = {
   tokens: () => '/v1/tokens',
   token: (id: string) => `/v1/tokens/${encodeSegment(id)}`,
   bom: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/bom`,
+  signatures: (name: string, version: number) => `/v1/models/${encodeModelName(name)}/versions/${version}/signatures`,
+  signature: (name: string, version: number, id: string) =>
+    `/v1/models/${encodeModelName(name)}/versions/${version}/signatures/${encodeSegment(id)}`,
   inventory: (query: string) => `/v1/inventory${query}`,
   webhooks: () => '/v1/webhooks',
   webhook: (id: string, ...rest: string[]) => ['/v1/webhooks', id, ...rest].map((s, i) => (i === 0 ? s : encodeSegment(s))).join('/'),

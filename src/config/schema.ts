@@ -84,6 +84,7 @@ export const configSchema = z.strictObject({
           after: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'alias names are [a-z][a-z0-9-]*')).default([]),
           soakSeconds: z.coerce.number().min(0).default(0),
           moveRole: z.enum(['writer', 'approver']).optional(),
+          requireSignature: z.boolean().default(false),
         }),
       ),
     })
@@ -160,6 +161,21 @@ export const configSchema = z.strictObject({
       intervalSeconds: z.coerce.number().int().min(0),
     })
     .default({ keyFile: '', retiredKeyFiles: [], intervalSeconds: 3600 }),
+  signing: z
+    .strictObject({
+      // PEM public keys whose OpenSSF model-signing bundles are accepted; a comma-separated list from the environment.
+      trustedKeys: z.preprocess(
+        (v) =>
+          typeof v === 'string'
+            ? v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : v,
+        z.array(z.string().min(1)),
+      ),
+    })
+    .default({ trustedKeys: [] }),
   webhooks: z
     .strictObject({
       // Not z.coerce.boolean: that reads the string "false" as true.
@@ -242,6 +258,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_FLEET_RETENTION_DAYS: 'fleet.retentionDays',
   MODELGATE_FLEET_MAX_REPORT_FILES: 'fleet.maxReportFiles',
   MODELGATE_FLEET_WATCH_SECONDS: 'fleet.watchIntervalSeconds',
+  MODELGATE_SIGNING_TRUSTED_KEYS: 'signing.trustedKeys',
   MODELGATE_WEBHOOKS_ALLOW_PRIVATE: 'webhooks.allowPrivateNetworks',
   MODELGATE_WEBHOOKS_TIMEOUT_SECONDS: 'webhooks.timeoutSeconds',
   MODELGATE_WEBHOOKS_MAX_AGE_SECONDS: 'webhooks.maxAgeSeconds',

@@ -23,6 +23,8 @@ export interface MoveCandidate {
   modelHistory?: readonly AliasEvent[];
   /** The time the path's soak is measured to (ms since the epoch); default now. */
   now?: number;
+  /** How many verified model signatures the version has (see domain/model-signing.ts). */
+  signatures?: number;
 }
 
 export interface ComponentCandidate {
@@ -60,6 +62,9 @@ export function aliasMoveUnmet(c: MoveCandidate): Unmet[] {
     ...unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals)),
     ...componentsUnmet(c.policy, c.components ?? []),
     ...pathUnmet(c.policy, c.version, c.modelHistory ?? [], c.now ?? Date.now()),
+    ...(c.policy.requireSignature && !(c.signatures && c.signatures > 0)
+      ? [{ code: 'SIGNATURE' as const, message: 'needs a verified model signature (POST …/versions/{n}/signatures)' }]
+      : []),
   ];
   // A rollback to a stack that held the alias with this record spares its components' approvals as it spares its own.
   if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) {

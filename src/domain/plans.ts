@@ -420,6 +420,7 @@ function moveAliasStep(
       history: state.aliasHistory(name, alias),
       components: componentCandidates(state, target),
       modelHistory: state.modelAliasEvents(name),
+      signatures: state.listSignatures(name, target.version).length,
     });
     if (unmet.length > 0) {
       throw forbidden(

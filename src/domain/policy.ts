@@ -24,10 +24,12 @@ export interface AliasPolicy {
   soakSeconds?: number;
   /** Who may move the alias; default an approver where approvals are required, a writer otherwise. */
   moveRole?: 'writer' | 'approver';
+  /** A verified model signature (OpenSSF model signing, by a trusted key) must be attached to the version. */
+  requireSignature?: boolean;
 }
 
 export interface Unmet {
-  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS' | 'COMPONENT' | 'STAGE' | 'SOAK';
+  code: 'APPROVALS' | 'CARD_FIELD' | 'METRIC' | 'STATUS' | 'COMPONENT' | 'STAGE' | 'SOAK' | 'SIGNATURE';
   message: string;
   /** For COMPONENT: the component's path in the stack (`index/embedding`), its version, and what it lacks. */
   component?: string;

@@ -14,6 +14,7 @@ import type {
 } from './types.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { OutboxEntry, WebhookEndpoint } from './webhooks.js';
+import type { SignatureRecord } from './model-signing.js';
 
 export interface ListModelsQuery {
   prefix?: string;
@@ -58,6 +59,8 @@ export interface RegistryReader {
   /** Registered webhook endpoints, by id. */
   listWebhooks(): WebhookEndpoint[];
   getWebhook(id: string): WebhookEndpoint | undefined;
+  /** The verified model signatures attached to a version. */
+  listSignatures(name: string, version: number): SignatureRecord[];
   /** Outbox entries with a sequence above `afterSeq`, in sequence order. */
   outboxEntries(afterSeq: number, limit: number): OutboxEntry[];
   /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */

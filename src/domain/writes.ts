@@ -23,6 +23,7 @@ export const TABLES = [
   'datasetRefs',
   'webhooks',
   'outbox',
+  'signatures',
 ] as const;
 export type Table = (typeof TABLES)[number];
 

@@ -19,6 +19,7 @@ import type {
 } from '../domain/types.js';
 import type { ListModelsQuery, RegistryReader } from '../domain/state.js';
 import type { OutboxEntry, WebhookEndpoint } from '../domain/webhooks.js';
+import type { SignatureRecord } from '../domain/model-signing.js';
 import type { LocalTable } from './local-table.js';
 import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';
 
@@ -43,6 +44,7 @@ const DB_NAMES: Record<Table, string> = {
   datasetRefs: 'dataset-refs',
   webhooks: 'webhooks',
   outbox: 'webhook-outbox',
+  signatures: 'signatures',
 };
 
 export class LmdbState implements RegistryReader {
@@ -252,6 +254,10 @@ export class LmdbState implements RegistryReader {
 
   getWebhook(id: string): WebhookEndpoint | undefined {
     return this.get('webhooks', id);
+  }
+
+  listSignatures(name: string, version: number): SignatureRecord[] {
+    return this.range('signatures', [name, version, ''], [name, version, '\uffff']);
   }
 
   outboxEntries(afterSeq: number, limit: number): OutboxEntry[] {

@@ -14,6 +14,8 @@ import { TokenRegistry } from './tokens.js';
 import { WatchFeed } from './watch-feed.js';
 import { WebhookRegistry } from './webhooks.js';
 import { Evidence } from './evidence.js';
+import { SignatureRegistry } from './signatures.js';
+import type { TrustedKey } from '../lib/sigstore-bundle.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
@@ -83,6 +85,7 @@ export class Registry {
   readonly checkpoints: Checkpoints;
   readonly webhooks: WebhookRegistry;
   readonly evidence: Evidence;
+  readonly signatures: SignatureRegistry;
 
   constructor(
     private readonly store: ControlStore,
@@ -91,7 +94,7 @@ export class Registry {
     private readonly policies: Record<string, AliasPolicy>,
     keyring: CheckpointKeyring,
     private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
-    options: { allowPrivateWebhooks?: boolean } = {},
+    options: { allowPrivateWebhooks?: boolean; trustedKeys?: readonly TrustedKey[] } = {},
   ) {
     store.onChange((change) => {
       for (const model of this.modelsAffectedBy(change)) {
@@ -105,6 +108,7 @@ export class Registry {
     this.feed = new WatchFeed(store);
     this.webhooks = new WebhookRegistry(store, options.allowPrivateWebhooks ?? false);
     this.evidence = new Evidence(store, policies);
+    this.signatures = new SignatureRegistry(store, options.trustedKeys ?? []);
   }
 
   /** The aliases under a policy: only approvers move them, through the gates. */
@@ -297,6 +301,7 @@ export class Registry {
       approvals: existing ? this.store.listApprovals(name, existing.version) : [],
       history: [],
       modelHistory: existing ? this.store.modelAliasEvents(name) : [],
+      signatures: existing ? this.store.listSignatures(name, existing.version).length : 0,
     });
   }
 

@@ -74,6 +74,7 @@ export function policyStatus(store: RegistryReader, policies: Record<string, Ali
       history: [],
       components: componentCandidates(store, version),
       modelHistory: store.modelAliasEvents(version.name),
+      signatures: store.listSignatures(version.name, version.version).length,
     }),
   }));
 }

@@ -25,6 +25,7 @@ import type {
   Version,
 } from '../domain/types.js';
 import type { WebhookEndpoint } from '../domain/webhooks.js';
+import type { SignatureRecord } from '../domain/model-signing.js';
 import type { DeliveryQueue } from './delivery-queue.js';
 
 export type { DeliveryQueue };
@@ -74,6 +75,11 @@ export interface ControlStore extends RegistryReader {
   deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
   /** An OCI manifest push in one commit: the version its files make (if new), the manifest, the alias its tag names. */
   pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
+  /** Attaches a verified model signature to a version (the same bundle twice is one signature). */
+  attachSignature(
+    input: Omit<SignatureRecord, 'addedAt' | 'addedBy'>,
+    actor: Actor,
+  ): Promise<{ signature: SignatureRecord; created: boolean }>;
   createWebhook(
     input: Omit<WebhookEndpoint, 'createdAt' | 'createdBy' | 'seq' | 'secrets'> & { secret: string },
     actor: Actor,

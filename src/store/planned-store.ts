@@ -17,6 +17,8 @@ import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore, DeliveryQueue } from './control-store.js';
 import { planCreateWebhook, planDeleteWebhook, planRotateWebhook } from '../domain/webhook-plans.js';
 import type { WebhookEndpoint } from '../domain/webhooks.js';
+import type { SignatureRecord } from '../domain/model-signing.js';
+import { planAttachSignature } from '../domain/signature-plans.js';
 import * as plans from '../domain/plans.js';
 import type { Plan } from '../domain/writes.js';
 
@@ -156,6 +158,9 @@ export abstract class PlannedStore implements ControlStore {
   getWebhook(id: string) {
     return this.state.getWebhook(id);
   }
+  listSignatures(name: string, version: number) {
+    return this.state.listSignatures(name, version);
+  }
   outboxEntries(afterSeq: number, limit: number) {
     return this.state.outboxEntries(afterSeq, limit);
   }
@@ -220,6 +225,10 @@ export abstract class PlannedStore implements ControlStore {
 
   pushManifest(push: ManifestPush, actor: Actor) {
     return this.run((s) => plans.planPushManifest(s, push, actor));
+  }
+
+  async attachSignature(input: Omit<SignatureRecord, 'addedAt' | 'addedBy'>, actor: Actor) {
+    return (await this.run((s) => planAttachSignature(s, input, actor))).result;
   }
 
   async createWebhook(

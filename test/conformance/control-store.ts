@@ -988,6 +988,36 @@ export function controlStoreConformance(backend: Backend): void {
       assert.deepEqual(reopened.store.outboxEntries(afterSetup, 100), outbox, 'the outbox survives a restart');
     });
 
+    test('attachSignature: an audited commit per new signature; the same id again writes nothing; kept across a reopen', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await s.registerVersion(newVersion('signed', { w: 'sg1' }), alice);
+      const before = s.getVersion('signed', 1)!;
+      const input = {
+        id: `sha256:${'a'.repeat(64)}`,
+        name: 'signed',
+        version: 1,
+        keyId: '0123456789abcdef',
+        rootDigest: 'b'.repeat(64),
+        modelName: 'm',
+        bundle: { mediaType: 'x' },
+      };
+      const first = await mutation(r, () => s.attachSignature(input, bob), {
+        action: 'version.sign',
+        target: 'signed@v1',
+        change: { model: 'signed', kind: 'version', version: 1 },
+      });
+      assert.equal(first.created, true);
+      assert.equal(first.signature.addedBy, 'bob');
+      const again = await noop(r, () => s.attachSignature(input, alice));
+      assert.equal(again.created, false);
+      assert.deepEqual(again.signature, first.signature);
+      assert.deepEqual(s.getVersion('signed', 1), before, 'the version record (and its approvals) are untouched');
+      await refused(r, () => s.attachSignature({ ...input, version: 7 }, bob), 404, 'VERSION_NOT_FOUND');
+      const reopened = await r.opened.reopen();
+      assert.deepEqual(reopened.store.listSignatures('signed', 1), [first.signature]);
+    });
+
     test('delivery queue: enqueue is idempotent and the cursor only moves up; a claim hides a delivery until settled or its lease ends', async () => {
       const r = await fresh();
       const q = r.store.deliveryQueue();

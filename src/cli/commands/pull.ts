@@ -2,10 +2,12 @@
 // already in place with parallel Range requests, resumably, verifying each digest before the file
 // appears under its real name.
 import { resolve as resolvePath } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
 import { closureFiles, closureMismatch } from '../../domain/resolution.js';
-import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
+import { manifestMismatch, parseModelSigningPayload } from '../../domain/model-signing.js';
+import { type TrustedKey, trustedKey, verifyDsseBundle } from '../../lib/sigstore-bundle.js';
+import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseIsoTime } from '../time.js';
@@ -38,6 +40,10 @@ resumes where it stopped.
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
   --piece-size bytes    size of each Range request, e.g. 16MiB (default: about 1/64 of the
                         file, 1 to 16 MiB); a resumed file keeps the piece size it started with
+  --verify-signature    before downloading, check that a model signature attached to the
+                        version verifies with --key and lists exactly its files and digests
+                        (OpenSSF model signing, key-based bundles); exit 1 otherwise
+  --key FILE            the signer's PEM public key (repeatable)
 
 ${clientOptionsHelp}`;
 
@@ -51,6 +57,8 @@ export async function run(argv: string[]): Promise<number> {
     'limit-rate': { type: 'string' },
     'piece-size': { type: 'string' },
     at: { type: 'string' },
+    'verify-signature': { type: 'boolean', default: false },
+    key: { type: 'string', multiple: true },
   });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
@@ -62,7 +70,11 @@ export async function run(argv: string[]): Promise<number> {
   const client = clientFromOptions(values);
   const at = values.at === undefined ? undefined : parseIsoTime(values.at, 'at');
 
-  const result = await withUserErrors(() => pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize, ...(at ? { at } : {}) }));
+  const keys = values['verify-signature'] ? await readKeys(values.key ?? []) : null;
+
+  const result = await withUserErrors(() =>
+    pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize, keys, ...(at ? { at } : {}) }),
+  );
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${describe(result)}\n`);
   return 0;
 }
@@ -78,6 +90,8 @@ interface PullRequest {
   pieceSize?: number;
   /** Pull what the reference pointed at then (ISO 8601). */
   at?: string;
+  /** With --verify-signature: the keys a signature must verify with. */
+  keys: TrustedKey[] | null;
 }
 
 interface PullResult {
@@ -106,6 +120,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
   const started = performance.now();
   const resolution = await client.resolve(request.name, request.ref, undefined, request.at);
   checkVersionDigest(resolution);
+  if (request.keys) await verifySignature(client, resolution, request.keys);
   const root = resolvePath(request.dir);
   // A stack: its own files, then each component's under a folder of its name (blobs shared between components are fetched once).
   const planned = planTargets(root, closureFiles(resolution.files, resolution.components));
@@ -264,4 +279,46 @@ function describe(r: PullResult): string {
   parts.push(`${r.skipped} already in place`);
   const stack = r.components ? ` with components ${r.components.map((c) => `${c}/`).join(', ')}` : '';
   return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}${stack}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;
+}
+
+async function readKeys(files: string[]): Promise<TrustedKey[]> {
+  if (files.length === 0) throw new CliError("--verify-signature needs the signer's public key: --key FILE", USAGE_EXIT_CODE);
+  return Promise.all(
+    files.map(async (file) => {
+      try {
+        return trustedKey(await readFile(file));
+      } catch (err) {
+        throw new CliError(`--key ${file} is not a readable PEM public key (${(err as Error).message})`, USAGE_EXIT_CODE);
+      }
+    }),
+  );
+}
+
+/**
+ * Checks on this side, before any byte is fetched, that one of the version's signatures verifies
+ * with the given keys and signs exactly its file list; the pull then checks every byte against
+ * those digests.
+ */
+async function verifySignature(client: ModelgateClient, resolution: Resolution, keys: TrustedKey[]): Promise<void> {
+  const listed = await client.listSignatures(resolution.name, resolution.version);
+  const problems: string[] = [];
+  for (const s of listed) {
+    try {
+      const verified = verifyDsseBundle(await client.signatureBundle(resolution.name, resolution.version, s.id), keys);
+      const mismatch = manifestMismatch(parseModelSigningPayload(verified.payloadType, verified.payload), resolution.files);
+      if (mismatch.length === 0) {
+        process.stderr.write(`signature ${s.id.slice(0, 19)}… verified with key ${verified.keyId}\n`);
+        return;
+      }
+      problems.push(`${s.id.slice(0, 19)}…: ${mismatch[0]}`);
+    } catch (err) {
+      problems.push(`${s.id.slice(0, 19)}…: ${(err as Error).message}`);
+    }
+  }
+  throw new CliError(
+    listed.length === 0
+      ? `${resolution.name}@v${resolution.version} has no signature; nothing was downloaded`
+      : `no signature of ${resolution.name}@v${resolution.version} verifies with the given key(s); nothing was downloaded: ${problems.join('; ')}`,
+    1,
+  );
 }

@@ -1,4 +1,4 @@
-// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy|/bom|/retire]]
+// /v1/models/{name}/versions[/{n}[/approvals|/history|/policy|/bom|/signatures[/{id}]|/retire]]
 import { approvalBody, deleteVersionBody, parseBody, registerVersionBody, retireBody, updateVersionBody } from '../../domain/requests.js';
 import { BOM_MEDIA_TYPE } from '../../domain/bom.js';
 import type { AppContext } from '../app-context.js';
@@ -13,7 +13,7 @@ const MODELS_PREFIX = '/v1/models/';
 
 export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, tail: string[]): Promise<void> {
   const [id, action, ...extra] = tail;
-  if (extra.length > 0) routeNotFound(x);
+  if (extra.length > 0 && !(action === 'signatures' && extra.length === 1)) routeNotFound(x);
   if (id === undefined) return collection(ctx, x, name);
   const number = parsePositiveInt(id, 'version');
   if (action === 'approvals') return approvals(ctx, x, name, number);
@@ -42,6 +42,7 @@ export async function versionRoutes(ctx: AppContext, x: Exchange, name: string, 
     });
     return;
   }
+  if (action === 'signatures') return signatures(ctx, x, name, number, extra);
   if (action === 'retire') {
     if (x.method !== 'POST') methodNotAllowed(x, ['POST']);
     x.route = 'versions.retire';
@@ -121,4 +122,33 @@ async function approvals(ctx: AppContext, x: Exchange, name: string, number: num
     principal,
   );
   x.json(201, { ...approval, status: version.status });
+}
+
+/** POST a Sigstore bundle (verified, then attached); GET the list, or one bundle as submitted. */
+async function signatures(ctx: AppContext, x: Exchange, name: string, number: number, extra: string[]): Promise<void> {
+  if (extra.length === 1) {
+    if (x.method !== 'GET') methodNotAllowed(x, ['GET']);
+    x.route = 'versions.signature';
+    guard(ctx, x, 'reader', name, 'signature');
+    const found = ctx.registry.signatures.get(name, number, extra[0]!);
+    x.send(200, JSON.stringify(found.bundle), { 'Content-Type': 'application/vnd.dev.sigstore.bundle.v0.3+json' });
+    return;
+  }
+  if (x.method === 'GET') {
+    x.route = 'versions.signatures';
+    guard(ctx, x, 'reader', name, 'signatures');
+    const list = ctx.registry.signatures.list(name, number).map(({ bundle: _bundle, ...rest }) => rest);
+    x.json(200, { name, version: number, signatures: list });
+    return;
+  }
+  if (x.method === 'POST') {
+    x.route = 'versions.sign';
+    const principal = guard(ctx, x, 'writer', name, 'signature');
+    const bundle = await readJson(x, ctx.config.server.maxJsonBytes);
+    const { signature, created } = await ctx.registry.signatures.attach(name, number, bundle, principal);
+    const { bundle: _bundle, ...view } = signature;
+    x.json(created ? 201 : 200, view);
+    return;
+  }
+  methodNotAllowed(x, ['GET', 'POST']);
 }
