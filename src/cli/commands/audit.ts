@@ -105,7 +105,8 @@ async function verifyOffline(file: string, keyFiles: string[], head: string | un
   }
   if (!result.ok) throw new CliError(describeBreak(result));
   const last = result.checkpoints!.last!;
-  const after = result.headSeq - last.seq;
+  // The checkpoint's own entry follows the head it signs: it is not an entry left uncovered.
+  const after = result.headSeq - last.entrySeq;
   const lines = [
     `export verified offline: ${result.entries} entries (seq ${result.firstSeq}..${result.headSeq}), head ${result.headSeq}:${result.headHash}`,
     `  ${result.checkpoints!.verified} checkpoint(s) signed by ${last.keyId}; the last covers seq ${last.seq} (${last.seq}:${last.hash})`,
