@@ -188,6 +188,9 @@ function registerVersionStep(state: RegistryReader, input: NewVersion, actor: Ac
         component,
       });
     }
+    if (state.getVersion(pin.name, pin.version)!.status === 'retired') {
+      throw badRequest('COMPONENT_RETIRED', `component "${component}": ${pin.name}@v${pin.version} is retired`, { component });
+    }
   }
   requireParent(state, input.record.lineage);
   const model = state.getModel(input.name);

@@ -773,6 +773,10 @@ export function controlStoreConformance(backend: Backend): void {
         },
       );
       assert.equal(s.versionHistory('llm/tuned', 1).at(-1)!.action, 'component');
+
+      // A component retired after the registry looked is refused inside the commit.
+      await s.retireVersion('llm/base', 1, 'CVE', carol);
+      await refused(r, () => s.registerVersion(newStack('app/late', {}, { base }), alice), 400, 'COMPONENT_RETIRED');
     });
 
     test('lineage: the parent must exist, and parents and datasets are indexed at commit', async () => {
