@@ -3,6 +3,11 @@
 // every file of the new version. `once` resolves and pulls once and then idles without asking
 // again (a pod that never picks up a rollback). Arguments: url token model alias identity interval [once].
 const [url, token, model, alias, identity, intervalText, mode] = process.argv.slice(2);
+if (!url || !token || !model || !alias || !identity || !(Number(intervalText) > 0)) {
+  // Started without its arguments (e.g. by a test runner that globs every file): nothing to simulate.
+  process.stderr.write('usage: fleet-pod url token model alias identity interval [once]\n');
+  process.exit(2);
+}
 const headers = { Authorization: `Bearer ${token}`, 'X-Modelgate-Deployment': identity! };
 let current = '';
 
