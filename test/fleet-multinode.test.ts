@@ -115,3 +115,38 @@ test('three nodes: the fleet view sums every node, converges after a rollback, l
   );
   ok(await runCli(['audit', 'verify', '--server', nodes[1]!.url], { MODELGATE_TOKEN: nodes[1]!.token }));
 });
+
+test('with Redis away, pods are still served; lost flushes are counted, views answer 503, and counting resumes', async () => {
+  const resolveAs = (identity: string) =>
+    fetch(`${nodes[0]!.url}/v1/resolve/fraud@live`, {
+      headers: { Authorization: `Bearer ${nodes[0]!.token}`, 'X-Modelgate-Deployment': identity },
+    });
+  await redis.stop('SIGKILL');
+  try {
+    for (let i = 0; i < 5; i++) {
+      const res = await resolveAs('outage/pod-1');
+      assert.equal(res.status, 200, 'telemetry never fails a request');
+      await res.arrayBuffer();
+    }
+    await waitFor(
+      async () => /modelgate_fleet_flush_failures_total [1-9]/.test(await (await fetch(`${nodes[0]!.url}/metrics`)).text()),
+      20_000,
+      'a failed flush counted',
+    );
+    const view = await api(nodes[0]!, 'GET', '/v1/fleet?model=fraud');
+    assert.equal(view.status, 503);
+    assert.equal(view.json.error.code, 'FLEET_STORE_UNAVAILABLE');
+  } finally {
+    await redis.restart();
+  }
+  // What was counted while Redis was away is lost (telemetry, not state); counting resumes.
+  await waitFor(
+    async () => {
+      await (await resolveAs('outage/pod-2')).arrayBuffer();
+      const view = await api(nodes[0]!, 'GET', '/v1/fleet?model=fraud');
+      return view.status === 200 && view.json.instances.some((i: any) => i.instance === 'pod-2');
+    },
+    60_000,
+    'counting after Redis is back',
+  );
+});

@@ -14,6 +14,7 @@ import {
   type UnregisteredArtifact,
 } from '../../domain/fleet.js';
 import type { Principal } from '../../domain/principal.js';
+import { DomainError, unavailable } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { FleetStore } from '../../store/fleet-store.js';
 import type { Registry } from '../registry.js';
@@ -238,10 +239,24 @@ export class Fleet {
     });
   }
 
+  /**
+   * Reads or writes the fleet store for a request: the store being unreachable is the client's
+   * 503 (retry later), not an internal error.
+   */
+  private async reach<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      throw unavailable('FLEET_STORE_UNAVAILABLE', `the fleet telemetry store cannot be reached: ${(err as Error).message}`);
+    }
+  }
+
   /** The fleet of one model as of now, with this node's latest counts included. */
   async view(model: string): Promise<FleetView> {
     await this.flush();
-    return fleetView(model, await this.store.observations(model), this.aliasStates(model), this.viewOptions());
+    const rows = await this.reach(() => this.store.observations(model));
+    return fleetView(model, rows, this.aliasStates(model), this.viewOptions());
   }
 
   private viewOptions() {
@@ -258,9 +273,9 @@ export class Fleet {
   ): Promise<{ model: string; instances: number; versions: { version: number; digest: string; instances: number }[] }[]> {
     await this.flush();
     const out = [];
-    for (const model of await this.store.models()) {
+    for (const model of await this.reach(() => this.store.models())) {
       if (!visible(model)) continue;
-      const view = fleetView(model, await this.store.observations(model), [], this.viewOptions());
+      const view = fleetView(model, await this.reach(() => this.store.observations(model)), [], this.viewOptions());
       if (view.instances.length === 0) continue;
       out.push({
         model,
@@ -273,11 +288,11 @@ export class Fleet {
 
   async history(model: string, version?: number): Promise<HistorySpan[]> {
     await this.flush();
-    return observedHistory(await this.store.observations(model), version);
+    return observedHistory(await this.reach(() => this.store.observations(model)), version);
   }
 
   async unregistered(): Promise<UnregisteredArtifact[]> {
-    return (await this.store.unregistered()).sort((a, b) => b.lastSeen - a.lastSeen);
+    return (await this.reach(() => this.store.unregistered())).sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
   /**
@@ -328,12 +343,12 @@ export class Fleet {
       }),
     );
     if (observations.length > 0) {
-      const { dropped } = await this.store.mergeObservations(observations, this.options.maxRecords);
+      const { dropped } = await this.reach(() => this.store.mergeObservations(observations, this.options.maxRecords));
       this.stats.storeDropped += dropped;
       for (const o of observations) this.touched.add(o.model);
     }
     if (unknown.length > 0) {
-      const { dropped, created } = await this.store.mergeArtifacts(unknown, this.options.maxRecords);
+      const { dropped, created } = await this.reach(() => this.store.mergeArtifacts(unknown, this.options.maxRecords));
       this.stats.storeDropped += dropped;
       if (created.length > 0) {
         this.stats.unregisteredFound += created.length;
