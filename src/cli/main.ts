@@ -38,6 +38,7 @@ commands:
   serve                         run the gateway (--host, --port, --data-dir, --config)
   push <dir> <name> [--alias a] upload a model directory and register a version
        [--metadata FILE]        (with metadata, lineage, metrics, card from JSON or YAML)
+       [--component c=name@ref] (repeat: a stack pinning those versions as components)
   pull <name@ref> [dir]         download a version, verified, resumable
   resolve <name@ref>            show which version and files a reference points at
   show <name@ref>               show a version's record, model card, aliases and approvals
