@@ -198,6 +198,33 @@ describe('audit verify against tampered LMDB tables', () => {
   });
 });
 
+describe('audit verify against a forged last-checkpoint record', () => {
+  test('a record claiming a later checkpoint (which would stop the schedule) is named with the checkpoint entry', async () => {
+    const server = await startServer();
+    try {
+      const a = await actors(server);
+      await register(server, a.writer, 'tamper/checkpoint', 'ckpt-record');
+      const taken = await as(server, a.approver, 'POST', '/v1/audit/checkpoints', {});
+      assert.equal(taken.status, 201);
+      const entrySeq = (await api(server, 'GET', '/v1/audit/checkpoints')).json.latest.entrySeq as number;
+      await server.stop();
+      await editLmdb(server.dataDir, async (db) => {
+        const meta = db('meta');
+        const record = meta.get('last-checkpoint') as { entrySeq: number };
+        await meta.put('last-checkpoint', { ...record, entrySeq: record.entrySeq + 1000 });
+      });
+      await server.restart();
+      const res = await verify(server);
+      assert.equal(res.status, 409);
+      const m = res.json.tables.mismatches.find((x: { table: string }) => x.table === 'checkpoint');
+      assert.equal(m?.seq, entrySeq, JSON.stringify(res.json.tables.mismatches));
+      assert.match(m.reason, new RegExp(`names entry ${entrySeq + 1000}; the log's last checkpoint is entry ${entrySeq}`));
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
 describe('audit verify against a tampered Redis log', () => {
   let redis: TestRedis;
   const prefix = randomPrefix();

@@ -6,6 +6,7 @@
 // that differs, a row the log never wrote, and a log entry whose row is gone.
 import { auditSteps } from './audit-steps.js';
 import { createHash } from 'node:crypto';
+import { CHECKPOINT_ACTION } from './checkpoint.js';
 import { fieldDigest, recordDigest } from './record-digest.js';
 import type { RegistryReader } from './state.js';
 import type { AuditEntry, Version } from './types.js';
@@ -14,7 +15,7 @@ import { componentNames, stackDigest } from './stack.js';
 export interface TableMismatch {
   /** The log entry where table and log part (the entry that wrote, or should have written, the row). */
   seq: number;
-  table: 'aliasEvents' | 'aliases' | 'approvals' | 'versions' | 'versionEvents' | 'tokens';
+  table: 'aliasEvents' | 'aliases' | 'approvals' | 'versions' | 'versionEvents' | 'tokens' | 'checkpoint';
   key: string;
   reason: string;
 }
@@ -69,10 +70,16 @@ class Projection {
   readonly versionEvents = new Map<string, { seq: number; fields: Record<string, unknown> }>();
   readonly tokens = new Map<string, ExpectedToken>();
   readonly models = new Set<string>();
+  /** The last `audit.checkpoint` entry: what the last-checkpoint record (which the schedule reads) must say. */
+  lastCheckpoint: { entrySeq: number; details: Record<string, unknown> } | null = null;
 
   add(e: AuditEntry): void {
     const d = e.details;
     const actor = { id: e.actor.id, name: e.actor.name };
+    if (e.action === CHECKPOINT_ACTION) {
+      this.lastCheckpoint = { entrySeq: e.seq, details: d };
+      return;
+    }
     if (e.action.startsWith('alias.')) {
       const ref = splitRef(e.target);
       if (!ref) return;
@@ -321,6 +328,29 @@ export function checkTablesAgainstLog(state: RegistryReader, limit = 100): Table
   for (const [k, exp] of log.versionEvents) {
     if (!seenEvents.has(k))
       report({ seq: exp.seq, table: 'versionEvents', key: k, reason: 'the log has this change but version history lacks it' });
+  }
+
+  // The last checkpoint record: a forged one would stop the schedule (it looks as if the head were signed).
+  const storedCheckpoint = state.lastCheckpoint();
+  const logged = log.lastCheckpoint;
+  if (storedCheckpoint || logged) {
+    const stored = storedCheckpoint;
+    rows++;
+    const same =
+      stored !== undefined &&
+      logged !== null &&
+      stored.entrySeq === logged.entrySeq &&
+      JSON.stringify(stored.checkpoint) === JSON.stringify(logged.details);
+    if (!same) {
+      report({
+        seq: logged?.entrySeq ?? stored?.entrySeq ?? 0,
+        table: 'checkpoint',
+        key: 'last-checkpoint',
+        reason: logged
+          ? `the last-checkpoint record ${stored ? `names entry ${stored.entrySeq}` : 'is missing'}; the log's last checkpoint is entry ${logged.entrySeq}`
+          : `a last-checkpoint record (entry ${stored!.entrySeq}) the log never wrote`,
+      });
+    }
   }
 
   // Tokens: who may do what.
