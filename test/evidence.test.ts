@@ -198,6 +198,7 @@ describe('inventory export', () => {
     assert.equal(production.approvals[0].approver, 'evidence-approver');
     assert.equal(production.approvals[0].decision, 'approve');
     assert.equal(production.approvals[0].onCurrentRecord, true);
+    assert.equal(production.signatures, 0);
     assert.deepEqual(fraud.lineage.datasets, ['tx-2025', 's3://datasets/holdout-2025']);
     assert.deepEqual(fraud.lineage.code, ['https://git.example/fraud@9f2c1e7']);
     assert.equal(fraud.lastChange.action, 'alias.set staging');
@@ -224,12 +225,12 @@ describe('inventory export', () => {
     const lines = text.trimEnd().split('\r\n');
     assert.equal(
       lines[0],
-      'model,owner,description,tags,versions,statuses,latest_version,latest_status,aliases,protected_aliases,card_complete,missing_card_fields,approvals,datasets,parents,code,last_change_at,last_change_seq,last_change',
+      'model,owner,description,tags,versions,statuses,latest_version,latest_status,aliases,protected_aliases,card_complete,missing_card_fields,approvals,signed_aliases,datasets,parents,code,last_change_at,last_change_seq,last_change',
     );
     const fraud = lines.find((l) => l.startsWith('risk/fraud,'))!;
     assert.match(
       fraud,
-      /^risk\/fraud,fraud-ml,Card fraud scorer,pci,2,approved=1; registered=1,2,registered,production=v1 \(approved\); staging=v2 \(registered\),production,no,staging: intendedUse limitations,v1 approve by evidence-approver at \S+,tx-2025; s3:\/\/datasets\/holdout-2025,,https:\/\/git\.example\/fraud@9f2c1e7,/,
+      /^risk\/fraud,fraud-ml,Card fraud scorer,pci,2,approved=1; registered=1,2,registered,production=v1 \(approved\); staging=v2 \(registered\),production,no,staging: intendedUse limitations,v1 approve by evidence-approver at \S+,,tx-2025; s3:\/\/datasets\/holdout-2025,,https:\/\/git\.example\/fraud@9f2c1e7,/,
     );
     // staging (unprotected) holds v2, whose card lacks what production would require: flagged.
     const bare = lines.find((l) => l.startsWith('risk/bare,'))!;

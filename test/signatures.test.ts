@@ -5,7 +5,7 @@
 // --verify-signature` checks one client-side before downloading. Refusals named: bundles for
 // other files, by an untrusted key, tampered or malformed, with an inconsistent statement.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -82,6 +82,11 @@ describe('model signatures', () => {
 
     const version = (await api(server, 'GET', '/v1/models/signed/m/versions/1')).json;
     assert.equal(version.status, 'approved', 'adding a signature does not void the approval');
+    const bom = await api(server, 'GET', '/v1/models/signed/m/versions/1/bom');
+    assert.ok(
+      bom.json.metadata.component.properties.some((p: any) => p.name === 'modelgate:signature' && p.value.startsWith(res.json.id)),
+      'the BOM lists the signature',
+    );
     const audit = await api(server, 'GET', '/v1/audit?action=version.sign');
     assert.equal(audit.json.entries.length, 1);
     assert.equal(audit.json.entries[0].details.signature, res.json.id);
@@ -101,6 +106,58 @@ describe('model signatures', () => {
     assert.equal((await api(server, 'POST', '/v1/models/signed/m/versions/2/signatures', bundle)).status, 201);
     const moved = await api(server, 'PUT', '/v1/models/signed/m/aliases/release', { version: 2 });
     assert.equal(moved.status, 200, moved.text);
+    const inventory = await api(server, 'GET', '/v1/inventory?prefix=signed/m');
+    const release = inventory.json.models[0].aliases.find((a: any) => a.alias === 'release');
+    assert.equal(release.signatures, 1, 'the inventory shows the alias serves a signed version');
+  });
+
+  test('every other path that moves an alias meets the same requirement: rollback, OCI tag push, push --alias', async () => {
+    const unsigned = await registerFiles(server, 'signed/m', { 'model.bin': 'unsigned weights' });
+    const number = (typeof unsigned.version === 'number' ? unsigned.version : unsigned.version.version) as number;
+    const rollback = await api(server, 'POST', '/v1/models/signed/m/aliases/release/rollback', { toVersion: number });
+    assert.equal(rollback.status, 403, rollback.text);
+    assert.ok(rollback.json.error.details.some((u: any) => u.code === 'SIGNATURE'));
+
+    const basic = { Authorization: `Basic ${Buffer.from(`oci:${server.token}`).toString('base64')}` };
+    const layer = Buffer.from('weights pushed over OCI');
+    const config = Buffer.from('{}');
+    for (const blob of [layer, config]) {
+      const up = await fetch(`${server.url}/v2/signed/oci/blobs/uploads/?digest=${sha256(blob)}`, {
+        method: 'POST',
+        headers: { ...basic, 'Content-Type': 'application/octet-stream' },
+        body: blob,
+      });
+      assert.equal(up.status, 201, await up.text());
+    }
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.example.model.v1',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(config), size: config.length },
+      layers: [
+        {
+          mediaType: 'application/octet-stream',
+          digest: sha256(layer),
+          size: layer.length,
+          annotations: { 'org.opencontainers.image.title': 'model.bin' },
+        },
+      ],
+    });
+    const pushed = await fetch(`${server.url}/v2/signed/oci/manifests/release`, {
+      method: 'PUT',
+      headers: { ...basic, 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: manifest,
+    });
+    assert.equal(pushed.status, 403, await pushed.text());
+    assert.equal((await api(server, 'GET', '/v1/models/signed/oci/aliases/release')).status, 404, 'the tag did not move');
+
+    const src = join(dir, 'push-src');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'model.bin'), 'pushed without a signature');
+    const push = await runCli(['push', src, 'signed/cli', '--alias', 'release'], env);
+    assert.equal(push.code, 1);
+    assert.match(push.stderr, /SIGNATURE|signature/);
+    assert.equal((await api(server, 'GET', '/v1/models/signed/cli/aliases/release')).status, 404);
   });
 
   test('refused and nothing stored: other files, another file digest, an untrusted key, tampering, malformed bundles', async () => {

@@ -5,6 +5,7 @@
 // for (the version and record digests, status, aliases, approvals, the rest of the card) is kept
 // in `modelgate:` properties, so the BOM carries the whole governance record.
 import { randomUUID } from 'node:crypto';
+import type { SignatureRecord } from './model-signing.js';
 import type { AliasPointer, Approval, DatasetRef, Model, Version } from './types.js';
 
 export const BOM_MEDIA_TYPE = 'application/vnd.cyclonedx+json; version=1.6';
@@ -15,6 +16,8 @@ export interface BomInput {
   /** The aliases that point at this version now. */
   aliases: AliasPointer[];
   approvals: Approval[];
+  /** Verified model signatures attached to the version. */
+  signatures: Pick<SignatureRecord, 'id' | 'keyId' | 'addedAt'>[];
   /** The pinned components of a stack, as the registry holds them (undefined for one that was deleted). */
   components: { role: string; version: Version | undefined; pin: NonNullable<Version['components']>[string] }[];
   tool: { name: string; version: string };
@@ -73,6 +76,7 @@ export function buildBom(input: BomInput): Json {
           `${a.approver.name} at ${a.at}${a.recordDigest ? ` on record ${a.recordDigest}` : ''}${a.comment ? `: ${a.comment}` : ''}`,
         ),
       ),
+      ...input.signatures.map((sig) => property('signature', `${sig.id} by key ${sig.keyId}, attached ${sig.addedAt}`)),
       ...(version.lineage.trainingRunId ? [property('training-run', version.lineage.trainingRunId)] : []),
       ...Object.entries(version.metadata).map(([k, v]) => property(`metadata:${k}`, typeof v === 'string' ? v : JSON.stringify(v))),
     ],

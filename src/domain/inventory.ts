@@ -16,6 +16,8 @@ export interface InventoryAlias {
   /** Required card fields (this alias's policy; for an unprotected alias, every protected alias's) the version lacks. */
   missingCardFields: string[];
   approvals: { decision: Approval['decision']; approver: string; at: string; onCurrentRecord: boolean }[];
+  /** Verified model signatures attached to the version. */
+  signatures: number;
 }
 
 export interface InventoryRow {
@@ -37,6 +39,7 @@ export interface ModelFacts {
   versions: Version[];
   aliases: { alias: string; version: number; updatedAt: string }[];
   approvals: (version: number) => Approval[];
+  signatures: (version: number) => number;
   aliasEvents: AliasEvent[];
   versionEvents: (version: number) => VersionEvent[];
 }
@@ -68,6 +71,7 @@ export function inventoryRow(facts: ModelFacts, policies: Record<string, AliasPo
           at: ap.at,
           onCurrentRecord: ap.recordDigest === undefined || ap.recordDigest === v.recordDigest,
         })),
+        signatures: facts.signatures(v.version),
       },
     ];
   });
@@ -129,6 +133,7 @@ export const INVENTORY_CSV_COLUMNS = [
   'card_complete',
   'missing_card_fields',
   'approvals',
+  'signed_aliases',
   'datasets',
   'parents',
   'code',
@@ -161,6 +166,10 @@ export function inventoryCsv(rows: readonly InventoryRow[]): string {
       missing.length === 0 ? 'yes' : 'no',
       missing.map((a) => `${a.alias}: ${a.missingCardFields.join(' ')}`).join('; '),
       r.aliases.flatMap((a) => a.approvals.map((ap) => `v${a.version} ${ap.decision} by ${ap.approver} at ${ap.at}`)).join('; '),
+      r.aliases
+        .filter((a) => a.signatures > 0)
+        .map((a) => a.alias)
+        .join('; '),
       r.lineage.datasets.join('; '),
       r.lineage.parents.join('; '),
       r.lineage.code.join('; '),

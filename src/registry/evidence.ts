@@ -34,6 +34,7 @@ export class Evidence {
       version,
       aliases: this.store.listAliases(name).filter((a) => a.version === number),
       approvals: this.store.listApprovals(name, number),
+      signatures: this.store.listSignatures(name, number),
       components: Object.entries(version.components ?? {}).map(([role, pin]) => ({
         role,
         pin,
@@ -71,6 +72,7 @@ export class Evidence {
         versions,
         aliases: this.store.listAliases(model.name),
         approvals: (n) => this.store.listApprovals(model.name, n),
+        signatures: (n) => this.store.listSignatures(model.name, n).length,
         aliasEvents: this.store.modelAliasEvents(model.name),
         versionEvents: (n) => this.store.versionHistory(model.name, n),
       },
