@@ -76,6 +76,24 @@ describe('half-closed requests on a node with blobs on its disk', () => {
     assert.equal(statusOf(await halfClosed(server, 'HEAD', `/v2/${MODEL}/manifests/v1`)), 200);
   });
 
+  test('the status of an upload session on /v1 and OCI: its offset', async () => {
+    const opened = await fetch(`${server.url}/v1/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${server.token}` } });
+    assert.equal(opened.status, 201);
+    const { id } = (await opened.json()) as { id: string };
+    const chunk = await fetch(`${server.url}/v1/uploads/${id}`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${server.token}`, 'Content-Range': 'bytes 0-9/*' },
+      body: Buffer.alloc(10, 1),
+    });
+    assert.equal(chunk.status, 202);
+    const v1 = await halfClosed(server, 'HEAD', `/v1/uploads/${id}`);
+    assert.equal(statusOf(v1), 200, v1.slice(0, 200));
+    assert.equal(headerOf(v1, 'upload-offset'), '10');
+    const oci = await halfClosed(server, 'GET', `/v2/${MODEL}/blobs/uploads/${id}`);
+    assert.equal(statusOf(oci), 204, oci.slice(0, 200));
+    assert.equal(headerOf(oci, 'range'), '0-9');
+  });
+
   test('refusals are answered too: a bad digest, a missing token', async () => {
     assert.equal(statusOf(await halfClosed(server, 'HEAD', '/v1/blobs/sha256:00')), 400);
     const reply = await rawRequest(server.port, `HEAD /v1/blobs/${digest} HTTP/1.1\r\nHost: x\r\n\r\n`, {

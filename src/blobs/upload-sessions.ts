@@ -1,7 +1,7 @@
 // Resumable uploads. A session is a row in a node-local table and a file under uploads/; the file's
 // length is the committed offset, so a restart resumes exactly where the bytes on disk end.
 import { randomUUID } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DomainError, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
@@ -67,7 +67,9 @@ export class UploadSessions {
     if (!session || !allowed || Date.parse(session.expiresAt) <= Date.now()) {
       throw notFound('UPLOAD_NOT_FOUND', `upload session "${id.slice(0, 64)}" does not exist or has expired`);
     }
-    const st = await fsp.stat(this.pathOf(id)).catch(() => null);
+    // A stat of a local file, done synchronously: a status request is then answered before its
+    // handler returns, which a client that half-closed its connection needs (see BlobStore.statNow).
+    const st = statSync(this.pathOf(id), { throwIfNoEntry: false });
     if (!st) throw notFound('UPLOAD_NOT_FOUND', `upload session "${id}" lost its data`);
     return { ...session, offset: st.size };
   }
