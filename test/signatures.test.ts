@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { open as openLmdb } from 'lmdb';
 import { modelSigningStatement } from '../src/domain/model-signing.js';
 import { runCli } from './harness/cli.js';
 import { api, registerFiles, sha256 } from './harness/http.js';
@@ -253,5 +254,25 @@ describe('model signatures', () => {
     const noKey = await runCli(['pull', 'signed/m@v1', join(dir, 'nokey'), '--verify-signature'], env);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /--key FILE/);
+  });
+
+  test('audit verify holds the signatures table to the log: an edited key id is reported', async () => {
+    const intact = await api(server, 'GET', '/v1/audit/verify');
+    assert.equal(intact.json.ok, true, JSON.stringify(intact.json.tables?.mismatches));
+    const [sig] = (await api(server, 'GET', '/v1/models/signed/m/versions/1/signatures')).json.signatures;
+    await server.stop();
+    const lmdbEnv = openLmdb({ path: join(server.dataDir, 'index') });
+    try {
+      const db = lmdbEnv.openDB({ name: 'signatures' });
+      const key = ['signed/m', 1, sig.id];
+      await db.put(key, { ...(db.get(key) as object), keyId: 'ffffffffffffffff' });
+    } finally {
+      await lmdbEnv.close();
+    }
+    await server.restart();
+    const res = await api(server, 'GET', '/v1/audit/verify');
+    assert.equal(res.status, 409);
+    const m = res.json.tables.mismatches.find((x: any) => x.table === 'signatures');
+    assert.match(m.reason, /keyId is "ffffffffffffffff" in the table/);
   });
 });

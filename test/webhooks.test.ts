@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { open as openLmdb } from 'lmdb';
 import { after, before, describe, test } from 'node:test';
 import { signature, verifySignature } from '../src/domain/webhooks.js';
 import { parseJson, runCli } from './harness/cli.js';
@@ -401,6 +402,54 @@ describe('webhooks: durability', () => {
       assert.equal(hook.received[0]!.json.data.reason, 'before the crash');
       assert.ok(hook.allSignedBy(secret));
       await waitFor(async () => (await deliveries(node, id))[0]?.status === 'delivered', WAIT, 'delivered');
+    } finally {
+      await node.dispose();
+    }
+  });
+});
+
+describe('webhooks: audit verify holds the endpoints to the log', () => {
+  test('an endpoint whose URL or secret was edited in LMDB behind the service fails verify, naming the webhook', async () => {
+    const node = await startServer({ env: FAST });
+    try {
+      const { id } = await addWebhook(node, { url: 'http://127.0.0.1:9/original', events: ['*'] });
+      assert.equal((await api(node, 'POST', `/v1/webhooks/${id}/rotate`, { graceSeconds: 60 })).status, 200);
+      const intact = await api(node, 'GET', '/v1/audit/verify');
+      assert.equal(intact.json.ok, true, JSON.stringify(intact.json));
+      const log = JSON.stringify((await api(node, 'GET', '/v1/audit?action=webhook')).json.entries);
+      assert.ok(!log.includes('whsec_'), 'the log holds digests of the secrets, never the secrets');
+
+      const edit = async (change: (row: any) => any) => {
+        await node.stop();
+        const env = openLmdb({ path: join(node.dataDir, 'index') });
+        try {
+          const db = env.openDB({ name: 'webhooks' });
+          await db.put(id, change(db.get(id)));
+        } finally {
+          await env.close();
+        }
+        await node.restart();
+      };
+      await edit((row) => ({ ...row, url: 'http://attacker.example/collect' }));
+      const redirected = await api(node, 'GET', '/v1/audit/verify');
+      assert.equal(redirected.status, 409);
+      const m = redirected.json.tables.mismatches.find((x: any) => x.table === 'webhooks');
+      assert.match(
+        m.reason,
+        /url is "http:\/\/attacker\.example\/collect" in the table but "http:\/\/127\.0\.0\.1:9\/original" in the log/,
+      );
+
+      await edit((row) => ({
+        ...row,
+        url: 'http://127.0.0.1:9/original',
+        secrets: [{ secret: 'whsec_Zm9yZ2Vk', createdAt: row.createdAt, expiresAt: null }],
+      }));
+      const forged = await api(node, 'GET', '/v1/audit/verify');
+      assert.equal(forged.status, 409);
+      assert.match(
+        forged.json.tables.mismatches.find((x: any) => x.table === 'webhooks').reason,
+        /signs with a secret the log never issued/,
+      );
     } finally {
       await node.dispose();
     }

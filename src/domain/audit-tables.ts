@@ -15,7 +15,7 @@ import { componentNames, stackDigest } from './stack.js';
 export interface TableMismatch {
   /** The log entry where table and log part (the entry that wrote, or should have written, the row). */
   seq: number;
-  table: 'aliasEvents' | 'aliases' | 'approvals' | 'versions' | 'versionEvents' | 'tokens' | 'checkpoint';
+  table: 'aliasEvents' | 'aliases' | 'approvals' | 'versions' | 'versionEvents' | 'tokens' | 'checkpoint' | 'webhooks' | 'signatures';
   key: string;
   reason: string;
 }
@@ -32,6 +32,11 @@ export interface TableCheck {
 
 const BATCH = 10_000;
 const MODEL_PAGE = 1000;
+
+/** The sha256 of a webhook signing secret: lets the log pin the secrets without carrying them. */
+export function webhookSecretDigest(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('hex')}`;
+}
 
 /** The sha256 of a token's stored secret hash: lets the log pin the row without carrying the hash itself. */
 export function tokenHashDigest(hash: string): string {
@@ -69,6 +74,10 @@ class Projection {
   readonly versions = new Map<string, ExpectedVersion>();
   readonly versionEvents = new Map<string, { seq: number; fields: Record<string, unknown> }>();
   readonly tokens = new Map<string, ExpectedToken>();
+  /** Webhook id → where it sends, what, and the digests of the secrets the log issued it. */
+  readonly webhooks = new Map<string, { seq: number; fields: Record<string, unknown>; secretDigests: string[] }>();
+  /** [name, version, signature id] → the signature the log attached. */
+  readonly signatures = new Map<string, { seq: number; fields: Record<string, unknown> }>();
   readonly models = new Set<string>();
   /** The last `audit.checkpoint` entry: what the last-checkpoint record (which the schedule reads) must say. */
   lastCheckpoint: { entrySeq: number; details: Record<string, unknown> } | null = null;
@@ -116,6 +125,18 @@ class Projection {
         const token = this.tokens.get(id);
         if (token) this.tokens.set(id, { seq: e.seq, fields: { ...token.fields, revokedAt: e.at } });
       }
+      return;
+    }
+    if (e.action.startsWith('webhook.')) {
+      const id = e.target.startsWith('webhook:') ? e.target.slice('webhook:'.length) : null;
+      if (!id) return;
+      const digest = typeof d.secretDigest === 'string' ? [d.secretDigest] : [];
+      if (e.action === 'webhook.create') {
+        this.webhooks.set(id, { seq: e.seq, fields: { url: d.url, events: d.events, scope: d.scope }, secretDigests: digest });
+      } else if (e.action === 'webhook.rotate') {
+        const hook = this.webhooks.get(id);
+        if (hook) this.webhooks.set(id, { ...hook, seq: e.seq, secretDigests: [...hook.secretDigests, ...digest] });
+      } else if (e.action === 'webhook.delete') this.webhooks.delete(id);
       return;
     }
     if (!e.action.startsWith('version.')) return;
@@ -182,6 +203,13 @@ class Projection {
       case 'version.delete': {
         const v = this.version(name, n, e.seq);
         if (v) v.deleted = true;
+        return;
+      }
+      case 'version.sign': {
+        this.signatures.set(key(name, n, d.signature as string), {
+          seq: e.seq,
+          fields: { keyId: d.keyId, rootDigest: d.rootDigest },
+        });
         return;
       }
     }
@@ -369,6 +397,57 @@ export function checkTablesAgainstLog(state: RegistryReader, limit = 100): Table
   }
   for (const [id, exp] of log.tokens) {
     if (!tokenRows.has(id)) report({ seq: exp.seq, table: 'tokens', key: id, reason: `token ${id} is missing; the log created it` });
+  }
+
+  // Webhooks: where registry events go, and who can sign as the registry.
+  const hookRows = new Map(state.listWebhooks().map((w) => [w.id, w]));
+  for (const [id, w] of hookRows) {
+    rows++;
+    const exp = log.webhooks.get(id);
+    if (!exp) {
+      report({ seq: 0, table: 'webhooks', key: id, reason: `webhook ${id} (${w.url}) is not in the log` });
+      continue;
+    }
+    const diff = differences(exp.fields, w);
+    if (diff) {
+      report({ seq: exp.seq, table: 'webhooks', key: id, reason: `webhook ${id} ${diff}` });
+      continue;
+    }
+    const foreign = w.secrets.find((x) => !exp.secretDigests.includes(webhookSecretDigest(x.secret)));
+    if (foreign && exp.secretDigests.length > 0) {
+      report({ seq: exp.seq, table: 'webhooks', key: id, reason: `webhook ${id} signs with a secret the log never issued` });
+    }
+  }
+  for (const [id, exp] of log.webhooks) {
+    if (!hookRows.has(id)) report({ seq: exp.seq, table: 'webhooks', key: id, reason: `webhook ${id} is missing; the log created it` });
+  }
+
+  // Model signatures: the evidence a policy may require.
+  const seenSignatures = new Set<string>();
+  for (const name of models) {
+    for (let cursor: number | undefined; ; ) {
+      const page = state.listVersions(name, cursor, MODEL_PAGE);
+      for (const v of page.items) {
+        for (const sig of state.listSignatures(name, v.version)) {
+          rows++;
+          const sk = key(name, v.version, sig.id);
+          seenSignatures.add(sk);
+          const exp = log.signatures.get(sk);
+          if (!exp) {
+            report({ seq: 0, table: 'signatures', key: sk, reason: `signature ${sig.id} of ${name}@v${v.version} is not in the log` });
+            continue;
+          }
+          const diff = differences(exp.fields, sig);
+          if (diff) report({ seq: exp.seq, table: 'signatures', key: sk, reason: `signature of ${name}@v${v.version} ${diff}` });
+        }
+      }
+      if (!page.nextCursor) break;
+      cursor = Number(page.nextCursor);
+    }
+  }
+  for (const [k, exp] of log.signatures) {
+    if (!seenSignatures.has(k))
+      report({ seq: exp.seq, table: 'signatures', key: k, reason: 'the log attached this signature but the table lacks it' });
   }
 
   mismatches.sort((a, b) => a.seq - b.seq);

@@ -1,5 +1,6 @@
 // Webhook endpoint changes as pure plans, audited like every other change (the audit entry names
 // the URL, events and scope; a secret never enters the log).
+import { webhookSecretDigest } from './audit-tables.js';
 import { conflict, notFound } from './errors.js';
 import { next, sequenceWrites } from './plans.js';
 import type { RegistryReader } from './state.js';
@@ -29,6 +30,7 @@ export function planCreateWebhook(
         url: input.url,
         events: input.events,
         scope: input.scope,
+        secretDigest: webhookSecretDigest(secret),
       }),
       // Written after the outbox entry is planned, so an endpoint does not receive its own creation.
       { table: 'webhooks', key: input.id, value: endpoint },
@@ -59,7 +61,10 @@ export function planRotateWebhook(
     result: endpoint,
     writes: [
       { table: 'webhooks', key: id, value: endpoint },
-      ...sequenceWrites(state, seq, at, actor, 'webhook.rotate', `webhook:${id}`, { previousSecretsUntil: previousUntil }),
+      ...sequenceWrites(state, seq, at, actor, 'webhook.rotate', `webhook:${id}`, {
+        previousSecretsUntil: previousUntil,
+        secretDigest: webhookSecretDigest(secret),
+      }),
     ],
     change: { seq, model: '', kind: 'webhook' },
   };
