@@ -62,7 +62,7 @@ module.exports = {
     only(
       'webhooks-below-http',
       'webhooks/',
-      ['^src/domain/', '^src/registry/registry[.]ts$', '^src/log[.]ts$'],
+      ['^src/domain/', '^src/registry/registry[.]ts$', '^src/log[.]ts$', '^src/metrics/'],
       'webhook delivery reads the outbox and the delivery queue through the registry and sends with node:http; it knows nothing of uWS',
     ),
     only('auth-below-http', 'auth/', ['^src/domain/', '^src/registry/tokens[.]ts$'], 'authentication reads tokens through the registry'),

@@ -170,6 +170,12 @@ describe('webhooks: delivery', () => {
     assert.ok(done.attempts >= 3, `attempts ${done.attempts}`);
     assert.equal(done.lastResponseCode, 204);
     assert.equal(new Set(hook.received.map((r) => r.id)).size, 1, 'every attempt carries the same webhook-id');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const count = (outcome: string) =>
+      Number(new RegExp(`modelgate_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    assert.ok(count('retry') >= 2, 'failed attempts are counted as retries');
+    assert.ok(count('delivered') >= 1);
+    assert.match(metrics, /modelgate_webhook_attempt_duration_seconds_count \d+/);
   });
 
   test('a receiver killed mid-delivery and restarted on the same port gets the event on a retry', async () => {

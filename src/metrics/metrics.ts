@@ -219,3 +219,24 @@ export const fleetMetrics = {
     fleetCounts = read;
   },
 };
+
+const webhookAttempts = new Counter({
+  name: 'modelgate_webhook_attempts_total',
+  help: 'Webhook delivery attempts by outcome (delivered, retry: a failed attempt to be retried, failed: given up)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+const webhookLatency = new Histogram({
+  name: 'modelgate_webhook_attempt_duration_seconds',
+  help: 'Time from sending a webhook delivery to its answer (or failure)',
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const webhookMetrics = {
+  attempt(outcome: 'delivered' | 'retry' | 'failed', seconds: number): void {
+    webhookAttempts.labels(outcome).inc();
+    webhookLatency.observe(seconds);
+  },
+};

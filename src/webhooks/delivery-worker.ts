@@ -5,6 +5,7 @@
 // only wake the worker up, and a slow or dead receiver holds one sending slot until its timeout.
 import { backoffDelay } from '../lib/retry.js';
 import { logger } from '../log.js';
+import { webhookMetrics } from '../metrics/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import {
   newDelivery,
@@ -142,7 +143,9 @@ export class DeliveryWorker {
       return;
     }
     const result = await this.post(endpoint, webhookMessageId(entry.seq, endpoint.id), webhookPayload(entry));
-    await queue.settle(this.outcome(delivery, result, entry));
+    const settled = this.outcome(delivery, result, entry);
+    webhookMetrics.attempt(settled.status === 'pending' ? 'retry' : settled.status, result.latencyMs / 1000);
+    await queue.settle(settled);
   }
 
   private post(endpoint: WebhookEndpoint, id: string, body: string): Promise<SendResult> {
