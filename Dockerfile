@@ -26,7 +26,8 @@ ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     MODELGATE_HOST=0.0.0.0 \
     MODELGATE_PORT=8080 \
-    MODELGATE_DATA_DIR=/data
+    MODELGATE_DATA_DIR=/data \
+    MODELGATE_CHECKPOINT_KEY_FILE=/keys/checkpoint-key.pem
 COPY package.json package-lock.json ./
 # Production dependencies only. Their install scripts are not needed: lmdb and uWebSockets.js
 # ship prebuilt binaries.
@@ -36,13 +37,14 @@ COPY --from=build /app/dist/workers ./dist/workers
 COPY --from=build /app/dist/ui ./dist/ui
 COPY config ./config
 COPY bin ./bin
-# A fixed numeric id, so a volume's ownership can be prepared on the host; /data is the one
-# place it writes.
+# A fixed numeric id, so a volume's ownership can be prepared on the host; /data is where it
+# writes its data, /keys the audit checkpoint key (generated on first start; mount a secret
+# there instead to keep it off the host that holds the data).
 RUN groupadd --system --gid 10001 modelgate \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin modelgate \
- && mkdir -p /data && chown 10001:10001 /data
+ && mkdir -p /data /keys && chown 10001:10001 /data /keys && chmod 700 /keys
 USER 10001:10001
-VOLUME /data
+VOLUME /data /keys
 EXPOSE 8080
 # /readyz answers 200 once the service can serve (index loaded), 503 while it cannot.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

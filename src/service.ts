@@ -42,6 +42,9 @@ export interface RunningService {
 }
 
 export async function startService(config: Config): Promise<RunningService> {
+  // First, before anything is opened: a key that cannot be read or created stops the start cleanly.
+  const keyring = await loadKeyring(config);
+  if (keyring.generatedAt) logger.info({ keyFile: keyring.generatedAt, keyId: keyring.signingKeyId }, 'generated a checkpoint signing key');
   const dataDir = config.storage.dataDir;
   const store =
     config.control.backend === 'redis'
@@ -57,8 +60,6 @@ export async function startService(config: Config): Promise<RunningService> {
     config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
   replicate(store, bus);
   const blobGuard = new BlobGuard();
-  const keyring = await loadKeyring(config);
-  if (keyring.generatedAt) logger.info({ keyFile: keyring.generatedAt, keyId: keyring.signingKeyId }, 'generated a checkpoint signing key');
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks, {
     allowPrivateWebhooks: config.webhooks.allowPrivateNetworks,
     trustedKeys: await loadTrustedKeys(config.signing.trustedKeys),

@@ -273,6 +273,24 @@ describe('signed checkpoints on one node', () => {
   });
 });
 
+describe('a key file that cannot be created', () => {
+  test('stops the start with a message naming the file and the setting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-badkey-'));
+    try {
+      // A file where the key's folder would be: the key cannot be created under it.
+      await writeFile(join(dir, 'not-a-dir'), 'x');
+      const keyFile = join(dir, 'not-a-dir', 'key.pem');
+      await assert.rejects(
+        startServer({ env: { MODELGATE_CHECKPOINT_KEY_FILE: keyFile } }),
+        (err: Error) =>
+          err.message.includes(`the audit checkpoint key ${keyFile}`) && err.message.includes('MODELGATE_CHECKPOINT_KEY_FILE'),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('scheduled checkpoints', () => {
   test('a node with an interval signs the moved head by itself', async () => {
     const server = await startServer({ env: { MODELGATE_CHECKPOINT_INTERVAL_SECONDS: '1' } });

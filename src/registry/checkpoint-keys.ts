@@ -82,19 +82,25 @@ async function readKeyFile(file: string): Promise<string | null> {
     return await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
+    throw new Error(
+      `cannot read the audit checkpoint key ${file} (${(err as Error).message}): set checkpoints.keyFile (MODELGATE_CHECKPOINT_KEY_FILE) to a readable path outside the data directory`,
+    );
   }
 }
 
 /** Creates the key file (owner-only) unless another process just did; either way returns the key in it. */
 async function generateKeyFile(file: string): Promise<KeyObject> {
   const { privateKey } = generateKeyPairSync('ed25519');
-  await mkdir(dirname(file), { recursive: true });
   try {
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
     return privateKey;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new Error(
+        `cannot create the audit checkpoint key ${file} (${(err as Error).message}): set checkpoints.keyFile (MODELGATE_CHECKPOINT_KEY_FILE) to a writable path outside the data directory, or provide the key there`,
+      );
+    }
     return ed25519(createPrivateKey(await readFile(file, 'utf8')), file);
   }
 }
