@@ -161,6 +161,29 @@ describe('model signatures', () => {
     assert.equal((await api(server, 'GET', '/v1/models/signed/cli/aliases/release')).status, 404);
   });
 
+  test('push --signature attaches the bundle before --alias moves, so a signature-gated alias takes the new version in one command', async () => {
+    const src = join(dir, 'push-signed');
+    await mkdir(src, { recursive: true });
+    const files = { 'model.bin': 'weights signed before pushing', 'tokenizer.json': '{"v":1}' };
+    for (const [path, content] of Object.entries(files)) await writeFile(join(src, path), content);
+    const bundleFile = join(dir, 'model.sig');
+    await writeFile(bundleFile, JSON.stringify(await signStatement(trusted, modelSigningStatement('push-signed', fileList(files)))));
+    const run = await runCli(['push', src, 'signed/pushed', '--signature', bundleFile, '--alias', 'release'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((await api(server, 'GET', '/v1/models/signed/pushed/aliases/release')).json.version, 1);
+    assert.equal((await api(server, 'GET', '/v1/models/signed/pushed/versions/1/signatures')).json.signatures.length, 1);
+
+    await writeFile(bundleFile, JSON.stringify(await signStatement(stranger, modelSigningStatement('push-signed', fileList(files)))));
+    await writeFile(join(src, 'model.bin'), 'other weights, wrong signer');
+    const refused = await runCli(['push', src, 'signed/pushed', '--signature', bundleFile, '--alias', 'release'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /SIGNATURE_INVALID/);
+    assert.equal((await api(server, 'GET', '/v1/models/signed/pushed/aliases/release')).json.version, 1, 'the alias did not move');
+    const notJson = await runCli(['push', src, 'signed/pushed', '--signature', join(src, 'model.bin')], env);
+    assert.equal(notJson.code, 2);
+    assert.match(notJson.stderr, /is not a readable JSON bundle/);
+  });
+
   test('refused and nothing stored: other files, another file digest, an untrusted key, tampering, malformed bundles', async () => {
     const before = (await api(server, 'GET', '/v1/models/signed/m/versions/1/signatures')).json.signatures.length;
     const post = (body: unknown) => api(server, 'POST', '/v1/models/signed/m/versions/1/signatures', body);

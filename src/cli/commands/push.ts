@@ -1,6 +1,6 @@
 // modelgate push <dir> <name>: hash every file, upload the blobs the server lacks, register the
 // file list as a version (idempotent), optionally point an alias at it.
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import {
   ModelgateApiError,
   RateLimiter,
@@ -24,7 +24,7 @@ import { sha256File } from '../sha256-file.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate push <dir> <name> [--component c=name@ref …] [--alias a] [--metadata FILE]
-                      [--max-connections n] [--limit-rate bytes]
+                      [--signature FILE] [--max-connections n] [--limit-rate bytes]
 
 Uploads every regular file under <dir> (symlinks are skipped) and registers them as a new
 version of <name>; files the server already has are not uploaded again.
@@ -36,6 +36,9 @@ version of <name>; files the server already has are not uploaded again.
   --alias a         point alias a at the new version
   --metadata FILE   JSON or YAML with any of metadata, lineage, metrics, card, registered with
                     the version (checked before anything is uploaded)
+  --signature FILE  an OpenSSF model-signing bundle (Sigstore JSON, e.g. model.sig) over these
+                    files: attached right after registration, before --alias moves (the
+                    server verifies it; a refusal stops the push with the version registered)
   --max-connections n   files hashed and uploaded at once, one connection each (default 4)
   --limit-rate bytes    total upload bytes per second, e.g. 50MiB
 
@@ -48,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     alias: { type: 'string' },
     component: { type: 'string', multiple: true },
     metadata: { type: 'string' },
+    signature: { type: 'string' },
     'max-connections': { type: 'string' },
     'limit-rate': { type: 'string' },
   });
@@ -62,10 +66,21 @@ export async function run(argv: string[]): Promise<number> {
   // The metadata reader brings YAML and the request schemas: loaded only when asked for, to keep start-up short.
   const metadata = values.metadata === undefined ? undefined : await import('../push/metadata-file.js');
   const record = values.metadata === undefined ? undefined : await metadata!.readMetadataFile(values.metadata);
+  const signature = values.signature === undefined ? undefined : await readSignatureFile(values.signature);
   const client = clientFromOptions(values);
 
   const result = await withUserErrors(() =>
-    push(client, { dir, name, alias, maxConnections, limitRate, record, components, recordDifferences: metadata?.recordDifferences }),
+    push(client, {
+      dir,
+      name,
+      alias,
+      maxConnections,
+      limitRate,
+      record,
+      components,
+      signature,
+      recordDifferences: metadata?.recordDifferences,
+    }),
   );
   if (result.recordNotApplied) {
     process.stderr.write(
@@ -96,6 +111,8 @@ interface PushRequest {
   record?: VersionRecordInput;
   /** From --component: name → reference. */
   components: Record<string, string>;
+  /** From --signature: a Sigstore bundle attached after registration, before the alias moves. */
+  signature?: unknown;
   /** Which fields of `record` an existing version holds differently (comes with --metadata's reader). */
   recordDifferences?: (record: VersionRecordInput, version: ModelVersion) => string[];
 }
@@ -156,6 +173,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
   const { version } = registered;
   const notApplied =
     !registered.created && request.record && request.recordDifferences ? request.recordDifferences(request.record, version) : [];
+  if (request.signature !== undefined) await client.addSignature(request.name, version.version, request.signature);
   const moved = request.alias === undefined ? undefined : await moveAlias(client, request.name, request.alias, version.version);
   return {
     name: version.name,
@@ -247,4 +265,13 @@ function describe(r: PushResult): string {
     lines.push(`modelgate: ${r.name}@${alias} was NOT moved to v${r.version}: ${message}`, ...unmet);
   }
   return lines.join('\n');
+}
+
+/** The bundle of --signature, read and parsed before anything is uploaded. */
+async function readSignatureFile(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (err) {
+    throw new CliError(`--signature ${file} is not a readable JSON bundle (${(err as Error).message})`, USAGE_EXIT_CODE);
+  }
 }
