@@ -159,6 +159,12 @@ function spawnS3rver(dir: string, bucket: string): Promise<{ child: ChildProcess
       output.push(line);
       if (line.startsWith('{"port"')) {
         clearTimeout(timer);
+        // A crash (or a stray kill) mid-test shows up as resets and 503s far from its cause: say it here.
+        child.once('exit', (code, signal) => {
+          if (!stopping.has(child)) {
+            process.stderr.write(`s3rver exited unexpectedly (code ${code}, signal ${signal}):\n${output.slice(-20).join('\n')}\n`);
+          }
+        });
         resolve({ child, port: (JSON.parse(line) as { port: number }).port });
       }
     });
@@ -169,7 +175,11 @@ function spawnS3rver(dir: string, bucket: string): Promise<{ child: ChildProcess
   });
 }
 
+/** s3rver processes the harness itself is stopping (their exit is expected). */
+const stopping = new WeakSet<ChildProcess>();
+
 function killChild(child: ChildProcess): Promise<void> {
+  stopping.add(child);
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
