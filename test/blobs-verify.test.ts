@@ -2,7 +2,7 @@
 // an S3 bucket (s3rver behind the test proxy): a blob whose stored bytes were damaged (same size,
 // so nothing else notices) is reported; --repair moves it aside so it reads as missing, and the move
 // is audited; the next upload stores it whole again; only admins may run it.
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -50,6 +50,13 @@ const backends: Backend[] = [
     damage: async (_server, digest, bytes) => {
       const Key = `${prefix}blobs/sha256/${hexOf(digest).slice(0, 2)}/${hexOf(digest)}`;
       await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: bytes, ContentLength: bytes.length }));
+      // The store moves aside only an object last written over a second before the run looked at
+      // it (S3 keeps LastModified in whole seconds, and a newer object may be a fresh re-upload).
+      // Damage found in production is older than that: let this write age past it, or a fast
+      // machine runs --repair within the second and (rightly) moves nothing.
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key }));
+      const aged = (head.LastModified?.getTime() ?? Date.now()) + 1_500;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, aged - Date.now())));
     },
     quarantined: async () =>
       (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}quarantine/` }))).Contents?.length ?? 0,
