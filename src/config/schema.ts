@@ -4,6 +4,18 @@ import { CARD_FIELDS } from '../domain/types.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/** A list: as such in a config file, comma-separated (blanks dropped) from the environment. */
+const commaList = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item),
+  );
 
 export const configSchema = z.strictObject({
   server: z.strictObject({
@@ -112,16 +124,7 @@ export const configSchema = z.strictObject({
       enabled: z.union([z.boolean(), z.stringbool()]),
       nodeName: z.string().max(128),
       // A comma-separated list from the environment, a list in a file.
-      trustedProxies: z.preprocess(
-        (v) =>
-          typeof v === 'string'
-            ? v
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : v,
-        z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/, 'an IP address or CIDR range')),
-      ),
+      trustedProxies: commaList(z.string().regex(/^[0-9a-fA-F:.]+(\/[0-9]{1,3})?$/, 'an IP address or CIDR range')),
       flushIntervalMs: z.coerce.number().int().min(50).max(600_000),
       maxPendingEntries: positiveInt,
       maxRecords: positiveInt,
@@ -148,32 +151,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       keyFile: z.string(),
       // A list in a config file, or comma-separated in MODELGATE_CHECKPOINT_RETIRED_KEY_FILES.
-      retiredKeyFiles: z.preprocess(
-        (v) =>
-          typeof v === 'string'
-            ? v
-                .split(',')
-                .map((f) => f.trim())
-                .filter(Boolean)
-            : v,
-        z.array(z.string().min(1)),
-      ),
+      retiredKeyFiles: commaList(z.string().min(1)),
       intervalSeconds: z.coerce.number().int().min(0),
     })
     .default({ keyFile: '', retiredKeyFiles: [], intervalSeconds: 3600 }),
   signing: z
     .strictObject({
       // PEM public keys whose OpenSSF model-signing bundles are accepted; a comma-separated list from the environment.
-      trustedKeys: z.preprocess(
-        (v) =>
-          typeof v === 'string'
-            ? v
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : v,
-        z.array(z.string().min(1)),
-      ),
+      trustedKeys: commaList(z.string().min(1)),
     })
     .default({ trustedKeys: [] }),
   webhooks: z
