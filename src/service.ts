@@ -53,6 +53,7 @@ export async function startService(config: Config): Promise<RunningService> {
           prefix: config.redis.prefix,
           dataDir,
           antiEntropyMs: config.redis.antiEntropyMs,
+          nodeExpiryMs: config.redis.nodeExpirySeconds * 1000,
         })
       : new LmdbControlStore(dataDir);
   const blobs = await openBlobStore(config);

@@ -143,6 +143,29 @@ describe('control plane status and restore from a replica', () => {
     assert.match(healthy.stderr, /CONTROL_PLANE_HEALTHY|nothing to restore/);
   });
 
+  test('a crashed node is dropped from status once silent past redis.nodeExpirySeconds; a live one stays', async () => {
+    const { prefix, nodes } = await startCluster();
+    const before = await waitAgreeing(nodes[0]!, 3, 'three agreeing nodes');
+    const crashed = before.nodes.find((n: any) => n.address === nodes[2]!.url);
+    assert.ok(crashed, 'the node to crash is listed');
+    await nodes[2]!.stop('SIGKILL');
+    // Still listed right after the crash (a crash says no goodbye)...
+    const after = await status(nodes[0]!);
+    assert.ok(
+      after.nodes.some((n: any) => n.id === crashed.id),
+      'a node that just went silent is still shown',
+    );
+    // ...and dropped once its last heartbeat is older than the expiry (default one hour): its
+    // heartbeat is moved back two hours in Redis, as if that time had passed.
+    const key = `${prefix}nodes`;
+    const beat = JSON.parse((await redis.client.hget(key, crashed.id))!);
+    await redis.client.hset(key, crashed.id, JSON.stringify({ ...beat, at: Date.now() - 2 * 3600_000 }));
+    const pruned = await status(nodes[0]!);
+    assert.deepEqual(pruned.nodes.map((n: any) => n.address).sort(), [nodes[0]!.url, nodes[1]!.url].sort());
+    assert.equal(await redis.client.hget(key, crashed.id), null, 'its heartbeat is gone from Redis');
+    assert.ok(pruned.nodes.every((n: any) => n.live));
+  });
+
   test('Redis flushed under three nodes: writes stop as diverged; restore on one node brings every node back with nothing lost', async () => {
     const { prefix, env, nodes } = await startCluster();
     await seed(nodes, 'cp/flushed');

@@ -34,6 +34,13 @@ export const configSchema = z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
     prefix: z.string().max(100),
     antiEntropyMs: z.coerce.number().int().min(50).max(600_000),
+    /** A node silent this long is dropped from the node list (a crashed node never says goodbye). */
+    nodeExpirySeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86400)
+      .default(3600),
   }),
   blobs: z
     .strictObject({
@@ -209,6 +216,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_REDIS_URL: 'redis.url',
   MODELGATE_REDIS_PREFIX: 'redis.prefix',
   MODELGATE_ANTI_ENTROPY_MS: 'redis.antiEntropyMs',
+  MODELGATE_NODE_EXPIRY_SECONDS: 'redis.nodeExpirySeconds',
   MODELGATE_BLOBS_BACKEND: 'blobs.backend',
   MODELGATE_MAX_BLOB_BYTES: 'blobs.maxBlobBytes',
   MODELGATE_S3_BUCKET: 'blobs.s3.bucket',

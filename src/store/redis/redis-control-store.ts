@@ -33,6 +33,8 @@ export interface RedisStoreOptions {
   dataDir: string;
   /** How often a node checks, without any notice, whether it is behind (the backstop for lost messages). */
   antiEntropyMs: number;
+  /** A node silent this long is dropped from the node list (default one hour). */
+  nodeExpiryMs?: number;
 }
 
 const PAGE = 500;
@@ -65,6 +67,7 @@ export class RedisControlStore extends PlannedStore {
     table: (t: string) => string;
   };
   private readonly antiEntropyMs: number;
+  private readonly nodeExpiryMs: number;
   /** This node in the heartbeat: a stable id kept beside the replica, and its address once listening. */
   private node: { id: string; address: string } | null = null;
   private readonly settings = new Map<string, unknown>();
@@ -91,6 +94,7 @@ export class RedisControlStore extends PlannedStore {
       table: (t) => `${p}t:${t}`,
     };
     this.antiEntropyMs = options.antiEntropyMs;
+    this.nodeExpiryMs = Math.max(options.nodeExpiryMs ?? 3_600_000, this.liveWithinMs());
     this.deliveries = new RedisDeliveryQueue(cmd, p, unreachable);
   }
 
@@ -357,7 +361,7 @@ export class RedisControlStore extends PlannedStore {
       const head = snapshot[1]![1] as string | null;
       authority = { seq, headHash: head ? (JSON.parse(head) as { hash: string }).hash : GENESIS_HASH };
       floor = Number((snapshot[2]![1] as string | null) ?? 0);
-      beats = Object.values(snapshot[3]![1] as Record<string, string>).map((v) => JSON.parse(v) as Heartbeat);
+      beats = await this.dropExpired(snapshot[3]![1] as Record<string, string>);
       // The authority's audit hash at each node's sequence: a node agrees when that is its head.
       const fields = beats.map((b) => JSON.stringify(b.appliedSeq));
       theirHashes = fields.length
@@ -390,6 +394,28 @@ export class RedisControlStore extends PlannedStore {
       nodes,
       agree: live.length > 0 && live.every((n) => n.agrees && n.diverged === null && n.headHash === live[0]!.headHash),
     };
+  }
+
+  /**
+   * The heartbeats still worth showing. A crashed node never removes its own (a clean stop does):
+   * one silent longer than the expiry is deleted, unless it beat again since it was read (the
+   * compare-and-delete runs in Redis, so a node that comes back is never dropped).
+   */
+  private async dropExpired(raw: Record<string, string>): Promise<Heartbeat[]> {
+    const kept: Heartbeat[] = [];
+    for (const [id, value] of Object.entries(raw)) {
+      const beat = JSON.parse(value) as Heartbeat;
+      if (Date.now() - beat.at <= this.nodeExpiryMs) {
+        kept.push(beat);
+        continue;
+      }
+      await this.cmd.eval(DELETE_IF_UNCHANGED, 1, this.keys.nodes, id, value);
+      logger.info(
+        { node: id, address: beat.address, lastHeartbeat: new Date(beat.at).toISOString() },
+        'dropped a node silent past its expiry',
+      );
+    }
+    return kept;
   }
 
   private liveWithinMs(): number {
@@ -535,6 +561,9 @@ function parseShippedBatch(replication: string, seq: number | undefined): Batch 
     return null;
   }
 }
+
+/** HDEL of a hash field only while it still holds the value read (KEYS[1] hash, ARGV field, value). */
+const DELETE_IF_UNCHANGED = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0`;
 
 /** A heartbeat as the status shows it, compared with the authority. */
 function report(
