@@ -12,6 +12,7 @@ import type {
 import type { RegistryReader } from '../domain/state.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { LocalTable } from '../index/local-table.js';
+import type { SharedTable } from '../index/shared-table.js';
 import type {
   Actor,
   Approval,
@@ -105,6 +106,8 @@ export interface ControlStore extends RegistryReader {
   appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number>;
   /** A node-local table beside the replica, never replicated (upload sessions). */
   openLocalTable<V>(name: string): LocalTable<V>;
+  /** A table every node sharing this store sees (upload sessions on a shared blob store). */
+  sharedTable<V>(name: string): SharedTable<V>;
   getSetting(key: string): unknown;
   putSetting(key: string, value: unknown): Promise<void>;
   /** Registers this node under `address` in the control store and keeps its heartbeat going. */

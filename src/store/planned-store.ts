@@ -13,6 +13,7 @@ import type {
 import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { RegistryReader } from '../domain/state.js';
+import type { SharedTable } from '../index/shared-table.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore, DeliveryQueue } from './control-store.js';
 import { planCreateWebhook, planDeleteWebhook, planRotateWebhook } from '../domain/webhook-plans.js';
@@ -33,6 +34,7 @@ export abstract class PlannedStore implements ControlStore {
   protected abstract commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>>;
 
   abstract openLocalTable<V>(name: string): LocalTable<V>;
+  abstract sharedTable<V>(name: string): SharedTable<V>;
   abstract getSetting(key: string): unknown;
   abstract putSetting(key: string, value: unknown): Promise<void>;
   abstract registerNode(address: string): void;

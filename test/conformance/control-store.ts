@@ -1022,6 +1022,34 @@ export function controlStoreConformance(backend: Backend): void {
       assert.deepEqual(reopened.store.listSignatures('signed', 1), [first.signature]);
     });
 
+    test('shared table: create refuses an existing key; swap replaces only the row it expects; rows survive a reopen, writing nothing to the registry', async () => {
+      const r = await fresh();
+      const t = r.store.sharedTable<{ offset: number; parts: string[] }>('conformance');
+      const before = await snapshot(r);
+      const row = { offset: 0, parts: [] as string[] };
+      assert.equal(await t.get('s1'), undefined);
+      assert.equal(await t.create('s1', row), true);
+      assert.equal(await t.create('s1', { offset: 9, parts: [] }), false, 'an existing key is not overwritten');
+      assert.deepEqual(await t.get('s1'), row);
+      const next = { offset: 5, parts: ['a'] };
+      // Two writers that read the same row: exactly one swap wins, whichever is first.
+      const results = await Promise.all([t.swap('s1', row, next), t.swap('s1', row, { offset: 7, parts: ['b'] })]);
+      assert.deepEqual(results, [true, false]);
+      assert.deepEqual(await t.get('s1'), next);
+      assert.equal(await t.swap('s1', row, { offset: 1, parts: [] }), false, 'a stale expectation loses');
+      assert.equal(await t.swap('gone', row, next), false, 'a missing row is not created by a swap');
+      assert.equal(await t.get('gone'), undefined);
+      await t.create('s2', { offset: 1, parts: [] });
+      const seen: Record<string, unknown> = {};
+      for await (const { key, value } of t.entries()) seen[key] = value;
+      assert.deepEqual(seen, { s1: next, s2: { offset: 1, parts: [] } });
+      await t.remove('s2');
+      assert.equal(await t.get('s2'), undefined);
+      await assertNothingWritten(r, before);
+      const reopened = await r.opened.reopen();
+      assert.deepEqual(await reopened.store.sharedTable('conformance').get('s1'), next);
+    });
+
     test('delivery queue: enqueue is idempotent and the cursor only moves up; a claim hides a delivery until settled or its lease ends', async () => {
       const r = await fresh();
       const q = r.store.deliveryQueue();

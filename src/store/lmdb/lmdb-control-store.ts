@@ -10,6 +10,7 @@ import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 import type { WebhookDelivery } from '../../domain/webhooks.js';
 import { LmdbDeliveryQueue } from './lmdb-delivery-queue.js';
+import { LmdbSharedTable } from './lmdb-shared-table.js';
 
 export class LmdbControlStore extends PlannedStore {
   protected readonly state: LmdbState;
@@ -36,6 +37,11 @@ export class LmdbControlStore extends PlannedStore {
 
   openLocalTable<V>(name: string) {
     return this.state.openLocalTable<V>(name);
+  }
+
+  /** One node is the whole deployment: its shared tables are local ones. */
+  sharedTable<V>(name: string): LmdbSharedTable<V> {
+    return new LmdbSharedTable(this.state.openLocalTable<V>(`shared:${name}`));
   }
 
   deliveryQueue(): LmdbDeliveryQueue {

@@ -26,6 +26,7 @@ import { PlannedStore } from '../planned-store.js';
 import { TABLES, type Batch, type Key, type Plan, type Table } from '../../domain/writes.js';
 import type { Actor, AuditEntry, ControlPlaneRestore, ControlPlaneStatus, NodeReport } from '../../domain/types.js';
 import { RedisDeliveryQueue } from './redis-delivery-queue.js';
+import { RedisSharedTable } from './redis-shared-table.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -64,6 +65,7 @@ export class RedisControlStore extends PlannedStore {
     settings: string;
     nodes: string;
     floor: string;
+    prefix: string;
     table: (t: string) => string;
   };
   private readonly antiEntropyMs: number;
@@ -91,6 +93,7 @@ export class RedisControlStore extends PlannedStore {
       settings: `${p}settings`,
       nodes: `${p}nodes`,
       floor: `${p}log-floor`,
+      prefix: p,
       table: (t) => `${p}t:${t}`,
     };
     this.antiEntropyMs = options.antiEntropyMs;
@@ -239,6 +242,11 @@ export class RedisControlStore extends PlannedStore {
   /** Local upload sessions and the like live beside the replica; they are not shared. */
   openLocalTable<V>(name: string) {
     return this.state.openLocalTable<V>(name);
+  }
+
+  /** Outside the audited state and the log: rows every node reads and swaps in Redis directly. */
+  sharedTable<V>(name: string): RedisSharedTable<V> {
+    return new RedisSharedTable<V>(this.cmd, `${this.keys.prefix}shared:${name}`, unreachable);
   }
 
   private async loadSettings(): Promise<void> {
