@@ -308,8 +308,23 @@ describe('governed as a unit', () => {
       { component: 'retrieval/embedding', name: 'flag/embed', version: 1, status: 'retired' },
     ]);
     assert.equal(resolved.json.components.retrieval.components.embedding.status, 'retired');
+    // The flags are steps of the retire's own entry (one commit), found by their action and by the stack's model.
     const audit = await api(server, 'GET', '/v1/audit?action=version.component-flagged');
-    assert.deepEqual(audit.json.entries.map((e: { target: string }) => e.target).sort(), ['flag/app@v1', 'flag/retrieval@v1']);
+    assert.deepEqual(
+      audit.json.entries.map((e: { target: string }) => e.target),
+      ['flag/embed@v1'],
+    );
+    const [entry] = audit.json.entries as { action: string; details: { steps: { action: string; target: string }[] } }[];
+    assert.equal(entry!.action, 'version.retire');
+    assert.deepEqual(entry!.details.steps.map((st) => [st.action, st.target]).sort(), [
+      ['version.component-flagged', 'flag/app@v1'],
+      ['version.component-flagged', 'flag/retrieval@v1'],
+    ]);
+    const byStack = await api(server, 'GET', '/v1/audit?model=flag/app&action=version.component-flagged');
+    assert.deepEqual(
+      byStack.json.entries.map((e: { target: string }) => e.target),
+      ['flag/embed@v1'],
+    );
     const shown = await api(server, 'GET', '/v1/models/flag/retrieval/versions/1');
     assert.deepEqual(shown.json.flaggedComponents, [{ component: 'embedding', name: 'flag/embed', version: 1, status: 'retired' }]);
     const history = await api(server, 'GET', '/v1/models/flag/retrieval/versions/1/history');

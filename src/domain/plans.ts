@@ -24,7 +24,7 @@ import type { AliasMove, AliasMoveResult, ApprovalCheck, ManifestPush, ManifestP
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
-import { componentNames } from './stack.js';
+import { componentNames, stacksAbove } from './stack.js';
 import { endpointWants, eventModel, type OutboxEntry } from './webhooks.js';
 
 export function requireModel(state: RegistryReader, name: string): Model {
@@ -81,10 +81,11 @@ export function sequenceWrites(
  */
 function outboxEntry(state: RegistryReader, entry: AuditEntry): OutboxEntry | undefined {
   const model = eventModel(entry.action, entry.target);
-  const types = auditSteps(entry).map((step) => step.action);
+  // Each step by its own model: a retire's flag on a stack of another model reaches that model's endpoints.
+  const steps = auditSteps(entry).map((step) => ({ type: step.action, model: eventModel(step.action, step.target) }));
   const endpoints = state
     .listWebhooks()
-    .filter((w) => types.some((type) => endpointWants(w, type, model)))
+    .filter((w) => steps.some((step) => endpointWants(w, step.type, step.model)))
     .map((w) => w.id);
   if (endpoints.length === 0) return undefined;
   return {
@@ -111,6 +112,51 @@ interface NoStep<R> {
   result: R;
   writes: [];
   audit: null;
+}
+
+/**
+ * What retiring or rejecting `component` does to the stacks above it, directly or through other
+ * stacks, as part of the same commit: an event on each stack and the audit step each would log
+ * alone (`version.component-flagged`, so watchers of the stack's model and its auditors see it). A
+ * stack's flagged status itself is read from its closure (resolve, show, the gate); these make it
+ * visible and audited, and committing them with the status change means no crash can lose them.
+ */
+function flagStacksAboveSteps(
+  state: RegistryReader,
+  component: Version,
+  actor: Actor,
+  seq: number,
+  at: string,
+): { writes: Write[]; audits: AuditStep[] } {
+  const ref = `${component.name}@v${component.version}`;
+  const writes: Write[] = [];
+  const audits: AuditStep[] = [];
+  for (const above of stacksAbove(state, component.name, component.version)) {
+    const stack = state.getVersion(above.name, above.version);
+    if (!stack) continue;
+    const path = above.path.join('/');
+    const event: VersionEvent = {
+      seq,
+      name: stack.name,
+      version: stack.version,
+      action: 'component',
+      actor,
+      at,
+      comment: `component ${path} (${ref}) is ${component.status}`,
+    };
+    writes.push({ table: 'versionEvents', key: [stack.name, stack.version, seq], value: event });
+    audits.push({
+      action: 'version.component-flagged',
+      target: `${stack.name}@v${stack.version}`,
+      details: { component: path, ref, status: component.status, digest: stack.digest },
+    });
+  }
+  return { writes, audits };
+}
+
+/** An audit entry's details with the other steps of its commit listed (see audit-steps.ts); unchanged when there are none. */
+function withSteps(details: Record<string, unknown>, steps: AuditStep[]): Record<string, unknown> {
+  return steps.length === 0 ? details : { ...details, steps };
 }
 
 /** The sequence bump and audit entry of a commit made of one step. */
@@ -359,17 +405,24 @@ export function planApproval(
     ...(status !== current.status ? { changes: { status: { before: current.status, after: status } } } : {}),
     ...(comment ? { comment } : {}),
   };
+  // A rejection (final, so this is the first) flags the stacks above in the same commit.
+  const flags = decision === 'reject' ? flagStacksAboveSteps(state, version, actor, seq, at) : { writes: [], audits: [] };
   return {
     result: { approval, version },
     writes: [
       { table: 'approvals', key: [name, number, seq], value: approval },
       { table: 'versions', key: [name, number], value: version },
       { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, `version.${decision}`, `${name}@v${number}`, {
-        status,
-        recordDigest: digest,
-        ...(comment ? { comment } : {}),
-      }),
+      ...flags.writes,
+      ...sequenceWrites(
+        state,
+        seq,
+        at,
+        actor,
+        `version.${decision}`,
+        `${name}@v${number}`,
+        withSteps({ status, recordDigest: digest, ...(comment ? { comment } : {}) }, flags.audits),
+      ),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };
@@ -510,15 +563,22 @@ export function planRetireVersion(
     changes: { status: { before: current.status, after: 'retired' } },
     ...(reason ? { comment: reason } : {}),
   };
+  const flags = flagStacksAboveSteps(state, version, actor, seq, at);
   return {
     result: version,
     writes: [
       { table: 'versions', key: [name, number], value: version },
       { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, 'version.retire', `${name}@v${number}`, {
-        status: { before: current.status, after: 'retired' },
-        ...(reason ? { reason } : {}),
-      }),
+      ...flags.writes,
+      ...sequenceWrites(
+        state,
+        seq,
+        at,
+        actor,
+        'version.retire',
+        `${name}@v${number}`,
+        withSteps({ status: { before: current.status, after: 'retired' }, ...(reason ? { reason } : {}) }, flags.audits),
+      ),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };
@@ -690,46 +750,6 @@ export function planPushManifest(state: RegistryReader, push: ManifestPush, acto
     change: moved?.audit
       ? { seq, model: push.version.name, kind: 'alias', alias: moved.result.alias }
       : { seq, model: push.version.name, kind: 'version', version: version.version },
-  };
-}
-
-/**
- * Records on a stack that a component in its closure was retired or rejected: a version event on
- * the stack and an audit entry, so watchers of the stack's model hear of it. The stack's status is
- * read from its closure (resolve, show, the gate); this commit makes it visible and audited.
- */
-export function planFlagStack(
-  state: RegistryReader,
-  stack: { name: string; version: number },
-  component: string,
-  pinned: { name: string; version: number; status: string },
-  actor: Actor,
-): Plan<void> {
-  const current = state.getVersion(stack.name, stack.version);
-  if (!current) return { result: undefined, writes: [] };
-  const { seq, at } = next(state);
-  const ref = `${pinned.name}@v${pinned.version}`;
-  const event: VersionEvent = {
-    seq,
-    name: stack.name,
-    version: stack.version,
-    action: 'component',
-    actor,
-    at,
-    comment: `component ${component} (${ref}) is ${pinned.status}`,
-  };
-  return {
-    result: undefined,
-    writes: [
-      { table: 'versionEvents', key: [stack.name, stack.version, seq], value: event },
-      ...sequenceWrites(state, seq, at, actor, 'version.component-flagged', `${stack.name}@v${stack.version}`, {
-        component,
-        ref,
-        status: pinned.status,
-        digest: current.digest,
-      }),
-    ],
-    change: { seq, model: stack.name, kind: 'version', version: stack.version },
   };
 }
 

@@ -3,6 +3,7 @@
 // registration, the gate, resolve, GC and the impact queries all read a stack the same way.
 import { createHash } from 'node:crypto';
 import { badRequest } from './errors.js';
+import type { RegistryReader } from './state.js';
 import type { ComponentPin, FileEntry, Version } from './types.js';
 import { versionDigest } from './version-digest.js';
 
@@ -111,4 +112,27 @@ export function stackDepth(version: Pick<Version, 'components'>, lookup: (name: 
   let depth = 0;
   for (const entry of walkClosure(version, lookup)) depth = Math.max(depth, entry.path.length);
   return depth;
+}
+
+/** Every stack that includes the version, directly or through other stacks, each once, with the path from it. */
+export function stacksAbove(
+  state: Pick<RegistryReader, 'stacksContaining'>,
+  name: string,
+  version: number,
+): { name: string; version: number; path: string[] }[] {
+  const out: { name: string; version: number; path: string[] }[] = [];
+  const seen = new Set<string>();
+  const queue: { name: string; version: number; path: string[] }[] = [{ name, version, path: [] }];
+  while (queue.length > 0) {
+    const at = queue.shift()!;
+    for (const s of state.stacksContaining(at.name, at.version)) {
+      const key = `${s.name}@${s.version}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entry = { name: s.name, version: s.version, path: [s.component, ...at.path] };
+      out.push(entry);
+      queue.push(entry);
+    }
+  }
+  return out;
 }

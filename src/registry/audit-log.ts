@@ -53,7 +53,8 @@ export class AuditLog {
     const filtered = Boolean(q.model || q.actor || q.action);
     const inScope = q.inScope;
     const matches = (e: AuditEntry) =>
-      (!q.model || e.target === q.model || e.target.startsWith(`${q.model}@`)) &&
+      // A step of a compound entry counts like an entry of its own (a retire that flags a stack of another model).
+      (!q.model || auditSteps(e).some((step) => step.target === q.model || step.target.startsWith(`${q.model}@`))) &&
       (!q.actor || e.actor.id === q.actor || e.actor.name === q.actor) &&
       (!q.action || auditSteps(e).some((step) => step.action === q.action || step.action.startsWith(`${q.action}.`)));
     const entries: ChainLine[] = [];

@@ -45,8 +45,8 @@ import type {
   VersionView,
 } from '../domain/types.js';
 import { sortFiles, versionDigest } from '../domain/version-digest.js';
-import { DEFAULT_STACK_LIMITS, stackDigest, type StackLimits } from '../domain/stack.js';
-import { findByReference, freezeComponents, freezeLineage, stacksAbove } from './stack-components.js';
+import { DEFAULT_STACK_LIMITS, stackDigest, stacksAbove, type StackLimits } from '../domain/stack.js';
+import { findByReference, freezeComponents, freezeLineage } from './stack-components.js';
 import { blobSeeds, datasetSeeds, impactOf, lineageGraph, type ImpactReport, type LineageGraph } from './impact.js';
 import { inventoryRow, pendingVersions, policyStatus, type AliasPolicyStatus, type InventoryModel, type PendingVersion } from './review.js';
 
@@ -337,26 +337,13 @@ export class Registry {
     return version;
   }
 
-  /** Takes a version out of service for good; it must hold no alias. */
-  async retireVersion(name: string, number: number, reason: string | undefined, actor: Actor): Promise<Version> {
-    const { version, change } = await this.store.retireVersion(name, number, reason, actor);
-    if (change) await this.flagStacksAbove(version, actor);
-    return version;
-  }
-
   /**
-   * After a component was retired or rejected: one event and audit entry on every stack that
-   * includes it, directly or through other stacks, so each stack's watchers and auditors see it.
+   * Takes a version out of service for good; it must hold no alias. The same commit flags every
+   * stack above it (see planRetireVersion).
    */
-  private async flagStacksAbove(component: Version, actor: Actor): Promise<void> {
-    for (const stack of stacksAbove(this.store, component.name, component.version)) {
-      await this.store.flagStack(
-        stack,
-        stack.path.join('/'),
-        { name: component.name, version: component.version, status: component.status },
-        actor,
-      );
-    }
+  async retireVersion(name: string, number: number, reason: string | undefined, actor: Actor): Promise<Version> {
+    const { version } = await this.store.retireVersion(name, number, reason, actor);
+    return version;
   }
 
   /**
@@ -377,7 +364,7 @@ export class Registry {
       .map((a) => a.alias);
   }
 
-  /** Approve or reject: never by the registrant, once per approver and version. */
+  /** Approve or reject: never by the registrant, once per approver and version. A rejection flags the stacks above in the same commit. */
   async decide(
     name: string,
     number: number,
@@ -403,7 +390,6 @@ export class Registry {
           `${actor.name} already decided "${earlier.decision}" on this record of ${name}@v${number} (seq ${earlier.seq})`,
         );
     });
-    if (decision === 'reject') await this.flagStacksAbove(version, actor);
     return { approval, version };
   }
 

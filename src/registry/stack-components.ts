@@ -96,22 +96,3 @@ export function freezeLineage(state: RegistryReader, lineage: Lineage, canRead: 
     throw badRequest('LINEAGE_PARENT_NOT_FOUND', `lineage.parent: ${lineage.parent} does not exist`, { parent: lineage.parent });
   return { ...lineage, parent: `${version.name}@v${version.version}` };
 }
-
-/** Every stack that includes the version, directly or through other stacks, each once, with the path from it. */
-export function stacksAbove(state: RegistryReader, name: string, version: number): { name: string; version: number; path: string[] }[] {
-  const out: { name: string; version: number; path: string[] }[] = [];
-  const seen = new Set<string>();
-  const queue: { name: string; version: number; path: string[] }[] = [{ name, version, path: [] }];
-  while (queue.length > 0) {
-    const at = queue.shift()!;
-    for (const s of state.stacksContaining(at.name, at.version)) {
-      const key = `${s.name}@${s.version}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const entry = { name: s.name, version: s.version, path: [s.component, ...at.path] };
-      out.push(entry);
-      queue.push(entry);
-    }
-  }
-  return out;
-}

@@ -55,13 +55,6 @@ export interface ControlStore extends RegistryReader {
     actor: Actor,
     check: ApprovalCheck,
   ): Promise<{ approval: Approval; version: Version; change: Change }>;
-  /** Records on a stack that a component of its closure was retired or rejected (an event and an audit entry). */
-  flagStack(
-    stack: { name: string; version: number },
-    component: string,
-    pinned: { name: string; version: number; status: string },
-    actor: Actor,
-  ): Promise<{ change?: Change }>;
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
   /** Calls `listener` after every change applied on this node, its own or (shared store) another node's. */
   onChange(listener: (change: Change) => void): void;

@@ -205,16 +205,6 @@ export abstract class PlannedStore implements ControlStore {
     return { ...result, change: change! };
   }
 
-  async flagStack(
-    stack: { name: string; version: number },
-    component: string,
-    pinned: { name: string; version: number; status: string },
-    actor: Actor,
-  ) {
-    const { change } = await this.run((s) => plans.planFlagStack(s, stack, component, pinned, actor));
-    return change ? { change } : {};
-  }
-
   async moveAlias(move: AliasMove, actor: Actor) {
     const { result, change } = await this.run((s) => plans.planMoveAlias(s, move, actor));
     return { result, ...(change ? { change } : {}) };

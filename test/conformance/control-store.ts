@@ -161,6 +161,37 @@ export async function mutation<T>(
   return out;
 }
 
+/**
+ * The last commit retired or rejected `component` and flagged exactly `stacks` ([stack, component
+ * path]) in it: its audit entry lists a `version.component-flagged` step per stack, each stack's
+ * history ends with a `component` event at that sequence, watchers of each stack's model are told,
+ * and the tables still say what the log says.
+ */
+export function assertFlagged(r: Recorder, component: string, status: string, stacks: [string, string][]): void {
+  const s = r.store;
+  const entry = s.auditEntries(s.currentSeq(), 1)[0]!;
+  assert.equal(entry.target, component);
+  const steps = (entry.details.steps ?? []) as { action: string; target: string; details: Record<string, unknown> }[];
+  assert.deepEqual(
+    steps.map((st) => [st.action, st.target, st.details.component, st.details.ref, st.details.status]),
+    stacks.map(([stack, path]) => ['version.component-flagged', stack, path, component, status]),
+  );
+  for (const [stack, path] of stacks) {
+    const at = stack.indexOf('@v');
+    const last = s.versionHistory(stack.slice(0, at), Number(stack.slice(at + 2))).at(-1)!;
+    assert.equal(last.seq, entry.seq, `${stack}'s flag is in the commit that made ${component} ${status}`);
+    assert.equal(last.action, 'component');
+    assert.equal(last.comment, `component ${path} (${component}) is ${status}`);
+  }
+  const told = changeMessages(entry, s).filter((m) => m.action === 'version.component-flagged');
+  assert.deepEqual(
+    told.map((m) => [`${m.model}@v${m.version}`, m.component?.path, m.seq]),
+    stacks.map(([stack, path]) => [stack, path, entry.seq]),
+  );
+  const verified = verifyAudit(s);
+  assert.equal(verified.ok, true, JSON.stringify(verified.firstBad));
+}
+
 export async function assertNothingWritten(r: Recorder, before: Awaited<ReturnType<typeof snapshot>>): Promise<void> {
   const now = await snapshot(r);
   assert.deepEqual(now, before, 'nothing was written and nothing was told');
@@ -751,7 +782,14 @@ export function controlStoreConformance(backend: Backend): void {
       await s.recordApproval('llm/lora', 1, 'approve', undefined, bob, noop2);
       await mutation(r, () => s.moveAlias(move('llm/tuned', 'production', 1, { policy: strict }), carol));
       await s.moveAlias(move('llm/tuned', 'production', null), carol);
-      await s.recordApproval('llm/lora', 1, 'reject', undefined, carol, noop2);
+      // The rejection flags the stack above in the same commit: one sequence number, one audit
+      // entry whose steps include the flag on the stack, an event in the stack's history.
+      await mutation(r, () => s.recordApproval('llm/lora', 1, 'reject', undefined, carol, noop2), {
+        action: 'version.reject',
+        target: 'llm/lora@v1',
+        change: { model: 'llm/lora', kind: 'version', version: 1 },
+      });
+      assertFlagged(r, 'llm/lora@v1', 'rejected', [['llm/tuned@v1', 'adapter']]);
       const flagged = await refused(
         r,
         () => s.moveAlias(move('llm/tuned', 'production', 1, { policy: ONE_APPROVAL }), carol),
@@ -762,20 +800,21 @@ export function controlStoreConformance(backend: Backend): void {
       // An unprotected alias still may.
       await mutation(r, () => s.moveAlias(move('llm/tuned', 'staging', 1), carol));
 
-      // flagStack: an event on the stack and an audit entry, told as a change of the stack's model.
-      await mutation(
-        r,
-        () => s.flagStack({ name: 'llm/tuned', version: 1 }, 'adapter', { name: 'llm/lora', version: 1, status: 'rejected' }, carol),
-        {
-          action: 'version.component-flagged',
-          target: 'llm/tuned@v1',
-          change: { model: 'llm/tuned', kind: 'version', version: 1 },
-        },
-      );
-      assert.equal(s.versionHistory('llm/tuned', 1).at(-1)!.action, 'component');
+      // Retiring a component flags every stack above it, through nested stacks too, in the same commit.
+      await mutation(r, () => s.registerVersion(newStack('app/outer', {}, { model: inner }), alice));
+      await mutation(r, () => s.retireVersion('llm/base', 1, 'CVE', carol), {
+        action: 'version.retire',
+        target: 'llm/base@v1',
+        change: { model: 'llm/base', kind: 'version', version: 1 },
+      });
+      assertFlagged(r, 'llm/base@v1', 'retired', [
+        ['llm/tuned@v1', 'base'],
+        ['app/outer@v1', 'model/base'],
+      ]);
+      // A retire repeated commits nothing and flags nothing again.
+      await noop(r, () => s.retireVersion('llm/base', 1, 'CVE', carol));
 
       // A component retired after the registry looked is refused inside the commit.
-      await s.retireVersion('llm/base', 1, 'CVE', carol);
       await refused(r, () => s.registerVersion(newStack('app/late', {}, { base }), alice), 400, 'COMPONENT_RETIRED');
     });
 
