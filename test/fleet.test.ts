@@ -315,6 +315,12 @@ function watch(query: string, token: string): Promise<{ ws: WebSocket; messages:
 
 describe('watch summaries', () => {
   test('model watchers get fleet summaries; only admins get newly found unregistered artifacts', async () => {
+    // The pods have polled through many flushes with nobody watching: nothing was summarized
+    // (a summary reads the model's whole fleet from the store).
+    const summaries = async () =>
+      Number(/^modelgate_fleet_summaries_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 'NaN');
+    await api(server, 'GET', '/v1/fleet?model=fraud');
+    assert.equal(await summaries(), 0);
     const admin = await watch('?models=fraud', server.token);
     const scoped = await watch('?models=fraud', scopedReader);
     try {
@@ -324,6 +330,7 @@ describe('watch summaries', () => {
       assert.ok(summary.versions.some((v: any) => v.version === 1 && v.instances >= 4));
       assert.deepEqual(summary.stragglers[0].instances.map((i: any) => i.instance).sort(), ['stuck-0', 'stuck-1']);
       await waitFor(() => scoped.messages.some((m) => m.type === 'fleet'), 20_000, 'a summary for the scoped reader');
+      assert.ok((await summaries()) > 0);
 
       const report = { deployment: 'edge', instance: 'e1', files: [{ path: 'w.bin', digest: sha256('found by watch'), size: 14 }] };
       assert.equal((await api(server, 'POST', '/v1/fleet/reports', report)).status, 202);

@@ -144,6 +144,8 @@ export interface FleetStats {
   flushFailures: number;
   reports: number;
   unregisteredFound: number;
+  /** Watch summaries computed (a model nobody watches is not summarized). */
+  summaries: number;
 }
 
 export interface FleetReport extends FleetIdentity {

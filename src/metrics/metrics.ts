@@ -213,6 +213,11 @@ fleetCounter(
   'Unregistered artifacts (digest, deployment, instance) reported for the first time',
   (c) => c.unregisteredFound,
 );
+fleetCounter(
+  'modelgate_fleet_summaries_total',
+  'Fleet watch summaries computed (only for models someone watches on this node)',
+  (c) => c.summaries,
+);
 
 export const fleetMetrics = {
   bind(read: () => FleetCounts): void {

@@ -153,8 +153,12 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
   });
 
   // Fleet summaries (rate-limited by the fleet): per model to its watchers, unregistered artifacts to admins.
-  ctx.fleet?.onSummary((summary) => {
-    app.publish(summary.type === 'fleet' ? topic(summary.model) : UNREGISTERED_TOPIC, JSON.stringify(summary));
+  // A model without watchers on this node is not summarized (a summary reads the model's whole fleet).
+  ctx.fleet?.onSummary({
+    send: (summary) => {
+      app.publish(summary.type === 'fleet' ? topic(summary.model) : UNREGISTERED_TOPIC, JSON.stringify(summary));
+    },
+    wantsModel: (model) => app.numSubscribers(topic(model)) > 0,
   });
 
   ctx.registry.onChange((change) => {

@@ -49,6 +49,15 @@ export interface FleetOptions {
   watchIntervalMs: number;
 }
 
+/**
+ * Who takes watch summaries, and whether anyone wants a model's summary now: computing one reads
+ * every observation of the model, so a model nobody watches is not summarized at all.
+ */
+export interface SummaryListener {
+  send(summary: FleetSummary): void;
+  wantsModel(model: string): boolean;
+}
+
 export type FleetSummary =
   | ({ type: 'fleet'; model: string; at: string } & FleetSummaryView)
   | { type: 'fleet.unregistered'; at: string; artifacts: UnregisteredArtifact[]; more: number };
@@ -57,20 +66,22 @@ const MAX_SUMMARY_ARTIFACTS = 50;
 /** A summary that took t ms delays the model's next one by this many times t (at least the interval). */
 const SUMMARY_COST_FACTOR = 20;
 const PRUNE_INTERVAL_MS = 15 * 60 * 1000;
+/** Observations per store transaction in a flush. */
+const FLUSH_CHUNK = 5000;
 
 export class Fleet {
   private readonly tracker: FleetTracker;
   private readonly trusted = new BlockList();
   private flushing: Promise<void> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
-  private readonly listeners: ((summary: FleetSummary) => void)[] = [];
+  private readonly listeners: SummaryListener[] = [];
   private readonly summarizedAt = new Map<string, number>();
   private readonly touched = new Set<string>();
   private unregisteredBacklog: UnregisteredArtifact[] = [];
   private unregisteredMore = 0;
   private unregisteredSentAt = 0;
   private readonly downloadTargets = new Map<string, FleetTarget>();
-  private readonly stats = { storeDropped: 0, flushFailures: 0, reports: 0, unregisteredFound: 0 };
+  private readonly stats = { storeDropped: 0, flushFailures: 0, reports: 0, unregisteredFound: 0, summaries: 0 };
 
   constructor(
     private readonly store: FleetStore,
@@ -96,7 +107,7 @@ export class Fleet {
     await this.store.close();
   }
 
-  onSummary(listener: (summary: FleetSummary) => void): void {
+  onSummary(listener: SummaryListener): void {
     this.listeners.push(listener);
   }
 
@@ -209,14 +220,20 @@ export class Fleet {
 
   private async flushNow(): Promise<void> {
     const batch = this.tracker.drain(this.options.node);
-    if (batch.length > 0) {
+    // In store transactions of FLUSH_CHUNK rows: one transaction of a whole window (up to
+    // maxPendingEntries callers) holds all its dirty pages at once, and that was most of the peak
+    // memory with 100,000 distinct instances (bench: fleet).
+    for (let start = 0; start < batch.length; start += FLUSH_CHUNK) {
+      const chunk = batch.slice(start, start + FLUSH_CHUNK);
       try {
-        const { dropped } = await this.store.mergeObservations(batch, this.options.maxRecords);
+        const { dropped } = await this.store.mergeObservations(chunk, this.options.maxRecords);
         this.stats.storeDropped += dropped;
-        for (const o of batch) this.touched.add(o.model);
+        for (const o of chunk) this.touched.add(o.model);
       } catch (err) {
         this.stats.flushFailures++;
-        logger.warn({ err: (err as Error).message, observations: batch.length }, 'fleet: flush failed; these observations are lost');
+        const lost = batch.length - start;
+        logger.warn({ err: (err as Error).message, observations: lost }, 'fleet: flush failed; these observations are lost');
+        break;
       }
     }
     await this.summarize().catch((err: unknown) => logger.warn({ err }, 'fleet: summary failed'));
@@ -412,7 +429,9 @@ export class Fleet {
     for (const model of [...this.touched]) {
       if (now - (this.summarizedAt.get(model) ?? 0) < this.options.watchIntervalMs) continue;
       this.touched.delete(model);
+      if (!this.listeners.some((l) => l.wantsModel(model))) continue;
       const started = performance.now();
+      this.stats.summaries++;
       const summary = fleetSummary(
         await this.store.observations(model),
         this.aliasStates(model),
@@ -439,7 +458,7 @@ export class Fleet {
   private emit(summary: FleetSummary): void {
     for (const listener of this.listeners) {
       try {
-        listener(summary);
+        listener.send(summary);
       } catch (err) {
         logger.warn({ err }, 'fleet: a summary listener failed');
       }

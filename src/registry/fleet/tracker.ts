@@ -2,6 +2,8 @@
 // through one ref) and caller, until the next flush drains them. A repeated resolve costs two Map
 // lookups and a few field writes; a new caller is validated once per flush window. The number of
 // entries between flushes is capped: past it, new callers are counted as dropped, never stored.
+// Each caller's counts are kept as the observation the flush sends, so a drain hands over the
+// objects it holds instead of copying 100,000 of them at the peak.
 import { parseDeploymentHeader, type FleetIdentity, type FleetObservation, type FleetVia } from '../../domain/fleet.js';
 
 /** What a request reached: one version of one model, through `ref` ('' for a download by digest). */
@@ -12,18 +14,8 @@ export interface FleetTarget {
   readonly ref: string;
 }
 
-interface Counts {
-  deployment: string;
-  instance: string;
-  via: FleetVia;
-  firstSeen: number;
-  lastSeen: number;
-  resolves: number;
-  downloads: number;
-  bytes: number;
-  lastResolveAt: number;
-  lastDownloadAt: number;
-}
+/** A pending observation; `ref` and `node` are filled in by the drain. */
+type Counts = FleetObservation;
 
 export class FleetTracker {
   private pending = new Map<FleetTarget, Map<string, Counts>>();
@@ -79,30 +71,16 @@ export class FleetTracker {
   /** Everything counted since the last drain, as observations from `node`; the window starts empty. */
   drain(node: string): FleetObservation[] {
     const out: FleetObservation[] = [];
-    const rows: [FleetTarget, Iterable<Counts>][] = [...this.pending].map(([t, callers]) => [t, callers.values()]);
-    for (const [t, tokens] of this.byToken) for (const callers of tokens.values()) rows.push([t, callers.values()]);
-    for (const [target, callers] of rows) {
+    const take = (target: FleetTarget, callers: Iterable<Counts>) => {
       for (const c of callers) {
-        out.push({
-          model: target.model,
-          version: target.version,
-          digest: target.digest,
-          deployment: c.deployment,
-          instance: c.instance,
-          firstSeen: c.firstSeen,
-          lastSeen: c.lastSeen,
-          resolves: c.resolves,
-          downloads: c.downloads,
-          bytes: c.bytes,
-          lastResolveAt: c.lastResolveAt,
-          ref: c.lastResolveAt > 0 ? target.ref : '',
-          lastDownloadAt: c.lastDownloadAt,
-          lastReportAt: 0,
-          node,
-          via: c.via,
-        });
+        // A caller that only downloaded has no ref: the target's ref is what it resolved.
+        c.ref = c.lastResolveAt > 0 ? target.ref : '';
+        c.node = node;
+        out.push(c);
       }
-    }
+    };
+    for (const [target, callers] of this.pending) take(target, callers.values());
+    for (const [target, tokens] of this.byToken) for (const callers of tokens.values()) take(target, callers.values());
     this.pending = new Map();
     this.byToken = new Map();
     this.entries = 0;
@@ -132,7 +110,7 @@ export class FleetTracker {
     if (!tokens) this.byToken.set(target, (tokens = new Map()));
     let callers = tokens.get(tokenName);
     if (!callers) tokens.set(tokenName, (callers = new Map()));
-    const counts = newCounts({ deployment: tokenName.slice(0, 128), instance: address }, 'token');
+    const counts = newCounts(target, { deployment: tokenName.slice(0, 128), instance: address }, 'token');
     callers.set(address, counts);
     this.entries++;
     return counts;
@@ -145,26 +123,32 @@ export class FleetTracker {
     }
     let callers = this.pending.get(target);
     if (!callers) this.pending.set(target, (callers = new Map()));
-    const counts = newCounts(identity, via);
+    const counts = newCounts(target, identity, via);
     callers.set(key, counts);
     this.entries++;
     return counts;
   }
 }
 
-function newCounts(identity: FleetIdentity, via: FleetVia): Counts {
+function newCounts(target: FleetTarget, identity: FleetIdentity, via: FleetVia): Counts {
   const now = Date.now();
   return {
+    model: target.model,
+    version: target.version,
+    digest: target.digest,
     deployment: identity.deployment,
     instance: identity.instance,
-    via,
     firstSeen: now,
     lastSeen: now,
     resolves: 0,
     downloads: 0,
     bytes: 0,
     lastResolveAt: 0,
+    ref: '',
     lastDownloadAt: 0,
+    lastReportAt: 0,
+    node: '',
+    via,
   };
 }
 
