@@ -67,7 +67,12 @@ export async function startService(config: Config): Promise<RunningService> {
   });
   const webhooks = new DeliveryWorker(registry, config.webhooks);
   const hashPool = new HashPool(config.hashing.threads);
-  const uploads = await UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, config.uploads.sessionTtlSeconds);
+  const uploads = await UploadSessions.open(
+    store.openLocalTable<UploadSession>('uploads'),
+    dataDir,
+    config.uploads.sessionTtlSeconds,
+    hashPool,
+  );
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
   const fleet = config.fleet.enabled ? new Fleet(await openFleetStore(config), registry, fleetOptions(config)) : null;

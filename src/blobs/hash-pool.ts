@@ -52,24 +52,51 @@ export class HashPool {
  * this thread and the hashing thread collected it, which with their small heaps is rarely: that
  * held about 1 MiB per aborted upload (2 GiB of RSS after 2000 aborted uploads).
  */
-export class StreamHash {
+/** What an upload's pipeline (Ingest) needs of a running hash. */
+export interface ChunkHash {
+  /** Hashes `chunk` (in shared memory); `done` once the bytes may be reused. */
+  update(chunk: Buffer, done: () => void): void;
+  /** Resolves once every chunk handed to `update` so far is hashed (the hash stays open). */
+  idle(): Promise<void>;
+  digest(): Promise<HashResult>;
+  abort(): void;
+}
+
+export class StreamHash implements ChunkHash {
   private readonly acks: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
   private ended = false;
+  /** Bytes handed to `update` (what the hash will have covered once idle). */
+  bytes = 0;
 
   constructor(
     private readonly port: MessagePort,
     private readonly done: Promise<HashResult | null>,
   ) {
-    port.on('message', () => this.acks.shift()?.());
+    port.on('message', () => {
+      this.acks.shift()?.();
+      if (this.acks.length === 0) this.wake();
+    });
     port.on('close', () => {
       for (const done of this.acks.splice(0)) done();
+      this.wake();
     });
+  }
+
+  idle(): Promise<void> {
+    if (this.acks.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private wake(): void {
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   update(chunk: Buffer, done: () => void): void {
     if (!(chunk.buffer instanceof SharedArrayBuffer)) throw new Error('StreamHash.update needs a buffer in shared memory');
     const message: HashChunk = { buffer: chunk.buffer, offset: chunk.byteOffset, length: chunk.byteLength };
     this.acks.push(done);
+    this.bytes += chunk.byteLength;
     this.port.postMessage(message);
   }
 

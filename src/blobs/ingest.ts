@@ -6,7 +6,7 @@
 // any size, and a long upload reuses the same few buffers instead of faulting in fresh pages.
 // A sink failure is reported at once (`onFailure`), not only on the next chunk: the producer is
 // most likely paused exactly when the sink is slow or failing, and would otherwise never be told.
-import type { StreamHash } from './hash-pool.js';
+import type { ChunkHash } from './hash-pool.js';
 import type { HashResult } from '../../workers/hash.js';
 
 const BUFFER_BYTES = 1 << 20;
@@ -94,10 +94,12 @@ export class Ingest {
 
   constructor(
     private readonly pendingSink: Promise<ChunkSink>,
-    private readonly hash: StreamHash | null,
+    private readonly hash: ChunkHash | null,
     private readonly onPressure: (paused: boolean) => void,
     /** Called once, as soon as the sink fails (to open or to write), whether or not data still arrives. */
     private readonly onFailure: (err: Error) => void = () => undefined,
+    /** The hash goes on after this body (a resumable session's next chunk): finish waits for it, not its digest. */
+    private readonly keepHashOpen = false,
   ) {
     pendingSink.then(
       (sink) => (this.sink = sink),
@@ -138,13 +140,17 @@ export class Ingest {
     while (this.writing) await this.writing;
     if (this.failure) throw this.failure;
     const sink = this.sink ?? (await this.pendingSink);
+    if (this.keepHashOpen) {
+      await this.hash?.idle();
+      return { size: sink.bytesWritten, hash: null };
+    }
     const hash = this.hash ? await this.hash.digest() : null;
     return { size: sink.bytesWritten, hash };
   }
 
   /**
    * Stops writing and hashing; the caller aborts or keeps the writer's bytes. Buffers come back to
-   * the pool as the sink and the aborted hash let go of them (see StreamHash).
+   * the pool as the sink and the aborted hash let go of them (see StreamHash in hash-pool.ts).
    */
   async stop(): Promise<void> {
     this.failure ??= new Error('upload stopped');

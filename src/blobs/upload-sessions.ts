@@ -5,7 +5,9 @@ import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DomainError, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
+import type { HashPool } from './hash-pool.js';
 import type { ChunkSink } from './ingest.js';
+import { RunningHashes } from './running-hashes.js';
 
 export interface UploadSession {
   id: string;
@@ -19,17 +21,22 @@ export interface UploadSession {
 
 export class UploadSessions {
   private readonly busy = new Set<string>();
+  /** Sessions whose chunks arrived in order here: their commit needs no second read (see running-hashes.ts). */
+  readonly hashes: RunningHashes;
 
   private constructor(
     private readonly table: LocalTable<UploadSession>,
     private readonly dir: string,
     private readonly ttlMs: number,
-  ) {}
+    readonly hashPool: HashPool,
+  ) {
+    this.hashes = new RunningHashes(hashPool);
+  }
 
-  static async open(table: LocalTable<UploadSession>, dataDir: string, ttlSeconds: number): Promise<UploadSessions> {
+  static async open(table: LocalTable<UploadSession>, dataDir: string, ttlSeconds: number, hashPool: HashPool): Promise<UploadSessions> {
     const dir = join(dataDir, 'uploads');
     await fsp.mkdir(dir, { recursive: true });
-    return new UploadSessions(table, dir, ttlSeconds * 1000);
+    return new UploadSessions(table, dir, ttlSeconds * 1000, hashPool);
   }
 
   pathOf(id: string): string {
@@ -97,6 +104,7 @@ export class UploadSessions {
 
   /** Forgets the session; its file is removed unless it was already moved into the blob store. */
   async remove(id: string): Promise<void> {
+    this.hashes.drop(id);
     await this.table.remove(id);
     await fsp.rm(this.pathOf(id), { force: true });
   }

@@ -3,7 +3,10 @@
 // Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
 import type { Principal } from '../domain/principal.js';
 import { DomainError, badRequest } from '../domain/errors.js';
+import { promises as fsp } from 'node:fs';
 import type { BlobInfo } from '../blobs/blob-store.js';
+import type { StreamHash } from '../blobs/hash-pool.js';
+import { LateHash } from '../blobs/running-hashes.js';
 import { offsetMismatch, type SessionAppender, type UploadSession } from '../blobs/upload-sessions.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
@@ -34,20 +37,30 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   const claimed = chunkStart(x.headers.contentRange);
   const limit = ctx.config.blobs.maxBlobBytes;
   let release: (() => void) | null = null;
+  // The session's running hash, known once the offset is: chunks wait for it meanwhile.
+  const late = new LateHash();
+  let hash: StreamHash | null = null;
   // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
-    await ctx.uploads.get(id, caller);
-    release = ctx.uploads.lock(id);
-    // The offset is read under the lock: a request that finished just before may have moved it.
-    const session = await ctx.uploads.get(id, caller);
-    if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
-    const appender: SessionAppender = await ctx.uploads.appender(id, session.offset);
-    return Object.assign(appender, { session });
+    try {
+      await ctx.uploads.get(id, caller);
+      release = ctx.uploads.lock(id);
+      // The offset is read under the lock: a request that finished just before may have moved it.
+      const session = await ctx.uploads.get(id, caller);
+      if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
+      const appender: SessionAppender = await ctx.uploads.appender(id, session.offset);
+      hash = ctx.uploads.hashes.claim(id, session.offset);
+      late.resolve(hash);
+      return Object.assign(appender, { session });
+    } catch (err) {
+      late.resolve(null);
+      throw err;
+    }
   })();
   let failure: unknown = null;
   let received = 0;
   try {
-    received = (await receiveBody(x, sink, null, limit)).size;
+    received = (await receiveBody(x, sink, late, limit, true)).size;
   } catch (err) {
     failure = err;
   }
@@ -66,6 +79,10 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
       // a chunk refused for any other reason is taken back, so the offset stays where it was.
       if (failure && !(failure instanceof DomainError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
       await opened.close(true);
+      // The hash saw exactly the bytes kept, or it is of no use (the commit reads them back).
+      const running = hash as StreamHash | null;
+      if (running && !failure) ctx.uploads.hashes.keep(id, running, opened.session.offset + opened.bytesWritten);
+      else running?.abort();
     }
     if (failure) throw failure;
     await ctx.uploads.touch(id);
@@ -80,7 +97,9 @@ export async function commitSessionBlob(ctx: AppContext, id: string, digest: str
   const release = ctx.uploads.lock(id);
   try {
     const path = ctx.uploads.pathOf(id);
-    const { hex, size } = await ctx.hashPool.hashFile(path);
+    const { size: stored } = await fsp.stat(path);
+    // Hashed as the chunks arrived, in order, on this node: no second read of the file.
+    const { hex, size } = await ctx.uploads.hashes.digestOf(id, stored, () => ctx.hashPool.hashFile(path));
     if (`sha256:${hex}` !== digest) {
       await ctx.uploads.remove(id);
       throw badRequest('DIGEST_MISMATCH', `the uploaded bytes have digest sha256:${hex}, not ${digest}; the upload was discarded`, {

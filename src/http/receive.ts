@@ -4,7 +4,7 @@
 // opened) sink is awaited by the ingest pipeline; upload backpressure is uWS pause()/resume().
 import { badRequest, type DomainError, tooLarge as bodyTooLarge } from '../domain/errors.js';
 import { Ingest, type ChunkSink } from '../blobs/ingest.js';
-import type { HashResult, StreamHash } from '../blobs/hash-pool.js';
+import type { ChunkHash, HashResult } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import type { Exchange } from './exchange.js';
 
@@ -30,7 +30,14 @@ export function declaredLength(x: Exchange): number | null {
  * written; rejects if the client aborts, the body exceeds `limit`, or the sink fails. On
  * rejection the caller decides what to do with bytes already written.
  */
-export function receiveBody(x: Exchange, sink: Promise<ChunkSink>, hash: StreamHash | null, limit: number): Promise<Received> {
+export function receiveBody(
+  x: Exchange,
+  sink: Promise<ChunkSink>,
+  hash: ChunkHash | null,
+  limit: number,
+  /** The hash continues past this body (a session's running hash): its digest is not taken. */
+  keepHashOpen = false,
+): Promise<Received> {
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
   x.bodyUnread = false;
@@ -54,7 +61,7 @@ export function receiveBody(x: Exchange, sink: Promise<ChunkSink>, hash: StreamH
       if (!complete) x.bodyUnread = true;
       settle(err);
     };
-    const ingest = new Ingest(sink, hash, setPaused, sinkFailed);
+    const ingest = new Ingest(sink, hash, setPaused, sinkFailed, keepHashOpen);
     const settle = (err: unknown, value?: Received) => {
       if (settled) return;
       settled = true;

@@ -166,6 +166,13 @@ export const hashMetrics = {
   bindQueue(read: () => number): void {
     queueSize = read;
   },
+  /** Resumable uploads committed, by how their digest was taken: from the hash kept as chunks arrived, or by reading the bytes back. */
+  sessionCommits: new Counter({
+    name: 'modelgate_upload_session_commits_total',
+    help: 'Resumable upload commits by how the digest was taken: on_arrival (chunks hashed in order on this node) or read_back (the stored bytes re-read at commit)',
+    labelNames: ['hashed'] as const,
+    registers: [registry],
+  }),
 };
 
 /** Fleet telemetry's own numbers, read when /metrics is scraped (the fleet keeps plain counters). */

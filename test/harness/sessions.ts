@@ -1,0 +1,52 @@
+// A chunked /v1/uploads session driven chunk by chunk, each request sent to the node `pick` names,
+// and the session-commit counters every node reports on /metrics.
+import assert from 'node:assert/strict';
+import { sha256 } from './http.js';
+import type { TestServer } from './server.js';
+
+export interface ChunkedUpload {
+  digest: string;
+  id: string;
+  /** The committing response. */
+  status: number;
+  body: any;
+}
+
+/** Opens a session on `pick(0)`, sends `data` in `chunkSize` pieces (request i+1 to `pick(i + 1)`) and commits on the next. */
+export async function chunkedUpload(
+  data: Buffer,
+  chunkSize: number,
+  pick: (request: number) => TestServer,
+  token: string,
+  digest = sha256(data),
+): Promise<ChunkedUpload> {
+  const headers = { Authorization: `Bearer ${token}` };
+  const opened = await fetch(`${pick(0).url}/v1/uploads`, { method: 'POST', headers });
+  assert.equal(opened.status, 201, await opened.clone().text());
+  const { id } = (await opened.json()) as { id: string };
+  let request = 1;
+  for (let at = 0; at < data.length; at += chunkSize) {
+    const chunk = data.subarray(at, Math.min(data.length, at + chunkSize));
+    const res = await fetch(`${pick(request++).url}/v1/uploads/${id}`, {
+      method: 'PATCH',
+      headers: { ...headers, 'Content-Range': `bytes ${at}-${at + chunk.length - 1}/*` },
+      body: chunk,
+    });
+    const text = await res.text();
+    assert.equal(res.status, 202, `chunk at ${at}: ${text}`);
+    assert.equal(JSON.parse(text).offset, at + chunk.length);
+  }
+  const res = await fetch(`${pick(request).url}/v1/uploads/${id}?digest=${digest}`, { method: 'PUT', headers });
+  const text = await res.text();
+  return { digest, id, status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** `modelgate_upload_session_commits_total` on one node, by how the digest was taken. */
+export async function sessionCommits(node: TestServer): Promise<{ onArrival: number; readBack: number }> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const read = (label: string) => {
+    const m = new RegExp(`^modelgate_upload_session_commits_total\\{hashed="${label}"\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { onArrival: read('on_arrival'), readBack: read('read_back') };
+}
