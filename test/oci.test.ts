@@ -167,15 +167,40 @@ describe('generated manifests for versions registered through /v1', () => {
     // The same bytes as the pure generator: nothing in them depends on time or node.
     assert.equal(digest, generateManifest(version).digest);
 
+    // A version registered now gets a CNCF ModelPack (model-spec v1) manifest.
     const m = byVersion.json;
+    assert.equal(version.ociLayout, 'modelpack');
     assert.equal(m.schemaVersion, 2);
     assert.equal(m.mediaType, OCI_MANIFEST);
-    assert.equal(m.artifactType, 'application/vnd.modelgate.model.v1');
-    assert.deepEqual(m.config, { mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DIGEST, size: 2 });
+    assert.equal(m.artifactType, 'application/vnd.cncf.model.manifest.v1+json');
+    assert.equal(m.config.mediaType, 'application/vnd.cncf.model.config.v1+json');
+    const kinds: Record<string, string> = {
+      'config.json': 'application/vnd.cncf.model.weight.config.v1.raw',
+      'tokenizer/vocab.txt': 'application/vnd.cncf.model.weight.config.v1.raw',
+      'weights/model.bin': 'application/vnd.cncf.model.weight.v1.raw',
+    };
     assert.deepEqual(
-      m.layers.map((l: any) => [l.annotations['org.opencontainers.image.title'], l.size, l.digest, l.mediaType]),
-      version.files.map((f: any) => [f.path, f.size, f.digest, 'application/vnd.modelgate.file']),
+      m.layers.map((l: any) => [
+        l.annotations['org.cncf.model.filepath'],
+        l.annotations['org.opencontainers.image.title'],
+        l.size,
+        l.digest,
+        l.mediaType,
+      ]),
+      version.files.map((f: any) => [f.path, f.path, f.size, f.digest, kinds[f.path]]),
     );
+    // The config blob is served through the repository, and says what model-spec's config.md asks.
+    const config = await oci('GET', `/v2/team/gen/blobs/${m.config.digest}`, { token: reader });
+    assert.equal(config.status, 200);
+    assert.equal(sha256(config.body), m.config.digest);
+    assert.equal(config.body.length, m.config.size);
+    assert.deepEqual(JSON.parse(config.body.toString()), {
+      descriptor: { createdAt: version.createdAt, name: 'team/gen', version: `v${version.version}` },
+      config: {},
+      modelfs: { type: 'layers', diffIds: version.files.map((f: any) => f.digest) },
+    });
+    const otherScope = await oci('HEAD', `/v2/team/gen/blobs/${m.config.digest}`, { token: otherReader });
+    assert.equal(otherScope.status, 403);
 
     const byAlias = await oci('GET', '/v2/team/gen/manifests/staging', { token: reader });
     assert.equal(byAlias.headers.get('docker-content-digest'), digest);
@@ -253,6 +278,9 @@ describe('generated manifests for versions registered through /v1', () => {
     assertError(res, 404, 'BLOB_UNKNOWN');
     const own = await oci('GET', `/v2/other/model/blobs/${sha256('other-x')}`, { token: otherReader });
     assert.equal(own.status, 200);
+    // Nor the generated ModelPack config of team/gen (it belongs to that repository only).
+    const config = (await oci('GET', '/v2/team/gen/manifests/staging', { token: reader })).json.config.digest;
+    assertError(await oci('GET', `/v2/other/model/blobs/${config}`, { token: otherReader }), 404, 'BLOB_UNKNOWN');
   });
 });
 

@@ -208,7 +208,7 @@ describe('skopeo', () => {
     assert.deepEqual(tags.Tags, ['staging', 'v1']);
   });
 
-  test('a version registered through /v1 copies out as an artifact whose layers are its files, and back in unchanged', async () => {
+  test('a version registered through /v1 copies out as a ModelPack artifact whose layers are its files, and back in unchanged', async () => {
     const files = { 'weights/model.bin': randomBytes(200_000), 'README.md': Buffer.from('# fromv1\n') };
     const version = await registerFiles(server, 'team/fromv1', files);
 
@@ -228,12 +228,61 @@ describe('skopeo', () => {
       headers: { Authorization: `Bearer ${reader}` },
     });
     assert.equal(layout.manifestDigest, head.headers.get('docker-content-digest'));
+    // A CNCF ModelPack artifact: model-spec media types, each layer a file at its filepath annotation.
     const manifest = JSON.parse(layout.blobs.get(layout.manifestDigest)!.toString());
-    assert.equal(manifest.artifactType, 'application/vnd.modelgate.model.v1');
+    assert.equal(manifest.artifactType, 'application/vnd.cncf.model.manifest.v1+json');
+    assert.equal(manifest.config.mediaType, 'application/vnd.cncf.model.config.v1+json');
+    const config = JSON.parse(layout.blobs.get(manifest.config.digest)!.toString());
+    assert.deepEqual(config.modelfs, { type: 'layers', diffIds: manifest.layers.map((l: any) => l.digest) });
+    assert.deepEqual(
+      manifest.layers.map((l: any) => [l.annotations['org.cncf.model.filepath'], l.mediaType]),
+      [
+        ['README.md', 'application/vnd.cncf.model.doc.v1.raw'],
+        ['weights/model.bin', 'application/vnd.cncf.model.weight.v1.raw'],
+      ],
+    );
     for (const layer of manifest.layers) {
-      const path = layer.annotations['org.opencontainers.image.title'];
+      const path = layer.annotations['org.cncf.model.filepath'];
       assert.ok(layout.blobs.get(layer.digest)!.equals(files[path as keyof typeof files]), `layer ${path}`);
     }
+    // (skopeo's `inspect --config` refuses artifacts: "unsupported image-specific operation".)
+    const raw = await skopeo(
+      'inspect',
+      '--raw',
+      '--creds',
+      `skopeo:${reader}`,
+      '--tls-verify=false',
+      `docker://${registry()}/team/fromv1:v1`,
+    );
+    assert.ok(Buffer.from(raw).equals(layout.blobs.get(layout.manifestDigest)!));
+
+    // To a dir: and back onto its own v<N> tag: skopeo finds the generated config already there,
+    // and the registry takes the manifest as a restatement of the version.
+    const dir = join(work, 'fromv1-dir');
+    await skopeo(
+      'copy',
+      '--src-creds',
+      `skopeo:${reader}`,
+      '--src-tls-verify=false',
+      `docker://${registry()}/team/fromv1:v1`,
+      `dir:${dir}`,
+    );
+    assert.ok((await readFile(join(dir, 'manifest.json'))).equals(layout.blobs.get(layout.manifestDigest)!));
+    await skopeo(
+      'copy',
+      '--preserve-digests',
+      '--dest-creds',
+      `skopeo:${writer}`,
+      '--dest-tls-verify=false',
+      `dir:${dir}`,
+      `docker://${registry()}/team/fromv1:v1`,
+    );
+    const again = await fetch(`${server.url}/v2/team/fromv1/manifests/v1`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${reader}` },
+    });
+    assert.equal(again.headers.get('docker-content-digest'), layout.manifestDigest);
+    assert.equal((await api(server, 'GET', '/v1/models/team/fromv1/versions')).json.versions.length, 1);
 
     // Pushed back to another repository: same manifest digest, same file list.
     await skopeo(

@@ -259,6 +259,7 @@ function registerVersionStep(state: RegistryReader, input: NewVersion, actor: Ac
     createdById: actor.id,
     createdBy: actor.name,
     protectedAliases: [],
+    ociLayout: 'modelpack',
     seq,
   };
   version.recordDigest = recordDigest(version);

@@ -88,6 +88,13 @@ export interface Version extends VersionRecord {
   /** recordDigest() of the record as last written, and when the record last changed (registration or edit). */
   recordDigest?: string;
   recordChangedAt?: string;
+  /**
+   * The layout of the OCI manifest generated for this version, fixed at registration because a
+   * manifest once served never changes (clients pin its digest): 'modelpack' (CNCF model-spec)
+   * for every version registered since modelgate adopted it; absent on earlier versions, which
+   * keep the manifest they were first served with.
+   */
+  ociLayout?: 'modelpack';
   seq: number;
 }
 

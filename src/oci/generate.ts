@@ -1,18 +1,26 @@
 // The OCI image manifest modelgate serves for a version it did not receive as a manifest: one
-// layer per file (sorted by path, titled with the path), the empty config, an artifactType. It is
-// built from immutable version data only, with a fixed key order and no timestamps, so its bytes
-// and digest are the same on every node and every day.
-import type { Version } from '../domain/types.js';
+// layer per file (sorted by path), titled with the path. It is built from immutable version data
+// only, with a fixed key order and no clock, so its bytes and digest are the same on every node and
+// every day. Its layout is the one fixed at registration (Version.ociLayout):
+// - 'modelpack': a CNCF ModelPack model-spec manifest with its config (generated too);
+// - absent (versions registered before): the first layout, with the empty config, kept as it was.
+import type { FileEntry, Version } from '../domain/types.js';
 import { sortFiles } from '../domain/version-digest.js';
 import { sha256Digest } from './manifest.js';
 import {
   EMPTY_JSON,
   EMPTY_JSON_DIGEST,
+  FILEPATH_ANNOTATION,
   MODEL_ARTIFACT_TYPE,
   MODEL_FILE_TYPE,
+  MODELPACK_ARTIFACT_TYPE,
+  MODELPACK_CONFIG,
+  type ModelPackKind,
+  modelPackLayerType,
   OCI_EMPTY,
   OCI_MANIFEST,
   TITLE_ANNOTATION,
+  UNTESTED_ANNOTATION,
   VERSION_DIGEST_ANNOTATION,
 } from './media-types.js';
 
@@ -20,9 +28,17 @@ export interface ManifestBytes {
   mediaType: string;
   digest: string;
   bytes: Buffer;
+  /** The config blob the manifest names (generated with it; served from memory). */
+  config: { digest: string; bytes: Buffer };
 }
 
-export function generateManifest(version: Pick<Version, 'files' | 'digest'>): ManifestBytes {
+export type ManifestSource = Pick<Version, 'name' | 'version' | 'createdAt' | 'files' | 'digest' | 'ociLayout'>;
+
+export function generateManifest(version: ManifestSource): ManifestBytes {
+  return version.ociLayout === 'modelpack' ? modelPackManifest(version) : firstLayoutManifest(version);
+}
+
+function firstLayoutManifest(version: Pick<Version, 'files' | 'digest'>): ManifestBytes {
   // Objects are written key by key in this order; JSON.stringify keeps insertion order.
   const manifest = {
     schemaVersion: 2,
@@ -38,5 +54,65 @@ export function generateManifest(version: Pick<Version, 'files' | 'digest'>): Ma
     annotations: { [VERSION_DIGEST_ANNOTATION]: version.digest },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  return { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), bytes };
+  return { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), bytes, config: { digest: EMPTY_JSON_DIGEST, bytes: EMPTY_JSON } };
+}
+
+function modelPackManifest(version: ManifestSource): ManifestBytes {
+  const files = sortFiles(version.files);
+  const kinds = files.map((f) => fileKind(f.path));
+  const format = weightFormat(files.filter((_, i) => kinds[i] === 'weight'));
+  // docs/config.md: descriptor and config are required objects; modelfs lists each layer's
+  // uncompressed digest, which for a raw layer is its digest. Only registration-time data goes in
+  // (the record's metadata can be edited later; this blob must not change).
+  const config = {
+    descriptor: { createdAt: version.createdAt, name: version.name, version: `v${version.version}` },
+    config: format ? { format } : {},
+    modelfs: { type: 'layers', diffIds: files.map((f) => f.digest) },
+  };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDigest = sha256Digest(configBytes);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: MODELPACK_ARTIFACT_TYPE,
+    config: { mediaType: MODELPACK_CONFIG, digest: configDigest, size: configBytes.length },
+    layers: files.map((f, i) => ({
+      mediaType: modelPackLayerType(kinds[i]!),
+      digest: f.digest,
+      size: f.size,
+      // The title too, so plain OCI clients (oras, skopeo to a dir) name the file as well.
+      annotations: { [FILEPATH_ANNOTATION]: f.path, [UNTESTED_ANNOTATION]: 'true', [TITLE_ANNOTATION]: f.path },
+    })),
+    annotations: { [VERSION_DIGEST_ANNOTATION]: version.digest },
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  return { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), bytes, config: { digest: configDigest, bytes: configBytes } };
+}
+
+const WEIGHT = /\.(safetensors|gguf|ggml|bin|pt|pth|ckpt|onnx|h5|keras|pb|tflite|msgpack|npz|npy|mlmodel|joblib|pkl|pickle|dduf)$/;
+const CODE = /\.(py|ipynb|sh|js|mjs|ts|go|rs|c|cc|cpp|h|hpp|java|scala|r|jl|lua|rb)$/;
+const DATASET = /\.(csv|tsv|parquet|arrow|jsonl|tfrecord|feather|avro)$/;
+const DOC = /^(readme|license|licence|notice|copying|model_card|modelcard)([._-].*)?$|\.(md|rst|pdf|html)$/;
+
+/**
+ * The model-spec layer kind of a file, guessed from its name (hence the "untested" annotation):
+ * weights, code, datasets and documents by extension or well-known name; anything else (JSON and
+ * YAML configs, tokenizer files, vocabularies) is weight configuration.
+ */
+export function fileKind(path: string): ModelPackKind {
+  const base = (path.slice(path.lastIndexOf('/') + 1) || path).toLowerCase();
+  if (WEIGHT.test(base)) return 'weight';
+  if (DOC.test(base)) return 'doc';
+  if (CODE.test(base)) return 'code';
+  if (DATASET.test(base)) return 'dataset';
+  return 'weight.config';
+}
+
+const FORMATS: Record<string, string> = { safetensors: 'safetensors', gguf: 'gguf', onnx: 'onnx', pt: 'pt', pth: 'pt' };
+
+/** config.format when every weight file has the same well-known format; else none. */
+function weightFormat(weights: FileEntry[]): string | undefined {
+  const found = new Set(weights.map((f) => FORMATS[f.path.slice(f.path.lastIndexOf('.') + 1).toLowerCase()]));
+  if (found.size !== 1) return undefined;
+  return [...found][0];
 }

@@ -8,10 +8,13 @@ import { badRequest } from '../domain/errors.js';
 import {
   bareType,
   DOCKER_MANIFEST,
+  FILEPATH_ANNOTATION,
   INDEX_TYPES,
+  KITOPS_CONFIG,
   OCI_ARTIFACT_MANIFEST,
   OCI_MANIFEST,
   SINGLE_MANIFEST_TYPES,
+  tarSuffix,
   TITLE_ANNOTATION,
 } from './media-types.js';
 
@@ -160,16 +163,43 @@ export function derivedPath(digest: string): string {
 }
 
 /**
- * The version's files: one per layer, at the layer's `org.opencontainers.image.title` (or, without
- * one, at `blobs/sha256/<hex>`). The same layer listed twice under one path counts once; two
- * different layers under one path, or a path modelgate cannot store, make the manifest invalid.
+ * The name a layer's file gets, in this order:
+ * - `org.cncf.model.filepath` (ModelPack, Docker model); a tar layer keeps its bytes and gets the
+ *   tar suffix (`weights.tar`), since modelgate never unpacks layers;
+ * - `org.opencontainers.image.title` (ORAS, modelgate's own manifests);
+ * - the Kitfile entry that lists the layer's digest (KitOps names layers only in its config);
+ * - else `blobs/sha256/<hex>`, where the OCI image layout keeps that blob.
  */
-export function layerFiles(manifest: ParsedManifest): FileEntry[] {
+function layerPath(layer: Descriptor, kitfilePaths: ReadonlyMap<string, string>): string {
+  const filepath = layer.annotations?.[FILEPATH_ANNOTATION];
+  if (filepath !== undefined && filepath !== '') return withSuffix(trimPath(filepath), tarSuffix(layer.mediaType));
+  const title = layer.annotations?.[TITLE_ANNOTATION];
+  if (title !== undefined && title !== '') return title;
+  const kit = kitfilePaths.get(layer.digest);
+  if (kit !== undefined) return withSuffix(kit, tarSuffix(layer.mediaType));
+  return derivedPath(layer.digest);
+}
+
+/** `./a/b/` → `a/b`: tools write directory paths either way; `./` becomes `.` (refused as a file name). */
+function trimPath(path: string): string {
+  const trimmed = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  return trimmed === '' ? '.' : trimmed;
+}
+
+function withSuffix(path: string, suffix: string): string {
+  return suffix === '' || path.endsWith(suffix) ? path : `${path}${suffix}`;
+}
+
+/**
+ * The version's files: one per layer, named as layerPath says. The same layer listed twice under
+ * one path counts once; two different layers under one path, or a path modelgate cannot store,
+ * make the manifest invalid. `kitfilePaths` maps layer digests to the Kitfile's paths (KitOps).
+ */
+export function layerFiles(manifest: ParsedManifest, kitfilePaths: ReadonlyMap<string, string> = new Map()): FileEntry[] {
   const byPath = new Map<string, FileEntry>();
   const problems: { layer: number; path: string; problem: string }[] = [];
   manifest.layers.forEach((layer, i) => {
-    const title = layer.annotations?.[TITLE_ANNOTATION];
-    const path = title !== undefined && title !== '' ? title : derivedPath(layer.digest);
+    const path = layerPath(layer, kitfilePaths);
     const problem = filePathProblem(path);
     if (problem) {
       problems.push({ layer: i, path, problem });
@@ -178,7 +208,7 @@ export function layerFiles(manifest: ParsedManifest): FileEntry[] {
     const seen = byPath.get(path);
     if (seen) {
       if (seen.digest !== layer.digest || seen.size !== layer.size)
-        problems.push({ layer: i, path, problem: 'another layer has the same title' });
+        problems.push({ layer: i, path, problem: 'another layer has the same name' });
       return;
     }
     byPath.set(path, { path, size: layer.size, digest: layer.digest });
@@ -191,6 +221,46 @@ export function layerFiles(manifest: ParsedManifest): FileEntry[] {
     );
   }
   return [...byPath.values()];
+}
+
+/** The largest KitOps config read to name layers (a Kitfile as JSON is a few KiB). */
+export const MAX_KITFILE_BYTES = 1024 * 1024;
+
+/**
+ * Layer digest → path from a KitOps config (the Kitfile as JSON: `model`, `model.parts[]`,
+ * `code[]`, `datasets[]`, `docs[]`, each with a `path` and the `digest` of its layer).
+ */
+export function kitfileLayerPaths(bytes: Buffer): Map<string, string> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    invalid(`the KitOps config (${KITOPS_CONFIG}) is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(doc)) invalid(`the KitOps config (${KITOPS_CONFIG}) must be a JSON object (a Kitfile)`);
+  const entries: unknown[] = [];
+  if (isObject(doc.model)) {
+    entries.push(doc.model);
+    if (Array.isArray(doc.model.parts)) entries.push(...doc.model.parts);
+  }
+  for (const list of [doc.code, doc.datasets, doc.docs]) if (Array.isArray(list)) entries.push(...list);
+  const paths = new Map<string, string>();
+  for (const e of entries) {
+    if (!isObject(e) || typeof e.digest !== 'string' || typeof e.path !== 'string' || e.path === '') continue;
+    // `path: .` packs the whole directory; its tar is then named after the entry's kind.
+    const path = trimPath(e.path);
+    paths.set(e.digest, path === '.' ? kindName(doc, e) : path);
+  }
+  return paths;
+}
+
+function kindName(doc: Record<string, unknown>, entry: Record<string, unknown>): string {
+  if (entry === doc.model) return 'model';
+  for (const kind of ['code', 'datasets', 'docs'] as const) {
+    const list = doc[kind];
+    if (Array.isArray(list) && list.includes(entry)) return kind;
+  }
+  return 'model-part';
 }
 
 /** What a pushed manifest adds to the version record's metadata (bounded; dropped when too large). */

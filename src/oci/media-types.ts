@@ -33,3 +33,31 @@ export function bareType(value: string): string {
   const semi = value.indexOf(';');
   return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
 }
+
+// CNCF ModelPack model-spec v1 (github.com/modelpack/model-spec, docs/spec.md, docs/config.md,
+// docs/annotations.md): what generated manifests of versions registered since it was adopted follow.
+export const MODELPACK_ARTIFACT_TYPE = 'application/vnd.cncf.model.manifest.v1+json';
+export const MODELPACK_CONFIG = 'application/vnd.cncf.model.config.v1+json';
+/** Layer media types are `application/vnd.cncf.model.<kind>.v1.<raw|tar|tar+gzip|tar+zstd>`. */
+export type ModelPackKind = 'weight' | 'weight.config' | 'doc' | 'code' | 'dataset';
+export const modelPackLayerType = (kind: ModelPackKind): string => `application/vnd.cncf.model.${kind}.v1.raw`;
+/** The layer's file path: the key model-spec tools (modctl, Docker model) read when unpacking. */
+export const FILEPATH_ANNOTATION = 'org.cncf.model.filepath';
+/** Set to "true" when the layer's kind was guessed (here: from the file name), as model-spec asks. */
+export const UNTESTED_ANNOTATION = 'org.cncf.model.file.mediatype.untested';
+
+// KitOps ModelKits (github.com/kitops-ml/kitops, pkg/lib/constants/mediaType.go): the config is the
+// Kitfile as JSON, each layer a tar (optionally gzip) of one Kitfile entry, named only in the config.
+export const KITOPS_CONFIG = 'application/vnd.kitops.modelkit.config.v1+json';
+
+/**
+ * The file name suffix a ModelPack, Docker model or KitOps tar layer gets: modelgate keeps layers
+ * byte for byte and never unpacks them, so a tar stays a file named as one. '' for any other
+ * layer (ORAS gives plain files the image layer type `…layer.v1.tar`, so that one is left alone).
+ */
+export function tarSuffix(mediaType: string): string {
+  if (!/^application\/vnd\.(cncf\.model|docker\.ai|kitops\.modelkit)\./.test(mediaType)) return '';
+  const m = /[./]tar(?:\+(gzip|zstd))?$/.exec(mediaType);
+  if (!m) return '';
+  return m[1] === 'gzip' ? '.tar.gz' : m[1] === 'zstd' ? '.tar.zst' : '.tar';
+}

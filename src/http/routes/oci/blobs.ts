@@ -12,6 +12,7 @@ import type { Exchange } from '../../exchange.js';
 import { countDownload, fleetCaller } from '../../fleet-caller.js';
 import { guard } from '../../guard.js';
 import { IMMUTABLE, serveBlob } from '../blobs.js';
+import type { OciState } from './state.js';
 
 /**
  * Whether `digest` can be read through repository `name`. Blobs are shared between models, so
@@ -27,16 +28,22 @@ export function blobVisible(ctx: AppContext, principal: Principal, name: string,
   return ctx.registry.blobReferences(digest).some((r) => r.name === name) || ctx.registry.blobInStackOf(name, digest);
 }
 
-export async function getBlob(ctx: AppContext, x: Exchange, name: string, digestText: string): Promise<void> {
+export async function getBlob(ctx: AppContext, state: OciState, x: Exchange, name: string, digestText: string): Promise<void> {
   x.route = 'oci.blob.get';
   const principal = guard(ctx, x, 'reader', name, 'blob download');
   assertModelName(name);
   const digest = assertDigest(digestText);
-  if (!blobVisible(ctx, principal, name, digest)) throw unknownBlob(name, digest);
   if (digest === EMPTY_JSON_DIGEST) {
     await serveMemory(x, digest, EMPTY_JSON);
     return;
   }
+  // The config of a generated ModelPack manifest is made with it, not stored (guard checked the scope).
+  const config = state.generatedConfig(name, digest);
+  if (config) {
+    await serveMemory(x, digest, config);
+    return;
+  }
+  if (!blobVisible(ctx, principal, name, digest)) throw unknownBlob(name, digest);
   const caller = fleetCaller(ctx, x, principal);
   const bytes = await serveBlob(ctx, x, digest, ctx.registry.registeredBlobSize(digest), IMMUTABLE);
   countDownload(ctx, x, caller, { blob: digest, model: name, visible: () => true }, bytes);

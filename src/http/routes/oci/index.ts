@@ -49,7 +49,7 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
       case 'blob':
         context = 'blob';
         allow(x, ['GET', 'HEAD']);
-        return await getBlob(ctx, x, target.name, target.digest);
+        return await getBlob(ctx, state, x, target.name, target.digest);
       case 'uploads':
         context = 'upload';
         allow(x, ['POST']);

@@ -9,14 +9,17 @@ import type { Role } from '../../../domain/principal.js';
 import { forbidden } from '../../../domain/errors.js';
 import { ociError } from '../../errors/oci-dialect.js';
 import {
+  type Descriptor,
+  kitfileLayerPaths,
   layerFiles,
   manifestMetadata,
+  MAX_KITFILE_BYTES,
   MAX_MANIFEST_BYTES,
   parseManifest,
   referencedBlobs,
   type ParsedManifest,
 } from '../../../oci/manifest.js';
-import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST, KITOPS_CONFIG } from '../../../oci/media-types.js';
 import { accepts, parseManifestRef, type ManifestRef } from './protocol.js';
 import { assertModelName, isAlias } from '../../../domain/names.js';
 import type { FileEntry, Version } from '../../../domain/types.js';
@@ -155,10 +158,13 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
       actual: manifest.digest,
     });
   }
-  const files = layerFiles(manifest);
+  // KitOps names its layers in its config, which is read once the blobs are known to be there.
+  const kitops = manifest.config.mediaType === KITOPS_CONFIG;
+  let files = kitops ? [] : layerFiles(manifest);
   const release = ctx.blobGuard.pin([manifest.digest, ...referencedBlobs(manifest).map((d) => d.digest)]);
   try {
-    await checkBlobs(ctx, manifest);
+    const generated = await checkBlobs(ctx, state, name, manifest);
+    if (kitops) files = layerFiles(manifest, await kitfilePaths(state, manifest.config));
     if (ref.kind === 'version') checkVersionTag(ctx, name, ref.version, files);
     if (ref.kind === 'alias') {
       const unmet = ctx.registry.unmetForFiles(name, ref.alias, files, principal);
@@ -171,6 +177,8 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
       }
     }
     if (files.some((f) => f.digest === EMPTY_JSON_DIGEST)) await storeBytes(ctx, EMPTY_JSON_DIGEST, EMPTY_JSON);
+    // A generated config the manifest names is stored now: the manifest record keeps it from then on.
+    for (const g of generated) await storeBytes(ctx, g.digest, g.bytes);
     await storeBytes(ctx, manifest.digest, bytes);
     // One commit: the version (if these files are new), the manifest record and the alias move.
     const { version } = await ctx.registry.pushManifest(
@@ -196,15 +204,32 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
   }
 }
 
-/** Every blob the manifest names must be stored with the size it states. */
-async function checkBlobs(ctx: AppContext, manifest: ParsedManifest): Promise<void> {
+/**
+ * Every blob the manifest names must be stored with the size it states, or be the config of a
+ * manifest generated for a version of this model (as when a client copies that manifest back);
+ * those are returned, to be stored with the manifest.
+ */
+async function checkBlobs(
+  ctx: AppContext,
+  state: OciState,
+  name: string,
+  manifest: ParsedManifest,
+): Promise<{ digest: string; bytes: Buffer }[]> {
   const missing: string[] = [];
   const wrongSize: { digest: string; declared: number; stored: number }[] = [];
+  const generated: { digest: string; bytes: Buffer }[] = [];
   const seen = new Set<string>();
   for (const d of referencedBlobs(manifest)) {
     if (seen.has(d.digest)) continue;
     seen.add(d.digest);
-    const size = d.digest === EMPTY_JSON_DIGEST ? EMPTY_JSON.length : (await ctx.blobs.stat(d.digest))?.size;
+    let size = d.digest === EMPTY_JSON_DIGEST ? EMPTY_JSON.length : (await ctx.blobs.stat(d.digest))?.size;
+    if (size === undefined) {
+      const config = state.generatedConfig(name, d.digest);
+      if (config) {
+        generated.push({ digest: d.digest, bytes: config });
+        size = config.length;
+      }
+    }
     if (size === undefined) missing.push(d.digest);
     else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, stored: size });
   }
@@ -225,6 +250,19 @@ async function checkBlobs(ctx: AppContext, manifest: ParsedManifest): Promise<vo
       wrongSize,
     });
   }
+  return generated;
+}
+
+/** Layer digest → Kitfile path, from a KitOps manifest's config (stored: checkBlobs ran). */
+async function kitfilePaths(state: OciState, config: Descriptor): Promise<Map<string, string>> {
+  if (config.size > MAX_KITFILE_BYTES) {
+    throw ociError(400, 'MANIFEST_INVALID', `the KitOps config is ${config.size} bytes; at most ${MAX_KITFILE_BYTES} are read`, {
+      size: config.size,
+    });
+  }
+  const bytes = await state.bytesOf(config.digest);
+  if (!bytes) throw ociError(400, 'MANIFEST_BLOB_UNKNOWN', `the KitOps config ${config.digest} is unknown`, { digest: config.digest });
+  return kitfileLayerPaths(bytes);
 }
 
 /**

@@ -43,8 +43,8 @@ export class OciState {
   private readonly pushedByModel = new Map<string, ManifestRecord[]>();
   private readonly manifestBytes = new Lru<Buffer>(64 * 1024 * 1024);
   private readonly generated = new Lru<ManifestBytes>(64 * 1024 * 1024);
-  /** Per model: generated manifest digest → version, for every version up to `upTo`. */
-  private readonly generatedIndex = new Map<string, { upTo: number; byDigest: Map<string, number> }>();
+  /** Per model: generated manifest (and config) digest → version, for every version up to `upTo`. */
+  private readonly generatedIndex = new Map<string, { upTo: number; byDigest: Map<string, number>; byConfig: Map<string, number> }>();
 
   constructor(private readonly ctx: AppContext) {
     ctx.registry.onChange((change) => {
@@ -109,7 +109,7 @@ export class OciState {
     let m = this.generated.get(key);
     if (!m) {
       // A stack's manifest has a layer per file of its closure, titled `<component>/<path>`.
-      m = generateManifest({ digest: version.digest, files: this.ctx.registry.closureFiles(version) });
+      m = generateManifest({ ...version, files: this.ctx.registry.closureFiles(version) });
       this.generated.set(key, m, m.bytes.length);
     }
     return m;
@@ -117,16 +117,30 @@ export class OciState {
 
   /** The version whose generated manifest has this digest, if any. */
   versionForGenerated(name: string, digest: string): Version | null {
+    return this.lookupGenerated(name, digest, 'byDigest');
+  }
+
+  /**
+   * The bytes of a generated manifest's config (a ModelPack config is made with its manifest and
+   * stored nowhere), if `digest` is one of a version of this model.
+   */
+  generatedConfig(name: string, digest: string): Buffer | null {
+    const version = this.lookupGenerated(name, digest, 'byConfig');
+    return version ? this.generatedFor(name, version).config.bytes : null;
+  }
+
+  private lookupGenerated(name: string, digest: string, by: 'byDigest' | 'byConfig'): Version | null {
+    if (!this.ctx.registry.findModel(name)) return null;
     let index = this.generatedIndex.get(name);
     if (!index) {
-      index = { upTo: 0, byDigest: new Map() };
+      index = { upTo: 0, byDigest: new Map(), byConfig: new Map() };
       this.generatedIndex.set(name, index);
     }
     const lookup = (): Version | null => {
-      const n = index!.byDigest.get(digest);
+      const n = index![by].get(digest);
       if (n === undefined) return null;
       const v = this.ctx.registry.findVersion(name, n);
-      if (!v) index!.byDigest.delete(digest); // deleted since
+      if (!v) index![by].delete(digest); // deleted since
       return v ?? null;
     };
     const found = lookup();
@@ -135,7 +149,10 @@ export class OciState {
     for (;;) {
       const page = this.ctx.registry.listVersions(name, index.upTo, PAGE);
       for (const v of page.items) {
-        index.byDigest.set(this.generatedFor(name, v).digest, v.version);
+        const m = this.generatedFor(name, v);
+        index.byDigest.set(m.digest, v.version);
+        // The first layout's config is the shared empty JSON, served as such.
+        if (v.ociLayout) index.byConfig.set(m.config.digest, v.version);
         index.upTo = Math.max(index.upTo, v.version);
       }
       if (!page.nextCursor) break;
