@@ -16,7 +16,8 @@ import type { AliasPolicy } from '../src/domain/policy.js';
 import { recordDigest } from '../src/domain/record-digest.js';
 import * as plans from '../src/domain/plans.js';
 import { planCreateWebhook } from '../src/domain/webhook-plans.js';
-import type { Actor, FileEntry } from '../src/domain/types.js';
+import type { Actor, FileEntry, Version } from '../src/domain/types.js';
+import { stackDigest } from '../src/domain/stack.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import type { Plan } from '../src/domain/writes.js';
 import { LmdbState } from '../src/index/lmdb-state.js';
@@ -48,6 +49,14 @@ function newVersion(name: string, content: string, extra: Partial<NewVersion> = 
     { path: 'w.bin', size: content.length, digest: `sha256:${Buffer.from(content).toString('hex').padEnd(64, '0').slice(0, 64)}` },
   ]);
   return { name, files, digest: versionDigest(files), size: content.length, record, ...extra };
+}
+
+/** A stack of `components` with no files of its own, pinned as the registry freezes them. */
+function newStack(name: string, components: Record<string, Version>): NewVersion {
+  const pins = Object.fromEntries(
+    Object.entries(components).map(([c, v]) => [c, { name: v.name, version: v.version, digest: v.digest, ref: `${v.name}@v${v.version}` }]),
+  );
+  return { name, files: [], digest: stackDigest([], pins), size: 0, record, components: pins };
 }
 
 /** Runs `fn`, expects it to throw a DomainError with `code`, and checks the state did not move. */
@@ -268,6 +277,43 @@ describe('domain plans', () => {
       outbox.map((o) => [o.seq, o.type, o.endpoints]),
       [[before + 1, 'manifest.push', ['wh_alias']]],
       'one event for the one commit, sent to the endpoint that wants its alias step',
+    );
+  });
+
+  test("retiring a component flags the stacks above it in its own commit, and their models' webhooks hear of it", async () => {
+    await commit(
+      planCreateWebhook(
+        state,
+        {
+          id: 'wh_apps',
+          url: 'https://hooks.example/apps',
+          events: ['version.component-flagged'],
+          scope: 'apps/*',
+          description: '',
+          secret: 'whsec_y',
+        },
+        alice,
+      ),
+    );
+    const base = (await commit(plans.planRegisterVersion(state, newVersion('vendor/base', 'flag-base'), alice))).result.version;
+    const stack = newStack('apps/chat', { base });
+    await commit(plans.planRegisterVersion(state, stack, alice));
+    const before = state.currentSeq();
+    await commit(plans.planRetireVersion(state, 'vendor/base', base.version, 'CVE', bob));
+    assert.equal(state.currentSeq(), before + 1, 'one sequence number for the retire and its flag');
+    const entry = state.auditEntries(before + 1, 1)[0]!;
+    assert.deepEqual(
+      auditSteps(entry).map((st) => [st.action, st.target, st.seq]),
+      [
+        ['version.retire', `vendor/base@v${base.version}`, before + 1],
+        ['version.component-flagged', 'apps/chat@v1', before + 1],
+      ],
+    );
+    assert.equal(state.versionHistory('apps/chat', 1).at(-1)!.seq, before + 1);
+    // The endpoint is scoped to apps/* and wants only the flag: it gets the retire of a vendor/ model for its step.
+    assert.deepEqual(
+      state.outboxEntries(before, 10).map((o) => [o.seq, o.type, o.endpoints]),
+      [[before + 1, 'version.retire', ['wh_apps']]],
     );
   });
 
