@@ -4,6 +4,7 @@
 // sending PUBLISH until the last subscriber process received the message: the floor for telling
 // 8 processes anything through Redis on this machine, with no replica to update and no HTTP.
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ownCpuPercent, processCpuSeconds } from './cpu.js';
@@ -24,7 +25,8 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
   try {
     await Promise.all(
       Array.from({ length: job.subscribers }, (_, i) => {
-        const child = fork(SUBSCRIBER, [job.redisUrl, job.channel], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const args = [job.redisUrl, job.channel, ...(job.lmdbDir ? [join(job.lmdbDir, `subscriber-${i}`)] : [])];
+        const child = fork(SUBSCRIBER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(child);
         return new Promise<void>((resolve, reject) => {
           child.on('message', (m: SubscriberMessage) => {

@@ -56,6 +56,8 @@ export interface FanoutJob {
   rounds: number;
   gapMs: number;
   timeoutMs: number;
+  /** Each subscriber commits every message to its own LMDB environment under this directory before it counts as received. */
+  lmdbDir?: string;
 }
 
 export interface FanoutRound {

@@ -2,8 +2,13 @@
 // fsync always) and 8 modelgate processes sharing it (control.backend=redis, one prefix). Each
 // round calls the rollback API on one node (rotating) and times, from the API's 200 (and from the
 // request), until every node answers GET /v1/resolve/{name}@production with the new digest.
-// Baseline in the same run: raw Redis PUBLISH fan-out to 8 ioredis subscriber processes.
+// Baselines in the same run: raw Redis PUBLISH fan-out to 8 ioredis subscriber processes, and the
+// same fan-out where each subscriber first commits the message to its own LMDB environment (what a
+// node does to its replica before it serves the change), so the machine's floor for "tell 8
+// processes and have each write it down" is measured beside the figure.
 import os from 'node:os';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Api, type FileEntry } from '../lib/api.js';
 import { sha256Hex } from '../lib/fixtures.js';
@@ -35,13 +40,26 @@ async function waitForAll(apis: Api[], digest: string, timeoutMs: number): Promi
   }
 }
 
-function rows(mg: PropagationReport, base: FanoutReport, nodePids: number[]): Comparison[] {
+function rows(mg: PropagationReport, base: FanoutReport, written: FanoutReport, nodePids: number[]): Comparison[] {
   const from200 = summarize(mg.rounds.map((r) => r.allFrom200Ms));
   const fromSend = summarize(mg.rounds.map((r) => r.allFromSendMs));
   const api = summarize(mg.rounds.map((r) => r.apiMs));
   const perNode = summarize(mg.rounds.flatMap((r) => r.nodeFrom200Ms));
   const notices = mg.rounds.flatMap((r) => r.nodeNoticeMs).filter((t): t is number => t !== null);
   const fanout = summarize(base.rounds.map((r) => r.allMs));
+  const fanoutWritten = summarize(written.rounds.map((r) => r.allMs));
+  // Each node's lag after the 200, split at its watch notice: replication, replica write and the
+  // WebSocket message (notice after the 200; 0 when it came first), then the detector's resolve
+  // request and its answer. A stage that owns the tail shows here; scheduling stretches both.
+  const split = mg.rounds.flatMap((r) =>
+    r.nodeNoticeMs.flatMap((notice, i) => {
+      if (notice === null) return [];
+      const before = Math.max(0, notice - r.apiMs);
+      return [{ before, after: r.nodeFrom200Ms[i]! - before }];
+    }),
+  );
+  const noticeAfter200 = summarize(split.map((x) => x.before));
+  const noticeToAnswer = summarize(split.map((x) => x.after));
   const publishReply = summarize(base.rounds.map((r) => r.publishReplyMs));
   const stale = mg.rounds.reduce((s, r) => s + r.staleAnswers, 0);
   const fallbacks = mg.rounds.reduce((s, r) => s + r.fallbackPolls, 0);
@@ -58,6 +76,8 @@ function rows(mg: PropagationReport, base: FanoutReport, nodePids: number[]): Co
     apiMs: api,
     perNodeFrom200Ms: perNode,
     noticeFromSendMs: summarize(notices),
+    noticeAfter200Ms: noticeAfter200,
+    noticeToAnswerMs: noticeToAnswer,
     roundsConvergedBefore200: before200,
     staleAnswers: stale,
     fallbackPolls: fallbacks,
@@ -95,6 +115,22 @@ function rows(mg: PropagationReport, base: FanoutReport, nodePids: number[]): Co
     },
     {
       name: `propagation: rollback → all ${NODES} nodes, from 200`,
+      subject: fig(from200, 'p99', mg.loadCpuPercent, { allFrom200Ms: from200 }),
+      baselineName: `${baselineName}, each committing an LMDB write`,
+      baseline: fig(fanoutWritten, 'p99', written.loadCpuPercent, {
+        rounds: written.rounds.length,
+        allMs: fanoutWritten,
+        subscriberCpuPercent: written.subscriberCpuPercent,
+        serverCpuPercent: written.serverCpuPercent,
+        perRound: written.rounds,
+      }),
+      ratio: ratio(from200.p99, fanoutWritten.p99),
+      target: 'record',
+      pass: null,
+      note: `the same fan-out, each subscriber committing the message in one LMDB write transaction (its own environment, opened as a node opens its replica) before it counts: ${summaryText(fanoutWritten)} from PUBLISH; subscribers ${Math.round(written.subscriberCpuPercent)}% of a core. modelgate's figure adds a WebSocket notice and an HTTP resolve per node on top of this floor`,
+    },
+    {
+      name: `propagation: rollback → all ${NODES} nodes, from 200`,
       subject: fig(from200, 'p50', mg.loadCpuPercent, { allFrom200Ms: from200 }),
       baselineName,
       baseline: fig(fanout, 'p50', base.loadCpuPercent, { allMs: fanout }),
@@ -121,7 +157,7 @@ function rows(mg: PropagationReport, base: FanoutReport, nodePids: number[]): Co
       pass: null,
       note:
         `${summaryText(fromSend)} from sending the rollback request; the API call itself (commit through Redis with AOF fsync, then the 200) ${summaryText(api)}; ` +
-        `a single node's lag after the 200: ${summaryText(perNode)}; ${stale} resolve answers still carried the old digest after a notice and were asked again; ` +
+        `a single node's lag after the 200: ${summaryText(perNode)}, of which until its watch notice ${summaryText(noticeAfter200)} and from the notice to the new digest's resolve answer ${summaryText(noticeToAnswer)}; ${stale} resolve answers still carried the old digest after a notice and were asked again; ` +
         `${before200} rounds had every node serving the new digest before the 200 arrived (counted as ≤ 0 ms)`,
     },
   ];
@@ -180,6 +216,27 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       servers,
     );
     ctx.log(`    ${summaryText(summarize(base.rounds.map((r) => r.allMs)))}`);
+    const lmdbDir = join(ctx.workDir, 'data', `fanout-lmdb-${process.pid}-${Date.now()}`);
+    ctx.log(`  the same, each subscriber committing an LMDB write first`);
+    let written: FanoutReport;
+    try {
+      written = await runFanout(
+        {
+          redisUrl: redis.url,
+          channel: `bench-fanout-lmdb-${process.pid}`,
+          subscribers: NODES,
+          warmupRounds: WARMUP,
+          rounds: ROUNDS,
+          gapMs: GAP_MS,
+          timeoutMs,
+          lmdbDir,
+        },
+        servers,
+      );
+    } finally {
+      rmSync(lmdbDir, { recursive: true, force: true });
+    }
+    ctx.log(`    ${summaryText(summarize(written.rounds.map((r) => r.allMs)))}`);
     ctx.log(
       `  modelgate: rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice; ${ROUNDS} rounds (+${WARMUP} warm-up)`,
     );
@@ -203,6 +260,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     return rows(
       mg,
       base,
+      written,
       nodes.map((n) => n.pid),
     );
   } finally {
@@ -214,13 +272,14 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const propagationScenario: Scenario = {
   name: 'propagation',
-  description: `rollback propagation: ms from the rollback API's 200 until all ${NODES} nodes (one Redis) serve the new digest on GET /v1/resolve, ${ROUNDS} rounds, vs raw Redis PUBLISH fan-out to ${NODES} subscriber processes`,
+  description: `rollback propagation: ms from the rollback API's 200 until all ${NODES} nodes (one Redis) serve the new digest on GET /v1/resolve, ${ROUNDS} rounds, vs raw Redis PUBLISH fan-out to ${NODES} subscriber processes (and with an LMDB write in each)`,
   notes:
     'How it is measured: one redis-server (appendonly yes, appendfsync always, as README "Running several nodes" asks) and the nodes on one prefix, each with its own LMDB replica and fs blobs. ' +
     'A detector process holds one /v1/watch WebSocket and one keep-alive connection per node; each round it calls POST …/aliases/production/rollback (toVersion, alternating between two versions) on node r mod N, ' +
     "and on each node's change notice at once asks that node GET /v1/resolve/…@production; a node counts at the first answer whose X-Model-Digest is the new digest (a stale answer is asked again). " +
     'The notice only triggers the check, so the figure is an upper bound on when each node began serving the new digest. A node with no notice within 1 s is polled (reported). ' +
     'The baseline PUBLISHes to as many ioredis subscriber processes and times until the last one has the message (monotonic clock shared by all processes): the pub/sub floor without a replica, a watch or HTTP. ' +
+    'A second baseline has each subscriber commit the message to its own LMDB environment first (one write transaction, as a node applies a shipped batch to its replica): the floor with the replica write. ' +
     'On this 2-core machine every process shares the same two cores, so the scheduler, not the network, sets much of both figures.',
   run,
 };

@@ -1,8 +1,10 @@
 // `stacks`: (1) GET /v1/resolve of a stack of 8 components (its whole closure in one prepared
-// answer) against the resolve of a flat version, same service, same run, alternating; (2) the
+// answer) against the resolve of a flat version, same service, same run, alternating, and against
+// a flat version whose answer has the stack's size in bytes (its file list is the stack's closure
+// as pull lays it out): what the stack costs beyond the bytes it sends; (2) the
 // impact query answered from the commit-time indexes, with a few versions registered and again
 // with 10,000 more: its latency must not grow with the registry.
-import { Api } from '../lib/api.js';
+import { Api, type FileEntry } from '../lib/api.js';
 import { capacityFigure, loadProblem, p99Figure, requestsFigure } from '../lib/figures.js';
 import { registerMany, registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
 import { runLoad, WARMUP_SECONDS, type LoadReport } from '../lib/load.js';
@@ -18,6 +20,7 @@ const VERSIONS = Number(process.env.BENCH_IMPACT_VERSIONS ?? 10_000);
 const IMPACT_QUERIES = Number(process.env.BENCH_IMPACT_QUERIES ?? 2000);
 const REGISTER_SECONDS = Number(process.env.BENCH_REGISTER_SECONDS ?? 300);
 const FLAT = '/v1/resolve/bench/flat@live';
+const WIDE = '/v1/resolve/bench/wide@live';
 const STACK = '/v1/resolve/bench/stack@live';
 const IMPACT_P99_TARGET_MS = 5;
 
@@ -76,18 +79,26 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     if (stack.status !== 201) throw new Error(`stack registration: ${stack.status} ${stack.body.toString('utf8').slice(0, 200)}`);
     await api.setAlias('bench/stack', 'live', 1);
     const flatBody = (await api.request('GET', FLAT)).body.length;
-    const stackBody = (await api.request('GET', STACK)).body.length;
-    ctx.log(`  flat resolve answers ${flatBody} bytes; the stack of ${COMPONENTS} answers ${stackBody} bytes (its closure)`);
+    const stackAnswer = (await api.request('GET', STACK)).body;
+    const stackBody = stackAnswer.length;
+    const wideBody = await registerEqualBytes(api, stackAnswer);
+    ctx.log(
+      `  flat resolve answers ${flatBody} bytes; the stack of ${COMPONENTS} answers ${stackBody} bytes (its closure); the wide flat version ${wideBody} bytes`,
+    );
 
     const headers = { authorization: api.authHeader };
     ctx.log(`  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat`);
-    const [stackRuns, flatRuns] = await alternate([
+    const [stackRuns, flatRuns, wideRuns] = await alternate([
       () => runLoad(job(service.port, STACK, headers, ctx), service.pid),
       () => runLoad(job(service.port, FLAT, headers, ctx), service.pid),
+      () => runLoad(job(service.port, WIDE, headers, ctx), service.pid),
     ]);
     const s = medianBy(stackRuns!, byRps);
     const f = medianBy(flatRuns!, byRps);
-    ctx.log(`  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s`);
+    const w = medianBy(wideRuns!, byRps);
+    ctx.log(
+      `  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s, wide flat ${Math.round(w.requestsPerSecond)} req/s`,
+    );
 
     // Impact: a component two steps below nothing else, and the blob of one of its files.
     const target = 'bench/c1@v1';
@@ -103,6 +114,10 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ctx.log(`  impact of ${target} with ${reg.registered + COMPONENTS + 2} versions: p99 ${big.value.toFixed(3)} ms`);
 
     const problems = [loadProblem(s), loadProblem(f)].filter(Boolean).join('; ');
+    const wideProblems = [loadProblem(s), loadProblem(w)].filter(Boolean).join('; ');
+    const wideFigure = requestsFigure(w);
+    const wideRatio = ratioOf(requestsFigure(s), wideFigure);
+    const wideCapRatio = ratioOf(capacityFigure(s), capacityFigure(w));
     const stackFigure = requestsFigure(s);
     const flatFigure = requestsFigure(f);
     const ratio = ratioOf(stackFigure, flatFigure);
@@ -120,6 +135,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         target: '≥ 0.9×',
         pass: ratio === null ? null : !problems && ratio >= 0.9,
         note: `answers ${stackBody} vs ${flatBody} bytes; p99 ${s.p99Ms.toFixed(3)} vs ${f.p99Ms.toFixed(3)} ms${problems ? `; invalid: ${problems}` : ''}`,
+      },
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS} vs the same bytes flat`,
+        subject: requestsFigure(s),
+        baselineName: `flat version of ${stackFiles(stackAnswer)} files, same service`,
+        baseline: wideFigure,
+        ratio: wideRatio,
+        target: 'record',
+        pass: null,
+        note: `answers ${stackBody} vs ${wideBody} bytes (the flat version's files are the stack's closure as pull lays it out, paths padded to the same answer size): near 1× means the stack costs what its bytes cost; per second of server CPU ${wideCapRatio === null ? 'n/a' : `${wideCapRatio.toFixed(2)}×`}; p99 ${s.p99Ms.toFixed(3)} vs ${w.p99Ms.toFixed(3)} ms${wideProblems ? `; invalid: ${wideProblems}` : ''}`,
       },
       {
         name: `stacks: resolve of a stack of ${COMPONENTS}, latency`,
@@ -154,6 +179,44 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     api.close();
     await service.stop();
   }
+}
+
+interface Answer {
+  files: FileEntry[];
+  components?: Record<string, Answer>;
+}
+
+/** A stack answer's files as pull lays them out: its own, then `<component>/<path>`, nested alike. */
+function closureOf(answer: Answer, prefix = ''): FileEntry[] {
+  const out = answer.files.map((f) => ({ ...f, path: `${prefix}${f.path}` }));
+  for (const [slot, inner] of Object.entries(answer.components ?? {})) out.push(...closureOf(inner, `${prefix}${slot}/`));
+  return out;
+}
+
+function stackFiles(stackAnswer: Buffer): number {
+  return closureOf(JSON.parse(stackAnswer.toString('utf8')) as Answer).length;
+}
+
+/**
+ * Registers `bench/wide`, a flat version whose files are the stack's closure (the same blobs,
+ * paths as pull lays them out), behind alias `live`, with its paths padded so that its resolve
+ * answer is as long as the stack's: v1 is measured, and v2 pads the difference over its paths
+ * (the answer differs from v1 only in path lengths and the version number, of equal length).
+ * Returns the answer's length.
+ */
+async function registerEqualBytes(api: Api, stackAnswer: Buffer): Promise<number> {
+  const files = closureOf(JSON.parse(stackAnswer.toString('utf8')) as Answer);
+  await registerWithAlias(api, 'bench/wide', files, 'live');
+  const first = (await api.request('GET', WIDE)).body.length;
+  const missing = stackAnswer.length - first;
+  if (missing <= 0) return first;
+  // `<pad>/` before each path: (pad + 1) more characters each, spread so the total is `missing`.
+  const extra = files.map((_, i) => Math.floor(missing / files.length) + (i < missing % files.length ? 1 : 0));
+  const padded = files.map((f, i) => (extra[i]! > 1 ? { ...f, path: `${'p'.repeat(extra[i]! - 1)}/${f.path}` } : f));
+  const short = extra.reduce((sum, e) => sum + (e === 1 ? 1 : 0), 0);
+  if (short > 0) padded[0] = { ...padded[0]!, path: `${'p'.repeat(extra[0]! - 1 + short)}/${files[0]!.path}` };
+  await registerWithAlias(api, 'bench/wide', padded, 'live');
+  return (await api.request('GET', WIDE)).body.length;
 }
 
 export const stacksScenario: Scenario = {
