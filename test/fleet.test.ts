@@ -186,18 +186,27 @@ describe('identity without the header, and every path that counts', () => {
     ]);
   });
 
-  test('OCI manifest by tag, OCI blob, Hub file and /v1/blobs downloads are counted', async () => {
+  test('OCI manifest by tag or by digest, OCI blob, Hub file and /v1/blobs downloads are counted', async () => {
     const v = await registerFiles(server, 'paths', { 'w.bin': 'paths weights' });
     await api(server, 'PUT', '/v1/models/paths/aliases/live', { version: v.version });
     const digest = sha256('paths weights');
     const h = (instance: string) => ({ Authorization: `Bearer ${server.token}`, 'X-Modelgate-Deployment': `paths/${instance}` });
-    assert.equal((await pathRequest(server.port, 'HEAD', '/v2/paths/manifests/live', h('oci'))).status, 200);
+    const byTag = await pathRequest(server.port, 'HEAD', '/v2/paths/manifests/live', h('oci'));
+    assert.equal(byTag.status, 200);
+    // A runtime pinned to the manifest digest (image@sha256:…) never names a tag; it still runs the version.
+    const manifestDigest = String(byTag.headers['docker-content-digest']);
+    assert.equal((await pathRequest(server.port, 'GET', `/v2/paths/manifests/${manifestDigest}`, h('pinned'))).status, 200);
     assert.equal((await pathRequest(server.port, 'GET', `/v2/paths/blobs/${digest}`, h('oci'))).status, 200);
     assert.equal((await pathRequest(server.port, 'GET', '/paths/resolve/live/w.bin', h('hub'))).status, 200);
     assert.equal((await pathRequest(server.port, 'GET', `/v1/blobs/${digest}`, h('blob'))).status, 200);
-    await waitFor(async () => (await fleetOf('paths')).instances.length === 3, 20_000, 'three callers');
+    await waitFor(async () => (await fleetOf('paths')).instances.length === 4, 20_000, 'four callers');
     const byName = Object.fromEntries((await fleetOf('paths')).instances.map((i: any) => [i.instance, i]));
     assert.equal(byName.oci.resolved.ref, 'live', 'a manifest fetched by tag is the runtime resolve');
+    assert.deepEqual(
+      [byName.pinned.resolved.ref, byName.pinned.resolved.version, byName.pinned.version],
+      [manifestDigest, v.version, v.version],
+      'a manifest fetched by digest is a resolve of its version',
+    );
     assert.equal(byName.oci.downloaded.bytes, 'paths weights'.length);
     assert.equal(byName.hub.downloaded.version, v.version);
     assert.equal(byName.blob.downloaded.bytes, 'paths weights'.length);

@@ -66,6 +66,8 @@ const MAX_SUMMARY_ARTIFACTS = 50;
 /** A summary that took t ms delays the model's next one by this many times t (at least the interval). */
 const SUMMARY_COST_FACTOR = 20;
 const PRUNE_INTERVAL_MS = 15 * 60 * 1000;
+/** Targets kept for reuse; past this many the map starts over (a miss costs one object). */
+const MAX_TARGETS = 10_000;
 /** Observations per store transaction in a flush. */
 const FLUSH_CHUNK = 5000;
 
@@ -81,6 +83,7 @@ export class Fleet {
   private unregisteredMore = 0;
   private unregisteredSentAt = 0;
   private readonly downloadTargets = new Map<string, FleetTarget>();
+  private readonly targets = new Map<string, FleetTarget>();
   private readonly stats = { storeDropped: 0, flushFailures: 0, reports: 0, unregisteredFound: 0, summaries: 0 };
 
   constructor(
@@ -115,9 +118,19 @@ export class Fleet {
     return { pending: this.tracker.size, dropped: this.tracker.dropped, malformed: this.tracker.malformed, ...this.stats };
   }
 
-  /** The target a resolve response stands for; kept with the cached response so counting needs no lookup. */
+  /**
+   * The target a resolve stands for. The tracker keys its counts by target object, so one target
+   * is kept per (model, ref, version digest): a new object per request would be a new entry per request.
+   */
   target(model: string, ref: string, version: number, digest: string): FleetTarget {
-    return { model, ref, version, digest };
+    const key = `${model}\t${ref}\t${digest}`;
+    let target = this.targets.get(key);
+    if (!target) {
+      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
+      target = { model, ref, version, digest };
+      this.targets.set(key, target);
+    }
+    return target;
   }
 
   /** Counts a resolve by the deployment header's caller; returns what is wrong with the header if it was not usable. */
@@ -155,7 +168,7 @@ export class Fleet {
       const key = `${version.model}\t${version.digest}`;
       let target = this.downloadTargets.get(key);
       if (!target) {
-        if (this.downloadTargets.size >= 10_000) this.downloadTargets.clear();
+        if (this.downloadTargets.size >= MAX_TARGETS) this.downloadTargets.clear();
         target = { model: version.model, version: version.version, digest: version.digest, ref: '' };
         this.downloadTargets.set(key, target);
       }

@@ -38,6 +38,8 @@ interface Served {
   mediaType: string;
   digest: string;
   bytes: Buffer;
+  /** The registered version the manifest stands for (what fleet telemetry counts it under). */
+  version: { version: number; digest: string };
 }
 
 function unknownManifest(name: string, reference: string): never {
@@ -69,7 +71,7 @@ export async function getManifest(
       },
     );
   }
-  countManifestFetch(ctx, caller, name, ref);
+  countManifestFetch(ctx, caller, name, reference, served);
   const etag = `"${served.digest}"`;
   const headers = {
     ...API_VERSION,
@@ -89,34 +91,34 @@ export async function getManifest(
 }
 
 /**
- * A manifest fetched by tag (GET, or the HEAD containerd sends to learn the digest) is the OCI
- * runtime's resolve: counted as one, with the tag as the ref.
+ * A manifest fetch (GET, or the HEAD containerd sends to learn the digest) is the OCI runtime's
+ * resolve: counted as one, with the tag or the manifest digest as the ref. A runtime pinned to a
+ * digest (`image@sha256:…`) fetches only by digest, and still runs a version.
  */
-function countManifestFetch(ctx: AppContext, caller: FleetCaller | null, name: string, ref: ManifestRef): void {
-  if (!caller || !ctx.fleet || (ref.kind !== 'alias' && ref.kind !== 'version')) return;
-  const resolution = ctx.registry.resolve(name, ref.tag);
-  if (!resolution) return;
-  const { version, digest } = resolution.version;
-  ctx.fleet.resolvedAs(ctx.fleet.target(name, ref.tag, version, digest), caller.identity, caller.via);
+function countManifestFetch(ctx: AppContext, caller: FleetCaller | null, name: string, reference: string, served: Served): void {
+  if (!caller || !ctx.fleet) return;
+  const { version, digest } = served.version;
+  ctx.fleet.resolvedAs(ctx.fleet.target(name, reference, version, digest), caller.identity, caller.via);
 }
 
 async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
   if (ref.kind === 'digest') {
     const record = ctx.registry.findManifest(name, ref.digest);
-    if (record && ctx.registry.findVersion(name, record.version)) {
+    const recorded = record ? ctx.registry.findVersion(name, record.version) : null;
+    if (record && recorded) {
       const bytes = await state.bytesOf(record.digest);
-      if (bytes) return { mediaType: record.mediaType, digest: record.digest, bytes };
+      if (bytes) return { mediaType: record.mediaType, digest: record.digest, bytes, version: recorded };
     }
     const version = state.versionForGenerated(name, ref.digest);
-    if (version) return state.generatedFor(name, version);
+    if (version) return { ...state.generatedFor(name, version), version };
     unknownManifest(name, reference);
   }
   if (ref.kind === 'tag') unknownManifest(name, reference);
   const resolution = ctx.registry.resolve(name, ref.tag);
   if (!resolution) unknownManifest(name, reference);
   const pushed = await state.pushedFor(name, resolution.version.version);
-  if (pushed) return { mediaType: pushed.record.mediaType, digest: pushed.record.digest, bytes: pushed.bytes };
-  return state.generatedFor(name, resolution.version);
+  if (pushed) return { mediaType: pushed.record.mediaType, digest: pushed.record.digest, bytes: pushed.bytes, version: resolution.version };
+  return { ...state.generatedFor(name, resolution.version), version: resolution.version };
 }
 
 /** Reads the manifest body (at most MAX_MANIFEST_BYTES). Must be called synchronously in the handler. */
