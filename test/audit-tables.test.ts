@@ -12,7 +12,7 @@ import { open as openLmdb } from 'lmdb';
 import { api, uploadBlob } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 const card = { intendedUse: 'score card transactions', limitations: 'EU data only' };
 
@@ -53,6 +53,9 @@ async function history(
     assert.equal(res.status, 201, JSON.stringify(res.json));
     approvals.push(res.json.seq as number);
   }
+  // The default promotion path: each first holds @canary.
+  await stage(server, a.writer, name, 1, 'canary');
+  await stage(server, a.writer, name, 3, 'canary');
   const first = await as(server, a.approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 1 });
   assert.equal(first.status, 200, JSON.stringify(first.json));
   assert.equal((await as(server, a.approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 3 })).status, 200);
@@ -111,7 +114,7 @@ describe('audit verify against tampered LMDB tables', () => {
 
     // What the issue saw: the served answers follow the edited row.
     const deployments = (await api(server, 'GET', `/v1/models/${name}/deployments`)).json.deployments;
-    assert.equal(deployments[0].version, 3);
+    assert.equal(deployments.find((d: { alias: string }) => d.alias === 'production').version, 3);
 
     const res = await verify(server);
     assert.equal(res.status, 409);

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
 import { sha256, uploadBlob } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 const card = { intendedUse: 'score loans', limitations: 'EU only' };
 
@@ -46,6 +46,7 @@ before(async () => {
   for (const name of ['risk/score', 'other/secret-model']) {
     await register(name, `${name} v1`);
     assert.equal((await as(server, approver, 'POST', `/v1/models/${name}/versions/1/approvals`, { decision: 'approve' })).status, 201);
+    await stage(server, writer, name, 1);
     assert.equal((await as(server, approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 1 })).status, 200);
   }
   assert.equal((await as(server, approver, 'POST', '/v1/audit/checkpoints', {})).status, 201);

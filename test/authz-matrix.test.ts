@@ -177,6 +177,8 @@ async function freshVersion(model: string, approve: boolean): Promise<number> {
       201,
       'fixture approval',
     );
+  // An approved fixture is meant for production: under the default promotion path it holds canary first.
+  if (approve) await adminSetAlias(model, 'canary', n);
   return n;
 }
 

@@ -19,7 +19,7 @@ import { ok, parseJson, runCli } from './harness/cli.js';
 import { api, uploadBlob, waitFor } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 const card = { intendedUse: 'score card transactions', limitations: 'EU data only' };
 
@@ -61,6 +61,7 @@ describe('signed checkpoints on one node', () => {
     await register(server, writer, name, 'ckpt-1');
     await register(server, writer, name, 'ckpt-2');
     assert.equal((await as(server, approver, 'POST', `/v1/models/${name}/versions/1/approvals`, { decision: 'approve' })).status, 201);
+    await stage(server, writer, name, 1);
     assert.equal((await as(server, approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 1 })).status, 200);
   });
   after(async () => {

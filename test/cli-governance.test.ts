@@ -112,6 +112,8 @@ describe('governance CLI against a real server', () => {
     assert.match(run.stderr, /^registered gov\/refused@v1$/m);
     assert.match(run.stderr, /gov\/refused@production was NOT moved to v1: .*POLICY_UNMET, HTTP 403/);
     assert.match(run.stderr, /^ {2}needs 1 approval\(s\)/m);
+    // The default promotion path: a version pushed straight to production never held an earlier stage.
+    assert.match(run.stderr, /^ {2}must first have held one of @staging, @shadow, @canary$/m);
     const json = await cli(
       asA,
       'push',
@@ -282,7 +284,19 @@ describe('governance CLI against a real server', () => {
   test('approval by a second approver opens production; a self-approval fails with SEPARATION_OF_DUTIES', async () => {
     const gateFile = join(scratch, 'gate.json');
     await writeFile(gateFile, GATE_CARD);
-    ok(await cli(asA, 'push', await modelDir('approve', { 'w.bin': 'approve me' }), 'gov/approve', '--metadata', gateFile));
+    // On staging first: the default promotion path takes production only after staging, shadow or canary.
+    ok(
+      await cli(
+        asA,
+        'push',
+        await modelDir('approve', { 'w.bin': 'approve me' }),
+        'gov/approve',
+        '--metadata',
+        gateFile,
+        '--alias',
+        'staging',
+      ),
+    );
 
     // Without an approval the gate holds, so the later success is the approval's doing.
     const early = await cli(asA, 'alias', 'set', 'gov/approve@production', '1');
@@ -309,7 +323,7 @@ describe('governance CLI against a real server', () => {
 
     const shown = ok(await cli(admin, 'show', 'gov/approve@production')).stdout;
     assert.match(shown, /^status\s+approved$/m);
-    assert.match(shown, /^aliases\s+@production$/m);
+    assert.match(shown, /^aliases\s+@production, @staging$/m);
     assert.match(shown, /^ {2}approve\s+bob\s+\d{4}-\d\d-\d\dT\S+Z\s+current\s+reviewed the card$/m);
     const json = parseJson(await cli(admin, 'show', 'gov/approve@production', '--json'));
     assert.deepEqual(

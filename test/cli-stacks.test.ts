@@ -61,8 +61,10 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
 
   // The parts: a base model (two versions), a LoRA adapter fine-tuned from base v1, an embedding model and an index.
   const tokenizer = '{"vocab": ["a", "b"]}';
-  await push('base-1', { 'model.safetensors': 'llama weights v1', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b');
-  await push('base-2', { 'model.safetensors': 'llama weights v2', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b');
+  // Each base version and each assistant goes to staging first: the default promotion path takes
+  // production only after staging, shadow or canary.
+  await push('base-1', { 'model.safetensors': 'llama weights v1', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b', ['--alias', 'staging']);
+  await push('base-2', { 'model.safetensors': 'llama weights v2', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b', ['--alias', 'staging']);
   const lineageFile = join(scratch, 'lora.yaml');
   await writeTree(scratch, {
     'lora.yaml':
@@ -107,6 +109,8 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
     'adapter=llm/support-lora@v1',
     '--component',
     'retrieval=kb/retrieval@v1',
+    '--alias',
+    'staging',
   ]);
   assert.equal(assistant.components.base.version, 1);
   assert.equal(assistant.components.base.ref, 'llm/llama-3-8b@production');
@@ -153,6 +157,8 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
     'adapter=llm/support-lora@v1',
     '--component',
     'retrieval=kb/retrieval@v1',
+    '--alias',
+    'staging',
   ]);
   assert.equal(assistant2.version, 2);
   assert.equal(assistant2.components.base.version, 2);
@@ -162,7 +168,12 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
   // The incident: base v2 has a vulnerability. Which production stacks include it?
   const impact = parseJson(await cli(['impact', 'llm/llama-3-8b@v2', '--json']));
   const held = impact.aliases.map((a: { name: string; alias: string; version: number }) => `${a.name}@${a.alias}=v${a.version}`).sort();
-  assert.deepEqual(held, ['app/assistant@production=v2', 'llm/llama-3-8b@production=v2']);
+  assert.deepEqual(held, [
+    'app/assistant@production=v2',
+    'app/assistant@staging=v2',
+    'llm/llama-3-8b@production=v2',
+    'llm/llama-3-8b@staging=v2',
+  ]);
   const stack = impact.versions.find((v: { name: string }) => v.name === 'app/assistant');
   assert.deepEqual([stack.relation, stack.via.component, stack.isStack], ['component', 'base', true]);
   // By blob digest too: the weights file of v2.

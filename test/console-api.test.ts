@@ -177,7 +177,7 @@ test('policy status of a version says exactly what a promotion refusal says', as
     separationOfDuties: true,
     requiredCardFields: ['intendedUse', 'limitations'],
     metrics: [],
-    after: [],
+    after: ['staging', 'shadow', 'canary'], // the default promotion path
     soakSeconds: 0,
     moveRole: 'approver',
   });

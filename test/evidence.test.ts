@@ -13,7 +13,7 @@ import { csvCell } from '../src/domain/inventory.js';
 import { ok, runCli } from './harness/cli.js';
 import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 const validator = new Validation.JsonValidator(Spec.Version.v1dot6);
 
@@ -74,6 +74,8 @@ before(async () => {
     comment: 'validated on holdout',
   });
   assert.equal(approved.status, 201, JSON.stringify(approved.json));
+  // The default promotion path: staging before production (staging moves on to v2 below).
+  await stage(server, server.token, 'risk/fraud', 1);
   const moved = await as(server, approver.token, 'PUT', '/v1/models/risk/fraud/aliases/production', {
     version: 1,
     reason: 'first release',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { api, sha256, uploadBlob } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 let server: TestServer;
 let approver: string;
@@ -38,7 +38,11 @@ test('retention deletes old versions that never held a protected alias; gc sweep
   await api(server, 'PUT', '/v1/models/ret/model/aliases/staging', { version: 2 });
   // v3 serves production once, then production moves on: v3 must be kept forever.
   await register('ret/model', { 'v4.bin': 'v4' }, { card: { intendedUse: 'x', limitations: 'y' } });
-  for (const v of [3, 4]) await as(server, approver, 'POST', `/v1/models/ret/model/versions/${v}/approvals`, { decision: 'approve' });
+  for (const v of [3, 4]) {
+    await as(server, approver, 'POST', `/v1/models/ret/model/versions/${v}/approvals`, { decision: 'approve' });
+    // The default promotion path: shadow first (staging keeps v2, which this test needs).
+    await stage(server, server.token, 'ret/model', v, 'shadow');
+  }
   assert.equal((await as(server, approver, 'PUT', '/v1/models/ret/model/aliases/production', { version: 3 })).status, 200);
   assert.equal((await as(server, approver, 'PUT', '/v1/models/ret/model/aliases/production', { version: 4 })).status, 200);
   const orphan = await uploadBlob(server, Buffer.from('uploaded, never registered'));

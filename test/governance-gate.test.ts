@@ -12,7 +12,7 @@ import { recordDigest } from '../src/domain/record-digest.js';
 import { generateManifest } from '../src/oci/generate.js';
 import { api, uploadBlob } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 let server: TestServer;
 let writer: string;
@@ -38,6 +38,9 @@ async function register(name: string, content: string, extra: Record<string, unk
     ...extra,
   });
   assert.equal(res.status, 201, JSON.stringify(res.json));
+  // Each version first holds @canary, the default promotion path's stage before production: the
+  // gates under test here are the others.
+  await stage(server, writer, name, res.json.version, 'canary');
   return res.json;
 }
 const approve = (name: string, v: number, token = approver, extra: Record<string, unknown> = {}) =>

@@ -6,7 +6,7 @@ import { open as openLmdb } from 'lmdb';
 import { after, before, describe, test } from 'node:test';
 import { api, sha256, uploadBlob } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 let server: TestServer;
 let writer: string;
@@ -145,7 +145,12 @@ describe('approvals and policy gates', () => {
     assert.equal(unmet.status, 403);
     assert.equal(unmet.json.error.code, 'POLICY_UNMET');
     const codes = unmet.json.error.details.map((d: { code: string }) => d.code).sort();
-    assert.deepEqual(codes, ['APPROVALS', 'CARD_FIELD', 'CARD_FIELD']);
+    assert.deepEqual(codes, ['APPROVALS', 'CARD_FIELD', 'CARD_FIELD', 'STAGE']);
+    // The default promotion path: production only after staging, shadow or canary.
+    assert.ok(
+      unmet.json.error.details.some((d: { message: string }) => d.message === 'must first have held one of @staging, @shadow, @canary'),
+    );
+    await stage(server, writer, 'gate/model', 1);
 
     const approved = await as(server, approver, 'POST', '/v1/models/gate/model/versions/1/approvals', {
       decision: 'approve',
@@ -187,6 +192,7 @@ describe('approvals and policy gates', () => {
     const self = await as(server, approver, 'POST', `/v1/models/gate/self/versions/${v.version}/approvals`, { decision: 'approve' });
     assert.equal(self.status, 403);
     assert.equal(self.json.error.code, 'SEPARATION_OF_DUTIES');
+    await stage(server, approver, 'gate/self', v.version);
     const set = await as(server, approver, 'PUT', '/v1/models/gate/self/aliases/production', { version: v.version });
     assert.equal(set.status, 403);
     assert.equal(set.json.error.code, 'POLICY_UNMET');
@@ -196,8 +202,10 @@ describe('approvals and policy gates', () => {
 
   test('rejected and deprecated versions cannot be promoted, by set or by rollback; rollback to an unchanged former holder is allowed and audited', async () => {
     for (let i = 1; i <= 3; i++) await register(writer, 'gate/roll', `roll-${i}`, { card });
-    for (let i = 1; i <= 3; i++)
+    for (let i = 1; i <= 3; i++) {
       await as(server, approver, 'POST', `/v1/models/gate/roll/versions/${i}/approvals`, { decision: 'approve' });
+      await stage(server, writer, 'gate/roll', i);
+    }
     const set = (v: number) => as(server, approver, 'PUT', '/v1/models/gate/roll/aliases/production', { version: v });
     const rollback = (body: Record<string, unknown>) =>
       as(server, approver, 'POST', '/v1/models/gate/roll/aliases/production/rollback', body);
@@ -229,8 +237,9 @@ describe('approvals and policy gates', () => {
     assert.equal((await api(server, 'GET', '/v1/resolve/gate/roll@production')).json.version, 2);
 
     const audit = await api(server, 'GET', '/v1/audit?model=gate/roll&action=alias');
+    const moves = audit.json.entries.filter((e: { target: string }) => e.target === 'gate/roll@production');
     assert.deepEqual(
-      audit.json.entries.map((e: { action: string; details: { to: number } }) => [e.action, e.details.to]),
+      moves.map((e: { action: string; details: { to: number } }) => [e.action, e.details.to]),
       [
         ['alias.set', 1],
         ['alias.set', 2],
@@ -238,7 +247,7 @@ describe('approvals and policy gates', () => {
         ['alias.set', 2],
       ],
     );
-    assert.equal(audit.json.entries[2].details.reason, 'v2 regressed');
+    assert.equal(moves[2].details.reason, 'v2 regressed');
   });
 
   test('metric thresholds from the configuration', async () => {

@@ -7,7 +7,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { api, uploadBlob, waitFor } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 let redis: TestRedis | undefined;
 let running: TestServer[] = [];
@@ -137,6 +137,8 @@ describe('several nodes on one Redis', () => {
     for (const v of [1, 2]) {
       const res = await as(n3, approver.token, 'POST', `/v1/models/team/fraud/versions/${v}/approvals`, { decision: 'approve' });
       assert.equal(res.status, 201, JSON.stringify(res.json));
+      // The default promotion path, staged on node 3 and read by the gate on nodes 1 and 2.
+      await stage(n3, approver.token, 'team/fraud', v);
     }
     const p1 = await as(n1, approver.token, 'PUT', '/v1/models/team/fraud/aliases/production', { version: 1 });
     assert.equal(p1.status, 200, JSON.stringify(p1.json));

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseJson, runCli } from './harness/cli.js';
 import { api, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 const name = 'pit/model';
 const card = { intendedUse: 'score claims', limitations: 'EU data only' };
@@ -43,8 +43,10 @@ before(async () => {
     });
     assert.equal(res.status, 201);
   }
-  for (const v of [1, 2])
+  for (const v of [1, 2]) {
     assert.equal((await as(server, approver, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'approve' })).status, 201);
+    await stage(server, writer, name, v, 'canary'); // the default promotion path
+  }
   assert.equal((await as(server, approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 1 })).status, 200);
   times.first = await mark();
   assert.equal((await as(server, writer, 'PATCH', `/v1/models/${name}/versions/1`, { card: edited })).status, 200);

@@ -105,6 +105,9 @@ test('gates, GC reachability and lineage across nodes', async () => {
   const stack = await api(b, 'POST', '/v1/models/mg/app/versions', { components: { model: 'mg/tuned@v1' }, card });
   assert.equal(stack.status, 201, stack.text);
   assert.equal((await as(a, approver, 'POST', '/v1/models/mg/app/versions/1/approvals', { decision: 'approve' })).status, 201);
+  // The default promotion path: a stay on staging (ended again, so retention's reasons below are production's).
+  assert.equal((await api(b, 'PUT', '/v1/models/mg/app/aliases/staging', { version: 1 })).status, 200);
+  assert.equal((await api(b, 'DELETE', '/v1/models/mg/app/aliases/staging')).status, 200);
 
   // The gate, asked on A about a stack registered on B: the component lacks its approval.
   const refused = await as(a, approver, 'PUT', '/v1/models/mg/app/aliases/production', { version: 1 });

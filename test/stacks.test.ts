@@ -8,7 +8,7 @@ import { stackDigest } from '../src/domain/stack.js';
 import { sortFiles } from '../src/domain/version-digest.js';
 import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 
 let server: TestServer;
 before(async () => {
@@ -242,6 +242,7 @@ describe('governed as a unit', () => {
     });
     assert.equal(top.status, 201, JSON.stringify(top.json));
     assert.equal((await approve('gov/assistant', 1)).status, 201);
+    await stage(server, server.token, 'gov/assistant', 1); // the default promotion path (components need not)
 
     const refused = await as(server, approver, 'PUT', '/v1/models/gov/assistant/aliases/production', { version: 1 });
     assert.equal(refused.status, 403);

@@ -34,3 +34,12 @@ export async function as(
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : null, headers: res.headers };
 }
+
+/**
+ * Puts the version on `@staging` (an ungated stage under the default policy), so that the default
+ * promotion path (production after staging, shadow or canary) lets it reach production later.
+ */
+export async function stage(server: TestServer, token: string, name: string, version: number, alias = 'staging'): Promise<void> {
+  const res = await as(server, token, 'PUT', `/v1/models/${name}/aliases/${alias}`, { version });
+  if (res.status !== 200) throw new Error(`staging ${name}@v${version} failed: ${res.status} ${JSON.stringify(res.json)}`);
+}
