@@ -68,6 +68,24 @@ describe('the API answers from history', () => {
     const afterEdit = await api(server, 'GET', `/v1/resolve/${name}@production?${at(times.edited)}`);
     assert.equal(afterEdit.json.version, 1);
     assert.equal(afterEdit.json.seq, first.json.seq, 'the same deployment of v1');
+    // The record as it was then, the same as show ?at= gives: the first card before the edit, the
+    // edited card (and its voided approval) after it.
+    const shownFirst = (await api(server, 'GET', `/v1/models/${name}/versions/1?${at(times.first)}`)).json;
+    assert.equal(first.json.at, times.first);
+    assert.deepEqual(first.json.record, {
+      status: 'approved',
+      recordDigest: shownFirst.recordDigest,
+      card,
+      metrics: shownFirst.metrics,
+      lineage: shownFirst.lineage,
+      metadata: shownFirst.metadata,
+    });
+    assert.deepEqual(afterEdit.json.record.card, edited);
+    assert.equal(afterEdit.json.record.status, 'registered');
+    assert.notEqual(afterEdit.json.record.recordDigest, first.json.record.recordDigest);
+    const bySelf = await api(server, 'GET', `/v1/resolve/${name}@v1?${at(times.first)}`);
+    assert.deepEqual(bySelf.json.record, first.json.record, 'a version reference answers with the record then too');
+    assert.equal((await api(server, 'GET', `/v1/resolve/${name}@production`)).json.record, undefined, 'only ?at= answers carry it');
     assert.equal((await api(server, 'GET', `/v1/resolve/${name}@production`)).json.version, 2);
     const none = await api(server, 'GET', `/v1/resolve/${name}@production?${at(times.before)}`);
     assert.equal(none.status, 404);
@@ -118,6 +136,15 @@ describe('the CLI takes --at', () => {
   test('resolve --at and show --at', async () => {
     const resolved = parseJson(await runCli(['resolve', `${name}@production`, '--at', times.first, '--json'], env()));
     assert.equal(resolved.version, 1);
+    assert.deepEqual(resolved.record.card, card);
+    const text = await runCli(['resolve', `${name}@production`, '--at', times.first], env());
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^status {3}approved$/m);
+    assert.match(text.stdout, /^card {5}limitations: EU data only$/m);
+    assert.match(text.stdout, new RegExp(`^record {3}${resolved.record.recordDigest}$`, 'm'));
+    const later = await runCli(['resolve', `${name}@production`, '--at', times.edited], env());
+    assert.match(later.stdout, /^card {5}limitations: EU data only; not for minors$/m);
+    assert.match(later.stdout, /^status {3}registered$/m);
     const shown = await runCli(['show', `${name}@production`, '--at', times.first], env());
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /EU data only\n/);

@@ -1,6 +1,7 @@
 // A reference resolved against the registry's state: the version it names now, since when, and
 // that version's files by path. Renderings of it (the v1 resolve body, Hub and OCI answers) are
 // built by the http layer.
+import { recordDigest } from './record-digest.js';
 import { componentNames, stackDigest, walkClosure } from './stack.js';
 import { sortFiles } from './version-digest.js';
 import type { FileEntry, Version, VersionStatus } from './types.js';
@@ -41,6 +42,18 @@ export interface Resolution {
   flagged?: FlaggedComponent[];
   /** A stack's files as a pull lays them out: its own, then `<component>/<path>` (also in `files`). */
   closure?: FileEntry[];
+  /** Answered from history (`?at=`): the time asked about; `version` is then the record as it was. */
+  at?: string;
+}
+
+/** A version's reviewable record and status as they were at a past time (what `show --at` gives). */
+export interface RecordThen {
+  status: VersionStatus;
+  recordDigest: string;
+  card: Version['card'];
+  metrics: Version['metrics'];
+  lineage: Version['lineage'];
+  metadata: Version['metadata'];
 }
 
 /** A resolution as the v1 API sends it (GET /v1/resolve) and the client reads it. */
@@ -58,6 +71,9 @@ export interface ResolutionView {
   /** A stack's closure: every component, transitively, with version, digest and files. */
   components?: Record<string, ComponentView>;
   flaggedComponents?: FlaggedComponent[];
+  /** With `?at=`: the time asked about, and the version's record and status as they were then. */
+  at?: string;
+  record?: RecordThen;
 }
 
 export function resolutionView(r: Resolution): ResolutionView {
@@ -73,6 +89,18 @@ export function resolutionView(r: Resolution): ResolutionView {
     ...(r.unapprovedSince !== undefined ? { servingUnapprovedSince: r.unapprovedSince } : {}),
     ...(r.components ? { components: r.components } : {}),
     ...(r.flagged && r.flagged.length > 0 ? { flaggedComponents: r.flagged } : {}),
+    ...(r.at !== undefined ? { at: r.at, record: recordThen(r.version) } : {}),
+  };
+}
+
+function recordThen(v: Version): RecordThen {
+  return {
+    status: v.status,
+    recordDigest: v.recordDigest ?? recordDigest(v),
+    card: v.card,
+    metrics: v.metrics,
+    lineage: v.lineage,
+    metadata: v.metadata,
   };
 }
 

@@ -706,7 +706,7 @@ export class Registry {
     const current = this.store.getVersion(name, number);
     const then = current && versionAt(current, this.store.versionHistory(name, number), at.getTime());
     if (!then) throw notFound('VERSION_NOT_FOUND', `${name}@${ref} did not exist at ${when}`);
-    return buildResolution(name, ref, then, pointer, this.lookupVersion);
+    return { ...buildResolution(name, ref, then, pointer, this.lookupVersion), at: when };
   }
 
   listVersions(name: string, cursor: number | undefined, limit: number): Page<Version> {

@@ -48,5 +48,15 @@ function describe(r: Resolution): string {
     walk(r.components, 1);
   }
   for (const f of r.flaggedComponents ?? []) lines.push(`WARNING  component ${f.component} (${f.name}@v${f.version}) is ${f.status}`);
+  // --at: the record as it was then (the same record `show --at` prints in full).
+  if (r.at !== undefined && r.record) {
+    lines.push(`as of    ${r.at}`, `status   ${r.record.status}`, `record   ${r.record.recordDigest}`);
+    for (const [field, value] of Object.entries(r.record.card ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      lines.push(`card     ${field}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    }
+    for (const [metric, m] of Object.entries(r.record.metrics ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      lines.push(`metric   ${metric} = ${m.value}`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
