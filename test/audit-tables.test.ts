@@ -284,3 +284,112 @@ describe('audit verify against a tampered Redis log', () => {
     assert.match(res.json.firstBad.reason, /aliasEvents .*to is 3 in the table but 1 in the log/);
   });
 });
+
+describe('audit verify against each table rewritten in the shared Redis log', () => {
+  let redis: TestRedis;
+  const prefix = randomPrefix();
+  const running: TestServer[] = [];
+  const dirs: string[] = [];
+  const env = () => ({
+    MODELGATE_CONTROL_BACKEND: 'redis',
+    MODELGATE_REDIS_URL: redis.url,
+    MODELGATE_REDIS_PREFIX: prefix,
+    // The webhook below points at a closed local port: registration must accept it.
+    MODELGATE_WEBHOOKS_ALLOW_PRIVATE: 'true',
+  });
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await Promise.all(running.map((s) => s.dispose().catch(() => undefined)));
+    await deletePrefix(redis.client, prefix).catch(() => undefined);
+    await redis.dispose();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  test('an approval, a version record, a version-history row, a token, a webhook and a signature: a node that replays the log names each', async () => {
+    const first = await startServer({ env: env() });
+    running.push(first);
+    const a = await actors(first);
+    const name = 'tamper/redis-tables';
+    const seqs = await history(first, a, name);
+    const hook = await api(first, 'POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['version.*'] });
+    assert.equal(hook.status, 201, hook.text);
+    assert.equal((await verify(first)).json.ok, true);
+
+    // Someone with write access to Redis rewrites the log stream: same ids and the audit entries
+    // (so the chain) as they were; one row of each table changed, and a signature row added.
+    const log = `${prefix}log`;
+    const entries = (await redis.client.xrange(log, '-', '+')) as [string, string[]][];
+    await redis.client.del(log);
+    type Batch = { seq: number; writes: { table: string; key: unknown; value?: any }[] };
+    const rewritten = new Map<string, number>();
+    const seen = (table: string, seq: number) => rewritten.set(table, seq);
+    for (const [i, [id, fields]] of entries.entries()) {
+      const batch = JSON.parse(fields[1]!) as Batch;
+      for (const w of batch.writes) {
+        if (!w.value) continue;
+        if (w.table === 'approvals' && batch.seq === seqs.approvalOfV3) {
+          w.value.approver = { ...w.value.approver, name: 'someone-else' };
+          seen('approvals', batch.seq);
+        } else if (w.table === 'versions' && w.value.name === name && w.value.version === 1) {
+          // Every write of v1's row, so the replica ends on a card the log never recorded.
+          w.value.card = { ...w.value.card, limitations: 'none' };
+          seen('versions', batch.seq);
+        } else if (w.table === 'versionEvents' && w.value.action === 'update' && w.value.changes?.card) {
+          w.value.changes.card.after = w.value.changes.card.before;
+          seen('versionEvents', batch.seq);
+        } else if (w.table === 'tokens' && w.value.id === a.readerId) {
+          w.value.role = 'admin';
+          seen('tokens', batch.seq);
+        } else if (w.table === 'webhooks' && w.value.id === hook.json.id) {
+          w.value.url = 'http://127.0.0.1:9/elsewhere';
+          seen('webhooks', batch.seq);
+        }
+      }
+      if (i === entries.length - 1) {
+        // A signature the log never attached, as if v3 had been signed.
+        batch.writes.push({
+          table: 'signatures',
+          key: [name, 3, 'sha256:forged'],
+          value: {
+            id: 'sha256:forged',
+            name,
+            version: 3,
+            keyId: 'forged',
+            rootDigest: 'sha256:0',
+            modelName: name,
+            addedAt: new Date().toISOString(),
+            addedBy: 'nobody',
+            bundle: {},
+          },
+        });
+      }
+      await redis.client.xadd(log, id, fields[0]!, JSON.stringify(batch));
+    }
+    assert.deepEqual([...rewritten.keys()].sort(), ['approvals', 'tokens', 'versionEvents', 'versions', 'webhooks']);
+
+    // A node that builds its replica from the log now serves the lies, and verify names each table.
+    const dataDir = await mkdtemp(join(tmpdir(), 'modelgate-tamper-'));
+    dirs.push(dataDir);
+    const fresh = await startServer({ env: env(), dataDir });
+    running.push(fresh);
+    const res = await verify(fresh);
+    assert.equal(res.status, 409, JSON.stringify(res.json));
+    assert.equal(res.json.ok, false);
+    const listing = JSON.stringify(res.json.tables.mismatches, null, 1);
+    const found = (table: string) => res.json.tables.mismatches.filter((m: { table: string }) => m.table === table);
+    assert.match(found('approvals')[0]?.reason ?? '', /approver/, listing);
+    assert.equal(found('approvals')[0].seq, seqs.approvalOfV3);
+    assert.match(found('versions')[0]?.reason ?? '', /tamper\/redis-tables@v1: its record hashes to/, listing);
+    assert.match(found('versionEvents')[0]?.reason ?? '', /change of card/, listing);
+    assert.equal(found('versionEvents')[0].seq, rewritten.get('versionEvents'));
+    assert.match(found('tokens')[0]?.reason ?? '', /role is "admin" in the table but "reader" in the log/, listing);
+    assert.equal(found('tokens')[0].seq, rewritten.get('tokens'));
+    assert.match(found('webhooks')[0]?.reason ?? '', /url/, listing);
+    assert.equal(found('webhooks')[0].seq, rewritten.get('webhooks'));
+    assert.match(found('signatures')[0]?.reason ?? '', /signature sha256:forged of tamper\/redis-tables@v3 is not in the log/, listing);
+    assert.equal(res.json.firstBad.seq, res.json.tables.mismatches[0].seq);
+  });
+});
