@@ -3,7 +3,7 @@ import { utimes } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, sha256, uploadBlob } from './harness/http.js';
+import { api, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
 
@@ -222,3 +222,65 @@ test('retention keeps what a retained version reaches (components, lineage paren
   assert.equal(resolved.status, 200);
   assert.equal(resolved.json.components.base.files[0].digest, sha256('gcs base 1'));
 });
+
+test('retention.evidenceVersionDays: retired and once-protected versions go that long after they last served, audited; by hand still refused', async () => {
+  // Evidence may go ~0.9 s after it last served; unprotected versions are kept (retention off).
+  const ev = await startServer({ env: { MODELGATE_RETENTION_EVIDENCE_DAYS: '0.00001', MODELGATE_GC_GRACE_SECONDS: '0' } });
+  try {
+    const approve = (await createToken(ev, 'ev-approver', 'approver')).token;
+    const card = { card: { intendedUse: 'x', limitations: 'y' } };
+    const reg = async (content: string) => {
+      const digest = await uploadBlob(ev, Buffer.from(content));
+      const res = await api(ev, 'POST', '/v1/models/ev/model/versions', {
+        files: [{ path: 'w.bin', size: content.length, digest }],
+        ...card,
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.json.version as number;
+    };
+    for (const c of ['ev-1', 'ev-2', 'ev-3', 'ev-4']) await reg(c);
+    // v1 and v2 serve production in turn (v2 still does); v3 is retired; v4 is plain and unaliased.
+    for (const v of [1, 2]) {
+      assert.equal((await as(ev, approve, 'POST', `/v1/models/ev/model/versions/${v}/approvals`, { decision: 'approve' })).status, 201);
+      await stage(ev, ev.token, 'ev/model', v);
+      assert.equal((await as(ev, approve, 'PUT', '/v1/models/ev/model/aliases/production', { version: v })).status, 200);
+    }
+    assert.equal((await api(ev, 'DELETE', '/v1/models/ev/model/aliases/staging')).status, 200);
+    assert.equal((await as(ev, approve, 'POST', '/v1/models/ev/model/versions/3/retire', { reason: 'superseded' })).status, 200);
+
+    // Still evidence for a person: deleting by hand is refused whatever retention says.
+    for (const v of [1, 3]) {
+      const byHand = await api(ev, 'DELETE', `/v1/models/ev/model/versions/${v}`, { reason: 'cleanup' });
+      assert.equal(byHand.status, 409, byHand.text);
+      assert.equal(byHand.json.error.code, 'VERSION_RETAINED');
+    }
+    await waitFor(async () => (await api(ev, 'POST', '/v1/gc', { dryRun: true })).json.versions.length === 2, 10_000, 'evidence to age');
+    const dry = await api(ev, 'POST', '/v1/gc', { dryRun: true });
+    const reasons = Object.fromEntries(dry.json.keptVersions.map((k: { version: number; reason: string }) => [k.version, k.reason]));
+    assert.match(reasons[2], /^holds @production$/);
+    assert.equal(reasons[4], undefined, 'unprotected retention is off: v4 is not past it');
+    const real = await api(ev, 'POST', '/v1/gc', {});
+    assert.deepEqual(real.json.versions.map((v: { version: number }) => v.version).sort(), [1, 3]);
+    for (const v of [1, 3]) assert.equal((await api(ev, 'GET', `/v1/models/ev/model/versions/${v}`)).status, 404);
+    for (const v of [2, 4]) assert.equal((await api(ev, 'GET', `/v1/models/ev/model/versions/${v}`)).status, 200);
+    assert.ok(!(await existsOn(ev, sha256('ev-1'))) && !(await existsOn(ev, sha256('ev-3'))), 'their blobs are swept');
+
+    const deletions = (await api(ev, 'GET', '/v1/audit?model=ev/model&action=version.delete')).json.entries;
+    const byTarget = Object.fromEntries(deletions.map((e: { target: string; details: Record<string, string> }) => [e.target, e.details]));
+    assert.equal(byTarget['ev/model@v1'].evidence, 'once held protected @production');
+    assert.equal(byTarget['ev/model@v3'].evidence, 'is retired');
+    assert.match(
+      byTarget['ev/model@v1'].reason,
+      /^retention: evidence \(once held protected @production\) last served more than 0\.00001 days ago$/,
+    );
+    // The tables still agree with the log after evidence went.
+    assert.equal((await api(ev, 'GET', '/v1/audit/verify')).json.ok, true);
+  } finally {
+    await ev.dispose();
+  }
+});
+
+async function existsOn(s: TestServer, digest: string): Promise<boolean> {
+  const res = await fetch(`${s.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${s.token}` } });
+  return res.status === 200;
+}

@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import { decideRange, etagMatches } from '../src/http/range.js';
 import { filePathProblem, isAlias, isModelName, parseRef } from '../src/domain/names.js';
 import { previousDeployment } from '../src/registry/registry.js';
+import { evidenceReason, lastServed } from '../src/domain/retention.js';
+import type { AliasEvent, VersionEvent } from '../src/domain/types.js';
 
 test('model names', () => {
   for (const ok of ['fraud', 'team/fraud', 'a.b_c-d/e1', 'x'.repeat(128)]) assert.ok(isModelName(ok), ok);
@@ -64,4 +66,22 @@ test('rollback target skips earlier rollbacks', () => {
   assert.equal(previousDeployment(history, 2), 1);
   assert.equal(previousDeployment(history.slice(0, 3), 3), 2);
   assert.equal(previousDeployment(history.slice(0, 1), 1), null);
+});
+
+test('evidence retention counts from when a version last served, not from its registration', () => {
+  assert.equal(evidenceReason({ status: 'approved', protectedAliases: [] }), null);
+  assert.equal(evidenceReason({ status: 'retired', protectedAliases: [] }), 'is retired');
+  assert.equal(evidenceReason({ status: 'deprecated', protectedAliases: ['production'] }), 'once held protected @production');
+  assert.equal(evidenceReason({ status: 'retired', protectedAliases: ['production'] }), 'is retired and once held protected @production');
+  const move = (to: number | null, from: number | null, at: string) => ({ to, from, at }) as AliasEvent;
+  const v = { version: 2, createdAt: '2026-01-01T00:00:00.000Z' };
+  assert.equal(lastServed(v, [], []), Date.parse('2026-01-01T00:00:00.000Z'));
+  const events = [
+    move(2, 1, '2026-02-01T00:00:00.000Z'), // onto v2
+    move(3, 2, '2026-03-01T00:00:00.000Z'), // off v2: it last served then
+    move(4, 3, '2026-04-01T00:00:00.000Z'), // another version's move
+  ];
+  assert.equal(lastServed(v, events, []), Date.parse('2026-03-01T00:00:00.000Z'));
+  const retired = [{ at: '2026-05-01T00:00:00.000Z' } as VersionEvent];
+  assert.equal(lastServed(v, events, retired), Date.parse('2026-05-01T00:00:00.000Z'), 'its retirement counts too');
 });

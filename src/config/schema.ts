@@ -111,8 +111,11 @@ export const configSchema = z.strictObject({
   retention: z
     .strictObject({
       unprotectedVersionDays: z.coerce.number().min(0),
+      // Evidence (retired or once-protected versions): 0 keeps it forever; N lets retention delete
+      // it N days after it last served (see domain/retention.ts).
+      evidenceVersionDays: z.coerce.number().min(0).default(0),
     })
-    .default({ unprotectedVersionDays: 0 }),
+    .default({ unprotectedVersionDays: 0, evidenceVersionDays: 0 }),
   gc: z
     .strictObject({
       graceSeconds: z.coerce.number().int().min(0),
@@ -233,6 +236,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_LOG_LEVEL: 'log.level',
   MODELGATE_ADMIN_TOKEN: 'auth.adminToken',
   MODELGATE_RETENTION_DAYS: 'retention.unprotectedVersionDays',
+  MODELGATE_RETENTION_EVIDENCE_DAYS: 'retention.evidenceVersionDays',
   MODELGATE_GC_GRACE_SECONDS: 'gc.graceSeconds',
   MODELGATE_CHECKPOINT_KEY_FILE: 'checkpoints.keyFile',
   MODELGATE_CHECKPOINT_RETIRED_KEY_FILES: 'checkpoints.retiredKeyFiles',

@@ -6,6 +6,7 @@ import { tokenHashDigest } from './audit-tables.js';
 import { CHECKPOINT_ACTION, type Checkpoint } from './checkpoint.js';
 import { aliasMoveUnmet, componentCandidates, currentApprovals } from './gate.js';
 import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
+import { evidenceReason } from './retention.js';
 import type {
   Actor,
   AliasEvent,
@@ -585,7 +586,19 @@ export function planRetireVersion(
   };
 }
 
-export function planDeleteVersion(state: RegistryReader, name: string, number: number, reason: string, actor: Actor): Plan<void> {
+/**
+ * Deletes a version nothing holds or pins. Evidence (retired, or once held a protected alias) is
+ * refused unless `opts.evidence` says retention may take it (`retention.evidenceVersionDays`); the
+ * audit entry then says which evidence went.
+ */
+export function planDeleteVersion(
+  state: RegistryReader,
+  name: string,
+  number: number,
+  reason: string,
+  actor: Actor,
+  opts: { evidence?: boolean } = {},
+): Plan<void> {
   const version = requireVersion(state, name, number);
   const holders = state
     .listAliases(name)
@@ -599,13 +612,15 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
       stacks: stacks.map((s) => ({ name: s.name, version: s.version, component: s.component })),
     });
   }
-  if (version.protectedAliases.length > 0) {
+  const evidence = evidenceReason(version);
+  if (version.protectedAliases.length > 0 && !opts.evidence) {
     throw conflict(
       'VERSION_RETAINED',
       `${name}@v${number} once held protected alias(es) ${version.protectedAliases.join(', ')} and is kept forever`,
     );
   }
-  if (version.status === 'retired') throw conflict('VERSION_RETAINED', `${name}@v${number} is retired and kept as evidence`);
+  if (version.status === 'retired' && !opts.evidence)
+    throw conflict('VERSION_RETAINED', `${name}@v${number} is retired and kept as evidence`);
   const manifests = state.listManifests(name).filter((m) => m.version === number);
   const { seq, at } = next(state);
   return {
@@ -622,7 +637,11 @@ export function planDeleteVersion(state: RegistryReader, name: string, number: n
           (d): Write => ({ table: 'blobRefs', key: [d, name, number] }),
         ),
       ]),
-      ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, { digest: version.digest, reason }),
+      ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, {
+        digest: version.digest,
+        reason,
+        ...(evidence !== null ? { evidence } : {}),
+      }),
     ],
     change: { seq, model: name, kind: 'version', version: number },
   };

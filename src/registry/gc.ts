@@ -1,5 +1,6 @@
 // Retention and garbage collection. Versions past the retention age that never held a protected
-// alias (and hold no alias now) are deleted, each deletion audited; then blobs that no version
+// alias (and hold no alias now) are deleted, each deletion audited; evidence (retired or once
+// protected versions) only when `evidenceDays` is set (see domain/retention.ts); then blobs that no version
 // references are removed, unless they are younger than the grace period (an upload whose version
 // is not registered yet), pinned by a registration in progress, or re-uploaded meanwhile.
 import type { BlobGuard } from '../blobs/blob-guard.js';
@@ -7,11 +8,14 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import { DomainError } from '../domain/errors.js';
 import type { ControlStore } from '../store/control-store.js';
 import type { Actor, GcReport, Version } from '../domain/types.js';
+import { evidenceReason, lastServed } from '../domain/retention.js';
 import { reachableFrom } from './reachability.js';
 
 export interface GcOptions {
   dryRun: boolean;
   retentionDays: number;
+  /** Retired and once-protected versions may go this many days after they last served; 0 keeps them forever. */
+  evidenceDays?: number;
   graceSeconds: number;
   actor: Actor;
   /** Keep the lineage parents of retained versions, as their components are always kept. */
@@ -31,23 +35,32 @@ export async function collectGarbage(store: ControlStore, blobs: BlobStore, guar
   };
 
   const doomed = new Set<string>();
-  if (opts.retentionDays > 0) {
-    const cutoff = now - opts.retentionDays * 86_400_000;
+  const evidenceDays = opts.evidenceDays ?? 0;
+  if (opts.retentionDays > 0 || evidenceDays > 0) {
+    const cutoff = opts.retentionDays > 0 ? now - opts.retentionDays * 86_400_000 : Number.NEGATIVE_INFINITY;
+    const evidenceCutoff = now - evidenceDays * 86_400_000;
     const held = (v: Version) =>
       store
         .listAliases(v.name)
         .filter((a) => a.version === v.version)
         .map((a) => `@${a.alias}`);
-    const old = [...store.allVersions()].filter((v) => Date.parse(v.createdAt) < cutoff);
-    const eligible = old.filter((v) => v.protectedAliases.length === 0 && v.status !== 'retired' && held(v).length === 0);
+    const served = (v: Version) => lastServed(v, store.modelAliasEvents(v.name), store.versionHistory(v.name, v.version));
+    // Past retention: by registration age, or for evidence (when evidence may go at all) by when it last served.
+    const pastRetention = (v: Version) =>
+      evidenceDays > 0 && evidenceReason(v) !== null ? served(v) < evidenceCutoff : Date.parse(v.createdAt) < cutoff;
+    const old = [...store.allVersions()].filter(pastRetention);
+    const eligible = old.filter((v) => (evidenceDays > 0 || evidenceReason(v) === null) && held(v).length === 0);
+    const keptAsEvidence = (v: Version) =>
+      evidenceDays > 0
+        ? `${evidenceReason(v)} (kept as evidence until ${evidenceDays} days after it last served)`
+        : `${evidenceReason(v)} (kept as evidence)`;
     const reachable = reachableFrom(
       store,
       eligible,
       (v) => {
         const aliases = held(v);
         if (aliases.length > 0) return `holds ${aliases.join(', ')}`;
-        if (v.protectedAliases.length > 0) return `once held protected ${v.protectedAliases.map((a) => `@${a}`).join(', ')}`;
-        if (v.status === 'retired') return 'is retired (kept as evidence)';
+        if (evidenceReason(v) !== null) return keptAsEvidence(v);
         return `is younger than ${opts.retentionDays} days`;
       },
       opts.keepLineageParents ?? true,
@@ -59,12 +72,7 @@ export async function collectGarbage(store: ControlStore, blobs: BlobStore, guar
       if (via) report.keptVersions.push(via);
       else if (!eligible.includes(v)) {
         const aliases = held(v);
-        const reason =
-          aliases.length > 0
-            ? `holds ${aliases.join(', ')}`
-            : v.protectedAliases.length > 0
-              ? `once held protected ${v.protectedAliases.map((a) => `@${a}`).join(', ')}`
-              : 'is retired (kept as evidence)';
+        const reason = aliases.length > 0 ? `holds ${aliases.join(', ')}` : keptAsEvidence(v);
         report.keptVersions.push({ name: v.name, version: v.version, reason });
       }
     }
@@ -74,8 +82,13 @@ export async function collectGarbage(store: ControlStore, blobs: BlobStore, guar
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     for (const v of candidates) {
       if (!opts.dryRun) {
+        const evidence = evidenceReason(v);
+        const reason =
+          evidence === null
+            ? `retention: older than ${opts.retentionDays} days`
+            : `retention: evidence (${evidence}) last served more than ${evidenceDays} days ago`;
         try {
-          await store.deleteVersion(v.name, v.version, `retention: older than ${opts.retentionDays} days`, opts.actor);
+          await store.deleteVersion(v.name, v.version, reason, opts.actor, evidence === null ? undefined : { evidence: true });
         } catch (err) {
           // Aliased or deleted since we looked: keep it.
           if (err instanceof DomainError) continue;

@@ -65,8 +65,11 @@ export interface ControlStore extends RegistryReader {
    * authority. `replication` from another node's notice lets a replica apply that commit directly.
    */
   sync(seq?: number, replication?: string): Promise<void>;
-  /** Deletes a version that holds no alias and never held a protected one. */
-  deleteVersion(name: string, version: number, reason: string, actor: Actor): Promise<{ change: Change }>;
+  /**
+   * Deletes a version that holds no alias and never held a protected one; with `evidence` (only
+   * retention passes it, under `retention.evidenceVersionDays`) a retired or once-protected one too.
+   */
+  deleteVersion(name: string, version: number, reason: string, actor: Actor, opts?: { evidence?: boolean }): Promise<{ change: Change }>;
   /** An OCI manifest push in one commit: the version its files make (if new), the manifest, the alias its tag names. */
   pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
   /** Attaches a verified model signature to a version (the same bundle twice is one signature). */

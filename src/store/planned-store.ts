@@ -210,8 +210,8 @@ export abstract class PlannedStore implements ControlStore {
     return { result, ...(change ? { change } : {}) };
   }
 
-  async deleteVersion(name: string, version: number, reason: string, actor: Actor) {
-    const { change } = await this.run((s) => plans.planDeleteVersion(s, name, version, reason, actor));
+  async deleteVersion(name: string, version: number, reason: string, actor: Actor, opts?: { evidence?: boolean }) {
+    const { change } = await this.run((s) => plans.planDeleteVersion(s, name, version, reason, actor, opts));
     return { change: change! };
   }
 

@@ -10,8 +10,9 @@ import { withUserErrors } from '../user-errors.js';
 const usage = `usage: modelgate gc [--dry-run]
 
 Deletes versions past the server's retention (retention.unprotectedVersionDays) that never held
-a protected alias and hold no alias now, then removes blobs no version lists. Every deletion is
-audited. Blobs younger than gc.graceSeconds, or in use by an upload or a registration, are kept.
+a protected alias and hold no alias now, and, only when retention.evidenceVersionDays is set,
+retired or once-protected versions that long after they last served; then removes blobs no
+version lists. Every deletion is audited. Blobs younger than gc.graceSeconds, or in use by an upload or a registration, are kept.
 
   --dry-run   report what would be deleted and delete nothing
 

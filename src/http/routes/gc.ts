@@ -20,6 +20,7 @@ export function registerGcRoutes(app: TemplatedApp, ctx: AppContext): void {
         const report = await ctx.registry.collectGarbage({
           dryRun: body.dryRun,
           retentionDays: ctx.config.retention.unprotectedVersionDays,
+          evidenceDays: ctx.config.retention.evidenceVersionDays,
           graceSeconds: ctx.config.gc.graceSeconds,
           actor: principal,
         });
