@@ -24,6 +24,8 @@ import { startProgress } from '../src/cli/progress.js';
 import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
 import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
 import { planPieces } from '../src/cli/pull/piece-plan.js';
+import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
+import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import { parseJson, runCli, writeTree, type CliRun } from './harness/cli.js';
@@ -390,6 +392,52 @@ describe('Range downloads against a misbehaving server', () => {
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /Content-Range/);
     assert.equal(await exists(join(dir, 'w.bin')), false);
+  });
+});
+
+describe('hashing from the receive buffers', () => {
+  test('bytes read into a shared ring hash to the blob across wraps and pauses, over a real socket', async () => {
+    // Three times the ring: the socket must wait for the hashing thread and wrap around twice.
+    const content = randomBytes(3 * RING_SIZE + 12_345);
+    const digest = `sha256:${sha256Hex(content)}`;
+    const server = createServer((req, res) => {
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '')!;
+      const [start, end] = [Number(m[1]), Number(m[2])];
+      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${content.length}`, 'Content-Length': String(end - start + 1) });
+      res.end(content.subarray(start, end + 1));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const dir = await freshDir('ring');
+    // The hasher reads back what does not come through a ring; here every byte does, so the file stays empty.
+    const path = join(dir, 'partial');
+    await writeFile(path, '');
+    const hasher = new PrefixHasher();
+    try {
+      const reader = new ModelgateClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }).rangeReader({
+        receiveBuffers: hasher.ring(),
+      });
+      const hashed = hasher.open(path, content.length);
+      let received = 0;
+      // Two requests on the same connection, so the second starts mid-ring.
+      const half = Math.floor(content.length / 2);
+      for (const [start, end] of [
+        [0, half - 1],
+        [half, content.length - 1],
+      ] as const) {
+        await reader.read(digest, { start, end, size: content.length }, (buffer, offset, length) => {
+          assert.ok(hashed.receive(buffer, offset, length), 'every chunk lands in the ring');
+          received += length;
+        });
+      }
+      hasher.flush();
+      assert.equal(received, content.length);
+      assert.equal(await hashed.digest, sha256Hex(content));
+      reader.close();
+    } finally {
+      await hasher.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 

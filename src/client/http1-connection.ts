@@ -53,9 +53,27 @@ export interface ConnectionOptions {
   stallTimeoutMs?: number;
   /** Shared by every connection of a transfer: reading pauses while it is over budget. */
   limiter?: RateLimiter;
+  /**
+   * Where socket reads land, instead of the one read buffer: lets the caller keep received bytes
+   * (shared memory a hashing thread reads) without copying them.
+   */
+  receiveBuffers?: ReceiveBuffers;
 }
 
-type ConnectionOptionsWithOnRead = TlsOptions & { onread: { buffer: Buffer; callback(n: number): boolean } };
+/**
+ * A supplier of read buffers. Each socket read fills the buffer `next()` returned before it, and
+ * is reported through `filled(n)` before its bytes reach the sink (as a view of that buffer).
+ * When the buffer `next()` would return now is still in use, `whenFree()` returns a promise and
+ * reading pauses until it settles.
+ */
+export interface ReceiveBuffers {
+  next(): Buffer;
+  filled(n: number): void;
+  whenFree(): Promise<void> | null;
+}
+
+type OnRead = { buffer: Buffer | (() => Buffer); callback(n: number, buffer: Buffer): boolean };
+type ConnectionOptionsWithOnRead = TlsOptions & { onread: OnRead };
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -77,14 +95,16 @@ export class Http1Connection {
   private socket: Socket | null = null;
   private connected: Promise<void> | null = null;
   private current: Exchange | null = null;
-  private readonly readBuffer: Buffer;
+  private readonly readBuffer: Buffer | null;
   private readonly stallTimeoutMs: number;
+  /** Why reading is paused (the rate limit, buffers in use); it resumes when none is left. */
+  private readonly pausedFor = new Set<string>();
 
   constructor(
     readonly endpoint: Endpoint,
     private readonly options: ConnectionOptions = {},
   ) {
-    this.readBuffer = Buffer.allocUnsafe(options.readBufferSize ?? 1024 * 1024);
+    this.readBuffer = options.receiveBuffers ? null : Buffer.allocUnsafe(options.readBufferSize ?? 1024 * 1024);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 30_000;
   }
 
@@ -128,12 +148,17 @@ export class Http1Connection {
   private connect(): Promise<Socket> {
     if (this.socket && this.connected) return this.connected.then(() => this.socket!);
     const { endpoint } = this;
-    const onread = { buffer: this.readBuffer, callback: (n: number) => this.onRead(n) };
+    const supplier = this.options.receiveBuffers;
+    const onread: OnRead = {
+      buffer: supplier ? () => supplier.next() : this.readBuffer!,
+      callback: (n, buffer) => this.onRead(n, buffer),
+    };
     const socket = endpoint.tls
       ? // tls.connect takes `onread` too (Node ≥ 15), though @types/node does not declare it.
         connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, onread } as ConnectionOptionsWithOnRead)
       : connectTcp({ host: endpoint.host, port: endpoint.port, onread, noDelay: true });
     this.socket = socket;
+    this.pausedFor.clear();
     socket.setTimeout(this.stallTimeoutMs, () => {
       socket.destroy(new ModelgateTransferError(`no data for ${this.stallTimeoutMs / 1000}s from ${endpoint.hostHeader}`));
     });
@@ -152,7 +177,8 @@ export class Http1Connection {
     return connected.then(() => socket);
   }
 
-  private onRead(n: number): boolean {
+  private onRead(n: number, buffer: Buffer): boolean {
+    this.options.receiveBuffers?.filled(n);
     const x = this.current;
     if (!x) {
       // Bytes nobody asked for: the connection is out of step; drop it.
@@ -162,17 +188,18 @@ export class Http1Connection {
     let offset = 0;
     try {
       if (x.remaining === null) {
-        offset = this.takeHead(x, n);
+        offset = this.takeHead(x, buffer, n);
         if (offset < 0) return true;
       }
       const length = n - offset;
       if (length > x.remaining!) throw new ModelgateTransferError(`the server sent more than the ${x.remaining} body bytes it announced`);
       if (length > 0) {
         x.remaining! -= length;
-        x.sink.onBody(this.readBuffer, offset, length);
+        x.sink.onBody(buffer, offset, length);
         this.throttle(length);
       }
       if (x.remaining === 0) this.complete(x);
+      this.waitForBuffers();
     } catch (err) {
       this.fail(err);
     }
@@ -180,8 +207,8 @@ export class Http1Connection {
   }
 
   /** Gathers header bytes; returns where the body starts in the read buffer, or -1 while the head is incomplete. */
-  private takeHead(x: Exchange, n: number): number {
-    const piece = Buffer.from(this.readBuffer.subarray(0, n));
+  private takeHead(x: Exchange, buffer: Buffer, n: number): number {
+    const piece = Buffer.from(buffer.subarray(0, n));
     x.head.push(piece);
     x.headLength += n;
     const all = x.head.length === 1 ? piece : Buffer.concat(x.head);
@@ -207,10 +234,27 @@ export class Http1Connection {
 
   private throttle(bytes: number): void {
     const waitMs = this.options.limiter?.take(bytes) ?? 0;
-    if (waitMs <= 0 || !this.socket) return;
+    if (waitMs > 0) this.pauseUntil('rate', new Promise((r) => setTimeout(r, waitMs)));
+  }
+
+  /** The next read must not land in a buffer that is still in use. */
+  private waitForBuffers(): void {
+    const free = this.options.receiveBuffers?.whenFree();
+    if (free) this.pauseUntil('buffers', free);
+  }
+
+  /** Reading stops until `until` settles and no other reason to pause is left. */
+  private pauseUntil(reason: string, until: Promise<unknown>): void {
     const socket = this.socket;
+    if (!socket || this.pausedFor.has(reason)) return;
+    this.pausedFor.add(reason);
     socket.pause();
-    setTimeout(() => socket.resume(), waitMs);
+    const resume = () => {
+      if (this.socket !== socket) return;
+      this.pausedFor.delete(reason);
+      if (this.pausedFor.size === 0) socket.resume();
+    };
+    until.then(resume, resume);
   }
 
   private complete(x: Exchange): void {

@@ -229,7 +229,8 @@ async function fetchBlobs(
         pieces,
         connections,
         async ({ owner, piece }, signal) => {
-          const reader = readers.pop() ?? client.rangeReader({ limiter });
+          // Each connection reads into its own ring of shared memory, hashed where the bytes land.
+          const reader = readers.pop() ?? client.rangeReader({ limiter, receiveBuffers: hasher.ring() });
           try {
             await downloadPiece(reader, owner.file, piece, progress, signal);
           } finally {

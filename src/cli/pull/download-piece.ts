@@ -1,8 +1,8 @@
 // Fetching one piece with a Range request over a kept-alive connection, its bytes written at their
 // offsets as they arrive. Failed attempts are retried with backoff, their bytes taken back from
 // the meter; a connection that goes quiet fails the attempt instead of hanging the pull. A retry
-// fetches the whole piece again, so the hash (which only reads finished pieces) never sees a
-// byte that is later overwritten.
+// fetches the whole piece again; the bytes of the failed attempt that were already hashed stay
+// as they are (FileDownload does not write them twice), so the hash is of what is on disk.
 import { isRetryableClientError, type BlobRangeReader } from '../../client/index.js';
 import type { Progress } from '../progress.js';
 import { withRetries } from '../../lib/retry.js';

@@ -1,7 +1,9 @@
-// One blob on its way to disk: positioned writes into the partial file, the hash fed as the run of
-// finished pieces from byte 0 grows, and durability paid per file instead of per piece: the data
-// is synced and the resume state written at checkpoints (every few seconds, and when the pull
-// fails or is interrupted), and synced once more before the verified file is moved into place.
+// One blob on its way to disk: positioned writes into the partial file, the hash fed in order from
+// byte 0 (bytes arriving at the front of the hashed prefix straight from the receive buffers, the
+// rest read back once the pieces before them are finished), and durability paid per file instead
+// of per piece: the data is synced and the resume state written at checkpoints (every few
+// seconds, and when the pull fails or is interrupted), and synced once more before the verified
+// file is moved into place.
 import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { CliError } from '../cli-error.js';
@@ -20,8 +22,11 @@ export class FileDownload {
   private readonly hashed: HashedFile;
   private readonly complete: boolean[];
   private firstIncomplete = 0;
-  /** The prefix length the hasher was last told. */
-  private sentPrefix = -1;
+  /**
+   * Bytes 0..hashSent-1 are handed to the hasher; they are on disk and are never written again,
+   * so the hash is of the bytes the file holds.
+   */
+  private hashSent = 0;
   private toFetch: number;
   /** Pieces finished since the last checkpoint. */
   private unsaved = false;
@@ -29,7 +34,7 @@ export class FileDownload {
 
   constructor(
     readonly partial: PartialDownload,
-    hasher: PrefixHasher,
+    private readonly hasher: PrefixHasher,
   ) {
     // Opened once for the whole file; every piece writes through it at its own offsets.
     this.fd = openSync(partial.paths.data, 'r+');
@@ -46,11 +51,20 @@ export class FileDownload {
 
   /**
    * Writes bytes of a piece at their place. Synchronous on purpose: the bytes live in the
-   * connection's reused read buffer, which the next read overwrites; a write to the page cache
-   * is a memory copy.
+   * connection's receive buffer, which a later read overwrites; a write to the page cache is a
+   * memory copy. Bytes at the front of the hashed prefix are hashed from that buffer; bytes
+   * already hashed (a retried piece's first part) are not written again.
    */
   write(buffer: Buffer, offset: number, length: number, position: number): void {
+    const skip = Math.min(length, Math.max(0, this.hashSent - position));
+    offset += skip;
+    position += skip;
+    length -= skip;
+    if (length === 0) return;
     for (let done = 0; done < length; ) done += writeSync(this.fd, buffer, offset + done, length - done, position + done);
+    // The finished pieces up to this one are read back first, so these bytes can follow them.
+    if (position > this.hashSent && this.prefixEnd() >= position) this.handOver(position);
+    if (position === this.hashSent && this.hashed.receive(buffer, offset, length)) this.hashSent += length;
   }
 
   /** Returns true when this was the last piece. */
@@ -110,10 +124,18 @@ export class FileDownload {
     const { pieces, size } = this.partial;
     while (this.firstIncomplete < pieces.length && this.complete[this.firstIncomplete]) this.firstIncomplete++;
     const prefix = this.prefixEnd();
-    if (prefix === size || prefix - this.sentPrefix >= GROW_STEP) {
-      this.sentPrefix = prefix;
-      this.hashed.grow(prefix);
-    }
+    if (prefix === size) {
+      this.handOver(size);
+      // The last bytes may still be queued in a receive ring.
+      this.hasher.flush();
+    } else if (prefix - this.hashSent >= GROW_STEP) this.handOver(prefix);
+  }
+
+  /** Finished bytes up to `upTo` that were not hashed from a receive buffer are read back from the file. */
+  private handOver(upTo: number): void {
+    if (upTo <= this.hashSent) return;
+    this.hashSent = upTo;
+    this.hashed.grow(upTo);
   }
 
   private prefixEnd(): number {

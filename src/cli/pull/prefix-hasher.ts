@@ -1,19 +1,28 @@
 // Verifying downloads while they arrive: every partial file is hashed in order as its contiguous
-// prefix grows (pieces land out of order; the hash waits for the gap to close), on a worker thread
-// so the network and the hash each get a core. The bytes hashed are read back from the file, so
-// what is verified is what is on disk.
+// prefix grows, on a worker thread so the network and the hash each get a core. Bytes that arrive
+// at the front of the hashed prefix are hashed straight from the connection's receive ring
+// (shared memory, see receive-ring.ts); bytes that arrive ahead of it (pieces on other
+// connections) are written only, and read back from the file once the gap before them closes.
 import { Worker } from 'node:worker_threads';
+import { ReceiveRing, type RingSegment } from './receive-ring.js';
 
 export type HasherRequest =
   | { op: 'open'; id: number; path: string; size: number }
   | { op: 'grow'; id: number; upTo: number }
+  | ({ op: 'ring' } & RingSegment)
+  | { op: 'attach'; ring: number; memory: SharedArrayBuffer; done: Int32Array }
   | { op: 'drop'; id: number };
 export type HasherReply = { id: number; hex: string } | { id: number; error: string };
 
 export interface HashedFile {
-  /** Bytes 0..upTo-1 are written and may be hashed. */
+  /** Bytes up to `upTo` are written: hash them, reading back from the file what was not handed over. */
   grow(upTo: number): void;
-  /** sha256 hex of the whole file, once `grow(size)` was called and every byte is hashed. */
+  /**
+   * Hashes `length` bytes at `buffer[offset]` as the file's next bytes if `buffer` is a view of a
+   * receive ring of this hasher (during the connection's call); false if it is not.
+   */
+  receive(buffer: Buffer, offset: number, length: number): boolean;
+  /** sha256 hex of the whole file, once every byte was handed over or grown to. */
   readonly digest: Promise<string>;
   /** Stop hashing (the download failed). */
   drop(): void;
@@ -23,6 +32,21 @@ export class PrefixHasher {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(hex: string): void; reject(err: Error): void }>();
+  private readonly rings = new Map<SharedArrayBuffer, ReceiveRing>();
+
+  /** Receive buffers for one more connection, hashed from where they land. */
+  ring(): ReceiveRing {
+    const worker = this.start();
+    const ring = new ReceiveRing(this.rings.size, (segment) => this.post(worker, { op: 'ring', ...segment }));
+    this.rings.set(ring.memory, ring);
+    this.post(worker, { op: 'attach', ring: ring.index, memory: ring.memory, done: ring.done });
+    return ring;
+  }
+
+  /** Hands every ring's queued bytes to the hashing thread (a file's last bytes must not wait for more). */
+  flush(): void {
+    for (const ring of this.rings.values()) ring.flush();
+  }
 
   open(path: string, size: number): HashedFile {
     const worker = this.start();
@@ -36,7 +60,16 @@ export class PrefixHasher {
       grow: (upTo) => {
         if (upTo <= sent) return;
         sent = upTo;
+        // Bytes of this file still queued in a ring come before the ones read back after them.
+        this.flush();
         this.post(worker, { op: 'grow', id, upTo });
+      },
+      receive: (buffer, offset, length) => {
+        const ring = buffer.buffer instanceof SharedArrayBuffer ? this.rings.get(buffer.buffer) : undefined;
+        if (!ring) return false;
+        ring.queue(id, buffer, offset, length);
+        sent += length;
+        return true;
       },
       digest,
       drop: () => {
@@ -65,6 +98,7 @@ export class PrefixHasher {
     worker.on('error', (err) => {
       for (const waiter of this.waiting.values()) waiter.reject(err);
       this.waiting.clear();
+      for (const ring of this.rings.values()) ring.release();
     });
     this.worker = worker;
     return worker;
