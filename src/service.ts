@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type TrustedKey, trustedKey } from './lib/sigstore-bundle.js';
+import { keySpec, type TrustedKey, trustedKey } from './lib/sigstore-bundle.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { CachedBlobStore } from './blobs/edge-cache.js';
@@ -208,15 +208,28 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
   return CachedBlobStore.open(origin, { dir: cache.dir || join(config.storage.dataDir, 'blob-cache'), maxBytes: cache.maxBytes });
 }
 
-/** The public keys model signatures are verified with; a file that is not a PEM public key stops the start. */
-async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKey[]> {
+/**
+ * The public keys model signatures are verified with, each with its expiry if it has one; a file
+ * that is not a PEM public key, or an expiry that is not a date-time, stops the start.
+ */
+async function loadTrustedKeys(entries: readonly (string | { file: string; validUntil: string })[]): Promise<TrustedKey[]> {
   return Promise.all(
-    files.map(async (file) => {
+    entries.map(async (entry) => {
+      let spec: { file: string; validUntil?: string };
       try {
-        return trustedKey(await readFile(file));
+        spec = typeof entry === 'string' ? keySpec(entry) : { file: entry.file, validUntil: new Date(entry.validUntil).toISOString() };
       } catch (err) {
-        throw new Error(`signing.trustedKeys: ${file} is not a readable PEM public key (${(err as Error).message})`);
+        throw new Error(`signing.trustedKeys: ${(err as Error).message}`);
       }
+      let key: TrustedKey;
+      try {
+        key = trustedKey(await readFile(spec.file), spec.validUntil);
+      } catch (err) {
+        throw new Error(`signing.trustedKeys: ${spec.file} is not a readable PEM public key (${(err as Error).message})`);
+      }
+      if (key.validUntil && Date.parse(key.validUntil) < Date.now())
+        logger.warn({ keyId: key.id, validUntil: key.validUntil }, 'a trusted signing key has expired: it verifies no new signature');
+      return key;
     }),
   );
 }

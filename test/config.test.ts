@@ -56,6 +56,25 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   });
 }
 
+test('signing.trustedKeys: files, FILE@UNTIL from the environment, {file, validUntil} in a file; a bad validUntil is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'modelgate-config-'));
+  try {
+    const env = { MODELGATE_SIGNING_TRUSTED_KEYS: 'a.pem, b.pem@2027-01-01T00:00:00Z' };
+    assert.deepEqual(loadConfig({ env }).signing.trustedKeys, ['a.pem', 'b.pem@2027-01-01T00:00:00Z']);
+    const file = join(dir, 'keys.yaml');
+    await writeFile(file, 'signing:\n  trustedKeys:\n    - a.pem\n    - {file: b.pem, validUntil: "2027-01-01T00:00:00+02:00"}\n');
+    assert.deepEqual(loadConfig({ file, env: {} }).signing.trustedKeys, [
+      'a.pem',
+      { file: 'b.pem', validUntil: '2027-01-01T00:00:00+02:00' },
+    ]);
+    const bad = join(dir, 'bad-keys.yaml');
+    await writeFile(bad, 'signing:\n  trustedKeys:\n    - {file: b.pem, validUntil: "next year"}\n');
+    assert.throws(() => loadConfig({ file: bad, env: {} }), /signing\.trustedKeys/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve exits with a message naming the bad key', async () => {
   const res = await runCli(['serve', '--port', '70000'], {});
   assert.equal(res.code, 2);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { open as openLmdb } from 'lmdb';
 import { modelSigningStatement } from '../src/domain/model-signing.js';
+import { KeyExpiredError, keySpec, trustedKey, verifyDsseBundle } from '../src/lib/sigstore-bundle.js';
 import { runCli } from './harness/cli.js';
 import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -23,6 +24,10 @@ const fileList = (files: Record<string, string>) =>
 
 const trusted = keyPair();
 const stranger = keyPair();
+/** Trusted until 2020: expired. */
+const retired = keyPair();
+/** Trusted until 2999. */
+const expiring = keyPair();
 let server: TestServer;
 let dir: string;
 let keyFile: string;
@@ -33,6 +38,8 @@ before(async () => {
   keyFile = join(dir, 'trusted.pub.pem');
   await writeFile(keyFile, trusted.publicPem);
   await writeFile(join(dir, 'stranger.pub.pem'), stranger.publicPem);
+  await writeFile(join(dir, 'retired.pub.pem'), retired.publicPem);
+  await writeFile(join(dir, 'expiring.pub.pem'), expiring.publicPem);
   const config = join(dir, 'config.yaml');
   await writeFile(
     config,
@@ -44,7 +51,12 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  server = await startServer({ env: { MODELGATE_SIGNING_TRUSTED_KEYS: keyFile }, args: ['--config', config] });
+  const keys = [
+    keyFile,
+    `${join(dir, 'retired.pub.pem')}@2020-01-01T00:00:00Z`,
+    `${join(dir, 'expiring.pub.pem')}@2999-01-01T00:00:00+01:00`,
+  ];
+  server = await startServer({ env: { MODELGATE_SIGNING_TRUSTED_KEYS: keys.join(',') }, args: ['--config', config] });
   env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token };
   await registerFiles(server, 'signed/m', FILES);
   await registerFiles(server, 'signed/m', { 'model.bin': 'other weights' });
@@ -256,6 +268,33 @@ describe('model signatures', () => {
     assert.equal((await api(server, 'GET', '/healthz')).status, 200);
   });
 
+  test('trusted keys with an expiry: a bundle presented after it is refused with SIGNATURE_KEY_EXPIRED, one before it is taken', async () => {
+    const post = (body: unknown) => api(server, 'POST', '/v1/models/signed/m/versions/2/signatures', body);
+    const before = (await api(server, 'GET', '/v1/models/signed/m/versions/2/signatures')).json.signatures.length;
+    const files = fileList({ 'model.bin': 'other weights' });
+    const expired = await post(await signStatement(retired, modelSigningStatement('m', files)));
+    assert.equal(expired.status, 400, expired.text);
+    assert.equal(expired.json.error.code, 'SIGNATURE_KEY_EXPIRED');
+    assert.match(expired.json.error.message, /expired at 2020-01-01T00:00:00\.000Z/);
+    assert.match(expired.json.error.message, /no trusted signing time/);
+    assert.equal((await api(server, 'GET', '/v1/models/signed/m/versions/2/signatures')).json.signatures.length, before, 'nothing stored');
+
+    const valid = await post(await signStatement(expiring, modelSigningStatement('m', files)));
+    assert.equal(valid.status, 201, valid.text);
+
+    // The same rule on one process's clock: valid up to the instant, refused after it.
+    const until = '2030-06-01T12:00:00.000Z';
+    const key = trustedKey(retired.publicPem, until);
+    const bundle = await signStatement(retired, modelSigningStatement('m', files));
+    assert.equal(verifyDsseBundle(bundle, [key], new Date('2030-06-01T11:59:59.999Z')).keyId, key.id);
+    assert.throws(() => verifyDsseBundle(bundle, [key], new Date('2030-06-01T12:00:00.001Z')), KeyExpiredError);
+    // Another trusted key that verifies it still counts.
+    assert.equal(verifyDsseBundle(bundle, [key, trustedKey(retired.publicPem)], new Date('2031-01-01T00:00:00Z')).keyId, key.id);
+    assert.deepEqual(keySpec(`/k.pem@${until}`), { file: '/k.pem', validUntil: until });
+    assert.deepEqual(keySpec('/k@home.pem'), { file: '/k@home.pem' });
+    assert.throws(() => keySpec('/k.pem@2030-13-45T00:00:00Z'), /not a valid date-time/);
+  });
+
   test('modelgate pull --verify-signature downloads only what a trusted key signed', async () => {
     const good = join(dir, 'good');
     const run = await runCli(['pull', 'signed/m@v1', good, '--verify-signature', '--key', keyFile], env);
@@ -273,6 +312,20 @@ describe('model signatures', () => {
     const unsigned = await runCli(['pull', 'signed/unsigned@v1', join(dir, 'unsigned'), '--verify-signature', '--key', keyFile], env);
     assert.equal(unsigned.code, 1);
     assert.match(unsigned.stderr, /has no signature; nothing was downloaded/);
+
+    const expiredKey = await runCli(
+      ['pull', 'signed/m@v1', join(dir, 'expired'), '--verify-signature', '--key', `${keyFile}@2020-01-01T00:00:00Z`],
+      env,
+    );
+    assert.equal(expiredKey.code, 1);
+    assert.match(expiredKey.stderr, /expired at 2020-01-01T00:00:00\.000Z/);
+    await assert.rejects(readdir(join(dir, 'expired')), 'nothing was downloaded');
+    const badUntil = await runCli(
+      ['pull', 'signed/m@v1', join(dir, 'bad-until'), '--verify-signature', '--key', `${keyFile}@2020-13-45T00:00:00Z`],
+      env,
+    );
+    assert.equal(badUntil.code, 2);
+    assert.match(badUntil.stderr, /not a valid date-time/);
 
     const noKey = await runCli(['pull', 'signed/m@v1', join(dir, 'nokey'), '--verify-signature'], env);
     assert.equal(noKey.code, 2);

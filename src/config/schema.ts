@@ -168,7 +168,11 @@ export const configSchema = z.strictObject({
   signing: z
     .strictObject({
       // PEM public keys whose OpenSSF model-signing bundles are accepted; a comma-separated list from the environment.
-      trustedKeys: commaList(z.string().min(1)),
+      // Each is a file, `FILE@UNTIL` (UNTIL an RFC 3339 date-time), or {file, validUntil}: past
+      // validUntil the key verifies nothing new.
+      trustedKeys: commaList(
+        z.union([z.string().min(1), z.strictObject({ file: z.string().min(1), validUntil: z.iso.datetime({ offset: true }) })]),
+      ),
     })
     .default({ trustedKeys: [] }),
   webhooks: z

@@ -28,7 +28,7 @@ export class SignatureRegistry {
     try {
       verified = verifyDsseBundle(bundle, this.keys);
     } catch (err) {
-      if (err instanceof BundleError) throw badRequest('SIGNATURE_INVALID', err.message);
+      if (err instanceof BundleError) throw badRequest(err.code, err.message);
       throw err;
     }
     const manifest = parseModelSigningPayload(verified.payloadType, verified.payload);

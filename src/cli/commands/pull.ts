@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
 import { closureFiles, closureMismatch } from '../../domain/resolution.js';
 import { manifestMismatch, parseModelSigningPayload } from '../../domain/model-signing.js';
-import { type TrustedKey, trustedKey, verifyDsseBundle } from '../../lib/sigstore-bundle.js';
+import { keySpec, type TrustedKey, trustedKey, verifyDsseBundle } from '../../lib/sigstore-bundle.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
@@ -43,7 +43,8 @@ resumes where it stopped.
   --verify-signature    before downloading, check that a model signature attached to the
                         version verifies with --key and lists exactly its files and digests
                         (OpenSSF model signing, key-based bundles); exit 1 otherwise
-  --key FILE            the signer's PEM public key (repeatable)
+  --key FILE[@UNTIL]    the signer's PEM public key (repeatable); with @UNTIL (RFC 3339, e.g.
+                        2027-01-01T00:00:00Z) the key verifies nothing after that instant
 
 ${clientOptionsHelp}`;
 
@@ -285,11 +286,17 @@ function describe(r: PullResult): string {
 async function readKeys(files: string[]): Promise<TrustedKey[]> {
   if (files.length === 0) throw new CliError("--verify-signature needs the signer's public key: --key FILE", USAGE_EXIT_CODE);
   return Promise.all(
-    files.map(async (file) => {
+    files.map(async (text) => {
+      let spec: { file: string; validUntil?: string };
       try {
-        return trustedKey(await readFile(file));
+        spec = keySpec(text);
       } catch (err) {
-        throw new CliError(`--key ${file} is not a readable PEM public key (${(err as Error).message})`, USAGE_EXIT_CODE);
+        throw new CliError(`--key ${(err as Error).message}`, USAGE_EXIT_CODE);
+      }
+      try {
+        return trustedKey(await readFile(spec.file), spec.validUntil);
+      } catch (err) {
+        throw new CliError(`--key ${spec.file} is not a readable PEM public key (${(err as Error).message})`, USAGE_EXIT_CODE);
       }
     }),
   );
