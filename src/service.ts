@@ -21,6 +21,7 @@ import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
+import { replicationMetrics } from './metrics/metrics.js';
 import { Fleet } from './registry/fleet/fleet.js';
 import { CheckpointKeyring } from './registry/checkpoint-keys.js';
 import { SCHEDULE_ACTOR } from './registry/checkpoints.js';
@@ -59,7 +60,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const blobs = await openBlobStore(config);
   const bus: EventBus =
     config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();
-  replicate(store, bus);
+  replicate(store, bus, (seconds) => replicationMetrics.applySeconds.observe(seconds));
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks, {
     allowPrivateWebhooks: config.webhooks.allowPrivateNetworks,

@@ -55,6 +55,8 @@ test('a stack across nodes: frozen against the authority, closure everywhere, fl
     assert.equal(resolved.json.digest, stack.json.digest);
     assert.equal(resolved.json.components.base.files[0].digest, digest);
   }
+  // A learned B's commits only from B's notices (anti-entropy is off), each timed until A's replica held it.
+  assert.match(await (await fetch(`${a.url}/metrics`)).text(), /^modelgate_replication_apply_seconds_count [1-9]/m);
 
   // The component cannot be deleted from either node; impact on A finds the stack B registered.
   const refused = await api(a, 'DELETE', '/v1/models/mn/base/versions/1', { reason: 'cleanup' });

@@ -7,13 +7,21 @@ import type { EventBus } from '../events/event-bus.js';
 import { logger } from '../log.js';
 import type { ControlStore } from '../store/control-store.js';
 
-export function replicate(store: ControlStore, bus: EventBus): void {
+/**
+ * `applied` hears, for each notice that was news to this replica, the seconds until the replica
+ * held it (the service feeds a metric with it; the registry knows no metrics).
+ */
+export function replicate(store: ControlStore, bus: EventBus, applied: (seconds: number) => void = () => undefined): void {
   store.onCommit((notice) => bus.publish(notice));
-  bus.subscribe(
-    (notice) =>
-      void store
-        .sync(notice.change.seq, notice.replication)
-        .catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed')),
-  );
+  bus.subscribe((notice) => {
+    // Timed only when the notice is news to this replica: how long until it serves the change.
+    const started = notice.change.seq > store.currentSeq() ? performance.now() : null;
+    void store
+      .sync(notice.change.seq, notice.replication)
+      .then(() => {
+        if (started !== null) applied((performance.now() - started) / 1000);
+      })
+      .catch((err: unknown) => logger.debug({ err }, 'catch-up after a notice failed'));
+  });
   bus.onResync(() => void store.sync().catch((err: unknown) => logger.debug({ err }, 'resync failed')));
 }
