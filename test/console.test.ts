@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from './harness/browser.js';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { type ConsoleSession, launchBrowser, openConsole, signIn, waitLive as live } from './harness/browser.js';
 import { seedConsole, XSS, type ConsoleTokens } from './harness/console-fixtures.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { waitFor } from './harness/http.js';
@@ -26,40 +26,10 @@ after(async () => {
   await server?.dispose();
 });
 
-interface Session {
-  page: Page;
-  /** Every URL the page requested or opened a WebSocket to. */
-  urls: string[];
-  /** CSP violations and uncaught page errors. */
-  problems: string[];
-}
-
-async function open(token: string | null, viewport = { width: 1280, height: 900 }): Promise<Session> {
-  const context = await browser.newContext({ viewport });
-  contexts.push(context);
-  const page = await context.newPage();
-  const urls: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => urls.push(r.url()));
-  page.on('websocket', (ws) => urls.push(ws.url()));
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) problems.push(msg.text());
-  });
-  await page.goto(`${server.url}/`);
-  if (token !== null) await signIn(page, token);
-  return { page, urls, problems };
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel('Access token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('identity').waitFor();
-}
-
-/** Waits until the live socket says so; changes made before that would only show on reload. */
-async function live(page: Page): Promise<void> {
-  await page.getByLabel('live updates live').waitFor();
+async function open(token: string | null, viewport = { width: 1280, height: 900 }): Promise<ConsoleSession> {
+  const session = await openConsole(browser, server.url, token, viewport);
+  contexts.push(session.page.context());
+  return session;
 }
 
 test('signing in: the role and scope are shown, the token is kept only in sessionStorage and never in a URL', async () => {

@@ -5,10 +5,13 @@ import { ErrorBox, Loading } from './components/states';
 import { connectLive, disconnectLive, useLiveStatus } from './live';
 import { ApprovalsPage } from './pages/approvals';
 import { AuditPage } from './pages/audit';
+import { CheckpointsPage } from './pages/checkpoints';
+import { FleetModelPage, FleetPage } from './pages/fleet';
 import { InventoryPage } from './pages/inventory';
 import { ModelPage } from './pages/model';
 import { SignInPage } from './pages/signin';
 import { VersionPage } from './pages/version';
+import { WebhooksPage } from './pages/webhooks';
 import { can } from './roles';
 import { href, navigate, useRoute, type Route } from './router';
 import { session } from './session';
@@ -73,6 +76,8 @@ function pageTitle(route: Route): string {
       return route.name;
     case 'version':
       return `${route.name}@v${route.version}`;
+    case 'fleet-model':
+      return `Fleet of ${route.name}`;
     case 'signin':
       return 'Sign in';
     case 'notfound':
@@ -95,6 +100,14 @@ function Page({ route, me }: { route: Route; me: WhoAmI }) {
       return <ApprovalsPage me={me} />;
     case 'audit':
       return <AuditPage params={route.params} me={me} />;
+    case 'checkpoints':
+      return <CheckpointsPage me={me} />;
+    case 'fleet':
+      return <FleetPage />;
+    case 'fleet-model':
+      return <FleetModelPage name={route.name} />;
+    case 'webhooks':
+      return <WebhooksPage me={me} />;
     default:
       return (
         <section>
@@ -122,7 +135,10 @@ function Shell({ me, children }: { me: WhoAmI | null; children: preact.Component
           <nav aria-label="Main">
             <a href={href.inventory()}>Inventory</a>
             {can.approve(me) && <a href={href.approvals()}>Approvals</a>}
+            <a href={href.fleet()}>Fleet</a>
             {can.readAudit(me) && <a href={href.audit()}>Audit</a>}
+            {can.readAudit(me) && <a href={href.checkpoints()}>Checkpoints</a>}
+            {can.manageWebhooks(me) && <a href={href.webhooks()}>Webhooks</a>}
           </nav>
         )}
         {me && (

@@ -14,4 +14,8 @@ export const can = {
   moveAlias: (me: WhoAmI, alias: string) => atLeast(me, me.protectedAliases.includes(alias) ? 'approver' : 'writer'),
   /** Auditors, approvers and admins read the audit log (cut to their scope by the server). */
   readAudit: (me: WhoAmI) => me.role === 'auditor' || atLeast(me, 'approver'),
+  /** Signing the chain head is a write: approvers and admins scoped to "*" (never an auditor). */
+  takeCheckpoint: (me: WhoAmI) => atLeast(me, 'approver') && me.scope === '*',
+  /** Webhooks are admin-only and global. */
+  manageWebhooks: (me: WhoAmI) => me.role === 'admin' && me.scope === '*',
 };

@@ -10,6 +10,10 @@ export type Route =
   | { page: 'version'; name: string; version: number; params: URLSearchParams }
   | { page: 'approvals'; params: URLSearchParams }
   | { page: 'audit'; params: URLSearchParams }
+  | { page: 'checkpoints'; params: URLSearchParams }
+  | { page: 'fleet'; params: URLSearchParams }
+  | { page: 'fleet-model'; name: string; params: URLSearchParams }
+  | { page: 'webhooks'; params: URLSearchParams }
   | { page: 'notfound'; params: URLSearchParams };
 
 export function parseRoute(pathname: string, search: string): Route {
@@ -20,6 +24,11 @@ export function parseRoute(pathname: string, search: string): Route {
   if (decoded === 'signin') return { page: 'signin', params };
   if (decoded === 'approvals') return { page: 'approvals', params };
   if (decoded === 'audit') return { page: 'audit', params };
+  if (decoded === 'checkpoints') return { page: 'checkpoints', params };
+  if (decoded === 'fleet') return { page: 'fleet', params };
+  if (decoded === 'webhooks') return { page: 'webhooks', params };
+  const fleet = /^fleet\/(.+)$/.exec(decoded);
+  if (fleet) return { page: 'fleet-model', name: fleet[1]!, params };
   const version = /^models\/(.+)\/v\/([1-9][0-9]{0,9})$/.exec(decoded);
   if (version) return { page: 'version', name: version[1]!, version: Number(version[2]), params };
   const model = /^models\/(.+)$/.exec(decoded);
@@ -44,6 +53,10 @@ export const href = {
   version: (name: string, version: number) => `${BASE}models/${enc(name)}/v/${version}`,
   approvals: () => `${BASE}approvals`,
   audit: (q = '') => `${BASE}audit${q}`,
+  checkpoints: () => `${BASE}checkpoints`,
+  fleet: () => `${BASE}fleet`,
+  fleetModel: (name: string) => `${BASE}fleet/${enc(name)}`,
+  webhooks: () => `${BASE}webhooks`,
 };
 
 export function navigate(url: string, replace = false): void {

@@ -1,30 +1,26 @@
 import { useState } from 'preact/hooks';
-import { api, apiFetch, ApiFailure, query } from '../api';
-import { session } from '../session';
+import { api, type ApiFailure, query } from '../api';
+import { download, stamp } from '../download';
 import { ErrorBox, Load } from '../components/states';
 import { useLive } from '../live';
 import { useLoad } from '../load';
 import { can } from '../roles';
 import { href, navigate } from '../router';
-import type { AuditEntry, WhoAmI } from '../types';
+import type { AuditVerification, ChainLine, WhoAmI } from '../types';
+import { verifyChain } from './checkpoints';
 import { AuditTable } from './version';
 
 const FILTERS = ['model', 'actor', 'action', 'fromSeq'] as const;
 const PAGE = 200;
 
-interface Verify {
-  ok: boolean;
-  [key: string]: unknown;
-}
-
 export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI }) {
   const live = useLive();
   const filters = Object.fromEntries(FILTERS.map((k) => [k, params.get(k) ?? '']));
   const state = useLoad(
-    () => api<{ entries: AuditEntry[]; nextSeq: number | null }>(`/v1/audit${query({ ...filters, limit: PAGE })}`),
+    () => api<{ entries: ChainLine[]; nextSeq: number | null }>(`/v1/audit${query({ ...filters, limit: PAGE })}`),
     [params.toString(), live],
   );
-  const [verify, setVerify] = useState<{ status: number; body: Verify } | null>(null);
+  const [verify, setVerify] = useState<AuditVerification | null>(null);
   const [verifying, setVerifying] = useState(false);
   const [error, setError] = useState<ApiFailure | null>(null);
 
@@ -39,18 +35,9 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
     setVerifying(true);
     setError(null);
     try {
-      // A broken chain answers 409 with the same body: show it, it is the result.
-      const res = await fetch('/v1/audit/verify', {
-        headers: { Authorization: `Bearer ${session.token()}` },
-        credentials: 'omit',
-        cache: 'no-store',
-      });
-      const body = (await res.json().catch(() => ({}))) as Verify & { error?: ApiFailure['error'] };
-      if (res.status !== 200 && res.status !== 409)
-        throw new ApiFailure(res.status, body.error ?? { code: `HTTP_${res.status}`, message: 'verification failed' });
-      setVerify({ status: res.status, body });
+      setVerify(await verifyChain());
     } catch (err) {
-      setError(err instanceof ApiFailure ? err : new ApiFailure(0, { code: 'NETWORK', message: 'the server cannot be reached' }));
+      setError(err as ApiFailure);
     } finally {
       setVerifying(false);
     }
@@ -58,16 +45,7 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
   const exportLog = async () => {
     setError(null);
     try {
-      const res = await apiFetch(`/v1/audit${query({ ...filters, format: 'jsonl', limit: 10000 })}`);
-      const blob = await res.blob();
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = url;
-      a.download = `modelgate-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      await download(`/v1/audit${query({ ...filters, format: 'jsonl', limit: 10000 })}`, `modelgate-audit-${stamp()}.jsonl`);
     } catch (err) {
       setError(err as ApiFailure);
     }
@@ -85,9 +63,9 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
         </button>
       </div>
       {verify && (
-        <div class={`verify ${verify.body.ok ? 'ok' : 'broken'}`} role="status" data-testid="verify-result">
-          <strong>{verify.body.ok ? 'Chain verified' : 'Chain BROKEN'}</strong>
-          <pre class="json">{JSON.stringify(verify.body, null, 2)}</pre>
+        <div class={`verify ${verify.ok ? 'ok' : 'broken'}`} role="status" data-testid="verify-result">
+          <strong>{verify.ok ? 'Chain verified' : 'Chain BROKEN'}</strong>
+          <pre class="json">{JSON.stringify(verify, null, 2)}</pre>
         </div>
       )}
       {error && <ErrorBox error={error} title="Audit request failed" />}

@@ -88,7 +88,8 @@ function ModelView({ data, me, reload }: { data: ModelData; me: WhoAmI; reload: 
             <span key={t} class="badge tag">
               {t}
             </span>
-          ))}
+          ))}{' '}
+          · <a href={href.fleetModel(model.name)}>where it runs</a>
         </p>
       </header>
 

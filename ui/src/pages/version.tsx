@@ -1,6 +1,7 @@
 import { api, modelPath, query } from '../api';
 import { ModelCard } from '../components/card';
 import { DecideForm } from '../components/decide';
+import { Evidence } from '../components/evidence';
 import { JsonDiff } from '../components/diff';
 import { LineageGraph } from '../components/lineage';
 import { PolicyStatus } from '../components/policy';
@@ -10,7 +11,17 @@ import { useLive } from '../live';
 import { useLoad } from '../load';
 import { can } from '../roles';
 import { href } from '../router';
-import type { AliasPolicyStatus, Approval, AuditEntry, LineageGraphData, Version, VersionEvent, WhoAmI } from '../types';
+import type {
+  AliasPolicyStatus,
+  Approval,
+  AuditEntry,
+  ChainLine,
+  LineageGraphData,
+  RedactedEntry,
+  Version,
+  VersionEvent,
+  WhoAmI,
+} from '../types';
 import { DataTable } from '../components/table';
 
 interface VersionData {
@@ -87,6 +98,8 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
       <h2>Lineage</h2>
       <LineageGraph version={v} graph={data.lineage} />
 
+      <Evidence name={v.name} version={v.version} seq={v.seq} />
+
       <h2>Record</h2>
       <pre class="json">{pretty({ metadata: v.metadata, lineage: v.lineage, metrics: v.metrics, card: v.card })}</pre>
 
@@ -117,10 +130,11 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
 /** Audit entries about this version: its own (name@vN) and alias moves to or from it. */
 function VersionAudit({ name, version, live }: { name: string; version: number; live: number }) {
   const state = useLoad(async () => {
-    const res = await api<{ entries: AuditEntry[] }>(`/v1/audit${query({ model: name, limit: 10000 })}`);
+    const res = await api<{ entries: ChainLine[] }>(`/v1/audit${query({ model: name, limit: 10000 })}`);
     return res.entries.filter(
-      (e) =>
-        e.target === `${name}@v${version}` || (e.action.startsWith('alias.') && (e.details.from === version || e.details.to === version)),
+      (e): e is AuditEntry =>
+        !isRedacted(e) &&
+        (e.target === `${name}@v${version}` || (e.action.startsWith('alias.') && (e.details.from === version || e.details.to === version))),
     );
   }, [name, version, live]);
   return (
@@ -133,25 +147,42 @@ function VersionAudit({ name, version, live }: { name: string; version: number; 
   );
 }
 
-export function AuditTable({ entries }: { entries: AuditEntry[] }) {
+/** Entries outside a scoped token's scope come as their place in the chain only (seq and hashes). */
+export function AuditTable({ entries }: { entries: ChainLine[] }) {
   return (
     <DataTable class="audit" columns={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Details']}>
       <tbody>
-        {entries.map((e) => (
-          <tr key={e.seq}>
-            <td>{e.seq}</td>
-            <td class="nowrap">{time(e.at)}</td>
-            <td class="wrap">{e.actor.name}</td>
-            <td>
-              <code>{e.action}</code>
-            </td>
-            <td class="wrap">{e.target}</td>
-            <td>
-              <code class="wrap details">{JSON.stringify(e.details)}</code>
-            </td>
-          </tr>
-        ))}
+        {entries.map((e) =>
+          isRedacted(e) ? (
+            <tr key={e.seq} class="redacted">
+              <td>{e.seq}</td>
+              <td colSpan={4} class="muted">
+                outside your scope: only its place in the chain is shown
+              </td>
+              <td>
+                <code class="wrap details">{e.hash}</code>
+              </td>
+            </tr>
+          ) : (
+            <tr key={e.seq}>
+              <td>{e.seq}</td>
+              <td class="nowrap">{time(e.at)}</td>
+              <td class="wrap">{e.actor.name}</td>
+              <td>
+                <code>{e.action}</code>
+              </td>
+              <td class="wrap">{e.target}</td>
+              <td>
+                <code class="wrap details">{JSON.stringify(e.details)}</code>
+              </td>
+            </tr>
+          ),
+        )}
       </tbody>
     </DataTable>
   );
+}
+
+export function isRedacted(e: ChainLine): e is RedactedEntry {
+  return 'redacted' in e && e.redacted === true;
 }

@@ -1,0 +1,400 @@
+// The console's governance and operations pages in a real browser (Debian's headless Chromium
+// through playwright-core) against the real gateway: signed checkpoints and the auditor's
+// read-only view (#13), the fleet (#16), webhooks, a version's BOM and signature status (#17),
+// and a stack's component nodes in the lineage graph (#15). Every figure on a page is checked
+// against what the API says, and every write made through a page against the server's state.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { verifySignature } from '../src/domain/webhooks.js';
+import { type ConsoleSession, launchBrowser, openConsole } from './harness/browser.js';
+import { seedConsole, type ConsoleTokens } from './harness/console-fixtures.js';
+import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
+import { startServer, type TestServer } from './harness/server.js';
+import { keyPair, signFiles } from './harness/signing.js';
+import { as, createToken } from './harness/tokens.js';
+import { WebhookReceiver } from './harness/webhook-receiver.js';
+
+const WAIT = 30_000;
+const trusted = keyPair();
+let dir: string;
+let server: TestServer;
+let tokens: ConsoleTokens;
+let auditor: string;
+let browser: Browser;
+let receiver: WebhookReceiver;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'console-ops-'));
+  const keyFile = join(dir, 'trusted.pub.pem');
+  await writeFile(keyFile, trusted.publicPem);
+  server = await startServer({
+    env: {
+      MODELGATE_SIGNING_TRUSTED_KEYS: keyFile,
+      // Checkpoints only when the test signs one from the page.
+      MODELGATE_CHECKPOINT_INTERVAL_SECONDS: '0',
+      MODELGATE_FLEET_FLUSH_MS: '100',
+      MODELGATE_FLEET_STRAGGLER_SECONDS: '0',
+      MODELGATE_WEBHOOKS_ALLOW_PRIVATE: 'true',
+      MODELGATE_WEBHOOKS_RETRY_BASE_MS: '100',
+      MODELGATE_WEBHOOKS_RETRY_MAX_SECONDS: '1',
+      MODELGATE_WEBHOOKS_POLL_MS: '100',
+      // A failing receiver's delivery is given up (failed) after this long; long enough for a first attempt on a loaded machine.
+      MODELGATE_WEBHOOKS_MAX_AGE_SECONDS: '5',
+    },
+  });
+  tokens = await seedConsole(server);
+  auditor = (await createToken(server, 'aud-auditor', 'auditor', 'team/*')).token;
+  receiver = await WebhookReceiver.start();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await receiver?.kill();
+  await server?.dispose();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const open = (token: string): Promise<ConsoleSession> => openConsole(browser, server.url, token);
+
+test('checkpoints: an approver signs the chain head from the page; the page shows it, the verdict and the public keys', async () => {
+  const { page, problems } = await open(tokens.approver);
+  await page.getByRole('link', { name: 'Checkpoints' }).click();
+  await page.getByRole('heading', { name: 'Signed checkpoints' }).waitFor();
+  await page.getByText('No checkpoint has been signed yet.').waitFor();
+  await page.getByRole('button', { name: 'Sign the chain head now' }).click();
+  const latest = page.getByTestId('latest-checkpoint');
+  await latest.waitFor();
+
+  const listed = await as(server, tokens.approver, 'GET', '/v1/audit/checkpoints');
+  const checkpoint = listed.json.latest;
+  assert.equal(listed.json.checkpoints.length, 1, 'the button signed one checkpoint');
+  const text = (await latest.textContent()) ?? '';
+  assert.ok(text.includes(`seq ${checkpoint.seq}`) && text.includes(checkpoint.hash), text);
+  assert.ok(text.includes(checkpoint.keyId));
+  assert.ok(text.includes(checkpoint.signature));
+  assert.ok(text.includes(`--expect-head ${checkpoint.seq}:${checkpoint.hash}`));
+
+  // The verdict is the server's: head and checkpoint tally as GET /v1/audit/verify says.
+  const verify = (await as(server, tokens.approver, 'GET', '/v1/audit/verify')).json;
+  const status = page.getByTestId('chain-status');
+  await status.getByText('Chain verified').waitFor();
+  await waitFor(async () => (await page.getByTestId('checkpoint-tally').textContent())?.startsWith('1 verified') ?? false, WAIT, 'tally');
+  assert.ok(verify.headSeq > checkpoint.seq, 'taking the checkpoint is itself an entry after the head it signed');
+  assert.equal(Number(await page.getByTestId('head-seq').textContent()), verify.headSeq);
+  assert.ok(((await status.textContent()) ?? '').includes(verify.headHash));
+
+  // The keys link is the public route, and the page lists the same key.
+  const keysHref = await page.getByRole('link', { name: '/.well-known/modelgate/checkpoint-keys' }).getAttribute('href');
+  const keys = (await (await fetch(server.url + keysHref)).json()) as { keys: { keyId: string; status: string; publicKey: string }[] };
+  assert.equal(keys.keys.length, 1);
+  assert.equal(keys.keys[0]!.keyId, checkpoint.keyId);
+  const row = page.locator('table.keys tbody tr');
+  assert.equal(await row.count(), 1);
+  assert.match((await row.textContent()) ?? '', new RegExp(`${checkpoint.keyId}\\s*active`));
+  assert.equal(await page.locator('table.checkpoints tbody tr').count(), 1);
+  assert.deepEqual(problems, []);
+});
+
+test('auditor: sees audit, checkpoints, fleet and versions in its scope, is offered no write, and the server refuses its writes', async () => {
+  const { page, problems } = await open(auditor);
+  const identity = (await page.getByTestId('identity').textContent()) ?? '';
+  assert.match(identity, /auditor/);
+  assert.match(identity, /scope team\/\*/);
+  await page.getByRole('link', { name: 'Audit', exact: true }).waitFor();
+  await page.getByRole('link', { name: 'Checkpoints' }).waitFor();
+  await page.getByRole('link', { name: 'Fleet' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Approvals' }).count(), 0);
+  assert.equal(await page.getByRole('link', { name: 'Webhooks' }).count(), 0);
+  // Its scope only: team/fraud, not risk/churn.
+  await page.getByRole('link', { name: 'team/fraud' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'risk/churn' }).count(), 0);
+
+  await page.goto(`${server.url}/ui/models/team/fraud`);
+  await page.getByRole('heading', { name: 'Alias timeline' }).waitFor();
+  assert.equal(
+    await page
+      .locator('main button')
+      .filter({ hasText: /Roll back|Promote/ })
+      .count(),
+    0,
+  );
+  await page.goto(`${server.url}/ui/models/team/fraud/v/3`);
+  await page.getByRole('heading', { name: 'Audit entries' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: /Approve|Reject/ }).count(), 0);
+  await page.getByRole('heading', { name: 'Bill of materials' }).waitFor();
+
+  await page.goto(`${server.url}/ui/audit`);
+  await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+  await page.getByRole('button', { name: 'Verify the chain' }).click();
+  await page.getByTestId('verify-result').getByText('Chain verified').waitFor();
+  await page.locator('table.audit tbody tr').first().waitFor();
+  // Entries of other scopes are there as their place in the chain only (so the chain still checks).
+  const rows = await page
+    .locator('table.audit tbody tr')
+    .evaluateAll((trs) =>
+      trs.map((tr) => ({ redacted: tr.classList.contains('redacted'), target: tr.querySelector('td:nth-child(5)')?.textContent ?? '' })),
+    );
+  const listed = (await as(server, auditor, 'GET', '/v1/audit?limit=200')).json.entries;
+  assert.equal(rows.length, listed.length);
+  assert.ok(rows.some((r) => r.redacted) && rows.some((r) => !r.redacted));
+  assert.deepEqual(
+    rows.filter((r) => !r.redacted).map((r) => r.target),
+    listed.filter((e: any) => !e.redacted).map((e: any) => e.target),
+  );
+  for (const r of rows) assert.ok(!/^(risk|xss)\//.test(r.target), `out of scope: ${r.target}`);
+  const text = (await page.locator('main').textContent()) ?? '';
+  assert.ok(!text.includes('risk/churn'), 'nothing of risk/churn is shown');
+
+  await page.goto(`${server.url}/ui/checkpoints`);
+  await page.getByTestId('chain-status').getByText('Chain verified').waitFor();
+  await page.getByTestId('latest-checkpoint').waitFor();
+  assert.equal(await page.locator('main button').count(), 0, 'no write button on the checkpoints page');
+
+  // What the console does not offer, the server refuses: the same token's writes from this page.
+  const writes = (await page.evaluate(`(async () => {
+    const token = sessionStorage.getItem('modelgate.token');
+    const call = (method, path, body) => fetch(path, {
+      method,
+      headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (r) => [r.status, (await r.json()).error?.code]);
+    return [
+      await call('PUT', '/v1/models/team/fraud/aliases/canary', { version: 1 }),
+      await call('POST', '/v1/models/team/fraud/versions/3/approvals', { decision: 'approve' }),
+      await call('POST', '/v1/audit/checkpoints', {}),
+      await call('GET', '/v1/webhooks'),
+    ];
+  })()`)) as [number, string][];
+  for (const [status] of writes) assert.equal(status, 403, JSON.stringify(writes));
+  const canary = await as(server, tokens.reader, 'GET', '/v1/models/team/fraud');
+  assert.equal(canary.json.aliases.canary, undefined, 'nothing was written');
+  assert.deepEqual(problems, []);
+});
+
+test('fleet: instances grouped by version per model, the straggler behind a moved alias, and the observed history', async () => {
+  // Two deployments resolve production (v2); production moves to v1; only one of them follows.
+  const resolve = (instance: string) =>
+    fetch(`${server.url}/v1/resolve/team/fraud@production`, {
+      headers: { Authorization: `Bearer ${tokens.reader}`, 'X-Modelgate-Deployment': `scoring/${instance}` },
+    }).then((r) => r.text());
+  await resolve('pod-a');
+  await resolve('pod-b');
+  await waitFor(async () => (await api(server, 'GET', '/v1/fleet?model=team/fraud')).json.instances?.length === 2, WAIT, 'fleet of 2');
+  const production: number = (await as(server, tokens.reader, 'GET', '/v1/models/team/fraud')).json.aliases.production;
+  const target = production === 1 ? 2 : 1;
+  await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: target, reason: 'fleet check' });
+  await resolve('pod-a');
+  await waitFor(
+    async () => {
+      const view = (await api(server, 'GET', '/v1/fleet?model=team/fraud')).json;
+      return view.aliases.find((a: any) => a.alias === 'production')?.stragglers.length === 1;
+    },
+    WAIT,
+    'one straggler',
+  );
+  const view = (await api(server, 'GET', '/v1/fleet?model=team/fraud')).json;
+
+  const { page, problems } = await open(tokens.reader);
+  await page.getByRole('link', { name: 'Fleet' }).click();
+  await page.getByRole('heading', { name: 'Fleet', exact: true }).waitFor();
+  const row = page.locator('tr[data-fleet-model="team/fraud"]');
+  await row.waitFor();
+  const rowText = (await row.textContent()) ?? '';
+  assert.ok(rowText.includes(`v${target}: 1`) && rowText.includes(`v${production}: 1`), rowText);
+  assert.equal(await page.locator('tr[data-fleet-model="risk/churn"]').count(), 0, 'a model no one runs is not listed');
+
+  await row.getByRole('link', { name: 'team/fraud' }).click();
+  await page.waitForURL(/\/ui\/fleet\/team\/fraud$/);
+  await page.getByRole('heading', { name: 'By version' }).waitFor();
+  const groups = await page
+    .locator('table.fleet-versions tbody tr')
+    .evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(
+    groups.map((g) => [g[0], g[2], g[3]]),
+    view.versions.map((g: any) => [`v${g.version}`, String(g.instances), g.deployments.join(', ')]),
+  );
+  const prod = page.locator('[data-convergence="production"]');
+  assert.match((await prod.locator('h3').textContent()) ?? '', new RegExp(`→ v${target}: 1 behind \\(1 straggler\\)`));
+  const straggler = prod.locator('li[data-kind="straggler"]');
+  assert.match((await straggler.textContent()) ?? '', new RegExp(`scoring/pod-b still on v${production}`));
+  assert.equal(await page.locator('table.instances tbody tr').count(), 2);
+  const history = (await api(server, 'GET', '/v1/fleet/history?model=team/fraud')).json.spans;
+  assert.equal(await page.locator('table.fleet-history tbody tr').count(), history.length);
+  assert.ok(history.length >= 3, 'pod-a on both versions, pod-b on one');
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download the history (JSON lines)' }).click(),
+  ]);
+  const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n');
+  assert.equal(lines.length, history.length);
+  assert.equal(JSON.parse(lines[0]!).model, 'team/fraud');
+  await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: production, reason: 'back' });
+  assert.deepEqual(problems, []);
+});
+
+test('webhooks: add shows the secret once, test ping, deliveries with status, attempts, code and latency, redeliver, rotate', async () => {
+  const writer = (await open(tokens.writer)).page;
+  await writer.getByRole('link', { name: 'Fleet' }).waitFor();
+  assert.equal(await writer.getByRole('link', { name: 'Webhooks' }).count(), 0, 'only admins see webhooks');
+
+  const { page, problems } = await open(tokens.admin);
+  await page.getByRole('link', { name: 'Webhooks' }).click();
+  await page.getByText('No webhook is registered.').waitFor();
+  // A bad URL is refused with the server's reason and nothing is stored.
+  await page.getByLabel('Endpoint URL').fill('ftp://example.com/hook');
+  await page.getByLabel('Events').fill('alias.*');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.equal((await as(server, tokens.admin, 'GET', '/v1/webhooks')).json.webhooks.length, 0);
+
+  await page.getByLabel('Endpoint URL').fill(receiver.url);
+  await page.getByLabel('Events').fill('alias.*, version.register');
+  await page.getByLabel('Model scope').fill('team/*');
+  await page.getByRole('button', { name: 'Add webhook' }).click();
+  const once = page.getByTestId('secret-once');
+  await once.waitFor();
+  const secret = await once.getByLabel('Signing secret', { exact: true }).inputValue();
+  assert.match(secret, /^whsec_/);
+  const listed = (await as(server, tokens.admin, 'GET', '/v1/webhooks')).json.webhooks;
+  assert.equal(listed.length, 1);
+  const id = listed[0].id;
+  assert.deepEqual(listed[0].events, ['alias.*', 'version.register']);
+  assert.equal(listed[0].scope, 'team/*');
+  const item = page.locator(`li[data-webhook="${id}"]`);
+  await item.getByText('No delivery yet.').waitFor();
+
+  // The ping arrives signed with the secret the page showed.
+  await item.getByRole('button', { name: 'Send a test ping' }).click();
+  await item
+    .getByTestId('ping-result')
+    .getByText(/Ping delivered: HTTP 2\d\d in \d+ ms/)
+    .waitFor();
+  const ping = receiver.received.at(-1)!;
+  assert.ok(verifySignature(secret, ping, ping.body), 'signed with the shown secret');
+
+  // A change in scope is delivered; the log shows it with its code and latency.
+  await as(server, tokens.writer, 'PUT', '/v1/models/team/fraud/aliases/canary', { version: 2, reason: 'webhook check' });
+  const first = item.locator('table.deliveries tbody tr').first();
+  await first.getByText('delivered').waitFor({ timeout: WAIT });
+  const cells = await first.locator('td').allInnerTexts();
+  assert.equal(cells[1], 'alias.set');
+  assert.equal(cells[3], '1');
+  assert.equal(cells[4], String(receiver.received.at(-1)!.answered));
+  assert.match(cells[5]!, /^\d+ ms$/);
+
+  // A receiver that fails: retried until the maximum age, then failed with its code.
+  receiver.behaviour = 'fail';
+  await as(server, tokens.writer, 'PUT', '/v1/models/team/fraud/aliases/canary', { version: 1, reason: 'failing receiver' });
+  const failed = item.locator('table.deliveries tbody tr').first();
+  await failed.getByText('failed', { exact: true }).waitFor({ timeout: WAIT });
+  const failedCells = await failed.locator('td').allInnerTexts();
+  assert.equal(failedCells[4], '500');
+  assert.ok(Number(failedCells[3]) >= 1);
+  const seq = await failed.getAttribute('data-delivery');
+
+  receiver.behaviour = 'ok';
+  const before = receiver.received.length;
+  await failed.getByRole('button', { name: `Redeliver ${seq}` }).click();
+  await item.locator(`tr[data-delivery="${seq}"]`).getByText('delivered').waitFor({ timeout: WAIT });
+  assert.ok(receiver.received.slice(before).some((r) => r.json?.data?.seq === Number(seq)));
+
+  // Rotation shows the new secret once; both sign during the grace period.
+  await page.getByRole('button', { name: 'I have saved it' }).click();
+  await once.waitFor({ state: 'detached' });
+  await item.getByRole('button', { name: 'Rotate the secret' }).click();
+  await once.waitFor();
+  const rotated = await once.getByLabel('Signing secret', { exact: true }).inputValue();
+  assert.match(rotated, /^whsec_/);
+  assert.notEqual(rotated, secret);
+  await item.getByText('2 signing secret(s)').waitFor();
+  await page.reload();
+  await item.waitFor();
+  assert.equal(await page.getByTestId('secret-once').count(), 0);
+  assert.ok(!(await page.content()).includes(rotated), 'the secret is not shown again');
+
+  page.once('dialog', (d) => d.accept());
+  await item.getByRole('button', { name: 'Remove' }).click();
+  await page.getByText('No webhook is registered.').waitFor();
+  assert.equal((await as(server, tokens.admin, 'GET', '/v1/webhooks')).json.webhooks.length, 0);
+  assert.deepEqual(problems, []);
+});
+
+test("a version's BOM can be viewed and downloaded, and its signature status names the verifying key", async () => {
+  const files = { 'model.bin': 'signed console weights', 'config.json': '{"layers":4}' };
+  const v = await registerFiles(server, 'team/signed', files);
+  const bundle = await signFiles(
+    trusted,
+    'signed',
+    Object.entries(files).map(([path, c]) => ({ path, size: Buffer.byteLength(c), digest: sha256(c) })),
+  );
+  const sig = await api(server, 'POST', `/v1/models/team/signed/versions/${v.version}/signatures`, bundle);
+  assert.equal(sig.status, 201, JSON.stringify(sig.json));
+
+  const { page, problems } = await open(auditor);
+  await page.goto(`${server.url}/ui/models/team/signed/v/${v.version}`);
+  const status = page.getByTestId('signature-status');
+  await status.getByText(/Signed and verified: 1 signature/).waitFor();
+  const row = page.locator(`tr[data-signature="${sig.json.keyId}"]`);
+  const rowText = (await row.textContent()) ?? '';
+  assert.ok(rowText.includes(sig.json.keyId) && rowText.includes(sig.json.addedBy), rowText);
+  assert.match(rowText, /^[0-9a-f]{16}signed/, 'the key, then the model name the signer gave');
+
+  const [bundleFile] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: 'Save bundle' }).click()]);
+  assert.deepEqual(JSON.parse(await readFile((await bundleFile.path())!, 'utf8')), bundle);
+
+  const summary = (await page.getByTestId('bom-summary').textContent()) ?? '';
+  assert.match(summary, /CycloneDX 1\.6 ML-BOM: 2 file\(s\), 0 dataset\(s\)/);
+  await page.getByText('View the BOM').click();
+  const shown = JSON.parse((await page.getByTestId('bom-json').textContent()) ?? '');
+  assert.equal(shown.bomFormat, 'CycloneDX');
+  assert.equal(shown.metadata.component.name, 'team/signed');
+  assert.ok(shown.metadata.component.properties.some((p: any) => p.name === 'modelgate:signature' && p.value.includes(sig.json.keyId)));
+  const [bom] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download the BOM' }).click()]);
+  assert.equal(bom.suggestedFilename(), `team_signed-v${v.version}.cdx.json`);
+  const saved = JSON.parse(await readFile((await bom.path())!, 'utf8'));
+  assert.equal(saved.specVersion, '1.6');
+  assert.deepEqual(saved.metadata.component.components.map((c: any) => c.name).sort(), Object.keys(files).sort());
+
+  // An unsigned version says so.
+  await page.goto(`${server.url}/ui/models/team/fraud/v/1`);
+  await page.getByTestId('signature-status').getByText('Not signed').waitFor();
+  assert.match((await page.getByTestId('bom-summary').textContent()) ?? '', /2 dataset\(s\)/);
+  assert.deepEqual(problems, []);
+});
+
+test("lineage: a stack's component nodes, and the stack above each component", async () => {
+  const base = await registerFiles(server, 'team/base', { 'base.safetensors': 'base weights' });
+  const adapter = await registerFiles(server, 'team/adapter', { 'adapter.safetensors': 'adapter weights' });
+  const prompt = 'You are a careful assistant.';
+  const res = await api(server, 'POST', '/v1/models/team/assistant/versions', {
+    files: [{ path: 'prompt.txt', size: prompt.length, digest: await uploadBlob(server, Buffer.from(prompt)) }],
+    components: { base: `team/base@v${base.version}`, adapter: `team/adapter@v${adapter.version}` },
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.json));
+  const stack = res.json;
+
+  const { page, problems } = await open(tokens.reader);
+  const titles = () => page.locator('.lineage svg g.node title').allTextContents();
+  await page.goto(`${server.url}/ui/models/team/assistant/v/${stack.version}`);
+  await page.getByRole('heading', { name: 'Lineage' }).waitFor();
+  await waitFor(async () => (await titles()).length === 3, WAIT, 'the stack and its two components');
+  assert.deepEqual((await titles()).sort(), [
+    `component adapter: team/adapter@v${adapter.version}`,
+    `component base: team/base@v${base.version}`,
+    `this version: team/assistant@v${stack.version}`,
+  ]);
+  // Each component node links to its version; from there the stack shows above it.
+  await page.locator('.lineage svg a', { hasText: `team/base@v${base.version}` }).click();
+  await page.waitForURL(new RegExp(`/ui/models/team/base/v/${base.version}$`));
+  await waitFor(
+    async () => (await titles()).includes(`stack (as base): team/assistant@v${stack.version}`),
+    WAIT,
+    'the stack above the base',
+  );
+  assert.deepEqual(problems, []);
+});

@@ -1,0 +1,210 @@
+// What runs where, from the fleet telemetry API: GET /v1/fleet (every model in scope, instances per
+// version), GET /v1/fleet?model= (versions, alias convergence with stragglers, instances) and
+// GET /v1/fleet/history. Grouping and straggler rules are the server's; the console only lays out.
+import { api, query } from '../api';
+import { DownloadButton } from '../components/download-button';
+import { stamp } from '../download';
+import { DataTable } from '../components/table';
+import { Load } from '../components/states';
+import { shortDigest, time } from '../format';
+import { useLive } from '../live';
+import { useLoad } from '../load';
+import { href } from '../router';
+import type { AliasConvergence, FleetView, HistorySpan } from '../types';
+
+interface OverviewRow {
+  model: string;
+  instances: number;
+  versions: { version: number; digest: string; instances: number }[];
+}
+
+/** Every page of the overview: the server may page it with a `next` cursor. */
+async function loadOverview(): Promise<OverviewRow[]> {
+  const rows: OverviewRow[] = [];
+  let cursor: string | undefined;
+  do {
+    const page: { models: OverviewRow[]; next?: string | null } = await api(`/v1/fleet${query({ cursor })}`);
+    rows.push(...page.models);
+    cursor = page.next ?? undefined;
+  } while (cursor);
+  return rows;
+}
+
+export function FleetPage() {
+  const live = useLive();
+  const state = useLoad(loadOverview, [live]);
+  return (
+    <section>
+      <h1>Fleet</h1>
+      <p class="muted">
+        Instances seen resolving or downloading a version (or reporting what they loaded), grouped by the version they run.
+      </p>
+      <Load state={state} what="the fleet">
+        {(rows) =>
+          rows.length === 0 ? (
+            <p class="empty">No instance has been seen yet.</p>
+          ) : (
+            <DataTable class="fleet" columns={['Model', 'Instances', 'Versions running']}>
+              <tbody>
+                {rows.map((r) => (
+                  <tr key={r.model} data-fleet-model={r.model}>
+                    <td class="wrap">
+                      <a href={href.fleetModel(r.model)}>{r.model}</a>
+                    </td>
+                    <td>{r.instances}</td>
+                    <td>
+                      {r.versions.map((v) => (
+                        <span key={v.version} class="badge" title={v.digest}>
+                          v{v.version}: {v.instances}
+                        </span>
+                      ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </DataTable>
+          )
+        }
+      </Load>
+    </section>
+  );
+}
+
+async function loadModelFleet(name: string): Promise<{ view: FleetView; history: HistorySpan[] }> {
+  const [view, history] = await Promise.all([
+    api<FleetView>(`/v1/fleet${query({ model: name })}`),
+    api<{ spans: HistorySpan[] }>(`/v1/fleet/history${query({ model: name })}`),
+  ]);
+  return { view, history: history.spans };
+}
+
+export function FleetModelPage({ name }: { name: string }) {
+  const live = useLive(name);
+  const state = useLoad(() => loadModelFleet(name), [name, live]);
+  return (
+    <section>
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href={href.fleet()}>Fleet</a> / <a href={href.model(name)}>{name}</a>
+      </nav>
+      <h1 class="wrap">Fleet of {name}</h1>
+      <Load state={state} what={`the fleet of ${name}`}>
+        {(data) => <ModelFleet name={name} view={data.view} history={data.history} />}
+      </Load>
+    </section>
+  );
+}
+
+function ModelFleet({ name, view, history }: { name: string; view: FleetView; history: HistorySpan[] }) {
+  return (
+    <>
+      <p class="muted">As of {time(view.generatedAt)}.</p>
+      <h2>By version</h2>
+      {view.versions.length === 0 ? (
+        <p class="empty">No instance runs this model now.</p>
+      ) : (
+        <DataTable class="fleet-versions" columns={['Version', 'Digest', 'Instances', 'Deployments']}>
+          <tbody>
+            {view.versions.map((g) => (
+              <tr key={g.version} data-version={g.version}>
+                <td>
+                  <a href={href.version(name, g.version)}>v{g.version}</a>
+                </td>
+                <td>
+                  <code title={g.digest}>{shortDigest(g.digest)}</code>
+                </td>
+                <td>{g.instances}</td>
+                <td class="wrap">{g.deployments.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </DataTable>
+      )}
+
+      <h2>Aliases</h2>
+      {view.aliases.length === 0 ? (
+        <p class="muted">No alias.</p>
+      ) : (
+        view.aliases.map((a) => <Convergence key={a.alias} name={name} a={a} />)
+      )}
+
+      <h2>Instances</h2>
+      {view.instances.length === 0 ? (
+        <p class="empty">None.</p>
+      ) : (
+        <DataTable
+          class="instances"
+          columns={['Deployment / instance', 'Version', 'Last resolved', 'Last downloaded', 'Last seen', 'Seen by']}
+        >
+          <tbody>
+            {view.instances.map((i) => (
+              <tr key={`${i.deployment}/${i.instance}`}>
+                <td class="wrap">
+                  {i.deployment}/{i.instance}
+                </td>
+                <td>v{i.version}</td>
+                <td class="wrap">{i.resolved ? `${i.resolved.ref} → v${i.resolved.version} at ${time(i.resolved.at)}` : '—'}</td>
+                <td class="wrap">{i.downloaded ? `v${i.downloaded.version} at ${time(i.downloaded.at)}` : '—'}</td>
+                <td class="nowrap">{time(i.lastSeen)}</td>
+                <td class="wrap">
+                  {i.node} ({i.via})
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </DataTable>
+      )}
+
+      <h2>History</h2>
+      {history.length === 0 ? (
+        <p class="empty">None.</p>
+      ) : (
+        <DataTable class="fleet-history" columns={['Version', 'Deployment / instance', 'From', 'Until', 'Resolves', 'Downloads']}>
+          <tbody>
+            {history.map((s) => (
+              <tr key={`${s.version}-${s.deployment}/${s.instance}`}>
+                <td>v{s.version}</td>
+                <td class="wrap">
+                  {s.deployment}/{s.instance}
+                </td>
+                <td class="nowrap">{time(s.from)}</td>
+                <td class="nowrap">{time(s.until)}</td>
+                <td>{s.resolves}</td>
+                <td>{s.downloads}</td>
+              </tr>
+            ))}
+          </tbody>
+        </DataTable>
+      )}
+      <DownloadButton
+        label="Download the history (JSON lines)"
+        path={`/v1/fleet/history${query({ model: name, format: 'jsonl' })}`}
+        filename={`fleet-${name.replace(/\//g, '_')}-${stamp()}.jsonl`}
+      />
+    </>
+  );
+}
+
+function Convergence({ name, a }: { name: string; a: AliasConvergence }) {
+  const behind = a.pending.length + a.stragglers.length;
+  return (
+    <div class={`policy-alias ${a.converged ? 'met' : 'unmet'}`} data-convergence={a.alias}>
+      <h3>
+        <a href={href.model(name)}>@{a.alias}</a> → v{a.version}:{' '}
+        {a.converged ? 'converged' : `${behind} behind (${a.stragglers.length} straggler${a.stragglers.length === 1 ? '' : 's'})`}
+      </h3>
+      <p class="muted">
+        moved {time(a.movedAt)} · {a.current} instance(s) on v{a.version}
+      </p>
+      {behind > 0 && (
+        <ul class="lagging">
+          {[...a.stragglers.map((l) => ({ ...l, kind: 'straggler' })), ...a.pending.map((l) => ({ ...l, kind: 'pending' }))].map((l) => (
+            <li key={`${l.deployment}/${l.instance}`} data-kind={l.kind}>
+              <strong>{l.kind}</strong> {l.deployment}/{l.instance} still on v{l.version} (resolved {time(l.resolvedAt)}, last seen{' '}
+              {time(l.lastSeen)})
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
