@@ -43,7 +43,7 @@ before(async () => {
       MODELGATE_WEBHOOKS_RETRY_MAX_SECONDS: '1',
       MODELGATE_WEBHOOKS_POLL_MS: '100',
       // A failing receiver's delivery is given up (failed) after this long; long enough for a first attempt on a loaded machine.
-      MODELGATE_WEBHOOKS_MAX_AGE_SECONDS: '5',
+      MODELGATE_WEBHOOKS_MAX_AGE_SECONDS: '10',
     },
   });
   tokens = await seedConsole(server);

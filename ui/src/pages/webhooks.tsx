@@ -145,11 +145,12 @@ function Endpoint({
     onChange();
     deliveries.reload();
   });
-  // Attempts are not registry changes, so no live event tells of them: look again while any is pending.
+  // Attempts are not registry changes, so no live event tells of them, and a change's delivery row
+  // appears only once the worker takes it from the outbox: look again, often while any is pending.
   const pending = deliveries.data?.some((d) => d.status === 'pending') ?? false;
   useEffect(() => {
-    if (!pending || deliveries.loading) return;
-    const timer = setTimeout(deliveries.reload, 2000);
+    if (deliveries.loading) return;
+    const timer = setTimeout(deliveries.reload, pending ? 2000 : 5000);
     return () => clearTimeout(timer);
   }, [pending, deliveries.loading, deliveries.data]);
   const [ping, setPing] = useState<PingResult | null>(null);
