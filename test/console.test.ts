@@ -248,10 +248,16 @@ test('audit: filters, verification result, and an export that downloads the log 
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.waitForURL(/model=team%2Ffraud%40production/);
   // The unfiltered rows stay until the filtered answer replaces them.
-  await page.waitForFunction(`(() => {
-    const cells = [...document.querySelectorAll('table.audit tbody tr td:nth-child(5)')];
-    return cells.length >= 2 && cells.every((c) => c.textContent === 'team/fraud@production');
-  })()`);
+  // Polled from the test, not with waitForFunction: its polling evaluates a string, which the
+  // console's CSP (no 'unsafe-eval') refuses whenever the first check is not already true.
+  await waitFor(
+    async () => {
+      const cells = await page.locator('table.audit tbody tr td:nth-child(5)').allTextContents();
+      return cells.length >= 2 && cells.every((c) => c === 'team/fraud@production');
+    },
+    20_000,
+    'only the filtered rows',
+  );
   const targets = await page.locator('table.audit tbody tr td:nth-child(5)').allInnerTexts();
   assert.ok(targets.length >= 2);
   assert.ok(targets.every((t) => t === 'team/fraud@production'));
