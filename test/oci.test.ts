@@ -541,6 +541,34 @@ describe('pushed manifests', () => {
     assert.equal(moved.json.aliases.production, 1);
   });
 
+  test('the default promotion path on tag pushes: an approved, carded version that never held an earlier stage is refused production (STAGE) until a staging tag', async () => {
+    const data = randomBytes(4096);
+    await pushBlob('team/unstaged', data);
+    const unstaged = manifestFor([{ data, title: 'w.bin' }]);
+    assert.equal((await putManifest('team/unstaged', 'v1', unstaged)).status, 201);
+    const card = await api(server, 'PATCH', '/v1/models/team/unstaged/versions/1', {
+      card: { intendedUse: 'tests', limitations: 'none known' },
+    });
+    assert.equal(card.status, 200, card.text);
+    const approve = await fetch(`${server.url}/v1/models/team/unstaged/versions/1/approvals`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ decision: 'approve' }),
+    });
+    assert.equal(approve.status, 201, await approve.text());
+
+    const refused = await putManifest('team/unstaged', 'production', unstaged, approver);
+    assertError(refused, 403, 'DENIED');
+    assert.equal(refused.json.errors[0].detail.modelgate, 'POLICY_UNMET');
+    assert.match(refused.json.errors[0].message, /must first have held one of @staging, @shadow, @canary/);
+    assert.equal((await api(server, 'GET', '/v1/models/team/unstaged/aliases')).json.aliases.production, undefined);
+
+    assert.equal((await putManifest('team/unstaged', 'staging', unstaged)).status, 201);
+    const promoted = await putManifest('team/unstaged', 'production', unstaged, approver);
+    assert.equal(promoted.status, 201, promoted.body.toString());
+    assert.equal((await api(server, 'GET', '/v1/models/team/unstaged/aliases')).json.aliases.production, 1);
+  });
+
   test('an approver pushing new files to a gated alias is refused before the version is registered', async () => {
     const data = randomBytes(2048);
     await pushBlob('team/pushed', data);
