@@ -354,14 +354,35 @@ export class ModelgateClient {
     return this.readJson<AliasChange>(await this.sendJson('POST', paths.rollback(name, alias), request, signal));
   }
 
-  /** One model's fleet: instances, versions, convergence per alias. */
+  /** One model's fleet: every instance (following the pages), versions, convergence per alias. */
   async fleet(name: string, signal?: AbortSignal): Promise<FleetView> {
-    return this.readJson<FleetView>(await this.send('GET', paths.fleet(name), { signal }));
+    const view = await this.fleetPage(name, {}, signal);
+    for (let cursor = view.nextCursor; cursor !== null; ) {
+      const next = await this.fleetPage(name, { cursor }, signal);
+      view.instances.push(...next.instances);
+      cursor = next.nextCursor;
+    }
+    view.nextCursor = null;
+    return view;
   }
 
-  /** Every observed model in the token's scope, with its instances per version. */
+  /** One page of a model's fleet: up to `limit` instances after `cursor`, with versions and aliases over all of them. */
+  async fleetPage(name: string, page: { cursor?: string; limit?: number }, signal?: AbortSignal): Promise<FleetView> {
+    return this.readJson<FleetView>(await this.send('GET', paths.fleet(name, page), { signal }));
+  }
+
+  /** Every observed model in the token's scope (following the pages), with its instances per version. */
   async fleetOverview(signal?: AbortSignal): Promise<FleetOverview[]> {
-    return (await this.readJson<{ models: FleetOverview[] }>(await this.send('GET', paths.fleet(), { signal }))).models;
+    const models: FleetOverview[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.readJson<{ models: FleetOverview[]; nextCursor: string | null }>(
+        await this.send('GET', paths.fleet(undefined, { cursor }), { signal }),
+      );
+      models.push(...page.models);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return models;
   }
 
   /** Which instances ran each version of the model, from when to when (observed, not alias-derived). */

@@ -56,7 +56,8 @@ export const paths = {
   impact: (target: string) => `/v1/impact?${new URLSearchParams({ target })}`,
   lineage: (name: string, ref: string) => `/v1/models/${encodeModelName(name)}/lineage?${new URLSearchParams({ ref })}`,
   blobVerify: () => '/v1/blobs/verify',
-  fleet: (name?: string) => withQuery('/v1/fleet', { model: name }),
+  fleet: (name?: string, page: { cursor?: string; limit?: number } = {}) =>
+    withQuery('/v1/fleet', { model: name, cursor: page.cursor, limit: page.limit }),
   fleetHistory: (name: string, version?: number, format?: string) => withQuery('/v1/fleet/history', { model: name, version, format }),
   fleetReports: () => '/v1/fleet/reports',
   fleetUnregistered: () => '/v1/fleet/unregistered',

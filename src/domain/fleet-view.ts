@@ -1,7 +1,7 @@
 // What the stored observations say, computed on demand: each instance's running version, the
 // fleet grouped by version, convergence per alias (who is behind since the alias last moved), and
 // the observed deployment history. Pure functions of the rows, the aliases and the clock.
-import type { FleetObservation, FleetVia } from './fleet.js';
+import type { FleetIdentity, FleetObservation, FleetVia } from './fleet.js';
 
 export interface InstanceView {
   deployment: string;
@@ -54,9 +54,18 @@ export interface AliasConvergence {
 export interface FleetView {
   model: string;
   generatedAt: string;
+  /** One page of the instances, by deployment then instance; `versions` and `aliases` cover them all. */
   instances: InstanceView[];
   versions: VersionGroup[];
   aliases: AliasConvergence[];
+  /** The cursor of the next page of instances (`<deployment>/<instance>` of this page's last), or null. */
+  nextCursor: string | null;
+}
+
+/** Which instances a view lists: those after `after` (by deployment, then instance), at most `limit`. */
+export interface InstancePage {
+  after: FleetIdentity | null;
+  limit: number;
 }
 
 export interface AliasState {
@@ -77,16 +86,41 @@ export interface ViewOptions {
 const iso = (ms: number) => new Date(ms).toISOString();
 const instanceKey = (o: Pick<FleetObservation, 'deployment' | 'instance'>) => `${o.deployment}/${o.instance}`;
 
-export function fleetView(model: string, rows: readonly FleetObservation[], aliases: readonly AliasState[], opts: ViewOptions): FleetView {
+export function fleetView(
+  model: string,
+  rows: readonly FleetObservation[],
+  aliases: readonly AliasState[],
+  opts: ViewOptions,
+  page: InstancePage = { after: null, limit: Number.POSITIVE_INFINITY },
+): FleetView {
   const byInstance = activeInstances(rows, opts);
-  const instances = [...byInstance.values()].map(instanceView).sort(byName);
+  // Each instance by its latest row; only the page's instances get a full view.
+  const all = [...byInstance.values()]
+    .map((list) => ({ list, now: latest(list, (o) => o.lastSeen)! }))
+    .sort((a, b) => byName(a.now, b.now));
+  const start = page.after === null ? 0 : firstAfter(all, page.after);
+  const listed = all.slice(start, start + page.limit);
+  const last = listed[listed.length - 1];
   return {
     model,
     generatedAt: iso(opts.now),
-    instances,
-    versions: groupByVersion(instances),
+    instances: listed.map((e) => instanceView(e.list)),
+    versions: groupByVersion(all.map((e) => e.now)),
     aliases: aliases.map((a) => convergence(a, byInstance, opts)),
+    nextCursor: last && start + listed.length < all.length ? `${last.now.deployment}/${last.now.instance}` : null,
   };
+}
+
+/** The index of the first entry sorting after `after` (binary search over the sorted entries). */
+function firstAfter(sorted: readonly { now: FleetIdentity }[], after: FleetIdentity): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byName(sorted[mid]!.now, after) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The rows of instances seen within the silence window, by instance. */
@@ -182,7 +216,7 @@ function byName(a: { deployment: string; instance: string }, b: { deployment: st
   return a.deployment.localeCompare(b.deployment) || a.instance.localeCompare(b.instance);
 }
 
-function groupByVersion(instances: readonly InstanceView[]): VersionGroup[] {
+function groupByVersion(instances: readonly Pick<FleetObservation, 'version' | 'digest' | 'deployment'>[]): VersionGroup[] {
   const groups = new Map<string, VersionGroup>();
   for (const i of instances) {
     let g = groups.get(i.digest);

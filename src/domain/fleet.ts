@@ -39,6 +39,14 @@ export function parseDeploymentHeader(value: string): FleetIdentity | { problem:
   return problem ? { problem } : { deployment, instance };
 }
 
+/** A fleet view's page cursor: the `<deployment>/<instance>` the previous page ended with. */
+export function parseInstanceCursor(text: string): FleetIdentity | null {
+  if (text === '') return null;
+  const parsed = parseDeploymentHeader(text);
+  if ('problem' in parsed) throw badRequest('CURSOR_INVALID', `invalid cursor "${text.slice(0, 80)}": ${parsed.problem}`);
+  return parsed;
+}
+
 /** How the gateway learnt who the caller is. */
 export type FleetVia = 'header' | 'token' | 'report';
 

@@ -63,7 +63,8 @@ async function waitForFleet(client: ModelgateClient, name: string, alias: string
   let last = '';
   let state: AliasConvergence | undefined;
   for (;;) {
-    const view = await withUserErrors(() => client.fleet(name));
+    // Convergence covers every instance on any page: one instance is enough to list.
+    const view = await withUserErrors(() => client.fleetPage(name, { limit: 1 }));
     state = view.aliases.find((a) => a.alias === alias);
     const behind = state ? state.pending.length + state.stragglers.length : 0;
     const line = `waiting for ${name}@${alias} -> v${version}: ${state?.current ?? 0} current, ${behind} behind`;

@@ -4,7 +4,7 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { scopeMatches } from '../../auth/scope.js';
 import { badRequest, forbidden, notFound } from '../../domain/errors.js';
-import { mayReadUnregistered } from '../../domain/fleet.js';
+import { mayReadUnregistered, parseInstanceCursor } from '../../domain/fleet.js';
 import { assertModelName } from '../../domain/names.js';
 import { fleetMetrics } from '../../metrics/metrics.js';
 import type { Fleet } from '../../registry/fleet/fleet.js';
@@ -12,6 +12,23 @@ import type { AppContext } from '../app-context.js';
 import { route } from '../exchange.js';
 import { guard } from '../guard.js';
 import { readJson } from '../json-body.js';
+import { parseLimit } from '../paths.js';
+
+/** Instances per page of a model's fleet view (`limit`), and models per page of the overview. */
+const DEFAULT_INSTANCES = 1000;
+const MAX_INSTANCES = 10_000;
+const DEFAULT_MODELS = 100;
+const MAX_MODELS = 1000;
+
+/** The overview's cursor: the model name the previous page ended with. */
+function modelCursor(text: string): string | null {
+  if (text === '') return null;
+  try {
+    return assertModelName(text);
+  } catch {
+    throw badRequest('CURSOR_INVALID', `invalid cursor "${text.slice(0, 80)}": expected the model name a page ended with`);
+  }
+}
 
 /** Bytes a report body may take: room for the largest allowed file list. */
 const REPORT_BYTES_PER_FILE = 1200;
@@ -28,17 +45,20 @@ export function registerFleetRoutes(app: TemplatedApp, ctx: AppContext): void {
     '/v1/fleet',
     route(ctx, 'fleet', async (x) => {
       const model = x.param('model');
+      const cursor = x.param('cursor');
       if (model === '') {
         const principal = guard(ctx, x, 'reader', null, 'fleet view');
         const fleet = enabled();
-        x.json(200, { models: await fleet.overview((m) => scopeMatches(principal.scope, m)) });
+        const limit = parseLimit(x.param('limit'), DEFAULT_MODELS, MAX_MODELS);
+        x.json(200, await fleet.overview((m) => scopeMatches(principal.scope, m), modelCursor(cursor), limit));
         return;
       }
       assertModelName(model);
       guard(ctx, x, 'reader', model, 'fleet view');
       const fleet = enabled();
       ctx.registry.getModel(model);
-      x.json(200, await fleet.view(model));
+      const page = { after: parseInstanceCursor(cursor), limit: parseLimit(x.param('limit'), DEFAULT_INSTANCES, MAX_INSTANCES) };
+      x.json(200, await fleet.view(model, page));
     }),
   );
 

@@ -27,6 +27,7 @@ import {
   type FleetSummaryView,
   type FleetView,
   type HistorySpan,
+  type InstancePage,
 } from '../../domain/fleet-view.js';
 
 export interface FleetOptions {
@@ -282,11 +283,11 @@ export class Fleet {
     }
   }
 
-  /** The fleet of one model as of now, with this node's latest counts included. */
-  async view(model: string): Promise<FleetView> {
+  /** The fleet of one model as of now, with this node's latest counts included; one page of its instances. */
+  async view(model: string, page?: InstancePage): Promise<FleetView> {
     await this.flush();
     const rows = await this.reach(() => this.store.observations(model));
-    return fleetView(model, rows, this.aliasStates(model), this.viewOptions());
+    return fleetView(model, rows, this.aliasStates(model), this.viewOptions(), page);
   }
 
   private viewOptions() {
@@ -297,14 +298,24 @@ export class Fleet {
     };
   }
 
-  /** Every observed model `visible` accepts, each with its instances per version. */
+  /**
+   * The observed models `visible` accepts, each with its instances per version: at most `limit`
+   * models (with live instances) named after `after`, in name order, and the cursor of the next page.
+   */
   async overview(
     visible: (model: string) => boolean,
-  ): Promise<{ model: string; instances: number; versions: { version: number; digest: string; instances: number }[] }[]> {
+    after: string | null = null,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<{
+    models: { model: string; instances: number; versions: { version: number; digest: string; instances: number }[] }[];
+    nextCursor: string | null;
+  }> {
     await this.flush();
     const out = [];
-    for (const model of await this.reach(() => this.store.models())) {
-      if (!visible(model)) continue;
+    const names = (await this.reach(() => this.store.models())).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const model of names) {
+      if ((after !== null && model <= after) || !visible(model)) continue;
+      if (out.length === limit) return { models: out, nextCursor: out[out.length - 1]!.model };
       const view = fleetView(model, await this.reach(() => this.store.observations(model)), [], this.viewOptions());
       if (view.instances.length === 0) continue;
       out.push({
@@ -313,7 +324,7 @@ export class Fleet {
         versions: view.versions.map((g) => ({ version: g.version, digest: g.digest, instances: g.instances })),
       });
     }
-    return out;
+    return { models: out, nextCursor: null };
   }
 
   async history(model: string, version?: number): Promise<HistorySpan[]> {
