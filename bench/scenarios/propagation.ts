@@ -40,7 +40,13 @@ async function waitForAll(apis: Api[], digest: string, timeoutMs: number): Promi
   }
 }
 
-function rows(mg: PropagationReport, base: FanoutReport, written: FanoutReport, nodePids: number[]): Comparison[] {
+function rows(
+  mg: PropagationReport,
+  base: FanoutReport,
+  written: FanoutReport,
+  applied: ApplyBounds | null,
+  nodePids: number[],
+): Comparison[] {
   const from200 = summarize(mg.rounds.map((r) => r.allFrom200Ms));
   const fromSend = summarize(mg.rounds.map((r) => r.allFromSendMs));
   const api = summarize(mg.rounds.map((r) => r.apiMs));
@@ -77,6 +83,7 @@ function rows(mg: PropagationReport, base: FanoutReport, written: FanoutReport, 
     perNodeFrom200Ms: perNode,
     noticeFromSendMs: summarize(notices),
     noticeAfter200Ms: noticeAfter200,
+    replicaApply: applied,
     noticeToAnswerMs: noticeToAnswer,
     roundsConvergedBefore200: before200,
     staleAnswers: stale,
@@ -157,10 +164,33 @@ function rows(mg: PropagationReport, base: FanoutReport, written: FanoutReport, 
       pass: null,
       note:
         `${summaryText(fromSend)} from sending the rollback request; the API call itself (commit through Redis with AOF fsync, then the 200) ${summaryText(api)}; ` +
-        `a single node's lag after the 200: ${summaryText(perNode)}, of which until its watch notice ${summaryText(noticeAfter200)} and from the notice to the new digest's resolve answer ${summaryText(noticeToAnswer)}; ${stale} resolve answers still carried the old digest after a notice and were asked again; ` +
+        `a single node's lag after the 200: ${summaryText(perNode)}, of which until its watch notice ${summaryText(noticeAfter200)} and from the notice to the new digest's resolve answer ${summaryText(noticeToAnswer)}; ${applied ? `each node's replica apply (modelgate_replication_apply_seconds over the ${NODES} nodes, ${applied.count} notices incl. warm-up) p50 ≤ ${applied.p50Ms} / p99 ≤ ${applied.p99Ms} ms (bucket bounds); ` : ''}${stale} resolve answers still carried the old digest after a notice and were asked again; ` +
         `${before200} rounds had every node serving the new digest before the 200 arrived (counted as ≤ 0 ms)`,
     },
   ];
+}
+
+/** Upper bounds of the p50 and p99 of notice → applied, from the nodes' histograms added up. */
+interface ApplyBounds {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+async function replicaApply(apis: Api[]): Promise<ApplyBounds | null> {
+  const buckets = new Map<number, number>();
+  for (const api of apis) {
+    const text = (await api.request('GET', '/metrics')).body.toString('utf8');
+    for (const m of text.matchAll(/^modelgate_replication_apply_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) {
+      const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+    }
+  }
+  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  const count = sorted.at(-1)?.[1] ?? 0;
+  if (count === 0) return null;
+  const bound = (q: number) => sorted.find(([, n]) => n >= q * count)![0] * 1000;
+  return { count, p50Ms: bound(0.5), p99Ms: bound(0.99) };
 }
 
 async function run(ctx: ScenarioContext): Promise<Comparison[]> {
@@ -257,10 +287,14 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       servers,
     );
     ctx.log(`    from the 200: ${summaryText(summarize(mg.rounds.map((r) => r.allFrom200Ms)))}`);
+    const applied = await replicaApply(apis);
+    if (applied)
+      ctx.log(`    replica apply (notice → applied, ${applied.count} notices): p50 ≤ ${applied.p50Ms} / p99 ≤ ${applied.p99Ms} ms`);
     return rows(
       mg,
       base,
       written,
+      applied,
       nodes.map((n) => n.pid),
     );
   } finally {
