@@ -18,6 +18,8 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 32);
 const CLIENT = process.env.BENCH_DOWNLOAD_CLIENT === 'node' ? 'node' : 'curl';
 const MODEL = 'bench/download';
 const FILE = 'model.safetensors';
+/** DESIGN.md's download target, one stream and 32 ranges alike: at least nginx sendfile on the same file. */
+const DOWNLOAD_TARGET = 1.0;
 
 function row(name: string, subject: DownloadReport, baseline: DownloadReport | null): Comparison {
   const s = throughputFigure(subject);
@@ -30,8 +32,8 @@ function row(name: string, subject: DownloadReport, baseline: DownloadReport | n
     baselineName: `nginx sendfile (${NGINX_WORKERS} worker)`,
     baseline: b,
     ratio,
-    target: '≥ 0.9×',
-    pass: ratio === null ? null : ratio >= 0.9,
+    target: `≥ ${DOWNLOAD_TARGET}×`,
+    pass: ratio === null ? null : ratio >= DOWNLOAD_TARGET,
     note: baseline ? `${subject.client}; ${cpu}` : `${NGINX_MISSING}; ${subject.client}; ${cpu}`,
   };
 }

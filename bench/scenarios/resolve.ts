@@ -25,6 +25,8 @@ const CYCLED_NAMES = Number(process.env.BENCH_MODEL_PATHS ?? 100);
 /** Registering the index is setup, not the measurement: give up (and say so) past this. */
 const REGISTER_SECONDS = Number(process.env.BENCH_REGISTER_SECONDS ?? 300);
 const P99_TARGET_MS = 2;
+/** DESIGN.md's resolve target: this share of a bare uWS handler's rate, returning the same bytes. */
+const RESOLVE_TARGET = 0.9;
 const MODEL = 'bench/fraud';
 const PATH = `/v1/resolve/${MODEL}@production`;
 
@@ -183,11 +185,18 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     );
 
     const regNote = `${reg.registered} models registered through the API in ${reg.seconds.toFixed(1)} s${reg.registered < MODELS ? ` (stopped at ${REGISTER_SECONDS} s: registration too slow)` : ''}; requests cycle through ${count} names spread over the index, the same list for both`;
-    const target = `≥ 0.8×, p99 ≤ ${P99_TARGET_MS} ms`;
+    const target = `≥ ${RESOLVE_TARGET}×, p99 ≤ ${P99_TARGET_MS} ms`;
     const rows: Comparison[] = [
-      throughputRow(`resolve: ${CONNECTIONS} conn`, mg, 'bare uWS, same bytes', bare, target, (r) => r >= 0.8 && mg.p99Ms <= P99_TARGET_MS),
+      throughputRow(
+        `resolve: ${CONNECTIONS} conn`,
+        mg,
+        'bare uWS, same bytes',
+        bare,
+        target,
+        (r) => r >= RESOLVE_TARGET && mg.p99Ms <= P99_TARGET_MS,
+      ),
       latencyRow(`resolve: ${CONNECTIONS} conn latency`, mg, 'bare uWS, same bytes', bare),
-      capacityRow('resolve: server efficiency', mg, 'bare uWS, same bytes', bare, '≥ 0.8×', (r) => r >= 0.8),
+      capacityRow('resolve: server efficiency', mg, 'bare uWS, same bytes', bare, `≥ ${RESOLVE_TARGET}×`, (r) => r >= RESOLVE_TARGET),
     ];
     if (ng) {
       const nginxName = `nginx static file (${NGINX_WORKERS} worker)`;
@@ -214,11 +223,18 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         'bare uWS, same bytes',
         bigBase,
         target,
-        (r) => r >= 0.8 && big.p99Ms <= P99_TARGET_MS,
+        (r) => r >= RESOLVE_TARGET && big.p99Ms <= P99_TARGET_MS,
         regNote,
       ),
       latencyRow(`resolve, ${reg.registered} models: latency`, big, 'bare uWS, same bytes', bigBase),
-      capacityRow(`resolve, ${reg.registered} models: server efficiency`, big, 'bare uWS, same bytes', bigBase, '≥ 0.8×', (r) => r >= 0.8),
+      capacityRow(
+        `resolve, ${reg.registered} models: server efficiency`,
+        big,
+        'bare uWS, same bytes',
+        bigBase,
+        `≥ ${RESOLVE_TARGET}×`,
+        (r) => r >= RESOLVE_TARGET,
+      ),
     );
     return rows;
   } finally {
