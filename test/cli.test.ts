@@ -2,7 +2,7 @@
 // server, plus unit tests of the pieces whose failure modes a real server never shows: piece
 // planning, path safety, state files, and a deliberately misbehaving server for Range handling.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
 import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
-import { parseJson, runCli, writeTree, type CliRun } from './harness/cli.js';
+import { ok, parseJson, runCli, writeTree, type CliRun } from './harness/cli.js';
 import { CLI, startServer, type TestServer } from './harness/server.js';
 
 function sha256Hex(data: Buffer | string): string {
@@ -566,6 +566,32 @@ describe('against a real server', () => {
     const again = parseJson(await cli('pull', 'cli/roundtrip@v1', dest, '--json'));
     assert.equal(again.downloaded, 0);
     assert.equal(again.skipped, Object.keys(model).length);
+  });
+
+  test('resolve, push and pull do their JSON calls without loading undici (fetch)', async () => {
+    // fetch's first use loads undici and compiles its WebAssembly parser: tens of milliseconds of start-up.
+    const dir = await freshDir('no-undici');
+    const probe = join(dir, 'probe.mjs');
+    await writeFile(
+      probe,
+      "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));\n",
+    );
+    const withProbe = { ...env, NODE_OPTIONS: `--import=${probe}` };
+    await writeTree(join(dir, 'src'), { 'a.txt': 'probe' });
+    const runs = [
+      await runCli(['push', join(dir, 'src'), 'probe/model', '--alias', 'dev'], withProbe),
+      await runCli(['resolve', 'probe/model@dev'], withProbe),
+      await runCli(['pull', 'probe/model@dev', join(dir, 'out')], withProbe),
+    ];
+    for (const run of runs) {
+      ok(run);
+      assert.match(run.stderr, /undici loaded: false/);
+    }
+    // The probe can tell: a process that calls fetch reports it.
+    const control = spawnSync(process.execPath, [`--import=${probe}`, '-e', "fetch('http://127.0.0.1:1').catch(() => {})"], {
+      encoding: 'utf8',
+    });
+    assert.match(control.stderr, /undici loaded: true/);
   });
 
   test('pull defaults to ./<last part of the name>', async () => {

@@ -10,6 +10,7 @@ import {
   type UploadOptions,
 } from './blob-transfer.js';
 import type { ConnectionOptions } from './http1-connection.js';
+import { jsonRequest, type JsonResponse } from './json-request.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
   ImpactReport,
@@ -414,18 +415,18 @@ export class ModelgateClient {
     return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref, at), { signal }));
   }
 
-  private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
+  private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<JsonResponse> {
     return this.send(method, path, { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal });
   }
 
-  private async send(method: string, path: string, options: SendOptions = {}): Promise<Response> {
+  private async send(method: string, path: string, options: SendOptions = {}): Promise<JsonResponse> {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (this.deployment) headers['X-Modelgate-Deployment'] = this.deployment;
-    let res: Response;
+    let res: JsonResponse;
     try {
-      res = await fetch(url, { method, headers, body: options.body, signal: options.signal });
+      res = await jsonRequest(url, { method, headers, body: options.body, signal: options.signal });
     } catch (err) {
       if (options.signal?.aborted) throw err;
       throw new ModelgateConnectionError(url, err);
@@ -434,7 +435,7 @@ export class ModelgateClient {
     throw await apiErrorFrom(res, method, path);
   }
 
-  private async readText(res: Response): Promise<string> {
+  private async readText(res: JsonResponse): Promise<string> {
     try {
       return await res.text();
     } catch (err) {
@@ -442,7 +443,7 @@ export class ModelgateClient {
     }
   }
 
-  private async readJson<T>(res: Response): Promise<T> {
+  private async readJson<T>(res: JsonResponse): Promise<T> {
     const text = await this.readText(res);
     try {
       return JSON.parse(text) as T;
@@ -456,6 +457,6 @@ function auditParams(query: AuditQuery): Record<string, string | number | undefi
   return { model: query.model, actor: query.actor, action: query.action, fromSeq: query.fromSeq, toSeq: query.toSeq, limit: query.limit };
 }
 
-async function apiErrorFrom(res: Response, method: string, path: string): Promise<ModelgateApiError> {
+async function apiErrorFrom(res: JsonResponse, method: string, path: string): Promise<ModelgateApiError> {
   return apiErrorFromText(res.status, await res.text().catch(() => ''), method, path, res.statusText);
 }

@@ -1,0 +1,62 @@
+// One small request and its whole answer over node:http, for the API's JSON calls. fetch would do,
+// but its first use loads undici and compiles its WebAssembly HTTP parser: about 60 ms of CPU
+// before the first request, more than the rest of a `modelgate resolve` takes. Bulk bytes go
+// through Http1Connection instead; this is only for answers that are read whole.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
+export interface JsonResponse {
+  status: number;
+  ok: boolean;
+  statusText: string;
+  url: string;
+  headers: { get(name: string): string | null };
+  /** The whole body; fails if the connection breaks before its end. */
+  text(): Promise<string>;
+}
+
+export interface JsonRequestInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** Resolves once the status and headers are in (the body is read on); rejects when the server cannot be reached. */
+export function jsonRequest(url: string, init: JsonRequestInit): Promise<JsonResponse> {
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers = { ...init.headers };
+  if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
+  return new Promise((resolve, reject) => {
+    const req = send(target, { method: init.method, headers, signal: init.signal }, (res) => resolve(answer(url, res)));
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+function answer(url: string, res: IncomingMessage): JsonResponse {
+  const body = new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('the connection closed before the end of the answer')));
+  });
+  // Read or not, a broken body must not surface as an unhandled rejection.
+  body.catch(() => undefined);
+  const status = res.statusCode ?? 0;
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    statusText: res.statusMessage ?? '',
+    url,
+    headers: {
+      get: (name) => {
+        const value = res.headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+      },
+    },
+    text: () => body,
+  };
+}
