@@ -41,7 +41,7 @@ module.exports = {
     only(
       'blobs-below-http',
       'blobs/',
-      ['^src/domain/', '^src/index/local-table[.]ts$', '^src/log[.]ts$', '^src/metrics/', '^workers/'],
+      ['^src/domain/', '^src/index/(local|shared)-table[.]ts$', '^src/log[.]ts$', '^src/metrics/', '^workers/'],
       'bytes: blob stores, ingest, the edge cache and the hash workers',
     ),
     only('oci-format-is-pure', 'oci/', ['^src/domain/'], 'the OCI manifest format, without transport'),

@@ -10,7 +10,9 @@ import { S3BlobStore } from './blobs/s3-blob-store.js';
 import { BlobGuard } from './blobs/blob-guard.js';
 import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { HashPool } from './blobs/hash-pool.js';
-import { UploadSessions, type UploadSession } from './blobs/upload-sessions.js';
+import { UploadSessions, type UploadSession, type UploadSessionStore } from './blobs/upload-sessions.js';
+import { S3SessionParts } from './blobs/s3/session-parts.js';
+import { SharedUploadSessions, type SharedSession } from './blobs/shared-upload-sessions.js';
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/event-bus.js';
 import { LocalEventBus } from './events/local-bus.js';
@@ -27,6 +29,7 @@ import { CheckpointKeyring } from './registry/checkpoint-keys.js';
 import { SCHEDULE_ACTOR } from './registry/checkpoints.js';
 import { Registry } from './registry/registry.js';
 import { replicate } from './registry/replication.js';
+import type { ControlStore } from './store/control-store.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
 import type { FleetStore } from './store/fleet-store.js';
 import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
@@ -68,12 +71,7 @@ export async function startService(config: Config): Promise<RunningService> {
   });
   const webhooks = new DeliveryWorker(registry, config.webhooks);
   const hashPool = new HashPool(config.hashing.threads);
-  const uploads = await UploadSessions.open(
-    store.openLocalTable<UploadSession>('uploads'),
-    dataDir,
-    config.uploads.sessionTtlSeconds,
-    hashPool,
-  );
+  const uploads = await openUploadSessions(config, store, blobs, hashPool);
   const { auth, created } = await Authenticator.bootstrap(registry.tokens, config.auth.adminToken);
 
   const fleet = config.fleet.enabled ? new Fleet(await openFleetStore(config), registry, fleetOptions(config)) : null;
@@ -196,6 +194,20 @@ function fleetOptions(config: Config) {
 }
 
 /** The disk store, or the bucket behind this node's edge cache. */
+/**
+ * Upload sessions on S3 are shared (state in the control store's shared table, bytes in the
+ * bucket), so any node continues any session; on the disk store they are node-local.
+ */
+async function openUploadSessions(config: Config, store: ControlStore, blobs: BlobStore, hashPool: HashPool): Promise<UploadSessionStore> {
+  const { dataDir } = config.storage;
+  const ttl = config.uploads.sessionTtlSeconds;
+  if (blobs.origin instanceof S3BlobStore) {
+    const parts = new S3SessionParts(blobs.origin);
+    return SharedUploadSessions.open(store.sharedTable<SharedSession>('uploads'), parts, blobs, hashPool, dataDir, ttl);
+  }
+  return UploadSessions.open(store.openLocalTable<UploadSession>('uploads'), dataDir, ttl, hashPool, blobs);
+}
+
 async function openBlobStore(config: Config): Promise<BlobStore> {
   if (config.blobs.backend === 'fs') return FsBlobStore.open(config.storage.dataDir);
   const { s3, cache } = config.blobs;

@@ -1,13 +1,56 @@
-// Resumable uploads. A session is a row in a node-local table and a file under uploads/; the file's
-// length is the committed offset, so a restart resumes exactly where the bytes on disk end.
+// Resumable uploads: the interface the upload routes use, and its node-local implementation for
+// the disk blob store. There a session is a row in a node-local table and a file under uploads/;
+// the file's length is the committed offset, so a restart resumes exactly where the bytes on disk
+// end. Sessions on a shared blob store (S3), which any node continues, are shared-upload-sessions.ts.
 import { randomUUID } from 'node:crypto';
 import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DomainError, conflict, notFound, outOfRange } from '../domain/errors.js';
+import { type DomainError, badRequest, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
-import type { HashPool } from './hash-pool.js';
+import type { BlobInfo, BlobStore } from './blob-store.js';
+import type { HashPool, HashResult } from './hash-pool.js';
 import type { ChunkSink } from './ingest.js';
 import { RunningHashes } from './running-hashes.js';
+
+export type SessionState = UploadSession & { offset: number };
+
+/** One chunk being appended to a session: written through `write`, then kept or dropped. */
+export interface SessionChunk extends ChunkSink {
+  /** The session as it stood when the chunk opened (its offset is where the chunk starts). */
+  readonly session: SessionState;
+  /** Keeps the chunk and returns the session after it (409/416 if another request appended first). */
+  keep(): Promise<SessionState>;
+  /**
+   * Takes the chunk back. `cut`: the client vanished mid-chunk; a store that can keep what
+   * arrived (the disk) does, so the client resumes from there.
+   */
+  drop(cut: boolean): Promise<void>;
+}
+
+/** What the upload routes need of resumable sessions, whichever store keeps them. */
+export interface UploadSessionStore {
+  /** Sessions whose chunks arrived in order on this node, hashed as they came (see running-hashes.ts). */
+  readonly hashes: RunningHashes;
+  create(actor: { id: string; name: string }): Promise<SessionState>;
+  /** The caller's session, or 404 (expired, unknown, or another token's). */
+  get(id: string, caller: { id: string; role: string }): Promise<SessionState>;
+  /** Opens a chunk at the session's offset, refused with 416 if the client claims another start. */
+  openChunk(id: string, caller: { id: string; role: string }, claimedStart: number | null): Promise<SessionChunk>;
+  /** Verifies the session's bytes against `digest`, stores them as that blob and ends the session; a mismatch discards it. */
+  commit(id: string, digest: string): Promise<BlobInfo>;
+  cancel(id: string, caller: { id: string; role: string }): Promise<void>;
+  /** Removes expired sessions; how many. */
+  sweep(now?: number): Promise<number>;
+}
+
+/** The refusal of a commit whose bytes are not the blob named. */
+export function digestMismatch(digest: string, actual: HashResult): DomainError {
+  return badRequest('DIGEST_MISMATCH', `the uploaded bytes have digest sha256:${actual.hex}, not ${digest}; the upload was discarded`, {
+    expected: digest,
+    actual: `sha256:${actual.hex}`,
+    size: actual.size,
+  });
+}
 
 export interface UploadSession {
   id: string;
@@ -19,7 +62,7 @@ export interface UploadSession {
   expiresAt: string;
 }
 
-export class UploadSessions {
+export class UploadSessions implements UploadSessionStore {
   private readonly busy = new Set<string>();
   /** Sessions whose chunks arrived in order here: their commit needs no second read (see running-hashes.ts). */
   readonly hashes: RunningHashes;
@@ -28,15 +71,79 @@ export class UploadSessions {
     private readonly table: LocalTable<UploadSession>,
     private readonly dir: string,
     private readonly ttlMs: number,
-    readonly hashPool: HashPool,
+    private readonly hashPool: HashPool,
+    private readonly blobs: BlobStore,
   ) {
     this.hashes = new RunningHashes(hashPool);
   }
 
-  static async open(table: LocalTable<UploadSession>, dataDir: string, ttlSeconds: number, hashPool: HashPool): Promise<UploadSessions> {
+  static async open(
+    table: LocalTable<UploadSession>,
+    dataDir: string,
+    ttlSeconds: number,
+    hashPool: HashPool,
+    blobs: BlobStore,
+  ): Promise<UploadSessions> {
     const dir = join(dataDir, 'uploads');
     await fsp.mkdir(dir, { recursive: true });
-    return new UploadSessions(table, dir, ttlSeconds * 1000, hashPool);
+    return new UploadSessions(table, dir, ttlSeconds * 1000, hashPool, blobs);
+  }
+
+  async openChunk(id: string, caller: { id: string; role: string }, claimedStart: number | null): Promise<SessionChunk> {
+    await this.get(id, caller);
+    const release = this.lock(id);
+    try {
+      // The offset is read under the lock: a request that finished just before may have moved it.
+      const session = await this.get(id, caller);
+      if (claimedStart !== null && claimedStart !== session.offset) throw offsetMismatch(session.offset, claimedStart);
+      const appender = await this.appender(id, session.offset);
+      let settled = false;
+      const settle = async (keep: boolean, cut: boolean) => {
+        if (settled) return;
+        settled = true;
+        try {
+          if (!keep && !cut) await appender.discard();
+          await appender.close(true);
+        } finally {
+          release();
+        }
+      };
+      return {
+        session,
+        get bytesWritten() {
+          return appender.bytesWritten;
+        },
+        write: (chunk) => appender.write(chunk),
+        keep: async () => {
+          await settle(true, false);
+          await this.touch(id);
+          return this.get(id, caller);
+        },
+        drop: (cut) => settle(false, cut),
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Hashes the session's bytes (unless hashed on arrival); on a match moves them into the blob store, else discards them. */
+  async commit(id: string, digest: string): Promise<BlobInfo> {
+    const release = this.lock(id);
+    try {
+      const path = this.pathOf(id);
+      const { size: stored } = await fsp.stat(path);
+      const actual = await this.hashes.digestOf(id, stored, () => this.hashPool.hashFile(path));
+      if (`sha256:${actual.hex}` !== digest) {
+        await this.remove(id);
+        throw digestMismatch(digest, actual);
+      }
+      const info = await this.blobs.ingestFile(path, digest);
+      await this.remove(id);
+      return info;
+    } finally {
+      release();
+    }
   }
 
   pathOf(id: string): string {

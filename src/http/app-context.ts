@@ -2,7 +2,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { HashPool } from '../blobs/hash-pool.js';
-import type { UploadSessions } from '../blobs/upload-sessions.js';
+import type { UploadSessionStore } from '../blobs/upload-sessions.js';
 import type { Config } from '../config/schema.js';
 import type { Fleet } from '../registry/fleet/fleet.js';
 import type { Registry } from '../registry/registry.js';
@@ -18,7 +18,7 @@ export interface AppContext {
   blobGuard: BlobGuard;
   blobs: BlobStore;
   hashPool: HashPool;
-  uploads: UploadSessions;
+  uploads: UploadSessionStore;
   /** Answers every failed request (audit, dialect); see src/http/errors/. */
   errors: ErrorPipeline;
   /** Requests still in progress, which shutdown waits for. */

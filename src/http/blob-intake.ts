@@ -3,16 +3,15 @@
 // Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
 import type { Principal } from '../domain/principal.js';
 import { DomainError, badRequest } from '../domain/errors.js';
-import { promises as fsp } from 'node:fs';
 import type { BlobInfo } from '../blobs/blob-store.js';
 import type { StreamHash } from '../blobs/hash-pool.js';
 import { LateHash } from '../blobs/running-hashes.js';
-import { offsetMismatch, type SessionAppender, type UploadSession } from '../blobs/upload-sessions.js';
+import type { SessionState } from '../blobs/upload-sessions.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
 import { declaredLength, receiveBody, tooLarge } from './receive.js';
 
-export type SessionState = UploadSession & { offset: number };
+export type { SessionState };
 
 /**
  * Where a chunk claims to start: `Content-Range: bytes a-b/total|*` (or the OCI form `a-b`);
@@ -30,28 +29,22 @@ export function chunkStart(header: string): { start: number; end: number | null 
 
 /**
  * Appends the request body at the session's offset (checked against Content-Range when given).
- * Must be called synchronously in the route handler. The offset afterwards is what reached the
- * disk; a refused chunk is taken back, an aborted one keeps what arrived.
+ * Must be called synchronously in the route handler. The offset afterwards is what the store
+ * kept; a refused chunk is taken back, an aborted one keeps what arrived where the store can.
  */
 export async function appendToSession(ctx: AppContext, x: Exchange, id: string, caller: Principal): Promise<SessionState> {
   const claimed = chunkStart(x.headers.contentRange);
   const limit = ctx.config.blobs.maxBlobBytes;
-  let release: (() => void) | null = null;
   // The session's running hash, known once the offset is: chunks wait for it meanwhile.
   const late = new LateHash();
   let hash: StreamHash | null = null;
   // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
     try {
-      await ctx.uploads.get(id, caller);
-      release = ctx.uploads.lock(id);
-      // The offset is read under the lock: a request that finished just before may have moved it.
-      const session = await ctx.uploads.get(id, caller);
-      if (claimed && claimed.start !== session.offset) throw offsetMismatch(session.offset, claimed.start);
-      const appender: SessionAppender = await ctx.uploads.appender(id, session.offset);
-      hash = ctx.uploads.hashes.claim(id, session.offset);
+      const chunk = await ctx.uploads.openChunk(id, caller, claimed ? claimed.start : null);
+      hash = ctx.uploads.hashes.claim(id, chunk.session.offset);
       late.resolve(hash);
-      return Object.assign(appender, { session });
+      return chunk;
     } catch (err) {
       late.resolve(null);
       throw err;
@@ -64,56 +57,38 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   } catch (err) {
     failure = err;
   }
-  try {
-    const opened = await sink.catch(() => null);
-    if (opened) {
-      const written = opened.bytesWritten;
-      if (!failure && opened.session.offset + written > limit) failure = tooLarge(limit);
-      else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
-        failure = badRequest(
-          'CONTENT_RANGE_MISMATCH',
-          `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`,
-        );
-      }
-      // A client that vanished mid-chunk keeps what reached the disk and resumes from that offset;
-      // a chunk refused for any other reason is taken back, so the offset stays where it was.
-      if (failure && !(failure instanceof DomainError && failure.code === 'CLIENT_ABORTED')) await opened.discard();
-      await opened.close(true);
-      // The hash saw exactly the bytes kept, or it is of no use (the commit reads them back).
-      const running = hash as StreamHash | null;
-      if (running && !failure) ctx.uploads.hashes.keep(id, running, opened.session.offset + opened.bytesWritten);
-      else running?.abort();
-    }
-    if (failure) throw failure;
-    await ctx.uploads.touch(id);
-    return await ctx.uploads.get(id, caller);
-  } finally {
-    (release as (() => void) | null)?.();
+  const opened = await sink.catch(() => null);
+  if (!opened) throw failure;
+  const running = hash as StreamHash | null;
+  if (!failure && opened.session.offset + opened.bytesWritten > limit) failure = tooLarge(limit);
+  else if (!failure && claimed && claimed.end !== null && claimed.end - claimed.start + 1 !== received) {
+    failure = badRequest(
+      'CONTENT_RANGE_MISMATCH',
+      `Content-Range announced ${claimed.end - claimed.start + 1} bytes but the body had ${received}; the chunk was not kept`,
+    );
   }
+  if (failure) {
+    // The hash saw bytes that are not (all) kept: the commit reads them back instead.
+    running?.abort();
+    // A client that vanished mid-chunk keeps what was stored (where the store can) and resumes
+    // from that offset; a chunk refused for any other reason is taken back.
+    await opened.drop(failure instanceof DomainError && failure.code === 'CLIENT_ABORTED');
+    throw failure;
+  }
+  let session: SessionState;
+  try {
+    session = await opened.keep();
+  } catch (err) {
+    running?.abort();
+    throw err;
+  }
+  if (running) ctx.uploads.hashes.keep(id, running, session.offset);
+  return session;
 }
 
-/** Hashes the session's bytes; on a match moves them into the blob store, else discards them. */
-export async function commitSessionBlob(ctx: AppContext, id: string, digest: string): Promise<BlobInfo> {
-  const release = ctx.uploads.lock(id);
-  try {
-    const path = ctx.uploads.pathOf(id);
-    const { size: stored } = await fsp.stat(path);
-    // Hashed as the chunks arrived, in order, on this node: no second read of the file.
-    const { hex, size } = await ctx.uploads.hashes.digestOf(id, stored, () => ctx.hashPool.hashFile(path));
-    if (`sha256:${hex}` !== digest) {
-      await ctx.uploads.remove(id);
-      throw badRequest('DIGEST_MISMATCH', `the uploaded bytes have digest sha256:${hex}, not ${digest}; the upload was discarded`, {
-        expected: digest,
-        actual: `sha256:${hex}`,
-        size,
-      });
-    }
-    const info = await ctx.blobs.ingestFile(path, digest);
-    await ctx.uploads.remove(id);
-    return info;
-  } finally {
-    release();
-  }
+/** Verifies the session's bytes against `digest` and stores them as that blob (see UploadSessionStore.commit). */
+export function commitSessionBlob(ctx: AppContext, id: string, digest: string): Promise<BlobInfo> {
+  return ctx.uploads.commit(id, digest);
 }
 
 /**

@@ -24,7 +24,7 @@ import type { BlobInfo, BlobWriter } from '../blob-store.js';
 import type { S3Target } from './s3-target.js';
 import { asStoreFailure, statusOf, withS3Retries } from './errors.js';
 import { partSize } from './part-plan.js';
-import { putVerified } from './staged-put.js';
+import { objectSize, putChecked, putVerified } from './staged-put.js';
 
 export class S3BlobWriter implements BlobWriter {
   bytesWritten = 0;
@@ -38,11 +38,16 @@ export class S3BlobWriter implements BlobWriter {
   private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
   private readonly key: string;
 
+  /**
+   * `digest` names the blob and its key; with `key` instead (digest null) the writer stores an
+   * object of a resumable session's data there (see session-parts.ts), finished by `commitObject`.
+   */
   constructor(
     private readonly target: S3Target,
-    private readonly digest: string,
+    private readonly digest: string | null,
+    key?: string,
   ) {
-    this.key = target.keyOf(digest);
+    this.key = key ?? target.keyOf(digest!);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -68,16 +73,27 @@ export class S3BlobWriter implements BlobWriter {
   }
 
   async commit(digest: string): Promise<BlobInfo> {
-    if (this.state !== 'open') throw new Error(`commit of a blob writer that is ${this.state}`);
     if (digest !== this.digest) {
       throw new Error(`this writer was opened for ${this.digest} (its upload is keyed by it) and cannot commit ${digest}`);
     }
+    await this.finishObject();
+    return { digest, size: this.bytesWritten, modifiedAt: Date.now() };
+  }
+
+  /** Stores the bytes under the writer's key, checked for their size (and MD5 where one part). */
+  async commitObject(): Promise<void> {
+    if (this.digest !== null) throw new Error('a blob writer commits under its digest');
+    await this.finishObject();
+  }
+
+  private async finishObject(): Promise<void> {
+    if (this.state !== 'open') throw new Error(`commit of a blob writer that is ${this.state}`);
     if (this.failure) throw this.failure;
     this.state = 'committing';
     try {
-      const info = this.uploadId ? await this.completeMultipart() : await this.putWhole();
+      if (this.uploadId) await this.completeMultipart();
+      else await this.putWhole();
       this.state = 'committed';
-      return info;
     } catch (err) {
       this.state = 'open'; // so that abort() still cleans up
       this.failure = err;
@@ -116,11 +132,13 @@ export class S3BlobWriter implements BlobWriter {
   }
 
   /** A blob under one part: staged, checked, then copied to its final key. */
-  private async putWhole(): Promise<BlobInfo> {
-    return putVerified(this.target, this.digest, this.takePending(this.pendingBytes));
+  private async putWhole(): Promise<void> {
+    const body = this.takePending(this.pendingBytes);
+    if (this.digest === null) await putChecked(this.target, this.key, body);
+    else await putVerified(this.target, this.digest, body);
   }
 
-  private async completeMultipart(): Promise<BlobInfo> {
+  private async completeMultipart(): Promise<void> {
     if (this.pendingBytes > 0) this.startPart(this.takePending(this.pendingBytes));
     while (this.inFlight.length > 0) await this.settleOldest();
     if (this.failure) throw this.failure;
@@ -138,14 +156,13 @@ export class S3BlobWriter implements BlobWriter {
       );
     } catch (err) {
       // A retried Complete whose first try succeeded answers NoSuchUpload: the object tells.
-      const landed = await this.target.stat(this.digest).catch(() => null);
-      if (!landed || landed.size !== this.bytesWritten) throw err;
+      const landed = await objectSize(this.target, this.key).catch(() => null);
+      if (landed !== this.bytesWritten) throw err;
     }
-    const info = await this.target.stat(this.digest);
-    if (!info || info.size !== this.bytesWritten) {
-      throw new Error(`multipart upload of ${this.key} completed with ${info?.size ?? 'no'} bytes; ${this.bytesWritten} were written`);
+    const size = await objectSize(this.target, this.key);
+    if (size !== this.bytesWritten) {
+      throw new Error(`multipart upload of ${this.key} completed with ${size ?? 'no'} bytes; ${this.bytesWritten} were written`);
     }
-    return info;
   }
 
   private nextPartSize(): number {

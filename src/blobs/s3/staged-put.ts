@@ -10,7 +10,7 @@ import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCom
 import { createHash, randomUUID } from 'node:crypto';
 import { logger } from '../../log.js';
 import type { BlobInfo } from '../blob-store.js';
-import { StoredObjectMismatchError, withS3Retries } from './errors.js';
+import { isNotFound, StoredObjectMismatchError, withS3Retries } from './errors.js';
 import type { S3Target } from './s3-target.js';
 
 export function stagingKeyOf(prefix: string, digest: string): string {
@@ -47,6 +47,35 @@ export async function putVerified(target: S3Target, digest: string, body: Buffer
     );
   }
   return { digest, size: body.length, modifiedAt: Date.now() };
+}
+
+/** PutObject of `body` to `key` with Content-MD5, then its size and ETag checked (no staging: the key is not a digest's). */
+export async function putChecked(target: S3Target, key: string, body: Buffer): Promise<void> {
+  const md5 = createHash('md5').update(body).digest();
+  await withS3Retries(async () => {
+    await target.client.send(
+      new PutObjectCommand({
+        Bucket: target.bucket,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        ContentMD5: md5.toString('base64'),
+        ContentType: 'application/octet-stream',
+      }),
+    );
+    await expectObject(target, key, body.length, md5);
+  });
+}
+
+/** The size of the object under `key`, or null if there is none. */
+export async function objectSize(target: S3Target, key: string): Promise<number | null> {
+  try {
+    const head = await withS3Retries(() => target.client.send(new HeadObjectCommand({ Bucket: target.bucket, Key: key })));
+    return head.ContentLength ?? 0;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
 }
 
 /**
