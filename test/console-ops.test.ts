@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { verifySignature } from '../src/domain/webhooks.js';
 import { type ConsoleSession, launchBrowser, openConsole } from './harness/browser.js';
-import { seedConsole, type ConsoleTokens } from './harness/console-fixtures.js';
+import { seedConsole, XSS, type ConsoleTokens } from './harness/console-fixtures.js';
 import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { keyPair, signFiles } from './harness/signing.js';
@@ -255,6 +255,7 @@ test('webhooks: add shows the secret once, test ping, deliveries with status, at
   await page.getByLabel('Endpoint URL').fill(receiver.url);
   await page.getByLabel('Events').fill('alias.*, version.register');
   await page.getByLabel('Model scope').fill('team/*');
+  await page.getByLabel('Description').fill(XSS.img);
   await page.getByRole('button', { name: 'Add webhook' }).click();
   const once = page.getByTestId('secret-once');
   await once.waitFor();
@@ -267,6 +268,10 @@ test('webhooks: add shows the secret once, test ping, deliveries with status, at
   assert.equal(listed[0].scope, 'team/*');
   const item = page.locator(`li[data-webhook="${id}"]`);
   await item.getByText('No delivery yet.').waitFor();
+  // The description is the admin's free text: shown as text, never as markup.
+  assert.ok(((await item.textContent()) ?? '').includes(XSS.img));
+  assert.equal(await page.locator('main img').count(), 0);
+  assert.equal(await page.evaluate('window.__xss ?? 0'), 0);
 
   // The ping arrives signed with the secret the page showed.
   await item.getByRole('button', { name: 'Send a test ping' }).click();
