@@ -84,6 +84,8 @@ export class PrefixHasher {
     const worker = this.worker;
     this.worker = null;
     if (worker) await worker.terminate();
+    // A connection waiting for ring space (a pull that failed mid-way) must not wait for a thread that is gone.
+    for (const ring of this.rings.values()) ring.release();
   }
 
   private start(): Worker {
