@@ -45,10 +45,20 @@ async function uploadsInFlight(baseUrl: string): Promise<number> {
   return Number(/^modelgate_transfers_in_flight\{direction="upload"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
+/** The service's memory by kind and its upload buffer pool, from /metrics (MB and buffer counts). */
+async function memoryBreakdown(baseUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^modelgate_memory_bytes\{kind="(\w+)"\} (\S+)$/gm)) out[`${m[1]}MB`] = Math.round(Number(m[2]) / 1e6);
+  for (const m of text.matchAll(/^modelgate_ingest_buffers\{state="(\w+)"\} (\S+)$/gm)) out[`buffers_${m[1]}`] = Number(m[2]);
+  return out;
+}
+
 async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   const service = await startService({ workDir: ctx.workDir, name: 'aborts' });
   try {
     const before = residentBytes(service.pid).rss;
+    const memoryBefore = await memoryBreakdown(service.baseUrl);
     const chunk = randomBytes(256 * 1024);
     ctx.log(`  ${COUNT} uploads sending ${SEND_MIB} MiB of 64 MiB then disconnecting, ${PARALLEL} at a time`);
     const started = performance.now();
@@ -71,6 +81,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     }
     await sleep(5000);
     const after = residentBytes(service.pid).rss;
+    const memoryAfter = await memoryBreakdown(service.baseUrl);
+    ctx.log(`  memory before ${JSON.stringify(memoryBefore)}`);
+    ctx.log(`  memory after  ${JSON.stringify(memoryAfter)}`);
     const seconds = (performance.now() - started) / 1000;
     ctx.log(
       `  RSS ${(before / 1e6).toFixed(0)} MB before, ${(after / 1e6).toFixed(0)} MB after (peak ${(peak / 1e6).toFixed(0)} MB), ${seconds.toFixed(0)} s`,
@@ -82,7 +95,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
           value: after / 1e6,
           unit: 'MB RSS after',
           loadCpuPercent: null,
-          detail: { rssBeforeBytes: before, rssAfterBytes: after, peakRssBytes: peak, seconds },
+          detail: { rssBeforeBytes: before, rssAfterBytes: after, peakRssBytes: peak, seconds, memoryBefore, memoryAfter },
         },
         baselineName: 'the same service before the aborts',
         baseline: { value: before / 1e6, unit: 'MB RSS before', loadCpuPercent: null },
@@ -101,6 +114,6 @@ export const abortsScenario: Scenario = {
   name: 'aborts',
   description: `RSS of the service before and after ${COUNT} aborted uploads (${SEND_MIB} MiB each of a declared 64 MiB)`,
   notes:
-    'An aborted upload must give back everything it held: its file, its buffers (shared with the hashing threads) and its place in the hash queue; the bound is the upload buffer pool (128 MiB) plus slack. On 2026-12-05, on the loaded shared machine, three runs after the fix (commit "Aborted uploads no longer pin memory") left 722, 269 and 701 MB (114–120 MB before), so the target is met only sometimes: how much stays depends on how far the hashing threads fell behind, and the RSS above the pool that stays once they have caught up is not explained yet (the JS heaps are small; candidates are freed 1 MiB blocks glibc keeps in the main heap, and pool overflow buffers that stay allocated until a hashing thread collects its heap). Before the fix the same campaign, run by hand, left about 2 GB (118 MB before).',
+    'An aborted upload must give back everything it held: its file, its buffers (shared with the hashing threads) and its place in the hash queue; the bound is the upload buffer pool (128 MiB) plus slack. On 2026-12-05, on the loaded shared machine, three runs after the fix (commit "Aborted uploads no longer pin memory") left 722, 269 and 701 MB (114–120 MB before), so the target is met only sometimes: how much stays depends on how far the hashing threads fell behind, and the RSS above the pool that stays once they have caught up is not explained yet (the JS heaps are small; candidates are freed 1 MiB blocks glibc keeps in the main heap, and pool overflow buffers that stay allocated until a hashing thread collects its heap). Before the fix the same campaign, run by hand, left about 2 GB (118 MB before). The scenario now logs the service\'s memory by kind from /metrics (modelgate_memory_bytes, modelgate_ingest_buffers): a run of 1000 aborts on 2026-12-05 (loaded machine, load average 10–14) left RSS 286 MB (111 before, pass), the JS heap 37 MB (32 before) and external 20 MB, but array_buffers 457 MB (17 before) with 128 buffers idle in the pool and 729 allocated over the campaign: buffers the pool dropped when it was full (after a peak) stay allocated, shared with a hashing thread, until both threads collect, and the next peak allocates fresh ones. What holds memory is therefore pool overflow during peaks, not the heap, file handles or LMDB; bounding the peak (fewer buffers out while the hashing threads are behind) is the next step.',
   run,
 };

@@ -6,6 +6,7 @@
 // any size, and a long upload reuses the same few buffers instead of faulting in fresh pages.
 // A sink failure is reported at once (`onFailure`), not only on the next chunk: the producer is
 // most likely paused exactly when the sink is slow or failing, and would otherwise never be told.
+import { bindIngestBuffers } from '../metrics/metrics.js';
 import type { ChunkHash } from './hash-pool.js';
 import type { HashResult } from '../../workers/hash.js';
 
@@ -65,10 +66,11 @@ function updateGlobalPressure(): void {
   for (const ingest of receiving) ingest.checkPressure();
 }
 
-/** Shared buffers, for tests: in use by uploads, idle in the pool, and ever allocated. */
+/** Shared buffers, for tests and /metrics: in use by uploads, idle in the pool, and ever allocated. */
 export function ingestBuffers(): { inUse: number; idle: number; allocated: number } {
   return { inUse: buffersOut, idle: idle.length, allocated };
 }
+bindIngestBuffers(ingestBuffers);
 
 /** A filled buffer on its way to the sink and the hash; `holders` counts who still reads it. */
 interface Chunk {

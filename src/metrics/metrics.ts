@@ -146,6 +146,41 @@ export const httpMetrics = {
   },
 };
 
+/**
+ * Where the process's memory is, read at each scrape: what RSS holds beyond the JS heap (array
+ * buffers, other external memory) and the upload buffer pool, so that growth after aborted
+ * uploads can be attributed (bench scenario `aborts`).
+ */
+let ingestBuffers: () => { inUse: number; idle: number; allocated: number } = () => ({ inUse: 0, idle: 0, allocated: 0 });
+new Gauge({
+  name: 'modelgate_memory_bytes',
+  help: 'process.memoryUsage() by kind: rss, heap_used, external, array_buffers',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+  collect() {
+    const m = process.memoryUsage();
+    this.labels('rss').set(m.rss);
+    this.labels('heap_used').set(m.heapUsed);
+    this.labels('external').set(m.external);
+    this.labels('array_buffers').set(m.arrayBuffers);
+  },
+});
+new Gauge({
+  name: 'modelgate_ingest_buffers',
+  help: 'Upload buffers (1 MiB, shared with the hashing threads): in_use, idle in the pool, allocated ever',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    const b = ingestBuffers();
+    this.labels('in_use').set(b.inUse);
+    this.labels('idle').set(b.idle);
+    this.labels('allocated').set(b.allocated);
+  },
+});
+export function bindIngestBuffers(read: typeof ingestBuffers): void {
+  ingestBuffers = read;
+}
+
 let queueSize: () => number = () => 0;
 new Gauge({
   name: 'modelgate_hash_queue_size',
