@@ -5,6 +5,9 @@ import { describe, test } from 'node:test';
 import { mergeObservations, parseDeploymentHeader, parseFleetReport } from '../src/domain/fleet.js';
 import { fleetSummary, fleetView, observedHistory, type AliasState } from '../src/domain/fleet-view.js';
 import type { DomainError } from '../src/domain/errors.js';
+import { Fleet } from '../src/registry/fleet/fleet.js';
+import type { Registry } from '../src/registry/registry.js';
+import type { FleetStore } from '../src/store/fleet-store.js';
 import { FleetTracker } from '../src/registry/fleet/tracker.js';
 import { observation } from './conformance/fleet-store.js';
 
@@ -185,5 +188,39 @@ describe('views', () => {
       observedHistory(rows, 2).map((s) => s.instance),
       ['a'],
     );
+  });
+});
+
+describe('caller identity', () => {
+  // identify() reads neither the store nor the registry.
+  const fleet = new Fleet({} as FleetStore, {} as Registry, {
+    node: 'n1',
+    flushIntervalMs: 1000,
+    maxPendingEntries: 10,
+    maxRecords: 10,
+    instanceSilenceSeconds: 60,
+    stragglerWindowSeconds: 60,
+    retentionDays: 1,
+    maxReportFiles: 10,
+    trustedProxies: ['10.0.0.1'],
+    watchIntervalMs: 1000,
+  });
+
+  test('the peer address is read only without a usable header (each read is a system call)', () => {
+    const reads: number[] = [];
+    const peer = (address: string) => () => {
+      reads.push(1);
+      return address;
+    };
+    assert.deepEqual(fleet.identify('fraud/pod-1', 'ci', peer('10.0.0.9'), ''), {
+      identity: { deployment: 'fraud', instance: 'pod-1' },
+      via: 'header',
+    });
+    assert.equal(reads.length, 0, 'a well-formed header needs no address');
+    assert.deepEqual(fleet.identify('', 'ci', peer('10.0.0.9'), '').identity, { deployment: 'ci', instance: '10.0.0.9' });
+    assert.equal(reads.length, 1);
+    const bad = fleet.identify('no-slash', 'ci', peer('10.0.0.1'), '192.0.2.7, 10.0.0.1');
+    assert.deepEqual([bad.identity, bad.via, typeof bad.ignored], [{ deployment: 'ci', instance: '192.0.2.7' }, 'token', 'string']);
+    assert.equal(reads.length, 2);
   });
 });

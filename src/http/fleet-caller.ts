@@ -23,7 +23,8 @@ export function peerAddress(res: HttpResponse): string {
 export function fleetCaller(ctx: AppContext, x: Exchange, principal: Principal): FleetCaller | null {
   if (!ctx.fleet) return null;
   try {
-    const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, peerAddress(x.res), x.headers.forwardedFor);
+    // The address only when there is no usable header: each read is a system call (every range of a pull).
+    const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, () => peerAddress(x.res), x.headers.forwardedFor);
     return { identity, via };
   } catch (err) {
     // Telemetry never fails a request.

@@ -192,21 +192,22 @@ export class Fleet {
 
   /**
    * Who the caller is: the deployment header if it is well formed, else the token's name and
-   * the client address (the first X-Forwarded-For hop when the peer is a trusted proxy).
+   * the client address (the first X-Forwarded-For hop when the peer is a trusted proxy). `peer`
+   * is called only then: reading the peer address is a getpeername(2) system call in uWS.
    */
   identify(
     header: string,
     tokenName: string,
-    peer: string,
+    peer: () => string,
     forwardedFor: string,
   ): { identity: FleetIdentity; via: FleetVia; ignored?: string } {
     if (header !== '') {
       const parsed = parseDeploymentHeader(header);
       if (!('problem' in parsed)) return { identity: parsed, via: 'header' };
       this.tracker.malformed++;
-      return { identity: this.fallback(tokenName, peer, forwardedFor), via: 'token', ignored: parsed.problem };
+      return { identity: this.fallback(tokenName, peer(), forwardedFor), via: 'token', ignored: parsed.problem };
     }
-    return { identity: this.fallback(tokenName, peer, forwardedFor), via: 'token' };
+    return { identity: this.fallback(tokenName, peer(), forwardedFor), via: 'token' };
   }
 
   fallback(tokenName: string, peer: string, forwardedFor: string): FleetIdentity {
