@@ -574,6 +574,7 @@ describe('against a real server', () => {
     const probe = join(dir, 'probe.mjs');
     await writeFile(
       probe,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the probe's own source, whose template literal runs in the probed process
       "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));\n",
     );
     const withProbe = { ...env, NODE_OPTIONS: `--import=${probe}` };
