@@ -234,7 +234,28 @@ test('fleet: instances grouped by version per model, the straggler behind a move
   assert.equal(lines.length, history.length);
   assert.equal(JSON.parse(lines[0]!).model, 'team/fraud');
   await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: production, reason: 'back' });
+
+  // Weights a runtime loaded that no version lists: shown to whom the server shows them (an admin
+  // or auditor scoped to "*"), and the section is absent for everyone else.
+  const report = {
+    deployment: 'scoring',
+    instance: 'pod-c',
+    files: [{ path: 'weights/rogue.bin', digest: sha256('rogue weights'), size: 13 }],
+  };
+  assert.equal((await as(server, tokens.reader, 'POST', '/v1/fleet/reports', report)).status, 202);
+  await waitFor(async () => (await api(server, 'GET', '/v1/fleet/unregistered')).json.artifacts.length === 1, WAIT, 'the artifact');
+  await page.goto(`${server.url}/ui/fleet`);
+  await page.locator('tr[data-fleet-model="team/fraud"]').waitFor();
+  await page.waitForLoadState('networkidle');
+  assert.equal(await page.getByRole('heading', { name: 'Unregistered weights' }).count(), 0, 'a reader is not shown them');
+  const admin = await open(tokens.admin);
+  await admin.page.getByRole('link', { name: 'Fleet' }).click();
+  const rogue = admin.page.locator(`tr[data-digest="${sha256('rogue weights')}"]`);
+  await rogue.waitFor();
+  const cells = await rogue.locator('td').allTextContents();
+  assert.deepEqual(cells.slice(1, 5), ['scoring/pod-c', 'weights/rogue.bin', '13 B', '1']);
   assert.deepEqual(problems, []);
+  assert.deepEqual(admin.problems, []);
 });
 
 test('webhooks: add shows the secret once, test ping, deliveries with status, attempts, code and latency, redeliver, rotate', async () => {

@@ -1,12 +1,12 @@
 // What runs where, from the fleet telemetry API: GET /v1/fleet (every model in scope, instances per
 // version), GET /v1/fleet?model= (versions, alias convergence with stragglers, instances) and
 // GET /v1/fleet/history. Grouping and straggler rules are the server's; the console only lays out.
-import { api, query } from '../api';
+import { api, type ApiFailure, query } from '../api';
 import { DownloadButton } from '../components/download-button';
 import { stamp } from '../download';
 import { DataTable } from '../components/table';
 import { Load } from '../components/states';
-import { shortDigest, time } from '../format';
+import { bytes, shortDigest, time } from '../format';
 import { useLive } from '../live';
 import { useLoad } from '../load';
 import { href } from '../router';
@@ -39,6 +39,7 @@ export function FleetPage() {
       <p class="muted">
         Instances seen resolving or downloading a version (or reporting what they loaded), grouped by the version they run.
       </p>
+      <Unregistered live={live} />
       <Load state={state} what="the fleet">
         {(rows) =>
           rows.length === 0 ? (
@@ -67,6 +68,68 @@ export function FleetPage() {
         }
       </Load>
     </section>
+  );
+}
+
+interface Artifact {
+  digest: string;
+  deployment: string;
+  instance: string;
+  paths: string[];
+  size: number;
+  firstSeen: string;
+  lastSeen: string;
+  reports: number;
+}
+
+/**
+ * Weights runtimes reported loading that no registered version lists. Who may read them is the
+ * server's rule: the section shows what GET /v1/fleet/unregistered answers, and nothing on 403.
+ */
+function Unregistered({ live }: { live: number }) {
+  const state = useLoad(
+    () =>
+      api<{ artifacts: Artifact[] }>('/v1/fleet/unregistered').then(
+        (r) => r.artifacts,
+        (err: ApiFailure) => {
+          if (err.status === 403) return null;
+          throw err;
+        },
+      ),
+    [live],
+  );
+  if (state.data === null && !state.error) return null;
+  return (
+    <>
+      <h2>Unregistered weights</h2>
+      <Load state={state} what="unregistered weights">
+        {(list) =>
+          list === null ? null : list.length === 0 ? (
+            <p class="empty">No runtime has reported weights that no version lists.</p>
+          ) : (
+            <DataTable class="unregistered" columns={['Digest', 'Deployment / instance', 'Paths', 'Size', 'Reports', 'Last seen']}>
+              <tbody>
+                {list.map((a) => (
+                  <tr key={`${a.digest}/${a.deployment}/${a.instance}`} data-digest={a.digest}>
+                    <td>
+                      <code title={a.digest}>{shortDigest(a.digest)}</code>
+                    </td>
+                    <td class="wrap">
+                      {a.deployment}/{a.instance}
+                    </td>
+                    <td class="wrap">{a.paths.join(', ')}</td>
+                    <td>{bytes(a.size)}</td>
+                    <td>{a.reports}</td>
+                    <td class="nowrap">{time(a.lastSeen)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </DataTable>
+          )
+        }
+      </Load>
+      <h2>Models</h2>
+    </>
   );
 }
 
