@@ -233,6 +233,23 @@ test('fleet: instances grouped by version per model, the straggler behind a move
   const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n');
   assert.equal(lines.length, history.length);
   assert.equal(JSON.parse(lines[0]!).model, 'team/fraud');
+
+  // The instance list is one server page at a time: with a page size of 1, each instance is on its
+  // own page and the console follows the API's nextCursor.
+  await page.goto(`${server.url}/ui/fleet/team/fraud?limit=1`);
+  await page.getByRole('heading', { name: 'Instances' }).waitFor();
+  const instanceRows = () =>
+    page.locator('table.instances tbody tr td:first-child').evaluateAll((cells) => cells.map((c) => c.textContent?.trim()));
+  const first = await instanceRows();
+  assert.equal(first.length, 1);
+  assert.equal(await page.getByRole('link', { name: 'First instances' }).count(), 0, 'the first page offers no way back');
+  await page.getByRole('link', { name: 'Next instances' }).click();
+  await page.waitForURL(/cursor=/);
+  await page.getByRole('link', { name: 'First instances' }).waitFor();
+  const second = await instanceRows();
+  assert.equal(second.length, 1);
+  assert.deepEqual([...first, ...second].sort(), ['scoring/pod-a', 'scoring/pod-b'], 'the two pages hold both instances once each');
+  assert.equal(await page.getByRole('link', { name: 'Next instances' }).count(), 0, 'the last page offers no next');
   await as(server, tokens.approver, 'PUT', '/v1/models/team/fraud/aliases/production', { version: production, reason: 'back' });
 
   // Weights a runtime loaded that no version lists: shown to whom the server shows them (an admin

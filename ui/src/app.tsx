@@ -105,7 +105,7 @@ function Page({ route, me }: { route: Route; me: WhoAmI }) {
     case 'fleet':
       return <FleetPage />;
     case 'fleet-model':
-      return <FleetModelPage name={route.name} />;
+      return <FleetModelPage name={route.name} params={route.params} />;
     case 'webhooks':
       return <WebhooksPage me={me} />;
     default:

@@ -18,14 +18,14 @@ interface OverviewRow {
   versions: { version: number; digest: string; instances: number }[];
 }
 
-/** Every page of the overview: the server may page it with a `next` cursor. */
+/** Every page of the overview (one row per model; the server pages it by model name with `nextCursor`). */
 async function loadOverview(): Promise<OverviewRow[]> {
   const rows: OverviewRow[] = [];
   let cursor: string | undefined;
   do {
-    const page: { models: OverviewRow[]; next?: string | null } = await api(`/v1/fleet${query({ cursor })}`);
+    const page: { models: OverviewRow[]; nextCursor: string | null } = await api(`/v1/fleet${query({ cursor })}`);
     rows.push(...page.models);
-    cursor = page.next ?? undefined;
+    cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return rows;
 }
@@ -133,17 +133,25 @@ function Unregistered({ live }: { live: number }) {
   );
 }
 
-async function loadModelFleet(name: string): Promise<{ view: FleetView; history: HistorySpan[] }> {
+async function loadModelFleet(name: string, page: InstancePage): Promise<{ view: FleetView; history: HistorySpan[] }> {
   const [view, history] = await Promise.all([
-    api<FleetView>(`/v1/fleet${query({ model: name })}`),
+    api<FleetView>(`/v1/fleet${query({ model: name, ...page })}`),
     api<{ spans: HistorySpan[] }>(`/v1/fleet/history${query({ model: name })}`),
   ]);
   return { view, history: history.spans };
 }
 
-export function FleetModelPage({ name }: { name: string }) {
+/** Which page of a model's instances: the server's cursor and page size, carried in the console's URL. */
+interface InstancePage {
+  cursor: string;
+  limit: string;
+}
+
+/** One model's fleet; its instance list is one server page at a time (`?cursor=&limit=` in the console's URL). */
+export function FleetModelPage({ name, params }: { name: string; params: URLSearchParams }) {
   const live = useLive(name);
-  const state = useLoad(() => loadModelFleet(name), [name, live]);
+  const page: InstancePage = { cursor: params.get('cursor') ?? '', limit: params.get('limit') ?? '' };
+  const state = useLoad(() => loadModelFleet(name, page), [name, page.cursor, page.limit, live]);
   return (
     <section>
       <nav class="crumbs" aria-label="Breadcrumb">
@@ -151,13 +159,13 @@ export function FleetModelPage({ name }: { name: string }) {
       </nav>
       <h1 class="wrap">Fleet of {name}</h1>
       <Load state={state} what={`the fleet of ${name}`}>
-        {(data) => <ModelFleet name={name} view={data.view} history={data.history} />}
+        {(data) => <ModelFleet name={name} view={data.view} history={data.history} page={page} />}
       </Load>
     </section>
   );
 }
 
-function ModelFleet({ name, view, history }: { name: string; view: FleetView; history: HistorySpan[] }) {
+function ModelFleet({ name, view, history, page }: { name: string; view: FleetView; history: HistorySpan[]; page: InstancePage }) {
   return (
     <>
       <p class="muted">As of {time(view.generatedAt)}.</p>
@@ -215,6 +223,16 @@ function ModelFleet({ name, view, history }: { name: string; view: FleetView; hi
             ))}
           </tbody>
         </DataTable>
+      )}
+      {(page.cursor || view.nextCursor) && (
+        <nav class="pager" aria-label="Instance pages">
+          {page.cursor && <a href={`${href.fleetModel(name)}${query({ limit: page.limit })}`}>First instances</a>}{' '}
+          {view.nextCursor && (
+            <a rel="next" href={`${href.fleetModel(name)}${query({ limit: page.limit, cursor: view.nextCursor })}`}>
+              Next instances
+            </a>
+          )}
+        </nav>
       )}
 
       <h2>History</h2>
