@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
-import { csvCell } from '../src/domain/inventory.js';
+import { csvCell, inventoryCsv } from '../src/domain/inventory.js';
 import { ok, runCli } from './harness/cli.js';
 import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -242,6 +242,35 @@ describe('inventory export', () => {
     assert.equal(csvCell('-1+2'), "'-1+2");
     assert.equal(csvCell('a,b'), '"a,b"');
     assert.equal(csvCell('plain'), 'plain');
+    // Two aliases on one version share its one approval: the CSV lists it once, not once per alias.
+    const approval = { decision: 'approve' as const, approver: 'risk-officer', at: '2026-01-01T00:00:00.000Z', onCurrentRecord: true };
+    const onV1 = (alias: string) => ({
+      alias,
+      version: 1,
+      digest: 'sha256:0',
+      status: 'approved' as const,
+      since: approval.at,
+      protected: alias === 'production',
+      missingCardFields: [],
+      approvals: [approval],
+      signatures: 0,
+    });
+    const shared = inventoryCsv([
+      {
+        name: 'app/assistant',
+        owner: 'o',
+        description: '',
+        tags: [],
+        createdAt: approval.at,
+        versions: 1,
+        statuses: { approved: 1 },
+        latest: null,
+        aliases: [onV1('production'), onV1('staging')],
+        lineage: { datasets: [], parents: [], code: [] },
+        lastChange: null,
+      },
+    ]).split('\n')[1]!;
+    assert.equal(shared.split('v1 approve by risk-officer').length - 1, 1, shared);
     const json = JSON.parse(ok(await runCli(['inventory'], { MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token })).stdout);
     assert.equal(json.models.length, 4);
   });

@@ -3,7 +3,9 @@
 // paging input refused with a clear 400. Its own server: the main fleet test caps the store at 400 rows.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { ModelgateClient } from '../src/client/index.js';
 import { parseJson, runCli } from './harness/cli.js';
 import { api, registerFiles, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -148,4 +150,23 @@ describe('fleet view paging', () => {
     assert.deepEqual([past.instances, past.nextCursor], [[], null]);
     assert.equal((await get('/v1/fleet?model=paged&limit=1')).instances.length, 1);
   });
+});
+
+test('the client reads a fleet answer without nextCursor (a server from before paging) as the last page', { timeout: 30_000 }, async () => {
+  // A rolling upgrade puts a new CLI in front of an old server: its view has no nextCursor field.
+  let requests = 0;
+  const old = http.createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ model: 'old', generatedAt: new Date(0).toISOString(), versions: [], aliases: [], instances: [] }));
+  });
+  await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+  try {
+    const client = new ModelgateClient({ baseUrl: `http://127.0.0.1:${(old.address() as AddressInfo).port}` });
+    const view = await client.fleet('old');
+    assert.equal(requests, 1, 'one request: no page after the only one');
+    assert.equal(view.nextCursor, null);
+  } finally {
+    await new Promise((resolve) => old.close(resolve));
+  }
 });

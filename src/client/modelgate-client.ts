@@ -358,10 +358,11 @@ export class ModelgateClient {
   /** One model's fleet: every instance (following the pages), versions, convergence per alias. */
   async fleet(name: string, signal?: AbortSignal): Promise<FleetView> {
     const view = await this.fleetPage(name, {}, signal);
-    for (let cursor = view.nextCursor; cursor !== null; ) {
+    // A server from before paging sends no nextCursor at all: that is the last page too.
+    for (let cursor = view.nextCursor ?? null; cursor !== null; ) {
       const next = await this.fleetPage(name, { cursor }, signal);
       view.instances.push(...next.instances);
-      cursor = next.nextCursor;
+      cursor = next.nextCursor ?? null;
     }
     view.nextCursor = null;
     return view;

@@ -165,7 +165,10 @@ export function inventoryCsv(rows: readonly InventoryRow[]): string {
         .join('; '),
       missing.length === 0 ? 'yes' : 'no',
       missing.map((a) => `${a.alias}: ${a.missingCardFields.join(' ')}`).join('; '),
-      r.aliases.flatMap((a) => a.approvals.map((ap) => `v${a.version} ${ap.decision} by ${ap.approver} at ${ap.at}`)).join('; '),
+      // Two aliases on one version share its approvals: list them once per version.
+      [...new Map(r.aliases.map((a) => [a.version, a])).values()]
+        .flatMap((a) => a.approvals.map((ap) => `v${a.version} ${ap.decision} by ${ap.approver} at ${ap.at}`))
+        .join('; '),
       r.aliases
         .filter((a) => a.signatures > 0)
         .map((a) => a.alias)
