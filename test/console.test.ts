@@ -345,3 +345,18 @@ test('a revoked token signs the console out as soon as the server closes its liv
   await page.getByText('Your token was refused (revoked or expired). Sign in again.').waitFor();
   assert.equal(await page.evaluate("sessionStorage.getItem('modelgate.token')"), null);
 });
+
+test('a filter being typed survives the list re-rendering under it (a live change arrives before Filter is pressed)', async () => {
+  const { page, problems } = await open(tokens.approver);
+  await live(page);
+  await page.getByLabel('Search').fill('scorer');
+  // Another client creates a model: the list reloads live while the search box holds unsent text.
+  const created = await as(server, tokens.admin, 'POST', '/v1/models', { name: 'team/typed-over', description: 'arrives mid-typing' });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  await page.getByRole('link', { name: 'team/typed-over' }).waitFor();
+  assert.equal(await page.getByLabel('Search').inputValue(), 'scorer', 'the re-render kept what was typed');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/\/ui\/\?q=scorer$/);
+  await page.getByRole('link', { name: 'team/typed-over' }).waitFor({ state: 'detached' });
+  assert.deepEqual(problems, []);
+});

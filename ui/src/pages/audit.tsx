@@ -69,22 +69,23 @@ export function AuditPage({ params, me }: { params: URLSearchParams; me: WhoAmI 
         </div>
       )}
       {error && <ErrorBox error={error} title="Audit request failed" />}
-      <form class="filters" aria-label="Filter the audit log" onSubmit={submit}>
+      {/* Uncontrolled inputs, renewed when the URL's filters change: see the inventory page. */}
+      <form key={params.toString()} class="filters" aria-label="Filter the audit log" onSubmit={submit}>
         <div>
           <label for="a-model">Model or target</label>
-          <input id="a-model" name="model" value={filters.model} placeholder="team/fraud" />
+          <input id="a-model" name="model" defaultValue={filters.model} placeholder="team/fraud" />
         </div>
         <div>
           <label for="a-actor">Actor</label>
-          <input id="a-actor" name="actor" value={filters.actor} />
+          <input id="a-actor" name="actor" defaultValue={filters.actor} />
         </div>
         <div>
           <label for="a-action">Action</label>
-          <input id="a-action" name="action" value={filters.action} placeholder="alias" />
+          <input id="a-action" name="action" defaultValue={filters.action} placeholder="alias" />
         </div>
         <div>
           <label for="a-from">From seq</label>
-          <input id="a-from" name="fromSeq" inputMode="numeric" pattern="[0-9]*" value={filters.fromSeq} />
+          <input id="a-from" name="fromSeq" inputMode="numeric" pattern="[0-9]*" defaultValue={filters.fromSeq} />
         </div>
         <button type="submit">Filter</button>
       </form>

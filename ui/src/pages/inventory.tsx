@@ -34,22 +34,23 @@ export function InventoryPage({ params, me }: { params: URLSearchParams; me: Who
     <section>
       <h1>Models</h1>
       <p class="muted">Every model your token can read ({me.scope === '*' ? 'all models' : `scope ${me.scope}`}).</p>
-      <form class="filters" aria-label="Filter models" onSubmit={submit}>
+      {/* Uncontrolled inputs (defaultValue): a re-render while the list loads or a live change arrives must not wipe what the user is typing; the key renews them when the URL's filters change. */}
+      <form key={params.toString()} class="filters" aria-label="Filter models" onSubmit={submit}>
         <div>
           <label for="f-q">Search</label>
-          <input id="f-q" name="q" type="search" value={filters.q} placeholder="name, description, owner, tag" />
+          <input id="f-q" name="q" type="search" defaultValue={filters.q} placeholder="name, description, owner, tag" />
         </div>
         <div>
           <label for="f-tag">Tag</label>
-          <input id="f-tag" name="tag" value={filters.tag} />
+          <input id="f-tag" name="tag" defaultValue={filters.tag} />
         </div>
         <div>
           <label for="f-owner">Owner</label>
-          <input id="f-owner" name="owner" value={filters.owner} />
+          <input id="f-owner" name="owner" defaultValue={filters.owner} />
         </div>
         <div>
           <label for="f-alias">Has alias</label>
-          <input id="f-alias" name="alias" value={filters.alias} placeholder="production" />
+          <input id="f-alias" name="alias" defaultValue={filters.alias} placeholder="production" />
         </div>
         <button type="submit">Filter</button>
       </form>
