@@ -11,8 +11,6 @@ import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
 import { declaredLength, receiveBody, tooLarge } from './receive.js';
 
-export type { SessionState };
-
 /**
  * Where a chunk claims to start: `Content-Range: bytes a-b/total|*` (or the OCI form `a-b`);
  * no header means "append at the current offset".
@@ -84,11 +82,6 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   }
   if (running) ctx.uploads.hashes.keep(id, running, session.offset);
   return session;
-}
-
-/** Verifies the session's bytes against `digest` and stores them as that blob (see UploadSessionStore.commit). */
-export function commitSessionBlob(ctx: AppContext, id: string, digest: string): Promise<BlobInfo> {
-  return ctx.uploads.commit(id, digest);
 }
 
 /**

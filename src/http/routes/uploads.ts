@@ -3,7 +3,8 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { assertDigest } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
-import { appendToSession, commitSessionBlob, type SessionState } from '../blob-intake.js';
+import { appendToSession } from '../blob-intake.js';
+import type { SessionState } from '../../blobs/upload-sessions.js';
 import { route, type Exchange } from '../exchange.js';
 import { guard } from '../guard.js';
 import { decode } from '../paths.js';
@@ -82,7 +83,7 @@ async function commitUpload(ctx: AppContext, x: Exchange): Promise<void> {
   try {
     if (x.hasBody) await appendToSession(ctx, x, id, principal);
     await ctx.uploads.get(id, principal);
-    const info = await commitSessionBlob(ctx, id, digest);
+    const info = await ctx.uploads.commit(id, digest);
     x.json(201, { digest: info.digest, size: info.size }, { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest });
   } finally {
     unpin();

@@ -10,7 +10,8 @@ import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { blobVisible } from './blobs.js';
 import { sendEmpty } from './respond.js';
-import { appendToSession, commitSessionBlob, receiveBlob, type SessionState } from '../../blob-intake.js';
+import { appendToSession, receiveBlob } from '../../blob-intake.js';
+import type { SessionState } from '../../../blobs/upload-sessions.js';
 
 export function uploadLocation(name: string, id: string): string {
   return `/v2/${name}/blobs/uploads/${id}`;
@@ -134,7 +135,7 @@ export async function finishUpload(ctx: AppContext, x: Exchange, name: string, i
     } catch (err) {
       throw inSpecTerms(err, name, id);
     }
-    await commitSessionBlob(ctx, id, digest);
+    await ctx.uploads.commit(id, digest);
   } finally {
     release();
   }
