@@ -317,6 +317,37 @@ describe('domain plans', () => {
     );
   });
 
+  test('an approval flags no stack; rejecting a component flags the stacks above it in the same commit', async () => {
+    const base = (await commit(plans.planRegisterVersion(state, newVersion('vendor/judged', 'judged-base'), alice))).result.version;
+    const stack = (await commit(plans.planRegisterVersion(state, newStack('apps/judge', { base }), alice))).result.version;
+    const history = () => state.versionHistory(stack.name, stack.version).map((e) => [e.action, e.seq]);
+    const approvedAt = (await commit(plans.planApproval(state, base.name, base.version, 'approve', undefined, bob, () => undefined)))
+      .change!.seq;
+    assert.equal(state.auditEntries(approvedAt, 1)[0]!.details.steps, undefined, 'an approval lists no steps');
+    assert.deepEqual(history(), [['register', stack.seq]], 'an approval of a component leaves the stack alone');
+
+    const before = state.currentSeq();
+    const rejected = await commit(plans.planApproval(state, base.name, base.version, 'reject', 'leaks', bob, () => undefined));
+    assert.equal(rejected.result.version.status, 'rejected');
+    assert.equal(state.currentSeq(), before + 1, 'one sequence number for the rejection and its flag');
+    const entry = state.auditEntries(before + 1, 1)[0]!;
+    assert.deepEqual(
+      auditSteps(entry).map((st) => [st.action, st.target, st.seq]),
+      [
+        ['version.reject', `${base.name}@v${base.version}`, before + 1],
+        ['version.component-flagged', `${stack.name}@v${stack.version}`, before + 1],
+      ],
+    );
+    assert.deepEqual(history(), [
+      ['register', stack.seq],
+      ['component', before + 1],
+    ]);
+    assert.equal(
+      state.versionHistory(stack.name, stack.version).at(-1)!.comment,
+      `component base (${base.name}@v${base.version}) is rejected`,
+    );
+  });
+
   test('tokens: created once, revoked once', async () => {
     const ci = token('tok-1');
     await commit(plans.planCreateToken(state, ci, alice));

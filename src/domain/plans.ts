@@ -155,6 +155,30 @@ function flagStacksAboveSteps(
   return { writes, audits };
 }
 
+/**
+ * The writes of a version's status change (an approval, a rejection, a retire) at `event.seq`: the
+ * version row, its event, and one audit entry `action` with `details`. With `flagStacks`, the stacks
+ * above are flagged in the same commit (flagStacksAboveSteps) and the audit entry lists those steps.
+ */
+function statusChangeWrites(
+  state: RegistryReader,
+  version: Version,
+  event: VersionEvent,
+  action: string,
+  details: Record<string, unknown>,
+  opts: { flagStacks: boolean },
+): Write[] {
+  const { seq, at, actor } = event;
+  const flags = opts.flagStacks ? flagStacksAboveSteps(state, version, actor, seq, at) : { writes: [], audits: [] };
+  const ref = `${version.name}@v${version.version}`;
+  return [
+    { table: 'versions', key: [version.name, version.version], value: version },
+    { table: 'versionEvents', key: [version.name, version.version, seq], value: event },
+    ...flags.writes,
+    ...sequenceWrites(state, seq, at, actor, action, ref, withSteps(details, flags.audits)),
+  ];
+}
+
 /** An audit entry's details with the other steps of its commit listed (see audit-steps.ts); unchanged when there are none. */
 function withSteps(details: Record<string, unknown>, steps: AuditStep[]): Record<string, unknown> {
   return steps.length === 0 ? details : { ...details, steps };
@@ -407,23 +431,18 @@ export function planApproval(
     ...(status !== current.status ? { changes: { status: { before: current.status, after: status } } } : {}),
     ...(comment ? { comment } : {}),
   };
-  // A rejection (final, so this is the first) flags the stacks above in the same commit.
-  const flags = decision === 'reject' ? flagStacksAboveSteps(state, version, actor, seq, at) : { writes: [], audits: [] };
   return {
     result: { approval, version },
     writes: [
       { table: 'approvals', key: [name, number, seq], value: approval },
-      { table: 'versions', key: [name, number], value: version },
-      { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...flags.writes,
-      ...sequenceWrites(
+      // A rejection (final, so this is the first) flags the stacks above in the same commit.
+      ...statusChangeWrites(
         state,
-        seq,
-        at,
-        actor,
+        version,
+        event,
         `version.${decision}`,
-        `${name}@v${number}`,
-        withSteps({ status, recordDigest: digest, ...(comment ? { comment } : {}) }, flags.audits),
+        { status, recordDigest: digest, ...(comment ? { comment } : {}) },
+        { flagStacks: decision === 'reject' },
       ),
     ],
     change: { seq, model: name, kind: 'version', version: number },
@@ -565,23 +584,16 @@ export function planRetireVersion(
     changes: { status: { before: current.status, after: 'retired' } },
     ...(reason ? { comment: reason } : {}),
   };
-  const flags = flagStacksAboveSteps(state, version, actor, seq, at);
   return {
     result: version,
-    writes: [
-      { table: 'versions', key: [name, number], value: version },
-      { table: 'versionEvents', key: [name, number, seq], value: event },
-      ...flags.writes,
-      ...sequenceWrites(
-        state,
-        seq,
-        at,
-        actor,
-        'version.retire',
-        `${name}@v${number}`,
-        withSteps({ status: { before: current.status, after: 'retired' }, ...(reason ? { reason } : {}) }, flags.audits),
-      ),
-    ],
+    writes: statusChangeWrites(
+      state,
+      version,
+      event,
+      'version.retire',
+      { status: { before: current.status, after: 'retired' }, ...(reason ? { reason } : {}) },
+      { flagStacks: true },
+    ),
     change: { seq, model: name, kind: 'version', version: number },
   };
 }
