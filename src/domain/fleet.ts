@@ -76,6 +76,36 @@ export interface FleetObservation {
   via: FleetVia;
 }
 
+/**
+ * The observation of an instance first seen at `now` running `target`: nothing counted, nothing
+ * reported, no node yet. The hot path counts into it; a runtime's report sets its own fields.
+ */
+export function firstObservation(
+  target: Pick<FleetObservation, 'model' | 'version' | 'digest'>,
+  identity: FleetIdentity,
+  via: FleetVia,
+  now: number,
+): FleetObservation {
+  return {
+    model: target.model,
+    version: target.version,
+    digest: target.digest,
+    deployment: identity.deployment,
+    instance: identity.instance,
+    firstSeen: now,
+    lastSeen: now,
+    resolves: 0,
+    downloads: 0,
+    bytes: 0,
+    lastResolveAt: 0,
+    ref: '',
+    lastDownloadAt: 0,
+    lastReportAt: 0,
+    node: '',
+    via,
+  };
+}
+
 /** The key two observations of the same instance running the same version share. */
 export function observationKey(o: Pick<FleetObservation, 'model' | 'digest' | 'deployment' | 'instance'>): string {
   return `${o.model}\t${o.digest}\t${o.deployment}\t${o.instance}`;

@@ -5,6 +5,7 @@
 // the audit entry for a newly reported unregistered artifact.
 import { BlockList, isIP } from 'node:net';
 import {
+  firstObservation,
   parseDeploymentHeader,
   parseFleetReport,
   type FleetIdentity,
@@ -365,24 +366,7 @@ export class Fleet {
         });
     }
     const observations = this.loadedVersions(known).map(
-      (v): FleetObservation => ({
-        model: v.model,
-        version: v.version,
-        digest: v.digest,
-        deployment: report.deployment,
-        instance: report.instance,
-        firstSeen: now,
-        lastSeen: now,
-        resolves: 0,
-        downloads: 0,
-        bytes: 0,
-        lastResolveAt: 0,
-        ref: '',
-        lastDownloadAt: 0,
-        lastReportAt: now,
-        node: this.options.node,
-        via: 'report',
-      }),
+      (v): FleetObservation => ({ ...firstObservation(v, report, 'report', now), lastReportAt: now, node: this.options.node }),
     );
     if (observations.length > 0) {
       const { dropped } = await this.reach(() => this.store.mergeObservations(observations, this.options.maxRecords));

@@ -4,7 +4,7 @@
 // entries between flushes is capped: past it, new callers are counted as dropped, never stored.
 // Each caller's counts are kept as the observation the flush sends, so a drain hands over the
 // objects it holds instead of copying 100,000 of them at the peak.
-import { parseDeploymentHeader, type FleetIdentity, type FleetObservation, type FleetVia } from '../../domain/fleet.js';
+import { firstObservation, parseDeploymentHeader, type FleetIdentity, type FleetObservation, type FleetVia } from '../../domain/fleet.js';
 
 /** What a request reached: one version of one model, through `ref` ('' for a download by digest). */
 export interface FleetTarget {
@@ -110,7 +110,7 @@ export class FleetTracker {
     if (!tokens) this.byToken.set(target, (tokens = new Map()));
     let callers = tokens.get(tokenName);
     if (!callers) tokens.set(tokenName, (callers = new Map()));
-    const counts = newCounts(target, { deployment: tokenName.slice(0, 128), instance: address }, 'token');
+    const counts: Counts = firstObservation(target, { deployment: tokenName.slice(0, 128), instance: address }, 'token', Date.now());
     callers.set(address, counts);
     this.entries++;
     return counts;
@@ -123,33 +123,11 @@ export class FleetTracker {
     }
     let callers = this.pending.get(target);
     if (!callers) this.pending.set(target, (callers = new Map()));
-    const counts = newCounts(target, identity, via);
+    const counts: Counts = firstObservation(target, identity, via, Date.now());
     callers.set(key, counts);
     this.entries++;
     return counts;
   }
-}
-
-function newCounts(target: FleetTarget, identity: FleetIdentity, via: FleetVia): Counts {
-  const now = Date.now();
-  return {
-    model: target.model,
-    version: target.version,
-    digest: target.digest,
-    deployment: identity.deployment,
-    instance: identity.instance,
-    firstSeen: now,
-    lastSeen: now,
-    resolves: 0,
-    downloads: 0,
-    bytes: 0,
-    lastResolveAt: 0,
-    ref: '',
-    lastDownloadAt: 0,
-    lastReportAt: 0,
-    node: '',
-    via,
-  };
 }
 
 function bumpResolve(counts: Counts): void {
