@@ -2,10 +2,14 @@
 // in one resolve, governance of the stack as a unit, and every refusal of bad input naming the
 // offending entry with nothing registered.
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { stackDigest } from '../src/domain/stack.js';
 import { sortFiles } from '../src/domain/version-digest.js';
+import { ok, parseJson, runCli } from './harness/cli.js';
 import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
@@ -342,6 +346,61 @@ describe('governed as a unit', () => {
     const verify = await api(server, 'GET', '/v1/audit/verify');
     assert.equal(verify.status, 200);
     assert.equal(verify.json.ok, true, JSON.stringify(verify.json));
+  });
+});
+
+describe('an auditor scoped to a stack', () => {
+  test('sees the flag of a component in another scope in the audit log, and its export still verifies offline', async () => {
+    const approver = (await createToken(server, 'aud-flag-approver', 'approver')).token;
+    const auditor = (await createToken(server, 'aud-flag-auditor', 'auditor', 'audapp/*')).token;
+    const outsider = (await createToken(server, 'aud-flag-outsider', 'auditor', 'audnone/*')).token;
+    await registerFiles(server, 'audvendor/base', { 'w.bin': 'audited base' });
+    assert.equal((await stack('audapp/assistant', { base: 'audvendor/base@v1' })).status, 201);
+    const retired = await as(server, approver, 'POST', '/v1/models/audvendor/base/versions/1/retire', { reason: 'CVE-2026-1234' });
+    assert.equal(retired.status, 200, JSON.stringify(retired.json));
+    assert.equal((await api(server, 'POST', '/v1/audit/checkpoints', {})).status, 201);
+
+    // Found by the stack's model and the flag's action, as a reader of every scope finds it.
+    const byStack = await as(server, auditor, 'GET', '/v1/audit?model=audapp/assistant&action=version.component-flagged');
+    assert.equal(byStack.status, 200);
+    assert.deepEqual(
+      byStack.json.entries.map((e: { action: string; target: string }) => [e.action, e.target]),
+      [['version.retire', 'audvendor/base@v1']],
+    );
+    const [entry] = byStack.json.entries as { seq: number; details: { steps: { target: string; details: { component: string } }[] } }[];
+    assert.deepEqual(
+      entry!.details.steps.map((st) => [st.target, st.details.component]),
+      [['audapp/assistant@v1', 'base']],
+    );
+    // In a full read it is whole, not cut to its place in the chain; to a reader of neither model it is.
+    const atSeq = (entries: { seq: number }[]) => entries.find((e) => e.seq === entry!.seq) as Record<string, unknown>;
+    const full = await as(server, auditor, 'GET', `/v1/audit?fromSeq=${entry!.seq}&limit=1`);
+    assert.equal(atSeq(full.json.entries).action, 'version.retire');
+    const other = await as(server, outsider, 'GET', `/v1/audit?fromSeq=${entry!.seq}&limit=1`);
+    assert.deepEqual(Object.keys(atSeq(other.json.entries)).sort(), ['hash', 'prevHash', 'redacted', 'seq']);
+    assert.deepEqual((await as(server, outsider, 'GET', '/v1/audit?action=version.component-flagged')).json.entries, []);
+
+    // The scoped export, with the retire whole and the rest as hashes, verifies against the published key.
+    const dir = await mkdtemp(join(tmpdir(), 'modelgate-stack-audit-'));
+    try {
+      const env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: auditor };
+      const exportFile = join(dir, 'audapp.jsonl');
+      const keyFile = join(dir, 'key.pem');
+      ok(await runCli(['audit', 'export', '--out', exportFile], env));
+      ok(await runCli(['audit', 'keys', '--out', keyFile], env));
+      const lines = (await readFile(exportFile, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines.find((e) => e.seq === entry!.seq).action, 'version.retire');
+      const checkpoints = parseJson(await runCli(['audit', 'checkpoints', '--json'], env));
+      const head = `${checkpoints.latest.seq}:${checkpoints.latest.hash}`;
+      const run = await runCli(['audit', 'verify', '--offline', exportFile, '--public-key', keyFile, '--expect-head', head]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((await as(server, auditor, 'GET', '/v1/audit/verify')).json.ok, true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,26 +5,41 @@
 // place in the chain (sequence, previous hash, hash), so the export still verifies without
 // revealing it; a filtered read leaves outside entries out altogether, so a filter cannot be used
 // to learn what they are.
+//
+// A compound entry (audit-steps.ts) is about every model one of its steps names: the retire of a
+// component is also about each stack it flags, so an auditor of a stack's scope sees the flag in
+// the log even when the component is in another scope. The entry is then shown whole, steps about
+// other models included: its hash covers all of them, and a part of it would not verify offline.
 import type { RedactedEntry } from './audit-verify.js';
+import { auditSteps } from './audit-steps.js';
 import { CHECKPOINT_ACTION } from './checkpoint.js';
 import type { AuditEntry } from './types.js';
 
 const MODEL_ACTIONS = ['model.', 'version.', 'alias.', 'manifest.', 'denied.'];
 
-/** The model an entry is about, or null when it concerns none (tokens, GC, blobs, the log itself). */
-export function entryModel(entry: AuditEntry): string | null {
-  if (!MODEL_ACTIONS.some((prefix) => entry.action.startsWith(prefix))) return null;
-  const target = entry.target;
+/** The model one step is about, or null when it concerns none (tokens, GC, blobs, the log itself). */
+function stepModel(step: { action: string; target: string }): string | null {
+  if (!MODEL_ACTIONS.some((prefix) => step.action.startsWith(prefix))) return null;
+  const target = step.target;
   if (target.startsWith('/')) return null; // a refusal filed under the path it named, not a model
   const at = target.lastIndexOf('@');
   return at > 0 ? target.slice(0, at) : target;
 }
 
+/** The models an entry is about, each step's (a plain entry is its one step); empty when it concerns none. */
+export function entryModels(entry: AuditEntry): string[] {
+  const models = new Set<string>();
+  for (const step of auditSteps(entry)) {
+    const model = stepModel(step);
+    if (model !== null) models.add(model);
+  }
+  return [...models];
+}
+
 /** Whether a reader whose scope admits `inScope` models sees the entry whole. */
 export function entryVisible(entry: AuditEntry, inScope: (model: string) => boolean): boolean {
   if (entry.action === CHECKPOINT_ACTION) return true;
-  const model = entryModel(entry);
-  return model !== null && inScope(model);
+  return entryModels(entry).some(inScope);
 }
 
 /** The entry's place in the chain and nothing else. */
