@@ -172,6 +172,45 @@ export function mergeArtifacts(a: UnregisteredArtifact, b: UnregisteredArtifact)
   };
 }
 
+/** A batch as one row per key, rows of the same key combined with `merge` (mergeObservations, mergeArtifacts). */
+export function foldByKey<T>(batch: readonly T[], keyOf: (row: T) => string, merge: (a: T, b: T) => T): Map<string, T> {
+  const rows = new Map<string, T>();
+  for (const row of batch) {
+    const key = keyOf(row);
+    const earlier = rows.get(key);
+    rows.set(key, earlier ? merge(earlier, row) : row);
+  }
+  return rows;
+}
+
+/**
+ * The row cap every fleet store applies when it folds rows in: a key already stored merges with its
+ * row; a new key is stored while the store holds fewer than `cap` rows; past that it is dropped.
+ * `count` is the rows held before; the answer says what to write, which keys are new, how many were
+ * dropped, and the rows held after.
+ */
+export function capRows<T>(
+  rows: ReadonlyMap<string, T>,
+  stored: (key: string) => T | undefined,
+  merge: (stored: T, incoming: T) => T,
+  count: number,
+  cap: number,
+): { writes: [string, T][]; created: T[]; dropped: number; count: number } {
+  const writes: [string, T][] = [];
+  const created: T[] = [];
+  let dropped = 0;
+  for (const [key, incoming] of rows) {
+    const old = stored(key);
+    if (old !== undefined) writes.push([key, merge(old, incoming)]);
+    else if (count < cap) {
+      writes.push([key, incoming]);
+      created.push(incoming);
+      count++;
+    } else dropped++;
+  }
+  return { writes, created, dropped, count };
+}
+
 /** A runtime's report of the weights it loaded: `POST /v1/fleet/reports`. */
 /** Fleet telemetry's own counters (queue, drops, failures), as /metrics and the admin view read them. */
 export interface FleetStats {

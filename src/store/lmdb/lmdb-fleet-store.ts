@@ -5,6 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   artifactKey,
+  capRows,
+  foldByKey,
   mergeArtifacts,
   mergeObservations,
   observationKey,
@@ -27,21 +29,17 @@ export class LmdbFleetStore implements FleetStore {
   }
 
   async mergeObservations(batch: readonly FleetObservation[], cap: number): Promise<MergeResult> {
-    return this.obs.transaction(() => {
-      let count = (this.obs.getStats() as { entryCount: number }).entryCount;
-      let dropped = 0;
-      let created = 0;
-      for (const o of batch) {
-        const key = observationKey(o);
-        const old = this.obs.get(key);
-        if (old) this.obs.put(key, mergeObservations(old, o));
-        else if (count < cap) {
-          this.obs.put(key, o);
-          count++;
-          created++;
-        } else dropped++;
-      }
-      return { dropped, created };
+    const merged = await this.merge(this.obs, foldByKey(batch, observationKey, mergeObservations), mergeObservations, cap);
+    return { dropped: merged.dropped, created: merged.created.length };
+  }
+
+  /** Folds `rows` into `db` in one transaction under the row cap (domain/fleet.ts capRows). */
+  private merge<T>(db: Database<T, string>, rows: Map<string, T>, merge: (stored: T, incoming: T) => T, cap: number) {
+    return db.transaction(() => {
+      const count = (db.getStats() as { entryCount: number }).entryCount;
+      const done = capRows(rows, (key) => db.get(key), merge, count, cap);
+      for (const [key, row] of done.writes) db.put(key, row);
+      return done;
     });
   }
 
@@ -59,22 +57,8 @@ export class LmdbFleetStore implements FleetStore {
   }
 
   async mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }> {
-    return this.artifacts.transaction(() => {
-      let count = (this.artifacts.getStats() as { entryCount: number }).entryCount;
-      let dropped = 0;
-      const created: UnregisteredArtifact[] = [];
-      for (const a of batch) {
-        const key = artifactKey(a);
-        const old = this.artifacts.get(key);
-        if (old) this.artifacts.put(key, mergeArtifacts(old, a));
-        else if (count < cap) {
-          this.artifacts.put(key, a);
-          count++;
-          created.push(a);
-        } else dropped++;
-      }
-      return { dropped, created };
-    });
+    const merged = await this.merge(this.artifacts, foldByKey(batch, artifactKey, mergeArtifacts), mergeArtifacts, cap);
+    return { dropped: merged.dropped, created: merged.created };
   }
 
   async unregistered(): Promise<UnregisteredArtifact[]> {

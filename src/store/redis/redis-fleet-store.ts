@@ -5,6 +5,8 @@
 import { Redis } from 'ioredis';
 import {
   artifactKey,
+  capRows,
+  foldByKey,
   mergeArtifacts,
   mergeObservations,
   observationKey,
@@ -81,14 +83,13 @@ export class RedisFleetStore implements FleetStore {
   }
 
   mergeObservations(batch: readonly FleetObservation[], cap: number): Promise<MergeResult> {
-    const byModel = new Map<string, Map<string, FleetObservation>>();
+    const byModel = new Map<string, FleetObservation[]>();
     for (const o of batch) {
-      let rows = byModel.get(o.model);
-      if (!rows) byModel.set(o.model, (rows = new Map()));
-      const key = observationKey(o);
-      const earlier = rows.get(key);
-      rows.set(key, earlier ? mergeObservations(earlier, o) : o);
+      const rows = byModel.get(o.model);
+      if (rows) rows.push(o);
+      else byModel.set(o.model, [o]);
     }
+    const folded = [...byModel].map(([model, rows]) => [model, foldByKey(rows, observationKey, mergeObservations)] as const);
     return this.optimistic(async () => {
       const r = this.redis;
       await r.watch(this.keys.obsCount, ...[...byModel.keys()].map(this.keys.obs));
@@ -96,22 +97,13 @@ export class RedisFleetStore implements FleetStore {
       let dropped = 0;
       let created = 0;
       const multi = r.multi();
-      for (const [model, rows] of byModel) {
-        const fields = [...rows.keys()];
-        const stored = await r.hmget(this.keys.obs(model), ...fields);
-        const writes: string[] = [];
-        fields.forEach((field, i) => {
-          const text = stored[i];
-          const incoming = rows.get(field)!;
-          if (text) writes.push(field, JSON.stringify(mergeObservations(JSON.parse(text) as FleetObservation, incoming)));
-          else if (count < cap) {
-            writes.push(field, JSON.stringify(incoming));
-            count++;
-            created++;
-          } else dropped++;
-        });
-        if (writes.length > 0) {
-          multi.hset(this.keys.obs(model), ...writes);
+      for (const [model, rows] of folded) {
+        const done = capRows(rows, await this.stored<FleetObservation>(this.keys.obs(model), rows), mergeObservations, count, cap);
+        count = done.count;
+        dropped += done.dropped;
+        created += done.created.length;
+        if (done.writes.length > 0) {
+          multi.hset(this.keys.obs(model), ...fieldValues(done.writes));
           multi.sadd(this.keys.models, model);
         }
       }
@@ -119,6 +111,17 @@ export class RedisFleetStore implements FleetStore {
       const result = await multi.exec();
       return result === null ? null : { dropped, created };
     });
+  }
+
+  /** The stored rows of hash `key` for the fields of `rows` (read inside a WATCH). */
+  private async stored<T>(key: string, rows: ReadonlyMap<string, unknown>): Promise<(field: string) => T | undefined> {
+    const fields = [...rows.keys()];
+    const texts = fields.length > 0 ? await this.redis.hmget(key, ...fields) : [];
+    const byField = new Map(fields.map((field, i) => [field, texts[i]]));
+    return (field) => {
+      const text = byField.get(field);
+      return text ? (JSON.parse(text) as T) : undefined;
+    };
   }
 
   async observations(model: string): Promise<FleetObservation[]> {
@@ -131,36 +134,17 @@ export class RedisFleetStore implements FleetStore {
   }
 
   mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }> {
-    const rows = new Map<string, UnregisteredArtifact>();
-    for (const a of batch) {
-      const key = artifactKey(a);
-      const earlier = rows.get(key);
-      rows.set(key, earlier ? mergeArtifacts(earlier, a) : a);
-    }
-    const fields = [...rows.keys()];
+    const rows = foldByKey(batch, artifactKey, mergeArtifacts);
     return this.optimistic(async () => {
       const r = this.redis;
       await r.watch(this.keys.artifactCount, this.keys.artifacts);
-      let count = Number((await r.get(this.keys.artifactCount)) ?? 0);
-      const stored = fields.length > 0 ? await r.hmget(this.keys.artifacts, ...fields) : [];
-      let dropped = 0;
-      const created: UnregisteredArtifact[] = [];
-      const writes: string[] = [];
-      fields.forEach((field, i) => {
-        const text = stored[i];
-        const incoming = rows.get(field)!;
-        if (text) writes.push(field, JSON.stringify(mergeArtifacts(JSON.parse(text) as UnregisteredArtifact, incoming)));
-        else if (count < cap) {
-          writes.push(field, JSON.stringify(incoming));
-          count++;
-          created.push(incoming);
-        } else dropped++;
-      });
+      const count = Number((await r.get(this.keys.artifactCount)) ?? 0);
+      const done = capRows(rows, await this.stored<UnregisteredArtifact>(this.keys.artifacts, rows), mergeArtifacts, count, cap);
       const multi = r.multi();
-      if (writes.length > 0) multi.hset(this.keys.artifacts, ...writes);
-      if (created.length > 0) multi.set(this.keys.artifactCount, count);
+      if (done.writes.length > 0) multi.hset(this.keys.artifacts, ...fieldValues(done.writes));
+      if (done.created.length > 0) multi.set(this.keys.artifactCount, done.count);
       const result = await multi.exec();
-      return result === null ? null : { dropped, created };
+      return result === null ? null : { dropped: done.dropped, created: done.created };
     });
   }
 
@@ -203,4 +187,9 @@ export class RedisFleetStore implements FleetStore {
     await this.queue;
     this.redis.disconnect();
   }
+}
+
+/** Rows as HSET's field, value, field, value… arguments. */
+function fieldValues(writes: readonly [string, unknown][]): string[] {
+  return writes.flatMap(([field, row]) => [field, JSON.stringify(row)]);
 }
