@@ -2,6 +2,7 @@
 // write) so that a SIGKILL and a restart keep every acknowledged write, the way an operator must
 // run it under several modelgate nodes.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { START_LIMIT_MS } from './limits.js';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -126,7 +127,7 @@ export async function startRedis(): Promise<TestRedis> {
       proc.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
       let exited = false;
       proc.once('exit', () => (exited = true));
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + START_LIMIT_MS;
       while (!exited && Date.now() < deadline) {
         if (proc.pid !== undefined && (await answers(p, proc.pid))) {
           child = proc;
@@ -216,7 +217,7 @@ export async function startRedis(): Promise<TestRedis> {
 }
 
 async function waitReady(client: Redis): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + START_LIMIT_MS;
   for (;;) {
     try {
       if ((await client.ping()) === 'PONG') return;

@@ -6,6 +6,7 @@
 // they would when S3 goes away; restart() brings the server back with its data on a new port.
 import { S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { START_LIMIT_MS } from './limits.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -152,8 +153,8 @@ function spawnS3rver(dir: string, bucket: string): Promise<{ child: ChildProcess
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`s3rver did not start within 15 s:\n${output.join('\n')}`));
-    }, 15_000);
+      reject(new Error(`s3rver did not start within ${START_LIMIT_MS / 1000} s:\n${output.join('\n')}`));
+    }, START_LIMIT_MS);
     createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);

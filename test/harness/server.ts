@@ -1,5 +1,6 @@
 // Starts the real gateway as a child process on an ephemeral port, the way an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { START_LIMIT_MS } from './limits.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -97,8 +98,8 @@ export function spawnServer(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start within 15 s:\n${output.join('\n')}`));
-    }, 15_000);
+      reject(new Error(`server did not start within ${START_LIMIT_MS / 1000} s:\n${output.join('\n')}`));
+    }, START_LIMIT_MS);
     createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);
