@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { verifySignature } from '../src/domain/webhooks.js';
-import { type ConsoleSession, launchBrowser, openConsole } from './harness/browser.js';
+import { type ConsoleSession, launchBrowser, openConsole, waitLive } from './harness/browser.js';
 import { seedConsole, XSS, type ConsoleTokens } from './harness/console-fixtures.js';
 import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -273,6 +273,50 @@ test('fleet: instances grouped by version per model, the straggler behind a move
   assert.deepEqual(cells.slice(1, 5), ['scoring/pod-c', 'weights/rogue.bin', '13 B', '1']);
   assert.deepEqual(problems, []);
   assert.deepEqual(admin.problems, []);
+});
+
+test('fleet pages follow the fleet summaries on /v1/watch: a new instance, its count and a newly reported weight appear without a reload', async () => {
+  // None of this changes the registry, so only the fleet summaries on /v1/watch can refresh the pages.
+  const resolve = (instance: string) =>
+    fetch(`${server.url}/v1/resolve/team/fraud@production`, {
+      headers: { Authorization: `Bearer ${tokens.reader}`, 'X-Modelgate-Deployment': `scoring/${instance}` },
+    }).then((r) => r.text());
+  const { page, problems } = await open(tokens.admin);
+  await page.goto(`${server.url}/ui/fleet/team/fraud`);
+  await page.getByRole('heading', { name: 'Instances' }).waitFor();
+  await waitLive(page);
+  const instances = () =>
+    page.locator('table.instances tbody tr td:first-child').evaluateAll((cells) => cells.map((c) => c.textContent?.trim()));
+  assert.ok(!(await instances()).includes('scoring/pod-live'));
+  // A reload would drop this mark.
+  const mark = () =>
+    page.evaluate(() => {
+      (globalThis as Record<string, unknown>).fleetMark = true;
+    });
+  const stillTheSamePage = () => page.evaluate(() => (globalThis as Record<string, unknown>).fleetMark === true);
+  await mark();
+
+  await resolve('pod-live');
+  await page.locator('table.instances tbody tr', { hasText: 'scoring/pod-live' }).waitFor({ timeout: WAIT });
+  assert.ok(await stillTheSamePage(), 'the model page refreshed in place');
+  const view = (await api(server, 'GET', '/v1/fleet?model=team/fraud')).json;
+  assert.deepEqual((await instances()).sort(), view.instances.map((i: any) => `${i.deployment}/${i.instance}`).sort());
+
+  // The overview: the model's instance count follows, and so does the list of unregistered weights.
+  await page.getByRole('link', { name: 'Fleet', exact: true }).first().click();
+  const count = page.locator('tr[data-fleet-model="team/fraud"] td:nth-child(2)');
+  await count.waitFor();
+  assert.equal(await count.textContent(), String(view.instances.length));
+  await mark();
+  await resolve('pod-live-2');
+  // Polled from the test: waitForFunction evaluates a string, which the console's CSP refuses.
+  await waitFor(async () => (await count.textContent()) === String(view.instances.length + 1), WAIT, 'the overview to count pod-live-2');
+  const digest = sha256('weights reported while the page is open');
+  const report = { deployment: 'scoring', instance: 'pod-live', files: [{ path: 'w/late.bin', digest, size: 40 }] };
+  assert.equal((await as(server, tokens.reader, 'POST', '/v1/fleet/reports', report)).status, 202);
+  await page.locator(`tr[data-digest="${digest}"]`).waitFor({ timeout: WAIT });
+  assert.ok(await stillTheSamePage(), 'the overview refreshed in place');
+  assert.deepEqual(problems, []);
 });
 
 test('webhooks: add shows the secret once, test ping, deliveries with status, attempts, code and latency, redeliver, rotate', async () => {

@@ -26,6 +26,28 @@ let retry: ReturnType<typeof setTimeout> | undefined;
 let attempts = 0;
 /** The newest change seen per model ('' = any model). */
 const latest = new Map<string, Change>();
+/**
+ * Fleet summaries received per model ('' = any model), and unregistered-artifact batches. They
+ * carry no sequence number (observations, not registry changes), so pages key on a count.
+ */
+const fleetSummaries = new Map<string, number>();
+let unregisteredBatches = 0;
+/** How often at most a page following every model's fleet (the overview) is told to reload. */
+const FLEET_ANY_MS = 2000;
+let fleetAnyTimer: ReturnType<typeof setTimeout> | undefined;
+
+function countFleetSummary(key: string): void {
+  fleetSummaries.set(key, (fleetSummaries.get(key) ?? 0) + 1);
+  // Each model sends at most one summary per interval, but a console watching many models would
+  // reload the overview on every one: the "any model" count moves at most once per FLEET_ANY_MS.
+  if (fleetAnyTimer === undefined) {
+    fleetAnyTimer = setTimeout(() => {
+      fleetAnyTimer = undefined;
+      fleetSummaries.set('', (fleetSummaries.get('') ?? 0) + 1);
+      for (const l of listeners) l();
+    }, FLEET_ANY_MS);
+  }
+}
 
 function setStatus(next: Status): void {
   status = next;
@@ -61,6 +83,10 @@ export function connectLive(): void {
       latest.set(msg.model, msg as Change);
       latest.set('', msg as Change);
     }
+    // Fleet summaries: {type: 'fleet', model, …} per model, {type: 'fleet.unregistered', …} (no seq).
+    const kind: string = (msg as { type: string }).type;
+    if (kind === 'fleet' && typeof msg.model === 'string') countFleetSummary(msg.model);
+    if (kind === 'fleet.unregistered') unregisteredBatches++;
     setStatus('live');
   };
   ws.onclose = (event) => {
@@ -96,6 +122,17 @@ export function useLive(model?: string): number {
     };
   }, []);
   return latest.get(model ?? '')?.seq ?? 0;
+}
+
+/**
+ * Re-renders on fleet summaries from /v1/watch; returns how many arrived for `model`, for any
+ * model when omitted (moving at most once every 2 s), or for the unregistered list with
+ * 'unregistered'. A page puts it beside useLive() in its reload keys.
+ */
+export function useFleetLive(of?: { model: string } | 'unregistered'): number {
+  useLive();
+  if (of === 'unregistered') return unregisteredBatches;
+  return fleetSummaries.get(of === undefined ? '' : of.model) ?? 0;
 }
 
 export function useLiveStatus(): Status {

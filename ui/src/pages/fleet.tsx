@@ -7,7 +7,7 @@ import { stamp } from '../download';
 import { DataTable } from '../components/table';
 import { Load } from '../components/states';
 import { bytes, shortDigest, time } from '../format';
-import { useLive } from '../live';
+import { useFleetLive, useLive } from '../live';
 import { useLoad } from '../load';
 import { href } from '../router';
 import type { AliasConvergence, FleetView, HistorySpan } from '../types';
@@ -32,7 +32,9 @@ async function loadOverview(): Promise<OverviewRow[]> {
 
 export function FleetPage() {
   const live = useLive();
-  const state = useLoad(loadOverview, [live]);
+  // Registry changes and the fleet's own summaries on /v1/watch (new instances, versions, stragglers).
+  const fleetLive = useFleetLive();
+  const state = useLoad(loadOverview, [live, fleetLive]);
   return (
     <section>
       <h1>Fleet</h1>
@@ -87,6 +89,7 @@ interface Artifact {
  * server's rule: the section shows what GET /v1/fleet/unregistered answers, and nothing on 403.
  */
 function Unregistered({ live }: { live: number }) {
+  const reported = useFleetLive('unregistered');
   const state = useLoad(
     () =>
       api<{ artifacts: Artifact[] }>('/v1/fleet/unregistered').then(
@@ -96,7 +99,7 @@ function Unregistered({ live }: { live: number }) {
           throw err;
         },
       ),
-    [live],
+    [live, reported],
   );
   if (state.data === null && !state.error) return null;
   return (
@@ -150,8 +153,9 @@ interface InstancePage {
 /** One model's fleet; its instance list is one server page at a time (`?cursor=&limit=` in the console's URL). */
 export function FleetModelPage({ name, params }: { name: string; params: URLSearchParams }) {
   const live = useLive(name);
+  const fleetLive = useFleetLive({ model: name });
   const page: InstancePage = { cursor: params.get('cursor') ?? '', limit: params.get('limit') ?? '' };
-  const state = useLoad(() => loadModelFleet(name, page), [name, page.cursor, page.limit, live]);
+  const state = useLoad(() => loadModelFleet(name, page), [name, page.cursor, page.limit, live, fleetLive]);
   return (
     <section>
       <nav class="crumbs" aria-label="Breadcrumb">
