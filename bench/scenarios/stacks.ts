@@ -1,7 +1,10 @@
 // `stacks`: (1) GET /v1/resolve of a stack of 8 components (its whole closure in one prepared
 // answer) against the resolve of a flat version, same service, same run, alternating, and against
 // a flat version whose answer has the stack's size in bytes (its file list is the stack's closure
-// as pull lays it out): what the stack costs beyond the bytes it sends; (2) the
+// as pull lays it out): what the stack costs beyond the bytes it sends; and against a bare
+// uWebSockets.js app answering the stack's exact response (status, headers, body), the resolve
+// target's own yardstick applied to the stack's bytes (and the flat answer's against its own
+// bare app, for comparison in the same run); (2) the
 // impact query answered from the commit-time indexes, with a few versions registered and again
 // with 10,000 more: its latency must not grow with the registry.
 import { Api, type FileEntry } from '../lib/api.js';
@@ -12,6 +15,7 @@ import type { LoadJob } from '../lib/load-protocol.js';
 import { alternate, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
 import { median } from '../lib/stats.js';
+import { constantResponseFrom, startUwsBaseline } from '../lib/uws-baseline.js';
 import { ratioOf, type Comparison, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -23,6 +27,8 @@ const FLAT = '/v1/resolve/bench/flat@live';
 const WIDE = '/v1/resolve/bench/wide@live';
 const STACK = '/v1/resolve/bench/stack@live';
 const IMPACT_P99_TARGET_MS = 5;
+/** DESIGN.md's resolve target against a bare uWS handler returning the same bytes. */
+const RESOLVE_TARGET = 0.9;
 
 const byRps = (r: LoadReport) => r.requestsPerSecond;
 
@@ -62,6 +68,7 @@ async function impactLatency(api: Api, target: string, count: number): Promise<F
 async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   const service = await startService({ workDir: ctx.workDir, name: 'stacks' });
   const api = new Api(service.port, service.token);
+  const stops: (() => Promise<void>)[] = [];
   try {
     const layout = [
       { path: 'config.json', size: 512 },
@@ -78,26 +85,46 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const stack = await api.request('POST', '/v1/models/bench/stack/versions', { json: { files: prompt, components } });
     if (stack.status !== 201) throw new Error(`stack registration: ${stack.status} ${stack.body.toString('utf8').slice(0, 200)}`);
     await api.setAlias('bench/stack', 'live', 1);
-    const flatBody = (await api.request('GET', FLAT)).body.length;
-    const stackAnswer = (await api.request('GET', STACK)).body;
+    const flatSample = await api.request('GET', FLAT);
+    const stackSample = await api.request('GET', STACK);
+    for (const [path, sample] of [
+      [FLAT, flatSample],
+      [STACK, stackSample],
+    ] as const) {
+      if (sample.status !== 200) throw new Error(`GET ${path}: ${sample.status} ${sample.body.toString('utf8').slice(0, 200)}`);
+    }
+    const flatBody = flatSample.body.length;
+    const stackAnswer = stackSample.body;
     const stackBody = stackAnswer.length;
+    // Bare uWS apps answering every GET with the service's exact response (status line, headers, body).
+    const bareStack = await startUwsBaseline(constantResponseFrom(stackSample.status, stackSample.rawHeaders, stackAnswer));
+    stops.push(() => bareStack.stop());
+    const bareFlat = await startUwsBaseline(constantResponseFrom(flatSample.status, flatSample.rawHeaders, flatSample.body));
+    stops.push(() => bareFlat.stop());
     const wideBody = await registerEqualBytes(api, stackAnswer);
     ctx.log(
       `  flat resolve answers ${flatBody} bytes; the stack of ${COMPONENTS} answers ${stackBody} bytes (its closure); the wide flat version ${wideBody} bytes`,
     );
 
     const headers = { authorization: api.authHeader };
-    ctx.log(`  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat`);
-    const [stackRuns, flatRuns, wideRuns] = await alternate([
+    ctx.log(
+      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat, wide flat, bare uWS with the stack's answer, bare uWS with the flat answer`,
+    );
+    // The bare apps get the same request bytes (path, auth header) as the service.
+    const [stackRuns, flatRuns, wideRuns, bareStackRuns, bareFlatRuns] = await alternate([
       () => runLoad(job(service.port, STACK, headers, ctx), service.pid),
       () => runLoad(job(service.port, FLAT, headers, ctx), service.pid),
       () => runLoad(job(service.port, WIDE, headers, ctx), service.pid),
+      () => runLoad(job(bareStack.port, STACK, headers, ctx), bareStack.pid),
+      () => runLoad(job(bareFlat.port, FLAT, headers, ctx), bareFlat.pid),
     ]);
     const s = medianBy(stackRuns!, byRps);
     const f = medianBy(flatRuns!, byRps);
     const w = medianBy(wideRuns!, byRps);
+    const bs = medianBy(bareStackRuns!, byRps);
+    const bf = medianBy(bareFlatRuns!, byRps);
     ctx.log(
-      `  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s, wide flat ${Math.round(w.requestsPerSecond)} req/s`,
+      `  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s, wide flat ${Math.round(w.requestsPerSecond)} req/s, bare uWS stack bytes ${Math.round(bs.requestsPerSecond)} req/s, bare uWS flat bytes ${Math.round(bf.requestsPerSecond)} req/s`,
     );
 
     // Impact: a component two steps below nothing else, and the blob of one of its files.
@@ -125,7 +152,35 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const fCap = capacityFigure(f);
     const capRatio = ratioOf(sCap, fCap);
     const impactRatio = big.value > 0 ? small.value / big.value : null;
+    const bareProblems = [loadProblem(s), loadProblem(bs)].filter(Boolean).join('; ');
+    const bareRatio = ratioOf(stackFigure, requestsFigure(bs));
+    const bareCap = capacityFigure(bs);
+    const bareCapRatio = ratioOf(sCap, bareCap);
+    const flatBareRatio = ratioOf(flatFigure, requestsFigure(bf));
+    const flatBareCapRatio = ratioOf(fCap, capacityFigure(bf));
+    const cpu = (r: LoadReport) => `${Math.round(r.serverCpuPercent ?? 0)}%`;
+    const x = (r: number | null) => (r === null ? 'n/a' : `${r.toFixed(2)}×`);
     return [
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS} vs bare uWS, same bytes`,
+        subject: stackFigure,
+        baselineName: `bare uWS, the stack's ${stackBody}-byte answer`,
+        baseline: requestsFigure(bs),
+        ratio: bareRatio,
+        target: `≥ ${RESOLVE_TARGET}×`,
+        pass: bareRatio === null ? null : !bareProblems && bareRatio >= RESOLVE_TARGET,
+        note: `the resolve target's yardstick with the stack's own status line, headers and body; the flat answer against its own bare app in the same run: ${x(flatBareRatio)} (per CPU-second ${x(flatBareCapRatio)}); p99 ${s.p99Ms.toFixed(3)} vs ${bs.p99Ms.toFixed(3)} ms${bareProblems ? `; invalid: ${bareProblems}` : ''}`,
+      },
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS} vs bare uWS, server efficiency`,
+        subject: sCap,
+        baselineName: `bare uWS, the stack's ${stackBody}-byte answer`,
+        baseline: bareCap,
+        ratio: bareCapRatio,
+        target: `≥ ${RESOLVE_TARGET}×`,
+        pass: bareCapRatio === null ? null : bareCapRatio >= RESOLVE_TARGET,
+        note: `server CPU ${cpu(s)} vs ${cpu(bs)} of a core; the flat answer against its bare app: ${x(flatBareCapRatio)}`,
+      },
       {
         name: `stacks: resolve of a stack of ${COMPONENTS}, ${CONNECTIONS} conn`,
         subject: stackFigure,
@@ -177,6 +232,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ];
   } finally {
     api.close();
+    for (const stop of stops.reverse()) await stop();
     await service.stop();
   }
 }
@@ -221,8 +277,8 @@ async function registerEqualBytes(api: Api, stackAnswer: Buffer): Promise<number
 
 export const stacksScenario: Scenario = {
   name: 'stacks',
-  description: `GET /v1/resolve of a stack of ${COMPONENTS} components vs a flat version (same run); impact query latency with ${VERSIONS} versions registered`,
+  description: `GET /v1/resolve of a stack of ${COMPONENTS} components vs a flat version and vs bare uWebSockets.js answering the same bytes (same run); impact query latency with ${VERSIONS} versions registered`,
   notes:
-    'The stack answer carries its whole closure (every component with its files) and is rendered once after the model last changed, like a flat one; the ratio is of the same service answering both paths, alternating. The impact query reads the component → stacks and alias indexes kept at commit time, so its latency should not grow with the number of versions.',
+    'The stack answer carries its whole closure (every component with its files) and is rendered once after the model last changed, like a flat one; the ratio is of the same service answering both paths, alternating. The bare uWS rows hold the stack to the resolve target with its own bytes: a bare app answering its exact response, in the same alternation. The impact query reads the component → stacks and alias indexes kept at commit time, so its latency should not grow with the number of versions.',
   run,
 };
