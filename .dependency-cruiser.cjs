@@ -30,6 +30,18 @@ module.exports = {
       from: { path: '^src/domain/' },
       to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '^node_modules/zod/' },
     },
+    only(
+      'log-and-metrics-stand-on-the-domain',
+      '(log[.]ts$|metrics/)',
+      ['^src/domain/'],
+      'the logger and the metrics, which every floor above the domain may use, know the domain only',
+    ),
+    only(
+      'config-stands-on-the-domain',
+      'config/',
+      ['^src/domain/'],
+      'the configuration schema reads domain rules (thresholds, card fields) and nothing else',
+    ),
     only('index-stands-on-the-domain', 'index/', ['^src/domain/'], 'the node-local index holds state; it knows the domain only'),
     only(
       'store-below-registry',
@@ -78,6 +90,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/cli/', pathNot: '^src/cli/commands/serve[.]ts$' },
       to: { path: '^src/', pathNot: ['^src/cli/', '^src/client/', '^src/domain/', '^src/lib/', '^src/log[.]ts$'] },
+    },
+    {
+      name: 'the-service-knows-no-client',
+      comment: 'the CLI and the client stand outside the service and reach it over HTTP; nothing of the service imports them',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(cli|client)/' },
+      to: { path: '^src/(cli|client)/' },
+    },
+    {
+      name: 'only-serve-starts-the-service',
+      comment: 'service.ts, the factory, stands on top: only the CLI `serve` command imports it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/commands/serve[.]ts$' },
+      to: { path: '^src/service[.]ts$' },
     },
     {
       name: 'registry-is-the-only-door',
