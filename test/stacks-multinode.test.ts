@@ -1,9 +1,15 @@
 // Stacks on several nodes sharing Redis: a stack registered on one node right after its component
 // was registered on another (references are frozen against the authority, not a lagging replica),
 // the closure resolved on every node, a retirement on one node flagging the stack everywhere, the
-// reverse index answering impact and refusing the component's deletion on another node.
+// reverse index answering impact and refusing the component's deletion on another node; a nested
+// stack registered across both nodes pulled through the CLI from either.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { parseJson, runCli } from './harness/cli.js';
 import { api, uploadBlob, waitFor } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
@@ -149,4 +155,91 @@ test('gates, GC reachability and lineage across nodes', async () => {
     graph.json.edges.map((e: { from: string; to: string; relation: string }) => `${e.from} -${e.relation}-> ${e.to}`).sort(),
     ['mg/pre@v1 -parent-> mg/tuned@v1', 'mg/tuned@v1 -component-> mg/app@v1'],
   );
+});
+
+/** Every regular file under root, relative path → sha256 hex. */
+async function tree(root: string, prefix = ''): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) Object.assign(out, await tree(root, rel));
+    else
+      out[rel] = createHash('sha256')
+        .update(await readFile(join(root, rel)))
+        .digest('hex');
+  }
+  return out;
+}
+
+test('a nested stack registered across nodes is pulled from either, verified, a shared blob fetched once; impact says since when', async () => {
+  const [a, b] = nodes as [TestServer, TestServer];
+  const texts = {
+    base: 'mnp base weights',
+    embed: 'mnp embedding weights',
+    index: 'mnp vectors',
+    tokenizer: '{"vocab":["x"]}',
+    prompt: 'Answer briefly.',
+  };
+  // Each node keeps its own blob directory here (the control store is what they share).
+  const file = async (path: string, text: string) => {
+    const data = Buffer.from(text);
+    let digest = '';
+    for (const node of nodes) digest = await uploadBlob(node, data);
+    return { path, size: data.length, digest };
+  };
+  const register = async (node: TestServer, name: string, body: Record<string, unknown>) => {
+    const res = await api(node, 'POST', `/v1/models/${name}/versions`, body);
+    assert.equal(res.status, 201, res.text);
+    return res.json;
+  };
+  const tokenizer = await file('tokenizer.json', texts.tokenizer);
+  await register(a, 'mnp/base', { files: [await file('model.safetensors', texts.base), tokenizer] });
+  await register(a, 'mnp/embed', { files: [await file('model.onnx', texts.embed), tokenizer] });
+  await register(a, 'mnp/index', { files: [await file('index.faiss', texts.index)] });
+  // The inner stack on A, the outer one on B at once (frozen against the authority), its alias moved on B.
+  await register(a, 'mnp/retrieval', { components: { embedding: 'mnp/embed@v1', index: 'mnp/index@v1' } });
+  const outer = await register(b, 'mnp/assistant', {
+    files: [await file('prompt.txt', texts.prompt)],
+    components: { base: 'mnp/base@v1', retrieval: 'mnp/retrieval@v1' },
+  });
+  assert.equal((await api(b, 'PUT', '/v1/models/mnp/assistant/aliases/live', { version: 1 })).status, 200);
+
+  const scratch = await mkdtemp(join(tmpdir(), 'modelgate-stacks-mn-'));
+  try {
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const expected = {
+      'prompt.txt': sha(texts.prompt),
+      'base/model.safetensors': sha(texts.base),
+      'base/tokenizer.json': sha(texts.tokenizer),
+      'retrieval/embedding/model.onnx': sha(texts.embed),
+      'retrieval/embedding/tokenizer.json': sha(texts.tokenizer),
+      'retrieval/index/index.faiss': sha(texts.index),
+    };
+    const distinctBytes = Object.values(texts).reduce((n, t) => n + Buffer.byteLength(t), 0);
+    for (const node of [a, b]) {
+      await waitFor(async () => (await api(node, 'GET', '/v1/resolve/mnp/assistant@live')).status === 200, 10_000, 'the stack on the node');
+      const target = join(scratch, node === a ? 'from-a' : 'from-b');
+      const run = await runCli(['pull', 'mnp/assistant@live', target, '--json'], { MODELGATE_URL: node.url, MODELGATE_TOKEN: node.token });
+      assert.equal(run.code, 0, run.stderr);
+      const pulled = parseJson(run);
+      assert.equal(pulled.digest, outer.digest);
+      assert.deepEqual(pulled.components, ['base', 'retrieval']);
+      assert.deepEqual(await tree(target), expected);
+      assert.equal(pulled.downloadedBytes, distinctBytes, 'the tokenizer shared by base and embedding crossed the network once');
+    }
+
+    // Impact on A of the inner component: the stacks above it, and the alias holding the outer one since its move on B.
+    const impact = await api(a, 'GET', '/v1/impact?target=mnp/embed@v1');
+    assert.equal(impact.status, 200, impact.text);
+    assert.deepEqual(impact.json.versions.map((v: { name: string; relation: string }) => `${v.name}:${v.relation}`).sort(), [
+      'mnp/assistant:component',
+      'mnp/embed:self',
+      'mnp/retrieval:component',
+    ]);
+    const history = await api(a, 'GET', '/v1/models/mnp/assistant/aliases/live/history');
+    const moved = history.json.history.at(-1) as { seq: number; at: string };
+    assert.deepEqual(impact.json.aliases, [{ name: 'mnp/assistant', alias: 'live', version: 1, since: moved.at, seq: moved.seq }]);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 });
