@@ -151,7 +151,12 @@ export const httpMetrics = {
  * buffers, other external memory) and the upload buffer pool, so that growth after aborted
  * uploads can be attributed (bench scenario `aborts`).
  */
-let ingestBuffers: () => { inUse: number; idle: number; allocated: number } = () => ({ inUse: 0, idle: 0, allocated: 0 });
+let ingestBuffers: () => { inUse: number; idle: number; allocated: number; waitingBytes: number } = () => ({
+  inUse: 0,
+  idle: 0,
+  allocated: 0,
+  waitingBytes: 0,
+});
 new Gauge({
   name: 'modelgate_memory_bytes',
   help: 'process.memoryUsage() by kind: rss, heap_used, external, array_buffers',
@@ -175,6 +180,14 @@ new Gauge({
     this.labels('in_use').set(b.inUse);
     this.labels('idle').set(b.idle);
     this.labels('allocated').set(b.allocated);
+  },
+});
+new Gauge({
+  name: 'modelgate_ingest_waiting_bytes',
+  help: 'Upload bytes held in ordinary memory while every shared upload buffer is in use (each such upload is paused)',
+  registers: [registry],
+  collect() {
+    this.set(ingestBuffers().waitingBytes);
   },
 });
 export function bindIngestBuffers(read: typeof ingestBuffers): void {
