@@ -127,4 +127,26 @@ describe('half-closed requests on an S3-backed node', () => {
     assert.equal(statusOf(reply), 200, reply.slice(0, 200));
     assert.equal(headerOf(reply, 'content-length'), String(content.length));
   });
+
+  test('the status of an upload session (a row of the shared table, on this node in LMDB): its offset, on /v1 and OCI', async () => {
+    const opened = await fetch(`${server.url}/v1/uploads`, { method: 'POST', headers: { Authorization: `Bearer ${server.token}` } });
+    assert.equal(opened.status, 201);
+    const { id } = (await opened.json()) as { id: string };
+    const chunk = await fetch(`${server.url}/v1/uploads/${id}`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${server.token}`, 'Content-Range': 'bytes 0-99/*' },
+      body: Buffer.alloc(100, 3),
+    });
+    assert.equal(chunk.status, 202, await chunk.text());
+    const head = await halfClosed(server, 'HEAD', `/v1/uploads/${id}`);
+    assert.equal(statusOf(head), 200, head.slice(0, 200));
+    assert.equal(headerOf(head, 'upload-offset'), '100');
+    const get = await halfClosed(server, 'GET', `/v1/uploads/${id}`);
+    assert.equal(statusOf(get), 200, get.slice(0, 200));
+    assert.match(get, /"offset":100/);
+    const oci = await halfClosed(server, 'GET', `/v2/team/halfclose/blobs/uploads/${id}`);
+    assert.equal(statusOf(oci), 204, oci.slice(0, 200));
+    assert.equal(headerOf(oci, 'range'), '0-99');
+    assert.equal(statusOf(await halfClosed(server, 'HEAD', `/v1/uploads/${'f'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`)), 404);
+  });
 });

@@ -1,10 +1,11 @@
 // A real S3-compatible server for tests: s3rver in a child process on an ephemeral port with a
-// temporary directory, behind a small TCP proxy of our own. Clients talk to the proxy, which
+// temporary directory (or, with `{ server: 'moto' }`, moto's S3 server, which has what s3rver
+// lacks: UploadPartCopy, and S3's 5 MiB part minimum), behind a small TCP proxy of our own. Clients talk to the proxy, which
 // counts the bytes the server sends them (so a test can tell how often the bucket was read), can
 // slow those bytes down, and can reset connections mid-stream: real network faults, not mocks.
 // Stopping the server keeps the proxy listening, so clients see refused/reset connections, as
 // they would when S3 goes away; restart() brings the server back with its data on a new port.
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { START_LIMIT_MS } from './limits.js';
 import { randomBytes } from 'node:crypto';
@@ -50,7 +51,7 @@ export interface TestS3 {
   cuts(): number;
   /** Kills the server process; the proxy keeps accepting and drops each connection at once. */
   stop(): Promise<void>;
-  /** Starts the server again on the same directory (the bucket and its objects survive). */
+  /** Starts the server again on the same directory (the bucket and its objects survive; on moto, which keeps them in memory, they do not). */
   restart(): Promise<void>;
   /** Stops everything and removes the directory. */
   dispose(): Promise<void>;
@@ -68,7 +69,12 @@ new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBu
   .then((addr) => console.log(JSON.stringify({ port: addr.port })), (err) => { console.error(err); process.exit(1); });
 `;
 
-export async function startS3(): Promise<TestS3> {
+export interface StartS3Options {
+  /** s3rver (the default) or moto's S3 server (`moto_server`, from Python's moto package). */
+  server?: 's3rver' | 'moto';
+}
+
+export async function startS3(opts: StartS3Options = {}): Promise<TestS3> {
   const dir = await mkdtemp(join(tmpdir(), 'modelgate-s3-'));
   const bucket = `test-${randomBytes(4).toString('hex')}`;
   const region = 'us-east-1';
@@ -76,7 +82,7 @@ export async function startS3(): Promise<TestS3> {
   let upstreamPort = 0;
 
   const launch = async () => {
-    const started = await spawnS3rver(dir, bucket);
+    const started = opts.server === 'moto' ? await spawnMoto(bucket, region) : await spawnS3rver(dir, bucket);
     child = started.child;
     upstreamPort = started.port;
   };
@@ -174,6 +180,49 @@ function spawnS3rver(dir: string, bucket: string): Promise<{ child: ChildProcess
       reject(new Error(`s3rver exited with ${code} before listening (is the s3rver package installed?):\n${output.join('\n')}`));
     });
   });
+}
+
+/**
+ * moto's S3 server on 127.0.0.1 with an ephemeral port (it prints "Running on http://…:PORT"), and
+ * the bucket created on it. moto accepts any credentials.
+ */
+async function spawnMoto(bucket: string, region: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`moto_server did not start within 30 s:\n${output.join('\n')}`));
+    }, 30_000);
+    const onLine = (line: string) => {
+      output.push(line);
+      const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      if (!m) return;
+      clearTimeout(timer);
+      child.once('exit', (code, signal) => {
+        if (!stopping.has(child))
+          process.stderr.write(`moto_server exited unexpectedly (code ${code}, signal ${signal}):\n${output.slice(-20).join('\n')}\n`);
+      });
+      resolve(Number(m[1]));
+    };
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`moto_server could not start (is Python's moto package installed, with its server extra?): ${err.message}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`moto_server exited with ${code} before listening:\n${output.join('\n')}`));
+    });
+  });
+  const direct = new S3Client({ region, endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: CREDENTIALS });
+  try {
+    await direct.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    direct.destroy();
+  }
+  return { child, port };
 }
 
 /** s3rver processes the harness itself is stopping (their exit is expected). */

@@ -19,6 +19,8 @@ export async function chunkedUpload(
   pick: (request: number) => TestServer,
   token: string,
   digest = sha256(data),
+  /** Called after the last chunk, before the commit is sent. */
+  beforeCommit: () => void = () => undefined,
 ): Promise<ChunkedUpload> {
   const headers = { Authorization: `Bearer ${token}` };
   const opened = await fetch(`${pick(0).url}/v1/uploads`, { method: 'POST', headers });
@@ -36,6 +38,7 @@ export async function chunkedUpload(
     assert.equal(res.status, 202, `chunk at ${at}: ${text}`);
     assert.equal(JSON.parse(text).offset, at + chunk.length);
   }
+  beforeCommit();
   const res = await fetch(`${pick(request).url}/v1/uploads/${id}?digest=${digest}`, { method: 'PUT', headers });
   const text = await res.text();
   return { digest, id, status: res.status, body: text ? JSON.parse(text) : null };
