@@ -27,13 +27,16 @@ after(async () => {
   await redis?.dispose();
 });
 
-async function startCluster(): Promise<{ prefix: string; env: Record<string, string>; nodes: TestServer[] }> {
+async function startCluster(
+  extraEnv: Record<string, string> = {},
+): Promise<{ prefix: string; env: Record<string, string>; nodes: TestServer[] }> {
   const prefix = randomPrefix();
   const env = {
     MODELGATE_CONTROL_BACKEND: 'redis',
     MODELGATE_REDIS_URL: redis.url,
     MODELGATE_REDIS_PREFIX: prefix,
     MODELGATE_ANTI_ENTROPY_MS: '200',
+    ...extraEnv,
   };
   const nodes: TestServer[] = [];
   for (let i = 0; i < 3; i++) {
@@ -144,7 +147,8 @@ describe('control plane status and restore from a replica', () => {
   });
 
   test('a crashed node is dropped from status once silent past redis.nodeExpirySeconds; a live one stays', async () => {
-    const { prefix, nodes } = await startCluster();
+    // Two minutes instead of the default hour: the setting, not the default, decides.
+    const { prefix, nodes } = await startCluster({ MODELGATE_NODE_EXPIRY_SECONDS: '120' });
     const before = await waitAgreeing(nodes[0]!, 3, 'three agreeing nodes');
     const crashed = before.nodes.find((n: any) => n.address === nodes[2]!.url);
     assert.ok(crashed, 'the node to crash is listed');
@@ -155,11 +159,16 @@ describe('control plane status and restore from a replica', () => {
       after.nodes.some((n: any) => n.id === crashed.id),
       'a node that just went silent is still shown',
     );
-    // ...and dropped once its last heartbeat is older than the expiry (default one hour): its
-    // heartbeat is moved back two hours in Redis, as if that time had passed.
+    // ...listed as not live while silent for less than the expiry (its heartbeat moved back one
+    // minute in Redis, as if that time had passed)...
     const key = `${prefix}nodes`;
     const beat = JSON.parse((await redis.client.hget(key, crashed.id))!);
-    await redis.client.hset(key, crashed.id, JSON.stringify({ ...beat, at: Date.now() - 2 * 3600_000 }));
+    await redis.client.hset(key, crashed.id, JSON.stringify({ ...beat, at: Date.now() - 60_000 }));
+    const silent = (await status(nodes[0]!)).nodes.find((n: any) => n.id === crashed.id);
+    assert.ok(silent, 'silent for a minute of a two-minute expiry: still listed');
+    assert.equal(silent.live, false);
+    // ...and dropped once its last heartbeat is older than the expiry (three minutes back).
+    await redis.client.hset(key, crashed.id, JSON.stringify({ ...beat, at: Date.now() - 180_000 }));
     const pruned = await status(nodes[0]!);
     assert.deepEqual(pruned.nodes.map((n: any) => n.address).sort(), [nodes[0]!.url, nodes[1]!.url].sort());
     assert.equal(await redis.client.hget(key, crashed.id), null, 'its heartbeat is gone from Redis');
