@@ -192,8 +192,8 @@ async function spawnMoto(bucket: string, region: string): Promise<{ child: Child
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`moto_server did not start within 30 s:\n${output.join('\n')}`));
-    }, 30_000);
+      reject(new Error(`moto_server did not start within ${START_LIMIT_MS / 1000} s:\n${output.join('\n')}`));
+    }, START_LIMIT_MS);
     const onLine = (line: string) => {
       output.push(line);
       const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
