@@ -129,6 +129,11 @@ export class ModelgateClient {
     return stored;
   }
 
+  /** Drops a session and what it holds (an upload abandoned because the blob turned out to be stored). */
+  async cancelUpload(id: string, signal?: AbortSignal): Promise<void> {
+    await this.send('DELETE', paths.upload(id), { signal, accept: [404] });
+  }
+
   /** A keep-alive connection for the fast way down: byte ranges handed over from one reused buffer. */
   rangeReader(options: ConnectionOptions = {}): BlobRangeReader {
     return new BlobRangeReader({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, options);

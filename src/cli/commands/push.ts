@@ -18,9 +18,10 @@ import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress, type Progress } from '../progress.js';
 import { walkModelDir, type LocalFile } from '../push/walk-model-dir.js';
-import { uploadFile, type BlobSource } from '../push/upload-file.js';
+import { FileHasher } from '../push/file-hasher.js';
+import { startUnhashedUpload, uploadFile, type BlobSource, type UnhashedUpload } from '../push/upload-file.js';
 import { checkAlias, checkModelName } from '../reference.js';
-import { sha256File } from '../sha256-file.js';
+import { sha256File, type FileHash } from '../sha256-file.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate push <dir> <name> [--component c=name@ref …] [--alias a] [--metadata FILE]
@@ -45,6 +46,11 @@ version of <name>; files the server already has are not uploaded again.
 ${clientOptionsHelp}`;
 
 const DEFAULT_MAX_CONNECTIONS = 4;
+/**
+ * Files from this size on are sent while they are hashed (on a worker thread); smaller ones are
+ * hashed first, so a file the server has costs no upload and a small one no extra requests.
+ */
+const SEND_WHILE_HASHING = 16 * 1024 * 1024;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, usage, [2, 2], {
@@ -145,19 +151,40 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
   const files = await listFiles(request.dir, Object.keys(request.components).length > 0);
   const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
-  // Each file is hashed, checked (HEAD) and, when missing, sent right away, so one file's hash
-  // overlaps the others' uploads; identical files share one check and one upload.
+  // A small file is hashed, checked (HEAD) and, when missing, sent right away; a large one is sent
+  // while a worker thread hashes it, and checked once its hash is done (a stored blob's upload is
+  // then dropped). One file's hash overlaps the others' uploads; identical files share one check
+  // and one upload.
   const outcomes = new Map<string, Promise<{ uploaded: boolean; size: number }>>();
+  const hasher = new FileHasher();
   const progress = startProgress('hashing and uploading', 2 * totalBytes);
   let entries: FileEntry[];
   try {
     entries = await mapLimited(files, request.maxConnections, async (file, signal) => {
-      const { hex, size } = await sha256File(file.absolutePath, (n) => progress.advance(n), signal);
+      const early = file.size >= SEND_WHILE_HASHING ? startUnhashedUpload(client, file, progress, signal, limiter) : null;
+      let hashed: FileHash;
+      try {
+        hashed = early
+          ? await hasher.hash(file.absolutePath, (n) => progress.advance(n), signal)
+          : await sha256File(file.absolutePath, (n) => progress.advance(n), signal);
+      } catch (err) {
+        await early?.abandon();
+        throw err;
+      }
+      const { hex, size } = hashed;
       const digest = `sha256:${hex}`;
+      const blob = { digest, size, absolutePath: file.absolutePath };
       let outcome = outcomes.get(digest);
-      if (outcome) progress.advance(size);
-      else {
-        outcome = sendIfMissing(client, { digest, size, absolutePath: file.absolutePath }, progress, signal, limiter);
+      if (outcome) {
+        await early?.abandon();
+        progress.advance(size);
+      } else {
+        // Set before any await: an identical file finishing its hash meanwhile must find it.
+        outcome =
+          early && size === file.size
+            ? finishIfMissing(client, blob, early, progress, signal)
+            : // The file changed size since it was listed: what was sent is not these bytes.
+              Promise.resolve(early?.abandon()).then(() => sendIfMissing(client, blob, progress, signal, limiter));
         outcomes.set(digest, outcome);
       }
       await outcome;
@@ -165,6 +192,7 @@ async function push(client: ModelgateClient, request: PushRequest): Promise<Push
     });
   } finally {
     progress.finish();
+    await hasher.close();
   }
   const sent = await Promise.all(outcomes.values());
   const uploaded = sent.filter((o) => o.uploaded);
@@ -205,6 +233,30 @@ async function moveAlias(
     if (!(err instanceof ModelgateApiError) || err.transient) throw err;
     return { refused: { alias, code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } };
   }
+}
+
+/** Completes an upload started before the digest was known, or drops it if the server has the blob. */
+async function finishIfMissing(
+  client: ModelgateClient,
+  blob: BlobSource,
+  upload: UnhashedUpload,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<{ uploaded: boolean; size: number }> {
+  let stored: boolean;
+  try {
+    stored = (await client.blobSize(blob.digest, signal)) !== null;
+  } catch (err) {
+    await upload.abandon();
+    throw err;
+  }
+  if (stored) {
+    await upload.abandon();
+    progress.advance(blob.size);
+    return { uploaded: false, size: blob.size };
+  }
+  await upload.finish(blob.digest);
+  return { uploaded: true, size: blob.size };
 }
 
 /** Uploads the blob unless the server already has it (then its bytes count as done on the meter). */

@@ -1,9 +1,11 @@
-// Uploading one file as a blob: first as one streamed request read from the file through two
-// reused buffers; if that fails on the way (a transient error), the rest goes through a resumable
-// upload session in large chunks, each resumed from the offset the server reports, so a broken
-// connection costs at most one chunk instead of the whole file.
+// Uploading one file as a blob. With its digest known: one streamed request read from the file
+// through two reused buffers. Before its digest is known (a large file whose hash runs beside the
+// upload): one streamed chunk into a resumable session, committed with the digest once the hash is
+// done, or cancelled when the server turns out to have the blob. Either way, if the stream fails on
+// the way (a transient error), the rest goes through a resumable upload session in large chunks,
+// each resumed from the offset the server reports, so a broken connection costs at most one chunk.
 import { open, type FileHandle } from 'node:fs/promises';
-import { isRetryableClientError, type ModelgateClient, type RateLimiter, type StoredBlob } from '../../client/index.js';
+import { ModelgateApiError, isRetryableClientError, type ModelgateClient, type RateLimiter, type StoredBlob } from '../../client/index.js';
 import type { Progress } from '../progress.js';
 import { withRetries, type RetryOptions } from '../../lib/retry.js';
 
@@ -50,6 +52,124 @@ export async function uploadFile(
   }
 }
 
+/** A file being sent before its digest is known; exactly one of `finish` and `abandon` is called. */
+export interface UnhashedUpload {
+  /** Completes the upload (resuming through the session after a transient failure) and commits it as `digest`. */
+  finish(digest: string): Promise<StoredBlob>;
+  /** Stops sending, drops the session and takes the bytes sent back off the meter. */
+  abandon(): Promise<void>;
+}
+
+/**
+ * Starts sending `file` as one streamed chunk of a new upload session at once. The session hashes
+ * the chunk as it arrives, so the commit does not read the blob back.
+ */
+export function startUnhashedUpload(
+  client: ModelgateClient,
+  file: { absolutePath: string; size: number },
+  progress: Progress,
+  signal: AbortSignal,
+  limiter?: RateLimiter,
+): UnhashedUpload {
+  const stop = new AbortController();
+  const sendSignal = AbortSignal.any([signal, stop.signal]);
+  const opening = open(file.absolutePath, 'r');
+  let sessionId: string | null = null;
+  let sent = 0;
+  const sending = (async () => {
+    const handle = await opening;
+    const { id } = await client.openUpload(sendSignal);
+    sessionId = id;
+    return client.appendUpload(id, 0, file.size, reader(handle), {
+      limiter,
+      signal: sendSignal,
+      onProgress: (n) => {
+        sent += n;
+        progress.advance(n);
+      },
+    });
+  })();
+  // Looked at by finish or abandon; never an unhandled rejection meanwhile.
+  sending.catch(() => undefined);
+  const close = () => opening.then(closeQuietly, () => undefined);
+
+  return {
+    async finish(digest) {
+      try {
+        try {
+          const offset = await sending;
+          if (offset === file.size) return await commit(client, sessionId!, digest, file, signal);
+        } catch (err) {
+          if (signal.aborted || !isRetryableClientError(err)) throw err;
+          progress.note(`modelgate: upload of ${digest} failed (${describe(err)}); continuing through its upload session`);
+        }
+        const blob = { digest, size: file.size, absolutePath: file.absolutePath };
+        return await uploadInSession(client, blob, reader(await opening), progress, signal, limiter, { id: sessionId, counted: sent });
+      } finally {
+        await close();
+      }
+    },
+    async abandon() {
+      stop.abort();
+      await sending.catch(() => undefined);
+      progress.advance(-sent);
+      await close();
+      if (sessionId !== null) await cancelSession(client, sessionId, signal);
+    },
+  };
+}
+
+/** Commits a session; a digest mismatch here means the file changed between the hash's read and the upload's. */
+async function commit(
+  client: ModelgateClient,
+  id: string,
+  digest: string,
+  file: { absolutePath: string; size: number },
+  signal: AbortSignal,
+): Promise<StoredBlob> {
+  try {
+    return await client.commitUpload(id, digest, file.size, signal);
+  } catch (err) {
+    if (err instanceof ModelgateApiError && err.code === 'DIGEST_MISMATCH') {
+      await cancelSession(client, id, signal);
+      throw new ModelgateApiError(
+        err.status,
+        err.code,
+        `${file.absolutePath} changed while it was pushed (${err.serverMessage}); push again`,
+        err.details,
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Until the server has seen a dropped stream's connection close, the session is still busy with
+ * that request: a later request on the session is refused (409 UPLOAD_BUSY), or finds the offset
+ * moved under it (416 UPLOAD_OFFSET_MISMATCH). Both are worth another try.
+ */
+function sessionRetryable(err: unknown): boolean {
+  if (err instanceof ModelgateApiError) return err.code === 'UPLOAD_BUSY' || err.code === 'UPLOAD_OFFSET_MISMATCH' || err.transient;
+  return isRetryableClientError(err);
+}
+
+/** Cancels a session, waiting (briefly) for a dropped stream on it to end; a session left behind expires on its own. */
+async function cancelSession(client: ModelgateClient, id: string, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    try {
+      await client.cancelUpload(id, signal);
+      return;
+    } catch (err) {
+      if (signal.aborted || !sessionRetryable(err)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function reader(handle: FileHandle) {
+  return async (buffer: Buffer, length: number, position: number) => (await handle.read(buffer, 0, length, position)).bytesRead;
+}
+
 async function uploadInSession(
   client: ModelgateClient,
   blob: BlobSource,
@@ -57,27 +177,36 @@ async function uploadInSession(
   progress: Progress,
   signal: AbortSignal,
   limiter?: RateLimiter,
+  /** A session already holding part of the blob, and the bytes of it on the meter. */
+  resume: { id: string | null; counted: number } = { id: null, counted: 0 },
 ): Promise<StoredBlob> {
   const retry: RetryOptions = {
     attempts: ATTEMPTS,
     baseDelayMs: RETRY_BASE_DELAY_MS,
-    retryable: isRetryableClientError,
+    retryable: sessionRetryable,
     signal,
     onRetry: (err, attempt, delayMs) =>
       progress.note(`modelgate: upload of ${blob.digest} failed (${describe(err)}); retry ${attempt} in ${delayMs}ms`),
   };
-  const { id } = await withRetries(() => client.openUpload(signal), retry);
   /** Bytes of this session on the meter. */
-  let counted = 0;
+  let counted = resume.counted;
+  let id = resume.id;
+  if (id === null) {
+    progress.advance(-counted);
+    counted = 0;
+    id = (await withRetries(() => client.openUpload(signal), retry)).id;
+  }
+  const session = id;
   let offset = 0;
   while (offset < blob.size) {
     offset = await withRetries(async () => {
       // After a failure the server's offset says what it kept; the meter follows it.
-      const from = await client.uploadOffset(id, signal);
+      const from = await client.uploadOffset(session, signal);
       progress.advance(from - counted);
       counted = from;
+      if (from >= blob.size) return from;
       const length = Math.min(SESSION_CHUNK, blob.size - from);
-      return client.appendUpload(id, from, length, read, {
+      return client.appendUpload(session, from, length, read, {
         limiter,
         signal,
         onProgress: (n) => {
@@ -87,7 +216,7 @@ async function uploadInSession(
       });
     }, retry);
   }
-  return withRetries(() => client.commitUpload(id, blob.digest, blob.size, signal), retry);
+  return withRetries(() => client.commitUpload(session, blob.digest, blob.size, signal), retry);
 }
 
 async function closeQuietly(handle: FileHandle): Promise<void> {
