@@ -26,7 +26,6 @@ import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
 import { Fleet } from './registry/fleet/fleet.js';
 import { CheckpointKeyring } from './registry/checkpoint-keys.js';
-import { SCHEDULE_ACTOR } from './registry/checkpoints.js';
 import { Registry } from './registry/registry.js';
 import { replicate } from './registry/replication.js';
 import type { ControlStore } from './store/control-store.js';
@@ -108,7 +107,7 @@ export async function startService(config: Config): Promise<RunningService> {
   await sweep();
   const sweeper = setInterval(sweep, config.uploads.sweepIntervalSeconds * 1000);
   sweeper.unref();
-  const checkpointer = scheduleCheckpoints(registry, config.checkpoints.intervalSeconds);
+  const stopCheckpoints = registry.checkpoints.schedule(config.checkpoints.intervalSeconds * 1000);
   webhooks.start();
   ready = true;
 
@@ -118,7 +117,7 @@ export async function startService(config: Config): Promise<RunningService> {
       logger.info({ reason }, 'shutting down: no new connections; waiting for transfers in flight');
       ready = false;
       clearInterval(sweeper);
-      if (checkpointer) clearInterval(checkpointer);
+      stopCheckpoints?.();
       server.stopListening();
       const graceMs = config.server.shutdownGraceSeconds * 1000;
       let timer: NodeJS.Timeout | undefined;
@@ -154,21 +153,6 @@ function loadKeyring(config: Config): Promise<CheckpointKeyring> {
     generate: config.control.backend === 'lmdb',
     retiredKeyFiles: c.retiredKeyFiles,
   });
-}
-
-/** Takes a checkpoint every interval when the chain moved (one per interval across the nodes); null when off. */
-function scheduleCheckpoints(registry: Registry, intervalSeconds: number): NodeJS.Timeout | null {
-  if (intervalSeconds === 0 || !registry.checkpoints.canSign()) return null;
-  const intervalMs = intervalSeconds * 1000;
-  const timer = setInterval(() => {
-    // A little under the interval, so timer drift on another node does not skip a whole period.
-    registry.checkpoints.take(SCHEDULE_ACTOR, intervalMs * 0.9).then(
-      ({ checkpoint, created }) => created && logger.info({ seq: checkpoint?.seq, keyId: checkpoint?.keyId }, 'audit checkpoint signed'),
-      (err: unknown) => logger.warn({ err: (err as Error).message }, 'scheduled audit checkpoint failed; retrying next interval'),
-    );
-  }, intervalMs);
-  timer.unref();
-  return timer;
 }
 
 /** Fleet telemetry lives beside the control store: its own LMDB environment, or the same Redis. */

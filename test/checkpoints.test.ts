@@ -3,8 +3,9 @@
 // well-known route, signs the head on demand and on a schedule; `audit verify --offline` checks an
 // export with nothing but the file and the key, and fails on a wrong key, a truncated or reordered
 // export, a wrong expected head and a log rewritten and rechained after a checkpoint. Rotation
-// keeps old checkpoints verifying; on Redis a node without the key signs nothing and two nodes
-// taking the same head record one checkpoint.
+// keeps old checkpoints verifying; on Redis a node without the key signs nothing, two nodes
+// taking the same head record one checkpoint, and three keyed nodes on a short schedule take one
+// checkpoint per period between them (the period's lease in the control store).
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -361,5 +362,81 @@ describe('checkpoints on nodes sharing Redis', () => {
       'the checkpoint on the keyless node',
     );
     assert.equal((await api(a, 'GET', '/v1/audit/checkpoints')).json.checkpoints.length, 1);
+  });
+
+  test('on a short schedule three keyed nodes take one checkpoint per period between them, none twice; the keyless node signs nothing', async () => {
+    const keyFile = join(dir, 'scheduled.pem');
+    await writeFile(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    const schedPrefix = randomPrefix();
+    const env = {
+      MODELGATE_CONTROL_BACKEND: 'redis',
+      MODELGATE_REDIS_URL: redis.url,
+      MODELGATE_REDIS_PREFIX: schedPrefix,
+      MODELGATE_CHECKPOINT_INTERVAL_SECONDS: '1',
+      MODELGATE_LOG_LEVEL: 'info',
+    };
+    try {
+      // Started one after another, so their timers run at different phases, as on real nodes.
+      const nodes: TestServer[] = [];
+      for (const pause of [0, 450, 400]) {
+        await new Promise((r) => setTimeout(r, pause));
+        const node = await startServer({ env: { ...env, MODELGATE_CHECKPOINT_KEY_FILE: keyFile } });
+        running.push(node);
+        nodes.push(node);
+      }
+      const keyless = await startServer({ env });
+      running.push(keyless);
+      const all = [...nodes, keyless];
+
+      // The chain moves all the time (a token every 100 ms, on each node in turn), so every period
+      // has something to sign; the run spans at least eight periods.
+      const periods = 8;
+      const start = Date.now();
+      for (let i = 0; Date.now() - start < periods * 1000 + 500; i++) {
+        const node = all[i % all.length]!;
+        await createToken(node, `sched-${i}`, 'reader');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const writesEnd = Date.now();
+      // One more period for the last scheduled checkpoint, then every node has the same log.
+      await new Promise((r) => setTimeout(r, 1500));
+      const entries: { seq: number; actor: { name: string }; details: { at: string; seq: number } }[] = [];
+      for (let from = 1; ; ) {
+        const page = (await api(nodes[0]!, 'GET', `/v1/audit?action=audit.checkpoint&fromSeq=${from}&limit=1000`)).json;
+        entries.push(...page.entries);
+        if (!page.nextSeq) break;
+        from = page.nextSeq;
+      }
+      const scheduled = entries.filter((e) => e.actor.name === 'checkpoint-schedule');
+      // Each period is a slot of wall-clock time (floor(at / interval)): none holds two, and every
+      // period after the first checkpoint until the writes stopped holds one.
+      const slots = new Map<number, number>();
+      for (const e of scheduled) {
+        const slot = Math.floor(Date.parse(e.details.at) / 1000);
+        slots.set(slot, (slots.get(slot) ?? 0) + 1);
+      }
+      const ats = JSON.stringify(scheduled.map((e) => e.details.at));
+      assert.deepEqual(
+        [...slots].filter(([, n]) => n > 1),
+        [],
+        `periods with more than one checkpoint: ${ats}`,
+      );
+      const first = Math.min(...slots.keys());
+      const last = Math.floor(writesEnd / 1000) - 1;
+      assert.ok(last - first >= 3, `the schedule ran over several periods: ${ats}`);
+      for (let slot = first; slot <= last; slot++) assert.equal(slots.get(slot), 1, `period ${slot} has no checkpoint: ${ats}`);
+      // No two checkpoints sign the same head.
+      assert.equal(new Set(scheduled.map((e) => e.details.seq)).size, scheduled.length);
+      // Each checkpoint was signed by one of the keyed nodes (their logs say so, one line each); the keyless node signed none.
+      const signedBy = all.map((s) => s.output.filter((l) => l.includes('audit checkpoint signed')).length);
+      assert.equal(signedBy[3], 0);
+      assert.equal(
+        signedBy.reduce((a, b) => a + b, 0),
+        scheduled.length,
+      );
+      assert.equal((await api(nodes[0]!, 'GET', '/v1/audit/verify')).json.checkpoints.verified >= scheduled.length, true);
+    } finally {
+      await deletePrefix(redis.client, schedPrefix).catch(() => undefined);
+    }
   });
 });

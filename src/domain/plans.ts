@@ -787,15 +787,13 @@ export function planPushManifest(state: RegistryReader, push: ManifestPush, acto
 
 /**
  * Records a signed checkpoint of the chain's head as an audit entry (and as the last checkpoint).
- * Nothing is written when the chain has not moved since the last checkpoint's own entry, or when
- * that checkpoint is younger than `minIntervalMs` (a scheduled run on several nodes: the first
- * commit wins and the others, re-planned on its state, see it). `sign` runs inside the commit so
- * the head it signs is the head the entry follows.
+ * Nothing is written when the chain has not moved since the last checkpoint's own entry (two nodes
+ * signing the same head at once: the first commit wins and the other, re-planned on its state,
+ * sees it). `sign` runs inside the commit so the head it signs is the head the entry follows.
  */
 export function planCheckpoint(
   state: RegistryReader,
   sign: (head: { seq: number; hash: string; at: string }) => Checkpoint,
-  minIntervalMs: number,
   actor: Actor,
 ): Plan<{ checkpoint: Checkpoint | null; created: boolean }> {
   const head = state.auditHead();
@@ -803,7 +801,6 @@ export function planCheckpoint(
   const unchanged = { result: { checkpoint: last?.checkpoint ?? null, created: false }, writes: [] };
   if (head.seq === 0) return unchanged;
   if (last && head.seq <= last.entrySeq) return unchanged;
-  if (last && minIntervalMs > 0 && Date.now() - Date.parse(last.checkpoint.at) < minIntervalMs) return unchanged;
   const { seq, at } = next(state);
   const checkpoint = sign({ seq: head.seq, hash: head.hash, at });
   return {

@@ -1,8 +1,11 @@
 // Signed checkpoints of the audit chain, taken on demand and on a schedule. The store records each
 // one as an audit entry in the same commit that reads the head it signs; a node without a signing
-// key takes none. On several nodes the store's serialised commits act as the lease: the first
-// node's checkpoint is the one, the others re-plan on its state and skip.
+// key takes none. The schedule's periods are slots of wall-clock time (floor(now / interval)):
+// every keyed node wakes just after each slot starts and asks the control store for that slot's
+// lease, and only the node that gets it signs, so one checkpoint is taken per period across the
+// nodes (none when the chain has not moved).
 import { conflict } from '../domain/errors.js';
+import { logger } from '../log.js';
 import { CHECKPOINT_ACTION, asCheckpoint, signCheckpoint, type Checkpoint } from '../domain/checkpoint.js';
 import type { Actor } from '../domain/types.js';
 import type { ControlStore } from '../store/control-store.js';
@@ -11,6 +14,9 @@ import type { CheckpointKeyring, PublishedKey } from './checkpoint-keys.js';
 
 /** The actor of scheduled checkpoints in the audit log. */
 export const SCHEDULE_ACTOR: Actor = { id: 'system', name: 'checkpoint-schedule' };
+
+/** How far past the start of a period the schedule wakes. */
+const SLOT_LAG_MS = 50;
 
 export class Checkpoints {
   constructor(
@@ -24,11 +30,8 @@ export class Checkpoints {
     return this.keyring.signingKey !== null;
   }
 
-  /**
-   * Signs the current head. With `minIntervalMs`, nothing is taken while the last checkpoint is
-   * younger (the schedule); in any case nothing new is taken when the chain has not moved.
-   */
-  async take(actor: Actor, minIntervalMs = 0): Promise<{ checkpoint: Checkpoint | null; created: boolean }> {
+  /** Signs the current head; nothing new is taken when the chain has not moved since the last checkpoint. */
+  async take(actor: Actor): Promise<{ checkpoint: Checkpoint | null; created: boolean }> {
     const key = this.keyring.signingKey;
     const keyId = this.keyring.signingKeyId;
     if (!key || !keyId) {
@@ -37,8 +40,55 @@ export class Checkpoints {
         'this node has no checkpoint signing key (checkpoints.keyFile); take checkpoints on a node configured with one',
       );
     }
-    const { checkpoint, created } = await this.store.checkpoint((head) => signCheckpoint({ ...head, keyId }, key), minIntervalMs, actor);
+    const { checkpoint, created } = await this.store.checkpoint((head) => signCheckpoint({ ...head, keyId }, key), actor);
     return { checkpoint, created };
+  }
+
+  /**
+   * The scheduled checkpoint of the period `now` falls in, if this node wins the period's lease:
+   * `leased` false means another node has it (or had it: a lease is never handed on, so a holder
+   * that fails leaves the period without a checkpoint and the next period takes one).
+   */
+  async takeScheduled(intervalMs: number, now = Date.now()): Promise<{ leased: boolean; checkpoint: Checkpoint | null; created: boolean }> {
+    const period = Math.floor(now / intervalMs);
+    // Twice the interval, so a node whose clock runs up to one interval behind still finds it taken.
+    if (!(await this.store.acquireLease(`checkpoint:${intervalMs}:${period}`, 2 * intervalMs))) {
+      return { leased: false, checkpoint: null, created: false };
+    }
+    return { leased: true, ...(await this.take(SCHEDULE_ACTOR)) };
+  }
+
+  /**
+   * Runs `takeScheduled` just after the start of every period while this node can sign; returns a
+   * function that stops it (null when there is no schedule: interval 0 or no key).
+   */
+  schedule(intervalMs: number): (() => void) | null {
+    if (intervalMs <= 0 || !this.canSign()) return null;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const arm = () => {
+      if (stopped) return;
+      // Past the boundary by a little, so a clock slightly behind another node's still lands in the new period.
+      timer = setTimeout(run, intervalMs - (Date.now() % intervalMs) + SLOT_LAG_MS);
+      timer.unref();
+    };
+    const run = () => {
+      this.takeScheduled(intervalMs).then(
+        ({ checkpoint, created }) => {
+          if (created) logger.info({ seq: checkpoint?.seq, keyId: checkpoint?.keyId }, 'audit checkpoint signed');
+          arm();
+        },
+        (err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'scheduled audit checkpoint failed; the next period takes one');
+          arm();
+        },
+      );
+    };
+    arm();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   /** Checkpoints recorded from `fromSeq` on, oldest first, with the sequence of the entry that holds each. */

@@ -90,14 +90,19 @@ export interface ControlStore extends RegistryReader {
   revokeToken(id: string, actor: Actor): Promise<TokenRecord>;
   /**
    * Signs the chain's head with `sign` and records the checkpoint as an audit entry, unless the
-   * chain has not moved since the last checkpoint or that one is younger than `minIntervalMs`
-   * (then the last one is returned with created false).
+   * chain has not moved since the last checkpoint (then the last one is returned with created false).
    */
   checkpoint(
     sign: (head: { seq: number; hash: string; at: string }) => Checkpoint,
-    minIntervalMs: number,
     actor: Actor,
   ): Promise<{ checkpoint: Checkpoint | null; created: boolean; change?: Change }>;
+  /**
+   * Takes the lease `name` for `ttlMs` if no one holds it: true for exactly one caller among all
+   * the nodes sharing this store until it expires (Redis SET NX PX; one LMDB write at a time on a
+   * single node). It is never renewed or released early: a scheduled job names its lease after
+   * its period, so one node runs each period's job. Outside the audited state.
+   */
+  acquireLease(name: string, ttlMs: number): Promise<boolean>;
   /** Appends an audit entry for something that changed no registry state (a refusal, a GC run). */
   appendAudit(action: string, target: string, details: Record<string, unknown>, actor: Actor): Promise<number>;
   /** A node-local table beside the replica, never replicated (upload sessions). */

@@ -42,6 +42,7 @@ export abstract class PlannedStore implements ControlStore {
   abstract restoreFromReplica(actor: Actor): Promise<ControlPlaneRestore>;
   abstract close(): Promise<void>;
   abstract deliveryQueue(): DeliveryQueue;
+  abstract acquireLease(name: string, ttlMs: number): Promise<boolean>;
 
   onChange(listener: (change: Change) => void): void {
     this.listeners.push(listener);
@@ -246,8 +247,8 @@ export abstract class PlannedStore implements ControlStore {
     return (await this.run((s) => plans.planRevokeToken(s, id, actor))).result;
   }
 
-  async checkpoint(sign: (head: { seq: number; hash: string; at: string }) => Checkpoint, minIntervalMs: number, actor: Actor) {
-    const { result, change } = await this.run((s) => plans.planCheckpoint(s, sign, minIntervalMs, actor));
+  async checkpoint(sign: (head: { seq: number; hash: string; at: string }) => Checkpoint, actor: Actor) {
+    const { result, change } = await this.run((s) => plans.planCheckpoint(s, sign, actor));
     return { ...result, ...(change ? { change } : {}) };
   }
 

@@ -892,16 +892,16 @@ export function controlStoreConformance(backend: Backend): void {
       );
     });
 
-    test('checkpoint: nothing on an empty log; signs the head once; nothing again until the chain moves; a minimum interval holds', async () => {
+    test('checkpoint: nothing on an empty log; signs the head once; nothing again until the chain moves', async () => {
       const r = await fresh();
       const s = r.store;
       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
       const keyId = keyIdOf(publicKey);
       const sign = (head: { seq: number; hash: string; at: string }) => signCheckpoint({ ...head, keyId }, privateKey);
-      assert.deepEqual(await s.checkpoint(sign, 0, alice), { checkpoint: null, created: false });
+      assert.deepEqual(await s.checkpoint(sign, alice), { checkpoint: null, created: false });
       await s.appendAudit('gc.run', 'blobs', {}, alice);
       const head = s.auditHead();
-      const first = await mutation(r, () => s.checkpoint(sign, 0, alice), {
+      const first = await mutation(r, () => s.checkpoint(sign, alice), {
         action: CHECKPOINT_ACTION,
         target: 'audit',
         change: { model: '', kind: 'audit' },
@@ -912,16 +912,30 @@ export function controlStoreConformance(backend: Backend): void {
       assert.ok(checkpointSignatureValid(first.checkpoint!, publicKey));
       assert.deepEqual(s.lastCheckpoint(), { entrySeq: head.seq + 1, checkpoint: first.checkpoint });
       // The checkpoint's own entry is not a move of the chain.
-      const again = await s.checkpoint(sign, 0, alice);
+      const again = await s.checkpoint(sign, alice);
       assert.deepEqual(again, { checkpoint: first.checkpoint, created: false });
       assert.equal(s.currentSeq(), head.seq + 1);
       await s.appendAudit('gc.run', 'blobs', {}, alice);
-      // Within the minimum interval (the schedule on several nodes): the last one stands.
-      assert.equal((await s.checkpoint(sign, 3_600_000, alice)).created, false);
-      const second = await s.checkpoint(sign, 0, alice);
+      const second = await s.checkpoint(sign, alice);
       assert.equal(second.created, true);
       assert.equal(second.checkpoint!.seq, head.seq + 2);
       assert.equal(verifyAuditChain(s, { publicKey: (id) => (id === keyId ? publicKey : undefined) }).checkpoints!.verified, 2);
+    });
+
+    test('acquireLease: one caller of many gets a free lease; it is held until it expires, then free again; nothing audited', async () => {
+      const r = await fresh();
+      const s = r.store;
+      const name = unique('lease');
+      const won = await Promise.all([1, 2, 3, 4].map(() => s.acquireLease(name, 300)));
+      assert.deepEqual(won.filter(Boolean).length, 1);
+      assert.equal(await s.acquireLease(name, 300), false);
+      assert.equal(await s.acquireLease(`${name}-other`, 300), true, 'leases are by name');
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.equal(await s.acquireLease(name, 60_000), true, 'an expired lease is free');
+      assert.equal(await s.acquireLease(name, 60_000), false);
+      assert.equal(s.currentSeq(), 0, 'a lease is not a registry mutation');
+      if (r.opened.authority) assert.equal(await r.opened.authority.seq(), 0);
+      assert.equal(r.changes.length, 0);
     });
 
     test('settings round-trip', async () => {

@@ -16,6 +16,7 @@ export class LmdbControlStore extends PlannedStore {
   protected readonly state: LmdbState;
   private address = '';
   private deliveries: LmdbDeliveryQueue | undefined;
+  private leaseQueue: Promise<unknown> = Promise.resolve();
 
   constructor(dataDir: string) {
     super();
@@ -42,6 +43,26 @@ export class LmdbControlStore extends PlannedStore {
   /** One node is the whole deployment: its shared tables are local ones. */
   sharedTable<V>(name: string): LmdbSharedTable<V> {
     return new LmdbSharedTable(this.state.openLocalTable<V>(`shared:${name}`));
+  }
+
+  /**
+   * One node is the whole deployment, so a lease is a row in a local table, taken one call at a
+   * time (a read before an LMDB write has committed still sees the old row). Expired rows are
+   * removed on the way: leases named after periods never come back.
+   */
+  acquireLease(name: string, ttlMs: number): Promise<boolean> {
+    const run = this.leaseQueue
+      .catch(() => undefined)
+      .then(async () => {
+        const leases = this.state.openLocalTable<number>('leases');
+        const now = Date.now();
+        for (const { key, value } of [...leases.entries()]) if (value <= now) await leases.remove(key);
+        if (leases.get(name) !== undefined) return false;
+        await leases.put(name, now + ttlMs);
+        return true;
+      });
+    this.leaseQueue = run;
+    return run;
   }
 
   deliveryQueue(): LmdbDeliveryQueue {

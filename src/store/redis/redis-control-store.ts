@@ -78,6 +78,8 @@ export class RedisControlStore extends PlannedStore {
   private timer: NodeJS.Timeout | null = null;
   /** Set when Redis is behind this replica (it lost acknowledged writes): writes stop until an operator acts. */
   private diverged: string | null = null;
+  /** Who holds a lease this node took (for an operator reading Redis). */
+  private readonly holder = randomUUID();
 
   private constructor(
     private readonly cmd: Redis,
@@ -217,6 +219,15 @@ export class RedisControlStore extends PlannedStore {
 
   getSetting(key: string): unknown {
     return this.settings.get(key);
+  }
+
+  /** SET NX PX: the first node to ask holds it until it expires; Redis's clock, not the nodes', times it. */
+  async acquireLease(name: string, ttlMs: number): Promise<boolean> {
+    try {
+      return (await this.cmd.set(`${this.keys.prefix}lease:${name}`, this.holder, 'PX', ttlMs, 'NX')) === 'OK';
+    } catch (err) {
+      throw unreachable(err);
+    }
   }
 
   /** Cluster-wide settings (the bootstrap admin token hash): the first node to set one wins. */
