@@ -2,6 +2,7 @@
 // in one resolve, governance of the stack as a unit, and every refusal of bad input naming the
 // offending entry with nothing registered.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,24 @@ describe('stack registration', () => {
     assert.equal(moved.status, 201);
     assert.equal(moved.json.version, 2);
     assert.equal(moved.json.components.base.version, 2);
+  });
+
+  test('a version without components keeps the flat digest formula byte for byte; a stack digest is the documented one', async () => {
+    // Written out by hand, not through src: Hub commit ids, ETags and OCI digests depend on these bytes.
+    const hash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+    const flat = await registerFiles(server, 'fmt/flat', { 'b.bin': 'bee', 'a.json': '{}' });
+    assert.equal(
+      flat.digest,
+      hash(`[{"path":"a.json","size":2,"digest":"${sha256('{}')}"},{"path":"b.bin","size":3,"digest":"${sha256('bee')}"}]`),
+    );
+    const res = await stack('fmt/stack', { base: 'fmt/flat@v1' }, { 'p.txt': 'P' });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(
+      res.json.digest,
+      hash(
+        `{"components":[{"name":"base","model":"fmt/flat","digest":"${flat.digest}"}],"files":[{"path":"p.txt","size":1,"digest":"${sha256('P')}"}]}`,
+      ),
+    );
   });
 
   test('a stack may have no files of its own, and stacks nest', async () => {
