@@ -23,7 +23,7 @@ import { mapLimited } from '../src/cli/parallel.js';
 import { startProgress } from '../src/cli/progress.js';
 import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
 import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
-import { planPieces } from '../src/cli/pull/piece-plan.js';
+import { maxRunBytes, planPieces, planRuns } from '../src/cli/pull/piece-plan.js';
 import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
 import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
@@ -94,6 +94,26 @@ describe('piece planning', () => {
       });
       assert.equal(next, size);
     }
+  });
+
+  test('runs: consecutive pieces up to the byte limit, split at gaps, one piece at least', () => {
+    const pieces = planPieces(10 * 100, 100);
+    const indexes = (runs: { index: number }[][]) => runs.map((r) => r.map((p) => p.index));
+    assert.deepEqual(indexes(planRuns(pieces, 300)), [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]);
+    // After a resume only the missing pieces are asked for: a finished piece ends a run.
+    const missing = pieces.filter((p) => ![2, 3, 7].includes(p.index));
+    assert.deepEqual(indexes(planRuns(missing, 1000)), [
+      [0, 1],
+      [4, 5, 6],
+      [8, 9],
+    ]);
+    assert.deepEqual(indexes(planRuns(pieces.slice(0, 3), 50)), [[0], [1], [2]]);
+    assert.deepEqual(planRuns([], 100), []);
+    const MiB = 1024 * 1024;
+    assert.equal(maxRunBytes(1024 * MiB, 1), 256 * MiB);
+    assert.equal(maxRunBytes(4096 * MiB, 1), 256 * MiB);
+    assert.equal(maxRunBytes(100 * MiB, 1), 25 * MiB);
+    assert.equal(maxRunBytes(4096 * MiB, 4), 32 * MiB);
   });
 
   test('an empty blob has no pieces; nonsense sizes are refused', () => {
@@ -217,11 +237,20 @@ describe('helpers', () => {
 describe('Range downloads against a misbehaving server', () => {
   const content = randomBytes(300_000);
   const digest = `sha256:${sha256Hex(content)}`;
-  type Misbehaviour = 'honest' | 'cut-first-attempt' | 'short-body' | 'wrong-content-range' | 'ignore-range' | 'hang-after-two-pieces';
+  type Misbehaviour =
+    | 'honest'
+    | 'cut-first-attempt'
+    | 'cut-first-request-mid-run'
+    | 'short-body'
+    | 'wrong-content-range'
+    | 'ignore-range'
+    | 'hang-after-two-pieces';
   let fake: Server;
   let url: string;
   let mode: Misbehaviour = 'honest';
   const attempts = new Map<string, number>();
+  /** Range headers of the blob requests, in arrival order. */
+  const requested: string[] = [];
   let connections = 0;
   let open = 0;
   let peakOpen = 0;
@@ -252,6 +281,7 @@ describe('Range downloads against a misbehaving server', () => {
       const [start, end] = [Number(m[1]), Number(m[2])];
       const seen = (attempts.get(req.headers.range!) ?? 0) + 1;
       attempts.set(req.headers.range!, seen);
+      requested.push(req.headers.range!);
       // Pieces past the first two get no answer at all, so a pull can be killed at a known point.
       if (mode === 'hang-after-two-pieces' && start >= 2 * 65536) return;
       if (mode === 'ignore-range') {
@@ -268,6 +298,11 @@ describe('Range downloads against a misbehaving server', () => {
         return;
       }
       res.setHeader('Content-Length', String(end - start + 1));
+      if (mode === 'cut-first-request-mid-run' && requested.length === 1) {
+        // Two 16 KiB pieces and 7000 bytes of the third, then the connection drops.
+        res.write(content.subarray(start, start + 2 * 16384 + 7000), () => res.socket?.destroy());
+        return;
+      }
       if (mode === 'cut-first-attempt' && seen === 1) {
         // Half the bytes, then the connection drops: a short body that must not count as the piece.
         res.write(content.subarray(start, start + Math.floor((end - start + 1) / 2)), () => res.socket?.destroy());
@@ -357,6 +392,26 @@ describe('Range downloads against a misbehaving server', () => {
       [...attempts.values()].every((n) => n === 2),
       'every piece took exactly two attempts',
     );
+    assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
+  });
+
+  test('one Range request per run of pieces; a run cut mid-way resumes from its first unfinished piece', async () => {
+    mode = 'cut-first-request-mid-run';
+    requested.length = 0;
+    const dir = await freshDir('fake-runs');
+    const run = await runCli(['pull', 'fake/model@v1', dir, '--piece-size', '16KiB', '--json'], { MODELGATE_URL: url });
+    assert.equal(parseJson(run).downloadedBytes, content.length);
+    assert.match(run.stderr, /retry 1/);
+    // 19 pieces of 16 KiB on one connection: runs of about a quarter of the file (4 pieces), the
+    // first cut after 2.4 pieces and asked again from the third piece's first byte.
+    assert.deepEqual(requested, [
+      'bytes=0-65535',
+      'bytes=32768-65535',
+      'bytes=65536-131071',
+      'bytes=131072-196607',
+      'bytes=196608-262143',
+      'bytes=262144-299999',
+    ]);
     assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
   });
 

@@ -15,11 +15,11 @@ import { count, formatBytes, formatDuration } from '../format.js';
 import { mapLimited } from '../parallel.js';
 import { startProgress } from '../progress.js';
 import { parseModelReference } from '../reference.js';
-import { downloadPiece } from '../pull/download-piece.js';
+import { downloadRun } from '../pull/download-run.js';
 import { hasExpectedContent, hasExpectedSize } from '../pull/existing-file.js';
 import { FileDownload } from '../pull/file-download.js';
 import { openPartialDownload } from '../pull/partial-download.js';
-import { autoConnections } from '../pull/piece-plan.js';
+import { autoConnections, maxRunBytes, planRuns } from '../pull/piece-plan.js';
 import { PrefixHasher } from '../pull/prefix-hasher.js';
 import { placeFile } from '../pull/place-file.js';
 import { groupByBlob, planTargets, type BlobWork, type PlannedFile } from '../pull/plan-pull.js';
@@ -38,8 +38,10 @@ resumes where it stopped.
   --max-connections n   connections at most (default 4); a pull uses one per GiB and one
                         per 8 files still to fetch, up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
-  --piece-size bytes    size of each Range request, e.g. 16MiB (default: about 1/64 of the
-                        file, 1 to 16 MiB); a resumed file keeps the piece size it started with
+  --piece-size bytes    the unit of resume, e.g. 16MiB (default: about 1/64 of the file, 1 to
+                        16 MiB); one Range request covers a run of consecutive pieces (up to
+                        256 MiB on one connection, 32 MiB on several); a resumed file keeps
+                        the piece size it started with
   --verify-signature    before downloading, check that a model signature attached to the
                         version verifies with --key and lists exactly its files and digests
                         (OpenSSF model signing, key-based bundles); exit 1 otherwise
@@ -181,8 +183,8 @@ async function findFilesInPlace(planned: PlannedFile[], concurrency: number): Pr
 }
 
 /**
- * Downloads every blob in `work` with one pool of keep-alive connections taking pieces in file
- * order, so small files keep the link busy next to a large one and each file's hash can follow
+ * Downloads every blob in `work` with one pool of keep-alive connections taking runs of pieces in
+ * file order, so small files keep the link busy next to a large one and each file's hash can follow
  * its pieces. Finished pieces are checkpointed every few seconds and when the pull stops early.
  */
 async function fetchBlobs(
@@ -214,30 +216,34 @@ async function fetchBlobs(
 
     const total = work.reduce((sum, w) => sum + w.size, 0);
     const resumed = files.reduce((sum, f) => sum + f.file.partial.resumedBytes, 0);
-    const pieces = files.flatMap((owner) => owner.file.partial.missing.map((piece) => ({ owner, piece })));
+    const pieceCount = files.reduce((n, f) => n + f.file.partial.missing.length, 0);
     const connections = autoConnections(
       total - resumed,
-      pieces.length,
+      pieceCount,
       files.filter((f) => f.file.remaining > 0).length,
       request.maxConnections,
     );
+    // One Range request per run of consecutive pieces, runs taken in file order.
+    const runBytes = maxRunBytes(total - resumed, connections);
+    const runs = files.flatMap((owner) => planRuns(owner.file.partial.missing, runBytes).map((run) => ({ owner, run })));
     const progress = startProgress('downloading', total, { initial: resumed });
     try {
       // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
       // A file waits for its hash without holding a connection.
       const finishing = files.filter((f) => f.file.remaining === 0).map(finish);
       await mapLimited(
-        pieces,
+        runs,
         connections,
-        async ({ owner, piece }, signal) => {
+        async ({ owner, run }, signal) => {
           // Each connection reads into its own ring of shared memory, hashed where the bytes land.
           const reader = readers.pop() ?? client.rangeReader({ limiter, receiveBuffers: hasher.ring() });
           try {
-            await downloadPiece(reader, owner.file, piece, progress, signal);
+            await downloadRun(reader, owner.file, run, progress, signal, (piece) => {
+              if (owner.file.pieceDone(piece)) finishing.push(finish(owner).catch((err: unknown) => interrupted.abort(err) as never));
+            });
           } finally {
             readers.push(reader);
           }
-          if (owner.file.pieceDone(piece)) finishing.push(finish(owner).catch((err: unknown) => interrupted.abort(err) as never));
         },
         interrupted.signal,
       );
