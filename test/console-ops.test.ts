@@ -1,6 +1,6 @@
 // The console's governance and operations pages in a real browser (Debian's headless Chromium
-// through playwright-core) against the real gateway: signed checkpoints and the auditor's
-// read-only view (#13), the fleet (#16), webhooks, a version's BOM and signature status (#17),
+// through playwright-core) against the real gateway: signed checkpoints, a version's approvals
+// bound to record digests and its Retire button, and the auditor's read-only view (#13), the fleet (#16), webhooks, a version's BOM and signature status (#17),
 // and a stack's component nodes in the lineage graph (#15). Every figure on a page is checked
 // against what the API says, and every write made through a page against the server's state.
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { seedConsole, XSS, type ConsoleTokens } from './harness/console-fixtures
 import { api, registerFiles, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { keyPair, signFiles } from './harness/signing.js';
-import { as, createToken } from './harness/tokens.js';
+import { as, createToken, stage } from './harness/tokens.js';
 import { WebhookReceiver } from './harness/webhook-receiver.js';
 
 const WAIT = 30_000;
@@ -96,6 +96,97 @@ test('checkpoints: an approver signs the chain head from the page; the page show
   assert.equal(await row.count(), 1);
   assert.match((await row.textContent()) ?? '', new RegExp(`${checkpoint.keyId}\\s*active`));
   assert.equal(await page.locator('table.checkpoints tbody tr').count(), 1);
+  assert.deepEqual(problems, []);
+});
+
+test('version page: each approval names the record it approved and whether it is current; an edit in production shows the warning; re-approve; Retire refused verbatim while in use, then retired', async () => {
+  const name = 'gov/scorer';
+  const card = {
+    intendedUse: 'Scoring card transactions for fraud review queues.',
+    limitations: 'EU data only.',
+  };
+  for (const n of [1, 2]) {
+    const reg = await as(server, tokens.writer, 'POST', `/v1/models/${name}/versions`, {
+      files: [{ path: 'w.bin', size: 8, digest: await uploadBlob(server, Buffer.from(`scorer-${n}`)) }],
+      card,
+    });
+    assert.equal(reg.status, 201, JSON.stringify(reg.json));
+    assert.equal(
+      (await as(server, tokens.approver, 'POST', `/v1/models/${name}/versions/${n}/approvals`, { decision: 'approve' })).status,
+      201,
+    );
+  }
+  await stage(server, tokens.writer, name, 1);
+  assert.equal((await as(server, tokens.approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 1 })).status, 200);
+  const approvedOn = (await as(server, tokens.approver, 'GET', `/v1/models/${name}/versions/1`)).json.recordDigest;
+  // A typo fixed in the production card: v1 keeps serving, on a record no approver has approved.
+  const edit = await as(server, tokens.writer, 'PATCH', `/v1/models/${name}/versions/1`, {
+    card: { ...card, limitations: 'EU data only; not for minors.' },
+  });
+  assert.equal(edit.status, 200, JSON.stringify(edit.json));
+  const edited = (await as(server, tokens.approver, 'GET', `/v1/models/${name}/versions/1`)).json;
+  assert.notEqual(edited.recordDigest, approvedOn);
+  assert.deepEqual(edited.servingUnapproved.aliases, ['production']);
+
+  // A writer is offered no Retire button.
+  const asWriter = await open(tokens.writer);
+  await asWriter.page.goto(`${server.url}/ui/models/${name}/v/1`);
+  await asWriter.page.getByTestId('record-digest').waitFor();
+  assert.equal(await asWriter.page.getByRole('button', { name: 'Retire v1' }).count(), 0);
+  await asWriter.page.context().close();
+
+  const { page, problems } = await open(tokens.approver);
+  await page.goto(`${server.url}/ui/models/${name}/v/1`);
+  await page.getByTestId('record-digest').getByText(edited.recordDigest).waitFor();
+  const warning = page.getByTestId('serving-unapproved');
+  await warning.waitFor();
+  const warned = (await warning.textContent()) ?? '';
+  assert.ok(warned.includes('@production') && warned.includes(edited.servingUnapproved.since), warned);
+  const first = page.locator('ul.approvals li').first();
+  assert.match((await first.textContent()) ?? '', /earlier record: void/);
+  assert.equal(await first.locator('code').getAttribute('title'), approvedOn);
+
+  // Retire while production points at it: the server's refusal, word for word; nothing changes.
+  await page.getByRole('button', { name: 'Retire v1' }).click();
+  const dialog = page.getByRole('dialog', { name: `Retire ${name}@v1` });
+  await dialog.getByLabel('Reason (kept in the audit log)').fill('superseded by v2');
+  await dialog.getByRole('button', { name: 'Retire v1 for good' }).click();
+  const refusal = dialog.getByRole('alert');
+  await refusal.waitFor();
+  const direct = await as(server, tokens.approver, 'POST', `/v1/models/${name}/versions/1/retire`, { reason: 'probe' });
+  assert.equal(direct.status, 409);
+  assert.equal(direct.json.error.code, 'VERSION_IN_USE');
+  const shown = (await refusal.textContent()) ?? '';
+  assert.ok(shown.includes('Retire refused') && shown.includes(direct.json.error.code) && shown.includes(direct.json.error.message), shown);
+  assert.equal((await as(server, tokens.approver, 'GET', `/v1/models/${name}/versions/1`)).json.status, edited.status);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialog.waitFor({ state: 'detached' });
+
+  // Re-approve the edited record from the page: the new approval is on the current record and the warning goes.
+  await page.getByRole('button', { name: 'Approve v1' }).click();
+  await page.locator('ul.approvals li').nth(1).getByText('current record').waitFor({ timeout: WAIT });
+  await warning.waitFor({ state: 'detached', timeout: WAIT });
+  const approvals = (await as(server, tokens.approver, 'GET', `/v1/models/${name}/versions/1/history`)).json.approvals;
+  assert.deepEqual(
+    approvals.map((a: { recordDigest: string }) => a.recordDigest),
+    [approvedOn, edited.recordDigest],
+  );
+
+  // Once production has moved on, Retire goes through: final, and the page says so.
+  await stage(server, tokens.writer, name, 2);
+  assert.equal((await as(server, tokens.approver, 'PUT', `/v1/models/${name}/aliases/production`, { version: 2 })).status, 200);
+  await page.reload();
+  await page.getByRole('button', { name: 'Retire v1' }).click();
+  await dialog.getByLabel('Reason (kept in the audit log)').fill('superseded by v2');
+  await dialog.getByRole('button', { name: 'Retire v1 for good' }).click();
+  await dialog.waitFor({ state: 'detached', timeout: WAIT });
+  await page.locator('h1 .status-retired').waitFor({ timeout: WAIT });
+  assert.equal(await page.getByRole('button', { name: 'Retire v1' }).count(), 0);
+  const after = (await as(server, tokens.approver, 'GET', `/v1/models/${name}/versions/1`)).json;
+  assert.equal(after.status, 'retired');
+  const entry = (await as(server, tokens.admin, 'GET', `/v1/audit?model=${name}&action=version.retire`)).json.entries;
+  assert.equal(entry.length, 1);
+  assert.equal(entry[0].details.reason, 'superseded by v2');
   assert.deepEqual(problems, []);
 });
 

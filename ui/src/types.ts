@@ -9,6 +9,7 @@ export type {
   MetricValue,
   Version,
   VersionEvent,
+  VersionView,
 } from '../../src/domain/types.js';
 export type { Unmet } from '../../src/domain/policy.js';
 export type { LineageGraph as LineageGraphData, LineageNode, LineageEdge } from '../../src/domain/graph.js';

@@ -115,7 +115,7 @@ export function describe(v: VersionDetails, aliases: string[], approvals: Approv
         a.decision,
         a.approver.name,
         a.at,
-        a.recordDigest === v.recordDigest ? 'current' : 'earlier (void)',
+        a.recordDigest === v.recordDigest ? 'current' : a.decision === 'approve' ? 'earlier (void)' : 'earlier (rejection stands)',
         a.comment ?? '',
       ]),
       '  ',

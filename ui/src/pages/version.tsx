@@ -5,8 +5,9 @@ import { Evidence } from '../components/evidence';
 import { JsonDiff } from '../components/diff';
 import { LineageGraph } from '../components/lineage';
 import { PolicyStatus } from '../components/policy';
+import { RetireButton } from '../components/retire';
 import { Load } from '../components/states';
-import { bytes, pretty, time } from '../format';
+import { bytes, pretty, shortDigest, time } from '../format';
 import { useLive } from '../live';
 import { useLoad } from '../load';
 import { can } from '../roles';
@@ -18,14 +19,14 @@ import type {
   ChainLine,
   LineageGraphData,
   RedactedEntry,
-  Version,
   VersionEvent,
+  VersionView,
   WhoAmI,
 } from '../types';
 import { DataTable } from '../components/table';
 
 interface VersionData {
-  version: Version;
+  version: VersionView;
   lineage: LineageGraphData;
   events: VersionEvent[];
   approvals: Approval[];
@@ -35,7 +36,7 @@ interface VersionData {
 async function loadVersion(name: string, n: number): Promise<VersionData> {
   const base = `/v1/models/${modelPath(name)}/versions/${n}`;
   const [version, history, policy, lineage] = await Promise.all([
-    api<Version>(base),
+    api<VersionView>(base),
     api<{ events: VersionEvent[]; approvals: Approval[] }>(`${base}/history`),
     api<{ aliases: AliasPolicyStatus[] }>(`${base}/policy`),
     api<LineageGraphData>(`/v1/models/${modelPath(name)}/lineage${query({ ref: `v${n}` })}`),
@@ -52,15 +53,16 @@ export function VersionPage({ name, version, me }: { name: string; version: numb
         <a href={href.inventory()}>Models</a> / <a href={href.model(name)}>{name}</a> / <span>v{version}</span>
       </nav>
       <Load state={state} what={`${name}@v${version}`}>
-        {(data) => <VersionView data={data} me={me} reload={state.reload} live={live} />}
+        {(data) => <VersionBody data={data} me={me} reload={state.reload} live={live} />}
       </Load>
     </section>
   );
 }
 
-function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI; reload: () => void; live: number }) {
+function VersionBody({ data, me, reload, live }: { data: VersionData; me: WhoAmI; reload: () => void; live: number }) {
   const v = data.version;
-  const decided = data.approvals.some((a) => a.approver.id === me.id);
+  // One decision per approver and record (as the server counts): after an edit an approver decides again.
+  const decided = data.approvals.some((a) => a.approver.id === me.id && a.recordDigest === v.recordDigest);
   return (
     <>
       <header class="page-head">
@@ -71,7 +73,22 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
           <code class="wrap digest">{v.digest}</code> · {bytes(v.size)} · registered {time(v.createdAt)} by{' '}
           <span class="wrap">{v.createdBy}</span>
         </p>
+        <p class="muted" data-testid="record-digest">
+          record <code class="wrap digest">{v.recordDigest}</code>
+          {v.recordChangedAt && <> · last changed {time(v.recordChangedAt)}</>}
+        </p>
+        {can.approve(me) && v.status !== 'retired' && (
+          <div class="actions">
+            <RetireButton version={v} onDone={reload} />
+          </div>
+        )}
       </header>
+      {v.servingUnapproved && (
+        <p class="notice" role="status" data-testid="serving-unapproved">
+          Serving on {v.servingUnapproved.aliases.map((a) => `@${a}`).join(', ')} on a record not yet re-approved since{' '}
+          {time(v.servingUnapproved.since)} ({v.servingUnapproved.since}). An approver re-approves the current record.
+        </p>
+      )}
 
       <h2>Policy status</h2>
       <PolicyStatus aliases={data.policy} />
@@ -82,9 +99,9 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
       ) : (
         <ul class="approvals">
           {data.approvals.map((a) => (
-            <li key={a.seq}>
+            <li key={a.seq} data-approval={a.seq}>
               <span class={`status status-${a.decision === 'approve' ? 'approved' : 'rejected'}`}>{a.decision}</span> by{' '}
-              <span class="wrap">{a.approver.name}</span> at {time(a.at)}
+              <span class="wrap">{a.approver.name}</span> at {time(a.at)} <RecordBinding approval={a} current={v.recordDigest} />
               {a.comment && <blockquote class="prose">{a.comment}</blockquote>}
             </li>
           ))}
@@ -124,6 +141,27 @@ function VersionView({ data, me, reload, live }: { data: VersionData; me: WhoAmI
 
       {can.readAudit(me) && <VersionAudit name={v.name} version={v.version} live={live} />}
     </>
+  );
+}
+
+/**
+ * Which record an approval or rejection was given on, and whether that is the record now: gates
+ * count only approvals of the current record, while a rejection is final whatever was edited after.
+ */
+function RecordBinding({ approval: a, current }: { approval: Approval; current: string }) {
+  if (!a.recordDigest) return <span class="muted">(given before decisions named their record)</span>;
+  const now = a.recordDigest === current;
+  return (
+    <span class={now ? 'record-current' : 'record-void'}>
+      on record <code title={a.recordDigest}>{shortDigest(a.recordDigest)}</code>{' '}
+      {now ? (
+        <span class="badge">current record</span>
+      ) : a.decision === 'approve' ? (
+        <span class="badge protected">earlier record: void</span>
+      ) : (
+        <span class="badge">earlier record: the rejection stands</span>
+      )}
+    </span>
   );
 }
 
