@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { keySpec, type TrustedKey, trustedKey } from './lib/sigstore-bundle.js';
+import { keySpec, type TrustedIdentity, type TrustedKey, trustedIdentity, trustedKey } from './lib/sigstore-bundle.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { CachedBlobStore } from './blobs/edge-cache.js';
@@ -66,7 +66,10 @@ export async function startService(config: Config): Promise<RunningService> {
   const blobGuard = new BlobGuard();
   const registry = new Registry(store, blobs, blobGuard, config.policy.aliases, keyring, config.stacks, {
     allowPrivateWebhooks: config.webhooks.allowPrivateNetworks,
-    trustedKeys: await loadTrustedKeys(config.signing.trustedKeys),
+    signing: {
+      keys: await loadTrustedKeys(config.signing.trustedKeys),
+      identities: await loadTrustedIdentities(config.signing.certificateIdentities),
+    },
   });
   const webhooks = new DeliveryWorker(registry, config.webhooks);
   const hashPool = new HashPool(config.hashing.threads);
@@ -227,6 +230,21 @@ async function loadTrustedKeys(entries: readonly (string | { file: string; valid
       if (key.validUntil && Date.parse(key.validUntil) < Date.now())
         logger.warn({ keyId: key.id, validUntil: key.validUntil }, 'a trusted signing key has expired: it verifies no new signature');
       return key;
+    }),
+  );
+}
+
+/** The certificate identities model signatures may be signed by; a CA file that is not a PEM CA chain stops the start. */
+async function loadTrustedIdentities(
+  entries: readonly { caFile: string; subjectAlternativeName: string; issuer?: string | undefined }[],
+): Promise<TrustedIdentity[]> {
+  return Promise.all(
+    entries.map(async (entry) => {
+      try {
+        return trustedIdentity(await readFile(entry.caFile), entry.subjectAlternativeName, entry.issuer);
+      } catch (err) {
+        throw new Error(`signing.certificateIdentities: ${entry.caFile} is not a readable PEM CA chain (${(err as Error).message})`);
+      }
     }),
   );
 }

@@ -75,6 +75,30 @@ test('signing.trustedKeys: files, FILE@UNTIL from the environment, {file, validU
   }
 });
 
+test('signing.certificateIdentities: read from a file; a CA file that is not a PEM CA chain stops the start, naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'modelgate-config-'));
+  try {
+    const file = join(dir, 'certs.yaml');
+    const notPem = join(dir, 'not-a-ca.pem');
+    await writeFile(notPem, 'hello');
+    await writeFile(
+      file,
+      `signing:\n  certificateIdentities:\n    - {caFile: ${JSON.stringify(notPem)}, subjectAlternativeName: a@example.com}\n`,
+    );
+    assert.deepEqual(loadConfig({ file, env: {} }).signing.certificateIdentities, [
+      { caFile: notPem, subjectAlternativeName: 'a@example.com' },
+    ]);
+    const res = await runCli(['serve', '--config', file, '--port', '0'], { MODELGATE_DATA_DIR: join(dir, 'data') });
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /signing\.certificateIdentities: .*not-a-ca\.pem is not a readable PEM CA chain \(no PEM certificate in it\)/);
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'signing:\n  certificateIdentities:\n    - {caFile: ca.pem}\n');
+    assert.throws(() => loadConfig({ file: bad, env: {} }), /signing\.certificateIdentities/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve exits with a message naming the bad key', async () => {
   const res = await runCli(['serve', '--port', '70000'], {});
   assert.equal(res.code, 2);

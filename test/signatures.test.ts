@@ -286,10 +286,13 @@ describe('model signatures', () => {
     const until = '2030-06-01T12:00:00.000Z';
     const key = trustedKey(retired.publicPem, until);
     const bundle = await signStatement(retired, modelSigningStatement('m', files));
-    assert.equal(verifyDsseBundle(bundle, [key], new Date('2030-06-01T11:59:59.999Z')).keyId, key.id);
-    assert.throws(() => verifyDsseBundle(bundle, [key], new Date('2030-06-01T12:00:00.001Z')), KeyExpiredError);
+    assert.equal(verifyDsseBundle(bundle, { keys: [key], identities: [] }, new Date('2030-06-01T11:59:59.999Z')).keyId, key.id);
+    assert.throws(() => verifyDsseBundle(bundle, { keys: [key], identities: [] }, new Date('2030-06-01T12:00:00.001Z')), KeyExpiredError);
     // Another trusted key that verifies it still counts.
-    assert.equal(verifyDsseBundle(bundle, [key, trustedKey(retired.publicPem)], new Date('2031-01-01T00:00:00Z')).keyId, key.id);
+    assert.equal(
+      verifyDsseBundle(bundle, { keys: [key, trustedKey(retired.publicPem)], identities: [] }, new Date('2031-01-01T00:00:00Z')).keyId,
+      key.id,
+    );
     assert.deepEqual(keySpec(`/k.pem@${until}`), { file: '/k.pem', validUntil: until });
     assert.deepEqual(keySpec('/k@home.pem'), { file: '/k@home.pem' });
     assert.throws(() => keySpec('/k.pem@2030-13-45T00:00:00Z'), /not a valid date-time/);

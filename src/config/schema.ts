@@ -173,8 +173,16 @@ export const configSchema = z.strictObject({
       trustedKeys: commaList(
         z.union([z.string().min(1), z.strictObject({ file: z.string().min(1), validUntil: z.iso.datetime({ offset: true }) })]),
       ),
+      // Signers trusted through a certificate (config file only): caFile holds the PEM chain the
+      // leaf must chain to (root and intermediates), subjectAlternativeName the exact email or URI
+      // the leaf must name, issuer (optional) the OIDC-issuer extension a Fulcio-style CA writes.
+      certificateIdentities: z
+        .array(
+          z.strictObject({ caFile: z.string().min(1), subjectAlternativeName: z.string().min(1), issuer: z.string().min(1).optional() }),
+        )
+        .default([]),
     })
-    .default({ trustedKeys: [] }),
+    .default({ trustedKeys: [], certificateIdentities: [] }),
   webhooks: z
     .strictObject({
       // Not z.coerce.boolean: that reads the string "false" as true.

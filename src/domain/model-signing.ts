@@ -25,8 +25,13 @@ export interface SignatureRecord {
   id: string;
   name: string;
   version: number;
-  /** The trusted key that verified it (sha256 of its SubjectPublicKeyInfo, hex, first 16). */
+  /**
+   * The key that verified it (sha256 of its SubjectPublicKeyInfo, hex, first 16): a trusted key,
+   * or the key of the signing certificate.
+   */
   keyId: string;
+  /** For a certificate-based bundle: the signer the certificate names, as configured. */
+  identity?: { subjectAlternativeName: string; issuer?: string };
   rootDigest: string;
   modelName: string;
   addedAt: string;

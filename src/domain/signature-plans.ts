@@ -23,6 +23,7 @@ export function planAttachSignature(
       ...sequenceWrites(state, seq, at, actor, 'version.sign', `${input.name}@v${input.version}`, {
         signature: input.id,
         keyId: input.keyId,
+        ...(input.identity ? { identity: input.identity.subjectAlternativeName } : {}),
         rootDigest: input.rootDigest,
       }),
     ],

@@ -15,7 +15,7 @@ import { WatchFeed } from './watch-feed.js';
 import { WebhookRegistry } from './webhooks.js';
 import { Evidence } from './evidence.js';
 import { SignatureRegistry } from './signatures.js';
-import type { TrustedKey } from '../lib/sigstore-bundle.js';
+import type { SigningTrust } from '../lib/sigstore-bundle.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
 import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
@@ -94,7 +94,7 @@ export class Registry {
     private readonly policies: Record<string, AliasPolicy>,
     keyring: CheckpointKeyring,
     private readonly stackLimits: StackLimits & { gcKeepsLineageParents?: boolean } = DEFAULT_STACK_LIMITS,
-    options: { allowPrivateWebhooks?: boolean; trustedKeys?: readonly TrustedKey[] } = {},
+    options: { allowPrivateWebhooks?: boolean; signing?: SigningTrust } = {},
   ) {
     store.onChange((change) => {
       for (const model of this.modelsAffectedBy(change)) {
@@ -108,7 +108,7 @@ export class Registry {
     this.feed = new WatchFeed(store);
     this.webhooks = new WebhookRegistry(store, options.allowPrivateWebhooks ?? false);
     this.evidence = new Evidence(store, policies);
-    this.signatures = new SignatureRegistry(store, options.trustedKeys ?? []);
+    this.signatures = new SignatureRegistry(store, options.signing ?? { keys: [], identities: [] });
   }
 
   /** The aliases under a policy: only approvers move them, through the gates. */

@@ -1,5 +1,5 @@
 // The registry's door for model signatures: a Sigstore bundle is verified against the trusted
-// keys, its OpenSSF model-signing statement must list exactly the version's files with their
+// keys or certificate identities, its OpenSSF model-signing statement must list exactly the version's files with their
 // digests, and only then is it attached (an audited commit). A signature is evidence: it voids
 // no approval; a policy may require one (domain/gate.ts).
 import { createHash } from 'node:crypto';
@@ -7,26 +7,21 @@ import { badRequest, notFound } from '../domain/errors.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { manifestMismatch, parseModelSigningPayload, type SignatureRecord } from '../domain/model-signing.js';
 import type { Actor } from '../domain/types.js';
-import { BundleError, type TrustedKey, verifyDsseBundle } from '../lib/sigstore-bundle.js';
+import { BundleError, type SigningTrust, verifyDsseBundle } from '../lib/sigstore-bundle.js';
 import type { ControlStore } from '../store/control-store.js';
 
 export class SignatureRegistry {
   constructor(
     private readonly store: ControlStore,
-    private readonly keys: readonly TrustedKey[],
+    private readonly trust: SigningTrust,
   ) {}
-
-  /** The ids of the configured trusted keys (for the README's `GET …` and errors). */
-  keyIds(): string[] {
-    return this.keys.map((k) => k.id);
-  }
 
   async attach(name: string, number: number, bundle: unknown, actor: Actor): Promise<{ signature: SignatureRecord; created: boolean }> {
     const version = this.store.getVersion(name, number);
     if (!version) throw notFound('VERSION_NOT_FOUND', `model "${name}" has no version ${number}`);
     let verified: ReturnType<typeof verifyDsseBundle>;
     try {
-      verified = verifyDsseBundle(bundle, this.keys);
+      verified = verifyDsseBundle(bundle, this.trust);
     } catch (err) {
       if (err instanceof BundleError) throw badRequest(err.code, err.message);
       throw err;
@@ -42,7 +37,16 @@ export class SignatureRegistry {
     }
     const id = `sha256:${createHash('sha256').update(canonicalJson(bundle)).digest('hex')}`;
     return this.store.attachSignature(
-      { id, name, version: number, keyId: verified.keyId, rootDigest: manifest.rootDigest, modelName: manifest.modelName, bundle },
+      {
+        id,
+        name,
+        version: number,
+        keyId: verified.keyId,
+        ...(verified.identity ? { identity: verified.identity } : {}),
+        rootDigest: manifest.rootDigest,
+        modelName: manifest.modelName,
+        bundle,
+      },
       actor,
     );
   }

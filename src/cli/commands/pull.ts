@@ -6,7 +6,15 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
 import { closureFiles, closureMismatch } from '../../domain/resolution.js';
 import { manifestMismatch, parseModelSigningPayload } from '../../domain/model-signing.js';
-import { keySpec, type TrustedKey, trustedKey, verifyDsseBundle } from '../../lib/sigstore-bundle.js';
+import {
+  keySpec,
+  type SigningTrust,
+  type TrustedIdentity,
+  type TrustedKey,
+  trustedIdentity,
+  trustedKey,
+  verifyDsseBundle,
+} from '../../lib/sigstore-bundle.js';
 import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
@@ -43,10 +51,14 @@ resumes where it stopped.
                         256 MiB on one connection, 32 MiB on several); a resumed file keeps
                         the piece size it started with
   --verify-signature    before downloading, check that a model signature attached to the
-                        version verifies with --key and lists exactly its files and digests
-                        (OpenSSF model signing, key-based bundles); exit 1 otherwise
+                        version verifies with --key (or --ca and --identity) and lists exactly
+                        its files and digests (OpenSSF model signing); exit 1 otherwise
   --key FILE[@UNTIL]    the signer's PEM public key (repeatable); with @UNTIL (RFC 3339, e.g.
                         2027-01-01T00:00:00Z) the key verifies nothing after that instant
+  --ca FILE             for certificate-based bundles: the PEM CA chain (root and intermediates)
+                        the signing certificate must chain to; with --identity
+  --identity SAN        the email or URI the signing certificate must name, exactly
+  --issuer URL          and the OIDC issuer its Fulcio-style issuer extension must name
 
 ${clientOptionsHelp}`;
 
@@ -62,6 +74,9 @@ export async function run(argv: string[]): Promise<number> {
     at: { type: 'string' },
     'verify-signature': { type: 'boolean', default: false },
     key: { type: 'string', multiple: true },
+    ca: { type: 'string' },
+    identity: { type: 'string' },
+    issuer: { type: 'string' },
   });
   if (!parsed) return 0;
   const { values, positionals } = parsed;
@@ -73,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
   const client = clientFromOptions(values);
   const at = values.at === undefined ? undefined : parseIsoTime(values.at, 'at');
 
-  const keys = values['verify-signature'] ? await readKeys(values.key ?? []) : null;
+  const keys = values['verify-signature'] ? await readTrust(values.key ?? [], values.ca, values.identity, values.issuer) : null;
 
   const result = await withUserErrors(() =>
     pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize, keys, ...(at ? { at } : {}) }),
@@ -93,8 +108,8 @@ interface PullRequest {
   pieceSize?: number;
   /** Pull what the reference pointed at then (ISO 8601). */
   at?: string;
-  /** With --verify-signature: the keys a signature must verify with. */
-  keys: TrustedKey[] | null;
+  /** With --verify-signature: the keys or certificate identity a signature must verify with. */
+  keys: SigningTrust | null;
 }
 
 interface PullResult {
@@ -289,8 +304,27 @@ function describe(r: PullResult): string {
   return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}${stack}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;
 }
 
+async function readTrust(files: string[], ca?: string, identity?: string, issuer?: string): Promise<SigningTrust> {
+  if ((ca === undefined) !== (identity === undefined))
+    throw new CliError('--ca and --identity go together: the CA chain and the signer it must certify', USAGE_EXIT_CODE);
+  if (issuer !== undefined && identity === undefined) throw new CliError('--issuer needs --ca and --identity', USAGE_EXIT_CODE);
+  if (files.length === 0 && ca === undefined)
+    throw new CliError(
+      "--verify-signature needs the signer's public key (--key FILE) or certificate identity (--ca FILE --identity SAN)",
+      USAGE_EXIT_CODE,
+    );
+  const identities: TrustedIdentity[] = [];
+  if (ca !== undefined && identity !== undefined) {
+    try {
+      identities.push(trustedIdentity(await readFile(ca), identity, issuer));
+    } catch (err) {
+      throw new CliError(`--ca ${ca} is not a readable PEM CA chain (${(err as Error).message})`, USAGE_EXIT_CODE);
+    }
+  }
+  return { keys: await readKeys(files), identities };
+}
+
 async function readKeys(files: string[]): Promise<TrustedKey[]> {
-  if (files.length === 0) throw new CliError("--verify-signature needs the signer's public key: --key FILE", USAGE_EXIT_CODE);
   return Promise.all(
     files.map(async (text) => {
       let spec: { file: string; validUntil?: string };
@@ -310,18 +344,19 @@ async function readKeys(files: string[]): Promise<TrustedKey[]> {
 
 /**
  * Checks on this side, before any byte is fetched, that one of the version's signatures verifies
- * with the given keys and signs exactly its file list; the pull then checks every byte against
+ * with the given keys or certificate identity and signs exactly its file list; the pull then checks every byte against
  * those digests.
  */
-async function verifySignature(client: ModelgateClient, resolution: Resolution, keys: TrustedKey[]): Promise<void> {
+async function verifySignature(client: ModelgateClient, resolution: Resolution, trust: SigningTrust): Promise<void> {
   const listed = await client.listSignatures(resolution.name, resolution.version);
   const problems: string[] = [];
   for (const s of listed) {
     try {
-      const verified = verifyDsseBundle(await client.signatureBundle(resolution.name, resolution.version, s.id), keys);
+      const verified = verifyDsseBundle(await client.signatureBundle(resolution.name, resolution.version, s.id), trust);
       const mismatch = manifestMismatch(parseModelSigningPayload(verified.payloadType, verified.payload), resolution.files);
       if (mismatch.length === 0) {
-        process.stderr.write(`signature ${s.id.slice(0, 19)}… verified with key ${verified.keyId}\n`);
+        const by = verified.identity ? `the certificate of ${verified.identity.subjectAlternativeName}` : `key ${verified.keyId}`;
+        process.stderr.write(`signature ${s.id.slice(0, 19)}… verified with ${by}\n`);
         return;
       }
       problems.push(`${s.id.slice(0, 19)}…: ${mismatch[0]}`);
