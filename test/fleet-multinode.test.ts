@@ -4,8 +4,10 @@
 // reported through one node and listed through another.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { ok, parseJson, runCli } from './harness/cli.js';
 import { api, sha256, uploadBlob, waitFor } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
@@ -114,6 +116,29 @@ test('three nodes: the fleet view sums every node, converges after a rollback, l
     'the audit entry on node 1',
   );
   ok(await runCli(['audit', 'verify', '--server', nodes[1]!.url], { MODELGATE_TOKEN: nodes[1]!.token }));
+});
+
+test('watch summaries are rate-limited: at most one per model per fleet.watchIntervalSeconds (5 s by default) from a node', async () => {
+  const node = nodes[0]!;
+  const ws = new WebSocket(`${node.url.replace('http', 'ws')}/v1/watch?models=fraud`, {
+    headers: { Authorization: `Bearer ${node.token}` },
+  });
+  const arrivals: number[] = [];
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.type === 'fleet' && msg.model === 'fraud') arrivals.push(Date.now());
+  });
+  await once(ws, 'open');
+  const opened = Date.now();
+  try {
+    // Pods resolve through this node every 200 ms and it flushes every 200 ms: unlimited, a summary
+    // would follow nearly every flush. Summaries sent after the socket opened lie at least 5 s apart.
+    await waitFor(() => arrivals.length >= 2, 30_000, 'two summaries');
+    const elapsed = Date.now() - opened;
+    assert.ok(arrivals.length <= 1 + Math.floor(elapsed / 5000), `${arrivals.length} summaries in ${elapsed} ms`);
+  } finally {
+    ws.close();
+  }
 });
 
 test('with Redis away, pods are still served; lost flushes are counted, views answer 503, and counting resumes', async () => {

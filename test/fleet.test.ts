@@ -236,6 +236,30 @@ describe('identity without the header, and every path that counts', () => {
   });
 });
 
+describe('telemetry is observation, not registry state', () => {
+  test('resolves and downloads, with and without the header, move neither the registry sequence nor the audit chain', async () => {
+    const v = await registerFiles(server, 'observed', { 'w.bin': 'observed weights' });
+    await api(server, 'PUT', '/v1/models/observed/aliases/live', { version: v.version });
+    const head = async () => {
+      const verified = await api(server, 'GET', '/v1/audit/verify');
+      assert.equal(verified.status, 200, verified.text);
+      return { seq: verified.json.headSeq, hash: verified.json.headHash, entries: verified.json.entries };
+    };
+    const pod = (i: number | string) => ({ Authorization: `Bearer ${server.token}`, 'X-Modelgate-Deployment': `observer/pod-${i}` });
+    const resolved = async () =>
+      JSON.parse((await pathRequest(server.port, 'GET', '/v1/resolve/observed@live', pod(0))).body.toString()).seq;
+    const before = { chain: await head(), resolveSeq: await resolved() };
+    const digest = sha256('observed weights');
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await pathRequest(server.port, 'GET', '/v1/resolve/observed@live', pod(i))).status, 200);
+      assert.equal((await pathRequest(server.port, 'GET', `/v1/blobs/${digest}`, pod(i))).status, 200);
+    }
+    assert.equal((await pathRequest(server.port, 'GET', '/v1/resolve/observed@live', { Authorization: `Bearer ${reader}` })).status, 200);
+    await waitFor(async () => (await fleetOf('observed')).instances.length === 4, 20_000, 'four observed instances');
+    assert.deepEqual({ chain: await head(), resolveSeq: await resolved() }, before);
+  });
+});
+
 describe('runtime reports and unregistered models', () => {
   test('report <dir>: registered weights link the instance to their version; unknown ones are listed, audited and counted', async () => {
     const dir = join(tmp, 'loaded');
