@@ -1,7 +1,8 @@
 // `audit verify` checks the tables the service answers from against the chained log (issue #13):
 // an alias-history row, an approval, a version record, a version-history row or a token edited
 // in the store behind the service's back is reported with the sequence where table and log part.
-// The LMDB cases edit the files of a stopped server; the Redis case rewrites the shared log a
+// The LMDB cases (an alias-history row, an audit entry, an approval, a version record, a
+// version-history row, a token) edit the files of a stopped server; the Redis case rewrites the shared log a
 // fresh node replays.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -130,6 +131,35 @@ describe('audit verify against tampered LMDB tables', () => {
     await editLmdb(server.dataDir, async (db) => {
       const events = db('alias-events');
       await events.put(key, { ...(events.get(key) as object), to: 1 });
+    });
+    await server.restart();
+    assert.equal((await verify(server)).json.ok, true);
+  });
+
+  test('one audit entry edited in place (the same move, to: 1 → to: 3, chain not recomputed): verify names its sequence, reads keep serving', async () => {
+    const seq = seqs.productionToV1;
+    let original: { details: Record<string, unknown> } | undefined;
+    await server.stop();
+    await editLmdb(server.dataDir, async (db) => {
+      const audit = db('audit');
+      original = audit.get(seq) as { details: Record<string, unknown> };
+      assert.equal(original.details.to, 1);
+      await audit.put(seq, { ...original, details: { ...original.details, to: 3 } });
+    });
+    await server.restart();
+
+    const res = await verify(server);
+    assert.equal(res.status, 409);
+    assert.equal(res.json.ok, false);
+    assert.equal(res.json.firstBad.seq, seq);
+    assert.match(res.json.firstBad.reason, /does not match its hash/);
+    // The entry as served is the edited one: the chain, not the row, is what gives it away.
+    assert.equal((await api(server, 'GET', `/v1/audit?fromSeq=${seq}&limit=1`)).json.entries[0].details.to, 3);
+    assert.equal((await api(server, 'GET', `/v1/resolve/${name}@production`)).status, 200);
+
+    await server.stop();
+    await editLmdb(server.dataDir, async (db) => {
+      await db('audit').put(seq, original);
     });
     await server.restart();
     assert.equal((await verify(server)).json.ok, true);
