@@ -362,6 +362,19 @@ describe('RedisControlStore: several instances on one Redis', () => {
     }
   });
 
+  test('a lease asked for by both instances at once goes to exactly one, and neither gets it again until it expires', async () => {
+    const { prefix, a, b } = await pair();
+    for (let round = 0; round < 20; round++) {
+      const name = `checkpoint:1000:${round}`;
+      const won = await Promise.all([a.acquireLease(name, 60_000), b.acquireLease(name, 60_000), a.acquireLease(name, 60_000)]);
+      assert.equal(won.filter(Boolean).length, 1, `round ${round}: ${JSON.stringify(won)}`);
+      assert.equal(await b.acquireLease(name, 60_000), false);
+      const ttl = await redis!.client.pttl(`${prefix}lease:${name}`);
+      assert.ok(ttl > 0 && ttl <= 60_000, `the lease expires in Redis (pttl ${ttl})`);
+    }
+    assert.equal(a.currentSeq(), 0, 'leases are not registry mutations');
+  });
+
   test('if Redis loses acknowledged writes, writes stop with 503 CONTROL_PLANE_DIVERGED and reads continue', async () => {
     const { prefix, a } = await pair();
     await a.registerVersion(newVersion('lost', { w: 'l1' }), alice);
