@@ -280,6 +280,54 @@ test('retention.evidenceVersionDays: retired and once-protected versions go that
   }
 });
 
+test('stacks.gcKeepsLineageParents false: GC still keeps components, and lets a lineage parent go with its blobs', async () => {
+  const off = await startServer({
+    env: { MODELGATE_RETENTION_DAYS: '0.00001', MODELGATE_GC_GRACE_SECONDS: '0', MODELGATE_GC_KEEPS_LINEAGE_PARENTS: 'false' },
+  });
+  const key = (name: string, version: number) => `${name}@v${version}`;
+  try {
+    const on = async (name: string, text: string, extra: Record<string, unknown> = {}) => {
+      const digest = await uploadBlob(off, Buffer.from(text));
+      const res = await api(off, 'POST', `/v1/models/${name}/versions`, {
+        files: [{ path: 'w.bin', size: Buffer.byteLength(text), digest }],
+        ...extra,
+      });
+      assert.equal(res.status, 201, res.text);
+    };
+    await on('lp/pretrain', 'lp pretrain');
+    await on('lp/tuned', 'lp tuned', { lineage: { parent: 'lp/pretrain@v1' } });
+    await on('lp/prompt', 'lp prompt');
+    const app = await api(off, 'POST', '/v1/models/lp/app/versions', { components: { model: 'lp/tuned@v1', prompt: 'lp/prompt@v1' } });
+    assert.equal(app.status, 201, app.text);
+    assert.equal((await api(off, 'PUT', '/v1/models/lp/app/aliases/live', { version: 1 })).status, 200);
+    await new Promise((r) => setTimeout(r, 1200)); // past the ~0.9 s retention
+
+    const dry = await api(off, 'POST', '/v1/gc', { dryRun: true });
+    assert.equal(dry.status, 200, dry.text);
+    assert.deepEqual(
+      dry.json.versions.map((v: { name: string; version: number }) => key(v.name, v.version)),
+      ['lp/pretrain@v1'],
+    );
+    const reasons = Object.fromEntries(
+      dry.json.keptVersions.map((v: { name: string; version: number; reason: string }) => [key(v.name, v.version), v.reason]),
+    );
+    assert.deepEqual(reasons, {
+      'lp/app@v1': 'holds @live',
+      'lp/tuned@v1': 'is component "model" of lp/app@v1, which holds @live',
+      'lp/prompt@v1': 'is component "prompt" of lp/app@v1, which holds @live',
+    });
+    const real = await api(off, 'POST', '/v1/gc', {});
+    assert.equal(real.status, 200, real.text);
+    assert.equal((await api(off, 'GET', '/v1/models/lp/pretrain/versions/1')).status, 404);
+    assert.ok(!(await existsOn(off, sha256('lp pretrain'))), 'its blob is swept');
+    const resolved = await api(off, 'GET', '/v1/resolve/lp/app@live');
+    assert.equal(resolved.json.components.model.files[0].digest, sha256('lp tuned'));
+    assert.equal((await api(off, 'GET', '/v1/audit/verify')).json.ok, true);
+  } finally {
+    await off.dispose();
+  }
+});
+
 async function existsOn(s: TestServer, digest: string): Promise<boolean> {
   const res = await fetch(`${s.url}/v1/blobs/${digest}`, { method: 'HEAD', headers: { Authorization: `Bearer ${s.token}` } });
   return res.status === 200;
