@@ -17,7 +17,12 @@ export class HashPool {
       filename: WORKER_FILE,
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker: 64,
+      // Every upload's hash runs as a task from the start (a few bytes of state, no thread of its
+      // own), never queued: chunks sent to a queued task held their shared buffers until a slot
+      // freed, the held buffers paused every upload (ingest.ts's global bound), and the uploads
+      // holding the slots, paused, never ended (a paused socket does not even see its client
+      // leave). 2000 aborted uploads, 64 at a time, stalled for good with 1870 tasks queued.
+      concurrentTasksPerWorker: 1_000_000,
       idleTimeout: 60_000,
     });
     hashMetrics.bindQueue(() => this.pool.queueSize);

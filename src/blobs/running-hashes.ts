@@ -8,7 +8,7 @@
 import { hashMetrics } from '../metrics/metrics.js';
 import type { ChunkHash, HashPool, HashResult, StreamHash } from './hash-pool.js';
 
-/** Running hashes kept at once; each holds a task slot on a hashing thread, so the oldest go past this. */
+/** Running hashes kept at once (each is a task on a hashing thread, with its own hash state); the oldest go past this. */
 const MAX_RUNNING = 64;
 
 interface Running {
