@@ -260,6 +260,30 @@ describe('telemetry is observation, not registry state', () => {
   });
 });
 
+describe('bounded by silence', () => {
+  test('an instance silent for fleet.instanceSilenceSeconds leaves the fleet view; its history stays', async () => {
+    const quiet = await startServer({ env: { MODELGATE_FLEET_FLUSH_MS: '100', MODELGATE_FLEET_SILENCE_SECONDS: '2' } });
+    try {
+      await registerFiles(quiet, 'brief', { 'w.bin': 'brief weights' });
+      await api(quiet, 'PUT', '/v1/models/brief/aliases/live', { version: 1 });
+      const h = { Authorization: `Bearer ${quiet.token}`, 'X-Modelgate-Deployment': 'batch/once' };
+      assert.equal((await pathRequest(quiet.port, 'GET', '/v1/resolve/brief@live', h)).status, 200);
+      const view = async () => (await api(quiet, 'GET', '/v1/fleet?model=brief')).json;
+      await waitFor(async () => (await view()).instances.length === 1, 20_000, 'the instance seen');
+      // With the default silence (a day) it would stay listed.
+      await waitFor(async () => (await view()).instances.length === 0, 20_000, 'the silent instance gone');
+      assert.deepEqual((await view()).versions, []);
+      const spans = (await api(quiet, 'GET', '/v1/fleet/history?model=brief')).json.spans;
+      assert.deepEqual(
+        spans.map((s: any) => `${s.deployment}/${s.instance} v${s.version}`),
+        ['batch/once v1'],
+      );
+    } finally {
+      await quiet.dispose();
+    }
+  });
+});
+
 describe('runtime reports and unregistered models', () => {
   test('report <dir>: registered weights link the instance to their version; unknown ones are listed, audited and counted', async () => {
     const dir = join(tmp, 'loaded');
