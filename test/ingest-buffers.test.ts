@@ -127,3 +127,25 @@ test('a completed upload after the aborted ones hashes correctly from reused buf
   assert.equal(done.hash?.hex, createHash('sha256').update(bytes).digest('hex'));
   assert.equal(done.size, bytes.length);
 });
+
+test('aborted hashes whose tasks the pool ends at close raise no unhandled rejection', async () => {
+  // Nobody awaits an aborted hash's task; when the pool closed under it (shutdown, or a test's
+  // after hook under load), its rejection went unhandled (20 of 20 here before).
+  let unhandled = 0;
+  const count = () => unhandled++;
+  process.on('unhandledRejection', count);
+  try {
+    const own = new HashPool(1);
+    const buffer = Buffer.from(new SharedArrayBuffer(MiB));
+    for (let i = 0; i < 20; i++) {
+      const hash = own.startStream();
+      hash.update(buffer, () => undefined);
+      hash.abort();
+    }
+    await own.close();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(unhandled, 0);
+  } finally {
+    process.off('unhandledRejection', count);
+  }
+});

@@ -78,6 +78,9 @@ export class StreamHash implements ChunkHash {
     private readonly port: MessagePort,
     private readonly done: Promise<HashResult | null>,
   ) {
+    // An aborted hash's task is never awaited: its failure (the pool closing under it at
+    // shutdown) must not surface as an unhandled rejection. digest() still sees it.
+    done.catch(() => undefined);
     port.on('message', () => {
       this.acks.shift()?.();
       if (this.acks.length === 0) this.wake();
