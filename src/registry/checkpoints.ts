@@ -47,13 +47,20 @@ export class Checkpoints {
   /**
    * The scheduled checkpoint of the period `now` falls in, if this node wins the period's lease:
    * `leased` false means another node has it (or had it: a lease is never handed on, so a holder
-   * that fails leaves the period without a checkpoint and the next period takes one).
+   * that fails, or gets it past the middle of the period, leaves the period without a checkpoint
+   * and the next period takes one).
    */
   async takeScheduled(intervalMs: number, now = Date.now()): Promise<{ leased: boolean; checkpoint: Checkpoint | null; created: boolean }> {
     const period = Math.floor(now / intervalMs);
     // Twice the interval, so a node whose clock runs up to one interval behind still finds it taken.
     if (!(await this.store.acquireLease(`checkpoint:${intervalMs}:${period}`, 2 * intervalMs))) {
       return { leased: false, checkpoint: null, created: false };
+    }
+    // A holder that got here late (a stalled process, a slow control store) signs nothing: past the
+    // middle of its period its checkpoint could be stamped in the next one, beside that period's.
+    if (Date.now() >= period * intervalMs + intervalMs / 2) {
+      logger.warn({ period, intervalMs }, 'scheduled audit checkpoint skipped: its period was half over; the next period takes one');
+      return { leased: true, checkpoint: null, created: false };
     }
     return { leased: true, ...(await this.take(SCHEDULE_ACTOR)) };
   }
