@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { open as openLmdb } from 'lmdb';
-import { api, uploadBlob } from './harness/http.js';
+import { api, registerFiles } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
@@ -32,13 +32,7 @@ async function actors(server: TestServer): Promise<Actors> {
 }
 
 async function register(server: TestServer, token: string, name: string, content: string): Promise<number> {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, token, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    card,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  return res.json.version as number;
+  return (await registerFiles(server, name, { 'model.bin': content }, { token, extra: { card }, accept: [201] })).version;
 }
 
 /** v1..v3 registered and approved, production → v1 (the seq returned) → v3, and a card edit of v2. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
-import { sha256, uploadBlob } from './harness/http.js';
+import { sha256, uploadBlob, registerFiles } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
 
@@ -25,13 +25,7 @@ let approverRisk: string;
 let writerRisk: string;
 
 async function register(name: string, content: string): Promise<number> {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, writer, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    card,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  return res.json.version as number;
+  return (await registerFiles(server, name, { 'model.bin': content }, { token: writer, extra: { card }, accept: [201] })).version;
 }
 
 before(async () => {

@@ -17,7 +17,7 @@ import { auditHash } from '../src/domain/audit-chain.js';
 import { keyIdOf } from '../src/domain/checkpoint.js';
 import type { AuditEntry } from '../src/domain/types.js';
 import { ok, parseJson, runCli } from './harness/cli.js';
-import { api, uploadBlob, waitFor } from './harness/http.js';
+import { api, waitFor, registerFiles } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
@@ -25,12 +25,7 @@ import { as, createToken, stage } from './harness/tokens.js';
 const card = { intendedUse: 'score card transactions', limitations: 'EU data only' };
 
 async function register(server: TestServer, token: string, name: string, content: string): Promise<void> {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, token, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    card,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
+  await registerFiles(server, name, { 'model.bin': content }, { token, extra: { card }, accept: [201] });
 }
 
 /** Rechains entries from the first one on: each entry's prevHash and hash recomputed, as a forger would. */

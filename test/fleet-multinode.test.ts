@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import { ok, parseJson, runCli } from './harness/cli.js';
-import { api, sha256, uploadBlob, waitFor } from './harness/http.js';
+import { api, sha256, waitFor, registerFiles } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, stopChild, type TestServer } from './harness/server.js';
 
@@ -41,15 +41,7 @@ after(async () => {
 
 /** Blobs are node-local on the fs backend: every node gets them; the version is registered once. */
 async function register(name: string, files: Record<string, string>): Promise<number> {
-  const entries = [];
-  for (const [path, content] of Object.entries(files)) {
-    let digest = '';
-    for (const node of nodes) digest = await uploadBlob(node, Buffer.from(content));
-    entries.push({ path, size: Buffer.byteLength(content), digest });
-  }
-  const res = await api(nodes[0]!, 'POST', `/v1/models/${name}/versions`, { files: entries });
-  assert.ok(res.status === 201 || res.status === 200, res.text);
-  return res.json.version;
+  return (await registerFiles(nodes[0]!, name, files, { uploadTo: nodes })).version;
 }
 
 function startPod(node: TestServer, identity: string, mode: 'poll' | 'once' = 'poll'): void {

@@ -3,7 +3,7 @@ import { utimes } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, sha256, uploadBlob, waitFor } from './harness/http.js';
+import { api, sha256, uploadBlob, waitFor, registerFiles } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
 
@@ -19,12 +19,7 @@ after(async () => {
 });
 
 async function register(name: string, files: Record<string, string>, extra: Record<string, unknown> = {}) {
-  const entries = [];
-  for (const [path, content] of Object.entries(files))
-    entries.push({ path, size: Buffer.byteLength(content), digest: await uploadBlob(server, Buffer.from(content)) });
-  const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries, ...extra });
-  assert.ok(res.status === 201 || res.status === 200, res.text);
-  return res.json;
+  return registerFiles(server, name, files, { extra });
 }
 
 const exists = async (digest: string) =>

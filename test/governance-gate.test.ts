@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { recordDigest } from '../src/domain/record-digest.js';
 import { generateManifest } from '../src/oci/generate.js';
-import { api, uploadBlob } from './harness/http.js';
+import { api, uploadBlob, registerFiles } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
 
@@ -32,16 +32,11 @@ after(async () => {
 const card = { intendedUse: 'score card transactions', limitations: 'EU data only' };
 
 async function register(name: string, content: string, extra: Record<string, unknown> = { card }) {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, writer, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    ...extra,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
+  const version = await registerFiles(server, name, { 'model.bin': content }, { token: writer, extra, accept: [201] });
   // Each version first holds @canary, the default promotion path's stage before production: the
   // gates under test here are the others.
-  await stage(server, writer, name, res.json.version, 'canary');
-  return res.json;
+  await stage(server, writer, name, version.version, 'canary');
+  return version;
 }
 const approve = (name: string, v: number, token = approver, extra: Record<string, unknown> = {}) =>
   as(server, token, 'POST', `/v1/models/${name}/versions/${v}/approvals`, { decision: 'approve', ...extra });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { after, before, describe, test } from 'node:test';
-import { api, sha256, uploadBlob } from './harness/http.js';
+import { api, sha256, uploadBlob, registerFiles } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
 
@@ -28,13 +28,7 @@ after(async () => {
 const card = { intendedUse: 'score card transactions', limitations: 'not for wire transfers; biased toward EU data' };
 
 async function register(token: string, name: string, content: string, extra: Record<string, unknown> = {}) {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, token, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    ...extra,
-  });
-  assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.json));
-  return res.json;
+  return registerFiles(server, name, { 'model.bin': content }, { token, extra });
 }
 
 describe('version records', () => {

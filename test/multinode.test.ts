@@ -4,7 +4,7 @@
 // through all of it, every node converges to the same state and no write is silently lost.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { api, uploadBlob, waitFor } from './harness/http.js';
+import { api, uploadBlob, waitFor, registerFiles } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken, stage } from './harness/tokens.js';
@@ -69,16 +69,8 @@ async function register(
   files: Record<string, string>,
   extra: Record<string, unknown> = {},
 ): Promise<{ version: number; digest: string }> {
-  const entries = [];
-  for (const [path, content] of Object.entries(files)) {
-    const data = Buffer.from(content);
-    let digest = '';
-    for (const node of cluster.nodes) digest = await uploadBlob(node, data);
-    entries.push({ path, size: data.length, digest });
-  }
-  const res = await api(on, 'POST', `/v1/models/${name}/versions`, { files: entries, ...extra });
-  assert.ok(res.status === 201 || res.status === 200, `register: ${res.status} ${res.text}`);
-  return { version: res.json.version, digest: res.json.digest };
+  const registered = await registerFiles(on, name, files, { uploadTo: cluster.nodes, extra });
+  return { version: registered.version, digest: registered.digest };
 }
 
 async function resolveDigest(node: TestServer, ref: string): Promise<string | null> {

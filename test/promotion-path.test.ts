@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateManifest } from '../src/oci/generate.js';
 import { runCli, writeTree } from './harness/cli.js';
-import { api, uploadBlob, waitFor } from './harness/http.js';
+import { api, waitFor, registerFiles } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { as, createToken } from './harness/tokens.js';
 
@@ -54,13 +54,7 @@ after(async () => {
 });
 
 async function register(name: string, content: string, extra: Record<string, unknown> = { card }): Promise<number> {
-  const digest = await uploadBlob(server, Buffer.from(content));
-  const res = await as(server, writer, 'POST', `/v1/models/${name}/versions`, {
-    files: [{ path: 'model.bin', size: Buffer.byteLength(content), digest }],
-    ...extra,
-  });
-  assert.equal(res.status, 201, JSON.stringify(res.json));
-  return res.json.version as number;
+  return (await registerFiles(server, name, { 'model.bin': content }, { token: writer, extra, accept: [201] })).version;
 }
 const set = (token: string, name: string, alias: string, version: number) =>
   as(server, token, 'PUT', `/v1/models/${name}/aliases/${alias}`, { version });

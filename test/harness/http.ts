@@ -1,4 +1,5 @@
 // Small helpers over fetch and raw sockets for talking to a test server.
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
@@ -42,15 +43,37 @@ export async function uploadBlob(server: TestServer, data: Buffer): Promise<stri
   return digest;
 }
 
-/** Uploads the files and registers them as a version; returns the version number. */
-export async function registerFiles(server: TestServer, name: string, files: Record<string, Buffer | string>): Promise<any> {
+export interface RegisterOptions {
+  /** The token that registers the version; the bootstrap admin's when left out. The blobs always go up as the admin. */
+  token?: string;
+  /** Fields of the request beside `files`: card, metadata, components… */
+  extra?: Record<string, unknown>;
+  /** Servers that get the blobs instead of `server` (every node of a cluster whose nodes keep blobs apart). */
+  uploadTo?: TestServer[];
+  /** The statuses that count as registered: 200 (the same files again) or 201 unless said. */
+  accept?: number[];
+}
+
+/**
+ * Uploads the files and registers them as a version of `name`; asserts the answer's status and
+ * returns its JSON (the version: `.version` is its number).
+ */
+export async function registerFiles(
+  server: TestServer,
+  name: string,
+  files: Record<string, Buffer | string>,
+  opts: RegisterOptions = {},
+): Promise<any> {
   const entries = [];
   for (const [path, content] of Object.entries(files)) {
     const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
-    entries.push({ path, size: data.length, digest: await uploadBlob(server, data) });
+    let digest = '';
+    for (const node of opts.uploadTo ?? [server]) digest = await uploadBlob(node, data);
+    entries.push({ path, size: data.length, digest });
   }
-  const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries });
-  if (res.status !== 201 && res.status !== 200) throw new Error(`register failed: ${res.status} ${res.text}`);
+  const headers: Record<string, string> = opts.token === undefined ? {} : { Authorization: `Bearer ${opts.token}` };
+  const res = await api(server, 'POST', `/v1/models/${name}/versions`, { files: entries, ...opts.extra }, headers);
+  assert.ok((opts.accept ?? [200, 201]).includes(res.status), `register ${name}: ${res.status} ${res.text}`);
   return res.json;
 }
 
