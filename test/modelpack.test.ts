@@ -16,11 +16,11 @@ import { kitfileLayerPaths } from '../src/oci/manifest.js';
 import { tarSuffix } from '../src/oci/media-types.js';
 import { api, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
+import { assertOciError, EMPTY_DIGEST, ociRequest, pushOciBlob, putOciManifest, type OciResponse } from './harness/oci.js';
+import { OCI_MANIFEST } from './harness/oci-layout.js';
 import { createToken } from './harness/tokens.js';
 
 const exec = promisify(execFile);
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 
 describe('generated manifest layouts (pure)', () => {
   const files = [
@@ -126,46 +126,21 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-interface Res {
-  status: number;
-  headers: Headers;
-  body: Buffer;
-  json: any;
-}
+type Res = OciResponse;
 
-async function oci(method: string, path: string, token: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Res> {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...headers },
-    ...(body ? { body } : {}),
-  });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let json: any = null;
-  try {
-    json = bytes.length ? JSON.parse(bytes.toString()) : null;
-  } catch {}
-  return { status: res.status, headers: res.headers, body: bytes, json };
-}
+/** A request as `token`, sent as modctl and ORAS send it: Bearer. */
+const oci = (method: string, path: string, token: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Res> =>
+  ociRequest(server, method, path, { authorization: `Bearer ${token}`, headers, body });
 
 /** ORAS-style: each blob in one POST with ?digest=. */
 async function pushBlob(repo: string, data: Buffer): Promise<{ digest: string; size: number }> {
-  const digest = sha256(data);
-  const res = await oci('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, writer, data, {
-    'Content-Type': 'application/octet-stream',
-  });
-  assert.equal(res.status, 201, res.body.toString());
-  return { digest, size: data.length };
+  return { digest: await pushOciBlob(server, repo, data, `Bearer ${writer}`), size: data.length };
 }
 
-async function putManifest(repo: string, ref: string, bytes: Buffer, token = writer): Promise<Res> {
-  return oci('PUT', `/v2/${repo}/manifests/${ref}`, token, bytes, { 'Content-Type': OCI_MANIFEST });
-}
+const putManifest = (repo: string, ref: string, bytes: Buffer, token = writer) =>
+  putOciManifest(server, repo, ref, bytes, `Bearer ${token}`);
 
-function assertError(res: Res, status: number, code: string, message?: RegExp): void {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${res.body.toString()}`);
-  assert.equal(res.json?.errors?.[0]?.code, code, res.body.toString());
-  if (message) assert.match(res.json.errors[0].message, message);
-}
+const assertError = assertOciError;
 
 /** A real tar (gzipped when asked) of `files`, made by tar(1) as the tools' Go archive/tar would. */
 async function tarOf(files: Record<string, string>, gzip: boolean): Promise<Buffer> {

@@ -7,10 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { generateManifest } from '../src/oci/generate.js';
 import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
+import { assertOciError, EMPTY_DIGEST, ociRequest, pushOciBlob, putOciManifest, type OciResponse } from './harness/oci.js';
+import { OCI_MANIFEST } from './harness/oci-layout.js';
 import { createToken } from './harness/tokens.js';
-
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const EMPTY_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 
 let server: TestServer;
 let writer: string;
@@ -34,52 +33,21 @@ after(async () => {
 
 const basic = (token: string) => `Basic ${Buffer.from(`skopeo:${token}`).toString('base64')}`;
 
-interface Res {
-  status: number;
-  headers: Headers;
-  body: Buffer;
-  json: any;
-}
+type Res = OciResponse;
 
-async function oci(
+/** A request as `opts.token` (the writer unless said; none when null), sent as skopeo sends it: Basic, the token as the password. */
+function oci(
   method: string,
   path: string,
   opts: { token?: string | null; headers?: Record<string, string>; body?: Buffer | string } = {},
 ): Promise<Res> {
-  const headers: Record<string, string> = { ...opts.headers };
   const token = opts.token === undefined ? writer : opts.token;
-  if (token !== null && headers.Authorization === undefined) headers.Authorization = basic(token);
-  const res = await fetch(server.url + path, { method, headers, ...(opts.body !== undefined ? { body: opts.body } : {}) });
-  const body = Buffer.from(await res.arrayBuffer());
-  let json: any = null;
-  try {
-    json = body.length ? JSON.parse(body.toString('utf8')) : null;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, headers: res.headers, body, json };
+  return ociRequest(server, method, path, { authorization: token === null ? null : basic(token), headers: opts.headers, body: opts.body });
 }
 
-/** Asserts the spec's error body with one error of `code`. */
-function assertError(res: Res, status: number, code: string): void {
-  assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${res.body.toString()}`);
-  assert.equal(res.headers.get('content-type'), 'application/json');
-  assert.ok(Array.isArray(res.json?.errors), `errors array in ${res.body.toString()}`);
-  assert.equal(res.json.errors[0].code, code, res.body.toString());
-  assert.equal(typeof res.json.errors[0].message, 'string');
-}
+const assertError = (res: Res, status: number, code: string) => assertOciError(res, status, code);
 
-/** Pushes a blob in one POST (?digest=). */
-async function pushBlob(repo: string, data: Buffer, token = writer): Promise<string> {
-  const digest = sha256(data);
-  const res = await oci('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
-    token,
-    body: data,
-    headers: { 'Content-Type': 'application/octet-stream' },
-  });
-  assert.equal(res.status, 201, res.body.toString());
-  return digest;
-}
+const pushBlob = (repo: string, data: Buffer, token = writer) => pushOciBlob(server, repo, data, basic(token));
 
 function manifestFor(layers: { data: Buffer; title?: string; mediaType?: string }[], extra: Record<string, unknown> = {}): Buffer {
   const doc = {
@@ -99,9 +67,8 @@ function manifestFor(layers: { data: Buffer; title?: string; mediaType?: string 
   return Buffer.from(JSON.stringify(doc, null, 3) + '\n');
 }
 
-async function putManifest(repo: string, ref: string, bytes: Buffer, token = writer, contentType = OCI_MANIFEST): Promise<Res> {
-  return oci('PUT', `/v2/${repo}/manifests/${ref}`, { token, body: bytes, headers: { 'Content-Type': contentType } });
-}
+const putManifest = (repo: string, ref: string, bytes: Buffer, token = writer, contentType = OCI_MANIFEST) =>
+  putOciManifest(server, repo, ref, bytes, basic(token), contentType);
 
 describe('base endpoint and auth', () => {
   test('GET /v2/ challenges with Basic, accepts a token as the Basic password or as Bearer', async () => {
