@@ -2,36 +2,22 @@
 // gc) run as a child process against a real server, plus the helpers whose edge cases a server
 // never shows: lifetimes, times, metadata files, and a server reporting a broken audit chain.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseMetadataDocument } from '../src/cli/push/metadata-file.js';
 import { formatSpan, parseIsoTime, parseTtl } from '../src/cli/time.js';
-import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
+import { ok, parseJson, runCli, scratchFolder, writeTree } from './harness/cli.js';
+import { sha256Hex } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
-function sha256Hex(data: string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let scratch: string;
-before(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'modelgate-cli-gov-test-'));
-});
-after(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function freshDir(name: string): Promise<string> {
-  return mkdtemp(join(scratch, `${name}-`));
-}
+const scratch = scratchFolder('modelgate-cli-gov-test-');
+const freshDir = scratch.fresh;
 
 /** A model directory with the given files. */
 async function modelDir(name: string, files: Record<string, string>): Promise<string> {
@@ -138,7 +124,7 @@ describe('governance CLI against a real server', () => {
   });
 
   test('approve --record refuses a record that changed since review; retire is final', async () => {
-    await writeFile(join(scratch, 'gate-record.json'), GATE_CARD);
+    await writeFile(join(scratch.path, 'gate-record.json'), GATE_CARD);
     ok(
       await cli(
         asA,
@@ -146,7 +132,7 @@ describe('governance CLI against a real server', () => {
         await modelDir('record', { 'w.bin': 'record me' }),
         'gov/record',
         '--metadata',
-        join(scratch, 'gate-record.json'),
+        join(scratch.path, 'gate-record.json'),
       ),
     );
     const reviewed = JSON.parse(ok(await cli(admin, 'show', 'gov/record@v1', '--json')).stdout).recordDigest;
@@ -169,9 +155,9 @@ describe('governance CLI against a real server', () => {
 
   test('push --metadata (YAML) registers the record; show prints it with the card headings and metrics', async () => {
     const dir = await modelDir('card', { 'weights.bin': 'card weights v2', 'config.json': '{"depth":6}' });
-    await writeFile(join(scratch, 'record.yaml'), METADATA_YAML);
+    await writeFile(join(scratch.path, 'record.yaml'), METADATA_YAML);
     ok(await cli(asA, 'push', await modelDir('card-v1', { 'weights.bin': 'card weights v1' }), 'gov/card'));
-    const pushed = ok(await cli(asA, 'push', dir, 'gov/card', '--alias', 'staging', '--metadata', join(scratch, 'record.yaml')));
+    const pushed = ok(await cli(asA, 'push', dir, 'gov/card', '--alias', 'staging', '--metadata', join(scratch.path, 'record.yaml')));
     assert.match(pushed.stdout, /^gov\/card@v2 sha256:[0-9a-f]{64}\n$/);
     ok(await cli(asA, 'alias', 'set', 'gov/card@canary', '2'));
     ok(await cli(asA, 'alias', 'set', 'gov/card@shadow', '1'));
@@ -223,7 +209,7 @@ describe('governance CLI against a real server', () => {
 
   test('push --metadata reads JSON, refuses unknown keys and bad fields before uploading anything', async () => {
     const dir = await modelDir('json-meta', { 'w.bin': 'json metadata weights' });
-    const file = join(scratch, 'record.json');
+    const file = join(scratch.path, 'record.json');
     await writeFile(file, JSON.stringify({ metrics: { f1: 0.5 }, card: { evaluation: 'by hand' } }));
     const pushed = parseJson(await cli(asA, 'push', dir, 'gov/json-meta', '--metadata', file, '--json'));
     const shown = parseJson(await cli(admin, 'show', `gov/json-meta@v${pushed.version}`, '--json'));
@@ -242,14 +228,14 @@ describe('governance CLI against a real server', () => {
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unknown top-level keys "cards", "owner"; allowed: metadata, lineage, metrics, card/);
 
-    await writeFile(join(scratch, 'bad.yaml'), 'card:\n  intendedUse: 3\n  contact: someone\n');
+    await writeFile(join(scratch.path, 'bad.yaml'), 'card:\n  intendedUse: 3\n  contact: someone\n');
     const bad = await cli(
       asA,
       'push',
       await modelDir('bad-field', { 'w.bin': 'never uploaded 2' }),
       'gov/bad-field',
       '--metadata',
-      join(scratch, 'bad.yaml'),
+      join(scratch.path, 'bad.yaml'),
     );
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /does not fit a registration/);
@@ -282,7 +268,7 @@ describe('governance CLI against a real server', () => {
   });
 
   test('approval by a second approver opens production; a self-approval fails with SEPARATION_OF_DUTIES', async () => {
-    const gateFile = join(scratch, 'gate.json');
+    const gateFile = join(scratch.path, 'gate.json');
     await writeFile(gateFile, GATE_CARD);
     // On staging first: the default promotion path takes production only after staging, shadow or canary.
     ok(
@@ -337,7 +323,7 @@ describe('governance CLI against a real server', () => {
   });
 
   test('reject makes a version rejected for good: production refuses it', async () => {
-    const gateFile = join(scratch, 'gate-reject.json');
+    const gateFile = join(scratch.path, 'gate-reject.json');
     await writeFile(gateFile, GATE_CARD);
     ok(await cli(asA, 'push', await modelDir('reject', { 'w.bin': 'reject me' }), 'gov/reject', '--metadata', gateFile));
 

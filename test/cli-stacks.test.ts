@@ -3,58 +3,42 @@
 // shared blobs fetched once), then the incident: which production stacks include the vulnerable
 // base model, and roll them back. Plus `lineage` as a tree and as JSON.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ok, parseJson, runCli, writeTree } from './harness/cli.js';
-import { api } from './harness/http.js';
+import { ok, parseJson, runCli, scratchFolder, treeDigests, writeTree } from './harness/cli.js';
+import { api, sha256Hex } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
 let server: TestServer;
-let scratch: string;
+const scratch = scratchFolder('modelgate-cli-stacks-');
 let env: Record<string, string>;
 let approverEnv: Record<string, string>;
 
 before(async () => {
   server = await startServer();
-  scratch = await mkdtemp(join(tmpdir(), 'modelgate-cli-stacks-'));
   env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token };
   approverEnv = { MODELGATE_URL: server.url, MODELGATE_TOKEN: (await createToken(server, 'stack-approver', 'approver')).token };
 });
 after(async () => {
   await server.dispose();
-  await rm(scratch, { recursive: true, force: true });
 });
 
 const cli = (args: string[], as = env) => runCli(args, as);
-const sha = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 async function dir(label: string, files: Record<string, string>): Promise<string> {
-  const path = join(scratch, label);
+  const path = join(scratch.path, label);
   await mkdir(path, { recursive: true });
   await writeTree(path, files);
   return path;
 }
 
-/** Every regular file under root, relative path → sha256 hex. */
-async function tree(root: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) Object.assign(out, await tree(root, rel));
-    else out[rel] = sha(await readFile(join(root, rel)));
-  }
-  return out;
-}
-
 const card = ['--metadata'];
 
 test('push --component, pull of a nested stack, impact of a vulnerable base, rollback, lineage', async () => {
-  const cardFile = join(scratch, 'card.yaml');
-  await writeTree(scratch, { 'card.yaml': 'card:\n  intendedUse: support answers\n  limitations: English only\n' });
+  const cardFile = join(scratch.path, 'card.yaml');
+  await writeTree(scratch.path, { 'card.yaml': 'card:\n  intendedUse: support answers\n  limitations: English only\n' });
   const push = async (label: string, files: Record<string, string>, name: string, extra: string[] = []) =>
     parseJson(await cli(['push', await dir(label, files), name, ...card, cardFile, '--json', ...extra]));
   const approve = async (name: string, v: number) => ok(await cli(['approve', name, String(v)], approverEnv));
@@ -65,8 +49,8 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
   // production only after staging, shadow or canary.
   await push('base-1', { 'model.safetensors': 'llama weights v1', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b', ['--alias', 'staging']);
   await push('base-2', { 'model.safetensors': 'llama weights v2', 'tokenizer.json': tokenizer }, 'llm/llama-3-8b', ['--alias', 'staging']);
-  const lineageFile = join(scratch, 'lora.yaml');
-  await writeTree(scratch, {
+  const lineageFile = join(scratch.path, 'lora.yaml');
+  await writeTree(scratch.path, {
     'lora.yaml':
       'lineage:\n  parent: llm/llama-3-8b@v1\n  datasets:\n    - name: tickets\n      uri: s3://data/tickets-2026\ncard:\n  intendedUse: support\n  limitations: English only\n',
   });
@@ -118,17 +102,17 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
   ok(await cli(['alias', 'set', 'app/assistant@production', '1'], approverEnv));
 
   // Pull: own files at the top, one folder per component, nested; the tokenizer shared by base and embedding fetched once.
-  const target = join(scratch, 'pulled');
+  const target = join(scratch.path, 'pulled');
   const pulled = parseJson(await cli(['pull', 'app/assistant@production', target, '--json']));
   assert.deepEqual(pulled.components, ['adapter', 'base', 'retrieval']);
-  assert.deepEqual(await tree(target), {
-    'prompt.txt': sha('You answer support tickets.'),
-    'base/model.safetensors': sha('llama weights v1'),
-    'base/tokenizer.json': sha(tokenizer),
-    'adapter/adapter.safetensors': sha('lora weights'),
-    'retrieval/embedding/model.onnx': sha('e5 weights'),
-    'retrieval/embedding/tokenizer.json': sha(tokenizer),
-    'retrieval/index/index.faiss': sha('vectors'),
+  assert.deepEqual(await treeDigests(target), {
+    'prompt.txt': sha256Hex('You answer support tickets.'),
+    'base/model.safetensors': sha256Hex('llama weights v1'),
+    'base/tokenizer.json': sha256Hex(tokenizer),
+    'adapter/adapter.safetensors': sha256Hex('lora weights'),
+    'retrieval/embedding/model.onnx': sha256Hex('e5 weights'),
+    'retrieval/embedding/tokenizer.json': sha256Hex(tokenizer),
+    'retrieval/index/index.faiss': sha256Hex('vectors'),
   });
   assert.equal(pulled.files, 7);
   assert.equal(pulled.downloaded + pulled.copied, 7);
@@ -177,7 +161,7 @@ test('push --component, pull of a nested stack, impact of a vulnerable base, rol
   const stack = impact.versions.find((v: { name: string }) => v.name === 'app/assistant');
   assert.deepEqual([stack.relation, stack.via.component, stack.isStack], ['component', 'base', true]);
   // By blob digest too: the weights file of v2.
-  const byBlob = parseJson(await cli(['impact', `sha256:${sha('llama weights v2')}`, '--json']));
+  const byBlob = parseJson(await cli(['impact', `sha256:${sha256Hex('llama weights v2')}`, '--json']));
   assert.deepEqual(byBlob.versions.map((v: { name: string; version: number }) => `${v.name}@v${v.version}`).sort(), [
     'app/assistant@v2',
     'llm/llama-3-8b@v2',

@@ -3,9 +3,9 @@
 // planning, path safety, state files, and a deliberately misbehaving server for Range handling.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,23 +28,9 @@ import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
 import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
 import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
-import { ok, parseJson, runCli, writeTree, type CliRun } from './harness/cli.js';
+import { ok, parseJson, runCli, scratchFolder, treeDigests, writeTree, type CliRun } from './harness/cli.js';
+import { sha256Hex } from './harness/http.js';
 import { CLI, startServer, type TestServer } from './harness/server.js';
-
-function sha256Hex(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** Every regular file under root, as relative path → sha256 hex. */
-async function readTree(root: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) Object.assign(out, await readTree(root, rel));
-    else if (entry.isFile()) out[rel] = sha256Hex(await readFile(join(root, rel)));
-  }
-  return out;
-}
 
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
@@ -53,17 +39,8 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-let scratch: string;
-before(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'modelgate-cli-test-'));
-});
-after(async () => {
-  await rm(scratch, { recursive: true, force: true });
-});
-
-async function freshDir(name: string): Promise<string> {
-  return mkdtemp(join(scratch, `${name}-`));
-}
+const scratch = scratchFolder('modelgate-cli-test-');
+const freshDir = scratch.fresh;
 
 describe('command line', () => {
   test('--version prints the package version', async () => {
@@ -614,7 +591,7 @@ describe('against a real server', () => {
     assert.equal(pulled.version, 1);
     assert.equal(pulled.digest, line[1]);
     assert.equal(pulled.files, Object.keys(model).length);
-    assert.deepEqual(await readTree(dest), await readTree(src));
+    assert.deepEqual(await treeDigests(dest, { regularOnly: true }), await treeDigests(src, { regularOnly: true }));
     assert.equal((await stat(join(dest, 'empty.txt'))).size, 0);
     assert.equal(await exists(join(dest, '.modelgate')), false, 'the work directory is removed after a clean pull');
 
@@ -809,7 +786,7 @@ describe('against a real server', () => {
     assert.equal(result.downloaded, 2);
     assert.equal(result.copied, 1, 'a missing file whose content is already in place is copied, not downloaded');
     assert.equal(result.skipped, Object.keys(model).length - 3);
-    assert.deepEqual(await readTree(dest), await readTree(src));
+    assert.deepEqual(await treeDigests(dest, { regularOnly: true }), await treeDigests(src, { regularOnly: true }));
   });
 
   test('alias set with a stale --expect is refused and changes nothing', async () => {
