@@ -19,7 +19,7 @@ import { rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, type TestServer } from './harness/server.js';
-import { api, pathRequest, registerFiles, type PathResponse } from './harness/http.js';
+import { api, pathRequest, registerFiles, sha256Hex, type PathResponse } from './harness/http.js';
 import { createToken } from './harness/tokens.js';
 
 const MODEL = 'team/hf-demo';
@@ -49,7 +49,6 @@ function requestUrl(url: string, headers: Record<string, string> = {}): Promise<
 }
 
 const json = (r: Resp) => JSON.parse(r.body.toString('utf8'));
-const hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** Python's urllib.parse.quote: everything but letters, digits, "_.-~" and `safe` is %-encoded. */
 function quote(text: string, safe = '/'): string {
@@ -195,8 +194,8 @@ describe('HEAD /{repo_id}/resolve/{revision}/{path}: what get_hf_file_metadata r
     assert.equal(r.body.length, 0);
     const content = v1Files['config.json']!;
     assert.equal(r.headers['x-repo-commit'], commit1);
-    assert.equal(r.headers['etag'], `"${hex(content)}"`);
-    assert.equal(r.headers['x-linked-etag'], `"${hex(content)}"`);
+    assert.equal(r.headers['etag'], `"${sha256Hex(content)}"`);
+    assert.equal(r.headers['x-linked-etag'], `"${sha256Hex(content)}"`);
     assert.equal(r.headers['x-linked-size'], String(content.length));
     assert.equal(r.headers['content-length'], String(content.length));
     assert.equal(r.headers['accept-ranges'], 'bytes');
@@ -207,7 +206,7 @@ describe('HEAD /{repo_id}/resolve/{revision}/{path}: what get_hf_file_metadata r
     const meta = fileMetadata(r, server.url + path);
     assert.match(meta.commit!, /^[0-9a-f]{40}$/);
     assert.match(meta.etag!, /^[0-9a-f]{64}$/, 'the client recognises a sha256 etag');
-    assert.equal(meta.etag, hex(content));
+    assert.equal(meta.etag, sha256Hex(content));
     assert.equal(meta.size, content.length);
     assert.equal(meta.location, server.url + path, 'the client downloads from the URL it asked');
   });
@@ -226,7 +225,7 @@ describe('HEAD /{repo_id}/resolve/{revision}/{path}: what get_hf_file_metadata r
     assert.equal(r.body.length, 0);
     assert.equal(r.headers['content-length'], String(big.length));
     assert.equal(r.headers['x-linked-size'], String(big.length));
-    assert.equal(r.headers['x-linked-etag'], `"${hex(big)}"`);
+    assert.equal(r.headers['x-linked-etag'], `"${sha256Hex(big)}"`);
   });
 
   const forms: [string, () => string, string][] = [
@@ -244,7 +243,7 @@ describe('HEAD /{repo_id}/resolve/{revision}/{path}: what get_hf_file_metadata r
       const head = await request('HEAD', path);
       assert.equal(head.status, 200, `HEAD ${path}`);
       assert.equal(head.headers['x-repo-commit'], commit1);
-      assert.equal(head.headers['x-linked-etag'], `"${hex(v1Files['config.json']!)}"`);
+      assert.equal(head.headers['x-linked-etag'], `"${sha256Hex(v1Files['config.json']!)}"`);
       assert.equal(head.headers['cache-control'], cacheControl);
       const get = await request('GET', path);
       assert.equal(get.status, 200);
@@ -302,14 +301,14 @@ describe('HEAD /{repo_id}/resolve/{revision}/{path}: what get_hf_file_metadata r
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '0');
     assert.equal(head.headers['x-linked-size'], '0');
-    assert.equal(head.headers['x-linked-etag'], `"${hex('')}"`);
+    assert.equal(head.headers['x-linked-etag'], `"${sha256Hex('')}"`);
     const get = await request('GET', `/${MODEL}/resolve/v1/empty.txt`);
     assert.equal(get.status, 200);
     assert.equal(get.body.length, 0);
   });
 
   test('If-None-Match with the etag: 304', async () => {
-    const r = await request('GET', `/${MODEL}/resolve/v1/config.json`, { 'If-None-Match': `"${hex(v1Files['config.json']!)}"` });
+    const r = await request('GET', `/${MODEL}/resolve/v1/config.json`, { 'If-None-Match': `"${sha256Hex(v1Files['config.json']!)}"` });
     assert.equal(r.status, 304);
     assert.equal(r.body.length, 0);
     assert.equal(r.headers['x-repo-commit'], commit1);
@@ -369,11 +368,11 @@ describe('GET /{repo_id}/resolve/…: ranges as clients send them', () => {
     const rest = await request('GET', url(), { Range: `bytes=${first.body.length}-` });
     assertPartial(rest, 300_000, size - 1);
     const whole = Buffer.concat([first.body, rest.body]);
-    assert.equal(hex(whole), hex(big));
+    assert.equal(sha256Hex(whole), sha256Hex(big));
   });
 
   test('If-Range: the current etag keeps the range, another sends the whole file', async () => {
-    const etag = `"${hex(big)}"`;
+    const etag = `"${sha256Hex(big)}"`;
     assertPartial(await request('GET', url(), { Range: 'bytes=10-19', 'If-Range': etag }), 10, 19);
     const full = await request('GET', url(), { Range: 'bytes=10-19', 'If-Range': '"0000"' });
     assert.equal(full.status, 200);
@@ -391,7 +390,7 @@ describe('GET /{repo_id}/resolve/…: ranges as clients send them', () => {
 
 describe('HEAD is answered from the index', () => {
   test('with the blob file deleted from disk, HEAD still answers 200 and GET fails', async () => {
-    const h = hex(goneBlob);
+    const h = sha256Hex(goneBlob);
     await rm(join(server.dataDir, 'blobs', 'sha256', h.slice(0, 2), h));
     const resolved = await api(server, 'GET', '/v1/resolve/team/gone@v1');
     const commit = (resolved.json.digest as string).slice(7, 47);
@@ -555,7 +554,7 @@ describe('GET /api/models/{repo_id}[/revision/{revision}]', () => {
     assert.deepEqual(siblings.map((s) => s.rfilename).sort(), Object.keys(files).sort());
     for (const s of siblings) {
       const content = files[s.rfilename]!;
-      const h = hex(content);
+      const h = sha256Hex(content);
       assert.equal(s.size, content.length);
       assert.deepEqual(s.lfs, { sha256: h, size: content.length, pointerSize: Buffer.byteLength(pointer(h, content.length)) });
       assert.equal(s.blobId, gitBlobId(pointer(h, content.length)), 'blobId is the git id of the LFS pointer');
@@ -637,7 +636,7 @@ describe('GET /api/models/{repo_id}/tree/{revision}[/{path}]', () => {
       if (e.type === 'file') {
         const content = files[e.path]!;
         assert.ok(content, `unexpected file ${e.path}`);
-        const h = hex(content);
+        const h = sha256Hex(content);
         assert.equal(e.size, content.length);
         assert.equal(e.oid, gitBlobId(pointer(h, content.length)));
         assert.deepEqual(e.lfs, { oid: h, size: content.length, pointerSize: Buffer.byteLength(pointer(h, content.length)) });
@@ -688,7 +687,7 @@ describe('GET /api/models/{repo_id}/tree/{revision}[/{path}]', () => {
         next = parseNextLink(r);
       }
       const config = entries.find((e) => e.path === 'config.json');
-      assert.equal(config.lfs.oid, hex(v1Files['config.json']!));
+      assert.equal(config.lfs.oid, sha256Hex(v1Files['config.json']!));
       assert.deepEqual(entries.map((e) => e.path).sort(), allPaths);
     } finally {
       await setAlias(MODEL, 'production', 1);
@@ -807,7 +806,7 @@ describe('snapshot_download, as huggingface_hub runs it', () => {
     }
     const data = Buffer.concat(parts);
     assert.equal(data.length, meta.size, 'consistency check: size');
-    assert.equal(hex(data), meta.etag, 'the etag is the sha256 of the bytes');
+    assert.equal(sha256Hex(data), meta.etag, 'the etag is the sha256 of the bytes');
     return data;
   }
 
@@ -829,7 +828,7 @@ describe('snapshot_download, as huggingface_hub runs it', () => {
     for (const f of files) {
       const data = await download(MODEL, info.sha, f.path);
       assert.ok(data.equals(v2Files[f.path]!), f.path);
-      assert.equal(hex(data), f.lfs.oid, 'verify_repo_checksums compares sha256 for LFS entries');
+      assert.equal(sha256Hex(data), f.lfs.oid, 'verify_repo_checksums compares sha256 for LFS entries');
     }
   });
 });

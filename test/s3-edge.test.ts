@@ -11,10 +11,10 @@ import { after, afterEach, before, test } from 'node:test';
 import type { BlobReader } from '../src/blobs/blob-store.js';
 import { CachedBlobStore } from '../src/blobs/edge-cache.js';
 import { S3BlobStore, type S3BlobStoreOptions } from '../src/blobs/s3-blob-store.js';
+import { sha256 } from './harness/http.js';
 import { startS3, type TestS3 } from './harness/s3.js';
 
 const MiB = 1024 * 1024;
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 let s3: TestS3;
 let workDir: string;
@@ -44,7 +44,7 @@ async function coldCache(maxBytes = 512 * MiB, s3Overrides: Partial<S3BlobStoreO
 }
 
 async function upload(origin: S3BlobStore, bytes: Buffer): Promise<string> {
-  const digest = digestOf(bytes);
+  const digest = sha256(bytes);
   const writer = await origin.createWriter(digest);
   for (let at = 0; at < bytes.length; at += 4 * MiB) await writer.write(bytes.subarray(at, at + 4 * MiB));
   await writer.commit(digest);
@@ -291,7 +291,7 @@ test('an S3 writer holds a bounded number of parts: write() waits while the buck
   const origin = new S3BlobStore(s3.storeOptions({ partSizeBytes, partsInFlight: 2 }));
   toClose.push(origin);
   const bytes = randomBytes(64 * MiB);
-  const digest = digestOf(bytes);
+  const digest = sha256(bytes);
   s3.throttleUploads(16 * MiB); // ~4 s for the whole blob
   const before = s3.bytesReceived();
   const writer = await origin.createWriter(digest);

@@ -2,18 +2,17 @@
 // open it: exact bytes under exactly their digest, streamed writes that commit completely or
 // leave nothing, positional reads, listing and removal.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BlobReader, BlobStore } from '../../src/blobs/blob-store.js';
+import { sha256 } from '../harness/http.js';
 
 export const MiB = 1024 * 1024;
 /** Parts are 5 MiB in the S3 subjects, so this blob spans three parts with an odd tail. */
 const LARGE = 12 * MiB + 12_345;
-
-const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 export interface Subject {
   name: string;
@@ -24,7 +23,7 @@ export interface Subject {
 
 /** Writes like the upload path does: fixed-size chunks whose buffers are reused (here: wiped) once `write` returns. */
 async function put(store: BlobStore, bytes: Buffer, chunk = MiB): Promise<string> {
-  const digest = digestOf(bytes);
+  const digest = sha256(bytes);
   const writer = await store.createWriter(digest);
   for (let at = 0; at < bytes.length; at += chunk) {
     const piece = Buffer.from(bytes.subarray(at, at + chunk));
@@ -151,7 +150,7 @@ export function blobStoreConformance(subject: Subject): void {
 
     test('abort leaves nothing behind (after a multipart upload started, too), and is safe to repeat', async () => {
       const bytes = randomBytes(6 * MiB);
-      aborted = digestOf(bytes);
+      aborted = sha256(bytes);
       const writer = await store.createWriter(aborted);
       for (let at = 0; at < bytes.length; at += MiB) await writer.write(bytes.subarray(at, at + MiB));
       await writer.abort();
@@ -159,10 +158,10 @@ export function blobStoreConformance(subject: Subject): void {
       assert.equal(await store.stat(aborted), null);
       assert.equal(await store.open(aborted), null);
       assert.ok(!(await listed(store)).has(aborted));
-      const small = await store.createWriter(digestOf(Buffer.from('never committed')));
+      const small = await store.createWriter(sha256(Buffer.from('never committed')));
       await small.write(Buffer.from('never committed'));
       await small.abort();
-      assert.equal(await store.stat(digestOf(Buffer.from('never committed'))), null);
+      assert.equal(await store.stat(sha256(Buffer.from('never committed'))), null);
     });
 
     test('committing a blob that already exists keeps one copy and marks it freshly written', async () => {
@@ -187,7 +186,7 @@ export function blobStoreConformance(subject: Subject): void {
     test('ingestFile moves a verified local file in (small and multi-part) and removes the local copy', async () => {
       for (const size of [5000, LARGE]) {
         const bytes = randomBytes(size);
-        const digest = digestOf(bytes);
+        const digest = sha256(bytes);
         const path = join(dir, `ingest-${size}`);
         await writeFile(path, bytes);
         const info = await store.ingestFile(path, digest);
@@ -223,14 +222,14 @@ export function blobStoreConformance(subject: Subject): void {
       assert.ok(now, 'a blob this node holds is known at once');
       assert.equal(now.size, bytes.length);
       assert.equal(now.modifiedAt, (await store.stat(digest))!.modifiedAt);
-      const missing = digestOf(Buffer.from('never stored, never asked'));
+      const missing = sha256(Buffer.from('never stored, never asked'));
       assert.ok(store.statNow(missing) === null || store.statNow(missing) === undefined, 'a missing blob is never reported present');
       assert.equal(await store.delete(digest), true);
       assert.ok(!store.statNow(digest), 'a deleted blob is not reported present');
     });
 
     test('a missing blob: stat and open return null, delete returns false', async () => {
-      const missing = digestOf(Buffer.from('not stored anywhere'));
+      const missing = sha256(Buffer.from('not stored anywhere'));
       assert.equal(await store.stat(missing), null);
       assert.equal(await store.open(missing), null);
       assert.equal(await store.delete(missing), false);
@@ -273,7 +272,7 @@ export function blobStoreConformance(subject: Subject): void {
 
     test('concurrent writers of the same digest both commit and leave one intact blob', async () => {
       const bytes = randomBytes(LARGE);
-      const digest = digestOf(bytes);
+      const digest = sha256(bytes);
       const writers = await Promise.all([store.createWriter(digest), store.createWriter(digest)]);
       for (let at = 0; at < bytes.length; at += MiB) {
         await Promise.all(writers.map((w) => w.write(bytes.subarray(at, at + MiB))));
