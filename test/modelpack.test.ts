@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileKind, generateManifest } from '../src/oci/generate.js';
 import { kitfileLayerPaths } from '../src/oci/manifest.js';
 import { tarSuffix } from '../src/oci/media-types.js';
-import { api, sha256 } from './harness/http.js';
+import { api, registerFiles, sha256 } from './harness/http.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { assertOciError, EMPTY_DIGEST, ociRequest, pushOciBlob, putOciManifest, type OciResponse } from './harness/oci.js';
 import { OCI_MANIFEST } from './harness/oci-layout.js';
@@ -43,9 +43,17 @@ describe('generated manifest layouts (pure)', () => {
     assert.equal(m.config.digest, EMPTY_DIGEST);
   });
 
-  test('a new version gets a model-spec manifest and config, the same bytes every time', () => {
+  test('a version registered with the first ModelPack layout keeps its exact digest (no file metadata)', () => {
+    // The digest the 'modelpack' layout was served with from 462cc6f on; clients pinned it.
     const m = generateManifest({ ...base, ociLayout: 'modelpack' });
-    assert.deepEqual(m.bytes, generateManifest({ ...base, ociLayout: 'modelpack' }).bytes);
+    assert.equal(m.digest, 'sha256:edeb1fdd90a4e0da3760120d2a567260b934207870227d3a50afafb74db4b23b');
+    assert.equal(m.config.digest, 'sha256:ccf745da2bbea581229ecdb2f7463e087acf53247af648f6a6debbc9ea517dbf');
+    assert.ok(!m.bytes.toString().includes('org.cncf.model.file.metadata+json'));
+  });
+
+  test('a new version gets a model-spec manifest and config with file metadata, the same bytes every time', () => {
+    const m = generateManifest({ ...base, ociLayout: 'modelpack-v2' });
+    assert.deepEqual(m.bytes, generateManifest({ ...base, ociLayout: 'modelpack-v2' }).bytes);
     const doc = JSON.parse(m.bytes.toString());
     assert.equal(doc.artifactType, 'application/vnd.cncf.model.manifest.v1+json');
     assert.deepEqual(doc.config, {
@@ -65,6 +73,16 @@ describe('generated manifest layouts (pure)', () => {
         ['application/vnd.cncf.model.weight.v1.raw', 'b/w.bin', 'true'],
       ],
     );
+    // model-spec's FileMetadata (docs/annotations.md), a JSON string in its field order.
+    assert.deepEqual(
+      doc.layers.map((l: any) => l.annotations['org.cncf.model.file.metadata+json']),
+      [
+        '{"name":"a.json","mode":420,"uid":0,"gid":0,"size":2,"mtime":"2026-01-02T03:04:05.000Z","typeflag":0}',
+        '{"name":"w.bin","mode":420,"uid":0,"gid":0,"size":5,"mtime":"2026-01-02T03:04:05.000Z","typeflag":0}',
+      ],
+    );
+    // The config is the same as the first ModelPack layout's: only layer annotations were added.
+    assert.equal(m.config.digest, generateManifest({ ...base, ociLayout: 'modelpack' }).config.digest);
     assert.deepEqual(JSON.parse(m.config.bytes.toString()), {
       descriptor: { createdAt: base.createdAt, name: 'team/m', version: 'v3' },
       config: {},
@@ -73,7 +91,7 @@ describe('generated manifest layouts (pure)', () => {
     // One weight format throughout: named in the config.
     const gguf = generateManifest({
       ...base,
-      ociLayout: 'modelpack',
+      ociLayout: 'modelpack-v2',
       files: [{ path: 'm.gguf', size: 1, digest: `sha256:${'c'.repeat(64)}` }],
     });
     assert.deepEqual(JSON.parse(gguf.config.bytes.toString()).config, { format: 'gguf' });
@@ -459,5 +477,37 @@ describe('skopeo round trips of a ModelPack artifact', () => {
     ]);
     assert.ok((await readFile(join(out, 'manifest.json'))).equals(manifest));
     for (const data of [config, weights, docs]) assert.ok((await readFile(join(out, sha256(data).slice(7)))).equals(data));
+  });
+
+  test('a generated manifest copied out with skopeo keeps its bytes, its file metadata annotations and every blob', async () => {
+    const weights = randomBytes(50_000);
+    await registerFiles(server, 'sk/generated', { 'model.safetensors': weights, 'config.json': '{"a":1}' });
+    const registry = `127.0.0.1:${server.port}`;
+    const served = await oci('GET', '/v2/sk/generated/manifests/v1', reader, undefined, { Accept: OCI_MANIFEST });
+    assert.equal(served.status, 200);
+    const out = join(work, 'generated-out');
+    await exec('skopeo', [
+      'copy',
+      '--src-creds',
+      `skopeo:${reader}`,
+      '--src-tls-verify=false',
+      `docker://${registry}/sk/generated:v1`,
+      `dir:${out}`,
+    ]);
+    const copied = await readFile(join(out, 'manifest.json'));
+    assert.ok(copied.equals(served.body), 'skopeo kept the manifest byte for byte (so its digest)');
+    const doc = JSON.parse(copied.toString());
+    assert.deepEqual(
+      doc.layers.map((l: any) => {
+        const meta = JSON.parse(l.annotations['org.cncf.model.file.metadata+json']);
+        return [l.annotations['org.cncf.model.filepath'], meta.name, meta.size, meta.mode, meta.typeflag];
+      }),
+      [
+        ['config.json', 'config.json', 7, 0o644, 0],
+        ['model.safetensors', 'model.safetensors', weights.length, 0o644, 0],
+      ],
+    );
+    assert.ok((await readFile(join(out, sha256(weights).slice(7)))).equals(weights));
+    assert.equal(sha256(await readFile(join(out, doc.config.digest.slice(7)))), doc.config.digest);
   });
 });

@@ -136,7 +136,7 @@ describe('generated manifests for versions registered through /v1', () => {
 
     // A version registered now gets a CNCF ModelPack (model-spec v1) manifest.
     const m = byVersion.json;
-    assert.equal(version.ociLayout, 'modelpack');
+    assert.equal(version.ociLayout, 'modelpack-v2');
     assert.equal(m.schemaVersion, 2);
     assert.equal(m.mediaType, OCI_MANIFEST);
     assert.equal(m.artifactType, 'application/vnd.cncf.model.manifest.v1+json');

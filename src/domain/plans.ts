@@ -284,7 +284,7 @@ function registerVersionStep(state: RegistryReader, input: NewVersion, actor: Ac
     createdById: actor.id,
     createdBy: actor.name,
     protectedAliases: [],
-    ociLayout: 'modelpack',
+    ociLayout: 'modelpack-v2',
     seq,
   };
   version.recordDigest = recordDigest(version);

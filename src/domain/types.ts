@@ -90,11 +90,12 @@ export interface Version extends VersionRecord {
   recordChangedAt?: string;
   /**
    * The layout of the OCI manifest generated for this version, fixed at registration because a
-   * manifest once served never changes (clients pin its digest): 'modelpack' (CNCF model-spec)
-   * for every version registered since modelgate adopted it; absent on earlier versions, which
-   * keep the manifest they were first served with.
+   * manifest once served never changes (clients pin its digest): 'modelpack-v2' (CNCF model-spec
+   * with each layer's org.cncf.model.file.metadata+json) for versions registered from now on;
+   * 'modelpack' (model-spec without file metadata) for those registered before that; absent on
+   * versions from before ModelPack. Each keeps the manifest it was first served with.
    */
-  ociLayout?: 'modelpack';
+  ociLayout?: 'modelpack' | 'modelpack-v2';
   seq: number;
 }
 

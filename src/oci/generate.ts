@@ -2,14 +2,17 @@
 // layer per file (sorted by path), titled with the path. It is built from immutable version data
 // only, with a fixed key order and no clock, so its bytes and digest are the same on every node and
 // every day. Its layout is the one fixed at registration (Version.ociLayout):
-// - 'modelpack': a CNCF ModelPack model-spec manifest with its config (generated too);
-// - absent (versions registered before): the first layout, with the empty config, kept as it was.
+// - 'modelpack-v2': a CNCF ModelPack model-spec manifest with its config (generated too), each
+//   layer with its file metadata annotation (docs/annotations.md);
+// - 'modelpack': the same without file metadata, as versions registered before it were served;
+// - absent (versions registered before ModelPack): the first layout, with the empty config.
 import type { FileEntry, Version } from '../domain/types.js';
 import { sortFiles } from '../domain/version-digest.js';
 import { sha256Digest } from './manifest.js';
 import {
   EMPTY_JSON,
   EMPTY_JSON_DIGEST,
+  FILE_METADATA_ANNOTATION,
   FILEPATH_ANNOTATION,
   MODEL_ARTIFACT_TYPE,
   MODEL_FILE_TYPE,
@@ -35,7 +38,9 @@ export interface ManifestBytes {
 export type ManifestSource = Pick<Version, 'name' | 'version' | 'createdAt' | 'files' | 'digest' | 'ociLayout'>;
 
 export function generateManifest(version: ManifestSource): ManifestBytes {
-  return version.ociLayout === 'modelpack' ? modelPackManifest(version) : firstLayoutManifest(version);
+  if (version.ociLayout === 'modelpack-v2') return modelPackManifest(version, true);
+  if (version.ociLayout === 'modelpack') return modelPackManifest(version, false);
+  return firstLayoutManifest(version);
 }
 
 function firstLayoutManifest(version: Pick<Version, 'files' | 'digest'>): ManifestBytes {
@@ -57,7 +62,7 @@ function firstLayoutManifest(version: Pick<Version, 'files' | 'digest'>): Manife
   return { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), bytes, config: { digest: EMPTY_JSON_DIGEST, bytes: EMPTY_JSON } };
 }
 
-function modelPackManifest(version: ManifestSource): ManifestBytes {
+function modelPackManifest(version: ManifestSource, fileMetadata: boolean): ManifestBytes {
   const files = sortFiles(version.files);
   const kinds = files.map((f) => fileKind(f.path));
   const format = weightFormat(files.filter((_, i) => kinds[i] === 'weight'));
@@ -81,12 +86,28 @@ function modelPackManifest(version: ManifestSource): ManifestBytes {
       digest: f.digest,
       size: f.size,
       // The title too, so plain OCI clients (oras, skopeo to a dir) name the file as well.
-      annotations: { [FILEPATH_ANNOTATION]: f.path, [UNTESTED_ANNOTATION]: 'true', [TITLE_ANNOTATION]: f.path },
+      annotations: {
+        [FILEPATH_ANNOTATION]: f.path,
+        ...(fileMetadata ? { [FILE_METADATA_ANNOTATION]: fileMetadataOf(f, version.createdAt) } : {}),
+        [UNTESTED_ANNOTATION]: 'true',
+        [TITLE_ANNOTATION]: f.path,
+      },
     })),
     annotations: { [VERSION_DIGEST_ANNOTATION]: version.digest },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
   return { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), bytes, config: { digest: configDigest, bytes: configBytes } };
+}
+
+/**
+ * model-spec's FileMetadata as JSON, in its field order, from what the version recorded: the base
+ * name (as modctl and Docker write it), a regular file (typeflag 0) readable by all (mode 0644),
+ * owned by root, of the registered size, modified at registration (the source file's own mtime
+ * is not recorded, and this must not change).
+ */
+function fileMetadataOf(f: FileEntry, createdAt: string): string {
+  const name = f.path.slice(f.path.lastIndexOf('/') + 1);
+  return JSON.stringify({ name, mode: 0o644, uid: 0, gid: 0, size: f.size, mtime: createdAt, typeflag: 0 });
 }
 
 const WEIGHT = /\.(safetensors|gguf|ggml|bin|pt|pth|ckpt|onnx|h5|keras|pb|tflite|msgpack|npz|npy|mlmodel|joblib|pkl|pickle|dduf)$/;

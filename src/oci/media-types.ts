@@ -43,6 +43,8 @@ export type ModelPackKind = 'weight' | 'weight.config' | 'doc' | 'code' | 'datas
 export const modelPackLayerType = (kind: ModelPackKind): string => `application/vnd.cncf.model.${kind}.v1.raw`;
 /** The layer's file path: the key model-spec tools (modctl, Docker model) read when unpacking. */
 export const FILEPATH_ANNOTATION = 'org.cncf.model.filepath';
+/** The file's metadata (name, mode, uid, gid, size, mtime, typeflag) as a JSON string. */
+export const FILE_METADATA_ANNOTATION = 'org.cncf.model.file.metadata+json';
 /** Set to "true" when the layer's kind was guessed (here: from the file name), as model-spec asks. */
 export const UNTESTED_ANNOTATION = 'org.cncf.model.file.mediatype.untested';
 
