@@ -104,6 +104,35 @@ describe('webhooks: delivery', () => {
     );
   });
 
+  test('record edits, rejections, rollbacks and retirements are events too, each naming its version', async () => {
+    const hook = await receiver();
+    await addWebhook(server, { url: hook.url, events: ['*'], scope: 'wh/life' });
+    for (const w of ['a', 'b', 'c']) await registerFiles(server, 'wh/life', { 'model.bin': `life-${w}` });
+    await setAlias(server, 'wh/life', 'staging', 1);
+    await setAlias(server, 'wh/life', 'staging', 2);
+    const edit = await api(server, 'PATCH', '/v1/models/wh/life/versions/2', { metadata: { note: 'edited' } });
+    assert.equal(edit.status, 200, edit.text);
+    const approver = await createToken(server, 'wh-life-approver', 'approver');
+    const reject = await as(server, approver.token, 'POST', '/v1/models/wh/life/versions/3/approvals', {
+      decision: 'reject',
+      comment: 'no',
+    });
+    assert.equal(reject.status, 201, JSON.stringify(reject.json));
+    const rollback = await api(server, 'POST', '/v1/models/wh/life/aliases/staging/rollback', { reason: 'regression' });
+    assert.equal(rollback.status, 200, rollback.text);
+    const retire = await api(server, 'POST', '/v1/models/wh/life/versions/2/retire', { reason: 'CVE' });
+    assert.equal(retire.status, 200, retire.text);
+
+    const types = ['version.update', 'version.reject', 'alias.rollback', 'version.retire'];
+    await waitFor(() => types.every((t) => hook.ofType(t).length > 0), WAIT, types.join(', '));
+    for (const t of types)
+      assert.ok(
+        hook.ofType(t).every((r) => r.json.data.model === 'wh/life'),
+        t,
+      );
+    assert.equal(hook.ofType('alias.rollback')[0]!.json.data.target, 'wh/life@staging');
+  });
+
   test('event filters and globs: an endpoint gets only the types it asked for', async () => {
     const hook = await receiver();
     await addWebhook(server, { url: hook.url, events: ['alias.*', 'version.approve'], scope: 'filt/*' });
