@@ -133,6 +133,17 @@ describe('webhooks: delivery', () => {
     assert.equal(hook.ofType('alias.rollback')[0]!.json.data.target, 'wh/life@staging');
   });
 
+  test('a GC run is an event (gc.run, with what it deleted) for endpoints scoped to every model', async () => {
+    const hook = await receiver();
+    await addWebhook(server, { url: hook.url, events: ['gc.*'], scope: '*' });
+    const gc = await api(server, 'POST', '/v1/gc', {});
+    assert.equal(gc.status, 200, gc.text);
+    await waitFor(() => hook.ofType('gc.run').length === 1, WAIT, 'a gc.run delivery');
+    const data = hook.ofType('gc.run')[0]!.json.data;
+    assert.equal(typeof data.versionsDeleted, 'number', JSON.stringify(data));
+    assert.equal(typeof data.blobsDeleted, 'number', JSON.stringify(data));
+  });
+
   test('event filters and globs: an endpoint gets only the types it asked for', async () => {
     const hook = await receiver();
     await addWebhook(server, { url: hook.url, events: ['alias.*', 'version.approve'], scope: 'filt/*' });
