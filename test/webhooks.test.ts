@@ -144,6 +144,24 @@ describe('webhooks: delivery', () => {
     assert.equal(typeof data.blobsDeleted, 'number', JSON.stringify(data));
   });
 
+  test('an unregistered model reported by the fleet is an event (fleet.unregistered) for endpoints scoped to every model only', async () => {
+    const hook = await receiver();
+    await addWebhook(server, { url: hook.url, events: ['fleet.*'], scope: '*' });
+    // Scoped to a model glob that the report's deployment/instance would match if it were read as a
+    // model name: a fleet finding concerns no model, so this endpoint is never in its outbox entry.
+    const scoped = await addWebhook(server, { url: hook.url, events: ['*'], scope: 'edge-pods/*' });
+    const digest = `sha256:${'e'.repeat(64)}`;
+    const report = { deployment: 'edge-pods', instance: 'pod-1', files: [{ path: 'weights/w.bin', digest, size: 42 }] };
+    assert.equal((await api(server, 'POST', '/v1/fleet/reports', report)).status, 202);
+    await waitFor(() => hook.ofType('fleet.unregistered').length === 1, WAIT, 'a fleet.unregistered delivery');
+    const event = hook.ofType('fleet.unregistered')[0]!.json;
+    assert.equal(event.data.model, '');
+    assert.equal(event.data.target, 'edge-pods/pod-1');
+    assert.deepEqual(event.data.artifacts, [{ digest, path: 'weights/w.bin', size: 42 }]);
+    assert.deepEqual(await deliveries(server, scoped.id), []);
+    assert.equal(hook.received.length, 1);
+  });
+
   test('event filters and globs: an endpoint gets only the types it asked for', async () => {
     const hook = await receiver();
     await addWebhook(server, { url: hook.url, events: ['alias.*', 'version.approve'], scope: 'filt/*' });

@@ -11,20 +11,9 @@
 // the log even when the component is in another scope. The entry is then shown whole, steps about
 // other models included: its hash covers all of them, and a part of it would not verify offline.
 import type { RedactedEntry } from './audit-verify.js';
-import { auditSteps } from './audit-steps.js';
+import { auditSteps, stepModel } from './audit-steps.js';
 import { CHECKPOINT_ACTION } from './checkpoint.js';
 import type { AuditEntry } from './types.js';
-
-const MODEL_ACTIONS = ['model.', 'version.', 'alias.', 'manifest.', 'denied.'];
-
-/** The model one step is about, or null when it concerns none (tokens, GC, blobs, the log itself). */
-function stepModel(step: { action: string; target: string }): string | null {
-  if (!MODEL_ACTIONS.some((prefix) => step.action.startsWith(prefix))) return null;
-  const target = step.target;
-  if (target.startsWith('/')) return null; // a refusal filed under the path it named, not a model
-  const at = target.lastIndexOf('@');
-  return at > 0 ? target.slice(0, at) : target;
-}
 
 /** The models an entry is about, each step's (a plain entry is its one step); empty when it concerns none. */
 export function entryModels(entry: AuditEntry): string[] {

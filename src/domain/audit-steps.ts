@@ -19,3 +19,17 @@ export function auditSteps(entry: AuditEntry): AuditEntry[] {
   const { steps: _nested, ...details } = entry.details;
   return [{ ...entry, details }, ...(steps as AuditStep[]).map((step) => ({ ...entry, ...step }))];
 }
+
+const MODEL_ACTIONS = ['model.', 'version.', 'alias.', 'manifest.', 'denied.'];
+
+/**
+ * The model one step is about, or null when it concerns none (tokens, GC, blobs, fleet findings,
+ * the log itself). The one rule for it: audit scopes and webhook scopes both read it.
+ */
+export function stepModel(step: { action: string; target: string }): string | null {
+  if (!MODEL_ACTIONS.some((prefix) => step.action.startsWith(prefix))) return null;
+  const target = step.target;
+  if (target.startsWith('/')) return null; // a refusal filed under the path it named, not a model
+  const at = target.lastIndexOf('@');
+  return at > 0 ? target.slice(0, at) : target;
+}

@@ -3,6 +3,7 @@
 // (https://www.standardwebhooks.com: HMAC-SHA256 over `id.timestamp.body`, `v1,<base64>`).
 // Transport (DNS, sockets, retries) lives in src/webhooks.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { stepModel } from './audit-steps.js';
 
 export interface WebhookSecret {
   /** `whsec_<base64 key>`: shown once, at creation or rotation. */
@@ -96,11 +97,9 @@ export function endpointWants(endpoint: Pick<WebhookEndpoint, 'events' | 'scope'
   return endpoint.events.some((e) => globMatches(e, type));
 }
 
-/** The model an audit entry concerns: `team/model@v3` → `team/model`; '' for tokens, webhooks, GC runs and refusals of no model. */
+/** The model an audit entry concerns (`team/model@v3` → `team/model`), by the audit scope's rule; '' for changes of no model (tokens, webhooks, GC runs, fleet findings, refusals of no model). */
 export function eventModel(action: string, target: string): string {
-  if (action.startsWith('gc.') || target.startsWith('token:') || target.startsWith('webhook:') || target.startsWith('/')) return '';
-  const at = target.indexOf('@');
-  return at < 0 ? target : target.slice(0, at);
+  return stepModel({ action, target }) ?? '';
 }
 
 // ---- secrets and signatures ----
