@@ -337,6 +337,9 @@ test('fleet: instances grouped by version per model, the straggler behind a move
   await page.getByRole('link', { name: 'Next instances' }).click();
   await page.waitForURL(/cursor=/);
   await page.getByRole('link', { name: 'First instances' }).waitFor();
+  // The link follows the URL at once; the rows follow when the next page has loaded. Polled from
+  // the test: waitForFunction evaluates a string, which the console's CSP refuses.
+  await waitFor(async () => (await instanceRows())[0] !== first[0], WAIT, 'the second page of instances');
   const second = await instanceRows();
   assert.equal(second.length, 1);
   assert.deepEqual([...first, ...second].sort(), ['scoring/pod-a', 'scoring/pod-b'], 'the two pages hold both instances once each');
