@@ -1,28 +1,20 @@
-import { useState } from 'preact/hooks';
-import { modelPath, send, type ApiFailure } from '../api';
+import { useAction } from '../action';
+import { modelPath, send } from '../api';
 import { ErrorBox } from './states';
 
 /** Approve or reject a version with a comment; the server enforces separation of duties and one decision per approver. */
 export function DecideForm({ name, version, onDone }: { name: string; version: number; onDone: () => void }) {
-  const [error, setError] = useState<ApiFailure | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(onDone);
   const id = `${name}-${version}`.replace(/[^a-z0-9]+/gi, '-');
-  const decide = async (event: SubmitEvent) => {
+  const decide = (event: SubmitEvent) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
     const decision = (event.submitter as HTMLButtonElement | null)?.value === 'reject' ? 'reject' : 'approve';
     const comment = String(new FormData(form).get('comment') ?? '').trim();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await send('POST', `/v1/models/${modelPath(name)}/versions/${version}/approvals`, { decision, ...(comment ? { comment } : {}) });
       form.reset();
-      onDone();
-    } catch (err) {
-      setError(err as ApiFailure);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="decide" onSubmit={decide} aria-label={`Decide on ${name}@v${version}`}>

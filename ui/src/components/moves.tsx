@@ -1,8 +1,8 @@
 // Promote and roll back: a confirmation shows exactly what will change (alias, from, to, digests),
 // the request is compare-and-set on what was shown, and a refusal shows the server's answer
 // verbatim (for POLICY_UNMET, its list of unmet requirements).
-import { useState } from 'preact/hooks';
-import { api, type ApiFailure, modelPath, send } from '../api';
+import { useAction } from '../action';
+import { api, modelPath, send } from '../api';
 import { shortDigest } from '../format';
 import type { Version } from '../types';
 import { Dialog } from './dialog';
@@ -29,24 +29,17 @@ export function MoveDialog({
   onDone: () => void;
   onClose: () => void;
 }) {
-  const [error, setError] = useState<ApiFailure | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(onDone);
   const digest = (n: number | null) => (n === null ? '' : shortDigest(versions.find((v) => v.version === n)?.digest ?? ''));
-  const confirm = async (event: Event) => {
+  const confirm = (event: Event) => {
     event.preventDefault();
     const reason = String(new FormData(event.currentTarget as HTMLFormElement).get('reason') ?? '').trim() || undefined;
-    setBusy(true);
-    setError(null);
-    try {
-      const base = `/v1/models/${modelPath(name)}/aliases/${encodeURIComponent(move.alias)}`;
-      if (move.kind === 'promote') await send('PUT', base, { version: move.to, expectedVersion: move.from, reason });
-      else await send('POST', `${base}/rollback`, { toVersion: move.to, expectedVersion: move.from ?? undefined, reason });
-      onDone();
-    } catch (err) {
-      setError(err as ApiFailure);
-    } finally {
-      setBusy(false);
-    }
+    const base = `/v1/models/${modelPath(name)}/aliases/${encodeURIComponent(move.alias)}`;
+    void run(() =>
+      move.kind === 'promote'
+        ? send('PUT', base, { version: move.to, expectedVersion: move.from, reason })
+        : send('POST', `${base}/rollback`, { toVersion: move.to, expectedVersion: move.from ?? undefined, reason }),
+    );
   };
   const verb = move.kind === 'promote' ? 'Promote' : 'Roll back';
   return (

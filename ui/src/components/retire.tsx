@@ -1,7 +1,8 @@
 // Retire a version for good: a confirmation says what retiring means, and a refusal (a version an
 // alias still points at: VERSION_IN_USE) is shown as the server gave it.
 import { useState } from 'preact/hooks';
-import { type ApiFailure, modelPath, send } from '../api';
+import { useAction } from '../action';
+import { modelPath, send } from '../api';
 import { shortDigest } from '../format';
 import type { VersionView } from '../types';
 import { Dialog } from './dialog';
@@ -29,21 +30,11 @@ export function RetireButton({ version, onDone }: { version: VersionView; onDone
 }
 
 function RetireDialog({ version: v, onClose, onDone }: { version: VersionView; onClose: () => void; onDone: () => void }) {
-  const [error, setError] = useState<ApiFailure | null>(null);
-  const [busy, setBusy] = useState(false);
-  const confirm = async (event: Event) => {
+  const { busy, error, run } = useAction(onDone);
+  const confirm = (event: Event) => {
     event.preventDefault();
     const reason = String(new FormData(event.currentTarget as HTMLFormElement).get('reason') ?? '').trim();
-    setBusy(true);
-    setError(null);
-    try {
-      await send('POST', `/v1/models/${modelPath(v.name)}/versions/${v.version}/retire`, reason ? { reason } : {});
-      onDone();
-    } catch (err) {
-      setError(err as ApiFailure);
-    } finally {
-      setBusy(false);
-    }
+    void run(() => send('POST', `/v1/models/${modelPath(v.name)}/versions/${v.version}/retire`, reason ? { reason } : {}));
   };
   return (
     <Dialog title={`Retire ${v.name}@v${v.version}`} onClose={onClose}>

@@ -2,7 +2,8 @@
 // remove, rotate the secret (the new one shown once), send a test ping, and each endpoint's
 // delivery log with redelivery. Validation (URL, SSRF guard, events) is the server's.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type ApiFailure, send } from '../api';
+import { useAction } from '../action';
+import { api, send } from '../api';
 import { CopyField } from '../components/copy';
 import { DataTable } from '../components/table';
 import { ErrorBox, Load } from '../components/states';
@@ -13,27 +14,6 @@ import { can } from '../roles';
 import type { WebhookDelivery, WebhookView, WhoAmI } from '../types';
 
 const path = (id: string, rest = '') => `/v1/webhooks/${encodeURIComponent(id)}${rest}`;
-
-/** Runs one write, keeping its error to show; reload after success. */
-function useAction(onDone: () => void) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiFailure | null>(null);
-  const run = async <T,>(write: () => Promise<T>): Promise<T | null> => {
-    setBusy(true);
-    setError(null);
-    try {
-      const out = await write();
-      onDone();
-      return out;
-    } catch (err) {
-      setError(err as ApiFailure);
-      return null;
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, run };
-}
 
 /** A signing secret the server returns once: shown here once, with a copy button, until dismissed. */
 function SecretOnce({ what, secret, onDismiss }: { what: string; secret: string; onDismiss: () => void }) {
