@@ -4,7 +4,6 @@
 // refuses parts under 5 MiB other than the last. Two nodes share Redis and the bucket; the proxy in
 // front of the bucket counts what the nodes send it, which tells a join in place (a few requests)
 // from the bytes sent once more.
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +11,7 @@ import { waitFor } from './harness/http.js';
 import { randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startS3, type TestS3 } from './harness/s3.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { chunkedUpload, sessionCommits } from './harness/sessions.js';
+import { blobObjectSize, chunkedUpload, fetchBlob, sessionCommits, sessionObjectCount } from './harness/sessions.js';
 import { createToken } from './harness/tokens.js';
 
 const MiB = 1024 * 1024;
@@ -49,26 +48,6 @@ after(async () => {
   await redis?.dispose();
 });
 
-async function objectUnder(digest: string): Promise<number | null> {
-  const hex = digest.slice(7);
-  try {
-    const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${hex.slice(0, 2)}/${hex}` }));
-    return head.ContentLength ?? 0;
-  } catch {
-    return null;
-  }
-}
-
-async function sessionObjects(id: string): Promise<number> {
-  const list = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}uploads/${id}/` }));
-  return list.KeyCount ?? 0;
-}
-
-async function fetchBlob(node: TestServer, digest: string): Promise<Buffer | null> {
-  const res = await fetch(`${node.url}/v1/blobs/${digest}`, { headers: { Authorization: `Bearer ${writer.token}` } });
-  return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-}
-
 /** Sends `data` as a session in `chunk` pieces (node by `pick`); what the nodes sent the bucket during the commit. */
 async function uploadAndMeasureCommit(data: Buffer, chunk: number, pick: (i: number) => TestServer) {
   let atCommit = 0;
@@ -91,9 +70,10 @@ describe('upload sessions joined inside the bucket (moto: UploadPartCopy)', () =
       'hashed by reading back',
     );
     assert.ok(sentDuringCommit < MiB, `the commit sent the bucket ${sentDuringCommit} bytes: joined in place, not sent again`);
-    assert.equal(await objectUnder(up.digest), data.length);
-    for (const node of nodes) assert.ok((await fetchBlob(node, up.digest))?.equals(data), `${node.url} serves the joined blob`);
-    assert.equal(await sessionObjects(up.id), 0, 'the parts are removed after the commit');
+    assert.equal(await blobObjectSize(s3, prefix, up.digest), data.length);
+    for (const node of nodes)
+      assert.ok((await fetchBlob(node, writer.token, up.digest))?.equals(data), `${node.url} serves the joined blob`);
+    assert.equal(await sessionObjectCount(s3, prefix, up.id), 0, 'the parts are removed after the commit');
   });
 
   test('chunks in order on one node: the digest hashed on arrival, the parts joined in place', async () => {
@@ -103,8 +83,8 @@ describe('upload sessions joined inside the bucket (moto: UploadPartCopy)', () =
     assert.equal(up.status, 201, JSON.stringify(up.body));
     assert.equal((await sessionCommits(nodes[1]!)).onArrival, before.onArrival + 1);
     assert.ok(sentDuringCommit < MiB, `the commit sent the bucket ${sentDuringCommit} bytes`);
-    assert.ok((await fetchBlob(nodes[0]!, up.digest))?.equals(data));
-    assert.equal(await sessionObjects(up.id), 0);
+    assert.ok((await fetchBlob(nodes[0]!, writer.token, up.digest))?.equals(data));
+    assert.equal(await sessionObjectCount(s3, prefix, up.id), 0);
   });
 
   test('chunks under the 5 MiB part minimum cannot be joined: the verified bytes are sent once more, whole', async () => {
@@ -112,8 +92,8 @@ describe('upload sessions joined inside the bucket (moto: UploadPartCopy)', () =
     const { up, sentDuringCommit } = await uploadAndMeasureCommit(data, MiB, (i) => nodes[i % 2]!);
     assert.equal(up.status, 201, JSON.stringify(up.body));
     assert.ok(sentDuringCommit >= data.length, `the commit sent ${sentDuringCommit} bytes for ${data.length}`);
-    assert.equal(await objectUnder(up.digest), data.length);
-    assert.ok((await fetchBlob(nodes[1]!, up.digest))?.equals(data));
-    assert.equal(await sessionObjects(up.id), 0);
+    assert.equal(await blobObjectSize(s3, prefix, up.digest), data.length);
+    assert.ok((await fetchBlob(nodes[1]!, writer.token, up.digest))?.equals(data));
+    assert.equal(await sessionObjectCount(s3, prefix, up.id), 0);
   });
 });

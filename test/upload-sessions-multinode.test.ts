@@ -2,7 +2,6 @@
 // Redis and one bucket (s3rver), every request of a session on another node. A chunked /v1/uploads
 // session and a real skopeo push (through a per-request round robin) complete; the session belongs
 // to its opener on every node; nothing appears under a digest unless its bytes are that blob.
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +15,7 @@ import { randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import { startRoundRobin } from './harness/round-robin.js';
 import { startS3, type TestS3 } from './harness/s3.js';
 import { startServer, type TestServer } from './harness/server.js';
-import { chunkedUpload, sessionCommits } from './harness/sessions.js';
+import { blobObjectSize, chunkedUpload, fetchBlob, sessionCommits, sessionObjectCount } from './harness/sessions.js';
 import { createToken } from './harness/tokens.js';
 
 const MiB = 1024 * 1024;
@@ -60,26 +59,6 @@ after(async () => {
 
 const hop = (i: number) => nodes[i % nodes.length]!;
 
-async function fetchBlob(node: TestServer, digest: string): Promise<Buffer | null> {
-  const res = await fetch(`${node.url}/v1/blobs/${digest}`, { headers: { Authorization: `Bearer ${writer.token}` } });
-  return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-}
-
-async function objectUnder(digest: string): Promise<number | null> {
-  const hex = digest.slice(7);
-  try {
-    const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${hex.slice(0, 2)}/${hex}` }));
-    return head.ContentLength ?? 0;
-  } catch {
-    return null;
-  }
-}
-
-async function sessionObjects(id: string): Promise<number> {
-  const list = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}uploads/${id}/` }));
-  return list.KeyCount ?? 0;
-}
-
 async function totals(): Promise<{ onArrival: number; readBack: number }> {
   const all = await Promise.all(nodes.map(sessionCommits));
   return all.reduce((a, b) => ({ onArrival: a.onArrival + b.onArrival, readBack: a.readBack + b.readBack }));
@@ -94,9 +73,9 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
       const up = await chunkedUpload(data, chunk, hop, writer.token);
       assert.equal(up.status, 201, JSON.stringify(up.body));
       assert.deepEqual(await totals(), { onArrival: before.onArrival, readBack: before.readBack + 1 });
-      assert.equal(await objectUnder(up.digest), data.length);
-      for (const node of nodes) assert.ok((await fetchBlob(node, up.digest))?.equals(data), `${node.url} serves the blob`);
-      assert.equal(await sessionObjects(up.id), 0, 'the session parts are removed after the commit');
+      assert.equal(await blobObjectSize(s3, prefix, up.digest), data.length);
+      for (const node of nodes) assert.ok((await fetchBlob(node, writer.token, up.digest))?.equals(data), `${node.url} serves the blob`);
+      assert.equal(await sessionObjectCount(s3, prefix, up.id), 0, 'the session parts are removed after the commit');
     }
   });
 
@@ -106,7 +85,7 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
     const up = await chunkedUpload(data, 5 * MiB, () => nodes[1]!, writer.token);
     assert.equal(up.status, 201, JSON.stringify(up.body));
     assert.deepEqual(await totals(), { onArrival: before.onArrival + 1, readBack: before.readBack });
-    assert.ok((await fetchBlob(nodes[2]!, up.digest))?.equals(data));
+    assert.ok((await fetchBlob(nodes[2]!, writer.token, up.digest))?.equals(data));
   });
 
   test('a wrong digest after hopping nodes is refused: nothing under either digest, the parts are gone', async () => {
@@ -115,9 +94,9 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
     const up = await chunkedUpload(data, MiB, hop, writer.token, wrong);
     assert.equal(up.status, 400);
     assert.equal(up.body.error.code, 'DIGEST_MISMATCH');
-    assert.equal(await objectUnder(wrong), null);
-    assert.equal(await objectUnder(sha256(data)), null);
-    assert.equal(await sessionObjects(up.id), 0);
+    assert.equal(await blobObjectSize(s3, prefix, wrong), null);
+    assert.equal(await blobObjectSize(s3, prefix, sha256(data)), null);
+    assert.equal(await sessionObjectCount(s3, prefix, up.id), 0);
   });
 
   test('the session belongs to its opener on every node; an admin elsewhere may cancel it, not write to it', async () => {
@@ -136,7 +115,7 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
       const status = await fetch(`${node.url}/v1/uploads/${id}`, { headers: { Authorization: `Bearer ${writer.token}` } });
       assert.equal(((await status.json()) as any).offset, 10, `${node.url} sees the offset`);
     }
-    assert.equal(await sessionObjects(id), 1);
+    assert.equal(await sessionObjectCount(s3, prefix, id), 1);
     const cancel = await fetch(`${nodes[2]!.url}/v1/uploads/${id}`, {
       method: 'DELETE',
       headers: { Authorization: `Bearer ${nodes[2]!.token}` },
@@ -144,7 +123,7 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
     assert.equal(cancel.status, 204);
     const gone = await fetch(`${nodes[0]!.url}/v1/uploads/${id}`, { headers: { Authorization: `Bearer ${writer.token}` } });
     assert.equal(gone.status, 404);
-    assert.equal(await sessionObjects(id), 0);
+    assert.equal(await sessionObjectCount(s3, prefix, id), 0);
   });
 
   test('two chunks racing from one offset on two nodes: one is kept, the other answered 416 with the offset', async () => {
@@ -167,7 +146,7 @@ describe('upload sessions across three nodes (Redis + S3)', () => {
       headers: { Authorization: `Bearer ${writer.token}` },
     });
     assert.equal(done.status, 201, await done.text());
-    assert.ok((await fetchBlob(nodes[0]!, sha256(kept)))?.equals(kept));
+    assert.ok((await fetchBlob(nodes[0]!, writer.token, sha256(kept)))?.equals(kept));
   });
 
   test('skopeo pushes through a load balancer that sends every request to the next node', async () => {

@@ -1,7 +1,9 @@
 // A chunked /v1/uploads session driven chunk by chunk, each request sent to the node `pick` names,
-// and the session-commit counters every node reports on /metrics.
+// the session-commit counters every node reports on /metrics, and what the bucket holds after.
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { sha256 } from './http.js';
+import type { TestS3 } from './s3.js';
 import type { TestServer } from './server.js';
 
 export interface ChunkedUpload {
@@ -52,4 +54,27 @@ export async function sessionCommits(node: TestServer): Promise<{ onArrival: num
     return m ? Number(m[1]) : 0;
   };
   return { onArrival: read('on_arrival'), readBack: read('read_back') };
+}
+
+/** The size of the object under a blob's final key in the bucket (store prefix `prefix`), or null if there is none. */
+export async function blobObjectSize(s3: TestS3, prefix: string, digest: string): Promise<number | null> {
+  const hex = digest.slice(7);
+  try {
+    const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}blobs/sha256/${hex.slice(0, 2)}/${hex}` }));
+    return head.ContentLength ?? 0;
+  } catch {
+    return null;
+  }
+}
+
+/** How many objects a session's parts still occupy in the bucket. */
+export async function sessionObjectCount(s3: TestS3, prefix: string, id: string): Promise<number> {
+  const list = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}uploads/${id}/` }));
+  return list.KeyCount ?? 0;
+}
+
+/** The blob's bytes as one node serves them, or null when it answers anything but 200. */
+export async function fetchBlob(node: TestServer, token: string, digest: string): Promise<Buffer | null> {
+  const res = await fetch(`${node.url}/v1/blobs/${digest}`, { headers: { Authorization: `Bearer ${token}` } });
+  return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
 }
