@@ -1,5 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
+import type { ApiFailure } from '../api';
+import { ErrorBox } from './states';
 
 /** A modal <dialog>: the browser traps focus inside it and Escape closes it. */
 export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ComponentChildren }) {
@@ -19,5 +21,33 @@ export function Dialog({ title, onClose, children }: { title: string; onClose: (
       <h2 id="dialog-title">{title}</h2>
       {children}
     </dialog>
+  );
+}
+
+/**
+ * The foot of a confirming form: the server's refusal as it gave it, the submit button (busy while
+ * the write runs) and Cancel, which reads Close once a refusal is shown.
+ */
+export function ConfirmActions(props: {
+  busy: boolean;
+  error: ApiFailure | null;
+  refusedTitle: string;
+  submitLabel: string;
+  submitClass: 'primary' | 'danger';
+  onClose: () => void;
+}) {
+  const { busy, error, onClose } = props;
+  return (
+    <>
+      {error && <ErrorBox error={error} title={props.refusedTitle} />}
+      <div class="actions">
+        <button type="submit" class={props.submitClass} disabled={busy}>
+          {busy ? 'Working…' : props.submitLabel}
+        </button>
+        <button type="button" onClick={onClose}>
+          {error ? 'Close' : 'Cancel'}
+        </button>
+      </div>
+    </>
   );
 }

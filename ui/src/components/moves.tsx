@@ -5,8 +5,7 @@ import { useAction } from '../action';
 import { api, modelPath, send } from '../api';
 import { shortDigest } from '../format';
 import type { Version } from '../types';
-import { Dialog } from './dialog';
-import { ErrorBox } from './states';
+import { ConfirmActions, Dialog } from './dialog';
 
 export interface PlannedMove {
   kind: 'promote' | 'rollback';
@@ -82,15 +81,14 @@ export function MoveDialog({
         <p class="muted">If someone else moves the alias first, this is refused rather than undoing their change.</p>
         <label for="move-reason">Reason (kept in the alias history and the audit log)</label>
         <input id="move-reason" name="reason" maxLength={1000} />
-        {error && <ErrorBox error={error} title={`${verb} refused`} />}
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Working…' : `${verb} to v${move.to}`}
-          </button>
-          <button type="button" onClick={onClose}>
-            {error ? 'Close' : 'Cancel'}
-          </button>
-        </div>
+        <ConfirmActions
+          busy={busy}
+          error={error}
+          refusedTitle={`${verb} refused`}
+          submitLabel={`${verb} to v${move.to}`}
+          submitClass="primary"
+          onClose={onClose}
+        />
       </form>
     </Dialog>
   );

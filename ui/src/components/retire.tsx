@@ -5,8 +5,7 @@ import { useAction } from '../action';
 import { modelPath, send } from '../api';
 import { shortDigest } from '../format';
 import type { VersionView } from '../types';
-import { Dialog } from './dialog';
-import { ErrorBox } from './states';
+import { ConfirmActions, Dialog } from './dialog';
 
 export function RetireButton({ version, onDone }: { version: VersionView; onDone: () => void }) {
   const [open, setOpen] = useState(false);
@@ -50,15 +49,14 @@ function RetireDialog({ version: v, onClose, onDone }: { version: VersionView; o
         <p class="muted">A version an alias points at now cannot be retired: move the alias first.</p>
         <label for="retire-reason">Reason (kept in the audit log)</label>
         <input id="retire-reason" name="reason" maxLength={1000} defaultValue="" />
-        {error && <ErrorBox error={error} title="Retire refused" />}
-        <div class="actions">
-          <button type="submit" class="danger" disabled={busy}>
-            {busy ? 'Working…' : `Retire v${v.version} for good`}
-          </button>
-          <button type="button" onClick={onClose}>
-            {error ? 'Close' : 'Cancel'}
-          </button>
-        </div>
+        <ConfirmActions
+          busy={busy}
+          error={error}
+          refusedTitle="Retire refused"
+          submitLabel={`Retire v${v.version} for good`}
+          submitClass="danger"
+          onClose={onClose}
+        />
       </form>
     </Dialog>
   );
