@@ -2,20 +2,11 @@
 // already in place with parallel Range requests, resumably, verifying each digest before the file
 // appears under its real name.
 import { resolve as resolvePath } from 'node:path';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { RateLimiter, type BlobRangeReader, type ModelgateClient, type Resolution } from '../../client/index.js';
 import { closureFiles, closureMismatch } from '../../domain/resolution.js';
-import { manifestMismatch, parseModelSigningPayload } from '../../domain/model-signing.js';
-import {
-  keySpec,
-  type SigningTrust,
-  type TrustedIdentity,
-  type TrustedKey,
-  trustedIdentity,
-  trustedKey,
-  verifyDsseBundle,
-} from '../../lib/sigstore-bundle.js';
-import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize, USAGE_EXIT_CODE } from '../args.js';
+import type { SigningTrust } from '../../lib/sigstore-bundle.js';
+import { clientOptionsHelp, parseCommand, parseCount, parseOptionalByteSize } from '../args.js';
 import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseIsoTime } from '../time.js';
@@ -88,7 +79,10 @@ export async function run(argv: string[]): Promise<number> {
   const client = clientFromOptions(values);
   const at = values.at === undefined ? undefined : parseIsoTime(values.at, 'at');
 
-  const keys = values['verify-signature'] ? await readTrust(values.key ?? [], values.ca, values.identity, values.issuer) : null;
+  // Only a pull that checks a signature loads the Sigstore libraries.
+  const keys = values['verify-signature']
+    ? await (await import('../pull/signature-check.js')).readTrust(values.key ?? [], values.ca, values.identity, values.issuer)
+    : null;
 
   const result = await withUserErrors(() =>
     pull(client, { name, ref, dir, maxConnections, limitRate, pieceSize, keys, ...(at ? { at } : {}) }),
@@ -136,9 +130,20 @@ interface PullResult {
 
 async function pull(client: ModelgateClient, request: PullRequest): Promise<PullResult> {
   const started = performance.now();
+  // The hashing thread starts now, on the other core, while this one resolves: ready when the first bytes arrive.
+  const hasher = new PrefixHasher();
+  hasher.start();
+  try {
+    return await pullWith(client, request, hasher, started);
+  } finally {
+    await hasher.close();
+  }
+}
+
+async function pullWith(client: ModelgateClient, request: PullRequest, hasher: PrefixHasher, started: number): Promise<PullResult> {
   const resolution = await client.resolve(request.name, request.ref, undefined, request.at);
   checkVersionDigest(resolution);
-  if (request.keys) await verifySignature(client, resolution, request.keys);
+  if (request.keys) await (await import('../pull/signature-check.js')).verifySignature(client, resolution, request.keys);
   const root = resolvePath(request.dir);
   // A stack: its own files, then each component's under a folder of its name (blobs shared between components are fetched once).
   const planned = planTargets(root, closureFiles(resolution.files, resolution.components));
@@ -156,7 +161,7 @@ async function pull(client: ModelgateClient, request: PullRequest): Promise<Pull
       w.needed.map((p) => p.target),
       'copy',
     );
-  const fetched = await fetchBlobs(client, root, fetches, request);
+  const fetched = await fetchBlobs(client, root, fetches, request, hasher);
   await removeEmptyWorkDirs(root);
 
   const filesIn = (ws: BlobWork[]) => ws.reduce((n, w) => n + w.needed.length, 0);
@@ -207,8 +212,8 @@ async function fetchBlobs(
   root: string,
   work: BlobWork[],
   request: PullRequest,
+  hasher: PrefixHasher,
 ): Promise<{ transferred: number; resumed: number }> {
-  const hasher = new PrefixHasher();
   const files: { work: BlobWork; file: FileDownload }[] = [];
   const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
   const readers: BlobRangeReader[] = [];
@@ -276,7 +281,6 @@ async function fetchBlobs(
     clearInterval(checkpoints);
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     for (const reader of readers) reader.close();
-    await hasher.close();
   }
 }
 
@@ -302,72 +306,4 @@ function describe(r: PullResult): string {
   parts.push(`${r.skipped} already in place`);
   const stack = r.components ? ` with components ${r.components.map((c) => `${c}/`).join(', ')}` : '';
   return `pulled ${r.name}@${r.ref} (v${r.version}, ${r.digest}) into ${r.dir}${stack}: ${parts.join(', ')}, in ${formatDuration(r.seconds * 1000)}`;
-}
-
-async function readTrust(files: string[], ca?: string, identity?: string, issuer?: string): Promise<SigningTrust> {
-  if ((ca === undefined) !== (identity === undefined))
-    throw new CliError('--ca and --identity go together: the CA chain and the signer it must certify', USAGE_EXIT_CODE);
-  if (issuer !== undefined && identity === undefined) throw new CliError('--issuer needs --ca and --identity', USAGE_EXIT_CODE);
-  if (files.length === 0 && ca === undefined)
-    throw new CliError(
-      "--verify-signature needs the signer's public key (--key FILE) or certificate identity (--ca FILE --identity SAN)",
-      USAGE_EXIT_CODE,
-    );
-  const identities: TrustedIdentity[] = [];
-  if (ca !== undefined && identity !== undefined) {
-    try {
-      identities.push(trustedIdentity(await readFile(ca), identity, issuer));
-    } catch (err) {
-      throw new CliError(`--ca ${ca} is not a readable PEM CA chain (${(err as Error).message})`, USAGE_EXIT_CODE);
-    }
-  }
-  return { keys: await readKeys(files), identities };
-}
-
-async function readKeys(files: string[]): Promise<TrustedKey[]> {
-  return Promise.all(
-    files.map(async (text) => {
-      let spec: { file: string; validUntil?: string };
-      try {
-        spec = keySpec(text);
-      } catch (err) {
-        throw new CliError(`--key ${(err as Error).message}`, USAGE_EXIT_CODE);
-      }
-      try {
-        return trustedKey(await readFile(spec.file), spec.validUntil);
-      } catch (err) {
-        throw new CliError(`--key ${spec.file} is not a readable PEM public key (${(err as Error).message})`, USAGE_EXIT_CODE);
-      }
-    }),
-  );
-}
-
-/**
- * Checks on this side, before any byte is fetched, that one of the version's signatures verifies
- * with the given keys or certificate identity and signs exactly its file list; the pull then checks every byte against
- * those digests.
- */
-async function verifySignature(client: ModelgateClient, resolution: Resolution, trust: SigningTrust): Promise<void> {
-  const listed = await client.listSignatures(resolution.name, resolution.version);
-  const problems: string[] = [];
-  for (const s of listed) {
-    try {
-      const verified = verifyDsseBundle(await client.signatureBundle(resolution.name, resolution.version, s.id), trust);
-      const mismatch = manifestMismatch(parseModelSigningPayload(verified.payloadType, verified.payload), resolution.files);
-      if (mismatch.length === 0) {
-        const by = verified.identity ? `the certificate of ${verified.identity.subjectAlternativeName}` : `key ${verified.keyId}`;
-        process.stderr.write(`signature ${s.id.slice(0, 19)}… verified with ${by}\n`);
-        return;
-      }
-      problems.push(`${s.id.slice(0, 19)}…: ${mismatch[0]}`);
-    } catch (err) {
-      problems.push(`${s.id.slice(0, 19)}…: ${(err as Error).message}`);
-    }
-  }
-  throw new CliError(
-    listed.length === 0
-      ? `${resolution.name}@v${resolution.version} has no signature; nothing was downloaded`
-      : `no signature of ${resolution.name}@v${resolution.version} verifies with the given key(s); nothing was downloaded: ${problems.join('; ')}`,
-    1,
-  );
 }

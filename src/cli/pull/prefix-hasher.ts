@@ -88,7 +88,11 @@ export class PrefixHasher {
     for (const ring of this.rings.values()) ring.release();
   }
 
-  private start(): Worker {
+  /**
+   * Starts the hashing thread (if not yet started). A thread takes about 0.1 s of CPU to start;
+   * started before the resolve, it does that on the other core while the main thread is busy.
+   */
+  start(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./prefix-hash-worker.js', import.meta.url));
     worker.on('message', (reply: HasherReply) => {
