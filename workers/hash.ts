@@ -3,7 +3,7 @@
 // upload's hash lives in one long-running task fed through a MessagePort; a worker runs many such
 // tasks at once (concurrentTasksPerWorker). bench/RESULTS.md has the measurement behind the choice.
 import { createHash } from 'node:crypto';
-import { createReadStream, readlinkSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 
@@ -18,6 +18,24 @@ export interface HashChunk {
   offset: number;
   length: number;
 }
+
+/**
+ * Bytes to hash that the sender already wrote to a local file (an upload written straight from
+ * the socket's chunks): read back here, from the page cache, so the sender copies nothing.
+ */
+export interface HashFileChunk {
+  path: string;
+  position: number;
+  length: number;
+}
+
+/**
+ * One read buffer for the thread: the tasks on it run one message at a time, and each message's
+ * read and hash finish before the next begins. Smaller than the L2 cache, so the hash reads what
+ * the read just put there.
+ */
+const READ_BYTES = 512 << 10;
+const readBuffer = Buffer.allocUnsafe(READ_BYTES);
 
 /** Hashing yields to the event loop that serves requests when the cores are busy. */
 const NICENESS = 10;
@@ -39,24 +57,52 @@ function lowerThreadPriority(): void {
 lowerThreadPriority();
 
 /**
- * Messages on the port: a HashChunk to hash, answered (in order) with its length once hashed so
- * the sender can reuse the buffer; 'end' to finish; 'abort' to give up.
+ * Messages on the port: a HashChunk or a HashFileChunk to hash, answered (in order) with its
+ * length once hashed so the sender can reuse the buffer (or knows how far the hash has come);
+ * 'end' to finish; 'abort' to give up. Bytes missing from the file fail the task.
  */
 export function hashStream({ port }: { port: MessagePort }): Promise<HashResult | null> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     let size = 0;
     let settled = false;
-    const finish = (result: HashResult | null) => {
+    let fd: number | null = null;
+    let fdPath = '';
+    const closeFile = () => {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    };
+    const finish = (result: HashResult | null, err?: Error) => {
       if (settled) return;
       settled = true;
+      closeFile();
       port.close();
-      resolve(result);
+      if (err) reject(err);
+      else resolve(result);
     };
-    port.on('message', (msg: HashChunk | 'end' | 'abort') => {
+    const fromFile = ({ path, position, length }: HashFileChunk) => {
+      if (fd === null || fdPath !== path) {
+        closeFile();
+        fd = openSync(path, 'r');
+        fdPath = path;
+      }
+      for (let at = position, end = position + length; at < end; ) {
+        const n = readSync(fd, readBuffer, 0, Math.min(READ_BYTES, end - at), at);
+        if (n === 0) throw new Error(`${path} ends at byte ${at}, before byte ${end} which was written to it`);
+        hash.update(readBuffer.subarray(0, n));
+        at += n;
+      }
+    };
+    port.on('message', (msg: HashChunk | HashFileChunk | 'end' | 'abort') => {
+      if (settled) return;
       if (msg === 'end') return finish({ hex: hash.digest('hex'), size });
       if (msg === 'abort') return finish(null);
-      hash.update(new Uint8Array(msg.buffer, msg.offset, msg.length));
+      try {
+        if ('path' in msg) fromFile(msg);
+        else hash.update(new Uint8Array(msg.buffer, msg.offset, msg.length));
+      } catch (err) {
+        return finish(null, err as Error);
+      }
       size += msg.length;
       port.postMessage(msg.length);
     });

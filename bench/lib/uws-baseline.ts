@@ -6,6 +6,7 @@ import { stopChild, track } from './children.js';
 
 const CONSTANT = fileURLToPath(new URL('../baselines/uws-constant.js', import.meta.url));
 const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
+const STORE_SINK = fileURLToPath(new URL('../baselines/uws-store-sink.js', import.meta.url));
 
 export interface ConstantResponse {
   status: string;
@@ -50,4 +51,9 @@ export function startUwsBaseline(response: ConstantResponse): Promise<UwsBaselin
 /** Hashes every POST body on its main thread and stores nothing. */
 export function startUwsHashSink(): Promise<UwsBaseline> {
   return start(HASH_SINK, {});
+}
+
+/** Hashes every POST body on its main thread and stores it durably in `dir` (write, fsync, rename; removed after the answer). */
+export function startUwsStoreSink(dir: string): Promise<UwsBaseline> {
+  return start(STORE_SINK, { BENCH_SINK_DIR: dir });
 }

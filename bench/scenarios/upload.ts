@@ -1,5 +1,7 @@
 // `upload`: one 1 GiB streamed upload (verified against its sha256 by the server) against raw
-// node:crypto sha256 over the same bytes in the same run; then resolve p99 while two uploads run.
+// node:crypto sha256 over the same bytes, a bare uWS app that only hashes, one that hashes and stores
+// durably, and the disk, in the same run; then resolve p99 while two uploads run, beside a bare uWS
+// resolve app's p99 while two uploads run into the bare store sink (the machine's own tail).
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Api } from '../lib/api.js';
@@ -11,7 +13,7 @@ import { runLoad, WARMUP_SECONDS } from '../lib/load.js';
 import { startService } from '../lib/service.js';
 import { median } from '../lib/stats.js';
 import { findCurl, startUpload, uploadOnce, type UploadTarget } from '../lib/upload-client.js';
-import { startUwsHashSink } from '../lib/uws-baseline.js';
+import { constantResponseFrom, startUwsBaseline, startUwsHashSink, startUwsStoreSink } from '../lib/uws-baseline.js';
 import { ensureRandomFile, type WorkFile } from '../lib/workfile.js';
 import { ratioOf, type Comparison, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
 
@@ -150,6 +152,23 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   }
   ctx.log(`  bare uWS hashing the body on its main thread: ${overHttp.value.toFixed(2)} GB/s`);
 
+  const sinkDir = join(ctx.workDir, 'data', 'store-sink');
+  const storeSink = await startUwsStoreSink(sinkDir);
+  let stored: Figure;
+  try {
+    const result = await uploadOnce(curl, { port: storeSink.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
+    if (!result.body.includes(file.sha256)) throw new Error(`uWS store sink answered ${result.status} ${result.body.slice(0, 200)}`);
+    stored = {
+      value: file.size / 1e9 / result.seconds,
+      unit: 'GB/s',
+      loadCpuPercent: null,
+      detail: { seconds: result.seconds, chunked: result.chunked },
+    };
+  } finally {
+    await storeSink.stop();
+  }
+  ctx.log(`  bare uWS hashing the body and storing it (write, fsync, rename): ${stored.value.toFixed(2)} GB/s`);
+
   const service = await startService({ workDir: ctx.workDir, name: 'upload' });
   const api = new Api(service.port, service.token);
   try {
@@ -203,7 +222,38 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const failures = uploads.flatMap((u) => u.failures);
     ctx.log(`  p99 idle ${idle.p99Ms.toFixed(2)} ms, during uploads ${busy.p99Ms.toFixed(2)} ms; ${uploadsNote}`);
 
+    // The machine's own tail for this load: a bare uWS app answering modelgate's resolve bytes,
+    // under the same autocannon, while the same two curl uploads go back to back into the bare
+    // store sink (hash, write, fsync: the same work for the disk and the cores, with no registry).
+    const sample = await api.request('GET', '/v1/resolve/bench/fraud@production');
+    const bare = await startUwsBaseline(constantResponseFrom(sample.status, sample.rawHeaders, sample.body));
+    const bareSink = await startUwsStoreSink(sinkDir);
+    let bareBusy: Awaited<ReturnType<typeof runLoad>>;
+    let bareNote: string;
+    let bareFailures: string[];
+    try {
+      ctx.log(`  bare uWS resolve app, ${CONNECTIONS} connections, while ${CONCURRENT_UPLOADS} uploads run into the bare store sink`);
+      const sinkTarget: UploadTarget = { ...target, port: bareSink.port, token: 'none' };
+      const bareLoops = Array.from({ length: CONCURRENT_UPLOADS }, () => uploadLoop(curl, sinkTarget, single.chunked));
+      const bareStart = performance.now();
+      bareBusy = await runLoad({ ...job, url: `http://127.0.0.1:${bare.port}/v1/resolve/bench/fraud@production` }, bare.pid);
+      const bareEnd = performance.now();
+      const bareUploads = await Promise.all(bareLoops.map((l) => l.stop()));
+      bareFailures = bareUploads.flatMap((u) => u.failures);
+      bareNote = describeLoopUploads(
+        bareUploads.flatMap((u) => u.completed),
+        bareStart,
+        bareEnd,
+        MIB,
+      );
+    } finally {
+      await bare.stop();
+      await bareSink.stop();
+    }
+    ctx.log(`  bare uWS p99 during uploads into the store sink ${bareBusy.p99Ms.toFixed(2)} ms; ${bareNote}`);
+
     const ratio = ratioOf(uploadFigure, hash);
+    const storedRatio = ratioOf(uploadFigure, stored);
     const problems = [loadProblem(busy), failures.length ? `${failures.length} failed uploads: ${failures[0]}` : '']
       .filter(Boolean)
       .join('; ');
@@ -237,6 +287,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         note: 'the same curl upload into a uWS app that only hashes (node:crypto, main thread) and stores nothing',
       },
       {
+        name: 'upload: vs bare uWS hashing and storing',
+        subject: uploadFigure,
+        baselineName: 'bare uWS, sha256 + write + fsync + rename',
+        baseline: stored,
+        ratio: storedRatio,
+        target: '≥ 0.9×',
+        pass: storedRatio === null ? null : storedRatio >= 0.9,
+        note: "the same curl upload into a uWS app that hashes on its main thread and writes each chunk to a new file (background fdatasync every 64 MiB, fsync, rename, directory fsync) before answering: this machine's floor for receive, hash and store durably, which the hash sink's ratio cannot reach when the disk is slower than the hash",
+      },
+      {
         name: `upload: vs disk write ceiling`,
         subject: uploadFigure,
         baselineName: 'write + fsync, same disk',
@@ -261,6 +321,22 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
           .filter(Boolean)
           .join('; '),
       },
+      {
+        name: `upload: resolve p99 vs bare uWS, same uploads`,
+        subject: p99Figure(busy),
+        baselineName: 'bare uWS resolve, 2 uploads into bare store sink',
+        baseline: p99Figure(bareBusy),
+        ratio: null,
+        target: 'for scale',
+        pass: null,
+        note: [
+          `the machine's own tail for this load: a bare uWS app answering modelgate's resolve bytes under the same autocannon while ${CONCURRENT_UPLOADS} curl uploads run back to back into the bare store sink (hash, write, fsync); ${Math.round(bareBusy.requestsPerSecond)} req/s; ${bareNote}`,
+          bareFailures.length ? `invalid: ${bareFailures.length} failed uploads: ${bareFailures[0]}` : '',
+          loadProblem(bareBusy) ? `invalid: ${loadProblem(bareBusy)}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      },
     ];
   } finally {
     api.close();
@@ -270,6 +346,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const uploadScenario: Scenario = {
   name: 'upload',
-  description: `one ${MIB} MiB streamed POST /v1/blobs (verified) vs node:crypto sha256 over the same bytes; resolve p99 at ${CONNECTIONS} connections while ${CONCURRENT_UPLOADS} uploads run`,
+  description: `one ${MIB} MiB streamed POST /v1/blobs (verified) vs node:crypto sha256 over the same bytes, bare uWS hash and hash+store sinks and the disk; resolve p99 at ${CONNECTIONS} connections while ${CONCURRENT_UPLOADS} uploads run, beside a bare uWS app's`,
   run,
 };

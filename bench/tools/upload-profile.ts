@@ -1,5 +1,5 @@
 // Where an upload's time goes, process by process: the same curl upload of one file into the bare
-// uWS hash sink and into modelgate (`POST /v1/blobs`, verified and stored), in turns, each server
+// uWS hash sink, the bare uWS hash + store sink (bench/baselines/uws-store-sink.ts) and modelgate (`POST /v1/blobs`, verified and stored), in turns, each server
 // under `node --cpu-prof`. Prints, per process, wall time and CPU-seconds per GiB (modelgate split
 // into its main thread and its other threads: hashing, fs, GC), curl's CPU, and the functions with
 // the most self time in each profile. Profiles stay in bench/.work/prof/upload-*/.
@@ -24,6 +24,7 @@ const ROUNDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 3);
 const PROFILE = !process.argv.includes('--no-prof');
 const WORK = fileURLToPath(new URL('../../../bench/.work', import.meta.url));
 const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
+const STORE_SINK = fileURLToPath(new URL('../baselines/uws-store-sink.js', import.meta.url));
 const GIB = 2 ** 30;
 
 /** CPU seconds of each thread of a process by thread id, with its name. */
@@ -116,32 +117,39 @@ async function main(): Promise<void> {
   const file = ensureRandomFile(WORK, `download-${MIB}m.bin`, MIB, (m) => process.stderr.write(`${m}\n`));
   const prof = join(WORK, 'prof');
   const sinkDir = join(prof, 'upload-sink');
+  const storeSinkDir = join(prof, 'upload-store-sink');
   const serviceDir = join(prof, 'upload-modelgate');
-  for (const d of [sinkDir, serviceDir]) {
+  for (const d of [sinkDir, storeSinkDir, serviceDir]) {
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
   }
 
-  const sinkChild = track(
-    // The sink has no signal handler of its own; the profile is written only on a normal exit.
-    spawn(
-      process.execPath,
-      [
-        ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${sinkDir}`] : []),
-        '--input-type=module',
-        '-e',
-        `process.on('SIGTERM', () => process.exit(0)); await import(${JSON.stringify(pathToFileURL(HASH_SINK).href)});`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    ),
-  );
-  const sinkPort = await new Promise<number>((resolve) =>
-    createInterface({ input: sinkChild.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { port: number }).port)),
-  );
+  const startSink = async (script: string, profDir: string, env: Record<string, string>) => {
+    const child = track(
+      // The sink has no signal handler of its own; the profile is written only on a normal exit.
+      spawn(
+        process.execPath,
+        [
+          ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+          '--input-type=module',
+          '-e',
+          `process.on('SIGTERM', () => process.exit(0)); await import(${JSON.stringify(pathToFileURL(script).href)});`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } },
+      ),
+    );
+    const port = await new Promise<number>((resolve) =>
+      createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { port: number }).port)),
+    );
+    return { child, port };
+  };
+  const sink = await startSink(HASH_SINK, sinkDir, {});
+  const storeSink = await startSink(STORE_SINK, storeSinkDir, { BENCH_SINK_DIR: join(WORK, 'data', 'upload-profile-store-sink') });
   if (PROFILE) process.env.BENCH_SERVICE_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${serviceDir}`;
   const service = await startService({ workDir: WORK, name: 'upload-profile' });
 
   const sinkRounds: Round[] = [];
+  const storeRounds: Round[] = [];
   const serviceRounds: Round[] = [];
   const measure = async (pid: number, port: number, token: string): Promise<Round> => {
     const before = threadCpuSeconds(pid);
@@ -161,24 +169,29 @@ async function main(): Promise<void> {
   };
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      sinkRounds.push(await measure(sinkChild.pid!, sinkPort, 'none'));
+      sinkRounds.push(await measure(sink.child.pid!, sink.port, 'none'));
+      storeRounds.push(await measure(storeSink.child.pid!, storeSink.port, 'none'));
       serviceRounds.push(await measure(service.pid, service.port, service.token));
       process.stderr.write(
-        `round ${round + 1}: sink ${sinkRounds.at(-1)!.seconds.toFixed(2)} s, modelgate ${serviceRounds.at(-1)!.seconds.toFixed(2)} s\n`,
+        `round ${round + 1}: sink ${sinkRounds.at(-1)!.seconds.toFixed(2)} s, store sink ${storeRounds.at(-1)!.seconds.toFixed(2)} s, modelgate ${serviceRounds.at(-1)!.seconds.toFixed(2)} s\n`,
       );
     }
   } finally {
-    await stopChild(sinkChild);
+    await stopChild(sink.child);
+    await stopChild(storeSink.child);
     await service.stop();
   }
   const lines = [
     `upload of ${MIB} MiB with curl (chunked where Content-Length is refused), ${ROUNDS} rounds in turns, median:`,
     describe('bare uWS hash sink', sinkRounds, file.size),
+    describe('bare uWS hash + store sink (write, fsync, rename)', storeRounds, file.size),
     describe('modelgate POST /v1/blobs', serviceRounds, file.size),
     `ratio (sink wall / modelgate wall, median): ${(median(sinkRounds.map((r) => r.seconds)) / median(serviceRounds.map((r) => r.seconds))).toFixed(2)}×`,
+    `ratio (store sink wall / modelgate wall, median): ${(median(storeRounds.map((r) => r.seconds)) / median(serviceRounds.map((r) => r.seconds))).toFixed(2)}×`,
   ];
   for (const [label, dir] of [
     ['hash sink', sinkDir],
+    ['store sink', storeSinkDir],
     ['modelgate', serviceDir],
   ] as const) {
     for (const p of selfTimes(dir)) {

@@ -1,4 +1,5 @@
 // Bytes by digest only. File names are registry metadata and never become storage paths.
+import type { DirectFile } from './ingest.js';
 
 export interface BlobInfo {
   digest: string;
@@ -26,6 +27,8 @@ export interface BlobReader {
 export interface BlobWriter {
   readonly bytesWritten: number;
   write(chunk: Buffer): Promise<void>;
+  /** Present when the bytes land in a local file, which an upload then writes chunk by chunk as they arrive. */
+  readonly direct?: DirectFile;
   /** Makes the bytes durable and visible under `digest` (the caller has verified them). */
   commit(digest: string): Promise<BlobInfo>;
   /** Removes everything written; safe to call more than once and after a failed commit. */

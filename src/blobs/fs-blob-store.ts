@@ -2,9 +2,10 @@
 // Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
 // Blobs found corrupt by `blobs verify --repair` are moved to blobs/quarantine/<hex>.<ms>.
 import { randomUUID } from 'node:crypto';
-import { constants, promises as fsp, read as fsRead, statSync } from 'node:fs';
+import { constants, promises as fsp, read as fsRead, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
+import type { DirectFile } from './ingest.js';
 
 export class FsBlobStore implements BlobStore {
   readonly root: string;
@@ -184,12 +185,35 @@ class FsBlobWriter implements BlobWriter {
   private dirty = 0;
   private writingBack: Promise<void> | null = null;
   private writeBackFailure: unknown = null;
+  readonly direct: DirectFile;
 
   constructor(
     private readonly store: FsBlobStore,
     private readonly path: string,
     private readonly handle: fsp.FileHandle,
-  ) {}
+  ) {
+    const writer = this;
+    this.direct = {
+      path,
+      start: 0,
+      writeNow: (bytes) => this.writeNow(bytes),
+      // A write-back is under way and as many bytes again are dirty behind it: the disk is
+      // slower than the upload, which waits for it rather than filling the page cache.
+      get lagging() {
+        return writer.writingBack !== null && writer.dirty >= WRITE_BACK_BYTES;
+      },
+      onWrittenBack: null,
+    };
+  }
+
+  /** A direct write (see DirectFile): the file is only ever appended to, at its end. */
+  private writeNow(bytes: Uint8Array): void {
+    if (this.writeBackFailure) throw this.writeBackFailure;
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done, bytes.length - done);
+    this.bytesWritten += bytes.length;
+    this.dirty += bytes.length;
+    if (this.dirty >= WRITE_BACK_BYTES && !this.writingBack) this.startWriteBack();
+  }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.writeBackFailure) throw this.writeBackFailure;
@@ -219,14 +243,17 @@ class FsBlobWriter implements BlobWriter {
   private startWriteBack(): void {
     this.dirty = 0;
     this.writingBack = this.handle.datasync().then(
-      () => {
-        this.writingBack = null;
-      },
-      (err: unknown) => {
-        this.writingBack = null;
-        this.writeBackFailure ??= err;
-      },
+      () => this.writtenBack(null),
+      (err: unknown) => this.writtenBack(err),
     );
+  }
+
+  private writtenBack(err: unknown): void {
+    this.writingBack = null;
+    if (err) this.writeBackFailure ??= err;
+    // Bytes written meanwhile go next, so that the disk keeps working while the upload does.
+    else if (this.dirty >= WRITE_BACK_BYTES && !this.closed) this.startWriteBack();
+    this.direct.onWrittenBack?.();
   }
 
   private async closeHandle(): Promise<void> {

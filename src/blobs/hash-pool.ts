@@ -1,7 +1,7 @@
 // The pool of hashing threads and the main-thread side of a streamed hash.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { HashChunk, HashResult } from '../../workers/hash.js';
+import type { HashChunk, HashFileChunk, HashResult } from '../../workers/hash.js';
 import { hashMetrics } from '../metrics/metrics.js';
 
 /** What hashing a stream or a file yields, for callers above the blobs floor (they never reach the workers themselves). */
@@ -61,6 +61,8 @@ export class HashPool {
 export interface ChunkHash {
   /** Hashes `chunk` (in shared memory); `done` once the bytes may be reused. */
   update(chunk: Buffer, done: () => void): void;
+  /** Hashes `length` bytes already written at `position` of the local file `path`; `done` once hashed. */
+  updateFile(path: string, position: number, length: number, done: () => void): void;
   /** Resolves once every chunk handed to `update` so far is hashed (the hash stays open). */
   idle(): Promise<void>;
   digest(): Promise<HashResult>;
@@ -105,6 +107,13 @@ export class StreamHash implements ChunkHash {
     const message: HashChunk = { buffer: chunk.buffer, offset: chunk.byteOffset, length: chunk.byteLength };
     this.acks.push(done);
     this.bytes += chunk.byteLength;
+    this.port.postMessage(message);
+  }
+
+  updateFile(path: string, position: number, length: number, done: () => void): void {
+    const message: HashFileChunk = { path, position, length };
+    this.acks.push(done);
+    this.bytes += length;
     this.port.postMessage(message);
   }
 

@@ -1,11 +1,21 @@
-// One upload's path from socket to disk: request chunks are copied into 1 MiB buffers (uWS
-// neuters its chunk after the callback), and each full buffer goes to the sink and to the hash
-// worker at once. The buffers are shared memory (SharedArrayBuffer), so the worker hashes the
-// bytes in place while the sink writes them; a buffer returns to the pool when both are done.
-// The producer is told to pause while too many bytes are in flight, so memory stays bounded at
-// any size, and a long upload reuses the same few buffers instead of faulting in fresh pages.
-// A sink failure is reported at once (`onFailure`), not only on the next chunk: the producer is
-// most likely paused exactly when the sink is slow or failing, and would otherwise never be told.
+// One upload's path from socket to disk. Two ways, chosen when the sink has opened:
+// - A sink backed by a local file (fs blobs, a session's file) offers `direct`: each uWS chunk is
+//   written straight into the file on the event loop (a page-cache write of one chunk takes
+//   microseconds) and the hash worker reads the bytes back from that file (from the page cache),
+//   told every few MiB how far the file is written. Nothing is copied in user space and nothing
+//   waits on the threadpool per chunk. The producer is paused while the hash or the disk's
+//   write-back lags too far behind, so the page cache never holds more than a bounded share of an
+//   upload that was not yet hashed or written back.
+// - Any other sink (S3): request chunks are copied into 1 MiB buffers (uWS neuters its chunk
+//   after the callback), and each full buffer goes to the sink and to the hash worker at once. The
+//   buffers are shared memory (SharedArrayBuffer), so the worker hashes the bytes in place while
+//   the sink writes them; a buffer returns to the pool when both are done. The producer is told to
+//   pause while too many bytes are in flight, so memory stays bounded at any size, and a long
+//   upload reuses the same few buffers instead of faulting in fresh pages.
+// Chunks that arrive before the sink has opened take the second way, and are written before the
+// first direct write. A sink failure is reported at once (`onFailure`), not only on the next
+// chunk: the producer is most likely paused exactly when the sink is slow or failing, and would
+// otherwise never be told.
 import { bindIngestBuffers } from '../metrics/metrics.js';
 import type { ChunkHash } from './hash-pool.js';
 import type { HashResult } from '../../workers/hash.js';
@@ -19,7 +29,29 @@ export interface ChunkSink {
   readonly bytesWritten: number;
   /** Must not keep `chunk` once the returned promise settles: its buffer is reused. */
   write(chunk: Buffer): Promise<void>;
+  /** Present when the bytes land in a local file that can take each chunk at once. */
+  readonly direct?: DirectFile;
 }
+
+/** A sink's local file, written on the calling thread (see the top of this file). */
+export interface DirectFile {
+  /** Where the bytes land; the hash reads them back from here. */
+  readonly path: string;
+  /** The position in `path` of the sink's first byte. */
+  readonly start: number;
+  /** Writes `bytes` after every byte written so far (counted in bytesWritten), now; throws if it cannot. */
+  writeNow(bytes: Uint8Array): void;
+  /** True while the disk's write-back is too far behind the writes: the producer waits for it. */
+  readonly lagging: boolean;
+  /** Called when a write-back ends (done, or failed: the next writeNow throws). */
+  onWrittenBack: (() => void) | null;
+}
+
+/** Bytes written directly before the hash worker is told to read them: one message each way per step. */
+const HASH_STEP = 4 << 20;
+/** Bytes written directly and not yet hashed past which the producer pauses, and below which it resumes. */
+const HASH_LAG_HIGH = 32 << 20;
+const HASH_LAG_LOW = 8 << 20;
 
 /**
  * The shared buffers of every upload: at most MAX_SHARED_BUFFERS (MiB) are ever allocated, and
@@ -129,6 +161,16 @@ export class Ingest {
   received = 0;
 
   private sink: ChunkSink | null = null;
+  /** The sink's file once writes go straight to it (every earlier byte is written by then). */
+  private direct: DirectFile | null = null;
+  /** The sink offered a file: writes go straight to it as soon as the buffered ones are written. */
+  private offered: DirectFile | null = null;
+  /** Position in the direct file of the first byte not yet handed to the hash. */
+  private hashFrom = 0;
+  /** Bytes written directly and not yet handed to the hash. */
+  private unhashed = 0;
+  /** Bytes handed to the hash from the file and not yet hashed. */
+  private hashLag = 0;
 
   constructor(
     private readonly pendingSink: Promise<ChunkSink>,
@@ -140,7 +182,11 @@ export class Ingest {
     private readonly keepHashOpen = false,
   ) {
     pendingSink.then(
-      (sink) => (this.sink = sink),
+      (sink) => {
+        this.sink = sink;
+        this.offered = sink.direct ?? null;
+        this.goDirect();
+      },
       (err: unknown) => this.fail(err),
     );
     receiving.add(this);
@@ -155,6 +201,11 @@ export class Ingest {
     if (this.failure) return;
     const bytes = new Uint8Array(chunk);
     this.received += bytes.length;
+    if (this.direct) {
+      this.writeDirect(bytes);
+      this.checkPressure();
+      return;
+    }
     // Bytes already waiting go first: these wait behind them.
     const taken = this.waitingChunks.length > 0 ? 0 : this.fill(bytes);
     if (taken < bytes.length) this.wait(Buffer.from(bytes.subarray(taken)));
@@ -179,6 +230,57 @@ export class Ingest {
       if (this.filled === BUFFER_BYTES) this.flushCurrent();
     }
     return at;
+  }
+
+  /**
+   * Switches to writing straight into the sink's file once it was offered and every byte before
+   * is written (nothing queued or being written, the half-filled buffer and any waiting bytes
+   * written here first, in order). Called when the sink opens and whenever the queue drains.
+   */
+  private goDirect(): void {
+    const file = this.offered;
+    if (!file || this.direct || this.failure || this.stopped || this.queue.length > 0 || this.writing) return;
+    this.hashFrom = file.start + this.sink!.bytesWritten;
+    this.direct = file;
+    file.onWrittenBack = () => this.checkPressure();
+    const partial = this.current;
+    if (partial) {
+      this.current = null;
+      this.writeDirect(partial.subarray(0, this.filled));
+      this.filled = 0;
+      this.inFlight -= BUFFER_BYTES;
+      giveBuffer(partial);
+    }
+    for (const waiting of this.waitingChunks) this.writeDirect(waiting);
+    this.stopWaiting();
+    if (receiving.has(this)) this.checkPressure();
+  }
+
+  /** Writes bytes into the sink's file now, and hands the hash every full step of them. */
+  private writeDirect(bytes: Uint8Array): void {
+    if (this.failure) return;
+    try {
+      this.direct!.writeNow(bytes);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.unhashed += bytes.length;
+    if (this.unhashed >= HASH_STEP) this.hashWritten();
+  }
+
+  /** Tells the hash to read the bytes written since it was last told. */
+  private hashWritten(): void {
+    const length = this.unhashed;
+    if (length === 0 || !this.direct) return;
+    this.unhashed = 0;
+    if (!this.hash) return;
+    this.hashLag += length;
+    this.hash.updateFile(this.direct.path, this.hashFrom, length, () => {
+      this.hashLag -= length;
+      this.checkPressure();
+    });
+    this.hashFrom += length;
   }
 
   /** Keeps a copy of bytes no shared buffer could take, until one comes back. */
@@ -229,6 +331,7 @@ export class Ingest {
     if (this.waitingChunks.length > 0) await new Promise<void>((resolve) => (this.onWaitingDone = resolve));
     this.flushCurrent();
     while (this.writing) await this.writing;
+    this.hashWritten();
     if (this.failure) throw this.failure;
     const sink = this.sink ?? (await this.pendingSink);
     if (this.keepHashOpen) {
@@ -293,6 +396,7 @@ export class Ingest {
     } finally {
       this.writing = null;
     }
+    this.goDirect();
   }
 
   /**
@@ -328,6 +432,18 @@ export class Ingest {
    */
   checkPressure(): void {
     if (this.stopped) return;
+    if (this.direct) {
+      // No shared buffers held: only the hash and the disk's write-back set the pace.
+      const lagging = this.direct.lagging;
+      if (!this.paused && (lagging || this.hashLag >= HASH_LAG_HIGH)) {
+        this.paused = true;
+        this.onPressure(true);
+      } else if (this.paused && !lagging && this.hashLag <= HASH_LAG_LOW) {
+        this.paused = false;
+        this.onPressure(false);
+      }
+      return;
+    }
     if (globalPaused && this.current && this.filled > 0) this.flushCurrent();
     const waits = this.waitingChunks.length > 0;
     if (!this.paused && (globalPaused || waits || this.inFlight >= HIGH_WATER)) {

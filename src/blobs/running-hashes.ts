@@ -81,20 +81,29 @@ export class RunningHashes {
  */
 export class LateHash implements ChunkHash {
   private target: ChunkHash | null | undefined;
-  private queued: { chunk: Buffer; done: () => void }[] = [];
+  /** Each waiting update: sent to the target once named, or only released (`done`) if there is none. */
+  private queued: { send: (hash: ChunkHash) => void; done: () => void }[] = [];
   private aborted = false;
 
   resolve(hash: ChunkHash | null): void {
     if (this.target !== undefined) return;
     this.target = this.aborted ? null : hash;
     if (this.aborted) hash?.abort();
-    for (const { chunk, done } of this.queued.splice(0)) this.update(chunk, done);
+    for (const { send, done } of this.queued.splice(0)) this.route(send, done);
   }
 
   update(chunk: Buffer, done: () => void): void {
-    if (this.target === undefined) this.queued.push({ chunk, done });
+    this.route((hash) => hash.update(chunk, done), done);
+  }
+
+  updateFile(path: string, position: number, length: number, done: () => void): void {
+    this.route((hash) => hash.updateFile(path, position, length, done), done);
+  }
+
+  private route(send: (hash: ChunkHash) => void, done: () => void): void {
+    if (this.target === undefined) this.queued.push({ send, done });
     else if (this.target === null) done();
-    else this.target.update(chunk, done);
+    else send(this.target);
   }
 
   async idle(): Promise<void> {

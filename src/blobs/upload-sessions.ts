@@ -3,13 +3,13 @@
 // the file's length is the committed offset, so a restart resumes exactly where the bytes on disk
 // end. Sessions on a shared blob store (S3), which any node continues, are shared-upload-sessions.ts.
 import { randomUUID } from 'node:crypto';
-import { promises as fsp, statSync } from 'node:fs';
+import { promises as fsp, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DomainError, badRequest, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
 import type { HashPool, HashResult } from './hash-pool.js';
-import type { ChunkSink } from './ingest.js';
+import type { ChunkSink, DirectFile } from './ingest.js';
 import { RunningHashes } from './running-hashes.js';
 
 export type SessionState = UploadSession & { offset: number };
@@ -114,6 +114,7 @@ export class UploadSessions implements UploadSessionStore {
           return appender.bytesWritten;
         },
         write: (chunk) => appender.write(chunk),
+        direct: appender.direct,
         keep: async () => {
           await settle(true, false);
           await this.touch(id);
@@ -196,8 +197,9 @@ export class UploadSessions implements UploadSessionStore {
   }
 
   async appender(id: string, offset: number): Promise<SessionAppender> {
-    const handle = await fsp.open(this.pathOf(id), 'r+');
-    return new SessionAppender(handle, offset);
+    const path = this.pathOf(id);
+    const handle = await fsp.open(path, 'r+');
+    return new SessionAppender(handle, offset, path);
   }
 
   async touch(id: string): Promise<UploadSession> {
@@ -257,11 +259,22 @@ export function isSessionId(id: string): boolean {
 /** Appends at the session's current end; `sync` makes a finished chunk durable before it is acknowledged. */
 export class SessionAppender implements ChunkSink {
   bytesWritten = 0;
+  readonly direct: DirectFile;
 
   constructor(
     private readonly handle: fsp.FileHandle,
     private readonly start: number,
-  ) {}
+    path: string,
+  ) {
+    // A chunk is made durable once, when it is kept (close(true)): no write-back to wait for.
+    this.direct = { path, start, writeNow: (bytes) => this.writeNow(bytes), lagging: false, onWrittenBack: null };
+  }
+
+  private writeNow(bytes: Uint8Array): void {
+    const at = this.start + this.bytesWritten;
+    for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done, bytes.length - done, at + done);
+    this.bytesWritten += bytes.length;
+  }
 
   async write(chunk: Buffer): Promise<void> {
     let done = 0;
