@@ -11,14 +11,15 @@ import { CliError } from '../cli-error.js';
 import { clientFromOptions } from '../client-from-options.js';
 import { parseIsoTime } from '../time.js';
 import { count, formatBytes, formatDuration } from '../format.js';
-import { mapLimited } from '../parallel.js';
-import { startProgress } from '../progress.js';
+import { mapLimited, startPool } from '../parallel.js';
+import { startProgress, type Progress } from '../progress.js';
 import { parseModelReference } from '../reference.js';
 import { downloadRun } from '../pull/download-run.js';
 import { hasExpectedContent, hasExpectedSize } from '../pull/existing-file.js';
 import { FileDownload } from '../pull/file-download.js';
 import { openPartialDownload } from '../pull/partial-download.js';
-import { autoConnections, maxRunBytes, planRuns } from '../pull/piece-plan.js';
+import { ConnectionController, initialConnections } from '../pull/connection-controller.js';
+import { maxRunBytes, RunQueue } from '../pull/piece-plan.js';
 import { PrefixHasher } from '../pull/prefix-hasher.js';
 import { placeFile } from '../pull/place-file.js';
 import { groupByBlob, planTargets, type BlobWork, type PlannedFile } from '../pull/plan-pull.js';
@@ -34,8 +35,9 @@ components fetched once. Files already there with the right digest are kept; an 
 resumes where it stopped.
 
   --at TIME             pull what <ref> pointed at then (ISO 8601), from the alias history
-  --max-connections n   connections at most (default 4); a pull uses one per GiB and one
-                        per 8 files still to fetch, up to this
+  --max-connections n   connections at most (default 4); a pull starts with one (and one
+                        per 8 files still to fetch), then adds one at a time while the
+                        measured throughput grows by 10% with each, up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
   --piece-size bytes    the unit of resume, e.g. 16MiB (default: about 1/64 of the file, 1 to
                         16 MiB); one Range request covers a run of consecutive pieces (up to
@@ -56,6 +58,8 @@ ${clientOptionsHelp}`;
 const DEFAULT_MAX_CONNECTIONS = 4;
 /** How often finished pieces are made durable (data synced, then the resume state written). */
 const CHECKPOINT_INTERVAL_MS = 2000;
+/** How often the connection count is reconsidered from the bytes received so far. */
+const STEER_INTERVAL_MS = 50;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(argv, usage, [1, 2], {
@@ -121,6 +125,8 @@ interface PullResult {
   /** Bytes transferred by this pull (resumed bytes are not counted). */
   downloadedBytes: number;
   resumedBytes: number;
+  /** The most download connections open at once (chosen by measured throughput, at most --max-connections); 0 with nothing to fetch. */
+  connections: number;
   /** Files filled by copying identical content already in place. */
   copied: number;
   /** Files already present with the right digest. */
@@ -177,6 +183,7 @@ async function pullWith(client: ModelgateClient, request: PullRequest, hasher: P
     downloaded: filesIn(fetches),
     downloadedBytes: fetched.transferred,
     resumedBytes: fetched.resumed,
+    connections: fetched.connections,
     copied: filesIn(copies),
     skipped: inPlace.filter(Boolean).length,
     seconds: Math.round(performance.now() - started) / 1000,
@@ -213,7 +220,7 @@ async function fetchBlobs(
   work: BlobWork[],
   request: PullRequest,
   hasher: PrefixHasher,
-): Promise<{ transferred: number; resumed: number }> {
+): Promise<{ transferred: number; resumed: number; connections: number }> {
   const files: { work: BlobWork; file: FileDownload }[] = [];
   const limiter = request.limitRate === undefined ? undefined : new RateLimiter(request.limitRate);
   const readers: BlobRangeReader[] = [];
@@ -236,29 +243,37 @@ async function fetchBlobs(
 
     const total = work.reduce((sum, w) => sum + w.size, 0);
     const resumed = files.reduce((sum, f) => sum + f.file.partial.resumedBytes, 0);
+    const toFetch = total - resumed;
     const pieceCount = files.reduce((n, f) => n + f.file.partial.missing.length, 0);
-    const connections = autoConnections(
-      total - resumed,
-      pieceCount,
-      files.filter((f) => f.file.remaining > 0).length,
-      request.maxConnections,
-    );
-    // One Range request per run of consecutive pieces, runs taken in file order.
-    const runBytes = maxRunBytes(total - resumed, connections);
-    const runs = files.flatMap((owner) => planRuns(owner.file.partial.missing, runBytes).map((run) => ({ owner, run })));
+    const controller = new ConnectionController({
+      initial: initialConnections(pieceCount, files.filter((f) => f.file.remaining > 0).length, request.maxConnections),
+      max: request.maxConnections,
+    });
+    // One Range request per run of consecutive pieces, runs taken in file order, sized for the connections of the moment.
+    const queue = new RunQueue(files.map((owner) => ({ owner, missing: owner.file.partial.missing })));
     const progress = startProgress('downloading', total, { initial: resumed });
+    /** Bytes received by this pull so far (a failed attempt's are taken back), what the controller measures. */
+    let received = 0;
+    const meter: Progress = {
+      advance: (n) => {
+        received += n;
+        progress.advance(n);
+      },
+      note: (message) => progress.note(message),
+      finish: () => progress.finish(),
+    };
     try {
       // Empty blobs and blobs finished by an earlier pull have no pieces left: only verification.
       // A file waits for its hash without holding a connection.
       const finishing = files.filter((f) => f.file.remaining === 0).map(finish);
-      await mapLimited(
-        runs,
-        connections,
+      const pool = startPool(
+        () => queue.take(maxRunBytes(toFetch, controller.target)),
+        controller.target,
         async ({ owner, run }, signal) => {
           // Each connection reads into its own ring of shared memory, hashed where the bytes land.
           const reader = readers.pop() ?? client.rangeReader({ limiter, receiveBuffers: hasher.ring() });
           try {
-            await downloadRun(reader, owner.file, run, progress, signal, (piece) => {
+            await downloadRun(reader, owner.file, run, meter, signal, (piece) => {
               if (owner.file.pieceDone(piece)) finishing.push(finish(owner).catch((err: unknown) => interrupted.abort(err) as never));
             });
           } finally {
@@ -267,13 +282,22 @@ async function fetchBlobs(
         },
         interrupted.signal,
       );
+      const steering = setInterval(
+        () => pool.resize(controller.sample(performance.now(), received, toFetch - received)),
+        STEER_INTERVAL_MS,
+      );
+      try {
+        await pool.done;
+      } finally {
+        clearInterval(steering);
+      }
       await Promise.all(finishing);
       interrupted.signal.throwIfAborted();
     } finally {
       progress.finish();
     }
     // Every missing piece arrived exactly once (failed attempts do not count), so this is what crossed the network.
-    return { transferred: total - resumed, resumed };
+    return { transferred: total - resumed, resumed, connections: pieceCount === 0 ? 0 : controller.peak };
   } catch (err) {
     await Promise.all(files.map(({ file }) => file.abandon()));
     throw interrupted.signal.aborted ? interrupted.signal.reason : err;

@@ -1,5 +1,5 @@
 // Splitting a blob into pieces, the unit of Range requests, of resume and of the in-order hash,
-// and choosing the piece size and the number of connections when the user does not.
+// choosing the piece size when the user does not, and handing runs of pieces to the connections.
 
 export interface Piece {
   index: number;
@@ -21,18 +21,6 @@ export function autoPieceSize(size: number): number {
 }
 
 /**
- * Connections for a pull: one per GiB still to fetch, and one per 8 files (small files are
- * bound by round trips, not bytes), at most `max` and never more than there are pieces. Measured
- * on loopback with two shared cores, one stream beat four on a 1 GiB file (every extra stream
- * costs CPU that the hash and the server need); a slow or distant link is where more help, and
- * --max-connections is the knob for it.
- */
-export function autoConnections(bytes: number, pieces: number, files: number, max: number): number {
-  const wanted = Math.max(Math.ceil(bytes / (1024 * MiB)), Math.ceil(files / 8));
-  return Math.max(1, Math.min(max, pieces, wanted));
-}
-
-/**
  * The most bytes one Range request asks for. A request covers a run of consecutive pieces of one
  * file (each piece still done, resumed and hashed on its own), so the pause between requests (a
  * round trip, the server opening the blob, the pipe draining and filling again) is paid a few
@@ -48,20 +36,41 @@ export function maxRunBytes(bytes: number, connections: number): number {
   return Math.min(cap, Math.ceil(bytes / (4 * connections)));
 }
 
+/**
+ * Hands out runs of consecutive missing pieces, file after file in order, as connections ask for
+ * them, so that a connection opened mid-way takes the next run and the run size can follow the
+ * connection count of the moment.
+ */
+export class RunQueue<O> {
+  private file = 0;
+  private piece = 0;
+
+  constructor(private readonly files: readonly { owner: O; missing: readonly Piece[] }[]) {}
+
+  /** The next run of at most `maxBytes` (one piece at least), or undefined when every piece was handed out. */
+  take(maxBytes: number): { owner: O; run: Piece[] } | undefined {
+    while (this.file < this.files.length && this.piece >= this.files[this.file]!.missing.length) {
+      this.file++;
+      this.piece = 0;
+    }
+    const entry = this.files[this.file];
+    if (!entry) return undefined;
+    const { missing } = entry;
+    const first = missing[this.piece]!;
+    let end = this.piece + 1;
+    while (end < missing.length && missing[end]!.index === missing[end - 1]!.index + 1 && missing[end]!.end - first.start + 1 <= maxBytes)
+      end++;
+    const run = missing.slice(this.piece, end);
+    this.piece = end;
+    return { owner: entry.owner, run };
+  }
+}
+
 /** Groups pieces (in file order) into runs of consecutive pieces of at most `maxBytes`, one piece at least. */
 export function planRuns(pieces: readonly Piece[], maxBytes: number): Piece[][] {
+  const queue = new RunQueue([{ owner: null, missing: pieces }]);
   const runs: Piece[][] = [];
-  let run: Piece[] = [];
-  for (const piece of pieces) {
-    const first = run[0];
-    const last = run[run.length - 1];
-    if (first && last && (piece.index !== last.index + 1 || piece.end - first.start + 1 > maxBytes)) {
-      runs.push(run);
-      run = [];
-    }
-    run.push(piece);
-  }
-  if (run.length > 0) runs.push(run);
+  for (let next = queue.take(maxBytes); next; next = queue.take(maxBytes)) runs.push(next.run);
   return runs;
 }
 

@@ -1,0 +1,119 @@
+// How many connections a pull keeps open, chosen from what it measures rather than fixed: start
+// with the count the work calls for (see initialConnections), measure the aggregate throughput
+// over a window, then add one connection at a time for as long as each addition raises the
+// aggregate by a clear margin; when one does not, go back to the count before it and stay there.
+// On a fast link with few cores an extra stream only costs CPU that the hash and the server need
+// (one stream beat four on loopback here), while a distant or per-stream-limited link gains from
+// every one up to --max-connections: only a measurement tells the two apart. Pure (time and byte
+// counts come in as arguments), so tests can feed it any link they like.
+
+export interface ControllerOptions {
+  /** Connections to start with. */
+  initial: number;
+  /** Never more than this (--max-connections). */
+  max: number;
+  /** Ignored after each change: the new connection connects and its TCP window opens. */
+  warmUpMs?: number;
+  /** Aggregate throughput is measured over this long at each count. */
+  windowMs?: number;
+  /** An added connection stays only if it raised the aggregate by at least this fraction. */
+  minGain?: number;
+  /** Another connection is tried only if at least this much would be left to transfer… */
+  minRemainingBytes?: number;
+  /** …and if that would take at least this long at the measured rate: a probe must have time to pay off. */
+  minRemainingSeconds?: number;
+}
+
+export const CONTROLLER_DEFAULTS = {
+  warmUpMs: 150,
+  windowMs: 400,
+  minGain: 0.1,
+  minRemainingBytes: 32 * 1024 * 1024,
+  minRemainingSeconds: 2,
+} as const;
+
+export class ConnectionController {
+  private current: number;
+  private readonly max: number;
+  private readonly settings: Required<Omit<ControllerOptions, 'initial' | 'max'>>;
+  /** When the current count took effect. */
+  private since: number | null = null;
+  /** Start of the measuring window at the current count, once the warm-up is over. */
+  private mark: { at: number; received: number } | null = null;
+  /** Aggregate bytes per second measured at the count before the current one (while probing). */
+  private baseline: number | null = null;
+  private settled = false;
+  /** The most connections wanted at once so far. */
+  peak: number;
+
+  constructor(options: ControllerOptions) {
+    this.max = Math.max(1, options.max);
+    this.current = Math.max(1, Math.min(this.max, options.initial));
+    this.peak = this.current;
+    const d = CONTROLLER_DEFAULTS;
+    this.settings = {
+      warmUpMs: options.warmUpMs ?? d.warmUpMs,
+      windowMs: options.windowMs ?? d.windowMs,
+      minGain: options.minGain ?? d.minGain,
+      minRemainingBytes: options.minRemainingBytes ?? d.minRemainingBytes,
+      minRemainingSeconds: options.minRemainingSeconds ?? d.minRemainingSeconds,
+    };
+  }
+
+  /** Connections wanted now. */
+  get target(): number {
+    return this.current;
+  }
+
+  /**
+   * One observation: at `now` (ms), `received` bytes have arrived since the start and `remaining`
+   * are still to come. Returns the connections wanted from now on.
+   */
+  sample(now: number, received: number, remaining: number): number {
+    if (this.settled) return this.current;
+    this.since ??= now;
+    if (now - this.since < this.settings.warmUpMs) return this.current;
+    if (!this.mark) {
+      this.mark = { at: now, received };
+      return this.current;
+    }
+    const elapsed = now - this.mark.at;
+    if (elapsed < this.settings.windowMs) return this.current;
+    const rate = ((received - this.mark.received) * 1000) / elapsed;
+
+    if (this.baseline !== null && rate < this.baseline * (1 + this.settings.minGain)) {
+      // The last connection added did not pay for itself: back to the count before it, for good.
+      this.change(this.current - 1, now);
+      this.settled = true;
+      return this.current;
+    }
+    const worthProbing =
+      this.current < this.max &&
+      remaining >= this.settings.minRemainingBytes &&
+      rate > 0 &&
+      remaining / rate >= this.settings.minRemainingSeconds;
+    if (!worthProbing) {
+      this.settled = true;
+      return this.current;
+    }
+    this.baseline = rate;
+    this.change(this.current + 1, now);
+    return this.current;
+  }
+
+  private change(to: number, now: number): void {
+    this.current = to;
+    this.peak = Math.max(this.peak, to);
+    this.since = now;
+    this.mark = null;
+  }
+}
+
+/**
+ * The count a pull starts with: one connection, plus one per 8 files still to fetch (small files
+ * are bound by round trips, not bytes), at most `max` and never more than there are pieces. The
+ * controller adds more only where the measured throughput grows with them.
+ */
+export function initialConnections(pieces: number, files: number, max: number): number {
+  return Math.max(1, Math.min(max, pieces, Math.ceil(files / 8)));
+}
