@@ -2,15 +2,19 @@
 // included, as a user who types it sees it), rounds in turn so a drift of the shared machine hits
 // every contender alike, and the sha256 check of what a download wrote. Wall time is compared;
 // the load generators are whole commands, so their CPU is the machine's, not a separate figure.
+// Each run still records its CPU (the pull scenario builds its floor from the parts' CPU).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { track } from './children.js';
+import { reapedChildrenCpuSeconds } from './cpu.js';
 import { median } from './stats.js';
 import type { Figure } from '../scenarios/scenario.js';
 
 export interface TimedRun {
   seconds: number;
+  /** User + system CPU of the command and of every process it waited for (a pipeline's members). */
+  cpuSeconds: number;
   stdout: string;
 }
 
@@ -18,6 +22,8 @@ export interface TimedRun {
 export function timeCommand(command: string, args: string[], env: Record<string, string> = {}): Promise<TimedRun> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    // The kernel adds a child's CPU (and its own reaped children's) to ours once it is reaped; nothing else of ours exits meanwhile.
+    const cpuBefore = reapedChildrenCpuSeconds();
     const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     let stdout = '';
     let stderr = '';
@@ -27,7 +33,7 @@ export function timeCommand(command: string, args: string[], env: Record<string,
     child.once('exit', (code, signal) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (code !== 0) reject(new Error(`${command} ${args.join(' ')}: ${signal ?? `exit ${code}`}: ${stderr.trim().slice(-400)}`));
-      else resolve({ seconds, stdout });
+      else resolve({ seconds, cpuSeconds: reapedChildrenCpuSeconds() - cpuBefore, stdout });
     });
   });
 }
