@@ -52,7 +52,8 @@ function assertUnsatisfiable(r: Resp, size: number, codes = ['RANGE_NOT_SATISFIA
 
 let server: TestServer;
 const small = randomBytes(1000);
-const big = randomBytes(3 * 1024 * 1024 + 12_345);
+// Large enough for reads to grow from 256 KiB to 2 MiB (src/http/read-size.ts) within one response.
+const big = randomBytes(9 * 1024 * 1024 + 12_345);
 const empty = Buffer.alloc(0);
 let versionDigest = '';
 const digests: Record<string, string> = {};
@@ -246,7 +247,7 @@ for (const t of targets) {
       }
     });
 
-    test('a multi-MiB file: whole body, and ranges across 256 KiB read chunks', async () => {
+    test('a multi-MiB file: whole body, and ranges across read chunks of every size (256 KiB to 2 MiB)', async () => {
       assertFull(await request(server, 'GET', t.url('big.bin')), big);
       const n = big.length;
       const ranges: [number, number][] = [
