@@ -46,10 +46,15 @@ module.exports = {
     only(
       'store-below-registry',
       'store/',
-      ['^src/domain/', '^src/index/', '^src/log[.]ts$'],
+      ['^src/domain/', '^src/index/', '^src/log[.]ts$', '^src/trace[.]ts$'],
       'the control store implements the domain rules; it knows nothing above it',
     ),
-    only('events-below-registry', 'events/', ['^src/domain/', '^src/log[.]ts$'], 'the event bus carries domain notices'),
+    only(
+      'events-below-registry',
+      'events/',
+      ['^src/domain/', '^src/log[.]ts$', '^src/trace[.]ts$'],
+      'the event bus carries domain notices',
+    ),
     only(
       'blobs-below-http',
       'blobs/',

@@ -4,17 +4,16 @@
 // GET /v1/resolve/{name}@{alias}; a node counts as converged at the first answer carrying the new
 // digest (a stale answer is asked again at once). The watch notice is only the trigger: the figure
 // is when the node *serves* the new digest. A node without a notice after `fallbackMs` is polled
-// anyway, and counted as a watch miss. All times come from one monotonic clock in this process.
+// anyway, and counted as a watch miss. Times are wall-clock milliseconds with microsecond
+// resolution (performance.timeOrigin + performance.now(): monotonic within this process, and
+// comparable with the nodes' MODELGATE_TRACE_FILE stamps, which use the same clock).
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { ownCpuPercent } from './cpu.js';
 import { sendToParent, serveOneJob } from './child-job.js';
 import type { PropagationJob, PropagationOutcome, PropagationRound } from './propagation-protocol.js';
 
-const now = (() => {
-  const base = process.hrtime.bigint();
-  return () => Number(process.hrtime.bigint() - base) / 1e6;
-})();
+const now = () => performance.timeOrigin + performance.now();
 
 interface ChangeNotice {
   type: string;
@@ -119,6 +118,7 @@ async function runRound(nodes: Node[], job: PropagationJob, round: number, curre
   const seenAt: (number | null)[] = new Array(n).fill(null);
   const noticeAt: (number | null)[] = new Array(n).fill(null);
   const inFlight: boolean[] = new Array(n).fill(false);
+  let seq: number | null = null;
   let staleAnswers = 0;
   let fallbackPolls = 0;
   let remaining = n;
@@ -154,6 +154,7 @@ async function runRound(nodes: Node[], job: PropagationJob, round: number, curre
     onNotice(i, notice) {
       if (notice.model !== job.model || notice.alias !== job.alias || notice.version !== target.version) return;
       if (noticeAt[i] === null) noticeAt[i] = now() - sentAt;
+      seq ??= notice.seq ?? null;
       check(i);
     },
   };
@@ -184,6 +185,8 @@ async function runRound(nodes: Node[], job: PropagationJob, round: number, curre
     const fromOk = seenAt.map((t) => t! - okAt);
     return {
       round,
+      seq,
+      sentAtUnixMs: sentAt,
       writer,
       toVersion: target.version,
       apiMs: okAt - sentAt,

@@ -22,6 +22,10 @@ export interface PropagationJob {
 
 export interface PropagationRound {
   round: number;
+  /** The change's sequence number, from its watch notices (null if no notice came). */
+  seq: number | null;
+  /** When the API request was sent, wall clock (ms since the epoch, µs resolution): joins the round with node traces. */
+  sentAtUnixMs: number;
   writer: number;
   toVersion: number;
   /** From sending the API request to its 200. */

@@ -14,6 +14,7 @@ import { Api, type FileEntry } from '../lib/api.js';
 import { sha256Hex } from '../lib/fixtures.js';
 import { summarize, summaryText, type LatencySummary } from '../lib/latency.js';
 import { runFanout, runPropagation, type FanoutReport, type PropagationReport } from '../lib/propagation.js';
+import { joinTraces, readTrace, slowestRounds, stageSummaries, timelineText } from '../lib/propagation-trace.js';
 import { startRedis, type BenchRedis } from '../lib/redis.js';
 import { startService, type RunningService } from '../lib/service.js';
 import type { Comparison, Figure, Scenario, ScenarioContext } from './scenario.js';
@@ -23,6 +24,8 @@ const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 200);
 const WARMUP = Math.min(20, ROUNDS);
 const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);
 const TARGET_MS = 10;
+/** BENCH_PROPAGATION_TRACE=1: every node keeps a MODELGATE_TRACE_FILE timeline, joined with the rounds afterwards. */
+const TRACE = process.env.BENCH_PROPAGATION_TRACE === '1';
 const MODEL = 'bench/propagation';
 const ALIAS = 'production';
 
@@ -46,6 +49,7 @@ function rows(
   written: FanoutReport,
   applied: ApplyBounds | null,
   nodePids: number[],
+  traced: TraceReport | null,
 ): Comparison[] {
   const from200 = summarize(mg.rounds.map((r) => r.allFrom200Ms));
   const fromSend = summarize(mg.rounds.map((r) => r.allFromSendMs));
@@ -91,6 +95,7 @@ function rows(
     resolveRequests: mg.resolveRequests,
     serverCpuPercent: mg.serverCpuPercent,
     nodePids,
+    ...(traced ? { trace: traced } : {}),
     perRound: mg.rounds,
   };
   const baseDetail = {
@@ -165,9 +170,26 @@ function rows(
       note:
         `${summaryText(fromSend)} from sending the rollback request; the API call itself (commit through Redis with AOF fsync, then the 200) ${summaryText(api)}; ` +
         `a single node's lag after the 200: ${summaryText(perNode)}, of which until its watch notice ${summaryText(noticeAfter200)} and from the notice to the new digest's resolve answer ${summaryText(noticeToAnswer)}; ${applied ? `each node's replica apply (modelgate_replication_apply_seconds over the ${NODES} nodes, ${applied.count} notices incl. warm-up) p50 ≤ ${applied.p50Ms} / p99 ≤ ${applied.p99Ms} ms (bucket bounds); ` : ''}${stale} resolve answers still carried the old digest after a notice and were asked again; ` +
-        `${before200} rounds had every node serving the new digest before the 200 arrived (counted as ≤ 0 ms)`,
+        `${before200} rounds had every node serving the new digest before the 200 arrived (counted as ≤ 0 ms)` +
+        (traced ? `; traced (MODELGATE_TRACE_FILE on every node), per stage over the non-writing nodes: ${traced.stagesText}` : ''),
     },
   ];
+}
+
+interface TraceReport {
+  stages: ReturnType<typeof stageSummaries>;
+  stagesText: string;
+  slowest: string[];
+}
+
+/** Reads the nodes' trace files (written when they stopped) and joins them with the rounds. */
+function traceReport(mg: PropagationReport, files: string[]): TraceReport {
+  const rounds = joinTraces(mg.rounds, files.map(readTrace), MODEL);
+  const stages = stageSummaries(rounds);
+  const stagesText = Object.entries(stages)
+    .map(([name, s]) => `${name} ${summaryText(s)}`)
+    .join('; ');
+  return { stages, stagesText, slowest: slowestRounds(rounds, 5).map(({ round, last }) => timelineText(round, last)) };
 }
 
 /** Upper bounds of the p50 and p99 of notice → applied, from the nodes' histograms added up. */
@@ -205,9 +227,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       MODELGATE_REDIS_PREFIX: `bench-propagation-${process.pid}:`,
     };
     ctx.log(`  redis-server ${redis.version} on port ${redis.port} (AOF, fsync always); starting ${NODES} nodes on it`);
+    const traceFiles = Array.from({ length: NODES }, (_, i) => join(ctx.workDir, `propagation-trace-${process.pid}-n${i}.jsonl`));
     const started = await Promise.allSettled(
       Array.from({ length: NODES }, (_, i) =>
-        startService({ workDir: ctx.workDir, name: `propagation-n${i}`, token, env, startTimeoutMs: 60_000 }),
+        startService({
+          workDir: ctx.workDir,
+          name: `propagation-n${i}`,
+          token,
+          env: TRACE ? { ...env, MODELGATE_TRACE_FILE: traceFiles[i]! } : env,
+          startTimeoutMs: 60_000,
+        }),
       ),
     );
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
@@ -290,13 +319,18 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const applied = await replicaApply(apis);
     if (applied)
       ctx.log(`    replica apply (notice → applied, ${applied.count} notices): p50 ≤ ${applied.p50Ms} / p99 ≤ ${applied.p99Ms} ms`);
-    return rows(
-      mg,
-      base,
-      written,
-      applied,
-      nodes.map((n) => n.pid),
-    );
+    const pids = nodes.map((n) => n.pid);
+    let traced: TraceReport | null = null;
+    if (TRACE) {
+      // A node writes its trace when it exits.
+      for (const api of apis.splice(0)) api.close();
+      await Promise.all(nodes.splice(0).map((n) => n.stop()));
+      traced = traceReport(mg, traceFiles);
+      for (const f of traceFiles) rmSync(f, { force: true });
+      ctx.log(`    traced stages: ${traced.stagesText}`);
+      for (const line of traced.slowest) ctx.log(`    ${line}`);
+    }
+    return rows(mg, base, written, applied, pids, traced);
   } finally {
     for (const api of apis) api.close();
     await Promise.all(nodes.map((n) => n.stop()));

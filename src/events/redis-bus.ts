@@ -3,6 +3,7 @@
 // subscription to be confirmed, and only then asks its users to resync (subscribe, then read).
 import { Redis } from 'ioredis';
 import { logger } from '../log.js';
+import { trace } from '../trace.js';
 import type { ChangeNotice } from '../domain/types.js';
 import type { EventBus, NoticeListener } from './event-bus.js';
 
@@ -28,6 +29,7 @@ export class RedisEventBus implements EventBus {
         logger.warn({ message: message.slice(0, 200) }, 'ignoring a malformed change notice');
         return;
       }
+      trace('notice.received', notice.change.seq);
       for (const listener of this.listeners) listener(notice);
     });
     sub.on('ready', () => {

@@ -5,6 +5,7 @@ import { hasAt, requireAt } from '../point-in-time.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
 import { logger } from '../../log.js';
+import { trace } from '../../trace.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
 import { ResolveCache } from '../../index/resolve-cache.js';
@@ -44,6 +45,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
     ctx.auth.authorize(principal, 'reader', name, 'resolve');
     const found = renderResolve(ctx.registry.resolveOrThrow(name, ref));
     responses.set(path, found);
+    trace('resolve.rendered', undefined, name);
     return found;
   };
 

@@ -10,6 +10,7 @@ import { scopeMatches } from '../../auth/scope.js';
 import { badRequest } from '../../domain/errors.js';
 import { mayReadUnregistered } from '../../domain/fleet.js';
 import { logger } from '../../log.js';
+import { trace } from '../../trace.js';
 import type { AliasSnapshot } from '../../registry/watch-feed.js';
 import { assertModelName } from '../../domain/names.js';
 import type { AppContext } from '../app-context.js';
@@ -177,6 +178,7 @@ export function registerWatchRoutes(app: TemplatedApp, ctx: AppContext): void {
         if (!ws.isSubscribed(t) && scopeMatches(ws.getUserData().principal.scope, msg.model)) ws.subscribe(t);
       }
       if (!app.publish(t, JSON.stringify(msg)) && app.numSubscribers(t) > 0) logger.debug({ topic: t }, 'publish reached no socket');
+      trace('watch.sent', change.seq, msg.model);
     }
   });
 }

@@ -20,6 +20,7 @@ import { Redis } from 'ioredis';
 import { conflict, DomainError, unavailable } from '../../domain/errors.js';
 import { GENESIS_HASH } from '../../domain/audit-chain.js';
 import { logger } from '../../log.js';
+import { trace } from '../../trace.js';
 import type { RegistryReader } from '../../domain/state.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
@@ -151,6 +152,7 @@ export class RedisControlStore extends PlannedStore {
   override sync(seq?: number, replication?: string): Promise<void> {
     if (seq !== undefined && seq <= this.state.currentSeq()) return Promise.resolve();
     return this.exclusive(async () => {
+      if (seq !== undefined) trace('replica.started', seq);
       const shipped = replication === undefined ? null : parseShippedBatch(replication, seq);
       if (shipped && !this.diverged) {
         if (shipped.seq <= this.state.currentSeq()) return;
@@ -164,7 +166,9 @@ export class RedisControlStore extends PlannedStore {
   }
 
   protected commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>> {
+    trace('commit.queued');
     return this.exclusive(async () => {
+      trace('commit.started');
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
           await this.catchUp();
@@ -200,6 +204,7 @@ export class RedisControlStore extends PlannedStore {
           if (results === null) continue;
           const failed = results.find(([err]) => err);
           if (failed) throw failed[0];
+          trace('commit.exec', batch.seq);
           // Redis holds it now: tell the other nodes before applying it here.
           if (batch.change)
             this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: entry } : {}) });
@@ -541,7 +546,10 @@ export class RedisControlStore extends PlannedStore {
     if (first && applied.length === 0 && first.seq > this.state.currentSeq() + 1) {
       throw new Error(`replication gap: the next log entry is ${first.seq} but the replica is at ${this.state.currentSeq()}`);
     }
-    for (const batch of applied) if (batch.change) this.emit(batch.change);
+    for (const batch of applied) {
+      trace('replica.applied', batch.seq);
+      if (batch.change) this.emit(batch.change);
+    }
   }
 
   private async checkPersistence(): Promise<void> {
