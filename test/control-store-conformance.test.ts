@@ -3,6 +3,7 @@
 // Then what only a shared store can get wrong: several instances on one Redis, races between them,
 // a replica built from nothing, and Redis going away and coming back.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -384,6 +385,43 @@ describe('RedisControlStore: several instances on one Redis', () => {
     assert.equal(a.getAlias('lost', 'production')?.version, 1);
     assert.equal(a.currentSeq(), 2);
     assert.equal(await redis!.client.exists(`${prefix}seq`), 0, 'nothing was written to the emptied Redis');
+  });
+
+  test('the replica is written without fsync: kept after a clean stop or a process crash, copied again from Redis after a machine restart', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const dir = await tempDir();
+    const mark = join(dir, 'index.unflushed');
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const first = await openRedisStore(redis!, prefix, dir);
+    for (let i = 0; i < 3; i++) await first.appendAudit('test.unflushed', 'u', { i }, alice);
+    assert.equal(readFileSync(mark, 'utf8').trim(), bootId, 'the mark of this boot is on disk while the replica is written unflushed');
+    await first.close();
+    assert.equal(existsSync(mark), false, 'a clean close flushed the replica and dropped the mark');
+
+    // A process crash in this boot leaves the mark: the page cache still holds every commit.
+    writeFileSync(mark, `${bootId}\n`);
+    const second = await openRedisStore(redis!, prefix, dir);
+    assert.equal(second.currentSeq(), 3);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.startsWith('index.unflushed-')),
+      [],
+      'a replica of this boot is kept',
+    );
+    await second.appendAudit('test.unflushed', 'u', { i: 3 }, alice);
+    const head = second.auditHead();
+    await second.close();
+
+    // The machine restarted after a crash: the replica may be torn (here its file is cut short).
+    writeFileSync(mark, 'an-earlier-boot\n');
+    writeFileSync(join(dir, 'index', 'data.mdb'), 'torn');
+    const third = await openRedisStore(redis!, prefix, dir);
+    assert.equal(readdirSync(dir).filter((f) => f.startsWith('index.unflushed-an-earli')).length, 1, 'the suspect replica was moved aside');
+    assert.equal(third.currentSeq(), 4, 'and the state copied again from Redis');
+    assert.deepEqual(third.auditHead(), head);
+    assert.equal(verifyAuditChain(third).ok, true);
+    await third.appendAudit('test.unflushed', 'u', { i: 4 }, alice);
+    assert.equal(third.currentSeq(), 5);
   });
 
   test('a store opened on an empty replica directory catches up the whole history', async () => {

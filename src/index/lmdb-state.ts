@@ -52,10 +52,11 @@ export class LmdbState implements RegistryReader {
   // Each table holds its own record type; get/put are typed per call.
   private readonly dbs: Record<Table, Database<unknown, Key>>;
 
-  constructor(dataDir: string) {
+  /** `flush: false` opens it without fsync (noSync): only for a replica that can be copied again (RedisControlStore). */
+  constructor(dataDir: string, options: { flush?: boolean } = {}) {
     const dir = join(dataDir, 'index');
     mkdirSync(dir, { recursive: true });
-    this.root = open<unknown, Key>({ path: dir, maxDbs: 32 });
+    this.root = open<unknown, Key>({ path: dir, maxDbs: 32, ...(options.flush === false ? { noSync: true } : {}) });
     this.dbs = Object.fromEntries(TABLES.map((t) => [t, this.root.openDB({ name: DB_NAMES[t] })])) as Record<Table, Database<unknown, Key>>;
   }
 

@@ -28,6 +28,7 @@ import { TABLES, type Batch, type Key, type Plan, type Table } from '../../domai
 import type { Actor, AuditEntry, ControlPlaneRestore, ControlPlaneStatus, NodeReport } from '../../domain/types.js';
 import { RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { RedisSharedTable } from './redis-shared-table.js';
+import { markReplicaFlushed, prepareUnflushedReplica } from './unflushed-replica.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -81,14 +82,18 @@ export class RedisControlStore extends PlannedStore {
   private diverged: string | null = null;
   /** Who holds a lease this node took (for an operator reading Redis). */
   private readonly holder = randomUUID();
+  private readonly dataDir: string;
 
   private constructor(
     private readonly cmd: Redis,
     private readonly tx: Redis,
     options: RedisStoreOptions,
+    /** The replica is written without fsync (see unflushed-replica.ts), so it is written on the event loop. */
+    private readonly unflushed: boolean,
   ) {
     super();
-    this.state = new LmdbState(options.dataDir);
+    this.dataDir = options.dataDir;
+    this.state = new LmdbState(options.dataDir, { flush: !unflushed });
     const p = options.prefix;
     this.keys = {
       seq: `${p}seq`,
@@ -121,7 +126,7 @@ export class RedisControlStore extends PlannedStore {
     const tx = new Redis(options.url, { ...common, connectionName: 'modelgate-tx' });
     cmd.on('error', (err) => logger.debug({ err: err.message }, 'redis command connection error'));
     tx.on('error', (err) => logger.debug({ err: err.message }, 'redis transaction connection error'));
-    const store = new RedisControlStore(cmd, tx, options);
+    const store = new RedisControlStore(cmd, tx, options, prepareUnflushedReplica(options.dataDir));
     await Promise.all([cmd.connect().catch(() => undefined), tx.connect().catch(() => undefined)]);
     try {
       await store.checkPersistence();
@@ -253,6 +258,7 @@ export class RedisControlStore extends PlannedStore {
     this.cmd.disconnect();
     this.tx.disconnect();
     await this.state.close();
+    if (this.unflushed) markReplicaFlushed(this.dataDir);
   }
 
   /** Local upload sessions and the like live beside the replica; they are not shared. */
@@ -529,9 +535,15 @@ export class RedisControlStore extends PlannedStore {
     logger.error(this.diverged);
   }
 
-  /** Applies batches in sequence order in one LMDB transaction, then tells listeners. */
+  /**
+   * Applies batches in sequence order in one LMDB transaction, then tells listeners. Without fsync
+   * the commit takes microseconds, so it runs on the event loop: the change is served at once,
+   * with no hand-off to LMDB's write thread and back (which cost milliseconds on a busy machine).
+   */
   private async applyLocal(batches: Batch[]): Promise<void> {
-    const applied = (await this.state.root.transaction(() => {
+    const write = (apply: () => Batch[]): Batch[] | Promise<Batch[]> =>
+      this.unflushed ? this.state.root.transactionSync(apply) : (this.state.root.transaction(apply) as Promise<Batch[]>);
+    const applied = await write(() => {
       const done: Batch[] = [];
       for (const batch of batches) {
         const expected = this.state.currentSeq() + 1;
@@ -541,7 +553,7 @@ export class RedisControlStore extends PlannedStore {
         done.push(batch);
       }
       return done;
-    })) as Batch[];
+    });
     const first = batches[0];
     if (first && applied.length === 0 && first.seq > this.state.currentSeq() + 1) {
       throw new Error(`replication gap: the next log entry is ${first.seq} but the replica is at ${this.state.currentSeq()}`);
