@@ -46,7 +46,12 @@ export class DeliveryWorker {
   ) {}
 
   start(): void {
-    this.registry.onChange(() => this.kick());
+    // Only a change that wrote an outbox entry wakes the worker (a local read): waking it on every
+    // change cost each node two Redis calls at the moment the change reached it, on the path of
+    // propagation. Retries fall due on the poll below.
+    this.registry.onChange((change) => {
+      if (this.registry.webhooks.outboxEntry(change.seq)) this.kick();
+    });
     this.timer = setInterval(() => this.kick(), this.settings.pollMs);
     this.timer.unref();
     this.kick();
