@@ -1,7 +1,8 @@
 // The upload path on a sink backed by a local file (the disk blob store): chunks are written
 // straight into the file as they arrive and the hashing thread reads them back from it, so no
 // shared buffer is held once the file is open; the file and the digest are the bytes in order,
-// including the ones that arrived before the file was open. A file that lost bytes before the
+// including the ones that arrived before the file was open. While the file is written back to the
+// disk (every 64 MiB), chunks go through the shared buffers instead, and straight again after. A file that lost bytes before the
 // hash read them gives no digest: nothing can be committed under a digest of bytes it never saw.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { FsBlobStore } from '../src/blobs/fs-blob-store.js';
 import { HashPool } from '../src/blobs/hash-pool.js';
 import { Ingest, ingestBuffers } from '../src/blobs/ingest.js';
+import { waitFor } from './harness/http.js';
 
 const MiB = 1024 * 1024;
 let dir = '';
@@ -66,5 +68,30 @@ test('bytes gone from the file before the hash read them: no digest, and the upl
   // Under the hash's step: nothing was handed to the hash yet. The file loses its second MiB.
   truncateSync(w.direct!.path, MiB);
   await assert.rejects(ingest.finish(), /ends at byte 1048576/);
+  await w.abort();
+});
+
+test('while the file is written back, chunks take the shared buffers; then straight again; the bytes stay in order', async () => {
+  const body = Buffer.from(Array.from({ length: 70 * MiB + 77 }, (_, i) => (i * 13 + (i >> 18)) % 256));
+  const writer = store.createWriter('sha256:unknown');
+  const ingest = new Ingest(writer, pool.startStream(), () => undefined);
+  const w = await writer;
+  await Promise.resolve();
+  const step = 65_536;
+  let at = 0;
+  // Past 64 MiB written the store starts a write-back (fdatasync on the threadpool): still under
+  // way during these synchronous pushes.
+  for (; at < 66 * MiB; at += step) ingest.push(arrayBufferOf(body.subarray(at, at + step)));
+  assert.ok(w.direct!.writingBack, 'a write-back is under way');
+  assert.ok(ingestBuffers().inUse > 0, 'chunks during the write-back went to shared buffers');
+  await waitFor(() => ingestBuffers().inUse === 0 && !w.direct!.writingBack, 30_000, 'write-back done and the buffered chunks written');
+  ingest.push(arrayBufferOf(body.subarray(at, at + step)));
+  at += step;
+  assert.equal(ingestBuffers().inUse, 0, 'straight into the file again');
+  for (; at < body.length; at += step) ingest.push(arrayBufferOf(body.subarray(at, at + step)));
+  const done = await ingest.finish();
+  const expected = createHash('sha256').update(body).digest('hex');
+  assert.equal(done.hash?.hex, expected);
+  assert.ok(readFileSync(w.direct!.path).equals(body));
   await w.abort();
 });

@@ -197,10 +197,8 @@ class FsBlobWriter implements BlobWriter {
       path,
       start: 0,
       writeNow: (bytes) => this.writeNow(bytes),
-      // A write-back is under way and as many bytes again are dirty behind it: the disk is
-      // slower than the upload, which waits for it rather than filling the page cache.
-      get lagging() {
-        return writer.writingBack !== null && writer.dirty >= WRITE_BACK_BYTES;
+      get writingBack() {
+        return writer.writingBack !== null;
       },
       onWrittenBack: null,
     };

@@ -3,10 +3,10 @@
 //   written straight into the file on the event loop (a page-cache write of one chunk takes
 //   microseconds) and the hash worker reads the bytes back from that file (from the page cache),
 //   told every few MiB how far the file is written. Nothing is copied in user space and nothing
-//   waits on the threadpool per chunk. The producer is paused while the hash or the disk's
-//   write-back lags too far behind, so the page cache never holds more than a bounded share of an
-//   upload that was not yet hashed or written back.
-// - Any other sink (S3): request chunks are copied into 1 MiB buffers (uWS neuters its chunk
+//   waits on the threadpool per chunk. The producer is paused while the hash lags too far behind.
+//   While the file is being written back to the disk, chunks take the second way instead (a write
+//   could wait for the write-back there, on the event loop; see DirectFile.writingBack).
+// - Any other sink (S3), and the file during a write-back: request chunks are copied into 1 MiB buffers (uWS neuters its chunk
 //   after the callback), and each full buffer goes to the sink and to the hash worker at once. The
 //   buffers are shared memory (SharedArrayBuffer), so the worker hashes the bytes in place while
 //   the sink writes them; a buffer returns to the pool when both are done. The producer is told to
@@ -41,8 +41,13 @@ export interface DirectFile {
   readonly start: number;
   /** Writes `bytes` after every byte written so far (counted in bytesWritten), now; throws if it cannot. */
   writeNow(bytes: Uint8Array): void;
-  /** True while the disk's write-back is too far behind the writes: the producer waits for it. */
-  readonly lagging: boolean;
+  /**
+   * True while a write-back of the file is under way. A write may then wait for it (ext4 holds the
+   * file's block map while the write-back allocates blocks: 14 waits over 2 ms in 6 s, up to 23 ms,
+   * seen on the event loop with `perf record -e sched:sched_switch` during two uploads), so
+   * meanwhile chunks take the shared buffers and the threadpool writes them.
+   */
+  readonly writingBack: boolean;
   /** Called when a write-back ends (done, or failed: the next writeNow throws). */
   onWrittenBack: (() => void) | null;
 }
@@ -201,6 +206,7 @@ export class Ingest {
     if (this.failure) return;
     const bytes = new Uint8Array(chunk);
     this.received += bytes.length;
+    if (this.direct?.writingBack) this.leaveDirect();
     if (this.direct) {
       this.writeDirect(bytes);
       this.checkPressure();
@@ -239,10 +245,13 @@ export class Ingest {
    */
   private goDirect(): void {
     const file = this.offered;
-    if (!file || this.direct || this.failure || this.stopped || this.queue.length > 0 || this.writing) return;
+    if (!file || this.direct || file.writingBack || this.failure || this.stopped || this.queue.length > 0 || this.writing) return;
     this.hashFrom = file.start + this.sink!.bytesWritten;
     this.direct = file;
-    file.onWrittenBack = () => this.checkPressure();
+    file.onWrittenBack = () => {
+      this.goDirect();
+      this.checkPressure();
+    };
     const partial = this.current;
     if (partial) {
       this.current = null;
@@ -254,6 +263,12 @@ export class Ingest {
     for (const waiting of this.waitingChunks) this.writeDirect(waiting);
     this.stopWaiting();
     if (receiving.has(this)) this.checkPressure();
+  }
+
+  /** Back to the shared buffers while the file is written back (see DirectFile.writingBack); goDirect comes back. */
+  private leaveDirect(): void {
+    this.hashWritten();
+    this.direct = null;
   }
 
   /** Writes bytes into the sink's file now, and hands the hash every full step of them. */
@@ -433,12 +448,11 @@ export class Ingest {
   checkPressure(): void {
     if (this.stopped) return;
     if (this.direct) {
-      // No shared buffers held: only the hash and the disk's write-back set the pace.
-      const lagging = this.direct.lagging;
-      if (!this.paused && (lagging || this.hashLag >= HASH_LAG_HIGH)) {
+      // No shared buffers held: only the hash sets the pace.
+      if (!this.paused && this.hashLag >= HASH_LAG_HIGH) {
         this.paused = true;
         this.onPressure(true);
-      } else if (this.paused && !lagging && this.hashLag <= HASH_LAG_LOW) {
+      } else if (this.paused && this.hashLag <= HASH_LAG_LOW) {
         this.paused = false;
         this.onPressure(false);
       }

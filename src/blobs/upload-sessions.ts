@@ -267,7 +267,7 @@ export class SessionAppender implements ChunkSink {
     path: string,
   ) {
     // A chunk is made durable once, when it is kept (close(true)): no write-back to wait for.
-    this.direct = { path, start, writeNow: (bytes) => this.writeNow(bytes), lagging: false, onWrittenBack: null };
+    this.direct = { path, start, writeNow: (bytes) => this.writeNow(bytes), writingBack: false, onWrittenBack: null };
   }
 
   private writeNow(bytes: Uint8Array): void {
