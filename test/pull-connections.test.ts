@@ -25,16 +25,24 @@ const MiB = 1024 * 1024;
 
 /**
  * Drives a controller against a link whose aggregate rate (bytes/s) at n connections is
- * `rate(n)`, sampling every `stepMs`, until `size` bytes have arrived; returns the counts in force
- * at each step.
+ * `rate(n)` and whose hashing thread is busy `hashShare(n)` of the time, sampling every `stepMs`,
+ * until `size` bytes have arrived; returns the counts in force at each step.
  */
-function drive(controller: ConnectionController, rate: (n: number) => number, size: number, stepMs = 50): number[] {
+function drive(
+  controller: ConnectionController,
+  rate: (n: number) => number,
+  size: number,
+  hashShare: (n: number) => number = () => 0.5,
+  stepMs = 50,
+): number[] {
   const counts: number[] = [];
   let received = 0;
+  let hashBusyMs = 0;
   for (let now = 0; received < size; now += stepMs) {
-    const n = controller.sample(now, received, size - received);
+    const n = controller.sample(now, received, size - received, hashBusyMs);
     counts.push(n);
     received = Math.min(size, received + (rate(n) * stepMs) / 1000);
+    hashBusyMs += hashShare(n) * stepMs;
   }
   return counts;
 }
@@ -84,6 +92,34 @@ describe('connection controller', () => {
     // A small file is never probed, however slow the link.
     const small = new ConnectionController({ initial: 1, max: 8 });
     assert.deepEqual(steps(drive(small, (n) => 1e6 * n, 16 * MiB)), [1]);
+  });
+
+  test('while the hash sets the pace (its thread busy 90% of the window or more) no connection is tried', () => {
+    const hashBound = new ConnectionController({ initial: 1, max: 8 });
+    assert.deepEqual(
+      steps(
+        drive(
+          hashBound,
+          () => 100e6,
+          4e9,
+          () => 0.95,
+        ),
+      ),
+      [1],
+    );
+    // The same link with a hashing thread that keeps up is probed.
+    const keepsUp = new ConnectionController({ initial: 1, max: 8 });
+    assert.deepEqual(
+      steps(
+        drive(
+          keepsUp,
+          () => 100e6,
+          4e9,
+          () => 0.6,
+        ),
+      ),
+      [1, 2, 1],
+    );
   });
 
   test('nothing is decided before the warm-up and a full window have passed', () => {

@@ -37,7 +37,8 @@ resumes where it stopped.
   --at TIME             pull what <ref> pointed at then (ISO 8601), from the alias history
   --max-connections n   connections at most (default 4); a pull starts with one (and one
                         per 8 files still to fetch), then adds one at a time while the
-                        measured throughput grows by 10% with each, up to this
+                        measured throughput grows by 10% with each and the hash keeps up,
+                        up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
   --piece-size bytes    the unit of resume, e.g. 16MiB (default: about 1/64 of the file, 1 to
                         16 MiB); one Range request covers a run of consecutive pieces (up to
@@ -283,7 +284,7 @@ async function fetchBlobs(
         interrupted.signal,
       );
       const steering = setInterval(
-        () => pool.resize(controller.sample(performance.now(), received, toFetch - received)),
+        () => pool.resize(controller.sample(performance.now(), received, toFetch - received, hasher.busyMs())),
         STEER_INTERVAL_MS,
       );
       try {

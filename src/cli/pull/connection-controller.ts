@@ -4,8 +4,10 @@
 // aggregate by a clear margin; when one does not, go back to the count before it and stay there.
 // On a fast link with few cores an extra stream only costs CPU that the hash and the server need
 // (one stream beat four on loopback here), while a distant or per-stream-limited link gains from
-// every one up to --max-connections: only a measurement tells the two apart. Pure (time and byte
-// counts come in as arguments), so tests can feed it any link they like.
+// every one up to --max-connections: only a measurement tells the two apart. A window in which the
+// hashing thread was busy nearly all the time says the hash, not the link, sets the pace: no
+// connection can speed that up, so none is tried. Pure (time, byte counts and the hashing thread's
+// busy time come in as arguments), so tests can feed it any link they like.
 
 export interface ControllerOptions {
   /** Connections to start with. */
@@ -22,6 +24,8 @@ export interface ControllerOptions {
   minRemainingBytes?: number;
   /** …and if that would take at least this long at the measured rate: a probe must have time to pay off. */
   minRemainingSeconds?: number;
+  /** A window in which the hashing thread was busy for at least this share of the time is hash-bound: no probe. */
+  hashBound?: number;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -30,6 +34,7 @@ export const CONTROLLER_DEFAULTS = {
   minGain: 0.1,
   minRemainingBytes: 32 * 1024 * 1024,
   minRemainingSeconds: 2,
+  hashBound: 0.9,
 } as const;
 
 export class ConnectionController {
@@ -39,7 +44,7 @@ export class ConnectionController {
   /** When the current count took effect. */
   private since: number | null = null;
   /** Start of the measuring window at the current count, once the warm-up is over. */
-  private mark: { at: number; received: number } | null = null;
+  private mark: { at: number; received: number; hashBusyMs: number } | null = null;
   /** Aggregate bytes per second measured at the count before the current one (while probing). */
   private baseline: number | null = null;
   private settled = false;
@@ -57,6 +62,7 @@ export class ConnectionController {
       minGain: options.minGain ?? d.minGain,
       minRemainingBytes: options.minRemainingBytes ?? d.minRemainingBytes,
       minRemainingSeconds: options.minRemainingSeconds ?? d.minRemainingSeconds,
+      hashBound: options.hashBound ?? d.hashBound,
     };
   }
 
@@ -67,19 +73,21 @@ export class ConnectionController {
 
   /**
    * One observation: at `now` (ms), `received` bytes have arrived since the start and `remaining`
-   * are still to come. Returns the connections wanted from now on.
+   * are still to come, and the hashing thread has been busy for `hashBusyMs` in all (0 when not
+   * known). Returns the connections wanted from now on.
    */
-  sample(now: number, received: number, remaining: number): number {
+  sample(now: number, received: number, remaining: number, hashBusyMs = 0): number {
     if (this.settled) return this.current;
     this.since ??= now;
     if (now - this.since < this.settings.warmUpMs) return this.current;
     if (!this.mark) {
-      this.mark = { at: now, received };
+      this.mark = { at: now, received, hashBusyMs };
       return this.current;
     }
     const elapsed = now - this.mark.at;
     if (elapsed < this.settings.windowMs) return this.current;
     const rate = ((received - this.mark.received) * 1000) / elapsed;
+    const hashShare = (hashBusyMs - this.mark.hashBusyMs) / elapsed;
 
     if (this.baseline !== null && rate < this.baseline * (1 + this.settings.minGain)) {
       // The last connection added did not pay for itself: back to the count before it, for good.
@@ -89,6 +97,7 @@ export class ConnectionController {
     }
     const worthProbing =
       this.current < this.max &&
+      hashShare < this.settings.hashBound &&
       remaining >= this.settings.minRemainingBytes &&
       rate > 0 &&
       remaining / rate >= this.settings.minRemainingSeconds;

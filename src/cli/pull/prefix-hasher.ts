@@ -43,6 +43,11 @@ export class PrefixHasher {
     return ring;
   }
 
+  /** Milliseconds the hashing thread has spent busy (not waiting for work) since it started; 0 before. */
+  busyMs(): number {
+    return this.worker?.performance.eventLoopUtilization().active ?? 0;
+  }
+
   /** Hands every ring's queued bytes to the hashing thread (a file's last bytes must not wait for more). */
   flush(): void {
     for (const ring of this.rings.values()) ring.flush();
