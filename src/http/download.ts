@@ -11,11 +11,11 @@ import { ReadSize } from './read-size.js';
 import { decideRange, etagMatches, ifRangeAllows } from './range.js';
 import { statusLine } from './status.js';
 
-// Reads start at 256 KiB and grow to 2 MiB for clients that keep up (read-size.ts): under 32
+// Reads start at 256 KiB and go to 2 MiB for clients that keep up (read-size.ts): under 32
 // concurrent ranged streams the server spent about 0.45 CPU-seconds per GiB instead of 0.6–0.76
-// (fewer round trips to the libuv threads per byte). 32 streams at 2 MiB hold 112 MiB above the
-// 256 KiB floor, inside the growth budget; past 64 downloads in flight (the memory bench's 200
-// slow readers) none grows, so they hold what they did with fixed 256 KiB reads.
+// (fewer round trips to the libuv threads per byte). 32 streams hold 128 MiB of 2 MiB buffers,
+// the growth budget; past 64 downloads in flight (the memory bench's 200 slow readers) none
+// grows, so they hold what they did with fixed 256 KiB reads.
 const MIN_READ = 256 * 1024;
 const MAX_READ = 2 * 1024 * 1024;
 const MIB = 1024 * 1024;

@@ -1,10 +1,11 @@
 /**
  * How much one download reads per step. Each read is a round trip to a libuv thread (two thread
  * wake-ups), so a client that takes bytes fast wants large reads; a slow one would only hold large
- * buffers idle. The size doubles, a power of two in [min, max], while the socket takes every
- * chunk at once (the reads are what the client waits for); once the socket has been full, it
- * follows the client's pace measured since then, about PACE_MS of it per read. The pace is taken
- * over WINDOW_CHUNKS chunks at least: a client that reads in bursts looks fast between two.
+ * buffers idle. The size is `max` as long as the socket takes every chunk at once (the reads are
+ * what the client waits for; one step, so the pool mostly holds buffers of two sizes); once the
+ * socket has been full, it follows the client's pace measured since then, about PACE_MS of it per
+ * read, a power of two in [min, max], one step at a time. The pace is taken over WINDOW_CHUNKS
+ * chunks at least: a client that reads in bursts looks fast between two.
  */
 const PACE_MS = 100;
 const WINDOW_CHUNKS = 8;
@@ -25,7 +26,7 @@ export class ReadSize {
   handed(sent: number, waited: boolean, now: number = performance.now()): void {
     if (!this.window) {
       if (waited) this.window = { at: now, sent };
-      else this.size = Math.min(this.size * 2, this.max);
+      else this.size = this.max;
       return;
     }
     if (++this.chunks < WINDOW_CHUNKS) return;
