@@ -4,6 +4,8 @@
 // sending PUBLISH until the last subscriber process received the message: the floor for telling
 // 8 processes anything through Redis on this machine, with no replica to update and no HTTP.
 import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { WebSocket } from 'ws';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -13,7 +15,10 @@ import type { FanoutJob, FanoutOutcome, FanoutRound } from './propagation-protoc
 
 const SUBSCRIBER = fileURLToPath(new URL('./fanout-subscriber.js', import.meta.url));
 
-type SubscriberMessage = { type: 'subscribed' } | { type: 'received'; round: number; at: string } | { type: 'failed'; message: string };
+type SubscriberMessage =
+  | { type: 'subscribed'; port?: number }
+  | { type: 'received'; round: number; at: string }
+  | { type: 'failed'; message: string };
 
 const ms = (ns: bigint) => Number(ns) / 1e6;
 
@@ -22,15 +27,21 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
   const pub = new Redis(job.redisUrl, { connectionName: 'bench-fanout-pub' });
   let onReceived: ((i: number, round: number, at: bigint) => void) | null = null;
   let failure: Error | null = null;
+  const sockets: WebSocket[] = [];
+  const agents: http.Agent[] = [];
   try {
-    await Promise.all(
+    const ports = await Promise.all(
       Array.from({ length: job.subscribers }, (_, i) => {
-        const args = [job.redisUrl, job.channel, ...(job.lmdbDir ? [join(job.lmdbDir, `subscriber-${i}`)] : [])];
+        const args = [
+          job.redisUrl,
+          job.channel,
+          ...(job.lmdbDir ? [join(job.lmdbDir, `subscriber-${i}`), ...(job.serve ? ['serve'] : [])] : []),
+        ];
         const child = fork(SUBSCRIBER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(child);
-        return new Promise<void>((resolve, reject) => {
+        return new Promise<number | undefined>((resolve, reject) => {
           child.on('message', (m: SubscriberMessage) => {
-            if (m.type === 'subscribed') resolve();
+            if (m.type === 'subscribed') resolve(m.port);
             else if (m.type === 'received') onReceived?.(i, m.round, BigInt(m.at));
             else reject(new Error(`subscriber ${i}: ${m.message}`));
           });
@@ -41,6 +52,37 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
         });
       }),
     );
+
+    // Served: on each subscriber's WebSocket message, ask it GET /round at once (again while it
+    // still answers an older round); it counts at the answer with this round, on this process's clock.
+    if (job.serve) {
+      await Promise.all(
+        ports.map((port, i) => {
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+          agents.push(agent);
+          const ask = (round: number) => {
+            const req = http.get({ host: '127.0.0.1', port, path: '/round', agent }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.once('end', () => {
+                const at = process.hrtime.bigint();
+                if (Buffer.concat(chunks).toString() === String(round)) onReceived?.(i, round, at);
+                else ask(round);
+              });
+            });
+            req.once('socket', (s) => s.setNoDelay(true));
+            req.once('error', (err) => (failure ??= err));
+          };
+          const ws = new WebSocket(`ws://127.0.0.1:${port}/watch`, { perMessageDeflate: false });
+          sockets.push(ws);
+          ws.on('message', (data) => ask(Number(data.toString())));
+          return new Promise<void>((resolve, reject) => {
+            ws.once('open', () => resolve());
+            ws.once('error', reject);
+          });
+        }),
+      );
+    }
 
     const round = async (r: number): Promise<FanoutRound> => {
       const received: (bigint | null)[] = new Array(job.subscribers).fill(null);
@@ -97,6 +139,8 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
       subscriberPids: pids,
     };
   } finally {
+    for (const ws of sockets) ws.terminate();
+    for (const agent of agents) agent.destroy();
     pub.disconnect();
     for (const child of children) {
       child.removeAllListeners('exit');

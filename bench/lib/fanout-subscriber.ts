@@ -1,38 +1,59 @@
 // One Redis subscriber process of the fan-out baseline: an ioredis connection subscribed to the
 // channel, stamping each message's arrival with the machine's monotonic clock (the same clock in
 // every process on Linux) and reporting it to the publisher over IPC, off the timed path. Given an
-// LMDB directory, it first commits each message to its own LMDB environment (opened as a node opens
-// its replica, one write transaction per message, as a node applies a shipped batch) and stamps
-// after the commit: pub/sub plus the replica write, without HTTP or a watch.
+// LMDB directory, it first commits each message to its own LMDB environment, opened and written as
+// a node writes its replica of Redis (no fsync, one synchronous write transaction per message on
+// the event loop, see src/store/redis/unflushed-replica.ts), and stamps after the commit: pub/sub
+// plus the replica write, without HTTP or a watch. With `serve` as well it does what a node does
+// next: a uWebSockets.js app sends each committed round to its WebSocket watchers and answers
+// GET /round from LMDB; the publisher then times until it has every process's HTTP answer.
 import { open, type RootDatabase } from 'lmdb';
 import { Redis } from 'ioredis';
+import uWS from 'uWebSockets.js';
 
-const [url, channel, lmdbDir] = process.argv.slice(2) as [string, string, string | undefined];
-const replica: RootDatabase<unknown, string> | null = lmdbDir ? open<unknown, string>({ path: lmdbDir, maxDbs: 32 }) : null;
+const [url, channel, lmdbDir, mode] = process.argv.slice(2) as [string, string, string | undefined, string | undefined];
+const replica: RootDatabase<unknown, string> | null = lmdbDir ? open<unknown, string>({ path: lmdbDir, maxDbs: 32, noSync: true }) : null;
 const table = replica?.openDB<unknown, string>({ name: 'fanout' });
 const sub = new Redis(url, { connectionName: 'bench-fanout-sub' });
+
+const app = mode === 'serve' ? uWS.App() : null;
+app?.ws('/watch', { idleTimeout: 120, open: (ws) => void ws.subscribe('rounds') }).get('/round', (res) => {
+  res.cork(() => res.end(String(table!.get('round') ?? '')));
+});
+
 sub.on('message', (_channel: string, message: string) => {
   if (!replica) {
     stamp(message);
     return;
   }
-  replica
-    .transaction(() => {
+  try {
+    replica.transactionSync(() => {
       table!.put('round', message);
       table!.put(`round:${message}`, { message, at: Date.now() });
-    })
-    .then(
-      () => stamp(message),
-      (err: unknown) => process.send!({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
-    );
+    });
+  } catch (err) {
+    process.send!({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  if (app) app.publish('rounds', message);
+  else stamp(message);
 });
 
 function stamp(message: string): void {
   const at = process.hrtime.bigint();
   process.send!({ type: 'received', round: Number(message), at: String(at) });
 }
-sub.subscribe(channel).then(
-  () => process.send!({ type: 'subscribed' }),
+
+async function start(): Promise<number | undefined> {
+  await sub.subscribe(channel);
+  if (!app) return undefined;
+  return new Promise((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (socket) => (socket ? resolve(uWS.us_socket_local_port(socket)) : reject(new Error('cannot listen')))),
+  );
+}
+
+start().then(
+  (port) => process.send!({ type: 'subscribed', port }),
   (err: unknown) => {
     process.send!({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
     process.exit(1);

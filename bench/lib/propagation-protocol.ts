@@ -62,6 +62,11 @@ export interface FanoutJob {
   timeoutMs: number;
   /** Each subscriber commits every message to its own LMDB environment under this directory before it counts as received. */
   lmdbDir?: string;
+  /**
+   * With lmdbDir: each subscriber then sends the round on a WebSocket and answers GET /round from
+   * LMDB, and a subscriber counts when this process has its HTTP answer (what a node and the detector do).
+   */
+  serve?: boolean;
 }
 
 export interface FanoutRound {

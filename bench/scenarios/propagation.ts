@@ -47,6 +47,7 @@ function rows(
   mg: PropagationReport,
   base: FanoutReport,
   written: FanoutReport,
+  served: FanoutReport,
   applied: ApplyBounds | null,
   nodePids: number[],
   traced: TraceReport | null,
@@ -58,6 +59,7 @@ function rows(
   const notices = mg.rounds.flatMap((r) => r.nodeNoticeMs).filter((t): t is number => t !== null);
   const fanout = summarize(base.rounds.map((r) => r.allMs));
   const fanoutWritten = summarize(written.rounds.map((r) => r.allMs));
+  const fanoutServed = summarize(served.rounds.map((r) => r.allMs));
   // Each node's lag after the 200, split at its watch notice: replication, replica write and the
   // WebSocket message (notice after the 200; 0 when it came first), then the detector's resolve
   // request and its answer. A stage that owns the tail shows here; scheduling stretches both.
@@ -139,7 +141,23 @@ function rows(
       ratio: ratio(from200.p99, fanoutWritten.p99),
       target: 'record',
       pass: null,
-      note: `the same fan-out, each subscriber committing the message in one LMDB write transaction (its own environment, opened as a node opens its replica) before it counts: ${summaryText(fanoutWritten)} from PUBLISH; subscribers ${Math.round(written.subscriberCpuPercent)}% of a core. modelgate's figure adds a WebSocket notice and an HTTP resolve per node on top of this floor`,
+      note: `the same fan-out, each subscriber committing the message in one LMDB write transaction (its own environment, written as a node writes its replica: no fsync, on the event loop) before it counts: ${summaryText(fanoutWritten)} from PUBLISH; subscribers ${Math.round(written.subscriberCpuPercent)}% of a core. modelgate's figure adds a WebSocket notice and an HTTP resolve per node on top of this floor`,
+    },
+    {
+      name: `propagation: rollback → all ${NODES} nodes, from 200`,
+      subject: fig(from200, 'p99', mg.loadCpuPercent, { allFrom200Ms: from200 }),
+      baselineName: `${baselineName}, each committing to LMDB, sending a WebSocket notice and answering an HTTP GET`,
+      baseline: fig(fanoutServed, 'p99', served.loadCpuPercent, {
+        rounds: served.rounds.length,
+        allMs: fanoutServed,
+        subscriberCpuPercent: served.subscriberCpuPercent,
+        serverCpuPercent: served.serverCpuPercent,
+        perRound: served.rounds,
+      }),
+      ratio: ratio(from200.p99, fanoutServed.p99),
+      target: 'record',
+      pass: null,
+      note: `the floor of a node's steps: each subscriber commits the message to LMDB as above, publishes it to a WebSocket watcher (uWebSockets.js) and answers GET /round from LMDB; the publisher process holds the 8 WebSockets, asks each subscriber at its notice and counts it at the answer with the new round: ${summaryText(fanoutServed)} from PUBLISH; subscribers ${Math.round(served.subscriberCpuPercent)}%, publisher ${Math.round(served.loadCpuPercent)}% of a core. What modelgate adds beyond this is its own code on the same path (plus a commit through Redis before the 200, which this figure does not start from)`,
     },
     {
       name: `propagation: rollback → all ${NODES} nodes, from 200`,
@@ -296,6 +314,28 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       rmSync(lmdbDir, { recursive: true, force: true });
     }
     ctx.log(`    ${summaryText(summarize(written.rounds.map((r) => r.allMs)))}`);
+    const servedDir = join(ctx.workDir, 'data', `fanout-served-${process.pid}-${Date.now()}`);
+    ctx.log(`  the same, each subscriber then sending a WebSocket notice and answering an HTTP GET`);
+    let served: FanoutReport;
+    try {
+      served = await runFanout(
+        {
+          redisUrl: redis.url,
+          channel: `bench-fanout-served-${process.pid}`,
+          subscribers: NODES,
+          warmupRounds: WARMUP,
+          rounds: ROUNDS,
+          gapMs: GAP_MS,
+          timeoutMs,
+          lmdbDir: servedDir,
+          serve: true,
+        },
+        servers,
+      );
+    } finally {
+      rmSync(servedDir, { recursive: true, force: true });
+    }
+    ctx.log(`    ${summaryText(summarize(served.rounds.map((r) => r.allMs)))}`);
     ctx.log(
       `  modelgate: rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice; ${ROUNDS} rounds (+${WARMUP} warm-up)`,
     );
@@ -330,7 +370,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`    traced stages: ${traced.stagesText}`);
       for (const line of traced.slowest) ctx.log(`    ${line}`);
     }
-    return rows(mg, base, written, applied, pids, traced);
+    return rows(mg, base, written, served, applied, pids, traced);
   } finally {
     for (const api of apis) api.close();
     await Promise.all(nodes.map((n) => n.stop()));
