@@ -7,7 +7,6 @@ import { stopChild, track } from './children.js';
 const CONSTANT = fileURLToPath(new URL('../baselines/uws-constant.js', import.meta.url));
 const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
 const STORE_SINK = fileURLToPath(new URL('../baselines/uws-store-sink.js', import.meta.url));
-const MEMORY_FILE = fileURLToPath(new URL('../baselines/uws-memory-file.js', import.meta.url));
 
 export interface ConstantResponse {
   status: string;
@@ -57,9 +56,4 @@ export function startUwsHashSink(): Promise<UwsBaseline> {
 /** Hashes every POST body on its main thread and stores it durably in `dir` (write, fsync, rename; removed after the answer). */
 export function startUwsStoreSink(dir: string): Promise<UwsBaseline> {
   return start(STORE_SINK, { BENCH_SINK_DIR: dir });
-}
-
-/** Serves the file at `path` from memory (read whole at start), with Range support. */
-export function startUwsMemoryFile(path: string): Promise<UwsBaseline> {
-  return start(MEMORY_FILE, { BENCH_UWS_FILE: path });
 }

@@ -1,8 +1,5 @@
 // `download`: GB/s for one stream of a whole 1 GiB file and for 32 concurrent ranged streams,
 // modelgate's file route against nginx with sendfile serving the same bytes from the same disk.
-// The ranged phase also measures a bare uWS app serving the bytes from memory (no file reads, no
-// routing: one copy into the socket, the least any uWS server spends without sendfile), whose
-// ratio to nginx in the same rounds is the ceiling of modelgate's on this machine.
 import { basename, join } from 'node:path';
 import { Api } from '../lib/api.js';
 import { runDownload, type DownloadReport } from '../lib/download.js';
@@ -12,7 +9,6 @@ import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
 import { alternate, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
-import { startUwsMemoryFile } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
 import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
 
@@ -62,12 +58,8 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`  ${NGINX_MISSING}`);
     }
 
-    const uws = await startUwsMemoryFile(file.path);
-    stops.push(() => uws.stop());
-
     const headers = { authorization: api.authHeader };
     const mgTarget = { port: service.port, path: `/v1/models/${MODEL}@production/files/${FILE}`, headers, size: file.size };
-    const uwsTarget = { port: uws.port, path: '/file', headers, size: file.size };
     const ngTarget = nginx ? { port: nginx.port, path: `/${basename(file.path)}`, headers, size: file.size } : null;
     const job = (target: typeof mgTarget, mode: DownloadJob['mode'], rounds: number): DownloadJob => ({
       ...target,
@@ -88,23 +80,14 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'whole', WHOLE_ROUNDS), nginx!.pid)] : []),
     ]);
     ctx.log(`  ${STREAMS} concurrent ranged streams, ${ctx.durationSeconds} s each`);
-    const [mgRanges, uwsRanges, ngRanges] = await alternate([
+    const [mgRanges, ngRanges] = await alternate([
       () => runDownload(job(mgTarget, 'ranges', 0), service.pid),
-      () => runDownload(job(uwsTarget, 'ranges', 0), uws.pid),
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'ranges', 0), nginx!.pid)] : []),
     ]);
     const gb = (r: DownloadReport) => r.gbPerSecond;
-    const ngRangesMedian = ngRanges ? medianBy(ngRanges, gb) : null;
-    const limit = row(`download: ${STREAMS} ranged streams, bare uWS from memory (ceiling)`, medianBy(uwsRanges!, gb), ngRangesMedian);
     return [
       row(`download: 1 stream, ${MIB} MiB`, medianBy(mgWhole!, gb), ngWhole ? medianBy(ngWhole, gb) : null),
-      row(`download: ${STREAMS} ranged streams`, medianBy(mgRanges!, gb), ngRangesMedian),
-      {
-        ...limit,
-        target: 'none: below 1×, 1× is beyond uWS here',
-        pass: null,
-        note: `a bare uWS app holding the file in memory: no file reads, no routing, one copy into the socket; ${limit.note}`,
-      },
+      row(`download: ${STREAMS} ranged streams`, medianBy(mgRanges!, gb), ngRanges ? medianBy(ngRanges, gb) : null),
     ];
   } finally {
     api.close();
