@@ -16,6 +16,7 @@
 // healthy node's replica (restoreFromReplica). The log then starts after the restored sequence
 // (`log-floor`); a node further behind than that copies the tables instead of replaying.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { conflict, DomainError, unavailable } from '../../domain/errors.js';
 import { GENESIS_HASH } from '../../domain/audit-chain.js';
@@ -42,6 +43,16 @@ export interface RedisStoreOptions {
 
 const PAGE = 500;
 const MAX_ATTEMPTS = 100;
+
+/**
+ * After losing a race for the sequence, wait a random 0 to min(attempt + 1, 8) ms before trying
+ * again. Retrying at once can fall into step with a node that commits back to back (each of its
+ * commits landing between this node's WATCH and EXEC), and then this node loses every attempt
+ * and answers 503 CONTROL_PLANE_CONTENDED although Redis is up; a random pause breaks the step.
+ */
+function backoffAfterConflict(attempt: number): Promise<void> {
+  return sleep(Math.random() * Math.min(attempt + 1, 8));
+}
 /** Larger commits (a registration of thousands of files) are not shipped in the notice; replicas read them from the log. */
 const MAX_SHIPPED_BATCH_CHARS = 64 * 1024;
 /** A node not heard from for this many anti-entropy periods (and at least 10 s) is shown as not live. */
@@ -182,6 +193,7 @@ export class RedisControlStore extends PlannedStore {
           const authority = Number((await this.tx.get(this.keys.seq)) ?? 0);
           if (authority !== this.state.currentSeq()) {
             await this.tx.unwatch();
+            await backoffAfterConflict(attempt);
             continue;
           }
           let planned: Plan<R>;
@@ -206,7 +218,10 @@ export class RedisControlStore extends PlannedStore {
           const entry = JSON.stringify(batch);
           multi.xadd(this.keys.log, `${batch.seq}-1`, 'b', entry);
           const results = await multi.exec();
-          if (results === null) continue;
+          if (results === null) {
+            await backoffAfterConflict(attempt);
+            continue;
+          }
           const failed = results.find(([err]) => err);
           if (failed) throw failed[0];
           trace('commit.exec', batch.seq);
