@@ -475,6 +475,35 @@ describe('hashing from the receive buffers', () => {
   });
 });
 
+describe('hashing from several receive rings', () => {
+  test("a file's bytes arriving on a second connection right after the first one's are hashed after them", async () => {
+    // Connection A brings the first 100 KiB (they wait in A's ring: less than a hand-over), then
+    // connection B the next 2 MiB (B hands its first MiB to the thread while A's still wait).
+    const content = randomBytes(100 * 1024 + 2 * 1024 * 1024);
+    const dir = await freshDir('two-rings');
+    const path = join(dir, 'partial');
+    await writeFile(path, '');
+    const hasher = new PrefixHasher();
+    try {
+      const [a, b] = [hasher.ring(), hasher.ring()];
+      const hashed = hasher.open(path, content.length);
+      const land = (ring: ReturnType<PrefixHasher['ring']>, from: number, to: number) => {
+        const view = ring.next();
+        const n = content.copy(view, 0, from, to);
+        ring.filled(n);
+        assert.ok(hashed.receive(view, 0, n), 'the chunk lands in a ring of this hasher');
+        return from + n;
+      };
+      let at = land(a, 0, 100 * 1024);
+      while (at < content.length) at = land(b, at, Math.min(at + 256 * 1024, content.length));
+      hasher.flush();
+      assert.equal(await hashed.digest, sha256Hex(content));
+    } finally {
+      await hasher.close();
+    }
+  });
+});
+
 describe('blob upload requests', () => {
   test('one streamed request: Content-Length up to the limit, chunked above it, the stored size checked', async () => {
     const seen: { length?: string; encoding?: string; bytes: number }[] = [];

@@ -61,6 +61,8 @@ export class PrefixHasher {
     digest.catch(() => undefined);
     this.post(worker, { op: 'open', id, path, size });
     let sent = 0;
+    /** The ring this file's last received bytes were queued in. */
+    let lastRing: ReceiveRing | null = null;
     return {
       grow: (upTo) => {
         if (upTo <= sent) return;
@@ -72,6 +74,12 @@ export class PrefixHasher {
       receive: (buffer, offset, length) => {
         const ring = buffer.buffer instanceof SharedArrayBuffer ? this.rings.get(buffer.buffer) : undefined;
         if (!ring) return false;
+        // The next run of a file can begin on another connection right where the last one ended,
+        // while the last one's bytes still wait in its ring. The thread hashes strictly in the
+        // order of messages, so those must go first (seen as digest mismatches when a cold edge
+        // cache released consecutive ranges one after another).
+        if (lastRing !== null && lastRing !== ring) this.flush();
+        lastRing = ring;
         ring.queue(id, buffer, offset, length);
         sent += length;
         return true;
