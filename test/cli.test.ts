@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,8 +27,8 @@ import { maxRunBytes, planPieces, planRuns } from '../src/cli/pull/piece-plan.js
 import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
 import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
-import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import { ok, parseJson, runCli, scratchFolder, treeDigests, writeTree, type CliRun } from './harness/cli.js';
+import { startFakeRegistry, type FakeRegistry } from './harness/fake-registry.js';
 import { sha256Hex } from './harness/http.js';
 import { CLI, startServer, type TestServer } from './harness/server.js';
 
@@ -222,83 +222,55 @@ describe('Range downloads against a misbehaving server', () => {
     | 'wrong-content-range'
     | 'ignore-range'
     | 'hang-after-two-pieces';
-  let fake: Server;
+  let fake: FakeRegistry;
   let url: string;
   let mode: Misbehaviour = 'honest';
   const attempts = new Map<string, number>();
   /** Range headers of the blob requests, in arrival order. */
   const requested: string[] = [];
-  let connections = 0;
-  let open = 0;
-  let peakOpen = 0;
 
   before(async () => {
-    const files = [{ path: 'w.bin', size: content.length, digest }];
-    const resolution = {
-      name: 'fake/model',
-      ref: 'v1',
-      version: 1,
-      digest: versionDigest(sortFiles(files)),
-      files,
-      seq: 1,
-      updatedAt: new Date(0).toISOString(),
-    };
-    fake = createServer((req, res) => {
-      if (req.url === '/v1/resolve/fake/model@v1') {
-        res.setHeader('Content-Type', 'application/json');
-        res.end(JSON.stringify(resolution));
-        return;
-      }
-      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      if (req.url !== `/v1/blobs/${digest}` || !m) {
-        res.statusCode = 404;
-        res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such thing' } }));
-        return;
-      }
-      const [start, end] = [Number(m[1]), Number(m[2])];
-      const seen = (attempts.get(req.headers.range!) ?? 0) + 1;
-      attempts.set(req.headers.range!, seen);
-      requested.push(req.headers.range!);
-      // Pieces past the first two get no answer at all, so a pull can be killed at a known point.
-      if (mode === 'hang-after-two-pieces' && start >= 2 * 65536) return;
-      if (mode === 'ignore-range') {
-        res.end(content);
-        return;
-      }
-      res.statusCode = 206;
-      const claimed =
-        mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
-      res.setHeader('Content-Range', claimed);
-      if (mode === 'short-body') {
-        // A complete, well-formed answer one byte short of the range asked for.
-        res.end(content.subarray(start, end));
-        return;
-      }
-      res.setHeader('Content-Length', String(end - start + 1));
-      if (mode === 'cut-first-request-mid-run' && requested.length === 1) {
-        // Two 16 KiB pieces and 7000 bytes of the third, then the connection drops.
-        res.write(content.subarray(start, start + 2 * 16384 + 7000), () => res.socket?.destroy());
-        return;
-      }
-      if (mode === 'cut-first-attempt' && seen === 1) {
-        // Half the bytes, then the connection drops: a short body that must not count as the piece.
-        res.write(content.subarray(start, start + Math.floor((end - start + 1) / 2)), () => res.socket?.destroy());
-        return;
-      }
-      res.end(content.subarray(start, end + 1));
+    fake = await startFakeRegistry({
+      model: 'fake/model@v1',
+      path: 'w.bin',
+      content,
+      digest,
+      answerRange: (req, res, start, end) => {
+        const seen = (attempts.get(req.headers.range!) ?? 0) + 1;
+        attempts.set(req.headers.range!, seen);
+        requested.push(req.headers.range!);
+        // Pieces past the first two get no answer at all, so a pull can be killed at a known point.
+        if (mode === 'hang-after-two-pieces' && start >= 2 * 65536) return;
+        if (mode === 'ignore-range') {
+          res.end(content);
+          return;
+        }
+        res.statusCode = 206;
+        const claimed =
+          mode === 'wrong-content-range' ? `bytes ${start + 1}-${end}/${content.length}` : `bytes ${start}-${end}/${content.length}`;
+        res.setHeader('Content-Range', claimed);
+        if (mode === 'short-body') {
+          // A complete, well-formed answer one byte short of the range asked for.
+          res.end(content.subarray(start, end));
+          return;
+        }
+        res.setHeader('Content-Length', String(end - start + 1));
+        if (mode === 'cut-first-request-mid-run' && requested.length === 1) {
+          // Two 16 KiB pieces and 7000 bytes of the third, then the connection drops.
+          res.write(content.subarray(start, start + 2 * 16384 + 7000), () => res.socket?.destroy());
+          return;
+        }
+        if (mode === 'cut-first-attempt' && seen === 1) {
+          // Half the bytes, then the connection drops: a short body that must not count as the piece.
+          res.write(content.subarray(start, start + Math.floor((end - start + 1) / 2)), () => res.socket?.destroy());
+          return;
+        }
+        res.end(content.subarray(start, end + 1));
+      },
     });
-    fake.on('connection', (socket) => {
-      connections++;
-      peakOpen = Math.max(peakOpen, ++open);
-      socket.on('close', () => open--);
-    });
-    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    url = fake.url;
   });
-  after(async () => {
-    fake.closeAllConnections();
-    await new Promise((r) => fake.close(r));
-  });
+  after(() => fake.close());
 
   test('the range reader refuses a 206 for other bytes, a 200, a short body and a cut one', async () => {
     const client = new ModelgateClient({ baseUrl: url });
@@ -329,7 +301,7 @@ describe('Range downloads against a misbehaving server', () => {
 
   test('a range reader keeps one connection alive across requests', async () => {
     mode = 'honest';
-    const before = connections;
+    const before = fake.stats.connections;
     const reader = new ModelgateClient({ baseUrl: url }).rangeReader();
     for (let start = 0; start < 3000; start += 1000) {
       let got = 0;
@@ -337,12 +309,12 @@ describe('Range downloads against a misbehaving server', () => {
       assert.equal(got, 1000);
     }
     reader.close();
-    assert.equal(connections - before, 1);
+    assert.equal(fake.stats.connections - before, 1);
   });
 
   test('pull opens no more than --max-connections and honours --limit-rate', async () => {
     mode = 'honest';
-    peakOpen = 0;
+    fake.stats.peakOpen = 0;
     const dir = await freshDir('fake-limits');
     const run = await runCli(
       ['pull', 'fake/model@v1', dir, '--piece-size', '16KiB', '--max-connections', '2', '--limit-rate', '4MiB', '--json'],
@@ -353,7 +325,7 @@ describe('Range downloads against a misbehaving server', () => {
     assert.ok(result.connections >= 1 && result.connections <= 2, `reported ${result.connections} connections`);
     assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
     // The resolve request has its own (fetch) connection; the pieces share at most two.
-    assert.ok(peakOpen <= 3, `at most 2 piece connections plus the resolve one, saw ${peakOpen} open at once`);
+    assert.ok(fake.stats.peakOpen <= 3, `at most 2 piece connections plus the resolve one, saw ${fake.stats.peakOpen} open at once`);
     const bad = await runCli(['pull', 'fake/model@v1', dir, '--limit-rate', 'fast'], { MODELGATE_URL: url });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--limit-rate must be a positive byte count/);

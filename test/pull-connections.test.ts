@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startPool } from '../src/cli/parallel.js';
@@ -16,8 +15,8 @@ import { ConnectionController, initialConnections } from '../src/cli/pull/connec
 import { readPartialState } from '../src/cli/pull/partial-state.js';
 import { planPieces, RunQueue } from '../src/cli/pull/piece-plan.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
-import { sortFiles, versionDigest } from '../src/domain/version-digest.js';
 import { parseJson, runCli, scratchFolder } from './harness/cli.js';
+import { startFakeRegistry, type FakeRegistry } from './harness/fake-registry.js';
 import { sha256Hex } from './harness/http.js';
 import { CLI } from './harness/server.js';
 
@@ -237,10 +236,8 @@ describe('pull against a paced server', () => {
   /** Bytes per second: each answer's own pace, or one pace shared by all answers. */
   let pacing: { perConnection: number } | { total: number } = { perConnection: 8 * MiB };
   let shared = { start: 0, sent: 0 };
-  let server: Server;
+  let fake: FakeRegistry;
   let url: string;
-  let open = 0;
-  let peakOpen = 0;
 
   /** Writes `bytes` in 64 KiB steps, each no earlier than its pace allows. */
   async function paced(res: ServerResponse, bytes: Buffer): Promise<void> {
@@ -260,59 +257,35 @@ describe('pull against a paced server', () => {
   }
 
   before(async () => {
-    const files = [{ path: 'w.bin', size: content.length, digest }];
-    const resolution = {
-      name: 'paced/model',
-      ref: 'v1',
-      version: 1,
-      digest: versionDigest(sortFiles(files)),
-      files,
-      seq: 1,
-      updatedAt: new Date(0).toISOString(),
-    };
-    server = createServer((req, res) => {
-      if (req.url === '/v1/resolve/paced/model@v1') {
-        res.setHeader('Content-Type', 'application/json');
-        res.end(JSON.stringify(resolution));
-        return;
-      }
-      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
-      if (req.url !== `/v1/blobs/${digest}` || !m) {
-        res.statusCode = 404;
-        res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such thing' } }));
-        return;
-      }
-      const [start, end] = [Number(m[1]), Number(m[2])];
-      res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${start}-${end}/${content.length}`);
-      res.setHeader('Content-Length', String(end - start + 1));
-      void paced(res, content.subarray(start, end + 1));
+    fake = await startFakeRegistry({
+      model: 'paced/model@v1',
+      path: 'w.bin',
+      content,
+      digest,
+      answerRange: (_req, res, start, end) => {
+        res.statusCode = 206;
+        res.setHeader('Content-Range', `bytes ${start}-${end}/${content.length}`);
+        res.setHeader('Content-Length', String(end - start + 1));
+        void paced(res, content.subarray(start, end + 1));
+      },
     });
-    server.on('connection', (socket) => {
-      peakOpen = Math.max(peakOpen, ++open);
-      socket.on('close', () => open--);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = fake.url;
   });
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  after(() => fake.close());
 
   const pull = (dir: string, ...flags: string[]) =>
     runCli(['pull', 'paced/model@v1', dir, '--piece-size', '1MiB', '--json', ...flags], { MODELGATE_URL: url });
 
   test('each connection limited: more connections open, up to --max-connections, and the file verifies', async (t) => {
     pacing = { perConnection: 8 * MiB };
-    peakOpen = 0;
+    fake.stats.peakOpen = 0;
     const dir = await scratch.fresh('per-connection');
     const result = parseJson(await pull(dir, '--max-connections', '3'));
     assert.equal(result.downloadedBytes, content.length);
-    t.diagnostic(`${result.connections} connections, ${peakOpen} open at once, ${result.seconds} s`);
+    t.diagnostic(`${result.connections} connections, ${fake.stats.peakOpen} open at once, ${result.seconds} s`);
     assert.ok(result.connections >= 2 && result.connections <= 3, `opened ${result.connections} connections`);
     // The resolve has a connection of its own; the downloads share at most three.
-    assert.ok(peakOpen <= 4, `at most 3 download connections and the resolve one, saw ${peakOpen} open at once`);
+    assert.ok(fake.stats.peakOpen <= 4, `at most 3 download connections and the resolve one, saw ${fake.stats.peakOpen} open at once`);
     assert.equal(sha256Hex(await readFile(join(dir, 'w.bin'))), sha256Hex(content));
   });
 
