@@ -88,6 +88,8 @@ test('a corrupt object in the bucket is never served as a complete download', as
   const p = await pull(digest);
   assert.ok(!p.complete || p.status >= 500, `status ${p.status}, ${p.bytes.length} bytes, complete=${p.complete}`);
   assert.ok(p.bytes.length < bytes.length);
+  // The failed fill rejects the read the download started ahead; that must not end the process.
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the server keeps serving');
 });
 
 test('a range of a corrupt cold blob is not completed either, though its own bytes arrived intact', async () => {

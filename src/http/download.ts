@@ -140,7 +140,18 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   const readSize = new ReadSize(MIN_READ, MAX_READ);
   // The size each buffer was last asked for (the pool may have given less: budget, crowd).
   const asked = [MIN_READ, MIN_READ];
-  let reading: Promise<number> | null = reader.read(buffers[0]!, 0, Math.min(buffers[0]!.length, length), start);
+  /**
+   * Starts a read that is awaited only after the previous chunk went out (one or more turns of
+   * the event loop later, between slices or while the socket is full). A rejection meanwhile (an
+   * edge-cache fill that failed verification, S3 gone) must not count as unhandled, which would
+   * end the process: it is marked handled here and still thrown where the read is awaited.
+   */
+  const readAhead = (buffer: Buffer, size: number, position: number): Promise<number> => {
+    const read = reader.read(buffer, 0, size, position);
+    read.catch(() => undefined);
+    return read;
+  };
+  let reading: Promise<number> | null = readAhead(buffers[0]!, Math.min(buffers[0]!.length, length), start);
   try {
     while (reading) {
       const n = await reading;
@@ -156,7 +167,7 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
           buffers[which] = pool.take(readSize.size);
           asked[which] = readSize.size;
         }
-        reading = reader.read(buffers[which]!, 0, Math.min(buffers[which]!.length, length - nextAt), start + nextAt);
+        reading = readAhead(buffers[which]!, Math.min(buffers[which]!.length, length - nextAt), start + nextAt);
       } else if (reader.settled) {
         await reader.settled();
       }
