@@ -2,9 +2,10 @@
 // Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
 // Blobs found corrupt by `blobs verify --repair` are moved to blobs/quarantine/<hex>.<ms>.
 import { randomUUID } from 'node:crypto';
-import { constants, promises as fsp, read as fsRead, statSync, writeSync } from 'node:fs';
+import { constants, promises as fsp, read as fsRead, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.js';
+import { writeFullySync } from './cache/fd-io.js';
 import type { DirectFile } from './ingest.js';
 
 export class FsBlobStore implements BlobStore {
@@ -207,10 +208,9 @@ class FsBlobWriter implements BlobWriter {
   /** A direct write (see DirectFile): the file is only ever appended to, at its end. */
   private writeNow(bytes: Uint8Array): void {
     if (this.writeBackFailure) throw this.writeBackFailure;
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done, bytes.length - done);
-    this.bytesWritten += bytes.length;
-    this.dirty += bytes.length;
-    if (this.dirty >= WRITE_BACK_BYTES && !this.writingBack) this.startWriteBack();
+    // At the file's offset, like the threadpool writes of `write`, which may come before or after.
+    writeFullySync(this.handle.fd, bytes, null);
+    this.wrote(bytes.length);
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -220,8 +220,13 @@ class FsBlobWriter implements BlobWriter {
       const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
       done += bytesWritten;
     }
-    this.bytesWritten += chunk.length;
-    this.dirty += chunk.length;
+    this.wrote(chunk.length);
+  }
+
+  /** Counts bytes written either way, and starts a background write-back every WRITE_BACK_BYTES. */
+  private wrote(length: number): void {
+    this.bytesWritten += length;
+    this.dirty += length;
     if (this.dirty >= WRITE_BACK_BYTES && !this.writingBack) this.startWriteBack();
   }
 

@@ -3,11 +3,12 @@
 // the file's length is the committed offset, so a restart resumes exactly where the bytes on disk
 // end. Sessions on a shared blob store (S3), which any node continues, are shared-upload-sessions.ts.
 import { randomUUID } from 'node:crypto';
-import { promises as fsp, statSync, writeSync } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DomainError, badRequest, conflict, notFound, outOfRange } from '../domain/errors.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { BlobInfo, BlobStore } from './blob-store.js';
+import { writeFullySync } from './cache/fd-io.js';
 import type { HashPool, HashResult } from './hash-pool.js';
 import type { ChunkSink, DirectFile } from './ingest.js';
 import { RunningHashes } from './running-hashes.js';
@@ -271,8 +272,7 @@ export class SessionAppender implements ChunkSink {
   }
 
   private writeNow(bytes: Uint8Array): void {
-    const at = this.start + this.bytesWritten;
-    for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done, bytes.length - done, at + done);
+    writeFullySync(this.handle.fd, bytes, this.start + this.bytesWritten);
     this.bytesWritten += bytes.length;
   }
 
