@@ -20,9 +20,6 @@ const points: TracePoint[] = [];
 
 if (file) process.once('exit', () => writeFileSync(file, points.map((p) => JSON.stringify(p)).join('\n') + '\n'));
 
-/** True when tracing is on: callers skip building a point's fields otherwise. */
-export const tracing = Boolean(file);
-
 export function trace(ev: string, seq?: number, model?: string): void {
   if (!file || points.length >= MAX_POINTS) return;
   points.push({

@@ -23,7 +23,7 @@ import { mapLimited } from '../src/cli/parallel.js';
 import { startProgress } from '../src/cli/progress.js';
 import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
 import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
-import { maxRunBytes, planPieces, planRuns } from '../src/cli/pull/piece-plan.js';
+import { maxRunBytes, type Piece, planPieces, RunQueue } from '../src/cli/pull/piece-plan.js';
 import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
 import { RING_SIZE } from '../src/cli/pull/receive-ring.js';
 import { partialPaths } from '../src/cli/pull/work-dir.js';
@@ -41,6 +41,14 @@ async function exists(path: string): Promise<boolean> {
 
 const scratch = scratchFolder('modelgate-cli-test-');
 const freshDir = scratch.fresh;
+
+/** Every run the queue hands out for one file's missing pieces, in order (what a pull's connections take). */
+function planRuns(pieces: readonly Piece[], maxBytes: number): Piece[][] {
+  const queue = new RunQueue([{ owner: null, missing: pieces }]);
+  const runs: Piece[][] = [];
+  for (let next = queue.take(maxBytes); next; next = queue.take(maxBytes)) runs.push(next.run);
+  return runs;
+}
 
 describe('command line', () => {
   test('--version prints the package version', async () => {

@@ -66,14 +66,6 @@ export class RunQueue<O> {
   }
 }
 
-/** Groups pieces (in file order) into runs of consecutive pieces of at most `maxBytes`, one piece at least. */
-export function planRuns(pieces: readonly Piece[], maxBytes: number): Piece[][] {
-  const queue = new RunQueue([{ owner: null, missing: pieces }]);
-  const runs: Piece[][] = [];
-  for (let next = queue.take(maxBytes); next; next = queue.take(maxBytes)) runs.push(next.run);
-  return runs;
-}
-
 /** Pieces covering bytes 0..size-1 in order, all `pieceSize` long except possibly the last; none for an empty blob. */
 export function planPieces(size: number, pieceSize: number): Piece[] {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid blob size ${size}`);
