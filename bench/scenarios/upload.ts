@@ -136,37 +136,25 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   chunks = null;
   ctx.log(`  node:crypto sha256: ${hash.value.toFixed(2)} GB/s; disk write + fsync: ${disk.value.toFixed(2)} GB/s`);
 
-  const sink = await startUwsHashSink();
-  let overHttp: Figure;
-  try {
-    const result = await uploadOnce(curl, { port: sink.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
-    if (!result.body.includes(file.sha256)) throw new Error(`uWS hash sink answered ${result.status} ${result.body.slice(0, 200)}`);
-    overHttp = {
-      value: file.size / 1e9 / result.seconds,
-      unit: 'GB/s',
-      loadCpuPercent: null,
-      detail: { seconds: result.seconds, chunked: result.chunked },
-    };
-  } finally {
-    await sink.stop();
-  }
+  /** One curl upload of the file into a bare uWS baseline app, which must answer with its digest. */
+  const uploadInto = async (app: { port: number; stop(): Promise<void> }, name: string): Promise<Figure> => {
+    try {
+      const result = await uploadOnce(curl, { port: app.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
+      if (!result.body.includes(file.sha256)) throw new Error(`uWS ${name} answered ${result.status} ${result.body.slice(0, 200)}`);
+      return {
+        value: file.size / 1e9 / result.seconds,
+        unit: 'GB/s',
+        loadCpuPercent: null,
+        detail: { seconds: result.seconds, chunked: result.chunked },
+      };
+    } finally {
+      await app.stop();
+    }
+  };
+  const overHttp = await uploadInto(await startUwsHashSink(), 'hash sink');
   ctx.log(`  bare uWS hashing the body on its main thread: ${overHttp.value.toFixed(2)} GB/s`);
-
   const sinkDir = join(ctx.workDir, 'data', 'store-sink');
-  const storeSink = await startUwsStoreSink(sinkDir);
-  let stored: Figure;
-  try {
-    const result = await uploadOnce(curl, { port: storeSink.port, token: 'none', path: file.path, size: file.size, sha256: file.sha256 });
-    if (!result.body.includes(file.sha256)) throw new Error(`uWS store sink answered ${result.status} ${result.body.slice(0, 200)}`);
-    stored = {
-      value: file.size / 1e9 / result.seconds,
-      unit: 'GB/s',
-      loadCpuPercent: null,
-      detail: { seconds: result.seconds, chunked: result.chunked },
-    };
-  } finally {
-    await storeSink.stop();
-  }
+  const stored = await uploadInto(await startUwsStoreSink(sinkDir), 'store sink');
   ctx.log(`  bare uWS hashing the body and storing it (write, fsync, rename): ${stored.value.toFixed(2)} GB/s`);
 
   const service = await startService({ workDir: ctx.workDir, name: 'upload' });
