@@ -23,6 +23,13 @@ const NODES = Number(process.env.BENCH_PROPAGATION_NODES ?? 8);
 const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 200);
 const WARMUP = Math.min(20, ROUNDS);
 const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);
+/**
+ * The rounds of modelgate and of the floor of a node's steps are split into this many turns each,
+ * run alternately (floor, modelgate, modelgate, floor, …), so both see the same machine state.
+ */
+const TURNS = Math.max(1, Number(process.env.BENCH_PROPAGATION_TURNS ?? 4));
+/** Unmeasured rounds at the start of every turn after the first (a fresh detector or fresh subscribers). */
+const TURN_WARMUP = Math.min(10, WARMUP);
 const TARGET_MS = 10;
 /** BENCH_PROPAGATION_TRACE=1: every node keeps a MODELGATE_TRACE_FILE timeline, joined with the rounds afterwards. */
 const TRACE = process.env.BENCH_PROPAGATION_TRACE === '1';
@@ -43,6 +50,83 @@ async function waitForAll(apis: Api[], digest: string, timeoutMs: number): Promi
   }
 }
 
+/** CPU of one turn weighted by its length, so percentages of merged turns stay percentages. */
+function weighted(parts: { seconds: number }[], pick: (index: number) => number): number {
+  const seconds = parts.reduce((s, p) => s + p.seconds, 0);
+  return seconds > 0 ? parts.reduce((s, p, i) => s + pick(i) * p.seconds, 0) / seconds : 0;
+}
+
+function mergeServerCpu(parts: { seconds: number; serverCpuPercent: Record<string, number> }[]): Record<string, number> {
+  const keys = new Set(parts.flatMap((p) => Object.keys(p.serverCpuPercent)));
+  return Object.fromEntries([...keys].map((k) => [k, weighted(parts, (i) => parts[i]!.serverCpuPercent[k] ?? 0)]));
+}
+
+/** The turns' rounds as one run (round numbers continue across turns; rounds join traces by seq). */
+function mergePropagation(parts: PropagationReport[]): PropagationReport {
+  let offset = 0;
+  const rounds = parts.flatMap((p) => {
+    const shifted = p.rounds.map((r) => ({ ...r, round: r.round + offset }));
+    offset += p.rounds.length;
+    return shifted;
+  });
+  return {
+    rounds,
+    seconds: parts.reduce((s, p) => s + p.seconds, 0),
+    loadCpuPercent: weighted(parts, (i) => parts[i]!.loadCpuPercent),
+    resolveRequests: parts.reduce((s, p) => s + p.resolveRequests, 0),
+    serverCpuPercent: mergeServerCpu(parts),
+  };
+}
+
+function mergeFanout(parts: FanoutReport[]): FanoutReport {
+  let offset = 0;
+  const rounds = parts.flatMap((p) => {
+    const shifted = p.rounds.map((r) => ({ ...r, round: r.round + offset }));
+    offset += p.rounds.length;
+    return shifted;
+  });
+  return {
+    rounds,
+    seconds: parts.reduce((s, p) => s + p.seconds, 0),
+    loadCpuPercent: weighted(parts, (i) => parts[i]!.loadCpuPercent),
+    subscriberCpuPercent: weighted(parts, (i) => parts[i]!.subscriberCpuPercent),
+    subscriberPids: parts.flatMap((p) => p.subscriberPids),
+    serverCpuPercent: mergeServerCpu(parts),
+  };
+}
+
+/** The nodes' CPU per round (ms of CPU, all nodes together), from their share of a core over the measured rounds. */
+function nodesCpuMsPerRound(mg: PropagationReport): number {
+  const percent = Object.entries(mg.serverCpuPercent)
+    .filter(([k]) => k.startsWith('node'))
+    .reduce((s, [, v]) => s + v, 0);
+  return (percent / 100) * ((mg.seconds * 1000) / mg.rounds.length);
+}
+
+function subscribersCpuMsPerRound(f: FanoutReport): number {
+  return (f.subscriberCpuPercent / 100) * ((f.seconds * 1000) / f.rounds.length);
+}
+
+/** One turn of each, in the order they ran. */
+interface Turn {
+  first: 'floor' | 'modelgate';
+  floor: FanoutReport;
+  mg: PropagationReport;
+}
+
+const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+function turnsText(turns: Turn[]): string {
+  const p99 = (values: number[]) => fmt(summarize(values).p99);
+  return turns
+    .map((t, i) => {
+      const mg = `modelgate p99 ${p99(t.mg.rounds.map((r) => r.allFrom200Ms))} (nodes ${fmt(nodesCpuMsPerRound(t.mg))} ms CPU a round)`;
+      const floor = `floor p99 ${p99(t.floor.rounds.map((r) => r.allMs))} (subscribers ${fmt(subscribersCpuMsPerRound(t.floor))} ms CPU a round)`;
+      return `turn ${i + 1}: ${t.first === 'floor' ? `${floor}, then ${mg}` : `${mg}, then ${floor}`}`;
+    })
+    .join('; ');
+}
+
 function rows(
   mg: PropagationReport,
   base: FanoutReport,
@@ -51,6 +135,7 @@ function rows(
   applied: ApplyBounds | null,
   nodePids: number[],
   traced: TraceReport | null,
+  turns: Turn[],
 ): Comparison[] {
   const from200 = summarize(mg.rounds.map((r) => r.allFrom200Ms));
   const fromSend = summarize(mg.rounds.map((r) => r.allFromSendMs));
@@ -151,13 +236,24 @@ function rows(
         rounds: served.rounds.length,
         allMs: fanoutServed,
         subscriberCpuPercent: served.subscriberCpuPercent,
+        subscribersCpuMsPerRound: subscribersCpuMsPerRound(served),
         serverCpuPercent: served.serverCpuPercent,
+        turns: turns.map((t) => ({
+          first: t.first,
+          modelgateP99Ms: summarize(t.mg.rounds.map((r) => r.allFrom200Ms)).p99,
+          floorP99Ms: summarize(t.floor.rounds.map((r) => r.allMs)).p99,
+          nodesCpuMsPerRound: nodesCpuMsPerRound(t.mg),
+          subscribersCpuMsPerRound: subscribersCpuMsPerRound(t.floor),
+        })),
         perRound: served.rounds,
       }),
       ratio: ratio(from200.p99, fanoutServed.p99),
       target: 'record',
       pass: null,
-      note: `the floor of a node's steps: each subscriber commits the message to LMDB as above, publishes it to a WebSocket watcher (uWebSockets.js) and answers GET /round from LMDB; the publisher process holds the 8 WebSockets, asks each subscriber at its notice and counts it at the answer with the new round: ${summaryText(fanoutServed)} from PUBLISH; subscribers ${Math.round(served.subscriberCpuPercent)}%, publisher ${Math.round(served.loadCpuPercent)}% of a core. What modelgate adds beyond this is its own code on the same path (plus a commit through Redis before the 200, which this figure does not start from)`,
+      note:
+        `the floor of a node's steps: each subscriber commits the message to LMDB as above, publishes it to a WebSocket watcher (uWebSockets.js) and answers GET /round from LMDB; the publisher process holds the 8 WebSockets, asks each subscriber at its notice and counts it at the answer with the new round: ${summaryText(fanoutServed)} from PUBLISH; subscribers ${Math.round(served.subscriberCpuPercent)}%, publisher ${Math.round(served.loadCpuPercent)}% of a core. What modelgate adds beyond this is its own code on the same path (plus a commit through Redis before the 200, which this figure does not start from). ` +
+        `Run in ${turns.length} alternating turns with modelgate's rounds, so both saw the same machine: ${turnsText(turns)}; ` +
+        `CPU a round over all turns: the ${NODES} nodes ${fmt(nodesCpuMsPerRound(mg))} ms (the writer's commit included) vs the ${NODES} subscribers ${fmt(subscribersCpuMsPerRound(served))} ms, on ${os.cpus().length} cores`,
     },
     {
       name: `propagation: rollback → all ${NODES} nodes, from 200`,
@@ -314,47 +410,76 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       rmSync(lmdbDir, { recursive: true, force: true });
     }
     ctx.log(`    ${summaryText(summarize(written.rounds.map((r) => r.allMs)))}`);
-    const servedDir = join(ctx.workDir, 'data', `fanout-served-${process.pid}-${Date.now()}`);
-    ctx.log(`  the same, each subscriber then sending a WebSocket notice and answering an HTTP GET`);
-    let served: FanoutReport;
-    try {
-      served = await runFanout(
-        {
-          redisUrl: redis.url,
-          channel: `bench-fanout-served-${process.pid}`,
-          subscribers: NODES,
-          warmupRounds: WARMUP,
-          rounds: ROUNDS,
-          gapMs: GAP_MS,
-          timeoutMs,
-          lmdbDir: servedDir,
-          serve: true,
-        },
-        servers,
-      );
-    } finally {
-      rmSync(servedDir, { recursive: true, force: true });
-    }
-    ctx.log(`    ${summaryText(summarize(served.rounds.map((r) => r.allMs)))}`);
+    // The floor of a node's steps and modelgate, in alternating turns (floor first, then modelgate
+    // first, …): a quiet or busy spell of the machine falls on both, and each turn's pair is comparable.
+    const perTurn = Math.ceil(ROUNDS / TURNS);
     ctx.log(
-      `  modelgate: rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice; ${ROUNDS} rounds (+${WARMUP} warm-up)`,
+      `  the floor of a node's steps (each subscriber also sends a WebSocket notice and answers an HTTP GET) and modelgate (rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice), in ${TURNS} alternating turns of ${perTurn} rounds each (+${WARMUP} warm-up in the first turn, ${TURN_WARMUP} after)`,
     );
-    const mg = await runPropagation(
-      {
-        ports: nodes.map((n) => n.port),
-        token,
-        model: MODEL,
-        alias: ALIAS,
-        versions,
-        startIndex: 1,
-        warmupRounds: WARMUP,
-        rounds: ROUNDS,
-        gapMs: GAP_MS,
-        fallbackMs: 1000,
-        timeoutMs,
-      },
-      servers,
-    );
+    const turns: Turn[] = [];
+    let startIndex = 1;
+    for (let t = 0; t < TURNS; t++) {
+      const rounds = Math.min(perTurn, ROUNDS - t * perTurn);
+      if (rounds <= 0) break;
+      const warmupRounds = t === 0 ? WARMUP : TURN_WARMUP;
+      const floorTurn = async (): Promise<FanoutReport> => {
+        const servedDir = join(ctx.workDir, 'data', `fanout-served-${process.pid}-${Date.now()}`);
+        try {
+          return await runFanout(
+            {
+              redisUrl: redis.url,
+              channel: `bench-fanout-served-${process.pid}`,
+              subscribers: NODES,
+              warmupRounds,
+              rounds,
+              gapMs: GAP_MS,
+              timeoutMs,
+              lmdbDir: servedDir,
+              serve: true,
+            },
+            servers,
+          );
+        } finally {
+          rmSync(servedDir, { recursive: true, force: true });
+        }
+      };
+      const mgTurn = (): Promise<PropagationReport> =>
+        runPropagation(
+          {
+            ports: nodes.map((n) => n.port),
+            token,
+            model: MODEL,
+            alias: ALIAS,
+            versions,
+            startIndex,
+            warmupRounds,
+            rounds,
+            gapMs: GAP_MS,
+            fallbackMs: 1000,
+            timeoutMs,
+          },
+          servers,
+        );
+      const first = t % 2 === 0 ? 'floor' : 'modelgate';
+      let floor: FanoutReport;
+      let mgPart: PropagationReport;
+      if (first === 'floor') {
+        floor = await floorTurn();
+        mgPart = await mgTurn();
+      } else {
+        mgPart = await mgTurn();
+        floor = await floorTurn();
+      }
+      // Every round moves the alias to the other version.
+      startIndex = (startIndex + warmupRounds + rounds) % 2;
+      turns.push({ first, floor, mg: mgPart });
+      ctx.log(
+        `    turn ${t + 1}: floor ${summaryText(summarize(floor.rounds.map((r) => r.allMs)))}; modelgate from the 200 ${summaryText(summarize(mgPart.rounds.map((r) => r.allFrom200Ms)))}`,
+      );
+    }
+    const served = mergeFanout(turns.map((t) => t.floor));
+    const mg = mergePropagation(turns.map((t) => t.mg));
+    ctx.log(`    floor, all turns: ${summaryText(summarize(served.rounds.map((r) => r.allMs)))}`);
     ctx.log(`    from the 200: ${summaryText(summarize(mg.rounds.map((r) => r.allFrom200Ms)))}`);
     const applied = await replicaApply(apis);
     if (applied)
@@ -370,7 +495,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`    traced stages: ${traced.stagesText}`);
       for (const line of traced.slowest) ctx.log(`    ${line}`);
     }
-    return rows(mg, base, written, served, applied, pids, traced);
+    return rows(mg, base, written, served, applied, pids, traced, turns);
   } finally {
     for (const api of apis) api.close();
     await Promise.all(nodes.map((n) => n.stop()));
@@ -388,6 +513,7 @@ export const propagationScenario: Scenario = {
     'The notice only triggers the check, so the figure is an upper bound on when each node began serving the new digest. A node with no notice within 1 s is polled (reported). ' +
     'The baseline PUBLISHes to as many ioredis subscriber processes and times until the last one has the message (monotonic clock shared by all processes): the pub/sub floor without a replica, a watch or HTTP. ' +
     'A second baseline has each subscriber commit the message to its own LMDB environment first (one write transaction, as a node applies a shipped batch to its replica): the floor with the replica write. ' +
+    "A third, the floor of a node's steps, has each subscriber also send the message to a uWebSockets.js WebSocket and answer GET /round from LMDB, and the publisher ask each at its notice; it runs in alternating turns with modelgate's rounds, so both see the same machine, and the note gives each turn's p99 and the CPU a round of the nodes and of the subscribers. " +
     'On this 2-core machine every process shares the same two cores, so the scheduler, not the network, sets much of both figures.',
   run,
 };
