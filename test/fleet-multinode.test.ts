@@ -1,7 +1,8 @@
 // Fleet telemetry across three gateway nodes sharing one Redis: a simulated fleet of pod processes,
 // each pulling through its own node, a rollback through one node that pods on the others follow,
-// the fleet view converging from every node's counts, stragglers listed, and an unregistered digest
-// reported through one node and listed through another.
+// the fleet view converging from every node's counts, stragglers listed (and recorded once as a
+// finding, whichever node claims the move), and an unregistered digest reported through one node
+// and listed through another.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -86,6 +87,18 @@ test('three nodes: the fleet view sums every node, converges after a rollback, l
     );
     assert.match(live.stragglers[0].node, new RegExp(`:${nodes[2]!.port}$`), 'the straggler was last seen by node 2');
   }
+
+  // The rollback left a straggler: each of the three nodes checks the move (within about a second
+  // of it, since the window is 0 here, while rollback --wait above waited 15 s), and one records it.
+  await waitFor(
+    async () => (await api(nodes[0]!, 'GET', '/v1/audit?action=fleet.stragglers')).json.entries.length > 0,
+    20_000,
+    'the straggler finding',
+  );
+  const findings = (await api(nodes[1]!, 'GET', '/v1/audit?action=fleet.stragglers')).json.entries;
+  assert.equal(findings.length, 1, 'one finding for the move, whichever nodes checked it');
+  assert.equal(findings[0].target, 'fraud@live');
+  assert.ok(findings[0].details.instances.some((i: any) => i.instance === 'stuck'));
 
   // Observed history, from any node: the six pollers ran both versions.
   const history = (await api(nodes[2]!, 'GET', '/v1/fleet/history?model=fraud&version=1')).json.spans;

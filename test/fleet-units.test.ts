@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { mergeObservations, parseDeploymentHeader, parseFleetReport } from '../src/domain/fleet.js';
-import { fleetSummary, fleetView, observedHistory, type AliasState } from '../src/domain/fleet-view.js';
+import { stepModel } from '../src/domain/audit-steps.js';
+import { fleetSummary, fleetView, movesPastWindow, observedHistory, STRAGGLERS_ACTION, type AliasState } from '../src/domain/fleet-view.js';
 import type { DomainError } from '../src/domain/errors.js';
 import { Fleet } from '../src/registry/fleet/fleet.js';
 import type { Registry } from '../src/registry/registry.js';
@@ -176,6 +177,18 @@ describe('views', () => {
     assert.deepEqual(summary.versions, [{ version: 2, instances: 20 }]);
     assert.equal(summary.stragglers[0]!.count, 20);
     assert.equal(summary.stragglers[0]!.instances.length, 5);
+  });
+
+  test('a straggler finding is due once the window (and the settle time) passed, and no longer after the lookback', () => {
+    const at = (ago: number) => ({ ...alias(now - ago), alias: `moved-${ago / 1000}s-ago` });
+    const moves = [at(MIN), at(2 * MIN + 500), at(2 * MIN + 2000), at(10 * MIN), at(40 * MIN)];
+    assert.deepEqual(
+      movesPastWindow(moves, opts, 1000, 15 * MIN).map((a) => a.alias),
+      ['moved-122s-ago', 'moved-600s-ago'],
+    );
+    // A finding is about its alias's model, so audit and webhook scopes read it like an alias change.
+    assert.equal(stepModel({ action: STRAGGLERS_ACTION, target: 'team/fraud@production' }), 'team/fraud');
+    assert.equal(stepModel({ action: 'fleet.unregistered', target: 'svc/pod-1' }), null);
   });
 
   test('history: one span per instance and version, oldest version first', () => {

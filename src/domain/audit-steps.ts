@@ -3,6 +3,7 @@
 // then compound: the main step's entry, listing the others in `details.steps`, each in the shape
 // it would have alone. Whatever reads the log by action (audit verify, watchers, audit queries)
 // reads it through auditSteps, so a step inside a compound entry counts like one on its own.
+import { STRAGGLERS_ACTION } from './fleet-view.js';
 import type { AuditEntry } from './types.js';
 
 /** What one step would log on its own. */
@@ -23,11 +24,12 @@ export function auditSteps(entry: AuditEntry): AuditEntry[] {
 const MODEL_ACTIONS = ['model.', 'version.', 'alias.', 'manifest.', 'denied.'];
 
 /**
- * The model one step is about, or null when it concerns none (tokens, GC, blobs, fleet findings,
- * the log itself). The one rule for it: audit scopes and webhook scopes both read it.
+ * The model one step is about, or null when it concerns none (tokens, GC, blobs, unregistered
+ * weights, the log itself). A straggler finding is about the alias it names. The one rule for it:
+ * audit scopes and webhook scopes both read it.
  */
 export function stepModel(step: { action: string; target: string }): string | null {
-  if (!MODEL_ACTIONS.some((prefix) => step.action.startsWith(prefix))) return null;
+  if (step.action !== STRAGGLERS_ACTION && !MODEL_ACTIONS.some((prefix) => step.action.startsWith(prefix))) return null;
   const target = step.target;
   if (target.startsWith('/')) return null; // a refusal filed under the path it named, not a model
   const at = target.lastIndexOf('@');

@@ -136,6 +136,25 @@ function activeInstances(rows: readonly FleetObservation[], opts: ViewOptions): 
   return byInstance;
 }
 
+/** The audit action of a straggler finding (registry/fleet/straggler-findings.ts); its target is `model@alias`. */
+export const STRAGGLERS_ACTION = 'fleet.stragglers';
+
+/**
+ * The alias moves a straggler finding is due for: the window after the move (plus `settleMs`, for
+ * every node's counts up to its end to reach the store) ended, at most `lookbackMs` ago.
+ */
+export function movesPastWindow(
+  aliases: readonly AliasState[],
+  opts: Pick<ViewOptions, 'now' | 'stragglerWindowMs'>,
+  settleMs: number,
+  lookbackMs: number,
+): AliasState[] {
+  return aliases.filter((a) => {
+    const since = opts.now - (Date.parse(a.updatedAt) + opts.stragglerWindowMs + settleMs);
+    return since > 0 && since <= lookbackMs;
+  });
+}
+
 /** What a watch summary carries: instances per version and, per alias, the stragglers (the first `maxListed`). */
 export interface FleetSummaryView {
   versions: { version: number; instances: number }[];

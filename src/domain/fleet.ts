@@ -223,6 +223,10 @@ export interface FleetStats {
   unregisteredFound: number;
   /** Watch summaries computed (a model nobody watches is not summarized). */
   summaries: number;
+  /** Straggler findings this node recorded in the audit log. */
+  stragglerFindings: number;
+  /** Straggler checks that failed (store or control store away). */
+  stragglerCheckFailures: number;
 }
 
 export interface FleetReport extends FleetIdentity {

@@ -283,6 +283,16 @@ fleetCounter(
   (c) => c.unregisteredFound,
 );
 fleetCounter(
+  'modelgate_fleet_straggler_findings_total',
+  'Alias moves this node recorded as fleet.stragglers findings (instances still behind after the straggler window)',
+  (c) => c.stragglerFindings,
+);
+fleetCounter(
+  'modelgate_fleet_straggler_check_failures_total',
+  'Straggler checks that failed (the fleet store or the control store could not be reached)',
+  (c) => c.stragglerCheckFailures,
+);
+fleetCounter(
   'modelgate_fleet_summaries_total',
   'Fleet watch summaries computed (only for models someone watches on this node)',
   (c) => c.summaries,

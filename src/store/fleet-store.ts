@@ -1,6 +1,7 @@
 // Where fleet telemetry is kept and shared between nodes: beside the control store (the same
 // LMDB data directory or the same Redis), but in tables of its own. Nothing here touches the
-// registry's sequence or audit chain; rows expire by age, and the number of rows is capped.
+// registry's sequence or audit chain; rows expire by age, and the number of rows is capped. Claims
+// let one node of several act once on something every node notices (a straggler finding).
 import type { FleetObservation, UnregisteredArtifact } from '../domain/fleet.js';
 
 export interface MergeResult {
@@ -20,7 +21,12 @@ export interface FleetStore {
   /** Folds reported unregistered artifacts in; `created` lists the ones seen for the first time. */
   mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }>;
   unregistered(): Promise<UnregisteredArtifact[]>;
-  /** Removes observations and artifacts last seen before `before` (epoch ms); returns how many. */
+  /**
+   * Claims `key` for the caller at `at` (epoch ms): true for the first claim of the key on this
+   * store, whichever node makes it, false for every later one. Pruned by `at` like rows.
+   */
+  claim(key: string, at: number): Promise<boolean>;
+  /** Removes observations and artifacts last seen before `before` (epoch ms), and claims made before it; returns how many rows. */
   prune(before: number): Promise<number>;
   close(): Promise<void>;
 }

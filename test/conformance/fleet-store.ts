@@ -1,6 +1,7 @@
 // The FleetStore conformance suite: every implementation (LMDB, Redis) must merge batches by the
 // domain's rule, keep models apart, enforce the row cap without losing updates to existing rows,
-// add up concurrent merges from several nodes, record unregistered artifacts once, and prune by age.
+// add up concurrent merges from several nodes, record unregistered artifacts once, grant a claim to
+// exactly one of several nodes, and prune by age.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FleetObservation, UnregisteredArtifact } from '../../src/domain/fleet.js';
@@ -136,6 +137,18 @@ export function fleetStoreConformance(impl: FleetStoreImplementation): void {
       assert.equal((await a.unregistered()).length, 0);
       // The cap counts what is left: a new row fits again.
       assert.equal((await a.mergeObservations([observation({ instance: 'new' })], 2)).created, 1);
+    });
+
+    test('a claim goes to exactly one of several concurrent claimants, and is free again once pruned', async () => {
+      const { a, b } = await impl.open();
+      const key = 'stragglers\tfraud\tproduction\t1000';
+      const won = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim(key, 2_000)));
+      assert.equal(won.filter(Boolean).length, 1);
+      assert.equal(await a.claim(key, 9_000), false, 'a later claim of the same key');
+      assert.equal(await b.claim('another', 9_000), true, 'another key is claimed on its own');
+      assert.equal(await a.prune(5_000), 0, 'claims are not rows');
+      assert.equal(await b.claim(key, 9_500), true, 'pruned before the cutoff, so it can be claimed again');
+      assert.equal(await a.claim('another', 9_500), false, 'made after the cutoff, so kept');
     });
   });
 }

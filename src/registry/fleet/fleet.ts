@@ -2,7 +2,8 @@
 // batches to the fleet store (shared between nodes on Redis), and the views, the history and the
 // unregistered list are read back from the store. Observation only: a failure here is logged and
 // counted, never turned into a failed request, and nothing enters the registry's sequence except
-// the audit entry for a newly reported unregistered artifact.
+// the audit entries for a newly reported unregistered artifact and for an alias move that left
+// stragglers (straggler-findings.ts).
 import { BlockList, isIP } from 'node:net';
 import {
   firstObservation,
@@ -19,6 +20,7 @@ import { DomainError, unavailable } from '../../domain/errors.js';
 import { logger } from '../../log.js';
 import type { FleetStore } from '../../store/fleet-store.js';
 import type { Registry } from '../registry.js';
+import { StragglerFindings } from './straggler-findings.js';
 import { FleetTracker, type FleetTarget } from './tracker.js';
 import {
   fleetSummary,
@@ -72,6 +74,8 @@ const PRUNE_INTERVAL_MS = 15 * 60 * 1000;
 const MAX_TARGETS = 10_000;
 /** Observations per store transaction in a flush. */
 const FLUSH_CHUNK = 5000;
+/** Straggler checks are at most this often (each reads the fleet's model list and their aliases). */
+const STRAGGLER_CHECK_MS = 1000;
 
 export class Fleet {
   private readonly tracker: FleetTracker;
@@ -86,7 +90,17 @@ export class Fleet {
   private unregisteredSentAt = 0;
   private readonly downloadTargets = new Map<string, FleetTarget>();
   private readonly targets = new Map<string, FleetTarget>();
-  private readonly stats = { storeDropped: 0, flushFailures: 0, reports: 0, unregisteredFound: 0, summaries: 0 };
+  private readonly stats = {
+    storeDropped: 0,
+    flushFailures: 0,
+    reports: 0,
+    unregisteredFound: 0,
+    summaries: 0,
+    stragglerFindings: 0,
+    stragglerCheckFailures: 0,
+  };
+  private readonly stragglers: StragglerFindings;
+  private stragglersCheckedAt = 0;
 
   constructor(
     private readonly store: FleetStore,
@@ -95,6 +109,14 @@ export class Fleet {
   ) {
     this.tracker = new FleetTracker(options.maxPendingEntries);
     for (const entry of options.trustedProxies) addTrusted(this.trusted, entry);
+    this.stragglers = new StragglerFindings(
+      {
+        store,
+        aliasStates: (model) => this.aliasStates(model),
+        audit: registry.audit,
+      },
+      options.flushIntervalMs,
+    );
   }
 
   start(): void {
@@ -253,6 +275,20 @@ export class Fleet {
       }
     }
     await this.summarize().catch((err: unknown) => logger.warn({ err }, 'fleet: summary failed'));
+    await this.checkStragglers();
+  }
+
+  /** After a flush (at most once a second: views flush too), the moves whose straggler window just passed. */
+  private async checkStragglers(): Promise<void> {
+    const now = Date.now();
+    if (now - this.stragglersCheckedAt < STRAGGLER_CHECK_MS) return;
+    this.stragglersCheckedAt = now;
+    try {
+      this.stats.stragglerFindings += await this.stragglers.check(this.viewOptions());
+    } catch (err) {
+      this.stats.stragglerCheckFailures++;
+      logger.warn({ err: (err as Error).message }, 'fleet: straggler check failed; a finding it had claimed is not recorded');
+    }
   }
 
   private async prune(): Promise<void> {

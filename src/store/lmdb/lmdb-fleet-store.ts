@@ -19,6 +19,7 @@ export class LmdbFleetStore implements FleetStore {
   private readonly root: RootDatabase;
   private readonly obs: Database<FleetObservation, string>;
   private readonly artifacts: Database<UnregisteredArtifact, string>;
+  private readonly claims: Database<{ lastSeen: number }, string>;
 
   constructor(dataDir: string) {
     const dir = join(dataDir, 'fleet');
@@ -26,6 +27,7 @@ export class LmdbFleetStore implements FleetStore {
     this.root = open({ path: dir, maxDbs: 4 });
     this.obs = this.root.openDB<FleetObservation, string>({ name: 'observations' });
     this.artifacts = this.root.openDB<UnregisteredArtifact, string>({ name: 'unregistered' });
+    this.claims = this.root.openDB<{ lastSeen: number }, string>({ name: 'claims' });
   }
 
   async mergeObservations(batch: readonly FleetObservation[], cap: number): Promise<MergeResult> {
@@ -65,8 +67,13 @@ export class LmdbFleetStore implements FleetStore {
     return [...this.artifacts.getRange({}).map((e) => e.value)];
   }
 
+  claim(key: string, at: number): Promise<boolean> {
+    return this.claims.ifNoExists(key, () => this.claims.put(key, { lastSeen: at }));
+  }
+
   async prune(before: number): Promise<number> {
     return this.root.transaction(() => {
+      for (const { key, value } of this.claims.getRange({})) if (value.lastSeen < before) this.claims.remove(key);
       let removed = 0;
       for (const db of [this.obs, this.artifacts] as Database<{ lastSeen: number }, string>[]) {
         for (const { key, value } of db.getRange({})) {

@@ -1,6 +1,6 @@
 // Fleet telemetry shared by every node through Redis: one hash per model (field = the observation
-// key, value = JSON), a set of models, a hash of unregistered artifacts, and row counts for the
-// caps. Each write is optimistic (WATCH the keys it reads, MULTI/EXEC, retry on a conflict), so the
+// key, value = JSON), a set of models, a hash of unregistered artifacts, row counts for the caps,
+// and a hash of claims (HSETNX: the first node to claim a key gets it). Each write is optimistic (WATCH the keys it reads, MULTI/EXEC, retry on a conflict), so the
 // merge rule stays in one place (domain/fleet.ts) and concurrent flushes from several nodes add up.
 import { Redis } from 'ioredis';
 import {
@@ -29,6 +29,7 @@ interface Keys {
   obsCount: string;
   artifacts: string;
   artifactCount: string;
+  claims: string;
 }
 
 export class RedisFleetStore implements FleetStore {
@@ -47,6 +48,7 @@ export class RedisFleetStore implements FleetStore {
       obsCount: `${p}obs-count`,
       artifacts: `${p}unregistered`,
       artifactCount: `${p}unregistered-count`,
+      claims: `${p}claims`,
     };
   }
 
@@ -152,30 +154,35 @@ export class RedisFleetStore implements FleetStore {
     return (await this.redis.hvals(this.keys.artifacts)).map((text) => JSON.parse(text) as UnregisteredArtifact);
   }
 
+  async claim(key: string, at: number): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.claims, key, JSON.stringify({ lastSeen: at }))) === 1;
+  }
+
   async prune(before: number): Promise<number> {
     let removed = 0;
     for (const model of await this.models()) {
       removed += await this.pruneHash(this.keys.obs(model), this.keys.obsCount, before, model);
     }
     removed += await this.pruneHash(this.keys.artifacts, this.keys.artifactCount, before, null);
+    await this.pruneHash(this.keys.claims, null, before, null);
     return removed;
   }
 
-  /** Deletes the rows of one hash last seen before `before`; a model left with none leaves the set. */
-  private pruneHash(key: string, countKey: string, before: number, model: string | null): Promise<number> {
+  /** Deletes the rows of one hash last seen before `before` (and keeps its row count); a model left with none leaves the set. */
+  private pruneHash(key: string, countKey: string | null, before: number, model: string | null): Promise<number> {
     return this.optimistic(async () => {
       const r = this.redis;
-      await r.watch(key, countKey);
+      await r.watch(key, ...(countKey === null ? [] : [countKey]));
       const rows = await r.hgetall(key);
       const stale = Object.entries(rows)
         .filter(([, text]) => (JSON.parse(text) as { lastSeen: number }).lastSeen < before)
         .map(([field]) => field);
       const left = Object.keys(rows).length - stale.length;
-      const count = Number((await r.get(countKey)) ?? 0);
+      const count = countKey === null ? 0 : Number((await r.get(countKey)) ?? 0);
       const multi = r.multi();
       if (stale.length > 0) {
         multi.hdel(key, ...stale);
-        multi.set(countKey, Math.max(0, count - stale.length));
+        if (countKey !== null) multi.set(countKey, Math.max(0, count - stale.length));
       }
       if (model !== null && left === 0) multi.srem(this.keys.models, model);
       const result = await multi.exec();
