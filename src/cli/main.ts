@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   approve: () => import('./commands/approve.js'),
   reject: () => import('./commands/reject.js'),
   retire: () => import('./commands/retire.js'),
+  edit: () => import('./commands/edit.js'),
+  delete: () => import('./commands/delete.js'),
   history: () => import('./commands/history.js'),
   deployments: () => import('./commands/deployments.js'),
   token: () => import('./commands/token.js'),
@@ -47,6 +49,8 @@ commands:
   approve <name> <version>      approve a version (--comment c)
   reject <name> <version>       reject a version for good (--comment c)
   retire <name> <version>       take a version out of service for good (--reason r)
+  edit <name> <version>         replace a version's record (--metadata FILE) or --deprecate it
+  delete <name> <version>       delete a version that nothing holds (--reason r; admin)
   history <name@alias>          an alias's timeline, or where it pointed --at a time
   deployments <name>            which version each alias served, from when until when
   token create|list|revoke      manage access tokens (admin)

@@ -56,6 +56,7 @@ import type {
   WebhookWithSecret,
   VersionDetails,
   VersionHistory,
+  VersionPatchInput,
   VersionRecordInput,
 } from './types.js';
 import { paths } from './urls.js';
@@ -189,6 +190,20 @@ export class ModelgateClient {
       ...(options.recordDigest === undefined ? {} : { recordDigest: options.recordDigest }),
     };
     return this.readJson<ApprovalResult>(await this.sendJson('POST', paths.approvals(name, version), body, signal));
+  }
+
+  /**
+   * Edits a version's record (writer): each field given replaces the stored one; the file list never
+   * changes. The approvals of the old record are void; an edit that would break a protected alias's
+   * policy is refused (POLICY_UNMET).
+   */
+  async updateVersion(name: string, version: number, patch: VersionPatchInput, signal?: AbortSignal): Promise<ModelVersion> {
+    return this.readJson<ModelVersion>(await this.sendJson('PATCH', paths.version(name, version), patch, signal));
+  }
+
+  /** Deletes a version (admin); refused while an alias or a stack holds it, or once it held a protected alias. */
+  async deleteVersion(name: string, version: number, reason: string, signal?: AbortSignal): Promise<void> {
+    await this.readText(await this.sendJson('DELETE', paths.version(name, version), { reason }, signal));
   }
 
   /** Retires a version for good: no alias may point at it again; it stays downloadable by digest. */

@@ -137,6 +137,9 @@ export interface VersionRecordInput {
   card?: ModelCard;
 }
 
+/** An edit of a version: any record field it names is replaced; `status: 'deprecated'` deprecates it. */
+export type VersionPatchInput = VersionRecordInput & { status?: 'deprecated' };
+
 /** An approval as recorded, with the version's status after it. */
 export interface ApprovalResult extends Approval {
   status: VersionStatus;
