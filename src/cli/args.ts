@@ -30,8 +30,8 @@ function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<type
   }
 }
 
-type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
-type ParsedCommand<O extends OptionsConfig> = ReturnType<
+export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+export type ParsedCommand<O extends OptionsConfig> = ReturnType<
   typeof parseArgs<{ args: string[]; options: typeof clientOptions & O; allowPositionals: true; strict: true }>
 >;
 

@@ -4,9 +4,8 @@
 // (ALREADY_DECIDED), a record other than the one named with --record (RECORD_CHANGED), and any
 // decision on a rejected version: one rejection makes it rejected for good.
 import type { Decision } from '../../client/index.js';
-import { clientOptionsHelp, parseCommand } from '../args.js';
-import { clientFromOptions } from '../client-from-options.js';
-import { checkModelName, parseVersionNumber } from '../reference.js';
+import { clientOptionsHelp } from '../args.js';
+import { parseVersionCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usages: Record<Decision, string> = {
@@ -36,12 +35,9 @@ const PAST: Record<Decision, string> = { approve: 'approved', reject: 'rejected'
 
 export async function runDecision(decision: Decision, argv: string[]): Promise<number> {
   const usage = usages[decision];
-  const parsed = parseCommand(argv, usage, [2, 2], { comment: { type: 'string' }, record: { type: 'string' } });
+  const parsed = parseVersionCommand(argv, usage, { comment: { type: 'string' }, record: { type: 'string' } });
   if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const name = checkModelName(positionals[0]!);
-  const version = parseVersionNumber(positionals[1]!, 'version');
-  const client = clientFromOptions(values);
+  const { values, name, version, client } = parsed;
   const result = await withUserErrors(() =>
     client.decide(name, version, decision, { comment: values.comment, recordDigest: values.record }),
   );

@@ -1,10 +1,9 @@
 // modelgate delete <name> <version> --reason r: the CLI side of DELETE …/versions/{n} (admin).
 // The server decides what may go: never a version an alias points at, a stack pins, or that ever
 // held a protected alias (kept for the record).
-import { clientOptionsHelp, parseCommand, USAGE_EXIT_CODE } from '../args.js';
+import { clientOptionsHelp, USAGE_EXIT_CODE } from '../args.js';
 import { CliError } from '../cli-error.js';
-import { clientFromOptions } from '../client-from-options.js';
-import { checkModelName, parseVersionNumber } from '../reference.js';
+import { parseVersionCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate delete <name> <version> --reason text
@@ -19,14 +18,11 @@ them unreferenced.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [2, 2], { reason: { type: 'string' } });
+  const parsed = parseVersionCommand(argv, usage, { reason: { type: 'string' } });
   if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const name = checkModelName(positionals[0]!);
-  const version = parseVersionNumber(positionals[1]!, 'version');
+  const { values, name, version, client } = parsed;
   if (!values.reason) throw new CliError(`--reason is required\n\n${usage}`, USAGE_EXIT_CODE);
   const reason = values.reason;
-  const client = clientFromOptions(values);
   await withUserErrors(() => client.deleteVersion(name, version, reason));
   process.stdout.write(values.json ? `${JSON.stringify({ name, version, deleted: true })}\n` : `deleted ${name}@v${version}\n`);
   return 0;

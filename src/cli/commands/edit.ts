@@ -2,9 +2,8 @@
 // …/versions/{n}. The record file is read and checked exactly as push --metadata reads it, and
 // the server applies its own rules (approvals of the old record void, a protected alias's policy).
 import { CliError } from '../cli-error.js';
-import { clientOptionsHelp, parseCommand, USAGE_EXIT_CODE } from '../args.js';
-import { clientFromOptions } from '../client-from-options.js';
-import { checkModelName, parseVersionNumber } from '../reference.js';
+import { clientOptionsHelp, USAGE_EXIT_CODE } from '../args.js';
+import { parseVersionCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate edit <name> <version> [--metadata FILE] [--deprecate]
@@ -20,11 +19,9 @@ alias keeps serving, with a warning, unless the edit would break that alias's po
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [2, 2], { metadata: { type: 'string' }, deprecate: { type: 'boolean' } });
+  const parsed = parseVersionCommand(argv, usage, { metadata: { type: 'string' }, deprecate: { type: 'boolean' } });
   if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const name = checkModelName(positionals[0]!);
-  const version = parseVersionNumber(positionals[1]!, 'version');
+  const { values, name, version, client } = parsed;
   if (values.metadata === undefined && !values.deprecate)
     throw new CliError(`nothing to edit: give --metadata FILE or --deprecate\n\n${usage}`, USAGE_EXIT_CODE);
   // The record reader brings YAML and the request schemas: loaded only when asked for.
@@ -32,7 +29,6 @@ export async function run(argv: string[]): Promise<number> {
   if (values.metadata !== undefined && Object.keys(record).length === 0) {
     throw new CliError(`metadata file ${values.metadata} holds none of metadata, lineage, metrics, card: nothing to edit`);
   }
-  const client = clientFromOptions(values);
   const patch = { ...record, ...(values.deprecate ? { status: 'deprecated' as const } : {}) };
   await withUserErrors(() => client.updateVersion(name, version, patch));
   const view = await withUserErrors(() => client.getVersion(name, version));

@@ -1,9 +1,8 @@
 // modelgate retire <name> <version> [--reason r]: take a version out of service for good. No alias
 // may point at it again and rollback passes over it; its files stay downloadable by digest, so an
 // audit can reproduce what it served.
-import { clientOptionsHelp, parseCommand } from '../args.js';
-import { clientFromOptions } from '../client-from-options.js';
-import { checkModelName, parseVersionNumber } from '../reference.js';
+import { clientOptionsHelp } from '../args.js';
+import { parseVersionCommand } from '../reference-command.js';
 import { withUserErrors } from '../user-errors.js';
 
 const usage = `usage: modelgate retire <name> <version> [--reason text]
@@ -17,12 +16,9 @@ version an alias still points at cannot be retired: move the alias first.
 ${clientOptionsHelp}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommand(argv, usage, [2, 2], { reason: { type: 'string' } });
+  const parsed = parseVersionCommand(argv, usage, { reason: { type: 'string' } });
   if (!parsed) return 0;
-  const { values, positionals } = parsed;
-  const name = checkModelName(positionals[0]!);
-  const version = parseVersionNumber(positionals[1]!, 'version');
-  const client = clientFromOptions(values);
+  const { values, name, version, client } = parsed;
   const retired = await withUserErrors(() => client.retire(name, version, values.reason));
   process.stdout.write(values.json ? `${JSON.stringify(retired)}\n` : `retired ${name}@v${version} (seq ${retired.seq})\n`);
   return 0;
