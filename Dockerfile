@@ -11,7 +11,8 @@ COPY workers ./workers
 COPY ui ./ui
 COPY config ./config
 COPY bin ./bin
-# npm ci runs the prepare script, which builds (tsc, then the console with vite).
+COPY scripts/build-cli.ts ./scripts/
+# npm ci runs the prepare script, which builds (tsc, the bundled CLI with esbuild, then the console with vite).
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim
@@ -33,6 +34,8 @@ COPY package.json package-lock.json ./
 # ship prebuilt binaries.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The client CLI as bin/modelgate.js runs it (bundled); `serve` above runs from dist/src.
+COPY --from=build /app/dist/cli ./dist/cli
 COPY --from=build /app/dist/workers ./dist/workers
 COPY --from=build /app/dist/ui ./dist/ui
 COPY config ./config

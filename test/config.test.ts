@@ -103,6 +103,8 @@ test('serve exits with a message naming the bad key', async () => {
   const res = await runCli(['serve', '--port', '70000'], {});
   assert.equal(res.code, 2);
   assert.match(res.stderr, /server\.port/);
+  // A message for the person at the terminal: no stack trace (the launcher's bundled CLI runs serve's own module).
+  assert.doesNotMatch(res.stderr, /\n\s+at /);
 });
 
 test('serve refuses to run on the pure-JS uWebSockets.js fallback', async () => {

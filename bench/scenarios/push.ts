@@ -5,7 +5,7 @@
 import { closeSync, copyFileSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
-import { SERVICE_MAIN, startService } from '../lib/service.js';
+import { CLI_BIN, startService } from '../lib/service.js';
 import { findCurl } from '../lib/upload-client.js';
 import { ensureRandomFile } from '../lib/workfile.js';
 import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
@@ -44,7 +44,7 @@ export const pushScenario: Scenario = {
       const baseline: TimedRun[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         changeFile();
-        const pushed = await timeCommand(process.execPath, [SERVICE_MAIN, 'push', source, 'bench/push', '--json'], {
+        const pushed = await timeCommand(process.execPath, [CLI_BIN, 'push', source, 'bench/push', '--json'], {
           MODELGATE_URL: service.baseUrl,
           MODELGATE_TOKEN: service.token,
         });

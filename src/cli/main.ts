@@ -76,10 +76,15 @@ client options: --server URL (or MODELGATE_URL), --token T (or MODELGATE_TOKEN),
 modelgate --version prints the version.
 `;
 
-/** The version of the installed package (package.json sits three levels above dist/src/cli/). */
+/** The version of the installed package: the nearest package.json above this module (compiled in dist/src/cli/, bundled in dist/cli/). */
 function packageVersion(): string {
-  const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    try {
+      return (JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { version: string }).version;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir.pathname === '/') throw err;
+    }
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -107,7 +112,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof CliError) {
+    if (CliError.is(err)) {
       process.stderr.write(`modelgate: ${err.message}\n`);
       process.exitCode = err.exitCode;
     } else {

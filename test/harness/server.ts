@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 // report is written and the loop is empty, so end the process there, with the same exit code.
 process.once('exit', (code) => process.exit(code));
 
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The launcher a user runs (bin/modelgate.js → the bundled CLI in dist/cli/; `serve` in dist/src/). */
+export const CLI = fileURLToPath(new URL('../../../bin/modelgate.js', import.meta.url));
 
 export interface TestServer {
   /** Changes after restart(): each start listens on a fresh ephemeral port. */
