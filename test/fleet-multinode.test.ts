@@ -123,6 +123,33 @@ test('three nodes: the fleet view sums every node, converges after a rollback, l
   ok(await runCli(['audit', 'verify', '--server', nodes[1]!.url], { MODELGATE_TOKEN: nodes[1]!.token }));
 });
 
+test("a socket watching a model on one node gets its summaries while the model's traffic goes only to another", async () => {
+  await registerFiles(nodes[0]!, 'remote', { 'w.bin': 'remote one' }, { uploadTo: nodes });
+  assert.equal((await api(nodes[0]!, 'PUT', '/v1/models/remote/aliases/live', { version: 1 })).status, 200);
+  const ws = new WebSocket(`${nodes[0]!.url.replace('http', 'ws')}/v1/watch?models=remote`, {
+    headers: { Authorization: `Bearer ${nodes[0]!.token}` },
+  });
+  const summaries: any[] = [];
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.type === 'fleet' && msg.model === 'remote') summaries.push(msg);
+  });
+  await once(ws, 'open');
+  try {
+    // The only pod of `remote` asks node 2; node 0 counts none of its traffic.
+    pods.push(
+      spawn(process.execPath, [POD, nodes[2]!.url, nodes[2]!.token, 'remote', 'live', 'remote/pod-1', '200', 'poll'], { stdio: 'ignore' }),
+    );
+    await waitFor(
+      () => summaries.some((s) => s.versions.some((v: any) => v.version === 1 && v.instances === 1)),
+      30_000,
+      'a summary on node 0',
+    );
+  } finally {
+    ws.close();
+  }
+});
+
 test('watch summaries are rate-limited: at most one per model per fleet.watchIntervalSeconds (5 s by default) from a node', async () => {
   const node = nodes[0]!;
   const ws = new WebSocket(`${node.url.replace('http', 'ws')}/v1/watch?models=fraud`, {

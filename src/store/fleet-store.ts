@@ -18,6 +18,11 @@ export interface FleetStore {
   observations(model: string): Promise<FleetObservation[]>;
   /** Models with at least one stored observation. */
   models(): Promise<string[]>;
+  /**
+   * Per model, a count that moves whenever a merge (from any node sharing the store) writes its
+   * rows: a reader compares it with the count it saw last to learn which models changed elsewhere.
+   */
+  changeCounts(): Promise<Map<string, number>>;
   /** Folds reported unregistered artifacts in; `created` lists the ones seen for the first time. */
   mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }>;
   unregistered(): Promise<UnregisteredArtifact[]>;

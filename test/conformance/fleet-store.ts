@@ -112,6 +112,22 @@ export function fleetStoreConformance(impl: FleetStoreImplementation): void {
       assert.equal(rows.length, 20, 'pod-1 shared, plus 19 more distinct instances');
     });
 
+    test("a model's change count moves with each merge that writes its rows, whichever node merged", async () => {
+      const { a, b } = await impl.open();
+      const start = (await b.changeCounts()).get('fraud');
+      await a.mergeObservations([observation()], 100);
+      const afterA = (await b.changeCounts()).get('fraud');
+      assert.notEqual(afterA, undefined);
+      assert.notEqual(afterA, start);
+      await b.mergeObservations([observation({ lastSeen: 3_000 })], 100);
+      const afterB = await a.changeCounts();
+      assert.notEqual(afterB.get('fraud'), afterA, "the other node's merge moved it");
+      assert.equal(afterB.get('team/churn'), undefined, 'a model nobody merged has no count');
+      // A merge refused by the cap writes nothing, so it moves nothing.
+      await a.mergeObservations([observation({ model: 'team/churn', instance: 'over-cap' })], 1);
+      assert.equal((await b.changeCounts()).get('team/churn'), undefined);
+    });
+
     test('an unregistered artifact is created once, then merged (paths, reports)', async () => {
       const { a, b } = await impl.open();
       const first = await a.mergeArtifacts([artifact()], 100);

@@ -84,7 +84,11 @@ export class Fleet {
   private timers: NodeJS.Timeout[] = [];
   private readonly listeners: SummaryListener[] = [];
   private readonly summarizedAt = new Map<string, number>();
+  /** Models whose observations changed since their last summary: by this node's flushes, or seen in changeCounts(). */
   private readonly touched = new Set<string>();
+  /** The store's change count per model at the last look, and when that was. */
+  private seenChanges = new Map<string, number>();
+  private changesReadAt = 0;
   private unregisteredBacklog: UnregisteredArtifact[] = [];
   private unregisteredMore = 0;
   private unregisteredSentAt = 0;
@@ -471,6 +475,7 @@ export class Fleet {
       return;
     }
     const now = Date.now();
+    await this.noteChangesElsewhere(now);
     for (const model of [...this.touched]) {
       if (now - (this.summarizedAt.get(model) ?? 0) < this.options.watchIntervalMs) continue;
       this.touched.delete(model);
@@ -498,6 +503,19 @@ export class Fleet {
       this.unregisteredBacklog = [];
       this.unregisteredMore = 0;
     }
+  }
+
+  /**
+   * Models whose observations other nodes wrote since the last look (through a shared store): a
+   * socket watching a model on this node gets its summaries even when the model's traffic goes to
+   * other nodes. Read at most once per watch interval, the rate summaries are limited to anyway.
+   */
+  private async noteChangesElsewhere(now: number): Promise<void> {
+    if (now - this.changesReadAt < this.options.watchIntervalMs) return;
+    this.changesReadAt = now;
+    const counts = await this.store.changeCounts();
+    for (const [model, count] of counts) if (this.seenChanges.get(model) !== count) this.touched.add(model);
+    this.seenChanges = counts;
   }
 
   private emit(summary: FleetSummary): void {

@@ -20,6 +20,8 @@ export class LmdbFleetStore implements FleetStore {
   private readonly obs: Database<FleetObservation, string>;
   private readonly artifacts: Database<UnregisteredArtifact, string>;
   private readonly claims: Database<{ lastSeen: number }, string>;
+  /** This environment belongs to one node, so only its own merges change it: counted in memory. */
+  private readonly changes = new Map<string, number>();
 
   constructor(dataDir: string) {
     const dir = join(dataDir, 'fleet');
@@ -32,6 +34,7 @@ export class LmdbFleetStore implements FleetStore {
 
   async mergeObservations(batch: readonly FleetObservation[], cap: number): Promise<MergeResult> {
     const merged = await this.merge(this.obs, foldByKey(batch, observationKey, mergeObservations), mergeObservations, cap);
+    for (const model of new Set(merged.writes.map(([, row]) => row.model))) this.changes.set(model, (this.changes.get(model) ?? 0) + 1);
     return { dropped: merged.dropped, created: merged.created.length };
   }
 
@@ -56,6 +59,10 @@ export class LmdbFleetStore implements FleetStore {
       if (names[names.length - 1] !== model) names.push(model);
     }
     return names;
+  }
+
+  async changeCounts(): Promise<Map<string, number>> {
+    return new Map(this.changes);
   }
 
   async mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }> {

@@ -1,6 +1,7 @@
 // Fleet telemetry shared by every node through Redis: one hash per model (field = the observation
 // key, value = JSON), a set of models, a hash of unregistered artifacts, row counts for the caps,
-// and a hash of claims (HSETNX: the first node to claim a key gets it). Each write is optimistic (WATCH the keys it reads, MULTI/EXEC, retry on a conflict), so the
+// a hash of claims (HSETNX: the first node to claim a key gets it), and a count per model that
+// each merge writing its rows increments (so a node learns which models changed on other nodes). Each write is optimistic (WATCH the keys it reads, MULTI/EXEC, retry on a conflict), so the
 // merge rule stays in one place (domain/fleet.ts) and concurrent flushes from several nodes add up.
 import { Redis } from 'ioredis';
 import {
@@ -30,6 +31,7 @@ interface Keys {
   artifacts: string;
   artifactCount: string;
   claims: string;
+  changes: string;
 }
 
 export class RedisFleetStore implements FleetStore {
@@ -49,6 +51,7 @@ export class RedisFleetStore implements FleetStore {
       artifacts: `${p}unregistered`,
       artifactCount: `${p}unregistered-count`,
       claims: `${p}claims`,
+      changes: `${p}changes`,
     };
   }
 
@@ -107,6 +110,7 @@ export class RedisFleetStore implements FleetStore {
         if (done.writes.length > 0) {
           multi.hset(this.keys.obs(model), ...fieldValues(done.writes));
           multi.sadd(this.keys.models, model);
+          multi.hincrby(this.keys.changes, model, 1);
         }
       }
       if (created > 0) multi.set(this.keys.obsCount, count);
@@ -133,6 +137,11 @@ export class RedisFleetStore implements FleetStore {
 
   async models(): Promise<string[]> {
     return (await this.redis.smembers(this.keys.models)).sort();
+  }
+
+  async changeCounts(): Promise<Map<string, number>> {
+    const counts = await this.redis.hgetall(this.keys.changes);
+    return new Map(Object.entries(counts).map(([model, count]) => [model, Number(count)]));
   }
 
   mergeArtifacts(batch: readonly UnregisteredArtifact[], cap: number): Promise<{ dropped: number; created: UnregisteredArtifact[] }> {
@@ -184,7 +193,7 @@ export class RedisFleetStore implements FleetStore {
         multi.hdel(key, ...stale);
         if (countKey !== null) multi.set(countKey, Math.max(0, count - stale.length));
       }
-      if (model !== null && left === 0) multi.srem(this.keys.models, model);
+      if (model !== null && left === 0) multi.srem(this.keys.models, model).hdel(this.keys.changes, model);
       const result = await multi.exec();
       return result === null ? null : stale.length;
     });
