@@ -685,6 +685,30 @@ describe('tags and names', () => {
     assertError(await oci('GET', '/v2/team/tags/tags/list?n=-1', { token: reader }), 400, 'UNSUPPORTED');
   });
 
+  test('_catalog: the repositories in the token’s scope, in name order, with n/last pagination and a next Link', async () => {
+    for (const name of ['cat/b', 'cat/a', 'cat/c']) await registerFiles(server, name, { 'f.bin': `catalog ${name}` });
+    const catReader = (await createToken(server, 'oci-cat-reader', 'reader', 'cat/*')).token;
+    const all = await oci('GET', '/v2/_catalog', { token: catReader });
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.json, { repositories: ['cat/a', 'cat/b', 'cat/c'] });
+    assert.equal(all.headers.get('link'), null);
+    const first = await oci('GET', '/v2/_catalog?n=2', { token: catReader });
+    assert.deepEqual(first.json.repositories, ['cat/a', 'cat/b']);
+    assert.equal(first.headers.get('link'), '</v2/_catalog?n=2&last=cat%2Fb>; rel="next"');
+    const next = await oci('GET', '/v2/_catalog?n=2&last=cat%2Fb', { token: catReader });
+    assert.deepEqual(next.json.repositories, ['cat/c']);
+    assert.equal(next.headers.get('link'), null);
+    assert.deepEqual((await oci('GET', '/v2/_catalog?n=0', { token: catReader })).json.repositories, []);
+    // An unscoped reader sees every repository, in the same order; another scope sees none of these.
+    const everything = (await oci('GET', '/v2/_catalog', { token: reader })).json.repositories;
+    assert.deepEqual(everything, [...everything].sort());
+    assert.ok(['cat/a', 'cat/b', 'cat/c', 'team/tags'].every((r) => everything.includes(r)));
+    assert.ok(!(await oci('GET', '/v2/_catalog', { token: otherReader })).json.repositories.some((r: string) => r.startsWith('cat/')));
+    assertError(await oci('GET', '/v2/_catalog', { token: null }), 401, 'UNAUTHORIZED');
+    assertError(await oci('GET', '/v2/_catalog?n=x', { token: reader }), 400, 'UNSUPPORTED');
+    assertError(await oci('DELETE', '/v2/_catalog', { token: reader }), 405, 'UNSUPPORTED');
+  });
+
   test('unknown and invalid names, unknown manifests, unsupported methods', async () => {
     assertError(await oci('GET', '/v2/team/nope/tags/list', { token: reader }), 404, 'NAME_UNKNOWN');
     assertError(await oci('GET', '/v2/team/nope/manifests/staging', { token: reader }), 404, 'NAME_UNKNOWN');
@@ -700,7 +724,7 @@ describe('tags and names', () => {
     assertError(del, 405, 'UNSUPPORTED');
     assert.equal(del.headers.get('allow'), 'GET, HEAD, PUT');
     assertError(await oci('DELETE', `/v2/team/tags/blobs/${sha256('tags-0')}`), 405, 'UNSUPPORTED');
-    assertError(await oci('GET', '/v2/_catalog', { token: reader }), 404, 'UNSUPPORTED');
+    assertError(await oci('GET', '/v2/team/tags/referrers/sha256:abc', { token: reader }), 404, 'UNSUPPORTED');
     // A model whose name is a protocol word is still addressable.
     await registerFiles(server, 'team/manifests', { 'f.bin': 'named manifests' });
     assert.equal((await oci('GET', '/v2/team/manifests/manifests/v1', { token: reader })).status, 200);

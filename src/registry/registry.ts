@@ -612,6 +612,12 @@ export class Registry {
     return { ...model, aliases };
   }
 
+  /** The names of the models `visible` accepts, in name order after `after`: one page of at most `limit` (the OCI catalog). */
+  modelNames(visible: (name: string) => boolean, after: string | undefined, limit: number): Page<string> {
+    const page = this.store.listModels({ cursor: after, limit, filter: (m) => visible(m.name) });
+    return { items: page.items.map((m) => m.name), nextCursor: page.nextCursor };
+  }
+
   /** Models in name order, each with its aliases and its newest version's standing against the gates. */
   listModels(filter: ModelFilter, cursor: string | undefined, limit: number): Page<InventoryModel> {
     const text = filter.text?.toLowerCase();

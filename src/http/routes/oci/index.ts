@@ -3,7 +3,7 @@
 // number of segments; each request is then named for metrics and the audit log by its handler.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ociDialect, ociError, type OciContext } from '../../errors/oci-dialect.js';
-import { pageTags, parseOciPath, parseTagCount, MAX_TAGS_PAGE } from './protocol.js';
+import { MAX_CATALOG_PAGE, MAX_TAGS_PAGE, pageTags, parseOciPath, parseTagCount } from './protocol.js';
 import { assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { route, type Exchange } from '../../exchange.js';
@@ -41,6 +41,9 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         x.route = 'oci.base';
         allow(x, ['GET', 'HEAD']);
         return base(ctx, x);
+      case 'catalog':
+        allow(x, ['GET']);
+        return catalog(ctx, x);
       case 'manifest':
         context = 'manifest';
         allow(x, ['GET', 'HEAD', 'PUT']);
@@ -70,7 +73,7 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         throw ociError(
           404,
           'UNSUPPORTED',
-          `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no catalog or referrers listing; see README, OCI clients)`,
+          `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no referrers listing; see README, OCI clients)`,
         );
     }
   } catch (err) {
@@ -87,6 +90,26 @@ function base(ctx: AppContext, x: Exchange): void {
   const headers = { ...API_VERSION, 'Content-Type': 'application/json' };
   if (x.method === 'HEAD') x.send(200, null, headers, body.length);
   else x.send(200, body, headers);
+}
+
+/**
+ * GET /v2/_catalog[?n=&last=]: the repositories (models) the token may read, in name order, with a
+ * next Link while more remain. Models outside the token's scope are not listed, as they answer
+ * NAME_UNKNOWN to it everywhere else.
+ */
+function catalog(ctx: AppContext, x: Exchange): void {
+  x.route = 'oci.catalog';
+  const principal = guard(ctx, x, 'reader', null, 'catalog');
+  const n = parseTagCount(x.param('n'));
+  const size = Math.min(n ?? MAX_CATALOG_PAGE, MAX_CATALOG_PAGE);
+  const last = x.param('last');
+  const page =
+    size === 0
+      ? { items: [], nextCursor: null }
+      : ctx.registry.modelNames((name) => ctx.auth.permits(principal, 'reader', name), last === '' ? undefined : last, size);
+  const headers: Record<string, string> = { ...API_VERSION, 'Content-Type': 'application/json' };
+  if (page.nextCursor !== null) headers.Link = `</v2/_catalog?n=${size}&last=${encodeURIComponent(page.nextCursor)}>; rel="next"`;
+  x.send(200, Buffer.from(JSON.stringify({ repositories: page.items })), headers);
 }
 
 /** GET /v2/{name}/tags/list[?n=&last=]: aliases and v<N>, in ASCII order, with a next Link. */

@@ -7,6 +7,7 @@ import { bareType } from '../../../oci/media-types.js';
 
 export type OciTarget =
   | { kind: 'base' }
+  | { kind: 'catalog' }
   | { kind: 'manifest'; name: string; reference: string }
   | { kind: 'blob'; name: string; digest: string }
   | { kind: 'uploads'; name: string }
@@ -21,6 +22,8 @@ export type OciTarget =
  */
 export function parseOciPath(path: string): OciTarget {
   if (path === '/v2' || path === '/v2/') return { kind: 'base' };
+  // No model name starts with `_`, so the catalog cannot shadow a repository.
+  if (path === '/v2/_catalog') return { kind: 'catalog' };
   if (!path.startsWith('/v2/')) return { kind: 'unknown' };
   const segs = path.slice(4).split('/');
   for (let k = 1; k < segs.length; k++) {
@@ -80,8 +83,10 @@ export function accepts(accept: string, mediaType: string): boolean {
 }
 
 export const MAX_TAGS_PAGE = 10_000;
+/** Repositories in one page of the catalog at most (each is a name check against the token's scope). */
+export const MAX_CATALOG_PAGE = 1000;
 
-/** The `n` query parameter: absent → null, otherwise a non-negative integer. */
+/** The `n` query parameter of tags/list and _catalog: absent → null, otherwise a non-negative integer. */
 export function parseTagCount(text: string): number | null {
   if (text === '') return null;
   if (!/^[0-9]{1,9}$/.test(text)) throw ociError(400, 'UNSUPPORTED', `n must be a non-negative integer, not "${text.slice(0, 40)}"`);
