@@ -4,7 +4,9 @@
 // more rows say what a verified download can reach here at all: the Unix tools' verified download
 // (curl | tee | openssl sha256) in the same rounds, and a floor built from parts measured in each round:
 // the CPU curl -o and the server spent on the bytes, plus what sha256 of as many bytes costs,
-// spread over every core, which no verifying client can beat on this machine.
+// spread over every core, which no verifying client can beat on this machine. Last, the CLI's
+// start-up: from starting `modelgate pull` of a 3-byte file until its first request reaches the
+// server (through a TCP proxy that notes the first byte), against `node -e 0`.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -12,8 +14,9 @@ import { join } from 'node:path';
 import { Api } from '../lib/api.js';
 import { findTool, sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
 import { processCpuSeconds } from '../lib/cpu.js';
-import { registerWithAlias } from '../lib/fixtures.js';
-import { SERVICE_MAIN, startService } from '../lib/service.js';
+import { startCountingProxy } from '../lib/counting-proxy.js';
+import { registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
+import { CLI_BIN, startService, type RunningService } from '../lib/service.js';
 import { findCurl, uploadOnce } from '../lib/upload-client.js';
 import { median } from '../lib/stats.js';
 import { ensureRandomFile } from '../lib/workfile.js';
@@ -23,6 +26,67 @@ const MIB = Number(process.env.BENCH_PULL_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_PULL_ROUNDS ?? 5);
 const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
 const CORES = availableParallelism();
+const STARTUP_ROUNDS = Number(process.env.BENCH_PULL_STARTUP_ROUNDS ?? 10);
+/** Issue #19: the CLI's first request within 150 ms of its start. */
+const STARTUP_TARGET_MS = 150;
+
+/**
+ * Milliseconds from starting `modelgate pull` of a 3-byte file until its first request reaches the
+ * server (a TCP proxy in this process notes the first byte), against the whole of `node -e 0`.
+ */
+async function startUp(service: RunningService, api: Api, scratch: string, ctx: ScenarioContext): Promise<Comparison> {
+  await registerWithAlias(api, 'bench/pull-start', await uploadRandomFiles(api, [{ path: 'tiny.bin', size: 3 }]), 'production');
+  const dir = join(scratch, 'start-up');
+  const firstRequest: number[] = [];
+  const wholePull: number[] = [];
+  const pullCpu: number[] = [];
+  const bareNode: number[] = [];
+  for (let round = 0; round < STARTUP_ROUNDS; round++) {
+    rmSync(dir, { recursive: true, force: true });
+    const proxy = await startCountingProxy(service.port);
+    try {
+      const started = performance.now();
+      const timed = await timeCommand(process.execPath, [CLI_BIN, 'pull', 'bench/pull-start@production', dir], {
+        MODELGATE_URL: `http://127.0.0.1:${proxy.port}`,
+        MODELGATE_TOKEN: service.token,
+      });
+      if (proxy.firstUpAt === null) throw new Error('the pull finished without a request reaching the proxy');
+      firstRequest.push(proxy.firstUpAt - started);
+      wholePull.push(timed.seconds * 1000);
+      pullCpu.push(timed.cpuSeconds);
+    } finally {
+      await proxy.close();
+    }
+    bareNode.push((await timeCommand(process.execPath, ['-e', '0'])).seconds * 1000);
+    ctx.log(
+      `  start-up ${round + 1}: first request after ${firstRequest.at(-1)!.toFixed(1)} ms, pull ${wholePull.at(-1)!.toFixed(1)} ms; node -e 0 ${bareNode.at(-1)!.toFixed(1)} ms`,
+    );
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const ms = (values: number[]) => values.map((v) => Number(v.toFixed(1)));
+  const first = median(firstRequest);
+  return {
+    name: 'pull: CLI start-up to the first request',
+    subject: {
+      value: first,
+      unit: 'ms',
+      loadCpuPercent: null,
+      detail: { firstRequestMs: ms(firstRequest), wholePullMs: ms(wholePull), pullCpuSeconds: pullCpu },
+    },
+    baselineName: 'node -e 0, whole process',
+    baseline: { value: median(bareNode), unit: 'ms', loadCpuPercent: null, detail: { ms: ms(bareNode) } },
+    ratio: null,
+    target: `< ${STARTUP_TARGET_MS} ms`,
+    pass: first < STARTUP_TARGET_MS,
+    note:
+      `${STARTUP_ROUNDS} rounds, median: from spawning \`node bin/modelgate.js pull\` of a 3-byte file until its first request's first byte ` +
+      `reached a TCP proxy in front of the server; the whole pull (resolve, download, verify, exit) ${median(wholePull).toFixed(0)} ms, ` +
+      `${median(pullCpu).toFixed(3)} CPU-s; node -e 0 is Node's own start and exit here` +
+      (process.env.NODE_EXTRA_CA_CERTS
+        ? ' (NODE_EXTRA_CA_CERTS is set on this machine: Node 20 parses those certificates at every start)'
+        : ''),
+  };
+}
 
 /** CPU seconds node:crypto (the OpenSSL the pull hashes with) takes for sha256 of `bytes` bytes already in memory. */
 function sha256CpuSeconds(bytes: number): number {
@@ -37,7 +101,7 @@ function sha256CpuSeconds(bytes: number): number {
 
 export const pullScenario: Scenario = {
   name: 'pull',
-  description: `modelgate pull of ${MIB} MiB (verified) vs curl -o, aria2c -x16 and curl | tee | openssl sha256 of the same blob, and the verified floor, targets on ${TMPFS}`,
+  description: `modelgate pull of ${MIB} MiB (verified) vs curl -o, aria2c -x16 and curl | tee | openssl sha256 of the same blob, and the verified floor, targets on ${TMPFS}; the CLI's start-up to its first request`,
   notes:
     'Whole-process wall time of each command (start-up included), rounds in turn (CLI, curl, aria2c, …), median round. ' +
     'The CLI verifies every byte (sha256 as the file arrives); curl and aria2c do not. Each round writes a fresh target ' +
@@ -79,7 +143,7 @@ export const pullScenario: Scenario = {
         {
           name: 'modelgate pull',
           run: (dir) =>
-            timeCommand(process.execPath, [SERVICE_MAIN, 'pull', 'bench/pull@production', dir], {
+            timeCommand(process.execPath, [CLI_BIN, 'pull', 'bench/pull@production', dir], {
               MODELGATE_URL: service.baseUrl,
               MODELGATE_TOKEN: service.token,
             }),
@@ -192,6 +256,7 @@ export const pullScenario: Scenario = {
         };
       };
       const floorRatio = ratioOf(floorFigure, curlFigure);
+      const startUpRow = await startUp(service, api, scratch, ctx);
       return [
         row('curl -o', curlFigure, 0.8),
         row('aria2c -x16', ariaFigure, 1.0),
@@ -215,6 +280,7 @@ export const pullScenario: Scenario = {
             `and never less than curl -o's own time; median ${floorFigure?.value.toFixed(2)} GB/s = ` +
             `${floorRatio === null ? '?' : floorRatio.toFixed(2)}× curl -o${floorRatio !== null && floorRatio < 0.8 ? ', so 0.8× curl -o is beyond this machine for any client that verifies' : ''}`,
         },
+        startUpRow,
       ];
     } finally {
       rmSync(scratch, { recursive: true, force: true });
