@@ -5,6 +5,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Principal } from '../domain/principal.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { endWithoutBody } from './end-without-body.js';
+import { loopShare } from './loop-share.js';
 import type { Dialect } from './errors/dialect.js';
 import { type Headers, HttpError } from './errors/http-error.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
@@ -244,6 +245,7 @@ export interface RouteSupport {
 export function route(support: RouteSupport, name: string, handler: (x: Exchange) => void | Promise<void>) {
   return (res: HttpResponse, req: HttpRequest): void => {
     const x = new Exchange(res, req, name, support.errors);
+    if (!x.hasBody) loopShare.otherRequests++;
     try {
       if (x.headBytes > MAX_HEAD_BYTES) {
         throw new HttpError(

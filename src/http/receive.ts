@@ -7,6 +7,7 @@ import { Ingest, type ChunkSink } from '../blobs/ingest.js';
 import type { ChunkHash, HashResult } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import type { Exchange } from './exchange.js';
+import { loopShare } from './loop-share.js';
 
 export interface Received {
   size: number;
@@ -47,12 +48,24 @@ export function receiveBody(
     let settled = false;
     let paused = false;
     let complete = false;
-    const setPaused = (pause: boolean) => {
+    // Paused while the pipeline holds too many bytes, or while bodies had their share of the loop.
+    let pressure = false;
+    let shareUsed = false;
+    const applyPause = () => {
+      const pause = pressure || shareUsed;
       if (x.aborted || x.finished || pause === paused) return;
       paused = pause;
       if (pause) x.res.pause();
       else x.res.resume();
     };
+    const setPaused = (pause: boolean) => {
+      pressure = pause;
+      applyPause();
+    };
+    const leaveShare = loopShare.join((pause) => {
+      shareUsed = pause;
+      applyPause();
+    });
     // The sink failing (to open, or to write: a failed S3 part, a full disk) is reported at once,
     // not only with the next chunk: the request is most likely paused then, and no chunk would come.
     const sinkFailed = (err: Error) => {
@@ -65,6 +78,10 @@ export function receiveBody(
     const settle = (err: unknown, value?: Received) => {
       if (settled) return;
       settled = true;
+      // The answer goes out on this socket: a pause by the share (even one the last chunk brought) ends here.
+      leaveShare();
+      shareUsed = false;
+      applyPause();
       httpMetrics.transferEnded('upload');
       httpMetrics.received(ingest.received);
       if (err) {
@@ -81,7 +98,10 @@ export function receiveBody(
     x.onAbort(() => settle(badRequest('CLIENT_ABORTED', 'the client closed the connection before the body was complete')));
     x.onBody((chunk, isLast) => {
       if (settled) return;
+      const started = performance.now();
       ingest.push(chunk);
+      const now = performance.now();
+      loopShare.charge(now - started, now);
       if (ingest.received > limit) {
         x.bodyUnread = true;
         settle(tooLarge(limit));
