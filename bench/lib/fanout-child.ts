@@ -35,7 +35,7 @@ async function main(job: FanoutJob, measuring: () => Promise<void>): Promise<Fan
         const args = [
           job.redisUrl,
           job.channel,
-          ...(job.lmdbDir ? [join(job.lmdbDir, `subscriber-${i}`), ...(job.serve ? ['serve'] : [])] : []),
+          ...(job.lmdbDir ? [join(job.lmdbDir, `subscriber-${i}`), job.serve ? 'serve' : 'write', String(job.burnMs ?? 0)] : []),
         ];
         const child = fork(SUBSCRIBER, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
         children.push(child);

@@ -11,7 +11,15 @@ import { open, type RootDatabase } from 'lmdb';
 import { Redis } from 'ioredis';
 import uWS from 'uWebSockets.js';
 
-const [url, channel, lmdbDir, mode] = process.argv.slice(2) as [string, string, string | undefined, string | undefined];
+const [url, channel, lmdbDir, mode, burn] = process.argv.slice(2) as [
+  string,
+  string,
+  string | undefined,
+  string | undefined,
+  string | undefined,
+];
+/** CPU milliseconds spent on each message before anything else (BENCH_PROPAGATION_FLOOR_BURN_MS): a node's heavier work per change. */
+const burnMs = Number(burn ?? 0);
 const replica: RootDatabase<unknown, string> | null = lmdbDir ? open<unknown, string>({ path: lmdbDir, maxDbs: 32, noSync: true }) : null;
 const table = replica?.openDB<unknown, string>({ name: 'fanout' });
 const sub = new Redis(url, { connectionName: 'bench-fanout-sub' });
@@ -22,6 +30,7 @@ app?.ws('/watch', { idleTimeout: 120, open: (ws) => void ws.subscribe('rounds') 
 });
 
 sub.on('message', (_channel: string, message: string) => {
+  if (burnMs > 0) burnCpu(burnMs);
   if (!replica) {
     stamp(message);
     return;
@@ -38,6 +47,15 @@ sub.on('message', (_channel: string, message: string) => {
   if (app) app.publish('rounds', message);
   else stamp(message);
 });
+
+/** Keeps the event loop busy for `ms` of this process's CPU time (not wall time: a preempted spin costs the same CPU). */
+function burnCpu(ms: number): void {
+  const start = process.cpuUsage();
+  for (;;) {
+    const used = process.cpuUsage(start);
+    if ((used.user + used.system) / 1000 >= ms) return;
+  }
+}
 
 function stamp(message: string): void {
   const at = process.hrtime.bigint();

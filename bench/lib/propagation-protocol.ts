@@ -67,6 +67,8 @@ export interface FanoutJob {
    * LMDB, and a subscriber counts when this process has its HTTP answer (what a node and the detector do).
    */
   serve?: boolean;
+  /** With lmdbDir: CPU milliseconds each subscriber spends on every message first (a node's heavier work per change). */
+  burnMs?: number;
 }
 
 export interface FanoutRound {

@@ -21,13 +21,24 @@ import type { Comparison, Figure, Scenario, ScenarioContext } from './scenario.j
 
 const NODES = Number(process.env.BENCH_PROPAGATION_NODES ?? 8);
 const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 200);
-const WARMUP = Math.min(20, ROUNDS);
+/**
+ * Unmeasured rounds before each baseline and the first turn (BENCH_PROPAGATION_WARMUP). The nodes
+ * are fresh processes: V8 compiles the hot code (msgpackr's codec among it) in their first few
+ * hundred changes, on every node at the same change (bench/results/20261206-propagation-trace.md).
+ */
+const WARMUP = Number(process.env.BENCH_PROPAGATION_WARMUP ?? 20);
 const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);
 /**
  * The rounds of modelgate and of the floor of a node's steps are split into this many turns each,
  * run alternately (floor, modelgate, modelgate, floor, …), so both see the same machine state.
  */
 const TURNS = Math.max(1, Number(process.env.BENCH_PROPAGATION_TURNS ?? 4));
+/**
+ * CPU milliseconds each subscriber of the floor spends on every message before its steps
+ * (BENCH_PROPAGATION_FLOOR_BURN_MS, default 0): gives the floor a node's CPU per change, to see
+ * whether that alone stretches the floor's tail as far as modelgate's.
+ */
+const FLOOR_BURN_MS = Number(process.env.BENCH_PROPAGATION_FLOOR_BURN_MS ?? 0);
 /** Unmeasured rounds at the start of every turn after the first (a fresh detector or fresh subscribers). */
 const TURN_WARMUP = Math.min(10, WARMUP);
 const TARGET_MS = 10;
@@ -252,6 +263,9 @@ function rows(
       pass: null,
       note:
         `the floor of a node's steps: each subscriber commits the message to LMDB as above, publishes it to a WebSocket watcher (uWebSockets.js) and answers GET /round from LMDB; the publisher process holds the 8 WebSockets, asks each subscriber at its notice and counts it at the answer with the new round: ${summaryText(fanoutServed)} from PUBLISH; subscribers ${Math.round(served.subscriberCpuPercent)}%, publisher ${Math.round(served.loadCpuPercent)}% of a core. What modelgate adds beyond this is its own code on the same path (plus a commit through Redis before the 200, which this figure does not start from). ` +
+        (FLOOR_BURN_MS > 0
+          ? `Each subscriber first spent ${FLOOR_BURN_MS} ms of CPU on every message (BENCH_PROPAGATION_FLOOR_BURN_MS). `
+          : '') +
         `Run in ${turns.length} alternating turns with modelgate's rounds, so both saw the same machine: ${turnsText(turns)}; ` +
         `CPU a round over all turns: the ${NODES} nodes ${fmt(nodesCpuMsPerRound(mg))} ms (the writer's commit included) vs the ${NODES} subscribers ${fmt(subscribersCpuMsPerRound(served))} ms, on ${os.cpus().length} cores`,
     },
@@ -414,7 +428,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // first, …): a quiet or busy spell of the machine falls on both, and each turn's pair is comparable.
     const perTurn = Math.ceil(ROUNDS / TURNS);
     ctx.log(
-      `  the floor of a node's steps (each subscriber also sends a WebSocket notice and answers an HTTP GET) and modelgate (rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice), in ${TURNS} alternating turns of ${perTurn} rounds each (+${WARMUP} warm-up in the first turn, ${TURN_WARMUP} after)`,
+      `  the floor of a node's steps (each subscriber also sends a WebSocket notice and answers an HTTP GET${FLOOR_BURN_MS > 0 ? `, after burning ${FLOOR_BURN_MS} ms of CPU` : ''}) and modelgate (rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice), in ${TURNS} alternating turns of ${perTurn} rounds each (+${WARMUP} warm-up in the first turn, ${TURN_WARMUP} after)`,
     );
     const turns: Turn[] = [];
     let startIndex = 1;
@@ -436,6 +450,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
               timeoutMs,
               lmdbDir: servedDir,
               serve: true,
+              burnMs: FLOOR_BURN_MS,
             },
             servers,
           );
