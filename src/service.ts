@@ -21,6 +21,7 @@ import type { AppContext } from './http/app-context.js';
 import { ErrorPipeline } from './http/errors/pipeline.js';
 import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
+import { LoopShare, SERVER_LOOP_SHARE } from './http/loop-share.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
@@ -90,6 +91,7 @@ export async function startService(config: Config): Promise<RunningService> {
     fleet,
     errors: new ErrorPipeline(refusalAuditor(registry.audit)),
     inFlight: new InFlight(),
+    loopShare: new LoopShare(SERVER_LOOP_SHARE),
     webhooks,
     ready: () => ready,
   };

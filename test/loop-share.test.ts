@@ -41,6 +41,9 @@ test('while other requests are answered, bodies past their share are all paused,
   assert.deepEqual(a.told, [true, false]);
   assert.deepEqual(late.told, [true, false]);
   assert.deepEqual(b.told, [true], 'a body that left is not resumed');
+  // What /metrics reports: one pause, and the time it lasted.
+  assert.equal(share.pauses, 1);
+  assert.ok(share.pausedMs > 0, String(share.pausedMs));
 });
 
 test('a body within its share is never paused', () => {

@@ -28,6 +28,8 @@ test('health, readiness and metrics need no token', async () => {
   assert.match(text, /modelgate_bytes_received_total \d+/);
   assert.match(text, /modelgate_hash_task_seconds_count [1-9]/);
   assert.match(text, /modelgate_hash_queue_size 0/);
+  assert.match(text, /modelgate_upload_share_pauses_total \d+/);
+  assert.match(text, /modelgate_upload_share_paused_seconds_total \d/);
   assert.match(text, /modelgate_process_resident_memory_bytes/);
 });
 

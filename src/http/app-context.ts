@@ -8,6 +8,7 @@ import type { Fleet } from '../registry/fleet/fleet.js';
 import type { Registry } from '../registry/registry.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
+import type { LoopShare } from './loop-share.js';
 import type { DeliveryWorker } from '../webhooks/delivery-worker.js';
 
 /** What route handlers need, built once at start. */
@@ -23,6 +24,8 @@ export interface AppContext {
   errors: ErrorPipeline;
   /** Requests still in progress, which shutdown waits for. */
   inFlight: InFlight;
+  /** How much of the event loop request bodies may take while other requests are answered. */
+  loopShare: LoopShare;
   /** Fleet telemetry; null when fleet.enabled is false. */
   fleet: Fleet | null;
   /** Sends the webhook outbox; routes wake it after a replay and use it for pings. */

@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Principal } from '../domain/principal.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import { endWithoutBody } from './end-without-body.js';
-import { loopShare } from './loop-share.js';
+import type { LoopShare } from './loop-share.js';
 import type { Dialect } from './errors/dialect.js';
 import { type Headers, HttpError } from './errors/http-error.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
@@ -79,6 +79,8 @@ export class Exchange {
     req: HttpRequest,
     public route: string,
     private readonly errors: ErrorPipeline,
+    /** The loop's share for request bodies (receive.ts charges it; requests without a body count as other work). */
+    readonly loopShare: LoopShare,
   ) {
     this.method = req.getCaseSensitiveMethod();
     this.path = req.getUrl();
@@ -239,13 +241,14 @@ export class Exchange {
 export interface RouteSupport {
   errors: ErrorPipeline;
   inFlight: InFlight;
+  loopShare: LoopShare;
 }
 
 /** Wraps a route so that every thrown error is answered through the error pipeline (v1 dialect unless the route says otherwise). */
 export function route(support: RouteSupport, name: string, handler: (x: Exchange) => void | Promise<void>) {
   return (res: HttpResponse, req: HttpRequest): void => {
-    const x = new Exchange(res, req, name, support.errors);
-    if (!x.hasBody) loopShare.otherRequests++;
+    const x = new Exchange(res, req, name, support.errors, support.loopShare);
+    if (!x.hasBody) support.loopShare.otherRequests++;
     try {
       if (x.headBytes > MAX_HEAD_BYTES) {
         throw new HttpError(

@@ -7,7 +7,6 @@ import { Ingest, type ChunkSink } from '../blobs/ingest.js';
 import type { ChunkHash, HashResult } from '../blobs/hash-pool.js';
 import { httpMetrics } from '../metrics/metrics.js';
 import type { Exchange } from './exchange.js';
-import { loopShare } from './loop-share.js';
 
 export interface Received {
   size: number;
@@ -62,7 +61,7 @@ export function receiveBody(
       pressure = pause;
       applyPause();
     };
-    const leaveShare = loopShare.join((pause) => {
+    const leaveShare = x.loopShare.join((pause) => {
       shareUsed = pause;
       applyPause();
     });
@@ -101,7 +100,7 @@ export function receiveBody(
       const started = performance.now();
       ingest.push(chunk);
       const now = performance.now();
-      loopShare.charge(now - started, now);
+      x.loopShare.charge(now - started, now);
       if (ingest.received > limit) {
         x.bodyUnread = true;
         settle(tooLarge(limit));

@@ -2,6 +2,7 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { AppContext } from './app-context.js';
 import { route } from './exchange.js';
+import { loopShareMetrics } from '../metrics/metrics.js';
 import { methodNotAllowed, routeNotFound } from './route-errors.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerBlobVerifyRoutes } from './routes/blob-verify.js';
@@ -31,6 +32,7 @@ export interface HttpServer {
 
 export function createApp(ctx: AppContext): TemplatedApp {
   const app = uWS.App();
+  loopShareMetrics.bind(() => ctx.loopShare);
   registerResolveRoutes(app, ctx);
   registerBlobRoutes(app, ctx);
   registerUploadRoutes(app, ctx);

@@ -218,6 +218,37 @@ export const replicationMetrics = {
   }),
 };
 
+/** The event loop's share for request bodies (http/loop-share.ts): its plain counters, read when /metrics is scraped. */
+let loopShareCounts: () => { pauses: number; pausedMs: number } = () => ({ pauses: 0, pausedMs: 0 });
+const loopShareCounter = (name: string, help: string, read: (c: { pauses: number; pausedMs: number }) => number) => {
+  let reported = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read(loopShareCounts());
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+};
+loopShareCounter(
+  'modelgate_upload_share_pauses_total',
+  'Times request bodies were paused because they had taken their share of the event loop while other requests were answered',
+  (c) => c.pauses,
+);
+loopShareCounter(
+  'modelgate_upload_share_paused_seconds_total',
+  'Seconds request bodies spent paused for the event loop share',
+  (c) => c.pausedMs / 1000,
+);
+export const loopShareMetrics = {
+  bind(read: () => { pauses: number; pausedMs: number }): void {
+    loopShareCounts = read;
+  },
+};
+
 export const hashMetrics = {
   taskSeconds: new Histogram({
     name: 'modelgate_hash_task_seconds',

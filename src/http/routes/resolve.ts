@@ -18,7 +18,6 @@ import { peerAddress } from '../fleet-caller.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
 import { renderResolve, type ResolveResponse } from '../resolve-response.js';
-import { loopShare } from '../loop-share.js';
 
 const PREFIX = '/v1/resolve/';
 
@@ -60,7 +59,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
 
   return (res: HttpResponse, req: HttpRequest) => {
     const started = performance.now();
-    loopShare.otherRequests++;
+    ctx.loopShare.otherRequests++;
     let principal: Principal | null = null;
     try {
       principal = ctx.auth.authenticate(req.getHeader('authorization'));
