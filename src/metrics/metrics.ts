@@ -220,19 +220,27 @@ export const replicationMetrics = {
 
 /** The event loop's share for request bodies (http/loop-share.ts): its plain counters, read when /metrics is scraped. */
 let loopShareCounts: () => { pauses: number; pausedMs: number } = () => ({ pauses: 0, pausedMs: 0 });
-const loopShareCounter = (name: string, help: string, read: (c: { pauses: number; pausedMs: number }) => number) => {
+/**
+ * A counter over a plain running total kept elsewhere (the fleet, the loop share), read when
+ * /metrics is scraped: it moves by what the total grew since the last scrape. `read` returns null
+ * while there is nothing to read.
+ */
+function pulledCounter(name: string, help: string, read: () => number | null): void {
   let reported = 0;
   new Counter({
     name,
     help,
     registers: [registry],
     collect() {
-      const now = read(loopShareCounts());
+      const now = read();
+      if (now === null) return;
       if (now > reported) this.inc(now - reported);
       reported = now;
     },
   });
-};
+}
+const loopShareCounter = (name: string, help: string, read: (c: { pauses: number; pausedMs: number }) => number) =>
+  pulledCounter(name, help, () => read(loopShareCounts()));
 loopShareCounter(
   'modelgate_upload_share_pauses_total',
   'Times request bodies were paused because they had taken their share of the event loop while other requests were answered',
@@ -280,21 +288,11 @@ new Gauge({
     this.set(fleetCounts()?.pending ?? 0);
   },
 });
-const fleetCounter = (name: string, help: string, read: (c: FleetCounts) => number) => {
-  let reported = 0;
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      const counts = fleetCounts();
-      if (!counts) return;
-      const now = read(counts);
-      if (now > reported) this.inc(now - reported);
-      reported = now;
-    },
+const fleetCounter = (name: string, help: string, read: (c: FleetCounts) => number) =>
+  pulledCounter(name, help, () => {
+    const counts = fleetCounts();
+    return counts ? read(counts) : null;
   });
-};
 fleetCounter(
   'modelgate_fleet_dropped_total',
   'New fleet callers not counted because the in-memory window was full (fleet.maxPendingEntries)',
