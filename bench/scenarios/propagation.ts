@@ -73,15 +73,19 @@ function mergeServerCpu(parts: { seconds: number; serverCpuPercent: Record<strin
 }
 
 /** The turns' rounds as one run (round numbers continue across turns; rounds join traces by seq). */
-function mergePropagation(parts: PropagationReport[]): PropagationReport {
+/** The turns' rounds in one list, numbered on from turn to turn. */
+function joinRounds<R extends { round: number }>(parts: { rounds: R[] }[]): R[] {
   let offset = 0;
-  const rounds = parts.flatMap((p) => {
+  return parts.flatMap((p) => {
     const shifted = p.rounds.map((r) => ({ ...r, round: r.round + offset }));
     offset += p.rounds.length;
     return shifted;
   });
+}
+
+function mergePropagation(parts: PropagationReport[]): PropagationReport {
   return {
-    rounds,
+    rounds: joinRounds(parts),
     seconds: parts.reduce((s, p) => s + p.seconds, 0),
     loadCpuPercent: weighted(parts, (i) => parts[i]!.loadCpuPercent),
     resolveRequests: parts.reduce((s, p) => s + p.resolveRequests, 0),
@@ -90,14 +94,8 @@ function mergePropagation(parts: PropagationReport[]): PropagationReport {
 }
 
 function mergeFanout(parts: FanoutReport[]): FanoutReport {
-  let offset = 0;
-  const rounds = parts.flatMap((p) => {
-    const shifted = p.rounds.map((r) => ({ ...r, round: r.round + offset }));
-    offset += p.rounds.length;
-    return shifted;
-  });
   return {
-    rounds,
+    rounds: joinRounds(parts),
     seconds: parts.reduce((s, p) => s + p.seconds, 0),
     loadCpuPercent: weighted(parts, (i) => parts[i]!.loadCpuPercent),
     subscriberCpuPercent: weighted(parts, (i) => parts[i]!.subscriberCpuPercent),
