@@ -124,7 +124,16 @@ export class Fleet {
   }
 
   start(): void {
-    const flush = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    // The straggler check follows the timer's flushes only: a fleet view flushes too, and its
+    // request should not wait for a finding's audit commit.
+    const flush = setInterval(
+      () =>
+        void this.flush().then(
+          () => this.checkStragglers(),
+          () => undefined,
+        ),
+      this.options.flushIntervalMs,
+    );
     const prune = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
     flush.unref();
     prune.unref();
@@ -279,10 +288,9 @@ export class Fleet {
       }
     }
     await this.summarize().catch((err: unknown) => logger.warn({ err }, 'fleet: summary failed'));
-    await this.checkStragglers();
   }
 
-  /** After a flush (at most once a second: views flush too), the moves whose straggler window just passed. */
+  /** After a timer flush (at most once a second), the moves whose straggler window just passed. */
   private async checkStragglers(): Promise<void> {
     const now = Date.now();
     if (now - this.stragglersCheckedAt < STRAGGLER_CHECK_MS) return;

@@ -17,7 +17,7 @@ import type { FleetStore } from '../../store/fleet-store.js';
 type StragglerList = FleetSummaryView['stragglers'][number];
 
 /** Whose name a finding carries: no one asked for it. */
-export const FLEET_ACTOR: Actor = { id: 'system', name: 'fleet' };
+const FLEET_ACTOR: Actor = { id: 'system', name: 'fleet' };
 /** Moves whose window ended longer ago are not checked: a node that was down longer records no stale findings. */
 const LOOKBACK_MS = 15 * 60_000;
 /** Stragglers listed in a finding; `count` has them all. */
