@@ -3,7 +3,7 @@
 // offending entry with nothing registered.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -369,37 +369,73 @@ describe('governed as a unit', () => {
 });
 
 describe('an auditor scoped to a stack', () => {
-  test('sees the flag of a component in another scope in the audit log, and its export still verifies offline', async () => {
+  test("sees the flag on its stack in a retire of another scope's component, not the component or its reason, and its export still verifies offline", async () => {
     const approver = (await createToken(server, 'aud-flag-approver', 'approver')).token;
     const auditor = (await createToken(server, 'aud-flag-auditor', 'auditor', 'audapp/*')).token;
+    const vendorAuditor = (await createToken(server, 'aud-flag-vendor', 'auditor', 'audvendor/*')).token;
     const outsider = (await createToken(server, 'aud-flag-outsider', 'auditor', 'audnone/*')).token;
     await registerFiles(server, 'audvendor/base', { 'w.bin': 'audited base' });
     assert.equal((await stack('audapp/assistant', { base: 'audvendor/base@v1' })).status, 201);
+    assert.equal((await stack('audother/bot', { base: 'audvendor/base@v1' })).status, 201);
     const retired = await as(server, approver, 'POST', '/v1/models/audvendor/base/versions/1/retire', { reason: 'CVE-2026-1234' });
     assert.equal(retired.status, 200, JSON.stringify(retired.json));
     assert.equal((await api(server, 'POST', '/v1/audit/checkpoints', {})).status, 201);
 
-    // Found by the stack's model and the flag's action, as a reader of every scope finds it.
+    // Stored whole and sealed step by step: an admin sees the retire and both flags.
+    const whole = await api(server, 'GET', '/v1/audit?model=audvendor/base&action=version.retire');
+    const [stored] = whole.json.entries as { seq: number; seal: string; details: { reason: string; steps: { target: string }[] } }[];
+    assert.equal(stored!.seal, 'steps');
+    assert.equal(stored!.details.reason, 'CVE-2026-1234');
+    assert.deepEqual(stored!.details.steps.map((st) => st.target).sort(), ['audapp/assistant@v1', 'audother/bot@v1']);
+
+    // Found by the stack's model and the flag's action, in part: the flag on its stack whole, the
+    // retired component (main step) and the other scope's flag as digests only.
     const byStack = await as(server, auditor, 'GET', '/v1/audit?model=audapp/assistant&action=version.component-flagged');
     assert.equal(byStack.status, 200);
+    const [entry] = byStack.json.entries as {
+      seq: number;
+      action: string;
+      target: string;
+      partial: boolean;
+      mainDigest: string;
+      details: { steps: Record<string, unknown>[] };
+    }[];
+    assert.equal(byStack.json.entries.length, 1);
+    assert.equal(entry!.seq, stored!.seq);
+    assert.equal(entry!.partial, true);
+    assert.deepEqual([entry!.action, entry!.target], ['redacted', '']);
+    assert.match(entry!.mainDigest, /^sha256:[0-9a-f]{64}$/);
+    const shownSteps = entry!.details.steps.filter((st) => st.redacted !== true) as { target: string; details: { component: string } }[];
     assert.deepEqual(
-      byStack.json.entries.map((e: { action: string; target: string }) => [e.action, e.target]),
-      [['version.retire', 'audvendor/base@v1']],
-    );
-    const [entry] = byStack.json.entries as { seq: number; details: { steps: { target: string; details: { component: string } }[] } }[];
-    assert.deepEqual(
-      entry!.details.steps.map((st) => [st.target, st.details.component]),
+      shownSteps.map((st) => [st.target, st.details.component]),
       [['audapp/assistant@v1', 'base']],
     );
-    // In a full read it is whole, not cut to its place in the chain; to a reader of neither model it is.
+    assert.equal(entry!.details.steps.filter((st) => st.redacted === true).length, 1);
+    const seen = JSON.stringify(entry);
+    assert.ok(!seen.includes('CVE-2026-1234') && !seen.includes('audother'), seen);
+    // A filter on a step it cannot see finds nothing: not the retire, not the other stack's flag.
+    assert.deepEqual((await as(server, auditor, 'GET', '/v1/audit?action=version.retire')).json.entries, []);
+    assert.deepEqual((await as(server, auditor, 'GET', '/v1/audit?model=audother/bot')).json.entries, []);
+    assert.deepEqual((await as(server, auditor, 'GET', '/v1/audit?model=audvendor/base')).json.entries, []);
+    // The component's auditor sees the retire and its reason, the flags on stacks outside its scope as digests.
+    const vendor = await as(server, vendorAuditor, 'GET', '/v1/audit?model=audvendor/base&action=version.retire');
+    const [vendorView] = vendor.json.entries as {
+      action: string;
+      partial: boolean;
+      details: { reason: string; steps: { redacted?: boolean }[] };
+    }[];
+    assert.deepEqual([vendorView!.action, vendorView!.details.reason, vendorView!.partial], ['version.retire', 'CVE-2026-1234', true]);
+    assert.ok(vendorView!.details.steps.every((st) => st.redacted === true));
+    // In a full read it is the same partial view; to a reader of none of its models, only its place in the chain.
     const atSeq = (entries: { seq: number }[]) => entries.find((e) => e.seq === entry!.seq) as Record<string, unknown>;
     const full = await as(server, auditor, 'GET', `/v1/audit?fromSeq=${entry!.seq}&limit=1`);
-    assert.equal(atSeq(full.json.entries).action, 'version.retire');
+    assert.deepEqual(atSeq(full.json.entries), entry);
     const other = await as(server, outsider, 'GET', `/v1/audit?fromSeq=${entry!.seq}&limit=1`);
     assert.deepEqual(Object.keys(atSeq(other.json.entries)).sort(), ['hash', 'prevHash', 'redacted', 'seq']);
     assert.deepEqual((await as(server, outsider, 'GET', '/v1/audit?action=version.component-flagged')).json.entries, []);
 
-    // The scoped export, with the retire whole and the rest as hashes, verifies against the published key.
+    // The scoped export, with the retire in part and the rest as hashes, verifies against the published
+    // key; a shown step changed or a digest swapped in the file fails at that entry.
     const dir = await mkdtemp(join(tmpdir(), 'modelgate-stack-audit-'));
     try {
       const env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: auditor };
@@ -407,16 +443,42 @@ describe('an auditor scoped to a stack', () => {
       const keyFile = join(dir, 'key.pem');
       ok(await runCli(['audit', 'export', '--out', exportFile], env));
       ok(await runCli(['audit', 'keys', '--out', keyFile], env));
-      const lines = (await readFile(exportFile, 'utf8'))
+      const text = await readFile(exportFile, 'utf8');
+      const lines = text
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));
-      assert.equal(lines.find((e) => e.seq === entry!.seq).action, 'version.retire');
+      assert.deepEqual(
+        lines.find((e) => e.seq === entry!.seq),
+        entry,
+      );
+      assert.ok(!text.includes('CVE-2026-1234'));
       const checkpoints = parseJson(await runCli(['audit', 'checkpoints', '--json'], env));
       const head = `${checkpoints.latest.seq}:${checkpoints.latest.hash}`;
       const run = await runCli(['audit', 'verify', '--offline', exportFile, '--public-key', keyFile, '--expect-head', head]);
       assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /1 entries show only their steps inside the export's scope/);
+      const tamper = async (change: (e: { details: { steps: Record<string, any>[] }; mainDigest: string }) => void) => {
+        const edited = lines.map((e) => (e.seq === entry!.seq ? structuredClone(e) : e));
+        change(edited.find((e) => e.seq === entry!.seq));
+        const file = join(dir, 'tampered.jsonl');
+        await writeFile(file, `${edited.map((e) => JSON.stringify(e)).join('\n')}\n`);
+        const bad = await runCli(['audit', 'verify', '--offline', file, '--public-key', keyFile]);
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stdout + bad.stderr, new RegExp(`${entry!.seq}`));
+      };
+      await tamper((e) => {
+        e.details.steps.find((st) => st.redacted !== true)!.details.component = 'other';
+      });
+      await tamper((e) => {
+        e.mainDigest = `sha256:${'1'.repeat(64)}`;
+      });
+      await tamper((e) => {
+        const hidden = e.details.steps.findIndex((st) => st.redacted === true);
+        e.details.steps.splice(hidden, 1);
+      });
       assert.equal((await as(server, auditor, 'GET', '/v1/audit/verify')).json.ok, true);
+      assert.equal((await api(server, 'GET', '/v1/audit/verify')).json.ok, true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,9 +8,13 @@
 //
 // A compound entry (audit-steps.ts) is about every model one of its steps names: the retire of a
 // component is also about each stack it flags, so an auditor of a stack's scope sees the flag in
-// the log even when the component is in another scope. The entry is then shown whole, steps about
-// other models included: its hash covers all of them, and a part of it would not verify offline.
-import type { RedactedEntry } from './audit-verify.js';
+// the log even when the component is in another scope. A step-sealed entry (audit-chain.ts) is then
+// shown in part: the steps about the scope whole, every other step as its digest only (the retired
+// component, its reason, the flags on other stacks), and its hash still recomputes. A compound
+// entry written before step seals existed is shown whole, as it always was: its hash covers every
+// step, so a part of it would not verify.
+import { isRedactedStep, mainStep, stepDigest, type SealedStep } from './audit-chain.js';
+import type { ChainLine, PartialEntry, RedactedEntry } from './audit-verify.js';
 import { auditSteps, stepModel } from './audit-steps.js';
 import { CHECKPOINT_ACTION } from './checkpoint.js';
 import type { AuditEntry } from './types.js';
@@ -25,10 +29,33 @@ export function entryModels(entry: AuditEntry): string[] {
   return [...models];
 }
 
-/** Whether a reader whose scope admits `inScope` models sees the entry whole. */
+/** Whether a reader whose scope admits `inScope` models sees any of the entry. */
 export function entryVisible(entry: AuditEntry, inScope: (model: string) => boolean): boolean {
   if (entry.action === CHECKPOINT_ACTION) return true;
   return entryModels(entry).some(inScope);
+}
+
+/**
+ * The entry as a reader whose scope admits `inScope` models sees it: whole, in part (a step-sealed
+ * entry with steps outside the scope), or only its place in the chain.
+ */
+export function scopedView(entry: AuditEntry, inScope: (model: string) => boolean): ChainLine {
+  if (!entryVisible(entry, inScope)) return redact(entry);
+  const steps = entry.details.steps;
+  if (entry.seal !== 'steps' || !Array.isArray(steps)) return entry;
+  const shows = (step: SealedStep) => {
+    const model = stepModel(step);
+    return model !== null && inScope(model);
+  };
+  const main = mainStep(entry);
+  const others = (steps as unknown[]).filter((step): step is SealedStep => !isRedactedStep(step));
+  if (shows(main) && others.every(shows)) return entry;
+  const shownSteps = others.map((step) => (shows(step) ? step : { redacted: true as const, digest: stepDigest(step) }));
+  const base = { seq: entry.seq, at: entry.at, actor: entry.actor, prevHash: entry.prevHash, hash: entry.hash, seal: 'steps' as const };
+  const partial: PartialEntry = shows(main)
+    ? { ...base, action: main.action, target: main.target, details: { ...main.details, steps: shownSteps }, partial: true }
+    : { ...base, action: 'redacted', target: '', details: { steps: shownSteps }, partial: true, mainDigest: stepDigest(main) };
+  return partial;
 }
 
 /** The entry's place in the chain and nothing else. */

@@ -3,6 +3,7 @@
 // then compound: the main step's entry, listing the others in `details.steps`, each in the shape
 // it would have alone. Whatever reads the log by action (audit verify, watchers, audit queries)
 // reads it through auditSteps, so a step inside a compound entry counts like one on its own.
+import { isRedactedStep } from './audit-chain.js';
 import { STRAGGLERS_ACTION } from './fleet-view.js';
 import type { AuditEntry } from './types.js';
 
@@ -13,12 +14,18 @@ export interface AuditStep {
   details: Record<string, unknown>;
 }
 
-/** The entry as its steps, each with the entry's sequence number, time, actor and hashes; a plain entry is its one step. */
-export function auditSteps(entry: AuditEntry): AuditEntry[] {
+/**
+ * The entry as its steps, each with the entry's sequence number, time, actor and hashes; a plain
+ * entry is its one step. Of a scoped reader's partial view (audit-scope.ts) only the steps shown:
+ * a step present as its digest alone is no step anyone can read or match.
+ */
+export function auditSteps(entry: AuditEntry & { mainDigest?: string }): AuditEntry[] {
   const steps = entry.details.steps;
   if (!Array.isArray(steps)) return [entry];
   const { steps: _nested, ...details } = entry.details;
-  return [{ ...entry, details }, ...(steps as AuditStep[]).map((step) => ({ ...entry, ...step }))];
+  const main = entry.mainDigest === undefined ? [{ ...entry, details }] : [];
+  const shown = (steps as unknown[]).filter((step): step is AuditStep => !isRedactedStep(step));
+  return [...main, ...shown.map((step) => ({ ...entry, ...step }))];
 }
 
 const MODEL_ACTIONS = ['model.', 'version.', 'alias.', 'manifest.', 'denied.'];

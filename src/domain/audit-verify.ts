@@ -31,6 +31,8 @@ export interface AuditVerification {
   checkpoints?: CheckpointTally;
   /** Entries present only as their hashes (a scoped export): linked, not recomputed. */
   redacted?: number;
+  /** Entries of which some steps are present only as their digests (a scoped export): recomputed from them. */
+  partial?: number;
 }
 
 /** An entry of a scoped export that stands outside the scope: only where it sits in the chain. */
@@ -41,7 +43,18 @@ export interface RedactedEntry {
   redacted: true;
 }
 
-export type ChainLine = AuditEntry | RedactedEntry;
+/**
+ * A step-sealed entry of which a scoped reader sees only the steps about its scope: the others are
+ * `{redacted: true, digest}` in `details.steps`, and a main step outside the scope leaves action
+ * `redacted`, an empty target and its digest in `mainDigest`. Its hash still recomputes (audit-chain.ts).
+ */
+export interface PartialEntry extends AuditEntry {
+  seal: 'steps';
+  partial: true;
+  mainDigest?: string;
+}
+
+export type ChainLine = AuditEntry | RedactedEntry | PartialEntry;
 
 export interface WalkOptions {
   /** The public key for a checkpoint's key id, if the verifier has it. */
@@ -58,6 +71,7 @@ export class ChainWalk {
   private prevHash: string | null;
   private entries = 0;
   private redacted = 0;
+  private partial = 0;
   private bad: { seq: number; reason: string } | null = null;
   private readonly tally: CheckpointTally = { verified: 0, unverifiable: 0, last: null, unknownKeys: [] };
 
@@ -87,8 +101,13 @@ export class ChainWalk {
       if (typeof entry.hash !== 'string') return fail('a redacted entry without its hash');
       this.redacted++;
     } else {
-      const full = entry as AuditEntry;
+      const full = entry as AuditEntry | PartialEntry;
       const { hash, ...unsealed } = full;
+      if ('partial' in full && full.partial === true) {
+        // Only a step-sealed entry can be shown in part; anything else claiming to be is not what was sealed.
+        if (full.seal !== 'steps') return fail('a partial entry that is not sealed step by step');
+        this.partial++;
+      }
       const recomputed = auditHash(unsealed);
       if (recomputed !== hash) return fail(`content does not match its hash (recomputed ${recomputed}, stored ${hash})`);
       if (full.action === CHECKPOINT_ACTION) {
@@ -131,6 +150,7 @@ export class ChainWalk {
       ...(this.bad ? { firstBad: this.bad } : {}),
       checkpoints: { ...this.tally, unknownKeys: [...this.tally.unknownKeys] },
       ...(this.redacted > 0 ? { redacted: this.redacted } : {}),
+      ...(this.partial > 0 ? { partial: this.partial } : {}),
     };
   }
 }

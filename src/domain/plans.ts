@@ -1,7 +1,7 @@
 // Every registry mutation as a pure function of the current state: read and validate (may throw),
 // then return the writes. No backend code here, so LMDB and Redis enforce identical rules.
 import { badRequest, conflict, forbidden, notFound } from './errors.js';
-import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { GENESIS_HASH, sealEntry } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
 import { CHECKPOINT_ACTION, type Checkpoint } from './checkpoint.js';
 import { aliasMoveUnmet, componentCandidates, currentApprovals } from './gate.js';
@@ -65,7 +65,7 @@ export function sequenceWrites(
     details,
     prevHash: head.seq === 0 ? GENESIS_HASH : head.hash,
   };
-  const entry: AuditEntry = { ...unsealed, hash: auditHash(unsealed) };
+  const entry: AuditEntry = sealEntry(unsealed);
   const outbox = outboxEntry(state, entry);
   return [
     { table: 'meta', key: 'seq', value: seq },

@@ -179,6 +179,8 @@ export interface AuditEntry {
   details: Record<string, unknown>;
   prevHash: string;
   hash: string;
+  /** `steps` when the hash covers each step's digest (a compound entry, audit-chain.ts); absent for a whole-entry hash. */
+  seal?: 'steps';
 }
 
 /** What a committed mutation changed; carried by the event bus to caches and watchers. */

@@ -2,7 +2,7 @@
 // the entries for refusals (which change no registry state but are kept with everything else).
 import type { KeyObject } from 'node:crypto';
 import { auditSteps } from '../domain/audit-steps.js';
-import { entryVisible, redact } from '../domain/audit-scope.js';
+import { scopedView } from '../domain/audit-scope.js';
 import type { TableMismatch } from '../domain/audit-tables.js';
 import { verifyAudit, type AuditVerification, type ChainLine } from '../domain/audit-verify.js';
 import type { Actor, AuditEntry } from '../domain/types.js';
@@ -22,7 +22,8 @@ export interface AuditQuery {
   action?: string;
   /**
    * The reader's scope, when it is not `*`: entries about models outside it are redacted to their
-   * place in the chain in a full read, and left out of a filtered one (see domain/audit-scope.ts).
+   * place in the chain in a full read, and left out of a filtered one; a compound entry with steps
+   * on both sides is shown in part (see domain/audit-scope.ts).
    */
   inScope?: (model: string) => boolean;
 }
@@ -52,6 +53,7 @@ export class AuditLog {
   query(q: AuditQuery): { entries: ChainLine[]; nextSeq: number | null } {
     const filtered = Boolean(q.model || q.actor || q.action);
     const inScope = q.inScope;
+    // Matched on what the reader sees: a step shown only as its digest matches no filter.
     const matches = (e: AuditEntry) =>
       // A step of a compound entry counts like an entry of its own (a retire that flags a stack of another model).
       (!q.model || auditSteps(e).some((step) => step.target === q.model || step.target.startsWith(`${q.model}@`))) &&
@@ -72,9 +74,10 @@ export class AuditLog {
           exhausted = true;
           break;
         }
-        if (inScope && !entryVisible(e, inScope)) {
-          if (!filtered) entries.push(redact(e));
-        } else if (matches(e)) entries.push(e);
+        const line = inScope ? scopedView(e, inScope) : e;
+        if ('redacted' in line) {
+          if (!filtered) entries.push(line);
+        } else if (matches(line)) entries.push(line);
         if (entries.length === q.limit) break;
       }
       if (exhausted) break;

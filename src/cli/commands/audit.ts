@@ -114,6 +114,7 @@ async function verifyOffline(file: string, keyFiles: string[], head: string | un
   if (after > 0) lines.push(`  ${after} entries after it are chained but not covered by a checkpoint in this file`);
   if (result.expectedHead) lines.push(`  expected head ${result.expectedHead.seq}:${result.expectedHead.hash} found`);
   if (result.redacted) lines.push(`  ${result.redacted} entries outside the export's scope are present only as their hashes`);
+  if (result.partial) lines.push(`  ${result.partial} entries show only their steps inside the export's scope (the others as digests)`);
   if (result.firstSeq !== 1) lines.push(`  the file starts at seq ${result.firstSeq}: its link to the entries before is taken on trust`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -185,7 +185,7 @@ function VersionAudit({ name, version, live }: { name: string; version: number; 
   );
 }
 
-/** Entries outside a scoped token's scope come as their place in the chain only (seq and hashes). */
+/** Entries outside a scoped token's scope come as their place in the chain only (seq and hashes); a compound one with steps on both sides, in part. */
 export function AuditTable({ entries }: { entries: ChainLine[] }) {
   return (
     <DataTable class="audit" columns={['Seq', 'Time', 'Actor', 'Action', 'Target', 'Details']}>
@@ -202,7 +202,7 @@ export function AuditTable({ entries }: { entries: ChainLine[] }) {
               </td>
             </tr>
           ) : (
-            <tr key={e.seq}>
+            <tr key={e.seq} class={isPartial(e) ? 'partial' : undefined}>
               <td>{e.seq}</td>
               <td class="nowrap">{time(e.at)}</td>
               <td class="wrap">{e.actor.name}</td>
@@ -211,6 +211,7 @@ export function AuditTable({ entries }: { entries: ChainLine[] }) {
               </td>
               <td class="wrap">{e.target}</td>
               <td>
+                {isPartial(e) ? <p class="muted">steps outside your scope are shown as their digests only</p> : null}
                 <code class="wrap details">{JSON.stringify(e.details)}</code>
               </td>
             </tr>
@@ -223,4 +224,9 @@ export function AuditTable({ entries }: { entries: ChainLine[] }) {
 
 export function isRedacted(e: ChainLine): e is RedactedEntry {
   return 'redacted' in e && e.redacted === true;
+}
+
+/** A compound entry shown in part: some of its steps are outside the reader's scope (domain/audit-scope.ts). */
+function isPartial(e: ChainLine): boolean {
+  return 'partial' in e && e.partial === true;
 }
