@@ -7,6 +7,7 @@ import { stopChild, track } from './children.js';
 const CONSTANT = fileURLToPath(new URL('../baselines/uws-constant.js', import.meta.url));
 const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
 const STORE_SINK = fileURLToPath(new URL('../baselines/uws-store-sink.js', import.meta.url));
+const FILE_MEMORY = fileURLToPath(new URL('../baselines/uws-file-memory.js', import.meta.url));
 
 export interface ConstantResponse {
   status: string;
@@ -56,4 +57,9 @@ export function startUwsHashSink(): Promise<UwsBaseline> {
 /** Hashes every POST body on its main thread and stores it durably in `dir` (write, fsync, rename; removed after the answer). */
 export function startUwsStoreSink(dir: string): Promise<UwsBaseline> {
   return start(STORE_SINK, { BENCH_SINK_DIR: dir });
+}
+
+/** Serves whole and ranged GETs of the file at `path`, read into memory once at start. */
+export function startUwsFileFromMemory(path: string): Promise<UwsBaseline> {
+  return start(FILE_MEMORY, { BENCH_UWS_FILE: path });
 }

@@ -1,5 +1,6 @@
 // `download`: GB/s for one stream of a whole 1 GiB file and for 32 concurrent ranged streams,
-// modelgate's file route against nginx with sendfile serving the same bytes from the same disk.
+// modelgate's file route against nginx with sendfile serving the same bytes from the same disk, and
+// beside both a bare uWS app serving the same bytes from memory: the ceiling of any uWS edge here.
 import { basename, join } from 'node:path';
 import { Api } from '../lib/api.js';
 import { runDownload, type DownloadReport } from '../lib/download.js';
@@ -9,6 +10,7 @@ import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
 import { alternate, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
+import { startUwsFileFromMemory } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
 import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
 
@@ -21,11 +23,23 @@ const FILE = 'model.safetensors';
 /** DESIGN.md's download target, one stream and 32 ranges alike: at least nginx sendfile on the same file. */
 const DOWNLOAD_TARGET = 1.0;
 
-function row(name: string, subject: DownloadReport, baseline: DownloadReport | null): Comparison {
+/** Server CPU-seconds per GB (10^9 bytes) sent: what decides the figure when clients and server share 2 cores. */
+function cpuPerGb(r: DownloadReport): number {
+  return r.gbPerSecond > 0 ? r.serverCpuPercent / 100 / r.gbPerSecond : 0;
+}
+
+function cpuNote(r: DownloadReport): string {
+  return `${Math.round(r.serverCpuPercent)}% of a core, ${cpuPerGb(r).toFixed(2)} CPU-s/GB`;
+}
+
+function row(name: string, subject: DownloadReport, baseline: DownloadReport | null, ceiling: DownloadReport | null): Comparison {
   const s = throughputFigure(subject);
   const b = baseline ? throughputFigure(baseline) : null;
   const ratio = ratioOf(s, b);
-  const cpu = `server CPU ${Math.round(subject.serverCpuPercent)}%${baseline ? ` vs ${Math.round(baseline.serverCpuPercent)}%` : ''} of a core`;
+  const cpu = `server CPU ${cpuNote(subject)}${baseline ? ` vs nginx ${cpuNote(baseline)}` : ''}`;
+  const toCeiling = ceiling
+    ? `; ${(subject.gbPerSecond / ceiling.gbPerSecond).toFixed(2)}× the bare-uWS-from-memory ceiling (${ceiling.gbPerSecond.toFixed(2)} GB/s, ${cpuNote(ceiling)})`
+    : '';
   return {
     name,
     subject: s,
@@ -34,7 +48,27 @@ function row(name: string, subject: DownloadReport, baseline: DownloadReport | n
     ratio,
     target: `≥ ${DOWNLOAD_TARGET}×`,
     pass: ratio === null ? null : ratio >= DOWNLOAD_TARGET,
-    note: baseline ? `${subject.client}; ${cpu}` : `${NGINX_MISSING}; ${subject.client}; ${cpu}`,
+    note: `${baseline ? '' : `${NGINX_MISSING}; `}${subject.client}; ${cpu}${toCeiling}`,
+  };
+}
+
+/**
+ * The ceiling against nginx: what any uWS edge could reach here, one copy per byte into the socket
+ * and nothing else. Informational (no target): it shows whether the target is within a uWS server's
+ * reach on this machine at all.
+ */
+function ceilingRow(name: string, ceiling: DownloadReport, nginx: DownloadReport | null): Comparison {
+  const s = throughputFigure(ceiling);
+  const b = nginx ? throughputFigure(nginx) : null;
+  return {
+    name,
+    subject: s,
+    baselineName: `nginx sendfile (${NGINX_WORKERS} worker)`,
+    baseline: b,
+    ratio: ratioOf(s, b),
+    target: 'ceiling, no target',
+    pass: null,
+    note: `bare uWS serving the file from memory (bench/baselines/uws-file-memory.ts), not modelgate; server CPU ${cpuNote(ceiling)}${nginx ? ` vs nginx ${cpuNote(nginx)}` : ''}`,
   };
 }
 
@@ -58,9 +92,14 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`  ${NGINX_MISSING}`);
     }
 
+    // The uWS ceiling reads the whole file into its memory once, before anything is timed.
+    const uws = await startUwsFileFromMemory(file.path);
+    stops.push(() => uws.stop());
+
     const headers = { authorization: api.authHeader };
     const mgTarget = { port: service.port, path: `/v1/models/${MODEL}@production/files/${FILE}`, headers, size: file.size };
     const ngTarget = nginx ? { port: nginx.port, path: `/${basename(file.path)}`, headers, size: file.size } : null;
+    const uwsTarget = { port: uws.port, path: `/${basename(file.path)}`, headers, size: file.size };
     const job = (target: typeof mgTarget, mode: DownloadJob['mode'], rounds: number): DownloadJob => ({
       ...target,
       client: CLIENT,
@@ -73,21 +112,26 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // One unmeasured pass each, so both files sit in the page cache before anything is timed.
     await runDownload(job(mgTarget, 'whole', 1), service.pid);
     if (ngTarget) await runDownload(job(ngTarget, 'whole', 1), nginx!.pid);
+    await runDownload(job(uwsTarget, 'whole', 1), uws.pid);
 
     ctx.log(`  one stream, whole file, ${WHOLE_ROUNDS} rounds each (median)`);
-    const [mgWhole, ngWhole] = await alternate([
+    const [mgWhole, uwsWhole, ngWhole] = await alternate([
       () => runDownload(job(mgTarget, 'whole', WHOLE_ROUNDS), service.pid),
+      () => runDownload(job(uwsTarget, 'whole', WHOLE_ROUNDS), uws.pid),
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'whole', WHOLE_ROUNDS), nginx!.pid)] : []),
     ]);
     ctx.log(`  ${STREAMS} concurrent ranged streams, ${ctx.durationSeconds} s each`);
-    const [mgRanges, ngRanges] = await alternate([
+    const [mgRanges, uwsRanges, ngRanges] = await alternate([
       () => runDownload(job(mgTarget, 'ranges', 0), service.pid),
+      () => runDownload(job(uwsTarget, 'ranges', 0), uws.pid),
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'ranges', 0), nginx!.pid)] : []),
     ]);
     const gb = (r: DownloadReport) => r.gbPerSecond;
+    const median = (reports: DownloadReport[] | undefined) => (reports ? medianBy(reports, gb) : null);
     return [
-      row(`download: 1 stream, ${MIB} MiB`, medianBy(mgWhole!, gb), ngWhole ? medianBy(ngWhole, gb) : null),
-      row(`download: ${STREAMS} ranged streams`, medianBy(mgRanges!, gb), ngRanges ? medianBy(ngRanges, gb) : null),
+      row(`download: 1 stream, ${MIB} MiB`, median(mgWhole)!, median(ngWhole), median(uwsWhole)),
+      row(`download: ${STREAMS} ranged streams`, median(mgRanges)!, median(ngRanges), median(uwsRanges)),
+      ceilingRow(`download: ${STREAMS} ranged streams, uWS ceiling`, median(uwsRanges)!, median(ngRanges)),
     ];
   } finally {
     api.close();
@@ -97,6 +141,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const downloadScenario: Scenario = {
   name: 'download',
-  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes`,
+  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory`,
   run,
 };
