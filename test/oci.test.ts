@@ -720,13 +720,90 @@ describe('tags and names', () => {
     assertError(await oci('GET', `/v2/team/tags/manifests/${sha256('no such manifest')}`, { token: reader }), 404, 'MANIFEST_UNKNOWN');
     assertError(await oci('GET', '/v2/team/tags/manifests/sha256:abc', { token: reader }), 400, 'DIGEST_INVALID');
     assertError(await oci('GET', '/v2/team/tags/blobs/md5:abc', { token: reader }), 400, 'DIGEST_INVALID');
+    // A v<N> tag is the version's own name: not deleted on its own (a manifest is, by digest).
     const del = await oci('DELETE', '/v2/team/tags/manifests/v1');
-    assertError(del, 405, 'UNSUPPORTED');
+    assertOciError(del, 405, 'UNSUPPORTED', /delete its manifest by digest/);
     assert.equal(del.headers.get('allow'), 'GET, HEAD, PUT');
     assertError(await oci('DELETE', `/v2/team/tags/blobs/${sha256('tags-0')}`), 405, 'UNSUPPORTED');
     assertError(await oci('GET', '/v2/team/tags/referrers/sha256:abc', { token: reader }), 404, 'UNSUPPORTED');
     // A model whose name is a protocol word is still addressable.
     await registerFiles(server, 'team/manifests', { 'f.bin': 'named manifests' });
     assert.equal((await oci('GET', '/v2/team/manifests/manifests/v1', { token: reader })).status, 200);
+  });
+});
+
+describe('manifest and tag deletion', () => {
+  const digestOf = async (repo: string, tag: string) => {
+    const res = await oci('HEAD', `/v2/${repo}/manifests/${tag}`, { token: reader });
+    assert.equal(res.status, 200);
+    return res.headers.get('docker-content-digest')!;
+  };
+
+  test('a manifest deleted by digest deletes its version through the registry rule; an alias tag deleted deletes the alias', async () => {
+    await registerFiles(server, 'team/del', { 'a.bin': 'del one' });
+    await registerFiles(server, 'team/del', { 'a.bin': 'del two' });
+    assert.equal((await api(server, 'PUT', '/v1/models/team/del/aliases/staging', { version: 2 })).status, 200);
+    const one = await digestOf('team/del', 'v1');
+    const two = await digestOf('team/del', 'v2');
+
+    // Only an admin deletes a version, as on /v1; a writer is denied and nothing changes.
+    assertError(await oci('DELETE', `/v2/team/del/manifests/${one}`), 403, 'DENIED');
+    assert.equal((await api(server, 'GET', '/v1/models/team/del/versions/1')).status, 200);
+    // A version an alias holds is refused by the same rule as DELETE /v1/…/versions/2, naming the alias.
+    const held = await oci('DELETE', `/v2/team/del/manifests/${two}`, { token: server.token });
+    assertOciError(held, 409, 'DENIED', /held by @staging/);
+    assert.equal(held.json.errors[0].detail.modelgate, 'VERSION_IN_USE');
+    // A reason too long for the v1 body is refused the same way, and nothing is deleted.
+    const long = await oci('DELETE', `/v2/team/del/manifests/${one}?reason=${'x'.repeat(1001)}`, { token: server.token });
+    assert.equal(long.status, 400);
+    assert.equal((await api(server, 'GET', '/v1/models/team/del/versions/1')).status, 200);
+
+    const gone = await oci('DELETE', `/v2/team/del/manifests/${one}?reason=superseded`, { token: server.token });
+    assert.equal(gone.status, 202, gone.body.toString());
+    assert.equal((await api(server, 'GET', '/v1/models/team/del/versions/1')).status, 404);
+    assertError(await oci('GET', `/v2/team/del/manifests/${one}`, { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assertError(await oci('DELETE', `/v2/team/del/manifests/${one}`, { token: server.token }), 404, 'MANIFEST_UNKNOWN');
+    const audit = await api(server, 'GET', '/v1/audit?model=team/del&action=version.delete');
+    assert.deepEqual(
+      audit.json.entries.map((e: { target: string; details: { reason: string } }) => [e.target, e.details.reason]),
+      [['team/del@v1', 'superseded']],
+    );
+
+    // Deleting the alias tag deletes the alias (the writer may move staging); then v2 is free to go.
+    assertError(await oci('DELETE', '/v2/team/del/manifests/staging', { token: reader }), 403, 'DENIED');
+    assert.equal((await oci('DELETE', '/v2/team/del/manifests/staging')).status, 202);
+    assert.equal((await api(server, 'GET', '/v1/models/team/del/aliases')).json.aliases.staging, undefined);
+    assertError(await oci('DELETE', '/v2/team/del/manifests/staging'), 404, 'MANIFEST_UNKNOWN');
+    assert.equal((await oci('DELETE', `/v2/team/del/manifests/${two}`, { token: server.token })).status, 202);
+    const reasons = await api(server, 'GET', '/v1/audit?model=team/del&action=version.delete');
+    assert.equal(reasons.json.entries.at(-1).details.reason, `manifest ${two} deleted through the OCI API`);
+  });
+
+  test('a protected alias tag is deleted only by its mover role', async () => {
+    const data = randomBytes(4096);
+    await pushBlob('team/delprod', data);
+    const manifest = manifestFor([{ data, title: 'w.bin' }]);
+    assert.equal((await putManifest('team/delprod', 'staging', manifest)).status, 201);
+    const card = await api(server, 'PATCH', '/v1/models/team/delprod/versions/1', {
+      card: { intendedUse: 'tests', limitations: 'none known' },
+    });
+    assert.equal(card.status, 200, card.text);
+    const approve = await fetch(`${server.url}/v1/models/team/delprod/versions/1/approvals`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ decision: 'approve' }),
+    });
+    assert.equal(approve.status, 201, await approve.text());
+    assert.equal((await putManifest('team/delprod', 'production', manifest, approver)).status, 201);
+
+    assertOciError(await oci('DELETE', '/v2/team/delprod/manifests/production'), 403, 'DENIED', /approver/);
+    assert.equal((await api(server, 'GET', '/v1/models/team/delprod/aliases')).json.aliases.production, 1);
+    assert.equal((await oci('DELETE', '/v2/team/delprod/manifests/production', { token: approver })).status, 202);
+    assert.equal((await api(server, 'GET', '/v1/models/team/delprod/aliases')).json.aliases.production, undefined);
+    const moves = await api(server, 'GET', '/v1/audit?model=team/delprod&action=alias.delete');
+    assert.deepEqual(
+      moves.json.entries.map((e: { target: string; actor: { name: string } }) => [e.target, e.actor.name]),
+      [['team/delprod@production', 'oci-approver']],
+    );
   });
 });

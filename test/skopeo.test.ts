@@ -272,4 +272,23 @@ describe('skopeo', () => {
     assert.notEqual(badCreds.code, 0);
     assert.match(badCreds.stderr, /unauthorized|authentication required/i);
   });
+
+  test('skopeo delete deletes a version through the registry rule: a tag an alias holds is refused, a free version by digest goes', async () => {
+    await registerFiles(server, 'team/skodel', { 'a.bin': 'skopeo delete one' });
+    await registerFiles(server, 'team/skodel', { 'a.bin': 'skopeo delete two' });
+    assert.equal((await api(server, 'PUT', '/v1/models/team/skodel/aliases/staging', { version: 2 })).status, 200);
+    const admin = ['--creds', `skopeo:${server.token}`, '--tls-verify=false'];
+    // skopeo resolves the tag to v2's manifest digest and deletes that: v2 is held by @staging.
+    const held = await run('skopeo', ['delete', ...admin, `docker://${registry()}/team/skodel:staging`]);
+    assert.notEqual(held.code, 0);
+    assert.match(held.stderr, /held by @staging/);
+    const head = await fetch(`${server.url}/v2/team/skodel/manifests/v1`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${server.token}` },
+    });
+    const one = head.headers.get('docker-content-digest')!;
+    await skopeo('delete', ...admin, `docker://${registry()}/team/skodel@${one}`);
+    assert.equal((await api(server, 'GET', '/v1/models/team/skodel/versions/1')).status, 404);
+    assert.equal((await api(server, 'GET', '/v1/resolve/team/skodel@staging')).json.version, 2);
+  });
 });

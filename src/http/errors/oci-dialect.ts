@@ -78,6 +78,9 @@ const BY_CODE: Record<string, OciCode> = {
   MANIFEST_INVALID: 'MANIFEST_INVALID',
   VALIDATION_FAILED: 'MANIFEST_INVALID',
   ALIAS_CONFLICT: 'DENIED',
+  // A manifest delete the registry's rules refuse (an alias or a stack holds the version, retention keeps it).
+  VERSION_IN_USE: 'DENIED',
+  VERSION_RETAINED: 'DENIED',
   ROUTE_NOT_FOUND: 'UNSUPPORTED',
   METHOD_NOT_ALLOWED: 'UNSUPPORTED',
   URL_INVALID: 'NAME_INVALID',

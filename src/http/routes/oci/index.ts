@@ -9,6 +9,7 @@ import type { AppContext } from '../../app-context.js';
 import { route, type Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { getBlob } from './blobs.js';
+import { deleteManifest } from './manifest-delete.js';
 import { getManifest, putManifest } from './manifests.js';
 import { API_VERSION, normaliseAuthorization } from './respond.js';
 import { OciState } from './state.js';
@@ -46,8 +47,9 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         return catalog(ctx, x);
       case 'manifest':
         context = 'manifest';
-        allow(x, ['GET', 'HEAD', 'PUT']);
+        allow(x, ['GET', 'HEAD', 'PUT', 'DELETE']);
         if (x.method === 'PUT') return await putManifest(ctx, state, x, target.name, target.reference);
+        if (x.method === 'DELETE') return await deleteManifest(ctx, state, x, target.name, target.reference);
         return await getManifest(ctx, state, x, target.name, target.reference, accept);
       case 'blob':
         context = 'blob';

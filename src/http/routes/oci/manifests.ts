@@ -101,7 +101,8 @@ function countManifestFetch(ctx: AppContext, caller: FleetCaller | null, name: s
   ctx.fleet.resolvedAs(ctx.fleet.target(name, reference, version, digest), caller.identity, caller.via);
 }
 
-async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
+/** The manifest a reference names, and the version it stands for; MANIFEST_UNKNOWN when there is none. */
+export async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
   if (ref.kind === 'digest') {
     const record = ctx.registry.findManifest(name, ref.digest);
     const recorded = record ? ctx.registry.findVersion(name, record.version) : null;
