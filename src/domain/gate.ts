@@ -13,18 +13,53 @@ export interface MoveCandidate {
   policy: AliasPolicy | undefined;
   action: 'set' | 'rollback';
   version: Version;
-  /** Every decision ever recorded on the version; only those on its current record count. */
-  approvals: readonly Approval[];
-  /** The alias's history, for rollback. */
-  history: readonly AliasEvent[];
-  /** A stack's closure: each component version with its decisions (absent or empty for a flat version). */
-  components?: readonly ComponentCandidate[];
-  /** Every alias event of the model, for the promotion path (earlier stages held, soak time). */
-  modelHistory?: readonly AliasEvent[];
+  /**
+   * What the gate may read, asked only when the policy needs it: a move of an alias no policy
+   * lists reads nothing, and a rollback reads the alias's events only back to the version's last
+   * stay. Every move runs this gate, so reading whole histories here grew each commit with them.
+   */
+  reads: GateReads;
   /** The time the path's soak is measured to (ms since the epoch); default now. */
   now?: number;
+}
+
+/** The gate's readers (see MoveCandidate.reads); `gateReads` builds them over the registry's state. */
+export interface GateReads {
+  /** Every decision ever recorded on the version; only those on its current record count. */
+  approvals(): readonly Approval[];
+  /** The alias's events, newest first (consumed lazily: the rollback rule stops at its first match). */
+  aliasEventsNewestFirst(): Iterable<AliasEvent>;
+  /** A stack's closure: each component version with its decisions (empty for a flat version). */
+  components(): readonly ComponentCandidate[];
+  /** One alias's events in sequence order, for the promotion path (earlier stages held, soak time). */
+  aliasHistory(alias: string): readonly AliasEvent[];
   /** How many verified model signatures the version has (see domain/model-signing.ts). */
-  signatures?: number;
+  signatures(): number;
+}
+
+/** The readers for a version not registered yet: no decisions, no stays, no components, no signatures. */
+export const NOTHING_RECORDED: GateReads = {
+  approvals: () => [],
+  aliasEventsNewestFirst: () => [],
+  components: () => [],
+  aliasHistory: () => [],
+  signatures: () => 0,
+};
+
+/**
+ * The gate's readers for `version` moving onto `alias`, over the registry's state. `history:
+ * false` is for a check that is not a move of an alias the version could have held before (a
+ * preview of the policies' requirements): it reads no alias events for the rollback rule.
+ */
+export function gateReads(state: RegistryReader, alias: string, version: Version, options: { history?: boolean } = {}): GateReads {
+  const { name } = version;
+  return {
+    approvals: () => state.listApprovals(name, version.version),
+    aliasEventsNewestFirst: () => (options.history === false ? [] : state.aliasEventsNewestFirst(name, alias)),
+    components: () => componentCandidates(state, version),
+    aliasHistory: (a) => state.aliasHistory(name, a),
+    signatures: () => state.listSignatures(name, version.version).length,
+  };
 }
 
 export interface ComponentCandidate {
@@ -59,15 +94,15 @@ export function aliasMoveUnmet(c: MoveCandidate): Unmet[] {
   if (c.version.status === 'retired') return [{ code: 'STATUS', message: 'version is retired: no alias may point at it again' }];
   if (!c.policy) return [];
   const unmet = [
-    ...unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.approvals)),
-    ...componentsUnmet(c.policy, c.components ?? []),
-    ...pathUnmet(c.policy, c.version, c.modelHistory ?? [], c.now ?? Date.now()),
-    ...(c.policy.requireSignature && !(c.signatures && c.signatures > 0)
+    ...unmetRequirements(c.policy, c.version, currentApprovals(c.version, c.reads.approvals())),
+    ...componentsUnmet(c.policy, c.reads.components()),
+    ...pathUnmet(c.policy, c.version, (alias) => c.reads.aliasHistory(alias), c.now ?? Date.now()),
+    ...(c.policy.requireSignature && !(c.reads.signatures() > 0)
       ? [{ code: 'SIGNATURE' as const, message: 'needs a verified model signature (POST …/versions/{n}/signatures)' }]
       : []),
   ];
   // A rollback to a stack that held the alias with this record spares its components' approvals as it spares its own.
-  if (c.action === 'rollback' && heldWithThisRecord(c.version, c.history)) {
+  if (c.action === 'rollback' && heldWithThisRecord(c.version, c.reads.aliasEventsNewestFirst())) {
     return unmet.filter((u) => u.code !== 'APPROVALS' && u.cause !== 'APPROVALS');
   }
   return unmet;
@@ -100,9 +135,11 @@ function componentsUnmet(policy: AliasPolicy, components: readonly ComponentCand
   return unmet;
 }
 
-function heldWithThisRecord(version: Version, history: readonly AliasEvent[]): boolean {
+/** Whether the alias ever pointed at the version with its current record (any order; stops at the first such event). */
+function heldWithThisRecord(version: Version, events: Iterable<AliasEvent>): boolean {
   const digest = recordDigest(version);
-  return history.some((e) => e.to === version.version && e.recordDigest === digest);
+  for (const e of events) if (e.to === version.version && e.recordDigest === digest) return true;
+  return false;
 }
 
 /**

@@ -4,7 +4,7 @@ import { badRequest, conflict, forbidden, notFound } from './errors.js';
 import { GENESIS_HASH, sealEntry } from './audit-chain.js';
 import { tokenHashDigest } from './audit-tables.js';
 import { CHECKPOINT_ACTION, type Checkpoint } from './checkpoint.js';
-import { aliasMoveUnmet, componentCandidates, currentApprovals } from './gate.js';
+import { aliasMoveUnmet, currentApprovals, gateReads } from './gate.js';
 import { fieldDigest, recordDigest, RECORD_FIELDS } from './record-digest.js';
 import { evidenceReason } from './retention.js';
 import type {
@@ -493,11 +493,7 @@ function moveAliasStep(
       policy: move.policy,
       action: move.action,
       version: target,
-      approvals: state.listApprovals(name, target.version),
-      history: state.aliasHistory(name, alias),
-      components: componentCandidates(state, target),
-      modelHistory: state.modelAliasEvents(name),
-      signatures: state.listSignatures(name, target.version).length,
+      reads: gateReads(state, alias, target),
     });
     if (unmet.length > 0) {
       throw forbidden(

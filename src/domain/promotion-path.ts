@@ -18,12 +18,11 @@ interface Stay {
   until: number | null;
 }
 
-/** The stays of `version` on `aliases`, from the model's alias events (grouped by alias, each in sequence order). */
-function stays(events: readonly AliasEvent[], version: number, aliases: readonly string[]): Stay[] {
+/** The stays of `version` on `aliases`, from each alias's events (in sequence order). */
+function stays(eventsOf: (alias: string) => readonly AliasEvent[], version: number, aliases: readonly string[]): Stay[] {
   const out: Stay[] = [];
   const open = new Map<string, Stay>();
-  for (const e of events) {
-    if (!aliases.includes(e.alias)) continue;
+  for (const e of aliases.flatMap((a) => eventsOf(a))) {
     const running = open.get(e.alias);
     if (running) {
       running.until = Date.parse(e.at);
@@ -46,13 +45,14 @@ function stays(events: readonly AliasEvent[], version: number, aliases: readonly
 export function pathUnmet(
   policy: AliasPolicy,
   version: Pick<Version, 'version'>,
-  modelEvents: readonly AliasEvent[],
+  /** One alias's events in sequence order; asked only for the aliases `after` names. */
+  eventsOf: (alias: string) => readonly AliasEvent[],
   now: number,
 ): Unmet[] {
   const after = policy.after ?? [];
   if (after.length === 0) return [];
   const list = after.map((a) => `@${a}`).join(', ');
-  const held = stays(modelEvents, version.version, after);
+  const held = stays(eventsOf, version.version, [...new Set(after)]);
   if (held.length === 0) return [{ code: 'STAGE', message: `must first have held one of ${list}` }];
   const soak = policy.soakSeconds ?? 0;
   if (soak <= 0) return [];

@@ -40,6 +40,8 @@ export interface RegistryReader {
   /** Every version of every model, in (name, version) order. */
   allVersions(): Iterable<Version>;
   aliasHistory(name: string, alias: string): AliasEvent[];
+  /** The alias's events newest first, read as the caller iterates (it may stop early). */
+  aliasEventsNewestFirst(name: string, alias: string): Iterable<AliasEvent>;
   /** All alias events of a model, grouped by alias, each group in sequence order. */
   modelAliasEvents(name: string): AliasEvent[];
   listApprovals(name: string, version: number): Approval[];

@@ -177,6 +177,12 @@ export class LmdbState implements RegistryReader {
     return this.range('aliasEvents', [name, alias, 0], [name, alias, MAX]);
   }
 
+  aliasEventsNewestFirst(name: string, alias: string): Iterable<AliasEvent> {
+    return this.dbs.aliasEvents
+      .getRange({ start: [name, alias, MAX], end: [name, alias, 0], reverse: true })
+      .map((e) => e.value as AliasEvent);
+  }
+
   modelAliasEvents(name: string): AliasEvent[] {
     return this.range('aliasEvents', [name, ''], [name, '\uffff']);
   }

@@ -18,7 +18,7 @@ import { SignatureRegistry } from './signatures.js';
 import type { SigningTrust } from '../lib/sigstore-bundle.js';
 import type { ControlStore } from '../store/control-store.js';
 import { assertAlias, assertModelName, filePathProblem, isDigest, parseRef, parseReference, type Ref } from '../domain/names.js';
-import { aliasMoveUnmet, awaitsReapproval, editUnmet } from '../domain/gate.js';
+import { aliasMoveUnmet, awaitsReapproval, editUnmet, gateReads, NOTHING_RECORDED } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Role } from '../domain/principal.js';
 import { moverRole } from '../domain/promotion-path.js';
@@ -298,10 +298,7 @@ export class Registry {
       policy: this.policyFor(alias),
       action: 'set',
       version: candidate,
-      approvals: existing ? this.store.listApprovals(name, existing.version) : [],
-      history: [],
-      modelHistory: existing ? this.store.modelAliasEvents(name) : [],
-      signatures: existing ? this.store.listSignatures(name, existing.version).length : 0,
+      reads: existing ? gateReads(this.store, alias, existing) : NOTHING_RECORDED,
     });
   }
 

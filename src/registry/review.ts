@@ -5,7 +5,7 @@
 import { badRequest } from '../domain/errors.js';
 import type { RegistryReader } from '../domain/state.js';
 import { moverRole } from '../domain/promotion-path.js';
-import { aliasMoveUnmet, componentCandidates } from '../domain/gate.js';
+import { aliasMoveUnmet, gateReads } from '../domain/gate.js';
 import type { AliasPolicy, Unmet } from '../domain/policy.js';
 import type { Approval, Model, Page, Version } from '../domain/types.js';
 
@@ -70,11 +70,8 @@ export function policyStatus(store: RegistryReader, policies: Record<string, Ali
       policy,
       action: 'set',
       version,
-      approvals,
-      history: [],
-      components: componentCandidates(store, version),
-      modelHistory: store.modelAliasEvents(version.name),
-      signatures: store.listSignatures(version.name, version.version).length,
+      // The version's decisions are read once for every policy; a preview reads no rollback history.
+      reads: { ...gateReads(store, alias, version, { history: false }), approvals: () => approvals },
     }),
   }));
 }

@@ -116,6 +116,9 @@ export abstract class PlannedStore implements ControlStore {
   aliasHistory(name: string, alias: string) {
     return this.state.aliasHistory(name, alias);
   }
+  aliasEventsNewestFirst(name: string, alias: string) {
+    return this.state.aliasEventsNewestFirst(name, alias);
+  }
   modelAliasEvents(name: string) {
     return this.state.modelAliasEvents(name);
   }

@@ -680,6 +680,13 @@ export function controlStoreConformance(backend: Backend): void {
         ['canary:2', 'production:1', 'production:2', 'production:3', 'production:2'],
       );
       assert.deepEqual(s.aliasHistory('fraud', 'nothing'), []);
+      // The gate's rollback rule reads the same events newest first, stopping where it likes.
+      assert.deepEqual([...s.aliasEventsNewestFirst('fraud', 'production')], [...history].reverse());
+      assert.deepEqual(
+        [...s.aliasEventsNewestFirst('fraud', 'canary')].map((e) => e.to),
+        [2],
+      );
+      assert.deepEqual([...s.aliasEventsNewestFirst('fraud', 'nothing')], []);
     });
 
     test('deleteVersion refuses a version in use or once protected; a free one is removed with its blob references', async () => {
