@@ -49,6 +49,18 @@ const assertError = (res: Res, status: number, code: string) => assertOciError(r
 
 const pushBlob = (repo: string, data: Buffer, token = writer) => pushOciBlob(server, repo, data, basic(token));
 
+/** Gives version 1 of `repo` a model card and the approver's approval: what the default production policy asks beyond a stage. */
+async function cardAndApprove(repo: string): Promise<void> {
+  const card = await api(server, 'PATCH', `/v1/models/${repo}/versions/1`, { card: { intendedUse: 'tests', limitations: 'none known' } });
+  assert.equal(card.status, 200, card.text);
+  const approve = await fetch(`${server.url}/v1/models/${repo}/versions/1/approvals`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ decision: 'approve' }),
+  });
+  assert.equal(approve.status, 201, await approve.text());
+}
+
 function manifestFor(layers: { data: Buffer; title?: string; mediaType?: string }[], extra: Record<string, unknown> = {}): Buffer {
   const doc = {
     schemaVersion: 2,
@@ -492,16 +504,7 @@ describe('pushed manifests', () => {
     assert.equal(aliases.json.aliases.production, undefined);
 
     // With a model card and approved by someone other than the registrant, the same push moves production.
-    const card = await api(server, 'PATCH', '/v1/models/team/pushed/versions/1', {
-      card: { intendedUse: 'tests', limitations: 'none known' },
-    });
-    assert.equal(card.status, 200, card.text);
-    const approve = await fetch(`${server.url}/v1/models/team/pushed/versions/1/approvals`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ decision: 'approve' }),
-    });
-    assert.equal(approve.status, 201, await approve.text());
+    await cardAndApprove('team/pushed');
     const ok = await putManifest('team/pushed', 'production', manifest, approver);
     assert.equal(ok.status, 201, ok.body.toString());
     const moved = await api(server, 'GET', '/v1/models/team/pushed/aliases');
@@ -513,16 +516,7 @@ describe('pushed manifests', () => {
     await pushBlob('team/unstaged', data);
     const unstaged = manifestFor([{ data, title: 'w.bin' }]);
     assert.equal((await putManifest('team/unstaged', 'v1', unstaged)).status, 201);
-    const card = await api(server, 'PATCH', '/v1/models/team/unstaged/versions/1', {
-      card: { intendedUse: 'tests', limitations: 'none known' },
-    });
-    assert.equal(card.status, 200, card.text);
-    const approve = await fetch(`${server.url}/v1/models/team/unstaged/versions/1/approvals`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ decision: 'approve' }),
-    });
-    assert.equal(approve.status, 201, await approve.text());
+    await cardAndApprove('team/unstaged');
 
     const refused = await putManifest('team/unstaged', 'production', unstaged, approver);
     assertError(refused, 403, 'DENIED');
@@ -784,16 +778,7 @@ describe('manifest and tag deletion', () => {
     await pushBlob('team/delprod', data);
     const manifest = manifestFor([{ data, title: 'w.bin' }]);
     assert.equal((await putManifest('team/delprod', 'staging', manifest)).status, 201);
-    const card = await api(server, 'PATCH', '/v1/models/team/delprod/versions/1', {
-      card: { intendedUse: 'tests', limitations: 'none known' },
-    });
-    assert.equal(card.status, 200, card.text);
-    const approve = await fetch(`${server.url}/v1/models/team/delprod/versions/1/approvals`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${approver}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ decision: 'approve' }),
-    });
-    assert.equal(approve.status, 201, await approve.text());
+    await cardAndApprove('team/delprod');
     assert.equal((await putManifest('team/delprod', 'production', manifest, approver)).status, 201);
 
     assertOciError(await oci('DELETE', '/v2/team/delprod/manifests/production'), 403, 'DENIED', /approver/);
