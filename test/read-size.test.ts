@@ -76,33 +76,36 @@ describe('read size', () => {
 });
 
 describe('download buffer pool', () => {
+  const SLACK = 4096;
+
   test('buffers above the minimum, in use or idle, stay within the growth budget', () => {
-    const pool = new BufferPool(MIN, MAX, { keepBytes: 64 * MIB, growthBudget: 4 * MIB, crowd: 64 });
+    const pool = new BufferPool(MIN, MAX, SLACK, { keepBytes: 64 * MIB, growthBudget: 4 * MIB, crowd: 64 });
     pool.active = 2;
     const a = pool.take(MAX);
     const b = pool.take(MAX);
-    assert.deepEqual([a.length, b.length], [MAX, MAX]);
-    assert.equal(pool.take(MAX).length, MIN, 'the budget is spent: the minimum');
+    assert.deepEqual([a.length, b.length], [MAX + SLACK, MAX + SLACK], 'each buffer holds its size and the slack');
+    assert.deepEqual([pool.sizeOf(a), pool.sizeOf(b)], [MAX, MAX]);
+    assert.equal(pool.sizeOf(pool.take(MAX)), MIN, 'the budget is spent: the minimum');
     pool.give(a);
     assert.equal(pool.take(MAX), a, 'an idle large buffer is reused, not allocated again');
-    assert.equal(pool.take(2 * MIN).length, MIN, 'no idle buffer to let go: the minimum');
+    assert.equal(pool.sizeOf(pool.take(2 * MIN)), MIN, 'no idle buffer to let go: the minimum');
     pool.give(b);
-    assert.equal(pool.take(2 * MIN).length, 2 * MIN, 'an idle buffer of another size makes room');
+    assert.equal(pool.sizeOf(pool.take(2 * MIN)), 2 * MIN, 'an idle buffer of another size makes room');
     pool.give(a);
     assert.equal(pool.take(MAX), a);
   });
 
   test('past `crowd` downloads in flight every buffer is the minimum', () => {
-    const pool = new BufferPool(MIN, MAX, { keepBytes: 64 * MIB, growthBudget: 64 * MIB, crowd: 3 });
+    const pool = new BufferPool(MIN, MAX, SLACK, { keepBytes: 64 * MIB, growthBudget: 64 * MIB, crowd: 3 });
     pool.active = 3;
-    assert.equal(pool.take(MAX).length, MAX);
+    assert.equal(pool.sizeOf(pool.take(MAX)), MAX);
     pool.active = 4;
-    assert.equal(pool.take(MAX).length, MIN);
-    assert.equal(pool.take(4 * MIN).length, MIN);
+    assert.equal(pool.sizeOf(pool.take(MAX)), MIN);
+    assert.equal(pool.sizeOf(pool.take(4 * MIN)), MIN);
   });
 
   test('idle buffers are reused by size, and only up to keepBytes of minimum ones are kept', () => {
-    const pool = new BufferPool(MIN, MAX, { keepBytes: MIN, growthBudget: 64 * MIB, crowd: 64 });
+    const pool = new BufferPool(MIN, MAX, SLACK, { keepBytes: MIN, growthBudget: 64 * MIB, crowd: 64 });
     const big = pool.take(MAX);
     const small = pool.take();
     const other = pool.take();

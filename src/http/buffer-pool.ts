@@ -6,6 +6,8 @@
  * they did before buffers could grow. Idle large buffers are kept rather than dropped: a fresh
  * buffer costs a page fault and a zeroed page per 4 KiB on its first read (a fifth of the
  * server's CPU under 32 ranged streams while the pool still dropped them).
+ * Every buffer has `slack` bytes more than its size class, so its user can start the bytes of the
+ * class anywhere in its first `slack` bytes (download.ts places reads to suit the CPU's copy).
  */
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>();
@@ -18,6 +20,7 @@ export class BufferPool {
   constructor(
     readonly min: number,
     readonly max: number,
+    readonly slack: number,
     private readonly limits: {
       /** Bytes of idle `min` buffers kept for the next downloads; the rest go to the garbage collector. */
       keepBytes: number;
@@ -26,7 +29,12 @@ export class BufferPool {
     },
   ) {}
 
-  /** A buffer of `size` (a power of two in [min, max]), or of the largest size allowed now. */
+  /** The size class of a buffer from this pool. */
+  sizeOf(buffer: Buffer): number {
+    return buffer.length - this.slack;
+  }
+
+  /** A buffer of `size` (a power of two in [min, max]) plus slack, or of the largest size allowed now. */
   take(size: number = this.min): Buffer {
     let s = this.active > this.limits.crowd ? this.min : Math.min(Math.max(size, this.min), this.max);
     for (; s > this.min; s /= 2) {
@@ -35,23 +43,24 @@ export class BufferPool {
       if (this.grownBytes + s > this.limits.growthBudget) this.dropIdleGrown(s);
       if (this.grownBytes + s <= this.limits.growthBudget) {
         this.grownBytes += s;
-        return Buffer.allocUnsafeSlow(s);
+        return Buffer.allocUnsafeSlow(s + this.slack);
       }
     }
     const idle = this.free.get(this.min)?.pop();
-    if (!idle) return Buffer.allocUnsafeSlow(this.min);
+    if (!idle) return Buffer.allocUnsafeSlow(this.min + this.slack);
     this.freeSmallBytes -= this.min;
     return idle;
   }
 
   give(buffer: Buffer): void {
-    if (buffer.length === this.min) {
-      if (this.freeSmallBytes + buffer.length > this.limits.keepBytes) return;
-      this.freeSmallBytes += buffer.length;
+    const size = this.sizeOf(buffer);
+    if (size === this.min) {
+      if (this.freeSmallBytes + size > this.limits.keepBytes) return;
+      this.freeSmallBytes += size;
     }
-    const list = this.free.get(buffer.length);
+    const list = this.free.get(size);
     if (list) list.push(buffer);
-    else this.free.set(buffer.length, [buffer]);
+    else this.free.set(size, [buffer]);
   }
 
   /** Lets idle large buffers of other sizes go until `size` more bytes fit in the budget. */
