@@ -719,7 +719,7 @@ describe('tags and names', () => {
     assertOciError(del, 405, 'UNSUPPORTED', /delete its manifest by digest/);
     assert.equal(del.headers.get('allow'), 'GET, HEAD, PUT');
     assertError(await oci('DELETE', `/v2/team/tags/blobs/${sha256('tags-0')}`), 405, 'UNSUPPORTED');
-    assertError(await oci('GET', '/v2/team/tags/referrers/sha256:abc', { token: reader }), 404, 'UNSUPPORTED');
+    assertError(await oci('GET', '/v2/team/tags/labels/list', { token: reader }), 404, 'UNSUPPORTED');
     // A model whose name is a protocol word is still addressable.
     await registerFiles(server, 'team/manifests', { 'f.bin': 'named manifests' });
     assert.equal((await oci('GET', '/v2/team/manifests/manifests/v1', { token: reader })).status, 200);
@@ -790,5 +790,103 @@ describe('manifest and tag deletion', () => {
       moves.json.entries.map((e: { target: string; actor: { name: string } }) => [e.target, e.actor.name]),
       [['team/delprod@production', 'oci-approver']],
     );
+  });
+});
+
+describe('referrers', () => {
+  /** A signature-like referrer of `subject`: empty config, one layer, an artifactType and an annotation. */
+  async function referrer(repo: string, subject: { digest: string; size: number }, artifactType: string, payload: Buffer) {
+    const layer = await pushBlob(repo, payload);
+    return Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType,
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DIGEST, size: 2 },
+        layers: [{ mediaType: 'application/vnd.example.payload', digest: layer, size: payload.length }],
+        subject: { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.size },
+        annotations: { 'org.opencontainers.image.created': '2026-12-06T00:00:00Z' },
+      }),
+    );
+  }
+
+  test('a manifest with a subject is attached to its version, listed as a referrer, kept while the version exists and gone with it', async () => {
+    const data = randomBytes(4096);
+    await pushBlob('team/signed', data);
+    const model = manifestFor([{ data, title: 'w.bin' }]);
+    assert.equal((await putManifest('team/signed', 'v1', model)).status, 201);
+    const subject = { digest: sha256(model), size: model.length };
+    const payload = randomBytes(512);
+    const sig = await referrer('team/signed', subject, 'application/vnd.example.signature.v1', payload);
+
+    // Attached by digest only, by a writer, to a subject the model holds; nothing is stored otherwise.
+    assertOciError(await putManifest('team/signed', 'staging', sig), 400, 'MANIFEST_INVALID', /push it by its digest/);
+    assertError(await putManifest('team/signed', sha256(sig), sig, reader), 403, 'DENIED');
+    const orphan = await referrer(
+      'team/signed',
+      { digest: sha256('no such subject'), size: 10 },
+      'application/vnd.example.signature.v1',
+      payload,
+    );
+    assertOciError(await putManifest('team/signed', sha256(orphan), orphan), 400, 'MANIFEST_INVALID', /is not a manifest of team\/signed/);
+    assertError(await oci('GET', `/v2/team/signed/manifests/${sha256(orphan)}`, { token: reader }), 404, 'MANIFEST_UNKNOWN');
+    assert.equal((await api(server, 'GET', '/v1/models/team/signed/aliases')).json.aliases.staging, undefined);
+
+    const attached = await putManifest('team/signed', sha256(sig), sig);
+    assert.equal(attached.status, 201, attached.body.toString());
+    assert.equal(attached.headers.get('oci-subject'), subject.digest);
+    assert.equal(attached.headers.get('docker-content-digest'), sha256(sig));
+    // No version registered; v1 still serves the model's own manifest, the referrer its own bytes by digest.
+    assert.equal((await api(server, 'GET', '/v1/models/team/signed/versions')).json.versions.length, 1);
+    assert.ok((await oci('GET', '/v2/team/signed/manifests/v1', { token: reader, headers: { Accept: OCI_MANIFEST } })).body.equals(model));
+    assert.ok(
+      (await oci('GET', `/v2/team/signed/manifests/${sha256(sig)}`, { token: reader, headers: { Accept: OCI_MANIFEST } })).body.equals(sig),
+    );
+    // Pushed again: the same record, no second audit entry.
+    assert.equal((await putManifest('team/signed', sha256(sig), sig)).status, 201);
+    const audit = await api(server, 'GET', '/v1/audit?model=team/signed&action=manifest.push');
+    const attaches = audit.json.entries.filter((e: { details: { subject?: string } }) => e.details.subject === subject.digest);
+    assert.deepEqual(
+      attaches.map((e: { target: string; details: { digest: string; artifactType: string } }) => [
+        e.target,
+        e.details.digest,
+        e.details.artifactType,
+      ]),
+      [['team/signed@v1', sha256(sig), 'application/vnd.example.signature.v1']],
+    );
+
+    const listed = await oci('GET', `/v2/team/signed/referrers/${subject.digest}`, { token: reader });
+    assert.equal(listed.status, 200, listed.body.toString());
+    assert.equal(listed.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
+    assert.deepEqual(listed.json, {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: OCI_MANIFEST,
+          digest: sha256(sig),
+          size: sig.length,
+          artifactType: 'application/vnd.example.signature.v1',
+          annotations: { 'org.opencontainers.image.created': '2026-12-06T00:00:00Z' },
+        },
+      ],
+    });
+    const filtered = await oci('GET', `/v2/team/signed/referrers/${subject.digest}?artifactType=application/spdx%2Bjson`, {
+      token: reader,
+    });
+    assert.deepEqual([filtered.json.manifests, filtered.headers.get('oci-filters-applied')], [[], 'artifactType']);
+    assert.deepEqual((await oci('GET', `/v2/team/signed/referrers/${sha256(sig)}`, { token: reader })).json.manifests, []);
+    assertError(await oci('GET', `/v2/team/signed/referrers/${subject.digest}`, { token: otherReader }), 403, 'DENIED');
+    assertError(await oci('GET', '/v2/team/signed/referrers/sha256:abc', { token: reader }), 400, 'DIGEST_INVALID');
+
+    // GC keeps the referrer, its config and its payload while the version exists; deleting the
+    // version (by its manifest's digest) takes them with it.
+    const swept = (r: { json: { blobs: { digest: string }[] } }) => r.json.blobs.map((b) => b.digest);
+    const kept = await api(server, 'POST', '/v1/gc', {});
+    assert.ok(!swept(kept).includes(sha256(sig)) && !swept(kept).includes(sha256(payload)), JSON.stringify(kept.json));
+    assert.equal((await oci('DELETE', `/v2/team/signed/manifests/${subject.digest}`, { token: server.token })).status, 202);
+    const gone = await api(server, 'POST', '/v1/gc', {});
+    assert.ok(swept(gone).includes(sha256(sig)) && swept(gone).includes(sha256(payload)), JSON.stringify(gone.json));
+    assert.deepEqual((await oci('GET', `/v2/team/signed/referrers/${subject.digest}`, { token: reader })).json.manifests, []);
   });
 });

@@ -54,6 +54,9 @@ export interface ManifestPush {
   alias?: Omit<AliasMove, 'name' | 'to'>;
 }
 
+/** A referrer pushed for the version its subject stands for (see ManifestRecord.subject). */
+export type ManifestAttach = Omit<ManifestRecord, 'createdAt' | 'createdBy'> & { subject: string };
+
 export interface ManifestPushResult {
   version: Version;
   /** False when these files already were a version. */

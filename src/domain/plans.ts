@@ -21,7 +21,16 @@ import type {
   VersionEvent,
 } from './types.js';
 import { type AuditStep, auditSteps } from './audit-steps.js';
-import type { AliasMove, AliasMoveResult, ApprovalCheck, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from './mutations.js';
+import type {
+  AliasMove,
+  AliasMoveResult,
+  ApprovalCheck,
+  ManifestAttach,
+  ManifestPush,
+  ManifestPushResult,
+  NewVersion,
+  VersionPatch,
+} from './mutations.js';
 import type { RegistryReader } from './state.js';
 import type { Plan, Write } from './writes.js';
 import { lineageIndexWrites, parentOf } from './lineage.js';
@@ -641,9 +650,7 @@ export function planDeleteVersion(
       ...lineageIndexWrites(name, number, version.lineage, false),
       ...manifests.flatMap((m): Write[] => [
         { table: 'manifests', key: [name, m.digest] },
-        ...uniqueDigests([{ digest: m.digest }, { digest: m.configDigest }]).map(
-          (d): Write => ({ table: 'blobRefs', key: [d, name, number] }),
-        ),
+        ...manifestBlobs(m).map((d): Write => ({ table: 'blobRefs', key: [d, name, number] })),
       ]),
       ...sequenceWrites(state, seq, at, actor, 'version.delete', `${name}@v${number}`, {
         digest: version.digest,
@@ -721,16 +728,43 @@ function recordManifestStep(
     result: manifest,
     writes: [
       { table: 'manifests', key: [input.name, input.digest], value: manifest },
-      // The manifest's own bytes and its config blob belong to the version, as its files do: GC keeps them while it exists.
-      ...uniqueDigests([{ digest: input.digest }, { digest: input.configDigest }]).map(
-        (d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true }),
-      ),
+      ...manifestBlobs(manifest).map((d): Write => ({ table: 'blobRefs', key: [d, input.name, input.version], value: true })),
     ],
     audit: {
       action: 'manifest.push',
       target: `${input.name}@v${input.version}`,
-      details: { digest: input.digest, mediaType: input.mediaType, size: input.size },
+      details: {
+        digest: input.digest,
+        mediaType: input.mediaType,
+        size: input.size,
+        ...(input.subject !== undefined ? { subject: input.subject, artifactType: input.artifactType ?? null } : {}),
+      },
     },
+  };
+}
+
+/**
+ * The blobs a manifest record keeps from GC for its version, as the version's files are: its own
+ * bytes, its config and, for a referrer, its layers (a version's own manifests' layers are its files).
+ */
+function manifestBlobs(m: Pick<ManifestRecord, 'digest' | 'configDigest' | 'blobs'>): string[] {
+  return uniqueDigests([m.digest, m.configDigest, ...(m.blobs ?? [])].map((digest) => ({ digest })));
+}
+
+/**
+ * A referrer (a manifest whose subject is a manifest of this model: a signature, an SBOM, an
+ * attestation) recorded for the version its subject stands for, in one commit: no version is
+ * registered and no alias moves. It goes when that version is deleted.
+ */
+export function planAttachManifest(state: RegistryReader, input: ManifestAttach, actor: Actor): Plan<ManifestRecord> {
+  if (!state.getVersion(input.name, input.version)) throw notFound('VERSION_NOT_FOUND', `${input.name}@v${input.version} does not exist`);
+  const { seq, at } = next(state);
+  const step = recordManifestStep(state, input, actor, at);
+  if (!step.audit) return { result: step.result, writes: [] };
+  return {
+    result: step.result,
+    writes: [...step.writes, ...sequenceWrites(state, seq, at, actor, step.audit.action, step.audit.target, step.audit.details)],
+    change: { seq, model: input.name, kind: 'version', version: input.version },
   };
 }
 

@@ -267,6 +267,18 @@ export interface ManifestRecord {
   version: number;
   createdAt: string;
   createdBy: string;
+  /**
+   * For a referrer (a manifest whose `subject` names another: a signature, an SBOM, an attestation
+   * attached to a version), the subject's digest. A referrer belongs to the subject's version and is
+   * never served as that version's manifest.
+   */
+  subject?: string;
+  /** A referrer's artifact type (its `artifactType`, else its config's media type), for the referrers listing. */
+  artifactType?: string;
+  /** A referrer's annotations, for the referrers listing. */
+  annotations?: Record<string, string>;
+  /** A referrer's layer digests: kept from GC with it (a version's own manifests name its files instead). */
+  blobs?: string[];
 }
 
 /** One gateway node as it last reported itself in the control store (its heartbeat). */

@@ -5,7 +5,15 @@
 import { badRequest, conflict, forbidden, notFound } from '../domain/errors.js';
 import type { BlobGuard } from '../blobs/blob-guard.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import type { AliasMove, AliasMoveResult, ManifestPush, ManifestPushResult, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type {
+  AliasMove,
+  AliasMoveResult,
+  ManifestAttach,
+  ManifestPush,
+  ManifestPushResult,
+  NewVersion,
+  VersionPatch,
+} from '../domain/mutations.js';
 import { AuditLog } from './audit-log.js';
 import type { CheckpointKeyring } from './checkpoint-keys.js';
 import { Checkpoints } from './checkpoints.js';
@@ -577,9 +585,27 @@ export class Registry {
     return this.store.getManifest(name, digest);
   }
 
-  /** Manifests clients pushed for the model's versions. */
+  /** Manifests clients pushed as the model's versions: referrers (attached to a version) are not among them. */
   listManifests(name: string): ManifestRecord[] {
-    return this.store.listManifests(name);
+    return this.store.listManifests(name).filter((m) => m.subject === undefined);
+  }
+
+  /** The referrers of a manifest of this model (signatures, SBOMs, attestations attached to its version), oldest first. */
+  referrers(name: string, subject: string): ManifestRecord[] {
+    return this.store
+      .listManifests(name)
+      .filter((m) => m.subject === subject)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.digest < b.digest ? -1 : 1));
+  }
+
+  /**
+   * Records a referrer (a manifest whose subject is a manifest of this model) for the version its
+   * subject stands for; the caller stored its bytes, config and layers as blobs. No version is
+   * registered and no alias moves.
+   */
+  async attachManifest(name: string, input: Omit<ManifestAttach, 'name'>, actor: Actor): Promise<ManifestRecord> {
+    assertModelName(name);
+    return (await this.store.attachManifest({ ...input, name }, actor)).result;
   }
 
   listAliases(name: string): AliasPointer[] {

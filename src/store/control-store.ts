@@ -4,6 +4,7 @@ import type {
   AliasMove,
   AliasMoveResult,
   ApprovalCheck,
+  ManifestAttach,
   ManifestPush,
   ManifestPushResult,
   NewVersion,
@@ -21,6 +22,7 @@ import type {
   ControlPlaneRestore,
   ControlPlaneStatus,
   Model,
+  ManifestRecord,
   ModelInfo,
   TokenRecord,
   Version,
@@ -72,6 +74,8 @@ export interface ControlStore extends RegistryReader {
   deleteVersion(name: string, version: number, reason: string, actor: Actor, opts?: { evidence?: boolean }): Promise<{ change: Change }>;
   /** An OCI manifest push in one commit: the version its files make (if new), the manifest, the alias its tag names. */
   pushManifest(push: ManifestPush, actor: Actor): Promise<{ result: ManifestPushResult; change?: Change }>;
+  /** A referrer recorded for the version its subject stands for, in one commit (the same one again writes nothing). */
+  attachManifest(input: ManifestAttach, actor: Actor): Promise<{ result: ManifestRecord; change?: Change }>;
   /** Attaches a verified model signature to a version (the same bundle twice is one signature). */
   attachSignature(
     input: Omit<SignatureRecord, 'addedAt' | 'addedBy'>,

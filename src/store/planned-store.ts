@@ -10,7 +10,7 @@ import type {
   TokenRecord,
   Version,
 } from '../domain/types.js';
-import type { AliasMove, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
+import type { AliasMove, ManifestAttach, ManifestPush, NewVersion, VersionPatch } from '../domain/mutations.js';
 import type { Checkpoint } from '../domain/checkpoint.js';
 import type { RegistryReader } from '../domain/state.js';
 import type { SharedTable } from '../index/shared-table.js';
@@ -221,6 +221,10 @@ export abstract class PlannedStore implements ControlStore {
 
   pushManifest(push: ManifestPush, actor: Actor) {
     return this.run((s) => plans.planPushManifest(s, push, actor));
+  }
+
+  attachManifest(input: ManifestAttach, actor: Actor) {
+    return this.run((s) => plans.planAttachManifest(s, input, actor));
   }
 
   async attachSignature(input: Omit<SignatureRecord, 'addedAt' | 'addedBy'>, actor: Actor) {

@@ -11,6 +11,7 @@ import { guard } from '../../guard.js';
 import { getBlob } from './blobs.js';
 import { deleteManifest } from './manifest-delete.js';
 import { getManifest, putManifest } from './manifests.js';
+import { listReferrers } from './referrers.js';
 import { API_VERSION, normaliseAuthorization } from './respond.js';
 import { OciState } from './state.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
@@ -70,13 +71,13 @@ async function dispatch(ctx: AppContext, state: OciState, x: Exchange, accept: s
         context = 'tags';
         allow(x, ['GET', 'HEAD']);
         return tags(ctx, x, target.name);
+      case 'referrers':
+        context = 'manifest';
+        allow(x, ['GET']);
+        return listReferrers(ctx, x, target.name, target.digest);
       default:
         x.route = 'oci.unknown';
-        throw ociError(
-          404,
-          'UNSUPPORTED',
-          `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (modelgate serves no referrers listing; see README, OCI clients)`,
-        );
+        throw ociError(404, 'UNSUPPORTED', `no OCI endpoint ${x.method} ${x.path.slice(0, 200)} (see README, OCI clients)`);
     }
   } catch (err) {
     await x.fail(err, ociDialect(context));

@@ -11,7 +11,7 @@ import { ociError } from '../../errors/oci-dialect.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
-import { find } from './manifests.js';
+import { find } from './stored-manifests.js';
 import { parseManifestRef } from './protocol.js';
 import { sendEmpty } from './respond.js';
 import type { OciState } from './state.js';

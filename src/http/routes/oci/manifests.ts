@@ -17,10 +17,9 @@ import {
   MAX_MANIFEST_BYTES,
   parseManifest,
   referencedBlobs,
-  type ParsedManifest,
 } from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, KITOPS_CONFIG } from '../../../oci/media-types.js';
-import { accepts, parseManifestRef, type ManifestRef } from './protocol.js';
+import { accepts, parseManifestRef } from './protocol.js';
 import { assertModelName, isAlias } from '../../../domain/names.js';
 import type { FileEntry, Version } from '../../../domain/types.js';
 import { sortFiles, versionDigest } from '../../../domain/version-digest.js';
@@ -32,19 +31,9 @@ import { receiveBody } from '../../receive.js';
 import { IMMUTABLE } from '../blobs.js';
 import { API_VERSION, sendEmpty } from './respond.js';
 import { storeBytes } from '../../blob-intake.js';
+import { attachReferrer } from './referrers.js';
 import type { OciState } from './state.js';
-
-interface Served {
-  mediaType: string;
-  digest: string;
-  bytes: Buffer;
-  /** The registered version the manifest stands for (what fleet telemetry counts it under). */
-  version: { version: number; digest: string };
-}
-
-function unknownManifest(name: string, reference: string): never {
-  throw ociError(404, 'MANIFEST_UNKNOWN', `manifest ${name}:${reference} is unknown`, { name, reference });
-}
+import { checkBlobs, find, type Served } from './stored-manifests.js';
 
 export async function getManifest(
   ctx: AppContext,
@@ -101,27 +90,6 @@ function countManifestFetch(ctx: AppContext, caller: FleetCaller | null, name: s
   ctx.fleet.resolvedAs(ctx.fleet.target(name, reference, version, digest), caller.identity, caller.via);
 }
 
-/** The manifest a reference names, and the version it stands for; MANIFEST_UNKNOWN when there is none. */
-export async function find(ctx: AppContext, state: OciState, name: string, reference: string, ref: ManifestRef): Promise<Served> {
-  if (ref.kind === 'digest') {
-    const record = ctx.registry.findManifest(name, ref.digest);
-    const recorded = record ? ctx.registry.findVersion(name, record.version) : null;
-    if (record && recorded) {
-      const bytes = await state.bytesOf(record.digest);
-      if (bytes) return { mediaType: record.mediaType, digest: record.digest, bytes, version: recorded };
-    }
-    const version = state.versionForGenerated(name, ref.digest);
-    if (version) return { ...state.generatedFor(name, version), version };
-    unknownManifest(name, reference);
-  }
-  if (ref.kind === 'tag') unknownManifest(name, reference);
-  const resolution = ctx.registry.resolve(name, ref.tag);
-  if (!resolution) unknownManifest(name, reference);
-  const pushed = await state.pushedFor(name, resolution.version.version);
-  if (pushed) return { mediaType: pushed.record.mediaType, digest: pushed.record.digest, bytes: pushed.bytes, version: resolution.version };
-  return { ...state.generatedFor(name, resolution.version), version: resolution.version };
-}
-
 /** Reads the manifest body (at most MAX_MANIFEST_BYTES). Must be called synchronously in the handler. */
 function readManifestBody(x: Exchange): Promise<Buffer> {
   if (!x.hasBody) return Promise.resolve(Buffer.alloc(0));
@@ -160,6 +128,20 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
       expected: ref.digest,
       actual: manifest.digest,
     });
+  }
+  // A manifest with a subject is a referrer: attached to the version its subject stands for.
+  if (manifest.subject) {
+    if (ref.kind !== 'digest') {
+      throw ociError(
+        400,
+        'MANIFEST_INVALID',
+        `a manifest with a subject is attached, not tagged: push it by its digest, not to "${reference}"`,
+        {
+          subject: manifest.subject.digest,
+        },
+      );
+    }
+    return attachReferrer(ctx, state, x, name, { ...manifest, subject: manifest.subject }, bytes, principal);
   }
   // KitOps names its layers in its config, which is read once the blobs are known to be there.
   const kitops = manifest.config.mediaType === KITOPS_CONFIG;
@@ -205,55 +187,6 @@ export async function putManifest(ctx: AppContext, state: OciState, x: Exchange,
   } finally {
     release();
   }
-}
-
-/**
- * Every blob the manifest names must be stored with the size it states, or be the config of a
- * manifest generated for a version of this model (as when a client copies that manifest back);
- * those are returned, to be stored with the manifest.
- */
-async function checkBlobs(
-  ctx: AppContext,
-  state: OciState,
-  name: string,
-  manifest: ParsedManifest,
-): Promise<{ digest: string; bytes: Buffer }[]> {
-  const missing: string[] = [];
-  const wrongSize: { digest: string; declared: number; stored: number }[] = [];
-  const generated: { digest: string; bytes: Buffer }[] = [];
-  const seen = new Set<string>();
-  for (const d of referencedBlobs(manifest)) {
-    if (seen.has(d.digest)) continue;
-    seen.add(d.digest);
-    let size = d.digest === EMPTY_JSON_DIGEST ? EMPTY_JSON.length : (await ctx.blobs.stat(d.digest))?.size;
-    if (size === undefined) {
-      const config = state.generatedConfig(name, d.digest);
-      if (config) {
-        generated.push({ digest: d.digest, bytes: config });
-        size = config.length;
-      }
-    }
-    if (size === undefined) missing.push(d.digest);
-    else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, stored: size });
-  }
-  if (missing.length > 0) {
-    throw ociError(
-      400,
-      'MANIFEST_BLOB_UNKNOWN',
-      `${missing.length} blob(s) the manifest references are unknown, first ${missing[0]}: push them before the manifest`,
-      {
-        digest: missing[0],
-        missing,
-      },
-    );
-  }
-  if (wrongSize.length > 0) {
-    const w = wrongSize[0]!;
-    throw ociError(400, 'MANIFEST_INVALID', `the manifest gives blob ${w.digest} a size of ${w.declared} bytes; it has ${w.stored}`, {
-      wrongSize,
-    });
-  }
-  return generated;
 }
 
 /** Layer digest → Kitfile path, from a KitOps manifest's config (stored: checkBlobs ran). */

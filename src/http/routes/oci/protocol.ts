@@ -13,6 +13,7 @@ export type OciTarget =
   | { kind: 'uploads'; name: string }
   | { kind: 'upload'; name: string; id: string }
   | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: string }
   | { kind: 'unknown' };
 
 /**
@@ -36,6 +37,7 @@ export function parseOciPath(path: string): OciTarget {
     if (a === 'blobs' && b === 'uploads' && tail.length === 3 && c) return { kind: 'upload', name: name(), id: decode(c) };
     if (a === 'blobs' && tail.length === 2 && b) return { kind: 'blob', name: name(), digest: decode(b) };
     if (a === 'tags' && b === 'list' && tail.length === 2) return { kind: 'tags', name: name() };
+    if (a === 'referrers' && tail.length === 2 && b) return { kind: 'referrers', name: name(), digest: decode(b) };
   }
   return { kind: 'unknown' };
 }
