@@ -31,6 +31,7 @@ import { Registry } from './registry/registry.js';
 import { replicate } from './registry/replication.js';
 import type { ControlStore } from './store/control-store.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
+import { rehearseChanges } from './registry/warm-up.js';
 import type { FleetStore } from './store/fleet-store.js';
 import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
@@ -60,6 +61,16 @@ export async function startService(config: Config): Promise<RunningService> {
           nodeExpiryMs: config.redis.nodeExpirySeconds * 1000,
         })
       : new LmdbControlStore(dataDir);
+  // Before serving: run the change path on scratch tables, so the first real changes do not run it cold (registry/warm-up.ts).
+  // A failure (no writable temp dir) only costs the warm start, never the node.
+  if (config.control.warmUpChanges > 0) {
+    try {
+      const { ms } = rehearseChanges(config.control.warmUpChanges);
+      logger.info({ changes: config.control.warmUpChanges, ms: Math.round(ms) }, 'rehearsed the change path');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not rehearse the change path at start-up; serving without it');
+    }
+  }
   const blobs = await openBlobStore(config);
   const bus: EventBus =
     config.control.backend === 'redis' ? await RedisEventBus.open(config.redis.url, config.redis.prefix) : new LocalEventBus();

@@ -23,8 +23,10 @@ const NODES = Number(process.env.BENCH_PROPAGATION_NODES ?? 8);
 const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 200);
 /**
  * Unmeasured rounds before each baseline and the first turn (BENCH_PROPAGATION_WARMUP). The nodes
- * are fresh processes: V8 compiles the hot code (msgpackr's codec among it) in their first few
- * hundred changes, on every node at the same change (bench/results/20261206-propagation-trace.md).
+ * are fresh processes: without their start-up rehearsal (control.warmUpChanges; set
+ * MODELGATE_WARM_UP_CHANGES=0 to see it) V8 compiles the hot code (msgpackr's codec among it) in
+ * their first few hundred changes, on every node at the same change
+ * (bench/results/20261206-propagation-trace.md).
  */
 const WARMUP = Number(process.env.BENCH_PROPAGATION_WARMUP ?? 20);
 const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);

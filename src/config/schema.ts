@@ -29,6 +29,8 @@ export const configSchema = z.strictObject({
   }),
   control: z.strictObject({
     backend: z.enum(['lmdb', 'redis']),
+    /** Alias moves rehearsed on scratch tables at start-up, so the first real changes do not run cold code (registry/warm-up.ts); 0 skips it. */
+    warmUpChanges: z.coerce.number().int().min(0).max(100_000).default(2000),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
@@ -228,6 +230,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_SHUTDOWN_GRACE_SECONDS: 'server.shutdownGraceSeconds',
   MODELGATE_DATA_DIR: 'storage.dataDir',
   MODELGATE_CONTROL_BACKEND: 'control.backend',
+  MODELGATE_WARM_UP_CHANGES: 'control.warmUpChanges',
   MODELGATE_REDIS_URL: 'redis.url',
   MODELGATE_REDIS_PREFIX: 'redis.prefix',
   MODELGATE_ANTI_ENTROPY_MS: 'redis.antiEntropyMs',

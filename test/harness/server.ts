@@ -89,7 +89,9 @@ export function spawnServer(
   args: string[],
   output: string[],
 ): Promise<{ child: ChildProcess; port: number }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, MODELGATE_LOG_LEVEL: 'info', ...env };
+  // The start-up rehearsal (control.warmUpChanges) runs short here: every test starts servers, and
+  // what it compiles does not matter to a test (test/warm-up.test.ts covers the rehearsal itself).
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, MODELGATE_LOG_LEVEL: 'info', MODELGATE_WARM_UP_CHANGES: '20', ...env };
   delete childEnv.MODELGATE_ADMIN_TOKEN;
   if (token) childEnv.MODELGATE_ADMIN_TOKEN = token;
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
