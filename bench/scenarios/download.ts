@@ -142,5 +142,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 export const downloadScenario: Scenario = {
   name: 'download',
   description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory`,
+  notes:
+    "The uWS ceiling is a bare uWebSockets.js app serving the same file from memory (bench/baselines/uws-file-memory.ts): one copy of each byte into the socket and no reads, the fastest any uWS edge can be here. modelgate also copies each byte out of the page cache into a buffer (pread on a libuv thread) before the same socket write; nginx sendfile copies none into user space. With the curl processes on the same two cores, the server CPU per byte (each row's note: CPU-s per GB of every server, same turns) sets the figure: where modelgate is short of nginx and the ceiling is not, the gap is the read copy and the per-chunk work, not uWS.",
   run,
 };
