@@ -35,6 +35,7 @@ import { rehearseChanges } from './registry/warm-up.js';
 import type { FleetStore } from './store/fleet-store.js';
 import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
+import { tlsEnabled } from './http/tls.js';
 import { RedisControlStore } from './store/redis/redis-control-store.js';
 import { RedisFleetStore } from './store/redis/redis-fleet-store.js';
 
@@ -113,7 +114,7 @@ export async function startService(config: Config): Promise<RunningService> {
     fleet.start();
   }
   // In the control store's heartbeat, so that `control-plane status` can say where each node is.
-  store.registerNode(`http://${config.server.host}:${server.port}`);
+  store.registerNode(`${tlsEnabled(config.server.tls) ? 'https' : 'http'}://${config.server.host}:${server.port}`);
 
   const sweep = () =>
     uploads.sweep().then(

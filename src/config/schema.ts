@@ -23,6 +23,14 @@ export const configSchema = z.strictObject({
     port,
     maxJsonBytes: positiveInt,
     shutdownGraceSeconds: z.coerce.number().min(0),
+    /** HTTPS on the service's own port: both files (PEM), or neither for plain HTTP behind a proxy. */
+    tls: z
+      .strictObject({
+        certFile: z.string(),
+        keyFile: z.string(),
+      })
+      .default({ certFile: '', keyFile: '' })
+      .refine((t) => (t.certFile === '') === (t.keyFile === ''), 'give both server.tls.certFile and server.tls.keyFile, or neither'),
   }),
   storage: z.strictObject({
     dataDir: z.string().min(1),
@@ -228,6 +236,8 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_PORT: 'server.port',
   MODELGATE_MAX_JSON_BYTES: 'server.maxJsonBytes',
   MODELGATE_SHUTDOWN_GRACE_SECONDS: 'server.shutdownGraceSeconds',
+  MODELGATE_TLS_CERT_FILE: 'server.tls.certFile',
+  MODELGATE_TLS_KEY_FILE: 'server.tls.keyFile',
   MODELGATE_DATA_DIR: 'storage.dataDir',
   MODELGATE_CONTROL_BACKEND: 'control.backend',
   MODELGATE_WARM_UP_CHANGES: 'control.warmUpChanges',

@@ -24,6 +24,8 @@ import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerInventoryRoutes } from './routes/inventory.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 
+import { checkTlsFiles, tlsEnabled } from './tls.js';
+
 export interface HttpServer {
   port: number;
   /** Stops accepting new connections; requests in flight carry on. */
@@ -31,7 +33,14 @@ export interface HttpServer {
 }
 
 export function createApp(ctx: AppContext): TemplatedApp {
-  const app = uWS.App();
+  const tls = ctx.config.server.tls;
+  let app: TemplatedApp;
+  if (tlsEnabled(tls)) {
+    checkTlsFiles(tls);
+    app = uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
+  } else {
+    app = uWS.App();
+  }
   loopShareMetrics.bind(() => ctx.loopShare);
   registerResolveRoutes(app, ctx);
   registerBlobRoutes(app, ctx);

@@ -10,6 +10,7 @@
 // route (/v1/..., /healthz, /metrics, …) keeps its URLs; these patterns only receive what no
 // modelgate route matches. Registration order does not change that.
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { tlsEnabled } from '../../tls.js';
 import type { AppContext } from '../../app-context.js';
 import { hfDialect } from '../../errors/hf-dialect.js';
 import { route, type Exchange } from '../../exchange.js';
@@ -28,8 +29,9 @@ export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
   );
   app.any('/:repo/resolve/*', resolve);
   app.any('/:namespace/:repo/resolve/*', resolve);
+  const https = tlsEnabled(ctx.config.server.tls);
   app.any(`${API_MODELS_PREFIX}*`, (res: HttpResponse, req: HttpRequest) => {
-    const origin = originOf(req);
+    const origin = originOf(req, https);
     route(ctx, 'hf.model', (x) => handle(x, () => api(ctx, x, origin)))(res, req);
   });
 }
@@ -55,11 +57,14 @@ function handle(x: Exchange, fn: () => Promise<void> | void): Promise<void> | vo
 
 const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/;
 
-/** The scheme and host the client used (honouring a reverse proxy's X-Forwarded-*), for Link URLs. */
-function originOf(req: HttpRequest): Origin {
+/**
+ * The scheme and host the client used (honouring a reverse proxy's X-Forwarded-*), for Link URLs;
+ * `https` when the service itself serves TLS and no proxy says otherwise.
+ */
+function originOf(req: HttpRequest, https: boolean): Origin {
   const forwardedHost = req.getHeader('x-forwarded-host').split(',')[0]!.trim();
   const host = forwardedHost || req.getHeader('host');
   const proto = req.getHeader('x-forwarded-proto').split(',')[0]!.trim().toLowerCase();
   if (!HOST.test(host)) return { base: '' };
-  return { base: `${proto === 'https' ? 'https' : 'http'}://${host}` };
+  return { base: `${proto === 'https' || (proto === '' && https) ? 'https' : 'http'}://${host}` };
 }
