@@ -409,6 +409,48 @@ describe('Range downloads against a misbehaving server', () => {
   });
 });
 
+describe('the resolve request', () => {
+  test('goes over the lean connection, and through node:http when the answer has no Content-Length', async () => {
+    const resolution = { name: 'lean/model', ref: 'v1', version: 1, files: [] };
+    let chunked = false;
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization ?? ''} ${req.headers['x-modelgate-deployment'] ?? ''}`);
+      res.setHeader('Content-Type', 'application/json');
+      if (req.url !== '/v1/resolve/lean/model@v1') {
+        res.statusCode = 404;
+        res.end(JSON.stringify({ error: { code: 'MODEL_NOT_FOUND', message: 'no such model' } }));
+      } else if (chunked) {
+        // Written in two parts without a length: chunked transfer encoding.
+        const text = JSON.stringify(resolution);
+        res.write(text.slice(0, 10));
+        res.end(text.slice(10));
+      } else res.end(JSON.stringify(resolution));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = new ModelgateClient({
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        token: 't0k',
+        deployment: 'fleet/pod-1',
+      });
+      assert.deepEqual(await client.resolve('lean/model', 'v1'), resolution);
+      assert.deepEqual(seen, ['/v1/resolve/lean/model@v1 Bearer t0k fleet/pod-1'], 'one request, with the token and the deployment');
+      chunked = true;
+      seen.length = 0;
+      assert.deepEqual(await client.resolve('lean/model', 'v1'), resolution);
+      assert.equal(seen.length, 2, 'the lean request, refused for want of a length, then the one through node:http');
+      await assert.rejects(
+        client.resolve('lean/other', 'v1'),
+        (err) => err instanceof ModelgateApiError && err.status === 404 && err.code === 'MODEL_NOT_FOUND',
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('hashing from the receive buffers', () => {
   test('bytes read into a shared ring hash to the blob across wraps and pauses, over a real socket', async () => {
     // Three times the ring: the socket must wait for the hashing thread and wrap around twice.
@@ -611,14 +653,16 @@ describe('against a real server', () => {
     assert.equal(again.skipped, Object.keys(model).length);
   });
 
-  test('resolve, push and pull do their JSON calls without loading undici (fetch)', async () => {
+  test('resolve, push and pull do their JSON calls without loading undici (fetch), resolve and pull without node:http', async () => {
     // fetch's first use loads undici and compiles its WebAssembly parser: tens of milliseconds of start-up.
     const dir = await freshDir('no-undici');
     const probe = join(dir, 'probe.mjs');
     await writeFile(
       probe,
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the probe's own source, whose template literal runs in the probed process
-      "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));\n",
+      "process.on('exit', () => process.stderr.write(`undici loaded: ${process.moduleLoadList.some((m) => m.includes('undici'))}\\n`));\n" +
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
+        "process.on('exit', () => process.stderr.write(`node:http loaded: ${process.moduleLoadList.includes('NativeModule http')}\\n`));\n",
     );
     const withProbe = { ...env, NODE_OPTIONS: `--import=${probe}` };
     await writeTree(join(dir, 'src'), { 'a.txt': 'probe' });
@@ -631,6 +675,10 @@ describe('against a real server', () => {
       ok(run);
       assert.match(run.stderr, /undici loaded: false/);
     }
+    // resolve and pull send their one JSON request (the resolve) over the lean connection; push uses node:http.
+    assert.match(runs[0]!.stderr, /node:http loaded: true/);
+    assert.match(runs[1]!.stderr, /node:http loaded: false/);
+    assert.match(runs[2]!.stderr, /node:http loaded: false/);
     // The probe can tell: a process that calls fetch reports it.
     const control = spawnSync(process.execPath, [`--import=${probe}`, '-e', "fetch('http://127.0.0.1:1').catch(() => {})"], {
       encoding: 'utf8',

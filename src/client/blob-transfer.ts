@@ -19,6 +19,8 @@ export const MAX_DECLARED_CONTENT_LENGTH = 999_999_999;
 
 /** Error bodies are read whole to report the server's message; anything longer is cut off. */
 const MAX_ERROR_BODY = 64 * 1024;
+/** A JSON answer read over the lean connection (a stack's resolution can be large) is refused beyond this. */
+const MAX_JSON_BODY = 256 * 1024 * 1024;
 
 export interface TransferTarget {
   baseUrl: string;
@@ -35,18 +37,22 @@ function requestHead(method: string, endpoint: Endpoint, path: string, target: T
   return lines.join('\r\n');
 }
 
-/** Collects a small response body (JSON answers and error bodies). */
+/** Collects a small response body (JSON answers and error bodies), up to `limit` bytes. */
 class TextSink implements ResponseSink {
   private readonly chunks: Buffer[] = [];
   private length = 0;
   status = 0;
 
-  onHead(head: { status: number }): void {
+  constructor(private readonly limit = MAX_ERROR_BODY) {}
+
+  onHead(head: { status: number }, contentLength?: number): void {
     this.status = head.status;
+    if (this.limit > MAX_ERROR_BODY && contentLength !== undefined && contentLength > this.limit)
+      throw new ModelgateTransferError(`a ${contentLength}-byte answer, more than the ${this.limit} bytes read whole`);
   }
 
   onBody(buffer: Buffer, offset: number, length: number): void {
-    if (this.length >= MAX_ERROR_BODY) return;
+    if (this.length >= this.limit) return;
     this.chunks.push(Buffer.from(buffer.subarray(offset, offset + length)));
     this.length += length;
   }
@@ -54,6 +60,23 @@ class TextSink implements ResponseSink {
   text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
   }
+}
+
+/**
+ * `GET path` over a connection of its own, its whole answer as text with the status: one file
+ * (net) and no HTTP machinery to load, so the first request of a pull leaves sooner than through
+ * node:http. Throws NoContentLengthError for an answer without a Content-Length (which a proxy in
+ * between may send); the caller then asks again through node:http.
+ */
+export async function getText(target: TransferTarget, path: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+  const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024 });
+  const answer = new TextSink(MAX_JSON_BODY);
+  try {
+    await connection.request(requestHead('GET', connection.endpoint, path, target, {}), answer, signal);
+  } finally {
+    connection.close();
+  }
+  return { status: answer.status, text: answer.text() };
 }
 
 /** One keep-alive connection reading byte ranges of blobs; use one per concurrent stream. */

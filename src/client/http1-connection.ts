@@ -3,9 +3,10 @@
 // more CPU than the hashing; here the socket reads into ONE reused buffer (`onread`) and the
 // caller consumes each chunk synchronously, before the next read overwrites it. One request at a
 // time; the socket is kept alive between requests. Responses must carry a Content-Length (modelgate
-// always sends one); anything else is refused, never guessed at.
-import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions as TlsOptions } from 'node:tls';
+// always sends one); anything else is refused, never guessed at. node:tls loads only for an https
+// server: a command's start-up does not pay for it otherwise.
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -74,6 +75,9 @@ export interface ReceiveBuffers {
 
 type OnRead = { buffer: Buffer | (() => Buffer); callback(n: number, buffer: Buffer): boolean };
 type ConnectionOptionsWithOnRead = TlsOptions & { onread: OnRead };
+
+/** An answer without a Content-Length (chunked, or delimited by the connection's end): refused, never guessed at. */
+export class NoContentLengthError extends ModelgateTransferError {}
 
 const MAX_HEAD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -147,15 +151,36 @@ export class Http1Connection {
 
   private connect(): Promise<Socket> {
     if (this.socket && this.connected) return this.connected.then(() => this.socket!);
+    if (this.endpoint.tls) {
+      const opening: Promise<Socket> = import('node:tls').then(({ connect: connectTls }) => {
+        // Closed while node:tls loaded: open nothing.
+        if (this.connected !== loading) throw new ModelgateTransferError(`the connection to ${this.endpoint.hostHeader} was closed`);
+        return this.open(connectTls);
+      });
+      const loading: Promise<void> = opening.then(() => undefined);
+      loading.catch(() => undefined);
+      this.connected = loading;
+      return opening;
+    }
+    return this.open(null);
+  }
+
+  private open(connectTls: typeof import('node:tls').connect | null): Promise<Socket> {
     const { endpoint } = this;
     const supplier = this.options.receiveBuffers;
     const onread: OnRead = {
       buffer: supplier ? () => supplier.next() : this.readBuffer!,
       callback: (n, buffer) => this.onRead(n, buffer),
     };
-    const socket = endpoint.tls
+    const socket = connectTls
       ? // tls.connect takes `onread` too (Node ≥ 15), though @types/node does not declare it.
-        connectTls({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, onread } as ConnectionOptionsWithOnRead)
+        // SNI names a host, never an address (RFC 6066; Node warns when given one).
+        connectTls({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }),
+          onread,
+        } as ConnectionOptionsWithOnRead)
       : connectTcp({ host: endpoint.host, port: endpoint.port, onread, noDelay: true });
     this.socket = socket;
     this.pausedFor.clear();
@@ -220,7 +245,7 @@ export class Http1Connection {
     const head = parseHead(all.subarray(0, end).toString('latin1'));
     const lengthHeader = head.headers.get('content-length');
     if (lengthHeader === undefined || !/^[0-9]{1,16}$/.test(lengthHeader)) {
-      throw new ModelgateTransferError(
+      throw new NoContentLengthError(
         `HTTP ${head.status} answer without a usable Content-Length${head.headers.has('transfer-encoding') ? ' (chunked responses are not used for transfers)' : ''}`,
       );
     }

@@ -1,9 +1,9 @@
 // One small request and its whole answer over node:http, for the API's JSON calls. fetch would do,
 // but its first use loads undici and compiles its WebAssembly HTTP parser: about 60 ms of CPU
 // before the first request, more than the rest of a `modelgate resolve` takes. Bulk bytes go
-// through Http1Connection instead; this is only for answers that are read whole.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// through Http1Connection instead; this is only for answers that are read whole. node:http (or
+// node:https) loads at the first call: a pull, which resolves over Http1Connection, never loads it.
+import type { IncomingMessage } from 'node:http';
 
 export interface JsonResponse {
   status: number;
@@ -23,9 +23,9 @@ export interface JsonRequestInit {
 }
 
 /** Resolves once the status and headers are in (the body is read on); rejects when the server cannot be reached. */
-export function jsonRequest(url: string, init: JsonRequestInit): Promise<JsonResponse> {
+export async function jsonRequest(url: string, init: JsonRequestInit): Promise<JsonResponse> {
   const target = new URL(url);
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const { request: send } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
   const headers = { ...init.headers };
   if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
   return new Promise((resolve, reject) => {

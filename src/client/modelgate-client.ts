@@ -1,15 +1,18 @@
-// Typed HTTP client for the modelgate v1 API on Node's global fetch (undici). Every method either
-// returns what the contract promises or throws one of the errors in ./errors.js.
+// Typed HTTP client for the modelgate v1 API: JSON calls over node:http (json-request.ts), bulk bytes
+// and the resolve over the lean connection (http1-connection.ts). Every method either returns what
+// the contract promises or throws one of the errors in ./errors.js.
 import { apiErrorFromText } from './api-error.js';
 import {
   appendUploadStream,
   BlobRangeReader,
   checkStoredSize,
+  getText,
   uploadBlobStream,
   type PositionedRead,
+  type TransferTarget,
   type UploadOptions,
 } from './blob-transfer.js';
-import type { ConnectionOptions } from './http1-connection.js';
+import { type ConnectionOptions, NoContentLengthError } from './http1-connection.js';
 import { jsonRequest, type JsonResponse } from './json-request.js';
 import { type ModelgateApiError, ModelgateConnectionError, ModelgateTransferError } from './errors.js';
 import type {
@@ -105,7 +108,7 @@ export class ModelgateClient {
    * streamed request on a connection of its own (no fetch streams in between).
    */
   uploadBlobFrom(digest: string, size: number, read: PositionedRead, options: UploadOptions = {}): Promise<StoredBlob> {
-    return uploadBlobStream({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, digest, size, read, options);
+    return uploadBlobStream(this.transferTarget(), digest, size, read, options);
   }
 
   /** Opens a resumable upload session (the fallback when a one-request upload failed). */
@@ -120,7 +123,7 @@ export class ModelgateClient {
 
   /** Appends source bytes `start..start+length-1` to the session; returns its new offset. */
   appendUpload(id: string, start: number, length: number, read: PositionedRead, options: UploadOptions = {}): Promise<number> {
-    return appendUploadStream({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, id, start, length, read, options);
+    return appendUploadStream(this.transferTarget(), id, start, length, read, options);
   }
 
   /** Verifies the session's bytes against `digest` and stores them as that blob. */
@@ -137,7 +140,7 @@ export class ModelgateClient {
 
   /** A keep-alive connection for the fast way down: byte ranges handed over from one reused buffer. */
   rangeReader(options: ConnectionOptions = {}): BlobRangeReader {
-    return new BlobRangeReader({ baseUrl: this.baseUrl, token: this.token, deployment: this.deployment }, options);
+    return new BlobRangeReader(this.transferTarget(), options);
   }
 
   /**
@@ -431,9 +434,32 @@ export class ModelgateClient {
       .artifacts;
   }
 
-  /** What name@ref resolves to now, or with `at` (ISO 8601) what it resolved to then. */
+  /**
+   * What name@ref resolves to now, or with `at` (ISO 8601) what it resolved to then. The first
+   * request of a pull: sent over the lean connection (no node:http to load first), and again
+   * through node:http only if the answer comes without a Content-Length.
+   */
   async resolve(name: string, ref: string, signal?: AbortSignal, at?: string): Promise<Resolution> {
-    return this.readJson<Resolution>(await this.send('GET', paths.resolve(name, ref, at), { signal }));
+    const path = paths.resolve(name, ref, at);
+    let answer: { status: number; text: string };
+    try {
+      answer = await getText(this.transferTarget(), path, signal);
+    } catch (err) {
+      if (!(err instanceof NoContentLengthError)) throw err;
+      return this.readJson<Resolution>(await this.send('GET', path, { signal }));
+    }
+    if (answer.status < 200 || answer.status >= 300) throw apiErrorFromText(answer.status, answer.text, 'GET', path);
+    try {
+      return JSON.parse(answer.text) as Resolution;
+    } catch {
+      throw new ModelgateTransferError(
+        `the server answered ${this.baseUrl}${path} with something that is not JSON: ${answer.text.slice(0, 200)}`,
+      );
+    }
+  }
+
+  private transferTarget(): TransferTarget {
+    return { baseUrl: this.baseUrl, token: this.token, deployment: this.deployment };
   }
 
   private sendJson(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<JsonResponse> {

@@ -137,18 +137,29 @@ interface PullResult {
 
 async function pull(client: ModelgateClient, request: PullRequest): Promise<PullResult> {
   const started = performance.now();
-  // The hashing thread starts now, on the other core, while this one resolves: ready when the first bytes arrive.
   const hasher = new PrefixHasher();
-  hasher.start();
+  // The hashing thread starts while the resolve is on its way, on the other core, ready when the
+  // first bytes arrive; but only once the request is out (an immediate runs after the event loop's
+  // poll, where a local connection completes and the request is written): creating the thread
+  // costs this one a few milliseconds.
+  const resolving = client.resolve(request.name, request.ref, undefined, request.at);
+  const starting = setImmediate(() => hasher.start());
   try {
-    return await pullWith(client, request, hasher, started);
+    return await pullWith(client, request, hasher, started, resolving);
   } finally {
+    clearImmediate(starting);
     await hasher.close();
   }
 }
 
-async function pullWith(client: ModelgateClient, request: PullRequest, hasher: PrefixHasher, started: number): Promise<PullResult> {
-  const resolution = await client.resolve(request.name, request.ref, undefined, request.at);
+async function pullWith(
+  client: ModelgateClient,
+  request: PullRequest,
+  hasher: PrefixHasher,
+  started: number,
+  resolving: Promise<Resolution>,
+): Promise<PullResult> {
+  const resolution = await resolving;
   checkVersionDigest(resolution);
   if (request.keys) await (await import('../pull/signature-check.js')).verifySignature(client, resolution, request.keys);
   const root = resolvePath(request.dir);
