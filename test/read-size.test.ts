@@ -1,9 +1,11 @@
 // How much a download reads per step (src/http/read-size.ts) and the buffers it reads into
-// (src/http/buffer-pool.ts): fast clients get large reads, slow ones and crowds keep small buffers.
+// (src/http/buffer-pool.ts): fast clients get large reads, slow ones and crowds keep small buffers;
+// where in a buffer a read lands (src/lib/read-placement.ts).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadSize } from '../src/http/read-size.js';
 import { BufferPool } from '../src/http/buffer-pool.js';
+import { readPlacement, READ_SLACK } from '../src/lib/read-placement.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -115,5 +117,17 @@ describe('download buffer pool', () => {
     assert.equal(pool.take(MAX), big);
     assert.equal(pool.take(), small);
     assert.notEqual(pool.take(), other);
+  });
+});
+
+describe('read placement', () => {
+  test('a read lands about half a page from its source within a page (for a buffer 16 bytes into one), inside the slack', () => {
+    for (const position of [0, 1, 15, 16, 2047, 2048, 4095, 4096, 12_345, 2 ** 31 + 7, 2 ** 40]) {
+      const place = readPlacement(position);
+      assert.ok(place >= 0 && place + 64 <= READ_SLACK, `placement ${place} for ${position} is outside the slack`);
+      assert.equal(place % 64, 0);
+      const distance = (((place + 16 - position) % 4096) + 4096) % 4096;
+      assert.ok(distance > 1984 && distance <= 2048, `distance ${distance} for position ${position}`);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { notFound } from '../domain/errors.js';
 import { HttpError } from './errors/http-error.js';
 import type { BlobReader } from '../blobs/blob-store.js';
 import { httpMetrics } from '../metrics/metrics.js';
+import { readPlacement, READ_SLACK } from '../lib/read-placement.js';
 import { BufferPool } from './buffer-pool.js';
 import type { Exchange, Headers } from './exchange.js';
 import { ReadSize } from './read-size.js';
@@ -41,25 +42,8 @@ function sliceSize(): number {
   while (size < MAX_READ && size * 2 * pool.active <= TURN_BYTES) size *= 2;
   return size;
 }
-/**
- * Where in its buffer a read's bytes go. The kernel copies a read out of the page cache with
- * `rep movsb`, and on this machine's CPUs (AMD EPYC under a hypervisor; 2 MiB preads of a cached
- * file, every 16th offset into the buffer tried in random order) that copy ran at 2.3–2.6 GB/s
- * when the destination sat 16–24 bytes past the source within a 4 KiB page and at 8–15 GB/s at
- * every other offset: each load then seems to depend on the store just before it (4K aliasing). A
- * large buffer from malloc starts 16 bytes into a page (the header of its mapping), so a read at a
- * page-aligned file position, which is every read of a whole file or of an aligned range, hit the
- * slow case: under 32 ranged streams that copy was half of the server's CPU (perf: `_copy_to_iter`
- * under `pread64`, 52% of samples, where the socket writes' copy was 14%). The read goes to about
- * half a page from its source's offset instead. Were a buffer not to start 16 bytes into a page
- * (malloc's choice), the distance would be arbitrary, and the slow case 1 in about 100.
- */
-const PAGE = 4096;
-const MALLOC_HEADER = 16;
-function placeFor(position: number): number {
-  return (((position % PAGE) + PAGE / 2 - MALLOC_HEADER) % PAGE) & ~63;
-}
-const pool = new BufferPool(MIN_READ, MAX_READ, PAGE, { keepBytes: 128 * MIB, growthBudget: 128 * MIB, crowd: 64 });
+// Each buffer has room to place its reads (readPlacement: the kernel's copy is slow at the start).
+const pool = new BufferPool(MIN_READ, MAX_READ, READ_SLACK, { keepBytes: 128 * MIB, growthBudget: 128 * MIB, crowd: 64 });
 
 export interface Representation {
   size: number;
@@ -183,7 +167,7 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   const placed = [0, 0];
   const readAhead = (which: number, position: number): Promise<number> => {
     const buffer = buffers[which]!;
-    placed[which] = placeFor(position);
+    placed[which] = readPlacement(position);
     const read = reader.read(buffer, placed[which]!, Math.min(pool.sizeOf(buffer), start + length - position), position);
     read.catch(() => undefined);
     return read;
