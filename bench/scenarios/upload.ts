@@ -11,6 +11,7 @@ import { registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
 import { nodeCryptoSha256 } from '../lib/hashers.js';
 import { runLoad, WARMUP_SECONDS } from '../lib/load.js';
 import { startService } from '../lib/service.js';
+import { makePushDirs, pushLoop } from '../lib/push-loop.js';
 import { median } from '../lib/stats.js';
 import { findCurl, startUpload, uploadOnce, type UploadTarget } from '../lib/upload-client.js';
 import { constantResponseFrom, startUwsBaseline, startUwsHashSink, startUwsStoreSink } from '../lib/uws-baseline.js';
@@ -22,6 +23,12 @@ const CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 16);
 const CONCURRENT_UPLOADS = 2;
 const P99_TARGET_MS = 5;
 const HASH_ROUNDS = 3;
+const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
+/** The multi-file push phase: directories of PUSH_FILES files of PUSH_FILE_MIB each, pushed with --max-connections PUSH_CONNECTIONS. */
+const PUSH_DIRS = 8;
+const PUSH_FILES = 4;
+const PUSH_FILE_MIB = 64;
+const PUSH_CONNECTIONS = 4;
 
 function chunksOf(whole: Buffer): Buffer[] {
   const chunks: Buffer[] = [];
@@ -240,6 +247,35 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     }
     ctx.log(`  bare uWS p99 during uploads into the store sink ${bareBusy.p99Ms.toFixed(2)} ms; ${bareNote}`);
 
+    // A CI pipeline's push: many files at once (HEAD checks, streamed uploads, registrations) with
+    // the CLI, one directory after another, while the same resolve load runs.
+    ctx.log(
+      `  resolve, ${CONNECTIONS} connections, while modelgate push sends directories of ${PUSH_FILES} × ${PUSH_FILE_MIB} MiB (--max-connections ${PUSH_CONNECTIONS})`,
+    );
+    const pushDirs = makePushDirs(
+      join(TMPFS, `modelgate-bench-pushload-${process.pid}`),
+      PUSH_DIRS,
+      PUSH_FILES,
+      PUSH_FILE_MIB * 1024 * 1024,
+    );
+    let pushBusy: Awaited<ReturnType<typeof runLoad>>;
+    let pushNote: string;
+    let pushFailures: string[];
+    try {
+      const pushes = pushLoop(pushDirs, { baseUrl: service.baseUrl, token: service.token }, 'bench/pushload', PUSH_CONNECTIONS);
+      const pushStart = performance.now();
+      pushBusy = await runLoad(job, service.pid);
+      const pushEnd = performance.now();
+      const pushed = await pushes.stop();
+      pushFailures = pushed.failures;
+      const during = pushed.completed.filter((p) => p.startedAt < pushEnd && p.endedAt > pushStart);
+      const seconds = pushed.completed.map((p) => p.seconds);
+      pushNote = `${during.length} pushes of ${PUSH_FILES} × ${PUSH_FILE_MIB} MiB ran during the ${((pushEnd - pushStart) / 1000).toFixed(0)} s phase, median ${seconds.length ? median(seconds).toFixed(2) : '—'} s each (${seconds.length ? ((PUSH_FILES * PUSH_FILE_MIB * 1024 * 1024) / 1e9 / median(seconds)).toFixed(2) : '—'} GB/s per push, start-up included)`;
+    } finally {
+      pushDirs.remove();
+    }
+    ctx.log(`  p99 during pushes ${pushBusy.p99Ms.toFixed(2)} ms; ${pushNote}`);
+
     const ratio = ratioOf(uploadFigure, hash);
     const storedRatio = ratioOf(uploadFigure, stored);
     const problems = [loadProblem(busy), failures.length ? `${failures.length} failed uploads: ${failures[0]}` : '']
@@ -325,6 +361,22 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
           .filter(Boolean)
           .join('; '),
       },
+      {
+        name: `upload: resolve p99, ${CONNECTIONS} conn, modelgate push of ${PUSH_FILES} files`,
+        subject: p99Figure(pushBusy),
+        baselineName: 'same, no uploads',
+        baseline: p99Figure(idle),
+        ratio: null,
+        target: 'record',
+        pass: null,
+        note: [
+          `modelgate push --max-connections ${PUSH_CONNECTIONS} of one directory after another (fresh random files on tmpfs, so every file is sent): HEAD checks, ${PUSH_FILES} streamed uploads at once and a registration each; ${Math.round(pushBusy.requestsPerSecond)} req/s; ${pushNote}; the CLI runs on the same 2 cores`,
+          pushFailures.length ? `invalid: ${pushFailures.length} failed pushes: ${pushFailures[0]}` : '',
+          loadProblem(pushBusy) ? `invalid: ${loadProblem(pushBusy)}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      },
     ];
   } finally {
     api.close();
@@ -334,6 +386,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const uploadScenario: Scenario = {
   name: 'upload',
-  description: `one ${MIB} MiB streamed POST /v1/blobs (verified) vs node:crypto sha256 over the same bytes, bare uWS hash and hash+store sinks and the disk; resolve p99 at ${CONNECTIONS} connections while ${CONCURRENT_UPLOADS} uploads run, beside a bare uWS app's`,
+  description: `one ${MIB} MiB streamed POST /v1/blobs (verified) vs node:crypto sha256 over the same bytes, bare uWS hash and hash+store sinks and the disk; resolve p99 at ${CONNECTIONS} connections while ${CONCURRENT_UPLOADS} uploads run, beside a bare uWS app's, and while modelgate push sends many-file directories`,
   run,
 };
