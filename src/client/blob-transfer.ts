@@ -65,14 +65,21 @@ class TextSink implements ResponseSink {
 /**
  * `GET path` over a connection of its own, its whole answer as text with the status: one file
  * (net) and no HTTP machinery to load, so the first request of a pull leaves sooner than through
- * node:http. Throws NoContentLengthError for an answer without a Content-Length (which a proxy in
+ * node:http. `onSent` is called once the request is written. Throws NoContentLengthError for an answer without a Content-Length (which a proxy in
  * between may send); the caller then asks again through node:http.
  */
-export async function getText(target: TransferTarget, path: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
+export async function getText(
+  target: TransferTarget,
+  path: string,
+  signal?: AbortSignal,
+  onSent?: () => void,
+): Promise<{ status: number; text: string }> {
   const connection = new Http1Connection(endpointOf(target.baseUrl), { readBufferSize: 64 * 1024 });
   const answer = new TextSink(MAX_JSON_BODY);
+  // No body: the hook runs right after the head went to the socket.
+  const sent = onSent && (async () => onSent());
   try {
-    await connection.request(requestHead('GET', connection.endpoint, path, target, {}), answer, signal);
+    await connection.request(requestHead('GET', connection.endpoint, path, target, {}), answer, signal, sent);
   } finally {
     connection.close();
   }

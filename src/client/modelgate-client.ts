@@ -437,13 +437,14 @@ export class ModelgateClient {
   /**
    * What name@ref resolves to now, or with `at` (ISO 8601) what it resolved to then. The first
    * request of a pull: sent over the lean connection (no node:http to load first), and again
-   * through node:http only if the answer comes without a Content-Length.
+   * through node:http only if the answer comes without a Content-Length. `onSent`: called once
+   * the request is written (work to do while the answer is on its way).
    */
-  async resolve(name: string, ref: string, signal?: AbortSignal, at?: string): Promise<Resolution> {
+  async resolve(name: string, ref: string, signal?: AbortSignal, at?: string, onSent?: () => void): Promise<Resolution> {
     const path = paths.resolve(name, ref, at);
     let answer: { status: number; text: string };
     try {
-      answer = await getText(this.transferTarget(), path, signal);
+      answer = await getText(this.transferTarget(), path, signal, onSent);
     } catch (err) {
       if (!(err instanceof NoContentLengthError)) throw err;
       return this.readJson<Resolution>(await this.send('GET', path, { signal }));

@@ -138,16 +138,13 @@ interface PullResult {
 async function pull(client: ModelgateClient, request: PullRequest): Promise<PullResult> {
   const started = performance.now();
   const hasher = new PrefixHasher();
-  // The hashing thread starts while the resolve is on its way, on the other core, ready when the
-  // first bytes arrive; but only once the request is out (an immediate runs after the event loop's
-  // poll, where a local connection completes and the request is written): creating the thread
-  // costs this one a few milliseconds.
-  const resolving = client.resolve(request.name, request.ref, undefined, request.at);
-  const starting = setImmediate(() => hasher.start());
+  // The hashing thread starts while the resolve's answer is on its way, on the other core, ready
+  // when the first bytes arrive; but only once the request is written: creating the thread holds
+  // this one for a few milliseconds.
+  const resolving = client.resolve(request.name, request.ref, undefined, request.at, () => hasher.start());
   try {
     return await pullWith(client, request, hasher, started, resolving);
   } finally {
-    clearImmediate(starting);
     await hasher.close();
   }
 }
