@@ -1,6 +1,7 @@
 // Blob store on the local disk. Layout (as CNCF distribution): blobs/sha256/<2 hex>/<64 hex>.
 // Writes go to blobs/tmp/ and are renamed into place after fsync; the rename is the commit.
 // Blobs found corrupt by `blobs verify --repair` are moved to blobs/quarantine/<hex>.<ms>.
+import { WriteBack } from './write-back.js';
 import { randomUUID } from 'node:crypto';
 import { constants, promises as fsp, read as fsRead, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -173,19 +174,10 @@ class FsBlobReader implements BlobReader {
   }
 }
 
-/**
- * Dirty bytes after which a writer starts writing them back (fdatasync in the background) while
- * the upload goes on: the commit's fsync then finds little left to do, instead of the disk
- * writing the whole blob only after its last byte arrived.
- */
-const WRITE_BACK_BYTES = 64 << 20;
-
 class FsBlobWriter implements BlobWriter {
   bytesWritten = 0;
   private closed = false;
-  private dirty = 0;
-  private writingBack: Promise<void> | null = null;
-  private writeBackFailure: unknown = null;
+  private readonly writeBack: WriteBack;
   readonly direct: DirectFile;
 
   constructor(
@@ -193,13 +185,14 @@ class FsBlobWriter implements BlobWriter {
     private readonly path: string,
     private readonly handle: fsp.FileHandle,
   ) {
-    const writer = this;
+    const writeBack = new WriteBack(handle, () => this.direct.onWrittenBack?.());
+    this.writeBack = writeBack;
     this.direct = {
       path,
       start: 0,
       writeNow: (bytes) => this.writeNow(bytes),
       get writingBack() {
-        return writer.writingBack !== null;
+        return writeBack.active;
       },
       onWrittenBack: null,
     };
@@ -207,14 +200,14 @@ class FsBlobWriter implements BlobWriter {
 
   /** A direct write (see DirectFile): the file is only ever appended to, at its end. */
   private writeNow(bytes: Uint8Array): void {
-    if (this.writeBackFailure) throw this.writeBackFailure;
+    this.writeBack.throwIfFailed();
     // At the file's offset, like the threadpool writes of `write`, which may come before or after.
     writeFullySync(this.handle.fd, bytes, null);
     this.wrote(bytes.length);
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.writeBackFailure) throw this.writeBackFailure;
+    this.writeBack.throwIfFailed();
     let done = 0;
     while (done < chunk.length) {
       const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done);
@@ -223,16 +216,15 @@ class FsBlobWriter implements BlobWriter {
     this.wrote(chunk.length);
   }
 
-  /** Counts bytes written either way, and starts a background write-back every WRITE_BACK_BYTES. */
+  /** Counts bytes written either way (see write-back.ts for what follows from them). */
   private wrote(length: number): void {
     this.bytesWritten += length;
-    this.dirty += length;
-    if (this.dirty >= WRITE_BACK_BYTES && !this.writingBack) this.startWriteBack();
+    this.writeBack.wrote(length);
   }
 
   async commit(digest: string): Promise<BlobInfo> {
-    await this.writingBack;
-    if (this.writeBackFailure) throw this.writeBackFailure;
+    await this.writeBack.settle();
+    this.writeBack.throwIfFailed();
     await this.handle.sync();
     await this.closeHandle();
     return this.store.place(this.path, digest);
@@ -243,26 +235,10 @@ class FsBlobWriter implements BlobWriter {
     await fsp.rm(this.path, { force: true });
   }
 
-  private startWriteBack(): void {
-    this.dirty = 0;
-    this.writingBack = this.handle.datasync().then(
-      () => this.writtenBack(null),
-      (err: unknown) => this.writtenBack(err),
-    );
-  }
-
-  private writtenBack(err: unknown): void {
-    this.writingBack = null;
-    if (err) this.writeBackFailure ??= err;
-    // Bytes written meanwhile go next, so that the disk keeps working while the upload does.
-    else if (this.dirty >= WRITE_BACK_BYTES && !this.closed) this.startWriteBack();
-    this.direct.onWrittenBack?.();
-  }
-
   private async closeHandle(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writingBack;
+    await this.writeBack.settle();
     await this.handle.close();
   }
 }
