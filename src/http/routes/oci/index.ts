@@ -1,10 +1,10 @@
 // The OCI distribution API (distribution-spec v1.1, pull and push) under /v2/. One uWS handler
 // parses the path itself, because a repository name (`model` or `team/model`) spans a variable
 // number of segments; each request is then named for metrics and the audit log by its handler.
+import { assertRepository } from './stored-manifests.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { ociDialect, ociError, type OciContext } from '../../errors/oci-dialect.js';
 import { MAX_CATALOG_PAGE, MAX_TAGS_PAGE, pageTags, parseOciPath, parseTagCount } from './protocol.js';
-import { assertModelName } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { route, type Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
@@ -119,8 +119,7 @@ function catalog(ctx: AppContext, x: Exchange): void {
 function tags(ctx: AppContext, x: Exchange, name: string): void {
   x.route = 'oci.tags';
   guard(ctx, x, 'reader', name, 'tag list');
-  assertModelName(name);
-  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+  assertRepository(ctx, name);
   const n = parseTagCount(x.param('n'));
   const all = ctx.registry.listAliases(name).map((a) => a.alias);
   let cursor: number | undefined;

@@ -6,12 +6,11 @@
 // /v1/models/{name}/aliases/{alias} does (its policy's mover role, gates and audit). A `v<N>` tag is
 // the version's own name, not a pointer to it: it is not deleted on its own.
 import { deleteVersionBody, parseBody } from '../../../domain/requests.js';
-import { assertModelName } from '../../../domain/names.js';
 import { ociError } from '../../errors/oci-dialect.js';
 import type { AppContext } from '../../app-context.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
-import { find } from './stored-manifests.js';
+import { assertRepository, find } from './stored-manifests.js';
 import { parseManifestRef } from './protocol.js';
 import { sendEmpty } from './respond.js';
 import type { OciState } from './state.js';
@@ -21,8 +20,7 @@ export async function deleteManifest(ctx: AppContext, state: OciState, x: Exchan
   const ref = parseManifestRef(reference);
   if (ref.kind === 'alias') {
     const principal = guard(ctx, x, ctx.registry.moverRole(ref.alias), name, `deleting @${ref.alias} by tag deletion`);
-    assertModelName(name);
-    if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+    assertRepository(ctx, name);
     await ctx.registry.deleteAlias(name, ref.alias, undefined, principal);
     sendEmpty(x, 202, {});
     return;
@@ -38,8 +36,7 @@ export async function deleteManifest(ctx: AppContext, state: OciState, x: Exchan
     );
   }
   const principal = guard(ctx, x, 'admin', name, 'manifest deletion');
-  assertModelName(name);
-  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+  assertRepository(ctx, name);
   const served = await find(ctx, state, name, reference, ref);
   // The OCI API carries no body: the reason comes as ?reason=, checked as the v1 body's is.
   const given = x.param('reason');

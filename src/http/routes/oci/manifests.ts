@@ -33,7 +33,7 @@ import { API_VERSION, sendEmpty } from './respond.js';
 import { storeBytes } from '../../blob-intake.js';
 import { attachReferrer } from './referrers.js';
 import type { OciState } from './state.js';
-import { checkBlobs, find, type Served } from './stored-manifests.js';
+import { assertRepository, checkBlobs, find, type Served } from './stored-manifests.js';
 
 export async function getManifest(
   ctx: AppContext,
@@ -45,9 +45,8 @@ export async function getManifest(
 ): Promise<void> {
   x.route = 'oci.manifest.get';
   const principal = guard(ctx, x, 'reader', name, 'manifest');
-  assertModelName(name);
+  assertRepository(ctx, name);
   const caller = fleetCaller(ctx, x, principal);
-  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
   const ref = parseManifestRef(reference);
   const served = await find(ctx, state, name, reference, ref);
   if (!accepts(accept, served.mediaType)) {

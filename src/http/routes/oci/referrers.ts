@@ -8,14 +8,14 @@
 import type { Principal } from '../../../domain/principal.js';
 import type { HttpError } from '../../errors/http-error.js';
 import { ociError } from '../../errors/oci-dialect.js';
-import { assertDigest, assertModelName } from '../../../domain/names.js';
+import { assertDigest } from '../../../domain/names.js';
 import type { ParsedManifest } from '../../../oci/manifest.js';
 import { EMPTY_JSON, EMPTY_JSON_DIGEST, OCI_INDEX } from '../../../oci/media-types.js';
 import type { AppContext } from '../../app-context.js';
 import { storeBytes } from '../../blob-intake.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
-import { checkBlobs, find } from './stored-manifests.js';
+import { assertRepository, checkBlobs, find } from './stored-manifests.js';
 import { API_VERSION, sendEmpty } from './respond.js';
 import type { OciState } from './state.js';
 
@@ -80,9 +80,8 @@ export async function attachReferrer(
 export function listReferrers(ctx: AppContext, x: Exchange, name: string, digest: string): void {
   x.route = 'oci.referrers';
   guard(ctx, x, 'reader', name, 'referrers');
-  assertModelName(name);
+  assertRepository(ctx, name);
   assertDigest(digest);
-  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
   const wanted = x.param('artifactType');
   const manifests = ctx.registry
     .referrers(name, digest)

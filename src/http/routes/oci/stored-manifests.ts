@@ -1,6 +1,7 @@
 // What the registry holds for a manifest reference: the manifest a tag or digest names (pushed,
 // attached or generated) with the version it stands for, and the check that every blob a pushed
 // manifest names is stored with the size it states. Shared by the manifest routes and referrers.
+import { assertModelName } from '../../../domain/names.js';
 import { ociError } from '../../errors/oci-dialect.js';
 import type { ParsedManifest } from '../../../oci/manifest.js';
 import { referencedBlobs } from '../../../oci/manifest.js';
@@ -8,6 +9,12 @@ import { EMPTY_JSON, EMPTY_JSON_DIGEST } from '../../../oci/media-types.js';
 import type { AppContext } from '../../app-context.js';
 import type { ManifestRef } from './protocol.js';
 import type { OciState } from './state.js';
+
+/** A valid model name this registry holds, else NAME_INVALID (400) or NAME_UNKNOWN (404) in the spec's terms. */
+export function assertRepository(ctx: AppContext, name: string): void {
+  assertModelName(name);
+  if (!ctx.registry.findModel(name)) throw ociError(404, 'NAME_UNKNOWN', `repository ${name} is unknown`, { name });
+}
 
 export interface Served {
   mediaType: string;
