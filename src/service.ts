@@ -32,6 +32,7 @@ import { replicate } from './registry/replication.js';
 import type { ControlStore } from './store/control-store.js';
 import { LmdbControlStore } from './store/lmdb/lmdb-control-store.js';
 import { rehearseChanges } from './registry/warm-up.js';
+import { openLmdbScratch } from './index/lmdb-scratch.js';
 import type { FleetStore } from './store/fleet-store.js';
 import { LmdbFleetStore } from './store/lmdb/lmdb-fleet-store.js';
 import { DeliveryWorker } from './webhooks/delivery-worker.js';
@@ -66,7 +67,7 @@ export async function startService(config: Config): Promise<RunningService> {
   // A failure (no writable temp dir) only costs the warm start, never the node.
   if (config.control.warmUpChanges > 0) {
     try {
-      const { ms } = rehearseChanges(config.control.warmUpChanges);
+      const { ms } = rehearseChanges(config.control.warmUpChanges, openLmdbScratch);
       logger.info({ changes: config.control.warmUpChanges, ms: Math.round(ms) }, 'rehearsed the change path');
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'could not rehearse the change path at start-up; serving without it');

@@ -6,15 +6,21 @@
 // (bench/results/20261206-propagation-trace.md). The rehearsal runs the same functions on
 // throwaway data in a scratch LMDB environment that is removed afterwards: the node's own
 // tables, Redis and the audit log are never touched.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { changeMessages } from './change-feed.js';
 import { planCreateModel, planMoveAlias, planRegisterVersion } from '../domain/plans.js';
 import { buildResolution } from '../domain/resolution.js';
+import type { RegistryReader } from '../domain/state.js';
 import type { Actor } from '../domain/types.js';
-import type { Batch, Plan } from '../domain/writes.js';
-import { LmdbState } from '../index/lmdb-state.js';
+import type { Batch, Plan, Write } from '../domain/writes.js';
+
+/** Tables the rehearsal may write to and drop (the factory that reads the configuration picks the backend). */
+export interface ScratchTables {
+  state: RegistryReader;
+  /** Applies one commit's writes, as a replica applies a shipped batch. */
+  apply(writes: Write[]): void;
+  /** Closes and removes the tables. */
+  dispose(): void;
+}
 
 const ACTOR: Actor = { id: 'warm-up', name: 'warm-up' };
 const MODEL = 'warm-up/model';
@@ -22,18 +28,18 @@ const MODEL = 'warm-up/model';
 /**
  * Plans `changes` alias moves (with a registration or two first), ships each as the JSON a
  * replica receives, applies it, and reads it back as a watcher and a resolve would. Returns the
- * milliseconds it took and the scratch tables' last sequence. `dir` is where the scratch
- * environment goes (the OS temp dir by default); it is removed before this returns.
+ * milliseconds it took and the scratch tables' last sequence; the tables are disposed of before
+ * this returns.
  */
-export function rehearseChanges(changes: number, dir: string = tmpdir()): { ms: number; seq: number } {
+export function rehearseChanges(changes: number, openScratch: () => ScratchTables): { ms: number; seq: number } {
   const started = performance.now();
-  const scratch = mkdtempSync(join(dir, 'modelgate-warm-up-'));
-  const state = new LmdbState(scratch, { flush: false });
+  const scratch = openScratch();
+  const { state } = scratch;
   try {
     const commit = <R>(plan: Plan<R>): void => {
       const batch: Batch = { seq: state.currentSeq() + 1, writes: plan.writes, ...(plan.change ? { change: plan.change } : {}) };
       const shipped = JSON.parse(JSON.stringify(batch)) as Batch;
-      state.root.transactionSync(() => state.apply(shipped.writes));
+      scratch.apply(shipped.writes);
       for (const entry of state.auditEntries(shipped.seq, 1)) changeMessages(entry, state);
     };
     commit(planCreateModel(state, MODEL, { description: '', owner: ACTOR.name, tags: [] }, ACTOR));
@@ -52,7 +58,6 @@ export function rehearseChanges(changes: number, dir: string = tmpdir()): { ms: 
     }
     return { ms: performance.now() - started, seq: state.currentSeq() };
   } finally {
-    void state.close();
-    rmSync(scratch, { recursive: true, force: true });
+    scratch.dispose();
   }
 }
