@@ -1,6 +1,6 @@
 // What a mutation writes, independent of the backend: the same list is applied to LMDB in one
 // transaction, to Redis in one MULTI/EXEC, and replayed by every replica in sequence order.
-import type { Change } from './types.js';
+import type { AuditEntry, Change } from './types.js';
 
 export const TABLES = [
   'meta',
@@ -49,4 +49,10 @@ export interface Batch {
   seq: number;
   writes: Write[];
   change?: Change;
+}
+
+/** The audit entry a change at `seq` writes, if these writes hold it. */
+export function auditEntryWritten(writes: readonly Write[], seq: number): AuditEntry | undefined {
+  for (const w of writes) if (w.table === 'audit' && w.key === seq) return w.value as AuditEntry | undefined;
+  return undefined;
 }

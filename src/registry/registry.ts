@@ -800,8 +800,14 @@ export class Registry {
       const pointer = this.store.getAlias(name, parsed.alias);
       const version = pointer && this.store.getVersion(name, pointer.version);
       if (!version) return null;
-      const unapproved = this.servingUnapproved(version);
-      const unapprovedSince = unapproved?.aliases.includes(parsed.alias) ? unapproved.since : undefined;
+      // The alias points at this version, so it serves it unapproved only if it is under a policy
+      // the version no longer meets: an unprotected alias (every resolve in a deployment without
+      // policies) needs no read of the approvals or of the model's other aliases.
+      const policy = this.policyFor(parsed.alias);
+      const unapprovedSince =
+        policy && awaitsReapproval(policy, version, this.store.listApprovals(name, version.version))
+          ? (version.recordChangedAt ?? version.createdAt)
+          : undefined;
       return buildResolution(
         name,
         ref,
