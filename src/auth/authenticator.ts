@@ -5,6 +5,7 @@ import type { TokenRegistry } from '../registry/tokens.js';
 import type { Actor } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
 import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
+import { macMatches, readGrant, signGrant } from './grants.js';
 import { AUDIT_READERS, ROLE_RANK, type Principal, type Role } from '../domain/principal.js';
 
 const ADMIN: Principal = { id: 'admin', name: 'admin', role: 'admin', scope: '*' };
@@ -31,8 +32,16 @@ function presentedBy(header: string): Presented {
   if (header.length <= 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
     throw new AuthError(header ? 'the Authorization header must be "Bearer <token>"' : 'missing Authorization: Bearer <token>');
   }
-  const token = header.slice(7).trim();
+  const token = withoutHubPrefix(header.slice(7).trim());
   return { id: tokenId(token), hash: hashToken(token) };
+}
+
+/**
+ * @huggingface/hub refuses to send a token that does not start with `hf_`, so a Hub client may
+ * send `hf_` + its modelgate token; the prefix is dropped before the token is looked up.
+ */
+function withoutHubPrefix(token: string): string {
+  return token.startsWith('hf_mgt_') ? token.slice(3) : token;
 }
 
 export class Authenticator {
@@ -80,6 +89,43 @@ export class Authenticator {
       return ADMIN;
     }
     throw new AuthError('the bearer token is not valid');
+  }
+
+  /**
+   * A capability for `purpose` on `subject`, acting for the principal for `ttlSeconds` (see
+   * auth/grants.ts). The principal must be one this authenticator produced.
+   */
+  grant(principal: Principal, purpose: string, subject: Record<string, string>, ttlSeconds: number): string {
+    const key = this.keyOf(principal.id);
+    if (!key) throw new AuthError(`token ${principal.id} is not known`);
+    return signGrant({ token: principal.id, purpose, subject, expires: Math.floor(Date.now() / 1000) + ttlSeconds }, key);
+  }
+
+  /**
+   * The principal and subject of a grant for `purpose`, or a 401: a forged, altered or expired grant,
+   * or one whose token has since been revoked or has expired, is refused like a bad token.
+   */
+  redeem(grant: string, purpose: string): { principal: Principal; subject: Record<string, string> } {
+    const read = readGrant(grant);
+    const key = read && this.keyOf(read.claims.token);
+    if (!read || !key || !macMatches(read.payload, read.mac, key) || read.claims.purpose !== purpose) {
+      throw new AuthError('the upload URL is not valid');
+    }
+    if (read.claims.expires * 1000 <= Date.now()) throw new AuthError('the upload URL has expired; ask for a new one');
+    if (read.claims.token === ADMIN.id) return { principal: ADMIN, subject: read.claims.subject };
+    const record = this.tokens.get(read.claims.token)!;
+    const actor = { id: record.id, name: record.name };
+    if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
+    if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now())
+      throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
+    return { principal: { ...actor, role: record.role, scope: record.scope }, subject: read.claims.subject };
+  }
+
+  /** The key a token's grants are signed with: its stored hash (the admin's for the admin). */
+  private keyOf(id: string): Buffer | null {
+    if (id === ADMIN.id) return this.adminHash;
+    const record = this.tokens.get(id);
+    return record ? Buffer.from(record.hash, 'hex') : null;
   }
 
   private remember(header: string, presented: Presented): void {

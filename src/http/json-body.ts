@@ -7,9 +7,17 @@ import { declaredLength, tooLarge } from './receive.js';
  * the route handler (uWS delivers body chunks only to a handler attached there).
  */
 export function readJson(x: Exchange, limit: number): Promise<unknown> {
+  return readBody(x, limit).then(parseJson);
+}
+
+/**
+ * Reads a whole request body of at most `limit` bytes into memory. Must be called synchronously in
+ * the route handler (uWS delivers body chunks only to a handler attached there).
+ */
+export function readBody(x: Exchange, limit: number): Promise<Buffer> {
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
-  if (!x.hasBody) return Promise.resolve(parseJson(Buffer.alloc(0)));
+  if (!x.hasBody) return Promise.resolve(Buffer.alloc(0));
   x.bodyUnread = false;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -32,11 +40,7 @@ export function readJson(x: Exchange, limit: number): Promise<unknown> {
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
         settled = true;
-        try {
-          resolve(parseJson(Buffer.concat(chunks, size)));
-        } catch (err) {
-          reject(err);
-        }
+        resolve(Buffer.concat(chunks, size));
       }
     });
   });
