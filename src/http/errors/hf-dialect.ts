@@ -8,9 +8,10 @@
 //   a private repo (every modelgate model needs a token); the client then tells the user to log in;
 // - a token that is unknown, expired or revoked: 401 with the Hub's own message "Invalid
 //   credentials in Authorization header", which the client treats as a credentials problem;
-// - a valid token whose scope does not cover the model: 403 + RepoNotFound (what the Hub says to a
-//   caller without access to a private repo), so the client raises RepositoryNotFoundError with
-//   "make sure your token has the required permissions" instead of blaming the network.
+// - a valid token whose scope or role does not cover the model: 403 + RepoNotFound (what the Hub
+//   says to a caller without access to a private repo), so the client raises RepositoryNotFoundError
+//   with "make sure your token has the required permissions" instead of blaming the network. Other
+//   403s (a commit whose alias move the policy refuses) carry no X-Error-Code, only their message.
 import { AuthError } from '../../auth/authenticator.js';
 import type { Dialect } from './dialect.js';
 import { type Headers, HttpError } from './http-error.js';
@@ -51,8 +52,14 @@ export const hfDialect: Dialect = (r, request) => {
     headerMessage = missing
       ? 'Repository not found: this server needs "Authorization: Bearer <modelgate token>" (set HF_TOKEN)'
       : INVALID_CREDENTIALS;
-  } else if (r.status === 403) hfCode = 'RepoNotFound';
+  } else if (r.status === 403 && r.code === 'FORBIDDEN') hfCode = 'RepoNotFound';
   const headers: Headers = { ...r.headers, 'Content-Type': 'application/json', 'X-Error-Message': headerSafe(headerMessage) };
   if (hfCode) headers['X-Error-Code'] = hfCode;
   return { status, headers, body: Buffer.from(JSON.stringify({ error: r.message })) };
 };
+
+/**
+ * For a capability URL (a grant in the path, no Authorization header by design): a refused grant
+ * is an invalid credential, not an anonymous caller, and the body says why (expired, revoked).
+ */
+export const hfGrantDialect: Dialect = (r, request) => hfDialect(r, { ...request, authorization: request.authorization || 'grant' });

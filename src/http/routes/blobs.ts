@@ -51,7 +51,7 @@ async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string, in
  * version of a model in its scope lists. Blobs are shared between models, so a scoped token must
  * not learn that another scope holds one.
  */
-function inView(ctx: AppContext, principal: Principal, digest: string): boolean {
+export function inView(ctx: AppContext, principal: Principal, digest: string): boolean {
   return principal.scope === '*' || ctx.registry.blobReferences(digest).some((r) => scopeMatches(principal.scope, r.name));
 }
 

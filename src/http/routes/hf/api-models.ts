@@ -30,7 +30,7 @@ export interface Origin {
   base: string;
 }
 
-export function apiModels(ctx: AppContext, x: Exchange, target: ApiTarget, origin: Origin): void {
+export function apiModels(ctx: AppContext, x: Exchange, target: Extract<ApiTarget, { kind: 'info' | 'tree' }>, origin: Origin): void {
   if (x.method !== 'GET' && x.method !== 'HEAD') methodNotAllowed(x, ['GET', 'HEAD']);
   x.route = target.kind === 'tree' ? 'hf.tree' : 'hf.model';
   const { name } = target;

@@ -14,7 +14,9 @@ export interface ResolveTarget {
 
 export type ApiTarget =
   | { kind: 'info'; name: string; revision: string | null }
-  | { kind: 'tree'; name: string; revision: string; path: string };
+  | { kind: 'tree'; name: string; revision: string; path: string }
+  | { kind: 'preupload'; name: string; revision: string }
+  | { kind: 'commit'; name: string; revision: string };
 
 const exists = (ctx: AppContext, name: string) => ctx.registry.findModel(name) !== undefined;
 
@@ -39,8 +41,9 @@ export function parseResolvePath(ctx: AppContext, urlPath: string): ResolveTarge
 }
 
 /**
- * What follows `/api/models/`: `{repo_id}`, `{repo_id}/revision/{revision}` or
- * `{repo_id}/tree/{revision}[/{path}]`; null for anything else.
+ * What follows `/api/models/`: `{repo_id}`, `{repo_id}/revision/{revision}`,
+ * `{repo_id}/tree/{revision}[/{path}]`, or the write API's `{repo_id}/preupload/{revision}` and
+ * `{repo_id}/commit/{revision}`; null for anything else.
  */
 export function parseApiPath(ctx: AppContext, rest: string): ApiTarget | null {
   const segments = rest.split('/');
@@ -50,6 +53,11 @@ export function parseApiPath(ctx: AppContext, rest: string): ApiTarget | null {
     if (segments.length === k) return { kind: 'info', name, revision: null };
     if (segments[k] === 'revision' && segments.length === k + 2 && segments[k + 1] !== '') {
       return { kind: 'info', name, revision: decode(segments[k + 1]!) };
+    }
+    const verb = segments[k];
+    if ((verb === 'preupload' || verb === 'commit') && segments.length === k + 2 && segments[k + 1] !== '') {
+      const revision = decode(segments[k + 1]!);
+      return verb === 'commit' ? { kind: 'commit', name, revision } : { kind: 'preupload', name, revision };
     }
     if (segments[k] === 'tree' && segments.length >= k + 2 && segments[k + 1] !== '') {
       const path = decode(segments.slice(k + 2).join('/')).replace(/^\/+|\/+$/g, '');

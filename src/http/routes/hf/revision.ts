@@ -12,7 +12,7 @@ import { isModelName, parseRef } from '../../../domain/names.js';
 import type { Resolution } from '../../../domain/resolution.js';
 import type { Version } from '../../../domain/types.js';
 import type { AppContext } from '../../app-context.js';
-import { repoNotFound, revisionNotFound } from './errors.js';
+import { HfError, repoNotFound, revisionNotFound } from './errors.js';
 
 const COMMIT_ID = /^[0-9a-f]{40}$/;
 const DIGEST_PREFIX = 'sha256:'.length;
@@ -79,4 +79,38 @@ function newest(ctx: AppContext, name: string): Resolution | null {
     if (found) return found;
   }
   return null;
+}
+
+/** Where a commit lands: the alias it moves (none for `main` without a `main` alias) and the version it starts from. */
+export interface CommitTarget {
+  alias: string | null;
+  /** The version the revision names now, whose files the commit's operations apply to; null for a model with no versions. */
+  base: Version | null;
+}
+
+/**
+ * A revision a commit may land on, like a Hub branch: `main` (the alias `main` if the model has
+ * one, else the newest version, so a commit there registers a version and moves nothing), or an
+ * alias the model has, which the commit moves through the registry's gate. A commit id, v<N> or a
+ * digest names one version for good and is not a branch (400).
+ */
+export function commitTarget(ctx: AppContext, name: string, revision: string): CommitTarget {
+  const rev = revision.startsWith('refs/heads/') ? revision.slice('refs/heads/'.length) : revision;
+  if (rev === DEFAULT_REVISION) {
+    const alias = ctx.registry.resolve(name, DEFAULT_REVISION);
+    if (alias) return { alias: DEFAULT_REVISION, base: alias.version };
+    return { alias: null, base: newest(ctx, name)?.version ?? null };
+  }
+  let kind: string;
+  try {
+    kind = isCommitId(rev) ? 'commit' : parseRef(rev).kind;
+  } catch {
+    throw revisionNotFound(name, revision, 'is not main or an alias of this model');
+  }
+  if (kind !== 'alias') {
+    throw new HfError(400, null, `cannot commit to "${revision}": it names one version for good; commit to main or an alias`);
+  }
+  const resolution = ctx.registry.resolve(name, rev);
+  if (!resolution) throw revisionNotFound(name, revision, 'is not an alias of this model (commit to main, or set the alias first)');
+  return { alias: rev, base: resolution.version };
 }
