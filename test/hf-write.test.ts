@@ -280,6 +280,14 @@ describe('Hugging Face Hub write API (@huggingface/hub)', () => {
       body: JSON.stringify({ files: [{ path: 'a.txt', size: 1, sample: 'YQ==' }] }),
     });
     assert.equal(preuploadByReader.status, 403);
+    for (const body of ['null', '[]', '{"files":"x"}']) {
+      const bad = await fetch(`${server.url}/api/models/${MODEL}/preupload/main`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${writer}`, 'Content-Type': 'application/json' },
+        body,
+      });
+      assert.equal(bad.status, 400, body);
+    }
     await assert.rejects(createRepo({ repo: 'team/by-reader', accessToken: `hf_${reader}`, hubUrl: server.url }), /needs the writer role/);
     assert.equal((await api(server, 'GET', '/v1/models/team/by-reader')).status, 404);
     const byReader = await rawCommit(

@@ -45,11 +45,11 @@ export async function preupload(ctx: AppContext, x: Exchange, name: string, revi
   assertRepo(ctx, name);
   commitTarget(ctx, name, revision);
   const pending = readJson(x, ctx.config.server.maxJsonBytes);
-  const body = (await pending) as { files?: unknown };
-  if (!Array.isArray(body.files) || body.files.length > MAX_PREUPLOAD_FILES) {
+  const body = (await pending) as { files?: unknown } | null;
+  if (!Array.isArray(body?.files) || body.files.length > MAX_PREUPLOAD_FILES) {
     throw new HfError(400, null, `files: an array of at most ${MAX_PREUPLOAD_FILES} {path, size, sample} is required`);
   }
-  const files = body.files.map((f: unknown, i: number) => {
+  const files = (body!.files as unknown[]).map((f: unknown, i: number) => {
     const path = (f as { path?: unknown })?.path;
     if (typeof path !== 'string' || path === '') throw new HfError(400, null, `files[${i}].path: a path is required`);
     return { path, uploadMode: 'lfs', shouldIgnore: false };
