@@ -22,6 +22,7 @@ import { ErrorPipeline } from './http/errors/pipeline.js';
 import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
 import { LoopShare, SERVER_LOOP_SHARE } from './http/loop-share.js';
+import { chooseDownloadSource } from './http/download.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
@@ -108,6 +109,8 @@ export async function startService(config: Config): Promise<RunningService> {
     webhooks,
     ready: () => ready,
   };
+  const downloads = chooseDownloadSource(config.server.downloadSource);
+  logger.info(downloads, `downloads read blobs with ${downloads.source}`);
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
   if (fleet) {
     // Named once the port is known, so nodes on one host stay apart.

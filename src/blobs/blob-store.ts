@@ -13,6 +13,11 @@ export interface BlobReader {
   readonly size: number;
   /** When the blob was last written (ms), where the store learnt it while opening the blob. */
   readonly modifiedAt?: number;
+  /**
+   * The open file's descriptor, where the blob is a local file whose bytes never change while it
+   * is open (the disk store's): a download may map it instead of reading (http/mapped-source.ts).
+   */
+  readonly fd?: number;
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
   /**
    * Resolves once the whole blob has been verified against its digest, rejects if it failed.

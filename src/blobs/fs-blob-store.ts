@@ -153,7 +153,7 @@ export class FsBlobStore implements BlobStore {
 }
 
 class FsBlobReader implements BlobReader {
-  private readonly fd: number;
+  readonly fd: number;
 
   constructor(
     private readonly handle: fsp.FileHandle,

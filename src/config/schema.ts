@@ -23,6 +23,8 @@ export const configSchema = z.strictObject({
     port,
     maxJsonBytes: positiveInt,
     shutdownGraceSeconds: z.coerce.number().min(0),
+    /** Where downloads take blob bytes from: `auto` maps local blobs when the native addon loads (http/mapped-source.ts), `pread` always reads. */
+    downloadSource: z.enum(['auto', 'pread']).default('auto'),
     /** HTTPS on the service's own port: both files (PEM), or neither for plain HTTP behind a proxy. */
     tls: z
       .strictObject({
@@ -236,6 +238,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_PORT: 'server.port',
   MODELGATE_MAX_JSON_BYTES: 'server.maxJsonBytes',
   MODELGATE_SHUTDOWN_GRACE_SECONDS: 'server.shutdownGraceSeconds',
+  MODELGATE_DOWNLOAD_SOURCE: 'server.downloadSource',
   MODELGATE_TLS_CERT_FILE: 'server.tls.certFile',
   MODELGATE_TLS_KEY_FILE: 'server.tls.keyFile',
   MODELGATE_DATA_DIR: 'storage.dataDir',

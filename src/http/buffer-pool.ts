@@ -52,6 +52,11 @@ export class BufferPool {
     return idle;
   }
 
+  /** The size class take(size) gives now, budget aside: `min` while more than `crowd` downloads are in flight. */
+  allowed(size: number): number {
+    return this.active > this.limits.crowd ? this.min : Math.min(Math.max(size, this.min), this.max);
+  }
+
   give(buffer: Buffer): void {
     const size = this.sizeOf(buffer);
     if (size === this.min) {

@@ -1,13 +1,18 @@
 // Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
-// from the file to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
-// response) and releases its file handle and buffers the moment the client goes away.
+// from the blob to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
+// response) and releases its file handle and chunks the moment the client goes away. The chunks
+// come from a range source (range-source.ts): a mapping of the blob's file where the native addon
+// is built and the blob is a local file, else pread into pooled buffers.
 import { notFound } from '../domain/errors.js';
 import { HttpError } from './errors/http-error.js';
 import type { BlobReader } from '../blobs/blob-store.js';
 import { httpMetrics } from '../metrics/metrics.js';
-import { readPlacement, READ_SLACK } from '../lib/read-placement.js';
+import { READ_SLACK } from '../lib/read-placement.js';
 import { BufferPool } from './buffer-pool.js';
 import type { Exchange, Headers } from './exchange.js';
+import { mappedSources } from './mapped-source.js';
+import { preadSources } from './pread-source.js';
+import type { RangeSource, RangeSourceKind, Slot } from './range-source.js';
 import { ReadSize } from './read-size.js';
 import { decideRange, etagMatches, ifRangeAllows } from './range.js';
 import { statusLine } from './status.js';
@@ -44,6 +49,27 @@ function sliceSize(): number {
 }
 // Each buffer has room to place its reads (readPlacement: the kernel's copy is slow at the start).
 const pool = new BufferPool(MIN_READ, MAX_READ, READ_SLACK, { keepBytes: 128 * MIB, growthBudget: 128 * MIB, crowd: 64 });
+const pread = preadSources(pool);
+let mapped: RangeSourceKind | null = null;
+
+/**
+ * Chooses where downloads take their bytes from (config server.downloadSource): `auto` maps blobs
+ * on local disk where the native addon loads, `pread` always reads. Returns what is in use, and
+ * why, for the start log. `addonPath` is for tests.
+ */
+export function chooseDownloadSource(setting: 'auto' | 'pread', addonPath?: string): { source: string; reason?: string } {
+  mapped = null;
+  if (setting === 'pread') return { source: 'pread', reason: 'server.downloadSource is pread' };
+  // Many downloads in flight map what their buffers would hold then (the pool's crowd rule).
+  const kind = mappedSources(MAX_READ, (size) => pool.allowed(size), addonPath);
+  if (typeof kind === 'string') return { source: 'pread', reason: kind };
+  mapped = kind;
+  return { source: `${kind.name} for blobs on local disk, pread for the rest` };
+}
+
+function openSource(reader: BlobReader, start: number, end: number): RangeSource {
+  return mapped?.open(reader, start, end) ?? pread.open(reader, start, end)!;
+}
 
 export interface Representation {
   size: number;
@@ -99,7 +125,7 @@ export async function serveBytes(x: Exchange, rep: Representation): Promise<numb
 async function pump(x: Exchange, reader: BlobReader, status: number, headers: Headers, start: number, length: number): Promise<number> {
   const res = x.res;
   pool.active++;
-  const buffers = [pool.take(), pool.take()];
+  const source = openSource(reader, start, start + length);
   let waitingForWritable: ((ok: boolean) => void) | null = null;
   let pendingChunk: Buffer | null = null;
   let chunkOffset = 0;
@@ -154,41 +180,30 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   };
 
   let sent = 0;
-  let which = 0;
+  let slot: Slot = 0;
   const readSize = new ReadSize(MIN_READ, MAX_READ);
-  // The size each buffer was last asked for (the pool may have given less: budget, crowd).
-  const asked = [MIN_READ, MIN_READ];
   /**
-   * Starts a read that is awaited only after the previous chunk went out (one or more turns of
+   * Starts a fetch that is awaited only after the previous chunk went out (one or more turns of
    * the event loop later, between slices or while the socket is full). A rejection meanwhile (an
    * edge-cache fill that failed verification, S3 gone) must not count as unhandled, which would
-   * end the process: it is marked handled here and still thrown where the read is awaited.
+   * end the process: it is marked handled here and still thrown where the fetch is awaited.
    */
-  const placed = [0, 0];
-  const readAhead = (which: number, position: number): Promise<number> => {
-    const buffer = buffers[which]!;
-    placed[which] = readPlacement(position);
-    const read = reader.read(buffer, placed[which]!, Math.min(pool.sizeOf(buffer), start + length - position), position);
-    read.catch(() => undefined);
-    return read;
+  const fetchAhead = (slot: Slot, position: number): Promise<Buffer> => {
+    const fetching = source.fetch(slot, position, readSize.size);
+    fetching.catch(() => undefined);
+    return fetching;
   };
-  let reading: Promise<number> | null = readAhead(0, start);
+  let fetching: Promise<Buffer> | null = fetchAhead(0, start);
   try {
-    while (reading) {
-      const n = await reading;
-      reading = null;
-      if (n <= 0) throw new Error(`blob ended early: ${sent} of ${length} bytes sent`);
-      const chunk = buffers[which]!.subarray(placed[which]!, placed[which]! + n);
-      const nextAt = sent + n;
+    while (fetching) {
+      const chunk = await fetching;
+      fetching = null;
+      if (chunk.length <= 0) throw new Error(`blob ended early: ${sent} of ${length} bytes sent`);
+      const nextAt = sent + chunk.length;
       if (nextAt < length) {
-        which ^= 1;
-        // The other buffer's chunk has been taken by the socket: it may change size now.
-        if (asked[which] !== readSize.size) {
-          pool.give(buffers[which]!);
-          buffers[which] = pool.take(readSize.size);
-          asked[which] = readSize.size;
-        }
-        reading = readAhead(which, start + nextAt);
+        // The other slot's chunk has been taken by the socket: it may be fetched into now.
+        slot = slot === 0 ? 1 : 0;
+        fetching = fetchAhead(slot, start + nextAt);
       } else if (reader.settled) {
         await reader.settled();
       }
@@ -204,13 +219,12 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   } catch (err) {
     x.fail(err);
   } finally {
-    // A read still in flight must land before its buffer goes back to the pool.
-    if (reading) await (reading as Promise<number>).catch(() => 0);
+    // A fetch still in flight must land before its slot is freed.
+    if (fetching) await (fetching as Promise<Buffer>).catch(() => null);
     httpMetrics.served(sent);
     httpMetrics.transferEnded('download');
     if (!x.finished) x.cut();
-    pool.give(buffers[0]!);
-    pool.give(buffers[1]!);
+    source.close();
     pool.active--;
     await reader.close();
   }

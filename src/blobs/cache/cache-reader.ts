@@ -10,7 +10,8 @@ export class CachedReader implements BlobReader {
 
   constructor(
     private readonly entry: CacheEntry,
-    private readonly fd: number,
+    // Not `fd` (BlobReader.fd): the entry may still be filling, so it must not be mapped.
+    private readonly file: number,
     private readonly onClose: (entry: CacheEntry) => void,
   ) {
     this.size = entry.size;
@@ -23,7 +24,7 @@ export class CachedReader implements BlobReader {
     const entry = this.entry;
     if (entry.state === 'failed') throw entry.error!;
     if (entry.readable < position + want) await entry.waitFor(position + want);
-    await readFully(this.fd, buffer, offset, want, position);
+    await readFully(this.file, buffer, offset, want, position);
     return want;
   }
 

@@ -1,0 +1,179 @@
+// Maps ranges of an (immutable) blob file read-only, so a download hands the page cache's own pages
+// to the socket instead of copying them into a buffer first (src/http/mapped-source.ts). The pages
+// are populated on a libuv thread (MAP_POPULATE), so a cold page cache never blocks the event loop;
+// empty() drops a mapping at once, so an aborted download holds nothing until a garbage collection.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+typedef struct {
+  void *addr;
+  size_t length;
+} Mapping;
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "mapped-range: " #call " failed");  \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static void unmap(Mapping *m) {
+  if (m->addr) munmap(m->addr, m->length);
+  m->addr = NULL;
+}
+
+// A slot's address space is owned by a wrap on its ArrayBuffer: freed when the garbage collector
+// frees the slot (the external ArrayBuffer itself owns nothing).
+static void finalizeWrap(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  unmap(data);
+  free(data);
+}
+
+static void finalizeBuffer(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+}
+
+// Slots: a fixed stretch of address space behind one long-lived ArrayBuffer, into which ranges of a
+// file are mapped in turn (MAP_FIXED replaces whatever was there). Reusing the ArrayBuffer keeps the
+// garbage collector out of it: a fresh external ArrayBuffer per mapped range counts as external
+// memory and set off a major collection every few ranges (perf: a third of the server's CPU).
+// An empty slot holds a private anonymous read-only mapping: it reads as zeros and holds no memory.
+static void *blank(void *addr, size_t length) {
+  return mmap(addr, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (addr ? MAP_FIXED : 0), -1, 0);
+}
+
+// createSlot(size): ArrayBuffer of `size` bytes (a multiple of the page size), empty.
+static napi_value createSlot(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t size;
+  CHECK(napi_get_value_int64(env, argv[0], &size));
+  if (size <= 0 || size % sysconf(_SC_PAGESIZE) != 0) {
+    napi_throw_range_error(env, NULL, "mapped-range: a slot's size must be a positive multiple of the page size");
+    return NULL;
+  }
+  void *addr = blank(NULL, (size_t)size);
+  if (addr == MAP_FAILED) {
+    napi_throw_error(env, NULL, strerror(errno));
+    return NULL;
+  }
+  Mapping *m = malloc(sizeof(Mapping));
+  m->addr = addr;
+  m->length = (size_t)size;
+  napi_value result;
+  if (napi_create_external_arraybuffer(env, addr, (size_t)size, finalizeBuffer, NULL, &result) != napi_ok ||
+      napi_wrap(env, result, m, finalizeWrap, NULL, NULL) != napi_ok) {
+    unmap(m);
+    free(m);
+    napi_throw_error(env, NULL, "mapped-range: cannot create the slot's ArrayBuffer");
+    return NULL;
+  }
+  return result;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  // Holds the slot while a libuv thread maps into its address space.
+  napi_ref slot;
+  void *addr;
+  int fd;
+  int64_t offset;
+  size_t length;
+  int err;
+} FillJob;
+
+static void executeFill(napi_env env, void *data) {
+  (void)env;
+  FillJob *job = data;
+  if (mmap(job->addr, job->length, PROT_READ, MAP_SHARED | MAP_FIXED | MAP_POPULATE, job->fd, (off_t)job->offset) == MAP_FAILED) {
+    job->err = errno;
+    blank(job->addr, job->length);
+  }
+}
+
+static void completeFill(napi_env env, napi_status status, void *data) {
+  FillJob *job = data;
+  if (status == napi_ok && !job->err) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, job->deferred, undefined);
+  } else {
+    napi_value message, error;
+    napi_create_string_utf8(env, job->err ? strerror(job->err) : "cannot map the range", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_reference(env, job->slot);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// fill(slot, fd, offset, length): Promise<void>; maps [offset, offset + length) of the file at the
+// slot's start, populated on a libuv thread. offset page-aligned, length at most the slot's size.
+static napi_value fill(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *addr;
+  size_t size;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
+  int32_t fd;
+  int64_t offset, length;
+  CHECK(napi_get_value_int32(env, argv[1], &fd));
+  CHECK(napi_get_value_int64(env, argv[2], &offset));
+  CHECK(napi_get_value_int64(env, argv[3], &length));
+  long page = sysconf(_SC_PAGESIZE);
+  if (!addr || offset < 0 || length <= 0 || (size_t)length > size || offset % page != 0) {
+    napi_throw_range_error(env, NULL, "mapped-range: offset must be page-aligned and length within the slot");
+    return NULL;
+  }
+  FillJob *job = calloc(1, sizeof(FillJob));
+  job->addr = addr;
+  job->fd = fd;
+  job->offset = offset;
+  job->length = (size_t)((length + page - 1) / page * page);
+  napi_value promise, name;
+  CHECK(napi_create_reference(env, argv[0], 1, &job->slot));
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "mapped-range-fill", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, executeFill, completeFill, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// empty(slot): drops whatever file range the slot holds, at once.
+static napi_value empty(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *addr;
+  size_t size;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
+  if (addr && blank(addr, size) == MAP_FAILED) napi_throw_error(env, NULL, strerror(errno));
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"createSlot", NULL, createSlot, NULL, NULL, NULL, napi_default, NULL},
+      {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
+      {"empty", NULL, empty, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, 3, props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,46 @@
+// Compiles native/mapped-range.c into dist/native/mapped-range.node (run by `npm run build` after
+// tsc): the addon downloads map blob ranges with (src/http/mapped-source.ts). It is optional: with
+// no C compiler or no Node headers here the build says so and goes on, and downloads read with
+// pread instead (the service's start log says which it uses). Node's own headers are the ones
+// next to the running node (include/node), which `node` images and distribution packages ship, so
+// no download is needed (node-gyp would fetch headers for an official build).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const source = join(root, 'native', 'mapped-range.c');
+const target = join(root, 'dist', 'native', 'mapped-range.node');
+const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find((dir) =>
+  existsSync(join(dir, 'node_api.h')),
+);
+
+rmSync(target, { force: true });
+if (process.platform !== 'linux') {
+  console.log('native addon: not built (Linux only); downloads will use pread');
+} else if (!headers) {
+  console.log('native addon: not built (no node_api.h next to this node); downloads will use pread');
+} else {
+  mkdirSync(dirname(target), { recursive: true });
+  const cc = process.env.CC ?? 'cc';
+  const args = [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-shared',
+    '-fPIC',
+    '-DNAPI_VERSION=8',
+    '-DNODE_GYP_MODULE_NAME=mapped_range',
+    `-I${headers}`,
+    source,
+    '-o',
+    target,
+  ];
+  const result = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status === 0) console.log(`native addon: built ${target.slice(root.length)}`);
+  else
+    console.log(
+      `native addon: not built (${result.error ? `${cc}: ${result.error.message}` : `${cc} exited ${result.status}`}); downloads will use pread`,
+    );
+}
