@@ -9,6 +9,8 @@ import { connect, createServer as createNetServer, type AddressInfo, type Server
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ModelgateClient } from '../src/client/index.js';
+import { readPlacement, READ_SLACK } from '../src/lib/read-placement.js';
 import { parseJson, runCli, writeTree } from './harness/cli.js';
 import { startServer, type TestServer } from './harness/server.js';
 
@@ -116,6 +118,25 @@ describe('push transfers', () => {
   });
 
   const freshDir = (name: string) => mkdtemp(join(scratch, `${name}-`));
+
+  test('an upload reads each step of its source at the place in its buffer that the placement names', async () => {
+    const client = new ModelgateClient({ baseUrl: server.url, token: server.token });
+    const blob = randomBytes(5 * 64 * 1024 + 777);
+    const digest = `sha256:${sha256Hex(blob)}`;
+    const reads: { position: number; at: number }[] = [];
+    const read = async (buffer: Buffer, length: number, position: number) => {
+      // The buffers are allocated whole (not pooled): a view's byteOffset is where the read lands.
+      reads.push({ position, at: buffer.byteOffset });
+      return blob.copy(buffer, 0, position, Math.min(blob.length, position + length));
+    };
+    const placement = { slack: READ_SLACK, offset: readPlacement };
+    const stored = await client.uploadBlobFrom(digest, blob.length, read, { chunkSize: 64 * 1024, placement });
+    assert.deepEqual(stored, { digest, size: blob.length });
+    assert.equal(reads.length, 6);
+    for (const { position, at } of reads) assert.equal(at, readPlacement(position), `read at ${position}`);
+    // The placement is not always the start of the buffer (or this test would prove nothing).
+    assert.ok(reads.some(({ at }) => at !== 0));
+  });
 
   test('a large file goes up in one session chunk while it is hashed, and a second push drops that upload', async () => {
     const proxy = await startProxy(server.port);

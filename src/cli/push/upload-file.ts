@@ -7,6 +7,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { ModelgateApiError, isRetryableClientError, type ModelgateClient, type RateLimiter, type StoredBlob } from '../../client/index.js';
 import type { Progress } from '../progress.js';
+import { readPlacement, READ_SLACK } from '../../lib/read-placement.js';
 import { withRetries, type RetryOptions } from '../../lib/retry.js';
 
 export interface BlobSource {
@@ -17,6 +18,13 @@ export interface BlobSource {
 
 const ATTEMPTS = 4;
 const RETRY_BASE_DELAY_MS = 500;
+/**
+ * Each read of the file lands where the kernel's copy out of the page cache is fast: in a buffer
+ * from malloc a read at a page-aligned position otherwise copies at a quarter of the speed (see
+ * readPlacement), and the upload reads every byte once more after the hash did.
+ */
+const PLACEMENT = { slack: READ_SLACK, offset: readPlacement };
+
 /** Session chunks: large, so the per-request cost stays noise, and well below a 10-digit Content-Length. */
 export const SESSION_CHUNK = 64 * 1024 * 1024;
 
@@ -35,6 +43,7 @@ export async function uploadFile(
     try {
       return await client.uploadBlobFrom(blob.digest, blob.size, read, {
         limiter,
+        placement: PLACEMENT,
         signal,
         onProgress: (n) => {
           sent += n;
@@ -82,6 +91,7 @@ export function startUnhashedUpload(
     sessionId = id;
     return client.appendUpload(id, 0, file.size, reader(handle), {
       limiter,
+      placement: PLACEMENT,
       signal: sendSignal,
       onProgress: (n) => {
         sent += n;
@@ -208,6 +218,7 @@ async function uploadInSession(
       const length = Math.min(SESSION_CHUNK, blob.size - from);
       return client.appendUpload(session, from, length, read, {
         limiter,
+        placement: PLACEMENT,
         signal,
         onProgress: (n) => {
           counted += n;
