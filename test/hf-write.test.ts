@@ -76,10 +76,15 @@ describe('Hugging Face Hub write API (@huggingface/hub)', () => {
     assert.equal(model.status, 200);
     assert.equal(model.json.owner, 'hub-writer');
     assert.equal(await versionCount(MODEL), 0);
-    await assert.rejects(createRepo({ repo: MODEL, accessToken: writer, hubUrl: server.url }), (err: Error & { statusCode?: number }) => {
-      assert.equal(err.statusCode, 409);
-      return true;
-    });
+    await assert.rejects(
+      createRepo({ repo: MODEL, accessToken: writer, hubUrl: server.url }),
+      (err: Error & { statusCode?: number; data?: { url?: string } }) => {
+        assert.equal(err.statusCode, 409);
+        // huggingface_hub's create_repo(exist_ok=True) reads the url of the 409.
+        assert.equal(err.data?.url, `${server.url}/${MODEL}`);
+        return true;
+      },
+    );
     await assert.rejects(createRepo({ repo: 'other/outside', accessToken: writer, hubUrl: server.url }), /scoped to "team\/\*"/);
     assert.equal((await api(server, 'GET', '/v1/models/other/outside')).status, 404);
   });
@@ -149,6 +154,18 @@ describe('Hugging Face Hub write API (@huggingface/hub)', () => {
         ['model.safetensors', (await api(server, 'GET', `/v1/models/${MODEL}/versions/1`)).json.files[1].digest],
       ],
     );
+    // Going back to v1's exact files: v1 is those files, and main (the newest version) cannot go back to it.
+    const back = await rawCommit(
+      'main',
+      commitBody([
+        { key: 'header', value: { summary: 'revert' } },
+        { key: 'file', value: { path: 'config.json', content: Buffer.from('{"hidden":8}').toString('base64'), encoding: 'base64' } },
+        { key: 'file', value: { path: 'tokenizer/vocab.txt', content: Buffer.from('a\nb\n').toString('base64'), encoding: 'base64' } },
+      ]),
+    );
+    assert.equal(back.status, 409);
+    assert.match(((await back.json()) as { error: string }).error, /are team\/hf-up@v1 .*set a "main" alias/);
+    assert.equal(await versionCount(MODEL), 2);
     await deleteFile({ repo: MODEL, accessToken: writer, hubUrl: server.url, path: 'config.json' });
     const v3 = await api(server, 'GET', `/v1/models/${MODEL}/versions/3`);
     assert.deepEqual(

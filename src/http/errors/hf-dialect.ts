@@ -28,6 +28,8 @@ export class HfError extends HttpError {
     readonly hfCode: HfErrorCode | null,
     message: string,
     headers?: Headers,
+    /** More fields of the body beside `error`, where a client reads them (a 409 repo creation's `url`). */
+    readonly body: Record<string, string> = {},
   ) {
     super(status, hfCode ?? 'HF_ERROR', message, undefined, headers);
   }
@@ -55,7 +57,8 @@ export const hfDialect: Dialect = (r, request) => {
   } else if (r.status === 403 && r.code === 'FORBIDDEN') hfCode = 'RepoNotFound';
   const headers: Headers = { ...r.headers, 'Content-Type': 'application/json', 'X-Error-Message': headerSafe(headerMessage) };
   if (hfCode) headers['X-Error-Code'] = hfCode;
-  return { status, headers, body: Buffer.from(JSON.stringify({ error: r.message })) };
+  const extra = r.error instanceof HfError ? r.error.body : {};
+  return { status, headers, body: Buffer.from(JSON.stringify({ ...extra, error: r.message })) };
 };
 
 /**

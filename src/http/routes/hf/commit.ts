@@ -97,6 +97,15 @@ export async function commit(ctx: AppContext, x: Exchange, name: string, revisio
     { ...(components ? { components } : {}), canRead: (model) => ctx.auth.permits(principal, 'reader', model) },
   );
   const oid = commitId(version);
+  if (target.alias === null && target.base && version.version < target.base.version) {
+    // The files are an older version's (a version is its files): `main` reads the newest version and cannot go back to it.
+    throw new HfError(
+      409,
+      null,
+      `these files are ${name}@v${version.version} (commit ${oid}); main reads the newest version, v${target.base.version}, and cannot go back: ` +
+        `set a "main" alias (PUT /v1/models/${name}/aliases/main) to move main between versions`,
+    );
+  }
   if (target.alias !== null && version.version !== target.base?.version) {
     await moveAlias(ctx, principal, name, target.alias, version.version, target.base?.version ?? null, summary, oid);
   }

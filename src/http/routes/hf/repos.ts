@@ -27,8 +27,10 @@ export async function createRepo(ctx: AppContext, x: Exchange, origin: Origin): 
   try {
     await ctx.registry.createModel(full, { description: '', owner: principal.name, tags: [] }, principal);
   } catch (err) {
-    if (err instanceof DomainError && err.code === 'MODEL_EXISTS')
-      throw new HfError(409, null, `You already created this model repo: ${full}`);
+    // huggingface_hub's create_repo(exist_ok=True) reads the url from this 409's body.
+    if (err instanceof DomainError && err.code === 'MODEL_EXISTS') {
+      throw new HfError(409, null, `You already created this model repo: ${full}`, undefined, { url: `${origin.base}/${full}` });
+    }
     throw err;
   }
   x.json(200, { url: `${origin.base}/${full}`, name: full, id: full });
