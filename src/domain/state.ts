@@ -65,6 +65,8 @@ export interface RegistryReader {
   listSignatures(name: string, version: number): SignatureRecord[];
   /** Outbox entries with a sequence above `afterSeq`, in sequence order. */
   outboxEntries(afterSeq: number, limit: number): OutboxEntry[];
+  /** The outbox entry of the change at `seq`, if it wrote one. */
+  outboxEntryAt(seq: number): OutboxEntry | undefined;
   /** The last audit entry's sequence and hash (0 and the genesis hash when empty). */
   auditHead(): { seq: number; hash: string };
   /** The last signed checkpoint and the sequence of the entry that recorded it. */

@@ -1,6 +1,6 @@
 // What a mutation writes, independent of the backend: the same list is applied to LMDB in one
 // transaction, to Redis in one MULTI/EXEC, and replayed by every replica in sequence order.
-import type { AuditEntry, Change } from './types.js';
+import type { Change } from './types.js';
 
 export const TABLES = [
   'meta',
@@ -51,8 +51,8 @@ export interface Batch {
   change?: Change;
 }
 
-/** The audit entry a change at `seq` writes, if these writes hold it. */
-export function auditEntryWritten(writes: readonly Write[], seq: number): AuditEntry | undefined {
-  for (const w of writes) if (w.table === 'audit' && w.key === seq) return w.value as AuditEntry | undefined;
+/** The value these writes put at `key` of `table` (undefined if they do not put one). */
+export function valueWritten(writes: readonly Write[], table: Table, key: Key): unknown {
+  for (const w of writes) if (w.table === table && w.key === key) return w.value;
   return undefined;
 }

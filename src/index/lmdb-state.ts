@@ -271,6 +271,10 @@ export class LmdbState implements RegistryReader {
     return [...this.dbs.outbox.getRange({ start: afterSeq + 1, limit }).map((e) => e.value as OutboxEntry)];
   }
 
+  outboxEntryAt(seq: number): OutboxEntry | undefined {
+    return this.get('outbox', seq);
+  }
+
   auditEntries(fromSeq: number, limit: number): AuditEntry[] {
     return [...this.dbs.audit.getRange({ start: fromSeq, limit }).map((e) => e.value as AuditEntry)];
   }

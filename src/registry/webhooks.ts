@@ -89,8 +89,7 @@ export class WebhookRegistry {
 
   /** The outbox entry with this sequence, if this node's replica has it. */
   outboxEntry(seq: number): OutboxEntry | undefined {
-    const [entry] = this.store.outboxEntries(seq - 1, 1);
-    return entry?.seq === seq ? entry : undefined;
+    return this.store.outboxEntryAt(seq);
   }
 
   deliveries(id: string, limit: number): Promise<WebhookDelivery[]> {

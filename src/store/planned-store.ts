@@ -18,11 +18,11 @@ import type { SharedTable } from '../index/shared-table.js';
 import type { LocalTable } from '../index/local-table.js';
 import type { ControlStore, DeliveryQueue } from './control-store.js';
 import { planCreateWebhook, planDeleteWebhook, planRotateWebhook } from '../domain/webhook-plans.js';
-import type { WebhookEndpoint } from '../domain/webhooks.js';
+import type { OutboxEntry, WebhookEndpoint } from '../domain/webhooks.js';
 import type { SignatureRecord } from '../domain/model-signing.js';
 import { planAttachSignature } from '../domain/signature-plans.js';
 import * as plans from '../domain/plans.js';
-import type { Plan } from '../domain/writes.js';
+import { valueWritten, type Plan, type Write } from '../domain/writes.js';
 
 export abstract class PlannedStore implements ControlStore {
   private readonly listeners: ((change: Change) => void)[] = [];
@@ -60,15 +60,16 @@ export abstract class PlannedStore implements ControlStore {
   }
 
   /**
-   * The audit entry of the change being emitted, while its listeners run: the watch feed renders
-   * every change from its entry, and handing over the object just written spares each node a
-   * read and a decode of it on the path of propagation.
+   * The change being emitted and its writes, while its listeners run: the watch feed renders every
+   * change from its audit entry and the webhook worker asks for its outbox entry, and answering
+   * from the objects just written spares each node reading them back (an LMDB read and a decode
+   * each) on the path of propagation.
    */
-  private emitting: AuditEntry | undefined;
+  private emitting: { seq: number; writes: readonly Write[] } | undefined;
 
-  /** Tells this node's listeners about a change now in its state (its own commit or a replicated one), with its audit entry when the caller has it. */
-  protected emit(change: Change, entry?: AuditEntry): void {
-    this.emitting = entry?.seq === change.seq ? entry : undefined;
+  /** Tells this node's listeners about a change now in its state (its own commit or a replicated one), with its writes when the caller has them. */
+  protected emit(change: Change, writes?: readonly Write[]): void {
+    this.emitting = writes ? { seq: change.seq, writes } : undefined;
     try {
       for (const listener of this.listeners) listener(change);
     } finally {
@@ -163,7 +164,10 @@ export abstract class PlannedStore implements ControlStore {
     return this.state.datasetReferences(key);
   }
   auditEntries(fromSeq: number, limit: number) {
-    if (limit === 1 && this.emitting?.seq === fromSeq) return [this.emitting];
+    if (limit === 1 && this.emitting?.seq === fromSeq) {
+      const entry = valueWritten(this.emitting.writes, 'audit', fromSeq) as AuditEntry | undefined;
+      if (entry) return [entry];
+    }
     return this.state.auditEntries(fromSeq, limit);
   }
   auditHead() {
@@ -183,6 +187,11 @@ export abstract class PlannedStore implements ControlStore {
   }
   outboxEntries(afterSeq: number, limit: number) {
     return this.state.outboxEntries(afterSeq, limit);
+  }
+  outboxEntryAt(seq: number) {
+    // The writes of a change hold its outbox entry if it has one: none there means none at all.
+    if (this.emitting?.seq === seq) return valueWritten(this.emitting.writes, 'outbox', seq) as OutboxEntry | undefined;
+    return this.state.outboxEntryAt(seq);
   }
 
   // ---- mutations ----

@@ -1016,6 +1016,10 @@ export function controlStoreConformance(backend: Backend): void {
         "an endpoint's own creation is not sent to it; the next one's is",
       );
       const afterSetup = s.currentSeq();
+      // What a listener reads while the change is emitted (answered from the change's own writes)
+      // must be what the store holds: the webhook worker and the watch feed read these then.
+      const duringEmit = new Map<number, { outbox: unknown; audit: unknown }>();
+      s.onChange((c) => duringEmit.set(c.seq, { outbox: s.outboxEntryAt(c.seq), audit: s.auditEntries(c.seq, 1)[0] }));
 
       const v = await mutation(r, () => s.registerVersion(newVersion('risk/m', { w: 'o1' }), alice));
       const moved = await mutation(r, () => s.moveAlias(move('risk/m', 'staging', 1, { reason: 'why' }), bob));
@@ -1047,6 +1051,13 @@ export function controlStoreConformance(backend: Backend): void {
         s.outboxEntries(outbox[2]!.seq, 2).map((e) => e.seq),
         [outbox[3]!.seq, outbox[4]!.seq],
       );
+      for (const e of outbox) assert.deepEqual(s.outboxEntryAt(e.seq), e);
+      assert.equal(s.outboxEntryAt(outbox[4]!.seq + 1), undefined, 'no change, no outbox entry');
+      assert.equal(duringEmit.size, outbox.length, 'each committed change was emitted once');
+      for (const [seq, seen] of duringEmit) {
+        assert.deepEqual(seen.outbox, s.outboxEntryAt(seq), `outbox entry of ${seq} while emitted`);
+        assert.deepEqual(seen.audit, s.auditEntries(seq, 1)[0], `audit entry of ${seq} while emitted`);
+      }
 
       const reopened = await r.opened.reopen();
       assert.deepEqual(reopened.store.outboxEntries(afterSetup, 100), outbox, 'the outbox survives a restart');

@@ -6,7 +6,7 @@ import { conflict } from '../../domain/errors.js';
 import type { RegistryReader } from '../../domain/state.js';
 import type { ControlPlaneRestore, ControlPlaneStatus } from '../../domain/types.js';
 import { PlannedStore } from '../planned-store.js';
-import { auditEntryWritten, type Plan } from '../../domain/writes.js';
+import type { Plan } from '../../domain/writes.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 import type { WebhookDelivery } from '../../domain/webhooks.js';
 import { LmdbDeliveryQueue } from './lmdb-delivery-queue.js';
@@ -31,7 +31,7 @@ export class LmdbControlStore extends PlannedStore {
     })) as Plan<R>;
     if (done.change) {
       this.announce({ change: done.change });
-      this.emit(done.change, auditEntryWritten(done.writes, done.change.seq));
+      this.emit(done.change, done.writes);
     }
     return done;
   }

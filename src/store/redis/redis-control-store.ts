@@ -25,7 +25,7 @@ import { trace } from '../../trace.js';
 import type { RegistryReader } from '../../domain/state.js';
 import { LmdbState } from '../../index/lmdb-state.js';
 import { PlannedStore } from '../planned-store.js';
-import { auditEntryWritten, TABLES, type Batch, type Key, type Plan, type Table } from '../../domain/writes.js';
+import { TABLES, type Batch, type Key, type Plan, type Table } from '../../domain/writes.js';
 import type { Actor, AuditEntry, ControlPlaneRestore, ControlPlaneStatus, NodeReport } from '../../domain/types.js';
 import { RedisDeliveryQueue } from './redis-delivery-queue.js';
 import { RedisSharedTable } from './redis-shared-table.js';
@@ -575,7 +575,7 @@ export class RedisControlStore extends PlannedStore {
     }
     for (const batch of applied) {
       trace('replica.applied', batch.seq);
-      if (batch.change) this.emit(batch.change, auditEntryWritten(batch.writes, batch.seq));
+      if (batch.change) this.emit(batch.change, batch.writes);
     }
   }
 
