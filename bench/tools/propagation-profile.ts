@@ -3,7 +3,8 @@
 // (each writes its profile on exit) and sums the samples of all nodes that fall inside the measured
 // window: CPU ms per round, by self time and by inclusive time per function.
 //   flock /work/.bench.lock node dist/bench/tools/propagation-profile.js [rounds] [warmup] [rows]
-// Env: BENCH_PROPAGATION_NODES (8), BENCH_PROPAGATION_GAP_MS (20), BENCH_PROFILE_INTERVAL_US (1000),
+// Env: BENCH_PROPAGATION_NODES (8), BENCH_PROPAGATION_GAP_MS (20), BENCH_PROFILE_INTERVAL_US (1000; 0 runs the nodes without
+// the profiler, for their CPU by /proc alone),
 // MODELGATE_* passed through to the nodes (e.g. MODELGATE_WARM_UP_CHANGES=0).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -89,7 +90,8 @@ async function main(rounds: number, warmup: number, rows: number): Promise<void>
   const workDir = join(BENCH_WORK_DIR, `propagation-profile-${process.pid}`);
   const profDir = join(workDir, 'prof');
   mkdirSync(profDir, { recursive: true });
-  process.env.BENCH_SERVICE_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=${INTERVAL_US}`;
+  // BENCH_PROFILE_INTERVAL_US=0: no profiler, for the /proc figures (the profiler's own threads cost CPU).
+  if (INTERVAL_US > 0) process.env.BENCH_SERVICE_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=${INTERVAL_US}`;
   const redis = await startRedis(workDir);
   const nodes: RunningService[] = [];
   try {
@@ -139,6 +141,7 @@ async function main(rounds: number, warmup: number, rows: number): Promise<void>
     );
     for (const node of nodes) await node.stop();
     nodes.length = 0;
+    if (INTERVAL_US <= 0) return;
     if (process.env.BENCH_KEEP_DATA === '1')
       process.stdout.write(`profiles kept: node dist/bench/tools/propagation-profile.js --analyze ${profDir} ${from} ${to} ${rounds}\n`);
     analyze(profDir, from, to, rounds, rows);
