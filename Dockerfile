@@ -5,13 +5,17 @@
 # bench are not copied, so they can neither be built nor end up in the image.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# A C compiler for the native addon downloads map blobs with (native/mapped-range.c, built by
+# `npm run build` against the Node headers this image ships); without it downloads use pread.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY ui ./ui
 COPY config ./config
 COPY bin ./bin
-COPY scripts/build-cli.ts ./scripts/
+COPY native ./native
+COPY scripts/build-cli.ts scripts/build-native.ts ./scripts/
 # npm ci runs the prepare script, which builds (tsc, the bundled CLI with esbuild, then the console with vite).
 RUN npm ci --no-audit --no-fund
 
@@ -34,6 +38,8 @@ COPY package.json package-lock.json ./
 # ship prebuilt binaries.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The download mapping addon (empty where the build stage could not compile it: pread then).
+COPY --from=build /app/dist/native ./dist/native
 # The client CLI as bin/modelgate.js runs it (bundled); `serve` above runs from dist/src.
 COPY --from=build /app/dist/cli ./dist/cli
 COPY --from=build /app/dist/workers ./dist/workers

@@ -17,13 +17,13 @@ const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/
 );
 
 rmSync(target, { force: true });
+// The folder exists either way, so an image build can copy it whether or not the addon was built.
+mkdirSync(dirname(target), { recursive: true });
 if (process.platform !== 'linux') {
   console.log('native addon: not built (Linux only); downloads will use pread');
 } else if (!headers) {
   console.log('native addon: not built (no node_api.h next to this node); downloads will use pread');
 } else {
-  mkdirSync(dirname(target), { recursive: true });
-  const cc = process.env.CC ?? 'cc';
   const args = [
     '-O2',
     '-Wall',
@@ -37,7 +37,15 @@ if (process.platform !== 'linux') {
     '-o',
     target,
   ];
-  const result = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // $CC, else cc, else gcc (a Debian gcc without the cc alternative).
+  const compilers = process.env.CC ? [process.env.CC] : ['cc', 'gcc'];
+  let cc = compilers[0]!;
+  let result = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (const next of compilers.slice(1)) {
+    if (!result.error) break;
+    cc = next;
+    result = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
   if (result.status === 0) console.log(`native addon: built ${target.slice(root.length)}`);
   else
     console.log(

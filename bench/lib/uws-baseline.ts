@@ -8,6 +8,7 @@ const CONSTANT = fileURLToPath(new URL('../baselines/uws-constant.js', import.me
 const HASH_SINK = fileURLToPath(new URL('../baselines/uws-hash-sink.js', import.meta.url));
 const STORE_SINK = fileURLToPath(new URL('../baselines/uws-store-sink.js', import.meta.url));
 const FILE_MEMORY = fileURLToPath(new URL('../baselines/uws-file-memory.js', import.meta.url));
+const FILE_MAPPED = fileURLToPath(new URL('../baselines/uws-file-mapped.js', import.meta.url));
 
 export interface ConstantResponse {
   status: string;
@@ -62,4 +63,9 @@ export function startUwsStoreSink(dir: string): Promise<UwsBaseline> {
 /** Serves whole and ranged GETs of the file at `path`, read into memory once at start. */
 export function startUwsFileFromMemory(path: string): Promise<UwsBaseline> {
   return start(FILE_MEMORY, { BENCH_UWS_FILE: path });
+}
+
+/** Serves whole and ranged GETs of the file at `path` from a mapping of each request's range (modelgate's addon). */
+export function startUwsFileMapped(path: string): Promise<UwsBaseline> {
+  return start(FILE_MAPPED, { BENCH_UWS_FILE: path });
 }

@@ -1,7 +1,9 @@
 // `download`: GB/s for one stream of a whole 1 GiB file and for 32 concurrent ranged streams,
 // modelgate's file route against nginx with sendfile serving the same bytes from the same disk, and
 // beside both a bare uWS app serving the same bytes from memory: the ceiling of any uWS edge here.
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Api } from '../lib/api.js';
 import { runDownload, type DownloadReport } from '../lib/download.js';
 import type { DownloadJob } from '../lib/download-protocol.js';
@@ -10,10 +12,11 @@ import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
 import { alternate, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
-import { startUwsFileFromMemory } from '../lib/uws-baseline.js';
+import { startUwsFileFromMemory, startUwsFileMapped } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
 import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
 
+const MAPPED_ADDON = fileURLToPath(new URL('../../native/mapped-range.node', import.meta.url));
 const MIB = Number(process.env.BENCH_DOWNLOAD_MIB ?? 1024);
 const WHOLE_ROUNDS = Number(process.env.BENCH_DOWNLOAD_ROUNDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 32);
@@ -57,7 +60,12 @@ function row(name: string, subject: DownloadReport, baseline: DownloadReport | n
  * and nothing else. Informational (no target): it shows whether the target is within a uWS server's
  * reach on this machine at all.
  */
-function ceilingRow(name: string, ceiling: DownloadReport, nginx: DownloadReport | null): Comparison {
+function ceilingRow(
+  name: string,
+  ceiling: DownloadReport,
+  nginx: DownloadReport | null,
+  what = 'bare uWS serving the file from memory (bench/baselines/uws-file-memory.ts), not modelgate',
+): Comparison {
   const s = throughputFigure(ceiling);
   const b = nginx ? throughputFigure(nginx) : null;
   return {
@@ -68,7 +76,7 @@ function ceilingRow(name: string, ceiling: DownloadReport, nginx: DownloadReport
     ratio: ratioOf(s, b),
     target: 'ceiling, no target',
     pass: null,
-    note: `bare uWS serving the file from memory (bench/baselines/uws-file-memory.ts), not modelgate; server CPU ${cpuNote(ceiling)}${nginx ? ` vs nginx ${cpuNote(nginx)}` : ''}`,
+    note: `${what}; server CPU ${cpuNote(ceiling)}${nginx ? ` vs nginx ${cpuNote(nginx)}` : ''}`,
   };
 }
 
@@ -95,11 +103,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // The uWS ceiling reads the whole file into its memory once, before anything is timed.
     const uws = await startUwsFileFromMemory(file.path);
     stops.push(() => uws.stop());
+    // The file-backed floor: a bare uWS app mapping each request's whole range with modelgate's addon.
+    const mappedFloor = existsSync(MAPPED_ADDON) ? await startUwsFileMapped(file.path) : null;
+    if (mappedFloor) stops.push(() => mappedFloor.stop());
+    else ctx.log('  no dist/native/mapped-range.node: the file-backed uWS floor is left out');
 
     const headers = { authorization: api.authHeader };
     const mgTarget = { port: service.port, path: `/v1/models/${MODEL}@production/files/${FILE}`, headers, size: file.size };
     const ngTarget = nginx ? { port: nginx.port, path: `/${basename(file.path)}`, headers, size: file.size } : null;
     const uwsTarget = { port: uws.port, path: `/${basename(file.path)}`, headers, size: file.size };
+    const floorTarget = mappedFloor ? { ...uwsTarget, port: mappedFloor.port } : null;
     const job = (target: typeof mgTarget, mode: DownloadJob['mode'], rounds: number): DownloadJob => ({
       ...target,
       client: CLIENT,
@@ -113,6 +126,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     await runDownload(job(mgTarget, 'whole', 1), service.pid);
     if (ngTarget) await runDownload(job(ngTarget, 'whole', 1), nginx!.pid);
     await runDownload(job(uwsTarget, 'whole', 1), uws.pid);
+    if (floorTarget) await runDownload(job(floorTarget, 'whole', 1), mappedFloor!.pid);
 
     ctx.log(`  one stream, whole file, ${WHOLE_ROUNDS} rounds each (median)`);
     const [mgWhole, uwsWhole, ngWhole] = await alternate([
@@ -121,17 +135,31 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'whole', WHOLE_ROUNDS), nginx!.pid)] : []),
     ]);
     ctx.log(`  ${STREAMS} concurrent ranged streams, ${ctx.durationSeconds} s each`);
-    const [mgRanges, uwsRanges, ngRanges] = await alternate([
+    const rangePhases = await alternate([
       () => runDownload(job(mgTarget, 'ranges', 0), service.pid),
       () => runDownload(job(uwsTarget, 'ranges', 0), uws.pid),
       ...(ngTarget ? [() => runDownload(job(ngTarget, 'ranges', 0), nginx!.pid)] : []),
+      ...(floorTarget ? [() => runDownload(job(floorTarget, 'ranges', 0), mappedFloor!.pid)] : []),
     ]);
+    const [mgRanges, uwsRanges] = rangePhases;
+    const ngRanges = ngTarget ? rangePhases[2] : undefined;
+    const floorRanges = floorTarget ? rangePhases[ngTarget ? 3 : 2] : undefined;
     const gb = (r: DownloadReport) => r.gbPerSecond;
     const median = (reports: DownloadReport[] | undefined) => (reports ? medianBy(reports, gb) : null);
     return [
       row(`download: 1 stream, ${MIB} MiB`, median(mgWhole)!, median(ngWhole), median(uwsWhole)),
       row(`download: ${STREAMS} ranged streams`, median(mgRanges)!, median(ngRanges), median(uwsRanges)),
       ceilingRow(`download: ${STREAMS} ranged streams, uWS ceiling`, median(uwsRanges)!, median(ngRanges)),
+      ...(floorRanges
+        ? [
+            ceilingRow(
+              `download: ${STREAMS} ranged streams, uWS from the mapped file`,
+              median(floorRanges)!,
+              median(ngRanges),
+              "bare uWS serving each range from a mapping of the file (bench/baselines/uws-file-mapped.ts, modelgate's addon), not modelgate",
+            ),
+          ]
+        : []),
     ];
   } finally {
     api.close();
