@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { applyHubCommit, parseHubCommit, type HubOperation, type StoredOperation } from '../../../domain/hub-commit.js';
 import { DomainError } from '../../../domain/errors.js';
 import type { Principal } from '../../../domain/principal.js';
+import type { Version } from '../../../domain/types.js';
 import type { AppContext } from '../../app-context.js';
 import { storeBytes } from '../../blob-intake.js';
 import type { Exchange } from '../../exchange.js';
@@ -79,23 +80,23 @@ export async function commit(ctx: AppContext, x: Exchange, name: string, revisio
   // and only then are the inline files stored, so a refused commit stores as little as it can.
   const { entries, inline } = entriesOf(operations);
   const files = applyHubCommit(target.base?.files ?? [], await withLfsSizes(ctx, entries));
-  for (const [digest, content] of inline) await storeBytes(ctx, digest, content);
-  const components = target.base?.components
-    ? Object.fromEntries(Object.entries(target.base.components).map(([k, pin]) => [k, `${pin.name}@v${pin.version}`]))
-    : undefined;
   const summary = header.summary?.trim() || `Commit to ${revision}`;
-  const { version } = await ctx.registry.registerVersion(
-    name,
-    files,
-    {
-      metadata: { hubCommit: { summary, ...(header.description ? { description: header.description } : {}) } },
-      lineage: {},
-      metrics: {},
-      card: {},
-    },
-    principal,
-    { ...(components ? { components } : {}), canRead: (model) => ctx.auth.permits(principal, 'reader', model) },
-  );
+  const record = { hubCommit: { summary, ...(header.description ? { description: header.description } : {}) } };
+  // The inline files are kept from a concurrent garbage collection until the version lists them.
+  const release = ctx.blobGuard.pin([...inline.keys()]);
+  let version: Version;
+  try {
+    for (const [digest, content] of inline) await storeBytes(ctx, digest, content);
+    const components = target.base?.components
+      ? Object.fromEntries(Object.entries(target.base.components).map(([k, pin]) => [k, `${pin.name}@v${pin.version}`]))
+      : undefined;
+    ({ version } = await ctx.registry.registerVersion(name, files, { metadata: record, lineage: {}, metrics: {}, card: {} }, principal, {
+      ...(components ? { components } : {}),
+      canRead: (model) => ctx.auth.permits(principal, 'reader', model),
+    }));
+  } finally {
+    release();
+  }
   const oid = commitId(version);
   if (target.alias === null && target.base && version.version < target.base.version) {
     // The files are an older version's (a version is its files): `main` reads the newest version and cannot go back to it.
