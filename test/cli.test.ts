@@ -22,6 +22,7 @@ import { parseByteSize } from '../src/cli/args.js';
 import { mapLimited } from '../src/cli/parallel.js';
 import { startProgress } from '../src/cli/progress.js';
 import { ensureParentDirs, targetPath } from '../src/cli/pull/local-target.js';
+import { openPartialDownload } from '../src/cli/pull/partial-download.js';
 import { PartialStateFile, readPartialState, type PartialState } from '../src/cli/pull/partial-state.js';
 import { maxRunBytes, type Piece, planPieces, RunQueue } from '../src/cli/pull/piece-plan.js';
 import { PrefixHasher } from '../src/cli/pull/prefix-hasher.js';
@@ -150,6 +151,23 @@ describe('partial state file', () => {
     state.markDone(99);
     await state.save();
     assert.ok((await readPartialState(path))!.done.includes(99));
+  });
+
+  test('a fresh start leaves no state that claims pieces of the new data file', async () => {
+    // The state survives, the data does not: the next pull starts over. Stopped before its first
+    // checkpoint, that pull must not leave the old record beside its new, empty data file.
+    const root = await freshDir('state-stale');
+    const digest = `sha256:${'b'.repeat(64)}`;
+    const paths = partialPaths(root, 'b'.repeat(64));
+    await mkdir(dirname(paths.state), { recursive: true });
+    await writeFile(paths.state, JSON.stringify({ digest, size: 4096, pieceSize: 1024, done: [0, 1, 2] }));
+    const fresh = openPartialDownload(root, digest, 4096, 1024);
+    assert.equal(fresh.missing.length, 4);
+    assert.equal(await readPartialState(paths.state), null);
+    assert.equal((await stat(paths.data)).size, 4096);
+    const again = openPartialDownload(root, digest, 4096, 1024);
+    assert.equal(again.resumedBytes, 0);
+    assert.equal(again.missing.length, 4);
   });
 
   test('an unreadable or malformed state counts as no state', async () => {

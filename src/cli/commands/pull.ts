@@ -242,7 +242,7 @@ async function fetchBlobs(
   );
   try {
     for (const w of work)
-      files.push({ work: w, file: new FileDownload(await openPartialDownload(root, w.digest, w.size, request.pieceSize), hasher) });
+      files.push({ work: w, file: new FileDownload(openPartialDownload(root, w.digest, w.size, request.pieceSize), hasher) });
     const finish = ({ work: w, file }: (typeof files)[number]) =>
       file.finish(
         root,

@@ -1,6 +1,7 @@
 // The record of which pieces of a partial download are on disk, kept in a small JSON file beside
 // the data. Written atomically (temporary file, then rename), so a kill at any moment leaves
 // either the previous record or the new one, never a torn one.
+import { readFileSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 export interface PartialState {
@@ -19,6 +20,24 @@ export async function readPartialState(path: string): Promise<PartialState | nul
   } catch {
     return null;
   }
+  return parsePartialState(text);
+}
+
+/**
+ * readPartialState without the thread-pool round trip, for the few file operations a pull makes
+ * before its first byte: there each one is a wait for a thread to be scheduled on a busy machine.
+ */
+export function readPartialStateSync(path: string): PartialState | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  return parsePartialState(text);
+}
+
+function parsePartialState(text: string): PartialState | null {
   try {
     const raw = JSON.parse(text) as Partial<PartialState>;
     const valid =
