@@ -1,7 +1,8 @@
 // The file-backed floor for a uWebSockets.js edge: a bare uWS app serving whole-file and ranged
 // GETs of one file (env BENCH_UWS_FILE) from a mapping of it, with modelgate's own mapping addon
-// (dist/native/mapped-range.node): each request maps its whole range at once (populated on a libuv
-// thread) and hands all of it to tryEnd, continuing from onWritable, as the memory ceiling does.
+// (dist/native/mapped-range.node): each request maps its whole range at once (pages not in the
+// page cache read in on a libuv thread) and hands all of it to tryEnd, continuing from onWritable,
+// as the memory ceiling does.
 // No auth, no index, no chunks, no slices: what serving the bytes from the file costs a uWS server
 // here at least. Prints {"port":n} once listening.
 import { openSync, fstatSync } from 'node:fs';

@@ -4,9 +4,9 @@
 // against pread, bench/README.md) the server spent about a fifth less CPU per byte.
 //
 // Each slot is a fixed stretch of address space behind one ArrayBuffer made once and reused: a
-// chunk is mapped into it on a libuv thread (MAP_FIXED over the slot, pages populated there, so a
-// cold page cache stalls a thread, never the event loop) and emptied the moment the download ends
-// or moves on. A fresh ArrayBuffer per mapping instead counted as external memory to V8 and set off
+// chunk is mapped into it on a libuv thread (MAP_FIXED over the slot; pages not in the page cache
+// are read in there, so a cold cache stalls a thread, not the event loop) and emptied the moment
+// the download ends or moves on. A fresh ArrayBuffer per mapping instead counted as external memory to V8 and set off
 // a major garbage collection every few chunks (perf: a third of the server's CPU).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
