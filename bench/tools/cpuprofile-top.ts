@@ -1,24 +1,8 @@
 // Summarises a V8 .cpuprofile (from BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/.work/prof"):
 // the functions with the most inclusive time, optionally only beneath one function (e.g. a route handler).
 //   node dist/bench/tools/cpuprofile-top.js <file.cpuprofile> [function-name prefix] [rows]
+import { frameLabel, type Profile } from '../lib/cpuprofile.js';
 import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function label(node: ProfileNode): string {
-  const url = node.callFrame.url.replace(/^.*\/(src|workers|node_modules)\//, '$1/');
-  return `${node.callFrame.functionName || '(anonymous)'} ${url}:${node.callFrame.lineNumber + 1}`;
-}
 
 function main(file: string, within: string | undefined, rows: number): void {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -30,7 +14,7 @@ function main(file: string, within: string | undefined, rows: number): void {
   let total = 0;
   profile.samples.forEach((sample, i) => {
     const stack: string[] = [];
-    for (let id: number | undefined = sample; id !== undefined; id = parentOf.get(id)) stack.push(label(byId.get(id)!));
+    for (let id: number | undefined = sample; id !== undefined; id = parentOf.get(id)) stack.push(frameLabel(byId.get(id)!));
     if (stack[0]?.startsWith('(idle)')) return;
     const cut = within ? stack.findIndex((frame) => frame.startsWith(within)) : stack.length;
     if (cut < 0) return;

@@ -6,6 +6,7 @@
 // Env: BENCH_PROPAGATION_NODES (8), BENCH_PROPAGATION_GAP_MS (20), BENCH_PROFILE_INTERVAL_US (1000; 0 runs the nodes without
 // the profiler, for their CPU by /proc alone),
 // MODELGATE_* passed through to the nodes (e.g. MODELGATE_WARM_UP_CHANGES=0).
+import { frameLabel, type Profile } from '../lib/cpuprofile.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,19 +20,6 @@ import { startRedis } from '../lib/redis.js';
 import { startService, type RunningService } from '../lib/service.js';
 import { WORK_DIR as BENCH_WORK_DIR } from '../lib/paths.js';
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
 const NODES = Number(process.env.BENCH_PROPAGATION_NODES ?? 8);
 const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);
 const INTERVAL_US = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 1000);
@@ -41,11 +29,6 @@ const ALIAS = 'production';
 
 /** V8's profile clock and process.hrtime are both CLOCK_MONOTONIC: µs comparable across processes. */
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-
-function label(node: ProfileNode): string {
-  const url = node.callFrame.url.replace(/^.*\/(src|workers|node_modules)\//, '$1/').replace(/^file:\/\//, '');
-  return `${node.callFrame.functionName || '(anonymous)'} ${url}${url ? `:${node.callFrame.lineNumber + 1}` : ''}`;
-}
 
 /** Adds the samples of `file` within [from, to] (µs, monotonic) to `self` and `inclusive`; returns the busy µs. */
 function addProfile(file: string, from: number, to: number, self: Map<string, number>, inclusive: Map<string, number>): number {
@@ -62,7 +45,7 @@ function addProfile(file: string, from: number, to: number, self: Map<string, nu
     at += micros;
     if (at < from || at > to) return;
     const stack: string[] = [];
-    for (let id: number | undefined = sample; id !== undefined; id = parentOf.get(id)) stack.push(label(byId.get(id)!));
+    for (let id: number | undefined = sample; id !== undefined; id = parentOf.get(id)) stack.push(frameLabel(byId.get(id)!));
     if (stack[0]?.startsWith('(idle)')) return;
     busy += micros;
     self.set(stack[0]!, (self.get(stack[0]!) ?? 0) + micros);
