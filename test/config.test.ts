@@ -19,6 +19,8 @@ test('defaults load, and file < environment < flags', async () => {
     assert.equal(cfg.hashing.threads, 3);
     assert.equal(loadConfig({ file, env: { MODELGATE_PORT: '9001' } }).server.port, 9001);
     assert.equal(loadConfig({ env: {} }).storage.dataDir, './data');
+    // 6000 rehearsed changes compile lmdb-js's commit closure before serving; 2000 left it to change ~227 (bench/results/20261206-propagation-trace.md).
+    assert.equal(loadConfig({ env: {} }).control.warmUpChanges, 6000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
 // so the load generator and the server never share an event loop.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,19 @@ export interface RunningService {
  */
 function serviceNodeArgs(): string[] {
   return (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
+/**
+ * BENCH_SERVICE_OUTPUT_DIR=<dir>: every line a node prints (its log, and V8's output of flags such
+ * as --trace-opt) is appended to <dir>/<name>.log, prefixed with the wall-clock ms it arrived at,
+ * so V8's events can be set beside a MODELGATE_TRACE_FILE timeline.
+ */
+function outputSink(name: string): ((line: string) => void) | null {
+  const dir = process.env.BENCH_SERVICE_OUTPUT_DIR;
+  if (!dir) return null;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.log`);
+  return (line) => appendFileSync(file, `${Date.now()} ${line}\n`);
 }
 
 /**
@@ -72,7 +85,9 @@ export async function startService(opts: StartOptions): Promise<RunningService> 
   // Keep the last lines for the error message; every line must be read or the pipe fills and
   // the service blocks on its logger.
   const recent: string[] = [];
+  const sink = outputSink(opts.name);
   const remember = (line: string) => {
+    sink?.(line);
     recent.push(line);
     if (recent.length > 30) recent.shift();
   };

@@ -506,7 +506,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       for (const api of apis.splice(0)) api.close();
       await Promise.all(nodes.splice(0).map((n) => n.stop()));
       traced = traceReport(mg, traceFiles);
-      for (const f of traceFiles) rmSync(f, { force: true });
+      if (process.env.BENCH_KEEP_DATA !== '1') for (const f of traceFiles) rmSync(f, { force: true });
       ctx.log(`    traced stages: ${traced.stagesText}`);
       for (const line of traced.slowest) ctx.log(`    ${line}`);
     }

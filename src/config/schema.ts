@@ -40,7 +40,7 @@ export const configSchema = z.strictObject({
   control: z.strictObject({
     backend: z.enum(['lmdb', 'redis']),
     /** Alias moves rehearsed on scratch tables at start-up, so the first real changes do not run cold code (registry/warm-up.ts); 0 skips it. */
-    warmUpChanges: z.coerce.number().int().min(0).max(100_000).default(2000),
+    warmUpChanges: z.coerce.number().int().min(0).max(100_000).default(6000),
   }),
   redis: z.strictObject({
     url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
