@@ -10,10 +10,9 @@ import os from 'node:os';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Api, type FileEntry } from '../lib/api.js';
-import { sha256Hex } from '../lib/fixtures.js';
+import { Api } from '../lib/api.js';
 import { summarize, summaryText, type LatencySummary } from '../lib/latency.js';
-import { runFanout, runPropagation, type FanoutReport, type PropagationReport } from '../lib/propagation.js';
+import { registerTwoVersions, runFanout, runPropagation, type FanoutReport, type PropagationReport } from '../lib/propagation.js';
 import { joinTraces, readTrace, slowestRounds, stageSummaries, timelineText } from '../lib/propagation-trace.js';
 import { startRedis, type BenchRedis } from '../lib/redis.js';
 import { startService, type RunningService } from '../lib/service.js';
@@ -372,19 +371,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     if (refused) throw refused.reason;
     for (const node of nodes) apis.push(new Api(node.port, node.token));
 
-    // Blobs are node-local on the fs backend: the same two small files go to every node, so each
-    // node can serve what it resolves. Both versions are registered through node 0.
-    const versions: { version: number; digest: string }[] = [];
-    for (let v = 0; v < 2; v++) {
-      const bytes = randomBytes(64 * 1024);
-      const hex = sha256Hex(bytes);
-      for (const api of apis) await api.uploadBuffer(bytes, hex);
-      const files: FileEntry[] = [{ path: 'model.safetensors', size: bytes.length, digest: `sha256:${hex}` }];
-      const res = await apis[0]!.expect(201, 'POST', `/v1/models/${MODEL}/versions`, { json: { files } });
-      const body = JSON.parse(res.body.toString('utf8')) as { version: number; digest: string };
-      versions.push({ version: body.version, digest: body.digest });
-    }
-    await apis[0]!.setAlias(MODEL, ALIAS, versions[1]!.version);
+    const versions = await registerTwoVersions(apis, MODEL, ALIAS);
     await waitForAll(apis, versions[1]!.digest, 5000);
 
     const servers: Record<string, number> = { redis: redis.pid, ...Object.fromEntries(nodes.map((n, i) => [`node${i}`, n.pid])) };

@@ -11,11 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Api, type FileEntry } from '../lib/api.js';
-import { sha256Hex } from '../lib/fixtures.js';
+import { Api } from '../lib/api.js';
 import { summarize, summaryText } from '../lib/latency.js';
 import { ServerCpuMeters } from '../lib/cpu.js';
-import { runPropagation } from '../lib/propagation.js';
+import { registerTwoVersions, runPropagation } from '../lib/propagation.js';
 import { startRedis } from '../lib/redis.js';
 import { startService, type RunningService } from '../lib/service.js';
 import { WORK_DIR as BENCH_WORK_DIR } from '../lib/paths.js';
@@ -86,16 +85,7 @@ async function main(rounds: number, warmup: number, rows: number): Promise<void>
     };
     for (let i = 0; i < NODES; i++) nodes.push(await startService({ workDir, name: `profile-n${i}`, token, env, startTimeoutMs: 60_000 }));
     const apis = nodes.map((n) => new Api(n.port, n.token));
-    const versions: { version: number; digest: string }[] = [];
-    for (let v = 0; v < 2; v++) {
-      const bytes = randomBytes(64 * 1024);
-      const hex = sha256Hex(bytes);
-      for (const api of apis) await api.uploadBuffer(bytes, hex);
-      const files: FileEntry[] = [{ path: 'model.safetensors', size: bytes.length, digest: `sha256:${hex}` }];
-      const res = await apis[0]!.expect(201, 'POST', `/v1/models/${MODEL}/versions`, { json: { files } });
-      versions.push(JSON.parse(res.body.toString('utf8')) as { version: number; digest: string });
-    }
-    await apis[0]!.setAlias(MODEL, ALIAS, versions[1]!.version);
+    const versions = await registerTwoVersions(apis, MODEL, ALIAS);
     const servers = Object.fromEntries(nodes.map((n, i) => [`node${i}`, n.pid]));
     const job = {
       ports: nodes.map((n) => n.port),
