@@ -44,6 +44,7 @@ export async function preupload(ctx: AppContext, x: Exchange, name: string, revi
   guard(ctx, x, 'writer', name, 'Hub upload');
   refusePullRequests(x);
   assertRepo(ctx, name);
+  // A revision no commit could land on (v<N>, an alias the model lacks) is refused before any upload.
   commitTarget(ctx, name, revision);
   const pending = readJson(x, ctx.config.server.maxJsonBytes);
   const body = (await pending) as { files?: unknown } | null;
@@ -78,8 +79,8 @@ export async function commit(ctx: AppContext, x: Exchange, name: string, revisio
   }
   // Inline files are hashed, the operations applied (a missing file to delete refuses the commit),
   // and only then are the inline files stored, so a refused commit stores as little as it can.
-  const { entries, inline } = entriesOf(operations);
-  const files = applyHubCommit(target.base?.files ?? [], await withLfsSizes(ctx, entries));
+  const { entries, inline } = await entriesOf(ctx, operations);
+  const files = applyHubCommit(target.base?.files ?? [], entries);
   const summary = header.summary?.trim() || `Commit to ${revision}`;
   const record = { hubCommit: { summary, ...(header.description ? { description: header.description } : {}) } };
   // The inline files are kept from a concurrent garbage collection until the version lists them.
@@ -113,30 +114,31 @@ export async function commit(ctx: AppContext, x: Exchange, name: string, revisio
   x.json(200, { success: true, commitOid: oid, commitUrl: `${origin.base}/${name}/commit/${oid}`, hookOutput: '' });
 }
 
-/** The operations as file entries, inline files hashed (their bytes returned to be stored once the commit holds). */
-function entriesOf(operations: HubOperation[]): { entries: StoredOperation[]; inline: Map<string, Buffer> } {
+/**
+ * The operations as file entries, inline files hashed (their bytes returned, to be stored once the
+ * commit holds). An LFS file named without its size takes its stored blob's; registration refuses
+ * a blob that is not stored.
+ */
+async function entriesOf(
+  ctx: AppContext,
+  operations: HubOperation[],
+): Promise<{ entries: StoredOperation[]; inline: Map<string, Buffer> }> {
   const inline = new Map<string, Buffer>();
-  const entries = operations.map((op): StoredOperation => {
-    if (op.kind === 'file') {
-      const digest = `sha256:${createHash('sha256').update(op.content).digest('hex')}`;
-      inline.set(digest, op.content);
-      return { kind: 'put', entry: { path: op.path, size: op.content.length, digest } };
-    }
-    if (op.kind === 'lfsFile') return { kind: 'put', entry: { path: op.path, size: op.size ?? -1, digest: op.digest } };
-    return op;
-  });
-  return { entries, inline };
-}
-
-/** An LFS file named without its size takes its stored blob's; registration refuses a blob that is not stored. */
-async function withLfsSizes(ctx: AppContext, entries: StoredOperation[]): Promise<StoredOperation[]> {
-  return Promise.all(
-    entries.map(async (op) =>
-      op.kind === 'put' && op.entry.size < 0
-        ? { kind: 'put', entry: { ...op.entry, size: (await ctx.blobs.stat(op.entry.digest))?.size ?? 0 } }
-        : op,
-    ),
+  const entries = await Promise.all(
+    operations.map(async (op): Promise<StoredOperation> => {
+      if (op.kind === 'file') {
+        const digest = `sha256:${createHash('sha256').update(op.content).digest('hex')}`;
+        inline.set(digest, op.content);
+        return { kind: 'put', entry: { path: op.path, size: op.content.length, digest } };
+      }
+      if (op.kind === 'lfsFile') {
+        const size = op.size ?? (await ctx.blobs.stat(op.digest))?.size ?? 0;
+        return { kind: 'put', entry: { path: op.path, size, digest: op.digest } };
+      }
+      return op;
+    }),
   );
+  return { entries, inline };
 }
 
 async function moveAlias(
