@@ -4,6 +4,7 @@
 // empty() drops a mapping at once, so an aborted download holds nothing until a garbage collection.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -206,6 +207,125 @@ static napi_value fill(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// Windows (src/http/mapped-source.ts): a large blob is served from a few long-lived mappings of
+// it, shared by every download of the blob, instead of a mapping per chunk. Each page is then
+// faulted in once per window, not once per chunk, and no chunk pays an mmap, a munmap and a TLB
+// flush. attach() maps without populating (a whole window read in would stall the first chunk);
+// each chunk asks cached() on the event loop, and only a chunk with a page missing goes to a libuv
+// thread, populate(), so the disk read stalls that thread and not the event loop.
+
+// attach(slot, fd, offset, length): maps [offset, offset + length) of the file at the slot's
+// start, now, without reading anything in. offset page-aligned, length at most the slot's size.
+static napi_value attach(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *addr;
+  size_t size;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
+  int32_t fd;
+  int64_t offset, length;
+  CHECK(napi_get_value_int32(env, argv[1], &fd));
+  CHECK(napi_get_value_int64(env, argv[2], &offset));
+  CHECK(napi_get_value_int64(env, argv[3], &length));
+  long page = sysconf(_SC_PAGESIZE);
+  if (!addr || offset < 0 || length <= 0 || (size_t)length > size || offset % page != 0) {
+    napi_throw_range_error(env, NULL, "mapped-range: offset must be page-aligned and length within the slot");
+    return NULL;
+  }
+  size_t mapped = (size_t)((length + page - 1) / page * page);
+  if (mmap(addr, mapped, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) {
+    int err = errno;
+    blank(addr, size);
+    napi_throw_error(env, NULL, strerror(err));
+  }
+  return NULL;
+}
+
+// cached(fd, offset, length): whether every page of the file's range is in the page cache, by
+// cachestat (one pass over the cache, cheap enough for the event loop); false where the kernel
+// has no cachestat (before 6.5), so the caller populates on a libuv thread as before.
+static napi_value cached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  int64_t offset, length;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int64(env, argv[2], &length));
+  long page = sysconf(_SC_PAGESIZE);
+  int64_t first = offset / page * page;
+  uint64_t pages = (uint64_t)((offset + length - first + page - 1) / page);
+  struct cachestatRange range = {(uint64_t)first, pages * (uint64_t)page};
+  struct cachestatCounts counts;
+  bool all = length > 0 && syscall(__NR_cachestat, fd, &range, &counts, 0) == 0 && counts.nrCache >= pages;
+  napi_value result;
+  CHECK(napi_get_boolean(env, all, &result));
+  return result;
+}
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref slot;
+  void *addr;
+  size_t length;
+} PopulateJob;
+
+static void executePopulate(napi_env env, void *data) {
+  (void)env;
+  PopulateJob *job = data;
+  if (madvise(job->addr, job->length, MADV_POPULATE_READ) == 0) return;
+  long page = sysconf(_SC_PAGESIZE);
+  volatile const unsigned char *bytes = job->addr;
+  unsigned char sum = 0;
+  for (size_t at = 0; at < job->length; at += (size_t)page) sum ^= bytes[at];
+  (void)sum;
+}
+
+static void completePopulate(napi_env env, napi_status status, void *data) {
+  PopulateJob *job = data;
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  (void)status;
+  napi_resolve_deferred(env, job->deferred, undefined);
+  napi_delete_reference(env, job->slot);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// populate(slot, offset, length): Promise<void>; reads the pages of the slot's [offset, offset +
+// length) in from the file its window holds, on a libuv thread.
+static napi_value populate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *addr;
+  size_t size;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
+  int64_t offset, length;
+  CHECK(napi_get_value_int64(env, argv[1], &offset));
+  CHECK(napi_get_value_int64(env, argv[2], &length));
+  long page = sysconf(_SC_PAGESIZE);
+  if (!addr || offset < 0 || length <= 0 || (size_t)(offset + length) > size) {
+    napi_throw_range_error(env, NULL, "mapped-range: the range to populate must be within the slot");
+    return NULL;
+  }
+  int64_t first = offset / page * page;
+  PopulateJob *job = calloc(1, sizeof(PopulateJob));
+  job->addr = (char *)addr + first;
+  job->length = (size_t)((offset + length - first + page - 1) / page * page);
+  if ((size_t)first + job->length > size) job->length = size - (size_t)first;
+  napi_value promise, name;
+  CHECK(napi_create_reference(env, argv[0], 1, &job->slot));
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "mapped-range-populate", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, executePopulate, completePopulate, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
 // empty(slot): drops whatever file range the slot holds, at once.
 static napi_value empty(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -223,8 +343,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"createSlot", NULL, createSlot, NULL, NULL, NULL, napi_default, NULL},
       {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
       {"empty", NULL, empty, NULL, NULL, NULL, napi_default, NULL},
+      {"attach", NULL, attach, NULL, NULL, NULL, napi_default, NULL},
+      {"cached", NULL, cached, NULL, NULL, NULL, napi_default, NULL},
+      {"populate", NULL, populate, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, 3, props));
+  CHECK(napi_define_properties(env, exports, 6, props));
   return exports;
 }
 
