@@ -3,9 +3,12 @@
 // no reads: each body byte is copied once, from this buffer into the socket (nginx's sendfile
 // copies none into user space). Nothing modelgate does per download (auth, the index, file reads,
 // buffers, slices) is here, so no uWS server on this machine serves the same bytes faster.
-// Prints {"port":n} once listening.
+// With env BENCH_UWS_RESPONSE (uws-baseline.ts) it also answers GET /v1/resolve/* with that
+// constant response in the loop that serves the downloads: the resolve latency a uWS app
+// serving these downloads gives on this machine. Prints {"port":n} once listening.
 import { readFileSync } from 'node:fs';
 import uWS from 'uWebSockets.js';
+import type { ConstantResponse } from '../lib/uws-baseline.js';
 
 if (!String(uWS.App).includes('[native code]')) {
   process.stderr.write('uws file baseline: uWebSockets.js loaded its JS fallback, not the native binary\n');
@@ -23,8 +26,20 @@ function rangeOf(header: string): [number, number] | null {
   return start <= end ? [start, end] : null;
 }
 
-uWS
-  .App()
+const resolve = process.env.BENCH_UWS_RESPONSE ? (JSON.parse(process.env.BENCH_UWS_RESPONSE) as ConstantResponse) : null;
+const resolveBody = Buffer.from(resolve?.bodyBase64 ?? '', 'base64');
+
+const app = uWS.App();
+if (resolve) {
+  app.get('/v1/resolve/*', (res) => {
+    res.cork(() => {
+      res.writeStatus(resolve.status);
+      for (const [name, value] of resolve.headers) res.writeHeader(name, value);
+      res.end(resolveBody);
+    });
+  });
+}
+app
   .get('/*', (res, req) => {
     const range = rangeOf(req.getHeader('range'));
     const body = range ? file.subarray(range[0], range[1] + 1) : file;

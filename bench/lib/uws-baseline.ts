@@ -60,9 +60,12 @@ export function startUwsStoreSink(dir: string): Promise<UwsBaseline> {
   return start(STORE_SINK, { BENCH_SINK_DIR: dir });
 }
 
-/** Serves whole and ranged GETs of the file at `path`, read into memory once at start. */
-export function startUwsFileFromMemory(path: string): Promise<UwsBaseline> {
-  return start(FILE_MEMORY, { BENCH_UWS_FILE: path });
+/**
+ * Serves whole and ranged GETs of the file at `path`, read into memory once at start, and with
+ * `resolve` answers GET /v1/resolve/* with it in the same loop.
+ */
+export function startUwsFileFromMemory(path: string, resolve?: ConstantResponse): Promise<UwsBaseline> {
+  return start(FILE_MEMORY, { BENCH_UWS_FILE: path, ...(resolve ? { BENCH_UWS_RESPONSE: JSON.stringify(resolve) } : {}) });
 }
 
 /** Serves whole and ranged GETs of the file at `path` from a mapping of each request's range (modelgate's addon). */

@@ -2,6 +2,7 @@
 // modelgate's file route against nginx with sendfile serving the same bytes from the same disk, and
 // beside both a bare uWS app serving the same bytes from memory: the ceiling of any uWS edge here.
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Api } from '../lib/api.js';
@@ -12,9 +13,10 @@ import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
 import { alternate, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
-import { startUwsFileFromMemory, startUwsFileMapped } from '../lib/uws-baseline.js';
+import { constantResponseFrom, startUwsFileFromMemory, startUwsFileMapped } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
-import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from './scenario.js';
+import { probeResolve, type ProbeOutcome } from '../lib/resolve-probe.js';
+import { ratioOf, type Comparison, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
 
 const MAPPED_ADDON = fileURLToPath(new URL('../../native/mapped-range.node', import.meta.url));
 const MIB = Number(process.env.BENCH_DOWNLOAD_MIB ?? 1024);
@@ -23,8 +25,13 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 32);
 const CLIENT = process.env.BENCH_DOWNLOAD_CLIENT === 'node' ? 'node' : 'curl';
 const MODEL = 'bench/download';
 const FILE = 'model.safetensors';
+const RESOLVE_PATH = `/v1/resolve/${MODEL}@production`;
 /** DESIGN.md's download target, one stream and 32 ranges alike: at least nginx sendfile on the same file. */
 const DOWNLOAD_TARGET = 1.0;
+/** A resolve while the ranged streams run: the uploads row's target (resolve p99 ≤ 5 ms while two uploads run). */
+const RESOLVE_P99_TARGET_MS = 5;
+/** How often the probe asks (one connection): light enough not to take CPU from the downloads. */
+const PROBE_INTERVAL_MS = 2;
 
 /** Server CPU-seconds per GB (10^9 bytes) sent: what decides the figure when clients and server share 2 cores. */
 function cpuPerGb(r: DownloadReport): number {
@@ -80,6 +87,45 @@ function ceilingRow(
   };
 }
 
+function probeFigure(p: ProbeOutcome): Figure {
+  return { value: p.p99, unit: 'ms p99', loadCpuPercent: null, detail: { ...p } };
+}
+
+/** Resolve p99 while the ranged streams run: what a download's slices make a resolve wait for. */
+function resolveRow(busy: ProbeOutcome, idle: ProbeOutcome, downloads: DownloadReport): Comparison {
+  const problems = busy.failures + idle.failures;
+  return {
+    name: `download: resolve p99 during ${STREAMS} ranged streams`,
+    subject: probeFigure(busy),
+    baselineName: 'same, no downloads',
+    baseline: probeFigure(idle),
+    ratio: null,
+    target: `p99 ≤ ${RESOLVE_P99_TARGET_MS} ms`,
+    pass: problems === 0 && busy.p99 <= RESOLVE_P99_TARGET_MS,
+    note: [
+      `one resolve every ${PROBE_INTERVAL_MS} ms on one connection; ${busy.count} answers, p50 ${busy.p50.toFixed(2)} ms, max ${busy.max.toFixed(1)} ms (idle: ${idle.count}, p50 ${idle.p50.toFixed(2)} ms)`,
+      `the downloads meanwhile ${downloads.gbPerSecond.toFixed(2)} GB/s, server CPU ${cpuNote(downloads)}`,
+      problems > 0 ? `invalid: ${problems} failed resolves` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  };
+}
+
+/** The machine's tail for the same load: the bare uWS app from memory answering resolves while it serves the streams. */
+function resolveBareRow(busy: ProbeOutcome, bare: ProbeOutcome, bareDownloads: DownloadReport): Comparison {
+  return {
+    name: `download: resolve p99 during ${STREAMS} ranged streams vs bare uWS`,
+    subject: probeFigure(busy),
+    baselineName: 'bare uWS from memory, same streams',
+    baseline: probeFigure(bare),
+    ratio: null,
+    target: 'for scale',
+    pass: null,
+    note: `bench/baselines/uws-file-memory.ts answering modelgate's resolve bytes in the loop that serves the ${STREAMS} streams (one tryEnd of the rest of the range per writable socket); ${bare.count} answers, p50 ${bare.p50.toFixed(2)} ms, max ${bare.max.toFixed(1)} ms; its downloads meanwhile ${bareDownloads.gbPerSecond.toFixed(2)} GB/s, server CPU ${cpuNote(bareDownloads)}${bare.failures > 0 ? `; invalid: ${bare.failures} failed resolves` : ''}`,
+  };
+}
+
 async function run(ctx: ScenarioContext): Promise<Comparison[]> {
   const file = ensureRandomFile(ctx.workDir, `download-${MIB}m.bin`, MIB, ctx.log);
   const service = await startService({ workDir: ctx.workDir, name: 'download' });
@@ -100,8 +146,10 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`  ${NGINX_MISSING}`);
     }
 
-    // The uWS ceiling reads the whole file into its memory once, before anything is timed.
-    const uws = await startUwsFileFromMemory(file.path);
+    // The uWS ceiling reads the whole file into its memory once, before anything is timed. It also
+    // answers resolves with modelgate's bytes, for the resolve row's machine tail.
+    const sample = await api.request('GET', RESOLVE_PATH);
+    const uws = await startUwsFileFromMemory(file.path, constantResponseFrom(sample.status, sample.rawHeaders, sample.body));
     stops.push(() => uws.stop());
     // The file-backed floor: a bare uWS app mapping each request's whole range with modelgate's addon.
     const mappedFloor = existsSync(MAPPED_ADDON) ? await startUwsFileMapped(file.path) : null;
@@ -144,6 +192,24 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const [mgRanges, uwsRanges] = rangePhases;
     const ngRanges = ngTarget ? rangePhases[2] : undefined;
     const floorRanges = floorTarget ? rangePhases[ngTarget ? 3 : 2] : undefined;
+    // Last, apart from the throughput phases (the probe's own CPU is not in their figures): resolve
+    // latency with the service idle, while the ranged streams run against it, and the same for the
+    // bare uWS app from memory answering the same resolve bytes in the loop that serves the streams.
+    const probe = async (target: typeof mgTarget, pid: number): Promise<[ProbeOutcome, DownloadReport]> => {
+      const downloads = runDownload(job(target, 'ranges', 0), pid);
+      return [await probeResolve({ port: target.port, path: RESOLVE_PATH, headers }, PROBE_INTERVAL_MS, downloads), await downloads];
+    };
+    ctx.log(`  resolve every ${PROBE_INTERVAL_MS} ms: idle, then while ${STREAMS} ranged streams run (${ctx.durationSeconds} s each)`);
+    const idleProbe = await probeResolve(
+      { port: service.port, path: RESOLVE_PATH, headers },
+      PROBE_INTERVAL_MS,
+      sleep(ctx.durationSeconds * 1000),
+    );
+    const [busyProbe, probed] = await probe(mgTarget, service.pid);
+    const [bareProbe, bareProbed] = await probe(uwsTarget, uws.pid);
+    ctx.log(
+      `  resolve p99 idle ${idleProbe.p99.toFixed(2)} ms, during downloads ${busyProbe.p99.toFixed(2)} ms, bare uWS app ${bareProbe.p99.toFixed(2)} ms`,
+    );
     const gb = (r: DownloadReport) => r.gbPerSecond;
     const median = (reports: DownloadReport[] | undefined) => (reports ? medianBy(reports, gb) : null);
     return [
@@ -160,6 +226,8 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
             ),
           ]
         : []),
+      resolveRow(busyProbe, idleProbe, probed),
+      resolveBareRow(busyProbe, bareProbe, bareProbed),
     ];
   } finally {
     api.close();
@@ -169,7 +237,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const downloadScenario: Scenario = {
   name: 'download',
-  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory`,
+  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory; resolve p99 while the ranged streams run`,
   notes:
     "The uWS ceiling is a bare uWebSockets.js app serving the same file from memory (bench/baselines/uws-file-memory.ts): one copy of each byte into the socket and no reads, the fastest any uWS edge can be here. modelgate also copies each byte out of the page cache into a buffer (pread on a libuv thread) before the same socket write; nginx sendfile copies none into user space. With the curl processes on the same two cores, the server CPU per byte (each row's note: CPU-s per GB of every server, same turns) sets the figure: where modelgate is short of nginx and the ceiling is not, the gap is the read copy and the per-chunk work, not uWS.",
   run,
