@@ -78,6 +78,9 @@ export const configSchema = z.strictObject({
   uploads: z.strictObject({
     sessionTtlSeconds: positiveInt,
     sweepIntervalSeconds: positiveInt,
+    // Hub (Git LFS) uploads of larger files go in parts of this size: one request each, below the
+    // ten-digit Content-Length this uWS build refuses.
+    hubPartBytes: z.coerce.number().int().min(65536).max(999_999_999).default(536870912),
   }),
   watch: z
     .strictObject({
@@ -259,6 +262,7 @@ export const ENV_KEYS: Record<string, string> = {
   MODELGATE_BLOB_CACHE_MAX_BYTES: 'blobs.cache.maxBytes',
   MODELGATE_UPLOAD_TTL_SECONDS: 'uploads.sessionTtlSeconds',
   MODELGATE_UPLOAD_SWEEP_SECONDS: 'uploads.sweepIntervalSeconds',
+  MODELGATE_HUB_PART_BYTES: 'uploads.hubPartBytes',
   MODELGATE_HASH_THREADS: 'hashing.threads',
   MODELGATE_WATCH_MAX_BACKPRESSURE: 'watch.maxBackpressureBytes',
   MODELGATE_LOG_LEVEL: 'log.level',

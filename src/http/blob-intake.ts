@@ -6,7 +6,7 @@ import { DomainError, badRequest } from '../domain/errors.js';
 import type { BlobInfo } from '../blobs/blob-store.js';
 import type { StreamHash } from '../blobs/hash-pool.js';
 import { LateHash } from '../blobs/running-hashes.js';
-import type { SessionState } from '../blobs/upload-sessions.js';
+import type { SessionChunk, SessionState } from '../blobs/upload-sessions.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
 import { declaredLength, receiveBody, tooLarge } from './receive.js';
@@ -26,12 +26,29 @@ export function chunkStart(header: string): { start: number; end: number | null 
 }
 
 /**
- * Appends the request body at the session's offset (checked against Content-Range when given).
- * Must be called synchronously in the route handler. The offset afterwards is what the store
+ * A chunk with a fixed place in its session (a Hub multipart part): it must be exactly the bytes
+ * from `start` to `end`, opens when `open` says it is its turn, and is kept whole or not at all
+ * (the client sends a failed part again from its start).
+ */
+export interface SessionPart {
+  start: number;
+  end: number;
+  open(): Promise<SessionChunk>;
+}
+
+/**
+ * Appends the request body at the session's offset (checked against Content-Range when given),
+ * or as the given part. Must be called synchronously in the route handler. The offset afterwards is what the store
  * kept; a refused chunk is taken back, an aborted one keeps what arrived where the store can.
  */
-export async function appendToSession(ctx: AppContext, x: Exchange, id: string, caller: Principal): Promise<SessionState> {
-  const claimed = chunkStart(x.headers.contentRange);
+export async function appendToSession(
+  ctx: AppContext,
+  x: Exchange,
+  id: string,
+  caller: Principal,
+  part?: SessionPart,
+): Promise<SessionState> {
+  const claimed = part ? { start: part.start, end: part.end - 1 } : chunkStart(x.headers.contentRange);
   const limit = ctx.config.blobs.maxBlobBytes;
   // The session's running hash, known once the offset is: chunks wait for it meanwhile.
   const late = new LateHash();
@@ -39,7 +56,7 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
   // The sink opens asynchronously while the body already streams in (see receiveBody).
   const sink = (async () => {
     try {
-      const chunk = await ctx.uploads.openChunk(id, caller, claimed ? claimed.start : null);
+      const chunk = part ? await part.open() : await ctx.uploads.openChunk(id, caller, claimed ? claimed.start : null);
       hash = ctx.uploads.hashes.claim(id, chunk.session.offset);
       late.resolve(hash);
       return chunk;
@@ -70,7 +87,7 @@ export async function appendToSession(ctx: AppContext, x: Exchange, id: string, 
     running?.abort();
     // A client that vanished mid-chunk keeps what was stored (where the store can) and resumes
     // from that offset; a chunk refused for any other reason is taken back.
-    await opened.drop(failure instanceof DomainError && failure.code === 'CLIENT_ABORTED');
+    await opened.drop(!part && failure instanceof DomainError && failure.code === 'CLIENT_ABORTED');
     throw failure;
   }
   let session: SessionState;

@@ -61,8 +61,20 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 // Runs in the child: s3rver on 127.0.0.1 with an ephemeral port, printing the port once listening.
+//
+// s3rver's deleteObject then removes the directories it left empty, which races a putObject into
+// the same directory (its mkdirp done, its open not yet): the open fails with ENOENT on a write
+// stream nothing listens on, and s3rver dies (seen when uploads cut mid-transfer are cleaned up
+// while others start). Keys are files to s3rver and listings walk files only, so deleting a key
+// without pruning its directories changes nothing an S3 client sees, and removes the race.
 const SERVER_SCRIPT = `
 const S3rver = require('s3rver');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+FilesystemStore.prototype.deleteObject = async function (bucket, key) {
+  const fs = require('node:fs/promises');
+  await Promise.all(['object', 'object.md5', 'metadata.json'].map((kind) =>
+    fs.unlink(this.getResourcePath(bucket, key, kind)).catch((err) => { if (err.code !== 'ENOENT') throw err; })));
+};
 const [directory, bucket] = process.argv.slice(1);
 new S3rver({ address: '127.0.0.1', port: 0, directory, silent: true, configureBuckets: [{ name: bucket, configs: [] }] })
   .run()

@@ -10,6 +10,7 @@
 //
 //   POST     /api/repos/create, /api/models/{repo_id}/preupload/{revision}, …/commit/{revision}
 //   POST     /{repo_id}.git/info/lfs/objects/batch, PUT /v1/hub/lfs/{grant}
+//   PUT      /v1/hub/lfs/{grant}/{n}, POST /v1/hub/lfs/{grant} (multipart parts, completion)
 //
 // uWebSockets.js matches static segments before parameters and backtracks, so every modelgate
 // route (/v1/..., /healthz, /metrics, …) keeps its URLs; these patterns only receive what no
@@ -25,10 +26,13 @@ import { API_MODELS_PREFIX, apiModels, type Origin } from './api-models.js';
 import { parseApiPath, parseResolvePath } from './hf-paths.js';
 import { resolveFile } from './resolve-file.js';
 import { commit, preupload } from './commit.js';
-import { LFS_BATCH_SUFFIX, LFS_UPLOAD_PREFIX, lfsBatch, lfsUpload } from './lfs.js';
+import { LFS_BATCH_SUFFIX, LFS_UPLOAD_PREFIX, lfsBatch, lfsTransfer } from './lfs.js';
+import { SessionTurns } from '../../../blobs/session-turns.js';
 import { createRepo } from './repos.js';
 
 export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
+  // Multipart uploads' parts waiting for the parts before them, on this server.
+  const turns = new SessionTurns();
   const resolve = route(ctx, 'hf.resolve', (x) =>
     handle(x, () => {
       const target = parseResolvePath(ctx, x.path);
@@ -61,7 +65,7 @@ export function registerHfRoutes(app: TemplatedApp, ctx: AppContext): void {
   app.any('/:namespace/:repo/info/lfs/objects/batch', batch);
   app.any(
     `${LFS_UPLOAD_PREFIX}*`,
-    route(ctx, 'hf.lfs.upload', (x) => handle(x, () => lfsUpload(ctx, x), hfGrantDialect)),
+    route(ctx, 'hf.lfs.upload', (x) => handle(x, () => lfsTransfer(ctx, x, turns), hfGrantDialect)),
   );
 }
 

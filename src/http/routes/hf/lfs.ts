@@ -1,6 +1,7 @@
 // Git LFS for Hub uploads: the batch API tells the client which of its files the server still
 // needs and where to PUT each one; the PUT stores the bytes under their sha256 exactly as
 // `POST /v1/blobs?digest=` does (streamed, hashed on a worker, kept only if the digest matches).
+// Files larger than uploads.hubPartBytes go in parts where the client offers it (lfs-multipart.ts).
 //
 // The LFS "basic" transfer sends its PUT to the URL it was given, with no Authorization header
 // (huggingface_hub and @huggingface/hub alike), so each URL carries a grant (auth/grants.ts): for
@@ -8,6 +9,7 @@
 import { assertDigest } from '../../../domain/names.js';
 import type { AppContext } from '../../app-context.js';
 import { receiveBlob } from '../../blob-intake.js';
+import type { SessionTurns } from '../../../blobs/session-turns.js';
 import type { Exchange } from '../../exchange.js';
 import { guard } from '../../guard.js';
 import { readJson } from '../../json-body.js';
@@ -16,6 +18,7 @@ import { methodNotAllowed } from '../../route-errors.js';
 import { inView } from '../blobs.js';
 import type { Origin } from './api-models.js';
 import { HfError } from './errors.js';
+import { lfsComplete, lfsPart, multipartAction } from './lfs-multipart.js';
 import { assertRepo } from './revision.js';
 
 export const LFS_UPLOAD_PREFIX = '/v1/hub/lfs/';
@@ -28,6 +31,12 @@ const LFS_JSON = 'application/vnd.git-lfs+json';
 interface LfsObject {
   oid: string;
   size: number;
+}
+
+/** Whether the client offers the Hub's multipart transfer besides basic. */
+function offersMultipart(body: unknown): boolean {
+  const { transfers } = (typeof body === 'object' && body !== null ? body : {}) as { transfers?: unknown };
+  return Array.isArray(transfers) && transfers.includes('multipart');
 }
 
 function objectsOf(body: unknown): LfsObject[] {
@@ -52,11 +61,22 @@ export async function lfsBatch(ctx: AppContext, x: Exchange, name: string, origi
   x.route = 'hf.lfs.batch';
   const principal = guard(ctx, x, 'writer', name, 'Hub upload');
   assertRepo(ctx, name);
-  const objects = objectsOf(await readJson(x, ctx.config.server.maxJsonBytes));
+  const body = await readJson(x, ctx.config.server.maxJsonBytes);
+  const objects = objectsOf(body);
+  const multipart = offersMultipart(body);
+  const { maxBlobBytes } = ctx.config.blobs;
+  let partsAsked = false;
   const answers = await Promise.all(
     objects.map(async ({ oid, size }) => {
       const digest = `sha256:${oid}`;
+      if (size > maxBlobBytes)
+        return { oid, size, error: { code: 422, message: `larger than this server's limit of ${maxBlobBytes} bytes` } };
       if ((await ctx.blobs.stat(digest))?.size === size && inView(ctx, principal, digest)) return { oid, size };
+      if (multipart && size > ctx.config.uploads.hubPartBytes) {
+        partsAsked = true;
+        const upload = await multipartAction(ctx, principal, name, { oid, size }, LFS_UPLOAD_PREFIX, origin, GRANT_SECONDS);
+        return { oid, size, authenticated: true, actions: { upload } };
+      }
       const grant = ctx.auth.grant(principal, PURPOSE, { model: name, digest }, GRANT_SECONDS);
       return {
         oid,
@@ -66,14 +86,30 @@ export async function lfsBatch(ctx: AppContext, x: Exchange, name: string, origi
       };
     }),
   );
-  x.send(200, Buffer.from(JSON.stringify({ transfer: 'basic', objects: answers, hash_algo: 'sha256' })), { 'Content-Type': LFS_JSON });
+  const transfer = partsAsked ? 'multipart' : 'basic';
+  x.send(200, Buffer.from(JSON.stringify({ transfer, objects: answers, hash_algo: 'sha256' })), { 'Content-Type': LFS_JSON });
+}
+
+/**
+ * Everything under /v1/hub/lfs/: `PUT {grant}` (a basic upload), `PUT {grant}/{n}` (part n of a
+ * multipart upload), `POST {grant}` (its completion). Must be called synchronously in the route handler.
+ */
+export function lfsTransfer(ctx: AppContext, x: Exchange, turns: SessionTurns): Promise<void> {
+  const rest = decode(x.path.slice(LFS_UPLOAD_PREFIX.length));
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    if (x.method !== 'PUT') methodNotAllowed(x, ['PUT']);
+    return lfsPart(ctx, x, rest.slice(0, slash), rest.slice(slash + 1), turns);
+  }
+  if (x.method === 'POST') return lfsComplete(ctx, x, rest);
+  if (x.method !== 'PUT') methodNotAllowed(x, ['PUT', 'POST']);
+  return lfsUpload(ctx, x, rest);
 }
 
 /** PUT /v1/hub/lfs/{grant}: the blob the grant names, stored only if the body is exactly those bytes. */
-export async function lfsUpload(ctx: AppContext, x: Exchange): Promise<void> {
-  if (x.method !== 'PUT') methodNotAllowed(x, ['PUT']);
+async function lfsUpload(ctx: AppContext, x: Exchange, grant: string): Promise<void> {
   x.route = 'hf.lfs.upload';
-  const { principal, subject } = ctx.auth.redeem(decode(x.path.slice(LFS_UPLOAD_PREFIX.length)), PURPOSE);
+  const { principal, subject } = ctx.auth.redeem(grant, PURPOSE);
   x.principal = principal;
   const model = subject.model ?? '';
   x.model = model;
