@@ -2,11 +2,13 @@
 // real @huggingface/hub client (five parts in parallel), parts sent in reverse order by hand, and
 // every refusal of a part or a completion, each checked to store nothing. One multipart upload is
 // one upload session whose parts are appended in order and hashed as they arrive, so the
-// completion commits without reading the blob back (the on_arrival commit counter says so).
+// completion commits without reading the blob back (the on_arrival commit counter says so). The
+// client and the reverse-order flows run against both session stores: node-local (fs) and shared (S3).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createRepo, uploadFiles } from '@huggingface/hub';
+import { startS3, type TestS3 } from './harness/s3.js';
 import { startServer, type TestServer } from './harness/server.js';
 import { api, pathRequest, sha256, sha256Hex } from './harness/http.js';
 import { createToken } from './harness/tokens.js';
@@ -44,7 +46,12 @@ async function batch(bytes: Buffer, transfers = ['basic', 'multipart'], as = tok
   return fetch(`${server.url}/${MODEL}.git/info/lfs/objects/batch`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${as}`, 'Content-Type': 'application/vnd.git-lfs+json' },
-    body: JSON.stringify({ operation: 'upload', transfers, hash_algo: 'sha_256', objects: [{ oid: sha256Hex(bytes), size: bytes.length }] }),
+    body: JSON.stringify({
+      operation: 'upload',
+      transfers,
+      hash_algo: 'sha_256',
+      objects: [{ oid: sha256Hex(bytes), size: bytes.length }],
+    }),
   });
 }
 
@@ -83,7 +90,50 @@ async function errorOf(res: Response): Promise<string> {
   return ((await res.json()) as { error: string }).error;
 }
 
-describe('Hub multipart LFS transfer', () => {
+async function hubClientUploadsInParts(): Promise<void> {
+  const weights = randomBytes(5 * PART + 4321);
+  const before = await commitsHashedOnArrival();
+  await uploadFiles({
+    repo: MODEL,
+    accessToken: token,
+    hubUrl: server.url,
+    useWebWorkers: false,
+    files: [
+      { path: 'config.json', content: new Blob(['{"layers":2}']) },
+      { path: 'model.safetensors', content: new Blob([weights]) },
+    ],
+  });
+  const v1 = await api(server, 'GET', `/v1/models/${MODEL}/versions/1`);
+  assert.equal(v1.status, 200);
+  const file = v1.json.files.find((f: { path: string }) => f.path === 'model.safetensors');
+  assert.deepEqual([file.digest, file.size], [sha256(weights), weights.length]);
+  const viaHub = await pathRequest(server.port, 'GET', `/${MODEL}/resolve/main/model.safetensors`, { Authorization: `Bearer ${token}` });
+  assert.ok(viaHub.body.equals(weights));
+  assert.equal(await commitsHashedOnArrival(), before + 1, 'the parts were hashed as they arrived, not read back');
+}
+
+async function reverseOrderParts(): Promise<void> {
+  const bytes = randomBytes(3 * PART + 10);
+  const upload = await uploadFor(bytes);
+  assert.equal(upload.header!.chunk_size, String(PART));
+  const urls = partUrls(upload);
+  assert.equal(urls.length, 4);
+  const answers = await Promise.all([4, 3, 2, 1].map((n) => putPart(urls[n - 1]!, partOf(bytes, n))));
+  assert.deepEqual(
+    answers.map((r) => r.status),
+    [200, 200, 200, 200],
+  );
+  const etags = [4, 3, 2, 1].map((_, i) => answers[3 - i]!.headers.get('etag')!);
+  assert.equal(await stored(sha256(bytes)), false, 'nothing is visible before the completion');
+  const done = await complete(upload, sha256Hex(bytes), etags);
+  assert.equal(done.status, 200);
+  assert.equal(await stored(sha256(bytes)), true);
+  assert.ok((await blobBytes(sha256(bytes))).equals(bytes));
+  // A completion sent again (its answer lost) is answered the same.
+  assert.equal((await complete(upload, sha256Hex(bytes), etags)).status, 200);
+}
+
+describe('Hub multipart LFS transfer (fs blobs, node-local sessions)', () => {
   before(async () => {
     server = await startServer({ env: { MODELGATE_HUB_PART_BYTES: String(PART), MODELGATE_MAX_BLOB_BYTES: String(8 * 1024 * 1024) } });
     token = `hf_${(await createToken(server, 'hub-parts', 'writer', 'team/*')).token}`;
@@ -93,48 +143,12 @@ describe('Hub multipart LFS transfer', () => {
     await server.dispose();
   });
 
-  test('@huggingface/hub uploads a file larger than a part in parts (sent in parallel); the version holds exactly its bytes', async () => {
-    const weights = randomBytes(5 * PART + 4321);
-    const before = await commitsHashedOnArrival();
-    await uploadFiles({
-      repo: MODEL,
-      accessToken: token,
-      hubUrl: server.url,
-      useWebWorkers: false,
-      files: [
-        { path: 'config.json', content: new Blob(['{"layers":2}']) },
-        { path: 'model.safetensors', content: new Blob([weights]) },
-      ],
-    });
-    const v1 = await api(server, 'GET', `/v1/models/${MODEL}/versions/1`);
-    assert.equal(v1.status, 200);
-    const file = v1.json.files.find((f: { path: string }) => f.path === 'model.safetensors');
-    assert.deepEqual([file.digest, file.size], [sha256(weights), weights.length]);
-    const viaHub = await pathRequest(server.port, 'GET', `/${MODEL}/resolve/main/model.safetensors`, { Authorization: `Bearer ${token}` });
-    assert.ok(viaHub.body.equals(weights));
-    assert.equal(await commitsHashedOnArrival(), before + 1, 'the parts were hashed as they arrived, not read back');
-  });
+  test(
+    '@huggingface/hub uploads a file larger than a part in parts (sent in parallel); the version holds exactly its bytes',
+    hubClientUploadsInParts,
+  );
 
-  test('parts sent in reverse order all at once wait for their turn; the completion stores the blob', async () => {
-    const bytes = randomBytes(3 * PART + 10);
-    const upload = await uploadFor(bytes);
-    assert.equal(upload.header!.chunk_size, String(PART));
-    const urls = partUrls(upload);
-    assert.equal(urls.length, 4);
-    const answers = await Promise.all([4, 3, 2, 1].map((n) => putPart(urls[n - 1]!, partOf(bytes, n))));
-    assert.deepEqual(
-      answers.map((r) => r.status),
-      [200, 200, 200, 200],
-    );
-    const etags = [4, 3, 2, 1].map((_, i) => answers[3 - i]!.headers.get('etag')!);
-    assert.equal(await stored(sha256(bytes)), false, 'nothing is visible before the completion');
-    const done = await complete(upload, sha256Hex(bytes), etags);
-    assert.equal(done.status, 200);
-    assert.equal(await stored(sha256(bytes)), true);
-    assert.ok((await blobBytes(sha256(bytes))).equals(bytes));
-    // A completion sent again (its answer lost) is answered the same.
-    assert.equal((await complete(upload, sha256Hex(bytes), etags)).status, 200);
-  });
+  test('parts sent in reverse order all at once wait for their turn; the completion stores the blob', reverseOrderParts);
 
   test('a part sent again after it was kept is answered with its ETag; one that disconnects while waiting leaves nothing behind', async () => {
     const bytes = randomBytes(2 * PART + 1);
@@ -189,7 +203,11 @@ describe('Hub multipart LFS transfer', () => {
     const one = await putPart(urls[0]!, partOf(bytes, 1));
     assert.equal(one.status, 200);
     const etagOne = one.headers.get('etag')!;
-    const early = await complete(upload, sha256Hex(bytes), [1, 2, 3].map((n) => etagOne.replace(/-1"$/, `-${n}"`)));
+    const early = await complete(
+      upload,
+      sha256Hex(bytes),
+      [1, 2, 3].map((n) => etagOne.replace(/-1"$/, `-${n}"`)),
+    );
     assert.equal(early.status, 400);
     assert.match(await errorOf(early), /hold 65536 of the file's/);
     const two = await putPart(urls[1]!, partOf(bytes, 2));
@@ -206,7 +224,8 @@ describe('Hub multipart LFS transfer', () => {
     const other = randomBytes(bytes.length);
     const wrongUpload = await uploadFor(bytes);
     const wrongEtags: string[] = [];
-    for (const [i, url] of partUrls(wrongUpload).entries()) wrongEtags.push((await putPart(url, partOf(other, i + 1))).headers.get('etag')!);
+    for (const [i, url] of partUrls(wrongUpload).entries())
+      wrongEtags.push((await putPart(url, partOf(other, i + 1))).headers.get('etag')!);
     const mismatch = await complete(wrongUpload, sha256Hex(bytes), wrongEtags);
     assert.equal(mismatch.status, 400);
     assert.match(await errorOf(mismatch), /digest/);
@@ -225,7 +244,11 @@ describe('Hub multipart LFS transfer', () => {
     const huge = await fetch(`${server.url}/${MODEL}.git/info/lfs/objects/batch`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/vnd.git-lfs+json' },
-      body: JSON.stringify({ operation: 'upload', transfers: ['basic', 'multipart'], objects: [{ oid: '0'.repeat(64), size: 9 * 1024 * 1024 }] }),
+      body: JSON.stringify({
+        operation: 'upload',
+        transfers: ['basic', 'multipart'],
+        objects: [{ oid: '0'.repeat(64), size: 9 * 1024 * 1024 }],
+      }),
     });
     const hugeBody = (await huge.json()) as { objects: { actions?: unknown; error?: { code: number } }[] };
     assert.equal(hugeBody.objects[0]!.error?.code, 422);
@@ -236,4 +259,25 @@ describe('Hub multipart LFS transfer', () => {
     assert.equal(await stored(digest), true);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
   });
+});
+
+describe('Hub multipart LFS transfer (S3 blobs, shared sessions)', () => {
+  let s3: TestS3;
+  before(async () => {
+    s3 = await startS3();
+    server = await startServer({ env: { ...s3.serviceEnv('hf-parts'), MODELGATE_HUB_PART_BYTES: String(PART) } });
+    token = `hf_${(await createToken(server, 'hub-parts', 'writer', 'team/*')).token}`;
+    await createRepo({ repo: MODEL, accessToken: token, hubUrl: server.url });
+  });
+  after(async () => {
+    await server.dispose();
+    await s3.dispose();
+  });
+
+  test(
+    '@huggingface/hub uploads a file larger than a part in parts (sent in parallel); the version holds exactly its bytes',
+    hubClientUploadsInParts,
+  );
+
+  test('parts sent in reverse order all at once wait for their turn; the completion stores the blob', reverseOrderParts);
 });
