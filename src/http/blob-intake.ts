@@ -90,15 +90,15 @@ export async function appendToSession(
     await opened.drop(!part && failure instanceof DomainError && failure.code === 'CLIENT_ABORTED');
     throw failure;
   }
-  let session: SessionState;
+  // The running hash goes back before the chunk is kept: keeping it frees the session, and the
+  // next chunk (a multipart upload's next part, already waiting) claims the hash at once.
+  if (running) ctx.uploads.hashes.keep(id, running, opened.session.offset + opened.bytesWritten);
   try {
-    session = await opened.keep();
+    return await opened.keep();
   } catch (err) {
-    running?.abort();
+    if (running) ctx.uploads.hashes.drop(id);
     throw err;
   }
-  if (running) ctx.uploads.hashes.keep(id, running, session.offset);
-  return session;
 }
 
 /**
