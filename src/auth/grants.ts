@@ -54,7 +54,9 @@ export function readGrant(grant: string): { claims: GrantClaims; payload: string
 export function macMatches(payload: string, sent: string, key: Buffer): boolean {
   const expected = mac(key, payload);
   const given = Buffer.from(sent, 'base64url');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  // Only the canonical spelling: the last of 43 characters carries 2 unused bits, so four
+  // spellings decode to one mac, and a grant is one string, not four.
+  return given.length === expected.length && given.toString('base64url') === sent && timingSafeEqual(given, expected);
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
