@@ -118,7 +118,12 @@ test('serve refuses to run on the pure-JS uWebSockets.js fallback', async () => 
 test('first start without MODELGATE_ADMIN_TOKEN creates a token, prints it once, keeps its hash', async () => {
   const server = await startServer({ noAdminToken: true });
   try {
-    const printed = server.output.join('\n').match(/\b(mgt_[0-9a-f]{12}_[A-Za-z0-9_-]{43})\b/);
+    // The token goes to stderr and "listening" to stdout: two pipes, so the token's line may be
+    // read after the server counts as started. A token may end in "-", after which \b finds no boundary.
+    const tokenPattern = /(?<![A-Za-z0-9_-])(mgt_[0-9a-f]{12}_[A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/;
+    for (let waited = 0; waited < 5000 && !tokenPattern.test(server.output.join('\n')); waited += 50)
+      await new Promise((r) => setTimeout(r, 50));
+    const printed = server.output.join('\n').match(tokenPattern);
     assert.ok(printed, 'the bootstrap token is printed');
     const token = printed[1]!;
     server.token = token;
