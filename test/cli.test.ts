@@ -491,6 +491,8 @@ describe('hashing from the receive buffers', () => {
         receiveBuffers: hasher.ring(),
       });
       const hashed = hasher.open(path, content.length);
+      // Until the thread runs, received bytes are left to be read back from the file (pull-hasher.test.ts).
+      await hasher.whenRunning;
       let received = 0;
       // Two requests on the same connection, so the second starts mid-ring.
       const half = Math.floor(content.length / 2);
@@ -527,6 +529,7 @@ describe('hashing from several receive rings', () => {
     try {
       const [a, b] = [hasher.ring(), hasher.ring()];
       const hashed = hasher.open(path, content.length);
+      await hasher.whenRunning;
       const land = (ring: ReturnType<PrefixHasher['ring']>, from: number, to: number) => {
         const view = ring.next();
         const n = content.copy(view, 0, from, to);

@@ -133,3 +133,6 @@ function forget(id: number): void {
 function reply(message: HasherReply): void {
   port.postMessage(message);
 }
+
+// From now on bytes may wait in the rings for this thread (see PrefixHasher.running).
+reply({ ready: true });

@@ -12,14 +12,15 @@ export type HasherRequest =
   | ({ op: 'ring' } & RingSegment)
   | { op: 'attach'; ring: number; memory: SharedArrayBuffer; done: Int32Array }
   | { op: 'drop'; id: number };
-export type HasherReply = { id: number; hex: string } | { id: number; error: string };
+export type HasherReply = { id: number; hex: string } | { id: number; error: string } | { ready: true };
 
 export interface HashedFile {
   /** Bytes up to `upTo` are written: hash them, reading back from the file what was not handed over. */
   grow(upTo: number): void;
   /**
    * Hashes `length` bytes at `buffer[offset]` as the file's next bytes if `buffer` is a view of a
-   * receive ring of this hasher (during the connection's call); false if it is not.
+   * receive ring of this hasher (during the connection's call) and the hashing thread runs; false
+   * if not (the caller hands the bytes over with `grow` once they are written).
    */
   receive(buffer: Buffer, offset: number, length: number): boolean;
   /** sha256 hex of the whole file, once every byte was handed over or grown to. */
@@ -33,6 +34,17 @@ export class PrefixHasher {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve(hex: string): void; reject(err: Error): void }>();
   private readonly rings = new Map<SharedArrayBuffer, ReceiveRing>();
+  /**
+   * Whether the hashing thread has started running. Until then no bytes go into a ring: a full
+   * ring would stop the download for as long as the thread takes to start (tens of milliseconds
+   * here, hundreds under load), while bytes only written are hashed from the page cache later.
+   */
+  private running = false;
+  private markRunning: () => void = () => undefined;
+  /** Settles once the hashing thread runs (started by `start`, `ring` or `open`). */
+  readonly whenRunning = new Promise<void>((resolve) => {
+    this.markRunning = resolve;
+  });
 
   /** Receive buffers for one more connection, hashed from where they land. */
   ring(): ReceiveRing {
@@ -73,7 +85,7 @@ export class PrefixHasher {
       },
       receive: (buffer, offset, length) => {
         const ring = buffer.buffer instanceof SharedArrayBuffer ? this.rings.get(buffer.buffer) : undefined;
-        if (!ring) return false;
+        if (!ring || !this.running) return false;
         // The next run of a file can begin on another connection right where the last one ended,
         // while the last one's bytes still wait in its ring. The thread hashes strictly in the
         // order of messages, so those must go first (seen as digest mismatches when a cold edge
@@ -109,6 +121,11 @@ export class PrefixHasher {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./prefix-hash-worker.js', import.meta.url));
     worker.on('message', (reply: HasherReply) => {
+      if ('ready' in reply) {
+        this.running = true;
+        this.markRunning();
+        return;
+      }
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if ('hex' in reply) waiter?.resolve(reply.hex);
