@@ -24,24 +24,29 @@ const MiB = 1024 * 1024;
 
 /**
  * Drives a controller against a link whose aggregate rate (bytes/s) at n connections is
- * `rate(n)` and whose hashing thread is busy `hashShare(n)` of the time, sampling every `stepMs`,
- * until `size` bytes have arrived; returns the counts in force at each step.
+ * `rate(n)`, whose hashing thread is busy `hashShare(n)` of the time and whose machine's cores
+ * (the controller's `cores`) are idle `cpu.idle` of theirs while the pull uses `cpu.own` cores,
+ * sampling every 50 ms, until `size` bytes have arrived; returns the counts in force at each step.
  */
 function drive(
   controller: ConnectionController,
   rate: (n: number) => number,
   size: number,
   hashShare: (n: number) => number = () => 0.5,
-  stepMs = 50,
+  cpu: { idle: number; own: number; cores: number } = { idle: 0.5, own: 0.5, cores: 1 },
 ): number[] {
+  const stepMs = 50;
   const counts: number[] = [];
   let received = 0;
   let hashBusyMs = 0;
+  const cpuTimes = { idleMs: 0, ownMs: 0 };
   for (let now = 0; received < size; now += stepMs) {
-    const n = controller.sample(now, received, size - received, hashBusyMs);
+    const n = controller.sample(now, received, size - received, hashBusyMs, { ...cpuTimes });
     counts.push(n);
     received = Math.min(size, received + (rate(n) * stepMs) / 1000);
     hashBusyMs += hashShare(n) * stepMs;
+    cpuTimes.idleMs += cpu.idle * stepMs * cpu.cores;
+    cpuTimes.ownMs += cpu.own * stepMs;
   }
   return counts;
 }
@@ -118,6 +123,52 @@ describe('connection controller', () => {
         ),
       ),
       [1, 2, 1],
+    );
+  });
+
+  test('while no core has time to spare and the pull uses a fifth of a core or more, no connection is tried', () => {
+    // A rate a probe would try to raise: a loaded machine pulling from a server on the same machine.
+    const busy = new ConnectionController({ initial: 1, max: 8, cores: 2 });
+    assert.deepEqual(
+      steps(
+        drive(
+          busy,
+          () => 300e6,
+          4e9,
+          () => 0.6,
+          { idle: 0.05, own: 0.4, cores: 2 },
+        ),
+      ),
+      [1],
+    );
+    assert.ok(busy.decided, 'the count is final after the first window');
+    // A core idle a fifth of the time: probed.
+    const spare = new ConnectionController({ initial: 1, max: 8, cores: 2 });
+    assert.deepEqual(
+      steps(
+        drive(
+          spare,
+          () => 300e6,
+          4e9,
+          () => 0.6,
+          { idle: 0.2, own: 0.4, cores: 2 },
+        ),
+      ),
+      [1, 2, 1],
+    );
+    // Cores busy with other work while a slow link gives the pull little to do: probed, and kept.
+    const slowLink = new ConnectionController({ initial: 1, max: 2, cores: 2 });
+    assert.deepEqual(
+      steps(
+        drive(
+          slowLink,
+          (n) => 10e6 * n,
+          4e9,
+          () => 0.01,
+          { idle: 0, own: 0.02, cores: 2 },
+        ),
+      ),
+      [1, 2],
     );
   });
 

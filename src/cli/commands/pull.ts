@@ -19,6 +19,7 @@ import { hasExpectedContent, hasExpectedSize } from '../pull/existing-file.js';
 import { FileDownload } from '../pull/file-download.js';
 import { openPartialDownload } from '../pull/partial-download.js';
 import { ConnectionController, initialConnections } from '../pull/connection-controller.js';
+import { coreCount, cpuTimes } from '../pull/cpu-times.js';
 import { maxRunBytes, RunQueue } from '../pull/piece-plan.js';
 import { PrefixHasher } from '../pull/prefix-hasher.js';
 import { placeFile } from '../pull/place-file.js';
@@ -37,8 +38,8 @@ resumes where it stopped.
   --at TIME             pull what <ref> pointed at then (ISO 8601), from the alias history
   --max-connections n   connections at most (default 4); a pull starts with one (and one
                         per 8 files still to fetch), then adds one at a time while the
-                        measured throughput grows by 10% with each and the hash keeps up,
-                        up to this
+                        measured throughput grows by 10% with each, the hash keeps up and
+                        the cores are not all busy, up to this
   --limit-rate bytes    total bytes per second across all connections, e.g. 50MiB
   --piece-size bytes    the unit of resume, e.g. 16MiB (default: about 1/64 of the file, 1 to
                         16 MiB); one Range request covers a run of consecutive pieces (up to
@@ -257,6 +258,7 @@ async function fetchBlobs(
     const controller = new ConnectionController({
       initial: initialConnections(pieceCount, files.filter((f) => f.file.remaining > 0).length, request.maxConnections),
       max: request.maxConnections,
+      cores: coreCount(),
     });
     // One Range request per run of consecutive pieces, runs taken in file order, sized for the connections of the moment.
     const queue = new RunQueue(files.map((owner) => ({ owner, missing: owner.file.partial.missing })));
@@ -291,10 +293,10 @@ async function fetchBlobs(
         },
         interrupted.signal,
       );
-      const steering = setInterval(
-        () => pool.resize(controller.sample(performance.now(), received, toFetch - received, hasher.busyMs())),
-        STEER_INTERVAL_MS,
-      );
+      const steering = setInterval(() => {
+        if (controller.decided) return;
+        pool.resize(controller.sample(performance.now(), received, toFetch - received, hasher.busyMs(), cpuTimes()));
+      }, STEER_INTERVAL_MS);
       try {
         await pool.done;
       } finally {

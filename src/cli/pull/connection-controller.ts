@@ -6,8 +6,19 @@
 // (one stream beat four on loopback here), while a distant or per-stream-limited link gains from
 // every one up to --max-connections: only a measurement tells the two apart. A window in which the
 // hashing thread was busy nearly all the time says the hash, not the link, sets the pace: no
-// connection can speed that up, so none is tried. Pure (time, byte counts and the hashing thread's
-// busy time come in as arguments), so tests can feed it any link they like.
+// connection can speed that up, so none is tried; nor in a window in which the machine's cores had
+// next to no idle time while this pull used a fifth of a core or more: the CPU sets the pace, and the
+// pull is part of what keeps it busy (on a loaded machine the rate was low and a probe looked
+// worthwhile: pulls from a local server went to 3-4 connections that only added CPU). A slow
+// link on a machine busy with other work still gets its probes: the pull itself uses little CPU.
+// Pure (time, byte counts, the hashing thread's busy time and the CPU times come in as
+// arguments), so tests can feed it any link and machine they like.
+
+/** Cumulative CPU times in ms: the machine's cores idle (summed over the cores), and this process's own use. */
+export interface CpuTimes {
+  idleMs: number;
+  ownMs: number;
+}
 
 export interface ControllerOptions {
   /** Connections to start with. */
@@ -26,6 +37,14 @@ export interface ControllerOptions {
   minRemainingSeconds?: number;
   /** A window in which the hashing thread was busy for at least this share of the time is hash-bound: no probe. */
   hashBound?: number;
+  /** Cores of the machine, for the idle share of a window. */
+  cores?: number;
+  /**
+   * A window in which the cores were idle for less than this share of their time, while this
+   * process used at least `cpuBoundOwnCores` of a core, is CPU-bound: no probe.
+   */
+  minIdle?: number;
+  cpuBoundOwnCores?: number;
 }
 
 export const CONTROLLER_DEFAULTS = {
@@ -35,6 +54,9 @@ export const CONTROLLER_DEFAULTS = {
   minRemainingBytes: 32 * 1024 * 1024,
   minRemainingSeconds: 2,
   hashBound: 0.9,
+  cores: 1,
+  minIdle: 0.1,
+  cpuBoundOwnCores: 0.2,
 } as const;
 
 export class ConnectionController {
@@ -44,7 +66,7 @@ export class ConnectionController {
   /** When the current count took effect. */
   private since: number | null = null;
   /** Start of the measuring window at the current count, once the warm-up is over. */
-  private mark: { at: number; received: number; hashBusyMs: number } | null = null;
+  private mark: { at: number; received: number; hashBusyMs: number; cpu: CpuTimes | undefined } | null = null;
   /** Aggregate bytes per second measured at the count before the current one (while probing). */
   private baseline: number | null = null;
   private settled = false;
@@ -63,6 +85,9 @@ export class ConnectionController {
       minRemainingBytes: options.minRemainingBytes ?? d.minRemainingBytes,
       minRemainingSeconds: options.minRemainingSeconds ?? d.minRemainingSeconds,
       hashBound: options.hashBound ?? d.hashBound,
+      cores: options.cores ?? d.cores,
+      minIdle: options.minIdle ?? d.minIdle,
+      cpuBoundOwnCores: options.cpuBoundOwnCores ?? d.cpuBoundOwnCores,
     };
   }
 
@@ -71,23 +96,30 @@ export class ConnectionController {
     return this.current;
   }
 
+  /** The count is final: later samples change nothing (the caller may stop measuring). */
+  get decided(): boolean {
+    return this.settled;
+  }
+
   /**
    * One observation: at `now` (ms), `received` bytes have arrived since the start and `remaining`
-   * are still to come, and the hashing thread has been busy for `hashBusyMs` in all (0 when not
-   * known). Returns the connections wanted from now on.
+   * are still to come, the hashing thread has been busy for `hashBusyMs` in all (0 when not
+   * known), and `cpu` are the CPU times so far (undefined when not known). Returns the
+   * connections wanted from now on.
    */
-  sample(now: number, received: number, remaining: number, hashBusyMs = 0): number {
+  sample(now: number, received: number, remaining: number, hashBusyMs = 0, cpu?: CpuTimes): number {
     if (this.settled) return this.current;
     this.since ??= now;
     if (now - this.since < this.settings.warmUpMs) return this.current;
     if (!this.mark) {
-      this.mark = { at: now, received, hashBusyMs };
+      this.mark = { at: now, received, hashBusyMs, cpu };
       return this.current;
     }
     const elapsed = now - this.mark.at;
     if (elapsed < this.settings.windowMs) return this.current;
     const rate = ((received - this.mark.received) * 1000) / elapsed;
     const hashShare = (hashBusyMs - this.mark.hashBusyMs) / elapsed;
+    const cpuBound = this.cpuBound(elapsed, this.mark.cpu, cpu);
 
     if (this.baseline !== null && rate < this.baseline * (1 + this.settings.minGain)) {
       // The last connection added did not pay for itself: back to the count before it, for good.
@@ -98,6 +130,7 @@ export class ConnectionController {
     const worthProbing =
       this.current < this.max &&
       hashShare < this.settings.hashBound &&
+      !cpuBound &&
       remaining >= this.settings.minRemainingBytes &&
       rate > 0 &&
       remaining / rate >= this.settings.minRemainingSeconds;
@@ -108,6 +141,14 @@ export class ConnectionController {
     this.baseline = rate;
     this.change(this.current + 1, now);
     return this.current;
+  }
+
+  /** Whether, over a window of `elapsed` ms, no core had time to spare while this process used a good part of one. */
+  private cpuBound(elapsed: number, from: CpuTimes | undefined, to: CpuTimes | undefined): boolean {
+    if (!from || !to) return false;
+    const idleShare = (to.idleMs - from.idleMs) / (elapsed * this.settings.cores);
+    const ownCores = (to.ownMs - from.ownMs) / elapsed;
+    return idleShare < this.settings.minIdle && ownCores >= this.settings.cpuBoundOwnCores;
   }
 
   private change(to: number, now: number): void {
