@@ -250,6 +250,23 @@ describe('RedisControlStore: several instances on one Redis', () => {
     assert.deepEqual(a.auditEntries(1, 100), b.auditEntries(1, 100));
   });
 
+  test("a version one instance has read is read as edited once the other's edit reaches it, by a notice or by the log", async () => {
+    const { a, b } = await pair();
+    const notices: ChangeNotice[] = [];
+    a.onCommit((n) => notices.push(n));
+    await a.registerVersion(newVersion('edited', { w: 'e1' }), alice);
+    await b.sync();
+    assert.equal(b.getVersion('edited', 1)?.status, 'registered');
+    const { version: deprecated } = await a.updateVersion('edited', 1, { status: 'deprecated' }, alice);
+    const notice = notices.at(-1)!;
+    await b.sync(notice.change.seq, notice.replication);
+    assert.deepEqual(b.getVersion('edited', 1), deprecated);
+    const { version: described } = await a.updateVersion('edited', 1, { card: { intendedUse: 'scoring' } }, alice);
+    await b.sync();
+    assert.deepEqual(b.getVersion('edited', 1), described);
+    assert.deepEqual(b.getVersion('edited', 1), a.getVersion('edited', 1));
+  });
+
   test('a gate is evaluated against the authority, not a stale replica', async () => {
     const { a, b } = await pair();
     await a.registerVersion(newVersion('gated', { w: 'g1' }), alice);

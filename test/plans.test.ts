@@ -40,7 +40,7 @@ after(async () => {
 });
 
 async function commit<R>(plan: Plan<R>): Promise<Plan<R>> {
-  await state.root.transaction(() => state.apply(plan.writes));
+  await state.transaction(() => state.apply(plan.writes));
   return plan;
 }
 

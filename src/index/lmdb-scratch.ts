@@ -12,7 +12,7 @@ export function openLmdbScratch(dir: string = tmpdir()): { state: LmdbState; app
   const state = new LmdbState(path, { flush: false });
   return {
     state,
-    apply: (writes) => state.root.transactionSync(() => state.apply(writes)),
+    apply: (writes) => state.transactionSync(() => state.apply(writes)),
     dispose: () => {
       void state.close();
       rmSync(path, { recursive: true, force: true });

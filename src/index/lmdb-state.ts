@@ -22,8 +22,11 @@ import type { OutboxEntry, WebhookEndpoint } from '../domain/webhooks.js';
 import type { SignatureRecord } from '../domain/model-signing.js';
 import type { LocalTable } from './local-table.js';
 import { TABLES, type Key, type Table, type Write } from '../domain/writes.js';
+import { RowMemo } from './row-memo.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
+/** The tables whose rows are memoized once decoded (meta: the sequence, audit head and last checkpoint; settings are read apart). */
+const MEMO_TABLES: readonly Table[] = ['versions', 'meta'];
 
 /** LMDB sub-database names; kept from before the tables had logical names, so existing data opens. */
 const DB_NAMES: Record<Table, string> = {
@@ -48,9 +51,16 @@ const DB_NAMES: Record<Table, string> = {
 };
 
 export class LmdbState implements RegistryReader {
-  readonly root: RootDatabase<unknown, Key>;
+  private readonly root: RootDatabase<unknown, Key>;
   // Each table holds its own record type; get/put are typed per call.
   private readonly dbs: Record<Table, Database<unknown, Key>>;
+  /**
+   * Decoded rows of the tables every change reads again on every node (the version an alias
+   * points at for its watch message and its resolve, the sequence and audit head): decoding a
+   * version record is most of its read. Only `transaction`/`transactionSync` below write these
+   * tables, which is what keeps the memo from answering what LMDB would not (see row-memo.ts).
+   */
+  private readonly memo = new RowMemo(MEMO_TABLES);
 
   /** `flush: false` opens it without fsync (noSync): only for a replica that can be copied again (RedisControlStore). */
   constructor(dataDir: string, options: { flush?: boolean } = {}) {
@@ -61,16 +71,40 @@ export class LmdbState implements RegistryReader {
   }
 
   private get<T>(table: Table, key: Key): T | undefined {
-    return this.dbs[table].get(key) as T | undefined;
+    return this.memo.read(table, key, () => this.dbs[table].get(key)) as T | undefined;
+  }
+
+  /**
+   * Runs `work` in an asynchronous write transaction (committed by LMDB's write thread, with
+   * fsync unless opened with `flush: false`); the only way, with transactionSync, to `apply`.
+   */
+  async transaction<T>(work: () => T): Promise<T> {
+    const done = this.memo.writing();
+    try {
+      return (await this.root.transaction(work)) as T;
+    } finally {
+      done();
+    }
+  }
+
+  /** Runs `work` in a write transaction committed before this returns. */
+  transactionSync<T>(work: () => T): T {
+    const done = this.memo.writing();
+    try {
+      return this.root.transactionSync(work) as T;
+    } finally {
+      done();
+    }
   }
 
   private range<T>(table: Table, start: Key, end: Key, limit?: number): T[] {
     return [...this.dbs[table].getRange({ start, end, ...(limit !== undefined ? { limit } : {}) }).map((e) => e.value as T)];
   }
 
-  /** Applies writes; must run inside a write transaction (see LmdbControlStore). */
+  /** Applies writes; must run inside `transaction` or `transactionSync` (see LmdbControlStore). */
   apply(writes: readonly Write[]): void {
     for (const w of writes) {
+      this.memo.written(w.table, w.key);
       if (w.value === undefined) this.dbs[w.table].remove(w.key);
       else this.dbs[w.table].put(w.key, w.value);
     }
@@ -246,9 +280,10 @@ export class LmdbState implements RegistryReader {
 
   /**
    * Replaces every replicated table with `rows` (a copy of the authority's), keeping this node's
-   * own settings; must run inside a write transaction.
+   * own settings; must run inside `transaction` or `transactionSync`.
    */
   replaceTables(rows: Map<Table, { key: Key; value: unknown }[]>): void {
+    this.memo.replaced();
     for (const table of TABLES) {
       for (const { key } of [...this.tableRows(table)]) this.dbs[table].remove(key);
       for (const { key, value } of rows.get(table) ?? []) this.dbs[table].put(key, value);

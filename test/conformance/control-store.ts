@@ -16,7 +16,7 @@ import type { AliasPolicy } from '../../src/domain/policy.js';
 import type { Actor, Approval, Change, TokenRecord, Version } from '../../src/domain/types.js';
 import { sortFiles, versionDigest } from '../../src/domain/version-digest.js';
 import { stackDigest } from '../../src/domain/stack.js';
-import type { AliasMove, NewVersion } from '../../src/domain/mutations.js';
+import type { AliasMove, NewVersion, VersionPatch } from '../../src/domain/mutations.js';
 import type { ControlStore } from '../../src/store/control-store.js';
 import { sha256 } from '../harness/http.js';
 import { newDelivery, type WebhookEndpoint } from '../../src/domain/webhooks.js';
@@ -378,6 +378,46 @@ export function controlStoreConformance(backend: Backend): void {
       assert.equal(s.versionHistory('m', 1).length, 3);
       await refused(r, () => s.updateVersion('m', 7, { metadata: {} }, bob), 404, 'VERSION_NOT_FOUND');
       await refused(r, () => s.updateVersion('nope', 1, { metadata: {} }, bob), 404, 'MODEL_NOT_FOUND');
+    });
+
+    test('a version read on every turn while its edit commits reads as edited once the edit returns, and stays so', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await s.registerVersion(newVersion('m', { w: 'x' }), alice);
+      const edits: [VersionPatch, (v: Version) => unknown, unknown][] = [
+        [{ status: 'deprecated' }, (v) => v.status, 'deprecated'],
+        [{ card: { intendedUse: 'scoring' } }, (v) => v.card, { intendedUse: 'scoring' }],
+      ];
+      for (const [patch, field, expected] of edits) {
+        s.getVersion('m', 1);
+        let returned = false;
+        const edit = s.updateVersion('m', 1, patch, bob).finally(() => {
+          returned = true;
+        });
+        // Reads between the edit's write and its commit (an asynchronous LMDB commit on the
+        // embedded store) see the version as it was: what they read must not outlive the commit.
+        while (!returned) {
+          s.getVersion('m', 1);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await edit;
+        assert.deepEqual(field(s.getVersion('m', 1)!), expected);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.deepEqual(field(s.getVersion('m', 1)!), expected);
+      }
+    });
+
+    test('a version read is the same value for every reader: changing it in place is refused', async () => {
+      const r = await fresh();
+      const s = r.store;
+      await s.registerVersion(newVersion('m', { w: 'x' }), alice);
+      const read = s.getVersion('m', 1)!;
+      assert.throws(() => {
+        (read as { status: string }).status = 'approved';
+      }, TypeError);
+      assert.throws(() => read.files.push({ path: 'extra', size: 1, digest: read.digest }), TypeError);
+      assert.equal(s.getVersion('m', 1)?.status, 'registered');
+      assert.equal(s.getVersion('m', 1)?.files.length, 1);
     });
 
     test('recordApproval: decisions, status, and a check callback that refuses writes nothing', async () => {

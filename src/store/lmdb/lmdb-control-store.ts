@@ -24,11 +24,11 @@ export class LmdbControlStore extends PlannedStore {
   }
 
   protected async commit<R>(plan: (state: RegistryReader) => Plan<R>): Promise<Plan<R>> {
-    const done = (await this.state.root.transaction(() => {
+    const done = await this.state.transaction(() => {
       const planned = plan(this.state);
       this.state.apply(planned.writes);
       return planned;
-    })) as Plan<R>;
+    });
     if (done.change) {
       this.announce({ change: done.change });
       this.emit(done.change, done.writes);

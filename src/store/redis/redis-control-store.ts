@@ -362,7 +362,7 @@ export class RedisControlStore extends PlannedStore {
         Object.entries(all).map(([k, v]) => ({ key: JSON.parse(k) as Key, value: JSON.parse(v) as unknown })),
       );
     });
-    await this.state.root.transaction(() => this.state.replaceTables(rows));
+    await this.state.transaction(() => this.state.replaceTables(rows));
     const seq = this.state.currentSeq();
     logger.warn({ seq }, 'replica re-seeded from the control plane tables (it was behind the start of the restored log)');
     for (const { value } of rows.get('models') ?? []) this.emit({ seq, model: (value as { name: string }).name, kind: 'model' });
@@ -557,7 +557,7 @@ export class RedisControlStore extends PlannedStore {
    */
   private async applyLocal(batches: Batch[]): Promise<void> {
     const write = (apply: () => Batch[]): Batch[] | Promise<Batch[]> =>
-      this.unflushed ? this.state.root.transactionSync(apply) : (this.state.root.transaction(apply) as Promise<Batch[]>);
+      this.unflushed ? this.state.transactionSync(apply) : this.state.transaction(apply);
     const applied = await write(() => {
       const done: Batch[] = [];
       for (const batch of batches) {
