@@ -143,7 +143,7 @@ describe('RedisControlStore: several instances on one Redis', () => {
     return { xrange: calls('xrange'), get: calls('get'), exec: calls('exec') };
   };
 
-  test('a notice that ships the next log entry is applied without asking Redis; a gap or a bad payload reads the log', async () => {
+  test('a notice that ships the next log entry (or, from an older node, its JSON text) is applied without asking Redis; a gap or a bad payload reads the log', async () => {
     const { a, b } = await pair();
     const notices: ChangeNotice[] = [];
     a.onCommit((n) => notices.push(n));
@@ -152,7 +152,8 @@ describe('RedisControlStore: several instances on one Redis', () => {
     await a.moveAlias(move('shipped', 'production', 1), alice);
     const next = notices.at(-1)!;
     assert.equal(next.change.seq, 2);
-    assert.equal(typeof next.replication, 'string', 'a small commit ships its log entry');
+    assert.equal(typeof next.replication, 'object', 'a small commit ships its log entry, as an object');
+    assert.equal(typeof JSON.parse(JSON.stringify(next)).replication, 'object', 'inside the JSON, not as text');
 
     const before = await logReads();
     await b.sync(next.change.seq, next.replication);
@@ -180,6 +181,15 @@ describe('RedisControlStore: several instances on one Redis', () => {
     await a.moveAlias(move('shipped', 'production', 2, { expected: 1 }), alice);
     await b.sync(6, '{not json');
     assert.equal(b.getAlias('shipped', 'production')?.version, 2);
+
+    // An older node's notice carries the entry as JSON text: applied as well.
+    await a.moveAlias(move('shipped', 'production', 1, { expected: 2 }), alice);
+    const older = notices.at(-1)!;
+    const textBefore = await logReads();
+    await b.sync(older.change.seq, JSON.stringify(older.replication));
+    assert.deepEqual(await logReads(), textBefore, 'no GET, XRANGE or MULTI reached Redis');
+    assert.equal(b.getAlias('shipped', 'production')?.version, 1);
+    assert.deepEqual(b.auditHead(), a.auditHead());
     assert.equal(verifyAuditChain(b).ok, true);
   });
 

@@ -195,12 +195,14 @@ export interface Change {
 
 /**
  * What a node tells the others after it committed a change. `replication` is opaque outside the
- * store that made it: that store's record of the commit, which another node's replica can apply
- * without a round trip to the authority (absent where there is nothing to ship, or too much).
+ * store that made it: that store's record of the commit as a JSON value, which another node's
+ * replica can apply without a round trip to the authority (absent where there is nothing to ship,
+ * or too much). Nodes before this field was an object sent it as JSON text; see
+ * RedisControlStore.sync for what each reads of the other's.
  */
 export interface ChangeNotice {
   change: Change;
-  replication?: string;
+  replication?: unknown;
 }
 
 export interface Page<T> {

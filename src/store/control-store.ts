@@ -66,7 +66,7 @@ export interface ControlStore extends RegistryReader {
    * Catches up with the authority (up to `seq` if given); a no-op where this store is the
    * authority. `replication` from another node's notice lets a replica apply that commit directly.
    */
-  sync(seq?: number, replication?: string): Promise<void>;
+  sync(seq?: number, replication?: unknown): Promise<void>;
   /**
    * Deletes a version that holds no alias and never held a protected one; with `evidence` (only
    * retention passes it, under `retention.evidenceVersionDays`) a retired or once-protected one too.

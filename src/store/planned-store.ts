@@ -55,7 +55,7 @@ export abstract class PlannedStore implements ControlStore {
   }
 
   /** Catches up with the authority; a no-op where this store is the authority. */
-  sync(_seq?: number, _replication?: string): Promise<void> {
+  sync(_seq?: number, _replication?: unknown): Promise<void> {
     return Promise.resolve();
   }
 

@@ -42,7 +42,10 @@ export function eventBusConformance(impl: Implementation): void {
             : seq % 5 === 0
               ? {
                   change: { seq, model: 'team/x', kind: 'version' as const, version: seq },
-                  replication: JSON.stringify({ seq, writes: [{ note: 'opaque to the bus, ✓' }] }),
+                  replication:
+                    seq % 10 === 0
+                      ? { seq, writes: [{ note: 'opaque to the bus, ✓', nested: [1, null, { deep: true }] }] }
+                      : JSON.stringify({ seq, writes: [{ note: 'opaque to the bus, ✓' }] }),
                 }
               : change(seq, `m${seq % 3}`);
         sent.push(c);

@@ -164,8 +164,13 @@ export class RedisControlStore extends PlannedStore {
    * round trip; `replication` (the notice's copy of the log entry) is applied directly when it is
    * the next entry, with no round trip at all. Anything else reads the log. The audit-head check
    * that detects a Redis which lost writes runs on the next commit and anti-entropy pass.
+   *
+   * The entry travels as an object inside the notice's JSON, parsed once with it; nodes before
+   * that sent it as JSON text inside the JSON, which is still read. During a rolling upgrade an
+   * older node cannot read the object (its JSON.parse of a non-string fails) and reads the entry
+   * from the log instead: correct, one XRANGE slower, until every node runs this version.
    */
-  override sync(seq?: number, replication?: string): Promise<void> {
+  override sync(seq?: number, replication?: unknown): Promise<void> {
     if (seq !== undefined && seq <= this.state.currentSeq()) return Promise.resolve();
     return this.exclusive(async () => {
       if (seq !== undefined) trace('replica.started', seq);
@@ -227,7 +232,7 @@ export class RedisControlStore extends PlannedStore {
           trace('commit.exec', batch.seq);
           // Redis holds it now: tell the other nodes before applying it here.
           if (batch.change)
-            this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: entry } : {}) });
+            this.announce({ change: batch.change, ...(entry.length <= MAX_SHIPPED_BATCH_CHARS ? { replication: batch } : {}) });
           await this.applyLocal([batch]);
           return planned;
         } catch (err) {
@@ -605,10 +610,11 @@ export class RedisControlStore extends PlannedStore {
   }
 }
 
-/** A log entry shipped in a notice, or null when it is not one (then the log is read instead). */
-function parseShippedBatch(replication: string, seq: number | undefined): Batch | null {
+/** A log entry shipped in a notice (an object, or JSON text from an older node), or null when it is not one (then the log is read instead). */
+function parseShippedBatch(replication: unknown, seq: number | undefined): Batch | null {
   try {
-    const batch = JSON.parse(replication) as Batch;
+    const batch = (typeof replication === 'string' ? JSON.parse(replication) : replication) as Batch | null;
+    if (typeof batch !== 'object' || batch === null) return null;
     if (!Number.isSafeInteger(batch.seq) || !Array.isArray(batch.writes) || (seq !== undefined && batch.seq !== seq)) return null;
     return batch;
   } catch {
