@@ -194,8 +194,11 @@ export class RedisControlStore extends PlannedStore {
         try {
           await this.catchUp();
           if (this.diverged) throw unavailable('CONTROL_PLANE_DIVERGED', this.diverged);
-          await this.tx.watch(this.keys.seq);
-          const authority = Number((await this.tx.get(this.keys.seq)) ?? 0);
+          // WATCH and GET in one round trip: the GET runs after the WATCH on this connection.
+          const watched = await this.tx.pipeline().watch(this.keys.seq).get(this.keys.seq).exec();
+          const refused = watched?.find(([err]) => err);
+          if (!watched || refused) throw refused?.[0] ?? new Error('could not watch the sequence in Redis');
+          const authority = Number((watched[1]![1] as string | null) ?? 0);
           if (authority !== this.state.currentSeq()) {
             await this.tx.unwatch();
             await backoffAfterConflict(attempt);
