@@ -1,6 +1,7 @@
 // Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
 // from the blob to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
-// response) and releases its file handle and chunks the moment the client goes away. The chunks
+// response), writes whole chunks within a budget per turn of the event loop shared by all
+// downloads, and releases its file handle and chunks the moment the client goes away. The chunks
 // come from a range source (range-source.ts): a mapping of the blob's file where the native addon
 // is built and the blob is a local file, else pread into pooled buffers.
 import { notFound } from '../domain/errors.js';
@@ -16,37 +17,27 @@ import type { RangeSource, RangeSourceKind, Slot } from './range-source.js';
 import { ReadSize } from './read-size.js';
 import { decideRange, etagMatches, ifRangeAllows } from './range.js';
 import { statusLine } from './status.js';
+import { TurnBudget } from './turn-budget.js';
 
 // Reads start at 256 KiB and go to 2 MiB for clients that keep up (read-size.ts): fewer round
-// trips to the libuv threads per byte (server CPU per GiB under 32 ranged streams: see SLICE). 32 streams hold 128 MiB of 2 MiB buffers,
+// trips to the libuv threads per byte (server CPU per GiB under 32 ranged streams). 32 streams hold 128 MiB of 2 MiB buffers,
 // the growth budget; past 64 downloads in flight (the memory bench's 200 slow readers) none
 // grows, so they hold what they did with fixed 256 KiB reads.
 const MIN_READ = 256 * 1024;
 const MAX_READ = 2 * 1024 * 1024;
 const MIB = 1024 * 1024;
 /**
- * The most one download copies into its socket before the event loop gets to run again, with 16
- * or more downloads in flight (fewer take larger slices: TURN_BYTES). Under 32
- * ranged streams (A/B in turns, loaded machine) a resolve polled every 2 ms took p50 3.9–4.3 ms
- * with 256 KiB slices of 2 MiB reads, 6.9 with 512 KiB, 21–60 with whole 2 MiB chunks and 12 with
- * the earlier 256 KiB reads (a batch of read completions was written in one turn); the server
- * spent 0.51, 0.46, 0.40 and 0.63 CPU-seconds per GiB.
+ * What all downloads together copy into their sockets per turn of the event loop (turn-budget.ts);
+ * each writes whole chunks. Before it, each download wrote 256 KiB slices, a turn between two, with
+ * 16 or more in flight: 32 downloads copied up to 8 MiB a turn, in 256 KiB writes (whole 2 MiB
+ * writes with no budget saved a third of the CPU per byte and took the resolve p99 during 32
+ * ranged streams from 29-37 ms to 242-309 ms: bench/results/20261206T1615Z-download-ranges.md).
+ * Under 32 ranged streams, A/B in turns on a loaded machine, against the slices: with 4 MiB 0.50
+ * server CPU-s/GB against 0.64, resolve p99 41 ms against 37 (p50 5.9 against 7.7 ms); with 8 MiB
+ * 0.45-0.53 against 0.49-0.83, but resolve p99 33-90 ms against 35-65 (the bare uWS app serving
+ * the same streams: 20-50 ms).
  */
-const SLICE = 256 * 1024;
-/**
- * What the downloads in flight copy into their sockets in one turn of the event loop, about, when
- * each takes a slice: with few downloads a slice may be larger than SLICE, up to a whole read,
- * since every slice costs a socket write and a turn (whole 2 MiB chunks against 256 KiB slices under
- * 32 ranged streams, A/B in turns: 0.29-0.30 against 0.34-0.36 server CPU-s per GB). With 16 or more
- * in flight each takes SLICE, as before; below that a resolve waits behind no more than it does then.
- * One whole-file stream (2 MiB slices against 256 KiB, A/B in turns): 0.21-0.22 against 0.27-0.30.
- */
-const TURN_BYTES = 4 * MIB;
-function sliceSize(): number {
-  let size = SLICE;
-  while (size < MAX_READ && size * 2 * pool.active <= TURN_BYTES) size *= 2;
-  return size;
-}
+const turn = new TurnBudget(4 * MIB);
 // Each buffer has room to place its reads (readPlacement: the kernel's copy is slow at the start).
 const pool = new BufferPool(MIN_READ, MAX_READ, READ_SLACK, { keepBytes: 128 * MIB, growthBudget: 128 * MIB, crowd: 64 });
 const pread = preadSources(pool);
@@ -132,21 +123,47 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   httpMetrics.transferStarted('download');
 
   x.onAbort(() => waitingForWritable?.(false));
-  res.onWritable((offset) => {
-    if (!pendingChunk || !waitingForWritable) return true;
-    const [ok, done] = res.tryEnd(pendingChunk.subarray(offset - chunkOffset), length);
+  /** Writes what the socket takes of the pending chunk; true once the chunk is all out. */
+  const writePending = (): boolean => {
+    const before = res.getWriteOffset();
+    const rest = pendingChunk!.subarray(before - chunkOffset);
+    const [ok, done] = res.tryEnd(rest, length);
+    // A finished response must not be touched again: all of the rest went out.
+    turn.spend(done ? rest.length : res.getWriteOffset() - before);
     if (ok || done) {
-      const wake = waitingForWritable;
+      const wake = waitingForWritable!;
       waitingForWritable = null;
       pendingChunk = null;
       wake(true);
     }
     return ok;
+  };
+  /**
+   * The socket can take more but this turn's budget is spent: write in a later turn. Returning
+   * from onWritable without a failed write stops uWS polling the socket for writability, and a
+   * write that fails again restarts it.
+   */
+  const writeLater = (): void => {
+    setImmediate(() => {
+      if (x.aborted || !pendingChunk || !waitingForWritable) return;
+      if (turn.exhausted) writeLater();
+      else res.cork(writePending);
+    });
+  };
+  res.onWritable(() => {
+    if (!pendingChunk || !waitingForWritable) return true;
+    if (!turn.exhausted) return writePending();
+    writeLater();
+    return true;
   });
 
-  /** Hands one chunk to uWS; resolves true once all of it is accepted, false if the client left. */
-  const send = (chunk: Buffer): boolean | Promise<boolean> => {
-    if (x.aborted) return false;
+  /**
+   * Hands a chunk to uWS in a turn with budget left; resolves null if the client left, else
+   * whether the socket could not take all of it at once.
+   */
+  const handOver = async (chunk: Buffer): Promise<boolean | null> => {
+    await turn.wait();
+    if (x.aborted) return null;
     let result: [boolean, boolean] = [false, false];
     chunkOffset = res.getWriteOffset();
     res.cork(() => {
@@ -157,26 +174,11 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
       }
       result = res.tryEnd(chunk, length);
     });
-    if (result[0] || result[1]) return true;
+    turn.spend(result[1] ? chunk.length : res.getWriteOffset() - chunkOffset);
+    if (result[0] || result[1]) return false;
     pendingChunk = chunk;
-    return new Promise<boolean>((resolve) => (waitingForWritable = resolve));
-  };
-
-  /**
-   * Hands a chunk to the socket in slices (sliceSize), letting the event loop run between
-   * two (a resolve waits behind one slice's copy, not a whole 2 MiB read). Resolves null if the
-   * client left, else whether any slice had to wait for the socket.
-   */
-  const handOver = async (chunk: Buffer): Promise<boolean | null> => {
-    let waited = false;
-    const slice = sliceSize();
-    for (let at = 0; at < chunk.length; at += slice) {
-      if (at > 0 && !waited) await new Promise(setImmediate);
-      const sending = send(at === 0 && chunk.length <= slice ? chunk : chunk.subarray(at, at + slice));
-      if (sending !== true) waited = true;
-      if (!(await sending)) return null;
-    }
-    return waited;
+    const accepted = await new Promise<boolean>((resolve) => (waitingForWritable = resolve));
+    return accepted ? true : null;
   };
 
   let sent = 0;
