@@ -1,9 +1,18 @@
 // `push`: `modelgate push` of a one-file model against `curl -T` (chunked `POST /v1/blobs`, which
 // the server verifies) of the same bytes to the same server in the same run, rounds in turn. Each
-// round first changes the file's first 8 bytes, so every round stores a new blob on both sides
-// (an unchanged file would be skipped by the CLI's HEAD check); the source is on tmpfs.
+// command first changes the file's first 8 bytes, so every command stores a new blob (an unchanged
+// file would be skipped by the CLI's HEAD check); the source is on tmpfs.
+//
+// Both commands meet the same server state. Writing 1 GiB of new page cache costs this guest about
+// 2.8 s of system CPU, 0.35 s right after files of that size were deleted
+// (bench/results/20261206T1330Z-push-profile.md), and the server's CPU is most of each command's
+// wall time: whichever command ran right after a deletion (or first on a new server) was the cheap
+// one. So before each timed command the blob the previous one stored is removed through the API
+// (its version deleted, then a garbage collection with no grace period), outside the timing, and
+// the order alternates by round (push first in odd rounds, curl first in even ones).
 import { closeSync, copyFileSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Api } from '../lib/api.js';
 import { sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
 import { CLI_BIN, startService } from '../lib/service.js';
 import { findCurl } from '../lib/upload-client.js';
@@ -13,19 +22,23 @@ import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from '.
 const MIB = Number(process.env.BENCH_PUSH_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_PUSH_ROUNDS ?? 5);
 const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
+const MODEL = 'bench/push';
 
 export const pushScenario: Scenario = {
   name: 'push',
   description: `modelgate push of ${MIB} MiB vs curl -T (chunked POST /v1/blobs) of the same bytes, source on ${TMPFS}`,
   notes:
-    'Whole-process wall time of each command (start-up included), rounds in turn, median round. The CLI hashes the file, ' +
+    'Whole-process wall time of each command (start-up included), median round; the order alternates by round, and the ' +
+    'blob the previous command stored is removed (version deleted, gc without grace) before each, so both write where ' +
+    '1 GiB was just freed (new page cache costs this guest 2.8 s system CPU per GiB, 0.35 s after a deletion). The CLI hashes the file, ' +
     'asks whether the server has it (HEAD), sends it in one streamed request and registers the version; curl sends ' +
     'the bytes with the digest the bench computed beforehand (outside the timing). The server verifies both.',
   async run(ctx: ScenarioContext): Promise<Comparison[]> {
     const curl = findCurl();
     if (!curl) throw new Error('push needs curl');
     const file = ensureRandomFile(ctx.workDir, `download-${MIB}m.bin`, MIB, ctx.log);
-    const service = await startService({ workDir: ctx.workDir, name: 'push' });
+    // No grace period: the garbage collection between commands removes a blob stored a moment ago.
+    const service = await startService({ workDir: ctx.workDir, name: 'push', env: { MODELGATE_GC_GRACE_SECONDS: '0' } });
     const source = join(TMPFS, `modelgate-bench-push-${process.pid}`);
     const model = join(source, 'model.bin');
     try {
@@ -42,17 +55,38 @@ export const pushScenario: Scenario = {
       };
       const cli: TimedRun[] = [];
       const baseline: TimedRun[] = [];
-      for (let round = 0; round < ROUNDS; round++) {
+      /** Versions the CLI registered and not yet deleted. */
+      const versions: number[] = [];
+      const api = new Api(service.port, service.token);
+      /** The blob the previous command stored goes, so every command writes where one was just freed. */
+      const removeStored = async () => {
+        for (const version of versions.splice(0)) {
+          await api.expect(204, 'DELETE', `/v1/models/${encodeURIComponent(MODEL)}/versions/${version}`, {
+            json: { reason: 'bench: the next command writes where this one was' },
+          });
+        }
+        const report = JSON.parse((await api.expect(200, 'POST', '/v1/gc', { json: {} })).body.toString('utf8')) as {
+          kept: Record<string, number>;
+        };
+        if (Object.values(report.kept).some((n) => n > 0))
+          throw new Error(`gc kept blobs the bench meant to remove: ${JSON.stringify(report.kept)}`);
+      };
+      const pushOnce = async () => {
+        await removeStored();
         changeFile();
-        const pushed = await timeCommand(process.execPath, [CLI_BIN, 'push', source, 'bench/push', '--json'], {
+        const pushed = await timeCommand(process.execPath, [CLI_BIN, 'push', source, MODEL, '--json'], {
           MODELGATE_URL: service.baseUrl,
           MODELGATE_TOKEN: service.token,
         });
-        const result = JSON.parse(pushed.stdout) as { uploaded: number; uploadedBytes: number };
+        const result = JSON.parse(pushed.stdout) as { uploaded: number; uploadedBytes: number; version: number };
         if (result.uploaded !== 1 || result.uploadedBytes !== file.size)
           throw new Error(`push uploaded ${result.uploaded} blobs (${result.uploadedBytes} bytes), not the one changed file`);
+        versions.push(result.version);
         cli.push(pushed);
-
+        return pushed;
+      };
+      const curlOnce = async () => {
+        await removeStored();
         changeFile();
         const hex = sha256OfFile(model);
         const sent = await timeCommand(curl, [
@@ -75,10 +109,19 @@ export const pushScenario: Scenario = {
         ]);
         if (!sent.stdout.trimEnd().endsWith('201')) throw new Error(`curl upload did not store a new blob: ${sent.stdout.slice(0, 300)}`);
         baseline.push(sent);
-        ctx.log(`  round ${round + 1}: modelgate push ${pushed.seconds.toFixed(2)} s, curl -T ${sent.seconds.toFixed(2)} s`);
+        return sent;
+      };
+      const cpu = (run: TimedRun) => `${run.seconds.toFixed(2)} s (CPU ${run.cpuSeconds.toFixed(2)} s)`;
+      for (let round = 0; round < ROUNDS; round++) {
+        const pushFirst = round % 2 === 0;
+        const first = await (pushFirst ? pushOnce() : curlOnce());
+        const second = await (pushFirst ? curlOnce() : pushOnce());
+        const [pushed, sent] = pushFirst ? [first, second] : [second, first];
+        ctx.log(`  round ${round + 1} (${pushFirst ? 'push' : 'curl'} first): modelgate push ${cpu(pushed)}, curl -T ${cpu(sent)}`);
       }
-      const subject = throughputFigure(file.size, cli);
-      const base = throughputFigure(file.size, baseline);
+      const cpuSeconds = (runs: TimedRun[]) => ({ cpuSeconds: runs.map((r) => Number(r.cpuSeconds.toFixed(2))) });
+      const subject = throughputFigure(file.size, cli, cpuSeconds(cli));
+      const base = throughputFigure(file.size, baseline, cpuSeconds(baseline));
       const ratio = ratioOf(subject, base);
       return [
         {
