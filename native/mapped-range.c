@@ -174,32 +174,51 @@ static void completeFill(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
+// The arguments fill() and attach() take: (slot, fd, offset, length), with offset page-aligned and
+// length within the slot; `length` comes back rounded up to whole pages. False, with a JavaScript
+// exception pending, if they are not that.
+typedef struct {
+  napi_value slot;
+  void *addr;
+  size_t size;
+  int32_t fd;
+  int64_t offset;
+  size_t length;
+} SlotRange;
+
+static bool slotRangeArgs(napi_env env, napi_callback_info info, SlotRange *r) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int64_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
+      napi_get_arraybuffer_info(env, argv[0], &r->addr, &r->size) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &r->fd) != napi_ok || napi_get_value_int64(env, argv[2], &r->offset) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "mapped-range: expected (slot, fd, offset, length)");
+    return false;
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  if (!r->addr || r->offset < 0 || length <= 0 || (size_t)length > r->size || r->offset % page != 0) {
+    napi_throw_range_error(env, NULL, "mapped-range: offset must be page-aligned and length within the slot");
+    return false;
+  }
+  r->slot = argv[0];
+  r->length = (size_t)((length + page - 1) / page * page);
+  return true;
+}
+
 // fill(slot, fd, offset, length): Promise<void>; maps [offset, offset + length) of the file at the
 // slot's start, on a libuv thread (executeFill). offset page-aligned, length at most the slot's size.
 static napi_value fill(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *addr;
-  size_t size;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
-  int32_t fd;
-  int64_t offset, length;
-  CHECK(napi_get_value_int32(env, argv[1], &fd));
-  CHECK(napi_get_value_int64(env, argv[2], &offset));
-  CHECK(napi_get_value_int64(env, argv[3], &length));
-  long page = sysconf(_SC_PAGESIZE);
-  if (!addr || offset < 0 || length <= 0 || (size_t)length > size || offset % page != 0) {
-    napi_throw_range_error(env, NULL, "mapped-range: offset must be page-aligned and length within the slot");
-    return NULL;
-  }
+  SlotRange r;
+  if (!slotRangeArgs(env, info, &r)) return NULL;
   FillJob *job = calloc(1, sizeof(FillJob));
-  job->addr = addr;
-  job->fd = fd;
-  job->offset = offset;
-  job->length = (size_t)((length + page - 1) / page * page);
+  job->addr = r.addr;
+  job->fd = r.fd;
+  job->offset = r.offset;
+  job->length = r.length;
   napi_value promise, name;
-  CHECK(napi_create_reference(env, argv[0], 1, &job->slot));
+  CHECK(napi_create_reference(env, r.slot, 1, &job->slot));
   CHECK(napi_create_promise(env, &job->deferred, &promise));
   CHECK(napi_create_string_utf8(env, "mapped-range-fill", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_create_async_work(env, NULL, name, executeFill, completeFill, job, &job->work));
@@ -217,26 +236,11 @@ static napi_value fill(napi_env env, napi_callback_info info) {
 // attach(slot, fd, offset, length): maps [offset, offset + length) of the file at the slot's
 // start, now, without reading anything in. offset page-aligned, length at most the slot's size.
 static napi_value attach(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void *addr;
-  size_t size;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &addr, &size));
-  int32_t fd;
-  int64_t offset, length;
-  CHECK(napi_get_value_int32(env, argv[1], &fd));
-  CHECK(napi_get_value_int64(env, argv[2], &offset));
-  CHECK(napi_get_value_int64(env, argv[3], &length));
-  long page = sysconf(_SC_PAGESIZE);
-  if (!addr || offset < 0 || length <= 0 || (size_t)length > size || offset % page != 0) {
-    napi_throw_range_error(env, NULL, "mapped-range: offset must be page-aligned and length within the slot");
-    return NULL;
-  }
-  size_t mapped = (size_t)((length + page - 1) / page * page);
-  if (mmap(addr, mapped, PROT_READ, MAP_SHARED | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) {
+  SlotRange r;
+  if (!slotRangeArgs(env, info, &r)) return NULL;
+  if (mmap(r.addr, r.length, PROT_READ, MAP_SHARED | MAP_FIXED, r.fd, (off_t)r.offset) == MAP_FAILED) {
     int err = errno;
-    blank(addr, size);
+    blank(r.addr, r.size);
     napi_throw_error(env, NULL, strerror(err));
   }
   return NULL;
