@@ -26,7 +26,6 @@ export const MULTIPART_PURPOSE = 'hub-lfs-multipart';
 /** One multipart upload, as its grant states it. */
 interface Multipart {
   principal: Principal;
-  model: string;
   digest: string;
   session: string;
   size: number;
@@ -59,14 +58,12 @@ export async function multipartAction(
 function redeem(ctx: AppContext, x: Exchange, grant: string): Multipart {
   const { principal, subject } = ctx.auth.redeem(grant, MULTIPART_PURPOSE);
   x.principal = principal;
-  const model = subject.model ?? '';
-  x.model = model;
-  ctx.auth.authorize(principal, 'writer', model, 'Hub upload');
+  x.model = subject.model ?? '';
+  ctx.auth.authorize(principal, 'writer', x.model, 'Hub upload');
   const size = Number(subject.size);
   const partBytes = Number(subject.part);
   return {
     principal,
-    model,
     digest: assertDigest(subject.digest ?? ''),
     session: subject.session ?? '',
     size,
