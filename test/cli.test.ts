@@ -145,12 +145,12 @@ describe('partial state file', () => {
     const state = new PartialStateFile(path, { digest: `sha256:${'a'.repeat(64)}`, size: 1000, pieceSize: 10 }, [3]);
     for (let i = 0; i < 50; i++) state.markDone(i + 10);
     await Promise.all([state.save(), state.save()]);
-    const saved = await readPartialState(path);
+    const saved = readPartialState(path);
     assert.ok(saved);
     assert.deepEqual(saved.done, [3, ...Array.from({ length: 50 }, (_, i) => i + 10)]);
     state.markDone(99);
     await state.save();
-    assert.ok((await readPartialState(path))!.done.includes(99));
+    assert.ok(readPartialState(path)!.done.includes(99));
   });
 
   test('a fresh start leaves no state that claims pieces of the new data file', async () => {
@@ -163,7 +163,7 @@ describe('partial state file', () => {
     await writeFile(paths.state, JSON.stringify({ digest, size: 4096, pieceSize: 1024, done: [0, 1, 2] }));
     const fresh = openPartialDownload(root, digest, 4096, 1024);
     assert.equal(fresh.missing.length, 4);
-    assert.equal(await readPartialState(paths.state), null);
+    assert.equal(readPartialState(paths.state), null);
     assert.equal((await stat(paths.data)).size, 4096);
     const again = openPartialDownload(root, digest, 4096, 1024);
     assert.equal(again.resumedBytes, 0);
@@ -172,11 +172,11 @@ describe('partial state file', () => {
 
   test('an unreadable or malformed state counts as no state', async () => {
     const dir = await freshDir('state-bad');
-    assert.equal(await readPartialState(join(dir, 'missing.json')), null);
+    assert.equal(readPartialState(join(dir, 'missing.json')), null);
     await writeFile(join(dir, 'torn.json'), '{"digest":"sha256:');
-    assert.equal(await readPartialState(join(dir, 'torn.json')), null);
+    assert.equal(readPartialState(join(dir, 'torn.json')), null);
     await writeFile(join(dir, 'wrong.json'), JSON.stringify({ digest: 'x', size: 10, pieceSize: 0, done: [] }));
-    assert.equal(await readPartialState(join(dir, 'wrong.json')), null);
+    assert.equal(readPartialState(join(dir, 'wrong.json')), null);
   });
 });
 
@@ -402,7 +402,7 @@ describe('Range downloads against a misbehaving server', () => {
     const exited = new Promise((r) => child.once('exit', r));
     const statePath = partialPaths(dir, sha256Hex(content)).state;
     const deadline = Date.now() + 10_000;
-    while ((await readPartialState(statePath))?.done.length !== 2) {
+    while (readPartialState(statePath)?.done.length !== 2) {
       assert.ok(Date.now() < deadline, 'the first two pieces were never recorded as done');
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -361,13 +361,13 @@ describe('pull against a paced server', () => {
     const exited = new Promise((r) => child.once('exit', r));
     const statePath = partialPaths(dir, sha256Hex(content)).state;
     const deadline = Date.now() + 20_000;
-    while (((await readPartialState(statePath))?.done.length ?? 0) === 0) {
+    while ((readPartialState(statePath)?.done.length ?? 0) === 0) {
       assert.ok(Date.now() < deadline, 'no piece was ever recorded as done');
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGKILL');
     await exited;
-    const saved = (await readPartialState(statePath))!.done.length;
+    const saved = readPartialState(statePath)!.done.length;
     const result = parseJson(await pull(dir, '--max-connections', '3'));
     assert.ok(result.resumedBytes >= saved * MiB, `resumed ${result.resumedBytes} bytes, ${saved} pieces were saved`);
     assert.equal(result.downloadedBytes + result.resumedBytes, content.length);

@@ -2,7 +2,7 @@
 // file when it describes this very blob), or throwing it away. FileDownload writes and finishes it.
 import { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { PartialStateFile, readPartialStateSync } from './partial-state.js';
+import { PartialStateFile, readPartialState } from './partial-state.js';
 import { autoPieceSize, pieceLength, planPieces, type Piece } from './piece-plan.js';
 import { partialDir, partialPaths, type PartialPaths } from './work-dir.js';
 
@@ -32,8 +32,8 @@ export function openPartialDownload(root: string, digest: string, size: number, 
   const hex = digest.slice('sha256:'.length);
   const paths = partialPaths(root, hex);
   mkdirSync(partialDir(root), { recursive: true });
-  const saved = readPartialStateSync(paths.state);
-  const data = lstatOrNull(paths.data);
+  const saved = readPartialState(paths.state);
+  const data = lstatSync(paths.data, { throwIfNoEntry: false });
   const resumable = saved !== null && saved.digest === digest && saved.size === size && data?.isFile() === true && data.size === size;
 
   const effectivePieceSize = resumable ? saved.pieceSize : (pieceSize ?? autoPieceSize(size));
@@ -61,12 +61,4 @@ export function openPartialDownload(root: string, digest: string, size: number, 
     await rm(paths.data, { force: true });
   };
   return { digest, hex, size, paths, pieces, missing, resumedBytes, state, discard };
-}
-
-function lstatOrNull(path: string): ReturnType<typeof lstatSync> | null {
-  try {
-    return lstatSync(path);
-  } catch {
-    return null;
-  }
 }

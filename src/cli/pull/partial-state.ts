@@ -2,7 +2,7 @@
 // the data. Written atomically (temporary file, then rename), so a kill at any moment leaves
 // either the previous record or the new one, never a torn one.
 import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 
 export interface PartialState {
   digest: string;
@@ -12,22 +12,13 @@ export interface PartialState {
   done: number[];
 }
 
-/** The saved state, or null when there is none or it is unreadable (a fresh start is always safe). */
-export async function readPartialState(path: string): Promise<PartialState | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return null;
-  }
-  return parsePartialState(text);
-}
-
 /**
- * readPartialState without the thread-pool round trip, for the few file operations a pull makes
- * before its first byte: there each one is a wait for a thread to be scheduled on a busy machine.
+ * The saved state, or null when there is none or it is unreadable (a fresh start is always safe).
+ * Synchronous: a pull reads it among
+ * the few file operations before its first byte, where each trip through the thread pool is a wait
+ * for a thread to be scheduled on a busy machine.
  */
-export function readPartialStateSync(path: string): PartialState | null {
+export function readPartialState(path: string): PartialState | null {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
