@@ -26,7 +26,14 @@ import { RowMemo } from './row-memo.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 /** The tables whose rows are memoized once decoded (meta: the sequence, audit head and last checkpoint; settings are read apart). */
-const MEMO_TABLES: readonly Table[] = ['versions', 'meta'];
+const MEMO_TABLES: readonly Table[] = ['versions', 'meta', 'aliases'];
+/**
+ * Of those, the tables whose written rows are memoized from the write once it commits (see
+ * row-memo.ts): every change writes the sequence and audit head, an alias move its pointer, and
+ * each is read again right after. Versions are not: a plan may hand a version it writes to its
+ * caller, which must not find it frozen.
+ */
+const KEPT_FROM_WRITES: readonly Table[] = ['meta', 'aliases'];
 
 /** LMDB sub-database names; kept from before the tables had logical names, so existing data opens. */
 const DB_NAMES: Record<Table, string> = {
@@ -56,11 +63,11 @@ export class LmdbState implements RegistryReader {
   private readonly dbs: Record<Table, Database<unknown, Key>>;
   /**
    * Decoded rows of the tables every change reads again on every node (the version an alias
-   * points at for its watch message and its resolve, the sequence and audit head): decoding a
-   * version record is most of its read. Only `transaction`/`transactionSync` below write these
+   * points at for its watch message and its resolve, the alias pointer, the sequence and audit
+   * head): decoding a record is most of its read. Only `transaction`/`transactionSync` below write these
    * tables, which is what keeps the memo from answering what LMDB would not (see row-memo.ts).
    */
-  private readonly memo = new RowMemo(MEMO_TABLES);
+  private readonly memo = new RowMemo(MEMO_TABLES, KEPT_FROM_WRITES);
 
   /** `flush: false` opens it without fsync (noSync): only for a replica that can be copied again (RedisControlStore). */
   constructor(dataDir: string, options: { flush?: boolean } = {}) {
@@ -80,20 +87,26 @@ export class LmdbState implements RegistryReader {
    */
   async transaction<T>(work: () => T): Promise<T> {
     const done = this.memo.writing();
+    let committed = false;
     try {
-      return (await this.root.transaction(work)) as T;
+      const result = (await this.root.transaction(work)) as T;
+      committed = true;
+      return result;
     } finally {
-      done();
+      done(committed);
     }
   }
 
   /** Runs `work` in a write transaction committed before this returns. */
   transactionSync<T>(work: () => T): T {
     const done = this.memo.writing();
+    let committed = false;
     try {
-      return this.root.transactionSync(work) as T;
+      const result = this.root.transactionSync(work) as T;
+      committed = true;
+      return result;
     } finally {
-      done();
+      done(committed);
     }
   }
 
@@ -104,7 +117,7 @@ export class LmdbState implements RegistryReader {
   /** Applies writes; must run inside `transaction` or `transactionSync` (see LmdbControlStore). */
   apply(writes: readonly Write[]): void {
     for (const w of writes) {
-      this.memo.written(w.table, w.key);
+      this.memo.written(w.table, w.key, w.value);
       if (w.value === undefined) this.dbs[w.table].remove(w.key);
       else this.dbs[w.table].put(w.key, w.value);
     }
