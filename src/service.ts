@@ -16,7 +16,7 @@ import { SharedUploadSessions, type SharedSession } from './blobs/shared-upload-
 import type { Config } from './config/schema.js';
 import type { EventBus } from './events/event-bus.js';
 import { LocalEventBus } from './events/local-bus.js';
-import { RedisEventBus } from './events/redis-bus.js';
+import { noticeChannel, RedisEventBus } from './events/redis-bus.js';
 import type { AppContext } from './http/app-context.js';
 import { ErrorPipeline } from './http/errors/pipeline.js';
 import { refusalAuditor } from './http/errors/refusal-audit.js';
@@ -62,6 +62,7 @@ export async function startService(config: Config): Promise<RunningService> {
           dataDir,
           antiEntropyMs: config.redis.antiEntropyMs,
           nodeExpiryMs: config.redis.nodeExpirySeconds * 1000,
+          noticeChannel: noticeChannel(config.redis.prefix),
         })
       : new LmdbControlStore(dataDir);
   // Before serving: run the change path on scratch tables, so the first real changes do not run it cold (registry/warm-up.ts).

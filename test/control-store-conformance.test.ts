@@ -16,6 +16,7 @@ import { verifyAuditChain } from '../src/domain/audit-verify.js';
 import type { Actor, Change, ChangeNotice } from '../src/domain/types.js';
 import { LmdbControlStore } from '../src/store/lmdb/lmdb-control-store.js';
 import { RedisControlStore } from '../src/store/redis/redis-control-store.js';
+import { noticeChannel, RedisEventBus } from '../src/events/redis-bus.js';
 import { waitFor } from './harness/http.js';
 import { deletePrefix, randomPrefix, startRedis, type TestRedis } from './harness/redis.js';
 import {
@@ -77,9 +78,17 @@ function redisAuthority(r: TestRedis, prefix: string): Authority {
   };
 }
 
-async function openRedisStore(r: TestRedis, prefix: string, dataDir?: string, antiEntropyMs = 600_000): Promise<RedisControlStore> {
+async function openRedisStore(
+  r: TestRedis,
+  prefix: string,
+  dataDir?: string,
+  antiEntropyMs = 600_000,
+  noticeChannel?: string,
+): Promise<RedisControlStore> {
   const dir = dataDir ?? (await tempDir());
-  return track(await RedisControlStore.open({ url: r.url, prefix, dataDir: dir, antiEntropyMs }));
+  return track(
+    await RedisControlStore.open({ url: r.url, prefix, dataDir: dir, antiEntropyMs, ...(noticeChannel ? { noticeChannel } : {}) }),
+  );
 }
 
 const lmdbBackend: Backend = {
@@ -191,6 +200,35 @@ describe('RedisControlStore: several instances on one Redis', () => {
     assert.equal(b.getAlias('shipped', 'production')?.version, 1);
     assert.deepEqual(b.auditHead(), a.auditHead());
     assert.equal(verifyAuditChain(b).ok, true);
+  });
+
+  test('given the notice channel, a commit publishes its notice inside its transaction: the bus hears it with the entry, onCommit is not called, and the other store applies it without the log', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const a = await openRedisStore(redis!, prefix, undefined, 600_000, noticeChannel(prefix));
+    const b = await openRedisStore(redis!, prefix);
+    const bus = await RedisEventBus.open(redis!.url, prefix);
+    cleanups.unshift(() => bus.close());
+    const heard: ChangeNotice[] = [];
+    bus.subscribe((n) => heard.push(n));
+    const committed: ChangeNotice[] = [];
+    a.onCommit((n) => committed.push(n));
+
+    await a.registerVersion(newVersion('in-exec', { w: 'e1' }), alice);
+    await a.moveAlias(move('in-exec', 'production', 1), alice);
+    await waitFor(() => heard.length === 2, 5000, 'both notices on the bus');
+    assert.deepEqual(
+      heard.map((n) => n.change.seq),
+      [1, 2],
+    );
+    assert.equal(committed.length, 0, 'the store told the other nodes itself');
+    assert.deepEqual(heard[1]!.change, { seq: 2, model: 'in-exec', kind: 'alias', alias: 'production' });
+
+    const before = await logReads();
+    for (const n of heard) await b.sync(n.change.seq, n.replication);
+    assert.deepEqual(await logReads(), before, 'no GET, XRANGE or MULTI reached Redis');
+    assert.equal(b.getAlias('in-exec', 'production')?.version, 1);
+    assert.deepEqual(b.auditHead(), a.auditHead());
   });
 
   test('webhooks: the outbox written on one instance replicates to the other; the two share one delivery queue and never claim the same delivery', async () => {

@@ -7,6 +7,11 @@ import { trace } from '../trace.js';
 import type { ChangeNotice } from '../domain/types.js';
 import type { EventBus, NoticeListener } from './event-bus.js';
 
+/** The channel of the notices of the registry under `prefix`; a RedisControlStore given it publishes each commit's notice itself. */
+export function noticeChannel(prefix: string): string {
+  return `${prefix}changes`;
+}
+
 export class RedisEventBus implements EventBus {
   private readonly listeners = new Set<NoticeListener>();
   private readonly resyncListeners = new Set<() => void>();
@@ -18,7 +23,7 @@ export class RedisEventBus implements EventBus {
     private readonly sub: Redis,
     prefix: string,
   ) {
-    this.channel = `${prefix}changes`;
+    this.channel = noticeChannel(prefix);
     sub.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       let notice: ChangeNotice;

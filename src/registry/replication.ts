@@ -1,7 +1,8 @@
 // Commit → notice → apply: how every node's replica follows the authority. A node announces each
-// change it committed on the event bus; every node that hears a notice catches its replica up to
-// it (applying the shipped log entry directly when it is the next one), and after a possible loss
-// of notices it reads the log from where it stands. The bus is only the fast path: the store's own
+// change it committed on the event bus (a Redis store given the bus's channel publishes the notice
+// inside its commit instead, and then has nothing for onCommit); every node that hears a notice
+// catches its replica up to it (applying the shipped log entry directly when it is the next one),
+// and after a possible loss of notices it reads the log from where it stands. The bus is only the fast path: the store's own
 // anti-entropy pass is the backstop.
 import type { EventBus } from '../events/event-bus.js';
 import { logger } from '../log.js';

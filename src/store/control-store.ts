@@ -60,7 +60,11 @@ export interface ControlStore extends RegistryReader {
   moveAlias(move: AliasMove, actor: Actor): Promise<{ result: AliasMoveResult; change?: Change }>;
   /** Calls `listener` after every change applied on this node, its own or (shared store) another node's. */
   onChange(listener: (change: Change) => void): void;
-  /** Calls `listener` once for every change this node committed, as soon as the authority holds it. */
+  /**
+   * Calls `listener` once for every change this node committed, as soon as the authority holds it
+   * (to tell the other nodes); never where the store tells them itself (a RedisControlStore given
+   * the notice channel publishes each notice inside its commit).
+   */
   onCommit(listener: (notice: ChangeNotice) => void): void;
   /**
    * Catches up with the authority (up to `seq` if given); a no-op where this store is the
