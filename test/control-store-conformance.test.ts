@@ -231,6 +231,24 @@ describe('RedisControlStore: several instances on one Redis', () => {
     assert.deepEqual(b.auditHead(), a.auditHead());
   });
 
+  test('a commit on a current replica watches and checks it in one round trip (one EXEC in all); one behind catches up first and commits', async () => {
+    const { a, b } = await pair();
+    await a.registerVersion(newVersion('current', { w: 'c1' }), alice);
+    const before = await logReads();
+    await a.moveAlias(move('current', 'production', 1), alice);
+    const after = await logReads();
+    assert.equal(after.exec - before.exec, 1, 'only the commit itself ran a MULTI');
+    assert.equal(after.xrange, before.xrange);
+
+    // B has not heard of A's commits: its commit catches up from the log, then commits on top.
+    await b.moveAlias(move('current', 'staging', 1), alice);
+    assert.ok((await logReads()).xrange > after.xrange, 'B read the log');
+    assert.equal(b.currentSeq(), 3);
+    await a.sync();
+    assert.deepEqual(a.auditHead(), b.auditHead());
+    assert.equal(verifyAuditChain(a).ok, true);
+  });
+
   test('webhooks: the outbox written on one instance replicates to the other; the two share one delivery queue and never claim the same delivery', async () => {
     const { a, b } = await pair();
     await a.createWebhook(webhookInput('wh_shared', 'whsec_s'), alice);

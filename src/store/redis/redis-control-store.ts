@@ -202,18 +202,23 @@ export class RedisControlStore extends PlannedStore {
       trace('commit.started');
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
-          await this.catchUp();
-          if (this.diverged) throw unavailable('CONTROL_PLANE_DIVERGED', this.diverged);
-          // WATCH and GET in one round trip: the GET runs after the WATCH on this connection.
-          const watched = await this.tx.pipeline().watch(this.keys.seq).get(this.keys.seq).exec();
-          const refused = watched?.find(([err]) => err);
-          if (!watched || refused) throw refused?.[0] ?? new Error('could not watch the sequence in Redis');
-          const authority = Number((watched[1]![1] as string | null) ?? 0);
-          if (authority !== this.state.currentSeq()) {
-            await this.tx.unwatch();
-            await backoffAfterConflict(attempt);
-            continue;
+          // The notices keep this replica current, so a first attempt first asks whether it is
+          // (one round trip, which leaves the sequence watched); else the replica catches up.
+          if (attempt > 0 || this.diverged || !(await this.watchIfCurrent())) {
+            await this.catchUp();
+            if (this.diverged) throw unavailable('CONTROL_PLANE_DIVERGED', this.diverged);
+            // WATCH and GET in one round trip: the GET runs after the WATCH on this connection.
+            const watched = await this.tx.pipeline().watch(this.keys.seq).get(this.keys.seq).exec();
+            const refused = watched?.find(([err]) => err);
+            if (!watched || refused) throw refused?.[0] ?? new Error('could not watch the sequence in Redis');
+            const authority = Number((watched[1]![1] as string | null) ?? 0);
+            if (authority !== this.state.currentSeq()) {
+              await this.tx.unwatch();
+              await backoffAfterConflict(attempt);
+              continue;
+            }
           }
+          const authority = this.state.currentSeq();
           let planned: Plan<R>;
           try {
             planned = plan(this.state);
@@ -261,6 +266,37 @@ export class RedisControlStore extends PlannedStore {
       }
       throw unavailable('CONTROL_PLANE_CONTENDED', `gave up after ${MAX_ATTEMPTS} conflicting attempts; retry`);
     });
+  }
+
+  /**
+   * WATCHes the sequence and reads it with the audit head, in one round trip on the transaction
+   * connection. True (the sequence left watched) when Redis is at this replica's sequence with
+   * this replica's audit head: the head's hash chains the whole history, so that is every check
+   * catchUp would make, passed, with nothing to apply. Otherwise (behind, or the reads straddled
+   * another node's commit, since a pipeline is not atomic) it unwatches and returns false, and
+   * the caller catches up from one atomic snapshot; a commit after the WATCH fails the EXEC.
+   */
+  private async watchIfCurrent(): Promise<boolean> {
+    const read = await this.tx
+      .pipeline()
+      .watch(this.keys.seq)
+      .get(this.keys.seq)
+      .hget(this.keys.table('meta'), JSON.stringify('audit-head'))
+      .exec();
+    const refused = read?.find(([err]) => err);
+    if (!read || refused) throw refused?.[0] ?? new Error('could not watch the sequence in Redis');
+    const local = this.state.auditHead();
+    const stored = read[2]![1] as string | null;
+    if (
+      local.seq > 0 &&
+      Number((read[1]![1] as string | null) ?? 0) === local.seq &&
+      local.seq === this.state.currentSeq() &&
+      stored !== null &&
+      (JSON.parse(stored) as { hash: string }).hash === local.hash
+    )
+      return true;
+    await this.tx.unwatch();
+    return false;
   }
 
   getSetting(key: string): unknown {
