@@ -1,22 +1,15 @@
 // Who a request comes from, for fleet telemetry: read while uWS still lends the request (the
 // deployment header, X-Forwarded-For, the peer address), then counted once the bytes are out.
-import type { HttpResponse } from 'uWebSockets.js';
 import type { FleetIdentity, FleetVia } from '../domain/fleet.js';
 import type { Principal } from '../domain/principal.js';
 import { logger } from '../log.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
+import { peerAddress } from './peer-address.js';
 
 export interface FleetCaller {
   identity: FleetIdentity;
   via: FleetVia;
-}
-
-/** The peer's address as text (IPv4-mapped IPv6 addresses as plain IPv4). */
-export function peerAddress(res: HttpResponse): string {
-  // An address is at most 39 ASCII characters: fromCharCode is the cheapest decode (measured).
-  const text = String.fromCharCode.apply(null, new Uint8Array(res.getRemoteAddressAsText()) as unknown as number[]);
-  return text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
 }
 
 /** The caller of an authenticated request, or null when fleet telemetry is off (or cannot tell). */

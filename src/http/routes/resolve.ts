@@ -14,7 +14,7 @@ import { RawReply } from '../errors/raw-reply.js';
 import { DEPLOYMENT_HEADER, DEPLOYMENT_IGNORED_HEADER } from '../../domain/fleet.js';
 import type { Fleet } from '../../registry/fleet/fleet.js';
 import type { FleetTarget } from '../../registry/fleet/tracker.js';
-import { peerAddress } from '../fleet-caller.js';
+import { peerAddress } from '../peer-address.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
 import { renderResolve, type ResolveResponse } from '../resolve-response.js';
