@@ -1,8 +1,9 @@
 // Who is calling, and may they. Tokens are looked up by the id inside them and checked against
-// the stored hash in constant time on every request, so a revocation or expiry takes effect at once.
+// the stored hash in constant time when first presented; the record is read on every request, so a
+// revocation or expiry takes effect at once.
 import { DomainError, forbidden } from '../domain/errors.js';
 import type { TokenRegistry } from '../registry/tokens.js';
-import type { Actor } from '../domain/types.js';
+import type { Actor, TokenRecord } from '../domain/types.js';
 import { scopeMatches } from './scope.js';
 import { generateToken, hashesMatch, hashToken, tokenId } from './tokens.js';
 import { macMatches, readGrant, signGrant } from './grants.js';
@@ -25,6 +26,20 @@ interface Presented {
   /** The record id inside a modelgate-shaped token, else null. */
   id: string | null;
   hash: Buffer;
+}
+
+/** A presented token that matched: the stored hash (hex) it matched, or null for the admin's. */
+interface Verified extends Presented {
+  matched: string | null;
+}
+
+/** The principal of a token record that matched, or a 401 naming it when it was revoked or has expired. */
+function principalOf(record: TokenRecord): Principal {
+  const actor = { id: record.id, name: record.name };
+  if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
+  if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now())
+    throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
+  return { ...actor, role: record.role, scope: record.scope };
 }
 
 /** The token of a "Bearer <token>" header, hashed; a 401 for any other shape. */
@@ -70,22 +85,26 @@ export class Authenticator {
    * whose token matched are kept, so a stream of wrong tokens cannot fill it; the token record is
    * still read and checked (revocation, expiry) on every request.
    */
-  private readonly verified = new Map<string, Presented>();
+  private readonly verified = new Map<string, Verified>();
 
   /** The caller behind an Authorization header, or a 401. */
   authenticate(header: string): Principal {
-    const presented = this.verified.get(header) ?? presentedBy(header);
+    const known = this.verified.get(header);
+    if (known) {
+      // It matched before: the stored hash it matched is compared as the same text, with no
+      // constant-time compare of the hash again (nothing in either side comes from this request).
+      const record = known.id ? this.tokens.get(known.id) : undefined;
+      if (known.matched === null && !record) return ADMIN;
+      if (record && record.hash === known.matched) return principalOf(record);
+    }
+    const presented = known ?? presentedBy(header);
     const record = presented.id ? this.tokens.get(presented.id) : undefined;
     if (record && hashesMatch(presented.hash, Buffer.from(record.hash, 'hex'))) {
-      this.remember(header, presented);
-      const actor = { id: record.id, name: record.name };
-      if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
-      if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now())
-        throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
-      return { ...actor, role: record.role, scope: record.scope };
+      this.remember(header, { ...presented, matched: record.hash });
+      return principalOf(record);
     }
     if (hashesMatch(presented.hash, this.adminHash)) {
-      this.remember(header, presented);
+      this.remember(header, { ...presented, matched: null });
       return ADMIN;
     }
     throw new AuthError('the bearer token is not valid');
@@ -113,12 +132,7 @@ export class Authenticator {
     }
     if (read.claims.expires * 1000 <= Date.now()) throw new AuthError('the upload URL has expired; ask for a new one');
     if (read.claims.token === ADMIN.id) return { principal: ADMIN, subject: read.claims.subject };
-    const record = this.tokens.get(read.claims.token)!;
-    const actor = { id: record.id, name: record.name };
-    if (record.revokedAt) throw new AuthError(`token ${record.id} was revoked`, actor);
-    if (record.expiresAt && Date.parse(record.expiresAt) <= Date.now())
-      throw new AuthError(`token ${record.id} expired at ${record.expiresAt}`, actor);
-    return { principal: { ...actor, role: record.role, scope: record.scope }, subject: read.claims.subject };
+    return { principal: principalOf(this.tokens.get(read.claims.token)!), subject: read.claims.subject };
   }
 
   /** The key a token's grants are signed with: its stored hash (the admin's for the admin). */
@@ -128,10 +142,9 @@ export class Authenticator {
     return record ? Buffer.from(record.hash, 'hex') : null;
   }
 
-  private remember(header: string, presented: Presented): void {
-    if (this.verified.has(header)) return;
+  private remember(header: string, verified: Verified): void {
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
-    this.verified.set(header, presented);
+    this.verified.set(header, verified);
   }
 
   /** The single place where a route's required role and the token's scope are checked. */

@@ -20,6 +20,15 @@ import { etagMatches } from '../range.js';
 import { renderResolve, type ResolveResponse } from '../resolve-response.js';
 
 const PREFIX = '/v1/resolve/';
+/**
+ * The header names this route reads, as bytes: uWS converts a string argument to UTF-8 in a new
+ * allocation on every call, and takes the bytes of a Buffer as they are (perf: the conversions of
+ * the three names were 1.3% of the server's CPU under the resolve bench).
+ */
+const AUTHORIZATION = Buffer.from('authorization');
+const IF_NONE_MATCH = Buffer.from('if-none-match');
+const DEPLOYMENT = Buffer.from(DEPLOYMENT_HEADER);
+const FORWARDED_FOR = Buffer.from('x-forwarded-for');
 
 export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
   // Keyed by the raw request path, so a repeated request is answered without parsing it.
@@ -62,12 +71,12 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
     ctx.loopShare.otherRequests++;
     let principal: Principal | null = null;
     try {
-      principal = ctx.auth.authenticate(req.getHeader('authorization'));
+      principal = ctx.auth.authenticate(req.getHeader(AUTHORIZATION));
       const query = req.getQuery() ?? '';
       const r = query !== '' && hasAt(query) ? lookupAt(req.getUrl(), query, principal) : lookup(req.getUrl(), principal);
       const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res);
       // uWS corks the response for the synchronous part of a handler: this is one write.
-      if (etagMatches(req.getHeader('if-none-match'), r.etag)) {
+      if (etagMatches(req.getHeader(IF_NONE_MATCH), r.etag)) {
         res.writeStatus(r.heads.notModified);
         if (ignored !== null) res.writeHeader(DEPLOYMENT_IGNORED_HEADER, ignored);
         res.endWithoutBody();
@@ -97,10 +106,10 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
  */
 function countResolve(fleet: Fleet, target: FleetTarget, principal: Principal, req: HttpRequest, res: HttpResponse): string | null {
   try {
-    const header = req.getHeader(DEPLOYMENT_HEADER);
+    const header = req.getHeader(DEPLOYMENT);
     const problem = header === '' ? null : fleet.resolvedByHeader(target, header);
     if (header === '' || problem !== null) {
-      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader('x-forwarded-for') : '');
+      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader(FORWARDED_FOR) : '');
     }
     // Only printable ASCII goes back into a header.
     return problem === null ? null : problem.replace(/[^\x20-\x7e]/g, '?');
@@ -126,7 +135,7 @@ function refuse(
     method,
     'resolve',
     url,
-    req.getHeader('authorization'),
+    req.getHeader(AUTHORIZATION),
     principal,
     principal ? modelIn(url) : null,
     started,
