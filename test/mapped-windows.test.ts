@@ -34,7 +34,7 @@ describe('mapped windows', { skip: addon ? false : 'the native addon is not buil
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('two downloads of one file share its windows; unused windows are emptied after the linger', async () => {
-    const windows = new Windows(addon!, { size: 1 * MiB, lingerMs: 0 });
+    const windows = new Windows(addon!, { size: 1 * MiB, lingerMs: 0, chunk: 1 * MiB, coldChunk: 256 * 1024 });
     const first = await open(path, 'r');
     const second = await open(path, 'r');
     try {
@@ -63,7 +63,7 @@ describe('mapped windows', { skip: addon ? false : 'the native addon is not buil
   });
 
   test('a window still in use is not emptied by another download ending', async () => {
-    const windows = new Windows(addon!, { size: 1 * MiB, lingerMs: 0 });
+    const windows = new Windows(addon!, { size: 1 * MiB, lingerMs: 0, chunk: 1 * MiB, coldChunk: 256 * 1024 });
     const handle = await open(path, 'r');
     try {
       const staying = windows.source(handle.fd, bytes.length, bytes.length);

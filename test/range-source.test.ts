@@ -29,7 +29,13 @@ test('the native addon is built and loads (npm run build)', () => {
 if (typeof mapped === 'object') rangeSourceConformance({ name: 'mmap', kind: () => mapped });
 // Windows of 1 MiB from 1 MiB blobs up: the suite's 5 MiB blob spans six, its chunks of 2 MiB end
 // at their windows' ends, and a source's two slots lie in different windows.
-const windowed = mappedSources(2 * MiB, (size) => size, undefined, { size: 1 * MiB, from: 1 * MiB, lingerMs: 50 });
+const windowed = mappedSources(2 * MiB, (size) => size, undefined, {
+  size: 1 * MiB,
+  from: 1 * MiB,
+  lingerMs: 50,
+  chunk: 1 * MiB,
+  coldChunk: 256 * 1024,
+});
 if (typeof windowed === 'object') rangeSourceConformance({ name: 'mmap windows', kind: () => windowed });
 
 describe('without the native addon', () => {

@@ -58,7 +58,7 @@ export interface Windowing extends WindowSettings {
 }
 
 const MIB = 1024 * 1024;
-export const DEFAULT_WINDOWING: Windowing = { size: 256 * MIB, from: 32 * MIB, lingerMs: 2000 };
+export const DEFAULT_WINDOWING: Windowing = { size: 256 * MIB, from: 32 * MIB, lingerMs: 2000, chunk: 16 * MIB, coldChunk: 2 * MIB };
 
 /**
  * Mapped sources, chunks of at most `maxChunk` bytes, each capped by `cap` where a chunk is mapped

@@ -16,6 +16,14 @@ import type { RangeSource, Slot } from './range-source.js';
 export interface WindowSettings {
   /** Bytes a window maps (a multiple of the page size). */
   size: number;
+  /**
+   * Bytes a download asks a window for at once (RangeSource.chunkSize). Where all of them are in
+   * the page cache the chunk is a view of pages already there, holding nothing of its own; where
+   * one is missing, only `coldChunk` bytes are read in for that chunk, so a cold disk sends its
+   * first bytes after a read of that size, not of this one.
+   */
+  chunk: number;
+  coldChunk: number;
   /** How long a window no download uses stays mapped. */
   lingerMs: number;
 }
@@ -96,6 +104,7 @@ export class Windows {
 class WindowSource implements RangeSource {
   /** The window each slot's chunk lies in: held until the slot is fetched again or the source closes. */
   private readonly held: [Window | null, Window | null] = [null, null];
+  readonly chunkSize: number;
 
   constructor(
     private readonly windows: Windows,
@@ -104,7 +113,9 @@ class WindowSource implements RangeSource {
     private readonly file: string,
     private readonly fileSize: number,
     private readonly end: number,
-  ) {}
+  ) {
+    this.chunkSize = windows.settings.chunk;
+  }
 
   async fetch(slot: Slot, position: number, size: number): Promise<Buffer> {
     if (position >= this.end) return Buffer.alloc(0);
@@ -114,8 +125,11 @@ class WindowSource implements RangeSource {
     if (before) this.windows.release(before);
     const at = position - window.start;
     // A chunk ends where its window does: the next one starts the next window.
-    const length = Math.min(size, this.end - position, window.length - at);
-    if (!this.addon.cached(this.fd, position, length)) await this.addon.populate(window.slot.memory, at, length);
+    let length = Math.min(size, this.end - position, window.length - at);
+    if (!this.addon.cached(this.fd, position, length)) {
+      length = Math.min(length, this.windows.settings.coldChunk);
+      await this.addon.populate(window.slot.memory, at, length);
+    }
     return window.slot.view.subarray(at, at + length);
   }
 

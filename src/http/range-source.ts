@@ -10,11 +10,18 @@ export type Slot = 0 | 1;
 
 export interface RangeSource {
   /**
-   * The blob's bytes from `position`, about `size` of them (a power of two; fewer at the end of the
-   * range, or where the source holds less: the pool's budget), in `slot`. They stay valid until
-   * that slot is fetched again or the source is closed; one fetch per slot at a time.
+   * The blob's bytes from `position`, at most `size` of them (a power of two; fewer at the end of
+   * the range, or where the source holds less: the pool's budget, a window's end, a window's pages
+   * not yet read in), in `slot`. They stay valid until that slot is fetched again or the source is
+   * closed; one fetch per slot at a time.
    */
   fetch(slot: Slot, position: number, size: number): Promise<Buffer>;
+  /**
+   * The size to fetch whatever the download's read size, for a source whose chunks hold no
+   * memory of their own (views of a shared window, mapped-windows.ts): fewer, larger chunks cost
+   * the pump less per byte. Unset: the read size (read-size.ts) decides.
+   */
+  readonly chunkSize?: number;
   /** Frees what the source holds, at once; call it with no fetch in flight. */
   close(): void;
 }
