@@ -22,7 +22,7 @@ import { ErrorPipeline } from './http/errors/pipeline.js';
 import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
 import { LoopShare, SERVER_LOOP_SHARE } from './http/loop-share.js';
-import { chooseDownloadSource } from './http/download.js';
+import { chooseDownloadSource, yieldTo } from './http/download.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
@@ -111,6 +111,8 @@ export async function startService(config: Config): Promise<RunningService> {
     ready: () => ready,
   };
   const downloads = chooseDownloadSource(config.server.downloadSource);
+  // Downloads copy in larger turns while no other request arrives (turn-budget.ts).
+  yieldTo(ctx.loopShare);
   logger.info(downloads, `downloads read blobs with ${downloads.source}`);
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
   if (fleet) {

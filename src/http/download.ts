@@ -1,9 +1,9 @@
 // Serving blob bytes: ranges and conditional requests decided up front, then a read-ahead pump
 // from the blob to the socket that honours backpressure (tryEnd/onWritable, one onWritable per
-// response), writes whole chunks within a budget per turn of the event loop shared by all
-// downloads, and releases its file handle and chunks the moment the client goes away. The chunks
-// come from a range source (range-source.ts): a mapping of the blob's file where the native addon
-// is built and the blob is a local file, else pread into pooled buffers.
+// response), writes chunks (at most 2 MiB a write) within a budget per turn of the event loop
+// shared by all downloads, and releases its file handle and chunks the moment the client goes
+// away. The chunks come from a range source (range-source.ts): a mapping of the blob's file where
+// the native addon is built and the blob is a local file, else pread into pooled buffers.
 import { notFound } from '../domain/errors.js';
 import { HttpError } from './errors/http-error.js';
 import type { BlobReader } from '../blobs/blob-store.js';
@@ -17,7 +17,8 @@ import type { RangeSource, RangeSourceKind, Slot } from './range-source.js';
 import { ReadSize } from './read-size.js';
 import { decideRange, etagMatches, ifRangeAllows } from './range.js';
 import { statusLine } from './status.js';
-import { TurnBudget } from './turn-budget.js';
+import { TurnBudget, type TurnLimits } from './turn-budget.js';
+import type { LoopShare } from './loop-share.js';
 
 // Reads start at 256 KiB and go to 2 MiB for clients that keep up (read-size.ts): fewer round
 // trips to the libuv threads per byte (server CPU per GiB under 32 ranged streams). 32 streams hold 128 MiB of 2 MiB buffers,
@@ -27,17 +28,34 @@ const MIN_READ = 256 * 1024;
 const MAX_READ = 2 * 1024 * 1024;
 const MIB = 1024 * 1024;
 /**
- * What all downloads together copy into their sockets per turn of the event loop (turn-budget.ts);
- * each writes whole chunks. Before it, each download wrote 256 KiB slices, a turn between two, with
- * 16 or more in flight: 32 downloads copied up to 8 MiB a turn, in 256 KiB writes (whole 2 MiB
- * writes with no budget saved a third of the CPU per byte and took the resolve p99 during 32
- * ranged streams from 29-37 ms to 242-309 ms: bench/results/20261206T1615Z-download-ranges.md).
- * Under 32 ranged streams, A/B in turns on a loaded machine, against the slices: with 4 MiB 0.50
- * server CPU-s/GB against 0.64, resolve p99 41 ms against 37 (p50 5.9 against 7.7 ms); with 8 MiB
- * 0.45-0.53 against 0.49-0.83, but resolve p99 33-90 ms against 35-65 (the bare uWS app serving
- * the same streams: 20-50 ms).
+ * What all downloads together copy into their sockets per turn of the event loop (turn-budget.ts),
+ * and the largest write, while requests other than downloads arrive. Before the budget, each
+ * download wrote 256 KiB slices, a turn between two, with 16 or more in flight: 32 downloads
+ * copied up to 8 MiB a turn, in 256 KiB writes (whole 2 MiB writes with no budget saved a third
+ * of the CPU per byte and took the resolve p99 during 32 ranged streams from 29-37 ms to 242-309
+ * ms: bench/results/20261206T1615Z-download-ranges.md). Under 32 ranged streams, A/B in turns on a
+ * loaded machine, against the slices: with 4 MiB 0.50 server CPU-s/GB against 0.64, resolve p99
+ * 41 ms against 37 (p50 5.9 against 7.7 ms); with 8 MiB 0.45-0.53 against 0.49-0.83, but resolve
+ * p99 33-90 ms against 35-65 (the bare uWS app serving the same streams: 20-50 ms).
+ * With no other request for 20 ms (as loop-share.ts), a turn takes 16 MiB in writes as large as
+ * the sockets take. Under the same 32 streams with no resolves, A/B in turns (19:27 UTC, a noisy
+ * machine), against 4 MiB in every turn: 44% of a core against 49-53% at the same or higher GB/s
+ * (0.19-0.24 CPU-s/GB against 0.20-0.31); with resolves every 2 ms the turns stay busy and their
+ * p99 was 12.2 ms against 12.7. 64 MiB quiet turns saved no more (0.17-0.27).
  */
-const turn = new TurnBudget(4 * MIB);
+const TURN: TurnLimits = { busy: 4 * MIB, busyWrite: MAX_READ, quiet: 16 * MIB, quietWrite: Number.POSITIVE_INFINITY, quietMs: 20 };
+/** Requests that went to serveBytes: the loop share counts them with the other requests without a body. */
+let downloadRequests = 0;
+let share: LoopShare | null = null;
+const turn = new TurnBudget(TURN, () => (share ? share.otherRequests - downloadRequests : undefined));
+
+/**
+ * Downloads keep the busy budget while requests other than downloads arrive; `loopShare` counts
+ * the requests without a body. Until this is called every turn is busy.
+ */
+export function yieldTo(loopShare: LoopShare): void {
+  share = loopShare;
+}
 // Each buffer has room to place its reads (readPlacement: the kernel's copy is slow at the start).
 const pool = new BufferPool(MIN_READ, MAX_READ, READ_SLACK, { keepBytes: 128 * MIB, growthBudget: 128 * MIB, crowd: 64 });
 const pread = preadSources(pool);
@@ -71,6 +89,7 @@ export interface Representation {
 
 /** Serves the representation; resolves with the number of body bytes handed to the client. */
 export async function serveBytes(x: Exchange, rep: Representation): Promise<number> {
+  downloadRequests++;
   const base: Headers = { ...rep.headers, ETag: rep.etag, 'Accept-Ranges': 'bytes' };
   if (etagMatches(x.headers.ifNoneMatch, rep.etag)) {
     x.send(304, null, base);
@@ -123,20 +142,30 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   httpMetrics.transferStarted('download');
 
   x.onAbort(() => waitingForWritable?.(false));
-  /** Writes what the socket takes of the pending chunk; true once the chunk is all out. */
-  const writePending = (): boolean => {
-    const before = res.getWriteOffset();
-    const rest = pendingChunk!.subarray(before - chunkOffset);
-    const [ok, done] = res.tryEnd(rest, length);
-    // A finished response must not be touched again: all of the rest went out.
-    turn.spend(done ? rest.length : res.getWriteOffset() - before);
-    if (ok || done) {
-      const wake = waitingForWritable!;
-      waitingForWritable = null;
-      pendingChunk = null;
-      wake(true);
+  /**
+   * Writes the pending chunk, at most turn.maxWrite bytes a write, while the turn has budget and the
+   * socket takes each write whole: `out` once all of it went out, `full` when the socket took
+   * less (uWS then polls it for writability), `budget` when the turn's budget is spent first.
+   */
+  const writeSome = (): 'out' | 'full' | 'budget' => {
+    const chunk = pendingChunk!;
+    for (;;) {
+      const before = res.getWriteOffset();
+      const from = before - chunkOffset;
+      const piece = chunk.subarray(from, from + turn.maxWrite);
+      const [ok, done] = res.tryEnd(piece, length);
+      // A finished response must not be touched again: all of the rest went out.
+      turn.spend(done ? piece.length : res.getWriteOffset() - before);
+      if (done || (ok && from + piece.length >= chunk.length)) return 'out';
+      if (!ok) return 'full';
+      if (turn.exhausted) return 'budget';
     }
-    return ok;
+  };
+  const chunkOut = (): void => {
+    const wake = waitingForWritable!;
+    waitingForWritable = null;
+    pendingChunk = null;
+    wake(true);
   };
   /**
    * The socket can take more but this turn's budget is spent: write in a later turn. Returning
@@ -147,12 +176,19 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
     setImmediate(() => {
       if (x.aborted || !pendingChunk || !waitingForWritable) return;
       if (turn.exhausted) writeLater();
-      else res.cork(writePending);
+      else res.cork(continueWriting);
     });
+  };
+  /** Goes on with the pending chunk; false where the socket is full (onWritable's answer). */
+  const continueWriting = (): boolean => {
+    const state = writeSome();
+    if (state === 'out') chunkOut();
+    else if (state === 'budget') writeLater();
+    return state !== 'full';
   };
   res.onWritable(() => {
     if (!pendingChunk || !waitingForWritable) return true;
-    if (!turn.exhausted) return writePending();
+    if (!turn.exhausted) return continueWriting();
     writeLater();
     return true;
   });
@@ -164,21 +200,24 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
   const handOver = async (chunk: Buffer): Promise<boolean | null> => {
     await turn.wait();
     if (x.aborted) return null;
-    let result: [boolean, boolean] = [false, false];
+    let state: 'out' | 'full' | 'budget' = 'out';
     chunkOffset = res.getWriteOffset();
+    pendingChunk = chunk;
     res.cork(() => {
       if (!x.headersSent) {
         res.writeStatus(statusLine(status));
         for (const key in headers) res.writeHeader(key, headers[key]!);
         x.headersSent = true;
       }
-      result = res.tryEnd(chunk, length);
+      state = writeSome();
     });
-    turn.spend(result[1] ? chunk.length : res.getWriteOffset() - chunkOffset);
-    if (result[0] || result[1]) return false;
-    pendingChunk = chunk;
-    const accepted = await new Promise<boolean>((resolve) => (waitingForWritable = resolve));
-    return accepted ? true : null;
+    if (state === 'out') {
+      pendingChunk = null;
+      return false;
+    }
+    const accepted = new Promise<boolean>((resolve) => (waitingForWritable = resolve));
+    if (state === 'budget') writeLater();
+    return (await accepted) ? true : null;
   };
 
   let sent = 0;
@@ -191,7 +230,7 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
    * end the process: it is marked handled here and still thrown where the fetch is awaited.
    */
   const fetchAhead = (slot: Slot, position: number): Promise<Buffer> => {
-    const fetching = source.fetch(slot, position, readSize.size);
+    const fetching = source.fetch(slot, position, source.chunkSize ?? readSize.size);
     fetching.catch(() => undefined);
     return fetching;
   };

@@ -3,15 +3,43 @@
  * resolve that arrives while downloads run waits for the turn in progress, so the turn's bytes
  * are its wait; but every write costs a system call and a pass through the pump, so each
  * download should write large pieces. A budget shared by all downloads gives both: a download
- * writes whole chunks while the turn has budget left, and waits for a later turn once it is spent
- * (its socket's writable callback included), so a turn copies about `bytes` however many
- * downloads are in flight. The turn ends at the next setImmediate.
+ * writes while the turn has budget left, and waits for a later turn once it is spent (its
+ * socket's writable callback included), so a turn copies about `bytes` however many downloads
+ * are in flight. The turn ends at the next setImmediate.
+ *
+ * The small budget costs the downloads CPU (more turns, each a pass through epoll and the
+ * waiting downloads' callbacks, and sockets taken off and put back on epoll's writable list), and
+ * only requests other than downloads gain from it. So it applies while such requests arrive
+ * (`others` counts them): after `quietMs` without one, turns take `quiet` bytes in larger writes,
+ * until the next one arrives.
  */
+export interface TurnLimits {
+  /** Bytes a turn copies, and the largest write, while other requests arrive. */
+  busy: number;
+  busyWrite: number;
+  /** Bytes a turn copies, and the largest write, with no other request in the last `quietMs`. */
+  quiet: number;
+  quietWrite: number;
+  quietMs: number;
+}
+
 export class TurnBudget {
   private spent = 0;
   private resetting = false;
+  /** This turn's budget and largest write. */
+  bytes: number;
+  maxWrite: number;
+  private seen = 0;
+  private lastOtherAt = Number.NEGATIVE_INFINITY;
 
-  constructor(readonly bytes: number) {}
+  /** `others`: requests other than downloads so far; while it answers undefined every turn is busy. */
+  constructor(
+    readonly limits: TurnLimits,
+    private readonly others: () => number | undefined = () => undefined,
+  ) {
+    this.bytes = limits.busy;
+    this.maxWrite = limits.busyWrite;
+  }
 
   get exhausted(): boolean {
     return this.spent >= this.bytes;
@@ -32,5 +60,14 @@ export class TurnBudget {
   private readonly reset = (): void => {
     this.spent = 0;
     this.resetting = false;
+    const now = performance.now();
+    const count = this.others();
+    if (count === undefined || count !== this.seen) {
+      this.seen = count ?? 0;
+      this.lastOtherAt = now;
+    }
+    const quiet = now - this.lastOtherAt > this.limits.quietMs;
+    this.bytes = quiet ? this.limits.quiet : this.limits.busy;
+    this.maxWrite = quiet ? this.limits.quietWrite : this.limits.busyWrite;
   };
 }
