@@ -52,11 +52,13 @@ test('turns take the quiet budget once no other request came for quietMs, the bu
   budget.spend(10);
   await nextTurn();
   assert.equal(budget.bytes, 5000, 'no other request for 30 ms');
+  assert.equal(budget.quiet, true);
   assert.equal(budget.maxWrite, 500);
   budget.spend(1200);
   assert.equal(budget.exhausted, false, 'a quiet turn takes more than the busy budget');
   others++;
   await nextTurn();
   assert.equal(budget.bytes, 1000, 'another request came: busy from the next turn');
+  assert.equal(budget.quiet, false);
   assert.equal(budget.maxWrite, 100);
 });

@@ -37,13 +37,15 @@ const MIB = 1024 * 1024;
  * loaded machine, against the slices: with 4 MiB 0.50 server CPU-s/GB against 0.64, resolve p99
  * 41 ms against 37 (p50 5.9 against 7.7 ms); with 8 MiB 0.45-0.53 against 0.49-0.83, but resolve
  * p99 33-90 ms against 35-65 (the bare uWS app serving the same streams: 20-50 ms).
- * With no other request for 20 ms (as loop-share.ts), a turn takes 16 MiB in writes as large as
- * the sockets take. Under the same 32 streams with no resolves, A/B in turns (19:27 UTC, a noisy
- * machine), against 4 MiB in every turn: 44% of a core against 49-53% at the same or higher GB/s
- * (0.19-0.24 CPU-s/GB against 0.20-0.31); with resolves every 2 ms the turns stay busy and their
- * p99 was 12.2 ms against 12.7. 64 MiB quiet turns saved no more (0.17-0.27).
+ * With no other request for 100 ms, a turn takes 16 MiB in writes as large as the sockets take
+ * (not loop-share.ts's 20 ms: resolves under 32 streams take up to 20-33 ms, and a gap that long
+ * between two would end the busy turns). Under the 32 streams with no resolves, A/B in turns
+ * against 4 MiB in every turn (2026-12-06, 19:27-19:57 UTC, four runs): the
+ * server at 43-46% of a core against 49-53% at about the same GB/s (0.19-0.22 CPU-s/GB against
+ * 0.20-0.31); 64 MiB quiet turns saved no more. With a resolve every 2 ms the turns stay at 4 MiB:
+ * its p99 10.8-14.1 ms against 10.6-13.1 in the same runs, the machine's noise either way.
  */
-const TURN: TurnLimits = { busy: 4 * MIB, busyWrite: MAX_READ, quiet: 16 * MIB, quietWrite: Number.POSITIVE_INFINITY, quietMs: 20 };
+const TURN: TurnLimits = { busy: 4 * MIB, busyWrite: MAX_READ, quiet: 16 * MIB, quietWrite: Number.POSITIVE_INFINITY, quietMs: 100 };
 /** Requests that went to serveBytes: the loop share counts them with the other requests without a body. */
 let downloadRequests = 0;
 let share: LoopShare | null = null;
@@ -230,7 +232,10 @@ async function pump(x: Exchange, reader: BlobReader, status: number, headers: He
    * end the process: it is marked handled here and still thrown where the fetch is awaited.
    */
   const fetchAhead = (slot: Slot, position: number): Promise<Buffer> => {
-    const fetching = source.fetch(slot, position, source.chunkSize ?? readSize.size);
+    // A window's larger chunks only in quiet turns: while other requests arrive the pump goes on
+    // as it did with 2 MiB chunks, so what a resolve waits for is what it was.
+    const size = turn.quiet && source.chunkSize ? source.chunkSize : readSize.size;
+    const fetching = source.fetch(slot, position, size);
     fetching.catch(() => undefined);
     return fetching;
   };

@@ -26,9 +26,10 @@ export interface TurnLimits {
 export class TurnBudget {
   private spent = 0;
   private resetting = false;
-  /** This turn's budget and largest write. */
+  /** This turn's budget and largest write, and whether it is a quiet one. */
   bytes: number;
   maxWrite: number;
+  quiet = false;
   private seen = 0;
   private lastOtherAt = Number.NEGATIVE_INFINITY;
 
@@ -66,8 +67,8 @@ export class TurnBudget {
       this.seen = count ?? 0;
       this.lastOtherAt = now;
     }
-    const quiet = now - this.lastOtherAt > this.limits.quietMs;
-    this.bytes = quiet ? this.limits.quiet : this.limits.busy;
-    this.maxWrite = quiet ? this.limits.quietWrite : this.limits.busyWrite;
+    this.quiet = now - this.lastOtherAt > this.limits.quietMs;
+    this.bytes = this.quiet ? this.limits.quiet : this.limits.busy;
+    this.maxWrite = this.quiet ? this.limits.quietWrite : this.limits.busyWrite;
   };
 }
