@@ -86,13 +86,14 @@ export class Authenticator {
    * still read and checked (revocation, expiry) on every request.
    */
   private readonly verified = new Map<string, Verified>();
-  /** The header last found there and its entry: a repeated header is compared, not hashed for the lookup (see ResolveCache). */
-  private lastHeader: string | null = null;
-  private lastVerified: Verified | undefined;
 
   /** The caller behind an Authorization header, or a 401. */
   authenticate(header: string): Principal {
-    const known = this.knownHeader(header);
+    // Looked up by the map only, never compared with a header held here: a plain string compare
+    // stops at the first differing character, which would time how much of a valid token a guess
+    // shares (the map compares text only once its hash matched). So no one-entry memo here, unlike
+    // ResolveCache, whose keys are paths.
+    const known = this.verified.get(header);
     if (known) {
       // It matched before: the stored hash it matched is compared as the same text, with no
       // constant-time compare of the hash again (nothing in either side comes from this request).
@@ -145,21 +146,9 @@ export class Authenticator {
     return record ? Buffer.from(record.hash, 'hex') : null;
   }
 
-  private knownHeader(header: string): Verified | undefined {
-    if (header === this.lastHeader) return this.lastVerified;
-    const known = this.verified.get(header);
-    if (known) {
-      this.lastHeader = header;
-      this.lastVerified = known;
-    }
-    return known;
-  }
-
   private remember(header: string, verified: Verified): void {
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
     this.verified.set(header, verified);
-    this.lastHeader = null;
-    this.lastVerified = undefined;
   }
 
   /** The single place where a route's required role and the token's scope are checked. */
