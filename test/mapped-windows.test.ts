@@ -79,4 +79,38 @@ describe('mapped windows', { skip: addon ? false : 'the native addon is not buil
       await handle.close();
     }
   });
+  test('a chunk whose pages are all cached is a whole chunk; one with a page not cached is cut to coldChunk and read in first', async () => {
+    // Node cannot evict pages, so the cold disk is the real addon answering "not all cached" (the
+    // one fault a real file cannot be made to show here); what is served is still the file's bytes.
+    let cold = false;
+    const populated: number[] = [];
+    // The addon's exports are read-only and not enumerable: the wrapper inherits them and defines its two own.
+    const reporting = Object.create(addon!, {
+      cached: { value: (fd: number, offset: number, length: number) => !cold && addon!.cached(fd, offset, length) },
+      populate: {
+        value: (slot: ArrayBuffer, offset: number, length: number) => {
+          populated.push(length);
+          return addon!.populate(slot, offset, length);
+        },
+      },
+    }) as MappedRangeAddon;
+    const windows = new Windows(reporting, { size: 2 * MiB, lingerMs: 0, chunk: 1 * MiB, coldChunk: 256 * 1024 });
+    const handle = await open(path, 'r');
+    try {
+      const source = windows.source(handle.fd, bytes.length, bytes.length);
+      assert.equal(source.chunkSize, 1 * MiB);
+      const warm = await source.fetch(0, 0, 1 * MiB);
+      assert.equal(warm.length, 1 * MiB, 'cached pages: the whole chunk');
+      assert.ok(warm.equals(bytes.subarray(0, 1 * MiB)));
+      assert.deepEqual(populated, [], 'nothing read in for cached pages');
+      cold = true;
+      const cut = await source.fetch(1, 1 * MiB, 1 * MiB);
+      assert.equal(cut.length, 256 * 1024, 'a page not cached: only coldChunk bytes');
+      assert.ok(cut.equals(bytes.subarray(1 * MiB, 1 * MiB + 256 * 1024)));
+      assert.deepEqual(populated, [256 * 1024], 'read in before it is handed out, no more than the cut chunk');
+      source.close();
+    } finally {
+      await handle.close();
+    }
+  });
 });
