@@ -47,7 +47,7 @@ export function pushLoop(dirs: PushDirs, target: { baseUrl: string; token: strin
       if (stopped) break;
       const startedAt = performance.now();
       try {
-        const run = await timeCommand(process.execPath, [CLI_BIN, 'push', dir, name, '--max-connections', String(maxConnections)], {
+        const run = await timeCommand(CLI_BIN, ['push', dir, name, '--max-connections', String(maxConnections)], {
           MODELGATE_URL: target.baseUrl,
           MODELGATE_TOKEN: target.token,
         });

@@ -10,7 +10,7 @@ import { stopChild, track } from './children.js';
 
 /** dist/bench/lib/service.js → dist/src/cli/main.js */
 export const SERVICE_MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-/** dist/bench/lib/service.js → bin/modelgate.js: the command a user runs (the bundled client CLI in dist/cli/). */
+/** dist/bench/lib/service.js → bin/modelgate.js: the command a user runs, executed through its `#!` line as a shell does (the bundled client CLI in dist/cli/). */
 export const CLI_BIN = fileURLToPath(new URL('../../../bin/modelgate.js', import.meta.url));
 
 export interface RunningService {

@@ -74,7 +74,7 @@ export const pushScenario: Scenario = {
       const pushOnce = async () => {
         await removeStored();
         changeFile();
-        const pushed = await timeCommand(process.execPath, [CLI_BIN, 'push', source, MODEL, '--json'], {
+        const pushed = await timeCommand(CLI_BIN, ['push', source, MODEL, '--json'], {
           MODELGATE_URL: service.baseUrl,
           MODELGATE_TOKEN: service.token,
         });

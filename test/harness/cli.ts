@@ -14,10 +14,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `modelgate <args>` with MODELGATE_URL and MODELGATE_TOKEN cleared unless `env` sets them. */
+/**
+ * Runs `modelgate <args>` as a user's shell does, through the launcher's `#!` line (which treats
+ * NODE_EXTRA_CA_CERTS specially), with MODELGATE_URL and MODELGATE_TOKEN cleared unless `env` sets them.
+ */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(CLI, args, {
       env: { ...process.env, MODELGATE_URL: '', MODELGATE_TOKEN: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -88,13 +88,16 @@ export function spawnServer(
   env: Record<string, string>,
   args: string[],
   output: string[],
+  /** What runs `serve`: by default `node bin/modelgate.js`; `[CLI]` runs the launcher through its `#!` line. */
+  launch: string[] = [process.execPath, CLI],
 ): Promise<{ child: ChildProcess; port: number }> {
   // The start-up rehearsal (control.warmUpChanges) runs short here: every test starts servers, and
   // what it compiles does not matter to a test (test/warm-up.test.ts covers the rehearsal itself).
   const childEnv: NodeJS.ProcessEnv = { ...process.env, MODELGATE_LOG_LEVEL: 'info', MODELGATE_WARM_UP_CHANGES: '20', ...env };
   delete childEnv.MODELGATE_ADMIN_TOKEN;
   if (token) childEnv.MODELGATE_ADMIN_TOKEN = token;
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
+  const [command, ...launchArgs] = launch;
+  const child = spawn(command!, [...launchArgs, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...args], {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,85 @@
+// bin/modelgate.js run as a user's shell runs it (its `#!/usr/bin/env -S …` line): a plain-http
+// command starts without Node loading NODE_EXTRA_CA_CERTS (40-100 ms of every start otherwise);
+// a command that may use TLS runs in a Node that loaded them. A certificate file that does not
+// exist makes Node print "Ignoring extra certs from …" when it loads it, so stderr tells which.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ok, runCli } from './harness/cli.js';
+import { CLI, spawnServer, startServer, stopChild, type TestServer } from './harness/server.js';
+
+const MISSING_CA = '/nonexistent/modelgate-test-ca.pem';
+const LOADED_CA = /Ignoring extra certs from `\/nonexistent\/modelgate-test-ca\.pem`/;
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+let server: TestServer;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.dispose();
+});
+
+describe('the launcher and NODE_EXTRA_CA_CERTS', () => {
+  test('a command against an http server runs without Node loading the certificates', async () => {
+    const env = { MODELGATE_URL: server.url, MODELGATE_TOKEN: server.token, NODE_EXTRA_CA_CERTS: MISSING_CA };
+    const run = ok(await runCli(['inventory', '--format', 'json'], env));
+    assert.doesNotMatch(run.stderr, LOADED_CA);
+    assert.doesNotThrow(() => JSON.parse(run.stdout), run.stdout);
+    assert.doesNotMatch(ok(await runCli(['--version'], { NODE_EXTRA_CA_CERTS: MISSING_CA })).stderr, LOADED_CA);
+  });
+
+  test('an https server, in MODELGATE_URL or --server, runs the command in a Node that loaded them', async () => {
+    const url = `https://127.0.0.1:${await closedPort()}`;
+    for (const [args, env] of [
+      [['resolve', 'a/b@production'], { MODELGATE_URL: url }],
+      [['resolve', 'a/b@production', '--server', url], {}],
+    ] as const) {
+      const run = await runCli([...args], { ...env, NODE_EXTRA_CA_CERTS: MISSING_CA });
+      assert.notEqual(run.code, 0);
+      assert.match(run.stderr, LOADED_CA);
+      assert.match(run.stderr, /cannot reach https:\/\/127\.0\.0\.1/);
+    }
+  });
+
+  test('serve runs in a Node that loaded them, and stops cleanly on a SIGTERM sent to the launcher', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'modelgate-launcher-'));
+    const output: string[] = [];
+    try {
+      // spawnServer runs `node bin/modelgate.js serve`; through the `#!` line instead:
+      const { child, port } = await spawnServer(dataDir, undefined, { NODE_EXTRA_CA_CERTS: MISSING_CA }, [], output, [CLI]);
+      assert.match(output.join('\n'), LOADED_CA);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      assert.equal(await stopChild(child), 0, output.join('\n'));
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('node bin/modelgate.js (no `#!` line) keeps the variable as set', async () => {
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--version'], {
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: MISSING_CA },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(run.code, 0);
+    assert.match(run.stderr, LOADED_CA);
+  });
+});
