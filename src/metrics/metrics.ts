@@ -216,13 +216,62 @@ new Gauge({
  * replica does not hold yet to having it applied there (the node serves it from then on). With a
  * trace of the propagation bench it tells the replica's part of a slow round from the rest.
  */
+/**
+ * A histogram without labels, counted in plain numbers where it is observed and handed to
+ * prom-client when /metrics is scraped. For a path that runs rarely: prom-client's observe took
+ * 0.75 µs in a loop but 13 µs once every 20 ms (cold caches), which is how a node meets a change.
+ */
+class PulledHistogram {
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    name: string,
+    help: string,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Float64Array(buckets.length);
+    registry.registerMetric({
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: () => {
+        const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+        let cumulative = 0;
+        this.buckets.forEach((le, i) => {
+          cumulative += this.counts[i]!;
+          values.push({ labels: { le }, value: cumulative, metricName: `${name}_bucket` });
+        });
+        values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${name}_bucket` });
+        values.push({ labels: {}, value: this.sum, metricName: `${name}_sum` });
+        values.push({ labels: {}, value: this.count, metricName: `${name}_count` });
+        return Promise.resolve({ name, help, type: 'histogram', aggregator: 'sum', values });
+      },
+      reset: () => {
+        this.counts.fill(0);
+        this.sum = 0;
+        this.count = 0;
+      },
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < this.buckets.length && seconds > this.buckets[i]!) i++;
+    if (i < this.buckets.length) this.counts[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
 export const replicationMetrics = {
-  applySeconds: new Histogram({
-    name: 'modelgate_replication_apply_seconds',
-    help: "From hearing a change notice this node's replica did not hold yet to having it applied there",
-    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
-    registers: [registry],
-  }),
+  applySeconds: new PulledHistogram(
+    'modelgate_replication_apply_seconds',
+    "From hearing a change notice this node's replica did not hold yet to having it applied there",
+    [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+  ),
 };
 
 /** The event loop's share for request bodies (http/loop-share.ts): its plain counters, read when /metrics is scraped. */
