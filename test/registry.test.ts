@@ -187,6 +187,9 @@ describe('resolve', () => {
     });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('x-model-version'), '1');
+    const got = await api(server, 'GET', '/v1/resolve/resolve/me@staging');
+    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(got.text)), 'HEAD has the GET body length');
+    assert.equal(head.headers.get('etag'), got.headers.get('etag'));
     assert.equal((await api(server, 'GET', '/v1/resolve/resolve/me@v2')).json.error.code, 'VERSION_NOT_FOUND');
     assert.equal((await api(server, 'GET', '/v1/resolve/nope/nope@v1')).json.error.code, 'MODEL_NOT_FOUND');
   });

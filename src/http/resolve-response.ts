@@ -13,11 +13,11 @@ import { statusLine } from './status.js';
  */
 export interface ResponseHeads {
   /** 200 with Content-Type, for GET (uWS adds Content-Length when the body is written). */
-  ok: Buffer;
+  ok: ArrayBuffer;
   /** 200 with Content-Type and the GET's Content-Length, for HEAD. */
-  head: Buffer;
+  head: ArrayBuffer;
   /** 304 without a body. */
-  notModified: Buffer;
+  notModified: ArrayBuffer;
 }
 
 export interface ResolveResponse {
@@ -25,19 +25,28 @@ export interface ResolveResponse {
   name: string;
   etag: string;
   /** The JSON body of GET /v1/resolve. */
-  body: Buffer;
+  body: ArrayBuffer;
   heads: ResponseHeads;
   /** What fleet telemetry counts a resolve of this response under. */
   target: FleetTarget;
 }
 
+/**
+ * The bytes in an ArrayBuffer of their own, for uWS to read on the hot path: it takes an
+ * ArrayBuffer's memory as it is, where a Buffer (a view, usually into Node's shared pool) costs it
+ * the view's buffer looked up first (in a loop of getHeader or writeStatus calls, 5-15 ns a call).
+ */
+export function ownBytes(bytes: Uint8Array): ArrayBuffer {
+  return new Uint8Array(bytes).buffer;
+}
+
 export function renderResolve(r: Resolution): ResolveResponse {
   const version = r.version;
-  const body = Buffer.from(JSON.stringify(resolutionView(r)));
+  const body = ownBytes(Buffer.from(JSON.stringify(resolutionView(r))));
   const etag = `"${version.digest}"`;
   const common = [`ETag: ${etag}`, `X-Model-Version: ${version.version}`, `X-Model-Digest: ${version.digest}`, 'Cache-Control: no-cache'];
   if (r.unapprovedSince !== undefined) common.push(`X-Model-Record-Unapproved-Since: ${r.unapprovedSince}`);
-  const render = (status: number, headers: string[]) => Buffer.from([statusLine(status), ...headers].join('\r\n'), 'latin1');
+  const render = (status: number, headers: string[]) => ownBytes(Buffer.from([statusLine(status), ...headers].join('\r\n'), 'latin1'));
   return {
     name: r.name,
     etag,
@@ -45,7 +54,7 @@ export function renderResolve(r: Resolution): ResolveResponse {
     target: { model: r.name, ref: r.ref, version: version.version, digest: version.digest },
     heads: {
       ok: render(200, [...common, 'Content-Type: application/json']),
-      head: render(200, [...common, 'Content-Type: application/json', `Content-Length: ${body.length}`]),
+      head: render(200, [...common, 'Content-Type: application/json', `Content-Length: ${body.byteLength}`]),
       notModified: render(304, common),
     },
   };

@@ -1,6 +1,8 @@
 // GET/HEAD /v1/resolve/{name}@{ref}: the hot path. Synchronous from request to response: one
 // token check, one map lookup by the raw request path, and a status line, headers and body
 // rendered once after the alias last changed, written in two calls into uWS.
+// Imported, not the global: Node 20's global `performance` is a lazy getter called on every read.
+import { performance } from 'node:perf_hooks';
 import { hasAt, requireAt } from '../point-in-time.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Principal } from '../../domain/principal.js';
@@ -17,18 +19,18 @@ import type { FleetTarget } from '../../registry/fleet/tracker.js';
 import { peerAddress } from '../peer-address.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
-import { renderResolve, type ResolveResponse } from '../resolve-response.js';
+import { ownBytes, renderResolve, type ResolveResponse } from '../resolve-response.js';
 
 const PREFIX = '/v1/resolve/';
 /**
  * The header names this route reads, as bytes: uWS converts a string argument to UTF-8 in a new
- * allocation on every call, and takes the bytes of a Buffer as they are (perf: the conversions of
- * the three names were 1.3% of the server's CPU under the resolve bench).
+ * allocation on every call (perf: the conversions of the three names were 1.3% of the server's CPU
+ * under the resolve bench), and reads an ArrayBuffer as it is (see ownBytes).
  */
-const AUTHORIZATION = Buffer.from('authorization');
-const IF_NONE_MATCH = Buffer.from('if-none-match');
-const DEPLOYMENT = Buffer.from(DEPLOYMENT_HEADER);
-const FORWARDED_FOR = Buffer.from('x-forwarded-for');
+const AUTHORIZATION = ownBytes(Buffer.from('authorization'));
+const IF_NONE_MATCH = ownBytes(Buffer.from('if-none-match'));
+const DEPLOYMENT = ownBytes(Buffer.from(DEPLOYMENT_HEADER));
+const FORWARDED_FOR = ownBytes(Buffer.from('x-forwarded-for'));
 
 export function registerResolveRoutes(app: TemplatedApp, ctx: AppContext): void {
   // Keyed by the raw request path, so a repeated request is answered without parsing it.
