@@ -110,6 +110,32 @@ describe('the tracker', () => {
     assert.equal(rows.filter((r) => r.via === 'header').length, 1);
   });
 
+  test('a fallback caller repeating itself is counted on its own entry, a new one after each drain', () => {
+    const t = new FleetTracker(10);
+    const other = { ...target, ref: 'canary' };
+    for (const [tgt, address] of [
+      [target, '10.0.0.1'],
+      [target, '10.0.0.1'],
+      [other, '10.0.0.1'],
+      [target, '10.0.0.1'],
+      [target, '10.0.0.2'],
+      [target, '10.0.0.1'],
+    ] as const)
+      t.resolveFrom(tgt, 'lb', address);
+    t.resolveFrom(target, 'other-token', '10.0.0.1');
+    const counted = (rows: ReturnType<FleetTracker['drain']>) =>
+      rows.map((r) => `${r.ref} ${r.deployment}/${r.instance}:${r.resolves}`).sort();
+    const first = t.drain('n');
+    assert.deepEqual(counted(first), ['canary lb/10.0.0.1:1', 'live lb/10.0.0.1:4', 'live lb/10.0.0.2:1', 'live other-token/10.0.0.1:1']);
+    const before = Date.now();
+    t.resolveFrom(target, 'other-token', '10.0.0.1');
+    t.resolveFrom(target, 'other-token', '10.0.0.1');
+    const second = t.drain('n');
+    assert.deepEqual(counted(second), ['live other-token/10.0.0.1:2']);
+    assert.ok(second[0]!.lastResolveAt >= before && second[0]!.lastResolveAt <= Date.now());
+    assert.equal(first.find((r) => r.deployment === 'other-token')!.resolves, 1, 'a drained row is not counted again');
+  });
+
   test('past the cap, new callers are dropped and counted; known ones still count', () => {
     const t = new FleetTracker(3);
     for (let i = 0; i < 10; i++) t.resolveByHeader(target, `d/i-${i}`);

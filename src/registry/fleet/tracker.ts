@@ -26,6 +26,15 @@ export class FleetTracker {
   dropped = 0;
   /** Deployment headers ignored as malformed (since start). */
   malformed = 0;
+  /**
+   * The fallback caller counted last, so a caller repeating its resolve is counted without the
+   * three map lookups (the strings are the same objects from request to request: the token's name,
+   * the peer address from peer-address.ts). Forgotten by the drain, whose window starts empty.
+   */
+  private lastTarget: FleetTarget | null = null;
+  private lastToken = '';
+  private lastAddress = '';
+  private lastCounts: Counts | null = null;
 
   constructor(private readonly maxEntries: number) {}
 
@@ -53,8 +62,17 @@ export class FleetTracker {
 
   /** Counts a resolve by a caller without a header: the token's name and the client address. */
   resolveFrom(target: FleetTarget, tokenName: string, address: string): void {
+    if (target === this.lastTarget && address === this.lastAddress && tokenName === this.lastToken) {
+      bumpResolve(this.lastCounts!);
+      return;
+    }
     const counts = this.byToken.get(target)?.get(tokenName)?.get(address) ?? this.insertFallback(target, tokenName, address);
-    if (counts) bumpResolve(counts);
+    if (!counts) return;
+    bumpResolve(counts);
+    this.lastTarget = target;
+    this.lastToken = tokenName;
+    this.lastAddress = address;
+    this.lastCounts = counts;
   }
 
   /** Counts a download of `bytes` by the caller a valid deployment header or other identity names. */
@@ -84,6 +102,8 @@ export class FleetTracker {
     this.pending = new Map();
     this.byToken = new Map();
     this.entries = 0;
+    this.lastTarget = null;
+    this.lastCounts = null;
     return out;
   }
 
