@@ -171,6 +171,7 @@ describe('identity without the header, and every path that counts', () => {
   test('no header: the token name and the peer, or the first X-Forwarded-For hop from a trusted proxy', async () => {
     await registerFiles(server, 'ident', { 'w.bin': 'ident' });
     await api(server, 'PUT', '/v1/models/ident/aliases/live', { version: 1 });
+    const before = Date.now();
     const plain = await pathRequest(server.port, 'GET', '/v1/resolve/ident@live', { Authorization: `Bearer ${reader}` });
     assert.equal(plain.status, 200);
     const proxied = await pathRequest(server.port, 'GET', '/v1/resolve/ident@live', {
@@ -178,12 +179,21 @@ describe('identity without the header, and every path that counts', () => {
       'X-Forwarded-For': '10.1.2.3, 192.168.0.9',
     });
     assert.equal(proxied.status, 200);
+    const after = Date.now();
     await waitFor(async () => (await fleetOf('ident')).instances.length === 2, 20_000, 'two callers');
     const instances = (await fleetOf('ident')).instances;
     assert.deepEqual(instances.map((i: any) => `${i.deployment}/${i.instance}/${i.via}`).sort(), [
       'lb/10.1.2.3/token',
       'lb/127.0.0.1/token',
     ]);
+    // The resolve route stamps the count with the time of day of its request's performance.now()
+    // (lib/wall-clock.ts): the same clock as Date.now() here, to the millisecond.
+    for (const i of instances) {
+      for (const at of [i.firstSeen, i.lastSeen, i.resolved.at]) {
+        const ms = Date.parse(at);
+        assert.ok(ms >= before - 1 && ms <= after + 1, `${at} within ${new Date(before).toISOString()}..${new Date(after).toISOString()}`);
+      }
+    }
   });
 
   test('OCI manifest by tag or by digest, OCI blob, Hub file and /v1/blobs downloads are counted', async () => {

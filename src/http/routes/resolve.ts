@@ -19,6 +19,7 @@ import type { FleetTarget } from '../../registry/fleet/tracker.js';
 import { peerAddress } from '../peer-address.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
+import { wallTimeAt } from '../../lib/wall-clock.js';
 import { ownBytes, renderResolve, type ResolveResponse } from '../resolve-response.js';
 
 const PREFIX = '/v1/resolve/';
@@ -76,7 +77,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
       principal = ctx.auth.authenticate(req.getHeader(AUTHORIZATION));
       const query = req.getQuery() ?? '';
       const r = query !== '' && hasAt(query) ? lookupAt(req.getUrl(), query, principal) : lookup(req.getUrl(), principal);
-      const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res);
+      const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res, started);
       // uWS corks the response for the synchronous part of a handler: this is one write.
       if (etagMatches(req.getHeader(IF_NONE_MATCH), r.etag)) {
         res.writeStatus(r.heads.notModified);
@@ -102,16 +103,25 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
 }
 
 /**
- * Counts the resolve for fleet telemetry: by the deployment header when it is well formed, else by
- * the token's name and the client address. Returns why a header was ignored, for the response.
- * Telemetry never fails the request.
+ * Counts the resolve for fleet telemetry, at the time of day of `started` (the request's
+ * performance.now()): by the deployment header when it is well formed, else by the token's name
+ * and the client address. Returns why a header was ignored, for the response. Telemetry never
+ * fails the request.
  */
-function countResolve(fleet: Fleet, target: FleetTarget, principal: Principal, req: HttpRequest, res: HttpResponse): string | null {
+function countResolve(
+  fleet: Fleet,
+  target: FleetTarget,
+  principal: Principal,
+  req: HttpRequest,
+  res: HttpResponse,
+  started: number,
+): string | null {
   try {
+    const at = wallTimeAt(started);
     const header = req.getHeader(DEPLOYMENT);
-    const problem = header === '' ? null : fleet.resolvedByHeader(target, header);
+    const problem = header === '' ? null : fleet.resolvedByHeader(target, header, at);
     if (header === '' || problem !== null) {
-      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader(FORWARDED_FOR) : '');
+      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader(FORWARDED_FOR) : '', at);
     }
     // Only printable ASCII goes back into a header.
     return problem === null ? null : problem.replace(/[^\x20-\x7e]/g, '?');

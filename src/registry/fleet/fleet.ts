@@ -170,18 +170,18 @@ export class Fleet {
     return target;
   }
 
-  /** Counts a resolve by the deployment header's caller; returns what is wrong with the header if it was not usable. */
-  resolvedByHeader(target: FleetTarget, header: string): string | null {
-    return this.tracker.resolveByHeader(target, header);
+  /** Counts a resolve at `at` (ms since the epoch) by the deployment header's caller; returns what is wrong with the header if it was not usable. */
+  resolvedByHeader(target: FleetTarget, header: string, at?: number): string | null {
+    return this.tracker.resolveByHeader(target, header, at);
   }
 
   resolvedAs(target: FleetTarget, identity: FleetIdentity, via: FleetVia): void {
     this.tracker.resolveAs(target, identity, via);
   }
 
-  /** Counts a resolve by a caller without a usable header: the token's name and the client address. */
-  resolvedFrom(target: FleetTarget, tokenName: string, peer: string, forwardedFor: string): void {
-    this.tracker.resolveFrom(target, tokenName, this.clientAddress(peer, forwardedFor));
+  /** Counts a resolve at `at` (ms since the epoch) by a caller without a usable header: the token's name and the client address. */
+  resolvedFrom(target: FleetTarget, tokenName: string, peer: string, forwardedFor: string, at?: number): void {
+    this.tracker.resolveFrom(target, tokenName, this.clientAddress(peer, forwardedFor), at);
   }
 
   /** Whether X-Forwarded-For is read at all (only from trusted proxies; none configured: never). */

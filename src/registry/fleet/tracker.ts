@@ -44,31 +44,31 @@ export class FleetTracker {
   }
 
   /**
-   * Counts a resolve by the caller a deployment header names. Returns null once counted (or
-   * dropped at the cap), else what is wrong with the header, and nothing is counted.
+   * Counts a resolve by the caller a deployment header names, at `at` (ms since the epoch). Returns
+   * null once counted (or dropped at the cap), else what is wrong with the header, and nothing is counted.
    */
-  resolveByHeader(target: FleetTarget, header: string): string | null {
-    const counts = this.pending.get(target)?.get(header) ?? this.admitHeader(target, header);
+  resolveByHeader(target: FleetTarget, header: string, at = Date.now()): string | null {
+    const counts = this.pending.get(target)?.get(header) ?? this.admitHeader(target, header, at);
     if (typeof counts === 'string') return counts;
-    if (counts) bumpResolve(counts);
+    if (counts) bumpResolve(counts, at);
     return null;
   }
 
   /** Counts a resolve by a caller identified already (a parsed header, or token name and address). */
   resolveAs(target: FleetTarget, identity: FleetIdentity, via: FleetVia): void {
     const counts = this.lookup(target, identity, via);
-    if (counts) bumpResolve(counts);
+    if (counts) bumpResolve(counts, Date.now());
   }
 
-  /** Counts a resolve by a caller without a header: the token's name and the client address. */
-  resolveFrom(target: FleetTarget, tokenName: string, address: string): void {
+  /** Counts a resolve by a caller without a header, at `at` (ms since the epoch): the token's name and the client address. */
+  resolveFrom(target: FleetTarget, tokenName: string, address: string, at = Date.now()): void {
     if (target === this.lastTarget && address === this.lastAddress && tokenName === this.lastToken) {
-      bumpResolve(this.lastCounts!);
+      bumpResolve(this.lastCounts!, at);
       return;
     }
-    const counts = this.byToken.get(target)?.get(tokenName)?.get(address) ?? this.insertFallback(target, tokenName, address);
+    const counts = this.byToken.get(target)?.get(tokenName)?.get(address) ?? this.insertFallback(target, tokenName, address, at);
     if (!counts) return;
-    bumpResolve(counts);
+    bumpResolve(counts, at);
     this.lastTarget = target;
     this.lastToken = tokenName;
     this.lastAddress = address;
@@ -107,13 +107,13 @@ export class FleetTracker {
     return out;
   }
 
-  private admitHeader(target: FleetTarget, header: string): Counts | string | null {
+  private admitHeader(target: FleetTarget, header: string, at: number): Counts | string | null {
     const parsed = parseDeploymentHeader(header);
     if ('problem' in parsed) {
       this.malformed++;
       return parsed.problem;
     }
-    return this.insert(target, header, parsed, 'header');
+    return this.insert(target, header, parsed, 'header', at);
   }
 
   private lookup(target: FleetTarget, identity: FleetIdentity, via: FleetVia): Counts | null {
@@ -121,7 +121,7 @@ export class FleetTracker {
     return this.pending.get(target)?.get(key) ?? this.insert(target, key, identity, via);
   }
 
-  private insertFallback(target: FleetTarget, tokenName: string, address: string): Counts | null {
+  private insertFallback(target: FleetTarget, tokenName: string, address: string, at: number): Counts | null {
     if (this.entries >= this.maxEntries) {
       this.dropped++;
       return null;
@@ -130,29 +130,28 @@ export class FleetTracker {
     if (!tokens) this.byToken.set(target, (tokens = new Map()));
     let callers = tokens.get(tokenName);
     if (!callers) tokens.set(tokenName, (callers = new Map()));
-    const counts: Counts = firstObservation(target, { deployment: tokenName.slice(0, 128), instance: address }, 'token', Date.now());
+    const counts: Counts = firstObservation(target, { deployment: tokenName.slice(0, 128), instance: address }, 'token', at);
     callers.set(address, counts);
     this.entries++;
     return counts;
   }
 
-  private insert(target: FleetTarget, key: string, identity: FleetIdentity, via: FleetVia): Counts | null {
+  private insert(target: FleetTarget, key: string, identity: FleetIdentity, via: FleetVia, at = Date.now()): Counts | null {
     if (this.entries >= this.maxEntries) {
       this.dropped++;
       return null;
     }
     let callers = this.pending.get(target);
     if (!callers) this.pending.set(target, (callers = new Map()));
-    const counts: Counts = firstObservation(target, identity, via, Date.now());
+    const counts: Counts = firstObservation(target, identity, via, at);
     callers.set(key, counts);
     this.entries++;
     return counts;
   }
 }
 
-function bumpResolve(counts: Counts): void {
-  const now = Date.now();
-  counts.lastSeen = now;
-  counts.lastResolveAt = now;
+function bumpResolve(counts: Counts, at: number): void {
+  counts.lastSeen = at;
+  counts.lastResolveAt = at;
   counts.resolves++;
 }
