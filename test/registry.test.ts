@@ -194,6 +194,47 @@ describe('resolve', () => {
     assert.equal((await api(server, 'GET', '/v1/resolve/nope/nope@v1')).json.error.code, 'MODEL_NOT_FOUND');
   });
 
+  test('after an alias moves, GET, HEAD and 304 all answer for the new version, whichever is asked first', async () => {
+    const v1 = await registerFiles(server, 'resolve/heads', { 'w.bin': 'one' });
+    const v2 = await registerFiles(server, 'resolve/heads', { 'w.bin': 'two' });
+    const path = '/v1/resolve/resolve/heads@live';
+    const head = () => fetch(`${server.url}${path}`, { method: 'HEAD', headers: { Authorization: `Bearer ${server.token}` } });
+    const check = async (v: { version: number; digest: string }, first: 'GET' | 'HEAD' | '304') => {
+      const asks = {
+        GET: () => api(server, 'GET', path),
+        HEAD: head,
+        '304': () => api(server, 'GET', path, undefined, { 'If-None-Match': `"${v.digest}"` }),
+      };
+      // The response is rendered by the first request after the move; the others come from it.
+      const order = [first, ...(['GET', 'HEAD', '304'] as const).filter((k) => k !== first)];
+      const answers = new Map<string, Response | Awaited<ReturnType<typeof api>>>();
+      for (const k of order) answers.set(k, await asks[k]());
+      const got = answers.get('GET') as Awaited<ReturnType<typeof api>>;
+      assert.equal(got.status, 200);
+      assert.equal(got.json.digest, v.digest);
+      const h = answers.get('HEAD') as Response;
+      assert.equal(h.status, 200, `HEAD after ${first}`);
+      assert.equal(h.headers.get('x-model-digest'), v.digest, `HEAD after ${first}`);
+      assert.equal(h.headers.get('x-model-version'), String(v.version));
+      assert.equal(h.headers.get('content-length'), String(Buffer.byteLength(got.text)));
+      const nm = answers.get('304') as Awaited<ReturnType<typeof api>>;
+      assert.equal(nm.status, 304, `304 after ${first}`);
+      assert.equal(nm.headers.get('etag'), `"${v.digest}"`);
+      assert.equal(nm.headers.get('x-model-digest'), v.digest);
+    };
+    await api(server, 'PUT', '/v1/models/resolve/heads/aliases/live', { version: v1.version });
+    await check(v1, 'GET');
+    for (const [i, first] of (['HEAD', '304', 'GET', '304'] as const).entries()) {
+      const to = i % 2 === 0 ? v2 : v1;
+      assert.equal((await api(server, 'PUT', '/v1/models/resolve/heads/aliases/live', { version: to.version })).status, 200);
+      await check(to, first);
+      // The old version's ETag is no longer current: a full answer with the new digest, never a 304.
+      const stale = await api(server, 'GET', path, undefined, { 'If-None-Match': `"${(to === v1 ? v2 : v1).digest}"` });
+      assert.equal(stale.status, 200);
+      assert.equal(stale.json.digest, to.digest);
+    }
+  });
+
   test('files are served by path under every kind of ref', async () => {
     const v = await registerFiles(server, 'files/model', { 'dir/sub/w.bin': 'weights!', 'README.md': '# hi' });
     await api(server, 'PUT', '/v1/models/files/model/aliases/stable', { version: v.version });
