@@ -69,24 +69,11 @@ export class LmdbState implements RegistryReader {
    */
   private readonly memo = new RowMemo(MEMO_TABLES, KEPT_FROM_WRITES);
 
-  /**
-   * `flush: false` opens it without fsync (noSync): only for a replica that can be copied again
-   * (RedisControlStore). Such a replica is also written through LMDB's writable memory map
-   * (useWritemap): a commit then changes the mapped pages in place, where it otherwise wrote each
-   * page it touched with a pwrite of its own (strace of a bench node: eight 4 KiB pages and the
-   * meta page a rollback), and with noSync nothing else calls the kernel. The
-   * pages still reach the file through the page cache, so a crashed process loses nothing, as
-   * before. The cost: a page the file system cannot allocate (a full disk) ends the process with
-   * SIGBUS where a pwrite would have failed the write.
-   */
+  /** `flush: false` opens it without fsync (noSync): only for a replica that can be copied again (RedisControlStore). */
   constructor(dataDir: string, options: { flush?: boolean } = {}) {
     const dir = join(dataDir, 'index');
     mkdirSync(dir, { recursive: true });
-    this.root = open<unknown, Key>({
-      path: dir,
-      maxDbs: 32,
-      ...(options.flush === false ? { noSync: true, useWritemap: true } : {}),
-    });
+    this.root = open<unknown, Key>({ path: dir, maxDbs: 32, ...(options.flush === false ? { noSync: true } : {}) });
     this.dbs = Object.fromEntries(TABLES.map((t) => [t, this.root.openDB({ name: DB_NAMES[t] })])) as Record<Table, Database<unknown, Key>>;
   }
 

@@ -1,7 +1,7 @@
-// A replica opened with `flush: false` (a RedisControlStore's) is written through LMDB's writable
-// memory map without fsync: each commit must be readable at once in its own process, and survive
-// the process being killed, since the page cache holds the mapped pages (the node then keeps its
-// replica; only another boot makes it copy the state again, see control-store-conformance).
+// A replica opened with `flush: false` (a RedisControlStore's) is written without fsync: each
+// commit must be readable at once in its own process, and survive the process being killed, since
+// the page cache holds what it wrote (the node then keeps its replica; only another boot makes it
+// copy the state again, see control-store-conformance).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
