@@ -1,5 +1,5 @@
 // The hashers the `hash` scenario compares, each over the same list of 1 MiB chunks.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createBLAKE3, createSHA256 } from 'hash-wasm';
 import { HashPool } from '../../src/blobs/hash-pool.js';
 
@@ -83,4 +83,15 @@ export function sharedCopies(chunks: readonly Buffer[]): Buffer[] {
     chunk.copy(copy);
     return copy;
   });
+}
+
+/** CPU seconds node:crypto (the OpenSSL `modelgate pull` and `push` hash with) takes for sha256 of `bytes` bytes already in memory. */
+export function sha256CpuSeconds(bytes: number): number {
+  const block = randomBytes(64 * 1024 * 1024);
+  const before = process.cpuUsage();
+  const hash = createHash('sha256');
+  for (let left = bytes; left > 0; left -= block.length) hash.update(left >= block.length ? block : block.subarray(0, left));
+  hash.digest();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6;
 }

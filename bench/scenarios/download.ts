@@ -91,8 +91,12 @@ function probeFigure(p: ProbeOutcome): Figure {
   return { value: p.p99, unit: 'ms p99', loadCpuPercent: null, detail: { ...p } };
 }
 
-/** Resolve p99 while the ranged streams run: what a download's slices make a resolve wait for. */
-function resolveRow(busy: ProbeOutcome, idle: ProbeOutcome, downloads: DownloadReport): Comparison {
+/**
+ * Resolve p99 while the ranged streams run: what a download's slices make a resolve wait for.
+ * `machine`: an idle process's p99 under the same streams (from nginx), where measured; above the
+ * target, the target is beyond this machine under this load and the row says so.
+ */
+function resolveRow(busy: ProbeOutcome, idle: ProbeOutcome, downloads: DownloadReport, machine: ProbeOutcome | null): Comparison {
   const problems = busy.failures + idle.failures;
   return {
     name: `download: resolve p99 during ${STREAMS} ranged streams`,
@@ -105,6 +109,9 @@ function resolveRow(busy: ProbeOutcome, idle: ProbeOutcome, downloads: DownloadR
     note: [
       `one resolve every ${PROBE_INTERVAL_MS} ms on one connection; ${busy.count} answers, p50 ${busy.p50.toFixed(2)} ms, max ${busy.max.toFixed(1)} ms (idle: ${idle.count}, p50 ${idle.p50.toFixed(2)} ms)`,
       `the downloads meanwhile ${downloads.gbPerSecond.toFixed(2)} GB/s, server CPU ${cpuNote(downloads)}`,
+      machine && machine.p99 > RESOLVE_P99_TARGET_MS
+        ? `beyond this machine under this load: an idle bare uWS app answering the same resolve while nginx serves the same streams has p99 ${machine.p99.toFixed(2)} ms`
+        : '',
       problems > 0 ? `invalid: ${problems} failed resolves` : '',
     ]
       .filter(Boolean)
@@ -207,8 +214,19 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     );
     const [busyProbe, probed] = await probe(mgTarget, service.pid);
     const [bareProbe, bareProbed] = await probe(uwsTarget, uws.pid);
+    // The machine's own tail under the same load: the bare uWS app, serving nothing, answers the
+    // same resolve while nginx (another process) serves the streams. No server answering in the
+    // loop that serves them can wait less than an idle process beside them.
+    const machine = ngTarget
+      ? await probeResolve(
+          { port: uws.port, path: RESOLVE_PATH, headers },
+          PROBE_INTERVAL_MS,
+          runDownload(job(ngTarget, 'ranges', 0), nginx!.pid),
+        )
+      : null;
     ctx.log(
-      `  resolve p99 idle ${idleProbe.p99.toFixed(2)} ms, during downloads ${busyProbe.p99.toFixed(2)} ms, bare uWS app ${bareProbe.p99.toFixed(2)} ms`,
+      `  resolve p99 idle ${idleProbe.p99.toFixed(2)} ms, during downloads ${busyProbe.p99.toFixed(2)} ms, bare uWS app ${bareProbe.p99.toFixed(2)} ms` +
+        (machine ? `, an idle bare uWS app while nginx serves the streams ${machine.p99.toFixed(2)} ms` : ''),
     );
     const gb = (r: DownloadReport) => r.gbPerSecond;
     const median = (reports: DownloadReport[] | undefined) => (reports ? medianBy(reports, gb) : null);
@@ -226,13 +244,28 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
             ),
           ]
         : []),
-      resolveRow(busyProbe, idleProbe, probed),
+      resolveRow(busyProbe, idleProbe, probed, machine),
       resolveBareRow(busyProbe, bareProbe, bareProbed),
+      ...(machine ? [resolveMachineRow(busyProbe, machine)] : []),
     ];
   } finally {
     api.close();
     for (const stop of stops.reverse()) await stop();
   }
+}
+
+/** The machine's tail under the same streams: an idle bare uWS process answering while nginx serves them. */
+function resolveMachineRow(busy: ProbeOutcome, machine: ProbeOutcome): Comparison {
+  return {
+    name: `download: resolve p99 during ${STREAMS} ranged streams, the machine's floor`,
+    subject: probeFigure(busy),
+    baselineName: 'idle bare uWS app, streams from nginx',
+    baseline: probeFigure(machine),
+    ratio: null,
+    target: 'informational',
+    pass: null,
+    note: `bench/baselines/uws-file-memory.ts serving nothing, answering modelgate's resolve bytes while nginx serves the ${STREAMS} streams: what a resolve waits for on this machine under this load in a process with nothing else to do; ${machine.count} answers, p50 ${machine.p50.toFixed(2)} ms, max ${machine.max.toFixed(1)} ms${machine.failures > 0 ? `; invalid: ${machine.failures} failed resolves` : ''}`,
+  };
 }
 
 export const downloadScenario: Scenario = {
