@@ -1,29 +1,38 @@
-// Compiles native/mapped-range.c into dist/native/mapped-range.node (run by `npm run build` after
-// tsc): the addon downloads map blob ranges with (src/http/mapped-source.ts). It is optional: with
-// no C compiler or no Node headers here the build says so and goes on, and downloads read with
-// pread instead (the service's start log says which it uses). Node's own headers are the ones
-// next to the running node (include/node), which `node` images and distribution packages ship, so
-// no download is needed (node-gyp would fetch headers for an official build).
+// Compiles the native addons into dist/native/ (run by `npm run build` after tsc):
+// - native/mapped-range.c → mapped-range.node: downloads map blob ranges with it (src/http/mapped-source.ts);
+// - native/send-file.c → send-file.node: `modelgate push` sends files with sendfile(2) (src/client/file-send.ts).
+// Both are optional: with no C compiler or no Node headers here the build says so and goes on, and
+// downloads read with pread and uploads read the file (the service's start log says which it uses).
+// Node's own headers are the ones next to the running node (include/node), which `node` images and
+// distribution packages ship, so no download is needed (node-gyp would fetch headers for an official build).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const source = join(root, 'native', 'mapped-range.c');
-const target = join(root, 'dist', 'native', 'mapped-range.node');
 const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node', '/usr/local/include/node'].find((dir) =>
   existsSync(join(dir, 'node_api.h')),
 );
+const addons = [
+  { name: 'mapped-range', without: 'downloads will use pread' },
+  { name: 'send-file', without: 'uploads will read the file' },
+];
 
-rmSync(target, { force: true });
-// The folder exists either way, so an image build can copy it whether or not the addon was built.
-mkdirSync(dirname(target), { recursive: true });
-if (process.platform !== 'linux') {
-  console.log('native addon: not built (Linux only); downloads will use pread');
-} else if (!headers) {
-  console.log('native addon: not built (no node_api.h next to this node); downloads will use pread');
-} else {
+for (const { name, without } of addons) {
+  const source = join(root, 'native', `${name}.c`);
+  const target = join(root, 'dist', 'native', `${name}.node`);
+  rmSync(target, { force: true });
+  // The folder exists either way, so an image build can copy it whether or not the addon was built.
+  mkdirSync(dirname(target), { recursive: true });
+  if (process.platform !== 'linux') {
+    console.log(`native addon ${name}: not built (Linux only); ${without}`);
+    continue;
+  }
+  if (!headers) {
+    console.log(`native addon ${name}: not built (no node_api.h next to this node); ${without}`);
+    continue;
+  }
   const args = [
     '-O2',
     '-Wall',
@@ -31,7 +40,7 @@ if (process.platform !== 'linux') {
     '-shared',
     '-fPIC',
     '-DNAPI_VERSION=8',
-    '-DNODE_GYP_MODULE_NAME=mapped_range',
+    `-DNODE_GYP_MODULE_NAME=${name.replace(/-/g, '_')}`,
     `-I${headers}`,
     source,
     '-o',
@@ -49,6 +58,6 @@ if (process.platform !== 'linux') {
   if (result.status === 0) console.log(`native addon: built ${target.slice(root.length)}`);
   else
     console.log(
-      `native addon: not built (${result.error ? `${cc}: ${result.error.message}` : `${cc} exited ${result.status}`}); downloads will use pread`,
+      `native addon ${name}: not built (${result.error ? `${cc}: ${result.error.message}` : `${cc} exited ${result.status}`}); ${without}`,
     );
 }

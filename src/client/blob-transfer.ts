@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { apiErrorFromText } from './api-error.js';
 import { parseContentRange } from './content-range.js';
 import { ModelgateTransferError } from './errors.js';
+import { fileSender, plainSocketFd, sendFileBody } from './file-send.js';
 import { endpointOf, Http1Connection, type ConnectionOptions, type Endpoint, type ResponseSink } from './http1-connection.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { ByteRange, StoredBlob } from './types.js';
@@ -156,6 +157,12 @@ export interface UploadOptions {
    * at source position `position`, within `slack` spare bytes per buffer.
    */
   placement?: { slack: number; offset(position: number): number };
+  /**
+   * The source is this open file (`read` reads the same bytes at the same positions): over plain
+   * http the body then goes from the file to the socket with sendfile(2) where the native addon
+   * is built (file-send.ts), and through `read` otherwise.
+   */
+  sourceFd?: number;
 }
 
 /** Streams `size` bytes of a source as `POST /v1/blobs?digest=`: one request, stored only if they hash to `digest`. */
@@ -209,7 +216,19 @@ async function sendBytes<T>(
   });
   const answer = new TextSink();
   try {
-    await connection.request(head, answer, options.signal, (socket) => sendBody(socket, part, chunked, read, options));
+    await connection.request(head, answer, options.signal, (socket, headWritten) => {
+      const sender = options.sourceFd === undefined ? null : fileSender();
+      const socketFd = sender ? plainSocketFd(socket) : null;
+      if (!sender || socketFd === null || part.length === 0) return sendBody(socket, part, chunked, read, options);
+      return sendFileBody(sender, socket, socketFd, headWritten, {
+        fd: options.sourceFd!,
+        ...part,
+        chunked,
+        stallTimeoutMs: connection.stallTimeoutMs,
+        limiter: options.limiter,
+        onProgress: options.onProgress,
+      });
+    });
   } finally {
     connection.close();
   }

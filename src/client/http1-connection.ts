@@ -100,7 +100,8 @@ export class Http1Connection {
   private connected: Promise<void> | null = null;
   private current: Exchange | null = null;
   private readonly readBuffer: Buffer | null;
-  private readonly stallTimeoutMs: number;
+  /** An attempt with no bytes in either direction for this long fails. */
+  readonly stallTimeoutMs: number;
   /** Why reading is paused (the rate limit, buffers in use); it resumes when none is left. */
   private readonly pausedFor = new Set<string>();
 
@@ -114,13 +115,15 @@ export class Http1Connection {
 
   /**
    * Sends `head` (request line and headers, without the blank line), then whatever `sendBody`
-   * writes, and hands the response to `sink`. Resolves once the whole body arrived.
+   * writes, and hands the response to `sink`. Resolves once the whole body arrived. `sendBody`
+   * starts at once; `headWritten` settles when the head has gone to the kernel (a body written
+   * past Node, straight to the socket's descriptor, must wait for it).
    */
   async request(
     head: string,
     sink: ResponseSink,
     signal?: AbortSignal,
-    sendBody?: (socket: Socket) => Promise<void>,
+    sendBody?: (socket: Socket, headWritten: Promise<void>) => Promise<void>,
   ): Promise<ResponseHead> {
     signal?.throwIfAborted();
     if (this.current) throw new Error('Http1Connection carries one request at a time');
@@ -131,10 +134,14 @@ export class Http1Connection {
     const onAbort = () => this.fail(signal!.reason ?? new Error('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      socket.write(`${head}\r\nHost: ${this.endpoint.hostHeader}\r\n\r\n`);
+      const headWritten = new Promise<void>((resolve, reject) =>
+        socket.write(`${head}\r\nHost: ${this.endpoint.hostHeader}\r\n\r\n`, (err) => (err ? reject(err) : resolve())),
+      );
+      // A head that did not go out fails the exchange through the socket's error.
+      headWritten.catch(() => undefined);
       // The body goes out while the answer is awaited: a server may answer (and refuse) early.
       // A failure to produce the body (the source broke) fails the exchange.
-      sendBody?.(socket).catch((err: unknown) => {
+      sendBody?.(socket, headWritten).catch((err: unknown) => {
         if (this.socket === socket) this.fail(err);
       });
       return await done;

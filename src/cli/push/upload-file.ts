@@ -37,13 +37,14 @@ export async function uploadFile(
 ): Promise<StoredBlob> {
   const handle = await open(blob.absolutePath, 'r');
   // Exactly the bytes that were hashed: a file that changed since fails the server's digest check.
-  const read = async (buffer: Buffer, length: number, position: number) => (await handle.read(buffer, 0, length, position)).bytesRead;
+  const source = sourceOf(handle);
   try {
     let sent = 0;
     try {
-      return await client.uploadBlobFrom(blob.digest, blob.size, read, {
+      return await client.uploadBlobFrom(blob.digest, blob.size, source.read, {
         limiter,
         placement: PLACEMENT,
+        sourceFd: source.fd,
         signal,
         onProgress: (n) => {
           sent += n;
@@ -55,7 +56,7 @@ export async function uploadFile(
       if (signal.aborted || !isRetryableClientError(err)) throw err;
       progress.note(`modelgate: upload of ${blob.digest} failed (${describe(err)}); continuing through a resumable upload session`);
     }
-    return await uploadInSession(client, blob, read, progress, signal, limiter);
+    return await uploadInSession(client, blob, source, progress, signal, limiter);
   } finally {
     await closeQuietly(handle);
   }
@@ -89,9 +90,11 @@ export function startUnhashedUpload(
     const handle = await opening;
     const { id } = await client.openUpload(sendSignal);
     sessionId = id;
-    return client.appendUpload(id, 0, file.size, reader(handle), {
+    const source = sourceOf(handle);
+    return client.appendUpload(id, 0, file.size, source.read, {
       limiter,
       placement: PLACEMENT,
+      sourceFd: source.fd,
       signal: sendSignal,
       onProgress: (n) => {
         sent += n;
@@ -114,7 +117,7 @@ export function startUnhashedUpload(
           progress.note(`modelgate: upload of ${digest} failed (${describe(err)}); continuing through its upload session`);
         }
         const blob = { digest, size: file.size, absolutePath: file.absolutePath };
-        return await uploadInSession(client, blob, reader(await opening), progress, signal, limiter, { id: sessionId, counted: sent });
+        return await uploadInSession(client, blob, sourceOf(await opening), progress, signal, limiter, { id: sessionId, counted: sent });
       } finally {
         await close();
       }
@@ -176,14 +179,20 @@ async function cancelSession(client: ModelgateClient, id: string, signal: AbortS
   }
 }
 
-function reader(handle: FileHandle) {
-  return async (buffer: Buffer, length: number, position: number) => (await handle.read(buffer, 0, length, position)).bytesRead;
+/** A file open for an upload: its bytes by position, and its descriptor, from which the client may send them with sendfile(2). */
+interface OpenSource {
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  fd: number;
+}
+
+function sourceOf(handle: FileHandle): OpenSource {
+  return { read: async (buffer, length, position) => (await handle.read(buffer, 0, length, position)).bytesRead, fd: handle.fd };
 }
 
 async function uploadInSession(
   client: ModelgateClient,
   blob: BlobSource,
-  read: (buffer: Buffer, length: number, position: number) => Promise<number>,
+  source: OpenSource,
   progress: Progress,
   signal: AbortSignal,
   limiter?: RateLimiter,
@@ -216,9 +225,10 @@ async function uploadInSession(
       counted = from;
       if (from >= blob.size) return from;
       const length = Math.min(SESSION_CHUNK, blob.size - from);
-      return client.appendUpload(session, from, length, read, {
+      return client.appendUpload(session, from, length, source.read, {
         limiter,
         placement: PLACEMENT,
+        sourceFd: source.fd,
         signal,
         onProgress: (n) => {
           counted += n;
