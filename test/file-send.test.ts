@@ -5,7 +5,7 @@
 // it, the file is shorter than the range. And what must never use it: a TLS socket.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,40 @@ function unchunk(wire: Buffer): { body: Buffer; chunks: number } {
   }
 }
 
+/** Runs `body` with the source file open and a raw server whose connections `onSocket` takes; closes both after. */
+async function withPeer(path: string, onSocket: (socket: Socket) => void, body: (port: number, file: FileHandle) => Promise<void>) {
+  const server = await rawServer(onSocket);
+  const file = await open(path, 'r');
+  try {
+    await body(server.port, file);
+  } finally {
+    await file.close();
+    await server.close();
+  }
+}
+
+/** Sends bytes `start..start+length-1` of `file` on a new connection to `port`; the socket, once the send ended. */
+async function sendRange(
+  port: number,
+  file: FileHandle,
+  part: { start: number; length: number; chunked?: boolean; stallTimeoutMs?: number; onProgress?(n: number): void },
+  whileSending: (socket: Socket) => void = () => undefined,
+): Promise<{ socket: Socket; closed: Promise<Error | undefined> }> {
+  const { socket, fd } = await connected(port);
+  const closed = new Promise<Error | undefined>((resolve) => socket.once('close', () => resolve(socket.errored as Error | undefined)));
+  const sending = sendFileBody(addon!, socket, fd, Promise.resolve(), {
+    fd: file.fd,
+    start: part.start,
+    length: part.length,
+    chunked: part.chunked ?? false,
+    stallTimeoutMs: part.stallTimeoutMs ?? 5000,
+    onProgress: part.onProgress,
+  });
+  whileSending(socket);
+  await sending;
+  return { socket, closed };
+}
+
 describe('upload bodies with sendfile', { skip: addon ? false : 'native/send-file.c is not built here' }, () => {
   let dir: string;
   let path: string;
@@ -95,27 +129,18 @@ describe('upload bodies with sendfile', { skip: addon ? false : 'native/send-fil
 
   test('sends exactly the range, with a Content-Length body and as chunks ended by the last chunk', async () => {
     let received: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
-    const server = await rawServer((socket) => {
+    const receive = (socket: Socket) => {
       received = collect(socket);
-    });
-    const file = await open(path, 'r');
-    try {
+    };
+    await withPeer(path, receive, async (port, file) => {
       for (const chunked of [false, true]) {
-        const { socket, fd } = await connected(server.port);
         const start = 1234;
         const length = bytes.length - start - 99;
         let progress = 0;
-        await sendFileBody(addon!, socket, fd, Promise.resolve(), {
-          fd: file.fd,
-          start,
-          length,
-          chunked,
-          stallTimeoutMs: 5000,
-          onProgress: (n) => {
-            progress += n;
-          },
-        });
-        socket.end();
+        const onProgress = (n: number) => {
+          progress += n;
+        };
+        (await sendRange(port, file, { start, length, chunked, onProgress })).socket.end();
         const wire = await received;
         const expected = bytes.subarray(start, start + length);
         if (chunked) {
@@ -125,80 +150,49 @@ describe('upload bodies with sendfile', { skip: addon ? false : 'native/send-fil
         } else assert.ok(wire.equals(expected), 'the body is the range');
         assert.equal(progress, length);
       }
-    } finally {
-      await file.close();
-      await server.close();
-    }
+    });
   });
 
   test('a peer that stops reading fails the send after the stall time, with the socket destroyed', async () => {
-    const server = await rawServer((socket) => socket.pause());
-    const file = await open(path, 'r');
-    try {
-      const { socket, fd } = await connected(server.port);
-      const closed = new Promise<Error | undefined>((resolve) => socket.once('close', () => resolve(socket.errored as Error | undefined)));
-      const started = Date.now();
-      await sendFileBody(addon!, socket, fd, Promise.resolve(), {
-        fd: file.fd,
-        start: 0,
-        length: bytes.length,
-        chunked: false,
-        stallTimeoutMs: 300,
-      });
-      const error = await closed;
-      assert.match(String(error?.message), /no upload progress for 0\.3s/);
-      assert.ok(Date.now() - started < 5000, 'it gave up, not waited for the whole body');
-    } finally {
-      await file.close();
-      await server.close();
-    }
+    await withPeer(
+      path,
+      (socket) => socket.pause(),
+      async (port, file) => {
+        const started = Date.now();
+        const { closed } = await sendRange(port, file, { start: 0, length: bytes.length, stallTimeoutMs: 300 });
+        assert.match(String((await closed)?.message), /no upload progress for 0\.3s/);
+        assert.ok(Date.now() - started < 5000, 'it gave up, not waited for the whole body');
+      },
+    );
   });
 
   test('a socket closed while a send waits for room stops it at once', async () => {
-    const server = await rawServer((socket) => socket.pause());
-    const file = await open(path, 'r');
-    try {
-      const { socket, fd } = await connected(server.port);
-      const sending = sendFileBody(addon!, socket, fd, Promise.resolve(), {
-        fd: file.fd,
-        start: 0,
-        length: bytes.length,
-        chunked: false,
-        stallTimeoutMs: 60_000,
-      });
-      await new Promise((r) => setTimeout(r, 200));
-      const closedAt = Date.now();
-      socket.destroy();
-      await sending;
-      assert.ok(Date.now() - closedAt < 2000, 'the send noticed the close, not the 60 s stall time');
-    } finally {
-      await file.close();
-      await server.close();
-    }
+    await withPeer(
+      path,
+      (socket) => socket.pause(),
+      async (port, file) => {
+        let closedAt = 0;
+        const closeSoon = (socket: Socket) =>
+          setTimeout(() => {
+            closedAt = Date.now();
+            socket.destroy();
+          }, 200);
+        await sendRange(port, file, { start: 0, length: bytes.length, stallTimeoutMs: 60_000 }, closeSoon);
+        assert.ok(closedAt > 0 && Date.now() - closedAt < 2000, 'the send noticed the close, not the 60 s stall time');
+      },
+    );
   });
 
   test('a file shorter than the range fails the send and says where the source ended', async () => {
     let received: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
-    const server = await rawServer((socket) => {
+    const receive = (socket: Socket) => {
       received = collect(socket);
-    });
-    const file = await open(path, 'r');
-    try {
-      const { socket, fd } = await connected(server.port);
-      const closed = new Promise<Error | undefined>((resolve) => socket.once('close', () => resolve(socket.errored as Error | undefined)));
-      await sendFileBody(addon!, socket, fd, Promise.resolve(), {
-        fd: file.fd,
-        start: bytes.length - 100,
-        length: 1000,
-        chunked: false,
-        stallTimeoutMs: 5000,
-      });
+    };
+    await withPeer(path, receive, async (port, file) => {
+      const { closed } = await sendRange(port, file, { start: bytes.length - 100, length: 1000 });
       assert.match(String((await closed)?.message), new RegExp(`the source ended before byte ${bytes.length + 900}`));
       assert.equal((await received).length, 100, 'what the file had was sent, nothing more');
-    } finally {
-      await file.close();
-      await server.close();
-    }
+    });
   });
 });
 
