@@ -13,18 +13,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#define ADDON_NAME "mapped-range"
+#include "napi-check.h"
+
 typedef struct {
   void *addr;
   size_t length;
 } Mapping;
-
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) {                                          \
-      napi_throw_error(env, NULL, "mapped-range: " #call " failed");  \
-      return NULL;                                                    \
-    }                                                                 \
-  } while (0)
 
 static void unmap(Mapping *m) {
   if (m->addr) munmap(m->addr, m->length);

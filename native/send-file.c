@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ADDON_NAME "send-file"
+#include "napi-check.h"
+
 /** How often a wait for room in the send buffer looks at the abort flag and the stall clock. */
 #define CHECK_MS 100
 
@@ -156,14 +159,6 @@ static void completeSend(napi_env env, napi_status status, void *data) {
   napi_delete_async_work(env, job->work);
   free(job);
 }
-
-#define CHECK(call)                                                \
-  do {                                                             \
-    if ((call) != napi_ok) {                                       \
-      napi_throw_error(env, NULL, "send-file: " #call " failed");  \
-      return NULL;                                                 \
-    }                                                              \
-  } while (0)
 
 // send(socketFd, fileFd, offset, length, options): Promise<number>. options: { chunked, last,
 // stallMs, abort } where abort is an Int32Array whose element 0 turns non-zero to stop. With
