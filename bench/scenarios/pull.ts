@@ -8,10 +8,10 @@
 // start-up: from starting `modelgate pull` of a 3-byte file until its first request reaches the
 // server (through a TCP proxy that notes the first byte), against `node -e 0`.
 import { mkdirSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Api } from '../lib/api.js';
 import { sha256CpuSeconds } from '../lib/hashers.js';
+import { floorOfRound, floorRows } from '../lib/floor.js';
 import { findTool, sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
 import { processCpuSeconds } from '../lib/cpu.js';
 import { startCountingProxy } from '../lib/counting-proxy.js';
@@ -25,7 +25,6 @@ import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from '.
 const MIB = Number(process.env.BENCH_PULL_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_PULL_ROUNDS ?? 5);
 const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
-const CORES = availableParallelism();
 const STARTUP_ROUNDS = Number(process.env.BENCH_PULL_STARTUP_ROUNDS ?? 10);
 /** Issue #19: the CLI's first request within 150 ms of its start. */
 const STARTUP_TARGET_MS = 150;
@@ -208,8 +207,7 @@ export const pullScenario: Scenario = {
         const hashed = sha256CpuSeconds(file.size);
         hashCpu.push(hashed);
         const plain = rounds.get('curl -o')!.at(-1)!;
-        const cpu = plain.cpuSeconds + plain.serverCpuSeconds + hashed;
-        floors.push({ seconds: Math.max(plain.seconds, cpu / CORES), cpuSeconds: cpu, stdout: '' });
+        floors.push(floorOfRound(plain, plain.serverCpuSeconds, hashed));
         ctx.log(`  round ${round + 1}: sha256 of ${MIB} MiB ${hashed.toFixed(2)} CPU-s; floor ${floors.at(-1)!.seconds.toFixed(2)} s`);
       }
       const cpuDetail = (name: string) => {
@@ -225,11 +223,6 @@ export const pullScenario: Scenario = {
       const curlFigure = figure('curl -o');
       const teeFigure = figure('curl | tee | openssl sha256');
       const ariaFigure = figure('aria2c -x16');
-      const floorFigure = throughputFigure(file.size, floors, {
-        cores: CORES,
-        cpuSeconds: floors.map((f) => Number(f.cpuSeconds.toFixed(3))),
-        sha256CpuSeconds: median(hashCpu),
-      });
       const label = `pull ${MIB} MiB, verified`;
       const row = (baselineName: string, baseline: typeof cli, want: number, note?: string): Comparison => {
         const ratio = ratioOf(cli, baseline);
@@ -244,19 +237,22 @@ export const pullScenario: Scenario = {
           ...(baseline ? (note ? { note } : {}) : { note: `${baselineName} not installed` }),
         };
       };
-      const floorRatio = ratioOf(floorFigure, curlFigure);
+      const { floorRow, beyondNote } = floorRows({
+        label,
+        bytes: file.size,
+        subject: cli,
+        tool: curlFigure,
+        toolName: 'curl -o',
+        floors,
+        target: 0.8,
+        what: 'a verified download',
+        serverPart: "the server's CPU for it",
+        client: 'any client that verifies',
+        detail: { sha256CpuSeconds: median(hashCpu) },
+      });
       const startUpRow = await startUp(service, api, scratch, ctx);
-      /** The floor's ratio to curl -o where it is below the target: no verifying client can meet it here. */
-      const beyond = floorRatio !== null && floorRatio < 0.8 ? floorRatio : null;
       return [
-        row(
-          'curl -o',
-          curlFigure,
-          0.8,
-          beyond !== null
-            ? `0.8× curl -o is beyond this machine: the floor of a verified download (the row below) is ${beyond.toFixed(2)}× curl -o`
-            : undefined,
-        ),
+        row('curl -o', curlFigure, 0.8, beyondNote),
         row('aria2c -x16', ariaFigure, 1.0),
         row(
           'curl | tee | openssl sha256',
@@ -264,20 +260,7 @@ export const pullScenario: Scenario = {
           1.0,
           "the Unix tools' verified download of the same URL: curl to stdout, tee writing the file on tmpfs, openssl dgst -sha256 hashing the stream (three processes, two pipe copies); its printed digest is checked too",
         ),
-        {
-          name: `${label}, the floor`,
-          subject: cli,
-          baselineName: `floor on ${CORES} cores`,
-          baseline: floorFigure,
-          ratio: ratioOf(cli, floorFigure),
-          target: 'informational',
-          pass: null,
-          note:
-            `the fastest a verified download of these bytes can be here, built from parts measured in each round: ` +
-            `(curl -o's CPU + the server's CPU for it + sha256 of ${MIB} MiB in memory with node:crypto) / ${CORES} cores, ` +
-            `and never less than curl -o's own time; median ${floorFigure?.value.toFixed(2)} GB/s = ` +
-            `${floorRatio === null ? '?' : floorRatio.toFixed(2)}× curl -o${beyond !== null ? ', so 0.8× curl -o is beyond this machine for any client that verifies' : ''}`,
-        },
+        floorRow,
         startUpRow,
       ];
     } finally {

@@ -15,11 +15,11 @@
 // curl -T and the server spent on each round's upload, plus sha256 of as many bytes (a push must
 // know the digest of what it sends), spread over every core, and never less than curl -T's time.
 import { closeSync, copyFileSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Api } from '../lib/api.js';
 import { sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
 import { processCpuSeconds } from '../lib/cpu.js';
+import { floorOfRound, floorRows } from '../lib/floor.js';
 import { sha256CpuSeconds } from '../lib/hashers.js';
 import { CLI_BIN, startService } from '../lib/service.js';
 import { findCurl } from '../lib/upload-client.js';
@@ -29,7 +29,6 @@ import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from '.
 const MIB = Number(process.env.BENCH_PUSH_MIB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_PUSH_ROUNDS ?? 5);
 const TMPFS = process.env.BENCH_TMPFS ?? '/dev/shm';
-const CORES = availableParallelism();
 /** DESIGN.md's push target: at least this share of curl -T's throughput. */
 const TARGET = 0.8;
 const MODEL = 'bench/push';
@@ -129,8 +128,7 @@ export const pushScenario: Scenario = {
         baseline.push(sent);
         // The floor of this round: what curl -T and the server spent on these bytes, plus the sha256
         // a client that knows the digest of what it sends must compute, on every core at once.
-        const cpu = sent.cpuSeconds + serverCpuSeconds + sha256CpuSeconds(file.size);
-        floors.push({ seconds: Math.max(sent.seconds, cpu / CORES), cpuSeconds: cpu, stdout: '' });
+        floors.push(floorOfRound(sent, serverCpuSeconds, sha256CpuSeconds(file.size)));
         serverCpu.push(serverCpuSeconds);
         return sent;
       };
@@ -151,13 +149,18 @@ export const pushScenario: Scenario = {
       const subject = throughputFigure(file.size, cli, cpuSeconds(cli, pushServerCpu));
       const base = throughputFigure(file.size, baseline, cpuSeconds(baseline, serverCpu));
       const ratio = ratioOf(subject, base);
-      const floor = throughputFigure(file.size, floors, {
-        cores: CORES,
-        cpuSeconds: floors.map((f) => Number(f.cpuSeconds.toFixed(3))),
+      const { floorRow, beyondNote } = floorRows({
+        label: `push ${MIB} MiB`,
+        bytes: file.size,
+        subject,
+        tool: base,
+        toolName: 'curl -T',
+        floors,
+        target: TARGET,
+        what: 'a push',
+        serverPart: "the server's CPU for its upload",
+        client: 'any client that hashes what it sends',
       });
-      const floorRatio = ratioOf(floor, base);
-      /** The floor's ratio to curl -T where it is below the target: no client that hashes what it sends can meet it here. */
-      const beyond = floorRatio !== null && floorRatio < TARGET ? floorRatio : null;
       return [
         {
           name: `push ${MIB} MiB`,
@@ -167,24 +170,9 @@ export const pushScenario: Scenario = {
           ratio,
           target: `≥ ${TARGET}×`,
           pass: ratio === null ? null : ratio >= TARGET,
-          ...(beyond !== null
-            ? { note: `${TARGET}× curl -T is beyond this machine: the floor of a push (the row below) is ${beyond.toFixed(2)}× curl -T` }
-            : {}),
+          ...(beyondNote ? { note: beyondNote } : {}),
         },
-        {
-          name: `push ${MIB} MiB, the floor`,
-          subject,
-          baselineName: `floor on ${CORES} cores`,
-          baseline: floor,
-          ratio: ratioOf(subject, floor),
-          target: 'informational',
-          pass: null,
-          note:
-            `the fastest a push of these bytes can be here, built from parts measured in each round: ` +
-            `(curl -T's CPU + the server's CPU for its upload + sha256 of ${MIB} MiB in memory with node:crypto) / ${CORES} cores, ` +
-            `and never less than curl -T's own time; median ${floor?.value.toFixed(2)} GB/s = ` +
-            `${floorRatio === null ? '?' : floorRatio.toFixed(2)}× curl -T${beyond !== null ? `, so ${TARGET}× curl -T is beyond this machine for any client that hashes what it sends` : ''}`,
-        },
+        floorRow,
       ];
     } finally {
       rmSync(source, { recursive: true, force: true });
