@@ -7,7 +7,7 @@ import { parseContentRange } from './content-range.js';
 import { ModelgateTransferError } from './errors.js';
 import { fileSender, plainSocketFd, sendFileBody } from './file-send.js';
 import { endpointOf, Http1Connection, type ConnectionOptions, type Endpoint, type ResponseSink } from './http1-connection.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { paceAfter, stepSize, type RateLimiter } from './rate-limiter.js';
 import type { ByteRange, StoredBlob } from './types.js';
 import { paths } from './urls.js';
 
@@ -259,10 +259,7 @@ async function sendBody(
   options: UploadOptions,
 ): Promise<void> {
   const size = part.length;
-  const chunkSize = Math.max(
-    64 * 1024,
-    Math.min(options.chunkSize ?? 4 * 1024 * 1024, options.limiter ? Math.ceil(options.limiter.rate / 8) : Infinity),
-  );
+  const chunkSize = stepSize(options.chunkSize ?? 4 * 1024 * 1024, options.limiter);
   const length = Math.min(chunkSize, Math.max(size, 1));
   const slack = options.placement?.slack ?? 0;
   const buffers = [Buffer.allocUnsafe(length + slack), Buffer.allocUnsafe(length + slack)];
@@ -279,8 +276,7 @@ async function sendBody(
       return;
     }
     position += n;
-    const waitMs = options.limiter?.take(n) ?? 0;
-    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    await paceAfter(options.limiter, n);
     if (socket.destroyed) return;
     if (chunked) socket.write(`${n.toString(16)}\r\n`);
     written[turn] = write(buffer.subarray(0, n));

@@ -9,9 +9,9 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ModelgateTransferError } from './errors.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { paceAfter, stepSize, type RateLimiter } from './rate-limiter.js';
 
-interface SendFileAddon {
+export interface SendFileAddon {
   send(
     socketFd: number,
     fileFd: number,
@@ -80,8 +80,7 @@ export async function sendFileBody(addon: SendFileAddon, socket: Socket, socketF
   const onClose = () => Atomics.store(abort, 0, 1);
   socket.once('close', onClose);
   socket.setTimeout(0);
-  // A limited upload sends an eighth of a second's worth at a time, so the limiter paces it.
-  const slice = o.limiter ? Math.max(64 * 1024, Math.min(SLICE, Math.ceil(o.limiter.rate / 8))) : SLICE;
+  const slice = stepSize(SLICE, o.limiter);
   try {
     for (let sent = 0; sent < o.length; ) {
       if (socket.destroyed) return;
@@ -90,8 +89,7 @@ export async function sendFileBody(addon: SendFileAddon, socket: Socket, socketF
       await addon.send(socketFd, o.fd, o.start + sent, n, { chunked: o.chunked, last, stallMs: o.stallTimeoutMs, abort });
       sent += n;
       o.onProgress?.(n);
-      const waitMs = o.limiter?.take(n) ?? 0;
-      if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+      await paceAfter(o.limiter, n);
     }
   } catch (err) {
     if (socket.destroyed) return;

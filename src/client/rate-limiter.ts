@@ -28,3 +28,17 @@ export class RateLimiter {
     return this.credit >= 0 ? 0 : Math.ceil((-this.credit * 1000) / this.rate);
   }
 }
+
+/**
+ * Bytes a sender moves at a time: `preferred`, or under a limiter an eighth of a second's worth
+ * where that is less, so the limiter paces the transfer in short steps; never under 64 KiB.
+ */
+export function stepSize(preferred: number, limiter?: RateLimiter): number {
+  return Math.max(64 * 1024, Math.min(preferred, limiter ? Math.ceil(limiter.rate / 8) : Number.POSITIVE_INFINITY));
+}
+
+/** Counts `bytes` as sent and waits as long as the limiter then asks (not at all without one). */
+export async function paceAfter(limiter: RateLimiter | undefined, bytes: number): Promise<void> {
+  const waitMs = limiter?.take(bytes) ?? 0;
+  if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+}
