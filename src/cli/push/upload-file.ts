@@ -1,4 +1,5 @@
-// Uploading one file as a blob. With its digest known: one streamed request read from the file
+// Uploading one file as a blob. With its digest known: one streamed request, its body sent from the
+// file with sendfile(2) over plain http (the client's file-send.ts), else read from the file
 // through two reused buffers. Before its digest is known (a large file whose hash runs beside the
 // upload): one streamed chunk into a resumable session, committed with the digest once the hash is
 // done, or cancelled when the server turns out to have the blob. Either way, if the stream fails on
@@ -19,9 +20,10 @@ export interface BlobSource {
 const ATTEMPTS = 4;
 const RETRY_BASE_DELAY_MS = 500;
 /**
- * Each read of the file lands where the kernel's copy out of the page cache is fast: in a buffer
- * from malloc a read at a page-aligned position otherwise copies at a quarter of the speed (see
- * readPlacement), and the upload reads every byte once more after the hash did.
+ * Where the upload reads the file (https, or no sendfile addon), each read lands where the kernel's
+ * copy out of the page cache is fast: in a buffer from malloc a read at a page-aligned position
+ * otherwise copies at a quarter of the speed (see readPlacement), and the upload reads every byte
+ * once more after the hash did.
  */
 const PLACEMENT = { slack: READ_SLACK, offset: readPlacement };
 
