@@ -1,7 +1,9 @@
 // Compiles the native addons into dist/native/ (run by `npm run build` after tsc):
 // - native/mapped-range.c → mapped-range.node: downloads map blob ranges with it (src/http/mapped-source.ts);
-// - native/send-file.c → send-file.node: `modelgate push` sends files with sendfile(2) (src/client/file-send.ts).
-// Both are optional: with no C compiler or no Node headers here the build says so and goes on, and
+// - native/send-file.c → send-file.node: `modelgate push` sends files with sendfile(2) (src/client/file-send.ts);
+// - native/socket-send.cc → socket-send.node: downloads over plain http send blob files with sendfile(2)
+//   (src/http/socket-send.ts); C++ for V8's object API, which N-API has no call for.
+// All are optional: with no C compiler or no Node headers here the build says so and goes on, and
 // downloads read with pread and uploads read the file (the service's start log says which it uses).
 // Node's own headers are the ones next to the running node (include/node), which `node` images and
 // distribution packages ship, so no download is needed (node-gyp would fetch headers for an official build).
@@ -17,10 +19,11 @@ const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/
 const addons = [
   { name: 'mapped-range', without: 'downloads will use pread' },
   { name: 'send-file', without: 'uploads will read the file' },
+  { name: 'socket-send', without: 'downloads will copy into the socket', cplusplus: true },
 ];
 
-for (const { name, without } of addons) {
-  const source = join(root, 'native', `${name}.c`);
+for (const { name, without, cplusplus } of addons) {
+  const source = join(root, 'native', `${name}.${cplusplus ? 'cc' : 'c'}`);
   const target = join(root, 'dist', 'native', `${name}.node`);
   rmSync(target, { force: true });
   // The folder exists either way, so an image build can copy it whether or not the addon was built.
@@ -39,15 +42,19 @@ for (const { name, without } of addons) {
     '-Wextra',
     '-shared',
     '-fPIC',
+    ...(cplusplus ? ['-std=c++17', '-fno-exceptions', '-fno-rtti'] : []),
     '-DNAPI_VERSION=8',
     `-DNODE_GYP_MODULE_NAME=${name.replace(/-/g, '_')}`,
-    `-I${headers}`,
+    // -isystem: the warnings of V8's own headers are not ours to fix.
+    '-isystem',
+    headers,
     source,
     '-o',
     target,
   ];
-  // $CC, else cc, else gcc (a Debian gcc without the cc alternative).
-  const compilers = process.env.CC ? [process.env.CC] : ['cc', 'gcc'];
+  // $CC (or $CXX), else cc (c++), else gcc (g++): a Debian gcc without the cc alternative.
+  const fromEnv = cplusplus ? process.env.CXX : process.env.CC;
+  const compilers = fromEnv ? [fromEnv] : cplusplus ? ['c++', 'g++'] : ['cc', 'gcc'];
   let cc = compilers[0]!;
   let result = spawnSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   for (const next of compilers.slice(1)) {
