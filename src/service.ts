@@ -23,6 +23,7 @@ import { refusalAuditor } from './http/errors/refusal-audit.js';
 import { InFlight } from './http/in-flight.js';
 import { LoopShare, SERVER_LOOP_SHARE } from './http/loop-share.js';
 import { chooseDownloadSource, yieldTo } from './http/download.js';
+import { socketSendFor } from './http/socket-send.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
@@ -95,6 +96,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const fleet = config.fleet.enabled ? new Fleet(await openFleetStore(config), registry, fleetOptions(config)) : null;
 
   let ready = false;
+  const sendfile = socketSendFor(config.server.downloadSource, tlsEnabled(config.server.tls));
   const ctx: AppContext = {
     config,
     auth,
@@ -108,13 +110,19 @@ export async function startService(config: Config): Promise<RunningService> {
     inFlight: new InFlight(),
     loopShare: new LoopShare(SERVER_LOOP_SHARE),
     webhooks,
+    socketSend: sendfile.sender,
     ready: () => ready,
   };
   const downloads = chooseDownloadSource(config.server.downloadSource);
   // Downloads copy in larger turns while no other request arrives (turn-budget.ts).
   yieldTo(ctx.loopShare);
   logger.info(downloads, `downloads read blobs with ${downloads.source}`);
+  logger.info(
+    { sendfile: sendfile.sender !== null, reason: sendfile.reason },
+    sendfile.sender ? `downloads send ${sendfile.reason} with sendfile` : `downloads do not use sendfile: ${sendfile.reason}`,
+  );
   const server = await listen(createApp(ctx), config.server.host, config.server.port);
+  sendfile.sender?.listeningOn(server.port);
   if (fleet) {
     // Named once the port is known, so nodes on one host stay apart.
     fleet.options.node ||= `${hostname()}:${server.port}`;

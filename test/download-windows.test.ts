@@ -3,7 +3,8 @@
 // window and go to the socket in writes of at most 2 MiB while other requests arrive, as large as
 // the socket takes when none do (src/http/download.ts, turn-budget.ts), so the body must come out
 // byte for byte across write, chunk and read-size boundaries, for one client and for many at once
-// sharing the turn budget.
+// sharing the turn budget. Bodies this large go out with sendfile by default (socket-send.test.ts),
+// so this server keeps them in the pump with server.downloadSource mmap.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +20,7 @@ describe('downloads from shared windows', () => {
   let digest: string;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ env: { MODELGATE_DOWNLOAD_SOURCE: 'mmap' } });
     digest = await uploadBlob(server, bytes);
   });
   after(() => server.stop());

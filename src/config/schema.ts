@@ -24,7 +24,7 @@ export const configSchema = z.strictObject({
     maxJsonBytes: positiveInt,
     shutdownGraceSeconds: z.coerce.number().min(0),
     /** Where downloads take blob bytes from: `auto` maps local blobs when the native addon loads (http/mapped-source.ts), `pread` always reads. */
-    downloadSource: z.enum(['auto', 'pread']).default('auto'),
+    downloadSource: z.enum(['auto', 'mmap', 'pread']).default('auto'),
     /** HTTPS on the service's own port: both files (PEM), or neither for plain HTTP behind a proxy. */
     tls: z
       .strictObject({

@@ -9,6 +9,7 @@ import type { Registry } from '../registry/registry.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
 import type { LoopShare } from './loop-share.js';
+import type { SocketSend } from './socket-send.js';
 import type { DeliveryWorker } from '../webhooks/delivery-worker.js';
 
 /** What route handlers need, built once at start. */
@@ -30,6 +31,11 @@ export interface AppContext {
   fleet: Fleet | null;
   /** Sends the webhook outbox; routes wake it after a replay and use it for pings. */
   webhooks: DeliveryWorker;
+  /**
+   * Sends large download bodies from the blob's file with sendfile(2) (socket-send.ts); null where
+   * it is not used (TLS, server.downloadSource other than auto, the addon not built).
+   */
+  socketSend: SocketSend | null;
   /** False while starting and once shutdown begins; /readyz reports it. */
   ready: () => boolean;
 }

@@ -19,6 +19,7 @@ import { decideRange, etagMatches, ifRangeAllows } from './range.js';
 import { statusLine } from './status.js';
 import { TurnBudget, type TurnLimits } from './turn-budget.js';
 import type { LoopShare } from './loop-share.js';
+import type { SocketSend } from './socket-send.js';
 
 // Reads start at 256 KiB and go to 2 MiB for clients that keep up (read-size.ts): fewer round
 // trips to the libuv threads per byte (server CPU per GiB under 32 ranged streams). 32 streams hold 128 MiB of 2 MiB buffers,
@@ -64,11 +65,12 @@ const pread = preadSources(pool);
 let mapped: RangeSourceKind | null = null;
 
 /**
- * Chooses where downloads take their bytes from (config server.downloadSource): `auto` maps blobs
- * on local disk where the native addon loads, `pread` always reads. Returns what is in use, and
+ * Chooses where the pump takes downloads' bytes from (config server.downloadSource): `auto` and
+ * `mmap` map blobs on local disk where the native addon loads, `pread` always reads. (`auto` also
+ * sends large bodies with sendfile where it can, bypassing the pump: socket-send.ts.) Returns what is in use, and
  * why, for the start log. `addonPath` is for tests.
  */
-export function chooseDownloadSource(setting: 'auto' | 'pread', addonPath?: string): { source: string; reason?: string } {
+export function chooseDownloadSource(setting: 'auto' | 'mmap' | 'pread', addonPath?: string): { source: string; reason?: string } {
   mapped = null;
   if (setting === 'pread') return { source: 'pread', reason: 'server.downloadSource is pread' };
   // Many downloads in flight map what their buffers would hold then (the pool's crowd rule).
@@ -89,8 +91,11 @@ export interface Representation {
   open(): Promise<BlobReader | null>;
 }
 
-/** Serves the representation; resolves with the number of body bytes handed to the client. */
-export async function serveBytes(x: Exchange, rep: Representation): Promise<number> {
+/**
+ * Serves the representation; resolves with the number of body bytes handed to the client. With
+ * `sender`, a large body of a local file goes out with sendfile (socket-send.ts).
+ */
+export async function serveBytes(x: Exchange, rep: Representation, sender: SocketSend | null = null): Promise<number> {
   downloadRequests++;
   const base: Headers = { ...rep.headers, ETag: rep.etag, 'Accept-Ranges': 'bytes' };
   if (etagMatches(x.headers.ifNoneMatch, rep.etag)) {
@@ -131,7 +136,29 @@ export async function serveBytes(x: Exchange, rep: Representation): Promise<numb
     await reader.close();
     return 0;
   }
+  // A reader with settled() may hand out bytes before they are verified: only the pump waits for that.
+  const sending = sender && reader.fd !== undefined && !reader.settled ? sender.trySend(x, reader.fd, status, base, start, length) : null;
+  if (sending) return finishSend(x, reader, sending, status, length);
   return pump(x, reader, status, base, start, length);
+}
+
+/** Waits for a body sent with sendfile, then closes the connection it was sent on (socket-send.ts). */
+async function finishSend(x: Exchange, reader: BlobReader, sending: Promise<number>, status: number, length: number): Promise<number> {
+  httpMetrics.transferStarted('download');
+  let sent = 0;
+  try {
+    sent = await sending;
+  } finally {
+    httpMetrics.served(sent);
+    httpMetrics.transferEnded('download');
+    if (sent === length) {
+      x.finished = true;
+      x.record(status);
+      if (!x.aborted) x.res.close();
+    } else x.cut();
+    await reader.close();
+  }
+  return sent;
 }
 
 async function pump(x: Exchange, reader: BlobReader, status: number, headers: Headers, start: number, length: number): Promise<number> {

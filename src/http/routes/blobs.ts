@@ -95,15 +95,19 @@ export async function serveBlob(
     );
     throw notFound('BLOB_NOT_FOUND', `blob ${digest} is not stored whole (${info.size} of ${expectedSize} bytes); upload it again`);
   }
-  return serveBytes(x, {
-    size: info.size,
-    etag: `"${digest.slice('sha256:'.length)}"`,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Cache-Control': cacheControl,
-      'Docker-Content-Digest': digest,
-      ...extra,
+  return serveBytes(
+    x,
+    {
+      size: info.size,
+      etag: `"${digest.slice('sha256:'.length)}"`,
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Cache-Control': cacheControl,
+        'Docker-Content-Digest': digest,
+        ...extra,
+      },
+      open: () => blobs.open(digest),
     },
-    open: () => blobs.open(digest),
-  });
+    ctx.socketSend,
+  );
 }

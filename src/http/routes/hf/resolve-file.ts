@@ -29,20 +29,24 @@ export async function resolveFile(ctx: AppContext, x: Exchange, target: ResolveT
   if (!file) throw entryNotFound(name, revision, path, commit);
   const hex = file.digest.slice('sha256:'.length);
   const etag = `"${hex}"`;
-  const bytes = await serveBytes(x, {
-    size: file.size,
-    etag,
-    headers: {
-      'Content-Type': 'application/octet-stream',
-      'Cache-Control': mutable ? 'no-cache' : IMMUTABLE,
-      'X-Repo-Commit': commit,
-      'X-Linked-Etag': etag,
-      'X-Linked-Size': String(file.size),
-      'X-Model-Version': String(resolution.version.version),
-      'X-Model-Digest': resolution.version.digest,
+  const bytes = await serveBytes(
+    x,
+    {
+      size: file.size,
+      etag,
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'Cache-Control': mutable ? 'no-cache' : IMMUTABLE,
+        'X-Repo-Commit': commit,
+        'X-Linked-Etag': etag,
+        'X-Linked-Size': String(file.size),
+        'X-Model-Version': String(resolution.version.version),
+        'X-Model-Digest': resolution.version.digest,
+      },
+      open: () => ctx.blobs.open(file.digest),
     },
-    open: () => ctx.blobs.open(file.digest),
-  });
+    ctx.socketSend,
+  );
   const { version, digest } = resolution.version;
   countDownload(ctx, x, caller, { model: name, version, digest }, bytes);
 }
