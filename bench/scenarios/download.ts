@@ -1,6 +1,7 @@
 // `download`: GB/s for one stream of a whole 1 GiB file and for 32 concurrent ranged streams,
 // modelgate's file route against nginx with sendfile serving the same bytes from the same disk, and
-// beside both a bare uWS app serving the same bytes from memory: the ceiling of any uWS edge here.
+// beside both bare uWS apps that copy the same bytes into the socket (from memory, from a mapping
+// of the file): what a uWS edge without sendfile reaches here.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, join } from 'node:path';
@@ -48,7 +49,7 @@ function row(name: string, subject: DownloadReport, baseline: DownloadReport | n
   const ratio = ratioOf(s, b);
   const cpu = `server CPU ${cpuNote(subject)}${baseline ? ` vs nginx ${cpuNote(baseline)}` : ''}`;
   const toCeiling = ceiling
-    ? `; ${(subject.gbPerSecond / ceiling.gbPerSecond).toFixed(2)}× the bare-uWS-from-memory ceiling (${ceiling.gbPerSecond.toFixed(2)} GB/s, ${cpuNote(ceiling)})`
+    ? `; ${(subject.gbPerSecond / ceiling.gbPerSecond).toFixed(2)}× a bare uWS app copying from memory (${ceiling.gbPerSecond.toFixed(2)} GB/s, ${cpuNote(ceiling)})`
     : '';
   return {
     name,
@@ -63,15 +64,14 @@ function row(name: string, subject: DownloadReport, baseline: DownloadReport | n
 }
 
 /**
- * The ceiling against nginx: what any uWS edge could reach here, one copy per byte into the socket
- * and nothing else. Informational (no target): it shows whether the target is within a uWS server's
- * reach on this machine at all.
+ * A bare uWS app against nginx: what a uWS edge that copies each byte into the socket reaches here
+ * (modelgate's way before it sent with sendfile). Informational (no target).
  */
 function ceilingRow(
   name: string,
   ceiling: DownloadReport,
   nginx: DownloadReport | null,
-  what = 'bare uWS serving the file from memory (bench/baselines/uws-file-memory.ts), not modelgate',
+  what = 'bare uWS copying the file from memory into the socket (bench/baselines/uws-file-memory.ts), not modelgate',
 ): Comparison {
   const s = throughputFigure(ceiling);
   const b = nginx ? throughputFigure(nginx) : null;
@@ -81,7 +81,7 @@ function ceilingRow(
     baselineName: `nginx sendfile (${NGINX_WORKERS} worker)`,
     baseline: b,
     ratio: ratioOf(s, b),
-    target: 'ceiling, no target',
+    target: 'informational',
     pass: null,
     note: `${what}; server CPU ${cpuNote(ceiling)}${nginx ? ` vs nginx ${cpuNote(nginx)}` : ''}`,
   };
@@ -233,14 +233,14 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     return [
       row(`download: 1 stream, ${MIB} MiB`, median(mgWhole)!, median(ngWhole), median(uwsWhole)),
       row(`download: ${STREAMS} ranged streams`, median(mgRanges)!, median(ngRanges), median(uwsRanges)),
-      ceilingRow(`download: ${STREAMS} ranged streams, uWS ceiling`, median(uwsRanges)!, median(ngRanges)),
+      ceilingRow(`download: ${STREAMS} ranged streams, uWS copying from memory`, median(uwsRanges)!, median(ngRanges)),
       ...(floorRanges
         ? [
             ceilingRow(
-              `download: ${STREAMS} ranged streams, uWS from the mapped file`,
+              `download: ${STREAMS} ranged streams, uWS copying from the mapped file`,
               median(floorRanges)!,
               median(ngRanges),
-              "bare uWS serving each range from a mapping of the file (bench/baselines/uws-file-mapped.ts, modelgate's addon), not modelgate",
+              "bare uWS copying each range into the socket from a mapping of the file (bench/baselines/uws-file-mapped.ts, with native/mapped-range.c), not modelgate",
             ),
           ]
         : []),
@@ -272,6 +272,6 @@ export const downloadScenario: Scenario = {
   name: 'download',
   description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory; resolve p99 while the ranged streams run`,
   notes:
-    "The uWS ceiling is a bare uWebSockets.js app serving the same file from memory (bench/baselines/uws-file-memory.ts): one copy of each byte into the socket and no reads, the fastest any uWS edge can be here. modelgate also copies each byte out of the page cache into a buffer (pread on a libuv thread) before the same socket write; nginx sendfile copies none into user space. With the curl processes on the same two cores, the server CPU per byte (each row's note: CPU-s per GB of every server, same turns) sets the figure: where modelgate is short of nginx and the ceiling is not, the gap is the read copy and the per-chunk work, not uWS.",
+    "modelgate sends bodies of 4 MiB or more (every request here) with sendfile(2) on the connection it takes from uWS (src/http/socket-send.ts), as nginx does: no byte is copied into user space or from it. The uWS rows are bare uWebSockets.js apps that copy each byte into the socket, the only way out of a uWS app without that: from memory (bench/baselines/uws-file-memory.ts, no reads, the fastest a copying uWS edge can be here) and from a mapping of the file (bench/baselines/uws-file-mapped.ts, how modelgate served these bodies before, and serves smaller ones and TLS now). With the curl processes on the same two cores, the server CPU per byte (each row's note: CPU-s per GB of every server, same turns) sets the figure.",
   run,
 };

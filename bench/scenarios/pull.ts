@@ -91,7 +91,7 @@ export const pullScenario: Scenario = {
   name: 'pull',
   description: `modelgate pull of ${MIB} MiB (verified) vs curl -o, aria2c -x16 and curl | tee | openssl sha256 of the same blob, and the verified floor, targets on ${TMPFS}; the CLI's start-up to its first request`,
   notes:
-    'Whole-process wall time of each command (start-up included), rounds in turn (CLI, curl, aria2c, …), median round. ' +
+    'Whole-process wall time of each command (start-up included), rounds in turn (CLI, curl, aria2c, …), each round starting with the next command, median round. ' +
     'The CLI verifies every byte (sha256 as the file arrives); curl and aria2c do not. Each round writes a fresh target ' +
     'on tmpfs and the bench checks its sha256 afterwards, outside the timing. CPU of each command (its own and its ' +
     "pipeline's, from the kernel's accounting of reaped children) and of the server during it are in the JSON detail. " +
@@ -186,7 +186,10 @@ export const pullScenario: Scenario = {
       const floors: TimedRun[] = [];
       const hashCpu: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        for (const c of contenders) {
+        // Each round starts with the next contender: what ran just before (a file written and
+        // deleted, the server's page cache) changes what the next command pays for its memory on
+        // these guests, so no command always goes first.
+        for (const c of contenders.map((_, i) => contenders[(i + round) % contenders.length]!)) {
           const dir = join(scratch, c.name.replace(/\W+/g, '-'));
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(dir, { recursive: true });
