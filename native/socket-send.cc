@@ -12,7 +12,7 @@
 // address uWS reports for the request; anything else and the caller serves the body the usual way.
 //
 // The transfer itself runs on the event loop (a uv_poll on our own duplicate of the descriptor,
-// writable events, at most BUDGET bytes an event so other requests get their turn), never on a
+// writable events, at most the caller's budget an event so other requests get their turn), never on a
 // libuv thread: a thousand slow clients would otherwise each hold one of the four. The duplicate
 // keeps the socket's number ours until we close it, whatever uWS does with its own.
 #include <dlfcn.h>
@@ -36,8 +36,6 @@
 #define ADDON_NAME "socket-send"
 #include "napi-check.h"
 
-/** At most this many bytes are sent in one writable event; the loop then serves others first. */
-static const int64_t BUDGET = 4 * 1024 * 1024;
 /** How often a transfer looks at its stall clock. */
 static const uint64_t STALL_CHECK_MS = 250;
 
@@ -134,6 +132,7 @@ struct Transfer {
   int64_t end;
   int64_t bodySent;
   int64_t stallMs;
+  int64_t budget;
   int64_t lastProgress;
   bool finishing;
   const char *error;
@@ -177,9 +176,9 @@ static const char *failure(int err) {
   return strerror(err);
 }
 
-// Sends what the socket takes now, within BUDGET: the head's rest first, then the body.
+// Sends what the socket takes now, within the budget: the head's rest first, then the body.
 static void pump(Transfer *t) {
-  int64_t budget = BUDGET;
+  int64_t budget = t->budget;
   while (t->headSent < t->head.size()) {
     ssize_t n = send(t->socketFd, t->head.data() + t->headSent, t->head.size() - t->headSent, MSG_NOSIGNAL);
     if (n < 0) {
@@ -230,16 +229,16 @@ static void onTimer(uv_timer_t *timer) {
 
 static void releaseNothing(napi_env, void *, void *) {}
 
-// send(socket fd (ours, from socketOf), file fd, offset, length, head, stallMs, done(error, bodyBytes)):
-// writes `head` and then `length` bytes of the file from `offset`; takes ownership of the socket fd
+// send(socket fd (ours, from socketOf), file fd, offset, length, head, stallMs, budget, done(error, bodyBytes)):
+// writes `head` and then `length` bytes of the file from `offset`, at most `budget` bytes a writable event; takes ownership of the socket fd
 // and a duplicate of the file's. A peer that is gone shows as EPIPE or ECONNRESET at the next send,
 // or, while the send buffer is full, as no progress for stallMs. Returns a handle for abort().
 static napi_value Send(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t socketFd, fileFd;
-  int64_t offset, length, stallMs;
+  int64_t offset, length, stallMs, budget;
   CHECK(napi_get_value_int32(env, argv[0], &socketFd));
   CHECK(napi_get_value_int32(env, argv[1], &fileFd));
   CHECK(napi_get_value_int64(env, argv[2], &offset));
@@ -248,6 +247,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   size_t headLength = 0;
   CHECK(napi_get_buffer_info(env, argv[4], &head, &headLength));
   CHECK(napi_get_value_int64(env, argv[5], &stallMs));
+  CHECK(napi_get_value_int64(env, argv[6], &budget));
   uv_loop_t *loop = NULL;
   CHECK(napi_get_uv_event_loop(env, &loop));
   int file = fcntl(fileFd, F_DUPFD_CLOEXEC, 0);
@@ -264,9 +264,10 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   t->position = offset;
   t->end = offset + length;
   t->stallMs = stallMs;
+  t->budget = budget > 0 ? budget : 1;
   t->lastProgress = nowMs(loop);
   napi_value name, handle;
-  if (napi_create_reference(env, argv[6], 1, &t->done) != napi_ok ||
+  if (napi_create_reference(env, argv[7], 1, &t->done) != napi_ok ||
       napi_create_string_utf8(env, "modelgate.socketSend", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, NULL, name, &t->context) != napi_ok ||
       napi_create_external(env, t, releaseNothing, NULL, &handle) != napi_ok || uv_poll_init(loop, &t->poll, socketFd) != 0) {
