@@ -5,10 +5,11 @@
 # bench are not copied, so they can neither be built nor end up in the image.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-# A C compiler for the native addons (native/mapped-range.c, which downloads map blobs with, and
-# native/send-file.c, which `modelgate push` sends files with; built by `npm run build` against the
-# Node headers this image ships); without it downloads use pread and uploads read the file.
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+# C and C++ compilers for the native addons (native/mapped-range.c, which downloads map blobs with;
+# native/socket-send.cc, which large download bodies go out with by sendfile; native/send-file.c,
+# which `modelgate push` sends files with; built by `npm run build` against the Node headers this
+# image ships); without them downloads copy through uWS (or use pread) and uploads read the file.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY workers ./workers

@@ -31,7 +31,6 @@
 #include <uv.h>
 #include <v8.h>
 
-#include <string>
 
 #define ADDON_NAME "socket-send"
 #include "napi-check.h"
@@ -126,7 +125,9 @@ struct Transfer {
   napi_async_context context;
   int socketFd;
   int fileFd;
-  std::string head;
+  // The response head, malloc'd (no C++ library: the addon links only libc).
+  char *head;
+  size_t headLength;
   size_t headSent;
   int64_t position;
   int64_t end;
@@ -155,7 +156,8 @@ static void handleClosed(uv_handle_t *handle) {
   }
   napi_delete_reference(env, t->done);
   napi_async_destroy(env, t->context);
-  delete t;
+  free(t->head);
+  free(t);
 }
 
 // Ends the transfer once: both descriptors closed now, the callback when libuv lets go of the handles.
@@ -179,8 +181,8 @@ static const char *failure(int err) {
 // Sends what the socket takes now, within the budget: the head's rest first, then the body.
 static void pump(Transfer *t) {
   int64_t budget = t->budget;
-  while (t->headSent < t->head.size()) {
-    ssize_t n = send(t->socketFd, t->head.data() + t->headSent, t->head.size() - t->headSent, MSG_NOSIGNAL);
+  while (t->headSent < t->headLength) {
+    ssize_t n = send(t->socketFd, t->head + t->headSent, t->headLength - t->headSent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) finish(t, failure(errno));
@@ -256,11 +258,22 @@ static napi_value Send(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, ADDON_NAME ": cannot duplicate the file's descriptor");
     return NULL;
   }
-  Transfer *t = new Transfer();
+  Transfer *t = (Transfer *)calloc(1, sizeof(Transfer));
+  char *headCopy = (char *)malloc(headLength > 0 ? headLength : 1);
+  if (!t || !headCopy) {
+    free(t);
+    free(headCopy);
+    close(socketFd);
+    close(file);
+    napi_throw_error(env, NULL, ADDON_NAME ": out of memory");
+    return NULL;
+  }
+  memcpy(headCopy, head, headLength);
   t->env = env;
   t->socketFd = socketFd;
   t->fileFd = file;
-  t->head.assign((const char *)head, headLength);
+  t->head = headCopy;
+  t->headLength = headLength;
   t->position = offset;
   t->end = offset + length;
   t->stallMs = stallMs;
@@ -273,6 +286,8 @@ static napi_value Send(napi_env env, napi_callback_info info) {
       napi_create_external(env, t, releaseNothing, NULL, &handle) != napi_ok || uv_poll_init(loop, &t->poll, socketFd) != 0) {
     close(socketFd);
     close(file);
+    free(t->head);
+    free(t);
     napi_throw_error(env, NULL, ADDON_NAME ": cannot start the transfer");
     return NULL;
   }
