@@ -240,7 +240,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
               `download: ${STREAMS} ranged streams, uWS copying from the mapped file`,
               median(floorRanges)!,
               median(ngRanges),
-              "bare uWS copying each range into the socket from a mapping of the file (bench/baselines/uws-file-mapped.ts, with native/mapped-range.c), not modelgate",
+              'bare uWS copying each range into the socket from a mapping of the file (bench/baselines/uws-file-mapped.ts, with native/mapped-range.c), not modelgate',
             ),
           ]
         : []),
