@@ -23,7 +23,11 @@ export const configSchema = z.strictObject({
     port,
     maxJsonBytes: positiveInt,
     shutdownGraceSeconds: z.coerce.number().min(0),
-    /** Where downloads take blob bytes from: `auto` maps local blobs when the native addon loads (http/mapped-source.ts), `pread` always reads. */
+    /**
+     * How downloads send blob bytes: `auto` sends bodies of 4 MiB or more of local blobs over plain
+     * http with sendfile (http/socket-send.ts) and maps the rest when the native addon loads
+     * (http/mapped-source.ts); `mmap` maps without sendfile; `pread` always reads.
+     */
     downloadSource: z.enum(['auto', 'mmap', 'pread']).default('auto'),
     /** HTTPS on the service's own port: both files (PEM), or neither for plain HTTP behind a proxy. */
     tls: z

@@ -27,7 +27,7 @@ const STALL_MS = 10_000;
  * one curl stream took 2.06 GB/s with 4 MiB and 1.92 with 16 MiB (medians of 8, in turns).
  */
 const BYTES_PER_EVENT = 4 * 1024 * 1024;
-export const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
+const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
 
 export interface SocketSendAddon {
   init(): boolean;
@@ -49,14 +49,10 @@ export interface SocketSendAddon {
  * The sender for a server with this download setting (server.downloadSource: `auto` sends with
  * sendfile where it can, `mmap` and `pread` never do) and TLS or not; or null and why not.
  */
-export function socketSendFor(
-  setting: 'auto' | 'mmap' | 'pread',
-  tls: boolean,
-  path?: string,
-): { sender: SocketSend | null; reason: string } {
+export function socketSendFor(setting: 'auto' | 'mmap' | 'pread', tls: boolean): { sender: SocketSend | null; reason: string } {
   if (setting !== 'auto') return { sender: null, reason: `server.downloadSource is ${setting}` };
   if (tls) return { sender: null, reason: 'TLS needs the bytes in user space' };
-  const sender = SocketSend.load(path);
+  const sender = SocketSend.load();
   if (typeof sender === 'string') return { sender: null, reason: sender };
   return { sender, reason: `bodies of ${MIN_BODY / 1024 / 1024} MiB or more from local files` };
 }
@@ -68,10 +64,10 @@ export class SocketSend {
   private constructor(private readonly addon: SocketSendAddon) {}
 
   /** The sender, or why there is none (addon not built or not loadable, uWS's socket handle not found). */
-  static load(path: string = SOCKET_SEND_ADDON): SocketSend | string {
+  static load(): SocketSend | string {
     let addon: SocketSendAddon;
     try {
-      addon = createRequire(import.meta.url)(path) as SocketSendAddon;
+      addon = createRequire(import.meta.url)(SOCKET_SEND_ADDON) as SocketSendAddon;
     } catch (err) {
       return `native addon not loaded (${(err as Error).message.split('\n')[0]})`;
     }
