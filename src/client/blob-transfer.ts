@@ -3,6 +3,7 @@
 // in one streamed request (Content-Length when this uWS build accepts it, chunked above that).
 import type { Socket } from 'node:net';
 import { apiErrorFromText } from './api-error.js';
+import { READ_CHUNK_BYTES } from './body-chunks.js';
 import { parseContentRange } from './content-range.js';
 import { ModelgateTransferError } from './errors.js';
 import { fileSender, plainSocketFd, sendFileBody } from './file-send.js';
@@ -259,7 +260,7 @@ async function sendBody(
   options: UploadOptions,
 ): Promise<void> {
   const size = part.length;
-  const chunkSize = stepSize(options.chunkSize ?? 4 * 1024 * 1024, options.limiter);
+  const chunkSize = stepSize(options.chunkSize ?? READ_CHUNK_BYTES, options.limiter);
   const length = Math.min(chunkSize, Math.max(size, 1));
   const slack = options.placement?.slack ?? 0;
   const buffers = [Buffer.allocUnsafe(length + slack), Buffer.allocUnsafe(length + slack)];

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { SENDFILE_CHUNK_BYTES } from './body-chunks.js';
 import { ModelgateTransferError } from './errors.js';
 import { paceAfter, stepSize, type RateLimiter } from './rate-limiter.js';
 
@@ -20,9 +21,6 @@ export interface SendFileAddon {
     options: { chunked: boolean; last: boolean; stallMs: number; abort: Int32Array },
   ): Promise<number>;
 }
-
-/** Bytes per call: each is one trip to a libuv thread, one progress step and, when chunked, one chunk. */
-const SLICE = 8 * 1024 * 1024;
 
 let loaded: SendFileAddon | null | undefined;
 
@@ -80,7 +78,7 @@ export async function sendFileBody(addon: SendFileAddon, socket: Socket, socketF
   const onClose = () => Atomics.store(abort, 0, 1);
   socket.once('close', onClose);
   socket.setTimeout(0);
-  const slice = stepSize(SLICE, o.limiter);
+  const slice = stepSize(SENDFILE_CHUNK_BYTES, o.limiter);
   try {
     for (let sent = 0; sent < o.length; ) {
       if (socket.destroyed) return;
