@@ -67,6 +67,11 @@ static napi_value createSlot(napi_env env, napi_callback_info info) {
     return NULL;
   }
   Mapping *m = malloc(sizeof(Mapping));
+  if (!m) {
+    munmap(addr, (size_t)size);
+    napi_throw_error(env, NULL, "mapped-range: out of memory");
+    return NULL;
+  }
   m->addr = addr;
   m->length = (size_t)size;
   napi_value result;
@@ -208,6 +213,10 @@ static napi_value fill(napi_env env, napi_callback_info info) {
   SlotRange r;
   if (!slotRangeArgs(env, info, &r)) return NULL;
   FillJob *job = calloc(1, sizeof(FillJob));
+  if (!job) {
+    napi_throw_error(env, NULL, "mapped-range: out of memory");
+    return NULL;
+  }
   job->addr = r.addr;
   job->fd = r.fd;
   job->offset = r.offset;
@@ -313,6 +322,10 @@ static napi_value populate(napi_env env, napi_callback_info info) {
   }
   int64_t first = offset / page * page;
   PopulateJob *job = calloc(1, sizeof(PopulateJob));
+  if (!job) {
+    napi_throw_error(env, NULL, "mapped-range: out of memory");
+    return NULL;
+  }
   job->addr = (char *)addr + first;
   job->length = (size_t)((offset + length - first + page - 1) / page * page);
   if ((size_t)first + job->length > size) job->length = size - (size_t)first;

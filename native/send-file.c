@@ -197,6 +197,11 @@ static napi_value sendRange(napi_env env, napi_callback_info info) {
     return NULL;
   }
   SendJob *job = calloc(1, sizeof(SendJob));
+  if (!job) {
+    close(dupFd);
+    napi_throw_error(env, NULL, "send-file: out of memory");
+    return NULL;
+  }
   job->abortFlag = flagData;
   job->socketFd = dupFd;
   job->fileFd = fileFd;
