@@ -10,7 +10,10 @@
 // folios, as for curl's 65,524-byte chunks. On this project's Firecracker guest (free page
 // reporting), after a blob of the same size was deleted, the server spent 2.1-3.5 CPU-s on a 1 GiB
 // push in 8 MiB chunks against 1.5-2.3 in 8,000,000-byte chunks (curl -T's 1.4-2.5), and the push
-// went from 0.67-0.71x curl -T to 0.72-0.83x (`node dist/bench/run.js push`, 2026-12-07 04:12-04:25, bench/results/20261207T0425Z-push-chunks.md).
+// went from 0.67-0.71x curl -T to 0.72-0.83x (`node dist/bench/run.js push`, 2026-12-07
+// 04:12-04:25 UTC; bench/results/20261207T0425Z-push-chunks.md). Clients whose chunks are whole
+// MiB still meet the large folios there; the server does not split its writes to avoid them (256 KiB
+// pieces were tried, and helped in three A/B runs of four: 20261207T0030Z-push-server.md).
 
 /** Bytes per sendfile(2) call of a body sent from a file: one libuv thread trip and, chunked, one chunk. */
 export const SENDFILE_CHUNK_BYTES = 8_000_000;
