@@ -12,7 +12,7 @@ import type { DownloadJob } from '../lib/download-protocol.js';
 import { throughputFigure } from '../lib/figures.js';
 import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
-import { alternate, medianBy } from '../lib/rounds.js';
+import { alternate, inTurns, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
 import { constantResponseFrom, startUwsFileFromMemory, startUwsFileMapped } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
@@ -183,12 +183,19 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     await runDownload(job(uwsTarget, 'whole', 1), uws.pid);
     if (floorTarget) await runDownload(job(floorTarget, 'whole', 1), mappedFloor!.pid);
 
-    ctx.log(`  one stream, whole file, ${WHOLE_ROUNDS} rounds each (median)`);
-    const [mgWhole, uwsWhole, ngWhole] = await alternate([
-      () => runDownload(job(mgTarget, 'whole', WHOLE_ROUNDS), service.pid),
-      () => runDownload(job(uwsTarget, 'whole', WHOLE_ROUNDS), uws.pid),
-      ...(ngTarget ? [() => runDownload(job(ngTarget, 'whole', WHOLE_ROUNDS), nginx!.pid)] : []),
-    ]);
+    ctx.log(`  one stream, whole file, ${WHOLE_ROUNDS} rounds each in turns (median)`);
+    // One round of each server per turn, each turn starting with the next: five rounds of one
+    // server in a row all met whatever the machine was doing then (in a full run, the memory the
+    // previous scenario had just freed), and the others did not.
+    const wholeTurns = await inTurns(
+      [
+        () => runDownload(job(mgTarget, 'whole', 1), service.pid),
+        () => runDownload(job(uwsTarget, 'whole', 1), uws.pid),
+        ...(ngTarget ? [() => runDownload(job(ngTarget, 'whole', 1), nginx!.pid)] : []),
+      ],
+      WHOLE_ROUNDS,
+    );
+    const [mgWhole, uwsWhole, ngWhole] = wholeTurns.map((rounds) => [roundsAsOne(rounds)]);
     ctx.log(`  ${STREAMS} concurrent ranged streams, ${ctx.durationSeconds} s each`);
     const rangePhases = await alternate([
       () => runDownload(job(mgTarget, 'ranges', 0), service.pid),
@@ -266,6 +273,12 @@ function resolveMachineRow(busy: ProbeOutcome, machine: ProbeOutcome): Compariso
     pass: null,
     note: `bench/baselines/uws-file-memory.ts serving nothing, answering modelgate's resolve bytes while nginx serves the ${STREAMS} streams: what a resolve waits for on this machine under this load in a process with nothing else to do; ${machine.count} answers, p50 ${machine.p50.toFixed(2)} ms, max ${machine.max.toFixed(1)} ms${machine.failures > 0 ? `; invalid: ${machine.failures} failed resolves` : ''}`,
   };
+}
+
+/** One report for a server's single-round whole-file reports: its median round, with every round's figure. */
+function roundsAsOne(rounds: DownloadReport[]): DownloadReport {
+  const middle = medianBy(rounds, (r) => r.gbPerSecond);
+  return { ...middle, roundGbPerSecond: rounds.map((r) => r.gbPerSecond) };
 }
 
 export const downloadScenario: Scenario = {

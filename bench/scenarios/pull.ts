@@ -14,6 +14,7 @@ import { sha256CpuSeconds } from '../lib/hashers.js';
 import { floorOfRound, floorRows } from '../lib/floor.js';
 import { findTool, sha256OfFile, throughputFigure, timeCommand, type TimedRun } from '../lib/cli-transfer.js';
 import { processCpuSeconds } from '../lib/cpu.js';
+import { turnOrder } from '../lib/rounds.js';
 import { startCountingProxy } from '../lib/counting-proxy.js';
 import { registerWithAlias, uploadRandomFiles } from '../lib/fixtures.js';
 import { CLI_BIN, startService, type RunningService } from '../lib/service.js';
@@ -186,10 +187,7 @@ export const pullScenario: Scenario = {
       const floors: TimedRun[] = [];
       const hashCpu: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        // Each round starts with the next contender: what ran just before (a file written and
-        // deleted, the server's page cache) changes what the next command pays for its memory on
-        // these guests, so no command always goes first.
-        for (const c of contenders.map((_, i) => contenders[(i + round) % contenders.length]!)) {
+        for (const c of turnOrder(contenders, round)) {
           const dir = join(scratch, c.name.replace(/\W+/g, '-'));
           rmSync(dir, { recursive: true, force: true });
           mkdirSync(dir, { recursive: true });
