@@ -31,7 +31,6 @@
 #include <uv.h>
 #include <v8.h>
 
-
 #define ADDON_NAME "socket-send"
 #include "napi-check.h"
 
