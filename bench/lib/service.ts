@@ -105,7 +105,8 @@ export async function startService(opts: StartOptions): Promise<RunningService> 
       remember(line);
       if (!line.includes('"listening"')) return;
       try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        // From the first '{': V8's own output (--trace-opt and the like) shares the pipe and can land at the start of the line.
+        const entry = JSON.parse(line.slice(line.indexOf('{'))) as { msg?: string; port?: number };
         if (entry.msg === 'listening' && typeof entry.port === 'number') {
           clearTimeout(timer);
           resolve(entry.port);
