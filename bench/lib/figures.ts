@@ -31,6 +31,10 @@ export function p99Figure(report: LoadReport): Figure {
  * Requests answered per second of the server's own CPU. On 2 shared cores autocannon can saturate
  * its core before the server does, and then req/s measures the client; this figure does not.
  */
+/** Requests per second of server CPU, for picking the median round of an efficiency row (medianBy). */
+export const byCapacity = (report: LoadReport): number =>
+  report.serverCpuPercent ? report.requestsPerSecond / (report.serverCpuPercent / 100) : 0;
+
 export function capacityFigure(report: LoadReport): Figure | null {
   if (!report.serverCpuPercent) return null;
   return {

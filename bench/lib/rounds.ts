@@ -1,15 +1,15 @@
-// Repeating load phases: with BENCH_ROUNDS > 1 each subject and its baselines alternate round by
-// round (so a noisy neighbour hits both alike), and the median round of each is reported.
+// Repeating load phases: each subject and its baselines run once a round, BENCH_ROUNDS rounds in
+// turns (so a noisy spell of the machine hits each alike), and the median round of each is reported.
 
-export const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
+/**
+ * Three by default: one 10 s phase of each server gave per-CPU figures that moved by a fifth
+ * between two phases of the same bare app in one run (bench/results/20261207T054154Z.json).
+ */
+export const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
-/** Runs every phase once per round, in order; returns each phase's reports. */
-export async function alternate<T>(phases: (() => Promise<T>)[]): Promise<T[][]> {
-  const results: T[][] = phases.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, phase] of phases.entries()) results[i]!.push(await phase());
-  }
-  return results;
+/** Runs every phase once per round, ROUNDS rounds in turnOrder; returns each phase's reports. */
+export function alternate<T>(phases: (() => Promise<T>)[]): Promise<T[][]> {
+  return inTurns(phases, ROUNDS);
 }
 
 /** The report whose key is the median (the lower middle for an even count, so it is a real round). */
