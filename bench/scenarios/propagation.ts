@@ -19,7 +19,17 @@ import { startService, type RunningService } from '../lib/service.js';
 import type { Comparison, Figure, Scenario, ScenarioContext } from './scenario.js';
 
 const NODES = Number(process.env.BENCH_PROPAGATION_NODES ?? 8);
-const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 200);
+const ROUNDS = Number(process.env.BENCH_PROPAGATION_ROUNDS ?? 400);
+/**
+ * Rounds measured on the fresh nodes before anything else (BENCH_PROPAGATION_FRESH_ROUNDS), and
+ * reported on their own row: the start-up transient. V8 compiles the code a change runs on a node's
+ * own connections and tables (ioredis's commands and reply decoder, lmdb-js's writes, msgpackr's
+ * codec, a closure of each open store) at the node's 50th–250th change, on all nodes at the same
+ * change. The start-up rehearsal on scratch tables cannot reach those closures, and one through
+ * Redis did not keep ioredis compiled: the first real commands deoptimised what it had compiled
+ * (bench/results/20261207-propagation-gc.md). The turns after it measure nodes past that.
+ */
+const FRESH_ROUNDS = Number(process.env.BENCH_PROPAGATION_FRESH_ROUNDS ?? 300);
 /**
  * Unmeasured rounds before each baseline and the first turn (BENCH_PROPAGATION_WARMUP). The nodes
  * are fresh processes: without their start-up rehearsal (control.warmUpChanges; set
@@ -33,7 +43,7 @@ const GAP_MS = Number(process.env.BENCH_PROPAGATION_GAP_MS ?? 20);
  * The rounds of modelgate and of the floor of a node's steps are split into this many turns each,
  * run alternately (floor, modelgate, modelgate, floor, …), so both see the same machine state.
  */
-const TURNS = Math.max(1, Number(process.env.BENCH_PROPAGATION_TURNS ?? 4));
+const TURNS = Math.max(1, Number(process.env.BENCH_PROPAGATION_TURNS ?? 8));
 /**
  * CPU milliseconds each subscriber of the floor spends on every message before its steps
  * (BENCH_PROPAGATION_FLOOR_BURN_MS, default 0): gives the floor a node's CPU per change, to see
@@ -303,6 +313,27 @@ function rows(
   ];
 }
 
+/** The fresh nodes' first changes beside the same nodes' rounds in the turns. */
+function freshRow(fresh: PropagationReport, mg: PropagationReport): Comparison {
+  const early = summarize(fresh.rounds.map((r) => r.allFrom200Ms));
+  const warm = summarize(mg.rounds.map((r) => r.allFrom200Ms));
+  const slowest = [...fresh.rounds]
+    .sort((a, b) => b.allFrom200Ms - a.allFrom200Ms)
+    .slice(0, 5)
+    .map((r) => `${fmt(r.allFrom200Ms)} ms at change ${r.seq}`)
+    .join(', ');
+  return {
+    name: `propagation: rollback → all ${NODES} nodes, from 200, fresh nodes`,
+    subject: fig(early, 'p99', fresh.loadCpuPercent, { rounds: fresh.rounds.length, allFrom200Ms: early, perRound: fresh.rounds }),
+    baselineName: `the same nodes in the turns (after their first ${fresh.rounds.length} changes)`,
+    baseline: fig(warm, 'p99', mg.loadCpuPercent, { allFrom200Ms: warm }),
+    ratio: early.p99 > 0 ? warm.p99 / early.p99 : null,
+    target: 'record',
+    pass: null,
+    note: `the nodes' first ${fresh.rounds.length} changes after start-up (and two registrations), measured before the baselines: ${summaryText(early)} from the 200, nodes ${fmt(nodesCpuMsPerRound(fresh))} ms CPU a round; slowest: ${slowest}. V8 compiles the code that runs on each node's own Redis connections and LMDB tables within these changes, on every node at the same change (bench/results/20261207-propagation-gc.md)`,
+  };
+}
+
 interface TraceReport {
   stages: ReturnType<typeof stageSummaries>;
   stagesText: string;
@@ -376,6 +407,30 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
     const servers: Record<string, number> = { redis: redis.pid, ...Object.fromEntries(nodes.map((n, i) => [`node${i}`, n.pid])) };
     const timeoutMs = 5000;
+    // Every round moves the alias to the other version; the alias points at versions[1] now.
+    let startIndex = 1;
+    let fresh: PropagationReport | null = null;
+    if (FRESH_ROUNDS > 0) {
+      ctx.log(`  modelgate on the fresh nodes: their first ${FRESH_ROUNDS} changes after the two registrations, measured on their own`);
+      fresh = await runPropagation(
+        {
+          ports: nodes.map((n) => n.port),
+          token,
+          model: MODEL,
+          alias: ALIAS,
+          versions,
+          startIndex,
+          warmupRounds: 0,
+          rounds: FRESH_ROUNDS,
+          gapMs: GAP_MS,
+          fallbackMs: 1000,
+          timeoutMs,
+        },
+        servers,
+      );
+      startIndex = (startIndex + FRESH_ROUNDS) % 2;
+      ctx.log(`    from the 200: ${summaryText(summarize(fresh.rounds.map((r) => r.allFrom200Ms)))}`);
+    }
     ctx.log(`  Redis fan-out baseline: PUBLISH to ${NODES} subscriber processes, ${ROUNDS} rounds (+${WARMUP} warm-up)`);
     const base = await runFanout(
       {
@@ -418,7 +473,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       `  the floor of a node's steps (each subscriber also sends a WebSocket notice and answers an HTTP GET${FLOOR_BURN_MS > 0 ? `, after burning ${FLOOR_BURN_MS} ms of CPU` : ''}) and modelgate (rollback on node r mod ${NODES}, then GET resolve on each node at its watch notice), in ${TURNS} alternating turns of ${perTurn} rounds each (+${WARMUP} warm-up in the first turn, ${TURN_WARMUP} after)`,
     );
     const turns: Turn[] = [];
-    let startIndex = 1;
     for (let t = 0; t < TURNS; t++) {
       const rounds = Math.min(perTurn, ROUNDS - t * perTurn);
       if (rounds <= 0) break;
@@ -472,7 +526,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         mgPart = await mgTurn();
         floor = await floorTurn();
       }
-      // Every round moves the alias to the other version.
       startIndex = (startIndex + warmupRounds + rounds) % 2;
       turns.push({ first, floor, mg: mgPart });
       ctx.log(
@@ -497,7 +550,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ctx.log(`    traced stages: ${traced.stagesText}`);
       for (const line of traced.slowest) ctx.log(`    ${line}`);
     }
-    return rows(mg, base, written, served, applied, pids, traced, turns);
+    return [...rows(mg, base, written, served, applied, pids, traced, turns), ...(fresh ? [freshRow(fresh, mg)] : [])];
   } finally {
     for (const api of apis) api.close();
     await Promise.all(nodes.map((n) => n.stop()));
