@@ -409,10 +409,9 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const timeoutMs = 5000;
     // Every round moves the alias to the other version; the alias points at versions[1] now.
     let startIndex = 1;
-    let fresh: PropagationReport | null = null;
-    if (FRESH_ROUNDS > 0) {
-      ctx.log(`  modelgate on the fresh nodes: their first ${FRESH_ROUNDS} changes after the two registrations, measured on their own`);
-      fresh = await runPropagation(
+    /** modelgate's rollbacks, from the current startIndex. */
+    const rollbacks = (warmupRounds: number, rounds: number): Promise<PropagationReport> =>
+      runPropagation(
         {
           ports: nodes.map((n) => n.port),
           token,
@@ -420,14 +419,18 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
           alias: ALIAS,
           versions,
           startIndex,
-          warmupRounds: 0,
-          rounds: FRESH_ROUNDS,
+          warmupRounds,
+          rounds,
           gapMs: GAP_MS,
           fallbackMs: 1000,
           timeoutMs,
         },
         servers,
       );
+    let fresh: PropagationReport | null = null;
+    if (FRESH_ROUNDS > 0) {
+      ctx.log(`  modelgate on the fresh nodes: their first ${FRESH_ROUNDS} changes after the two registrations, measured on their own`);
+      fresh = await rollbacks(0, FRESH_ROUNDS);
       startIndex = (startIndex + FRESH_ROUNDS) % 2;
       ctx.log(`    from the 200: ${summaryText(summarize(fresh.rounds.map((r) => r.allFrom200Ms)))}`);
     }
@@ -499,23 +502,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
           rmSync(servedDir, { recursive: true, force: true });
         }
       };
-      const mgTurn = (): Promise<PropagationReport> =>
-        runPropagation(
-          {
-            ports: nodes.map((n) => n.port),
-            token,
-            model: MODEL,
-            alias: ALIAS,
-            versions,
-            startIndex,
-            warmupRounds,
-            rounds,
-            gapMs: GAP_MS,
-            fallbackMs: 1000,
-            timeoutMs,
-          },
-          servers,
-        );
+      const mgTurn = (): Promise<PropagationReport> => rollbacks(warmupRounds, rounds);
       const first = t % 2 === 0 ? 'floor' : 'modelgate';
       let floor: FanoutReport;
       let mgPart: PropagationReport;
