@@ -31,10 +31,6 @@ export function p99Figure(report: LoadReport): Figure {
  * Requests answered per second of the server's own CPU. On 2 shared cores autocannon can saturate
  * its core before the server does, and then req/s measures the client; this figure does not.
  */
-/** Requests per second of server CPU, for picking the median round of an efficiency row (medianBy). */
-export const byCapacity = (report: LoadReport): number =>
-  report.serverCpuPercent ? report.requestsPerSecond / (report.serverCpuPercent / 100) : 0;
-
 export function capacityFigure(report: LoadReport): Figure | null {
   if (!report.serverCpuPercent) return null;
   return {
@@ -44,6 +40,9 @@ export function capacityFigure(report: LoadReport): Figure | null {
     detail: { serverCpuPercent: report.serverCpuPercent, requestsPerSecond: report.requestsPerSecond },
   };
 }
+
+/** The efficiency figure's value, for picking the median round of an efficiency row (medianBy). */
+export const byCapacity = (report: LoadReport): number => capacityFigure(report)?.value ?? 0;
 
 /** Why a load figure cannot be trusted (errors, non-2xx answers), or null when it can. */
 export function loadProblem(report: LoadReport): string | null {

@@ -163,8 +163,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     };
   };
   const sinkDir = join(ctx.workDir, 'data', 'store-sink');
-  const hashSink = await startUwsHashSink();
-  const storeSink = await startUwsStoreSink(sinkDir);
   // No grace period: each round's garbage collection removes the blob the round before stored.
   const service = await startService({ workDir: ctx.workDir, name: 'upload', env: { MODELGATE_GC_GRACE_SECONDS: '0' } });
   const api = new Api(service.port, service.token);
@@ -198,14 +196,18 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     let serviceRuns: Figure[];
     let hashRuns: Figure[];
     let storeRuns: Figure[];
+    const sinks: { stop(): Promise<void> }[] = [];
     try {
+      const hashSink = await startUwsHashSink();
+      sinks.push(hashSink);
+      const storeSink = await startUwsStoreSink(sinkDir);
+      sinks.push(storeSink);
       [serviceRuns = [], hashRuns = [], storeRuns = []] = await inTurns(
         [uploadIntoService, () => uploadInto(hashSink, 'hash sink'), () => uploadInto(storeSink, 'store sink')],
         UPLOAD_ROUNDS,
       );
     } finally {
-      await hashSink.stop();
-      await storeSink.stop();
+      for (const sink of sinks) await sink.stop();
     }
     const byRate = (f: Figure) => f.value;
     const uploadFigure = rounded(medianBy(serviceRuns, byRate), serviceRuns);
