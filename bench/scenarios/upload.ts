@@ -135,6 +135,11 @@ function describeLoopUploads(uploads: LoopUpload[], phaseStart: number, phaseEnd
   return `${overlapping.length} uploads of ${mib} MiB ran during the ${((phaseEnd - phaseStart) / 1000).toFixed(0)} s phase (${within} finished within it, the rest after it), median ${median(seconds).toFixed(1)} s each (${perUpload.toFixed(2)} GB/s per upload)`;
 }
 
+/** Every round's GB/s, in the order they ran. */
+function gbps(rounds: Figure[]): string {
+  return rounds.map((f) => f.value.toFixed(2)).join(' / ');
+}
+
 /** The median round's figure, with every round's GB/s beside it. */
 function rounded(middle: Figure, all: Figure[]): Figure {
   return { ...middle, detail: { ...middle.detail, roundsGBps: all.map((f) => f.value) } };
@@ -324,6 +329,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         pass: ratio === null ? null : ratio >= 0.8,
         note: [
           'curl --upload-file, timed by curl (time_total), response after the digest is verified and the blob committed',
+          `median of ${serviceRuns.length} rounds in turns with the sinks: ${gbps(serviceRuns)} GB/s`,
           `server CPU: main thread ${Math.round(serverCpu.mainThreadPercent)}%, other threads (hash worker, fs) ${Math.round(serverCpu.otherThreadsPercent)}% of a core`,
           contentLengthError
             ? `with Content-Length the server reset the connection (${contentLengthError.split('\n')[0]}): uWS reads at most 9 digits of Content-Length, so this was measured chunked`
@@ -340,7 +346,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         ratio: ratioOf(uploadFigure, overHttp),
         target: 'for scale',
         pass: null,
-        note: 'the same curl upload into a uWS app that only hashes (node:crypto, main thread) and stores nothing',
+        note: `the same curl upload into a uWS app that only hashes (node:crypto, main thread) and stores nothing; rounds ${gbps(hashRuns)} GB/s`,
       },
       {
         name: 'upload: vs bare uWS hashing and storing',
@@ -350,7 +356,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         ratio: storedRatio,
         target: '≥ 0.9×',
         pass: storedRatio === null ? null : storedRatio >= 0.9,
-        note: "the same curl upload into a uWS app that hashes on its main thread and writes each chunk to a new file (background fdatasync every 64 MiB, fsync, rename, directory fsync) before answering: this machine's floor for receive, hash and store durably, which the hash sink's ratio cannot reach when the disk is slower than the hash",
+        note: `the same curl upload into a uWS app that hashes on its main thread and writes each chunk to a new file (background fdatasync every 64 MiB, fsync, rename, directory fsync) before answering: this machine's floor for receive, hash and store durably, which the hash sink's ratio cannot reach when the disk is slower than the hash; rounds ${gbps(storeRuns)} GB/s`,
       },
       {
         name: `upload: vs disk write ceiling`,
