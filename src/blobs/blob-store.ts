@@ -59,6 +59,12 @@ export interface BlobStore {
   /** Moves a verified local file (a finished resumable upload) into the store. */
   ingestFile(localPath: string, digest: string): Promise<BlobInfo>;
   /**
+   * If the store holds the blob at `size` bytes, marks it freshly written (so that a concurrent
+   * sweep spares it, as a commit of the same bytes would) and returns it; else null: missing, or
+   * an object of another size under the digest, which is not the blob but a short write.
+   */
+  refresh(digest: string, size: number): Promise<BlobInfo | null>;
+  /**
    * Removes a blob unless it was written or re-uploaded after `notModifiedSince` (ms): an upload
    * that found the blob present and reported it stored must not lose it to a concurrent sweep.
    */

@@ -159,6 +159,17 @@ export class CachedBlobStore implements BlobStore {
     return this.origin.ingestFile(localPath, digest);
   }
 
+  /**
+   * The origin's answer. The cache's own copy may outlive the origin's object until rechecked:
+   * where the origin has no such blob, the copy is dropped, so the next stat asks the origin.
+   */
+  async refresh(digest: string, size: number): Promise<BlobInfo | null> {
+    const refreshed = await this.origin.refresh(digest, size);
+    const entry = this.index.get(digest);
+    if (!refreshed && entry) this.drop(entry);
+    return refreshed;
+  }
+
   async delete(digest: string, notModifiedSince?: number): Promise<boolean> {
     const deleted = await this.origin.delete(digest, notModifiedSince);
     const entry = this.index.get(digest);

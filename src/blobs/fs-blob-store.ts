@@ -76,23 +76,28 @@ export class FsBlobStore implements BlobStore {
     return this.place(localPath, digest);
   }
 
+  async refresh(digest: string, size: number): Promise<BlobInfo | null> {
+    const existing = await this.stat(digest);
+    // A file of another size under the digest is not the blob (damaged on disk).
+    if (!existing || existing.size !== size) return null;
+    // Refreshing the time tells a concurrent sweep the blob is wanted; if the sweep already moved
+    // it away, the blob is not here.
+    const now = new Date();
+    const touched = await fsp.utimes(this.pathOf(digest), now, now).then(
+      () => true,
+      () => false,
+    );
+    return touched ? { ...existing, modifiedAt: now.getTime() } : null;
+  }
+
   /** Renames a durable file into its content address; if the blob already exists the copy is dropped. */
   async place(path: string, digest: string): Promise<BlobInfo> {
     const target = this.pathOf(digest);
-    const existing = await this.stat(digest);
-    // A file of another size under the digest is not the blob (damaged on disk): it is replaced.
-    if (existing && existing.size === (await fsp.stat(path)).size) {
-      // Refreshing the time tells a concurrent sweep the blob is wanted; if the sweep already moved
-      // it away, fall through and put this copy in its place.
-      const now = new Date();
-      const touched = await fsp.utimes(target, now, now).then(
-        () => true,
-        () => false,
-      );
-      if (touched) {
-        await fsp.rm(path, { force: true });
-        return { ...existing, modifiedAt: now.getTime() };
-      }
+    // A damaged file under the digest, or none (a sweep moved it away meanwhile): this copy goes in its place.
+    const existing = await this.refresh(digest, (await fsp.stat(path)).size);
+    if (existing) {
+      await fsp.rm(path, { force: true });
+      return existing;
     }
     await fsp.mkdir(dirname(target), { recursive: true });
     await fsp.rename(path, target);

@@ -15,7 +15,7 @@ import { MIN_PART_BYTES } from './s3/part-plan.js';
 import { S3BlobReader } from './s3/s3-reader.js';
 import type { S3Target } from './s3/s3-target.js';
 import { S3BlobWriter } from './s3/s3-writer.js';
-import { copyObject, touchObject } from './s3/touch.js';
+import { copyObject, REFRESHED_KEY, touchObject } from './s3/touch.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -95,7 +95,8 @@ export class S3BlobStore implements BlobStore, S3Target {
         () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyOf(digest) })),
         this.retry,
       );
-      return { digest, size: head.ContentLength ?? 0, ...(head.LastModified ? { modifiedAt: head.LastModified.getTime() } : {}) };
+      const modifiedAt = writtenAt(head.LastModified, head.Metadata);
+      return { digest, size: head.ContentLength ?? 0, ...(modifiedAt !== undefined ? { modifiedAt } : {}) };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw asStoreFailure('look up a blob', err);
@@ -103,11 +104,18 @@ export class S3BlobStore implements BlobStore, S3Target {
   }
 
   /**
-   * For ingestFile: if the blob exists with the expected size, marks it freshly written (a
-   * server-side self-copy moves LastModified on S3, without sending the file again) and returns
-   * it; else null. An object of another size (a short write an older release let through) is
-   * not the blob: the caller overwrites it.
+   * A server-side self-copy moves LastModified on S3, without sending the bytes again. An object
+   * of another size (a short write an older release let through) is not the blob: null, and
+   * ingestFile overwrites it.
    */
+  async refresh(digest: string, size: number): Promise<BlobInfo | null> {
+    try {
+      return await this.refreshExisting(digest, size);
+    } catch (err) {
+      throw asStoreFailure('refresh a blob', err);
+    }
+  }
+
   private async refreshExisting(digest: string, size: number): Promise<BlobInfo | null> {
     const existing = await this.stat(digest);
     if (!existing || existing.size !== size) return null;
@@ -237,4 +245,16 @@ export class S3BlobStore implements BlobStore, S3Target {
       await file.close();
     }
   }
+}
+
+/**
+ * When an object was last written or refreshed: the later of its LastModified and the time a
+ * refresh (touchObject) wrote into its metadata. S3 moves LastModified on that self-copy; s3rver
+ * copies an object onto itself without touching its file, and so keeps the old time.
+ */
+function writtenAt(lastModified: Date | undefined, metadata: Record<string, string> | undefined): number | undefined {
+  const refreshed = Date.parse(metadata?.[REFRESHED_KEY] ?? '');
+  const modified = lastModified?.getTime();
+  if (Number.isNaN(refreshed)) return modified;
+  return modified === undefined ? refreshed : Math.max(modified, refreshed);
 }

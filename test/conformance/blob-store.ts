@@ -183,6 +183,26 @@ export function blobStoreConformance(subject: Subject): void {
       assert.ok((await readAll(store, bigDigest)).equals(big));
     });
 
+    test('refresh marks a stored blob freshly written at its own size only, and finds nothing where there is nothing', async () => {
+      const bytes = randomBytes(4000);
+      const digest = await put(store, bytes);
+      committed.set(digest, bytes.length);
+      const first = (await store.stat(digest))!.modifiedAt!;
+      await new Promise((r) => setTimeout(r, 1100)); // S3 keeps LastModified in whole seconds
+      const refreshed = await store.refresh(digest, bytes.length);
+      assert.equal(refreshed?.digest, digest);
+      assert.equal(refreshed?.size, bytes.length);
+      const info = await store.stat(digest);
+      assert.ok(info!.modifiedAt! > first, `modifiedAt moved on (${first} → ${info!.modifiedAt})`);
+      assert.equal(await store.refresh(digest, bytes.length + 1), null, 'another size is not this blob');
+      assert.ok((await readAll(store, digest)).equals(bytes), 'a refresh changes no byte, whatever the size asked');
+      assert.equal(await store.refresh(sha256(Buffer.from('never stored, never refreshed')), 10), null);
+      const gone = await put(store, randomBytes(100));
+      assert.equal(await store.delete(gone), true);
+      assert.equal(await store.refresh(gone, 100), null, 'a deleted blob is not brought back');
+      assert.equal(await store.stat(gone), null);
+    });
+
     test('ingestFile moves a verified local file in (small and multi-part) and removes the local copy', async () => {
       for (const size of [5000, LARGE]) {
         const bytes = randomBytes(size);

@@ -17,8 +17,11 @@ import { withS3Retries } from './errors.js';
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 1024 ** 3;
 
+/** The metadata key (x-amz-meta-…) a refresh writes its time into; the store reads it back (s3rver keeps LastModified). */
+export const REFRESHED_KEY = 'modelgate-refreshed';
+
 export function touchObject(client: S3Client, bucket: string, key: string, size: number): Promise<void> {
-  return copyObject(client, bucket, key, key, size, { 'modelgate-refreshed': new Date().toISOString() });
+  return copyObject(client, bucket, key, key, size, { [REFRESHED_KEY]: new Date().toISOString() });
 }
 
 /** Server-side copy of `from` to `to` (both keys in `bucket`), with new metadata. */
