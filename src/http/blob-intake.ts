@@ -3,7 +3,8 @@
 // Each answers in its own protocol's words; what is stored, verified and discarded is decided here.
 import type { Principal } from '../domain/principal.js';
 import { DomainError, badRequest } from '../domain/errors.js';
-import type { BlobInfo } from '../blobs/blob-store.js';
+import type { BlobInfo, BlobWriter } from '../blobs/blob-store.js';
+import { DiscardSink } from '../blobs/discard-sink.js';
 import type { StreamHash } from '../blobs/hash-pool.js';
 import { LateHash } from '../blobs/running-hashes.js';
 import type { SessionChunk, SessionState } from '../blobs/upload-sessions.js';
@@ -103,40 +104,75 @@ export async function appendToSession(
 
 /**
  * Streams the body into the blob store under `digest`, hashing on a worker; committed only when
- * the digest matches. Must be called synchronously in the route handler.
+ * the digest matches. Must be called synchronously in the route handler (the caller pins the
+ * digest against this node's sweeps meanwhile).
+ *
+ * A blob the store holds already is only hashed, not written again: the answer waits for the
+ * whole body and its digest either way, and a matching body then refreshes the stored blob's time
+ * as a commit would. That applies where the stored object is the blob's size as far as the request
+ * can tell (its Content-Length, or none); a stored object of another size is a short write, which
+ * a body with a Content-Length replaces. A chunked body that proves the stored object short, or
+ * whose blob vanished meanwhile (another node's sweep, an operator), was not kept: the object is
+ * quarantined and the client told to send it again (503, retryable), which then stores it.
  */
 export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string): Promise<BlobInfo & { existed: boolean }> {
   const limit = ctx.config.blobs.maxBlobBytes;
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
-  const writer = ctx.blobs.createWriter(digest);
+  const startedAt = Date.now();
+  // The sink opens while the body already streams in (see receiveBody).
+  const sink = (async (): Promise<BlobWriter | DiscardSink> => {
+    const now = ctx.blobs.statNow?.(digest);
+    const stored = now !== undefined ? now : await ctx.blobs.stat(digest);
+    if (stored && (declared === null || declared === stored.size)) return new DiscardSink();
+    return ctx.blobs.createWriter(digest);
+  })();
+  const writer = () => sink.then((s) => (s instanceof DiscardSink ? null : s));
   let hex: string;
   let size: number;
   try {
-    const done = await receiveBody(x, writer, ctx.hashPool.startStream(), limit);
+    const done = await receiveBody(x, sink, ctx.hashPool.startStream(), limit);
     hex = done.hash!.hex;
     size = done.size;
   } catch (err) {
-    await writer.then(
-      (w) => w.abort(),
+    await writer().then(
+      (w) => w?.abort(),
       () => undefined,
     );
     throw err;
   }
-  const w = await writer;
+  const w = await writer();
   if (`sha256:${hex}` !== digest) {
-    await w.abort();
+    await w?.abort();
     throw badRequest('DIGEST_MISMATCH', `the body's digest is sha256:${hex}, not ${digest}`, {
       expected: digest,
       actual: `sha256:${hex}`,
       size,
     });
   }
+  if (!w) return { ...(await keepStored(ctx, digest, size, startedAt)), existed: true };
   // Committed even when the blob exists: the stores then refresh its time, which tells a
   // concurrent garbage collection that it is wanted again. An object of another size under the
   // key is a short write, not the blob: it is overwritten and reported as a new upload.
   const existed = (await ctx.blobs.stat(digest))?.size === size;
   return { ...(await w.commit(digest)), existed };
+}
+
+/** The stored blob a verified body of `size` bytes repeated, refreshed; see receiveBlob for when it is not there. */
+async function keepStored(ctx: AppContext, digest: string, size: number, startedAt: number): Promise<BlobInfo> {
+  const refreshed = await ctx.blobs.refresh(digest, size);
+  if (refreshed) return refreshed;
+  // Bytes of this digest are `size` long: an object of another size under it is not the blob. Out
+  // of the way with it, unless a copy was written since this upload began.
+  const now = await ctx.blobs.stat(digest);
+  if (now && now.size !== size) await ctx.blobs.quarantine(digest, startedAt);
+  throw new DomainError(
+    'unavailable',
+    'BLOB_NOT_KEPT',
+    `the body matched ${digest}, but the stored copy it was checked against ${now ? `is damaged (${now.size} bytes, not ${size})` : 'went away while it was received'}, and the body was not kept: send it again`,
+    { digest, size },
+    { retryAfterSeconds: 1 },
+  );
 }
 
 /** Stores small bytes the caller already holds (a manifest, the empty JSON) as a blob, if absent. */

@@ -1,0 +1,212 @@
+// A second upload of a blob the store already holds, on every route that takes a monolithic body
+// (v1 POST /v1/blobs and the OCI monolithic POST both go through blob-intake.ts): the body is
+// received and hashed in full but not written again (nothing lands in the disk store's temporary
+// folder while it streams), the answer says the blob existed, and the stored blob is marked freshly
+// written. Other bytes under its digest are refused. Where the stored copy proves short, or goes
+// away while the body streams, the body was not kept: 503 BLOB_NOT_KEPT, retryable, and the next
+// attempt stores it. Against the disk store and against S3 behind the edge cache.
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { auth, uploadBlob } from './harness/http.js';
+import { startS3, type TestS3 } from './harness/s3.js';
+import { startServer, type TestServer } from './harness/server.js';
+
+let s3: TestS3;
+const prefix = `reupload${randomBytes(3).toString('hex')}/`;
+const servers: TestServer[] = [];
+
+before(async () => {
+  s3 = await startS3();
+});
+after(async () => {
+  for (const s of servers) await s.dispose();
+  await s3?.dispose();
+});
+
+const MiB = 1024 * 1024;
+const hexOf = (digest: string) => digest.slice('sha256:'.length);
+
+interface Backend {
+  label: string;
+  start(): Promise<TestServer>;
+  /** When the stored blob was last written, in ms. */
+  writtenAt(server: TestServer, digest: string): Promise<number>;
+  /** Makes the stored blob look old (an hour ago on disk; S3 cannot be told, so: now, and wait past its second). */
+  age(server: TestServer, digest: string): Promise<void>;
+  /** Replaces the stored bytes behind the server's back, aged past S3's one-second resolution. */
+  replace(server: TestServer, digest: string, bytes: Buffer): Promise<void>;
+  /** Removes the stored blob behind the server's back. */
+  remove(server: TestServer, digest: string): Promise<void>;
+  /** Names of what the disk store is writing (its temporary folder); null where the store is not a disk. */
+  beingWritten(server: TestServer): Promise<string[] | null>;
+}
+
+const diskPath = (server: TestServer, digest: string) => join(server.dataDir, 'blobs', 'sha256', hexOf(digest).slice(0, 2), hexOf(digest));
+const s3Key = (digest: string) => `${prefix}blobs/sha256/${hexOf(digest).slice(0, 2)}/${hexOf(digest)}`;
+const pastTheSecond = () => new Promise<void>((resolve) => setTimeout(resolve, 1_500));
+
+const backends: Backend[] = [
+  {
+    label: 'disk store',
+    start: () => startServer(),
+    writtenAt: async (server, digest) => (await stat(diskPath(server, digest))).mtimeMs,
+    age: async (server, digest) => {
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(diskPath(server, digest), hourAgo, hourAgo);
+    },
+    replace: async (server, digest, bytes) => {
+      await writeFile(diskPath(server, digest), bytes);
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      await utimes(diskPath(server, digest), hourAgo, hourAgo);
+    },
+    remove: (server, digest) => rm(diskPath(server, digest)),
+    beingWritten: async (server) => readdir(join(server.dataDir, 'blobs', 'tmp')).catch(() => []),
+  },
+  {
+    label: 'S3 bucket behind the edge cache',
+    start: () => startServer({ env: s3.serviceEnv(prefix) }),
+    // LastModified, or the refresh's time in the object's metadata where later (s3rver keeps
+    // LastModified on a self-copy; the store reads both, see s3-blob-store.ts).
+    writtenAt: async (_server, digest) => {
+      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest) }));
+      const refreshed = Date.parse(head.Metadata?.['modelgate-refreshed'] ?? '');
+      return Math.max(head.LastModified!.getTime(), Number.isNaN(refreshed) ? 0 : refreshed);
+    },
+    age: pastTheSecond,
+    replace: async (_server, digest, bytes) => {
+      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest), Body: bytes, ContentLength: bytes.length }));
+      await pastTheSecond();
+    },
+    remove: async (_server, digest) => {
+      await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest) }));
+    },
+    beingWritten: async () => null,
+  },
+];
+
+interface Answer {
+  status: number;
+  retryAfter: string | undefined;
+  json: { existed?: boolean; size?: number; error?: { code: string; message: string } } | null;
+}
+
+/**
+ * POSTs `body` to `path` in two parts, with a Content-Length or chunked, and runs `between` after
+ * the first part has had time to arrive (the server is then receiving it).
+ */
+function post(server: TestServer, path: string, body: Buffer, chunked: boolean, between?: () => Promise<void>): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const req = request(`${server.url}${path}`, {
+      method: 'POST',
+      headers: auth(server, chunked ? {} : { 'Content-Length': String(body.length) }),
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], json: text ? JSON.parse(text) : null });
+      });
+    });
+    const half = Math.floor(body.length / 2);
+    req.write(body.subarray(0, half));
+    void (async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      await between?.();
+      req.end(body.subarray(half));
+    })().catch(reject);
+  });
+}
+
+async function download(server: TestServer, digest: string): Promise<Buffer> {
+  const res = await fetch(`${server.url}/v1/blobs/${digest}`, { headers: auth(server) });
+  assert.equal(res.status, 200, `GET ${digest}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+for (const b of backends) {
+  describe(b.label, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await b.start();
+      servers.push(server);
+    });
+
+    test('a stored blob sent again is hashed, not written: existed, the blob marked fresh, on v1 and OCI, with a Content-Length or chunked', async () => {
+      const bytes = randomBytes(6 * MiB);
+      const digest = await uploadBlob(server, bytes);
+      const routes = [
+        { path: `/v1/blobs?digest=${digest}`, status: 200 },
+        { path: `/v2/reupload/model/blobs/uploads/?digest=${digest}`, status: 201 },
+      ];
+      for (const route of routes) {
+        for (const chunked of [false, true]) {
+          const what = `${route.path.split('?')[0]} ${chunked ? 'chunked' : 'with a Content-Length'}`;
+          await b.age(server, digest);
+          const before = await b.writtenAt(server, digest);
+          let writing: string[] | null = null;
+          const answer = await post(server, route.path, bytes, chunked, async () => {
+            writing = await b.beingWritten(server);
+          });
+          assert.equal(answer.status, route.status, `${what}: ${JSON.stringify(answer.json)}`);
+          if (route.status === 200) assert.deepEqual(answer.json, { digest, size: bytes.length, existed: true }, what);
+          if (writing !== null) assert.deepEqual(writing, [], `${what}: nothing is written while the body streams`);
+          assert.ok((await b.writtenAt(server, digest)) > before, `${what}: the stored blob is marked freshly written`);
+          assert.ok((await download(server, digest)).equals(bytes), `${what}: the blob is intact`);
+        }
+      }
+    });
+
+    test('other bytes under a stored digest: 400 DIGEST_MISMATCH on v1 and OCI, the blob intact', async () => {
+      const bytes = randomBytes(2 * MiB);
+      const digest = await uploadBlob(server, bytes);
+      const forged = randomBytes(bytes.length);
+      for (const path of [`/v1/blobs?digest=${digest}`, `/v2/reupload/model/blobs/uploads/?digest=${digest}`]) {
+        for (const chunked of [false, true]) {
+          const answer = await post(server, path, forged, chunked);
+          assert.equal(answer.status, 400, `${path} ${chunked}`);
+          if (path.startsWith('/v1/')) assert.equal(answer.json?.error?.code, 'DIGEST_MISMATCH');
+        }
+      }
+      assert.ok((await download(server, digest)).equals(bytes));
+    });
+
+    test('a chunked body over a short stored copy: 503 BLOB_NOT_KEPT (retry), the copy moved aside, and the next attempt stores the blob', async () => {
+      const bytes = randomBytes(3 * MiB);
+      const digest = await uploadBlob(server, bytes);
+      await download(server, digest); // the edge cache holds a copy too
+      await b.replace(server, digest, bytes.subarray(0, MiB));
+      const path = `/v1/blobs?digest=${digest}`;
+      let answer = await post(server, path, bytes, true);
+      // Behind the edge cache the first attempt may still meet the cache's whole copy and learn
+      // only from the bucket that it is gone; the attempt after that finds the short object.
+      if (answer.status === 503 && /went away/.test(answer.json?.error?.message ?? '')) answer = await post(server, path, bytes, true);
+      assert.equal(answer.status, 503, JSON.stringify(answer.json));
+      assert.equal(answer.json?.error?.code, 'BLOB_NOT_KEPT');
+      assert.match(answer.json?.error?.message ?? '', /damaged \(1048576 bytes, not 3145728\)/);
+      assert.equal(answer.retryAfter, '1');
+      const again = await post(server, path, bytes, true);
+      assert.equal(again.status, 201, JSON.stringify(again.json));
+      assert.ok((await download(server, digest)).equals(bytes));
+    });
+
+    test('a stored copy removed while the body streams: 503 BLOB_NOT_KEPT, and the next attempt stores the blob', async () => {
+      const bytes = randomBytes(3 * MiB);
+      const digest = await uploadBlob(server, bytes);
+      const path = `/v1/blobs?digest=${digest}`;
+      const answer = await post(server, path, bytes, false, () => b.remove(server, digest));
+      assert.equal(answer.status, 503, JSON.stringify(answer.json));
+      assert.equal(answer.json?.error?.code, 'BLOB_NOT_KEPT');
+      assert.match(answer.json?.error?.message ?? '', /went away/);
+      const again = await post(server, path, bytes, false);
+      assert.equal(again.status, 201, JSON.stringify(again.json));
+      assert.ok((await download(server, digest)).equals(bytes));
+    });
+  });
+}
