@@ -1,7 +1,11 @@
 // The resolve baseline: a bare uWebSockets.js app answering every GET with one constant response
 // (the same body bytes and headers modelgate sent), in a process of its own like the service.
-// Reads its response from env BENCH_UWS_RESPONSE and prints {"port":n} once listening.
+// Reads its response from env BENCH_UWS_RESPONSE and prints {"port":n} once listening. With
+// BENCH_UWS_READ_PEER=1 it also reads each request's peer address as modelgate's fleet counting
+// does for a caller without a deployment header (src/http/peer-address.ts): uWS reads it with
+// getpeername(2) per call, there being no connection to keep it on.
 import uWS from 'uWebSockets.js';
+import { peerAddress } from '../../src/http/peer-address.js';
 import type { ConstantResponse } from '../lib/uws-baseline.js';
 
 // The package silently swaps in a slow pure-JS server when its binary fails to load; a slow
@@ -15,10 +19,14 @@ const spec = JSON.parse(process.env.BENCH_UWS_RESPONSE ?? '{}') as ConstantRespo
 const status = spec.status ?? '200 OK';
 const headers = spec.headers ?? [];
 const body = Buffer.from(spec.bodyBase64 ?? '', 'base64');
+const readPeer = process.env.BENCH_UWS_READ_PEER === '1';
 
 uWS
   .App()
   .get('/*', (res) => {
+    // modelgate's own read (the address as text, IPv4 from a map of built strings); the answer
+    // does not depend on it, but the read cannot be skipped.
+    if (readPeer && peerAddress(res) === '') throw new Error('no peer address');
     res.cork(() => {
       res.writeStatus(status);
       for (const [name, value] of headers) res.writeHeader(name, value);

@@ -45,9 +45,12 @@ async function start(script: string, env: Record<string, string>): Promise<UwsBa
   return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-/** Answers every GET with `response`, copied from modelgate. */
-export function startUwsBaseline(response: ConstantResponse): Promise<UwsBaseline> {
-  return start(CONSTANT, { BENCH_UWS_RESPONSE: JSON.stringify(response) });
+/**
+ * Answers every GET with `response`, copied from modelgate; with `readPeer`, reads each request's
+ * peer address first, as modelgate counts a caller without a deployment header.
+ */
+export function startUwsBaseline(response: ConstantResponse, options: { readPeer?: boolean } = {}): Promise<UwsBaseline> {
+  return start(CONSTANT, { BENCH_UWS_RESPONSE: JSON.stringify(response), ...(options.readPeer ? { BENCH_UWS_READ_PEER: '1' } : {}) });
 }
 
 /** Hashes every POST body on its main thread and stores nothing. */

@@ -88,6 +88,7 @@ function capacityRow(
   baseline: LoadReport | null,
   target: string,
   pass: (ratio: number) => boolean,
+  note?: string,
 ): Comparison {
   const s = capacityFigure(subject);
   const b = baseline ? capacityFigure(baseline) : null;
@@ -100,8 +101,26 @@ function capacityRow(
     ratio,
     target,
     pass: ratio === null ? null : pass(ratio),
-    note: `server CPU ${Math.round(subject.serverCpuPercent ?? 0)}% vs ${Math.round(baseline?.serverCpuPercent ?? 0)}% of a core; requests per second of server CPU, a comparison the load generator's own ceiling cannot flatten`,
+    note: `${note ? `${note}; ` : ''}server CPU ${Math.round(subject.serverCpuPercent ?? 0)}% vs ${Math.round(baseline?.serverCpuPercent ?? 0)}% of a core; requests per second of server CPU, a comparison the load generator's own ceiling cannot flatten`,
   };
+}
+
+/**
+ * modelgate's efficiency against the bare app that also reads each request's peer address, as
+ * counting a caller without a deployment header needs (one getpeername(2) a request: uWS keeps no
+ * connection to hold it on); the note says what that read costs the bare app itself.
+ */
+function peerReadingRow(name: string, subject: LoadReport, peerReading: LoadReport, bare: LoadReport): Comparison {
+  const cost = `the bare app pays for that read: ${Math.round(byCapacity(peerReading))} against ${Math.round(byCapacity(bare))} req/CPU-s without it (${(byCapacity(peerReading) / byCapacity(bare)).toFixed(2)}×)`;
+  return capacityRow(
+    name,
+    subject,
+    'bare uWS, same bytes, reading each peer address',
+    peerReading,
+    `≥ ${RESOLVE_TARGET}×`,
+    (r) => r >= RESOLVE_TARGET,
+    cost,
+  );
 }
 
 function latencyRow(name: string, subject: LoadReport, baselineName: string, baseline: LoadReport): Comparison {
@@ -132,8 +151,13 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     if (sample.status !== 200) throw new Error(`GET ${PATH}: ${sample.status} ${sample.body.toString('utf8').slice(0, 200)}`);
     ctx.log(`  modelgate answers ${PATH} with ${sample.body.length} bytes and ${sample.rawHeaders.length / 2} headers`);
 
-    const uws = await startUwsBaseline(constantResponseFrom(sample.status, sample.rawHeaders, sample.body));
+    const answer = constantResponseFrom(sample.status, sample.rawHeaders, sample.body);
+    const uws = await startUwsBaseline(answer);
     stops.push(() => uws.stop());
+    // The same app reading each request's peer address as modelgate must to count a caller that
+    // sends no deployment header: what that read costs a uWS server on this machine.
+    const uwsPeer = await startUwsBaseline(answer, { readPeer: true });
+    stops.push(() => uwsPeer.stop());
     let nginx: NginxServer | null = null;
     if (findNginx()) {
       const root = join(ctx.workDir, 'www-resolve');
@@ -148,20 +172,22 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // The same request bytes (path length, auth header) go to every server.
     const headers = { authorization: api.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS${nginx ? ', nginx' : ''}`,
+      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS, bare uWS reading the peer address${nginx ? ', nginx' : ''}`,
     );
     const phases = [
       () => runLoad(job(service.port, PATH, headers, ctx), service.pid),
       () => runLoad(job(uws.port, PATH, headers, ctx), uws.pid),
+      () => runLoad(job(uwsPeer.port, PATH, headers, ctx), uwsPeer.pid),
       ...(nginx ? [() => runLoad(job(nginx!.port, '/resolve.json', headers, ctx), nginx!.pid)] : []),
     ];
-    const [mgRuns, uwsRuns, nginxRuns] = await alternate(phases);
+    const [mgRuns, uwsRuns, peerRuns, nginxRuns] = await alternate(phases);
     const mg = medianBy(mgRuns!, byRps);
     const bare = medianBy(uwsRuns!, byRps);
     const ng = nginxRuns ? medianBy(nginxRuns, byRps) : null;
     // The efficiency rows take each server's median round by requests per CPU-second.
     const mgC = medianBy(mgRuns!, byCapacity);
     const bareC = medianBy(uwsRuns!, byCapacity);
+    const peerC = medianBy(peerRuns!, byCapacity);
     const ngC = nginxRuns ? medianBy(nginxRuns, byCapacity) : null;
     ctx.log(
       `  modelgate ${Math.round(mg.requestsPerSecond)} req/s, bare uWS ${Math.round(bare.requestsPerSecond)}${ng ? `, nginx ${Math.round(ng.requestsPerSecond)}` : ''}`,
@@ -178,14 +204,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       (_, i) => `/v1/resolve/${modelName(Math.floor(((i + 0.5) * reg.registered) / count) + 1)}@production`,
     );
     // The baseline gets the same request list, so autocannon does the same work against both.
-    const [bigRuns, bigBaseRuns] = await alternate([
+    const [bigRuns, bigBaseRuns, bigPeerRuns] = await alternate([
       () => runLoad(job(service.port, paths[0]!, headers, ctx, paths), service.pid),
       () => runLoad(job(uws.port, paths[0]!, headers, ctx, paths), uws.pid),
+      () => runLoad(job(uwsPeer.port, paths[0]!, headers, ctx, paths), uwsPeer.pid),
     ]);
     const big = medianBy(bigRuns!, byRps);
     const bigBase = medianBy(bigBaseRuns!, byRps);
     const bigC = medianBy(bigRuns!, byCapacity);
     const bigBaseC = medianBy(bigBaseRuns!, byCapacity);
+    const bigPeerC = medianBy(bigPeerRuns!, byCapacity);
     ctx.log(
       `  modelgate with ${reg.registered} models: ${Math.round(big.requestsPerSecond)} req/s, bare uWS ${Math.round(bigBase.requestsPerSecond)}`,
     );
@@ -203,6 +231,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ),
       latencyRow(`resolve: ${CONNECTIONS} conn latency`, mg, 'bare uWS, same bytes', bare),
       capacityRow('resolve: server efficiency', mgC, 'bare uWS, same bytes', bareC, `≥ ${RESOLVE_TARGET}×`, (r) => r >= RESOLVE_TARGET),
+      peerReadingRow('resolve: server efficiency vs a peer-reading app', mgC, peerC, bareC),
     ];
     if (ng && ngC) {
       const nginxName = `nginx static file (${NGINX_WORKERS} worker)`;
@@ -241,6 +270,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         `≥ ${RESOLVE_TARGET}×`,
         (r) => r >= RESOLVE_TARGET,
       ),
+      peerReadingRow(`resolve, ${reg.registered} models: server efficiency vs a peer-reading app`, bigC, bigPeerC, bigBaseC),
     );
     return rows;
   } finally {

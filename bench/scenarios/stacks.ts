@@ -99,6 +99,11 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // Bare uWS apps answering every GET with the service's exact response (status line, headers, body).
     const bareStack = await startUwsBaseline(constantResponseFrom(stackSample.status, stackSample.rawHeaders, stackAnswer));
     stops.push(() => bareStack.stop());
+    // The same, reading each request's peer address as counting a caller without a deployment header needs.
+    const peerStack = await startUwsBaseline(constantResponseFrom(stackSample.status, stackSample.rawHeaders, stackAnswer), {
+      readPeer: true,
+    });
+    stops.push(() => peerStack.stop());
     const bareFlat = await startUwsBaseline(constantResponseFrom(flatSample.status, flatSample.rawHeaders, flatSample.body));
     stops.push(() => bareFlat.stop());
     const wideBody = await registerEqualBytes(api, stackAnswer);
@@ -108,15 +113,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
     const headers = { authorization: api.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat, wide flat, bare uWS with the stack's answer, bare uWS with the flat answer`,
+      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat, wide flat, bare uWS with the stack's answer (also reading the peer address), bare uWS with the flat answer`,
     );
     // The bare apps get the same request bytes (path, auth header) as the service.
-    const [stackRuns, flatRuns, wideRuns, bareStackRuns, bareFlatRuns] = await alternate([
+    const [stackRuns, flatRuns, wideRuns, bareStackRuns, bareFlatRuns, peerStackRuns] = await alternate([
       () => runLoad(job(service.port, STACK, headers, ctx), service.pid),
       () => runLoad(job(service.port, FLAT, headers, ctx), service.pid),
       () => runLoad(job(service.port, WIDE, headers, ctx), service.pid),
       () => runLoad(job(bareStack.port, STACK, headers, ctx), bareStack.pid),
       () => runLoad(job(bareFlat.port, FLAT, headers, ctx), bareFlat.pid),
+      () => runLoad(job(peerStack.port, STACK, headers, ctx), peerStack.pid),
     ]);
     const s = medianBy(stackRuns!, byRps);
     const f = medianBy(flatRuns!, byRps);
@@ -129,6 +135,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const wC = medianBy(wideRuns!, byCapacity);
     const bsC = medianBy(bareStackRuns!, byCapacity);
     const bfC = medianBy(bareFlatRuns!, byCapacity);
+    const psC = medianBy(peerStackRuns!, byCapacity);
     ctx.log(
       `  stack ${Math.round(s.requestsPerSecond)} req/s, flat ${Math.round(f.requestsPerSecond)} req/s, wide flat ${Math.round(w.requestsPerSecond)} req/s, bare uWS stack bytes ${Math.round(bs.requestsPerSecond)} req/s, bare uWS flat bytes ${Math.round(bf.requestsPerSecond)} req/s`,
     );
@@ -162,6 +169,8 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const bareRatio = ratioOf(stackFigure, requestsFigure(bs));
     const bareCap = capacityFigure(bsC);
     const bareCapRatio = ratioOf(sCap, bareCap);
+    const peerCap = capacityFigure(psC);
+    const peerCapRatio = ratioOf(sCap, peerCap);
     const flatBareRatio = ratioOf(flatFigure, requestsFigure(bf));
     const flatBareCapRatio = ratioOf(fCap, capacityFigure(bfC));
     const cpu = (r: LoadReport) => `${Math.round(r.serverCpuPercent ?? 0)}%`;
@@ -186,6 +195,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         target: `≥ ${RESOLVE_TARGET}×`,
         pass: bareCapRatio === null ? null : bareCapRatio >= RESOLVE_TARGET,
         note: `server CPU ${cpu(sC)} vs ${cpu(bsC)} of a core; the flat answer against its bare app: ${x(flatBareCapRatio)}`,
+      },
+      {
+        name: `stacks: resolve of a stack of ${COMPONENTS} vs a peer-reading bare uWS, server efficiency`,
+        subject: sCap,
+        baselineName: `bare uWS, the stack's ${stackBody}-byte answer, reading each peer address`,
+        baseline: peerCap,
+        ratio: peerCapRatio,
+        target: `≥ ${RESOLVE_TARGET}×`,
+        pass: peerCapRatio === null ? null : peerCapRatio >= RESOLVE_TARGET,
+        note: `counting a caller without a deployment header reads the peer address, one getpeername(2) a request; the bare app pays for that read ${x(ratioOf(peerCap, bareCap))} of its efficiency without it; server CPU ${cpu(sC)} vs ${cpu(psC)} of a core`,
       },
       {
         name: `stacks: resolve of a stack of ${COMPONENTS}, ${CONNECTIONS} conn`,
