@@ -23,4 +23,6 @@ export interface DownloadOutcome {
   roundGbPerSecond: number[];
   /** The client process's CPU over the phase, percent of one core. */
   loadCpuPercent: number;
+  /** whole, several rounds: the client's CPU in each round, in the order of roundGbPerSecond. */
+  roundLoadCpuPercent?: number[];
 }

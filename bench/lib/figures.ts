@@ -66,6 +66,7 @@ export function throughputFigure(report: DownloadReport): Figure {
       requests: report.requests,
       seconds: report.seconds,
       roundGbPerSecond: report.roundGbPerSecond,
+      ...(report.roundLoadCpuPercent ? { roundLoadCpuPercent: report.roundLoadCpuPercent } : {}),
       serverCpuPercent: report.serverCpuPercent,
     },
   };
