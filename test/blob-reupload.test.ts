@@ -1,10 +1,12 @@
 // A second upload of a blob the store already holds, on every route that takes a monolithic body
 // (v1 POST /v1/blobs and the OCI monolithic POST both go through blob-intake.ts): the body is
 // received and hashed in full but not written again (nothing lands in the disk store's temporary
-// folder while it streams), the answer says the blob existed, and the stored blob is marked freshly
-// written. Other bytes under its digest are refused. Where the stored copy proves short, or goes
-// away while the body streams, the body was not kept: 503 BLOB_NOT_KEPT, retryable, and the next
-// attempt stores it. Against the disk store and against S3 behind the edge cache.
+// folder while it streams), the answer says the blob existed, and the stored blob is marked
+// freshly written; unless the caller may not know the blob is stored (a scoped token, another
+// scope's blob), for whom it is written as if new. Other bytes under its digest are refused. Where
+// the stored copy proves short, or goes away while the body streams, the body was not kept: 503
+// BLOB_NOT_KEPT, retryable, and the next attempt stores it. Against the disk store and against S3
+// behind the edge cache.
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,9 +14,10 @@ import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { auth, uploadBlob } from './harness/http.js';
+import { auth, registerFiles, uploadBlob } from './harness/http.js';
 import { startS3, type TestS3 } from './harness/s3.js';
 import { startServer, type TestServer } from './harness/server.js';
+import { createToken } from './harness/tokens.js';
 
 let s3: TestS3;
 const prefix = `reupload${randomBytes(3).toString('hex')}/`;
@@ -99,11 +102,18 @@ interface Answer {
  * POSTs `body` to `path` in two parts, with a Content-Length or chunked, and runs `between` after
  * the first part has had time to arrive (the server is then receiving it).
  */
-function post(server: TestServer, path: string, body: Buffer, chunked: boolean, between?: () => Promise<void>): Promise<Answer> {
+function post(
+  server: TestServer,
+  path: string,
+  body: Buffer,
+  chunked: boolean,
+  between?: () => Promise<void>,
+  token = server.token,
+): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     const req = request(`${server.url}${path}`, {
       method: 'POST',
-      headers: auth(server, chunked ? {} : { 'Content-Length': String(body.length) }),
+      headers: { Authorization: `Bearer ${token}`, ...(chunked ? {} : { 'Content-Length': String(body.length) }) },
     });
     req.on('error', reject);
     req.on('response', (res) => {
@@ -161,6 +171,30 @@ for (const b of backends) {
           assert.ok((await download(server, digest)).equals(bytes), `${what}: the blob is intact`);
         }
       }
+    });
+
+    test('a token that may not know the blob is stored (another scope holds it) uploads as if it were new: written, 201, on v1 and OCI', async () => {
+      const bytes = randomBytes(4 * MiB);
+      const digest = await uploadBlob(server, bytes);
+      await registerFiles(server, 'reupload-other/model', { 'w.bin': bytes });
+      const { token } = await createToken(server, 'scoped-writer', 'writer', 'reupload-mine/*');
+      for (const path of [`/v1/blobs?digest=${digest}`, `/v2/reupload-mine/model/blobs/uploads/?digest=${digest}`]) {
+        let writing: string[] | null = null;
+        const answer = await post(
+          server,
+          path,
+          bytes,
+          true,
+          async () => {
+            writing = await b.beingWritten(server);
+          },
+          token,
+        );
+        assert.equal(answer.status, 201, `${path}: ${JSON.stringify(answer.json)}`);
+        assert.equal(answer.json?.existed, undefined, path);
+        if (writing !== null) assert.equal((writing as string[]).length, 1, `${path}: the body is written like a new blob's`);
+      }
+      assert.ok((await download(server, digest)).equals(bytes));
     });
 
     test('other bytes under a stored digest: 400 DIGEST_MISMATCH on v1 and OCI, the blob intact', async () => {

@@ -107,21 +107,33 @@ export async function appendToSession(
  * the digest matches. Must be called synchronously in the route handler (the caller pins the
  * digest against this node's sweeps meanwhile).
  *
- * A blob the store holds already is only hashed, not written again: the answer waits for the
- * whole body and its digest either way, and a matching body then refreshes the stored blob's time
- * as a commit would. That applies where the stored object is the blob's size as far as the request
- * can tell (its Content-Length, or none); a stored object of another size is a short write, which
- * a body with a Content-Length replaces. A chunked body that proves the stored object short, or
- * whose blob vanished meanwhile (another node's sweep, an operator), was not kept: the object is
- * quarantined and the client told to send it again (503, retryable), which then stores it.
+ * A blob the store holds already, where the caller may know it does, is only hashed, not written
+ * again: the answer waits for the whole body and its digest either way, and a matching body then
+ * refreshes the stored blob's time as a commit would. That applies where the stored object is the
+ * blob's size as far as the request can tell (its Content-Length, or none); a stored object of
+ * another size is a short write, which a body with a Content-Length replaces. A chunked body that
+ * proves the stored object short, or whose blob vanished meanwhile (another node's sweep, an
+ * operator), was not kept: a short object is moved aside and the client told to send the body
+ * again (503, retryable), which then stores it.
  */
-export async function receiveBlob(ctx: AppContext, x: Exchange, digest: string): Promise<BlobInfo & { existed: boolean }> {
+export async function receiveBlob(
+  ctx: AppContext,
+  x: Exchange,
+  digest: string,
+  /**
+   * Whether the caller may learn that the store holds this blob (see inView in routes/blobs.ts).
+   * Otherwise the body is written as if new: an upload that ran faster because the blob is stored
+   * would tell a scoped token what another scope holds.
+   */
+  storedInView: boolean,
+): Promise<BlobInfo & { existed: boolean }> {
   const limit = ctx.config.blobs.maxBlobBytes;
   const declared = declaredLength(x);
   if (declared !== null && declared > limit) throw tooLarge(limit);
   const startedAt = Date.now();
   // The sink opens while the body already streams in (see receiveBody).
   const sink = (async (): Promise<BlobWriter | DiscardSink> => {
+    if (!storedInView) return ctx.blobs.createWriter(digest);
     const now = ctx.blobs.statNow?.(digest);
     const stored = now !== undefined ? now : await ctx.blobs.stat(digest);
     if (stored && (declared === null || declared === stored.size)) return new DiscardSink();

@@ -40,7 +40,7 @@ async function uploadBlob(ctx: AppContext, x: Exchange): Promise<void> {
 
 /** `inView` false: the caller may not learn that the blob was already stored (another scope's). */
 async function receiveAndCommit(ctx: AppContext, x: Exchange, digest: string, inView: boolean): Promise<void> {
-  const { size, existed } = await receiveBlob(ctx, x, digest);
+  const { size, existed } = await receiveBlob(ctx, x, digest, inView);
   const headers = { Location: `/v1/blobs/${digest}`, 'Docker-Content-Digest': digest };
   if (existed && inView) x.json(200, { digest, size, existed: true }, headers);
   else x.json(201, { digest, size }, headers);

@@ -118,7 +118,7 @@ async function lfsUpload(ctx: AppContext, x: Exchange, grant: string): Promise<v
   // A blob is never swept while it is being uploaded, whatever the grace period.
   const release = ctx.blobGuard.pin([digest]);
   try {
-    const { size } = await receiveBlob(ctx, x, digest);
+    const { size } = await receiveBlob(ctx, x, digest, inView(ctx, principal, digest));
     x.json(200, { digest, size });
   } finally {
     release();

@@ -67,7 +67,7 @@ export async function startUpload(ctx: AppContext, x: Exchange, name: string): P
     const digest = assertDigest(digestParam);
     const release = ctx.blobGuard.pin([digest]);
     try {
-      await receiveBlob(ctx, x, digest);
+      await receiveBlob(ctx, x, digest, blobVisible(ctx, principal, name, digest));
     } finally {
       release();
     }
