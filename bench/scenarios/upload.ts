@@ -269,7 +269,16 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // every upload stores a blob the server does not hold: one it holds is only hashed, which is
     // not the load this phase is for.
     const loopTargets = [target, ...loopFiles(ctx, CONCURRENT_UPLOADS - 1).map((f) => ({ ...target, ...f }))];
-    const sweep = () => api.expect(200, 'POST', '/v1/gc', { json: {} }).then(() => undefined);
+    // One collection runs at a time (409 GC_RUNNING meanwhile): the other loop's may have started
+    // before this loop's blob was stored, so this one waits its turn and runs its own.
+    const sweep = async () => {
+      for (;;) {
+        const res = await api.request('POST', '/v1/gc', { json: {} });
+        if (res.status === 200) return;
+        if (res.status !== 409) throw new Error(`POST /v1/gc: ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
     const loops = loopTargets.map((t) => uploadLoop(curl, t, chunked, { beforeEach: sweep, accept: [201] }));
     const phaseStart = performance.now();
     const busy = await runLoad(job, service.pid);
