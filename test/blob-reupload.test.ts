@@ -7,90 +7,17 @@
 // the stored copy proves short, or goes away while the body streams, the body was not kept: 503
 // BLOB_NOT_KEPT, retryable, and the next attempt stores it. Against the disk store and against S3
 // behind the edge cache.
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, before, test } from 'node:test';
+import { blobBackends } from './harness/blob-backends.js';
 import { auth, registerFiles, uploadBlob } from './harness/http.js';
-import { startS3, type TestS3 } from './harness/s3.js';
-import { startServer, type TestServer } from './harness/server.js';
+import type { TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
-let s3: TestS3;
-const prefix = `reupload${randomBytes(3).toString('hex')}/`;
-const servers: TestServer[] = [];
-
-before(async () => {
-  s3 = await startS3();
-});
-after(async () => {
-  for (const s of servers) await s.dispose();
-  await s3?.dispose();
-});
-
 const MiB = 1024 * 1024;
-const hexOf = (digest: string) => digest.slice('sha256:'.length);
-
-interface Backend {
-  label: string;
-  start(): Promise<TestServer>;
-  /** When the stored blob was last written, in ms. */
-  writtenAt(server: TestServer, digest: string): Promise<number>;
-  /** Makes the stored blob look old (an hour ago on disk; S3 cannot be told, so: now, and wait past its second). */
-  age(server: TestServer, digest: string): Promise<void>;
-  /** Replaces the stored bytes behind the server's back, aged past S3's one-second resolution. */
-  replace(server: TestServer, digest: string, bytes: Buffer): Promise<void>;
-  /** Removes the stored blob behind the server's back. */
-  remove(server: TestServer, digest: string): Promise<void>;
-  /** Names of what the disk store is writing (its temporary folder); null where the store is not a disk. */
-  beingWritten(server: TestServer): Promise<string[] | null>;
-}
-
-const diskPath = (server: TestServer, digest: string) => join(server.dataDir, 'blobs', 'sha256', hexOf(digest).slice(0, 2), hexOf(digest));
-const s3Key = (digest: string) => `${prefix}blobs/sha256/${hexOf(digest).slice(0, 2)}/${hexOf(digest)}`;
-const pastTheSecond = () => new Promise<void>((resolve) => setTimeout(resolve, 1_500));
-
-const backends: Backend[] = [
-  {
-    label: 'disk store',
-    start: () => startServer(),
-    writtenAt: async (server, digest) => (await stat(diskPath(server, digest))).mtimeMs,
-    age: async (server, digest) => {
-      const hourAgo = new Date(Date.now() - 3_600_000);
-      await utimes(diskPath(server, digest), hourAgo, hourAgo);
-    },
-    replace: async (server, digest, bytes) => {
-      await writeFile(diskPath(server, digest), bytes);
-      const hourAgo = new Date(Date.now() - 3_600_000);
-      await utimes(diskPath(server, digest), hourAgo, hourAgo);
-    },
-    remove: (server, digest) => rm(diskPath(server, digest)),
-    beingWritten: async (server) => readdir(join(server.dataDir, 'blobs', 'tmp')).catch(() => []),
-  },
-  {
-    label: 'S3 bucket behind the edge cache',
-    start: () => startServer({ env: s3.serviceEnv(prefix) }),
-    // LastModified, or the refresh's time in the object's metadata where later (s3rver keeps
-    // LastModified on a self-copy; the store reads both, see s3-blob-store.ts).
-    writtenAt: async (_server, digest) => {
-      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest) }));
-      const refreshed = Date.parse(head.Metadata?.['modelgate-refreshed'] ?? '');
-      return Math.max(head.LastModified!.getTime(), Number.isNaN(refreshed) ? 0 : refreshed);
-    },
-    age: pastTheSecond,
-    replace: async (_server, digest, bytes) => {
-      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest), Body: bytes, ContentLength: bytes.length }));
-      await pastTheSecond();
-    },
-    remove: async (_server, digest) => {
-      await s3.client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: s3Key(digest) }));
-    },
-    beingWritten: async () => null,
-  },
-];
+const backends = blobBackends('reupload');
 
 interface Answer {
   status: number;
@@ -145,7 +72,6 @@ for (const b of backends) {
     let server: TestServer;
     before(async () => {
       server = await b.start();
-      servers.push(server);
     });
 
     test('a stored blob sent again is hashed, not written: existed, the blob marked fresh, on v1 and OCI, with a Content-Length or chunked', async () => {

@@ -2,72 +2,20 @@
 // an S3 bucket (s3rver behind the test proxy): a blob whose stored bytes were damaged (same size,
 // so nothing else notices) is reported; --repair moves it aside so it reads as missing, and the move
 // is audited; the next upload stores it whole again; only admins may run it.
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import { blobBackends } from './harness/blob-backends.js';
 import { runCli } from './harness/cli.js';
 import { api, auth, registerFiles, sha256, uploadBlob } from './harness/http.js';
-import { startS3, type TestS3 } from './harness/s3.js';
-import { startServer, type TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
-let s3: TestS3;
-const prefix = `verify${randomBytes(3).toString('hex')}/`;
-const servers: TestServer[] = [];
-
-before(async () => {
-  s3 = await startS3();
-});
-after(async () => {
-  for (const s of servers) await s.dispose();
-  await s3?.dispose();
-});
-
-interface Backend {
-  label: string;
-  start(): Promise<TestServer>;
-  /** Replaces the stored bytes of `digest` behind the server's back. */
-  damage(server: TestServer, digest: string, bytes: Buffer): Promise<void>;
-  /** How many objects or files were moved aside. */
-  quarantined(server: TestServer): Promise<number>;
-}
-
-const hexOf = (digest: string) => digest.slice('sha256:'.length);
-
-const backends: Backend[] = [
-  {
-    label: 'disk store',
-    start: () => startServer(),
-    damage: (server, digest, bytes) => writeFile(join(server.dataDir, 'blobs', 'sha256', hexOf(digest).slice(0, 2), hexOf(digest)), bytes),
-    quarantined: async (server) => (await readdir(join(server.dataDir, 'blobs', 'quarantine')).catch(() => [])).length,
-  },
-  {
-    label: 'S3 bucket behind the edge cache',
-    start: () => startServer({ env: s3.serviceEnv(prefix) }),
-    damage: async (_server, digest, bytes) => {
-      const Key = `${prefix}blobs/sha256/${hexOf(digest).slice(0, 2)}/${hexOf(digest)}`;
-      await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: bytes, ContentLength: bytes.length }));
-      // The store moves aside only an object last written over a second before the run looked at
-      // it (S3 keeps LastModified in whole seconds, and a newer object may be a fresh re-upload).
-      // Damage found in production is older than that: let this write age past it, or a fast
-      // machine runs --repair within the second and (rightly) moves nothing.
-      const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key }));
-      const aged = (head.LastModified?.getTime() ?? Date.now()) + 1_500;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, aged - Date.now())));
-    },
-    quarantined: async () =>
-      (await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${prefix}quarantine/` }))).Contents?.length ?? 0,
-  },
-];
+const backends = blobBackends('verify');
 
 for (const b of backends) {
   describe(b.label, () => {
     test('a damaged blob is reported, moved aside with --repair, and uploaded again by the next push', async () => {
       const server = await b.start();
-      servers.push(server);
       const good = Buffer.from('a small file that stays intact');
       const weights = randomBytes(3 * 1024 * 1024);
       await registerFiles(server, 'verify/model', { 'config.json': good, 'weights.bin': weights });
@@ -80,7 +28,7 @@ for (const b of backends) {
 
       // Same length, other bytes: HEAD and the registered size still agree; only a re-hash tells.
       const damaged = randomBytes(weights.length);
-      await b.damage(server, digest, damaged);
+      await b.replace(server, digest, damaged);
 
       const found = await runCli(['blobs', 'verify', '--json'], env);
       assert.equal(found.code, 1, 'a damaged blob left in place is a failure');
