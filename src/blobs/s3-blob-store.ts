@@ -109,14 +109,6 @@ export class S3BlobStore implements BlobStore, S3Target {
    * ingestFile overwrites it.
    */
   async refresh(digest: string, size: number): Promise<BlobInfo | null> {
-    try {
-      return await this.refreshExisting(digest, size);
-    } catch (err) {
-      throw asStoreFailure('refresh a blob', err);
-    }
-  }
-
-  private async refreshExisting(digest: string, size: number): Promise<BlobInfo | null> {
     const existing = await this.stat(digest);
     if (!existing || existing.size !== size) return null;
     try {
@@ -124,7 +116,7 @@ export class S3BlobStore implements BlobStore, S3Target {
     } catch (err) {
       // Deleted between the HEAD and the copy (a sweep won): the caller writes its own copy.
       if (isNotFound(err)) return null;
-      throw err;
+      throw asStoreFailure('refresh a blob', err);
     }
     return { ...existing, modifiedAt: Date.now() };
   }
@@ -154,7 +146,7 @@ export class S3BlobStore implements BlobStore, S3Target {
     const { size } = await fsp.stat(localPath);
     let info: BlobInfo;
     try {
-      info = (await this.refreshExisting(digest, size)) ?? (await this.uploadFile(localPath, digest));
+      info = (await this.refresh(digest, size)) ?? (await this.uploadFile(localPath, digest));
     } catch (err) {
       throw asStoreFailure('store a blob', err);
     }
