@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { describe, before, test } from 'node:test';
 import { blobBackends } from './harness/blob-backends.js';
-import { auth, registerFiles, uploadBlob } from './harness/http.js';
+import { auth, registerFiles, sha256Hex, uploadBlob } from './harness/http.js';
 import type { TestServer } from './harness/server.js';
 import { createToken } from './harness/tokens.js';
 
@@ -26,20 +26,20 @@ interface Answer {
 }
 
 /**
- * POSTs `body` to `path` in two parts, with a Content-Length or chunked, and runs `between` after
+ * Sends `body` to `path` in two parts, with a Content-Length or chunked, and runs `between` after
  * the first part has had time to arrive (the server is then receiving it).
  */
-function post(
+function send(
   server: TestServer,
+  method: 'POST' | 'PUT',
   path: string,
   body: Buffer,
-  chunked: boolean,
-  between?: () => Promise<void>,
-  token = server.token,
+  options: { chunked: boolean; between?: () => Promise<void>; token?: string },
 ): Promise<Answer> {
+  const { chunked, between, token = server.token } = options;
   return new Promise<Answer>((resolve, reject) => {
     const req = request(`${server.url}${path}`, {
-      method: 'POST',
+      method,
       headers: { Authorization: `Bearer ${token}`, ...(chunked ? {} : { 'Content-Length': String(body.length) }) },
     });
     req.on('error', reject);
@@ -59,6 +59,25 @@ function post(
       req.end(body.subarray(half));
     })().catch(reject);
   });
+}
+
+/** The path of the LFS upload URL the Hub's batch API gives `token` for `bytes` in `model`. */
+async function lfsUploadPath(server: TestServer, token: string, model: string, bytes: Buffer): Promise<string> {
+  const res = await fetch(`${server.url}/${model}.git/info/lfs/objects/batch`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, Accept: 'application/vnd.git-lfs+json', 'Content-Type': 'application/vnd.git-lfs+json' },
+    body: JSON.stringify({
+      operation: 'upload',
+      transfers: ['basic'],
+      hash_algo: 'sha_256',
+      objects: [{ oid: sha256Hex(bytes), size: bytes.length }],
+    }),
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { objects: { actions?: { upload: { href: string } } }[] };
+  const href = body.objects[0]?.actions?.upload.href;
+  assert.ok(href, `the batch asks for an upload: ${JSON.stringify(body)}`);
+  return new URL(href).pathname;
 }
 
 async function download(server: TestServer, digest: string): Promise<Buffer> {
@@ -87,8 +106,11 @@ for (const b of backends) {
           await b.age(server, digest);
           const before = await b.writtenAt(server, digest);
           let writing: string[] | null = null;
-          const answer = await post(server, route.path, bytes, chunked, async () => {
-            writing = await b.beingWritten(server);
+          const answer = await send(server, 'POST', route.path, bytes, {
+            chunked,
+            between: async () => {
+              writing = await b.beingWritten(server);
+            },
           });
           assert.equal(answer.status, route.status, `${what}: ${JSON.stringify(answer.json)}`);
           if (route.status === 200) assert.deepEqual(answer.json, { digest, size: bytes.length, existed: true }, what);
@@ -99,26 +121,32 @@ for (const b of backends) {
       }
     });
 
-    test('a token that may not know the blob is stored (another scope holds it) uploads as if it were new: written, 201, on v1 and OCI', async () => {
+    test("a token that may not know the blob is stored (another scope holds it) uploads as if it were new: written, on v1, OCI and the Hub's LFS PUT", async () => {
       const bytes = randomBytes(4 * MiB);
       const digest = await uploadBlob(server, bytes);
       await registerFiles(server, 'reupload-other/model', { 'w.bin': bytes });
       const { token } = await createToken(server, 'scoped-writer', 'writer', 'reupload-mine/*');
-      for (const path of [`/v1/blobs?digest=${digest}`, `/v2/reupload-mine/model/blobs/uploads/?digest=${digest}`]) {
+      // The Hub's LFS PUT goes to the capability URL the batch API hands this token: the blob is
+      // not in its view, so the batch asks for an upload.
+      await registerFiles(server, 'reupload-mine/model', { 'other.bin': randomBytes(100) });
+      const routes = [
+        { method: 'POST' as const, path: `/v1/blobs?digest=${digest}`, status: 201 },
+        { method: 'POST' as const, path: `/v2/reupload-mine/model/blobs/uploads/?digest=${digest}`, status: 201 },
+        { method: 'PUT' as const, path: await lfsUploadPath(server, token, 'reupload-mine/model', bytes), status: 200 },
+      ];
+      for (const route of routes) {
         let writing: string[] | null = null;
-        const answer = await post(
-          server,
-          path,
-          bytes,
-          true,
-          async () => {
+        const answer = await send(server, route.method, route.path, bytes, {
+          chunked: true,
+          between: async () => {
             writing = await b.beingWritten(server);
           },
           token,
-        );
-        assert.equal(answer.status, 201, `${path}: ${JSON.stringify(answer.json)}`);
-        assert.equal(answer.json?.existed, undefined, path);
-        if (writing !== null) assert.equal((writing as string[]).length, 1, `${path}: the body is written like a new blob's`);
+        });
+        const what = route.path.split('?')[0];
+        assert.equal(answer.status, route.status, `${what}: ${JSON.stringify(answer.json)}`);
+        assert.equal(answer.json?.existed, undefined, what);
+        if (writing !== null) assert.equal((writing as string[]).length, 1, `${what}: the body is written like a new blob's`);
       }
       assert.ok((await download(server, digest)).equals(bytes));
     });
@@ -129,7 +157,7 @@ for (const b of backends) {
       const forged = randomBytes(bytes.length);
       for (const path of [`/v1/blobs?digest=${digest}`, `/v2/reupload/model/blobs/uploads/?digest=${digest}`]) {
         for (const chunked of [false, true]) {
-          const answer = await post(server, path, forged, chunked);
+          const answer = await send(server, 'POST', path, forged, { chunked });
           assert.equal(answer.status, 400, `${path} ${chunked}`);
           if (path.startsWith('/v1/')) assert.equal(answer.json?.error?.code, 'DIGEST_MISMATCH');
         }
@@ -143,15 +171,16 @@ for (const b of backends) {
       await download(server, digest); // the edge cache holds a copy too
       await b.replace(server, digest, bytes.subarray(0, MiB));
       const path = `/v1/blobs?digest=${digest}`;
-      let answer = await post(server, path, bytes, true);
+      let answer = await send(server, 'POST', path, bytes, { chunked: true });
       // Behind the edge cache the first attempt may still meet the cache's whole copy and learn
       // only from the bucket that it is gone; the attempt after that finds the short object.
-      if (answer.status === 503 && /went away/.test(answer.json?.error?.message ?? '')) answer = await post(server, path, bytes, true);
+      if (answer.status === 503 && /went away/.test(answer.json?.error?.message ?? ''))
+        answer = await send(server, 'POST', path, bytes, { chunked: true });
       assert.equal(answer.status, 503, JSON.stringify(answer.json));
       assert.equal(answer.json?.error?.code, 'BLOB_NOT_KEPT');
       assert.match(answer.json?.error?.message ?? '', /damaged \(1048576 bytes, not 3145728\)/);
       assert.equal(answer.retryAfter, '1');
-      const again = await post(server, path, bytes, true);
+      const again = await send(server, 'POST', path, bytes, { chunked: true });
       assert.equal(again.status, 201, JSON.stringify(again.json));
       assert.ok((await download(server, digest)).equals(bytes));
     });
@@ -160,11 +189,11 @@ for (const b of backends) {
       const bytes = randomBytes(3 * MiB);
       const digest = await uploadBlob(server, bytes);
       const path = `/v1/blobs?digest=${digest}`;
-      const answer = await post(server, path, bytes, false, () => b.remove(server, digest));
+      const answer = await send(server, 'POST', path, bytes, { chunked: false, between: () => b.remove(server, digest) });
       assert.equal(answer.status, 503, JSON.stringify(answer.json));
       assert.equal(answer.json?.error?.code, 'BLOB_NOT_KEPT');
       assert.match(answer.json?.error?.message ?? '', /went away/);
-      const again = await post(server, path, bytes, false);
+      const again = await send(server, 'POST', path, bytes, { chunked: false });
       assert.equal(again.status, 201, JSON.stringify(again.json));
       assert.ok((await download(server, digest)).equals(bytes));
     });
