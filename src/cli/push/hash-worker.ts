@@ -1,7 +1,7 @@
 // Worker thread of FileHasher: sha256 of whole files read by this thread, so a file's hash runs on
 // a core of its own while the main thread sends the same file. Messages: see file-hasher.ts.
 import { parentPort } from 'node:worker_threads';
-import { sha256File } from '../sha256-file.js';
+import { sha256FileBlocking } from './sha256-file-blocking.js';
 import type { FileHasherReply, FileHasherRequest } from './file-hasher.js';
 
 const port = parentPort!;
@@ -19,7 +19,7 @@ port.on('message', (message: FileHasherRequest) => {
   running.set(id, stop);
   let unreported = 0;
   const reply = (r: FileHasherReply) => port.postMessage(r);
-  sha256File(
+  sha256FileBlocking(
     path,
     (n) => {
       unreported += n;
