@@ -51,7 +51,7 @@ describe('downloads sent with sendfile', () => {
     assert.ok(r.body.equals(large), 'the body differs from the blob');
   });
 
-  test('ranges across the 4 MiB sent per writable event', async () => {
+  test('ranges across the 4 MiB all downloads send per turn of the loop', async () => {
     for (const [a, b] of [
       [0, 4 * MiB - 1],
       [1, 8 * MiB + 1],
