@@ -3,10 +3,11 @@
 // upload's hash lives in one long-running task fed through a MessagePort; a worker runs many such
 // tasks at once (concurrentTasksPerWorker). bench/RESULTS.md has the measurement behind the choice.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync, readlinkSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
-import { readPlacement, READ_SLACK } from '../src/lib/read-placement.js';
+import { hashFileRange } from '../src/lib/hash-file-range.js';
+import { READ_SLACK } from '../src/lib/read-placement.js';
 
 export interface HashResult {
   hex: string;
@@ -88,13 +89,9 @@ export function hashStream({ port }: { port: MessagePort }): Promise<HashResult 
         fd = openSync(path, 'r');
         fdPath = path;
       }
-      for (let at = position, end = position + length; at < end; ) {
-        const place = readPlacement(at);
-        const n = readSync(fd, readBuffer, place, Math.min(READ_BYTES, end - at), at);
-        if (n === 0) throw new Error(`${path} ends at byte ${at}, before byte ${end} which was written to it`);
-        hash.update(readBuffer.subarray(place, place + n));
-        at += n;
-      }
+      const hashed = hashFileRange(hash, fd, readBuffer, position, length);
+      if (hashed < length)
+        throw new Error(`${path} ends at byte ${position + hashed}, before byte ${position + length} which was written to it`);
     };
     port.on('message', (msg: HashChunk | HashFileChunk | 'end' | 'abort') => {
       if (settled) return;
