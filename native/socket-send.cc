@@ -11,23 +11,26 @@
 // before it is used: a stream socket whose local port is the server's and whose peer is the
 // address uWS reports for the request; anything else and the caller serves the body the usual way.
 //
-// The transfer itself runs on the event loop (a uv_poll on our own duplicate of the descriptor,
-// writable events), never on a libuv thread: a thousand slow clients would otherwise each hold one
-// of the four. The duplicate keeps the socket's number ours until we close it, whatever uWS does
-// with its own. All transfers together send at most the caller's budget in one turn of the loop
-// (see TurnShare), so other requests get their turn however many downloads run.
+// The transfers run on one thread of the addon's own (see Sender), on our own duplicates of the
+// descriptors: the duplicate keeps the socket's number ours until we close it, whatever uWS does
+// with its own. The event loop only hands a transfer over and calls back when it has ended.
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include <v8.h>
@@ -35,13 +38,14 @@
 #define ADDON_NAME "socket-send"
 #include "napi-check.h"
 
+/** The sender thread's name (at most 15 bytes). */
+#define SENDER_THREAD_NAME "modelgate-send"
+
 /** How often a transfer looks at its stall clock. */
 static const uint64_t STALL_CHECK_MS = 250;
 
 typedef void *(*NativeHandleFn)(int ssl, void *socket);
 static NativeHandleFn nativeHandle = nullptr;
-
-static int64_t nowMs(uv_loop_t *loop) { return (int64_t)uv_now(loop); }
 
 // Looks for us_socket_get_native_handle in each shared object loaded so far (Node loads addons with
 // local symbols, so dlsym(RTLD_DEFAULT) cannot see it); the uWebSockets.js addon has it.
@@ -116,11 +120,10 @@ static napi_value SocketOf(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// One transfer: written by the sender thread while it is active, by the event loop before it is
+// handed over and after it is handed back (the lists below move it between the two, under the lock).
 struct Transfer {
-  uv_poll_t poll;
-  uv_timer_t timer;
-  int openHandles;
-  napi_env env;
+  struct Sender *sender;
   napi_ref done;
   napi_async_context context;
   int socketFd;
@@ -135,70 +138,74 @@ struct Transfer {
   int64_t stallMs;
   int64_t budget;
   int64_t lastProgress;
-  bool finishing;
+  // Set by abort() on the event loop, read by the sender thread (__atomic builtins: no C++ library).
+  int abortRequested;
   const char *error;
+  // The list it is on: incoming or done (one at a time), or the sender thread's active list.
+  Transfer *next;
+  Transfer *previous;
 };
 
-// The bytes all transfers on the service's loop have sent in the current turn. With the budget per
-// transfer instead, one turn with 32 writable downloads sent up to 32 budgets before a resolve
-// waiting behind them was read: under the bench's 32 ranged streams a resolve every 2 ms waited
-// 35 ms at the median (68 at p99) where a process with nothing else to do waited 6.7 ms at p99.
-// A transfer finding the turn's budget spent sends nothing; its socket is still writable, so the
-// (level-triggered) poll calls it again in the next turn, after the requests that came meanwhile,
-// and epoll hands back ready descriptors in turn, so every transfer gets its share.
-struct TurnShare {
-  uv_loop_t *loop;
-  uv_prepare_t reset;
-  int64_t spent;
+// The sender thread of one Node environment (the service's main thread): its own epoll set of the
+// transfers' sockets, woken by an eventfd for new transfers and aborts. The transfers run there,
+// off the event loop, so the loop that answers resolves does none of a download's kernel work:
+// under the bench's 32 ranged streams that loop used 17% of a core for sendfile, and a thread
+// using more CPU than each of the 32 clients is the last to be woken on two shared cores (a
+// resolve every 2 ms waited 20.9 ms at p99 against 12.7 for an idle app beside nginx, 2026-12-07).
+// A single thread for all transfers: a thousand slow clients cost it nothing but epoll entries,
+// where libuv's pool would give each a thread of four.
+struct Sender {
+  napi_env env;
+  uv_async_t finished;
+  pthread_t thread;
+  int epollFd;
+  int wakeFd;
+  pthread_mutex_t lock;
+  // Under the lock: handed to the thread, handed back, an abort or the end requested.
+  Transfer *incoming;
+  Transfer *done;
+  bool abortsPending;
+  bool stopping;
+  // The thread's own.
+  Transfer *active;
+  int64_t lastStallCheck;
+  // The event loop's own: transfers not yet handed back (the async handle keeps the loop alive while any are).
+  int64_t inFlight;
 };
-static TurnShare turnShare = {NULL, {}, 0};
 
-static void onTurn(uv_prepare_t *) { turnShare.spent = 0; }
-
-// Whether transfers on `loop` share the turn's budget: the first loop to send is the service's.
-static bool sharesTurn(uv_loop_t *loop) {
-  if (turnShare.loop == NULL) {
-    if (uv_prepare_init(loop, &turnShare.reset) != 0) return false;
-    uv_prepare_start(&turnShare.reset, onTurn);
-    // Only the transfers keep the loop alive, not this.
-    uv_unref((uv_handle_t *)&turnShare.reset);
-    turnShare.loop = loop;
-  }
-  return turnShare.loop == loop;
+static int64_t monotonicMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static void handleClosed(uv_handle_t *handle) {
-  Transfer *t = (Transfer *)handle->data;
-  if (--t->openHandles > 0) return;
-  napi_env env = t->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) == napi_ok) {
-    napi_value done, global, args[2];
-    if (napi_get_reference_value(env, t->done, &done) == napi_ok && napi_get_global(env, &global) == napi_ok) {
-      if (t->error) napi_create_string_utf8(env, t->error, NAPI_AUTO_LENGTH, &args[0]);
-      else napi_get_null(env, &args[0]);
-      napi_create_double(env, (double)t->bodySent, &args[1]);
-      napi_make_callback(env, t->context, global, done, 2, args, NULL);
-    }
-    napi_close_handle_scope(env, scope);
+static void wake(Sender *s) {
+  uint64_t one = 1;
+  while (write(s->wakeFd, &one, sizeof one) < 0 && errno == EINTR) {
   }
-  napi_delete_reference(env, t->done);
-  napi_async_destroy(env, t->context);
+}
+
+static void freeTransfer(Transfer *t) {
   free(t->head);
   free(t);
 }
 
-// Ends the transfer once: both descriptors closed now, the callback when libuv lets go of the handles.
+// Thread: ends a transfer once: out of epoll, both descriptors closed, handed back to the loop.
 static void finish(Transfer *t, const char *error) {
-  if (t->finishing) return;
-  t->finishing = true;
+  Sender *s = t->sender;
   t->error = error;
-  uv_poll_stop(&t->poll);
-  uv_timer_stop(&t->timer);
+  epoll_ctl(s->epollFd, EPOLL_CTL_DEL, t->socketFd, NULL);
   close(t->socketFd);
   close(t->fileFd);
-  uv_close((uv_handle_t *)&t->poll, handleClosed);
-  uv_close((uv_handle_t *)&t->timer, handleClosed);
+  if (t->previous) t->previous->next = t->next;
+  else s->active = t->next;
+  if (t->next) t->next->previous = t->previous;
+  pthread_mutex_lock(&s->lock);
+  t->previous = NULL;
+  t->next = s->done;
+  s->done = t;
+  pthread_mutex_unlock(&s->lock);
+  uv_async_send(&s->finished);
 }
 
 static const char *failure(int err) {
@@ -206,19 +213,23 @@ static const char *failure(int err) {
   return strerror(err);
 }
 
-// Sends what the socket takes now, within the budget: the head's rest first, then the body.
-static void pump(Transfer *t) {
-  bool shared = turnShare.loop == t->poll.loop;
-  int64_t budget = shared ? t->budget - turnShare.spent : t->budget;
+// Thread: sends what the socket takes now, up to the transfer's budget: the head's rest first,
+// then the body. Returns whether the transfer goes on. The budget spreads the thread over the
+// transfers: epoll reports every writable socket, and each sends at most this much a wake.
+static bool pump(Transfer *t) {
+  int64_t budget = t->budget;
   while (t->headSent < t->headLength) {
     ssize_t n = send(t->socketFd, t->head + t->headSent, t->headLength - t->headSent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) finish(t, failure(errno));
-      return;
+      if (errno != EAGAIN) {
+        finish(t, failure(errno));
+        return false;
+      }
+      return true;
     }
     t->headSent += (size_t)n;
-    t->lastProgress = nowMs(t->poll.loop);
+    t->lastProgress = monotonicMs();
   }
   while (t->position < t->end && budget > 0) {
     off_t offset = (off_t)t->position;
@@ -227,44 +238,228 @@ static void pump(Transfer *t) {
     ssize_t n = sendfile(t->socketFd, t->fileFd, &offset, (size_t)want);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN) finish(t, failure(errno));
-      return;
+      if (errno != EAGAIN) {
+        finish(t, failure(errno));
+        return false;
+      }
+      return true;
     }
     if (n == 0) {
       finish(t, "the blob's file ended before the range did");
-      return;
+      return false;
     }
     t->position += n;
     t->bodySent += n;
     budget -= n;
-    if (shared) turnShare.spent += n;
-    t->lastProgress = nowMs(t->poll.loop);
+    t->lastProgress = monotonicMs();
   }
-  if (t->position >= t->end) finish(t, NULL);
+  if (t->position >= t->end) {
+    finish(t, NULL);
+    return false;
+  }
+  return true;
 }
 
-static void onPoll(uv_poll_t *poll, int status, int events) {
-  Transfer *t = (Transfer *)poll->data;
-  if (t->finishing) return;
-  if (status < 0) {
-    finish(t, uv_strerror(status));
-    return;
+// Thread: takes on the transfers handed over (each sends what it can at once, then waits for its
+// socket to be writable), ends those aborted, and says whether to stop.
+static bool takeRequests(Sender *s) {
+  pthread_mutex_lock(&s->lock);
+  Transfer *incoming = s->incoming;
+  s->incoming = NULL;
+  bool aborts = s->abortsPending;
+  s->abortsPending = false;
+  bool stopping = s->stopping;
+  pthread_mutex_unlock(&s->lock);
+  if (stopping) {
+    // Handed back unsent; the environment is going away, so no callback runs (see stopSender).
+    pthread_mutex_lock(&s->lock);
+    s->incoming = incoming;
+    pthread_mutex_unlock(&s->lock);
+    return false;
   }
-  (void)events;
-  pump(t);
+  while (incoming) {
+    Transfer *t = incoming;
+    incoming = t->next;
+    t->next = s->active;
+    t->previous = NULL;
+    if (s->active) s->active->previous = t;
+    s->active = t;
+    struct epoll_event event;
+    event.events = EPOLLOUT;
+    event.data.ptr = t;
+    if (epoll_ctl(s->epollFd, EPOLL_CTL_ADD, t->socketFd, &event) != 0) {
+      finish(t, strerror(errno));
+      continue;
+    }
+    if (__atomic_load_n(&t->abortRequested, __ATOMIC_ACQUIRE)) finish(t, "aborted");
+    else pump(t);
+  }
+  if (aborts) {
+    for (Transfer *t = s->active, *next; t; t = next) {
+      next = t->next;
+      if (__atomic_load_n(&t->abortRequested, __ATOMIC_ACQUIRE)) finish(t, "aborted");
+    }
+  }
+  return true;
 }
 
-static void onTimer(uv_timer_t *timer) {
-  Transfer *t = (Transfer *)timer->data;
-  if (!t->finishing && nowMs(timer->loop) - t->lastProgress >= t->stallMs) finish(t, "the client stopped reading");
+// Thread: ends the transfers whose client took no byte for their stall time.
+static void checkStalls(Sender *s) {
+  int64_t now = monotonicMs();
+  if (now - s->lastStallCheck < (int64_t)STALL_CHECK_MS) return;
+  s->lastStallCheck = now;
+  for (Transfer *t = s->active, *next; t; t = next) {
+    next = t->next;
+    if (now - t->lastProgress >= t->stallMs) finish(t, "the client stopped reading");
+  }
+}
+
+static void *senderMain(void *data) {
+  Sender *s = (Sender *)data;
+  // Named, so that top -H and /proc/<pid>/task show the downloads' CPU apart from the event loop's.
+  pthread_setname_np(pthread_self(), SENDER_THREAD_NAME);
+  struct epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(s->epollFd, events, 64, (int)STALL_CHECK_MS);
+    if (n < 0 && errno != EINTR) break;
+    // Each writable transfer first: none of these was finished since epoll_wait returned, since
+    // transfers end only in their own pump until the requests and stall checks below.
+    bool woken = false;
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.ptr == NULL) {
+        uint64_t count;
+        while (read(s->wakeFd, &count, sizeof count) < 0 && errno == EINTR) {
+        }
+        woken = true;
+        continue;
+      }
+      Transfer *t = (Transfer *)events[i].data.ptr;
+      if (events[i].events & (EPOLLERR | EPOLLHUP) && !(events[i].events & EPOLLOUT)) {
+        int err = 0;
+        socklen_t length = sizeof err;
+        getsockopt(t->socketFd, SOL_SOCKET, SO_ERROR, &err, &length);
+        finish(t, err ? failure(err) : "the client closed the connection");
+        continue;
+      }
+      pump(t);
+    }
+    if (woken && !takeRequests(s)) break;
+    checkStalls(s);
+  }
+  return NULL;
+}
+
+// Event loop: calls back each transfer the thread handed back, then frees it.
+static void onFinished(uv_async_t *handle) {
+  Sender *s = (Sender *)handle->data;
+  pthread_mutex_lock(&s->lock);
+  Transfer *done = s->done;
+  s->done = NULL;
+  pthread_mutex_unlock(&s->lock);
+  napi_env env = s->env;
+  while (done) {
+    Transfer *t = done;
+    done = t->next;
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value callback, global, args[2];
+      if (napi_get_reference_value(env, t->done, &callback) == napi_ok && napi_get_global(env, &global) == napi_ok) {
+        if (t->error) napi_create_string_utf8(env, t->error, NAPI_AUTO_LENGTH, &args[0]);
+        else napi_get_null(env, &args[0]);
+        napi_create_double(env, (double)t->bodySent, &args[1]);
+        napi_make_callback(env, t->context, global, callback, 2, args, NULL);
+      }
+      napi_close_handle_scope(env, scope);
+    }
+    napi_delete_reference(env, t->done);
+    napi_async_destroy(env, t->context);
+    freeTransfer(t);
+    if (--s->inFlight == 0) uv_unref((uv_handle_t *)&s->finished);
+  }
+}
+
+static void senderClosed(uv_handle_t *handle) { free(handle->data); }
+
+static void freeList(Transfer *t, bool open) {
+  while (t) {
+    Transfer *next = t->next;
+    if (open) {
+      close(t->socketFd);
+      close(t->fileFd);
+    }
+    freeTransfer(t);
+    t = next;
+  }
+}
+
+// The environment is going away: the thread stops, and transfers still running are closed
+// without their callbacks (there is no JavaScript left to call).
+static void stopSender(void *data) {
+  Sender *s = (Sender *)data;
+  pthread_mutex_lock(&s->lock);
+  s->stopping = true;
+  pthread_mutex_unlock(&s->lock);
+  wake(s);
+  pthread_join(s->thread, NULL);
+  freeList(s->active, true);
+  freeList(s->incoming, true);
+  freeList(s->done, false);
+  close(s->epollFd);
+  close(s->wakeFd);
+  pthread_mutex_destroy(&s->lock);
+  uv_close((uv_handle_t *)&s->finished, senderClosed);
+}
+
+// The environment's sender, started at its first transfer; NULL where it cannot be.
+static Sender *senderOf(napi_env env) {
+  void *existing = NULL;
+  if (napi_get_instance_data(env, &existing) == napi_ok && existing) return (Sender *)existing;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return NULL;
+  Sender *s = (Sender *)calloc(1, sizeof(Sender));
+  if (!s) return NULL;
+  s->env = env;
+  s->epollFd = epoll_create1(EPOLL_CLOEXEC);
+  s->wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event event;
+  event.events = EPOLLIN;
+  event.data.ptr = NULL;
+  if (s->epollFd < 0 || s->wakeFd < 0 || epoll_ctl(s->epollFd, EPOLL_CTL_ADD, s->wakeFd, &event) != 0 ||
+      uv_async_init(loop, &s->finished, onFinished) != 0) {
+    if (s->epollFd >= 0) close(s->epollFd);
+    if (s->wakeFd >= 0) close(s->wakeFd);
+    free(s);
+    return NULL;
+  }
+  s->finished.data = s;
+  uv_unref((uv_handle_t *)&s->finished);
+  pthread_mutex_init(&s->lock, NULL);
+  s->lastStallCheck = monotonicMs();
+  // The thread takes no signals: Node's handlers run on the event loop's thread.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  int started = pthread_create(&s->thread, NULL, senderMain, s);
+  pthread_sigmask(SIG_SETMASK, &previous, NULL);
+  if (started != 0) {
+    close(s->epollFd);
+    close(s->wakeFd);
+    pthread_mutex_destroy(&s->lock);
+    uv_close((uv_handle_t *)&s->finished, senderClosed);
+    return NULL;
+  }
+  napi_set_instance_data(env, s, NULL, NULL);
+  napi_add_env_cleanup_hook(env, stopSender, s);
+  return s;
 }
 
 static void releaseNothing(napi_env, void *, void *) {}
 
 // send(socket fd (ours, from socketOf), file fd, offset, length, head, stallMs, budget, done(error, bodyBytes)):
-// writes `head` and then `length` bytes of the file from `offset`, all transfers together at most `budget` bytes a turn of the loop; takes ownership of the socket fd
-// and a duplicate of the file's. A peer that is gone shows as EPIPE or ECONNRESET at the next send,
-// or, while the send buffer is full, as no progress for stallMs. Returns a handle for abort().
+// writes `head` and then `length` bytes of the file from `offset` on the sender thread, each
+// transfer at most `budget` bytes each time its socket is writable; takes ownership of the socket
+// fd and a duplicate of the file's. A peer that is gone shows as EPIPE or ECONNRESET at the next
+// send, or, while the send buffer is full, as no progress for stallMs. Returns a handle for abort().
 static napi_value Send(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -280,8 +475,12 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[4], &head, &headLength));
   CHECK(napi_get_value_int64(env, argv[5], &stallMs));
   CHECK(napi_get_value_int64(env, argv[6], &budget));
-  uv_loop_t *loop = NULL;
-  CHECK(napi_get_uv_event_loop(env, &loop));
+  Sender *s = senderOf(env);
+  if (!s) {
+    close(socketFd);
+    napi_throw_error(env, NULL, ADDON_NAME ": cannot start the sender thread");
+    return NULL;
+  }
   int file = fcntl(fileFd, F_DUPFD_CLOEXEC, 0);
   if (file < 0) {
     close(socketFd);
@@ -299,7 +498,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
     return NULL;
   }
   memcpy(headCopy, head, headLength);
-  t->env = env;
+  t->sender = s;
   t->socketFd = socketFd;
   t->fileFd = file;
   t->head = headCopy;
@@ -308,27 +507,24 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   t->end = offset + length;
   t->stallMs = stallMs;
   t->budget = budget > 0 ? budget : 1;
-  t->lastProgress = nowMs(loop);
-  sharesTurn(loop);
+  t->lastProgress = monotonicMs();
   napi_value name, handle;
   if (napi_create_reference(env, argv[7], 1, &t->done) != napi_ok ||
       napi_create_string_utf8(env, "modelgate.socketSend", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &t->context) != napi_ok ||
-      napi_create_external(env, t, releaseNothing, NULL, &handle) != napi_ok || uv_poll_init(loop, &t->poll, socketFd) != 0) {
+      napi_async_init(env, NULL, name, &t->context) != napi_ok || napi_create_external(env, t, releaseNothing, NULL, &handle) != napi_ok) {
     close(socketFd);
     close(file);
-    free(t->head);
-    free(t);
+    freeTransfer(t);
     napi_throw_error(env, NULL, ADDON_NAME ": cannot start the transfer");
     return NULL;
   }
-  uv_timer_init(loop, &t->timer);
-  t->poll.data = t;
-  t->timer.data = t;
-  t->openHandles = 2;
-  uv_timer_start(&t->timer, onTimer, STALL_CHECK_MS, STALL_CHECK_MS);
-  pump(t);
-  if (!t->finishing) uv_poll_start(&t->poll, UV_WRITABLE, onPoll);
+  // Socket blocking modes are per open file, shared with uWS's descriptor: uWS keeps it non-blocking.
+  if (s->inFlight++ == 0) uv_ref((uv_handle_t *)&s->finished);
+  pthread_mutex_lock(&s->lock);
+  t->next = s->incoming;
+  s->incoming = t;
+  pthread_mutex_unlock(&s->lock);
+  wake(s);
   return handle;
 }
 
@@ -340,7 +536,13 @@ static napi_value Abort(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   void *data = NULL;
   CHECK(napi_get_value_external(env, argv[0], &data));
-  finish((Transfer *)data, "aborted");
+  Transfer *t = (Transfer *)data;
+  Sender *s = t->sender;
+  __atomic_store_n(&t->abortRequested, 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&s->lock);
+  s->abortsPending = true;
+  pthread_mutex_unlock(&s->lock);
+  wake(s);
   return NULL;
 }
 

@@ -42,6 +42,7 @@ for (const { name, without, cplusplus } of addons) {
     '-Wextra',
     '-shared',
     '-fPIC',
+    '-pthread',
     // Only V8's inline object calls are C++: no exceptions, no RTTI, no C++ library calls (it links libc alone).
     ...(cplusplus ? ['-std=c++17', '-fno-exceptions', '-fno-rtti'] : []),
     '-DNAPI_VERSION=8',

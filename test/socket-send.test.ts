@@ -1,11 +1,12 @@
 // Download bodies of 4 MiB or more sent from the blob's file with sendfile(2) on the connection
 // taken from uWS (src/http/socket-send.ts, native/socket-send.cc): the bytes come out exactly,
 // whole and in ranges across the 4 MiB a writable event sends; the connection is closed after the
-// body and says so; smaller bodies and `server.downloadSource: mmap` keep the connection (the pump);
-// a client that leaves mid-body or stops reading costs the server no descriptor and no service.
+// body and says so; the transfers run on one thread of the addon's own; smaller bodies and
+// `server.downloadSource: mmap` keep the connection (the pump); a client that leaves mid-body or
+// stops reading costs the server no descriptor and no service.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pathRequest, uploadBlob, waitFor } from './harness/http.js';
@@ -17,6 +18,12 @@ const small = randomBytes(3 * MiB);
 
 async function openDescriptors(server: TestServer): Promise<number> {
   return (await readdir(`/proc/${server.child.pid}/fd`)).length;
+}
+
+/** The names of the server process's threads (Linux: /proc/<pid>/task/<tid>/comm). */
+async function threadNames(server: TestServer): Promise<string[]> {
+  const tasks = await readdir(`/proc/${server.child.pid}/task`);
+  return Promise.all(tasks.map(async (tid) => (await readFile(`/proc/${server.child.pid}/task/${tid}/comm`, 'utf8')).trim()));
 }
 
 describe('downloads sent with sendfile', () => {
@@ -51,7 +58,7 @@ describe('downloads sent with sendfile', () => {
     assert.ok(r.body.equals(large), 'the body differs from the blob');
   });
 
-  test('ranges across the 4 MiB all downloads send per turn of the loop', async () => {
+  test('ranges across the 4 MiB a download sends each time its socket is writable', async () => {
     for (const [a, b] of [
       [0, 4 * MiB - 1],
       [1, 8 * MiB + 1],
@@ -87,6 +94,13 @@ describe('downloads sent with sendfile', () => {
       const a = (i * step) % (large.length - step);
       assert.ok(r.body.equals(large.subarray(a, a + step)), `part ${i} differs`);
     });
+  });
+
+  test("the bodies go out on one thread of the addon's own, off the event loop, however many run at once", async () => {
+    const parts = await Promise.all(Array.from({ length: 4 }, () => get(largeDigest)));
+    for (const r of parts) assert.ok(r.body.equals(large));
+    const names = await threadNames(server);
+    assert.equal(names.filter((n) => n === 'modelgate-send').length, 1, `threads: ${names.join(', ')}`);
   });
 
   test('a client that leaves mid-body: its descriptors are closed and the server goes on', async () => {

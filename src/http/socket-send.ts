@@ -21,13 +21,13 @@ export const MIN_BODY = 4 * 1024 * 1024;
 /** A client that takes no byte for this long is disconnected (uWS's own timeout for a response in progress). */
 const STALL_MS = 10_000;
 /**
- * What all downloads together send in one turn of the event loop before it serves others (the
- * addon's TurnShare). Chosen when it was each download's share of a writable event: under the
- * bench's 32 ranged streams with a resolve every 2 ms, 1 MiB gave the resolves a worse p99 than
- * 4 MiB (32.2 and 39.5 ms against 18.9 and 21.5, two download runs each in turns, 2026-12-07 02:30
- * UTC); one curl stream took 2.06 GB/s with 4 MiB and 1.92 with 16 MiB (medians of 8, in turns).
+ * What one download sends each time its socket is writable, before the addon's sender thread
+ * turns to the next: under the bench's 32 ranged streams 1 MiB gave the resolves a worse p99 than
+ * 4 MiB when the transfers still ran on the event loop (32.2 and 39.5 ms against 18.9 and 21.5, two
+ * download runs each in turns, 2026-12-07 02:30 UTC); one curl stream took 2.06 GB/s with 4 MiB and
+ * 1.92 with 16 MiB (medians of 8, in turns).
  */
-const BYTES_PER_TURN = 4 * 1024 * 1024;
+const BYTES_PER_WAKE = 4 * 1024 * 1024;
 const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
 
 export interface SocketSendAddon {
@@ -105,7 +105,7 @@ export class SocketSend {
         length,
         Buffer.from(head, 'latin1'),
         STALL_MS,
-        BYTES_PER_TURN,
+        BYTES_PER_WAKE,
         (_error, sent) => {
           settled = true;
           resolve(sent);
