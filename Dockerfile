@@ -61,4 +61,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.MODELGATE_PORT || 8080}/readyz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/cli/main.js", "serve"]
+# Through the launcher, which starts the service in a Node with the flags it runs with (src/cli/serve-node-flags.ts).
+CMD ["node", "bin/modelgate.js", "serve"]

@@ -9,6 +9,8 @@
 // its value over under another name. A command that may need it (`serve`, whose backends can use
 // TLS, or an https server URL) starts again at once with the variable back, so it trusts exactly
 // what it trusted before; `node bin/modelgate.js …` (no shebang) runs with the variable as set.
+// `serve` also starts again, at once, when this Node lacks the flags the service runs with
+// (src/cli/serve-node-flags.ts: V8 sizes its heap at start-up, so they cannot be set later).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,11 +24,14 @@ function mayUseTls(args, env) {
   return args.some((arg) => /https:/i.test(arg)) || /^\s*https:/i.test(env.MODELGATE_URL ?? '');
 }
 
-/** Runs this same command again in a Node that loaded the extra certificates, and ends as it ends. */
-function relaunchWithCertificates(certificates) {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+/**
+ * Runs this same command again in a Node with the extra certificates loaded (when given) and the
+ * Node flags `flags` added, and ends as it ends.
+ */
+function relaunch(certificates, flags) {
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: certificates },
+    env: certificates ? { ...process.env, NODE_EXTRA_CA_CERTS: certificates } : process.env,
   });
   // Ctrl-C reaches the child from the terminal itself (same process group): wait for it to finish
   // shutting down rather than leave it behind, and pass on the signals a supervisor sends.
@@ -44,8 +49,18 @@ function relaunchWithCertificates(certificates) {
   });
 }
 
-if (extraCaCerts && mayUseTls(process.argv.slice(2), process.env)) {
-  relaunchWithCertificates(extraCaCerts);
+/** The Node flags `serve` needs on Node's command line and this Node lacks (src/cli/serve-node-flags.ts). */
+async function missingServeFlags() {
+  const module = new URL('../dist/src/cli/serve-node-flags.js', import.meta.url);
+  if (!existsSync(fileURLToPath(module))) return [];
+  return (await import(module.href)).missingServeFlags(process.execArgv);
+}
+
+const args = process.argv.slice(2);
+const certificates = extraCaCerts && mayUseTls(args, process.env) ? extraCaCerts : undefined;
+const flags = args[0] === 'serve' ? await missingServeFlags() : [];
+if (certificates || flags.length > 0) {
+  relaunch(certificates, flags);
 } else {
   // Child processes see the variable as the user set it.
   if (extraCaCerts) process.env.NODE_EXTRA_CA_CERTS = extraCaCerts;

@@ -2,17 +2,22 @@
 // command starts without Node loading NODE_EXTRA_CA_CERTS (40-100 ms of every start otherwise);
 // a command that may use TLS runs in a Node that loaded them. A certificate file that does not
 // exist makes Node print "Ignoring extra certs from …" when it loads it, so stderr tells which.
+// `serve` runs in a Node given the flags of src/cli/serve-node-flags.ts, restarted with them if need be.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { SERVE_NODE_FLAGS } from '../src/cli/serve-node-flags.js';
 import { ok, runCli } from './harness/cli.js';
 import { CLI, spawnServer, startServer, stopChild, type TestServer } from './harness/server.js';
 
 const MISSING_CA = '/nonexistent/modelgate-test-ca.pem';
+/** dist/test/ → dist/src/cli/main.js: the service's entry without the launcher. */
+const SERVICE_ENTRY = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const LOADED_CA = /Ignoring extra certs from `\/nonexistent\/modelgate-test-ca\.pem`/;
 
 /** A local port with nothing listening on it. */
@@ -81,5 +86,46 @@ describe('the launcher and NODE_EXTRA_CA_CERTS', () => {
     });
     assert.equal(run.code, 0);
     assert.match(run.stderr, LOADED_CA);
+  });
+});
+
+/** The command line of a process (/proc/<pid>/cmdline), one argument an entry. */
+async function commandLine(pid: number): Promise<string[]> {
+  return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+}
+
+describe('the launcher and the Node flags serve runs with', () => {
+  test('`node bin/modelgate.js serve` without them starts the service again, at once, in a Node given them', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'modelgate-launcher-'));
+    const output: string[] = [];
+    try {
+      const { child, port } = await spawnServer(dataDir, undefined, {}, [], output, [process.execPath, CLI]);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      const children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean);
+      assert.equal(children.length, 1, `the launcher's children: ${children.join(', ')}`);
+      const service = await commandLine(Number(children[0]));
+      for (const flag of SERVE_NODE_FLAGS) assert.ok(service.includes(flag), `the service's command line: ${service.join(' ')}`);
+      assert.doesNotMatch(output.join('\n'), /node runs without/);
+      assert.equal(await stopChild(child), 0, output.join('\n'));
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('given them, it runs the service in place; `node dist/src/cli/main.js serve` without them warns', async () => {
+    // startServer runs `node <SERVE_NODE_FLAGS> bin/modelgate.js serve`.
+    const service = await commandLine(server.child.pid!);
+    for (const flag of SERVE_NODE_FLAGS) assert.ok(service.includes(flag), service.join(' '));
+    assert.doesNotMatch(server.output.join('\n'), /node runs without/);
+    const dataDir = await mkdtemp(join(tmpdir(), 'modelgate-launcher-'));
+    const output: string[] = [];
+    try {
+      const { child } = await spawnServer(dataDir, undefined, {}, [], output, [process.execPath, SERVICE_ENTRY]);
+      assert.match(output.join('\n'), /node runs without --min-semi-space-size=16/);
+      assert.equal(await stopChild(child), 0, output.join('\n'));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

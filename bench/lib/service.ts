@@ -1,6 +1,7 @@
 // Starts the real modelgate service (the built CLI, as an operator runs it) in its own process,
 // so the load generator and the server never share an event loop.
 import { spawn } from 'node:child_process';
+import { SERVE_NODE_FLAGS } from '../../src/cli/serve-node-flags.js';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,7 +75,20 @@ export async function startService(opts: StartOptions): Promise<RunningService> 
   const child = track(
     spawn(
       process.execPath,
-      [...serviceNodeArgs(), SERVICE_MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--config', configPath],
+      [
+        ...SERVE_NODE_FLAGS,
+        ...serviceNodeArgs(),
+        SERVICE_MAIN,
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--data-dir',
+        dataDir,
+        '--config',
+        configPath,
+      ],
       {
         env: { ...process.env, ...opts.env, MODELGATE_ADMIN_TOKEN: token },
         stdio: ['ignore', 'pipe', 'pipe'],

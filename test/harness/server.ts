@@ -1,5 +1,6 @@
 // Starts the real gateway as a child process on an ephemeral port, the way an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { SERVE_NODE_FLAGS } from '../../src/cli/serve-node-flags.js';
 import { START_LIMIT_MS } from './limits.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -88,8 +89,11 @@ export function spawnServer(
   env: Record<string, string>,
   args: string[],
   output: string[],
-  /** What runs `serve`: by default `node bin/modelgate.js`; `[CLI]` runs the launcher through its `#!` line. */
-  launch: string[] = [process.execPath, CLI],
+  /**
+   * What runs `serve`: by default `node <SERVE_NODE_FLAGS> bin/modelgate.js`, which the launcher
+   * runs in place (so `child` is the server); `[CLI]` runs the launcher through its `#!` line.
+   */
+  launch: string[] = [process.execPath, ...SERVE_NODE_FLAGS, CLI],
 ): Promise<{ child: ChildProcess; port: number }> {
   // The start-up rehearsal (control.warmUpChanges) runs short here: every test starts servers, and
   // what it compiles does not matter to a test (test/warm-up.test.ts covers the rehearsal itself).

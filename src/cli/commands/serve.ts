@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../../config/load.js';
 import { logger } from '../../log.js';
 import { assertNativeLmdb, assertNativeUws, NativeModuleError } from '../../native-check.js';
 import { CliError } from '../cli-error.js';
+import { missingServeFlags } from '../serve-node-flags.js';
 
 const usage = `usage: modelgate serve [--host H] [--port P] [--data-dir D] [--config FILE]
 
@@ -58,6 +59,14 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   logger.level = config.log.level;
+  const missingFlags = missingServeFlags(process.execArgv);
+  if (missingFlags.length > 0) {
+    // Started as `node dist/src/cli/main.js serve` rather than through bin/modelgate.js, which adds them.
+    logger.warn(
+      { missing: missingFlags },
+      `node runs without ${missingFlags.join(' ')}: garbage collection pauses will lengthen the tail of a change's propagation; start with \`modelgate serve\` (bin/modelgate.js), or give node these flags`,
+    );
+  }
 
   // Imported only after the native checks so a fallback module never gets to start.
   const { startService } = await import('../../service.js');
