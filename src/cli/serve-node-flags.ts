@@ -7,8 +7,8 @@
 // (under about 1 MB/s, a service between bursts of changes) to 1 MB, so every node scavenged every
 // few dozen changes, each pause waiting for a core among the other processes. In the propagation
 // bench (8 nodes, one Redis, 2 cores, 2026-12-07 on the AMD guest) the rollback's p99 over the
-// turns went from 19.2 and 22.2 ms (against a floor of 14.4 and 17.2) to 10.1 and 9.51 ms (against
-// 13.9 and 14.6), in alternating runs, with the nodes' CPU a round from 16.2–17.9 to 14.4–14.6 ms
+// turns was 19.2, 22.2 and 23.7 ms without the flag and 10.1, 9.51, 14.4, 18.8, 16.3 and 8.99 ms with it,
+// with the nodes' CPU a round 16.2–18.5 ms against 14.4–16.3
 // (bench/results/20261207T1526Z-young-generation.md). The cost: up to 32 MB more resident memory
 // once the larger semi-spaces have been written.
 export const SERVE_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16'];
