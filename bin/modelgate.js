@@ -31,7 +31,8 @@ function mayUseTls(args, env) {
 function relaunch(certificates, flags) {
   const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: certificates ? { ...process.env, NODE_EXTRA_CA_CERTS: certificates } : process.env,
+    // Its pid: a service started this way stops if this launcher is killed outright (serve.ts).
+    env: { ...process.env, ...(certificates ? { NODE_EXTRA_CA_CERTS: certificates } : {}), MODELGATE_LAUNCHER_PID: String(process.pid) },
   });
   // Ctrl-C reaches the child from the terminal itself (same process group): wait for it to finish
   // shutting down rather than leave it behind, and pass on the signals a supervisor sends.

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { SERVE_NODE_FLAGS } from '../src/cli/serve-node-flags.js';
 import { ok, runCli } from './harness/cli.js';
+import { waitFor } from './harness/http.js';
 import { CLI, spawnServer, startServer, stopChild, type TestServer } from './harness/server.js';
 
 const MISSING_CA = '/nonexistent/modelgate-test-ca.pem';
@@ -107,6 +108,23 @@ describe('the launcher and the Node flags serve runs with', () => {
       for (const flag of SERVE_NODE_FLAGS) assert.ok(service.includes(flag), `the service's command line: ${service.join(' ')}`);
       assert.doesNotMatch(output.join('\n'), /node runs without/);
       assert.equal(await stopChild(child), 0, output.join('\n'));
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a service it started stops when the launcher is killed outright (SIGKILL, which it cannot pass on)', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'modelgate-launcher-'));
+    const output: string[] = [];
+    try {
+      const { child, port } = await spawnServer(dataDir, undefined, {}, [], output, [process.execPath, CLI]);
+      const service = Number((await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).trim());
+      assert.ok(service > 0, 'the launcher has a child');
+      child.kill('SIGKILL');
+      // Gone, or a zombie its new parent has not reaped yet.
+      const exited = async () => (await readFile(`/proc/${service}/stat`, 'utf8').catch(() => ') Z ')).includes(') Z ');
+      await waitFor(exited, 15_000, 'the orphaned service to exit');
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
     } finally {
       await rm(dataDir, { recursive: true, force: true });

@@ -87,7 +87,29 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    stopWhenLauncherGoes(() => stop('launcher gone'));
   });
   // Idle keep-alive connections would hold the loop open; the stores are closed, so leave now.
   process.exit(0);
+}
+
+/** How often a service started by bin/modelgate.js checks that the launcher is still its parent. */
+const LAUNCHER_CHECK_MS = 1000;
+
+/**
+ * When bin/modelgate.js started this service (it passes its pid as MODELGATE_LAUNCHER_PID), shuts
+ * it down once the launcher is gone: a launcher killed outright (SIGKILL, which it cannot pass
+ * on) would otherwise leave the service running, orphaned, on its port.
+ */
+function stopWhenLauncherGoes(stop: () => void): void {
+  const launcher = Number(process.env.MODELGATE_LAUNCHER_PID);
+  delete process.env.MODELGATE_LAUNCHER_PID;
+  if (!Number.isInteger(launcher) || launcher !== process.ppid) return;
+  const timer = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(timer);
+    logger.warn({ launcher }, 'the launcher (bin/modelgate.js) is gone: shutting down');
+    stop();
+  }, LAUNCHER_CHECK_MS);
+  timer.unref();
 }
