@@ -25,6 +25,11 @@ export function findCurl(): string | null {
   return ['/usr/bin/curl', '/usr/local/bin/curl', '/bin/curl'].find((p) => existsSync(p)) ?? null;
 }
 
+/** The openssl command line tool (Debian's package openssl), whose `dgst -sha256` the push scenario runs beside curl -T. */
+export function findOpenssl(): string | null {
+  return ['/usr/bin/openssl', '/usr/local/bin/openssl', '/bin/openssl'].find((p) => existsSync(p)) ?? null;
+}
+
 /** Starts one curl upload; `done` settles when it exits. `chunked` drops Content-Length. */
 export function startUpload(curl: string, target: UploadTarget, chunked: boolean): { child: ChildProcess; done: Promise<UploadResult> } {
   const args = [
