@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { Api } from '../lib/api.js';
 import { runDownload, type DownloadReport } from '../lib/download.js';
 import type { DownloadJob } from '../lib/download-protocol.js';
-import { throughputFigure } from '../lib/figures.js';
+import { capacityFigure, requestsFigure, throughputFigure } from '../lib/figures.js';
+import { runLoad, WARMUP_SECONDS, type LoadReport } from '../lib/load.js';
 import { registerWithAlias } from '../lib/fixtures.js';
 import { findNginx, NGINX_MISSING, NGINX_WORKERS, startNginx, type NginxServer } from '../lib/nginx.js';
-import { inTurns, medianBy } from '../lib/rounds.js';
+import { alternate, inTurns, medianBy } from '../lib/rounds.js';
 import { startService } from '../lib/service.js';
 import { constantResponseFrom, startUwsFileFromMemory, startUwsFileMapped } from '../lib/uws-baseline.js';
 import { ensureRandomFile, linkInto } from '../lib/workfile.js';
@@ -33,6 +34,12 @@ const WHOLE_ROUNDS = Number(process.env.BENCH_DOWNLOAD_ROUNDS ?? 15);
  * five download runs before it, on the same build; five rounds cost 80 seconds more.
  */
 const RANGE_ROUNDS = Math.max(1, Number(process.env.BENCH_RANGE_ROUNDS ?? 5));
+/**
+ * Small ranged reads of the file, as a loader reading a safetensors header does before the
+ * tensors: autocannon, this many connections, each request one range of SMALL_RANGE_BYTES.
+ */
+const SMALL_RANGE_BYTES = 4096;
+const SMALL_RANGE_CONNECTIONS = 16;
 /** A client this busy is at its core's limit: it, not the server, sets the rate. */
 const CLIENT_FULL_PERCENT = 90;
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 32);
@@ -91,6 +98,31 @@ function clientNote(subject: DownloadReport, nginx: DownloadReport): string {
  * A bare uWS app against nginx: what a uWS edge that copies each byte into the socket reaches here
  * (modelgate's way before it sent with sendfile). Informational (no target).
  */
+/** A small-range row: modelgate against nginx on the same ranges, no target (DESIGN.md sets none). */
+function smallRangeRow(
+  name: string,
+  subject: LoadReport | null,
+  nginx: LoadReport | null,
+  figure: (report: LoadReport) => Figure | null,
+): Comparison {
+  const s = subject ? figure(subject) : null;
+  const b = nginx ? figure(nginx) : null;
+  return {
+    name,
+    subject: s,
+    baselineName: `nginx (${NGINX_WORKERS} worker), same ranges`,
+    baseline: b,
+    ratio: ratioOf(s, b),
+    target: 'recorded',
+    pass: null,
+    note: `autocannon, ${SMALL_RANGE_CONNECTIONS} connections, each request \`Range: bytes=0-${SMALL_RANGE_BYTES - 1}\` of the 1 GiB file; the median of ${subject ? 'the rounds in turns' : 'no rounds'}${
+      subject && nginx
+        ? `; server CPU ${subject.serverCpuPercent?.toFixed(0)}% vs nginx ${nginx.serverCpuPercent?.toFixed(0)}% of a core, autocannon ${subject.loadCpuPercent.toFixed(0)}% vs ${nginx.loadCpuPercent.toFixed(0)}%`
+        : ''
+    }`,
+  };
+}
+
 function ceilingRow(
   name: string,
   ceiling: DownloadReport,
@@ -233,6 +265,21 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const [mgRanges, uwsRanges] = rangePhases;
     const ngRanges = ngTarget ? rangePhases[2] : undefined;
     const floorRanges = floorTarget ? rangePhases[ngTarget ? 3 : 2] : undefined;
+    // Small ranges: what each request costs the server, beside nginx answering the same ranges.
+    ctx.log(`  ${SMALL_RANGE_BYTES}-byte ranges, ${SMALL_RANGE_CONNECTIONS} connections, ${ctx.durationSeconds} s each in turns`);
+    const smallRange = (target: typeof mgTarget) => ({
+      url: `http://127.0.0.1:${target.port}${target.path}`,
+      connections: SMALL_RANGE_CONNECTIONS,
+      durationSeconds: ctx.durationSeconds,
+      warmupSeconds: WARMUP_SECONDS,
+      headers: { ...target.headers, range: `bytes=0-${SMALL_RANGE_BYTES - 1}` },
+    });
+    const smallPhases = await alternate([
+      () => runLoad(smallRange(mgTarget), service.pid),
+      ...(ngTarget ? [() => runLoad(smallRange(ngTarget), nginx!.pid)] : []),
+    ]);
+    const byRate = (reports: LoadReport[] | undefined) => (reports ? medianBy(reports, (r) => r.requestsPerSecond) : null);
+    const byCapacity = (reports: LoadReport[] | undefined) => (reports ? medianBy(reports, (r) => capacityFigure(r)?.value ?? 0) : null);
     // Last, apart from the throughput phases (the probe's own CPU is not in their figures): resolve
     // latency with the service idle, while the ranged streams run against it, and the same for the
     // bare uWS app from memory answering the same resolve bytes in the loop that serves the streams.
@@ -269,6 +316,13 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     return [
       row(`download: 1 stream, ${MIB} MiB`, mgWhole!, ngWhole ?? null, uwsWhole ?? null),
       row(`download: ${STREAMS} ranged streams`, median(mgRanges)!, median(ngRanges), median(uwsRanges)),
+      smallRangeRow(`download: ${SMALL_RANGE_BYTES}-byte ranges`, byRate(smallPhases[0]), byRate(smallPhases[1]), requestsFigure),
+      smallRangeRow(
+        `download: ${SMALL_RANGE_BYTES}-byte ranges, server CPU efficiency`,
+        byCapacity(smallPhases[0]),
+        byCapacity(smallPhases[1]),
+        capacityFigure,
+      ),
       ceilingRow(`download: ${STREAMS} ranged streams, uWS copying from memory`, median(uwsRanges)!, median(ngRanges)),
       ...(floorRanges
         ? [
@@ -312,7 +366,7 @@ function roundsAsOne(rounds: DownloadReport[]): DownloadReport {
 
 export const downloadScenario: Scenario = {
   name: 'download',
-  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory; resolve p99 while the ranged streams run`,
+  description: `GB/s (10^9 bytes/s) fetching a ${MIB} MiB file: one whole-file stream and ${STREAMS} concurrent ranged streams, vs nginx sendfile on the same bytes, beside a bare uWS app serving them from memory; requests per second of ${SMALL_RANGE_BYTES}-byte ranges vs nginx; resolve p99 while the ranged streams run`,
   notes:
     "modelgate sends bodies of 4 MiB or more (every request here) with sendfile(2) on the connection it takes from uWS (src/http/socket-send.ts), as nginx does: no byte is copied into user space or from it. The uWS rows are bare uWebSockets.js apps that copy each byte into the socket, the only way out of a uWS app without that: from memory (bench/baselines/uws-file-memory.ts, no reads, the fastest a copying uWS edge can be here) and from a mapping of the file (bench/baselines/uws-file-mapped.ts, how modelgate served these bodies before, and serves smaller ones and TLS now). With the curl processes on the same two cores, the server CPU per byte (each row's note: CPU-s per GB of every server, same turns) sets the figure.",
   run,
