@@ -273,6 +273,32 @@ export function blobStoreConformance(subject: Subject): void {
       assert.ok(!(await listed(store)).has(plain));
     });
 
+    test('a reader holding a local file reads the blob whole after a delete, and closes', async () => {
+      const bytes = randomBytes(300_000);
+      const digest = await put(store, bytes);
+      const reader = await store.open(digest);
+      assert.ok(reader);
+      if (reader.fd === undefined) {
+        // A remote store's reader fetches on demand; only a local file's descriptor keeps the bytes.
+        await reader.close();
+        assert.equal(await store.delete(digest), true);
+        return;
+      }
+      try {
+        assert.equal(await store.delete(digest), true);
+        assert.equal(await store.open(digest), null, 'gone for new readers');
+        assert.deepEqual(await readRange(reader, 0, bytes.length), bytes, 'the open reader still has every byte');
+      } finally {
+        await reader.close();
+      }
+      const again = await put(store, bytes);
+      const fresh = await store.open(again);
+      assert.ok(fresh);
+      assert.deepEqual(await readRange(fresh, 0, bytes.length), bytes);
+      await fresh.close();
+      assert.equal(await store.delete(again), true);
+    });
+
     test('quarantine moves a blob out of its place (it reads as missing) and spares one written after the cutoff', async () => {
       const bytes = randomBytes(3000);
       const digest = await put(store, bytes);
