@@ -94,10 +94,6 @@ function clientNote(subject: DownloadReport, nginx: DownloadReport): string {
   return `; the client's CPU a round: ${range(mine)} of a core (median ${Math.round(middle(mine))}%) against modelgate, ${range(theirs)} (median ${Math.round(middle(theirs))}%) against nginx${full ? ': at a full core either way, the client sets the rate' : ''}`;
 }
 
-/**
- * A bare uWS app against nginx: what a uWS edge that copies each byte into the socket reaches here
- * (modelgate's way before it sent with sendfile). Informational (no target).
- */
 /** A small-range row: modelgate against nginx on the same ranges, no target (DESIGN.md sets none). */
 function smallRangeRow(
   name: string,
@@ -115,7 +111,7 @@ function smallRangeRow(
     ratio: ratioOf(s, b),
     target: 'recorded',
     pass: null,
-    note: `autocannon, ${SMALL_RANGE_CONNECTIONS} connections, each request \`Range: bytes=0-${SMALL_RANGE_BYTES - 1}\` of the 1 GiB file; the median of ${subject ? 'the rounds in turns' : 'no rounds'}${
+    note: `autocannon, ${SMALL_RANGE_CONNECTIONS} connections, each request \`Range: bytes=0-${SMALL_RANGE_BYTES - 1}\` of the 1 GiB file; the median round, the servers in turns${
       subject && nginx
         ? `; server CPU ${subject.serverCpuPercent?.toFixed(0)}% vs nginx ${nginx.serverCpuPercent?.toFixed(0)}% of a core, autocannon ${subject.loadCpuPercent.toFixed(0)}% vs ${nginx.loadCpuPercent.toFixed(0)}%`
         : ''
@@ -123,6 +119,10 @@ function smallRangeRow(
   };
 }
 
+/**
+ * A bare uWS app against nginx: what a uWS edge that copies each byte into the socket reaches here
+ * (modelgate's way before it sent with sendfile). Informational (no target).
+ */
 function ceilingRow(
   name: string,
   ceiling: DownloadReport,
