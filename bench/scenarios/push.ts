@@ -93,9 +93,13 @@ export const pushScenario: Scenario = {
         if (Object.values(report.kept).some((n) => n > 0))
           throw new Error(`gc kept blobs the bench meant to remove: ${JSON.stringify(report.kept)}`);
       };
-      const pushOnce = async () => {
+      /** Before each command: the previous blob gone, the file new (see the file's comment). */
+      const freshFile = async () => {
         await removeStored();
         changeFile();
+      };
+      const pushOnce = async () => {
+        await freshFile();
         const serverBefore = processCpuSeconds(service.pid);
         const pushed = await timeCommand(CLI_BIN, ['push', source, MODEL, '--json'], {
           MODELGATE_URL: service.baseUrl,
@@ -132,8 +136,7 @@ export const pushScenario: Scenario = {
         if (!sent.stdout.trimEnd().endsWith('201')) throw new Error(`curl upload did not store a new blob: ${sent.stdout.slice(0, 300)}`);
       };
       const curlOnce = async () => {
-        await removeStored();
-        changeFile();
+        await freshFile();
         const hex = sha256OfFile(model);
         const serverBefore = processCpuSeconds(service.pid);
         const sent = await timeCommand(curl, curlArgs(hex));
@@ -148,8 +151,7 @@ export const pushScenario: Scenario = {
       };
       /** curl -T and openssl's sha256 of the same file, started together; timed until both end. */
       const hashedCurlOnce = async () => {
-        await removeStored();
-        changeFile();
+        await freshFile();
         const hex = sha256OfFile(model);
         const quoted = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
         const script =
