@@ -8,8 +8,6 @@ function loadDetail(report: LoadReport): Record<string, unknown> {
     p50Ms: report.p50Ms,
     p99Ms: report.p99Ms,
     maxMs: report.maxMs,
-    autocannonLatencyP50Ms: report.autocannonP50Ms,
-    autocannonLatencyP99Ms: report.autocannonP99Ms,
     total2xx: report.total2xx,
     non2xx: report.non2xx,
     errors: report.errors,
@@ -28,8 +26,8 @@ export function p99Figure(report: LoadReport): Figure {
 }
 
 /**
- * Requests answered per second of the server's own CPU. On 2 shared cores autocannon can saturate
- * its core before the server does, and then req/s measures the client; this figure does not.
+ * Requests answered per second of the server's own CPU: the same server's cost per request whether
+ * or not the load saturated it.
  */
 export function capacityFigure(report: LoadReport): Figure | null {
   if (!report.serverCpuPercent) return null;

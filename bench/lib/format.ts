@@ -54,5 +54,5 @@ export function markdownTable(rows: string[][]): string {
 }
 
 export const LEGEND =
-  'load CPU: CPU of the load generator (autocannon or the download client, each in its own process) over the measured phase, in % of one core; ' +
+  'load CPU: CPU of the load generator (wrk or the download client, each in its own process) over the measured phase, in % of one core; ' +
   'for `hash`, the CPU of the hashing process (all threads). Ratios compare figures from the same run only.';

@@ -1,30 +1,27 @@
-// Messages between the bench and its autocannon child process.
+// A load job for wrk (load.ts), and what it measured.
 
 export interface LoadJob {
   url: string;
   connections: number;
   durationSeconds: number;
-  /** Unmeasured run first, so both servers are measured with warm JITs and open connections. */
+  /** An unmeasured run first, so every server is measured with its JIT warm. */
   warmupSeconds: number;
   headers: Record<string, string>;
-  /** Paths to cycle through; the url's path when absent. Prebuilt by autocannon, so no per-request cost. */
+  /** Paths to cycle through; the url's path when absent. Prebuilt by the script's init(), so no per-request formatting. */
   paths?: string[];
 }
 
 export interface LoadOutcome {
   requestsPerSecond: number;
-  /** Latency from every response at microsecond resolution (autocannon's own histogram keeps whole ms). */
+  /** Latency of every response, from wrk's histogram (microsecond resolution). */
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** autocannon's `latency.p50` / `latency.p99`, whole milliseconds. */
-  autocannonP50Ms: number;
-  autocannonP99Ms: number;
   total2xx: number;
   non2xx: number;
   errors: number;
   timeouts: number;
   wallSeconds: number;
-  /** The child's own CPU (process.cpuUsage) over the measured phase, percent of one core. */
+  /** wrk's own CPU over its run, percent of one core. */
   loadCpuPercent: number;
 }

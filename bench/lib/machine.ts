@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { wrkVersion } from './load.js';
 import { nginxVersion } from './nginx.js';
 
 /** dist/bench/lib/ → the project root. */
@@ -18,7 +19,8 @@ export interface Machine {
   node: string;
   uWebSocketsJs: string;
   lmdb: string;
-  autocannon: string;
+  /** The HTTP load generator's version (load.ts). */
+  wrk: string | null;
   nginx: string | null;
 }
 
@@ -74,7 +76,7 @@ export function describeMachine(): Machine {
     node: process.version,
     uWebSocketsJs: packageVersion('uWebSockets.js'),
     lmdb: packageVersion('lmdb'),
-    autocannon: packageVersion('autocannon'),
+    wrk: wrkVersion(),
     nginx: nginxVersion(),
   };
 }

@@ -2,7 +2,7 @@
 // `intervalMs` (or as soon as the previous answer is in, when it took longer), each timed from
 // the request written to the whole answer read. It measures what a resolve waits for while the
 // server is busy with something else (the `download` scenario's ranged streams) without adding a
-// load of its own: autocannon at full rate would take a core from the downloads it runs beside.
+// load of its own: a load generator at full rate would take a core from the downloads it runs beside.
 import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type LatencySummary, summarize } from './latency.js';

@@ -57,7 +57,7 @@ ${LEGEND}
 
 export function machineLine(m: Machine): string {
   const gib = (m.totalMemoryBytes / 2 ** 30).toFixed(1);
-  return `${m.cores} × ${m.cpuModel} (${m.hashFlags.join(', ') || 'no sha_ni/avx2'}), ${gib} GiB RAM, ${m.kernel}, Node ${m.node}, uWebSockets.js ${m.uWebSocketsJs}, lmdb ${m.lmdb}, autocannon ${m.autocannon}, nginx ${m.nginx ?? 'not installed'}`;
+  return `${m.cores} × ${m.cpuModel} (${m.hashFlags.join(', ') || 'no sha_ni/avx2'}), ${gib} GiB RAM, ${m.kernel}, Node ${m.node}, uWebSockets.js ${m.uWebSocketsJs}, lmdb ${m.lmdb}, ${m.wrk ?? 'wrk not installed'}, nginx ${m.nginx ?? 'not installed'}`;
 }
 
 function section(record: RunRecord, scenario: ScenarioRecord, jsonFile: string): string {

@@ -36,7 +36,7 @@ const WHOLE_ROUNDS = Number(process.env.BENCH_DOWNLOAD_ROUNDS ?? 15);
 const RANGE_ROUNDS = Math.max(1, Number(process.env.BENCH_RANGE_ROUNDS ?? 5));
 /**
  * Small ranged reads of the file, as a loader reading a safetensors header does before the
- * tensors: autocannon, this many connections, each request one range of SMALL_RANGE_BYTES.
+ * tensors: wrk, this many connections, each request one range of SMALL_RANGE_BYTES.
  */
 const SMALL_RANGE_BYTES = 4096;
 const SMALL_RANGE_CONNECTIONS = 16;
@@ -111,9 +111,9 @@ function smallRangeRow(
     ratio: ratioOf(s, b),
     target: 'recorded',
     pass: null,
-    note: `autocannon, ${SMALL_RANGE_CONNECTIONS} connections, each request \`Range: bytes=0-${SMALL_RANGE_BYTES - 1}\` of the 1 GiB file; the median round, the servers in turns${
+    note: `wrk, ${SMALL_RANGE_CONNECTIONS} connections, each request \`Range: bytes=0-${SMALL_RANGE_BYTES - 1}\` of the 1 GiB file; the median round, the servers in turns${
       subject && nginx
-        ? `; server CPU ${subject.serverCpuPercent?.toFixed(0)}% vs nginx ${nginx.serverCpuPercent?.toFixed(0)}% of a core, autocannon ${subject.loadCpuPercent.toFixed(0)}% vs ${nginx.loadCpuPercent.toFixed(0)}%`
+        ? `; server CPU ${subject.serverCpuPercent?.toFixed(0)}% vs nginx ${nginx.serverCpuPercent?.toFixed(0)}% of a core, wrk ${subject.loadCpuPercent.toFixed(0)}% vs ${nginx.loadCpuPercent.toFixed(0)}%`
         : ''
     }`,
   };

@@ -131,7 +131,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     const auth = { authorization: api.authHeader };
     const offAuth = { authorization: offApi.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up), in turns: with and without X-Modelgate-Deployment, and on a service with fleet.enabled false`,
+      `  wrk ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up), in turns: with and without X-Modelgate-Deployment, and on a service with fleet.enabled false`,
     );
     const [withRuns, withoutRuns, offRuns] = await alternate([
       () => runLoad(job(service.port, { ...auth, 'x-modelgate-deployment': 'fraud-scorer/fraud-scorer-7d9f-x2k4q' }, ctx), service.pid),
@@ -238,6 +238,6 @@ export const fleetScenario: Scenario = {
   name: 'fleet',
   description: `fleet telemetry: resolve with vs without X-Modelgate-Deployment (${CONNECTIONS} connections, same server, in turns); service RSS while ${INSTANCES} distinct instances resolve vs one`,
   notes:
-    "The with/without rows alternate the two loads on one server (BENCH_ROUNDS turns each, median). Without the header the caller is the token name plus the peer address, which costs a little more than the header path (the address is read from the socket and a key built per request). On a machine shared with other work the req/s ratio swings either way from run to run; requests per second of server CPU (the efficiency row) is the steadier comparison. The memory rows each start a fresh service: 100,000 resolves, each with its own instance name, against the same count from one instance; RSS is sampled every 100 ms and includes the fleet store's LMDB pages.",
+    "The with/without rows alternate the two loads on one server (BENCH_ROUNDS turns each, median). Without the header the caller is the token name plus the peer address, which costs a little more than the header path (the address is read from the socket and a key built per request). wrk drives the load from one thread and leaves the server a core of its own, so req/s is the server's rate; the efficiency row divides it by the server's CPU. The memory rows each start a fresh service: 100,000 resolves, each with its own instance name, against the same count from one instance; RSS is sampled every 100 ms and includes the fleet store's LMDB pages.",
   run,
 };

@@ -17,9 +17,8 @@ import { ratioOf, type Comparison, type Scenario, type ScenarioContext } from '.
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const MODELS = Number(process.env.BENCH_MODELS ?? 10_000);
 /**
- * Distinct names the large-index phase cycles through, spread evenly over the index. autocannon
- * prebuilds every request for every connection before it starts its clock: 10,000 paths × 64
- * connections cost it ~4 s of CPU inside the measured window (profiled), 100 cost ~40 ms.
+ * Distinct names the large-index phase cycles through, spread evenly over the index (wrk's script
+ * prebuilds each request once, before its clock starts).
  */
 const CYCLED_NAMES = Number(process.env.BENCH_MODEL_PATHS ?? 100);
 /** Registering the index is setup, not the measurement: give up (and say so) past this. */
@@ -63,7 +62,7 @@ function throughputRow(
   const notes = [
     note,
     saturated
-      ? `autocannon used ≥ ${SATURATED_PERCENT}% of a core: req/s shows the client's ceiling as much as the server's; the efficiency row does not`
+      ? `wrk used ≥ ${SATURATED_PERCENT}% of a core: req/s shows the client's ceiling as much as the server's; the efficiency row does not`
       : '',
     problems ? `invalid: ${problems}` : '',
   ]
@@ -132,7 +131,7 @@ function latencyRow(name: string, subject: LoadReport, baselineName: string, bas
     ratio: null,
     target: `p99 ≤ ${P99_TARGET_MS} ms`,
     pass: !loadProblem(subject) && subject.p99Ms <= P99_TARGET_MS,
-    note: `p50 ${subject.p50Ms.toFixed(3)} ms vs ${baseline.p50Ms.toFixed(3)} ms (µs-resolution histogram; autocannon's latency.p99 says ${subject.autocannonP99Ms} ms vs ${baseline.autocannonP99Ms} ms)`,
+    note: `p50 ${subject.p50Ms.toFixed(3)} ms vs ${baseline.p50Ms.toFixed(3)} ms (wrk's histogram, µs resolution)`,
   };
 }
 
@@ -172,7 +171,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     // The same request bytes (path length, auth header) go to every server.
     const headers = { authorization: api.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS, bare uWS reading the peer address${nginx ? ', nginx' : ''}`,
+      `  wrk ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: modelgate, bare uWS, bare uWS reading the peer address${nginx ? ', nginx' : ''}`,
     );
     const phases = [
       () => runLoad(job(service.port, PATH, headers, ctx), service.pid),
@@ -203,7 +202,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       { length: count },
       (_, i) => `/v1/resolve/${modelName(Math.floor(((i + 0.5) * reg.registered) / count) + 1)}@production`,
     );
-    // The baseline gets the same request list, so autocannon does the same work against both.
+    // The baseline gets the same request list, so wrk does the same work against both.
     const [bigRuns, bigBaseRuns, bigPeerRuns] = await alternate([
       () => runLoad(job(service.port, paths[0]!, headers, ctx, paths), service.pid),
       () => runLoad(job(uws.port, paths[0]!, headers, ctx, paths), uws.pid),
@@ -281,6 +280,6 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
 export const resolveScenario: Scenario = {
   name: 'resolve',
-  description: `GET /v1/resolve/{name}@production, autocannon ${CONNECTIONS} connections, vs bare uWebSockets.js (same bytes) and nginx (static file); then with ${MODELS} models indexed`,
+  description: `GET /v1/resolve/{name}@production, wrk ${CONNECTIONS} connections, vs bare uWebSockets.js (same bytes) and nginx (static file); then with ${MODELS} models indexed`,
   run,
 };

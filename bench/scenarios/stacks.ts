@@ -113,7 +113,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
     const headers = { authorization: api.authHeader };
     ctx.log(
-      `  autocannon ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat, wide flat, bare uWS with the stack's answer (also reading the peer address), bare uWS with the flat answer`,
+      `  wrk ${CONNECTIONS} connections, ${ctx.durationSeconds} s (+${WARMUP_SECONDS} s warm-up) each: stack, flat, wide flat, bare uWS with the stack's answer (also reading the peer address), bare uWS with the flat answer`,
     );
     // The bare apps get the same request bytes (path, auth header) as the service.
     const [stackRuns, flatRuns, wideRuns, bareStackRuns, bareFlatRuns, peerStackRuns] = await alternate([

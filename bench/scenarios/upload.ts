@@ -294,7 +294,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
     ctx.log(`  p99 idle ${idle.p99Ms.toFixed(2)} ms, during uploads ${busy.p99Ms.toFixed(2)} ms; ${uploadsNote}`);
 
     // The machine's own tail for this load: a bare uWS app answering modelgate's resolve bytes,
-    // under the same autocannon, while the same two curl uploads go back to back into the bare
+    // under the same wrk load, while the same two curl uploads go back to back into the bare
     // store sink (hash, write, fsync: the same work for the disk and the cores, with no registry).
     const sample = await api.request('GET', '/v1/resolve/bench/fraud@production');
     const bare = await startUwsBaseline(constantResponseFrom(sample.status, sample.rawHeaders, sample.body));
@@ -441,7 +441,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         target: 'for scale',
         pass: null,
         note: [
-          `the machine's own tail for this load: a bare uWS app answering modelgate's resolve bytes under the same autocannon while ${CONCURRENT_UPLOADS} curl uploads run back to back into the bare store sink (hash, write, fsync); ${Math.round(bareBusy.requestsPerSecond)} req/s; ${bareNote}`,
+          `the machine's own tail for this load: a bare uWS app answering modelgate's resolve bytes under the same wrk load while ${CONCURRENT_UPLOADS} curl uploads run back to back into the bare store sink (hash, write, fsync); ${Math.round(bareBusy.requestsPerSecond)} req/s; ${bareNote}`,
           bareFailures.length ? `invalid: ${bareFailures.length} failed uploads: ${bareFailures[0]}` : '',
           loadProblem(bareBusy) ? `invalid: ${loadProblem(bareBusy)}` : '',
         ]
