@@ -4,7 +4,7 @@
 // autocannon batched depended on the server (a server slower per request answered in larger bursts
 // and got more req/s out of the same client). wrk answers the same load at a fraction of a core, so
 // the server under test is what saturates. bench/results/20261207T2040Z-load-generator.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,23 +23,18 @@ export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 2);
 
 export const WRK_MISSING = 'wrk not installed: apt-get install wrk';
 
-/** `wrk -v`'s first line ("wrk 4.1.0 [epoll] …"), or null without wrk. */
+/** `wrk -v`'s first line ("wrk debian/4.1.0-3+b2 [epoll]"), or null without wrk. */
 export function wrkVersion(): string | null {
   const bin = findTool('wrk');
   if (!bin) return null;
-  try {
-    // wrk -v prints its version and exits 1.
-    execFileSync(bin, ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const out = String((err as { stdout?: string }).stdout ?? '');
-    return (
-      out
-        .split('\n')[0]
-        ?.replace(/ Copyright.*/, '')
-        .trim() || null
-    );
-  }
-  return null;
+  // wrk -v prints its version and its usage, and exits 1.
+  const run = spawnSync(bin, ['-v'], { encoding: 'utf8' });
+  return (
+    run.stdout
+      ?.split('\n')[0]
+      ?.replace(/ Copyright.*/, '')
+      .trim() || null
+  );
 }
 
 export async function runLoad(job: LoadJob, serverPid: number | null): Promise<LoadReport> {
