@@ -1,9 +1,12 @@
 // The HTTP load generator: wrk (C, one thread), a process of its own, so its CPU is its alone.
 // wrk rather than autocannon: on two cores autocannon spent a whole core on 35,000 resolves a
-// second while the server idled a third of its own, so its req/s measured autocannon; and how well
-// autocannon batched depended on the server (a server slower per request answered in larger bursts
-// and got more req/s out of the same client). wrk answers the same load at a fraction of a core, so
-// the server under test is what saturates. bench/results/20261207T2040Z-load-generator.md.
+// second while the server idled up to 40% of its own, so its req/s measured autocannon; and how
+// well autocannon batched depended on the server (a server slower per request answered in larger
+// bursts and got more req/s out of the same client). wrk spent 0.38–0.65× autocannon's CPU per
+// request in turns on the same servers: it still uses most of a core here (each side's CPU
+// includes the loopback's work for the other), but the servers under test run at 84% or more of
+// theirs, so req/s follows the server.
+// bench/results/20261207T2040Z-load-generator.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -109,7 +112,7 @@ const lua = (text: string) => JSON.stringify(text); // a JSON string is a valid 
  * The job as a wrk script: its headers; with several paths, every request prebuilt in init() and
  * handed out in turn (no per-request formatting); and done() printing one JSON line.
  */
-export function luaScript(job: LoadJob): string {
+function luaScript(job: LoadJob): string {
   const headers = Object.entries(job.headers)
     .map(([name, value]) => `wrk.headers[${lua(name)}] = ${lua(value)}`)
     .join('\n');
