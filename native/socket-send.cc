@@ -14,8 +14,6 @@
 // The transfers run on one thread of the addon's own (see Sender), on our own duplicates of the
 // descriptors: the duplicate keeps the socket's number ours until we close it, whatever uWS does
 // with its own. The event loop only hands a transfer over and calls back when it has ended.
-#include <dlfcn.h>
-#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +35,7 @@
 
 #define ADDON_NAME "socket-send"
 #include "napi-check.h"
+#include "uws-symbols.h"
 
 /** The sender thread's name (at most 15 bytes). */
 #define SENDER_THREAD_NAME "modelgate-send"
@@ -47,21 +46,9 @@ static const uint64_t STALL_CHECK_MS = 250;
 typedef void *(*NativeHandleFn)(int ssl, void *socket);
 static NativeHandleFn nativeHandle = nullptr;
 
-// Looks for us_socket_get_native_handle in each shared object loaded so far (Node loads addons with
-// local symbols, so dlsym(RTLD_DEFAULT) cannot see it); the uWebSockets.js addon has it.
-static int findNativeHandle(struct dl_phdr_info *object, size_t, void *) {
-  if (!object->dlpi_name || !*object->dlpi_name) return 0;
-  // RTLD_NOLOAD: only a handle to what is loaded already, never a second copy.
-  void *library = dlopen(object->dlpi_name, RTLD_NOW | RTLD_NOLOAD);
-  if (!library) return 0;
-  nativeHandle = (NativeHandleFn)dlsym(library, "us_socket_get_native_handle");
-  dlclose(library);
-  return nativeHandle != nullptr;
-}
-
 // init(): whether uWebSockets.js is loaded and its us_socket_get_native_handle was found.
 static napi_value Init(napi_env env, napi_callback_info) {
-  if (!nativeHandle) dl_iterate_phdr(findNativeHandle, NULL);
+  if (!nativeHandle) nativeHandle = (NativeHandleFn)uwsSymbol("us_socket_get_native_handle");
   napi_value result;
   CHECK(napi_get_boolean(env, nativeHandle != nullptr, &result));
   return result;

@@ -3,6 +3,8 @@
 // - native/send-file.c → send-file.node: `modelgate push` sends files with sendfile(2) (src/client/file-send.ts);
 // - native/socket-send.cc → socket-send.node: downloads over plain http send blob files with sendfile(2)
 //   (src/http/socket-send.ts); C++ for V8's object API, which N-API has no call for.
+// - native/peer-address.cc → peer-address.node: fleet telemetry reads a request's peer address from
+//   what accept saw (src/http/peer-address.ts); C++ for the same reason.
 // All are optional: with no C compiler or no Node headers here the build says so and goes on, and
 // downloads read with pread and uploads read the file (the service's start log says which it uses).
 // Node's own headers are the ones next to the running node (include/node), which `node` images and
@@ -20,6 +22,7 @@ const addons = [
   { name: 'mapped-range', without: 'downloads will use pread' },
   { name: 'send-file', without: 'uploads will read the file' },
   { name: 'socket-send', without: 'downloads will copy into the socket', cplusplus: true },
+  { name: 'peer-address', without: 'fleet telemetry will read peer addresses through uWS', cplusplus: true },
 ];
 
 for (const { name, without, cplusplus } of addons) {

@@ -24,6 +24,7 @@ import { InFlight } from './http/in-flight.js';
 import { LoopShare, SERVER_LOOP_SHARE } from './http/loop-share.js';
 import { chooseDownloadSource, yieldTo } from './http/download.js';
 import { socketSendFor } from './http/socket-send.js';
+import { PeerAddresses } from './http/peer-address.js';
 import { createApp, listen } from './http/server.js';
 import { logger } from './log.js';
 import { replicationMetrics } from './metrics/metrics.js';
@@ -97,6 +98,7 @@ export async function startService(config: Config): Promise<RunningService> {
 
   let ready = false;
   const sendfile = socketSendFor(config.server.downloadSource, tlsEnabled(config.server.tls));
+  const peers = PeerAddresses.load(tlsEnabled(config.server.tls));
   const ctx: AppContext = {
     config,
     auth,
@@ -111,6 +113,7 @@ export async function startService(config: Config): Promise<RunningService> {
     loopShare: new LoopShare(SERVER_LOOP_SHARE),
     webhooks,
     socketSend: sendfile.sender,
+    peers,
     ready: () => ready,
   };
   const downloads = chooseDownloadSource(config.server.downloadSource);
@@ -121,7 +124,14 @@ export async function startService(config: Config): Promise<RunningService> {
     { sendfile: sendfile.sender !== null, reason: sendfile.reason },
     sendfile.sender ? `downloads send ${sendfile.reason} with sendfile` : `downloads do not use sendfile: ${sendfile.reason}`,
   );
-  const server = await listen(createApp(ctx), config.server.host, config.server.port);
+  const server = await listen(createApp(ctx), config.server.host, config.server.port, (socket) => peers.watch(socket));
+  const peerReads = peers.describe();
+  logger.info(
+    peerReads,
+    peerReads.fromAccept
+      ? 'peer addresses are read from what accept saw'
+      : `peer addresses are read with a system call each: ${peerReads.reason}`,
+  );
   sendfile.sender?.listeningOn(server.port);
   if (fleet) {
     // Named once the port is known, so nodes on one host stay apart.

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,6 +194,45 @@ describe('identity without the header, and every path that counts', () => {
         const ms = Date.parse(at);
         assert.ok(ms >= before - 1 && ms <= after + 1, `${at} within ${new Date(before).toISOString()}..${new Date(after).toISOString()}`);
       }
+    }
+  });
+
+  test('callers without the header on many connections from several addresses: each counted under its own', async () => {
+    // The address comes from what accept saw (native/peer-address.cc), kept per connection: the
+    // waves below close every connection before the next opens, so descriptors and sockets are reused.
+    assert.ok(
+      server.output.some((line) => line.includes('peer addresses are read from what accept saw')),
+      'the service reads peer addresses from accept',
+    );
+    const models = ['peer0', 'peer1', 'peer2', 'peer3', 'peer4'];
+    for (const model of models) {
+      await registerFiles(server, model, { 'w.bin': model });
+      await api(server, 'PUT', `/v1/models/${model}/aliases/live`, { version: 1 });
+    }
+    const resolveFrom = (localAddress: string, model: string) =>
+      new Promise<number>((resolve, reject) => {
+        httpRequest(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path: `/v1/resolve/${model}@live`,
+            agent: false,
+            localAddress,
+            headers: { Authorization: `Bearer ${reader}` },
+          },
+          (res) => res.resume().on('end', () => resolve(res.statusCode!)),
+        )
+          .on('error', reject)
+          .end();
+      });
+    for (let wave = 0; wave < 12; wave++) {
+      const statuses = await Promise.all(models.map((_, i) => resolveFrom(`127.0.0.${20 + ((i + wave) % 5)}`, models[(i + wave) % 5]!)));
+      assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+    }
+    for (const [i, model] of models.entries()) {
+      await waitFor(async () => (await fleetOf(model)).instances.length >= 1, 20_000, `${model} counted`);
+      const instances = (await fleetOf(model)).instances.map((x: any) => `${x.deployment}/${x.instance}/${x.via}`);
+      assert.deepEqual(instances, [`lb/127.0.0.${20 + i}/token`], `${model} is resolved from 127.0.0.${20 + i} only`);
     }
   });
 

@@ -9,6 +9,7 @@ import type { Registry } from '../registry/registry.js';
 import type { ErrorPipeline } from './errors/pipeline.js';
 import type { InFlight } from './in-flight.js';
 import type { LoopShare } from './loop-share.js';
+import type { PeerAddresses } from './peer-address.js';
 import type { SocketSend } from './socket-send.js';
 import type { DeliveryWorker } from '../webhooks/delivery-worker.js';
 
@@ -29,6 +30,8 @@ export interface AppContext {
   loopShare: LoopShare;
   /** Fleet telemetry; null when fleet.enabled is false. */
   fleet: Fleet | null;
+  /** Reads a request's peer address, fleet telemetry's identity of a caller without a deployment header. */
+  peers: PeerAddresses;
   /** Sends the webhook outbox; routes wake it after a replay and use it for pings. */
   webhooks: DeliveryWorker;
   /**

@@ -5,7 +5,6 @@ import type { Principal } from '../domain/principal.js';
 import { logger } from '../log.js';
 import type { AppContext } from './app-context.js';
 import type { Exchange } from './exchange.js';
-import { peerAddress } from './peer-address.js';
 
 export interface FleetCaller {
   identity: FleetIdentity;
@@ -17,7 +16,7 @@ export function fleetCaller(ctx: AppContext, x: Exchange, principal: Principal):
   if (!ctx.fleet) return null;
   try {
     // The address only when there is no usable header: each read is a system call (every range of a pull).
-    const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, () => peerAddress(x.res), x.headers.forwardedFor);
+    const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, () => ctx.peers.of(x.res), x.headers.forwardedFor);
     return { identity, via };
   } catch (err) {
     // Telemetry never fails a request.

@@ -74,13 +74,15 @@ export function createApp(ctx: AppContext): TemplatedApp {
   return app;
 }
 
-export function listen(app: TemplatedApp, host: string, port: number): Promise<HttpServer> {
+/** Listens; `listening` sees the listen socket before the loop accepts any connection on it. */
+export function listen(app: TemplatedApp, host: string, port: number, listening?: (socket: us_listen_socket) => void): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
         reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`));
         return;
       }
+      listening?.(socket);
       let open: us_listen_socket | null = socket;
       resolve({
         port: uWS.us_socket_local_port(socket as unknown as uWS.us_socket),

@@ -11,12 +11,12 @@ import { trace } from '../../trace.js';
 import { httpMetrics } from '../../metrics/metrics.js';
 import { parseReference } from '../../domain/names.js';
 import { ResolveCache } from '../../index/resolve-cache.js';
+import type { PeerAddresses } from '../peer-address.js';
 import type { AppContext } from '../app-context.js';
 import { RawReply } from '../errors/raw-reply.js';
 import { DEPLOYMENT_HEADER, DEPLOYMENT_IGNORED_HEADER } from '../../domain/fleet.js';
 import type { Fleet } from '../../registry/fleet/fleet.js';
 import type { FleetTarget } from '../../registry/fleet/tracker.js';
-import { peerAddress } from '../peer-address.js';
 import { decode } from '../paths.js';
 import { etagMatches } from '../range.js';
 import { wallTimeAt } from '../../lib/wall-clock.js';
@@ -77,7 +77,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
       principal = ctx.auth.authenticate(req.getHeader(AUTHORIZATION));
       const query = req.getQuery() ?? '';
       const r = query !== '' && hasAt(query) ? lookupAt(req.getUrl(), query, principal) : lookup(req.getUrl(), principal);
-      const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, r.target, principal, req, res, started);
+      const ignored = ctx.fleet === null ? null : countResolve(ctx.fleet, ctx.peers, r.target, principal, req, res, started);
       // uWS corks the response for the synchronous part of a handler: this is one write.
       if (etagMatches(req.getHeader(IF_NONE_MATCH), r.etag)) {
         res.writeStatus(r.heads.notModified);
@@ -110,6 +110,7 @@ function resolveHandler(ctx: AppContext, responses: ResolveCache<ResolveResponse
  */
 function countResolve(
   fleet: Fleet,
+  peers: PeerAddresses,
   target: FleetTarget,
   principal: Principal,
   req: HttpRequest,
@@ -121,7 +122,7 @@ function countResolve(
     const header = req.getHeader(DEPLOYMENT);
     const problem = header === '' ? null : fleet.resolvedByHeader(target, header, at);
     if (header === '' || problem !== null) {
-      fleet.resolvedFrom(target, principal.name, peerAddress(res), fleet.trustsProxies ? req.getHeader(FORWARDED_FOR) : '', at);
+      fleet.resolvedFrom(target, principal.name, peers.of(res), fleet.trustsProxies ? req.getHeader(FORWARDED_FOR) : '', at);
     }
     // Only printable ASCII goes back into a header.
     return problem === null ? null : problem.replace(/[^\x20-\x7e]/g, '?');
