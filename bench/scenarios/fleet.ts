@@ -210,7 +210,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
       ratio: costWithout,
       target: 'informational',
       pass: null,
-      note: 'the caller is the token name and the peer address, read from the socket on every request',
+      note: 'the caller is the token name and the peer address, read on every request (from what accept saw, where the addon is built)',
     },
     {
       name: 'fleet: resolve with the header, latency',

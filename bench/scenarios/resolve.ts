@@ -106,8 +106,8 @@ function capacityRow(
 
 /**
  * modelgate's efficiency against the bare app that also reads each request's peer address, as
- * counting a caller without a deployment header needs (one getpeername(2) a request: uWS keeps no
- * connection to hold it on); the note says what that read costs the bare app itself.
+ * counting a caller without a deployment header needs (src/http/peer-address.ts: from what accept
+ * saw, where the addon is built); the note says what that read costs the bare app itself.
  */
 function peerReadingRow(name: string, subject: LoadReport, peerReading: LoadReport, bare: LoadReport): Comparison {
   const cost = `the bare app pays for that read: ${Math.round(byCapacity(peerReading))} against ${Math.round(byCapacity(bare))} req/CPU-s without it (${(byCapacity(peerReading) / byCapacity(bare)).toFixed(2)}×)`;

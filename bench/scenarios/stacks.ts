@@ -204,7 +204,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
         ratio: peerCapRatio,
         target: `≥ ${RESOLVE_TARGET}×`,
         pass: peerCapRatio === null ? null : peerCapRatio >= RESOLVE_TARGET,
-        note: `counting a caller without a deployment header reads the peer address, one getpeername(2) a request; the bare app pays for that read ${x(ratioOf(peerCap, bareCap))} of its efficiency without it; server CPU ${cpu(sC)} vs ${cpu(psC)} of a core`,
+        note: `counting a caller without a deployment header reads the peer address (src/http/peer-address.ts); the bare app pays for that read ${x(ratioOf(peerCap, bareCap))} of its efficiency without it; server CPU ${cpu(sC)} vs ${cpu(psC)} of a core`,
       },
       {
         name: `stacks: resolve of a stack of ${COMPONENTS}, ${CONNECTIONS} conn`,
