@@ -157,13 +157,9 @@ static napi_value Watch(napi_env env, napi_callback_info info) {
     setOnOpen = (SetOpenFn)uwsSymbol("us_socket_context_on_open");
     setOnClose = (SetCloseFn)uwsSymbol("us_socket_context_on_close");
   }
-  // uWS hands listen() a V8 External of the us_listen_socket_t.
-  void *listenSocket = nullptr;
-  if (argc >= 1) {
-    v8::Local<v8::Value> value;
-    memcpy(static_cast<void *>(&value), &argv[0], sizeof argv[0]);
-    if (value->IsExternal()) listenSocket = value.As<v8::External>()->Value();
-  }
+  // uWS hands listen() a V8 External of the us_listen_socket_t (napi_get_value_external does not
+  // read one N-API did not make: it crashed here).
+  void *listenSocket = argc >= 1 ? uwsExternal(argv[0]) : nullptr;
   if (watchedCount == 0) loopThread = pthread_self();
   if (listenSocket && nativeHandle && socketContext && setOnOpen && setOnClose && pthread_equal(loopThread, pthread_self())) {
     // A listen socket starts with the us_socket_t of its descriptor, whose context is the app's.
@@ -217,13 +213,9 @@ static napi_value PeerIpv4(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   double key = -1;
-  // A napi_value is a v8::Local<v8::Value> (Node's N-API passes it through unchanged).
-  v8::Local<v8::Value> value;
-  memcpy(static_cast<void *>(&value), &argv[0], sizeof argv[0]);
-  if (nativeHandle && argc >= 1 && value->IsObject()) {
-    v8::Local<v8::Object> object = value.As<v8::Object>();
-    void *socket = object->InternalFieldCount() >= 1 ? object->GetAlignedPointerFromInternalField(0) : nullptr;
-    int fd = socket ? fdOf(socket) : -1;
+  void *socket = nativeHandle && argc >= 1 ? uwsSocketOf(argv[0]) : nullptr;
+  if (socket) {
+    int fd = fdOf(socket);
     bool onLoop = watchedCount > 0 && pthread_equal(loopThread, pthread_self());
     const Peer *p = (remembering && onLoop && fd >= 0 && (size_t)fd < peersSize && peers[fd].socket == socket) ? &peers[fd] : nullptr;
     if (p && p->length) {
@@ -238,7 +230,7 @@ static napi_value PeerIpv4(napi_env env, napi_callback_info info) {
           key = -2;
         }
       }
-    } else if (socket) {
+    } else {
       misses++;
       key = readPeer(fd);
       if (key == UNREADABLE) key = -1;

@@ -84,13 +84,8 @@ static napi_value SocketOf(napi_env env, napi_callback_info info) {
   CHECK(napi_get_arraybuffer_info(env, argv[2], &peer, &peerLength));
   int fd = -1;
   // A napi_value is a v8::Local<v8::Value> (Node's N-API passes it through unchanged).
-  v8::Local<v8::Value> value;
-  memcpy(static_cast<void *>(&value), &argv[0], sizeof argv[0]);
-  if (nativeHandle && value->IsObject()) {
-    v8::Local<v8::Object> object = value.As<v8::Object>();
-    void *socket = object->InternalFieldCount() >= 1 ? object->GetAlignedPointerFromInternalField(0) : nullptr;
-    if (socket) fd = (int)(intptr_t)nativeHandle(0, socket);
-  }
+  void *socket = nativeHandle ? uwsSocketOf(argv[0]) : nullptr;
+  if (socket) fd = (int)(intptr_t)nativeHandle(0, socket);
   int copy = -1;
   struct stat status;
   int type = 0;
