@@ -7,8 +7,10 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # C and C++ compilers for the native addons (native/mapped-range.c, which downloads map blobs with;
 # native/socket-send.cc, which large download bodies go out with by sendfile; native/send-file.c,
-# which `modelgate push` sends files with; built by `npm run build` against the Node headers this
-# image ships); without them downloads copy through uWS (or use pread) and uploads read the file.
+# which `modelgate push` sends files with; native/peer-address.cc, which fleet counting reads a
+# caller's address with; built by `npm run build` against the Node headers this image ships);
+# without them downloads copy through uWS (or use pread), uploads read the file and peer addresses
+# are read with a system call each.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
