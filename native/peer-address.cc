@@ -19,7 +19,7 @@
 //
 // uSockets has no getter for a context's handlers, so watch() finds where it keeps them by setting
 // one and seeing which word of the context changed (exactly one must, to our handler; else nothing
-// is hooked and every read is a system call). As a check on those assumptions, the first 64 hits
+// is hooked and reads go through uWS). As a check on those assumptions, the first 64 hits
 // and one in 1024 after are compared with getpeername; a disagreement turns remembering off for good.
 #include <netinet/in.h>
 #include <node_api.h>

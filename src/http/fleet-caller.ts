@@ -15,7 +15,7 @@ export interface FleetCaller {
 export function fleetCaller(ctx: AppContext, x: Exchange, principal: Principal): FleetCaller | null {
   if (!ctx.fleet) return null;
   try {
-    // The address only when there is no usable header: each read is a system call (every range of a pull).
+    // The address only when there is no usable header (peer-address.ts: a lookup over plain http, a system call over TLS).
     const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, () => ctx.peers.of(x.res), x.headers.forwardedFor);
     return { identity, via };
   } catch (err) {

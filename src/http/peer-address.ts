@@ -3,9 +3,10 @@
 //
 // Over plain TCP the address comes from what accept saw (native/peer-address.cc): the addon keeps
 // each connection's address when uSockets opens it, and a read is a table lookup. uWS's own read
-// (getpeername(2) each time, handed back in a new ArrayBuffer) took a bare uWS app under wrk from
-// 199,000 to 150,000 requests per CPU-second; the same app reading through the addon's lookup is in
-// bench/RESULTS.md. uWS's read remains for TLS, IPv6 peers, and wherever the addon is not built.
+// (getpeername(2) each time, handed back in a new ArrayBuffer) cost a bare uWS app under wrk
+// 0.81-0.83x of its requests per CPU-second without the read, the lookup 0.95-0.97x
+// (bench/results/20261207T2300Z-peer-from-accept.md). uWS's read remains for TLS, IPv6 peers, and
+// wherever the addon is not built.
 //
 // An IPv4 address (also IPv4-mapped IPv6, what a dual-stack listener sees of an IPv4 client) is
 // turned into text through a map of the texts already built: the same string object each time, its
