@@ -64,11 +64,13 @@ static int watchedCount = 0;
 // first to call it (the table has no lock).
 static pthread_t loopThread;
 
-/** What accept said of the connection that has descriptor `fd`, while `socket` is open. */
+/**
+ * What accept said of the connection that has descriptor `fd`, while `socket` is open: its peer as
+ * an IPv4 key (ipv4Key), worked out once at accept, or -1 (IPv6, or no address given).
+ */
 struct Peer {
   void *socket;
-  uint8_t length;  // 4 (IPv4), 16 (IPv6), 0 (none)
-  uint8_t bytes[16];
+  double key;
 };
 static Peer *peers = nullptr;
 static size_t peersSize = 0;
@@ -86,6 +88,14 @@ static Watched *watchedOf(void *context) {
 
 static int fdOf(void *socket) { return (int)(intptr_t)nativeHandle(0, socket); }
 
+/** An IPv4 peer (also IPv4-mapped IPv6) as a.b.c.d = a·2^24 + b·2^16 + c·2^8 + d; else -1. */
+static double ipv4Key(const uint8_t *bytes, int length) {
+  static const uint8_t MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (length == 16 && memcmp(bytes, MAPPED, 12) == 0) bytes += 12;
+  else if (length != 4) return -1;
+  return (double)(((uint32_t)bytes[0] << 24) | ((uint32_t)bytes[1] << 16) | ((uint32_t)bytes[2] << 8) | bytes[3]);
+}
+
 static void remember(void *socket, const char *ip, int ipLength) {
   int fd = fdOf(socket);
   if (fd < 0) return;
@@ -98,10 +108,8 @@ static void remember(void *socket, const char *ip, int ipLength) {
     peers = grown;
     peersSize = size;
   }
-  Peer *p = &peers[fd];
-  p->socket = socket;
-  p->length = (ip && (ipLength == 4 || ipLength == 16)) ? (uint8_t)ipLength : 0;
-  if (p->length) memcpy(p->bytes, ip, p->length);
+  peers[fd].socket = socket;
+  peers[fd].key = ip ? ipv4Key((const uint8_t *)ip, ipLength) : -1;
 }
 
 static struct us_socket_t *onOpen(struct us_socket_t *s, int isClient, char *ip, int ipLength) {
@@ -184,14 +192,6 @@ static napi_value Watch(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/** An IPv4 peer (also IPv4-mapped IPv6) as a.b.c.d = a·2^24 + b·2^16 + c·2^8 + d; else -1. */
-static double ipv4Key(const uint8_t *bytes, int length) {
-  static const uint8_t MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (length == 16 && memcmp(bytes, MAPPED, 12) == 0) bytes += 12;
-  else if (length != 4) return -1;
-  return (double)(((uint32_t)bytes[0] << 24) | ((uint32_t)bytes[1] << 16) | ((uint32_t)bytes[2] << 8) | bytes[3]);
-}
-
 /** What readPeer gives where the peer cannot be read (no descriptor, the connection gone). */
 static const double UNREADABLE = -3;
 
@@ -218,8 +218,8 @@ static napi_value PeerIpv4(napi_env env, napi_callback_info info) {
     int fd = fdOf(socket);
     bool onLoop = watchedCount > 0 && pthread_equal(loopThread, pthread_self());
     const Peer *p = (remembering && onLoop && fd >= 0 && (size_t)fd < peersSize && peers[fd].socket == socket) ? &peers[fd] : nullptr;
-    if (p && p->length) {
-      key = ipv4Key(p->bytes, p->length);
+    if (p) {
+      key = p->key;
       hits++;
       if (hits <= CHECK_FIRST || hits % CHECK_EVERY == 0) {
         checks++;

@@ -21,14 +21,14 @@ const status = spec.status ?? '200 OK';
 const headers = spec.headers ?? [];
 const body = Buffer.from(spec.bodyBase64 ?? '', 'base64');
 const readPeer = process.env.BENCH_UWS_READ_PEER === '1' || process.env.BENCH_UWS_READ_PEER === 'uws';
-const peers = process.env.BENCH_UWS_READ_PEER === 'uws' ? PeerAddresses.throughUws() : PeerAddresses.load(false);
+const peers = !readPeer ? null : process.env.BENCH_UWS_READ_PEER === 'uws' ? PeerAddresses.throughUws() : PeerAddresses.load(false);
 
 uWS
   .App()
   .get('/*', (res) => {
     // modelgate's own read (the address as text, IPv4 from a map of built strings); the answer
     // does not depend on it, but the read cannot be skipped.
-    if (readPeer && peers.of(res) === '') throw new Error('no peer address');
+    if (peers && peers.of(res) === '') throw new Error('no peer address');
     res.cork(() => {
       res.writeStatus(status);
       for (const [name, value] of headers) res.writeHeader(name, value);
@@ -40,7 +40,7 @@ uWS
       process.stderr.write('uws baseline: cannot listen\n');
       process.exit(1);
     }
-    if (readPeer) peers.watch(socket);
+    peers?.watch(socket);
     const port = uWS.us_socket_local_port(socket as unknown as uWS.us_socket);
-    process.stdout.write(`${JSON.stringify(readPeer ? { port, peerReads: peers.describe() } : { port })}\n`);
+    process.stdout.write(`${JSON.stringify(peers ? { port, peerReads: peers.describe() } : { port })}\n`);
   });
