@@ -27,7 +27,8 @@ export function recache(paths: readonly string[]): string {
     try {
       fdatasyncSync(fd);
       const dropped = spawnSync('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
-      if (dropped.status !== 0) throw new Error(`dd could not drop ${path} from the page cache: ${dropped.stderr || dropped.error?.message}`);
+      if (dropped.status !== 0)
+        throw new Error(`dd could not drop ${path} from the page cache: ${dropped.stderr || dropped.error?.message}`);
       let position = 0;
       for (;;) {
         const got = readSync(fd, buffer, 0, READ_BYTES, position);
