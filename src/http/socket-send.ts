@@ -22,12 +22,15 @@ export const MIN_BODY = 4 * 1024 * 1024;
 const STALL_MS = 10_000;
 /**
  * What one download sends each time its socket is writable, before the addon's sender thread
- * turns to the next: under the bench's 32 ranged streams 1 MiB gave the resolves a worse p99 than
- * 4 MiB when the transfers still ran on the event loop (32.2 and 39.5 ms against 18.9 and 21.5, two
- * download runs each in turns, 2026-12-07 02:30 UTC); one curl stream took 2.06 GB/s with 4 MiB and
- * 1.92 with 16 MiB (medians of 8, in turns).
+ * turns to the next. A sendfile call runs in the kernel until the socket's buffer is full, and the
+ * loopback's receive work runs inside it, so the budget is how long the sender holds a core without
+ * a point where the event loop's thread can be given it: under the bench's 32 ranged streams a
+ * resolve's p99 was 10.6 ms with 4 MiB, 8.4 with 2 and 6.3 with 1 (the machine's floor in the same
+ * runs 6.8, 6.4 and 5.6 ms), the streams 0.93×, 0.95× and 0.95× nginx (one `bench/run.js download`
+ * each, AMD EPYC guest, 2026-12-08 01:20-02:10 UTC). Under one stream the socket's buffer, not the
+ * budget, ends most calls.
  */
-const BYTES_PER_WAKE = 4 * 1024 * 1024;
+const BYTES_PER_WAKE = 1024 * 1024;
 const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
 
 export interface SocketSendAddon {
