@@ -24,13 +24,15 @@ const STALL_MS = 10_000;
  * What one download sends each time its socket is writable, before the addon's sender thread
  * turns to the next. A sendfile call runs in the kernel until the socket's buffer is full, and the
  * loopback's receive work runs inside it, so the budget is how long the sender holds a core without
- * a point where the event loop's thread can be given it: under the bench's 32 ranged streams a
- * resolve's p99 was 10.6 ms with 4 MiB, 8.4 with 2 and 6.3 with 1 (the machine's floor in the same
- * runs 6.8, 6.4 and 5.6 ms), the streams 0.93×, 0.95× and 0.95× nginx (one `bench/run.js download`
- * each, AMD EPYC guest, 2026-12-08 01:20-02:10 UTC). Under one stream the socket's buffer, not the
- * budget, ends most calls.
+ * a point where the event loop's thread can be given it, and how finely the 32 streams of the
+ * bench share the sender. `node dist/bench/run.js download` on the AMD EPYC guest, 2026-12-08
+ * (bench/results/20261208T0140Z-download-page-cache-budget.md): 32 ranged streams 0.93× nginx with
+ * 4 MiB, 0.95× with 2, 0.95× and 0.99× with 1, 1.12× and 1.05× with 512 KiB; a resolve's p99 under
+ * them 3.8 ms above the machine's floor of the same run with 4 MiB, 2.0 with 2, 0.7 and -2.6 with 1,
+ * 1.4 and 0.7 with 512 KiB. One stream's rounds scatter too widely (0.57-1.97× nginx within one
+ * run) to rank the budgets; its server CPU per GB was no higher with 512 KiB (0.19-0.22 CPU-s/GB).
  */
-const BYTES_PER_WAKE = 1024 * 1024;
+const BYTES_PER_WAKE = 512 * 1024;
 const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
 
 export interface SocketSendAddon {
