@@ -4,7 +4,7 @@
 // how the pages came in: written in the chunks one writer used, read ahead in the sizes another
 // read used. sendfile hands those folios to the socket, and the client copies out of them, so the
 // same bytes cost both sides less from large folios. Measured on the AMD guest (2026-12-08
-// 01:30 UTC): modelgate's copy of the 1 GiB file, written by its upload, sat 45% in folios of
+// 01:30 UTC): modelgate's copy of the 1 GiB file, written by its upload, sat 44% in folios of
 // 1-2 MiB, nginx's copy, written by `head -c`, 80% in 4 KiB pages; after both were dropped and
 // read back the same way, both sat 97% in 2 MiB folios and 32 ranged streams of either took
 // 2.6-2.8 s per 6 GiB instead of 2.8-3.4 s. A comparison of two servers is only one of servers
