@@ -29,8 +29,10 @@ const STALL_MS = 10_000;
  * (bench/results/20261208T0140Z-download-page-cache-budget.md): 32 ranged streams 0.93× nginx with
  * 4 MiB, 0.95× with 2, 0.95× and 0.99× with 1, 1.12× and 1.05× with 512 KiB; a resolve's p99 under
  * them 3.8 ms above the machine's floor of the same run with 4 MiB, 2.0 with 2, 0.7 and -2.6 with 1,
- * 1.4 and 0.7 with 512 KiB. One stream's rounds scatter too widely (0.57-1.97× nginx within one
- * run) to rank the budgets; its server CPU per GB was no higher with 512 KiB (0.19-0.22 CPU-s/GB).
+ * 1.4 and 0.7 with 512 KiB (in the full run after them 1.07× nginx, and 9.0 ms above the floor in
+ * a phase whose downloads also ran a third slower). One stream's rounds scatter too widely
+ * (0.57-1.97× nginx within one run) to rank the budgets; its server CPU per GB was no higher with
+ * 512 KiB (0.19-0.22 CPU-s/GB).
  */
 const BYTES_PER_WAKE = 512 * 1024;
 const SOCKET_SEND_ADDON = fileURLToPath(new URL('../../native/socket-send.node', import.meta.url));
