@@ -83,7 +83,6 @@ static napi_value SocketOf(napi_env env, napi_callback_info info) {
   size_t peerLength = 0;
   CHECK(napi_get_arraybuffer_info(env, argv[2], &peer, &peerLength));
   int fd = -1;
-  // A napi_value is a v8::Local<v8::Value> (Node's N-API passes it through unchanged).
   void *socket = nativeHandle ? uwsSocketOf(argv[0]) : nullptr;
   if (socket) fd = (int)(intptr_t)nativeHandle(0, socket);
   int copy = -1;

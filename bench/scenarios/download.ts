@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fsBlobPath } from '../../src/blobs/fs-blob-store.js';
 import { Api } from '../lib/api.js';
 import { runDownload, type DownloadReport } from '../lib/download.js';
 import type { DownloadJob } from '../lib/download-protocol.js';
@@ -236,7 +237,7 @@ async function run(ctx: ScenarioContext): Promise<Comparison[]> {
 
     // modelgate's copy of the file and the one nginx and the mapped floor serve, in the same
     // page-cache state (bench/lib/page-cache.ts): how each was written must not be what is measured.
-    const storedCopy = join(service.dataDir, 'blobs', 'sha256', file.sha256.slice(0, 2), file.sha256);
+    const storedCopy = fsBlobPath(service.dataDir, `sha256:${file.sha256}`);
     ctx.log(`  ${recache([storedCopy, file.path])}`);
     // One unmeasured pass each, so both files sit in the page cache before anything is timed.
     await runDownload(job(mgTarget, 'whole', 1), service.pid);

@@ -9,11 +9,17 @@ import type { BlobInfo, BlobReader, BlobStore, BlobWriter } from './blob-store.j
 import { writeFullySync } from './cache/fd-io.js';
 import type { DirectFile } from './ingest.js';
 
+/** Where the store in `dataDir` keeps the blob `digest` (`sha256:<hex>`): blobs/sha256/<2 hex>/<64 hex>. */
+export function fsBlobPath(dataDir: string, digest: string): string {
+  const hex = digest.slice('sha256:'.length);
+  return join(dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
+}
+
 export class FsBlobStore implements BlobStore {
   readonly root: string;
   private readonly tmpDir: string;
 
-  private constructor(dataDir: string) {
+  private constructor(private readonly dataDir: string) {
     this.root = join(dataDir, 'blobs');
     this.tmpDir = join(this.root, 'tmp');
   }
@@ -28,8 +34,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   pathOf(digest: string): string {
-    const hex = digest.slice('sha256:'.length);
-    return join(this.root, 'sha256', hex.slice(0, 2), hex);
+    return fsBlobPath(this.dataDir, digest);
   }
 
   async stat(digest: string): Promise<BlobInfo | null> {

@@ -15,7 +15,8 @@ export interface FleetCaller {
 export function fleetCaller(ctx: AppContext, x: Exchange, principal: Principal): FleetCaller | null {
   if (!ctx.fleet) return null;
   try {
-    // The address only when there is no usable header (peer-address.ts: a lookup over plain http, a system call over TLS).
+    // The address only when there is no usable header (peer-address.ts: a lookup over plain http,
+    // a system call over TLS, for IPv6 callers or without the addon).
     const { identity, via } = ctx.fleet.identify(x.headers.deployment, principal.name, () => ctx.peers.of(x.res), x.headers.forwardedFor);
     return { identity, via };
   } catch (err) {
